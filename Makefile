@@ -1,0 +1,34 @@
+# Formloom: `make demo` and `make test` are all a new machine needs.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PY      = $(BIN)/python
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test test-postgres bench bench-quick clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(PY) -m pip install --quiet -e ".[test,postgres]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/formloom demo
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+test-postgres: $(VENV)/.installed
+	FORMLOOM_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not browser" tests/store tests/web tests/test_cli.py
+
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks.run
+
+bench-quick: $(VENV)/.installed
+	$(PY) -m benchmarks.run --quick
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache dist build

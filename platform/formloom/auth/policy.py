@@ -1,0 +1,101 @@
+"""The one policy that decides who may do what.
+
+Every route and API call asks here: `can` answers for one record (or for the
+entity when there is none yet), `record_scope_clause` turns the same rule into
+SQL so lists, counts, searches and pickers are filtered in the database, and
+`field_access` decides per field. Nothing is allowed unless the app document
+allows it; the app's admin role and platform superusers may do everything.
+"""
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+from sqlalchemy import ColumnElement, false, or_, true
+
+from ..definitions.model import AppDef, EntityDef, FieldDef
+from ..store.tables import records
+from .users import Actor
+
+Action = Literal["create", "read", "update", "delete"]
+Scope = Literal["none", "own", "team", "all"]
+FieldAccess = Literal["hidden", "readonly", "write"]
+SCOPE_ORDER: tuple[Scope, ...] = ("none", "own", "team", "all")
+
+
+def is_app_admin(actor: Actor | None, app: AppDef) -> bool:
+    return actor is not None and (actor.is_superuser or app.admin_role in actor.roles_in(app.key))
+
+
+def is_member(actor: Actor | None, app: AppDef) -> bool:
+    return actor is not None and (actor.is_superuser or bool(actor.roles_in(app.key)))
+
+
+def scope(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -> Scope:
+    """The widest scope any of the actor's roles grants for `action` on `entity`."""
+    if is_app_admin(actor, app):
+        return "all"
+    if actor is None:
+        return "none"
+    best: Scope = "none"
+    for role in actor.roles_in(app.key):
+        grant = entity.permissions.get(role, {})
+        if action == "create":
+            granted: Scope = "all" if grant.get("create") is True else "none"
+        else:
+            granted = grant.get(action, "none")
+        if granted in SCOPE_ORDER and SCOPE_ORDER.index(granted) > SCOPE_ORDER.index(best):
+            best = granted
+    return best
+
+
+def can(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef, record=None,
+        team_of: Callable[[int], set[int]] | None = None) -> bool:
+    granted = scope(actor, action, app, entity)
+    if granted == "none":
+        return False
+    if record is None or granted == "all":
+        return True
+    mine = record.owner_id == actor.id or record.created_by == actor.id
+    if granted == "own":
+        return mine
+    team = team_of(actor.id) if team_of else set()
+    return mine or record.owner_id in team
+
+
+def record_scope_clause(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef,
+                        team_of: Callable[[int], set[int]] | None = None) -> ColumnElement[bool]:
+    granted = scope(actor, action, app, entity)
+    if granted == "none":
+        return false()
+    if granted == "all":
+        return true()
+    own = or_(records.c.owner_id == actor.id, records.c.created_by == actor.id)
+    if granted == "own":
+        return own
+    team = team_of(actor.id) if team_of else set()
+    return or_(own, records.c.owner_id.in_(sorted(team))) if team else own
+
+
+def field_access(actor: Actor | None, app: AppDef, f: FieldDef, stage=None) -> FieldAccess:
+    """Hidden beats readonly beats write; computed fields are never writable."""
+    if is_app_admin(actor, app):
+        roles: frozenset[str] = frozenset()
+    else:
+        roles = actor.roles_in(app.key) if actor else frozenset()
+        if roles and roles <= f.hidden_for:
+            return "hidden"
+    if stage is not None and f.key in stage.hidden:
+        return "hidden"
+    if f.is_computed or (roles and roles <= f.readonly_for):
+        return "readonly"
+    if stage is not None and f.key in stage.readonly:
+        return "readonly"
+    return "write"
+
+
+def visible_fields(actor: Actor | None, app: AppDef, entity: EntityDef, stage=None) -> tuple[FieldDef, ...]:
+    return tuple(f for f in entity.fields if field_access(actor, app, f, stage) != "hidden")
+
+
+def writable_fields(actor: Actor | None, app: AppDef, entity: EntityDef, stage=None) -> tuple[FieldDef, ...]:
+    return tuple(f for f in entity.fields if field_access(actor, app, f, stage) == "write")

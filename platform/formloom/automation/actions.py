@@ -1,0 +1,459 @@
+"""Actions: one small function per action type, registered by name.
+
+`fire_rule` runs a rule's actions for one firing, inside the caller's transaction:
+the condition is evaluated first (a rule whose condition no longer holds is
+skipped), each action runs in a savepoint so one failing action neither undoes
+nor stops the others, and the outcome is written to the run log. Effects on the
+database (set_field, create_record, assign, move_stage, in-app notifications)
+commit with the firing; email and webhooks become jobs, so no channel is ever
+called while a record is being saved.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time as _time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterator, Mapping
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from ..auth.users import Actor, members_of
+from ..conditions import truthy
+from ..definitions.model import AppDef, EntityDef, Label, RuleDef, WorkflowDef, thaw
+from ..errors import FormloomError
+from ..store.records import Record, create_record, emit_event, get_record, record_from_row, update_record
+from ..store.tables import audit, events, records, users
+from ..templating import TemplateError, render
+from .channels.inapp import notify_user
+from .jobs import enqueue, insert_ignore
+from .rules import RegistryError
+from .settings import Settings
+from .tables import automation_state, rule_runs
+from .timing import add_duration, zone
+
+log = logging.getLogger("formloom.automation")
+
+#: Rules changing records trigger rules; a chain this deep is stopped and logged as a loop.
+MAX_DEPTH = 5
+
+#: The actor automation acts as: may read and update every record; gates still apply.
+SYSTEM_ACTOR = Actor(id=None, email="automation@formloom.invalid", name="Automation",  # type: ignore[arg-type]
+                     is_superuser=True)
+
+
+@dataclass
+class RuleContext:
+    """One firing of one rule (for one record, or for none: a schedule)."""
+
+    conn: Connection
+    app: AppDef
+    rule: RuleDef
+    workflow: WorkflowDef | None
+    entity: EntityDef | None
+    record: Record | None
+    key: str                          # idempotency base of this firing
+    now: datetime
+    settings: Settings
+    depth: int = 0                    # depth of the event that caused it (0 for time triggers)
+    trigger: str = ""
+    late: bool = False
+    job_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+ActionFn = Callable[[RuleContext, Mapping[str, Any], int], None]
+ACTIONS: dict[str, ActionFn] = {}
+
+
+def action(name: str):
+    """Register `fn(ctx, spec, index)` as the action type `name`."""
+    def register(fn: ActionFn) -> ActionFn:
+        if name in ACTIONS:
+            raise RegistryError(f"duplicate action type {name!r}")
+        ACTIONS[name] = fn
+        return fn
+    return register
+
+
+class ActionError(FormloomError):
+    """An action could not be carried out; the message says why (logged in the run log)."""
+
+
+# -- firing ----------------------------------------------------------------------------------
+
+def condition_vars(ctx: RuleContext, record: Record | None = None) -> dict:
+    record = record or ctx.record
+    today = ctx.now.astimezone(zone(ctx.app.timezone)).date().isoformat()
+    base = {"$now": ctx.now.astimezone(timezone.utc).isoformat(), "$today": today}
+    if record is None:
+        return base | {"$stage": None, "$terminal": None, "$owner": None}
+    stage = ctx.workflow.stage(record.stage) if ctx.workflow and record.stage else None
+    return {**record.data, **base, "$stage": record.stage, "$terminal": stage.terminal if stage else None,
+            "$owner": record.owner_id}
+
+
+def fire_rule(ctx: RuleContext) -> str:
+    """Run the rule's actions for this firing; returns the outcome: fired | skipped | failed."""
+    started = _time.monotonic()
+    if ctx.record is not None and ctx.record.deleted_at is not None:
+        return log_run(ctx, "skipped", "the record was deleted", started)
+    if ctx.rule.condition is not None and not truthy(ctx.rule.condition, condition_vars(ctx)):
+        return log_run(ctx, "skipped", "the condition does not hold", started)
+    last_event = ctx.conn.execute(select(func.max(events.c.id))).scalar() or 0
+    failures = []
+    for index, spec in enumerate(ctx.rule.actions):
+        kind = spec.get("type")
+        fn = ACTIONS.get(kind)
+        try:
+            if fn is None:
+                raise ActionError(f"there is no action type {kind!r}")
+            with ctx.conn.begin_nested():
+                fn(ctx, spec, index)
+        except Exception as exc:   # one broken action never stops the others
+            failures.append(f"{kind}: {describe_error(exc)}")
+            if not isinstance(exc, (FormloomError, TemplateError)):
+                log.exception("rule %s action %s failed for record %s", ctx.rule.key, kind,
+                              ctx.record.id if ctx.record else None)
+        if ctx.record is not None and ctx.entity is not None:   # later actions see earlier changes
+            ctx.record = get_record(ctx.conn, ctx.app, ctx.entity, ctx.record.id, include_deleted=True)
+    _deepen_new_events(ctx, last_event)
+    if failures:
+        return log_run(ctx, "failed", "; ".join(ctx.notes + failures), started)
+    return log_run(ctx, "fired", "; ".join(ctx.notes), started)
+
+
+def describe_error(exc: Exception) -> str:
+    failures = getattr(exc, "failures", None)
+    if failures:   # GateBlocked: every unmet requirement
+        reasons = "; ".join(getattr(f, "message", str(f)) for f in failures)
+        return f"{getattr(exc, 'message', exc)} ({reasons})"
+    problems = getattr(exc, "problems", None)
+    if problems:   # RecordInvalid
+        return "; ".join(f"{getattr(p, 'field', '')}: {getattr(p, 'message', p)}" for p in problems)
+    return getattr(exc, "message", None) or str(exc) or type(exc).__name__
+
+
+def _deepen_new_events(ctx: RuleContext, after_id: int) -> None:
+    """Events written by this firing's actions are one level deeper than its cause."""
+    ctx.conn.execute(update(events).where(events.c.id > after_id, events.c.processed_at.is_(None),
+                                          events.c.depth == 0, events.c.created_at == ctx.now)
+                     .values(depth=ctx.depth + 1))
+
+
+def log_run(ctx: RuleContext, outcome: str, message: str, started: float | None = None) -> str:
+    duration = int((_time.monotonic() - started) * 1000) if started is not None else 0
+    if ctx.late:
+        message = ("late; " + message) if message else "late"
+    ctx.conn.execute(insert(rule_runs).values(
+        app_key=ctx.app.key, rule_key=ctx.rule.key, record_id=ctx.record.id if ctx.record else None,
+        trigger=ctx.trigger or ctx.rule.trigger.get("type", ""), outcome=outcome, late=ctx.late,
+        duration_ms=duration, message=message[:4000], job_id=ctx.job_id, at=ctx.now))
+    if outcome == "failed":
+        log.warning("rule %s for record %s failed: %s", ctx.rule.key, ctx.record.id if ctx.record else None, message)
+    return outcome
+
+
+# -- recipients and messages ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recipient:
+    id: int
+    email: str
+    name: str
+    language: str
+
+
+def resolve_recipients(ctx: RuleContext, to: Any) -> list[Recipient]:
+    """owner | creator | manager | role:ROLE | field:FIELD_KEY, active users, each once, in order."""
+    ids: list[int] = []
+    record = ctx.record
+    for target in (to or ()):
+        if target == "owner" and record is not None:
+            ids.append(record.owner_id)
+        elif target == "creator" and record is not None:
+            ids.append(record.created_by)
+        elif target == "manager" and record is not None:
+            ids.append(manager_of(ctx.conn, record.owner_id))
+        elif isinstance(target, str) and target.startswith("role:"):
+            ids += [uid for uid, _ in members_of(ctx.conn, ctx.app.key, target[5:])]
+        elif isinstance(target, str) and target.startswith("field:") and record is not None:
+            value = record.data.get(target[6:])
+            ids += list(value) if isinstance(value, (list, tuple)) else [value]
+    wanted = list(dict.fromkeys(i for i in ids if isinstance(i, int)))
+    if not wanted:
+        return []
+    rows = {r.id: r for r in ctx.conn.execute(select(users).where(users.c.id.in_(wanted), users.c.active.is_(True)))}
+    return [Recipient(r.id, r.email, r.name or r.email, r.language or "en") for i in wanted if (r := rows.get(i))]
+
+
+def manager_of(conn: Connection, user_id: int | None) -> int | None:
+    if user_id is None:
+        return None
+    return conn.execute(select(users.c.manager_id).where(users.c.id == user_id)).scalar()
+
+
+def record_link(ctx: RuleContext, record: Record | None = None) -> str:
+    record = record or ctx.record
+    if record is None:
+        return f"{ctx.settings.base_url}/apps/{ctx.app.key}/"
+    return f"{ctx.settings.base_url}/apps/{ctx.app.key}/{record.entity_key}/{record.id}"
+
+
+def record_view(ctx: RuleContext, record: Record | None, lang: str) -> dict:
+    """The record as templates see it: its values by field key, plus id, title, stage,
+    owner, created_at, and `labels` (each value as shown to people, in `lang`)."""
+    if record is None:
+        return {}
+    from ..fields import field_type   # fields register on import; keep module import light
+
+    entity = ctx.app.entity(record.entity_key)
+    labels = {}
+    for f in (entity.fields if entity else ()):
+        try:
+            labels[f.key] = field_type(f.type).display(f, record.data.get(f.key), lang)
+        except Exception:   # a value a type cannot show must not stop a reminder
+            labels[f.key] = str(record.data.get(f.key) or "")
+    workflow = ctx.app.workflow_for(record.entity_key)
+    stage = workflow.stage(record.stage) if workflow and record.stage else None
+    owner = ctx.conn.execute(select(users.c.name, users.c.email).where(users.c.id == record.owner_id)).first() \
+        if record.owner_id else None
+    return {**record.data, "id": record.id, "title": record.title, "stage": record.stage,
+            "stage_label": stage.label.get(lang) if stage else "", "owner_id": record.owner_id,
+            "owner": (owner.name or owner.email) if owner else "", "created_at": record.created_at.isoformat(),
+            "updated_at": record.updated_at.isoformat(), "labels": labels}
+
+
+def template_context(ctx: RuleContext, lang: str, **extra: Any) -> dict:
+    entity = ctx.entity
+    rule_label = ctx.rule.label.get(lang) if ctx.rule.label else ctx.rule.key
+    return {"record": record_view(ctx, ctx.record, lang),
+            "app": {"key": ctx.app.key, "label": ctx.app.label.get(lang), "timezone": ctx.app.timezone},
+            "entity": {"key": entity.key, "label": entity.label.get(lang)} if entity else {},
+            "rule": {"key": ctx.rule.key, "label": rule_label},
+            "link": record_link(ctx), "late": ctx.late, **extra}
+
+
+def render_label(raw: Any, lang: str, context: Mapping[str, Any], default: str) -> str:
+    if raw is None or raw == "" or raw == {}:
+        return default
+    return render(Label.of(thaw(raw)).get(lang), context)
+
+
+def message_for(ctx: RuleContext, spec: Mapping[str, Any], lang: str, default_body: str | None = None) -> tuple[str, str]:
+    """(subject, body) of a notify/email/escalate action, rendered in `lang`."""
+    context = template_context(ctx, lang)
+    rule_label = context["rule"]["label"]
+    title = ctx.record.title if ctx.record else ""
+    subject = render_label(spec.get("subject"), lang, context, f"{rule_label}: {title}" if title else rule_label)
+    body = render_label(spec.get("message"), lang, context, default_body or subject)
+    return subject, body
+
+
+# -- actions -------------------------------------------------------------------------------------------
+
+@action("notify")
+def notify(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """In-app notification to each recipient, exactly once per firing."""
+    recipients = resolve_recipients(ctx, spec.get("to"))
+    if not recipients:
+        ctx.notes.append("notify: nobody to notify")
+    for person in recipients:
+        subject, body = message_for(ctx, spec, person.language)
+        notify_user(ctx.conn, person.id, subject, body, f"{ctx.key}:a{index}:u{person.id}", ctx.now,
+                    app_key=ctx.app.key, record_id=ctx.record.id if ctx.record else None)
+
+
+@action("email")
+def email(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """One email job per recipient; the job's key is the message's Message-ID."""
+    recipients = [p for p in resolve_recipients(ctx, spec.get("to")) if p.email]
+    if not recipients:
+        ctx.notes.append("email: nobody to email")
+    for person in recipients:
+        subject, body = message_for(ctx, spec, person.language)
+        link = record_link(ctx)
+        if ctx.record is not None and link not in body:
+            body = f"{body}\n\n{link}"
+        enqueue(ctx.conn, "email", f"{ctx.key}:a{index}:u{person.id}",
+                {"to": person.email, "subject": subject, "body": body, "user_id": person.id},
+                ctx.now, ctx.now, app_key=ctx.app.key, rule_key=ctx.rule.key,
+                record_id=ctx.record.id if ctx.record else None)
+
+
+@action("webhook")
+def webhook(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """A signed POST of the record and the event, as a job (retried, then dead-lettered)."""
+    key = f"{ctx.key}:a{index}"
+    body = json.dumps({
+        "app": ctx.app.key, "entity": ctx.entity.key if ctx.entity else None, "rule": ctx.rule.key,
+        "trigger": ctx.trigger or ctx.rule.trigger.get("type"), "idempotency_key": key,
+        "fired_at": ctx.now.astimezone(timezone.utc).isoformat(), "late": ctx.late,
+        "record": _record_json(ctx.record), "link": record_link(ctx),
+    }, ensure_ascii=False, sort_keys=True, default=str)
+    enqueue(ctx.conn, "webhook", key, {"url": spec["url"], "body": body, "secret_ref": spec.get("secret_ref")},
+            ctx.now, ctx.now, app_key=ctx.app.key, rule_key=ctx.rule.key,
+            record_id=ctx.record.id if ctx.record else None)
+
+
+def _record_json(record: Record | None) -> dict | None:
+    if record is None:
+        return None
+    return {"id": record.id, "entity": record.entity_key, "title": record.title, "stage": record.stage,
+            "owner_id": record.owner_id, "version": record.version, "data": record.data,
+            "created_at": record.created_at.isoformat(), "updated_at": record.updated_at.isoformat()}
+
+
+def _need_record(ctx: RuleContext, kind: str) -> Record:
+    if ctx.record is None or ctx.entity is None:
+        raise ActionError(f"{kind} needs a record; this rule fired without one")
+    return ctx.record
+
+
+@action("set_field")
+def set_field(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """Set one field to `value` (a "{{ template }}" is rendered) or to a `formula`'s result."""
+    record = _need_record(ctx, "set_field")
+    if spec.get("formula"):
+        from ..formulas import parse
+
+        today = ctx.now.astimezone(zone(ctx.app.timezone)).date()
+        value = _json_value(parse(spec["formula"]).evaluate(record.data, today=today))
+    else:
+        value = _templated(ctx, thaw(spec.get("value")))
+    ctx.record = update_record(ctx.conn, ctx.app, ctx.entity, record.id, {spec["field"]: value}, actor_id=None,
+                               expected_version=None, now=ctx.now)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _templated(ctx: RuleContext, value: Any, **extra: Any) -> Any:
+    if isinstance(value, str) and "{{" in value:
+        return render(value, template_context(ctx, "en", **extra))
+    return value
+
+
+_DUE_FIELD_KEYS = ("due", "due_date", "due_at", "due_on")
+
+
+@action("create_record")
+def create_record_action(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """Create a record of `entity` (e.g. a follow-up task): `values` may be templates; a
+    reference back to the firing record is filled in; `due_in` fills its due date field
+    (due / due_date / due_at / due_on) and is available to templates as {{ due }}."""
+    target = ctx.app.entity(spec["entity"])
+    if target is None:
+        raise ActionError(f"there is no entity {spec['entity']!r}")
+    extra: dict[str, Any] = {}
+    due_field = next((f for f in target.fields if f.key in _DUE_FIELD_KEYS and f.type in ("date", "datetime")), None)
+    if spec.get("due_in"):
+        due_at = add_duration(ctx.now, spec["due_in"])
+        extra = {"due": due_at.astimezone(zone(ctx.app.timezone)).date().isoformat(),
+                 "due_at": due_at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")}
+    values = {k: _typed(target, k, _templated(ctx, v, **extra)) for k, v in thaw(spec.get("values") or {}).items()}
+    if due_field is not None and extra and due_field.key not in values:
+        values[due_field.key] = extra["due"] if due_field.type == "date" else extra["due_at"]
+    if ctx.record is not None:
+        for f in target.fields:
+            if f.type == "reference" and f.entity == ctx.record.entity_key and f.key not in values:
+                values[f.key] = [ctx.record.id] if f.multiple else ctx.record.id
+                break
+    owner = ctx.record.owner_id if ctx.record else None
+    created = create_record(ctx.conn, ctx.app, target, values, actor_id=None, owner_id=owner, now=ctx.now)
+    ctx.notes.append(f"created {target.key} #{created.id}")
+
+
+def _typed(entity: EntityDef, key: str, value: Any) -> Any:
+    """A rendered template is text; give id-like fields their integer back."""
+    f = entity.field(key)
+    if f is not None and f.type in ("reference", "user", "number") and isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+    return value
+
+
+@action("assign")
+def assign(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """Give the record an owner among the users of `role`: round_robin (a cursor kept in
+    automation_state) or least_loaded (fewest live records of this entity owned)."""
+    record = _need_record(ctx, "assign")
+    candidates = sorted(uid for uid, _ in members_of(ctx.conn, ctx.app.key, spec["role"]))
+    if not candidates:
+        raise ActionError(f"nobody has the role {spec['role']!r}")
+    if spec.get("strategy") == "least_loaded":
+        counts = dict(ctx.conn.execute(
+            select(records.c.owner_id, func.count()).where(
+                records.c.app_key == ctx.app.key, records.c.entity_key == record.entity_key,
+                records.c.deleted_at.is_(None), records.c.owner_id.in_(candidates))
+            .group_by(records.c.owner_id)).all())
+        chosen = min(candidates, key=lambda uid: (counts.get(uid, 0), uid))
+    else:
+        chosen = _next_round_robin(ctx, f"rr:{ctx.app.key}:{record.entity_key}:{spec['role']}", candidates)
+    set_owner(ctx, record, chosen)
+
+
+def _next_round_robin(ctx: RuleContext, key: str, candidates: list[int]) -> int:
+    conn = ctx.conn
+    insert_ignore(conn, automation_state, {"key": key, "value": {"last": None}, "updated_at": ctx.now}, "key")
+    query = select(automation_state.c.value).where(automation_state.c.key == key)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    last = (conn.execute(query).scalar() or {}).get("last")
+    chosen = next((uid for uid in candidates if last is None or uid > last), candidates[0])
+    conn.execute(update(automation_state).where(automation_state.c.key == key)
+                 .values(value={"last": chosen}, updated_at=ctx.now))
+    return chosen
+
+
+def set_owner(ctx: RuleContext, record: Record, owner_id: int) -> None:
+    if record.owner_id == owner_id:
+        return
+    version = record.version + 1
+    result = ctx.conn.execute(update(records).where(records.c.id == record.id, records.c.version == record.version)
+                              .values(owner_id=owner_id, version=version, updated_at=ctx.now, updated_by=None))
+    if result.rowcount != 1:
+        raise ActionError("the record changed while it was being assigned")
+    ctx.conn.execute(insert(audit).values(record_id=record.id, app_key=ctx.app.key, entity_key=record.entity_key,
+                                          action="update", changes={"$owner": [record.owner_id, owner_id]},
+                                          user_id=None, at=ctx.now, record_version=version))
+    emit_event(ctx.conn, ctx.app.key, record.entity_key, record.id, "record_updated",
+               {"actor": None, "fields": ["$owner"], "stage": record.stage}, ctx.now)
+    ctx.record = record_from_row(ctx.conn.execute(select(records).where(records.c.id == record.id)).one())
+
+
+@action("move_stage")
+def move_stage(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """Move through `workflow.move_to_stage`, gates and all; a refusal fails the action
+    with every reason (written to the run log)."""
+    record = _need_record(ctx, "move_stage")
+    from ..workflow.moves import move_to_stage   # the workflow layer is below us; imported when used
+
+    ctx.record = move_to_stage(ctx.conn, ctx.app, ctx.entity, record.id, spec["stage"], SYSTEM_ACTOR, now=ctx.now)
+
+
+@action("escalate")
+def escalate(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
+    """Notify the owner's manager (in-app)."""
+    record = _need_record(ctx, "escalate")
+    recipients = resolve_recipients(ctx, ["manager"])
+    if not recipients:
+        raise ActionError(f"the owner of record {record.id} has no manager to escalate to")
+    for person in recipients:
+        default = f"Escalation: {record.title}"
+        subject, body = message_for(ctx, {"subject": spec.get("subject"), "message": spec.get("message")},
+                                    person.language, default_body=default)
+        notify_user(ctx.conn, person.id, subject, body, f"{ctx.key}:a{index}:u{person.id}", ctx.now,
+                    app_key=ctx.app.key, record_id=record.id)
+
+
+def action_types() -> Iterator[str]:
+    return iter(ACTIONS)

@@ -1,0 +1,454 @@
+"""Time triggers as durable reminder rows.
+
+A time-triggered rule is materialized per record as `jobs` rows of kind
+"reminder", keyed `rem:APP:WORKFLOW:RULE:RECORD:OCCURRENCE`, due_at in UTC. The
+occurrence names what the reminder is about (the date value, the moment the
+stage was entered, the moment the no-related clock started), so:
+
+- when the record, its stage or its related records change, `sync_record`
+  recomputes the wanted occurrences: reminders no longer wanted are cancelled,
+  new ones created, and one whose due time changed (the rule's offset was
+  edited) is moved;
+- the unique key means each occurrence fires once, however many workers run;
+- a reminder whose due time is already past when it would be created is not
+  created (adding a rule does not flood people with stale reminders); one that
+  was pending during downtime fires once when the worker is back, marked late.
+
+Schedules (cron) are per app, not per record: one job per occurrence
+(`sch:APP:WORKFLOW:RULE:ISO`), so a schedule fires once per cluster.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Iterator, NamedTuple
+
+from sqlalchemy import Connection, func, or_, select, update
+
+from ..definitions.model import AppDef, EntityDef, RuleDef, WorkflowDef
+from ..store.expressions import field_expr, live
+from ..store.query import Filter, filter_clause
+from ..store.records import Record, get_record, record_from_row
+from ..store.tables import jobs, records
+from .jobs import enqueue
+from .rules import TRIGGERS, all_rules, rules_for, time_trigger
+from .timing import add_duration, cron_occurrences, date_trigger_due, parse_duration
+
+log = logging.getLogger("formloom.automation")
+
+REMINDER = "reminder"
+#: A reminder firing later than this after its due time is logged as late.
+LATE_AFTER = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class TimeContext:
+    conn: Connection
+    app: AppDef
+    now: datetime
+
+
+# -- time triggers: when is a rule due for a record ------------------------------------------------
+
+@time_trigger("date_field")
+def date_field(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
+    """The date (or datetime) field plus `offset`, at local time `at`, counting business days when asked."""
+    spec = rule.trigger
+    entity = tc.app.entity(workflow.entity)
+    f = entity.field(spec["field"]) if entity else None
+    value = record.data.get(spec["field"])
+    if f is None or not isinstance(value, str) or not value:
+        return []
+    try:
+        due = date_trigger_due(value, is_date=f.type == "date", offset=spec.get("offset"), at=spec.get("at"),
+                               business_days=bool(spec.get("business_days")), tz_name=tc.app.timezone,
+                               working_days=tc.app.working_days, holidays=tc.app.holidays)
+    except ValueError:
+        return []
+    return [(f"d{value}", due)]
+
+
+@time_trigger("stage_idle")
+def stage_idle(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
+    """`after` since the record entered `stage`, while it is still there."""
+    spec = rule.trigger
+    if record.stage != spec["stage"] or record.stage_entered_at is None:
+        return []
+    entered = record.stage_entered_at.astimezone(timezone.utc)
+    return [(f"s{entered.isoformat()}", add_duration(entered, spec["after"]))]
+
+
+@time_trigger("no_related")
+def no_related(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
+    """`for` without a new related record: the clock starts at creation and restarts
+    with each related record created."""
+    spec = rule.trigger
+    clock = latest_related(tc.conn, tc.app, spec["entity"], spec["via"], record.id) or record.created_at
+    clock = max(clock, record.created_at).astimezone(timezone.utc)
+    return [(f"n{clock.isoformat()}", add_duration(clock, spec["for"]))]
+
+
+@time_trigger("schedule")
+def schedule(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
+    """Cron, per app: materialized by `sync_schedules`, never per record."""
+    return []
+
+
+def latest_related(conn: Connection, app: AppDef, entity_key: str, via_key: str, record_id: int) -> datetime | None:
+    entity = app.entity(entity_key)
+    via = entity.field(via_key) if entity else None
+    if via is None:
+        return None
+    dialect = conn.dialect.name
+    points = filter_clause(dialect, via, Filter(via.key, "eq", record_id)) if via.multiple \
+        else field_expr(dialect, via) == record_id
+    value = conn.execute(select(func.max(records.c.created_at)).where(live(app.key, entity.key), points)).scalar()
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+# -- keeping reminder rows in step -----------------------------------------------------------------------
+
+def reminder_prefix(app_key: str, workflow_key: str, rule_key: str, record_id: int) -> str:
+    return f"rem:{app_key}:{workflow_key}:{rule_key}:{record_id}:"
+
+
+def _record_rules(app: AppDef, entity_key: str) -> Iterator[tuple[WorkflowDef, RuleDef]]:
+    for workflow, rule in rules_for(app, entity_key):
+        trigger = TRIGGERS.get(rule.trigger.get("type"))
+        if trigger is not None and trigger.timed and rule.trigger.get("type") != "schedule":
+            yield workflow, rule
+
+
+def wanted(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record | None) -> dict[str, datetime]:
+    if record is None or record.deleted_at is not None:
+        return {}
+    try:
+        return dict(TRIGGERS[rule.trigger["type"]].due(tc, workflow, rule, record))
+    except Exception:   # one odd value never stops the others
+        log.exception("could not compute reminder %s for record %s", rule.key, record.id)
+        return {}
+
+
+def sync_record(conn: Connection, app: AppDef, entity_key: str, record: Record | int, now: datetime) -> int:
+    """Create, move or cancel the reminders of one record; returns how many rows changed.
+    Also resyncs the records this one is "related" to (no_related clocks)."""
+    tc = TimeContext(conn, app, now)
+    entity = app.entity(entity_key)
+    if isinstance(record, int):
+        record = _load(conn, app, entity, record)
+    if record is None:
+        return 0
+    changed = 0
+    for workflow, rule in _record_rules(app, entity_key):
+        changed += _sync(tc, workflow, rule, record.id, wanted(tc, workflow, rule, record))
+    changed += _sync_parents(tc, entity_key, record)
+    return changed
+
+
+def _sync_parents(tc: TimeContext, entity_key: str, record: Record) -> int:
+    changed = 0
+    for workflow, rule in all_rules(tc.app):
+        spec = rule.trigger
+        if spec.get("type") != "no_related" or spec.get("entity") != entity_key:
+            continue
+        value = record.data.get(spec.get("via"))
+        parent_ids = value if isinstance(value, list) else [value]
+        parent_entity = tc.app.entity(workflow.entity)
+        for parent_id in parent_ids:
+            if isinstance(parent_id, int) and parent_entity is not None:
+                parent = _load(tc.conn, tc.app, parent_entity, parent_id)
+                changed += _sync(tc, workflow, rule, parent_id, wanted(tc, workflow, rule, parent))
+    return changed
+
+
+def _load(conn: Connection, app: AppDef, entity: EntityDef | None, record_id: int) -> Record | None:
+    if entity is None:
+        return None
+    row = conn.execute(select(records).where(records.c.id == record_id, records.c.app_key == app.key,
+                                             records.c.entity_key == entity.key)).first()
+    return record_from_row(row) if row is not None else None
+
+
+def _sync(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record_id: int, want: dict[str, datetime]) -> int:
+    conn, now = tc.conn, tc.now
+    prefix = reminder_prefix(tc.app.key, workflow.key, rule.key, record_id)
+    pending = conn.execute(select(jobs.c.id, jobs.c.idempotency_key, jobs.c.due_at, jobs.c.payload).where(
+        jobs.c.kind == REMINDER, jobs.c.record_id == record_id, jobs.c.app_key == tc.app.key,
+        jobs.c.rule_key == rule.key, jobs.c.status == "pending")).all()
+    changed = 0
+    for job in pending:
+        payload = job.payload or {}
+        if payload.get("workflow") != workflow.key:
+            continue
+        occurrence = payload.get("occurrence")
+        if occurrence not in want:
+            conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.status == "pending")
+                         .values(status="cancelled", finished_at=now, last_error="no longer due"))
+            changed += 1
+        elif not payload.get("repeat") and _aware(job.due_at) != want[occurrence]:
+            conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.status == "pending")
+                         .values(due_at=want[occurrence]))
+            changed += 1
+    for occurrence, due in want.items():
+        if due <= now:
+            continue
+        if enqueue(conn, REMINDER, prefix + occurrence,
+                   {"workflow": workflow.key, "rule": rule.key, "occurrence": occurrence, "repeat": 0},
+                   due, now, app_key=tc.app.key, rule_key=rule.key, record_id=record_id):
+            changed += 1
+    return changed
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def schedule_prefix(app_key: str, workflow_key: str, rule_key: str) -> str:
+    return f"sch:{app_key}:{workflow_key}:{rule_key}:"
+
+
+def sync_schedules(conn: Connection, app: AppDef, now: datetime) -> int:
+    """Make sure each schedule rule has its next occurrence pending (and nothing stale)."""
+    changed = 0
+    live_rules = set()
+    for workflow, rule in all_rules(app):
+        if rule.trigger.get("type") != "schedule":
+            continue
+        live_rules.add((workflow.key, rule.key))
+        changed += _sync_schedule(conn, app, workflow, rule, now, after=now)
+    for job in _pending(conn, app.key, schedule=True):
+        if (job.payload.get("workflow"), job.rule_key) not in live_rules:
+            changed += _cancel(conn, job.id, now, "the rule was removed or disabled")
+    return changed
+
+
+def _sync_schedule(conn: Connection, app: AppDef, workflow: WorkflowDef, rule: RuleDef, now: datetime,
+                   after: datetime) -> int:
+    try:
+        upcoming = next(cron_occurrences(rule.trigger["cron"], app.timezone, after))
+    except Exception:
+        log.exception("schedule rule %s has an unusable cron expression", rule.key)
+        return 0
+    changed = 0
+    keep = False
+    for job in _pending(conn, app.key, schedule=True, rule_key=rule.key):
+        if job.payload.get("workflow") != workflow.key:
+            continue
+        due = _aware(job.due_at)
+        if due <= now or (due == upcoming and job.payload.get("cron") == rule.trigger["cron"]):
+            keep = True        # due already (fires, late if need be) or still right
+        else:
+            changed += _cancel(conn, job.id, now, "the schedule changed")
+    if not keep:
+        key = schedule_prefix(app.key, workflow.key, rule.key) + upcoming.isoformat()
+        if enqueue(conn, REMINDER, key, {"workflow": workflow.key, "rule": rule.key, "schedule": True,
+                                         "occurrence": upcoming.isoformat(), "cron": rule.trigger["cron"]},
+                   upcoming, now, app_key=app.key, rule_key=rule.key):
+            changed += 1
+    return changed
+
+
+def _pending(conn: Connection, app_key: str, *, schedule: bool | None = None, rule_key: str | None = None):
+    query = select(jobs.c.id, jobs.c.rule_key, jobs.c.record_id, jobs.c.due_at, jobs.c.payload,
+                   jobs.c.idempotency_key).where(
+        jobs.c.kind == REMINDER, jobs.c.app_key == app_key, jobs.c.status == "pending")
+    if schedule is True:
+        query = query.where(jobs.c.record_id.is_(None))
+    elif schedule is False:
+        query = query.where(jobs.c.record_id.is_not(None))
+    if rule_key is not None:
+        query = query.where(jobs.c.rule_key == rule_key)
+    return conn.execute(query).all()
+
+
+def _cancel(conn: Connection, job_id: int, now: datetime, why: str) -> int:
+    return conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "pending")
+                        .values(status="cancelled", finished_at=now, last_error=why)).rowcount
+
+
+def resync_app(conn: Connection, app: AppDef, now: datetime | None = None) -> int:
+    """Bring every reminder of the app in line with its current rules (after the rules
+    changed): cancels reminders of removed or disabled rules, moves and creates the
+    others for every live record, and schedules the next cron occurrences."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    tc = TimeContext(conn, app, now)
+    changed = 0
+    active = set()
+    for entity in app.entities:
+        rules = list(_record_rules(app, entity.key))
+        active |= {(w.key, r.key) for w, r in rules}
+        if not rules:
+            continue
+        last_id = 0
+        while True:
+            rows = conn.execute(select(records).where(live(app.key, entity.key), records.c.id > last_id)
+                                .order_by(records.c.id).limit(500)).all()
+            if not rows:
+                break
+            for row in rows:
+                record = record_from_row(row)
+                for workflow, rule in rules:
+                    changed += _sync(tc, workflow, rule, record.id, wanted(tc, workflow, rule, record))
+            last_id = rows[-1].id
+    for job in _pending(conn, app.key, schedule=False):
+        if (job.payload.get("workflow"), job.rule_key) not in active:
+            changed += _cancel(conn, job.id, now, "the rule was removed or disabled")
+    changed += sync_schedules(conn, app, now)
+    return changed
+
+
+# -- firing ------------------------------------------------------------------------------------------------
+
+def find_rule(app: AppDef, workflow_key: str | None, rule_key: str) -> tuple[WorkflowDef, RuleDef] | None:
+    workflow = app.workflows.get(workflow_key) if workflow_key else None
+    candidates = [workflow] if workflow else list(app.workflows.values())
+    for wf in candidates:
+        for rule in wf.rules:
+            if rule.key == rule_key and rule.enabled:
+                return wf, rule
+    return None
+
+
+def fire_reminder(conn: Connection, app: AppDef, job: Any, now: datetime, settings) -> str:
+    """Run a due reminder job (in the worker's transaction); returns the job's final status:
+    done (fired or skipped by its condition) or cancelled (no longer due)."""
+    from .actions import RuleContext, fire_rule, log_run   # actions import the store; keep this module light
+
+    payload = job.payload or {}
+    found = find_rule(app, payload.get("workflow"), job.rule_key)
+    due_at = _aware(job.due_at)
+    late = now - due_at > LATE_AFTER
+    if found is None:
+        return "cancelled"
+    workflow, rule = found
+    entity = app.entity(workflow.entity)
+    if payload.get("schedule"):
+        _fire_schedule(conn, app, workflow, rule, entity, job, now, settings, late)
+        _sync_schedule(conn, app, workflow, rule, now, after=max(now, due_at))
+        return "done"
+    record = _load(conn, app, entity, job.record_id)
+    tc = TimeContext(conn, app, now)
+    if record is None or record.deleted_at is not None:
+        return "cancelled"
+    if payload.get("occurrence") not in wanted(tc, workflow, rule, record):
+        return "cancelled"     # the record changed and the event is not processed yet
+    ctx = RuleContext(conn=conn, app=app, rule=rule, workflow=workflow, entity=entity, record=record,
+                      key=job.idempotency_key, now=now, settings=settings, depth=0,
+                      trigger=rule.trigger.get("type", ""), late=late, job_id=job.id)
+    outcome = fire_rule(ctx)
+    if outcome != "skipped" and rule.repeat:
+        _schedule_repeat(conn, app, workflow, rule, job, now)
+    return "done"
+
+
+def _fire_schedule(conn, app, workflow, rule, entity, job, now, settings, late) -> None:
+    """Once for the app; with a condition, once for each live record of the entity that meets it."""
+    from ..conditions import truthy
+    from .actions import RuleContext, condition_vars, fire_rule
+
+    def context(record: Record | None, key: str) -> RuleContext:
+        return RuleContext(conn=conn, app=app, rule=rule, workflow=workflow, entity=entity, record=record, key=key,
+                           now=now, settings=settings, trigger="schedule", late=late, job_id=job.id)
+
+    if rule.condition is None or entity is None:
+        fire_rule(context(None, job.idempotency_key))
+        return
+    rows = conn.execute(select(records).where(live(app.key, entity.key)).order_by(records.c.id).limit(10_000))
+    for row in rows.all():
+        record = record_from_row(row)
+        ctx = context(record, f"{job.idempotency_key}:r{record.id}")
+        if truthy(rule.condition, condition_vars(ctx)):
+            fire_rule(ctx)
+
+
+def _schedule_repeat(conn: Connection, app: AppDef, workflow: WorkflowDef, rule: RuleDef, job: Any,
+                     now: datetime) -> None:
+    """`repeat: {every, max}`: up to `max` more firings, `every` apart (missed ones are not
+    made up: after downtime the next repeat is the first one still in the future)."""
+    every, most = rule.repeat.get("every"), rule.repeat.get("max")
+    if not every:
+        return
+    payload = dict(job.payload or {})
+    n = int(payload.get("repeat") or 0)
+    due = _aware(job.due_at)
+    while True:
+        n += 1
+        if most is not None and n > int(most):
+            return
+        due = add_duration(due, every)
+        if due > now:
+            break
+    base = job.idempotency_key.split("#r")[0]
+    enqueue(conn, REMINDER, f"{base}#r{n}", payload | {"repeat": n}, due, now, app_key=app.key,
+            rule_key=rule.key, record_id=job.record_id)
+
+
+# -- preview -------------------------------------------------------------------------------------------------
+
+class DueReminder(NamedTuple):
+    rule_key: str
+    record_id: int | None
+    due_at: datetime
+
+
+def due_reminders(conn: Connection, at: datetime, app_key: str | None = None, *,
+                  catalog=None, limit: int = 10_000) -> list[DueReminder]:
+    """Every reminder that would be due by `at` (nothing is fired): pending reminder rows,
+    plus the later occurrences of schedules and repeats that fall before `at` (those need
+    `catalog` to read the rules; without it only stored rows are listed)."""
+    at = at.astimezone(timezone.utc) if at.tzinfo else at.replace(tzinfo=timezone.utc)
+    query = select(jobs).where(jobs.c.kind == REMINDER, jobs.c.status.in_(("pending", "running")),
+                               jobs.c.due_at <= at)
+    if app_key:
+        query = query.where(jobs.c.app_key == app_key)
+    found: list[DueReminder] = []
+    for job in conn.execute(query.order_by(jobs.c.due_at, jobs.c.id).limit(limit)):
+        due = _aware(job.due_at)
+        found.append(DueReminder(job.rule_key, job.record_id, due))
+        if catalog is None:
+            continue
+        found += _later_occurrences(conn, catalog, job, due, at, limit)
+    found.sort(key=lambda r: (r.due_at, r.rule_key, r.record_id or 0))
+    return found[:limit]
+
+
+def _later_occurrences(conn, catalog, job, due: datetime, at: datetime, limit: int) -> list[DueReminder]:
+    try:
+        app = catalog.app(job.app_key, conn)
+    except Exception:
+        return []
+    found = find_rule(app, (job.payload or {}).get("workflow"), job.rule_key)
+    if found is None:
+        return []
+    _, rule = found
+    out = []
+    if (job.payload or {}).get("schedule"):
+        for instant in cron_occurrences(rule.trigger["cron"], app.timezone, due):
+            if instant > at or len(out) >= limit:
+                break
+            out.append(DueReminder(rule.key, None, instant))
+    elif rule.repeat and rule.repeat.get("every"):
+        n = int((job.payload or {}).get("repeat") or 0)
+        most = rule.repeat.get("max")
+        nxt = due
+        while most is None or n < int(most):
+            n += 1
+            nxt = add_duration(nxt, rule.repeat["every"])
+            if nxt > at or len(out) >= limit:
+                break
+            out.append(DueReminder(rule.key, job.record_id, nxt))
+    return out
+
+
+def pending_reminders(conn: Connection, app_key: str, rule_key: str | None = None, limit: int = 200) -> list[dict]:
+    """Pending reminders (admin page), soonest first."""
+    query = select(jobs).where(jobs.c.kind == REMINDER, jobs.c.app_key == app_key, jobs.c.status == "pending")
+    if rule_key:
+        query = query.where(jobs.c.rule_key == rule_key)
+    rows = conn.execute(query.order_by(jobs.c.due_at).limit(limit))
+    return [{"id": r.id, "rule_key": r.rule_key, "record_id": r.record_id, "due_at": _aware(r.due_at),
+             "occurrence": (r.payload or {}).get("occurrence"), "repeat": (r.payload or {}).get("repeat", 0)}
+            for r in rows]

@@ -1,0 +1,141 @@
+"""Triggers: one small function per trigger type, registered by name.
+
+Event triggers answer "does this event fire this rule?"; time triggers (registered
+from reminders.py) answer "when is this rule due for this record?". Adding a trigger
+type touches one function and its test; a duplicate name fails at import.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Mapping
+
+from ..definitions.model import AppDef, RuleDef, WorkflowDef
+
+
+class RegistryError(RuntimeError):
+    """Two trigger or action types were registered under one name."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the events outbox."""
+
+    id: int
+    app_key: str
+    entity_key: str
+    record_id: int | None
+    type: str
+    payload: Mapping[str, Any]
+    depth: int
+
+
+@dataclass(frozen=True)
+class TriggerType:
+    name: str
+    timed: bool
+    matches: Callable[[Mapping[str, Any], Event], bool] | None = None
+    due: Callable[..., list] | None = None       # (ctx, rule, record) -> [(occurrence, due_at)]
+
+
+TRIGGERS: dict[str, TriggerType] = {}
+
+
+def _register(trigger: TriggerType) -> None:
+    if trigger.name in TRIGGERS:
+        raise RegistryError(f"duplicate trigger type {trigger.name!r}")
+    TRIGGERS[trigger.name] = trigger
+
+
+def event_trigger(name: str):
+    """Register `fn(spec, event) -> bool` as the event trigger `name`."""
+    def register(fn: Callable[[Mapping[str, Any], Event], bool]):
+        _register(TriggerType(name, timed=False, matches=fn))
+        return fn
+    return register
+
+
+def time_trigger(name: str):
+    """Register `fn(ctx, rule, record) -> [(occurrence, due_at)]` as the time trigger `name`."""
+    def register(fn):
+        _register(TriggerType(name, timed=True, due=fn))
+        return fn
+    return register
+
+
+def is_timed(rule: RuleDef) -> bool:
+    trigger = TRIGGERS.get(rule.trigger.get("type"))
+    return bool(trigger and trigger.timed)
+
+
+def rules_for(app: AppDef, entity_key: str) -> Iterator[tuple[WorkflowDef, RuleDef]]:
+    """Enabled rules of the workflows written for `entity_key`."""
+    for workflow in app.workflows.values():
+        if workflow.entity != entity_key:
+            continue
+        for rule in workflow.rules:
+            if rule.enabled:
+                yield workflow, rule
+
+
+def all_rules(app: AppDef) -> Iterator[tuple[WorkflowDef, RuleDef]]:
+    for workflow in app.workflows.values():
+        for rule in workflow.rules:
+            if rule.enabled:
+                yield workflow, rule
+
+
+def matching_rules(app: AppDef, event: Event) -> list[tuple[WorkflowDef, RuleDef]]:
+    """The event-triggered rules this event fires (with their workflow), in document order."""
+    found = []
+    for workflow, rule in rules_for(app, event.entity_key):
+        trigger = TRIGGERS.get(rule.trigger.get("type"))
+        if trigger is not None and not trigger.timed and trigger.matches(rule.trigger, event):
+            found.append((workflow, rule))
+    return found
+
+
+# -- event triggers ------------------------------------------------------------------------
+
+def _changed(event: Event) -> set[str]:
+    return set(event.payload.get("fields") or ())
+
+
+@event_trigger("record_created")
+def record_created(spec: Mapping[str, Any], event: Event) -> bool:
+    return event.type == "record_created"
+
+
+@event_trigger("record_updated")
+def record_updated(spec: Mapping[str, Any], event: Event) -> bool:
+    """Any update, or only one changing one of `fields`."""
+    if event.type != "record_updated":
+        return False
+    wanted = set(spec.get("fields") or ())
+    return not wanted or bool(wanted & _changed(event))
+
+
+@event_trigger("field_changed")
+def field_changed(spec: Mapping[str, Any], event: Event) -> bool:
+    """An update that changed `field` (a value set at creation is not a change)."""
+    return event.type == "record_updated" and spec.get("field") in _changed(event)
+
+
+@event_trigger("stage_entered")
+def stage_entered(spec: Mapping[str, Any], event: Event) -> bool:
+    """Entering `stage` (any stage when absent), from one of `from` when given; a new
+    record enters its first stage at creation (with no `from`)."""
+    if event.type == "stage_entered":
+        to, came_from = event.payload.get("to"), event.payload.get("from")
+    elif event.type == "record_created" and event.payload.get("stage"):
+        to, came_from = event.payload.get("stage"), None
+    else:
+        return False
+    if spec.get("stage") and spec["stage"] != to:
+        return False
+    sources = spec.get("from")
+    return not sources or came_from in sources
+
+
+@event_trigger("stage_left")
+def stage_left(spec: Mapping[str, Any], event: Event) -> bool:
+    return event.type == "stage_left" and (not spec.get("stage") or spec["stage"] == event.payload.get("from"))

@@ -1,0 +1,328 @@
+"""The worker: claims due jobs atomically, runs them, retries with backoff, and
+dead-letters what keeps failing.
+
+Claiming is one UPDATE that moves due rows to "running" under a fresh token and
+a lease: on PostgreSQL its subquery takes the rows FOR UPDATE SKIP LOCKED, so
+two workers never claim the same row and never wait on each other; on SQLite the
+write transaction is BEGIN IMMEDIATE, so claims are serialized. A job whose
+lease expired (its worker died) is claimed again.
+
+Running is fenced by the token: a job's effects and its "done" commit together
+only while the row is still ours, so a job whose lease was taken over by another
+worker is not finished twice. Reminders (database effects only) run inside one
+transaction: exactly once. Email and webhooks talk to the outside world outside
+any transaction and are marked done afterwards: at least once, with the same
+Message-ID / Idempotency-Key on a resend.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import signal
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from sqlalchemy import Connection, and_, or_, select, update
+
+from ..store.db import Database
+from ..store.tables import jobs
+from .actions import describe_error
+from .channels import DeliveryError, PermanentError, TemporaryError
+from .channels.email import build_message, message_id_for, send_smtp, store_in_outbox
+from .channels.webhook import post
+from .events import process_events
+from .jobs import insert_ignore
+from .reminders import REMINDER, fire_reminder, resync_app
+from .settings import Settings
+from .tables import automation_state
+
+log = logging.getLogger("formloom.automation")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+# -- claiming ---------------------------------------------------------------------------------------
+
+def claim_jobs(db: Database, now: datetime, *, worker_id: str, limit: int = 50,
+               lease_seconds: float = 300.0) -> tuple[str, list[Any]]:
+    """Take up to `limit` due jobs (pending and due, or running with an expired lease)."""
+    token = f"{worker_id}:{secrets.token_hex(6)}"[:100]
+    claimable = or_(and_(jobs.c.status == "pending", jobs.c.due_at <= now),
+                    and_(jobs.c.status == "running", jobs.c.lease_until < now))
+    with db.write() as conn:
+        ids = select(jobs.c.id).where(claimable).order_by(jobs.c.due_at, jobs.c.id).limit(limit)
+        if conn.dialect.name == "postgresql":
+            ids = ids.with_for_update(skip_locked=True)
+        conn.execute(update(jobs).where(jobs.c.id.in_(ids.scalar_subquery()), claimable).values(
+            status="running", locked_by=token, lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=jobs.c.attempts + 1))
+        rows = conn.execute(select(jobs).where(jobs.c.locked_by == token, jobs.c.status == "running")
+                            .order_by(jobs.c.due_at, jobs.c.id)).all()
+    return token, rows
+
+
+def _still_ours(conn: Connection, job_id: int, token: str) -> bool:
+    """Lock the row (PostgreSQL) and check nobody took it over."""
+    return conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.locked_by == token,
+                                           jobs.c.status == "running")
+                        .values(locked_by=token)).rowcount == 1
+
+
+def _finish(conn: Connection, job_id: int, token: str, status: str, now: datetime, error: str | None = None) -> bool:
+    return conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.locked_by == token,
+                                           jobs.c.status == "running")
+                        .values(status=status, finished_at=now, lease_until=None, last_error=error)).rowcount == 1
+
+
+def backoff_seconds(attempts: int, settings: Settings, rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2^(attempts-1), capped."""
+    ceiling = min(settings.backoff_cap, settings.backoff_base * (2 ** max(0, attempts - 1)))
+    return ceiling / 2 + rand() * ceiling / 2
+
+
+def _failed(db: Database, job: Any, token: str, error: Exception, now: datetime, settings: Settings) -> str:
+    message = describe_error(error)[:4000]
+    permanent = isinstance(error, DeliveryError) and error.permanent
+    with db.write() as conn:
+        if permanent:
+            status, values = "failed", {"status": "failed", "finished_at": now}
+        elif job.attempts >= settings.max_attempts:
+            status, values = "dead", {"status": "dead", "finished_at": now}
+        else:
+            status = "pending"
+            values = {"status": "pending", "due_at": now + timedelta(seconds=backoff_seconds(job.attempts, settings))}
+        conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.locked_by == token, jobs.c.status == "running")
+                     .values(lease_until=None, last_error=message, **values))
+    level = logging.WARNING if status != "pending" else logging.INFO
+    log.log(level, "job %s (%s) attempt %s failed (%s): %s", job.id, job.kind, job.attempts, status, message)
+    return status
+
+
+# -- running one job -----------------------------------------------------------------------------------
+
+def run_job(db: Database, catalog, job: Any, token: str, now: datetime, settings: Settings) -> str:
+    """Run one claimed job; returns its new status."""
+    if job.attempts > settings.max_attempts:   # its workers keep dying: give up
+        with db.write() as conn:
+            _finish(conn, job.id, token, "dead", now, f"gave up after {job.attempts - 1} attempts")
+        return "dead"
+    handler = JOB_KINDS.get(job.kind)
+    try:
+        if handler is None:
+            raise PermanentError(f"no handler for jobs of kind {job.kind!r}")
+        return handler(db, catalog, job, token, now, settings)
+    except _LostLease:
+        log.info("job %s was taken over by another worker", job.id)
+        return "lost"
+    except Exception as exc:
+        if not isinstance(exc, DeliveryError):
+            log.exception("job %s (%s) failed", job.id, job.kind)
+        return _failed(db, job, token, exc, now, settings)
+
+
+class _LostLease(Exception):
+    """Another worker claimed this job after our lease expired."""
+
+
+def _run_reminder(db, catalog, job, token, now, settings) -> str:
+    with db.write() as conn:
+        if not _still_ours(conn, job.id, token):
+            raise _LostLease()
+        app = catalog.app(job.app_key, conn)
+        status = fire_reminder(conn, app, job, now, settings)
+        _finish(conn, job.id, token, status, now, None if status == "done" else "no longer due")
+    return status
+
+
+def _run_email(db, catalog, job, token, now, settings) -> str:
+    payload = job.payload or {}
+    msg = build_message(settings.mail_from, payload["to"], payload.get("subject", ""), payload.get("body", ""),
+                        message_id_for(job.idempotency_key), now)
+    if not settings.smtp_url:
+        with db.write() as conn:
+            if not _still_ours(conn, job.id, token):
+                raise _LostLease()
+            store_in_outbox(conn, msg, payload.get("body", ""), now)
+            _finish(conn, job.id, token, "done", now)
+        return "done"
+    send_smtp(settings.smtp_url, msg, timeout=settings.smtp_timeout)
+    with db.write() as conn:
+        _finish(conn, job.id, token, "done", now)
+    return "done"
+
+
+def _run_webhook(db, catalog, job, token, now, settings) -> str:
+    payload = job.payload or {}
+    ref = payload.get("secret_ref")
+    if ref:
+        secret = settings.secret(ref)
+        if not secret:
+            raise PermanentError(f"the webhook secret {ref!r} is not configured "
+                                 f"(set FORMLOOM_SECRET_{ref.upper()})")
+    else:
+        with db.write() as conn:
+            secret = webhook_secret(conn, job.app_key or "", now)
+    post(payload["url"], payload["body"].encode(), secret=secret, idempotency_key=job.idempotency_key,
+         timeout=settings.webhook_timeout, allow_private=settings.webhook_allow_private,
+         allow=settings.webhook_allow)
+    with db.write() as conn:
+        _finish(conn, job.id, token, "done", now)
+    return "done"
+
+
+#: job kind -> handler(db, catalog, job, token, now, settings) -> status
+JOB_KINDS: dict[str, Callable[..., str]] = {REMINDER: _run_reminder, "email": _run_email, "webhook": _run_webhook}
+
+
+def webhook_secret(conn: Connection, app_key: str, now: datetime | None = None) -> str:
+    """The app's webhook signing secret, created on first use (shown to admins)."""
+    key = f"webhook_secret:{app_key}"
+    insert_ignore(conn, automation_state, {"key": key, "value": {"secret": secrets.token_hex(32)},
+                                           "updated_at": now or _utcnow()}, "key")
+    return conn.execute(select(automation_state.c.value).where(automation_state.c.key == key)).scalar_one()["secret"]
+
+
+# -- keeping reminders in step with published rules ---------------------------------------------------------
+
+def sync_changed_apps(db: Database, catalog, now: datetime) -> int:
+    """Resync the reminders of every app whose published version changed since the last sync."""
+    changed = 0
+    with db.read() as conn:
+        from ..store.tables import apps
+
+        keys = conn.execute(select(apps.c.key, apps.c.current_version_id)
+                            .where(apps.c.current_version_id.is_not(None))).all()
+        synced = {r.key: r.value for r in conn.execute(
+            select(automation_state).where(automation_state.c.key.like("synced:%")))}
+    for app_key, version_id in keys:
+        if (synced.get(f"synced:{app_key}") or {}).get("version") == version_id:
+            continue
+        with db.write() as conn:
+            app = catalog.app(app_key, conn)
+            changed += resync_app(conn, app, now)
+            key = f"synced:{app_key}"
+            if not insert_ignore(conn, automation_state, {"key": key, "value": {"version": version_id},
+                                                          "updated_at": now}, "key"):
+                conn.execute(update(automation_state).where(automation_state.c.key == key)
+                             .values(value={"version": version_id}, updated_at=now))
+    return changed
+
+
+# -- the loop ---------------------------------------------------------------------------------------------------
+
+def run_once(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None, *,
+             worker_id: str | None = None, max_batches: int = 100) -> int:
+    """Process pending events, then run every job due at `now`; returns how many jobs ran.
+    Safe to call from any number of processes at once."""
+    settings = settings or Settings.from_env()
+    worker_id = worker_id or default_worker_id()
+
+    def moment() -> datetime:
+        return (now or _utcnow()).astimezone(timezone.utc)
+
+    process_events(db, catalog, now=moment(), settings=settings)
+    sync_changed_apps(db, catalog, moment())
+    ran = 0
+    for _ in range(max_batches):
+        token, claimed = claim_jobs(db, moment(), worker_id=worker_id, limit=settings.batch_size,
+                                    lease_seconds=settings.lease_seconds)
+        if not claimed:
+            break
+        for job in claimed:
+            run_job(db, catalog, job, token, moment(), settings)
+            ran += 1
+        process_events(db, catalog, now=moment(), settings=settings)
+    return ran
+
+
+class Worker(threading.Thread):
+    """`run_once` every `interval` seconds until `stop()`; the current job always finishes."""
+
+    def __init__(self, db: Database, catalog, settings: Settings | None = None, *, interval: float | None = None,
+                 worker_id: str | None = None):
+        super().__init__(name="formloom-worker", daemon=True)
+        self.db, self.catalog = db, catalog
+        self.settings = settings or Settings.from_env()
+        self.interval = interval if interval is not None else self.settings.poll_interval
+        self.worker_id = worker_id or default_worker_id()
+        self._halt = threading.Event()
+        self.wake = threading.Event()      # set() to run now (e.g. after a web write)
+        self.runs = 0
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                run_once(self.db, self.catalog, settings=self.settings, worker_id=self.worker_id)
+            except Exception:
+                log.exception("worker run failed; trying again in %ss", self.interval)
+            self.runs += 1
+            self.wake.wait(self.interval)
+            self.wake.clear()
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        self._halt.set()
+        self.wake.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout)
+
+
+def start_background_worker(flask_app, settings: Settings | None = None) -> Worker:
+    """The embedded default: a worker thread in the web process (`formloom run`)."""
+    db = flask_app.extensions["formloom.db"]
+    catalog = flask_app.extensions["formloom.catalog"]
+    worker = Worker(db, catalog, settings or Settings.from_mapping(flask_app.config))
+    flask_app.extensions["formloom.worker"] = worker
+    worker.start()
+    return worker
+
+
+def run_forever(db: Database, catalog, settings: Settings | None = None, *, install_signals: bool = True) -> None:
+    """`formloom worker`: run until SIGTERM/SIGINT, finishing the job at hand first."""
+    worker = Worker(db, catalog, settings)
+    if install_signals:
+        def _stop(signum, frame):
+            log.info("signal %s: stopping after the current job", signum)
+            worker._halt.set()
+            worker.wake.set()
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.5)
+
+
+# -- dead letters ---------------------------------------------------------------------------------------------
+
+def dead_letters(conn: Connection, app_key: str | None = None, limit: int = 100) -> list[dict]:
+    """Jobs that gave up (dead: retries exhausted; failed: a permanent failure), newest first."""
+    query = select(jobs).where(jobs.c.status.in_(("dead", "failed")))
+    if app_key:
+        query = query.where(jobs.c.app_key == app_key)
+    rows = conn.execute(query.order_by(jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(limit))
+    return [{"id": r.id, "kind": r.kind, "status": r.status, "app_key": r.app_key, "rule_key": r.rule_key,
+             "record_id": r.record_id, "attempts": r.attempts, "last_error": r.last_error,
+             "due_at": _aware(r.due_at), "finished_at": _aware(r.finished_at),
+             "idempotency_key": r.idempotency_key} for r in rows]
+
+
+def retry_job(conn: Connection, job_id: int, now: datetime | None = None) -> bool:
+    """Put a dead or failed job back in the queue, due now, with fresh attempts."""
+    return conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("dead", "failed")))
+                        .values(status="pending", attempts=0, due_at=now or _utcnow(), finished_at=None,
+                                lease_until=None, locked_by=None)).rowcount == 1

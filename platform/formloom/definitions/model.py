@@ -1,0 +1,252 @@
+"""The compiled, immutable model of an app.
+
+Everything downstream (fields, forms, records, workflow, automation, web) reads
+these objects and never the raw JSON, so a document is interpreted in exactly
+one place (`definitions.compile`). Instances are frozen and hold tuples and
+read-only mappings, so a published version cannot be changed by accident while
+requests are using it. This module imports nothing else of ours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
+
+#: Keys a field may not take: they name record columns or are kept for the engine.
+RESERVED_FIELD_KEYS = frozenset({
+    "id", "stage", "owner", "owner_id", "creator", "created_at", "created_by",
+    "updated_at", "updated_by", "version", "deleted_at", "app", "entity", "data",
+    "title", "definition_version",
+})
+
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def freeze(value: Any) -> Any:
+    """Deep-freeze JSON-like data (dict -> read-only mapping, list -> tuple)."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(freeze(v) for v in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The inverse of `freeze`, for handing model data to JSON or JSON Logic."""
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [thaw(v) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class Label:
+    """Text people read, in one or more languages, with a predictable fallback."""
+
+    texts: Mapping[str, str]
+
+    @classmethod
+    def of(cls, raw: str | Mapping[str, str] | None, fallback: str = "") -> "Label":
+        if raw is None or raw == "" or raw == {}:
+            return cls(MappingProxyType({DEFAULT_LANGUAGE: fallback}))
+        if isinstance(raw, str):
+            return cls(MappingProxyType({DEFAULT_LANGUAGE: raw}))
+        return cls(MappingProxyType(dict(raw)))
+
+    def get(self, lang: str | None = None) -> str:
+        for candidate in (lang, DEFAULT_LANGUAGE, *LANGUAGES):
+            if candidate and self.texts.get(candidate):
+                return self.texts[candidate]
+        return next(iter(self.texts.values()), "")
+
+    def __str__(self) -> str:
+        return self.get()
+
+
+@dataclass(frozen=True)
+class OptionDef:
+    value: str
+    label: Label
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    """One field of an entity. Type-specific settings live beside the common ones;
+    a field type reads only the attributes it understands."""
+
+    key: str
+    type: str
+    label: Label
+    required: bool = False
+    default: Any = None
+    help: Label | None = None
+    placeholder: Label | None = None
+    min: float | int | str | None = None     # numbers, or ISO dates for date fields
+    max: float | int | str | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    unique: bool = False
+    indexed: bool = False
+    visible_if: Any = None                  # JSON Logic (frozen)
+    required_if: Any = None                 # JSON Logic (frozen)
+    options: tuple[OptionDef, ...] = ()
+    entity: str | None = None               # reference: target entity key
+    multiple: bool = False                  # reference / user: several values
+    formula: str | None = None              # formula: source expression
+    precision: int | None = None            # number: decimal places (0 = integer)
+    currency: str | None = None             # money: ISO 4217 code
+    format: str | None = None               # auto_number: e.g. "OPP-{YYYY}-{seq:4}"
+    scale: int | None = None                # rating: 5 (stars) or 100
+    columns: tuple["FieldDef", ...] = ()     # subtable: its typed columns
+    min_rows: int | None = None             # subtable
+    max_rows: int | None = None             # subtable
+    hidden_for: frozenset[str] = frozenset()
+    readonly_for: frozenset[str] = frozenset()
+    archived: bool = False
+
+    def option(self, value: str) -> OptionDef | None:
+        return next((o for o in self.options if o.value == value), None)
+
+    @property
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(o.value for o in self.options)
+
+    @property
+    def is_computed(self) -> bool:
+        return self.type in ("formula", "auto_number")
+
+
+@dataclass(frozen=True)
+class EntityDef:
+    key: str
+    label: Label
+    title: str                               # key of the field shown as the record's title
+    fields: tuple[FieldDef, ...]
+    plural: Label | None = None
+    workflow: str | None = None
+    icon: str | None = None
+    list_columns: tuple[str, ...] = ()
+    permissions: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
+    archived_fields: tuple[FieldDef, ...] = ()
+
+    def field(self, key: str) -> FieldDef | None:
+        return next((f for f in self.fields if f.key == key), None)
+
+    @property
+    def field_keys(self) -> tuple[str, ...]:
+        return tuple(f.key for f in self.fields)
+
+    @property
+    def class_name(self) -> str:
+        return "".join(part.title() for part in self.key.split("_"))
+
+    @property
+    def default_columns(self) -> tuple[str, ...]:
+        if self.list_columns:
+            return self.list_columns
+        shown = [f.key for f in self.fields if f.type not in ("subtable", "textarea")]
+        return tuple(shown[:6])
+
+
+@dataclass(frozen=True)
+class GateConditionDef:
+    rule: Any                                # JSON Logic
+    message: Label
+
+
+@dataclass(frozen=True)
+class GateRelatedDef:
+    entity: str
+    via: str
+    min: int
+    message: Label
+    where: Any = None
+    since: str | None = None                 # "stage_entered" or None
+
+
+@dataclass(frozen=True)
+class GateDef:
+    require: tuple[str, ...] = ()
+    conditions: tuple[GateConditionDef, ...] = ()
+    related: tuple[GateRelatedDef, ...] = ()
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StageDef:
+    key: str
+    label: Label
+    probability: int = 0
+    color: str | None = None
+    terminal: str | None = None              # "won" | "lost" | None
+    from_stages: tuple[str, ...] | None = None   # None = default adjacency rules; ("*",) = any
+    rot_after: str | None = None             # ISO 8601 duration
+    gate: GateDef = GateDef()
+    required: tuple[str, ...] = ()           # fields required while in this stage
+    readonly: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleDef:
+    key: str
+    trigger: Mapping[str, Any]
+    actions: tuple[Mapping[str, Any], ...]
+    label: Label | None = None
+    condition: Any = None
+    repeat: Mapping[str, Any] | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    key: str
+    entity: str
+    stages: tuple[StageDef, ...]
+    rules: tuple[RuleDef, ...] = ()
+    label: Label | None = None
+    skip: str = "check"                      # "check" (cumulative gates) | "allow" | "deny"
+    reopen_roles: tuple[str, ...] = ()
+    kanban: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
+
+    def stage(self, key: str) -> StageDef | None:
+        return next((s for s in self.stages if s.key == key), None)
+
+    @property
+    def first_stage(self) -> StageDef | None:
+        return self.stages[0] if self.stages else None
+
+
+@dataclass(frozen=True)
+class AppDef:
+    key: str
+    label: Label
+    version: int
+    timezone: str
+    roles: tuple[str, ...]
+    entities: tuple[EntityDef, ...]
+    workflows: Mapping[str, WorkflowDef] = field(default_factory=lambda: EMPTY)
+    admin_role: str = "admin"
+    holidays: tuple[str, ...] = ()
+    working_days: tuple[int, ...] = (1, 2, 3, 4, 5)   # ISO weekday numbers
+    content_hash: str = ""
+    description: Label | None = None
+
+    def entity(self, key: str) -> EntityDef | None:
+        return next((e for e in self.entities if e.key == key), None)
+
+    def workflow_for(self, entity_key: str) -> WorkflowDef | None:
+        entity = self.entity(entity_key)
+        if entity is None or entity.workflow is None:
+            return None
+        return self.workflows.get(entity.workflow)
+
+    def referencing(self, entity_key: str) -> tuple[tuple[EntityDef, FieldDef], ...]:
+        """(entity, field) pairs whose reference field points at `entity_key`: the related lists."""
+        return tuple((e, f) for e in self.entities for f in e.fields
+                     if f.type == "reference" and f.entity == entity_key)

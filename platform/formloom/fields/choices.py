@@ -1,0 +1,146 @@
+"""Choice field types: select, multiselect, checkbox.
+
+Values are option values (stable), never labels; labels are shown in the
+reader's language. WTForms' own choice check is switched off (validate_choice
+=False) so the refusal message is ours and the same as the API's.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from wtforms import BooleanField, SelectField, SelectMultipleField
+
+try:                                   # WTForms >= 3.2 (tuples are deprecated there)
+    from wtforms.fields.choices import SelectChoice
+except ImportError:                    # pragma: no cover - older WTForms
+    SelectChoice = None
+
+from ..definitions.model import FieldDef
+from ..i18n import translate
+from .base import CleanContext, FieldType, register
+from .formfields import field_kwargs
+
+
+def _choices(f: FieldDef, lang: str, blank: bool = False) -> list:
+    pairs = [("", "")] if blank else []
+    pairs += [(o.value, o.label.get(lang) or o.value) for o in f.options]
+    if SelectChoice is None:
+        return pairs
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+def _label(f: FieldDef, value: Any, lang: str) -> str:
+    option = f.option(value) if isinstance(value, str) else None
+    return (option.label.get(lang) or option.value) if option else str(value)
+
+
+@register
+class SelectType(FieldType):
+    name = "select"
+    sql_kind = "text"
+    operators = ("eq", "ne", "in", "is_empty")
+
+    def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:
+        if not isinstance(raw, str):
+            self.fail(ctx, "invalid_choice", "Choose one of the listed options.")
+        if raw not in f.option_values:
+            self.fail(ctx, "invalid_choice", "%(value)s is not one of the options.", value=raw)
+        return raw
+
+    def json_schema(self, f: FieldDef) -> dict:
+        return {"type": "string", "enum": list(f.option_values)}
+
+    def form_field(self, f: FieldDef, lang: str) -> Any:
+        return SelectField(choices=_choices(f, lang, blank=True), validate_choice=False,
+                           **field_kwargs(self, f, lang))
+
+    def display(self, f: FieldDef, value: Any, lang: str) -> str:
+        return "" if self.is_empty(value) else _label(f, value, lang)
+
+
+@register
+class MultiselectType(FieldType):
+    """A list of distinct option values, in the order given; min/max count the choices."""
+
+    name = "multiselect"
+    sql_kind = "json"
+    operators = ("contains", "is_empty")
+
+    def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:
+        if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+            self.fail(ctx, "invalid_choice", "Choose options from the list.")
+        seen: set[str] = set()
+        for value in raw:
+            if value not in f.option_values:
+                self.fail(ctx, "invalid_choice", "%(value)s is not one of the options.", value=value)
+            if value in seen:
+                self.fail(ctx, "duplicate_choice", "%(value)s is chosen more than once.", value=value)
+            seen.add(value)
+        low, high = self.counts(f)
+        if low is not None and len(raw) < low:
+            self.fail(ctx, "too_few_choices", "Choose at least %(min)s options.", min=low)
+        if high is not None and len(raw) > high:
+            self.fail(ctx, "too_many_choices", "Choose at most %(max)s options.", max=high)
+        return list(raw)
+
+    @staticmethod
+    def counts(f: FieldDef) -> tuple[int | None, int | None]:
+        low = int(f.min) if f.min is not None else None
+        high = int(f.max) if f.max is not None else None
+        return low, high
+
+    def json_schema(self, f: FieldDef) -> dict:
+        schema: dict = {"type": "array", "items": {"type": "string", "enum": list(f.option_values)},
+                        "uniqueItems": True}
+        low, high = self.counts(f)
+        if low is not None:
+            schema["minItems"] = low
+        if high is not None:
+            schema["maxItems"] = high
+        return schema
+
+    def form_field(self, f: FieldDef, lang: str) -> Any:
+        return SelectMultipleField(choices=_choices(f, lang), validate_choice=False, **field_kwargs(self, f, lang))
+
+    def from_form(self, f: FieldDef, data: Any) -> Any:
+        return list(data) if data else []
+
+    def display(self, f: FieldDef, value: Any, lang: str) -> str:
+        if not isinstance(value, list):
+            return "" if value is None else str(value)
+        return ", ".join(_label(f, v, lang) for v in value)
+
+
+@register
+class CheckboxType(FieldType):
+    """JSON true/false only (the text "true" is refused). Unticked is false; a required
+    checkbox must be ticked (false counts as empty)."""
+
+    name = "checkbox"
+    sql_kind = "bool"
+    operators = ("eq", "is_empty")
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value is False or value == "" or value == []
+
+    def empty_value(self, f: FieldDef) -> Any:
+        return False
+
+    def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:
+        if not isinstance(raw, bool):
+            self.fail(ctx, "invalid_type", "Use true or false.")
+        return raw
+
+    def json_schema(self, f: FieldDef) -> dict:
+        return {"type": "boolean"}
+
+    def form_field(self, f: FieldDef, lang: str) -> Any:
+        return BooleanField(**field_kwargs(self, f, lang))
+
+    def from_form(self, f: FieldDef, data: Any) -> Any:
+        return bool(data)
+
+    def display(self, f: FieldDef, value: Any, lang: str) -> str:
+        if value is None:
+            return ""
+        return translate(lang, "Yes") if value is True else translate(lang, "No")

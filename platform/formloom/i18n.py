@@ -1,0 +1,126 @@
+"""Translated messages that must work outside a request (cleaning runs in the
+API, the CLI and the reminder worker too).
+
+Messages are plain English sentences used as msgids, with `%(name)s`
+placeholders; `translate(lang, msgid, **params)` looks the msgid up in the
+language's catalogue (falling back to the English msgid) and then fills in the
+placeholders. The web layer may also feed `CATALOGUES` to Flask-Babel. This
+module imports nothing else of ours.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+#: language -> {English msgid: translation}. English needs no catalogue.
+CATALOGUES: dict[str, dict[str, str]] = {
+    "zh": {
+        # -- common --
+        "This field is required.": "此项为必填项。",
+        "This field does not exist.": "没有这个字段。",
+        "This field is computed and cannot be set.": "此字段由系统计算，不能手动设置。",
+        "Yes": "是",
+        "No": "否",
+        "1 row": "1 行",
+        "%(count)s rows": "%(count)s 行",
+        "Row %(row)s, %(column)s: %(message)s": "第 %(row)s 行，%(column)s：%(message)s",
+        "Row %(row)s: %(message)s": "第 %(row)s 行：%(message)s",
+        # -- text --
+        "Enter text.": "请输入文本。",
+        "Enter at most %(max)s characters (this has %(length)s).": "最多输入 %(max)s 个字符（当前 %(length)s 个）。",
+        "Remove the control characters (such as line breaks) from this text.": "请删除文本中的控制字符（例如换行符）。",
+        "Remove the control characters from this text.": "请删除文本中的控制字符。",
+        "This text does not have the expected format.": "文本格式不正确。",
+        "Enter a valid email address.": "请输入有效的电子邮件地址。",
+        "Enter a phone number of 5 to 20 digits; only digits, spaces, + - ( ) are allowed.":
+            "请输入 5 到 20 位数字的电话号码；只能包含数字、空格和 + - ( )。",
+        "Enter a web address starting with http:// or https://, such as https://example.com.":
+            "请输入以 http:// 或 https:// 开头的网址，例如 https://example.com。",
+        # -- numbers --
+        "Enter a number.": "请输入数字。",
+        "Enter a whole number.": "请输入整数。",
+        "Enter a finite number.": "请输入有限的数字。",
+        "Enter a number between %(min)s and %(max)s.": "请输入 %(min)s 到 %(max)s 之间的数字。",
+        "Enter a number of at least %(min)s.": "请输入不小于 %(min)s 的数字。",
+        "Enter a number of at most %(max)s.": "请输入不大于 %(max)s 的数字。",
+        "Use at most %(places)s decimal places.": "最多保留 %(places)s 位小数。",
+        "Enter an amount such as 1234.50 (at most 2 decimal places).": "请输入金额，例如 1234.50（最多两位小数）。",
+        "Enter an amount of at least %(min)s.": "金额不能小于 %(min)s。",
+        "Enter an amount of at most %(max)s.": "金额不能大于 %(max)s。",
+        "Enter a whole number from 0 to %(max)s.": "请输入 0 到 %(max)s 之间的整数。",
+        # -- dates --
+        "Enter a date as YYYY-MM-DD.": "请按 YYYY-MM-DD 格式输入日期。",
+        "%(value)s is not a date in the calendar.": "%(value)s 不是有效的日期。",
+        "Enter a date on or after %(min)s.": "日期不能早于 %(min)s。",
+        "Enter a date on or before %(max)s.": "日期不能晚于 %(max)s。",
+        "Enter a date and time such as 2026-11-23T09:00:00+08:00.": "请输入日期和时间，例如 2026-11-23T09:00:00+08:00。",
+        "Add a timezone offset such as +08:00 or Z: a time without a timezone is ambiguous.":
+            "请加上时区偏移，例如 +08:00 或 Z：没有时区的时间有歧义。",
+        "%(value)s is not a valid date and time.": "%(value)s 不是有效的日期时间。",
+        # -- choices --
+        "Choose one of the listed options.": "请从列出的选项中选择。",
+        "%(value)s is not one of the options.": "%(value)s 不是可选项。",
+        "Choose options from the list.": "请从列表中选择选项。",
+        "%(value)s is chosen more than once.": "%(value)s 被重复选择。",
+        "Choose at least %(min)s options.": "请至少选择 %(min)s 项。",
+        "Choose at most %(max)s options.": "最多选择 %(max)s 项。",
+        "Use true or false.": "请使用 true 或 false。",
+        # -- links --
+        "Enter a record id (a positive whole number).": "请输入记录编号（正整数）。",
+        "Enter a list of record ids.": "请输入记录编号列表。",
+        "Record %(id)s is listed more than once.": "记录 %(id)s 重复出现。",
+        "No %(entity)s record with id %(id)s.": "没有编号为 %(id)s 的 %(entity)s 记录。",
+        "Enter a user id (a positive whole number).": "请输入用户编号（正整数）。",
+        "Enter a list of user ids.": "请输入用户编号列表。",
+        "User %(id)s is listed more than once.": "用户 %(id)s 重复出现。",
+        "No user with id %(id)s.": "没有编号为 %(id)s 的用户。",
+        # -- subtable --
+        "Enter a list of rows.": "请输入行的列表。",
+        "Each row must be an object of column values.": "每一行必须是由列值组成的对象。",
+        "This table has no column %(column)s.": "此表格没有 %(column)s 列。",
+        "Add at least %(min)s rows.": "请至少添加 %(min)s 行。",
+        "Keep at most %(max)s rows.": "最多保留 %(max)s 行。",
+        # -- workflow: stages and gates --
+        "Fill in %(field)s to enter %(stage)s.": "进入“%(stage)s”前请填写“%(field)s”。",
+        "A condition of %(stage)s is not met.": "未满足“%(stage)s”的条件。",
+        "Add at least %(min)s %(entity)s records (there are %(count)s).":
+            "至少需要 %(min)s 条%(entity)s记录（目前 %(count)s 条）。",
+        "Add at least %(min)s %(entity)s records since entering %(current)s (there are %(count)s).":
+            "进入“%(current)s”后至少需要 %(min)s 条%(entity)s记录（目前 %(count)s 条）。",
+        "Only %(roles)s may move records to %(stage)s.": "只有 %(roles)s 可以将记录移入“%(stage)s”。",
+        "Only %(roles)s may reopen a record that is %(stage)s.": "只有 %(roles)s 可以重新打开处于“%(stage)s”的记录。",
+        "A record that is %(stage)s cannot be reopened.": "处于“%(stage)s”的记录不能重新打开。",
+        "%(stage)s can only be entered from %(stages)s.": "只能从 %(stages)s 进入“%(stage)s”。",
+        "Stages cannot be skipped: move to %(next)s first.": "不能跳过阶段：请先移到“%(next)s”。",
+        "This record cannot move to %(stage)s yet.": "此记录暂时不能移到“%(stage)s”。",
+        "Complete what is listed and try again.": "请完成列出的事项后再试。",
+        "%(entity)s has no pipeline.": "%(entity)s没有阶段流程。",
+        "There is no stage %(stage)s in this pipeline.": "此流程中没有阶段 %(stage)s。",
+        "Choose one of: %(stages)s.": "请从以下阶段中选择：%(stages)s。",
+        "You may not change the stage of this record.": "你无权更改此记录的阶段。",
+        "Only app admins may override a stage gate.": "只有应用管理员可以强制跳过阶段关卡。",
+        "Say why you are overriding the stage gate.": "请说明强制跳过阶段关卡的原因。",
+        "The reason is written to the stage history.": "原因会记录在阶段历史中。",
+    },
+}
+
+
+def normalize_language(lang: str | None) -> str:
+    """"zh_CN", "zh-Hans" -> "zh"; None or "" -> "en"."""
+    if not lang:
+        return "en"
+    return lang.replace("-", "_").split("_", 1)[0].lower()
+
+
+def catalogue(lang: str | None) -> Mapping[str, str]:
+    return CATALOGUES.get(normalize_language(lang), {})
+
+
+def translate(lang: str | None, msgid: str, **params: Any) -> str:
+    """`msgid` in `lang` (English when there is no translation), with `%(name)s` filled from params."""
+    text = catalogue(lang).get(msgid, msgid)
+    if not params:
+        return text
+    try:
+        return text % params
+    except (KeyError, ValueError, TypeError):   # a broken translation must not hide the message
+        return msgid % params

@@ -1,0 +1,157 @@
+"""Cleaning a record's `data`: the one place that decides what is stored.
+
+`clean_record_data` takes what the API or a form sent, merges it over the stored
+values (PATCH semantics), and returns the full clean data with every problem
+found. The steps:
+
+1. keys: unknown keys and values sent for computed fields are problems;
+2. each sent (or, on create, defaulted) value goes through its type's `clean`;
+3. formulas are computed on these tentative values, then visible_if is
+   evaluated (with `extra_vars` such as `$stage` merged in);
+4. a hidden field is not validated and keeps its stored value (a value sent
+   for it is ignored, as a browser posts inputs the user could not see); a
+   visible one gets its cleaning problems plus `required` (required,
+   required_if, or listed in `stage_required`) when empty;
+5. formulas are computed again over the final values, in dependency order.
+
+Stored values that are not sent are not re-validated (a definition may have
+tightened since) but still count for `required`. Values stored under keys the
+entity no longer has (archived fields) are kept. Auto numbers keep their
+stored value; the store assigns new ones (`fields.computed.format_auto_number`).
+"""
+from __future__ import annotations
+
+import graphlib
+from datetime import date
+from functools import lru_cache
+from typing import Any, Collection, Mapping
+
+from . import conditions, formulas
+from .definitions.model import EntityDef, FieldDef
+from .fields import FIELD_TYPES, CleanContext, FieldProblem, FieldValueError
+from .fields.computed import formula_json_value
+from .i18n import translate
+
+
+def empty(f: FieldDef, value: Any) -> bool:
+    """True when `value` means "no value" for this field (None, "", [], an unticked checkbox)."""
+    return FIELD_TYPES[f.type].is_empty(value)
+
+
+def pointer(key: str) -> str:
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+@lru_cache(maxsize=1024)
+def parsed_formula(source: str) -> formulas.Formula | None:
+    """The parsed formula, cached by source; None for one that cannot be parsed
+    (definitions are validated on publish, so this is only a safety net)."""
+    try:
+        return formulas.parse(source)
+    except formulas.FormulaError:
+        return None
+
+
+def compute_formulas(entity: EntityDef, values: Mapping[str, Any], extra_vars: Mapping[str, Any] | None = None) -> dict:
+    """Every formula field's value over `values`, each formula seeing the ones it reads."""
+    computed: dict[str, Any] = {}
+    parsed = {f.key: parsed_formula(f.formula or "") for f in entity.fields if f.type == "formula"}
+    deps = {key: set(p.variables) if p is not None else set() for key, p in parsed.items()}
+    try:
+        order = formulas.evaluation_order(deps)
+    except graphlib.CycleError:   # refused when the definition was validated; compute none
+        return {key: None for key in parsed}
+    today = _today(extra_vars)
+    scope = dict(values)
+    for key in order:
+        formula = parsed[key]
+        value = formula_json_value(formula.evaluate(scope, today=today)) if formula is not None else None
+        computed[key] = value
+        scope[key] = value
+    return computed
+
+
+def _today(extra_vars: Mapping[str, Any] | None) -> date | None:
+    raw = (extra_vars or {}).get("$today")
+    if isinstance(raw, date):
+        return raw
+    try:
+        return date.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+
+
+def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: CleanContext, *,
+                      existing: Mapping[str, Any] | None = None, stage_required: Collection[str] = (),
+                      extra_vars: Mapping[str, Any] | None = None) -> tuple[dict, list[FieldProblem]]:
+    """(the full clean data, every problem). `existing` is the stored data when updating."""
+    lang = ctx.lang
+    creating = existing is None
+    stored: Mapping[str, Any] = existing or {}
+    problems: list[FieldProblem] = []
+
+    def problem(key: str, code: str, message: str, suffix: str = "") -> FieldProblem:
+        return FieldProblem(key, pointer(key) + suffix, code, message)
+
+    for key in incoming:
+        f = entity.field(key)
+        if f is None or f.archived:
+            problems.append(problem(key, "unknown_field", translate(lang, "This field does not exist.")))
+        elif f.is_computed:
+            problems.append(problem(key, "computed", translate(lang, "This field is computed and cannot be set.")))
+
+    writable = [f for f in entity.fields if not f.is_computed and not f.archived]
+
+    # 2. tentative values: sent (or defaulted) values cleaned, others as stored
+    tentative: dict[str, Any] = {}
+    pending: dict[str, list[FieldProblem]] = {}
+    for f in writable:
+        ftype = FIELD_TYPES[f.type]
+        fallback = stored.get(f.key, ftype.empty_value(f))
+        if f.key in incoming:
+            raw = incoming[f.key]
+        elif creating and f.default is not None:
+            raw = ftype.default_value(f)
+        else:
+            tentative[f.key] = fallback
+            continue
+        if ftype.is_empty(raw):
+            tentative[f.key] = ftype.empty_value(f)
+            continue
+        try:
+            tentative[f.key] = ftype.clean(f, raw, ctx)
+        except FieldValueError as error:
+            pending[f.key] = [problem(f.key, e.code, e.message, e.path_suffix) for e in error.all()]
+            tentative[f.key] = fallback
+
+    # 3. visibility, judged on the tentative values and their formulas
+    scope = {**tentative, **compute_formulas(entity, tentative, extra_vars), **(extra_vars or {})}
+    visible = {f.key: f.visible_if is None or conditions.truthy(f.visible_if, scope) for f in writable}
+
+    # 4. hidden fields keep what is stored; visible ones are checked
+    data: dict[str, Any] = {}
+    for f in writable:
+        ftype = FIELD_TYPES[f.type]
+        if not visible[f.key]:
+            data[f.key] = stored.get(f.key, ftype.empty_value(f))
+            continue
+        data[f.key] = tentative[f.key]
+        if f.key in pending:
+            problems.extend(pending[f.key])
+        elif ftype.is_empty(data[f.key]) and _required(f, scope, stage_required):
+            problems.append(problem(f.key, "required", translate(lang, "This field is required.")))
+
+    # 5. computed fields
+    data.update(compute_formulas(entity, data, extra_vars))
+    for f in entity.fields:
+        if f.type == "auto_number":
+            data[f.key] = stored.get(f.key)
+    for key, value in stored.items():      # archived fields keep their data
+        data.setdefault(key, value)
+    return data, problems
+
+
+def _required(f: FieldDef, scope: Mapping[str, Any], stage_required: Collection[str]) -> bool:
+    if f.required or f.key in stage_required:
+        return True
+    return f.required_if is not None and conditions.truthy(f.required_if, scope)

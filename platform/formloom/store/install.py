@@ -1,0 +1,220 @@
+"""Installing and upgrading an app from its documents, without losing data.
+
+An upgrade publishes a new immutable definition version. Fields dropped from
+the document are archived with their values (restorable by putting them back);
+a changed label keeps the key and the data; a type or option change is checked
+against every stored value first and refused, with the count and examples, if
+any value would not survive. Nothing here runs DDL on user data: the only DDL
+is creating expression indexes, which never changes a value.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from sqlalchemy import Connection, select, text, update
+
+from ..definitions.compile import compile_app
+from ..definitions.load import load_document
+from ..definitions.model import AppDef, EntityDef, FieldDef
+from ..definitions.problems import DocumentError, Problem
+from ..definitions.validate import validate_app
+from ..errors import InstallError
+from ..fields import CleanContext, FieldValueError, field_type
+from ..resources import workflows_dir
+from .apps import InstalledVersion, current_version, publish_version
+from .db import Database
+from .expressions import create_index_sql
+from .tables import records
+
+MAX_EXAMPLES = 3
+INDEXED_TYPES = frozenset({"reference", "date", "datetime", "select", "money", "number", "user", "checkbox"})
+
+
+@dataclass
+class InstallResult:
+    app_key: str
+    version: InstalledVersion
+    changed: bool
+    archived: list[str] = field(default_factory=list)     # "entity.field"
+    restored: list[str] = field(default_factory=list)
+    converted: int = 0
+
+
+def find_workflow_documents(app_doc: Mapping[str, Any], app_dir: Path,
+                            search_dirs: tuple[Path, ...] | None = None) -> dict[str, tuple[Path, dict]]:
+    """The workflow documents an app names: its own workflows/ folder first, then the shared one."""
+    dirs = search_dirs if search_dirs is not None else (app_dir / "workflows", workflows_dir())
+    wanted = {e.get("workflow") for e in app_doc.get("entities", []) if isinstance(e, dict) and e.get("workflow")}
+    found: dict[str, tuple[Path, dict]] = {}
+    for key in sorted(k for k in wanted if isinstance(k, str)):
+        for folder in dirs:
+            path = folder / f"{key}.json"
+            if path.is_file():
+                found[key] = (path, load_document(path))
+                break
+    return found
+
+
+def read_template(path: Path) -> tuple[dict, dict[str, dict], str]:
+    """Load an app folder (or app.json) and its workflows; raise DocumentError listing every problem."""
+    app_path = path / "app.json" if path.is_dir() else path
+    if not app_path.is_file():
+        raise InstallError(f"No app document at {app_path}.", hint="Give a template folder containing app.json.")
+    app_doc = load_document(app_path)
+    workflows = {key: doc for key, (_p, doc) in find_workflow_documents(app_doc, app_path.parent).items()}
+    problems = validate_app(app_doc, workflows, str(app_path))
+    if problems:
+        raise DocumentError(problems)
+    return app_doc, workflows, str(app_path)
+
+
+def content_hash(documents: Mapping[str, Any]) -> str:
+    canonical = json.dumps(documents, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def install_path(db: Database, path: Path, *, user_id: int | None = None) -> InstallResult:
+    app_doc, workflows, source = read_template(path)
+    return install_documents(db, app_doc, workflows, source=source, user_id=user_id)
+
+
+def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, dict], *, source: str | None = None,
+                      user_id: int | None = None) -> InstallResult:
+    """Install or upgrade; validate first (documents given directly are not trusted either)."""
+    problems = validate_app(app_doc, dict(workflow_docs), source or "app.json")
+    if problems:
+        raise DocumentError(problems)
+    with db.write() as conn:
+        previous = current_version(conn, app_doc["key"])
+        archived, archived_names, restored = _archive(previous, app_doc)
+        documents = {"app": app_doc, "workflows": dict(workflow_docs), "archived": archived}
+        digest = content_hash(documents)
+        new_app = compile_app(app_doc, documents["workflows"], archived=archived or None)
+        converted = 0
+        if previous is not None:
+            if previous.content_hash == digest:
+                return InstallResult(app_doc["key"], previous, changed=False)
+            _refuse_lost_entities(conn, previous, app_doc)
+            converted = _convert_changed_fields(conn, compile_app(previous.documents["app"],
+                                                                  previous.documents.get("workflows", {})), new_app)
+        version = publish_version(conn, app_doc["key"], documents, digest, source, user_id)
+    create_indexes(db, new_app)
+    return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,
+                         converted=converted)
+
+
+def _archive(previous: InstalledVersion | None, app_doc: dict) -> tuple[dict, list[str], list[str]]:
+    """Carry archived fields forward, archive fields that disappeared, restore ones that came back."""
+    if previous is None:
+        return {}, [], []
+    archived: dict[str, list[dict]] = {k: list(v) for k, v in (previous.documents.get("archived") or {}).items()}
+    new_fields = {e["key"]: {f["key"] for f in e["fields"]} for e in app_doc["entities"]}
+    archived_names, restored = [], []
+    for entity in previous.documents["app"]["entities"]:
+        for f in entity["fields"]:
+            if entity["key"] in new_fields and f["key"] not in new_fields[entity["key"]]:
+                bucket = archived.setdefault(entity["key"], [])
+                if all(a["key"] != f["key"] for a in bucket):
+                    bucket.append(f)
+                    archived_names.append(f"{entity['key']}.{f['key']}")
+    for entity_key, bucket in list(archived.items()):
+        back = [a for a in bucket if a["key"] in new_fields.get(entity_key, set())]
+        restored += [f"{entity_key}.{a['key']}" for a in back]
+        archived[entity_key] = [a for a in bucket if a not in back]
+        if not archived[entity_key]:
+            del archived[entity_key]
+    return archived, archived_names, restored
+
+
+def _refuse_lost_entities(conn: Connection, previous: InstalledVersion, app_doc: dict) -> None:
+    kept = {e["key"] for e in app_doc["entities"]}
+    for entity in previous.documents["app"]["entities"]:
+        if entity["key"] not in kept:
+            n = conn.execute(select(text("count(*)")).select_from(records).where(
+                records.c.app_key == app_doc["key"], records.c.entity_key == entity["key"])).scalar()
+            if n:
+                raise InstallError(
+                    f"Entity {entity['key']!r} was removed from the document but has {n} records.",
+                    hint="Keep the entity in the document (you can hide it from roles) or delete its records first.")
+
+
+def _changed_fields(old: AppDef, new: AppDef) -> Iterator[tuple[EntityDef, FieldDef, FieldDef]]:
+    for entity in new.entities:
+        before = old.entity(entity.key)
+        if before is None:
+            continue
+        for f in entity.fields:
+            prior = before.field(f.key)
+            if prior is not None and not f.is_computed and _value_rules(prior) != _value_rules(f):
+                yield entity, prior, f
+
+
+def _value_rules(f: FieldDef) -> tuple:
+    return (f.type, f.option_values, f.max_length, f.min, f.max, f.precision, f.entity, f.multiple, f.pattern,
+            tuple(_value_rules(c) for c in f.columns), f.scale)
+
+
+def convert_value(old: FieldDef, new: FieldDef, value: Any) -> Any:
+    """The stored value under the new definition, or FieldValueError if it would not survive."""
+    target = field_type(new.type)
+    ctx = CleanContext()
+    try:
+        return target.clean(new, value, ctx)
+    except FieldValueError:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return target.clean(new, str(value), ctx)
+        if isinstance(value, str) and new.type in ("number", "percent", "rating"):
+            return target.clean(new, float(value) if "." in value else int(value), ctx)
+        raise
+
+
+def _convert_changed_fields(conn: Connection, old: AppDef, new: AppDef) -> int:
+    converted = 0
+    for entity, prior, f in _changed_fields(old, new):
+        rows = conn.execute(select(records.c.id, records.c.data).where(
+            records.c.app_key == new.key, records.c.entity_key == entity.key)).all()
+        failures, updates = [], []
+        for row in rows:
+            value = (row.data or {}).get(f.key)
+            if value in (None, "", []):
+                continue
+            try:
+                new_value = convert_value(prior, f, value)
+            except (FieldValueError, ValueError, TypeError):
+                failures.append((row.id, value))
+                continue
+            if new_value != value:
+                updates.append((row.id, {**row.data, f.key: new_value}))
+        if failures:
+            examples = ", ".join(f"record {rid}: {str(v)[:40]!r}" for rid, v in failures[:MAX_EXAMPLES])
+            raise InstallError(
+                f"Changing field {entity.key}.{f.key} ({prior.type} -> {f.type}) would not keep "
+                f"{len(failures)} existing value(s), e.g. {examples}.",
+                hint="Keep the old definition, fix those records first, or add a new field instead.")
+        for record_id, data in updates:
+            conn.execute(update(records).where(records.c.id == record_id)
+                         .values(data=data, version=records.c.version + 1))
+        converted += len(updates)
+    return converted
+
+
+def fields_to_index(app: AppDef) -> Iterator[tuple[EntityDef, FieldDef]]:
+    for entity in app.entities:
+        for f in entity.fields:
+            if f.indexed or (f.type in INDEXED_TYPES and not f.multiple):
+                yield entity, f
+
+
+def create_indexes(db: Database, app: AppDef) -> int:
+    """Expression indexes on the fields lists, filters, gates and reminders use."""
+    dialect = db.engine.dialect.name
+    n = 0
+    with db.write() as conn:
+        for entity, f in fields_to_index(app):
+            conn.exec_driver_sql(create_index_sql(dialect, app.key, entity.key, f))
+            n += 1
+    return n

@@ -1,0 +1,300 @@
+"""Storing records: create, update, delete, with validation, uniqueness,
+auto numbers, optimistic locking, the audit trail and the event outbox, each
+change in one transaction.
+
+Authorization happens before these functions are called (web and API ask the
+policy first); `writable` tells the store which fields the caller may set, so a
+field one may not write is refused here too rather than silently dropped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Collection, Mapping
+
+from sqlalchemy import Connection, and_, delete, exists, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..definitions.model import AppDef, EntityDef, FieldDef
+from ..errors import ConflictError, NotFoundError, RecordInvalid
+from ..fields import CleanContext, FieldProblem, field_type
+from ..fields.computed import format_auto_number
+from ..i18n import translate
+from ..record_data import clean_record_data
+from .tables import audit, events, records, sequences, stage_history, unique_values, users
+
+TITLE_MAX = 500
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    app_key: str
+    entity_key: str
+    data: dict
+    title: str
+    stage: str | None
+    stage_entered_at: datetime | None
+    owner_id: int | None
+    created_by: int | None
+    updated_by: int | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    definition_version_id: int | None = None
+    deleted_at: datetime | None = None
+
+
+def record_from_row(row) -> Record:
+    return Record(id=row.id, app_key=row.app_key, entity_key=row.entity_key, data=dict(row.data or {}),
+                  title=row.title, stage=row.stage, stage_entered_at=_aware(row.stage_entered_at),
+                  owner_id=row.owner_id, created_by=row.created_by, updated_by=row.updated_by,
+                  created_at=_aware(row.created_at), updated_at=_aware(row.updated_at), version=row.version,
+                  definition_version_id=row.definition_version_id, deleted_at=_aware(row.deleted_at))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; they were stored as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def clean_context(conn: Connection, app: AppDef, lang: str) -> CleanContext:
+    def reference_exists(entity_key: str, record_id: int) -> bool:
+        return conn.execute(select(records.c.id).where(
+            records.c.id == record_id, records.c.app_key == app.key, records.c.entity_key == entity_key,
+            records.c.deleted_at.is_(None))).first() is not None
+
+    def user_exists(user_id: int) -> bool:
+        return conn.execute(select(users.c.id).where(users.c.id == user_id, users.c.active.is_(True))).first() is not None
+
+    return CleanContext(lang=lang, timezone=app.timezone, reference_exists=reference_exists, user_exists=user_exists)
+
+
+def get_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *,
+               include_deleted: bool = False, for_update: bool = False) -> Record:
+    query = select(records).where(records.c.id == record_id, records.c.app_key == app.key,
+                                  records.c.entity_key == entity.key)
+    if not include_deleted:
+        query = query.where(records.c.deleted_at.is_(None))
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(translate("en", "There is no such record."))
+    return record_from_row(row)
+
+
+def _refuse_unwritable(entity: EntityDef, incoming: Mapping[str, Any], writable: Collection[str] | None,
+                       lang: str) -> list[FieldProblem]:
+    if writable is None:
+        return []
+    known = set(entity.field_keys)
+    return [FieldProblem(key, f"/{key}", "readonly", translate(lang, "This field cannot be changed."))
+            for key in incoming if key in known and key not in writable]
+
+
+def _special_vars(stage: str | None, app: AppDef, entity: EntityDef, owner_id: int | None) -> dict:
+    workflow = app.workflow_for(entity.key)
+    stage_def = workflow.stage(stage) if workflow and stage else None
+    return {"$stage": stage, "$terminal": stage_def.terminal if stage_def else None, "$owner": owner_id}
+
+
+def _stage_required(app: AppDef, entity: EntityDef, stage: str | None) -> tuple[str, ...]:
+    workflow = app.workflow_for(entity.key)
+    stage_def = workflow.stage(stage) if workflow and stage else None
+    return stage_def.required if stage_def else ()
+
+
+def compute_title(entity: EntityDef, data: Mapping[str, Any], lang: str = "en") -> str:
+    f = entity.field(entity.title)
+    if f is None:
+        return ""
+    return field_type(f.type).display(f, data.get(f.key), lang)[:TITLE_MAX]
+
+
+def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Mapping[str, Any], *,
+                  actor_id: int | None, lang: str = "en", owner_id: int | None = None,
+                  writable: Collection[str] | None = None, version_id: int | None = None,
+                  now: datetime | None = None, stage: str | None = None) -> Record:
+    """Validate and insert one record; raise RecordInvalid listing every problem."""
+    now = now or utcnow()
+    owner_id = owner_id if owner_id is not None else actor_id
+    workflow = app.workflow_for(entity.key)
+    if stage is None and workflow and workflow.first_stage:
+        stage = workflow.first_stage.key
+    problems = _refuse_unwritable(entity, incoming, writable, lang)
+    data, clean_problems = clean_record_data(
+        entity, incoming, clean_context(conn, app, lang), existing=None,
+        stage_required=_stage_required(app, entity, stage),
+        extra_vars=_special_vars(stage, app, entity, owner_id))
+    problems += clean_problems
+    if problems:
+        raise RecordInvalid(problems)
+    _assign_auto_numbers(conn, app, entity, data, now)
+    record_id = conn.execute(insert(records).values(
+        app_key=app.key, entity_key=entity.key, data=data, title=compute_title(entity, data, lang), stage=stage,
+        stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
+        created_at=now, updated_at=now, version=1, definition_version_id=version_id,
+    )).inserted_primary_key[0]
+    if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, None, lang):
+        raise RecordInvalid(unique_problems)
+    changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
+    _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1)
+    if stage:
+        conn.execute(insert(stage_history).values(record_id=record_id, from_stage=None, to_stage=stage,
+                                                   user_id=actor_id, at=now, seconds_in_previous=None))
+    emit_event(conn, app.key, entity.key, record_id, "record_created",
+               {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
+    return get_record(conn, app, entity, record_id)
+
+
+def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
+                  incoming: Mapping[str, Any], *, actor_id: int | None, expected_version: int | None,
+                  lang: str = "en", writable: Collection[str] | None = None, version_id: int | None = None,
+                  now: datetime | None = None) -> Record:
+    """Apply a partial change; refuse a stale `expected_version` with ConflictError."""
+    now = now or utcnow()
+    current = get_record(conn, app, entity, record_id, for_update=True)
+    if expected_version is not None and expected_version != current.version:
+        raise stale(current, lang)
+    problems = _refuse_unwritable(entity, incoming, writable, lang)
+    data, clean_problems = clean_record_data(
+        entity, incoming, clean_context(conn, app, lang), existing=current.data,
+        stage_required=_stage_required(app, entity, current.stage),
+        extra_vars=_special_vars(current.stage, app, entity, current.owner_id))
+    problems += clean_problems
+    if problems:
+        raise RecordInvalid(problems)
+    changes = {k: [current.data.get(k), data.get(k)] for k in set(data) | set(current.data)
+               if current.data.get(k) != data.get(k)}
+    if not changes:
+        return current
+    result = conn.execute(update(records).where(records.c.id == record_id, records.c.version == current.version)
+                          .values(data=data, title=compute_title(entity, data, lang), updated_by=actor_id,
+                                  updated_at=now, version=current.version + 1,
+                                  definition_version_id=version_id or current.definition_version_id))
+    if result.rowcount != 1:
+        raise stale(get_record(conn, app, entity, record_id), lang)
+    if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, current.data, lang):
+        raise RecordInvalid(unique_problems)
+    _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1)
+    emit_event(conn, app.key, entity.key, record_id, "record_updated",
+               {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
+    return get_record(conn, app, entity, record_id)
+
+
+def stale(current: Record, lang: str) -> ConflictError:
+    error = ConflictError(translate(lang, "Someone else changed this record while you were editing it."),
+                          hint=translate(lang, "Review the current values below and apply your change again."))
+    error.current = current
+    return error
+
+
+def delete_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *, actor_id: int | None,
+                  now: datetime | None = None) -> None:
+    """Soft delete: the record disappears from lists but keeps its data and history."""
+    now = now or utcnow()
+    current = get_record(conn, app, entity, record_id, for_update=True)
+    conn.execute(update(records).where(records.c.id == record_id)
+                 .values(deleted_at=now, updated_at=now, updated_by=actor_id, version=current.version + 1))
+    conn.execute(delete(unique_values).where(unique_values.c.record_id == record_id))
+    _audit(conn, app, entity, record_id, "delete", {}, actor_id, now, current.version + 1)
+    emit_event(conn, app.key, entity.key, record_id, "record_deleted", {"actor": actor_id}, now)
+
+
+def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *, actor_id: int | None,
+                   lang: str = "en", now: datetime | None = None) -> Record:
+    now = now or utcnow()
+    current = get_record(conn, app, entity, record_id, include_deleted=True, for_update=True)
+    if current.deleted_at is None:
+        return current
+    if problems := _claim_unique_values(conn, app, entity, record_id, current.data, None, lang):
+        raise RecordInvalid(problems)
+    conn.execute(update(records).where(records.c.id == record_id)
+                 .values(deleted_at=None, updated_at=now, updated_by=actor_id, version=current.version + 1))
+    _audit(conn, app, entity, record_id, "restore", {}, actor_id, now, current.version + 1)
+    return get_record(conn, app, entity, record_id)
+
+
+def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version) -> None:
+    conn.execute(insert(audit).values(record_id=record_id, app_key=app.key, entity_key=entity.key, action=action,
+                                      changes=changes, user_id=actor_id, at=now, record_version=version))
+
+
+def emit_event(conn: Connection, app_key: str, entity_key: str, record_id: int | None, event_type: str,
+               payload: Mapping[str, Any], now: datetime | None = None, depth: int = 0) -> None:
+    """Write an event in the caller's transaction (the outbox); automation reads it after commit."""
+    conn.execute(insert(events).values(app_key=app_key, entity_key=entity_key, record_id=record_id, type=event_type,
+                                       payload=dict(payload), depth=depth, created_at=now or utcnow()))
+
+
+def audit_rows(conn: Connection, record_id: int) -> list[dict]:
+    rows = conn.execute(select(audit, users.c.name.label("user_name"))
+                        .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))
+                        .where(audit.c.record_id == record_id).order_by(audit.c.id.desc()))
+    return [dict(r._mapping) | {"at": _aware(r.at)} for r in rows]
+
+
+def _unique_token(value: Any) -> str:
+    return str(value).strip().casefold()[:500]
+
+
+def _claim_unique_values(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
+                         data: Mapping[str, Any], previous: Mapping[str, Any] | None, lang: str) -> list[FieldProblem]:
+    """Reserve values of `unique` fields in a table with a primary key, so two concurrent
+    writers cannot both take the same value on any database."""
+    problems = []
+    for f in entity.fields:
+        if not f.unique:
+            continue
+        old, new = (previous or {}).get(f.key), data.get(f.key)
+        if previous is not None and old == new:
+            continue
+        conn.execute(delete(unique_values).where(
+            unique_values.c.record_id == record_id, unique_values.c.field_key == f.key))
+        if new in (None, "", []):
+            continue
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(unique_values).values(app_key=app.key, entity_key=entity.key, field_key=f.key,
+                                                          value=_unique_token(new), record_id=record_id))
+        except IntegrityError:
+            problems.append(FieldProblem(f.key, f"/{f.key}", "unique",
+                                         translate(lang, "Another record already has this value.")))
+    return problems
+
+
+def _assign_auto_numbers(conn: Connection, app: AppDef, entity: EntityDef, data: dict, now: datetime) -> None:
+    for f in entity.fields:
+        if f.type == "auto_number":
+            fmt = f.format or "{seq:4}"
+            period = now.strftime("%Y") if "{YY" in fmt else ""
+            data[f.key] = format_auto_number(fmt, next_in_sequence(conn, app.key, entity.key, f.key, period), now)
+
+
+def next_in_sequence(conn: Connection, app_key: str, entity_key: str, field_key: str, period: str) -> int:
+    """Atomically take the next number: the UPDATE locks the counter row until commit."""
+    where = and_(sequences.c.app_key == app_key, sequences.c.entity_key == entity_key,
+                 sequences.c.field_key == field_key, sequences.c.period == period)
+    for _ in range(3):
+        if conn.execute(update(sequences).where(where).values(value=sequences.c.value + 1)).rowcount == 1:
+            return conn.execute(select(sequences.c.value).where(where)).scalar_one()
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(sequences).values(app_key=app_key, entity_key=entity_key, field_key=field_key,
+                                                      period=period, value=1))
+            return 1
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not take a sequence number")
+
+
+def has_records(conn: Connection, app_key: str, entity_key: str) -> bool:
+    return conn.execute(select(exists().where(records.c.app_key == app_key, records.c.entity_key == entity_key,
+                                              records.c.deleted_at.is_(None)))).scalar()

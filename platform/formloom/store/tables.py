@@ -1,0 +1,203 @@
+"""The platform tables (SQLAlchemy Core). Alembic migrations create and upgrade
+them; user data never changes the schema: every entity's records share the
+`records` table and keep their fields in one JSON document (JSONB on PostgreSQL).
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData,
+    String, Table, Text, UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")   # SQLite needs INTEGER for rowid aliasing
+UtcDateTime = DateTime(timezone=True)
+
+users = Table(
+    "users", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("password_hash", String(300), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("is_superuser", Boolean, nullable=False, default=False),
+    Column("language", String(8), nullable=False, default="en"),
+    Column("timezone", String(64), nullable=True),
+    Column("manager_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("session_epoch", Integer, nullable=False, default=0),   # bump to end all sessions
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+apps = Table(
+    "apps", metadata,
+    Column("key", String(63), primary_key=True),
+    Column("current_version_id", Id, nullable=True),
+    Column("installed_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+definition_versions = Table(
+    "definition_versions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), ForeignKey("apps.key", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),              # 1, 2, 3 ... per app
+    Column("content_hash", String(64), nullable=False),
+    Column("documents", JsonDoc, nullable=False),           # {"app": {...}, "workflows": {key: {...}}}
+    Column("source", String(500), nullable=True),
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("app_key", "number", name="uq_definition_versions_app_number"),
+)
+
+memberships = Table(
+    "memberships", metadata,
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("app_key", String(63), ForeignKey("apps.key", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(63), primary_key=True),
+)
+
+records = Table(
+    "records", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("data", JsonDoc, nullable=False),
+    Column("title", String(500), nullable=False, default=""),   # denormalized for search and pickers
+    Column("stage", String(63), nullable=True),
+    Column("stage_entered_at", UtcDateTime, nullable=True),
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("updated_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("definition_version_id", Id, nullable=True),
+    Column("deleted_at", UtcDateTime, nullable=True),
+    Index("ix_records_entity_updated", "app_key", "entity_key", "updated_at"),
+    Index("ix_records_entity_stage", "app_key", "entity_key", "stage"),
+    Index("ix_records_entity_owner", "app_key", "entity_key", "owner_id"),
+    Index("ix_records_entity_title", "app_key", "entity_key", "title"),
+)
+
+#: Values of `unique` fields, so uniqueness holds under concurrent writes on any database.
+unique_values = Table(
+    "unique_values", metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("entity_key", String(63), primary_key=True),
+    Column("field_key", String(63), primary_key=True),
+    Column("value", String(500), primary_key=True),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False),
+)
+
+#: Counters for auto_number fields; incremented with an atomic UPDATE ... RETURNING-style step.
+sequences = Table(
+    "sequences", metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("entity_key", String(63), primary_key=True),
+    Column("field_key", String(63), primary_key=True),
+    Column("period", String(16), primary_key=True),        # e.g. "2026" when the format resets yearly
+    Column("value", BigInteger, nullable=False, default=0),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("action", String(16), nullable=False),           # create | update | delete | restore | stage
+    Column("changes", JsonDoc, nullable=False),             # {field: [old, new]}
+    Column("user_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("record_version", Integer, nullable=False),
+)
+
+stage_history = Table(
+    "stage_history", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("from_stage", String(63), nullable=True),
+    Column("to_stage", String(63), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("seconds_in_previous", BigInteger, nullable=True),
+    Column("override_reason", Text, nullable=True),
+)
+
+#: Events written in the transaction of the change that caused them (the outbox).
+events = Table(
+    "events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("record_id", Id, nullable=True),
+    Column("type", String(32), nullable=False),             # record_created | record_updated | stage_entered ...
+    Column("payload", JsonDoc, nullable=False),
+    Column("depth", Integer, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("processed_at", UtcDateTime, nullable=True),
+    Index("ix_events_unprocessed", "processed_at", "id"),
+)
+
+#: Durable work: reminders and deliveries, claimed by workers with a lease.
+jobs = Table(
+    "jobs", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),             # reminder | email | webhook | notify ...
+    Column("idempotency_key", String(300), nullable=False, unique=True),
+    Column("app_key", String(63), nullable=True),
+    Column("rule_key", String(63), nullable=True),
+    Column("record_id", Id, nullable=True, index=True),
+    Column("payload", JsonDoc, nullable=False),
+    Column("due_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|running|done|failed|dead|cancelled|skipped
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("locked_by", String(100), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Index("ix_jobs_due", "status", "due_at"),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=True),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+notifications = Table(
+    "notifications", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("app_key", String(63), nullable=True),
+    Column("record_id", Id, nullable=True),
+    Column("subject", String(500), nullable=False),
+    Column("body", Text, nullable=False, default=""),
+    Column("idempotency_key", String(300), nullable=True, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("read_at", UtcDateTime, nullable=True),
+)
+
+outbox_mail = Table(
+    "outbox_mail", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", String(300), nullable=False, unique=True),
+    Column("to_addr", String(254), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

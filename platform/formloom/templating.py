@@ -1,0 +1,137 @@
+"""Rule message templates: sandboxed Jinja over {record, app, entity, rule, link}.
+
+Only rule messages and subjects (and create_record values) are templates;
+labels are data and never pass through here. The Jinja sandbox stops attribute
+escapes (`''.__class__`), but not work: `'a' * 10**9`, `range` loops or
+`center(10**9)` would still stall a worker. So a template is also checked
+against a small grammar (output, if, for over data, filters from a list, no
+calls, no `**` or `%`) before it is compiled, and its output is capped.
+Autoescape is off: these are plain-text messages, escaped when shown as HTML.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Iterator, Mapping
+
+from jinja2 import ChainableUndefined, Template, nodes
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from formloom.definitions.model import thaw
+
+MAX_OUTPUT_LENGTH = 10_000
+MAX_SOURCE_LENGTH = 10_000
+MAX_LOOP_DEPTH = 2
+
+#: Filters that do bounded work on bounded input (no widths, repeats or replacements to blow up).
+ALLOWED_FILTERS = frozenset({
+    "abs", "capitalize", "count", "d", "default", "filesizeformat", "first", "float", "int",
+    "join", "last", "length", "list", "lower", "max", "min", "reverse", "round", "sort",
+    "string", "striptags", "sum", "title", "trim", "truncate", "unique", "upper", "wordcount",
+})
+
+_EXPRESSIONS = (nodes.Name, nodes.Const, nodes.Getattr, nodes.Getitem, nodes.Slice, nodes.Filter,
+                nodes.Test, nodes.Compare, nodes.Operand, nodes.And, nodes.Or, nodes.Not,
+                nodes.CondExpr, nodes.Concat, nodes.Add, nodes.Sub, nodes.Mul, nodes.Div,
+                nodes.FloorDiv, nodes.Neg, nodes.Pos, nodes.List, nodes.Tuple, nodes.Keyword)
+_STATEMENTS = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.For)
+
+
+class TemplateError(ValueError):
+    """A message template that cannot be used or could not be rendered."""
+
+
+class _MessageEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with `*` refusing to repeat text or lists (the one operator left that could)."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator != "*" or isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple)):
+            raise SecurityError(f"the operator {operator!r} is not allowed here")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _MessageEnvironment(autoescape=False, undefined=ChainableUndefined)
+
+
+def check_template(source: str) -> str | None:
+    """None when the template is usable, else a sentence saying what to change."""
+    try:
+        _compile(source)
+    except TemplateError as exc:
+        return str(exc)
+    return None
+
+
+def render(source: str, context: Mapping[str, Any]) -> str:
+    """The message text; undefined values print as nothing, anything refused raises TemplateError."""
+    template = _compile(source)
+    try:
+        return _capped(template.generate(thaw(context)))
+    except Exception as exc:  # sandbox refusals, undefined arithmetic, filters given odd data
+        raise TemplateError(f"could not be rendered: {exc}") from exc
+
+
+def _capped(chunks: Iterator[str]) -> str:
+    """Stop generating once the cap is reached, so a long loop ends early."""
+    parts: list[str] = []
+    length = 0
+    for chunk in chunks:
+        parts.append(chunk)
+        length += len(chunk)
+        if length >= MAX_OUTPUT_LENGTH:
+            break
+    return "".join(parts)[:MAX_OUTPUT_LENGTH]
+
+
+def _compile(source: str) -> Template:
+    if not isinstance(source, str):
+        raise TemplateError("is not text")
+    return _compile_text(source)
+
+
+@lru_cache(maxsize=256)
+def _compile_text(source: str) -> Template:
+    if len(source) > MAX_SOURCE_LENGTH:
+        raise TemplateError(f"is {len(source)} characters long; templates may have at most {MAX_SOURCE_LENGTH}")
+    try:
+        tree = _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        raise TemplateError(f"has a syntax error on line {exc.lineno}: {exc.message}") from None
+    except RecursionError:
+        raise TemplateError("is nested too deeply") from None
+    problem = next(_problems(tree, 0), None)
+    if problem:
+        raise TemplateError(problem)
+    return _ENV.from_string(source)
+
+
+def _problems(node: nodes.Node, loops: int) -> Iterator[str]:
+    if not isinstance(node, _STATEMENTS + _EXPRESSIONS):
+        yield _refusal(node)
+        return
+    if isinstance(node, (nodes.Getattr)) and node.attr.startswith("_"):
+        yield f"uses the attribute {node.attr!r}; names starting with '_' are not allowed"
+        return
+    if isinstance(node, (nodes.Filter, nodes.Test)) and (node.dyn_args or node.dyn_kwargs):
+        yield "passes unpacked arguments (* or **) to a filter"
+        return
+    if isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
+        yield f"uses the filter {node.name!r}, which is not allowed (allowed: {', '.join(sorted(ALLOWED_FILTERS))})"
+        return
+    if isinstance(node, nodes.For):
+        loops += 1
+        if node.recursive or loops > MAX_LOOP_DEPTH:
+            yield f"nests loops more than {MAX_LOOP_DEPTH} deep or loops recursively"
+            return
+    for child in node.iter_child_nodes():
+        yield from _problems(child, loops)
+
+
+def _refusal(node: nodes.Node) -> str:
+    if isinstance(node, nodes.Call):
+        return "calls a function; message templates may use filters such as |upper but no calls"
+    if isinstance(node, (nodes.Pow, nodes.Mod)):
+        return "uses ** or %, which message templates do not allow"
+    return f"uses '{type(node).__name__}', which message templates do not allow (use {{{{ }}}}, if and for)"

@@ -1,0 +1,105 @@
+"""Logging in and out, and switching the interface language.
+
+The session keeps the user id and the user's session epoch; the actor is
+loaded fresh on every request, so a deactivated user, or one whose epoch was
+bumped (password change, "log out everywhere"), is refused at once. Logging in
+clears the session first, so a session id planted before login is worthless.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, UserMixin, login_user, logout_user
+
+from ..auth.users import Actor, authenticate, load_actor, set_language
+from ..definitions.model import LANGUAGES
+from .helpers import current_actor, db, is_fragment_request, safe_next
+
+bp = Blueprint("auth", __name__)
+MAX_EMAIL = 254
+MAX_PASSWORD = 1024
+
+
+class SessionUser(UserMixin):
+    """What Flask-Login keeps: the actor, identified by "user id:session epoch"."""
+
+    def __init__(self, actor: Actor):
+        self.actor = actor
+
+    def get_id(self) -> str:
+        return f"{self.actor.id}:{self.actor.session_epoch}"
+
+
+def load_session_user(session_id: str) -> SessionUser | None:
+    user_part, _sep, epoch_part = session_id.partition(":")
+    if not (user_part.isdigit() and epoch_part.isdigit()):
+        return None
+    with db().read() as conn:
+        actor = load_actor(conn, int(user_part))
+    if actor is None or actor.session_epoch != int(epoch_part):
+        return None
+    return SessionUser(actor)
+
+
+def unauthorized():
+    login = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "unauthorized", "message": _("Please log in first."), "hint": None}}
+        return jsonify(body), 401
+    if is_fragment_request():
+        return "", 401, {"HX-Redirect": login}
+    return redirect(login)
+
+
+def init_login(app: Flask, manager: LoginManager) -> None:
+    manager.init_app(app)
+    manager.user_loader(load_session_user)
+    manager.unauthorized_handler(unauthorized)
+    manager.session_protection = "basic"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    next_url = safe_next(request.values.get("next"), url_for("records.home"))
+    if current_actor() is not None and request.method == "GET":
+        return redirect(next_url)
+    error = None
+    email = ""
+    if request.method == "POST":
+        email = request.form.get("email", "")[:MAX_EMAIL]
+        password = request.form.get("password", "")[:MAX_PASSWORD]
+        actor = None
+        if email and password:
+            with db().read() as conn:
+                actor = authenticate(conn, email, password)
+        if actor is not None:
+            keep_lang = session.get("lang")
+            session.clear()                       # a fresh session: nothing planted before login survives
+            if keep_lang:
+                session["lang"] = keep_lang
+            login_user(SessionUser(actor))
+            return redirect(next_url)
+        error = _("The email or the password is not right.")
+    status = 422 if error else 200
+    return render_template("auth/login.html", error=error, email=email, next=request.values.get("next", "")), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def language():
+    chosen = request.form.get("lang", "")
+    back = safe_next(request.form.get("next"), url_for("records.home"))
+    if chosen not in LANGUAGES:
+        return redirect(back)
+    session["lang"] = chosen
+    actor = current_actor()
+    if actor is not None:
+        with db().write() as conn:
+            set_language(conn, actor.id, chosen)
+    return redirect(back)

@@ -1,0 +1,151 @@
+"""Small things every blueprint needs: who is asking, in which language, which
+app and entity the URL names, and how to answer htmx with a fragment."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, current_app, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..auth import policy
+from ..auth.users import Actor
+from ..definitions.model import LANGUAGES, AppDef, EntityDef, Label
+from ..errors import ForbiddenError, NotFoundError
+from ..store.apps import AppCatalog
+from ..store.db import Database
+
+
+def current_actor() -> Actor | None:
+    """The Actor of this request (loaded fresh by Flask-Login's user loader), or None."""
+    if current_user and current_user.is_authenticated:
+        return current_user.actor
+    return None
+
+
+def db() -> Database:
+    return current_app.extensions["formloom.db"]
+
+
+def catalog() -> AppCatalog:
+    return current_app.extensions["formloom.catalog"]
+
+
+def lang() -> str:
+    locale = get_locale()
+    code = locale.language if locale is not None else "en"
+    return code if code in LANGUAGES else "en"
+
+
+def label(value: Label | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, Label):
+        return value.get(lang())
+    return str(value)
+
+
+def is_fragment_request() -> bool:
+    """An htmx request that wants a piece of a page (not a boosted navigation or a history restore)."""
+    hx = getattr(request, "htmx", None)
+    return bool(hx) and not hx.boosted and not hx.history_restore_request
+
+
+def render_page_or_fragment(page: str, fragment: str, /, status: int = 200, **context: Any):
+    template = fragment if is_fragment_request() else page
+    return render_template(template, **context), status
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only same-site paths: never an open redirect to another host."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+@dataclass(frozen=True)
+class Place:
+    """The app and entity a URL names, with the version of the app's definition."""
+
+    app: AppDef
+    version_id: int
+    entity: EntityDef | None = None
+
+
+def load_app(app_key: str) -> Place:
+    """The app if it exists and the actor belongs to it; 404 otherwise (never reveal other apps)."""
+    actor = current_actor()
+    app, version_id = catalog().get(app_key)
+    if not policy.is_member(actor, app):
+        raise NotFoundError(_("There is no app %(key)s.", key=app_key))
+    return Place(app, version_id)
+
+
+def load_entity(app_key: str, entity_key: str, action: policy.Action = "read") -> Place:
+    place = load_app(app_key)
+    entity = place.app.entity(entity_key)
+    if entity is None:
+        raise NotFoundError(_("There is no %(key)s here.", key=entity_key),
+                            hint=_("Pick one of the entities in the menu."))
+    if policy.scope(current_actor(), "read", place.app, entity) == "none":
+        raise NotFoundError(_("There is no %(key)s here.", key=entity_key))
+    if action != "read" and not policy.can(current_actor(), action, place.app, entity):
+        raise ForbiddenError(_("You may not do this here."),
+                             hint=_("Ask an administrator of this app for access."))
+    return Place(place.app, place.version_id, entity)
+
+
+def nav_apps() -> list[dict]:
+    """Installed apps the actor belongs to, each with the entities the actor may read."""
+    actor = current_actor()
+    if actor is None:
+        return []
+    out = []
+    for app in catalog().installed():
+        if not policy.is_member(actor, app):
+            continue
+        entities = [e for e in app.entities if policy.scope(actor, "read", app, e) != "none"]
+        out.append({"app": app, "entities": entities})
+    return out
+
+
+def zone_for(app: AppDef | None = None) -> ZoneInfo:
+    actor = current_actor()
+    for name in ((actor.timezone if actor else None), (app.timezone if app else None), "UTC"):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def local_time(value: datetime | None, app: AppDef | None = None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(zone_for(app)).strftime("%Y-%m-%d %H:%M")
+
+
+def url_with(**changes: Any) -> str:
+    """The current URL with some query arguments replaced (None removes one)."""
+    args = request.args.copy()
+    for key, value in changes.items():
+        args.pop(key, None)
+        if value not in (None, ""):
+            args[key] = value
+    query = {k: v for k, v in args.to_dict(flat=False).items() if not k.startswith("_")}
+    return url_for(request.endpoint, **(request.view_args or {}), **query)
+
+
+def init_templates(app: Flask) -> None:
+    app.jinja_env.filters["label"] = label
+    app.jinja_env.globals.update(current_actor=current_actor, nav_apps=nav_apps, current_lang=lang,
+                                 url_with=url_with, languages=LANGUAGES)

@@ -1,0 +1,454 @@
+"""The generic record screens: app home, entity list, record detail, the
+create/edit forms, inline field validation and the reference picker.
+
+Every view asks the policy first: lists and searches are scoped in SQL, a
+record the actor may not read answers 404, only visible fields are shown and
+only writable fields are taken from a post.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Iterable
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.datastructures import MultiDict
+
+from ..auth import policy
+from ..conditions import truthy
+from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
+from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
+from ..fields import field_type
+from ..forms import build_form_class, form_to_data
+from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
+from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
+from .display import Lookups, Shown, lookups_for, show
+from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
+                      local_time, nav_apps, render_page_or_fragment, zone_for)
+
+bp = Blueprint("records", __name__)
+PICKER_LIMIT = 20
+VERSION_FIELD = "_version"         # field keys never start with "_", so these never collide
+RECORD_FIELD = "_record"
+FILTER_ARGS = ("ff", "fo", "fv")   # the "add a filter" form; redirected to `field__op=value`
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    return None
+
+
+# -- small pieces ------------------------------------------------------------------
+
+def op_labels() -> dict[str, str]:
+    return {"eq": _("is"), "ne": _("is not"), "lt": _("less than"), "lte": _("at most"),
+            "gt": _("greater than"), "gte": _("at least"), "in": _("is one of"),
+            "contains": _("contains"), "is_empty": _("is empty")}
+
+
+def stage_of(place: Place, record: Record | None) -> StageDef | None:
+    workflow = place.app.workflow_for(place.entity.key)
+    if workflow is None:
+        return None
+    if record is None:
+        return workflow.first_stage
+    return workflow.stage(record.stage) if record.stage else None
+
+
+def readable_record(place: Place, record_id: int, conn) -> Record:
+    record = get_record(conn, place.app, place.entity, record_id)
+    if not policy.can(current_actor(), "read", place.app, place.entity, record,
+                      team_of=_team_of(conn)):
+        raise NotFoundError(_("There is no such record."))
+    return record
+
+
+def _team_of(conn):
+    from ..auth.users import reports_of
+    return lambda user_id: reports_of(conn, user_id)
+
+
+def special_vars(place: Place, record: Record | None) -> dict:
+    stage = stage_of(place, record)
+    return {"$stage": stage.key if stage else None, "$terminal": stage.terminal if stage else None,
+            "$owner": record.owner_id if record else None}
+
+
+def is_shown(f: FieldDef, data: dict) -> bool:
+    return f.visible_if is None or truthy(thaw(f.visible_if), data)
+
+
+# -- home ------------------------------------------------------------------------
+
+@bp.get("/")
+def home():
+    return render_template("apps/home.html", apps=nav_apps(), only=None)
+
+
+@bp.get("/apps/<app_key>/")
+def app_home(app_key: str):
+    place = load_app(app_key)
+    entries = [a for a in nav_apps() if a["app"].key == place.app.key]
+    return render_template("apps/home.html", apps=entries, only=place.app)
+
+
+# -- list ------------------------------------------------------------------------
+
+def choose_columns(entity: EntityDef, visible: Iterable[FieldDef]) -> list[FieldDef]:
+    by_key = {f.key: f for f in visible}
+    asked = [c for raw in request.args.getlist("cols") for c in raw.split(",") if c]
+    keys = [k for k in asked if k in by_key] or [k for k in entity.default_columns if k in by_key]
+    if entity.title in by_key and entity.title not in keys:
+        keys.insert(0, entity.title)
+    seen: set[str] = set()
+    return [by_key[k] for k in keys if not (k in seen or seen.add(k))]
+
+
+def active_filters(entity: EntityDef, labels: dict[str, str]) -> list[dict]:
+    out = []
+    for name, value in request.args.items(multi=True):
+        key, _sep, op = name.partition("__")
+        f = entity.field(key)
+        if f is None or name in ("q", "sort", "cols", "offset", "limit"):
+            continue
+        args = request.args.copy()
+        remaining = [v for v in args.getlist(name) if v != value]
+        args.setlist(name, remaining)
+        args.pop("offset", None)
+        out.append({"field": f, "op": labels.get(op or "eq", op), "value": value,
+                    "remove": url_for("records.list_view", app_key=request.view_args["app_key"],
+                                      entity_key=entity.key, **args.to_dict(flat=False))})
+    return out
+
+
+def _canonical_filter_redirect(place: Place):
+    args = MultiDict(request.args)
+    field_key, op, value = (args.get(k, "") for k in FILTER_ARGS)
+    for k in FILTER_ARGS + ("offset",):
+        args.poplist(k)
+    if field_key:
+        args.add(field_key if op in ("", "eq") else f"{field_key}__{op}", value if op != "is_empty" else "1")
+    return redirect(url_for("records.list_view", app_key=place.app.key, entity_key=place.entity.key,
+                            **args.to_dict(flat=False)))
+
+
+@bp.get("/apps/<app_key>/<entity_key>/")
+def list_view(app_key: str, entity_key: str):
+    place = load_entity(app_key, entity_key)
+    if any(k in request.args for k in FILTER_ARGS):
+        return _canonical_filter_redirect(place)
+    actor, app, entity = current_actor(), place.app, place.entity
+    visible = policy.visible_fields(actor, app, entity)
+    columns = choose_columns(entity, visible)
+    labels = op_labels()
+    error, status = None, 200
+    try:
+        query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist)
+    except FormloomError as problem:
+        error, status, query = problem, 400, None
+    workflow = app.workflow_for(entity.key)
+    rows, page = [], None
+    with db().read() as conn:
+        if query is not None:
+            page = list_records(conn, app, entity, actor, query)
+            lookups = lookups_for(conn, app, columns, [r.data for r in page.items])
+            rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), lang(), lookups) for f in columns],
+                     "stage": workflow.stage(r.stage) if workflow and r.stage else None}
+                    for r in page.items]
+    context = dict(
+        place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
+        query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
+        q=request.args.get("q", ""), filters=active_filters(entity, labels),
+        filterable=[(f, field_type(f.type).field_operators(f)) for f in visible if f.type != "subtable"],
+        all_fields=visible, op_labels=labels, chosen_cols=[f.key for f in columns],
+        can_create=policy.can(actor, "create", app, entity),
+    )
+    return render_page_or_fragment("records/list.html", "records/_rows.html", status=status, **context)
+
+
+# -- detail ----------------------------------------------------------------------
+
+@dataclass
+class RelatedList:
+    entity: EntityDef
+    via: FieldDef
+    columns: list[FieldDef]
+    rows: list[dict]
+    new_url: str | None
+
+
+@bp.get("/apps/<app_key>/<entity_key>/<int:record_id>")
+def detail(app_key: str, entity_key: str, record_id: int):
+    place = load_entity(app_key, entity_key)
+    actor, app, entity = current_actor(), place.app, place.entity
+    with db().read() as conn:
+        record = readable_record(place, record_id, conn)
+        stage = stage_of(place, record)
+        data = {**record.data, **special_vars(place, record)}
+        visible = [f for f in policy.visible_fields(actor, app, entity, stage)
+                   if is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key))]
+        history = audit_rows(conn, record.id)
+        visible_keys = {f.key for f in policy.visible_fields(actor, app, entity, stage)}
+        changed_values = [{key: value} for row in history for key, pair in (row.get("changes") or {}).items()
+                          for value in (pair if isinstance(pair, list) else [pair])]
+        lookups = lookups_for(conn, app, entity.fields, [record.data, *changed_values],
+                              extra_users=[record.owner_id, record.created_by, record.updated_by])
+        shown = [(f, show(app, f, record.data.get(f.key), lang(), lookups)) for f in visible]
+        audit_view = [_audit_entry(app, entity, row, visible_keys, lookups) for row in history]
+        related = _related_lists(conn, place, record)
+    return render_template(
+        "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
+        related=related, history=audit_view, owner=lookups.names.get(record.owner_id),
+        can_update=policy.can(actor, "update", app, entity, record), local_time=lambda v: local_time(v, app))
+
+
+def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], lookups: Lookups) -> dict:
+    changes = []
+    for key, pair in sorted((row.get("changes") or {}).items()):
+        f = entity.field(key)
+        if f is None or key not in visible_keys:
+            continue                   # never reveal a hidden or archived field through history
+        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        changes.append({"field": f, "old": show(app, f, old, lang(), lookups), "new": show(app, f, new, lang(), lookups)})
+    return {"action": row.get("action"), "user": row.get("user_name") or "", "at": row.get("at"), "changes": changes}
+
+
+def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
+    actor, app = current_actor(), place.app
+    out = []
+    for rel_entity, via in app.referencing(place.entity.key):
+        if policy.scope(actor, "read", app, rel_entity) == "none":
+            continue
+        rel_visible = policy.visible_fields(actor, app, rel_entity)
+        if via.key not in {f.key for f in rel_visible}:
+            continue
+        items = related_records(conn, app, actor, rel_entity, via, record.id)
+        columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]
+        lookups = lookups_for(conn, app, columns, [r.data for r in items])
+        rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), lang(), lookups) for f in columns]}
+                for r in items]
+        new_url = None
+        if policy.can(actor, "create", app, rel_entity) and via.key in {
+                f.key for f in policy.writable_fields(actor, app, rel_entity)}:
+            new_url = url_for("records.new", app_key=app.key, entity_key=rel_entity.key, **{via.key: record.id})
+        out.append(RelatedList(rel_entity, via, columns, rows, new_url))
+    return out
+
+
+# -- forms -----------------------------------------------------------------------
+
+@dataclass
+class FieldView:
+    """What _field.html needs for one field."""
+
+    f: FieldDef
+    field: Any                                   # the bound WTForms field
+    readonly: bool
+    rule: Any = None                             # visible_if, thawed for |tojson
+    refs: list[tuple[int, str]] = dc_field(default_factory=list)    # current (id, title) of a reference
+    errors: list[str] = dc_field(default_factory=list)
+
+
+@dataclass
+class FormState:
+    place: Place
+    record: Record | None
+    stage: StageDef | None
+    visible: list[FieldDef]
+    writable: set[str]
+    form: Any
+
+
+def form_state(place: Place, record: Record | None, formdata=None, context=None) -> FormState:
+    actor, app, entity = current_actor(), place.app, place.entity
+    stage = stage_of(place, record)
+    visible = [f for f in policy.visible_fields(actor, app, entity, stage) if f.type != "auto_number" or record]
+    writable = {f.key for f in policy.writable_fields(actor, app, entity, stage)}
+    readonly = tuple(f.key for f in visible if f.key not in writable)
+    form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly,
+                                  timezone=zone_for(app).key)
+    visible = [f for f in visible if f.key in form_class.field_names]     # computed fields are not in forms
+    if formdata is not None:
+        form = form_class(formdata, context=context)
+        stored = record.data if record else {}
+        for key in readonly:               # not posted (disabled): show what is stored
+            f = entity.field(key)
+            form.field_for(key).data = field_type(f.type).form_value(f, stored.get(key))
+    else:
+        form = form_class(data=initial_values(place, record, visible, writable, form_class), context=context)
+    return FormState(place, record, stage, visible, writable, form)
+
+
+def initial_values(place: Place, record: Record | None, visible: list[FieldDef], writable: set[str],
+                   form_class) -> dict:
+    values = {}
+    for f in visible:
+        ftype = field_type(f.type)
+        if record is not None:
+            stored = record.data.get(f.key)
+        else:
+            stored = ftype.default_value(f)
+            raw = request.args.get(f.key)
+            if raw not in (None, "") and f.key in writable:
+                stored = int(raw) if f.type == "reference" and raw.isdigit() else raw
+        values[form_class.field_names[f.key]] = ftype.form_value(f, stored)
+    return values
+
+
+def field_views(state: FormState, conn, problems: Iterable = ()) -> list[FieldView]:
+    extra: dict[str, list[str]] = {}
+    for p in problems:
+        extra.setdefault(p.field, []).append(p.message)
+    ref_ids = set()
+    for f in state.visible:
+        if f.type == "reference":
+            ref_ids.update(_ref_ids(state.form.field_for(f.key).data))
+    titles = titles_for(conn, state.place.app.key, ref_ids) if ref_ids else {}
+    views = []
+    for f in state.visible:
+        bound = state.form.field_for(f.key)
+        errors = list(bound.errors) + [m for m in extra.get(f.key, []) if m not in bound.errors]
+        refs = [(i, titles.get(i, f"#{i}")) for i in _ref_ids(bound.data)] if f.type == "reference" else []
+        views.append(FieldView(f, bound, f.key not in state.writable,
+                               thaw(f.visible_if) if f.visible_if is not None else None, refs, errors))
+    return views
+
+
+def _ref_ids(value: Any) -> list[int]:
+    if isinstance(value, str):
+        value = [part for part in value.replace(",", " ").split()]
+    values = value if isinstance(value, (list, tuple)) else [value]
+    out = []
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool):
+            out.append(v)
+        elif isinstance(v, str) and v.strip().isdigit():
+            out.append(int(v.strip()))
+    return out
+
+
+def incoming_data(state: FormState) -> dict:
+    data = form_to_data(state.form, state.place.entity)
+    return {k: v for k, v in data.items() if k in state.writable}
+
+
+def render_form(state: FormState, status: int = 200, problems: Iterable = (), conflict: dict | None = None,
+                general: list[str] | None = None):
+    problems = list(problems)
+    shown_keys = {f.key for f in state.visible}
+    general = list(general or []) + [p.message for p in problems if p.field not in shown_keys]
+    with db().read() as conn:
+        views = field_views(state, conn, problems)
+    place = state.place
+    return render_template(
+        "records/form.html", place=place, app=place.app, entity=place.entity, record=state.record,
+        stage=state.stage, fields=views, general=general, conflict=conflict,
+        version=(conflict or {}).get("version") or (state.record.version if state.record else None),
+        validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
+    ), status
+
+
+@bp.route("/apps/<app_key>/<entity_key>/new", methods=["GET", "POST"])
+def new(app_key: str, entity_key: str):
+    place = load_entity(app_key, entity_key, "create")
+    actor = current_actor()
+    if request.method == "GET":
+        return render_form(form_state(place, None))
+    state = form_state(place, None, request.form)
+    try:
+        with db().write() as conn:
+            record = create_record(conn, place.app, place.entity, incoming_data(state), actor_id=actor.id,
+                                   lang=lang(), writable=state.writable, version_id=place.version_id)
+    except RecordInvalid as invalid:
+        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
+    return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
+
+
+@bp.route("/apps/<app_key>/<entity_key>/<int:record_id>/edit", methods=["GET", "POST"])
+def edit(app_key: str, entity_key: str, record_id: int):
+    place = load_entity(app_key, entity_key)
+    actor = current_actor()
+    with db().read() as conn:
+        record = readable_record(place, record_id, conn)
+    if not policy.can(actor, "update", place.app, place.entity, record):
+        abort(403)
+    if request.method == "GET":
+        return render_form(form_state(place, record))
+    state = form_state(place, record, request.form)
+    expected = request.form.get(VERSION_FIELD, "")
+    if not expected.isdigit():
+        abort(400)
+    incoming = incoming_data(state)
+    try:
+        with db().write() as conn:
+            update_record(conn, place.app, place.entity, record.id, incoming, actor_id=actor.id,
+                          expected_version=int(expected), lang=lang(), writable=state.writable,
+                          version_id=place.version_id)
+    except RecordInvalid as invalid:
+        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
+    except ConflictError as conflict:
+        current = getattr(conflict, "current", None)
+        if current is None:
+            with db().read() as conn:
+                current = get_record(conn, place.app, place.entity, record.id)
+        return render_form(state, 409, conflict=_conflict_view(place, state, current, incoming, conflict))
+    return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
+
+
+def _conflict_view(place: Place, state: FormState, current: Record, incoming: dict, error: ConflictError) -> dict:
+    """The values saved by someone else next to the ones this person sent, for each field that differs."""
+    with db().read() as conn:
+        lookups = lookups_for(conn, place.app, state.visible, [current.data, incoming])
+    rows = []
+    for f in state.visible:
+        saved, mine = current.data.get(f.key), incoming.get(f.key, current.data.get(f.key))
+        if saved != mine:
+            rows.append({"field": f, "saved": show(place.app, f, saved, lang(), lookups),
+                         "mine": show(place.app, f, mine, lang(), lookups)})
+    return {"message": error.message, "hint": error.hint, "rows": rows, "version": current.version,
+            "updated_at": current.updated_at}
+
+
+# -- htmx endpoints -----------------------------------------------------------------
+
+@bp.post("/apps/<app_key>/<entity_key>/validate/<field_key>")
+def validate(app_key: str, entity_key: str, field_key: str):
+    """Check one field as the person leaves it; answers the field's fragment (422 when it has errors)."""
+    place = load_entity(app_key, entity_key)
+    record = None
+    record_id = request.form.get(RECORD_FIELD, "")
+    with db().read() as conn:
+        if record_id.isdigit():
+            record = readable_record(place, int(record_id), conn)
+        elif not policy.can(current_actor(), "create", place.app, place.entity):
+            abort(403)
+        state = form_state(place, record, request.form, context=clean_context(conn, place.app, lang()))
+        if field_key not in {f.key for f in state.visible}:
+            abort(404)
+        bound = state.form.field_for(field_key)
+        if field_key in state.writable:
+            bound.validate(state.form)
+        view = next(v for v in field_views(state, conn) if v.f.key == field_key)
+    status = 422 if view.errors else 200
+    return render_template("records/_field.html", fv=view, place=place, record=record,
+                           validate_url=url_for("records.validate", app_key=app_key, entity_key=entity_key,
+                                                field_key="__key__")), status
+
+
+@bp.get("/apps/<app_key>/<entity_key>/pick/<field_key>")
+def pick(app_key: str, entity_key: str, field_key: str):
+    """Up to 20 records of a reference field's target entity whose title matches `q`."""
+    place = load_entity(app_key, entity_key)
+    actor = current_actor()
+    f = place.entity.field(field_key)
+    if f is None or f.type != "reference" or policy.field_access(actor, place.app, f) == "hidden":
+        abort(404)
+    target = place.app.entity(f.entity)
+    if target is None or policy.scope(actor, "read", place.app, target) == "none":
+        matches = []
+    else:
+        with db().read() as conn:
+            matches = search_titles(conn, place.app, target, actor, request.args.get("q", ""), PICKER_LIMIT)
+    return render_template("records/_picker_results.html", matches=matches, f=f)

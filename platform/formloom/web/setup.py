@@ -1,0 +1,69 @@
+"""Wire the web layer into the Flask app: htmx, sessions, CSRF, languages,
+static files, security headers, the error handler and the blueprints."""
+from __future__ import annotations
+
+from flask import Flask, request, send_from_directory, session
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+
+from ..definitions.model import LANGUAGES, DEFAULT_LANGUAGE
+from ..resources import static_dir
+from . import auth, errors, health, helpers, records
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+#: Content-Security-Policy: every script and style is a file we serve; no inline code, no eval.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'")
+
+
+def select_locale() -> str:
+    actor = helpers.current_actor()
+    if actor is not None and actor.language in LANGUAGES:
+        return actor.language
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("WTF_CSRF_HEADERS", ["X-CSRFToken", "X-CSRF-Token"])
+    app.jinja_env.autoescape = True                 # every template, whatever its extension
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    Htmx().init_app(app)
+    csrf.init_app(app)
+    Babel(app, locale_selector=select_locale)
+    auth.init_login(app, login_manager)
+
+    app.add_url_rule("/static/<path:filename>", "static", _static)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(records.bp)
+    errors.init_app(app)
+    helpers.init_templates(app)
+    app.after_request(_security_headers)
+
+
+def _static(filename: str):
+    return send_from_directory(static_dir(), filename, max_age=3600)
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy", CSP)
+        vary = headers.get("Vary", "")
+        if "HX-Request" not in vary:
+            headers["Vary"] = f"{vary}, HX-Request" if vary else "HX-Request"
+    return response

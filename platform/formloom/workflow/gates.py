@@ -1,0 +1,396 @@
+"""Stage gates: what a record must satisfy to enter a stage.
+
+A gate never stops at the first problem. Each requirement kind is a small
+generator yielding `GateFailure`s; `check_gate` collects every one for one
+stage, and `check_move` adds the workflow's own rules (`from`, skipping,
+reopening) and the gates of the stages a forward move passes over, so the
+caller can show the complete list at once.
+
+Related-record counts run in SQL. A `where` made of simple comparisons on the
+related entity's fields is translated to SQL; anything else is evaluated in
+Python over at most MAX_RELATED_SCAN related rows, exactly as the browser and
+the condition engine would evaluate it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field, replace
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Callable, Iterator, Mapping
+
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
+
+from ..auth.policy import is_app_admin
+from ..conditions import truthy
+from ..definitions.model import AppDef, EntityDef, GateDef, GateRelatedDef, Label, StageDef, WorkflowDef, thaw
+from ..errors import FormloomError
+from ..fields import field_type
+from ..i18n import translate
+from ..store.expressions import field_expr, live
+from ..store.query import Filter, QueryError, coerce_filter_value, filter_clause
+from ..store.tables import records
+from .stages import MovePlan, allows_from, next_open_stage, plan_move, today_in
+
+#: Rows read at most when a related `where` must be evaluated in Python.
+MAX_RELATED_SCAN = 5000
+
+_NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class GateFailure:
+    """One unmet requirement. `message` is already in the user's language."""
+
+    code: str                 # required | condition | related | role | from | skip_denied | reopen
+    stage: str                # the stage whose gate or rule is not met
+    field: str | None         # the field concerned (required), else None
+    message: str
+    details: Mapping[str, Any] = dc_field(default_factory=lambda: _NO_DETAILS)
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "stage": self.stage, "field": self.field, "message": self.message,
+                "details": thaw(self.details)}
+
+
+class GateBlocked(FormloomError):
+    """A stage refused a move; `failures` lists every unmet requirement."""
+
+    status = 422
+    code = "gate_blocked"
+
+    def __init__(self, stage: str, failures: list[GateFailure], message: str | None = None,
+                 hint: str | None = None):
+        super().__init__(message or f"The record cannot move to {stage!r} yet.", hint)
+        self.stage = stage
+        self.failures = list(failures)
+
+    @property
+    def missing_fields(self) -> list[str]:
+        """Fields a form could fill to satisfy `require` (unique, in order of appearance)."""
+        seen: dict[str, None] = {}
+        for f in self.failures:
+            if f.code == "required" and f.field:
+                seen.setdefault(f.field, None)
+        return list(seen)
+
+    @property
+    def only_missing_fields(self) -> bool:
+        """True when filling `missing_fields` would be enough (the kanban dialog case)."""
+        return bool(self.failures) and all(f.code == "required" for f in self.failures)
+
+
+# -- one gate ------------------------------------------------------------------------------
+
+def check_gate(conn: Connection, app: AppDef, workflow: WorkflowDef, stage: StageDef, record: Any,
+               lang: str = "en", now: datetime | None = None, *, actor: Any = None,
+               data: Mapping[str, Any] | None = None, entering: bool = True) -> list[GateFailure]:
+    """Every unmet requirement of `stage`'s gate for `record`.
+
+    `data` replaces the record's data (to preview a change); `entering=True` means the
+    record would end up in this stage, so the stage's own `required` fields count too,
+    and, when `actor` is given, the gate's `roles`. Stages passed over by a forward
+    move are checked with `entering=False`: their content requirements only."""
+    now = now or datetime.now(timezone.utc)
+    data = dict(record.data if data is None else data)
+    entity = app.entity(workflow.entity)
+    failures: list[GateFailure] = []
+    failures += _required(entity, stage, data, lang, entering)
+    failures += _conditions(app, workflow, stage, record, data, lang, now)
+    failures += _related(conn, app, workflow, stage, record, lang)
+    if entering and actor is not None:
+        failures += _roles(app, stage, actor, lang)
+    return failures
+
+
+def _is_empty(entity: EntityDef | None, key: str, value: Any) -> bool:
+    f = entity.field(key) if entity else None
+    if f is not None:
+        return field_type(f.type).is_empty(value)
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _field_label(entity: EntityDef | None, key: str, lang: str) -> str:
+    f = entity.field(key) if entity else None
+    return f.label.get(lang) if f is not None else key
+
+
+def _required(entity: EntityDef | None, stage: StageDef, data: Mapping, lang: str,
+              entering: bool) -> Iterator[GateFailure]:
+    keys = list(dict.fromkeys(stage.gate.require + (stage.required if entering else ())))
+    for key in keys:
+        if _is_empty(entity, key, data.get(key)):
+            yield GateFailure("required", stage.key, key,
+                              translate(lang, "Fill in %(field)s to enter %(stage)s.",
+                                        field=_field_label(entity, key, lang), stage=stage.label.get(lang)),
+                              MappingProxyType({"field": key}))
+
+
+def condition_vars(app: AppDef, workflow: WorkflowDef, record: Any, data: Mapping, now: datetime) -> dict:
+    """The record's data plus the special variables of docs/documents.md. `$stage` is
+    the stage the record is in while the gate is checked (the one it would leave)."""
+    current = workflow.stage(record.stage) if record.stage else None
+    return {**data, "$stage": record.stage, "$terminal": current.terminal if current else None,
+            "$owner": record.owner_id, "$now": now.astimezone(timezone.utc).isoformat(),
+            "$today": today_in(app.timezone, now).isoformat()}
+
+
+def _conditions(app: AppDef, workflow: WorkflowDef, stage: StageDef, record: Any, data: Mapping, lang: str,
+                now: datetime) -> Iterator[GateFailure]:
+    if not stage.gate.conditions:
+        return
+    variables = condition_vars(app, workflow, record, data, now)
+    for i, cond in enumerate(stage.gate.conditions):
+        if not truthy(cond.rule, variables):
+            yield GateFailure("condition", stage.key, None,
+                              _message(cond.message, lang, "This condition is not met",
+                                       lambda: translate(lang, "A condition of %(stage)s is not met.",
+                                                         stage=stage.label.get(lang))),
+                              MappingProxyType({"index": i}))
+
+
+def _message(label: Label, lang: str, compiled_fallback: str, default: Callable[[], str]) -> str:
+    """The author's message in `lang`; the engine's translated default when the author gave none."""
+    if set(label.texts) == {"en"} and label.texts["en"].startswith(compiled_fallback):
+        return default()
+    return label.get(lang)
+
+
+def _related(conn: Connection, app: AppDef, workflow: WorkflowDef, stage: StageDef, record: Any,
+             lang: str) -> Iterator[GateFailure]:
+    for i, rel in enumerate(stage.gate.related):
+        found = count_related(conn, app, rel, record)
+        if found >= rel.min:
+            continue
+        entity = app.entity(rel.entity)
+        entity_label = entity.label.get(lang) if entity else rel.entity
+        current = workflow.stage(record.stage) if record.stage else None
+        since_label = current.label.get(lang) if current else ""
+
+        def default() -> str:
+            if rel.since == "stage_entered":
+                return translate(lang, "Add at least %(min)s %(entity)s records since entering %(current)s "
+                                       "(there are %(count)s).",
+                                 min=rel.min, entity=entity_label, count=found, current=since_label)
+            return translate(lang, "Add at least %(min)s %(entity)s records (there are %(count)s).",
+                             min=rel.min, entity=entity_label, count=found)
+
+        yield GateFailure("related", stage.key, None, _message(rel.message, lang, "Needs at least ", default),
+                          MappingProxyType({"index": i, "entity": rel.entity, "via": rel.via, "min": rel.min,
+                                            "count": found, "since": rel.since}))
+
+
+def _roles(app: AppDef, stage: StageDef, actor: Any, lang: str) -> Iterator[GateFailure]:
+    roles = stage.gate.roles
+    if not roles or is_app_admin(actor, app) or actor.roles_in(app.key) & set(roles):
+        return
+    yield GateFailure("role", stage.key, None,
+                      translate(lang, "Only %(roles)s may move records to %(stage)s.",
+                                roles=", ".join(roles), stage=stage.label.get(lang)),
+                      MappingProxyType({"roles": list(roles)}))
+
+
+# -- related records ------------------------------------------------------------------------
+
+def count_related(conn: Connection, app: AppDef, rel: GateRelatedDef, record: Any) -> int:
+    """Live records of `rel.entity` pointing at `record` through `rel.via` (and matching
+    `where`, created since the record entered its stage when `since` says so), counted up
+    to `rel.min`: the answer is exact below the minimum, which is all a gate needs."""
+    entity = app.entity(rel.entity)
+    via = entity.field(rel.via) if entity else None
+    if entity is None or via is None:
+        return 0
+    dialect = conn.dialect.name
+    clauses = [live(app.key, entity.key), _points_at(dialect, via, record.id)]
+    if rel.since == "stage_entered" and record.stage_entered_at is not None:
+        clauses.append(records.c.created_at >= record.stage_entered_at)
+    where_sql = where_clause(dialect, entity, rel.where) if rel.where is not None else None
+    if rel.where is None or where_sql is not None:
+        if where_sql is not None:
+            clauses.append(where_sql)
+        capped = select(records.c.id).where(*clauses).limit(rel.min).subquery()
+        return conn.execute(select(func.count()).select_from(capped)).scalar_one()
+    rows = conn.execute(select(records.c.data, records.c.stage, records.c.owner_id).where(*clauses)
+                        .order_by(records.c.id).limit(MAX_RELATED_SCAN))
+    found = 0
+    for row in rows:
+        if truthy(rel.where, {**(row.data or {}), "$stage": row.stage, "$owner": row.owner_id}):
+            found += 1
+            if found >= rel.min:
+                break
+    return found
+
+
+def _points_at(dialect: str, via, record_id: int) -> ColumnElement[bool]:
+    if via.multiple:
+        return filter_clause(dialect, via, Filter(via.key, "eq", record_id))
+    return field_expr(dialect, via) == record_id
+
+
+_COMPARISONS = {"==": "eq", "===": "eq", "!=": "ne", "!==": "ne", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+_MIRRORED = {"eq": "eq", "ne": "ne", "lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}
+_ORDERED_KINDS = frozenset({"number"})
+_SCALAR_KINDS = frozenset({"text", "number", "bool", "date"})   # datetimes: stored with Z, compared in Python
+
+
+def where_clause(dialect: str, entity: EntityDef, logic: Any) -> ColumnElement[bool] | None:
+    """SQL for a simple JSON Logic `where` over `entity`'s records, or None when the rule is
+    not simple enough to translate faithfully (the caller then evaluates it in Python).
+
+    Translated: and/or of `==  ===  !=  !==` between a field (or `$stage`/`$owner`) and a
+    literal, `< <= > >=` on number fields, `in` with a literal list, and `!`/`!!` of a field."""
+    if not isinstance(logic, Mapping) or len(logic) != 1:
+        return None
+    op, args = next(iter(logic.items()))
+    args = list(args) if isinstance(args, (list, tuple)) else [args]
+    if op in ("and", "or"):
+        parts = [where_clause(dialect, entity, a) for a in args]
+        if not parts or any(p is None for p in parts):
+            return None
+        return and_(*parts) if op == "and" else or_(*parts)
+    if op in ("!", "!!") and len(args) == 1:
+        target = _var_target(dialect, entity, args[0])
+        if target is None or target[0] != "field":
+            return None
+        f = target[1]
+        return filter_clause(dialect, f, Filter(f.key, "is_empty", op == "!"))
+    if op in _COMPARISONS and len(args) == 2:
+        name = _COMPARISONS[op]
+        left, right = _var_target(dialect, entity, args[0]), _var_target(dialect, entity, args[1])
+        if left is not None and right is None and _is_scalar(args[1]):
+            return _compare(dialect, left, name, args[1])
+        if right is not None and left is None and _is_scalar(args[0]):
+            return _compare(dialect, right, _MIRRORED[name], args[0])
+        return None
+    if op == "in" and len(args) == 2 and isinstance(args[1], (list, tuple)) and args[1] \
+            and all(_is_scalar(v) for v in args[1]):
+        target = _var_target(dialect, entity, args[0])
+        return _compare(dialect, target, "in", list(args[1])) if target is not None else None
+    return None
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool)) and value is not None
+
+
+def _var_target(dialect: str, entity: EntityDef, arg: Any):
+    if not (isinstance(arg, Mapping) and len(arg) == 1 and "var" in arg):
+        return None
+    name = arg["var"]
+    if isinstance(name, (list, tuple)):
+        if len(name) != 1:      # a default value changes the semantics of missing fields
+            return None
+        name = name[0]
+    if name == "$stage":
+        return ("column", records.c.stage, "text")
+    if name == "$owner":
+        return ("column", records.c.owner_id, "number")
+    f = entity.field(name) if isinstance(name, str) else None
+    if f is None:
+        return None
+    kind = field_type(f.type).field_sql_kind(f)
+    if kind not in _SCALAR_KINDS:
+        return None
+    return ("field", f, kind)
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "number":
+        return isinstance(value, (int, float))
+    return isinstance(value, str)
+
+
+def _compare(dialect: str, target, op: str, value: Any) -> ColumnElement[bool] | None:
+    """The comparison in SQL when types match exactly (no loose JSON Logic coercion)."""
+    source, column_or_field, kind = target
+    if op in ("lt", "lte", "gt", "gte") and kind not in _ORDERED_KINDS:
+        return None
+    values = value if op == "in" else [value]
+    if not all(_type_ok(kind, v) for v in values):
+        return None
+    if source == "column":
+        column = column_or_field
+        if op == "eq":
+            return column == value
+        if op == "ne":
+            return or_(column != value, column.is_(None))
+        if op == "in":
+            return column.in_(value)
+        return None
+    f = column_or_field
+    if kind == "text" and any(v != v.strip() or len(v) > 500 for v in values):
+        return None   # list filters trim and cut values; leave such literals to Python
+    try:
+        coerced = coerce_filter_value(f, op, value)
+    except QueryError:
+        return None
+    return filter_clause(dialect, f, Filter(f.key, op, coerced))
+
+
+# -- a whole move ---------------------------------------------------------------------------
+
+def check_move(conn: Connection, app: AppDef, workflow: WorkflowDef, record: Any, target: StageDef, actor: Any,
+               *, lang: str = "en", now: datetime | None = None,
+               data: Mapping[str, Any] | None = None) -> list[GateFailure]:
+    """Every reason `actor` may not move `record` to `target` now: the workflow's rules
+    (reopen, `from`, skip), the gates of the open stages a forward move passes over
+    (unless the workflow says `"skip": "allow"`), then the target's gate. An empty list
+    means the move is allowed. The actor's right to update the record at all is the
+    policy's question and is asked by `move_to_stage`."""
+    now = now or datetime.now(timezone.utc)
+    plan = plan_move(workflow, record.stage, target)
+    if plan.direction == "same":
+        return []
+    failures = list(_rule_failures(app, workflow, plan, actor, lang))
+    if workflow.skip == "check":
+        for passed in plan.skipped:
+            failures += check_gate(conn, app, workflow, passed, record, lang, now, data=data, entering=False)
+    if plan.checks_target_gate:
+        failures += check_gate(conn, app, workflow, target, record, lang, now, actor=actor, data=data)
+    else:   # back to an earlier open stage: who may enter it, and what must be filled while there
+        failures += _required(app.entity(workflow.entity), _without_gate(target),
+                              dict(record.data if data is None else data), lang, True)
+        if actor is not None:
+            failures += _roles(app, target, actor, lang)
+    return failures
+
+
+def _without_gate(stage: StageDef) -> StageDef:
+    return replace(stage, gate=GateDef())
+
+
+def _rule_failures(app: AppDef, workflow: WorkflowDef, plan: MovePlan, actor: Any,
+                   lang: str) -> Iterator[GateFailure]:
+    target, current = plan.target, plan.current
+    target_label = target.label.get(lang)
+    if plan.leaves_terminal and not _has_role(app, actor, workflow.reopen_roles):
+        if workflow.reopen_roles:
+            message = translate(lang, "Only %(roles)s may reopen a record that is %(stage)s.",
+                                roles=", ".join(workflow.reopen_roles), stage=current.label.get(lang))
+        else:
+            message = translate(lang, "A record that is %(stage)s cannot be reopened.", stage=current.label.get(lang))
+        yield GateFailure("reopen", current.key, None, message,
+                          MappingProxyType({"roles": list(workflow.reopen_roles)}))
+    allowed = allows_from(target, current.key if current else None)
+    if allowed is False:
+        names = [(workflow.stage(k).label.get(lang) if workflow.stage(k) else k) for k in target.from_stages]
+        yield GateFailure("from", target.key, None,
+                          translate(lang, "%(stage)s can only be entered from %(stages)s.",
+                                    stage=target_label, stages=", ".join(names)),
+                          MappingProxyType({"from": list(target.from_stages)}))
+    elif allowed is None and plan.is_forward and plan.skipped and workflow.skip == "deny":
+        step = next_open_stage(workflow, current.key if current else None)
+        yield GateFailure("skip_denied", target.key, None,
+                          translate(lang, "Stages cannot be skipped: move to %(next)s first.",
+                                    next=step.label.get(lang) if step else target_label),
+                          MappingProxyType({"skipped": [s.key for s in plan.skipped],
+                                            "next": step.key if step else None}))
+
+
+def _has_role(app: AppDef, actor: Any, roles) -> bool:
+    if actor is None:
+        return False
+    return is_app_admin(actor, app) or bool(actor.roles_in(app.key) & set(roles))

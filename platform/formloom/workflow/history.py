@@ -1,0 +1,42 @@
+"""Reading a record's stage history: the rows behind the path bar and the history list."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, select
+
+from ..store.tables import stage_history, users
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """One stage-history row: a record entered `to_stage` (from `from_stage`) at `at`."""
+
+    id: int
+    record_id: int
+    from_stage: str | None
+    to_stage: str
+    user_id: int | None
+    user_name: str | None
+    at: datetime
+    seconds_in_previous: int | None
+    override_reason: str | None
+
+
+def stage_history_rows(conn: Connection, record_id: int) -> list[StageChange]:
+    """The record's stage changes, oldest first (the first row is where it started)."""
+    rows = conn.execute(
+        select(stage_history, users.c.name.label("user_name"), users.c.email.label("user_email"))
+        .select_from(stage_history.outerjoin(users, users.c.id == stage_history.c.user_id))
+        .where(stage_history.c.record_id == record_id)
+        .order_by(stage_history.c.at, stage_history.c.id))
+    return [StageChange(id=r.id, record_id=r.record_id, from_stage=r.from_stage, to_stage=r.to_stage,
+                        user_id=r.user_id, user_name=r.user_name or r.user_email, at=_aware(r.at),
+                        seconds_in_previous=r.seconds_in_previous, override_reason=r.override_reason)
+            for r in rows]
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored as UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

@@ -1,0 +1,147 @@
+"""Moving a record to another stage: the one guard every write path goes through.
+
+The form, the kanban drop, the record page, bulk edits, imports, the API and
+automation actions all call `move_to_stage`, inside the caller's transaction:
+the record is locked, its version checked, the policy asked, every rule and
+gate checked, optional field values applied, and the move, its history row,
+its audit row and its outbox events written together, or nothing is.
+`records.update_record` cannot change a stage (it has no stage parameter and
+`stage` is a reserved key), so there is no other way in.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+from sqlalchemy import Connection, insert, update
+
+from ..auth.policy import can, is_app_admin, writable_fields
+from ..auth.users import reports_of
+from ..definitions.model import AppDef, EntityDef, StageDef, WorkflowDef
+from ..errors import ForbiddenError, FormloomError, NotFoundError
+from ..i18n import translate
+from ..store.records import Record, emit_event, get_record, stale, update_record, utcnow
+from ..store.tables import audit, records, stage_history
+from .gates import GateBlocked, check_move
+
+
+class UnknownStage(FormloomError):
+    """The target stage is not a stage of the record's workflow (or the entity has none)."""
+
+    status = 400
+    code = "unknown_stage"
+
+
+class StageForbidden(ForbiddenError):
+    """The actor may not change this record's stage at all, or may not override a gate."""
+
+    code = "stage_forbidden"
+
+
+class OverrideReasonMissing(FormloomError):
+    """An admin override was asked for without saying why."""
+
+    status = 422
+    code = "override_reason_missing"
+
+
+def workflow_of(app: AppDef, entity: EntityDef, lang: str = "en") -> WorkflowDef:
+    workflow = app.workflow_for(entity.key)
+    if workflow is None or not workflow.stages:
+        raise UnknownStage(translate(lang, "%(entity)s has no pipeline.", entity=entity.label.get(lang)))
+    return workflow
+
+
+def target_stage(workflow: WorkflowDef, key: str, lang: str = "en") -> StageDef:
+    stage = workflow.stage(key) if isinstance(key, str) else None
+    if stage is None:
+        raise UnknownStage(translate(lang, "There is no stage %(stage)s in this pipeline.", stage=repr(key)),
+                           hint=translate(lang, "Choose one of: %(stages)s.",
+                                          stages=", ".join(s.key for s in workflow.stages)))
+    return stage
+
+
+def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, to_stage_key: str, actor: Any,
+                  *, expected_version: int | None = None, values: Mapping[str, Any] | None = None,
+                  override_reason: str | None = None, lang: str = "en", now: datetime | None = None) -> Record:
+    """Move the record to `to_stage_key` in the caller's transaction and return it fresh.
+
+    Raises NotFoundError (no such record, or not readable by `actor`), ConflictError (the
+    record is not at `expected_version`), UnknownStage, StageForbidden (no update right;
+    override by a non-admin), OverrideReasonMissing, RecordInvalid (bad `values`) and
+    GateBlocked listing every unmet requirement. `values` are validated like any edit,
+    with the target stage's readonly/hidden rules, and saved in the same transaction, so
+    a dialog can fill missing fields and move at once. `override_reason` (app admins
+    only, non-empty) skips rules and gates and is written to the stage history."""
+    now = (now or utcnow()).astimezone(timezone.utc)
+    workflow = workflow_of(app, entity, lang)
+    target = target_stage(workflow, to_stage_key, lang)
+    record = get_record(conn, app, entity, record_id, for_update=True)
+
+    def team_of(user_id: int) -> set[int]:
+        return reports_of(conn, user_id)
+
+    if not can(actor, "read", app, entity, record, team_of=team_of):
+        raise NotFoundError(translate(lang, "There is no such record."))
+    if expected_version is not None and expected_version != record.version:
+        raise stale(record, lang)
+    if not can(actor, "update", app, entity, record, team_of=team_of):
+        raise StageForbidden(translate(lang, "You may not change the stage of this record."))
+    reason = _override_reason(app, actor, override_reason, lang)
+
+    # a savepoint: a refused move leaves nothing behind (not even `values`), even when the
+    # caller catches the refusal and commits its transaction anyway
+    with conn.begin_nested():
+        if values:
+            writable = [f.key for f in writable_fields(actor, app, entity, stage=target)]
+            record = update_record(conn, app, entity, record_id, values, actor_id=actor.id,
+                                   expected_version=record.version, lang=lang, writable=writable, now=now)
+        if record.stage == target.key:
+            return record
+        if reason is None:
+            failures = check_move(conn, app, workflow, record, target, actor, lang=lang, now=now)
+            if failures:
+                raise GateBlocked(target.key, failures,
+                                  translate(lang, "This record cannot move to %(stage)s yet.",
+                                            stage=target.label.get(lang)),
+                                  translate(lang, "Complete what is listed and try again."))
+        return _write_move(conn, app, entity, record, target, actor, reason, now, lang)
+
+
+def _override_reason(app: AppDef, actor: Any, override_reason: str | None, lang: str) -> str | None:
+    if override_reason is None:
+        return None
+    if not is_app_admin(actor, app):
+        raise StageForbidden(translate(lang, "Only app admins may override a stage gate."))
+    reason = override_reason.strip()
+    if not reason:
+        raise OverrideReasonMissing(translate(lang, "Say why you are overriding the stage gate."),
+                                    hint=translate(lang, "The reason is written to the stage history."))
+    return reason[:2000]
+
+
+def _write_move(conn: Connection, app: AppDef, entity: EntityDef, record: Record, target: StageDef, actor: Any,
+                reason: str | None, now: datetime, lang: str) -> Record:
+    new_version = record.version + 1
+    result = conn.execute(update(records)
+                          .where(records.c.id == record.id, records.c.version == record.version)
+                          .values(stage=target.key, stage_entered_at=now, version=new_version,
+                                  updated_at=now, updated_by=actor.id))
+    if result.rowcount != 1:
+        raise stale(get_record(conn, app, entity, record.id), lang)
+    seconds = None
+    if record.stage_entered_at is not None:
+        seconds = max(0, int((now - record.stage_entered_at).total_seconds()))
+    conn.execute(insert(stage_history).values(
+        record_id=record.id, from_stage=record.stage, to_stage=target.key, user_id=actor.id, at=now,
+        seconds_in_previous=seconds, override_reason=reason))
+    conn.execute(insert(audit).values(
+        record_id=record.id, app_key=app.key, entity_key=entity.key, action="stage",
+        changes={"$stage": [record.stage, target.key]}, user_id=actor.id, at=now, record_version=new_version))
+    payload = {"from": record.stage, "to": target.key, "actor": actor.id}
+    if reason is not None:
+        payload["override_reason"] = reason
+    if record.stage is not None:
+        emit_event(conn, app.key, entity.key, record.id, "stage_left", payload, now)
+    emit_event(conn, app.key, entity.key, record.id, "stage_entered", payload, now)
+    return get_record(conn, app, entity, record.id)

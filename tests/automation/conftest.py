@@ -1,0 +1,162 @@
+"""A generic support-desk app (not the CRM) whose ticket workflow gets the rules a
+test asks for, its users, and helpers that drive automation with explicit times."""
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from formloom.auth.users import create_user
+from formloom.automation import Settings, process_events, run_once
+from formloom.automation.tables import rule_runs  # noqa: F401 -- registers the tables for the fixtures' TRUNCATE
+from formloom.store.apps import AppCatalog
+from formloom.store.install import install_documents
+from formloom.store.records import create_record, update_record
+from formloom.store.tables import jobs, notifications
+
+UTC = timezone.utc
+
+SUPPORT_APP = {
+    "key": "support", "label": {"en": "Support", "zh": "支持"}, "version": 1, "timezone": "Europe/Berlin",
+    "roles": ["admin", "agent", "lead"],
+    "entities": [
+        {"key": "ticket", "label": {"en": "Ticket", "zh": "工单"}, "title": "subject", "workflow": "ticket_flow",
+         "permissions": {"agent": {"create": True, "read": "all", "update": "all"}},
+         "fields": [
+             {"key": "subject", "type": "text", "label": "Subject", "required": True},
+             {"key": "priority", "type": "select", "label": "Priority", "options": ["low", "high"]},
+             {"key": "due", "type": "date", "label": "Due"},
+             {"key": "follow_up_at", "type": "datetime", "label": "Follow up at"},
+             {"key": "score", "type": "number", "label": "Score"},
+             {"key": "hits", "type": "number", "label": "Hits"},
+             {"key": "resolution", "type": "text", "label": "Resolution"},
+             {"key": "watcher", "type": "user", "label": "Watcher"},
+         ]},
+        {"key": "note", "label": {"en": "Note", "zh": "备注"}, "title": "text",
+         "permissions": {"agent": {"create": True, "read": "all", "update": "all"}},
+         "fields": [
+             {"key": "text", "type": "text", "label": "Text", "required": True},
+             {"key": "ticket", "type": "reference", "entity": "ticket", "label": "Ticket", "required": True},
+             {"key": "due", "type": "date", "label": "Due"},
+         ]},
+    ],
+}
+
+WORKFLOW = {
+    "key": "ticket_flow", "entity": "ticket", "label": "Ticket flow", "skip": "allow",
+    "stages": [
+        {"key": "new", "label": "New"},
+        {"key": "open", "label": "Open"},
+        {"key": "waiting", "label": {"en": "Waiting", "zh": "等待"}},
+        {"key": "solved", "label": "Solved", "terminal": "won", "gate": {"require": ["resolution"]}},
+        {"key": "dropped", "label": "Dropped", "terminal": "lost", "from": ["*"]},
+    ],
+    "rules": [],
+}
+
+SETTINGS = Settings(backoff_base=10.0, backoff_cap=600.0, max_attempts=3, lease_seconds=60.0,
+                    base_url="https://desk.example")
+
+
+def at(text: str) -> datetime:
+    """An aware UTC datetime from ISO text ("2026-03-02T08:00:00Z")."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class Desk:
+    """The installed app plus helpers; every write happens at the frozen clock time."""
+
+    def __init__(self, db, catalog, app, users, clock):
+        self.db, self.catalog, self.app, self.users, self.clock = db, catalog, app, users, clock
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def travel(self, when: str | datetime) -> None:
+        self.clock.move_to(at(when) if isinstance(when, str) else when)
+
+    def create(self, entity="ticket", owner="ann", **values):
+        values.setdefault("subject" if entity == "ticket" else "text", "Printer on fire")
+        with self.db.write() as conn:
+            return create_record(conn, self.app, self.app.entity(entity), values, actor_id=self.users[owner],
+                                 owner_id=self.users[owner])
+
+    def update(self, record, entity="ticket", **values):
+        with self.db.write() as conn:
+            return update_record(conn, self.app, self.app.entity(entity), record.id, values,
+                                 actor_id=None, expected_version=None)
+
+    def move(self, record, stage, **kw):
+        from formloom.workflow.moves import move_to_stage
+        from formloom.automation.actions import SYSTEM_ACTOR
+
+        with self.db.write() as conn:
+            return move_to_stage(conn, self.app, self.app.entity("ticket"), record.id, stage, SYSTEM_ACTOR, **kw)
+
+    def get(self, record, entity="ticket"):
+        from formloom.store.records import get_record
+
+        with self.db.read() as conn:
+            return get_record(conn, self.app, self.app.entity(entity), record.id, include_deleted=True)
+
+    def process(self) -> int:
+        return process_events(self.db, self.catalog, settings=SETTINGS)
+
+    def work(self, settings: Settings = SETTINGS) -> int:
+        return run_once(self.db, self.catalog, settings=settings)
+
+    def rows(self, table, *where):
+        with self.db.read() as conn:
+            return conn.execute(select(table).where(*where).order_by(table.c.id)).all()
+
+    def notes_for(self, user: str):
+        return self.rows(notifications, notifications.c.user_id == self.users[user])
+
+    def pending(self, rule_key=None):
+        where = [jobs.c.status == "pending", jobs.c.kind == "reminder"]
+        if rule_key:
+            where.append(jobs.c.rule_key == rule_key)
+        return self.rows(jobs, *where)
+
+    def runs(self, rule_key=None):
+        return self.rows(rule_runs, *([rule_runs.c.rule_key == rule_key] if rule_key else []))
+
+    def reinstall(self, rules, **app_changes):
+        install(self.db, rules, **app_changes)
+        self.app = self.catalog.app("support")
+
+
+def install(db, rules, **app_changes):
+    app_doc = copy.deepcopy(SUPPORT_APP) | app_changes
+    workflow = copy.deepcopy(WORKFLOW) | {"rules": rules}
+    install_documents(db, app_doc, {"ticket_flow": workflow})
+
+
+@pytest.fixture
+def clock():
+    with time_machine.travel(datetime(2026, 3, 2, 8, 0, tzinfo=UTC), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def desk_factory(db, clock):
+    def make(rules=(), **app_changes) -> Desk:
+        install(db, list(rules), **app_changes)
+        with db.write() as conn:
+            boss = create_user(conn, "boss@example.com", "password123", name="Boss", roles=[("support", "lead")])
+            ann = create_user(conn, "ann@example.com", "password123", name="Ann", roles=[("support", "agent")],
+                              manager_id=boss)
+            bob = create_user(conn, "bob@example.com", "password123", name="Bob", language="zh",
+                              roles=[("support", "agent")], manager_id=boss)
+            cy = create_user(conn, "cy@example.com", "password123", name="Cy", roles=[("support", "agent")])
+        catalog = AppCatalog(db)
+        return Desk(db, catalog, catalog.app("support"), {"boss": boss, "ann": ann, "bob": bob, "cy": cy}, clock)
+    return make
+
+
+def rule(key, trigger, *actions, **extra):
+    return {"key": key, "trigger": trigger, "actions": list(actions) or [{"type": "notify", "to": ["owner"]}],
+            **extra}

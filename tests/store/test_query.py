@@ -1,0 +1,116 @@
+"""Lists: filters per type, sort, search, paging without counting, and scope in SQL."""
+import pytest
+
+from formloom.store.query import Filter, ListQuery, QueryError, list_records, parse_list_args, related_records, search_titles
+from formloom.store.records import create_record
+
+
+@pytest.fixture
+def tickets(db, installed, make_user):
+    app, _ = installed
+    alice = make_user("alice@example.com")
+    bob = make_user("bob@example.com")
+    with db.write() as conn:
+        client = create_record(conn, app, app.entity("client"), {"name": "Acme"}, actor_id=None)
+        for i in range(12):
+            owner = alice if i % 2 == 0 else bob
+            create_record(conn, app, app.entity("ticket"),
+                          {"subject": f"Ticket {i:02d}", "client": client.id, "hours": i,
+                           "priority": "high" if i % 3 == 0 else "low", "cost": f"{i * 10}.5",
+                           "due": f"2026-12-{i + 1:02d}"}, actor_id=owner.id)
+    return app, client, alice, bob
+
+
+def titles(page):
+    return [r.title for r in page.items]
+
+
+def test_filters_on_two_fields_and_sorts_by_money(db, tickets):
+    app, _, _, _ = tickets
+    admin = None
+    query = ListQuery(filters=(Filter("priority", "eq", "high"), Filter("hours", "gte", 3)), sort="-cost")
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("ticket"), _admin(app), query)
+    assert titles(page) == ["Ticket 09", "Ticket 06", "Ticket 03"]
+
+
+def _admin(app):
+    from formloom.auth.users import Actor
+    return Actor(id=0, email="root@example.com", name="root", is_superuser=True)
+
+
+def test_money_sorts_numerically_not_as_text(db, tickets):
+    app, *_ = tickets
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(sort="cost", limit=3))
+    assert titles(page) == ["Ticket 00", "Ticket 01", "Ticket 02"]
+
+
+def test_pages_say_whether_there_is_more_without_counting(db, tickets):
+    app, *_ = tickets
+    with db.read() as conn:
+        first = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(sort="subject", limit=5))
+        last = list_records(conn, app, app.entity("ticket"), _admin(app),
+                            ListQuery(sort="subject", limit=5, offset=10))
+    assert first.has_more and titles(first)[0] == "Ticket 00"
+    assert not last.has_more and titles(last) == ["Ticket 10", "Ticket 11"]
+
+
+def test_search_matches_the_title(db, tickets):
+    app, *_ = tickets
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(q="ticket 1"))
+    assert sorted(titles(page)) == ["Ticket 10", "Ticket 11"]
+
+
+def test_own_scope_lists_only_my_records(db, tickets):
+    app, _, alice, _ = tickets
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("ticket"), alice, ListQuery(limit=50))
+    assert len(page.items) == 6 and all(r.owner_id == alice.id for r in page.items)
+
+
+def test_a_user_without_a_role_sees_nothing(db, tickets, make_user):
+    app, *_ = tickets
+    outsider = make_user("out@example.com", roles=())
+    with db.read() as conn:
+        assert list_records(conn, app, app.entity("ticket"), outsider, ListQuery()).items == []
+        assert search_titles(conn, app, app.entity("client"), outsider, "") == []
+
+
+def test_related_records_point_at_the_record(db, tickets):
+    app, client, *_ = tickets
+    via = app.entity("ticket").field("client")
+    with db.read() as conn:
+        related = related_records(conn, app, _admin(app), app.entity("ticket"), via, client.id, limit=100)
+    assert len(related) == 12
+
+
+def test_parse_list_args_understands_operators(installed):
+    app, _ = installed
+    entity = app.entity("ticket")
+    query = parse_list_args(entity, {"hours__gte": "2", "priority": "high", "sort": "-due", "limit": "10"},
+                            entity.fields)
+    assert query.filters == (Filter("hours", "gte", 2.0), Filter("priority", "eq", "high"))
+    assert query.sort == "-due" and query.limit == 10
+
+
+@pytest.mark.parametrize("args", [
+    {"nope": "1"}, {"hours__like": "1"}, {"hours": "abc"}, {"limit": "100000"}, {"limit": "-1"},
+    {"sort": "password"}, {"sort": "hours; DROP TABLE records"}, {"due": "2024-02-30"}, {"offset": "x"},
+])
+def test_parse_list_args_refuses_bad_parameters_clearly(installed, args):
+    app, _ = installed
+    entity = app.entity("ticket")
+    with pytest.raises(QueryError):
+        parse_list_args(entity, args, entity.fields)
+
+
+def test_hidden_fields_cannot_be_filtered_or_sorted(installed):
+    app, _ = installed
+    entity = app.entity("ticket")
+    visible = [f for f in entity.fields if f.key != "cost"]
+    with pytest.raises(QueryError):
+        parse_list_args(entity, {"cost__gt": "0"}, visible)
+    with pytest.raises(QueryError):
+        parse_list_args(entity, {"sort": "cost"}, visible)

@@ -1,0 +1,154 @@
+"""Records: create and update with validation, optimistic locking, uniqueness,
+auto numbers, audit rows and outbox events."""
+import pytest
+from sqlalchemy import func, select
+
+from formloom.errors import ConflictError, NotFoundError, RecordInvalid
+from formloom.store.records import audit_rows, create_record, delete_record, get_record, restore_record, update_record
+from formloom.store.tables import events, records, stage_history
+
+
+def make_client(db, app, name="Acme", **data):
+    with db.write() as conn:
+        return create_record(conn, app, app.entity("client"), {"name": name, **data}, actor_id=None)
+
+
+def make_ticket(db, app, client_id, actor_id=None, **data):
+    values = {"subject": "Printer on fire", "client": client_id, **data}
+    with db.write() as conn:
+        return create_record(conn, app, app.entity("ticket"), values, actor_id=actor_id)
+
+
+def table_rows(db, table):
+    with db.read() as conn:
+        return conn.execute(select(table)).all()
+
+
+def test_create_stores_clean_data_computes_formula_and_numbers(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id, hours=2.5, cost="12.5")
+    assert ticket.data["cost"] == "12.50"
+    assert float(ticket.data["estimate"]) == 200
+    assert ticket.data["number"].startswith("T-") and ticket.data["number"].endswith("-0001")
+    assert ticket.version == 1 and ticket.title == "Printer on fire"
+
+
+def test_auto_numbers_increase_per_record(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    numbers = [make_ticket(db, app, client.id).data["number"] for _ in range(3)]
+    assert [n[-4:] for n in numbers] == ["0001", "0002", "0003"]
+
+
+def test_create_reports_every_problem_and_stores_nothing(db, installed):
+    app, _ = installed
+    before = table_rows(db, records)
+    with pytest.raises(RecordInvalid) as caught, db.write() as conn:
+        create_record(conn, app, app.entity("ticket"),
+                      {"subject": "x" * 61, "client": 9999, "hours": "lots", "bogus": 1}, actor_id=None)
+    codes = {(p.field, p.code) for p in caught.value.problems}
+    assert {"subject", "client", "hours", "bogus"} <= {field for field, _ in codes}
+    assert table_rows(db, records) == before
+
+
+def test_reference_to_a_record_of_another_entity_is_refused(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id)
+    with pytest.raises(RecordInvalid) as caught, db.write() as conn:
+        create_record(conn, app, app.entity("ticket"), {"subject": "s", "client": ticket.id}, actor_id=None)
+    assert [p.field for p in caught.value.problems] == ["client"]
+
+
+def test_hidden_required_field_is_not_validated_and_its_value_is_kept(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id, escalated=True, reason="VIP")
+    with db.write() as conn:
+        updated = update_record(conn, app, app.entity("ticket"), ticket.id, {"escalated": False},
+                                actor_id=None, expected_version=1)
+    assert updated.data["reason"] == "VIP"
+
+
+def test_visible_required_field_is_required(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    with pytest.raises(RecordInvalid) as caught:
+        make_ticket(db, app, client.id, escalated=True)
+    assert [(p.field, p.code) for p in caught.value.problems] == [("reason", "required")]
+
+
+def test_update_with_stale_version_is_a_conflict_and_changes_nothing(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id)
+    with db.write() as conn:
+        update_record(conn, app, app.entity("ticket"), ticket.id, {"subject": "First"}, actor_id=None,
+                      expected_version=1)
+    with pytest.raises(ConflictError) as caught, db.write() as conn:
+        update_record(conn, app, app.entity("ticket"), ticket.id, {"subject": "Second"}, actor_id=None,
+                      expected_version=1)
+    assert caught.value.current.data["subject"] == "First"
+    with db.read() as conn:
+        assert get_record(conn, app, app.entity("ticket"), ticket.id).data["subject"] == "First"
+
+
+def test_every_change_writes_an_audit_row_with_old_and_new(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id, priority="low")
+    with db.write() as conn:
+        update_record(conn, app, app.entity("ticket"), ticket.id, {"priority": "high"}, actor_id=None,
+                      expected_version=1)
+    with db.read() as conn:
+        rows = audit_rows(conn, ticket.id)
+    assert [r["action"] for r in rows] == ["update", "create"]
+    assert rows[0]["changes"] == {"priority": ["low", "high"]}
+
+
+def test_changes_write_outbox_events_in_the_same_transaction(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    make_ticket(db, app, client.id)
+    with db.read() as conn:
+        kinds = [r.type for r in conn.execute(select(events).order_by(events.c.id))]
+    assert kinds == ["record_created", "record_created"]
+
+
+def test_unique_field_refuses_a_second_equal_value_ignoring_case(db, installed):
+    app, _ = installed
+    make_client(db, app, name="Acme")
+    with pytest.raises(RecordInvalid) as caught:
+        make_client(db, app, name="ACME ")
+    assert [p.code for p in caught.value.problems] == ["unique"]
+
+
+def test_deleted_record_frees_its_unique_value_and_can_be_restored(db, installed):
+    app, _ = installed
+    client = make_client(db, app, name="Acme")
+    with db.write() as conn:
+        delete_record(conn, app, app.entity("client"), client.id, actor_id=None)
+    with pytest.raises(NotFoundError), db.read() as conn:
+        get_record(conn, app, app.entity("client"), client.id)
+    with db.write() as conn:
+        restored = restore_record(conn, app, app.entity("client"), client.id, actor_id=None)
+    assert restored.deleted_at is None and restored.data["name"] == "Acme"
+
+
+def test_hostile_strings_are_stored_literally(db, installed):
+    app, _ = installed
+    hostile = "<script>alert(1)</script>'; DROP TABLE records;--{{7*7}}"
+    client = make_client(db, app, name=hostile[:80])
+    assert client.data["name"] == hostile[:80]
+    with db.read() as conn:
+        assert conn.execute(select(func.count()).select_from(records)).scalar() == 1
+
+
+def test_unchanged_update_does_not_bump_the_version(db, installed):
+    app, _ = installed
+    client = make_client(db, app)
+    with db.write() as conn:
+        same = update_record(conn, app, app.entity("client"), client.id, {"name": "Acme"}, actor_id=None,
+                             expected_version=1)
+    assert same.version == 1

@@ -1,0 +1,97 @@
+"""Rule message templates: sandboxed, bounded, and forgiving about missing values."""
+import pytest
+
+from formloom.definitions.model import freeze
+from formloom.templating import MAX_OUTPUT_LENGTH, TemplateError, check_template, render
+
+
+def test_template_renders_record_values():
+    assert render("No feedback on {{ record.name }}", {"record": {"name": "Acme"}}) == "No feedback on Acme"
+
+
+def test_template_renders_frozen_context():
+    context = freeze({"record": {"lines": [{"sku": "A"}, {"sku": "B"}]}})
+    assert render("{% for l in record.lines %}{{ l.sku }}{% endfor %}", context) == "AB"
+
+
+def test_template_does_not_escape_plain_text():
+    assert render("{{ record.name }}", {"record": {"name": "<b>&"}}) == "<b>&"
+
+
+def test_undefined_values_render_empty():
+    assert render("[{{ record.missing.deeper }}]", {"record": {}}) == "[]"
+
+
+def test_allowed_filters_work():
+    assert render("{{ record.name|upper }}", {"record": {"name": "zhang"}}) == "ZHANG"
+
+
+def test_check_template_accepts_if_and_for():
+    assert check_template("{% if record.vip %}VIP {% endif %}{{ record.name|default('?') }}") is None
+
+
+def test_check_template_reports_syntax_error_with_line():
+    problem = check_template("line one\n{{ record.name ")
+    assert problem and problem.startswith("has a syntax error on line 2")
+
+
+def test_template_sandbox_blocks_attribute_escape():
+    source = "{{ ''.__class__.__mro__ }}"
+    assert "names starting with '_'" in check_template(source)
+    with pytest.raises(TemplateError):
+        render(source, {})
+
+
+def test_template_sandbox_blocks_computed_dunder_lookup():
+    assert "class" not in render("{{ record['__cl' ~ 'ass__'] }}", {"record": {}})
+
+
+def test_template_refuses_function_calls():
+    assert "calls a function" in check_template("{{ range(10) }}")
+
+
+def test_template_refuses_string_formatting_methods():
+    assert check_template("{{ '{:>999999999}'.format(1) }}") is not None
+
+
+def test_template_refuses_power_operator():
+    assert check_template("{{ 10 ** 10 ** 10 }}") is not None
+
+
+def test_template_refuses_width_filters():
+    assert "'center'" in check_template("{{ 'a'|center(999999999) }}")
+
+
+def test_template_refuses_set_and_macro():
+    assert check_template("{% set x = 1 %}") is not None
+    assert check_template("{% macro m() %}{% endmacro %}") is not None
+
+
+def test_template_refuses_deeply_nested_loops():
+    source = "{% for a in x %}{% for b in x %}{% for c in x %}{% endfor %}{% endfor %}{% endfor %}"
+    assert "loops" in check_template(source)
+
+
+def test_template_refuses_repeating_text_with_multiplication():
+    with pytest.raises(TemplateError):
+        render("{{ 'a' * 1000000000 }}", {})
+
+
+def test_template_allows_multiplying_numbers():
+    assert render("{{ record.amount * 2 }}", {"record": {"amount": 21}}) == "42"
+
+
+def test_render_raises_template_error_for_refused_template():
+    with pytest.raises(TemplateError, match="calls a function"):
+        render("{{ lipsum() }}", {})
+
+
+def test_render_caps_output_length():
+    context = {"record": {"rows": ["x" * 100] * 500}}
+    text = render("{% for r in record.rows %}{{ r }}{% endfor %}", context)
+    assert len(text) == MAX_OUTPUT_LENGTH
+
+
+def test_render_wraps_undefined_arithmetic_in_template_error():
+    with pytest.raises(TemplateError):
+        render("{{ record.nothing + 1 }}", {"record": {}})
