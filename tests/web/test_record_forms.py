@@ -179,3 +179,10 @@ def test_the_picker_searches_titles_and_answers_at_most_20(as_agent, make_record
 
 def test_the_picker_only_serves_reference_fields(as_agent):
     assert as_agent.get("/apps/desk/case/pick/subject?q=a").status_code == 404
+
+
+def test_inline_validation_of_a_record_one_may_not_update_is_refused(browser, make_record):
+    case = make_record("case", {"subject": "Agent's"})
+    browser.login("viewer@example.com")
+    response = browser.post("/apps/desk/case/validate/subject", {"_record": str(case.id), "subject": "x"})
+    assert response.status_code == 403

@@ -153,3 +153,10 @@ def test_an_app_the_user_does_not_belong_to_is_404(browser, cases):
     browser.login("outsider@example.com")
     assert browser.get("/apps/desk/case/").status_code == 404
     assert "Support desk" not in browser.get("/").get_data(as_text=True)
+
+
+def test_a_bad_filter_in_a_live_search_answers_a_swappable_422(as_agent, cases):
+    response = as_agent.get("/apps/desk/case/?budget__gte=lots", headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert "<html" not in body and "is not a valid value for" in body

@@ -7,6 +7,8 @@ import time_machine
 
 from formloom.workflow import GateBlocked, check_gate, check_move, count_related
 
+from .conftest import hiring_workflow
+
 
 def blocked(pipeline, record_id, stage, actor, **kw) -> GateBlocked:
     with pytest.raises(GateBlocked) as caught:
@@ -86,7 +88,6 @@ def test_condition_passes_when_the_rule_holds_and_fails_on_missing_values(pipeli
 
 
 def test_condition_sees_special_variables(make_pipeline, manager):
-    from tests.workflow.conftest import hiring_workflow
     wf = hiring_workflow()
     wf["stages"][1]["gate"] = {"conditions": [
         {"rule": {"and": [{"==": [{"var": "$stage"}, "applied"]}, {"!": {"var": "$terminal"}},
@@ -99,7 +100,6 @@ def test_condition_sees_special_variables(make_pipeline, manager):
 
 
 def test_condition_without_message_gets_a_translated_default(make_pipeline, manager):
-    from tests.workflow.conftest import hiring_workflow
     wf = hiring_workflow()
     wf["stages"][1]["gate"] = {"conditions": [{"rule": {"==": [{"var": "score"}, 2]}}]}
     pipeline = make_pipeline(wf)
@@ -140,7 +140,6 @@ def test_related_ignores_deleted_records_and_other_candidates(pipeline, manager)
 
 
 def test_related_default_message_is_translated(make_pipeline, manager):
-    from tests.workflow.conftest import hiring_workflow
     wf = hiring_workflow()
     wf["stages"][2]["gate"]["related"][0].pop("message")
     pipeline = make_pipeline(wf)

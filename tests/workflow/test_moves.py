@@ -11,7 +11,7 @@ from sqlalchemy import select
 from formloom.errors import ConflictError, NotFoundError, RecordInvalid
 from formloom.store.db import Database
 from formloom.store.records import audit_rows, update_record
-from formloom.store.tables import events, stage_history
+from formloom.store.tables import events
 from formloom.workflow import (
     GateBlocked, OverrideReasonMissing, StageForbidden, UnknownStage, move_to_stage, stage_history_rows,
     time_in_stages,

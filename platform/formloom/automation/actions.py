@@ -346,7 +346,7 @@ _DUE_FIELD_KEYS = ("due", "due_date", "due_at", "due_on")
 
 @action("create_record")
 def create_record_action(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
-    """Create a record of `entity` (e.g. a follow-up task): `values` may be templates; a
+    """Create a record of `entity` (e.g. a task to call back): `values` may be templates; a
     reference back to the firing record is filled in; `due_in` fills its due date field
     (due / due_date / due_at / due_on) and is available to templates as {{ due }}."""
     target = ctx.app.entity(spec["entity"])

@@ -19,8 +19,9 @@ from ..store.tables import jobs
 def insert_ignore(conn: Connection, table: Table, values: Mapping[str, Any], conflict: str) -> bool:
     """Insert unless a row with the same `conflict` column exists; True when inserted."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=[conflict])
-    return conn.execute(stmt).rowcount == 1
+    stmt = (dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=[conflict])
+            .returning(table.c[conflict]))
+    return conn.execute(stmt).first() is not None   # rowcount is not reliable with psycopg here
 
 
 def enqueue(conn: Connection, kind: str, key: str, payload: Mapping[str, Any], due_at: datetime, now: datetime, *,

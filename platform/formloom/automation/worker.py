@@ -68,8 +68,15 @@ def claim_jobs(db: Database, now: datetime, *, worker_id: str, limit: int = 50,
     with db.write() as conn:
         ids = select(jobs.c.id).where(claimable).order_by(jobs.c.due_at, jobs.c.id).limit(limit)
         if conn.dialect.name == "postgresql":
-            ids = ids.with_for_update(skip_locked=True)
-        conn.execute(update(jobs).where(jobs.c.id.in_(ids.scalar_subquery()), claimable).values(
+            # lock first, then update what was locked: a LIMIT inside UPDATE ... IN (subquery)
+            # may be evaluated more than once by PostgreSQL and take more than `limit` rows
+            chosen = conn.execute(ids.with_for_update(skip_locked=True)).scalars().all()
+            if not chosen:
+                return token, []
+            target = jobs.c.id.in_(chosen)
+        else:
+            target = jobs.c.id.in_(ids.scalar_subquery())
+        conn.execute(update(jobs).where(target, claimable).values(
             status="running", locked_by=token, lease_until=now + timedelta(seconds=lease_seconds),
             attempts=jobs.c.attempts + 1))
         rows = conn.execute(select(jobs).where(jobs.c.locked_by == token, jobs.c.status == "running")

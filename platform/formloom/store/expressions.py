@@ -40,7 +40,7 @@ def raw_value(dialect: str, key: str, data: ColumnElement = records.c.data) -> C
 def field_expr(dialect: str, f: FieldDef, data: ColumnElement = records.c.data) -> ColumnElement:
     """The value typed for comparison and sorting (numbers as numbers, dates as ISO text)."""
     value = raw_value(dialect, f.key, data)
-    kind = field_type(f.type).sql_kind
+    kind = field_type(f.type).field_sql_kind(f)
     if kind == "number":
         return cast(value, Numeric if dialect == "postgresql" else Float)
     return value

@@ -86,8 +86,8 @@ def parse_list_args(entity: EntityDef, args: Mapping[str, Any], visible: Iterabl
         f = visible_by_key.get(key)
         if f is None:
             raise QueryError(f"Cannot filter on {key!r}: there is no such field here.")
-        if op not in field_type(f.type).operators:
-            allowed = ", ".join(field_type(f.type).operators)
+        if op not in field_type(f.type).field_operators(f):
+            allowed = ", ".join(field_type(f.type).field_operators(f))
             raise QueryError(f"Cannot use {op!r} on {key!r}. Allowed: {allowed}.")
         values = getlist(name) if getlist else [args[name]]
         for raw in values:
@@ -132,7 +132,7 @@ def coerce_filter_value(f: FieldDef, op: str, raw: Any) -> Any:
 
 
 def _scalar(f: FieldDef, raw: Any) -> Any:
-    kind = field_type(f.type).sql_kind
+    kind = field_type(f.type).field_sql_kind(f)
     text = str(raw).strip()
     try:
         if kind == "number":
@@ -163,7 +163,7 @@ def _bool_literal(dialect: str, value: bool):
 
 def filter_clause(dialect: str, f: FieldDef, flt: Filter) -> ColumnElement[bool]:
     expr = field_expr(dialect, f)
-    kind = field_type(f.type).sql_kind
+    kind = field_type(f.type).field_sql_kind(f)
     value = flt.value
     if kind == "bool" and flt.op in ("eq", "ne"):
         value = _bool_literal(dialect, value)

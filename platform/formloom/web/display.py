@@ -50,7 +50,7 @@ def lookups_for(conn: Connection, app: AppDef, fields: Iterable[FieldDef],
 
 def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> Shown:
     ftype = field_type(f.type)
-    if ftype.is_empty(value):
+    if value is None or value == "" or value == [] or value == {}:
         return Shown(empty=True)
     if f.type == "reference":
         links = tuple((url_for("records.detail", app_key=app.key, entity_key=f.entity, record_id=i),
@@ -59,6 +59,7 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
     if f.type == "user":
         return Shown(text=", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
     try:
-        return Shown(text=ftype.display(f, value, lang))
+        text = ftype.display(f, value, lang)
     except Exception:       # a value an older definition wrote: show it rather than fail the page
-        return Shown(text=str(value))
+        text = str(value)
+    return Shown(text=text) if text else Shown(empty=True)

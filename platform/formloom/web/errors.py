@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -78,7 +78,6 @@ def handle_unexpected(error: Exception):
 
 
 def _with_header(response, name: str, value: str):
-    from flask import make_response
     response = make_response(response)
     response.headers[name] = value
     return response

@@ -16,6 +16,7 @@ from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
+from ..auth.users import reports_of
 from ..conditions import truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
@@ -23,8 +24,8 @@ from ..fields import field_type
 from ..forms import build_form_class, form_to_data
 from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
 from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
-from .display import Lookups, Shown, lookups_for, show
-from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
+from .display import Lookups, lookups_for, show
+from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 
 bp = Blueprint("records", __name__)
@@ -66,7 +67,6 @@ def readable_record(place: Place, record_id: int, conn) -> Record:
 
 
 def _team_of(conn):
-    from ..auth.users import reports_of
     return lambda user_id: reports_of(conn, user_id)
 
 
@@ -146,8 +146,8 @@ def list_view(app_key: str, entity_key: str):
     error, status = None, 200
     try:
         query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist)
-    except FormloomError as problem:
-        error, status, query = problem, 400, None
+    except FormloomError as problem:      # htmx swaps 422, so a live search shows the explanation too
+        error, status, query = problem, 422 if is_fragment_request() else 400, None
     workflow = app.workflow_for(entity.key)
     rows, page = [], None
     with db().read() as conn:
@@ -198,10 +198,11 @@ def detail(app_key: str, entity_key: str, record_id: int):
         shown = [(f, show(app, f, record.data.get(f.key), lang(), lookups)) for f in visible]
         audit_view = [_audit_entry(app, entity, row, visible_keys, lookups) for row in history]
         related = _related_lists(conn, place, record)
+        can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
     return render_template(
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
         related=related, history=audit_view, owner=lookups.names.get(record.owner_id),
-        can_update=policy.can(actor, "update", app, entity, record), local_time=lambda v: local_time(v, app))
+        can_update=can_update, local_time=lambda v: local_time(v, app))
 
 
 def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], lookups: Lookups) -> dict:
@@ -211,7 +212,9 @@ def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], look
         if f is None or key not in visible_keys:
             continue                   # never reveal a hidden or archived field through history
         old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
-        changes.append({"field": f, "old": show(app, f, old, lang(), lookups), "new": show(app, f, new, lang(), lookups)})
+        before, after = show(app, f, old, lang(), lookups), show(app, f, new, lang(), lookups)
+        if before != after:
+            changes.append({"field": f, "old": before, "new": after})
     return {"action": row.get("action"), "user": row.get("user_name") or "", "at": row.get("at"), "changes": changes}
 
 
@@ -372,7 +375,8 @@ def edit(app_key: str, entity_key: str, record_id: int):
     actor = current_actor()
     with db().read() as conn:
         record = readable_record(place, record_id, conn)
-    if not policy.can(actor, "update", place.app, place.entity, record):
+        may_update = policy.can(actor, "update", place.app, place.entity, record, team_of=_team_of(conn))
+    if not may_update:
         abort(403)
     if request.method == "GET":
         return render_form(form_state(place, record))
@@ -422,6 +426,8 @@ def validate(app_key: str, entity_key: str, field_key: str):
     with db().read() as conn:
         if record_id.isdigit():
             record = readable_record(place, int(record_id), conn)
+            if not policy.can(current_actor(), "update", place.app, place.entity, record, team_of=_team_of(conn)):
+                abort(403)
         elif not policy.can(current_actor(), "create", place.app, place.entity):
             abort(403)
         state = form_state(place, record, request.form, context=clean_context(conn, place.app, lang()))

@@ -71,10 +71,12 @@ def plan_move(workflow: WorkflowDef, current_key: str | None, target: StageDef) 
     current = workflow.stage(current_key) if current_key else None
     here, there = stage_index(workflow, current_key), stage_index(workflow, target.key)
     explicit = bool(allows_from(target, current_key))
-    if current is None or here is None:
-        # a record without a (known) stage: placing it is a forward move from before the first stage
-        direction = "forward"
-        between = workflow.stages[:there]
+    if current_key is None:
+        # a record without a stage: placing it is a forward move from before the first stage
+        direction, between = "forward", workflow.stages[:there]
+    elif current is None or here is None:
+        # a stage the workflow no longer has: nothing to measure skipping against
+        direction, between = "forward", ()
     elif here == there:
         direction, between = "same", ()
     elif there > here:

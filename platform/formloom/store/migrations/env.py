@@ -4,6 +4,7 @@ from sqlalchemy import pool
 
 from formloom.store.db import make_engine
 from formloom.store.tables import metadata
+import formloom.automation.tables  # noqa: F401  (its tables live on the same metadata)
 
 config = context.config
 

@@ -1,0 +1,614 @@
+"""Formloom against the hand-coded baseline, and how Formloom's cost grows with data.
+
+    python -m benchmarks.run [--quick] [--db sqlite|postgres|both] [--out DIR]
+
+Writes benchmarks/results/latest.md and latest.json (see benchmarks/README.md).
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import http.client
+import json
+import os
+import platform
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlencode
+
+from . import data as D
+from . import env
+
+L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
+RESULTS = Path(__file__).resolve().parent / "results"
+GOALS = {"form_get": 1.2, "create_post": 1.5, "list_filtered": 1.3, "stage_move": 1.5, "detail_get": 1.3,
+         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3}
+WEB_OPS = ["form_get", "create_post", "list_filtered", "stage_move", "detail_get"]
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+F_LIST = "/apps/crm/opportunity/?" + urlencode({"source": "referral", "amount__gte": "100000", "sort": "-amount"})
+B_LIST = "/opportunities/?" + urlencode({"source": "referral", "amount_min": "100000", "sort": "-amount"})
+
+
+def log(*parts) -> None:
+    print(time.strftime("%H:%M:%S"), *parts, flush=True)
+
+
+def stats(samples: list[float]) -> dict:
+    s = sorted(samples)
+    return {"n": len(s), "median_ms": statistics.median(s) * 1000,
+            "p95_ms": s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))] * 1000,
+            "mean_ms": statistics.fmean(s) * 1000}
+
+
+# -- what each app is asked -------------------------------------------------------------------------------------
+
+@dataclass
+class Side:
+    """The requests one app answers for each operation (paths differ; the work asked is the same)."""
+    name: str
+    form_path: str
+    list_path: str
+    detail_path: Callable[[int], str]
+    move_path: Callable[[int], str]
+    move_body: Callable[[int], dict]
+    customer_id: Callable[[int], int]
+    contact_id: Callable[[int], int]
+    counters: dict = field(default_factory=lambda: {"detail": 0, "create": 0})
+    move_pool: list = field(default_factory=list)
+
+    def create_body(self, n: int) -> dict:
+        c = n % 400
+        return {"name": f"Bench deal {self.name} {n}", "customer": str(self.customer_id(c)),
+                "decision_maker": str(self.contact_id(c)), "amount": "125000.50", "source": "referral",
+                "expected_close": "2026-12-01", "need": "80", "budget_fit": "70", "authority": "60", "timing": "50",
+                "competitor_count": "2", "risk": "low", "budget_confirmed": "y",
+                "needs_summary": "Wants a phased rollout of the MES upgrade."}
+
+    def next_detail(self) -> str:
+        i = self.counters["detail"] % D.HOT
+        self.counters["detail"] += 1
+        return self.detail_path(i)
+
+    def next_move(self) -> tuple[str, dict]:
+        i = self.move_pool.pop()
+        return self.move_path(i), self.move_body(i)
+
+
+def formloom_side(move_rule: str) -> Side:
+    def move_path(i: int) -> str:
+        return move_rule.replace("<app_key>", "crm").replace("<entity_key>", "opportunity").replace(
+            "<int:record_id>", str(L0.f_opp(i)))
+    return Side("formloom", "/apps/crm/opportunity/new", F_LIST, lambda i: f"/apps/crm/opportunity/{L0.f_opp(i)}",
+                move_path, lambda i: {"stage": "needs_confirmed", "_version": "1"}, L0.f_customer, L0.f_contact,
+                move_pool=list(range(D.MOVE_END - 1, D.MOVE_START - 1, -1)))
+
+
+def baseline_side() -> Side:
+    return Side("baseline", "/opportunities/new", B_LIST, lambda i: f"/opportunities/{L0.b_opp(i)}",
+                lambda i: f"/opportunities/{L0.b_opp(i)}/stage", lambda i: {"stage": "needs_confirmed", "version": "1"},
+                L0.b_customer, L0.b_contact, move_pool=list(range(D.MOVE_END - 1, D.MOVE_START - 1, -1)))
+
+
+# -- clients: in-process (Flask test client) and HTTP (keep-alive) --------------------------------------------------
+
+class InProcess:
+    def __init__(self, flask_app):
+        self.client = flask_app.test_client()
+        self.token = None
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        if body is not None:
+            body = {**body, "csrf_token": self.token}
+        r = self.client.open(path, method=method, data=body)
+        return r.status_code, r.data
+
+    def login(self, form_path: str) -> None:
+        page = self.client.get("/login").get_data(as_text=True)
+        token = TOKEN.search(page).group(1)
+        r = self.client.post("/login", data={"email": env.ADMIN_EMAIL, "password": env.PASSWORD, "csrf_token": token})
+        assert r.status_code in (302, 303), r.status_code
+        self.token = TOKEN.search(self.client.get(form_path).get_data(as_text=True)).group(1)
+
+
+class Http:
+    """One keep-alive connection, a cookie jar of one cookie, form posts."""
+
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.cookies: dict[str, str] = {}
+        self.token = None
+
+    def request(self, method: str, path: str, body: dict | None = None) -> tuple[int, bytes]:
+        headers = {"Connection": "keep-alive"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        encoded = None
+        if body is not None:
+            encoded = urlencode({**body, "csrf_token": self.token} if self.token else body)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body=encoded, headers=headers)
+        response = self.conn.getresponse()
+        payload = response.read()
+        for header, value in response.getheaders():
+            if header.lower() == "set-cookie":
+                name, _, rest = value.partition("=")
+                self.cookies[name.strip()] = rest.split(";", 1)[0]
+        return response.status, payload
+
+    def login(self, form_path: str) -> None:
+        _s, page = self.request("GET", "/login")
+        token = TOKEN.search(page.decode()).group(1)
+        self.token = token
+        status, _ = self.request("POST", "/login", {"email": env.ADMIN_EMAIL, "password": env.PASSWORD})
+        assert status in (302, 303), status
+        _s, page = self.request("GET", form_path)
+        self.token = TOKEN.search(page.decode()).group(1)
+
+
+def one(op: str, side: Side, client, n: int) -> float:
+    if op == "form_get":
+        method, path, body, ok = "GET", side.form_path, None, 200
+    elif op == "list_filtered":
+        method, path, body, ok = "GET", side.list_path, None, 200
+    elif op == "detail_get":
+        method, path, body, ok = "GET", side.next_detail(), None, 200
+    elif op == "create_post":
+        method, path, body, ok = "POST", side.form_path, side.create_body(n), 303
+    else:
+        path, body = side.next_move()
+        method, ok = "POST", 303
+    t0 = time.perf_counter()
+    status, payload = client.request(method, path, body)
+    elapsed = time.perf_counter() - t0
+    if status != ok:
+        raise RuntimeError(f"{side.name} {op} {method} {path}: {status} {payload[:600]!r}")
+    return elapsed
+
+
+def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup: int, block: int = 5) -> dict:
+    """Each op: warm-up on both, then alternate blocks of requests Formloom/baseline."""
+    out = {}
+    for op in WEB_OPS:
+        samples = {s.name: [] for s in sides}
+        try:
+            for s, c in zip(sides, clients):
+                for n in range(warmup):
+                    one(op, s, c, 10_000 + n)
+            n = 0
+            gc.collect()
+            while n < iterations[op]:
+                for s, c in zip(sides, clients):
+                    for k in range(block):
+                        samples[s.name].append(one(op, s, c, n + k))
+                n += block
+        except RuntimeError as failure:       # an app that cannot do the op: report it, measure the rest
+            out[op] = {"error": str(failure)[:300]}
+            log(f"  {op:14s} FAILED: {str(failure)[:200]}")
+            continue
+        st = {name: stats(v) for name, v in samples.items()}
+        st["ratio_median"] = st["formloom"]["median_ms"] / st["baseline"]["median_ms"]
+        st["ratio_p95"] = st["formloom"]["p95_ms"] / st["baseline"]["p95_ms"]
+        out[op] = st
+        log(f"  {op:14s} formloom {st['formloom']['median_ms']:7.2f} ms  baseline {st['baseline']['median_ms']:7.2f} ms"
+            f"  ratio {st['ratio_median']:.2f}")
+    return out
+
+
+def same_list(fc, bc, fside: Side, bside: Side) -> bool:
+    """Honesty check: both apps list the same 50 opportunities in the same order."""
+    names = re.compile(r'<a href="[^"]*/(?:opportunity|opportunities)/\d+">([^<]+)</a>')
+    f = names.findall(fc.request("GET", fside.list_path)[1].decode())
+    b = names.findall(bc.request("GET", bside.list_path)[1].decode())
+    return bool(f) and f[:50] == b[:50]
+
+
+# -- HTTP servers ---------------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(which: str, url: str, workdir: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.serve", which, url, str(port), str(workdir)],
+                            cwd=env.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if "ready" not in line:
+        raise RuntimeError(f"{which} server did not start: {proc.stderr.read()[-3000:]}")
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, port
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+# -- scale measurements (Formloom alone) -------------------------------------------------------------------------
+
+def list_timing(client: InProcess, path: str, n: int) -> dict:
+    for _ in range(3):
+        client.request("GET", path)
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        status, _ = client.request("GET", path)
+        samples.append(time.perf_counter() - t0)
+        assert status == 200
+    return stats(samples)
+
+
+def explain_list(flask_app, client: InProcess, path: str) -> str:
+    """The SQL the list page ran, and the database's plan for it."""
+    from sqlalchemy import event
+    db = flask_app.extensions["formloom.db"]
+    captured = []
+
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if "FROM records" in statement and "ORDER BY" in statement and "LIMIT" in statement:
+            captured.append((statement, parameters))
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        client.request("GET", path)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
+    if not captured:
+        return "(list query not captured)"
+    statement, params = captured[0]
+    raw = db.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if db.is_sqlite:
+            cur.execute("EXPLAIN QUERY PLAN " + statement, params)
+            plan = "\n".join(f"{r[0]}|{r[1]}|{r[3]}" for r in cur.fetchall())
+        else:
+            cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params)
+            plan = "\n".join(r[0] for r in cur.fetchall())
+    finally:
+        raw.close()
+    return f"{statement.strip()}\n-- params: {params}\n-- plan:\n{plan}"
+
+
+def reminder_sweep(flask_app, owners_pool: range, now: datetime) -> dict:
+    """Create 1,000 due "proposal_silence_48h" reminders (Formloom's own trigger computes
+    the occurrence; Formloom's enqueue writes the row), then time the worker's run_once
+    claiming and firing them."""
+    from sqlalchemy import select, update
+    from formloom.automation import run_once
+    from formloom.automation.jobs import enqueue
+    from formloom.automation.reminders import REMINDER, TimeContext, reminder_prefix
+    from formloom.automation.rules import TRIGGERS
+    from formloom.store.records import get_record
+    from formloom.store.tables import events, jobs
+    db = flask_app.extensions["formloom.db"]
+    app, _vid = flask_app.extensions["formloom.catalog"].get("crm")
+    entity = app.entity("opportunity")
+    workflow = app.workflow_for("opportunity")
+    rule = next(r for r in workflow.rules if r.key == "proposal_silence_48h")
+    with db.write() as conn:
+        conn.execute(update(events).where(events.c.processed_at.is_(None)).values(processed_at=now))
+        made = 0
+        for i in owners_pool:
+            record = get_record(conn, app, entity, L0.f_opp(i))
+            created_at = record.stage_entered_at + timedelta(seconds=1)
+            for occurrence, due in TRIGGERS["stage_idle"].due(TimeContext(conn, app, created_at), workflow, rule,
+                                                              record):
+                made += enqueue(conn, REMINDER, reminder_prefix(app.key, workflow.key, rule.key, record.id)
+                                + occurrence, {"workflow": workflow.key, "rule": rule.key, "occurrence": occurrence,
+                                               "repeat": 0}, due, created_at, app_key=app.key, rule_key=rule.key,
+                                record_id=record.id)
+    t0 = time.perf_counter()
+    ran = run_once(db, flask_app.extensions["formloom.catalog"], now=now)
+    seconds = time.perf_counter() - t0
+    with db.read() as conn:
+        fired = conn.execute(select(jobs.c.id).where(jobs.c.rule_key == rule.key, jobs.c.status == "done")).all()
+    return {"created": made, "ran": ran, "done_total": len(fired), "seconds": seconds,
+            "per_reminder_ms": seconds / max(ran, 1) * 1000}
+
+
+def dashboard(flask_app, n: int) -> dict:
+    """count and sum(amount) by stage and the win rate: Formloom's query layer
+    (kanban_columns, one GROUP BY) vs hand-written SQL on the baseline table."""
+    from formloom.auth.users import load_actor
+    from formloom.workflow import kanban_columns
+    db = flask_app.extensions["formloom.db"]
+    app, _vid = flask_app.extensions["formloom.catalog"].get("crm")
+    entity = app.entity("opportunity")
+    with db.read() as conn:
+        actor = load_actor(conn, 1)
+
+    def formloom_once():
+        with db.read() as conn:
+            cols = kanban_columns(conn, app, entity, actor, sum_field="amount")
+        by = {c.stage.key: (c.count, c.total) for c in cols}
+        won, lost = by["won"][0], by["lost"][0]
+        return by, won / (won + lost) if won + lost else None
+
+    sql = "SELECT stage, count(*), sum(amount) FROM bl_opportunity GROUP BY stage"
+
+    def baseline_once():
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(sql).all()
+        by = {r[0]: (r[1], r[2]) for r in rows}
+        won, lost = by.get("won", (0,))[0], by.get("lost", (0,))[0]
+        return by, won / (won + lost) if won + lost else None
+
+    f_by, f_rate = formloom_once()
+    b_by, b_rate = baseline_once()
+    agree = all(f_by[k][0] == b_by.get(k, (0,))[0] for k in f_by) and abs((f_rate or 0) - (b_rate or 0)) < 1e-9
+    out = {}
+    for name, fn in (("formloom", formloom_once), ("baseline_sql", baseline_once)):
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            fn()
+            samples.append(time.perf_counter() - t0)
+        out[name] = stats(samples)
+    out["ratio_median"] = out["formloom"]["median_ms"] / out["baseline_sql"]["median_ms"]
+    out["counts_agree"] = agree
+    out["win_rate"] = f_rate
+    out["baseline_sql"]["sql"] = sql
+    return out
+
+
+# -- one database --------------------------------------------------------------------------------------------------
+
+def run_db(kind: str, quick: bool, workdir: Path) -> dict:
+    small, web_size, large = (D.FIRST, D.FIRST, 100_000) if quick else (D.FIRST, 100_000, 1_000_000)
+    iters = {op: (40 if quick else 200) for op in WEB_OPS}
+    iters["list_filtered"] = 40 if quick else 120
+    http_iters = {op: (20 if quick else 100) for op in WEB_OPS}
+    warm = 5 if quick else 10
+    res: dict = {"sizes": {"small": small, "web": web_size, "large": large}, "loads": []}
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    url = env.fresh_database(kind, workdir)
+    log(f"[{kind}] setting up {url}")
+    info = env.setup(url, workdir)
+    owners = [info["admin_id"]] + info["owners"]
+
+    def grow(to: int, have: int) -> int:
+        log(f"[{kind}] bulk load opportunities {have:,} -> {to:,}")
+        r = env.load_tranche(url, have, to, owners, now)
+        res["loads"].append({"from": have, "to": to, **r})
+        log(f"[{kind}]   {r['records']:,} records in {r['seconds']:.1f}s ({r['records_per_s']:,.0f}/s), "
+            f"indexes {r['index_seconds']:.1f}s, peak RSS {r['peak_rss_mb']:.0f} MB")
+        return to
+
+    have = grow(small, 0)
+    fapp = env.formloom_app(url, workdir)
+    move_rule = env.stage_move_endpoint(fapp) or env.MOVE_ADAPTER
+    res["stage_move_route"] = move_rule
+    res["stage_move_route_is_adapter"] = move_rule == env.MOVE_ADAPTER
+    fclient = InProcess(fapp)
+    fclient.login("/apps/crm/opportunity/new")
+    scale: dict = {"list": {}, "explain": {}, "sweep": {}, "dashboard": {}}
+    n_list = 30 if quick else 60
+    log(f"[{kind}] scale at {small:,}")
+    scale["list"][str(small)] = list_timing(fclient, F_LIST, n_list)
+    scale["explain"][str(small)] = explain_list(fapp, fclient, F_LIST)
+    scale["sweep"][str(small)] = reminder_sweep(fapp, range(D.SWEEP_START, D.SWEEP_START + 1000), now)
+    scale["dashboard"][str(small)] = dashboard(fapp, 5)
+    fapp.extensions["formloom.db"].dispose()
+
+    if web_size > have:
+        have = grow(web_size, have)
+    log(f"[{kind}] web, in-process, {web_size:,} opportunities")
+    fapp, bapp = env.formloom_app(url, workdir), env.baseline_app(url)
+    fside, bside = formloom_side(move_rule), baseline_side()
+    fclient, bclient = InProcess(fapp), InProcess(bapp)
+    fclient.login(fside.form_path)
+    bclient.login(bside.form_path)
+    res["same_list_page"] = same_list(fclient, bclient, fside, bside)
+    res["in_process"] = compare([fside, bside], [fclient, bclient], iters, warm)
+    fapp.extensions["formloom.db"].dispose()
+    bapp.extensions["baseline.engine"].dispose()
+
+    log(f"[{kind}] web, HTTP (waitress, loopback, keep-alive)")
+    res["http"], res["memory"] = {}, {}
+    procs = []
+    try:
+        fproc, fport = start_server("formloom", url, workdir)
+        procs.append(fproc)
+        bproc, bport = start_server("baseline", url, workdir)
+        procs.append(bproc)
+        fh, bh = Http(fport), Http(bport)
+        fh.login(fside.form_path)
+        bh.login(bside.form_path)
+        res["http"] = compare([fside, bside], [fh, bh], http_iters, warm)
+        for _ in range(20):
+            fh.request("GET", fside.list_path)
+            bh.request("GET", bside.list_path)
+        res["memory"]["server_rss_after_listing_mb"] = {"formloom": rss_mb(fproc.pid), "baseline": rss_mb(bproc.pid)}
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
+
+    log(f"[{kind}] import path rate (create_record)")
+    res["import_path"] = env.import_rate(url, 300 if quick else 1000, owners)
+
+    have = grow(large, have)
+    fapp = env.formloom_app(url, workdir)
+    fclient = InProcess(fapp)
+    fclient.login("/apps/crm/opportunity/new")
+    log(f"[{kind}] scale at {large:,}")
+    scale["list"][str(large)] = list_timing(fclient, F_LIST, n_list)
+    scale["explain"][str(large)] = explain_list(fapp, fclient, F_LIST)
+    scale["sweep"][str(large)] = reminder_sweep(fapp, range(D.SWEEP_START + 1000, D.SWEEP_END), now)
+    scale["dashboard"][str(large)] = dashboard(fapp, 3 if quick else 5)
+    fapp.extensions["formloom.db"].dispose()
+    res["scale"] = scale
+    res["ratios"] = {
+        **{op: res["in_process"][op].get("ratio_median") for op in WEB_OPS},
+        "list_1m_vs_10k": scale["list"][str(large)]["median_ms"] / scale["list"][str(small)]["median_ms"],
+        "reminder_sweep_1m_vs_10k": scale["sweep"][str(large)]["seconds"] / scale["sweep"][str(small)]["seconds"],
+        "dashboard_1m_vs_sql": scale["dashboard"][str(large)]["ratio_median"],
+    }
+    raw_rates = [l["records_per_s"] for l in res["loads"]]
+    res["memory"]["bulk_load_peak_rss_mb"] = max(l["peak_rss_mb"] for l in res["loads"])
+    res["memory"]["load_rate_records_per_s"] = {"raw_bulk_insert": max(raw_rates),
+                                                "formloom_import_path": res["import_path"]["records_per_s"]}
+    log(f"[{kind}] ratios: " + ", ".join(f"{k}={v:.2f}" if v is not None else f"{k}=n/a"
+                                         for k, v in res["ratios"].items()))
+    env.drop_database(kind, url)
+    return res
+
+
+# -- report ------------------------------------------------------------------------------------------------------
+
+def versions() -> dict:
+    import flask
+    import sqlalchemy
+    import wtforms
+    out = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "flask": flask.__version__,
+           "sqlalchemy": sqlalchemy.__version__, "wtforms": wtforms.__version__}
+    try:
+        from sqlalchemy import create_engine, text
+        e = create_engine(env.PG_ADMIN_URL)
+        with e.connect() as conn:
+            out["postgresql"] = conn.execute(text("SHOW server_version")).scalar()
+        e.dispose()
+    except Exception as exc:   # PostgreSQL not reachable
+        out["postgresql"] = f"unavailable ({type(exc).__name__})"
+    return out
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                   if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    mem = None
+    try:
+        mem = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1]) // 1024
+    except (OSError, StopIteration):
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(), "memory_mb": mem}
+
+
+def write_report(result: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    (out / "latest.md").write_text(markdown(result))
+
+
+def markdown(r: dict) -> str:
+    L = []
+    m, v = r["machine"], r["versions"]
+    L += [f"# Formloom benchmarks ({'quick' if r['quick'] else 'full'} run)", "",
+          f"- date: {r['date']}  (run took {r['seconds']:.0f} s)",
+          f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']} MB, {m['platform']}",
+          f"- Python {v['python']}, SQLite {v['sqlite']}, PostgreSQL {v['postgresql']}, Flask {v['flask']}, "
+          f"SQLAlchemy {v['sqlalchemy']}, WTForms {v['wtforms']}",
+          f"- databases: {', '.join(r['databases'])}; headline = in-process on {r['headline_db']}", "",
+          "Ratios are Formloom / baseline (web) or large / small (scale); lower is better, 1.0 = same cost.", "",
+          "## Headline ratios and goals", "",
+          "| key | ratio | goal | met |", "|---|---:|---:|---|"]
+    for key, goal in GOALS.items():
+        val = r["ratios"].get(key)
+        L.append(f"| {key} | {val:.2f} | <= {goal} | {'yes' if val is not None and val <= goal else '**no**'} |"
+                 if val is not None else f"| {key} | n/a | <= {goal} | n/a |")
+    for db, d in r["details"].items():
+        s = d["sizes"]
+        L += ["", f"## {db}", "",
+              f"Web benchmarks at {s['web']:,} opportunities; scale at {s['small']:,} vs {s['large']:,}. "
+              f"Stage move route: `{d['stage_move_route']}`"
+              + (" (benchmark adapter calling `move_to_stage`; the web layer has no stage-move endpoint yet)"
+                 if d["stage_move_route_is_adapter"] else "") + ". "
+              f"Both apps list the same 50 records in the same order: {'yes' if d['same_list_page'] else '**no**'}.", ""]
+        for mode in ("in_process", "http"):
+            L += [f"### Web, {'in-process (Flask test client)' if mode == 'in_process' else 'HTTP (waitress, loopback)'}", "",
+                  "| op | Formloom median | p95 | baseline median | p95 | ratio median | ratio p95 | n |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            for op in WEB_OPS:
+                x = d[mode][op]
+                if "error" in x:
+                    L.append(f"| {op} | failed: {x['error'][:120]} | | | | | | |")
+                    continue
+                f, b = x["formloom"], x["baseline"]
+                L.append(f"| {op} | {f['median_ms']:.2f} ms | {f['p95_ms']:.2f} ms | {b['median_ms']:.2f} ms | "
+                         f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
+            L.append("")
+        sc = d["scale"]
+        small, large = str(s["small"]), str(s["large"])
+        L += ["### Scale (Formloom alone)", "", "| measurement | small | large | ratio |", "|---|---:|---:|---:|",
+              f"| list page (median) | {sc['list'][small]['median_ms']:.2f} ms | {sc['list'][large]['median_ms']:.2f} ms | "
+              f"{d['ratios']['list_1m_vs_10k']:.2f} |",
+              f"| reminder sweep, 1,000 due (run_once) | {sc['sweep'][small]['seconds']:.2f} s "
+              f"(ran {sc['sweep'][small]['ran']}) | {sc['sweep'][large]['seconds']:.2f} s (ran {sc['sweep'][large]['ran']}) | "
+              f"{d['ratios']['reminder_sweep_1m_vs_10k']:.2f} |",
+              f"| dashboard, Formloom kanban_columns | {sc['dashboard'][small]['formloom']['median_ms']:.1f} ms | "
+              f"{sc['dashboard'][large]['formloom']['median_ms']:.1f} ms | |",
+              f"| dashboard, hand-written SQL on bl_opportunity | {sc['dashboard'][small]['baseline_sql']['median_ms']:.1f} ms | "
+              f"{sc['dashboard'][large]['baseline_sql']['median_ms']:.1f} ms | |",
+              f"| dashboard Formloom / SQL at large | | | {d['ratios']['dashboard_1m_vs_sql']:.2f} |", "",
+              f"Dashboard counts agree with the SQL: {sc['dashboard'][large]['counts_agree']}; win rate "
+              f"{sc['dashboard'][large]['win_rate']:.3f}.", "",
+              "### Memory and load rate", "",
+              f"- server RSS after listing (waitress): Formloom {d['memory']['server_rss_after_listing_mb']['formloom']:.0f} MB, "
+              f"baseline {d['memory']['server_rss_after_listing_mb']['baseline']:.0f} MB",
+              f"- bulk load peak RSS: {d['memory']['bulk_load_peak_rss_mb']:.0f} MB",
+              f"- load rate: raw bulk insert {d['memory']['load_rate_records_per_s']['raw_bulk_insert']:,.0f} records/s; "
+              f"Formloom import path (create_record) {d['memory']['load_rate_records_per_s']['formloom_import_path']:,.0f} records/s", "",
+              "| load | records | seconds | records/s | index rebuild s | peak RSS MB |", "|---|---:|---:|---:|---:|---:|"]
+        for l in d["loads"]:
+            L.append(f"| {l['from']:,} -> {l['to']:,} | {l['records']:,} | {l['seconds']:.1f} | {l['records_per_s']:,.0f} | "
+                     f"{l['index_seconds']:.1f} | {l['peak_rss_mb']:.0f} |")
+        L += ["", "### EXPLAIN of the list query", ""]
+        for size, text_ in sc["explain"].items():
+            L += [f"At {int(size):,}:", "", "```", text_, "```", ""]
+    return "\n".join(L) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    started = time.time()
+    kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    details = {}
+    with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
+        for kind in kinds:
+            details[kind] = run_db(kind, args.quick, Path(tmp))
+    headline = "sqlite" if "sqlite" in details else kinds[0]
+    result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
+              "seconds": time.time() - started, "machine": machine(), "versions": versions(),
+              "databases": kinds, "headline_db": headline, "goals": GOALS,
+              "ratios": dict(details[headline]["ratios"]),
+              "met": {k: (details[headline]["ratios"][k] <= g if details[headline]["ratios"][k] is not None else None)
+                      for k, g in GOALS.items()},
+              "details": details}
+    write_report(result, args.out)
+    log(f"wrote {args.out / 'latest.md'} and latest.json in {result['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Worker processes for the multi-process tests (importable, for the spawn start method)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from formloom.automation import run_once
+from formloom.store.apps import AppCatalog
+from formloom.store.db import Database
+
+
+def work_until_idle(url: str, now_iso: str, worker_id: str, settings) -> int:
+    db = Database(url)
+    catalog = AppCatalog(db)
+    now = datetime.fromisoformat(now_iso)
+    total = 0
+    idle = 0
+    while idle < 2:
+        ran = run_once(db, catalog, now, settings, worker_id=worker_id)
+        total += ran
+        idle = idle + 1 if ran == 0 else 0
+    db.dispose()
+    return total
+
+
+def die_inside_a_reminder(url: str, now_iso: str, settings, ready) -> None:
+    """Fire a reminder, then hang before the transaction commits (to be killed)."""
+    from formloom.automation import worker
+
+    original = worker.fire_reminder
+
+    def fire_and_hang(*args, **kwargs):
+        original(*args, **kwargs)
+        ready.set()
+        time.sleep(120)
+
+    worker.fire_reminder = fire_and_hang
+    db = Database(url)
+    run_once(db, AppCatalog(db), datetime.fromisoformat(now_iso), settings, worker_id="doomed")
