@@ -22,7 +22,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 test-postgres: $(VENV)/.installed
-	FORMLOOM_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not browser" tests/store tests/web tests/test_cli.py
+	FORMLOOM_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not browser" tests/store tests/web tests/auth tests/workflow tests/automation tests/test_cli.py tests/test_cli_tokens.py tests/test_cli_automation.py
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run

@@ -199,6 +199,16 @@ def _money(form, field):
         raise ValidationError("Use at most 2 decimal places.")
 
 
+def _select(label: str, pairs) -> SelectField:
+    """Optional select: empty, or one of the options."""
+    allowed = {v for v, _l in pairs}
+
+    def one_of(form, field):
+        if field.data not in (None, "") and field.data not in allowed:
+            raise ValidationError("Not a valid choice.")
+    return SelectField(label, choices=choices(pairs), validate_choice=False, validators=[one_of])
+
+
 def _score(label: str) -> IntegerField:
     return IntegerField(label, validators=[Optional(), NumberRange(0, 100, "Enter a number between 0 and 100.")])
 
@@ -209,20 +219,20 @@ class OpportunityForm(FlaskForm):
     decision_maker = IntegerField("Decision maker", validators=[Optional()])
     contacts = StringField("Key contacts", validators=[Optional()])          # ids, comma separated (picker)
     amount = DecimalField("Amount", places=None, validators=[Optional(), _money])
-    source = SelectField("Source channel", choices=choices(SOURCES), validate_choice=True)
+    source = _select("Source channel", SOURCES)
     expected_close = DateField("Expected close", validators=[Optional()])
     need = _score("Need")
     budget_fit = _score("Budget fit")
     authority = _score("Authority")
     timing = _score("Timing")
     competitor_count = IntegerField("Competitors", validators=[Optional(), NumberRange(0, 50)])
-    risk = SelectField("Risk", choices=choices(RISKS))
+    risk = _select("Risk", RISKS)
     budget_confirmed = BooleanField("Budget confirmed")
     needs_summary = TextAreaField("Needs summary", validators=[Optional(), Length(max=5000)])
     proposal_date = DateField("Proposal date", validators=[Optional()])
     proposal_link = StringField("Proposal link", validators=[Optional(), URL(), Length(max=2000)])
     contract_signed_on = DateField("Contract signed on", validators=[Optional()])
-    lost_reason = SelectField("Lost reason", choices=choices(LOST_REASONS))
+    lost_reason = _select("Lost reason", LOST_REASONS)
     lost_note = TextAreaField("Lost note", validators=[Optional(), Length(max=2000)])
     last_follow_up_at = DateTimeLocalField("Last follow-up", format="%Y-%m-%dT%H:%M", validators=[Optional()])
     in_pool = BooleanField("In public pool")

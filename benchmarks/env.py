@@ -142,10 +142,10 @@ def add_move_adapter(flask_app) -> None:
     @login_required
     def move(app_key: str, entity_key: str, record_id: int):
         place = load_entity(app_key, entity_key)
-        expected = request.form.get("_version", "")
+        expected = request.form.get("version", "")     # the same fields as the web layer's route
         try:
             with db().write() as conn:
-                move_to_stage(conn, place.app, place.entity, record_id, request.form.get("stage", ""),
+                move_to_stage(conn, place.app, place.entity, record_id, request.form.get("to", ""),
                               current_actor(), expected_version=int(expected) if expected.isdigit() else None,
                               lang=lang())
         except FormloomError as problem:

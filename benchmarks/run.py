@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.metadata
 import http.client
 import json
 import os
@@ -90,7 +91,7 @@ def formloom_side(move_rule: str) -> Side:
         return move_rule.replace("<app_key>", "crm").replace("<entity_key>", "opportunity").replace(
             "<int:record_id>", str(L0.f_opp(i)))
     return Side("formloom", "/apps/crm/opportunity/new", F_LIST, lambda i: f"/apps/crm/opportunity/{L0.f_opp(i)}",
-                move_path, lambda i: {"stage": "needs_confirmed", "_version": "1"}, L0.f_customer, L0.f_contact,
+                move_path, lambda i: {"to": "needs_confirmed", "version": "1"}, L0.f_customer, L0.f_contact,
                 move_pool=list(range(D.MOVE_END - 1, D.MOVE_START - 1, -1)))
 
 
@@ -181,20 +182,25 @@ def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup
     out = {}
     for op in WEB_OPS:
         samples = {s.name: [] for s in sides}
-        try:
-            for s, c in zip(sides, clients):
+        errors = {}
+        for s, c in zip(sides, clients):
+            try:
                 for n in range(warmup):
                     one(op, s, c, 10_000 + n)
-            n = 0
-            gc.collect()
-            while n < iterations[op]:
-                for s, c in zip(sides, clients):
-                    for k in range(block):
-                        samples[s.name].append(one(op, s, c, n + k))
-                n += block
-        except RuntimeError as failure:       # an app that cannot do the op: report it, measure the rest
-            out[op] = {"error": str(failure)[:300]}
-            log(f"  {op:14s} FAILED: {str(failure)[:200]}")
+            except RuntimeError as failure:     # an app that cannot do the op: report it, measure the other
+                errors[s.name] = str(failure)[:300]
+                log(f"  {op:14s} {s.name} FAILED: {str(failure)[:160]}")
+        working = [(s, c) for s, c in zip(sides, clients) if s.name not in errors]
+        n = 0
+        gc.collect()
+        while n < iterations[op] and working:
+            for s, c in working:
+                for k in range(block):
+                    samples[s.name].append(one(op, s, c, n + k))
+            n += block
+        if errors:
+            out[op] = {"error": "; ".join(f"{k}: {v}" for k, v in errors.items()),
+                       **{name: stats(v) for name, v in samples.items() if v}}
             continue
         st = {name: stats(v) for name, v in samples.items()}
         st["ratio_median"] = st["formloom"]["median_ms"] / st["baseline"]["median_ms"]
@@ -207,7 +213,7 @@ def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup
 
 def same_list(fc, bc, fside: Side, bside: Side) -> bool:
     """Honesty check: both apps list the same 50 opportunities in the same order."""
-    names = re.compile(r'<a href="[^"]*/(?:opportunity|opportunities)/\d+">([^<]+)</a>')
+    names = re.compile(r'<a [^>]*href="[^"]*/(?:opportunity|opportunities)/\d+"[^>]*>([^<]+)</a>')
     f = names.findall(fc.request("GET", fside.list_path)[1].decode())
     b = names.findall(bc.request("GET", bside.list_path)[1].decode())
     return bool(f) and f[:50] == b[:50]
@@ -483,7 +489,7 @@ def versions() -> dict:
     import flask
     import sqlalchemy
     import wtforms
-    out = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "flask": flask.__version__,
+    out = {"python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "flask": importlib.metadata.version("flask"),
            "sqlalchemy": sqlalchemy.__version__, "wtforms": wtforms.__version__}
     try:
         from sqlalchemy import create_engine, text

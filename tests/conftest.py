@@ -64,6 +64,13 @@ HELPDESK_APP = {
 }
 
 
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch):
+    """scrypt costs ~0.2 s a user; tests hash with a cheap method. Production hashing is untouched."""
+    from formloom.auth import users
+    monkeypatch.setattr(users, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 def helpdesk_app() -> dict:
     return copy.deepcopy(HELPDESK_APP)
 

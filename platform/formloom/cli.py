@@ -73,6 +73,9 @@ def install(path: Path) -> None:
         click.echo(f"App {result.app_key!r} is already at version {result.version.number}; nothing to do.")
         return
     click.echo(f"Installed app {result.app_key!r} version {result.version.number} ({result.version.content_hash[:12]}).")
+    moved = _resync_reminders(result.app_key)
+    if moved:
+        click.echo(f"  rescheduled {moved} reminder(s) to follow the new rules")
     for name in result.archived:
         click.echo(f"  archived field {name} (its values are kept; put it back to restore)")
     for name in result.restored:
@@ -112,8 +115,138 @@ def _serve(host: str, port: int, threads: int) -> None:
     from .config import settings_from_env
     _init_database(settings_from_env()["DATABASE_URL"])
     app = create_app()
+    from .automation import start_background_worker
+    worker = start_background_worker(app)        # the embedded default: reminders run in this process
+    previous = _exit_on_sigterm()
     click.echo(f"Serving Formloom on http://{host}:{port}/  (Ctrl+C to stop)")
-    serve(app, host=host, port=port, threads=threads, _quiet=True)
+    try:
+        serve(app, host=host, port=port, threads=threads, _quiet=True)
+    finally:
+        worker.stop()                            # finishes the job at hand
+        _restore_sigterm(previous)
+
+
+def _exit_on_sigterm():
+    """SIGTERM ends the server like Ctrl+C does (waitress stops on SystemExit), so the worker stops cleanly."""
+    import signal
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _exit(signum, frame):
+        raise SystemExit(0)
+    return signal.signal(signal.SIGTERM, _exit)
+
+
+def _restore_sigterm(previous) -> None:
+    import signal
+    import threading
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _resync_reminders(app_key: str) -> int:
+    """After an install, move, create or cancel reminders so they follow the rules as published."""
+    from .automation.worker import sync_changed_apps
+    from .store.apps import AppCatalog
+    db = _database()
+    try:
+        return sync_changed_apps(db, AppCatalog(db), _utcnow())
+    finally:
+        db.dispose()
+
+
+def _utcnow():
+    from datetime import datetime, timezone
+    return datetime.now(timezone.utc)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Process what is due now, then exit.")
+@_one_line_errors
+def worker(once: bool) -> None:
+    """Run the automation worker (rules, reminders, email, webhooks) as its own process.
+
+    Any number of workers may run against one PostgreSQL database; each due job
+    runs once. Stops on SIGTERM or Ctrl+C after finishing the job at hand."""
+    import logging
+    from .automation import Settings, run_forever, run_worker_once
+    from .store.apps import AppCatalog
+    from .config import settings_from_env
+    db = _database()
+    catalog = AppCatalog(db)
+    settings = Settings.from_mapping(settings_from_env())
+    try:
+        if once:
+            ran = run_worker_once(db, catalog, settings=settings)
+            click.echo(f"Ran {ran} job(s).")
+            return
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        click.echo("Worker running (SIGTERM or Ctrl+C to stop).")
+        run_forever(db, catalog, settings)
+        click.echo("Worker stopped.")
+    finally:
+        db.dispose()
+
+
+@main.group()
+def reminders() -> None:
+    """Look at reminders."""
+
+
+@reminders.command("due")
+@click.option("--at", "at_text", required=True, metavar="ISO8601",
+              help="A moment, e.g. 2026-03-05T09:00:00+08:00 (no offset means UTC).")
+@click.option("--app", "app_key", default=None, help="Only this app.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {rule, record_id, due_at}.")
+@_one_line_errors
+def reminders_due(at_text: str, app_key: str | None, as_json: bool) -> None:
+    """Print every reminder due by --at, without firing anything."""
+    import json
+    from datetime import datetime, timezone
+    from sqlalchemy import func, select
+    from .automation import due_reminders
+    from .store.apps import AppCatalog
+    from .store.tables import events
+    try:
+        at = datetime.fromisoformat(at_text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise FormloomError(f"--at {at_text!r} is not an ISO 8601 moment",
+                            hint="e.g. 2026-03-05T09:00:00+08:00") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=timezone.utc)
+    db = _database()
+    catalog = AppCatalog(db)
+    try:
+        with db.read() as conn:
+            if app_key:
+                catalog.app(app_key, conn)           # an unknown app is an error, not an empty list
+            found = due_reminders(conn, at, app_key, catalog=catalog)
+            query = select(func.count()).select_from(events).where(events.c.processed_at.is_(None))
+            if app_key:
+                query = query.where(events.c.app_key == app_key)
+            unprocessed = conn.execute(query).scalar_one()
+    finally:
+        db.dispose()
+    if unprocessed:
+        click.echo(f"Note: {unprocessed} record change(s) are not processed by a worker yet; "
+                   "reminders they would schedule are not listed.", err=True)
+    if as_json:
+        click.echo(json.dumps([{"rule": r.rule_key, "record_id": r.record_id,
+                                "due_at": _iso_utc(r.due_at)} for r in found], indent=2))
+        return
+    if not found:
+        click.echo(f"No reminders due by {_iso_utc(at)}.")
+        return
+    click.echo(f"{'DUE (UTC)':21} {'RULE':32} RECORD")
+    for r in found:
+        click.echo(f"{_iso_utc(r.due_at):21} {r.rule_key:32} {'' if r.record_id is None else r.record_id}")
+    click.echo(f"{len(found)} reminder(s) due by {_iso_utc(at)}.")
+
+
+def _iso_utc(value) -> str:
+    from datetime import timezone
+    return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @main.command()
@@ -199,6 +332,61 @@ def _check_roles(db, pairs: list[tuple[str, str]]) -> None:
         app = catalog.app(app_key)
         if role not in app.roles:
             raise FormloomError(f"App {app_key!r} has no role {role!r} (its roles: {', '.join(app.roles)})")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens (shown once, stored hashed)."""
+
+
+@token.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="What the token is for, e.g. the tool that will use it.")
+@_one_line_errors
+def token_create(email: str, name: str) -> None:
+    """Create an API token for EMAIL; the token is the last line of the output."""
+    from .auth.tokens import create_token
+    from .auth.users import user_id_by_email
+    with _database().write() as conn:
+        user_id = user_id_by_email(conn, email)
+        if user_id is None:
+            raise FormloomError(f"No user with the email {email}")
+        row, secret = create_token(conn, user_id, name or "cli")
+    click.echo(f"Created token {row.id} ({row.name}) for {email}. It is shown once; keep it secret:")
+    click.echo(secret)
+
+
+@token.command("list")
+@click.argument("email")
+@_one_line_errors
+def token_list(email: str) -> None:
+    """List EMAIL's API tokens (never the secrets)."""
+    from .auth.tokens import list_tokens
+    from .auth.users import user_id_by_email
+    with _database().read() as conn:
+        user_id = user_id_by_email(conn, email)
+        if user_id is None:
+            raise FormloomError(f"No user with the email {email}")
+        rows = list_tokens(conn, user_id)
+    for row in rows:
+        state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+        click.echo(f"{row.id}\t{row.name}\t{state}\tcreated {row.created_at:%Y-%m-%d}\tlast used {used}")
+
+
+@token.command("revoke")
+@click.argument("email")
+@click.argument("token_id", type=int)
+@_one_line_errors
+def token_revoke(email: str, token_id: int) -> None:
+    """Revoke one of EMAIL's API tokens by its id."""
+    from .auth.tokens import revoke_token
+    from .auth.users import user_id_by_email
+    with _database().write() as conn:
+        user_id = user_id_by_email(conn, email)
+        if user_id is None or not revoke_token(conn, user_id, token_id):
+            raise FormloomError(f"{email} has no active token {token_id}")
+    click.echo(f"Revoked token {token_id}.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,11 +55,31 @@ class RecordForm(Form):
         return self[self.field_names[key]]
 
 
+_FORM_CLASSES: dict[tuple, tuple[EntityDef, type]] = {}
+_FORM_CLASS_LIMIT = 512
+
+
 def build_form_class(entity: EntityDef, lang: str, only: Collection[str] | None = None,
                      readonly: Collection[str] = (), *, timezone: str = "UTC") -> type[RecordForm]:
     """A form class for `entity` in `lang`. `only` limits the fields (in entity order);
     `readonly` fields are rendered disabled, not validated and not read back by
-    `form_to_data`. `timezone` is where datetime-local inputs are read and shown."""
+    `form_to_data`. `timezone` is where datetime-local inputs are read and shown.
+
+    Classes are cached: the compiled model is immutable, so the same arguments always
+    build the same class, and building one costs more than rendering it."""
+    key = (id(entity), lang, None if only is None else tuple(sorted(only)), tuple(sorted(readonly)), timezone)
+    cached = _FORM_CLASSES.get(key)
+    if cached is not None and cached[0] is entity:
+        return cached[1]
+    form_class = _build_form_class(entity, lang, only, readonly, timezone)
+    if len(_FORM_CLASSES) >= _FORM_CLASS_LIMIT:
+        _FORM_CLASSES.clear()
+    _FORM_CLASSES[key] = (entity, form_class)   # holding the entity keeps its id from being reused
+    return form_class
+
+
+def _build_form_class(entity: EntityDef, lang: str, only: Collection[str] | None,
+                      readonly: Collection[str], timezone: str) -> type[RecordForm]:
     attrs: dict[str, Any] = {}
     names: dict[str, str] = {}
     readonly_keys = set()

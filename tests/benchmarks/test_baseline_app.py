@@ -63,7 +63,7 @@ def test_valid_form_creates_and_invalid_form_is_refused(client):
     assert "This field is required." in text and "at least 0" in text
     good = client.post("/opportunities/new", data={"csrf_token": token, "name": "New deal", "customer": "1",
                                                    "amount": "1200.50", "need": "80", "budget_fit": "70"})
-    assert good.status_code == 303
+    assert good.status_code == 303, re.findall(r"class=\"error\"[^>]*>([^<]+)", good.get_data(as_text=True))
     assert "New deal" in client.get(good.headers["Location"]).get_data(as_text=True)
 
 

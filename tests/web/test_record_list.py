@@ -118,7 +118,8 @@ def test_pages_move_with_previous_and_next_without_counting(app, as_agent, cases
     assert subjects(first) == ["Password reset", "Printer on fire"]
     assert 'rel="next" href="/apps/desk/case/?sort=subject&amp;limit=2&amp;offset=2"' in first
     assert 'rel="prev"' not in first
-    assert not any("count(" in s for s in statements)
+    # the records are never counted (a per-user unread-notification badge may count its own rows)
+    assert not any("count(" in s and "records" in s for s in statements)
     second = as_agent.get("/apps/desk/case/?sort=subject&limit=2&offset=2").get_data(as_text=True)
     assert subjects(second) == ["VPN is slow"]
     assert 'rel="prev"' in second and 'rel="next"' not in second

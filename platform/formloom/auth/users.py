@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Iterable, Mapping
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import FormloomError
 from ..store.tables import apps, memberships, users
 
 MIN_PASSWORD_LENGTH = 8
+#: werkzeug's hashing method for new passwords. Tests may swap in a cheap one; production never does.
+PASSWORD_METHOD = "scrypt"
 # a valid hash to compare against when the email is unknown, so timing does not reveal accounts
 _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
@@ -55,12 +57,11 @@ def create_user(conn: Connection, email: str, password: str, *, name: str = "", 
     email = normalize_email(email)
     if "@" not in email or len(email) > 254:
         raise UserError(f"{email!r} is not an email address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters")
+    check_new_password(password)
     if conn.execute(select(users.c.id).where(users.c.email == email)).first():
         raise UserError(f"A user with the email {email} already exists")
     user_id = conn.execute(insert(users).values(
-        email=email, name=name or email.split("@")[0], password_hash=generate_password_hash(password, method="scrypt"),
+        email=email, name=name or email.split("@")[0], password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
         active=True, is_superuser=is_superuser, language=language, timezone=timezone_name,
         manager_id=manager_id, session_epoch=0, created_at=datetime.now(timezone.utc),
     )).inserted_primary_key[0]
@@ -136,3 +137,113 @@ def reports_of(conn: Connection, manager_id: int) -> set[int]:
 
 def set_language(conn: Connection, user_id: int, language: str) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(language=language))
+
+
+# -- changing users (profile, user admin, first-run set-up) --------------------------
+
+class LastAdminError(UserError):
+    """The change would leave an app without an active admin."""
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > 1024:
+        raise UserError("The password must have at most 1024 characters")
+
+
+def check_password(conn: Connection, user_id: int, password: str) -> bool:
+    row = conn.execute(select(users.c.password_hash).where(users.c.id == user_id)).first()
+    return row is not None and check_password_hash(row.password_hash, password)
+
+
+def set_password(conn: Connection, user_id: int, password: str) -> int:
+    """Store a new password and end every other session (the epoch moves on); returns the new epoch."""
+    check_new_password(password)
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        password_hash=generate_password_hash(password, method=PASSWORD_METHOD),
+        session_epoch=users.c.session_epoch + 1))
+    return conn.execute(select(users.c.session_epoch).where(users.c.id == user_id)).scalar_one()
+
+
+def set_profile(conn: Connection, user_id: int, *, language: str, timezone_name: str | None) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(language=language, timezone=timezone_name))
+
+
+def set_name(conn: Connection, user_id: int, name: str) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(name=name.strip()[:200]))
+
+
+def app_roles_of(conn: Connection, user_id: int) -> dict[str, set[str]]:
+    roles: dict[str, set[str]] = {}
+    for m in conn.execute(select(memberships).where(memberships.c.user_id == user_id)):
+        roles.setdefault(m.app_key, set()).add(m.role)
+    return roles
+
+
+def active_admins(conn: Connection, app_key: str, admin_role: str) -> set[int]:
+    """Active users holding the app's admin role. The rows are locked (PostgreSQL) until the
+    transaction ends, so two admins demoting each other at once are serialized; SQLite write
+    transactions are serialized already (BEGIN IMMEDIATE)."""
+    query = (select(users.c.id).join(memberships, memberships.c.user_id == users.c.id)
+             .where(memberships.c.app_key == app_key, memberships.c.role == admin_role, users.c.active.is_(True)))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return set(conn.execute(query).scalars())
+
+
+def replace_app_roles(conn: Connection, user_id: int, app_key: str, roles: Iterable[str], admin_role: str) -> None:
+    """Make `roles` the user's roles in one app; refuse to remove the app's last active admin."""
+    roles = set(roles)
+    if admin_role not in roles:
+        admins = active_admins(conn, app_key, admin_role)
+        if admins == {user_id}:
+            raise LastAdminError(f"This is the last admin of {app_key}; make someone else admin first")
+    conn.execute(delete(memberships).where(memberships.c.user_id == user_id, memberships.c.app_key == app_key))
+    set_roles(conn, user_id, [(app_key, role) for role in sorted(roles)])
+
+
+def set_active(conn: Connection, user_id: int, active: bool, admin_roles: Mapping[str, str] | None = None) -> None:
+    """Deactivate (or reactivate) a user; the change applies on their next request, for sessions
+    and tokens alike. `admin_roles` maps each app to its admin role, to keep one admin in each."""
+    if not active:
+        for app_key, admin_role in (admin_roles or {}).items():
+            if active_admins(conn, app_key, admin_role) == {user_id}:
+                raise LastAdminError(f"This is the last admin of {app_key}; make someone else admin first")
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        active=active, session_epoch=users.c.session_epoch + (0 if active else 1)))
+
+
+def set_manager(conn: Connection, user_id: int, manager_id: int | None) -> None:
+    """Refuses a manager who is the user or reports to the user (a loop would make teams endless)."""
+    if manager_id is not None:
+        if manager_id == user_id or manager_id in reports_of(conn, user_id):
+            raise UserError("A user cannot report to themselves, directly or through others")
+        if conn.execute(select(users.c.id).where(users.c.id == manager_id)).first() is None:
+            raise UserError("There is no such manager")
+    conn.execute(update(users).where(users.c.id == user_id).values(manager_id=manager_id))
+
+
+def set_superuser(conn: Connection, user_id: int, is_superuser: bool) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(is_superuser=is_superuser))
+
+
+def has_users(conn: Connection) -> bool:
+    return conn.execute(select(func.count()).select_from(users)).scalar_one() > 0
+
+
+def create_first_superuser(conn: Connection, email: str, password: str, *, name: str = "",
+                           language: str = "en") -> int | None:
+    """Create the platform's first administrator, or return None when any user exists already.
+
+    Atomic under concurrency: PostgreSQL takes a transaction-scoped advisory lock before
+    looking, and SQLite write transactions are serialized (BEGIN IMMEDIATE), so of many
+    simultaneous set-ups exactly one creates an admin."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FIRST_ADMIN_LOCK})
+    if has_users(conn):
+        return None
+    return create_user(conn, email, password, name=name, language=language, is_superuser=True)
+
+
+FIRST_ADMIN_LOCK = 0x666C6D01   # any constant of our own ("flm" + 1)

@@ -65,8 +65,10 @@ def create_index_sql(dialect: str, app_key: str, entity_key: str, f: FieldDef) -
     expr = field_expr(dialect, f, column("data", JsonDoc)).compile(dialect=_dialect(dialect), compile_kwargs={"literal_binds": True})
     where = (f"app_key = '{_literal_key(app_key)}' AND entity_key = '{_literal_key(entity_key)}' "
              f"AND deleted_at IS NULL")
+    # a reference also orders by recency: related lists ask "newest 20 pointing at record N"
+    columns = f"({expr}), updated_at" if f.type == "reference" and not f.multiple else f"({expr})"
     return (f"CREATE INDEX IF NOT EXISTS {index_name(app_key, entity_key, f.key)} "
-            f"ON records (({expr})) WHERE {where}")
+            f"ON records ({columns}) WHERE {where}")
 
 
 def _dialect(name: str):

@@ -277,6 +277,8 @@ def form_state(place: Place, record: Record | None, formdata=None, context=None)
         form = form_class(formdata, context=context)
         stored = record.data if record else {}
         for key in readonly:               # not posted (disabled): show what is stored
+            if key not in form_class.field_names:      # computed fields are not in forms
+                continue
             f = entity.field(key)
             form.field_for(key).data = field_type(f.type).form_value(f, stored.get(key))
     else:

@@ -2,15 +2,20 @@
 static files, security headers, the error handler and the blueprints."""
 from __future__ import annotations
 
-from flask import Flask, request, send_from_directory, session
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, request, send_from_directory, session
 from flask_babel import Babel
 from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 
 from ..definitions.model import LANGUAGES, DEFAULT_LANGUAGE
 from ..resources import static_dir
 from . import auth, errors, health, helpers, records
+from . import pipeline
+from . import admin_automation, notifications
+from . import admin_users, api, openapi, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -21,6 +26,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 
 def select_locale() -> str:
+    if request.path.startswith("/api/") and request.headers.get("Accept-Language"):
+        return request.accept_languages.best_match(LANGUAGES) or DEFAULT_LANGUAGE
     actor = helpers.current_actor()
     if actor is not None and actor.language in LANGUAGES:
         return actor.language
@@ -47,13 +54,46 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(health.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(records.bp)
+    app.register_blueprint(pipeline.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(notifications.api_bp)
+    app.register_blueprint(admin_automation.bp)
+    csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin_users.bp)
+    app.register_blueprint(profile.bp)
+    ratelimit.init_app(app)
+    app.before_request(_refuse_foreign_origin)
     errors.init_app(app)
     helpers.init_templates(app)
     app.after_request(_security_headers)
+    app.after_request(_wake_worker)
 
 
 def _static(filename: str):
     return send_from_directory(static_dir(), filename, max_age=3600)
+
+
+def _refuse_foreign_origin():
+    """Besides the CSRF token: refuse a write that the browser says came from another site, or from
+    nowhere (Origin: null). Bearer-token API calls are not sent by browsers on their own."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or "Origin" not in request.headers:
+        return None
+    if request.path.startswith("/api/") and request.headers.get("Authorization"):
+        return None
+    if urlsplit(request.headers["Origin"]).netloc != request.host:
+        raise CSRFError("The request came from another site.")
+    return None
+
+
+def _wake_worker(response):
+    """After a state-changing request succeeded (its transaction has committed), wake the
+    background worker so rules run now; the request itself never waits on them."""
+    if request.method in ("POST", "PUT", "PATCH", "DELETE") and response.status_code < 400:
+        worker = current_app.extensions.get("formloom.worker")
+        if worker is not None:
+            worker.wake.set()
+    return response
 
 
 def _security_headers(response):

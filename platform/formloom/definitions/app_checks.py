@@ -1,0 +1,228 @@
+"""Meaning checks over app documents: keys, roles, references, field settings, conditions, formulas, calendar."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any, Iterator
+
+from formloom import formulas, patterns
+
+from .document_parts import (all_fields, case_clashes, entities_of, entity_keys_of, fields_by_key, indexed,
+                             indexed_dicts, item_key, option_value, repeated_keys, roles_of)
+from .expression_checks import formula_problems, logic_problems
+from .field_values import ISO_DATE, iso_date, value_problem
+from .model import RESERVED_FIELD_KEYS
+from .problems import Problem
+from .subject import Subject, for_kind
+from .time_values import valid_zone
+from .wording import did_you_mean, unknown
+
+
+AUTO_NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
+AUTO_NUMBER_TOKENS = re.compile(r"^(YYYY|YY|MM|DD|seq:[1-9][0-9]?|seq)$")
+
+
+@for_kind("app")
+def unique_keys(s: Subject) -> Iterator[Problem]:
+    """Entities, fields (and subtable columns) and options are named once each."""
+    entities = indexed_dicts(s.doc.get("entities"))
+    for i, key, first in repeated_keys(entities, item_key):
+        yield s.problem("entities", i, "key", message=f"Entity key {key!r} is used twice (entities {first + 1} and {i + 1}).")
+    for ei, entity in entities:
+        yield from _unique_fields(s, entity.get("fields"), ("entities", ei, "fields"),
+                                  f"entity {entity.get('key')!r}")
+
+
+def _unique_fields(s: Subject, fields: Any, path: tuple, owner: str) -> Iterator[Problem]:
+    items = indexed_dicts(fields)
+    for i, key, first in repeated_keys(items, item_key):
+        yield s.problem(*path, i, "key", message=f"Field key {key!r} is used twice in {owner} "
+                                                 f"(fields {first + 1} and {i + 1}); each field needs its own key.")
+    for i, key, other in case_clashes(items, item_key):
+        yield s.problem(*path, i, "key", message=f"Field keys {other!r} and {key!r} in {owner} differ only in "
+                                                 "upper/lower case; use clearly different keys.")
+    for i, f in items:
+        options = indexed(f.get("options"))
+        for j, value, first in repeated_keys(options, option_value):
+            yield s.problem(*path, i, "options", j, message=f"Field {f.get('key')!r} lists the option {value!r} "
+                                                            f"twice (options {first + 1} and {j + 1}).")
+        if f.get("type") == "subtable":
+            yield from _unique_fields(s, f.get("columns"), (*path, i, "columns"), f"subtable {f.get('key')!r}")
+
+
+@for_kind("app")
+def reserved_keys(s: Subject) -> Iterator[Problem]:
+    """Field keys do not take names the engine uses for record columns."""
+    for ei, entity in entities_of(s.doc):
+        for fi, f in indexed_dicts(entity.get("fields")):
+            if f.get("key") in RESERVED_FIELD_KEYS:
+                yield s.problem("entities", ei, "fields", fi, "key",
+                                message=f"{f['key']!r} is a reserved name and cannot be a field key "
+                                        f"(reserved: {', '.join(sorted(RESERVED_FIELD_KEYS))}); "
+                                        f"choose another key, such as '{entity.get('key')}_{f['key']}', and keep the label you want.")
+
+
+@for_kind("app")
+def roles_declared(s: Subject) -> Iterator[Problem]:
+    """Every role named anywhere in the app is one of its declared roles."""
+    roles = roles_of(s.doc)
+    admin = s.doc.get("admin_role", "admin")
+    if isinstance(admin, str) and roles and admin not in roles:
+        yield s.problem("admin_role" if "admin_role" in s.doc else "roles",
+                        message=f"The admin role {admin!r} must be one of the app's roles ({', '.join(map(str, roles))}).")
+    for ei, entity in entities_of(s.doc):
+        permissions = entity.get("permissions")
+        for role in permissions if isinstance(permissions, dict) else ():
+            if role not in roles:
+                yield s.problem("entities", ei, "permissions", role,
+                                message=f"Entity {entity.get('key')!r} gives permissions to "
+                                        f"{unknown('the role', role, roles)}, which is not one of the app's roles.")
+        for fi, f in indexed_dicts(entity.get("fields")):
+            for which in ("hidden_for", "readonly_for"):
+                for ri, role in indexed(f.get(which)):
+                    if role not in roles:
+                        yield s.problem("entities", ei, "fields", fi, which, ri,
+                                        message=f"Field {f.get('key')!r} names {unknown('the role', role, roles)} in "
+                                                f"{which!r}, which is not one of the app's roles.")
+
+
+@for_kind("app")
+def entity_references(s: Subject) -> Iterator[Problem]:
+    """Title fields, list columns, reference targets and workflows all exist."""
+    entity_keys = entity_keys_of(s.doc)
+    for ei, entity in entities_of(s.doc):
+        name = entity.get("key")
+        fields = fields_by_key(entity)
+        title = entity.get("title")
+        if isinstance(title, str):
+            if title not in fields:
+                yield s.problem("entities", ei, "title",
+                                message=f"The title field {title!r} is not a field of entity {name!r}"
+                                        f"{did_you_mean(title, fields)}.")
+            elif fields[title].get("type") in ("subtable", "checkbox"):
+                yield s.problem("entities", ei, "title",
+                                message=f"The title field {title!r} of entity {name!r} is a {fields[title]['type']}; "
+                                        "choose a field with a short text value, such as a name.")
+        for ci, column in indexed(entity.get("list_columns")):
+            if column not in fields:
+                yield s.problem("entities", ei, "list_columns", ci,
+                                message=f"The list column {column!r} is not a field of entity {name!r}"
+                                        f"{did_you_mean(column, fields)}.")
+        workflow = entity.get("workflow")
+        if isinstance(workflow, str) and workflow not in s.workflows:
+            yield s.problem("entities", ei, "workflow",
+                            message=f"Entity {name!r} uses the workflow {workflow!r}, but no workflow document with "
+                                    f"that key was found (it is looked for as workflows/{workflow}.json next to "
+                                    "app.json, then in the project's workflows folder).")
+        for path, f in all_fields(entity, ("entities", ei)):
+            if f.get("type") == "reference" and isinstance(f.get("entity"), str) and f["entity"] not in entity_keys:
+                yield s.problem(*path, "entity",
+                                message=f"Field {f.get('key')!r} refers to "
+                                        f"{unknown('the entity', f['entity'], entity_keys)}, which this app does not have.")
+
+
+@for_kind("app")
+def field_settings(s: Subject) -> Iterator[Problem]:
+    """min <= max, valid dates and defaults, usable patterns and number formats."""
+    for ei, entity in entities_of(s.doc):
+        for path, f in all_fields(entity, ("entities", ei)):
+            yield from _field_setting_problems(s, f, path)
+
+
+def _field_setting_problems(s: Subject, f: dict, path: tuple) -> Iterator[Problem]:
+    key, kind = f.get("key"), f.get("type")
+    low, high = f.get("min"), f.get("max")
+    if kind == "percent":
+        low, high = (0 if low is None else low), (100 if high is None else high)
+    if kind == "date":
+        for which in ("min", "max"):
+            if isinstance(f.get(which), str) and iso_date(f[which]) is None:
+                yield s.problem(*path, which, message=f"Field {key!r} has {which} {f[which]!r}, which is not a real "
+                                                      "date (write it YYYY-MM-DD).")
+        low, high = iso_date(low), iso_date(high)
+    if _comparable(low, high) and low > high:
+        yield s.problem(*path, "min", message=f"Field {key!r} has min {_plain(low)} greater than max {_plain(high)}.")
+    rows_low, rows_high = f.get("min_rows"), f.get("max_rows")
+    if _comparable(rows_low, rows_high) and rows_low > rows_high:
+        yield s.problem(*path, "min_rows", message=f"Subtable {key!r} has min_rows {rows_low} greater than "
+                                                   f"max_rows {rows_high}.")
+    if kind == "multiselect" and isinstance(high, int) and isinstance(f.get("options"), list) \
+            and high > len(f["options"]):
+        yield s.problem(*path, "max", message=f"Field {key!r} allows choosing up to {high} options but has only "
+                                              f"{len(f['options'])}.")
+    if isinstance(f.get("pattern"), str) and (why := patterns.check_pattern(f["pattern"])):
+        yield s.problem(*path, "pattern", message=f"The pattern of field {key!r} {why}.")
+    if kind == "auto_number" and isinstance(f.get("format"), str):
+        yield from _auto_number_problems(s, f, path)
+    if "default" in f and f["default"] is not None:
+        if (why := value_problem(f, f["default"])) is not None:
+            yield s.problem(*path, "default", message=f"The default of field {key!r} {why}.")
+
+
+def _auto_number_problems(s: Subject, f: dict, path: tuple) -> Iterator[Problem]:
+    tokens = AUTO_NUMBER_TOKEN.findall(f["format"])
+    for token in tokens:
+        if not AUTO_NUMBER_TOKENS.match(token):
+            yield s.problem(*path, "format", message=f"The number format of field {f.get('key')!r} uses "
+                                                     f"{{{token}}}, which is not a known part (use {{YYYY}} {{YY}} "
+                                                     "{MM} {DD} and {seq:N}).")
+    if not any(t.startswith("seq") for t in tokens):
+        yield s.problem(*path, "format", message=f"The number format of field {f.get('key')!r} has no {{seq:N}} part, "
+                                                 "so two records could get the same number; add one, e.g. {seq:4}.")
+
+
+def _comparable(low: Any, high: Any) -> bool:
+    numbers = (int, float)
+    if isinstance(low, bool) or isinstance(high, bool):
+        return False
+    return (isinstance(low, numbers) and isinstance(high, numbers)) or (
+        isinstance(low, date) and isinstance(high, date))
+
+
+def _plain(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+@for_kind("app")
+def field_conditions(s: Subject) -> Iterator[Problem]:
+    """visible_if and required_if use allowed operators and this entity's fields."""
+    for ei, entity in entities_of(s.doc):
+        known = list(fields_by_key(entity))
+        for path, f in all_fields(entity, ("entities", ei)):
+            for which in ("visible_if", "required_if"):
+                if which in f:
+                    yield from logic_problems(s, f[which], known, (*path, which),
+                                               f"the condition {which!r} of field {f.get('key')!r}")
+
+
+@for_kind("app")
+def formulas_resolve(s: Subject) -> Iterator[Problem]:
+    """Formulas parse, name only this entity's fields, and do not depend on themselves."""
+    for ei, entity in entities_of(s.doc):
+        fields = fields_by_key(entity)
+        deps: dict[str, set[str]] = {}
+        for fi, f in indexed_dicts(entity.get("fields")):
+            if f.get("type") != "formula" or not isinstance(f.get("formula"), str):
+                continue
+            path = ("entities", ei, "fields", fi, "formula")
+            parsed, found = formula_problems(s, f["formula"], fields, path, f"The formula of field {f.get('key')!r}")
+            yield from found
+            if parsed is not None and isinstance(f.get("key"), str):
+                deps[f["key"]] = {v for v in parsed.variables if fields.get(v, {}).get("type") == "formula"}
+        for cycle in formulas.find_cycles(deps):
+            fi = next(i for i, f in indexed_dicts(entity.get("fields")) if f.get("key") == cycle[0])
+            yield s.problem("entities", ei, "fields", fi, "formula",
+                            message=f"Formula fields depend on each other in a circle ({' -> '.join(cycle)}), "
+                                    "so none of them can be computed.")
+
+
+@for_kind("app")
+def app_calendar(s: Subject) -> Iterator[Problem]:
+    """The timezone is a real IANA zone and holidays are real dates."""
+    zone = s.doc.get("timezone")
+    if isinstance(zone, str) and not valid_zone(zone):
+        yield s.problem("timezone", message=f"{zone!r} is not a known time zone; use an IANA name such as "
+                                            "'Asia/Shanghai' or 'Europe/Berlin'.")
+    for hi, day in indexed(s.doc.get("holidays")):
+        if isinstance(day, str) and ISO_DATE.match(day) and iso_date(day) is None:
+            yield s.problem("holidays", hi, message=f"The holiday {day!r} is not a real date.")

@@ -1,0 +1,186 @@
+"""Meaning checks over a workflow's rules: triggers, actions (and their templates) and conditions."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from formloom import conditions, templating
+
+from .document_parts import (entity_keys_of, entity_named, fields_by_key, indexed, indexed_dicts, label_texts,
+                             roles_of, rules_of, stage_keys_of)
+from .expression_checks import formula_problems, logic_problems
+from .field_values import COMPUTED_TYPES, value_problem
+from .problems import Problem
+from .subject import Subject, for_kind, workflow_fields
+from .time_values import cron_problem, duration_problem
+from .wording import cap, show, unknown
+from .workflow_checks import via_problems
+
+
+@for_kind("workflow")
+def rule_triggers(s: Subject) -> Iterator[Problem]:
+    """Triggers name stages and fields that exist, with valid durations, times and cron lines."""
+    stage_keys = stage_keys_of(s.doc)
+    fields = workflow_fields(s)
+    for ri, rule in rules_of(s.doc):
+        trigger = rule.get("trigger")
+        if not isinstance(trigger, dict):
+            continue
+        path = ("rules", ri, "trigger")
+        what = f"the trigger of rule {rule.get('key')!r}"
+        kind = trigger.get("type")
+        if "stage" in trigger and trigger["stage"] not in stage_keys:
+            yield s.problem(*path, "stage", message=f"{cap(what)} names {unknown('the stage', trigger['stage'], stage_keys)}, "
+                                                    "which this workflow does not have.")
+        for fi, name in indexed(trigger.get("from")):
+            if name not in stage_keys:
+                yield s.problem(*path, "from", fi, message=f"{cap(what)} names {unknown('the stage', name, stage_keys)}, "
+                                                           "which this workflow does not have.")
+        for which in ("after", "for"):
+            if which in trigger and (why := duration_problem(trigger[which])):
+                yield s.problem(*path, which, message=f"The {which!r} of {what} ({show(trigger[which])}) {why}.")
+        if "offset" in trigger and (why := duration_problem(trigger["offset"], negative_ok=True)):
+            yield s.problem(*path, "offset", message=f"The offset of {what} ({show(trigger['offset'])}) {why}.")
+        if isinstance(trigger.get("cron"), str) and (why := cron_problem(trigger["cron"])):
+            yield s.problem(*path, "cron", message=f"The schedule of {what} ({trigger['cron']!r}) {why}.")
+        if kind == "no_related":
+            yield from via_problems(s, trigger, path, what)
+        if fields is None:
+            continue
+        named = [((path, "field"), trigger["field"])] if "field" in trigger else []
+        named += [((path, "fields", fi), name) for fi, name in indexed(trigger.get("fields"))]
+        for (base, *rest), name in named:
+            if name not in fields:
+                yield s.problem(*base, *rest, message=f"{cap(what)} watches {unknown('the field', name, fields)}, "
+                                                      f"which entity {s.doc.get('entity')!r} does not have.")
+        if kind == "date_field" and trigger.get("field") in fields:
+            field_type = fields[trigger["field"]].get("type")
+            if field_type not in ("date", "datetime"):
+                yield s.problem(*path, "field", message=f"{cap(what)} counts from the field {trigger['field']!r}, "
+                                                        f"which is a {field_type} field; it must be a date or datetime field.")
+
+
+@for_kind("workflow")
+def rule_actions(s: Subject) -> Iterator[Problem]:
+    """Actions name stages, fields, entities, roles and recipients that exist; templates compile."""
+    stage_keys = stage_keys_of(s.doc)
+    fields = workflow_fields(s)
+    roles = roles_of(s.app) if s.app is not None else None
+    for ri, rule in rules_of(s.doc):
+        rule_path = ("rules", ri)
+        rule_name = f"rule {rule.get('key')!r}"
+        if isinstance(rule.get("repeat"), dict) and "every" in rule["repeat"] \
+                and (why := duration_problem(rule["repeat"]["every"])):
+            yield s.problem(*rule_path, "repeat", "every",
+                            message=f"The repeat interval of {rule_name} ({show(rule['repeat']['every'])}) {why}.")
+        for ai, action in indexed_dicts(rule.get("actions")):
+            path = (*rule_path, "actions", ai)
+            what = f"action {ai + 1} of {rule_name}"
+            yield from _action_problems(s, action, path, what, stage_keys, fields, roles)
+
+
+def _action_problems(s: Subject, action: dict, path: tuple, what: str, stage_keys: list[str],
+                     fields: dict[str, dict] | None, roles: list[str] | None) -> Iterator[Problem]:
+    kind = action.get("type")
+    for which in ("subject", "message"):
+        for suffix, text in label_texts(action.get(which)):
+            if (why := templating.check_template(text)) is not None:
+                yield s.problem(*path, which, *suffix, message=f"The {which} of {what} {why}")
+    for ti, recipient in indexed(action.get("to")):
+        if not isinstance(recipient, str):
+            continue
+        prefix, _, name = recipient.partition(":")
+        if prefix == "role" and roles is not None and name not in roles:
+            yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies {unknown('the role', name, roles)}, "
+                                                     "which is not one of the app's roles.")
+        if prefix == "field" and fields is not None:
+            if name not in fields:
+                yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies the people in "
+                                                         f"{unknown('the field', name, fields)}, which the entity does not have.")
+            elif fields[name].get("type") != "user":
+                yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies the people in the field {name!r}, "
+                                                         f"which is a {fields[name].get('type')} field, not a user field.")
+    if kind == "move_stage" and "stage" in action and action["stage"] not in stage_keys:
+        yield s.problem(*path, "stage", message=f"{cap(what)} moves records to "
+                                                f"{unknown('the stage', action['stage'], stage_keys)}, which this workflow does not have.")
+    if kind == "assign" and roles is not None and "role" in action and action["role"] not in roles:
+        yield s.problem(*path, "role", message=f"{cap(what)} assigns among {unknown('the role', action['role'], roles)}, "
+                                               "which is not one of the app's roles.")
+    if "due_in" in action and (why := duration_problem(action["due_in"])):
+        yield s.problem(*path, "due_in", message=f"The due_in of {what} ({show(action['due_in'])}) {why}.")
+    if kind == "set_field":
+        yield from _set_field_problems(s, action, path, what, fields)
+    if kind == "create_record":
+        yield from _create_record_problems(s, action, path, what)
+
+
+def _set_field_problems(s: Subject, action: dict, path: tuple, what: str,
+                        fields: dict[str, dict] | None) -> Iterator[Problem]:
+    if "value" in action and "formula" in action:
+        yield s.problem(*path, message=f"{cap(what)} has both a value and a formula; give only one.")
+    if fields is None:
+        return
+    name = action.get("field")
+    target = fields.get(name)
+    if target is None:
+        yield s.problem(*path, "field", message=f"{cap(what)} sets {unknown('the field', name, fields)}, "
+                                                "which the entity does not have.")
+        return
+    if target.get("type") in COMPUTED_TYPES:
+        yield s.problem(*path, "field", message=f"{cap(what)} sets the field {name!r}, which is computed and cannot be set.")
+    elif action.get("value") is not None and (why := value_problem(target, action["value"])):
+        yield s.problem(*path, "value", message=f"The value that {what} sets {why}.")
+    if isinstance(action.get("formula"), str):
+        _, found = formula_problems(s, action["formula"], fields, (*path, "formula"), f"The formula of {what}")
+        yield from found
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _create_record_problems(s: Subject, action: dict, path: tuple, what: str) -> Iterator[Problem]:
+    values = action.get("values") if isinstance(action.get("values"), dict) else {}
+    for name, value in values.items():
+        if _is_template(value) and (why := templating.check_template(value)) is not None:
+            yield s.problem(*path, "values", name, message=f"The value of {name!r} in {what} {why}")
+    if s.app is None:
+        return
+    target = entity_named(s.app, action.get("entity"))
+    if target is None:
+        yield s.problem(*path, "entity", message=f"{cap(what)} creates a record of "
+                                                 f"{unknown('the entity', action.get('entity'), entity_keys_of(s.app))}, "
+                                                 "which this app does not have.")
+        return
+    fields = fields_by_key(target)
+    for name, value in values.items():
+        f = fields.get(name)
+        if f is None:
+            yield s.problem(*path, "values", name, message=f"{cap(what)} fills {unknown('the field', name, fields)}, "
+                                                           f"which entity {target.get('key')!r} does not have.")
+        elif f.get("type") in COMPUTED_TYPES:
+            yield s.problem(*path, "values", name, message=f"{cap(what)} fills the field {name!r}, which is computed.")
+        elif value is not None and not _is_template(value) and (why := value_problem(f, value)):
+            yield s.problem(*path, "values", name, message=f"The value that {what} gives {name!r} {why}.")
+    for name, f in fields.items():
+        if f.get("required") is True and name not in values and f.get("default") is None \
+                and f.get("type") not in COMPUTED_TYPES:
+            yield s.problem(*path, "values", message=f"{cap(what)} creates a {target.get('key')!r} record without its "
+                                                     f"required field {name!r}; add it to 'values'.")
+
+
+@for_kind("workflow")
+def rule_conditions(s: Subject) -> Iterator[Problem]:
+    """Rule conditions use allowed operators and the entity's fields."""
+    fields = workflow_fields(s)
+    if fields is None:
+        for ri, rule in rules_of(s.doc):
+            if "condition" in rule:     # the operators can be checked without the app
+                for sentence in conditions.check_logic(rule["condition"], ()):
+                    if not sentence.startswith("refers to"):
+                        yield s.problem("rules", ri, "condition",
+                                        message=f"The condition of rule {rule.get('key')!r} {sentence}.")
+        return
+    for ri, rule in rules_of(s.doc):
+        if "condition" in rule:
+            yield from logic_problems(s, rule["condition"], fields, ("rules", ri, "condition"),
+                                       f"the condition of rule {rule.get('key')!r}")

@@ -1,0 +1,444 @@
+"""The JSON REST API for records: /api/v1/<app>/<entity>[/<id>[/stage|/restore]].
+
+Authentication is a Bearer token (`Authorization: Bearer TOKEN`); a logged-in
+browser session works too, but then every state-changing request needs the
+CSRF token like any form (a cookie alone never authorizes a write). Every call
+asks the one policy: lists are scoped in SQL, a record one may not read answers
+404 (its existence is not revealed), hidden fields are absent from responses
+and cannot be filtered or sorted on, and a write naming a field one may not
+write is refused whole (422) before anything is stored.
+
+Answers: 200/201/204 on success; 400 bad parameters or body; 401 no or bad
+token; 403 not allowed; 404 unknown app, entity or record; 409 stale version;
+413 body too large; 415 not JSON; 422 `{"errors": [{field, path, code,
+message}]}` listing every problem in the caller's language (Accept-Language,
+else the user's language); 428 a change without the version it applies to.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any, Iterator, Mapping
+
+from flask import Blueprint, current_app, g, jsonify, make_response, request
+from flask_babel import gettext as _
+
+from ..auth import policy
+from ..auth.tokens import actor_for_token, token_due_for_touch, touch_token
+from ..auth.users import Actor, reports_of
+from ..definitions.model import AppDef, EntityDef, StageDef
+from ..errors import ConflictError, ForbiddenError, FormloomError, NotFoundError, RecordInvalid
+from ..fields import FieldProblem
+from ..i18n import translate
+from ..record_data import pointer
+from ..store.query import parse_list_args, list_records
+from ..store.records import (Record, create_record, delete_record, get_record, restore_record, stale,
+                             update_record)
+from ..workflow import GateBlocked, move_to_stage
+from . import errors as web_errors
+from .auth import SessionUser
+from .helpers import catalog, current_actor, db, lang
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+MAX_ID = 2**53                 # larger ids do not exist (and would overflow a BIGINT)
+MAX_JSON_DEPTH = 32
+REALM = 'Bearer realm="formloom"'
+
+
+class Unauthorized(FormloomError):
+    """No valid credentials: no token, an unknown, revoked or expired one, or an inactive user."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class VersionRequired(FormloomError):
+    """A change must say which version of the record it applies to."""
+
+    status = 428
+    code = "version_required"
+
+
+class UnsupportedMediaType(FormloomError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+# -- authentication -------------------------------------------------------------------
+
+@bp.before_request
+def authenticate() -> None:
+    _refuse_bad_text(request.args.items(multi=True))
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _sep, secret = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            raise Unauthorized(_("Send your API token as: Authorization: Bearer TOKEN"))
+        max_days = current_app.config.get("API_TOKEN_MAX_AGE_DAYS")
+        with db().read() as conn:
+            found = actor_for_token(conn, secret.strip(),
+                                    max_age=timedelta(days=max_days) if max_days else None)
+        if found is None:
+            raise Unauthorized(_("This API token is not valid (unknown, revoked or expired)."),
+                               hint=_("Create a new token on your profile page."))
+        actor, token = found
+        g._login_user = SessionUser(actor)        # this request acts as the token's user; no session is made
+        g.api_token = token
+        if token_due_for_touch(token):
+            with db().write() as conn:
+                touch_token(conn, token)
+        return
+    if current_actor() is None:
+        raise Unauthorized(_("Please log in first."), hint=_("Send your API token as: Authorization: Bearer TOKEN"))
+    if request.method not in SAFE_METHODS:
+        from .setup import csrf
+        csrf.protect()                            # a session cookie alone never authorizes a write
+
+
+def token_authenticated() -> bool:
+    return getattr(g, "api_token", None) is not None
+
+
+@bp.errorhandler(Unauthorized)
+def _unauthorized(error: Unauthorized):
+    response = make_response(web_errors.error_response(401, error.code, error.message, error.hint))
+    response.headers["WWW-Authenticate"] = REALM
+    return response
+
+
+@bp.errorhandler(RecordInvalid)
+def _invalid(error: RecordInvalid):
+    return _problems_response(error.problems)
+
+
+@bp.errorhandler(GateBlocked)
+def _gate_blocked(error: GateBlocked):
+    body = {"error": {"code": "gate_blocked", "message": error.message, "hint": error.hint},
+            "errors": [f.as_dict() for f in error.failures]}
+    return jsonify(body), 422
+
+
+@bp.errorhandler(ConflictError)
+def _conflict(error: ConflictError):
+    current = getattr(error, "current", None)
+    body = {"error": {"code": error.code, "message": error.message, "hint": error.hint}}
+    if current is not None:
+        body["current_version"] = current.version
+    return jsonify(body), 409
+
+
+def _problems_response(problems) -> Any:
+    seen, unique = set(), []
+    for p in problems:
+        item = (p.field, p.path, p.code, p.message)
+        if item not in seen:
+            seen.add(item)
+            unique.append({"field": p.field, "path": p.path, "code": p.code, "message": p.message})
+    body = {"error": {"code": "invalid", "message": _("Some values need attention."), "hint": None},
+            "errors": unique}
+    return jsonify(body), 422
+
+
+# -- where the URL points -------------------------------------------------------------
+
+def actor() -> Actor:
+    found = current_actor()
+    assert found is not None     # authenticate() ran
+    return found
+
+
+def place(app_key: str, entity_key: str) -> tuple[AppDef, int, EntityDef]:
+    """The app and entity, if the actor belongs to the app and may read the entity; 404 otherwise."""
+    if not KEY.match(app_key) or not KEY.match(entity_key):
+        raise NotFoundError(_("There is no %(key)s here.", key=entity_key if KEY.match(app_key) else app_key))
+    try:
+        app, version_id = catalog().get(app_key)
+    except NotFoundError:
+        raise NotFoundError(_("There is no app %(key)s.", key=app_key)) from None
+    if not policy.is_member(actor(), app):
+        raise NotFoundError(_("There is no app %(key)s.", key=app_key))
+    entity = app.entity(entity_key)
+    if entity is None or policy.scope(actor(), "read", app, entity) == "none":
+        raise NotFoundError(_("There is no %(key)s here.", key=entity_key))
+    return app, version_id, entity
+
+
+def checked_id(record_id: int) -> int:
+    if record_id > MAX_ID:
+        raise NotFoundError(_("There is no such record."))
+    return record_id
+
+
+def team_of(conn):
+    return lambda user_id: reports_of(conn, user_id)
+
+
+def readable(conn, app: AppDef, entity: EntityDef, record_id: int, *, for_update: bool = False) -> Record:
+    try:
+        record = get_record(conn, app, entity, checked_id(record_id), for_update=for_update)
+    except NotFoundError:
+        raise NotFoundError(_("There is no such record.")) from None
+    if not policy.can(actor(), "read", app, entity, record, team_of=team_of(conn)):
+        raise NotFoundError(_("There is no such record."))
+    return record
+
+
+def stage_def(app: AppDef, entity: EntityDef, stage_key: str | None) -> StageDef | None:
+    workflow = app.workflow_for(entity.key)
+    if workflow is None:
+        return None
+    if stage_key is None:
+        return workflow.first_stage
+    return workflow.stage(stage_key)
+
+
+def record_json(app: AppDef, entity: EntityDef, record: Record) -> dict:
+    """The record as the actor may see it: hidden (and archived) fields are absent."""
+    visible = policy.visible_fields(actor(), app, entity, stage_def(app, entity, record.stage))
+    return {
+        "id": record.id,
+        "version": record.version,
+        "stage": record.stage,
+        "owner": record.owner_id,
+        "data": {f.key: record.data.get(f.key) for f in visible if not f.archived},
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def record_response(app: AppDef, entity: EntityDef, record: Record, status: int = 200):
+    response = jsonify(record_json(app, entity, record))
+    response.status_code = status
+    response.headers["ETag"] = f'"{record.version}"'
+    return response
+
+
+# -- request bodies -----------------------------------------------------------------
+
+def json_body(allowed: tuple[str, ...]) -> dict:
+    """The request's JSON object; 415 when it is not JSON, 400 when it cannot be used."""
+    raw = request.get_data(cache=True)             # 413 when larger than MAX_CONTENT_LENGTH
+    if not raw.strip():
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType(_("Send JSON with the header Content-Type: application/json."))
+    try:
+        body = json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        raise FormloomError(_("The body is not valid JSON."), hint=_("Check the JSON syntax and try again.")) \
+            from None
+    if not isinstance(body, dict):
+        raise FormloomError(_("The body must be a JSON object."))
+    _refuse_bad_text(_strings(body))
+    unknown = sorted(k for k in body if k not in allowed)
+    if unknown:
+        raise FormloomError(_("Unknown key %(key)s in the body.", key=repr(unknown[0])[:80]),
+                            hint=_("Allowed keys: %(keys)s.", keys=", ".join(allowed)))
+    return body
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[tuple[str, str]]:
+    if depth > MAX_JSON_DEPTH:
+        raise FormloomError(_("The body is nested too deeply."))
+    if isinstance(value, str):
+        yield "", value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield "", k
+            yield from _strings(v, depth + 1)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v, depth + 1)
+
+
+def _refuse_bad_text(pairs) -> None:
+    """NUL characters and lone surrogates cannot be stored by any database: refuse them up front."""
+    for name, value in pairs:
+        for text in (name, value):
+            if not isinstance(text, str):
+                continue
+            if "\x00" in text:
+                raise FormloomError(_("Text must not contain NUL characters."))
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise FormloomError(_("Text must be valid Unicode.")) from None
+
+
+def data_of(body: Mapping[str, Any]) -> dict:
+    data = body.get("data", {})
+    if not isinstance(data, dict):
+        raise RecordInvalid([FieldProblem("data", "", "type", _("data must be a JSON object."))])
+    return data
+
+
+def version_of(body: Mapping[str, Any], required: bool) -> int | None:
+    """The version a change applies to: body "version", else If-Match ("3", W/"3" or 3)."""
+    version = body.get("version")
+    if version is None:
+        header = request.headers.get("If-Match", "").strip()
+        match = re.fullmatch(r'(?:W/)?"?(\d{1,18})"?', header)
+        if match:
+            version = int(match.group(1))
+        elif header and header != "*":
+            raise FormloomError(_("If-Match must be the record's version, such as \"3\"."))
+    elif isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**62:
+        raise FormloomError(_("version must be a positive whole number."))
+    if version is None and required:
+        raise VersionRequired(_("Say which version of the record you are changing."),
+                              hint=_("Send \"version\" in the body or an If-Match header with the version you read."))
+    return version
+
+
+def key_problems(entity: EntityDef, incoming: Mapping[str, Any], visible: set[str], writable: set[str],
+                 lang_code: str) -> list[FieldProblem]:
+    """Every key one may not write: unknown and hidden fields alike are "unknown" (no probing)."""
+    problems = []
+    for key in incoming:
+        f = entity.field(key)
+        if f is None or f.archived or key not in visible:
+            problems.append(FieldProblem(key, pointer(key), "unknown_field",
+                                         translate(lang_code, "This field does not exist.")))
+        elif f.is_computed:
+            problems.append(FieldProblem(key, pointer(key), "computed",
+                                         translate(lang_code, "This field is computed and cannot be set.")))
+        elif key not in writable:
+            problems.append(FieldProblem(key, pointer(key), "readonly",
+                                         translate(lang_code, "This field cannot be changed.")))
+    return problems
+
+
+def field_sets(app: AppDef, entity: EntityDef, stage: StageDef | None) -> tuple[set[str], set[str]]:
+    who = actor()
+    return ({f.key for f in policy.visible_fields(who, app, entity, stage)},
+            {f.key for f in policy.writable_fields(who, app, entity, stage)})
+
+
+# -- the endpoints --------------------------------------------------------------------
+
+@bp.get("/<app_key>/<entity_key>")
+def list_view(app_key: str, entity_key: str):
+    app, _version_id, entity = place(app_key, entity_key)
+    visible = policy.visible_fields(actor(), app, entity)
+    query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist)
+    if query.owner_id is not None and not 0 < query.owner_id <= MAX_ID:
+        raise FormloomError(_("owner must be a user id."))
+    with db().read() as conn:
+        page = list_records(conn, app, entity, actor(), query)
+    return jsonify({"items": [record_json(app, entity, r) for r in page.items], "limit": page.limit,
+                    "offset": page.offset, "has_more": page.has_more, "next_offset": page.next_offset})
+
+
+@bp.post("/<app_key>/<entity_key>")
+def create(app_key: str, entity_key: str):
+    app, version_id, entity = place(app_key, entity_key)
+    if not policy.can(actor(), "create", app, entity):
+        raise ForbiddenError(_("You may not do this here."), hint=_("Ask an administrator of this app for access."))
+    incoming = data_of(json_body(("data",)))
+    visible, writable = field_sets(app, entity, stage_def(app, entity, None))
+    problems = key_problems(entity, incoming, visible, writable, lang())
+    allowed = {k: v for k, v in incoming.items() if k in writable}
+    try:
+        with db().write() as conn:
+            record = create_record(conn, app, entity, allowed, actor_id=actor().id, lang=lang(),
+                                   writable=writable, version_id=version_id)
+            if problems:
+                raise RecordInvalid(problems)      # rolls the insert back: nothing is stored
+    except RecordInvalid as invalid:
+        raise RecordInvalid(problems + invalid.problems) from None
+    return record_response(app, entity, record, 201)
+
+
+@bp.get("/<app_key>/<entity_key>/<int:record_id>")
+def detail(app_key: str, entity_key: str, record_id: int):
+    app, _version_id, entity = place(app_key, entity_key)
+    with db().read() as conn:
+        record = readable(conn, app, entity, record_id)
+    return record_response(app, entity, record)
+
+
+@bp.patch("/<app_key>/<entity_key>/<int:record_id>")
+def change(app_key: str, entity_key: str, record_id: int):
+    app, version_id, entity = place(app_key, entity_key)
+    body = json_body(("data", "version"))
+    incoming = data_of(body)
+    expected = version_of(body, required=True)
+    problems: list[FieldProblem] = []
+    try:
+        with db().write() as conn:
+            record = readable(conn, app, entity, record_id, for_update=True)
+            if not policy.can(actor(), "update", app, entity, record, team_of=team_of(conn)):
+                raise ForbiddenError(_("You may not change this record."),
+                                     hint=_("Ask an administrator of this app for access."))
+            if expected != record.version:
+                raise stale(record, lang())
+            visible, writable = field_sets(app, entity, stage_def(app, entity, record.stage))
+            problems = key_problems(entity, incoming, visible, writable, lang())
+            allowed = {k: v for k, v in incoming.items() if k in writable}
+            record = update_record(conn, app, entity, record.id, allowed, actor_id=actor().id,
+                                   expected_version=expected, lang=lang(), writable=writable,
+                                   version_id=version_id)
+            if problems:
+                raise RecordInvalid(problems)
+    except RecordInvalid as invalid:
+        raise RecordInvalid(problems + invalid.problems) from None
+    return record_response(app, entity, record)
+
+
+@bp.delete("/<app_key>/<entity_key>/<int:record_id>")
+def remove(app_key: str, entity_key: str, record_id: int):
+    app, _version_id, entity = place(app_key, entity_key)
+    expected = version_of({}, required=False)
+    with db().write() as conn:
+        record = readable(conn, app, entity, record_id, for_update=True)
+        if not policy.can(actor(), "delete", app, entity, record, team_of=team_of(conn)):
+            raise ForbiddenError(_("You may not delete this record."),
+                                 hint=_("Ask an administrator of this app for access."))
+        if expected is not None and expected != record.version:
+            raise stale(record, lang())
+        delete_record(conn, app, entity, record.id, actor_id=actor().id)
+    return "", 204
+
+
+@bp.post("/<app_key>/<entity_key>/<int:record_id>/restore")
+def restore(app_key: str, entity_key: str, record_id: int):
+    """Undo a delete: app admins only."""
+    app, _version_id, entity = place(app_key, entity_key)
+    if not policy.is_app_admin(actor(), app):
+        raise ForbiddenError(_("Only app admins may restore deleted records."))
+    json_body(())
+    try:
+        with db().write() as conn:
+            record = restore_record(conn, app, entity, checked_id(record_id), actor_id=actor().id, lang=lang())
+    except NotFoundError:
+        raise NotFoundError(_("There is no such record.")) from None
+    return record_response(app, entity, record)
+
+
+@bp.post("/<app_key>/<entity_key>/<int:record_id>/stage")
+def move(app_key: str, entity_key: str, record_id: int):
+    """Move through the stage gate: 200 with the record, 422 listing every unmet requirement."""
+    app, _version_id, entity = place(app_key, entity_key)
+    body = json_body(("to", "version", "override_reason"))
+    target = body.get("to")
+    if not isinstance(target, str) or not target:
+        raise FormloomError(_("Say which stage to move to, as \"to\"."))
+    reason = body.get("override_reason")
+    if reason is not None and not isinstance(reason, str):
+        raise FormloomError(_("override_reason must be text."))
+    expected = version_of(body, required=False)
+    try:
+        with db().write() as conn:
+            record = move_to_stage(conn, app, entity, checked_id(record_id), target[:200], actor(),
+                                   expected_version=expected, override_reason=reason, lang=lang())
+    except NotFoundError:
+        raise NotFoundError(_("There is no such record.")) from None
+    return record_response(app, entity, record)

@@ -1,0 +1,569 @@
+"""The pipeline screens of any entity whose app names a workflow: the kanban
+board (columns load their cards lazily, one page at a time), the move endpoint
+the board, its keyboard "Move to" menu and the record page all post to, the
+gate dialog that asks for exactly the missing fields, and the record page's
+path bar and stage history.
+
+Every view asks the policy first: columns and cards are scoped in SQL, a record
+the actor may not read answers 404, and every move goes through
+`workflow.move_to_stage`, the one guard, in one transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from decimal import Decimal
+from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlencode
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from werkzeug.datastructures import MultiDict
+
+from ..auth import policy
+from ..auth.users import members_of
+from ..definitions.model import EntityDef, FieldDef, StageDef, WorkflowDef
+from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
+from ..fields import field_type
+from ..forms import build_form_class, form_to_data
+from ..store.query import ListQuery, QueryError, parse_list_args
+from ..store.records import Record, clean_context, get_record, utcnow
+from ..workflow import (
+    Column, GateBlocked, GateFailure, OverrideReasonMissing, UnknownStage, check_move, is_stale, kanban_cards,
+    kanban_columns, move_to_stage, stage_history_rows, time_in_stages,
+)
+from ..workflow.kanban import sum_field_of
+from .display import Shown, lookups_for, show
+from .helpers import Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, zone_for
+from .records import RECORD_FIELD, FormState, _team_of, field_views, op_labels, readable_record
+
+bp = Blueprint("pipeline", __name__)
+
+CARDS_PER_PAGE = 20
+MAX_CARD_FIELDS = 4
+#: Query arguments of the board that are not list filters.
+NOT_FILTERS = ("stage", "offset", "limit", "cols", "sort", "ff", "fo", "fv")
+FILTER_FORM_ARGS = ("ff", "fo", "fv")
+VIEWS = ("board", "record")
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    return None
+
+
+@bp.record_once
+def _template_globals(state) -> None:
+    state.app.jinja_env.globals["pipeline_panel"] = pipeline_panel
+
+
+# -- where we are ------------------------------------------------------------------------
+
+def load_pipeline(app_key: str, entity_key: str) -> tuple[Place, WorkflowDef]:
+    """The entity (readable by the actor) and its workflow; 404 when it has no pipeline."""
+    place = load_entity(app_key, entity_key)
+    workflow = place.app.workflow_for(place.entity.key)
+    if workflow is None or not workflow.stages:
+        raise NotFoundError(_("%(entity)s has no pipeline.", entity=place.entity.label.get(lang())),
+                            hint=_("Open the list instead."))
+    return place, workflow
+
+
+def board_args(source: MultiDict | None = None) -> MultiDict:
+    """The board's own arguments (filters, search, owner) without paging or stage."""
+    args = MultiDict(request.args if source is None else source)
+    for key in NOT_FILTERS:
+        args.poplist(key)
+    for key in list(args.keys()):
+        if key.startswith("_"):
+            args.poplist(key)
+    return args
+
+
+def board_query(place: Place, args: MultiDict) -> ListQuery:
+    """The same filters as the list page (store.query.parse_list_args), with `owner=me`."""
+    actor = current_actor()
+    args = MultiDict(args)
+    if args.get("owner") == "me":
+        args.setlist("owner", [str(actor.id)])
+    visible = policy.visible_fields(actor, place.app, place.entity)
+    return parse_list_args(place.entity, args, visible, getlist=args.getlist)
+
+
+def board_url(place: Place, args: MultiDict | None = None, **changes: Any) -> str:
+    args = MultiDict(board_args() if args is None else args)
+    for key, value in changes.items():
+        args.poplist(key)
+        if value not in (None, ""):
+            args.add(key, value)
+    return url_for("pipeline.board", app_key=place.app.key, entity_key=place.entity.key, **args.to_dict(flat=False))
+
+
+# -- what a board shows ------------------------------------------------------------------
+
+@dataclass
+class ColumnView:
+    column: Column
+    total: str | None
+    weighted: str | None
+    cards_url: str | None          # None: a stage the workflow no longer has
+
+    @property
+    def stage(self) -> StageDef:
+        return self.column.stage
+
+
+@dataclass
+class CardView:
+    record: Record
+    stage: StageDef | None
+    stale: bool
+    cells: list[tuple[FieldDef, Shown]]
+    owner: str | None
+    movable: bool
+    targets: list[StageDef] = dc_field(default_factory=list)
+
+
+def money_text(f: FieldDef | None, amount: Decimal | None) -> str | None:
+    if f is None or amount is None:
+        return None
+    try:
+        text = field_type(f.type).display(f, float(amount), lang())
+    except Exception:       # a type without a numeric display: plain digits
+        text = ""
+    if not text:
+        places = 2 if f.type == "money" else (f.precision or 0)
+        text = f"{amount:,.{places}f}"
+    return text
+
+
+def visible_sum_field(place: Place) -> FieldDef | None:
+    """The summed field, unless the actor may not see it (then no sums are shown)."""
+    try:
+        f = sum_field_of(place.app, place.entity, None)
+    except QueryError:
+        return None
+    if f is None or policy.field_access(current_actor(), place.app, f) == "hidden":
+        return None
+    return f
+
+
+def column_views(conn, place: Place, workflow: WorkflowDef, query: ListQuery) -> list[ColumnView]:
+    actor = current_actor()
+    f = visible_sum_field(place)
+    columns = kanban_columns(conn, place.app, place.entity, actor, filters=query)
+    args = board_args()
+    out = []
+    for column in columns:
+        known = workflow.stage(column.key) is not None
+        cards_url = url_for("pipeline.cards", app_key=place.app.key, entity_key=place.entity.key,
+                            stage=column.key, **args.to_dict(flat=False)) if known else None
+        out.append(ColumnView(column, money_text(f, column.total) if f else None,
+                              money_text(f, column.weighted_total) if f else None, cards_url))
+    return out
+
+
+def card_fields(place: Place, workflow: WorkflowDef, stage: StageDef | None) -> list[FieldDef]:
+    entity = place.entity
+    visible = {f.key: f for f in policy.visible_fields(current_actor(), place.app, entity, stage)}
+    keys = list(workflow.kanban.get("card_fields") or ())
+    if not keys:
+        keys = [k for k in entity.default_columns if k != entity.title][:MAX_CARD_FIELDS]
+    return [visible[k] for k in keys if k in visible and k != entity.title]
+
+
+def card_views(conn, place: Place, workflow: WorkflowDef, items: Iterable[tuple[Record, bool]]) -> list[CardView]:
+    actor, app, entity = current_actor(), place.app, place.entity
+    items = list(items)
+    by_stage: dict[str | None, list[FieldDef]] = {}
+    for record, _stale in items:
+        if record.stage not in by_stage:
+            by_stage[record.stage] = card_fields(place, workflow, workflow.stage(record.stage) if record.stage else None)
+    all_fields = {f.key: f for fields in by_stage.values() for f in fields}.values()
+    lookups = lookups_for(conn, app, all_fields, [r.data for r, _s in items], extra_users=[r.owner_id for r, _s in items])
+    team_of = _team_of(conn)
+    out = []
+    for record, stale in items:
+        stage = workflow.stage(record.stage) if record.stage else None
+        cells = [(f, show(app, f, record.data.get(f.key), lang(), lookups)) for f in by_stage[record.stage]]
+        cells = [(f, s) for f, s in cells if not s.empty]
+        movable = policy.can(actor, "update", app, entity, record, team_of=team_of)
+        targets = [s for s in workflow.stages if s.key != record.stage] if movable else []
+        out.append(CardView(record, stage, stale, cells, lookups.names.get(record.owner_id), movable, targets))
+    return out
+
+
+def active_filters(place: Place, args: MultiDict) -> list[dict]:
+    labels = op_labels()
+    out = []
+    for name, value in args.items(multi=True):
+        key, _sep, op = name.partition("__")
+        f = place.entity.field(key)
+        if f is None:
+            continue
+        rest = MultiDict(args)
+        rest.setlist(name, [v for v in args.getlist(name) if v != value])
+        out.append({"field": f, "op": labels.get(op or "eq", op), "value": value, "remove": board_url(place, rest)})
+    return out
+
+
+# -- the board -----------------------------------------------------------------------------
+
+@bp.get("/apps/<app_key>/<entity_key>/board")
+def board(app_key: str, entity_key: str):
+    place, workflow = load_pipeline(app_key, entity_key)
+    actor, app, entity = current_actor(), place.app, place.entity
+    if any(k in request.args for k in FILTER_FORM_ARGS):
+        return _canonical_filter_redirect(place)
+    args = board_args()
+    error, status, columns = None, 200, []
+    visible = policy.visible_fields(actor, app, entity)
+    with db().read() as conn:
+        try:
+            query = board_query(place, args)
+            columns = column_views(conn, place, workflow, query)
+        except QueryError as problem:
+            error, status = problem, 400
+        owners = members_of(conn, app.key) if policy.scope(actor, "read", app, entity) in ("team", "all") else []
+    return render_template(
+        "pipeline/board.html", place=place, app=app, entity=entity, workflow=workflow, columns=columns,
+        error=error, owners=owners, owner=request.args.get("owner", ""), q=request.args.get("q", ""),
+        filters=active_filters(place, args), board_query=urlencode(list(args.items(multi=True))),
+        filterable=[(f, field_type(f.type).field_operators(f)) for f in visible if f.type != "subtable"],
+        op_labels=op_labels(), sum_field=visible_sum_field(place),
+        list_url=url_for("records.list_view", app_key=app.key, entity_key=entity.key, **args.to_dict(flat=False)),
+        can_create=policy.can(actor, "create", app, entity),
+    ), status
+
+
+def _canonical_filter_redirect(place: Place):
+    args = MultiDict(request.args)
+    field_key, op, value = (args.get(k, "") for k in FILTER_FORM_ARGS)
+    for k in FILTER_FORM_ARGS:
+        args.poplist(k)
+    if field_key:
+        args.add(field_key if op in ("", "eq") else f"{field_key}__{op}", value if op != "is_empty" else "1")
+    return redirect(board_url(place, board_args(args)))
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        abort(400)
+    return int(raw)
+
+
+@bp.get("/apps/<app_key>/<entity_key>/board/cards")
+def cards(app_key: str, entity_key: str):
+    """One page of one column's cards, and a "more" button for the next page (no count)."""
+    place, workflow = load_pipeline(app_key, entity_key)
+    stage = workflow.stage(request.args.get("stage", ""))
+    if stage is None:
+        raise UnknownStage(_("There is no stage %(stage)s in this pipeline.", stage=repr(request.args.get("stage", ""))))
+    offset = _int_arg("offset", 0, 0, 10_000_000)
+    limit = _int_arg("limit", CARDS_PER_PAGE, 1, 100)
+    args = board_args()
+    with db().read() as conn:
+        query = board_query(place, args)
+        page = kanban_cards(conn, place.app, place.entity, current_actor(), stage.key, limit=limit, offset=offset,
+                            filters=query)
+        views = card_views(conn, place, workflow, [(c.record, c.stale) for c in page.cards])
+    more_url = None
+    if page.has_more:
+        more_url = url_for("pipeline.cards", app_key=app_key, entity_key=entity_key, stage=stage.key,
+                           offset=page.next_offset, limit=limit, **args.to_dict(flat=False))
+    return render_template("pipeline/_column.html", place=place, app=place.app, entity=place.entity,
+                           workflow=workflow, stage=stage, cards=views, more_url=more_url, offset=offset)
+
+
+# -- moving ----------------------------------------------------------------------------------
+
+@dataclass
+class FixLink:
+    href: str
+    text: str
+
+
+@dataclass
+class FailureView:
+    failure: GateFailure
+    in_form: bool                    # the dialog asks for this field
+    links: list[FixLink]
+
+
+def _view_arg() -> str:
+    view = request.form.get("view", "record")
+    return view if view in VIEWS else "record"
+
+
+def _version_arg() -> int | None:
+    raw = request.form.get("version", "").strip()
+    if raw == "":
+        return None
+    if not raw.isdigit():
+        abort(400)
+    return int(raw)
+
+
+@bp.post("/apps/<app_key>/<entity_key>/<int:record_id>/stage")
+def move(app_key: str, entity_key: str, record_id: int):
+    """Move a record to the stage `to` (optional `version`). On a gate refusal: 422 with the
+    dialog; `fill` names the fields the dialog posts, saved with the move in one transaction;
+    `override_reason` (app admins) bypasses the gate and is written to the history."""
+    place, workflow = load_pipeline(app_key, entity_key)
+    actor, app, entity = current_actor(), place.app, place.entity
+    to_key = request.form.get("to", "")
+    target = workflow.stage(to_key)
+    if target is None:
+        raise UnknownStage(_("There is no stage %(stage)s in this pipeline.", stage=repr(to_key)),
+                           hint=_("Choose one of: %(stages)s.", stages=", ".join(s.key for s in workflow.stages)))
+    view, version = _view_arg(), _version_arg()
+    override = request.form.get("override_reason") if "override" in request.form else None
+    with db().read() as conn:
+        record = readable_record(place, record_id, conn)
+        filled = _filled_form(conn, place, target, record)
+    values = form_to_data(filled, entity) if filled is not None else None
+    try:
+        with db().write() as conn:
+            moved = move_to_stage(conn, app, entity, record_id, target.key, actor, expected_version=version,
+                                  values=values, override_reason=override, lang=lang())
+    except GateBlocked as blocked:
+        return _refused(place, workflow, record_id, target, view, blocked=blocked, filled=filled)
+    except RecordInvalid as invalid:
+        return _refused(place, workflow, record_id, target, view, filled=filled, problems=invalid.problems)
+    except OverrideReasonMissing as missing:
+        return _refused(place, workflow, record_id, target, view, override_error=missing)
+    except ConflictError as conflict:
+        return _conflict(place, workflow, record_id, target, view, conflict)
+    return _moved(place, workflow, moved, target, view)
+
+
+def _filled_form(conn, place: Place, target: StageDef, record: Record):
+    """The dialog's form, bound to the post, over the `fill` fields the actor may write."""
+    keys = request.form.getlist("fill")
+    if not keys:
+        return None
+    writable = {f.key for f in policy.writable_fields(current_actor(), place.app, place.entity, stage=target)}
+    only = [k for k in dict.fromkeys(keys) if k in writable]
+    if not only:
+        return None
+    form_class = build_form_class(place.entity, lang(), only=only, timezone=zone_for(place.app).key)
+    return form_class(request.form, context=clean_context(conn, place.app, lang()))
+
+
+def _fresh(place: Place, record_id: int) -> Record:
+    with db().read() as conn:
+        return get_record(conn, place.app, place.entity, record_id)
+
+
+def _board_extras(place: Place, workflow: WorkflowDef, record: Record, view: str) -> dict:
+    """For the board: the card at its real place and the refreshed column headers (htmx oob)."""
+    if view != "board" or not is_fragment_request():
+        return {"oob_card": None, "oob_columns": []}
+    args = board_args(MultiDict(parse_qsl(request.form.get("board_query", ""), keep_blank_values=True)))
+    with db().read() as conn:
+        card = card_views(conn, place, workflow, [(record, is_stale(workflow.stage(record.stage), record, utcnow()))])[0]
+        try:
+            columns = column_views(conn, place, workflow, board_query(place, args))
+        except QueryError:
+            columns = []
+    return {"oob_card": card, "oob_columns": columns}
+
+
+def _fields_of(place: Place, target: StageDef, record: Record, keys: list[str], formdata=None):
+    """FieldViews for the dialog: exactly `keys`, as the record's edit form would show them."""
+    form_class = build_form_class(place.entity, lang(), only=keys, timezone=zone_for(place.app).key)
+    if formdata is None:
+        data = {}
+        for key, attr in form_class.field_names.items():
+            f = place.entity.field(key)
+            data[attr] = field_type(f.type).form_value(f, record.data.get(key))
+        form = form_class(data=data)
+    else:
+        form = formdata
+    visible = [place.entity.field(k) for k in keys if k in form_class.field_names]
+    return FormState(place, record, target, visible, set(keys), form)
+
+
+def _fix_links(place: Place, record: Record, failure: GateFailure) -> list[FixLink]:
+    actor, app = current_actor(), place.app
+    if failure.code in ("required", "condition"):
+        return []               # one "Edit the record" link under the list covers these
+    if failure.code == "related":
+        rel = app.entity(failure.details.get("entity", ""))
+        via = failure.details.get("via")
+        if rel is None or policy.scope(actor, "read", app, rel) == "none":
+            return []
+        links = []
+        writable = {f.key for f in policy.writable_fields(actor, app, rel)}
+        if policy.can(actor, "create", app, rel) and via in writable:
+            links.append(FixLink(url_for("records.new", app_key=app.key, entity_key=rel.key, **{via: record.id}),
+                                 _("Add %(entity)s", entity=rel.label.get(lang()))))
+        links.append(FixLink(url_for("records.detail", app_key=app.key, entity_key=place.entity.key,
+                                     record_id=record.id), _("See the related records")))
+        return links
+    return []
+
+
+def _refused(place: Place, workflow: WorkflowDef, record_id: int, target: StageDef, view: str, *,
+             blocked: GateBlocked | None = None, filled=None, problems: Iterable = (),
+             override_error: FormloomError | None = None):
+    """422: the gate dialog, listing every unmet requirement; a form for the missing fields
+    when filling them is all it takes; links for the rest; an override for app admins."""
+    actor, app, entity = current_actor(), place.app, place.entity
+    record = _fresh(place, record_id)
+    problems = list(problems)
+    with db().read() as conn:
+        can_edit = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
+        failures: list[GateFailure] = []
+        if blocked is not None:
+            failures = blocked.failures
+        elif problems or override_error is not None:
+            # values refused, or an override without a reason: ask the gate again for the list
+            failures = check_move(conn, app, workflow, record, target, actor, lang=lang())
+        missing = list(dict.fromkeys(f.field for f in failures if f.code == "required" and f.field))
+        writable = {f.key for f in policy.writable_fields(actor, app, entity, stage=target)}
+        form_keys = [k for k in dict.fromkeys(request.form.getlist("fill")) if k in writable] if problems else []
+        only_missing = bool(failures) and all(f.code == "required" for f in failures)
+        if not form_keys and only_missing and all(k in writable for k in missing):
+            form_keys = missing
+        fields = []
+        if form_keys:
+            state = _fields_of(place, target, record, form_keys, formdata=filled if problems else None)
+            fields = [fv for fv in field_views(state, conn, problems) if fv.f.key in form_keys]
+            form_keys = [fv.f.key for fv in fields]
+        views = [FailureView(f, f.code == "required" and f.field in form_keys,
+                             [] if (f.code == "required" and f.field in form_keys) else
+                             _fix_links(place, record, f)) for f in failures]
+        general = [p.message for p in problems if p.field not in form_keys]
+        edit_url = None
+        if can_edit and any(v.failure.code in ("required", "condition") and not v.in_form for v in views):
+            edit_url = url_for("records.edit", app_key=app.key, entity_key=entity.key, record_id=record.id)
+    context = dict(
+        place=place, app=app, entity=entity, workflow=workflow, record=record, target=target, view=view,
+        failures=views, fields=fields, fill_keys=form_keys, general=general, edit_url=edit_url,
+        message=(blocked.message if blocked else _("This record cannot move to %(stage)s yet.",
+                                                     stage=target.label.get(lang()))),
+        hint=blocked.hint if blocked else None, override_error=override_error,
+        can_override=policy.is_app_admin(actor, app), board_query=request.form.get("board_query", ""),
+        move_url=_move_url(place, record), conflict=None, current=workflow.stage(record.stage) if record.stage else None,
+        validate_url=url_for("records.validate", app_key=app.key, entity_key=entity.key, field_key="__key__"),
+        record_field=RECORD_FIELD, **_board_extras(place, workflow, record, view),
+    )
+    return _dialog_response(context, 422)
+
+
+def _conflict(place: Place, workflow: WorkflowDef, record_id: int, target: StageDef, view: str,
+              conflict: ConflictError):
+    """409: someone changed the record meanwhile; show who won and the fresh state."""
+    record = getattr(conflict, "current", None) or _fresh(place, record_id)
+    with db().read() as conn:
+        names = lookups_for(conn, place.app, (), (), extra_users=[record.updated_by]).names
+    context = dict(
+        place=place, app=place.app, entity=place.entity, workflow=workflow, record=record, target=target,
+        view=view, failures=[], fields=[], fill_keys=[], general=[], edit_url=None, message=conflict.message,
+        hint=conflict.hint,
+        override_error=None, can_override=False, board_query=request.form.get("board_query", ""),
+        move_url=_move_url(place, record), current=workflow.stage(record.stage) if record.stage else None,
+        conflict={"by": names.get(record.updated_by), "at": local_time(record.updated_at, place.app),
+                  "version": record.version},
+        validate_url=None, record_field=RECORD_FIELD, **_board_extras(place, workflow, record, view),
+    )
+    return _dialog_response(context, 409)
+
+
+def _dialog_response(context: dict, status: int):
+    if is_fragment_request():
+        return render_template("pipeline/_gate_dialog.html", **context), status
+    return render_template("pipeline/move.html", **context), status
+
+
+def _moved(place: Place, workflow: WorkflowDef, record: Record, target: StageDef, view: str):
+    detail = url_for("records.detail", app_key=place.app.key, entity_key=place.entity.key, record_id=record.id)
+    if not is_fragment_request():
+        return redirect(detail, 303)
+    if view == "record":
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = detail
+        return response
+    return render_template("pipeline/_moved.html", place=place, app=place.app, entity=place.entity,
+                           workflow=workflow, record=record, target=target,
+                           **_board_extras(place, workflow, record, view)), 200
+
+
+def _move_url(place: Place, record: Record) -> str:
+    return url_for("pipeline.move", app_key=place.app.key, entity_key=place.entity.key, record_id=record.id)
+
+
+# -- the record page: path bar and history -------------------------------------------------
+
+@dataclass
+class PathStep:
+    stage: StageDef
+    state: str            # "done" | "current" | "todo"
+    spent: str | None     # time spent in the stage, when the record has been there
+
+
+@dataclass
+class HistoryEntry:
+    from_label: str | None
+    to_label: str
+    user: str | None
+    at: str
+    spent: str | None
+    override_reason: str | None
+
+
+def duration_text(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    minutes = seconds // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return _("%(d)sd %(h)sh", d=days, h=hours)
+    if hours:
+        return _("%(h)sh %(m)sm", h=hours, m=minutes)
+    if minutes:
+        return _("%(m)sm", m=minutes)
+    return _("under a minute")
+
+
+def _stage_label(workflow: WorkflowDef, key: str | None) -> str | None:
+    if key is None:
+        return None
+    stage = workflow.stage(key)
+    return stage.label.get(lang()) if stage else key
+
+
+def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = False) -> dict | None:
+    """What the record page's path bar, history and Move-to control show (a template global)."""
+    workflow = app.workflow_for(entity.key)
+    if workflow is None or not workflow.stages:
+        return None
+    now = utcnow()
+    with db().read() as conn:
+        rows = stage_history_rows(conn, record.id)
+    spent = time_in_stages(rows, now)
+    visited = {r.to_stage for r in rows}
+    current = workflow.stage(record.stage) if record.stage else None
+    steps = []
+    for stage in workflow.stages:
+        if stage.key == record.stage:
+            state = "current"
+        elif stage.key in visited:
+            state = "done"
+        else:
+            state = "todo"
+        steps.append(PathStep(stage, state, duration_text(spent[stage.key]) if stage.key in spent else None))
+    history = [HistoryEntry(_stage_label(workflow, r.from_stage), _stage_label(workflow, r.to_stage) or r.to_stage,
+                            r.user_name, local_time(r.at, app), duration_text(r.seconds_in_previous),
+                            r.override_reason) for r in reversed(rows)]
+    return {"workflow": workflow, "steps": steps, "history": history, "current": current,
+            "stale": is_stale(current, record, now),
+            "targets": [s for s in workflow.stages if s.key != record.stage] if can_update else [],
+            "move_url": url_for("pipeline.move", app_key=app.key, entity_key=entity.key, record_id=record.id),
+            "board_url": url_for("pipeline.board", app_key=app.key, entity_key=entity.key)}
