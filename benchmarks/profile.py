@@ -19,6 +19,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("op", choices=["list_filtered", "detail_get", "form_get", "stage_move"])
     parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--all", action="store_true", help="show library frames too")
     args = parser.parse_args()
     from pyinstrument import Profiler
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +51,7 @@ def main() -> None:
         for k in range(args.n):
             once(k + 5)
         profiler.stop()
-        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        print(profiler.output_text(unicode=False, color=False, show_all=args.all))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from .auth.users import create_user, set_roles, user_id_by_email
 from .definitions.model import AppDef
 from .store.db import Database
 from .store.records import create_record
-from .store.tables import records, users
+from .store.tables import events, records, users
 
 DEMO_FILE = "demo_data.json"
 
@@ -47,7 +47,18 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
                                    version_id=version_id, now=when, stage=item.get("stage"))
             refs[item["ref"]] = record.id
             created += 1
+        _settle_automation(conn, app, now)
     return {"users": len(user_ids), "records": created}
+
+
+def _settle_automation(conn, app: AppDef, now: datetime) -> None:
+    """Demo data is a snapshot of a history that already happened: its creation events must
+    not run event rules again (re-routing owners, rewriting dates), but its time-based
+    reminders are scheduled from now on, as they would be for a live app."""
+    from .automation import resync_app
+    conn.execute(events.update().where(events.c.app_key == app.key, events.c.processed_at.is_(None))
+                 .values(processed_at=now))
+    resync_app(conn, app, now=now)
 
 
 def _resolve(value: Any, refs: dict[str, int]) -> Any:

@@ -24,6 +24,12 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "%(count)s rows": "%(count)s 行",
         "Row %(row)s, %(column)s: %(message)s": "第 %(row)s 行，%(column)s：%(message)s",
         "Row %(row)s: %(message)s": "第 %(row)s 行：%(message)s",
+        # -- records --
+        "This field cannot be changed.": "此字段不可修改。",
+        "There is no such record.": "没有这条记录。",
+        "Another record already has this value.": "已有其他记录使用了此值。",
+        "Someone else changed this record while you were editing it.": "你编辑期间，其他人修改了这条记录。",
+        "Review the current values below and apply your change again.": "请查看下方的当前值，然后重新修改。",
         # -- text --
         "Enter text.": "请输入文本。",
         "Enter at most %(max)s characters (this has %(length)s).": "最多输入 %(max)s 个字符（当前 %(length)s 个）。",
@@ -100,6 +106,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "Only app admins may override a stage gate.": "只有应用管理员可以强制跳过阶段关卡。",
         "Say why you are overriding the stage gate.": "请说明强制跳过阶段关卡的原因。",
         "The reason is written to the stage history.": "原因会记录在阶段历史中。",
+        # -- automation --
+        "Escalation: %(title)s": "升级提醒：%(title)s",
     },
 }
 

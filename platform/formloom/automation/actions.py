@@ -23,7 +23,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from ..auth.users import Actor, members_of
 from ..conditions import truthy
 from ..definitions.model import AppDef, EntityDef, Label, RuleDef, WorkflowDef, thaw
-from ..errors import FormloomError
+from ..errors import FormloomError, NotFoundError
+from ..i18n import translate
 from ..store.records import Record, create_record, emit_event, get_record, record_from_row, update_record
 from ..store.tables import audit, events, records, users
 from ..templating import TemplateError, render
@@ -62,6 +63,7 @@ class RuleContext:
     late: bool = False
     job_id: int | None = None
     notes: list[str] = field(default_factory=list)
+    event_at: datetime | None = None      # when the triggering change was saved (event triggers)
 
 
 ActionFn = Callable[[RuleContext, Mapping[str, Any], int], None]
@@ -314,17 +316,62 @@ def _need_record(ctx: RuleContext, kind: str) -> Record:
 
 @action("set_field")
 def set_field(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
-    """Set one field to `value` (a "{{ template }}" is rendered) or to a `formula`'s result."""
+    """Set one field to `value` (a "{{ template }}" is rendered; "$now" / "$today" are the
+    moment / day of the firing, for an event trigger when the triggering change was saved)
+    or to a `formula`'s result. With `on` (a reference field of the firing record) the
+    field is set on the record(s) it refers to instead; an empty reference or a referenced
+    record that is gone is skipped (noted in the run log)."""
     record = _need_record(ctx, "set_field")
+    if not spec.get("on"):
+        value = _set_value(ctx, spec, ctx.entity, record)
+        ctx.record = update_record(ctx.conn, ctx.app, ctx.entity, record.id, {spec["field"]: value}, actor_id=None,
+                                   expected_version=None, now=ctx.now)
+        return
+    reference = ctx.entity.field(spec["on"])
+    target = ctx.app.entity(reference.entity) if reference is not None and reference.type == "reference" else None
+    if target is None:
+        raise ActionError(f"{spec['on']!r} is not a reference field of {ctx.entity.key!r}")
+    raw = record.data.get(spec["on"])
+    ids = [i for i in (raw if isinstance(raw, (list, tuple)) else [raw]) if isinstance(i, int)]
+    if not ids:
+        _skip(ctx, f"set_field on {spec['on']}: the reference is empty")
+    for target_id in ids:
+        try:
+            other = get_record(ctx.conn, ctx.app, target, target_id)
+        except NotFoundError:
+            _skip(ctx, f"set_field on {spec['on']}: {target.key} #{target_id} is gone")
+            continue
+        value = _set_value(ctx, spec, target, other)
+        update_record(ctx.conn, ctx.app, target, other.id, {spec["field"]: value}, actor_id=None,
+                      expected_version=None, now=ctx.now)
+
+
+def _skip(ctx: RuleContext, note: str) -> None:
+    ctx.notes.append(note)
+    log.info("rule %s for record %s: %s", ctx.rule.key, ctx.record.id if ctx.record else None, note)
+
+
+def _set_value(ctx: RuleContext, spec: Mapping[str, Any], entity: EntityDef, record: Record) -> Any:
+    """The value a set_field action gives `record`'s field: a formula is computed over
+    `record` (the one being changed); templates render over the firing record."""
+    today = ctx.now.astimezone(zone(ctx.app.timezone)).date()
     if spec.get("formula"):
         from ..formulas import parse
 
-        today = ctx.now.astimezone(zone(ctx.app.timezone)).date()
-        value = _json_value(parse(spec["formula"]).evaluate(record.data, today=today))
-    else:
-        value = _templated(ctx, thaw(spec.get("value")))
-    ctx.record = update_record(ctx.conn, ctx.app, ctx.entity, record.id, {spec["field"]: value}, actor_id=None,
-                               expected_version=None, now=ctx.now)
+        return _json_value(parse(spec["formula"]).evaluate(record.data, today=today))
+    value = thaw(spec.get("value"))
+    if value in MOMENT_VALUES:
+        moment = (ctx.event_at or ctx.now).astimezone(timezone.utc).replace(microsecond=0)
+        f = entity.field(spec["field"])
+        if value == "$now" and f is not None and f.type == "datetime":
+            return moment.isoformat().replace("+00:00", "Z")
+        return moment.astimezone(zone(ctx.app.timezone)).date().isoformat()
+    return _templated(ctx, value)
+
+
+#: Special values of set_field: the moment of the firing (for an event trigger, when the
+#: change that triggered it was saved) as a datetime, or its day in the app's timezone.
+MOMENT_VALUES = ("$now", "$today")
 
 
 def _json_value(value: Any) -> Any:
@@ -384,8 +431,13 @@ def _typed(entity: EntityDef, key: str, value: Any) -> Any:
 @action("assign")
 def assign(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Give the record an owner among the users of `role`: round_robin (a cursor kept in
-    automation_state) or least_loaded (fewest live records of this entity owned)."""
+    automation_state) or least_loaded (fewest live records of this entity owned); or,
+    with strategy none, clear the owner (the record is then readable only through an
+    "all" scope, or by its creator)."""
     record = _need_record(ctx, "assign")
+    if spec.get("strategy") == "none":
+        set_owner(ctx, record, None)
+        return
     candidates = sorted(uid for uid, _ in members_of(ctx.conn, ctx.app.key, spec["role"]))
     if not candidates:
         raise ActionError(f"nobody has the role {spec['role']!r}")
@@ -414,7 +466,7 @@ def _next_round_robin(ctx: RuleContext, key: str, candidates: list[int]) -> int:
     return chosen
 
 
-def set_owner(ctx: RuleContext, record: Record, owner_id: int) -> None:
+def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
     if record.owner_id == owner_id:
         return
     version = record.version + 1
@@ -448,7 +500,7 @@ def escalate(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     if not recipients:
         raise ActionError(f"the owner of record {record.id} has no manager to escalate to")
     for person in recipients:
-        default = f"Escalation: {record.title}"
+        default = translate(person.language, "Escalation: %(title)s", title=record.title)
         subject, body = message_for(ctx, {"subject": spec.get("subject"), "message": spec.get("message")},
                                     person.language, default_body=default)
         notify_user(ctx.conn, person.id, subject, body, f"{ctx.key}:a{index}:u{person.id}", ctx.now,

@@ -55,8 +55,11 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
         query = query.with_for_update(skip_locked=True)
     rows = conn.execute(query).all()
     for row in rows:
+        saved = row.created_at
+        if saved is not None and saved.tzinfo is None:
+            saved = saved.replace(tzinfo=timezone.utc)
         event = Event(row.id, row.app_key, row.entity_key, row.record_id, row.type, dict(row.payload or {}),
-                      row.depth or 0)
+                      row.depth or 0, saved)
         try:
             with conn.begin_nested():
                 handle_event(conn, catalog, event, now, settings)
@@ -81,7 +84,7 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
     for workflow, rule in matching_rules(app, event):
         ctx = RuleContext(conn=conn, app=app, rule=rule, workflow=workflow, entity=entity, record=record,
                           key=f"evt:{event.id}:{workflow.key}:{rule.key}", now=now,
-                          settings=settings, depth=event.depth, trigger=event.type)
+                          settings=settings, depth=event.depth, trigger=event.type, event_at=event.created_at)
         if event.depth >= MAX_DEPTH:
             log.warning("rule %s not fired for record %s: rules triggered rules %s levels deep (a loop?)",
                         rule.key, event.record_id, event.depth)

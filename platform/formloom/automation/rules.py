@@ -7,6 +7,7 @@ type touches one function and its test; a duplicate name fails at import.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Iterator, Mapping
 
 from ..definitions.model import AppDef, RuleDef, WorkflowDef
@@ -27,6 +28,7 @@ class Event:
     type: str
     payload: Mapping[str, Any]
     depth: int
+    created_at: datetime | None = None     # when the change was saved (aware UTC)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def compile_workflow(doc: Mapping) -> WorkflowDef:
         skip=doc.get("skip", "check"),
         reopen_roles=tuple(doc.get("reopen_roles", ())),
         kanban=freeze(doc.get("kanban", {})),
-        stages=tuple(compile_stage(s) for s in doc["stages"]),
+        stages=tuple(compile_stage(s) for s in doc.get("stages", ())),   # none: a rules-only workflow
         rules=tuple(compile_rule(r) for r in doc.get("rules", ())),
     )
 

@@ -102,7 +102,10 @@ def _action_problems(s: Subject, action: dict, path: tuple, what: str, stage_key
     if kind == "move_stage" and "stage" in action and action["stage"] not in stage_keys:
         yield s.problem(*path, "stage", message=f"{cap(what)} moves records to "
                                                 f"{unknown('the stage', action['stage'], stage_keys)}, which this workflow does not have.")
-    if kind == "assign" and roles is not None and "role" in action and action["role"] not in roles:
+    if kind == "assign" and action.get("strategy") == "none" and "role" in action:
+        yield s.problem(*path, "role", message=f"{cap(what)} clears the owner (strategy none), so it takes no role; "
+                                               "remove the role.")
+    elif kind == "assign" and roles is not None and "role" in action and action["role"] not in roles:
         yield s.problem(*path, "role", message=f"{cap(what)} assigns among {unknown('the role', action['role'], roles)}, "
                                                "which is not one of the app's roles.")
     if "due_in" in action and (why := duration_problem(action["due_in"])):
@@ -113,21 +116,50 @@ def _action_problems(s: Subject, action: dict, path: tuple, what: str, stage_key
         yield from _create_record_problems(s, action, path, what)
 
 
+#: Values a set_field action may give a date or datetime field: the moment the rule fires
+#: ("$now": that moment for a datetime field, that day in the app's timezone for a date
+#: field) or "$today" (that day, for date fields).
+MOMENT_VALUES = {"$now": ("date", "datetime"), "$today": ("date",)}
+
+
 def _set_field_problems(s: Subject, action: dict, path: tuple, what: str,
                         fields: dict[str, dict] | None) -> Iterator[Problem]:
     if "value" in action and "formula" in action:
         yield s.problem(*path, message=f"{cap(what)} has both a value and a formula; give only one.")
     if fields is None:
         return
+    owner = f"entity {s.doc.get('entity')!r}"
+    on = action.get("on")
+    if isinstance(on, str):
+        reference = fields.get(on)
+        if reference is None:
+            yield s.problem(*path, "on", message=f"{cap(what)} sets a field on the record in "
+                                                 f"{unknown('the field', on, fields)}, which {owner} does not have.")
+            return
+        if reference.get("type") != "reference":
+            yield s.problem(*path, "on", message=f"{cap(what)} sets a field on the record in the field {on!r}, "
+                                                 f"which is a {reference.get('type')} field, not a reference field.")
+            return
+        target_entity = entity_named(s.app, reference.get("entity"))
+        if target_entity is None:
+            return      # the reference field's own check reports the unknown entity
+        fields = fields_by_key(target_entity)
+        owner = f"entity {target_entity.get('key')!r} (which {on!r} refers to)"
     name = action.get("field")
     target = fields.get(name)
     if target is None:
         yield s.problem(*path, "field", message=f"{cap(what)} sets {unknown('the field', name, fields)}, "
-                                                "which the entity does not have.")
+                                                f"which {owner} does not have.")
         return
+    value = action.get("value")
     if target.get("type") in COMPUTED_TYPES:
         yield s.problem(*path, "field", message=f"{cap(what)} sets the field {name!r}, which is computed and cannot be set.")
-    elif action.get("value") is not None and (why := value_problem(target, action["value"])):
+    elif isinstance(value, str) and value in MOMENT_VALUES:
+        if target.get("type") not in MOMENT_VALUES[value]:
+            yield s.problem(*path, "value", message=f"{cap(what)} sets the field {name!r} to {value}, which only a "
+                                                    f"{' or '.join(MOMENT_VALUES[value])} field can take; "
+                                                    f"{name!r} is a {target.get('type')} field.")
+    elif value is not None and (why := value_problem(target, value)):
         yield s.problem(*path, "value", message=f"The value that {what} sets {why}.")
     if isinstance(action.get("formula"), str):
         _, found = formula_problems(s, action["formula"], fields, (*path, "formula"), f"The formula of {what}")

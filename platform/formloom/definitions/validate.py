@@ -29,14 +29,16 @@ from .schema_check import KEY_PATTERN, SCHEMAS_DIR, check_schema, schema_validat
 from .subject import Check, Subject, for_kind
 from .time_values import CRON_NAMES, CRON_RANGES, cron_problem
 from .wording import show
-from .workflow_checks import gate_conditions, stage_references, workflow_entity, workflow_unique_keys
+from .workflow_checks import (gate_conditions, rules_only_workflow, stage_references, workflow_entity,
+                              workflow_unique_keys)
 
 __all__ = [
     "AUTO_NUMBER_TOKEN", "AUTO_NUMBER_TOKENS", "COMPUTED_TYPES", "CRON_NAMES", "CRON_RANGES", "CROSS_CHECKS",
     "Check", "DEFAULT_MAX_LENGTH", "ISO_DATE", "KEY_PATTERN", "NUMERIC_TYPES", "PHONE", "SCHEMAS_DIR", "Subject",
     "TEXT_TYPES", "app_calendar", "check_meaning", "check_schema", "cron_problem", "entity_references",
     "field_conditions", "field_settings", "for_kind", "formulas_resolve", "gate_conditions", "reserved_keys",
-    "roles_declared", "rule_actions", "rule_conditions", "rule_triggers", "schema_validator", "stage_references",
+    "roles_declared", "rule_actions", "rule_conditions", "rule_triggers", "rules_only_workflow", "schema_validator",
+    "stage_references",
     "unique_keys", "validate_app", "validate_paths", "validate_workflow", "value_problem", "workflow_entity",
     "workflow_unique_keys",
 ]
@@ -47,7 +49,7 @@ CROSS_CHECKS: tuple[Check, ...] = (
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
     field_conditions, formulas_resolve, app_calendar,
     # workflow documents
-    workflow_unique_keys, workflow_entity, stage_references, gate_conditions, rule_triggers,
+    workflow_unique_keys, workflow_entity, stage_references, gate_conditions, rules_only_workflow, rule_triggers,
     rule_actions, rule_conditions,
 )
 
@@ -126,7 +128,7 @@ def validate_paths(paths: Sequence[Path | str], search_dirs: Sequence[Path] | No
         kind = _kind_of(doc, path)
         if kind is None:
             problems.append(Problem(str(path), "$", "This is neither an app document (it would have 'entities') nor "
-                                                    "a workflow document (it would have 'entity' and 'stages')."))
+                                                    "a workflow document (it would have 'entity')."))
         else:
             (apps if kind == "app" else given_workflows).append(_Loaded(str(path), doc, path))
 

@@ -133,3 +133,25 @@ def via_problems(s: Subject, item: dict, path: tuple, what: str) -> Iterator[Pro
     elif target.get("type") != "reference" or target.get("entity") != home:
         yield s.problem(*path, "via", message=f"{cap(what)} links through {name}.{via}, which must be a reference "
                                               f"field pointing at {home!r}.")
+
+
+#: Workflow settings and trigger types that only mean something when there are stages.
+_STAGE_SETTINGS = ("skip", "reopen_roles", "kanban")
+_STAGE_TRIGGERS = ("stage_entered", "stage_left", "stage_idle")
+
+
+@for_kind("workflow")
+def rules_only_workflow(s: Subject) -> Iterator[Problem]:
+    """A workflow without stages only carries rules: no board settings, no stage triggers."""
+    if s.doc.get("stages"):
+        return
+    for which in _STAGE_SETTINGS:
+        if which in s.doc:
+            yield s.problem(which, message=f"The workflow has no stages, so its {which!r} would never be used; "
+                                           "remove it or add stages.")
+    for ri, rule in rules_of(s.doc):
+        trigger = rule.get("trigger") if isinstance(rule.get("trigger"), dict) else {}
+        if trigger.get("type") in _STAGE_TRIGGERS and "stage" not in trigger:
+            yield s.problem("rules", ri, "trigger", "type",
+                            message=f"Rule {rule.get('key')!r} is triggered by {trigger['type']}, but the workflow "
+                                    "has no stages, so it would never fire.")

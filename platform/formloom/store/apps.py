@@ -85,10 +85,19 @@ class AppCatalog:
         return self.get(app_key, conn)[0]
 
     def installed(self) -> list[AppDef]:
+        return [app for app, _version_id in self.installed_versions()]
+
+    def installed_versions(self) -> list[tuple[AppDef, int]]:
+        """Each installed app's current model and version id, in key order (one query
+        unless a version has not been compiled yet)."""
         with self.db.read() as conn:
-            keys = conn.execute(select(apps.c.key).where(apps.c.current_version_id.is_not(None))
-                                .order_by(apps.c.key)).scalars().all()
-            return [self.app(k, conn) for k in keys]
+            rows = conn.execute(select(apps.c.key, apps.c.current_version_id)
+                                .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key)).all()
+            out = []
+            for key, version_id in rows:
+                compiled = self._compiled.get(version_id)
+                out.append((compiled, version_id) if compiled is not None else self.get(key, conn))
+            return out
 
 
 def template_source(path: Path) -> str:

@@ -27,7 +27,7 @@ from ..fields import CleanContext, FieldValueError, field_type
 from ..resources import workflows_dir
 from .apps import InstalledVersion, current_version, publish_version
 from .db import Database
-from .expressions import create_index_sql
+from .expressions import create_index_sql, create_statistics_sql
 from .tables import records
 
 MAX_EXAMPLES = 3
@@ -103,6 +103,7 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
                                                                   previous.documents.get("workflows", {})), new_app)
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id)
     create_indexes(db, new_app)
+    db.analyze("records")       # new indexes are only picked well with fresh statistics
     return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,
                          converted=converted)
 
@@ -214,7 +215,10 @@ def create_indexes(db: Database, app: AppDef) -> int:
     dialect = db.engine.dialect.name
     n = 0
     with db.write() as conn:
+        statistics = dialect == "postgresql" and (conn.dialect.server_version_info or (0,)) >= (14,)
         for entity, f in fields_to_index(app):
             conn.exec_driver_sql(create_index_sql(dialect, app.key, entity.key, f))
+            if statistics:
+                conn.exec_driver_sql(create_statistics_sql(dialect, app.key, entity.key, f))
             n += 1
     return n

@@ -169,6 +169,10 @@ def filter_clause(dialect: str, f: FieldDef, flt: Filter) -> ColumnElement[bool]
         value = _bool_literal(dialect, value)
     if kind == "json":   # multiselect / multi reference: stored as a JSON list
         return _json_list_clause(dialect, f, flt)
+    if kind == "number" and dialect == "postgresql" and flt.op in ("eq", "ne", "lt", "lte", "gt", "gte", "in"):
+        # compare as NUMERIC, like the index expression: a float parameter would make
+        # PostgreSQL cast the column to double precision, and no index would match
+        value = [_numeric(v) for v in value] if isinstance(value, list) else _numeric(value)
     if flt.op == "eq":
         return expr == value
     if flt.op == "ne":
@@ -189,6 +193,27 @@ def filter_clause(dialect: str, f: FieldDef, flt: Filter) -> ColumnElement[bool]
         empty = or_(raw_value(dialect, f.key).is_(None), raw_value(dialect, f.key) == "")
         return empty if value else ~empty
     raise QueryError(f"Unknown operator {flt.op!r}.")
+
+
+def _numeric(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+# operators whose clause is false for a missing value, so a sort on that field never meets NULL
+NOT_NULL_OPS = frozenset({"eq", "lt", "lte", "gt", "gte", "in"})
+
+
+def _never_null(entity: EntityDef, filters: Iterable[Filter]) -> set[str]:
+    keys = set()
+    for flt in filters:
+        f = entity.field(flt.field)
+        if f is None or field_type(f.type).field_sql_kind(f) == "json":
+            continue
+        if flt.op in NOT_NULL_OPS or (flt.op == "is_empty" and flt.value is False):
+            keys.add(flt.field)
+    return keys
 
 
 def _json_list_clause(dialect: str, f: FieldDef, flt: Filter) -> ColumnElement[bool]:
@@ -234,12 +259,16 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor 
         stmt = stmt.where(records.c.owner_id == query.owner_id)
     if query.stage:
         stmt = stmt.where(records.c.stage == query.stage)
-    stmt = stmt.order_by(*_order(dialect, entity, query.sort)).limit(query.limit + 1).offset(query.offset)
+    stmt = (stmt.order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
+            .limit(query.limit + 1).offset(query.offset))
     rows = conn.execute(stmt).all()
     return Page([record_from_row(r) for r in rows[:query.limit]], len(rows) > query.limit, query.offset, query.limit)
 
 
-def _order(dialect: str, entity: EntityDef, sort: str | None) -> list:
+def _order(dialect: str, entity: EntityDef, sort: str | None, never_null: set[str] = frozenset()) -> list:
+    """ORDER BY for a sort; missing values last on both databases. Where a filter already
+    rules out missing values, PostgreSQL gets no NULLS LAST, so it can walk the field's
+    (ascending) expression index backwards for a descending sort."""
     if not sort:
         return [records.c.updated_at.desc(), records.c.id.desc()]
     descending = sort.startswith("-")
@@ -248,7 +277,7 @@ def _order(dialect: str, entity: EntityDef, sort: str | None) -> list:
     if column is None:
         column = field_expr(dialect, entity.field(key))
     ordered = column.desc() if descending else column.asc()
-    if dialect == "postgresql":
+    if dialect == "postgresql" and key not in never_null:
         ordered = ordered.nulls_last()
     return [ordered, records.c.id.desc() if descending else records.c.id.asc()]
 
@@ -283,9 +312,11 @@ def titles_for(conn: Connection, app_key: str, ids: Iterable[int]) -> dict[int, 
     ids = {int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())}
     if not ids:
         return {}
-    rows = conn.execute(select(records.c.id, records.c.title)
-                        .where(records.c.app_key == app_key, records.c.id.in_(sorted(ids))))
-    return {r.id: r.title for r in rows}
+    # by primary key only, the app checked here: with `app_key = ..` in SQL, a planner
+    # without statistics may walk an app_key index over every record of the app
+    rows = conn.execute(select(records.c.id, records.c.title, records.c.app_key)
+                        .where(records.c.id.in_(sorted(ids))))
+    return {r.id: r.title for r in rows if r.app_key == app_key}
 
 
 def count_estimate(conn: Connection, app: AppDef, entity: EntityDef, cap: int = 10_000) -> tuple[int, bool]:

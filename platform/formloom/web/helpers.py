@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, current_app, render_template, request, url_for
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -32,14 +32,67 @@ def db() -> Database:
     return current_app.extensions["formloom.db"]
 
 
+class RequestCatalog:
+    """The app catalog as one request sees it: each app's current version is looked up
+    once per request (the top bar, the menu and the view all ask), not once per call."""
+
+    def __init__(self, catalog: AppCatalog):
+        self._catalog = catalog
+        self._got: dict[str, tuple[AppDef, int]] = {}
+        self._installed: list[AppDef] | None = None
+
+    def get(self, app_key: str, conn=None) -> tuple[AppDef, int]:
+        if self._installed is None and conn is None:
+            self.installed()              # one query answers this and the top bar's menu
+        found = self._got.get(app_key)
+        if found is None:
+            found = self._got[app_key] = self._catalog.get(app_key, conn)
+        return found
+
+    def app(self, app_key: str, conn=None) -> AppDef:
+        return self.get(app_key, conn)[0]
+
+    def installed(self) -> list[AppDef]:
+        if self._installed is None:
+            pairs = self._catalog.installed_versions()
+            for app, version_id in pairs:
+                self._got.setdefault(app.key, (app, version_id))
+            self._installed = [app for app, _version in pairs]
+        return list(self._installed)
+
+    def __getattr__(self, name: str):
+        return getattr(self._catalog, name)
+
+
 def catalog() -> AppCatalog:
-    return current_app.extensions["formloom.catalog"]
+    shared = current_app.extensions["formloom.catalog"]
+    if not has_request_context():
+        return shared
+    scoped = g.get("_formloom_catalog")
+    if scoped is None or scoped._catalog is not shared:
+        scoped = g._formloom_catalog = RequestCatalog(shared)
+    return scoped
 
 
-def lang() -> str:
+def _lang_of_locale() -> str:
     locale = get_locale()
     code = locale.language if locale is not None else "en"
     return code if code in LANGUAGES else "en"
+
+
+def lang() -> str:
+    """The request's language code; worked out once per request (templates ask per cell)."""
+    if not has_request_context():
+        return _lang_of_locale()
+    store = g._get_current_object()
+    babel_ctx = getattr(store, "_flask_babel", None)
+    locale = getattr(babel_ctx, "babel_locale", None)
+    cached = getattr(store, "_formloom_lang", None)
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    code = _lang_of_locale()
+    store._formloom_lang = (getattr(getattr(store, "_flask_babel", None), "babel_locale", None), code)
+    return code
 
 
 def label(value: Label | str | None) -> str:
@@ -108,13 +161,17 @@ def nav_apps() -> list[dict]:
     actor = current_actor()
     if actor is None:
         return []
+    cached = g.get("_formloom_nav")
+    if cached is not None and cached[0] is actor:
+        return list(cached[1])
     out = []
     for app in catalog().installed():
         if not policy.is_member(actor, app):
             continue
         entities = [e for e in app.entities if policy.scope(actor, "read", app, e) != "none"]
         out.append({"app": app, "entities": entities})
-    return out
+    g._formloom_nav = (actor, out)
+    return list(out)
 
 
 def zone_for(app: AppDef | None = None) -> ZoneInfo:

@@ -322,9 +322,11 @@ def move(app_key: str, entity_key: str, record_id: int):
                            hint=_("Choose one of: %(stages)s.", stages=", ".join(s.key for s in workflow.stages)))
     view, version = _view_arg(), _version_arg()
     override = request.form.get("override_reason") if "override" in request.form else None
-    with db().read() as conn:
-        record = readable_record(place, record_id, conn)
-        filled = _filled_form(conn, place, target, record)
+    filled = None
+    if request.form.getlist("fill"):          # move_to_stage checks read access itself otherwise
+        with db().read() as conn:
+            record = readable_record(place, record_id, conn)
+            filled = _filled_form(conn, place, target, record)
     values = form_to_data(filled, entity) if filled is not None else None
     try:
         with db().write() as conn:

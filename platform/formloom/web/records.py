@@ -154,8 +154,10 @@ def list_view(app_key: str, entity_key: str):
         if query is not None:
             page = list_records(conn, app, entity, actor, query)
             lookups = lookups_for(conn, app, columns, [r.data for r in page.items])
-            rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), lang(), lookups) for f in columns],
-                     "stage": workflow.stage(r.stage) if workflow and r.stage else None}
+            code = lang()
+            rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
+                     "stage": workflow.stage(r.stage) if workflow and r.stage else None,
+                     "url": lookups.detail_url(app.key, entity.key, r.id)}
                     for r in page.items]
     context = dict(
         place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
@@ -195,7 +197,8 @@ def detail(app_key: str, entity_key: str, record_id: int):
                           for value in (pair if isinstance(pair, list) else [pair])]
         lookups = lookups_for(conn, app, entity.fields, [record.data, *changed_values],
                               extra_users=[record.owner_id, record.created_by, record.updated_by])
-        shown = [(f, show(app, f, record.data.get(f.key), lang(), lookups)) for f in visible]
+        code = lang()
+        shown = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
         audit_view = [_audit_entry(app, entity, row, visible_keys, lookups) for row in history]
         related = _related_lists(conn, place, record)
         can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
@@ -230,7 +233,9 @@ def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
         items = related_records(conn, app, actor, rel_entity, via, record.id)
         columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]
         lookups = lookups_for(conn, app, columns, [r.data for r in items])
-        rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), lang(), lookups) for f in columns]}
+        code = lang()
+        rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
+                 "url": lookups.detail_url(app.key, rel_entity.key, r.id)}
                 for r in items]
         new_url = None
         if policy.can(actor, "create", app, rel_entity) and via.key in {

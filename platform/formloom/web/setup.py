@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     Htmx().init_app(app)
     csrf.init_app(app)
     Babel(app, locale_selector=select_locale)
+    _memoize_template_gettext(app)
     auth.init_login(app, login_manager)
 
     app.add_url_rule("/static/<path:filename>", "static", _static)
@@ -68,6 +69,39 @@ def init_app(app: Flask) -> None:
     helpers.init_templates(app)
     app.after_request(_security_headers)
     app.after_request(_wake_worker)
+
+
+def _memoize_template_gettext(app: Flask) -> None:
+    """Templates call `_()` per row (a column header repeated in each cell's data-label):
+    translate each message once per request and language instead of every time."""
+    from flask import g, has_request_context
+    from flask_babel import get_translations
+
+    def gettext(message: str) -> str:
+        if not has_request_context():
+            return get_translations().ugettext(message)
+        store = g._get_current_object()
+        locale = getattr(getattr(store, "_flask_babel", None), "babel_locale", None)
+        memo = getattr(store, "_formloom_gettext", None)
+        if memo is not None and locale is not None and memo[0] is locale:
+            found = memo[1].get(message)
+            if found is not None:
+                return found
+        text = get_translations().ugettext(message)
+        locale = getattr(getattr(store, "_flask_babel", None), "babel_locale", None)
+        if memo is None or memo[0] is not locale:
+            memo = store._formloom_gettext = (locale, {})
+        memo[1][message] = text
+        return text
+
+    # the same callables Flask-Babel installs, with gettext memoized
+    app.jinja_env.install_gettext_callables(
+        gettext=gettext,
+        ngettext=lambda s, p, n: get_translations().ungettext(s, p, n),
+        newstyle=True,
+        pgettext=lambda c, s: get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
+    )
 
 
 def _static(filename: str):
