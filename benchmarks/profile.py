@@ -17,7 +17,7 @@ from .run import F_LIST, L0, InProcess
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("op", choices=["list_filtered", "detail_get", "form_get", "stage_move"])
+    parser.add_argument("op", choices=["list_filtered", "detail_get", "form_get", "stage_move", "home"])
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--all", action="store_true", help="show library frames too")
     args = parser.parse_args()
@@ -37,6 +37,8 @@ def main() -> None:
                 client.request("GET", F_LIST)
             elif args.op == "detail_get":
                 client.request("GET", f"/apps/crm/opportunity/{L0.f_opp(k % D.HOT)}")
+            elif args.op == "home":
+                client.request("GET", "/")
             elif args.op == "form_get":
                 client.request("GET", "/apps/crm/opportunity/new")
             else:

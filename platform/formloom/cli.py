@@ -32,9 +32,14 @@ def _one_line_errors(fn):
 
 
 def _database():
+    """The database at DATABASE_URL, closed when the command ends (no pooled connection outlives it)."""
     from .config import settings_from_env
     from .store.db import Database
-    return Database(settings_from_env()["DATABASE_URL"])
+    db = Database(settings_from_env()["DATABASE_URL"])
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(db.dispose)
+    return db
 
 
 def _init_database(url: str) -> None:
@@ -124,6 +129,7 @@ def _serve(host: str, port: int, threads: int) -> None:
     finally:
         worker.stop()                            # finishes the job at hand
         _restore_sigterm(previous)
+        app.extensions["formloom.db"].dispose()
 
 
 def _exit_on_sigterm():

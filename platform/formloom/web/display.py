@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 from flask import url_for
+from markupsafe import escape
 from sqlalchemy import Connection
 
 from ..auth.users import user_names
@@ -21,6 +22,15 @@ class Shown:
     text: str = ""
     links: tuple[tuple[str, str], ...] = ()     # (href, text)
     empty: bool = False
+
+    def __html__(self) -> str:
+        """The same markup as the `value` macro in records/_macros.html, without a macro
+        call per cell (`{{ shown }}` in a template)."""
+        if self.empty:
+            return '<span class="muted">—</span>'
+        if self.links:
+            return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for href, text in self.links)
+        return str(escape(self.text))
 
 
 _SENTINEL_ID = 987654321987

@@ -199,10 +199,43 @@ def url_with(**changes: Any) -> str:
         if value not in (None, ""):
             args[key] = value
     query = {k: v for k, v in args.to_dict(flat=False).items() if not k.startswith("_")}
-    return url_for(request.endpoint, **(request.view_args or {}), **query)
+    return cached_url_for(request.endpoint, **(request.view_args or {}), **query)
+
+
+URL_CACHE_SIZE = 20_000
+
+
+def _url_key_part(value: Any) -> Any:
+    if isinstance(value, list):
+        return ("list", tuple(_url_key_part(v) for v in value))
+    hash(value)                                # TypeError: not memoizable
+    return (type(value), value)
+
+
+def cached_url_for(endpoint: str, **values: Any) -> str:
+    """`url_for` memoized per process: a page builds the same links (static files, menus,
+    headers) on every request, and werkzeug's URL building is a noticeable part of
+    rendering. The key holds everything a build depends on here (no url_defaults,
+    subdomains or host matching are used)."""
+    if not has_request_context():
+        return url_for(endpoint, **values)
+    try:
+        key = (request.host, request.script_root, request.scheme,
+               request.blueprint if endpoint.startswith(".") else None, endpoint,
+               tuple(sorted((k, _url_key_part(v)) for k, v in values.items())))
+    except TypeError:
+        return url_for(endpoint, **values)
+    cache = current_app.extensions.setdefault("formloom.url_cache", {})
+    found = cache.get(key)
+    if found is None:
+        found = url_for(endpoint, **values)
+        if len(cache) >= URL_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    return found
 
 
 def init_templates(app: Flask) -> None:
     app.jinja_env.filters["label"] = label
     app.jinja_env.globals.update(current_actor=current_actor, nav_apps=nav_apps, current_lang=lang,
-                                 url_with=url_with, languages=LANGUAGES)
+                                 url_with=url_with, languages=LANGUAGES, url_for=cached_url_for)

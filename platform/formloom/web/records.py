@@ -25,7 +25,7 @@ from ..forms import build_form_class, form_to_data
 from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
 from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
 from .display import Lookups, lookups_for, show
-from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_app, load_entity,
+from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 
 bp = Blueprint("records", __name__)
@@ -161,6 +161,7 @@ def list_view(app_key: str, entity_key: str):
                     for r in page.items]
     context = dict(
         place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
+        column_labels=[label(f.label) for f in columns],
         query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
         q=request.args.get("q", ""), filters=active_filters(entity, labels),
         filterable=[(f, field_type(f.type).field_operators(f)) for f in visible if f.type != "subtable"],
