@@ -325,7 +325,7 @@ def set_field(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     if not spec.get("on"):
         value = _set_value(ctx, spec, ctx.entity, record)
         ctx.record = update_record(ctx.conn, ctx.app, ctx.entity, record.id, {spec["field"]: value}, actor_id=None,
-                                   expected_version=None, now=ctx.now)
+                                   expected_version=None, now=ctx.now, via=rule_via(ctx))
         return
     reference = ctx.entity.field(spec["on"])
     target = ctx.app.entity(reference.entity) if reference is not None and reference.type == "reference" else None
@@ -343,7 +343,18 @@ def set_field(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
             continue
         value = _set_value(ctx, spec, target, other)
         update_record(ctx.conn, ctx.app, target, other.id, {spec["field"]: value}, actor_id=None,
-                      expected_version=None, now=ctx.now)
+                      expected_version=None, now=ctx.now, via=rule_via(ctx))
+
+
+def rule_via(ctx: RuleContext) -> str:
+    """What the audit records as the writer of a rule's change: the system actor (no user)
+    acting for this rule, shown in a record's history as "Automation: <rule>"."""
+    label = ctx.rule.label.get("en") if ctx.rule.label else ""
+    return f"{RULE_VIA}{label or ctx.rule.key}"[:200]
+
+
+#: The prefix of audit.via for changes written by an automation rule.
+RULE_VIA = "rule: "
 
 
 def _skip(ctx: RuleContext, note: str) -> None:
@@ -414,7 +425,8 @@ def create_record_action(ctx: RuleContext, spec: Mapping[str, Any], index: int) 
                 values[f.key] = [ctx.record.id] if f.multiple else ctx.record.id
                 break
     owner = ctx.record.owner_id if ctx.record else None
-    created = create_record(ctx.conn, ctx.app, target, values, actor_id=None, owner_id=owner, now=ctx.now)
+    created = create_record(ctx.conn, ctx.app, target, values, actor_id=None, owner_id=owner, now=ctx.now,
+                            via=rule_via(ctx))
     ctx.notes.append(f"created {target.key} #{created.id}")
 
 
@@ -476,7 +488,7 @@ def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
         raise ActionError("the record changed while it was being assigned")
     ctx.conn.execute(insert(audit).values(record_id=record.id, app_key=ctx.app.key, entity_key=record.entity_key,
                                           action="update", changes={"$owner": [record.owner_id, owner_id]},
-                                          user_id=None, at=ctx.now, record_version=version))
+                                          user_id=None, at=ctx.now, record_version=version, via=rule_via(ctx)))
     emit_event(ctx.conn, ctx.app.key, record.entity_key, record.id, "record_updated",
                {"actor": None, "fields": ["$owner"], "stage": record.stage}, ctx.now)
     ctx.record = record_from_row(ctx.conn.execute(select(records).where(records.c.id == record.id)).one())
@@ -489,7 +501,11 @@ def move_stage(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     record = _need_record(ctx, "move_stage")
     from ..workflow.moves import move_to_stage   # the workflow layer is below us; imported when used
 
-    ctx.record = move_to_stage(ctx.conn, ctx.app, ctx.entity, record.id, spec["stage"], SYSTEM_ACTOR, now=ctx.now)
+    moved = move_to_stage(ctx.conn, ctx.app, ctx.entity, record.id, spec["stage"], SYSTEM_ACTOR, now=ctx.now)
+    if moved.version != record.version:     # the move's audit row names the rule, like every rule write
+        ctx.conn.execute(update(audit).where(audit.c.record_id == moved.id, audit.c.action == "stage",
+                                             audit.c.record_version == moved.version).values(via=rule_via(ctx)))
+    ctx.record = moved
 
 
 @action("escalate")

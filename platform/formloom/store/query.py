@@ -16,6 +16,7 @@ import json
 from sqlalchemy import ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 
+from ..auth import policy
 from ..auth.policy import record_scope_clause
 from ..auth.users import Actor
 from ..definitions.model import AppDef, EntityDef, FieldDef
@@ -308,15 +309,38 @@ def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor
     return [(r.id, r.title) for r in conn.execute(stmt)]
 
 
-def titles_for(conn: Connection, app_key: str, ids: Iterable[int]) -> dict[int, str]:
-    ids = {int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())}
-    if not ids:
+def titles_for(conn: Connection, app: AppDef, entity: EntityDef | None, actor: Actor | None,
+               ids: Iterable[int]) -> dict[int, str]:
+    """Titles of the records among `ids` that are records of `entity` the actor may read
+    (the policy decides, as for the record itself); any other id gets no title, so a title
+    never leaks across data scopes, apps or entities."""
+    ids = {n for n in (_as_id(i) for i in ids) if n is not None}
+    if not ids or entity is None or policy.scope(actor, "read", app, entity) == "none":
         return {}
-    # by primary key only, the app checked here: with `app_key = ..` in SQL, a planner
+    # by primary key only, app and entity checked here: with `app_key = ..` in SQL, a planner
     # without statistics may walk an app_key index over every record of the app
-    rows = conn.execute(select(records.c.id, records.c.title, records.c.app_key)
+    rows = conn.execute(select(records.c.id, records.c.title, records.c.app_key, records.c.entity_key,
+                               records.c.owner_id, records.c.created_by)
                         .where(records.c.id.in_(sorted(ids))))
-    return {r.id: r.title for r in rows if r.app_key == app_key}
+    team: set[int] | None = None
+
+    def team_of(user_id: int) -> set[int]:
+        nonlocal team
+        if team is None:
+            from ..auth.users import reports_of
+            team = reports_of(conn, user_id)
+        return team
+
+    return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key == entity.key
+            and policy.can(actor, "read", app, entity, r, team_of=team_of)}
+
+
+def _as_id(value: Any) -> int | None:
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return value
+    return None
 
 
 def count_estimate(conn: Connection, app: AppDef, entity: EntityDef, cap: int = 10_000) -> tuple[int, bool]:

@@ -15,6 +15,8 @@ from typing import Any, Collection, Mapping
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..auth import policy
+from ..auth.users import Actor, reports_of
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import ConflictError, NotFoundError, RecordInvalid
 from ..fields import CleanContext, FieldProblem, field_type
@@ -64,16 +66,46 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def clean_context(conn: Connection, app: AppDef, lang: str) -> CleanContext:
+def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Actor | None = None,
+                  kept: Collection[tuple[str, int]] = ()) -> CleanContext:
+    """Lookups for cleaning. With a `reader` (a person writing), a reference must point at a
+    live record of the field's entity that the reader may read (the policy decides); a
+    missing and an unreadable id get the same answer, so ids cannot be probed. References
+    already stored (`kept`, as (entity key, id)) stay valid when sent back unchanged.
+    Without a reader (automation, install) any live record of the entity will do."""
+    team: set[int] | None = None
+
+    def team_of(user_id: int) -> set[int]:
+        nonlocal team
+        if team is None:
+            team = reports_of(conn, user_id)
+        return team
+
     def reference_exists(entity_key: str, record_id: int) -> bool:
-        return conn.execute(select(records.c.id).where(
+        row = conn.execute(select(records.c.id, records.c.owner_id, records.c.created_by).where(
             records.c.id == record_id, records.c.app_key == app.key, records.c.entity_key == entity_key,
-            records.c.deleted_at.is_(None))).first() is not None
+            records.c.deleted_at.is_(None))).first()
+        if row is None or reader is None or (entity_key, record_id) in kept:
+            return row is not None
+        target = app.entity(entity_key)
+        return target is not None and policy.can(reader, "read", app, target, row, team_of=team_of)
 
     def user_exists(user_id: int) -> bool:
         return conn.execute(select(users.c.id).where(users.c.id == user_id, users.c.active.is_(True))).first() is not None
 
     return CleanContext(lang=lang, timezone=app.timezone, reference_exists=reference_exists, user_exists=user_exists)
+
+
+def stored_references(entity: EntityDef, data: Mapping[str, Any]) -> set[tuple[str, int]]:
+    """(entity key, id) of every reference `data` holds."""
+    out = set()
+    for f in entity.fields:
+        if f.type == "reference":
+            value = data.get(f.key)
+            for ident in (value if isinstance(value, list) else [value]):
+                if isinstance(ident, int) and not isinstance(ident, bool):
+                    out.add((f.entity, ident))
+    return out
 
 
 def get_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *,
@@ -121,8 +153,13 @@ def compute_title(entity: EntityDef, data: Mapping[str, Any], lang: str = "en") 
 def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Mapping[str, Any], *,
                   actor_id: int | None, lang: str = "en", owner_id: int | None = None,
                   writable: Collection[str] | None = None, version_id: int | None = None,
-                  now: datetime | None = None, stage: str | None = None) -> Record:
-    """Validate and insert one record; raise RecordInvalid listing every problem."""
+                  now: datetime | None = None, stage: str | None = None, reader: Actor | None = None,
+                  via: str | None = None) -> Record:
+    """Validate and insert one record; raise RecordInvalid listing every problem.
+
+    `reader` is the person writing (references must be records they may read; None for
+    automation and install); `via` names what wrote without a person ("rule: <label>"),
+    kept in the audit row."""
     now = now or utcnow()
     owner_id = owner_id if owner_id is not None else actor_id
     workflow = app.workflow_for(entity.key)
@@ -130,7 +167,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
         stage = workflow.first_stage.key
     problems = _refuse_unwritable(entity, incoming, writable, lang)
     data, clean_problems = clean_record_data(
-        entity, incoming, clean_context(conn, app, lang), existing=None,
+        entity, incoming, clean_context(conn, app, lang, reader=reader), existing=None,
         stage_required=_stage_required(app, entity, stage),
         extra_vars=_special_vars(stage, app, entity, owner_id))
     problems += clean_problems
@@ -145,7 +182,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, None, lang):
         raise RecordInvalid(unique_problems)
     changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
-    _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1)
+    _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
     if stage:
         conn.execute(insert(stage_history).values(record_id=record_id, from_stage=None, to_stage=stage,
                                                    user_id=actor_id, at=now, seconds_in_previous=None))
@@ -157,15 +194,17 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
 def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
                   incoming: Mapping[str, Any], *, actor_id: int | None, expected_version: int | None,
                   lang: str = "en", writable: Collection[str] | None = None, version_id: int | None = None,
-                  now: datetime | None = None) -> Record:
-    """Apply a partial change; refuse a stale `expected_version` with ConflictError."""
+                  now: datetime | None = None, reader: Actor | None = None, via: str | None = None) -> Record:
+    """Apply a partial change; refuse a stale `expected_version` with ConflictError.
+    `reader` and `via` as for create_record; references already stored stay acceptable."""
     now = now or utcnow()
     current = get_record(conn, app, entity, record_id, for_update=True)
     if expected_version is not None and expected_version != current.version:
         raise stale(current, lang)
     problems = _refuse_unwritable(entity, incoming, writable, lang)
     data, clean_problems = clean_record_data(
-        entity, incoming, clean_context(conn, app, lang), existing=current.data,
+        entity, incoming, clean_context(conn, app, lang, reader=reader, kept=stored_references(entity, current.data)),
+        existing=current.data,
         stage_required=_stage_required(app, entity, current.stage),
         extra_vars=_special_vars(current.stage, app, entity, current.owner_id))
     problems += clean_problems
@@ -183,7 +222,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
         raise stale(get_record(conn, app, entity, record_id), lang)
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, current.data, lang):
         raise RecordInvalid(unique_problems)
-    _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1)
+    _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
     emit_event(conn, app.key, entity.key, record_id, "record_updated",
                {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
     return get_record(conn, app, entity, record_id)
@@ -222,9 +261,10 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
     return get_record(conn, app, entity, record_id)
 
 
-def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version) -> None:
+def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version, via=None) -> None:
     conn.execute(insert(audit).values(record_id=record_id, app_key=app.key, entity_key=entity.key, action=action,
-                                      changes=changes, user_id=actor_id, at=now, record_version=version))
+                                      changes=changes, user_id=actor_id, at=now, record_version=version,
+                                      via=via[:200] if via else None))
 
 
 def emit_event(conn: Connection, app_key: str, entity_key: str, record_id: int | None, event_type: str,

@@ -118,6 +118,7 @@ audit = Table(
     Column("user_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("at", UtcDateTime, nullable=False),
     Column("record_version", Integer, nullable=False),
+    Column("via", String(200), nullable=True),              # who wrote without a person: "rule: <label>"
 )
 
 stage_history = Table(

@@ -349,7 +349,7 @@ def create(app_key: str, entity_key: str):
     try:
         with db().write() as conn:
             record = create_record(conn, app, entity, allowed, actor_id=actor().id, lang=lang(),
-                                   writable=writable, version_id=version_id)
+                                   writable=writable, version_id=version_id, reader=actor())
             if problems:
                 raise RecordInvalid(problems)      # rolls the insert back: nothing is stored
     except RecordInvalid as invalid:
@@ -385,7 +385,7 @@ def change(app_key: str, entity_key: str, record_id: int):
             allowed = {k: v for k, v in incoming.items() if k in writable}
             record = update_record(conn, app, entity, record.id, allowed, actor_id=actor().id,
                                    expected_version=expected, lang=lang(), writable=writable,
-                                   version_id=version_id)
+                                   version_id=version_id, reader=actor())
             if problems:
                 raise RecordInvalid(problems)
     except RecordInvalid as invalid:

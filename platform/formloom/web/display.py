@@ -9,7 +9,7 @@ from flask import url_for
 from markupsafe import escape
 from sqlalchemy import Connection
 
-from ..auth.users import user_names
+from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, FieldDef
 from ..fields import field_type
 from ..store.query import titles_for
@@ -49,9 +49,10 @@ def detail_url_maker(app_key: str, entity_key: str) -> Callable[[int], str]:
 
 @dataclass
 class Lookups:
-    """Titles of referenced records and names of users, fetched once for a whole page."""
+    """Titles of referenced records (by (entity key, id), only those the viewer may read)
+    and names of users, fetched once for a whole page."""
 
-    titles: dict[int, str] = field(default_factory=dict)
+    titles: dict[tuple[str, int], str] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
     urls: dict[tuple[str, str], Callable[[int], str]] = field(default_factory=dict)
 
@@ -68,15 +69,23 @@ def _ids(value: Any) -> list[int]:
 
 
 def lookups_for(conn: Connection, app: AppDef, fields: Iterable[FieldDef],
-                datas: Iterable[Mapping[str, Any]], extra_users: Iterable[int] = ()) -> Lookups:
+                datas: Iterable[Mapping[str, Any]], extra_users: Iterable[int] = (), *,
+                actor: Actor | None) -> Lookups:
+    """Titles come through `titles_for`, per target entity and scoped to `actor`: a
+    reference to a record the viewer may not read shows its id, never its title."""
     fields = [f for f in fields if f.type in ("reference", "user")]
-    ref_ids: set[int] = set()
+    ref_ids: dict[str, set[int]] = {}
     user_ids: set[int] = set(i for i in extra_users if i is not None)
     for data in datas:
         for f in fields:
-            (ref_ids if f.type == "reference" else user_ids).update(_ids(data.get(f.key)))
-    return Lookups(titles_for(conn, app.key, ref_ids) if ref_ids else {},
-                   user_names(conn, user_ids) if user_ids else {})
+            if f.type == "reference":
+                ref_ids.setdefault(f.entity or "", set()).update(_ids(data.get(f.key)))
+            else:
+                user_ids.update(_ids(data.get(f.key)))
+    titles = {(entity_key, record_id): title
+              for entity_key, ids in ref_ids.items() if ids
+              for record_id, title in titles_for(conn, app, app.entity(entity_key), actor, ids).items()}
+    return Lookups(titles, user_names(conn, user_ids) if user_ids else {})
 
 
 def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> Shown:
@@ -84,7 +93,7 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
     if value is None or value == "" or value == [] or value == {}:
         return Shown(empty=True)
     if f.type == "reference":
-        links = tuple((lookups.detail_url(app.key, f.entity, i), lookups.titles.get(i) or f"#{i}")
+        links = tuple((lookups.detail_url(app.key, f.entity, i), lookups.titles.get((f.entity, i)) or f"#{i}")
                       for i in _ids(value))
         return Shown(links=links)
     if f.type == "user":

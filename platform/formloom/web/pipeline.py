@@ -181,7 +181,8 @@ def card_views(conn, place: Place, workflow: WorkflowDef, items: Iterable[tuple[
         if record.stage not in by_stage:
             by_stage[record.stage] = card_fields(place, workflow, workflow.stage(record.stage) if record.stage else None)
     all_fields = {f.key: f for fields in by_stage.values() for f in fields}.values()
-    lookups = lookups_for(conn, app, all_fields, [r.data for r, _s in items], extra_users=[r.owner_id for r, _s in items])
+    lookups = lookups_for(conn, app, all_fields, [r.data for r, _s in items], extra_users=[r.owner_id for r, _s in items],
+                          actor=actor)
     team_of = _team_of(conn)
     out = []
     for record, stale in items:
@@ -463,7 +464,7 @@ def _conflict(place: Place, workflow: WorkflowDef, record_id: int, target: Stage
     """409: someone changed the record meanwhile; show who won and the fresh state."""
     record = getattr(conflict, "current", None) or _fresh(place, record_id)
     with db().read() as conn:
-        names = lookups_for(conn, place.app, (), (), extra_users=[record.updated_by]).names
+        names = lookups_for(conn, place.app, (), (), extra_users=[record.updated_by], actor=current_actor()).names
     context = dict(
         place=place, app=place.app, entity=place.entity, workflow=workflow, record=record, target=target,
         view=view, failures=[], fields=[], fill_keys=[], general=[], edit_url=None, message=conflict.message,

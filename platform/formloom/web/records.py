@@ -23,7 +23,8 @@ from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
 from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
-from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
+from ..store.records import (Record, audit_rows, clean_context, create_record, get_record, stored_references,
+                             update_record)
 from .display import Lookups, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
@@ -153,7 +154,7 @@ def list_view(app_key: str, entity_key: str):
     with db().read() as conn:
         if query is not None:
             page = list_records(conn, app, entity, actor, query)
-            lookups = lookups_for(conn, app, columns, [r.data for r in page.items])
+            lookups = lookups_for(conn, app, columns, [r.data for r in page.items], actor=actor)
             code = lang()
             rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
                      "stage": workflow.stage(r.stage) if workflow and r.stage else None,
@@ -197,7 +198,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
         changed_values = [{key: value} for row in history for key, pair in (row.get("changes") or {}).items()
                           for value in (pair if isinstance(pair, list) else [pair])]
         lookups = lookups_for(conn, app, entity.fields, [record.data, *changed_values],
-                              extra_users=[record.owner_id, record.created_by, record.updated_by])
+                              extra_users=[record.owner_id, record.created_by, record.updated_by], actor=actor)
         code = lang()
         shown = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
         audit_view = [_audit_entry(app, entity, row, visible_keys, lookups) for row in history]
@@ -219,7 +220,15 @@ def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], look
         before, after = show(app, f, old, lang(), lookups), show(app, f, new, lang(), lookups)
         if before != after:
             changes.append({"field": f, "old": before, "new": after})
-    return {"action": row.get("action"), "user": row.get("user_name") or "", "at": row.get("at"), "changes": changes}
+    return {"action": row.get("action"), "user": row.get("user_name") or _writer(row.get("via")), "at": row.get("at"),
+            "changes": changes}
+
+
+def _writer(via: str | None) -> str:
+    """Who wrote a change no person made: "Automation: <rule>" for a rule's write."""
+    if via and via.startswith("rule: "):
+        return _("Automation: %(rule)s", rule=via[len("rule: "):])
+    return via or ""
 
 
 def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
@@ -233,7 +242,7 @@ def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
             continue
         items = related_records(conn, app, actor, rel_entity, via, record.id)
         columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]
-        lookups = lookups_for(conn, app, columns, [r.data for r in items])
+        lookups = lookups_for(conn, app, columns, [r.data for r in items], actor=actor)
         code = lang()
         rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
                  "url": lookups.detail_url(app.key, rel_entity.key, r.id)}
@@ -312,16 +321,15 @@ def field_views(state: FormState, conn, problems: Iterable = ()) -> list[FieldVi
     extra: dict[str, list[str]] = {}
     for p in problems:
         extra.setdefault(p.field, []).append(p.message)
-    ref_ids = set()
-    for f in state.visible:
-        if f.type == "reference":
-            ref_ids.update(_ref_ids(state.form.field_for(f.key).data))
-    titles = titles_for(conn, state.place.app.key, ref_ids) if ref_ids else {}
     views = []
     for f in state.visible:
         bound = state.form.field_for(f.key)
         errors = list(bound.errors) + [m for m in extra.get(f.key, []) if m not in bound.errors]
-        refs = [(i, titles.get(i, f"#{i}")) for i in _ref_ids(bound.data)] if f.type == "reference" else []
+        refs = []
+        if f.type == "reference":     # titles only of records of the target entity the actor may read
+            ids = _ref_ids(bound.data)
+            titles = titles_for(conn, state.place.app, state.place.app.entity(f.entity), current_actor(), ids)
+            refs = [(i, titles.get(i, f"#{i}")) for i in ids]
         views.append(FieldView(f, bound, f.key not in state.writable,
                                thaw(f.visible_if) if f.visible_if is not None else None, refs, errors))
     return views
@@ -371,7 +379,8 @@ def new(app_key: str, entity_key: str):
     try:
         with db().write() as conn:
             record = create_record(conn, place.app, place.entity, incoming_data(state), actor_id=actor.id,
-                                   lang=lang(), writable=state.writable, version_id=place.version_id)
+                                   lang=lang(), writable=state.writable, version_id=place.version_id,
+                                   reader=actor)
     except RecordInvalid as invalid:
         return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
     return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
@@ -397,7 +406,7 @@ def edit(app_key: str, entity_key: str, record_id: int):
         with db().write() as conn:
             update_record(conn, place.app, place.entity, record.id, incoming, actor_id=actor.id,
                           expected_version=int(expected), lang=lang(), writable=state.writable,
-                          version_id=place.version_id)
+                          version_id=place.version_id, reader=actor)
     except RecordInvalid as invalid:
         return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
     except ConflictError as conflict:
@@ -412,7 +421,7 @@ def edit(app_key: str, entity_key: str, record_id: int):
 def _conflict_view(place: Place, state: FormState, current: Record, incoming: dict, error: ConflictError) -> dict:
     """The values saved by someone else next to the ones this person sent, for each field that differs."""
     with db().read() as conn:
-        lookups = lookups_for(conn, place.app, state.visible, [current.data, incoming])
+        lookups = lookups_for(conn, place.app, state.visible, [current.data, incoming], actor=current_actor())
     rows = []
     for f in state.visible:
         saved, mine = current.data.get(f.key), incoming.get(f.key, current.data.get(f.key))
@@ -438,7 +447,9 @@ def validate(app_key: str, entity_key: str, field_key: str):
                 abort(403)
         elif not policy.can(current_actor(), "create", place.app, place.entity):
             abort(403)
-        state = form_state(place, record, request.form, context=clean_context(conn, place.app, lang()))
+        kept = stored_references(place.entity, record.data) if record else ()
+        state = form_state(place, record, request.form,
+                           context=clean_context(conn, place.app, lang(), reader=current_actor(), kept=kept))
         if field_key not in {f.key for f in state.visible}:
             abort(404)
         bound = state.form.field_for(field_key)
