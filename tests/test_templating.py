@@ -95,3 +95,21 @@ def test_render_caps_output_length():
 def test_render_wraps_undefined_arithmetic_in_template_error():
     with pytest.raises(TemplateError):
         render("{{ record.nothing + 1 }}", {"record": {}})
+
+
+# -- a step budget, not only a size cap (issue 10, item 8) ----------------------------------
+
+def test_a_loop_in_a_loop_over_a_long_text_stops_at_the_step_budget():
+    from formloom.templating import MAX_STEPS
+
+    source = "{% for a in record.text %}{% for b in record.text %}{% endfor %}{% endfor %}"
+    assert check_template(source) is None            # allowed by the grammar: only the work is bounded
+    with pytest.raises(TemplateError, match=f"stopped after {MAX_STEPS} loop steps"):
+        render(source, {"record": {"text": "x" * 10_000}})
+
+
+def test_the_step_budget_is_per_render_and_leaves_ordinary_loops_alone():
+    context = {"record": {"rows": [{"n": i} for i in range(200)]}}
+    source = "{% for r in record.rows %}{% for s in record.rows %}{% endfor %}{{ loop.length }}{% endfor %}"
+    for _ in range(3):                                # 200 * 200 steps each time: within budget
+        assert render(source, context).startswith("200200")

@@ -47,4 +47,9 @@ def settings_from_env() -> dict:
         "SMTP_URL": os.environ.get("SMTP_URL"),
         "REDIS_URL": os.environ.get("REDIS_URL"),
         "BABEL_DEFAULT_LOCALE": "en",
+        # links the server hands out use this, never the request's Host header
+        "FORMLOOM_BASE_URL": os.environ.get("FORMLOOM_BASE_URL", "").rstrip("/"),
+        # Host names the server answers to (Flask refuses others with 400); none: any
+        "TRUSTED_HOSTS": [h.strip() for h in os.environ.get("FORMLOOM_TRUSTED_HOSTS", "").split(",") if h.strip()]
+        or None,
     }

@@ -5,11 +5,15 @@ labels are data and never pass through here. The Jinja sandbox stops attribute
 escapes (`''.__class__`), but not work: `'a' * 10**9`, `range` loops or
 `center(10**9)` would still stall a worker. So a template is also checked
 against a small grammar (output, if, for over data, filters from a list, no
-calls, no `**` or `%`) before it is compiled, and its output is capped.
+calls, no `**` or `%`) before it is compiled, and its output is capped. Work that
+prints nothing (a loop in a loop over a long text) is bounded too: every loop
+step spends from a per-render budget of MAX_STEPS, and a render that runs out
+stops with a TemplateError.
 Autoescape is off: these are plain-text messages, escaped when shown as HTML.
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, Iterator, Mapping
 
@@ -22,6 +26,10 @@ from formloom.definitions.model import thaw
 MAX_OUTPUT_LENGTH = 10_000
 MAX_SOURCE_LENGTH = 10_000
 MAX_LOOP_DEPTH = 2
+#: Loop iterations one render may take, all loops together (a loop over 100 subtable rows
+#: of 50 cells is 5,100 steps; a loop in a loop over a 10,000-character text would be 10**8).
+MAX_STEPS = 50_000
+STEP_FILTER = "_formloom_step"        # wraps every loop's iterable; not a name templates can use
 
 #: Filters that do bounded work on bounded input (no widths, repeats or replacements to blow up).
 ALLOWED_FILTERS = frozenset({
@@ -52,7 +60,31 @@ class _MessageEnvironment(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+class _Budget:
+    def __init__(self, steps: int):
+        self.left = steps
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise TemplateError(f"stopped after {MAX_STEPS} loop steps; loop over less data "
+                                f"(for example |truncate or |first)")
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("formloom_template_budget", default=None)
+
+
+def _counted(iterable: Any) -> Iterator[Any]:
+    """The loop's items, each one step of the render's budget."""
+    budget = _BUDGET.get()
+    for item in iterable:
+        if budget is not None:
+            budget.spend()
+        yield item
+
+
 _ENV = _MessageEnvironment(autoescape=False, undefined=ChainableUndefined)
+_ENV.filters[STEP_FILTER] = _counted
 
 
 def check_template(source: str) -> str | None:
@@ -67,10 +99,13 @@ def check_template(source: str) -> str | None:
 def render(source: str, context: Mapping[str, Any]) -> str:
     """The message text; undefined values print as nothing, anything refused raises TemplateError."""
     template = _compile(source)
+    token = _BUDGET.set(_Budget(MAX_STEPS))
     try:
         return _capped(template.generate(thaw(context)))
-    except Exception as exc:  # sandbox refusals, undefined arithmetic, filters given odd data
+    except Exception as exc:  # sandbox refusals, undefined arithmetic, filters given odd data, the budget
         raise TemplateError(f"could not be rendered: {exc}") from exc
+    finally:
+        _BUDGET.reset(token)
 
 
 def _capped(chunks: Iterator[str]) -> str:
@@ -104,7 +139,9 @@ def _compile_text(source: str) -> Template:
     problem = next(_problems(tree, 0), None)
     if problem:
         raise TemplateError(problem)
-    return _ENV.from_string(source)
+    for loop in tree.find_all(nodes.For):      # every loop step is counted (see _counted)
+        loop.iter = nodes.Filter(loop.iter, STEP_FILTER, [], [], None, None, lineno=loop.iter.lineno)
+    return _ENV.from_string(tree)
 
 
 def _problems(node: nodes.Node, loops: int) -> Iterator[str]:

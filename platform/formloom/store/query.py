@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Callable, Iterable, Mapping
 
 import json
+import math
 
 from sqlalchemy import ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
@@ -138,9 +139,10 @@ def _scalar(f: FieldDef, raw: Any) -> Any:
     try:
         if kind == "number":
             value = Decimal(text)
-            if not value.is_finite():
+            number = float(value) if value.is_finite() else math.inf
+            if not math.isfinite(number):      # 1e999 is a finite Decimal but no float
                 raise InvalidOperation
-            return float(value)
+            return number
         if kind == "date":
             return date.fromisoformat(text).isoformat()
         if kind == "datetime":

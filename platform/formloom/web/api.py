@@ -227,7 +227,11 @@ def json_body(allowed: tuple[str, ...]) -> dict:
     if not request.is_json:
         raise UnsupportedMediaType(_("Send JSON with the header Content-Type: application/json."))
     try:
-        body = json.loads(raw, parse_constant=_no_constants)
+        body = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+    except DuplicateKey as duplicate:
+        raise FormloomError(_("The key %(key)s appears more than once in the same object of the body.",
+                              key=repr(duplicate.key)[:80]),
+                            hint=_("Send each key once (JSON readers would silently keep only the last).")) from None
     except (ValueError, RecursionError):
         raise FormloomError(_("The body is not valid JSON."), hint=_("Check the JSON syntax and try again.")) \
             from None
@@ -239,6 +243,25 @@ def json_body(allowed: tuple[str, ...]) -> dict:
         raise FormloomError(_("Unknown key %(key)s in the body.", key=repr(unknown[0])[:80]),
                             hint=_("Allowed keys: %(keys)s.", keys=", ".join(allowed)))
     return body
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names the same key twice (at any depth)."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """Refuse duplicate keys like the document loader does: which value wins is up to the
+    reader, so one part of a system could check "a" while another stores "b"."""
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKey(key)
+        result[key] = value
+    return result
 
 
 def _no_constants(name: str):

@@ -220,7 +220,7 @@ def cached_url_for(endpoint: str, **values: Any) -> str:
     if not has_request_context():
         return url_for(endpoint, **values)
     try:
-        key = (request.host, request.script_root, request.scheme,
+        key = (request.script_root, request.scheme,        # relative URLs: the Host header plays no part
                request.blueprint if endpoint.startswith(".") else None, endpoint,
                tuple(sorted((k, _url_key_part(v)) for k, v in values.items())))
     except TypeError:
@@ -233,6 +233,16 @@ def cached_url_for(endpoint: str, **values: Any) -> str:
             cache.clear()
         cache[key] = found
     return found
+
+
+def public_url(path: str) -> str:
+    """An absolute URL for `path` when FORMLOOM_BASE_URL says where the site lives, else
+    `path` itself: the Host header is the client's to choose, so it is never put into a
+    link the server hands out."""
+    import os
+
+    base = str(current_app.config.get("FORMLOOM_BASE_URL") or os.environ.get("FORMLOOM_BASE_URL") or "").rstrip("/")
+    return f"{base}{path}" if base else path
 
 
 def init_templates(app: Flask) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from ..automation import mark_all_read, mark_read, notifications_for, unread_count
 from ..store.tables import notifications, records
 from . import api
-from .helpers import current_actor, db, is_fragment_request, local_time, safe_next
+from .helpers import current_actor, db, is_fragment_request, local_time, public_url, safe_next
 
 bp = Blueprint("notifications", __name__)
 api_bp = Blueprint("notifications_api", __name__)
@@ -154,9 +154,8 @@ def api_list():
         items = _with_links(conn, notifications_for(conn, actor.id, limit, unread_only=request.args.get("unread") == "1",
                                                     before_id=before_id))
         unread = unread_count(conn, actor.id)
-    root = request.host_url.rstrip("/")
     data = [{"id": n["id"], "app": n["app_key"], "record_id": n["record_id"], "subject": n["subject"],
-             "body": n["body"], "url": (root + n["url"]) if n["url"] else None,
+             "body": n["body"], "url": public_url(n["url"]) if n["url"] else None,
              "created_at": _iso(n["created_at"]), "read_at": _iso(n["read_at"]), "read": n["read_at"] is not None}
             for n in items]
     return jsonify({"data": data, "unread": unread,

@@ -197,11 +197,12 @@ def card_views(conn, place: Place, workflow: WorkflowDef, items: Iterable[tuple[
 
 def active_filters(place: Place, args: MultiDict) -> list[dict]:
     labels = op_labels()
+    visible = {f.key for f in policy.visible_fields(current_actor(), place.app, place.entity)}
     out = []
     for name, value in args.items(multi=True):
         key, _sep, op = name.partition("__")
         f = place.entity.field(key)
-        if f is None:
+        if f is None or key not in visible:         # a hidden field answers like an unknown one
             continue
         rest = MultiDict(args)
         rest.setlist(name, [v for v in args.getlist(name) if v != value])

@@ -107,12 +107,15 @@ def choose_columns(entity: EntityDef, visible: Iterable[FieldDef]) -> list[Field
     return [by_key[k] for k in keys if not (k in seen or seen.add(k))]
 
 
-def active_filters(entity: EntityDef, labels: dict[str, str]) -> list[dict]:
+def active_filters(entity: EntityDef, labels: dict[str, str], visible: Iterable[FieldDef]) -> list[dict]:
+    """Chips for the filters in the URL; a hidden field gets none, like an unknown one
+    (its label is not revealed)."""
+    visible_keys = {f.key for f in visible}
     out = []
     for name, value in request.args.items(multi=True):
         key, _sep, op = name.partition("__")
         f = entity.field(key)
-        if f is None or name in ("q", "sort", "cols", "offset", "limit"):
+        if f is None or key not in visible_keys or name in ("q", "sort", "cols", "offset", "limit"):
             continue
         args = request.args.copy()
         remaining = [v for v in args.getlist(name) if v != value]
@@ -164,7 +167,7 @@ def list_view(app_key: str, entity_key: str):
         place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
         column_labels=[label(f.label) for f in columns],
         query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
-        q=request.args.get("q", ""), filters=active_filters(entity, labels),
+        q=request.args.get("q", ""), filters=active_filters(entity, labels, visible),
         filterable=[(f, field_type(f.type).field_operators(f)) for f in visible if f.type != "subtable"],
         all_fields=visible, op_labels=labels, chosen_cols=[f.key for f in columns],
         can_create=policy.can(actor, "create", app, entity),

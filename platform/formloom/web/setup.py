@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request, send_from_directory, session
+from flask import Flask, Response, current_app, request, send_from_directory, session
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
+from werkzeug.exceptions import SecurityError
 
 from ..definitions.model import LANGUAGES, DEFAULT_LANGUAGE
 from ..resources import static_dir
@@ -69,6 +70,13 @@ def init_app(app: Flask) -> None:
     helpers.init_templates(app)
     app.after_request(_security_headers)
     app.after_request(_wake_worker)
+    app.register_error_handler(SecurityError, _untrusted_host)
+
+
+def _untrusted_host(error: SecurityError):
+    """A Host header outside TRUSTED_HOSTS (FORMLOOM_TRUSTED_HOSTS): no URL can be built for it,
+    so the answer is plain text rather than a page."""
+    return Response("This server does not answer to that host name.\n", 400, mimetype="text/plain")
 
 
 def _memoize_template_gettext(app: Flask) -> None:
@@ -135,6 +143,8 @@ def _security_headers(response):
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
+    if current_app.config.get("SESSION_COOKIE_SECURE"):      # FORMLOOM_SECURE_COOKIES=1: HTTPS only
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
     if response.mimetype == "text/html":
         headers.setdefault("Content-Security-Policy", CSP)
         vary = headers.get("Vary", "")
