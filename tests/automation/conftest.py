@@ -24,7 +24,8 @@ SUPPORT_APP = {
     "roles": ["admin", "agent", "lead"],
     "entities": [
         {"key": "ticket", "label": {"en": "Ticket", "zh": "工单"}, "title": "subject", "workflow": "ticket_flow",
-         "permissions": {"agent": {"create": True, "read": "all", "update": "all"}},
+         # leads read their team's tickets: messages about a record reach only people who may read it
+         "permissions": {"agent": {"create": True, "read": "all", "update": "all"}, "lead": {"read": "team"}},
          "fields": [
              {"key": "subject", "type": "text", "label": "Subject", "required": True},
              {"key": "priority", "type": "select", "label": "Priority", "options": ["low", "high"]},

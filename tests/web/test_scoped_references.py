@@ -51,7 +51,9 @@ PROJECT_FLOW = {"key": "project_flow", "entity": "project", "label": "Projects",
                 "stages": [{"key": "open", "label": "Open"}, {"key": "done", "label": "Done", "terminal": "won"}]}
 MEMO_LOG = {"key": "memo_log", "entity": "memo", "label": "Memo log", "stages": [], "rules": [
     {"key": "touch_project", "label": "Stamp the project", "trigger": {"type": "record_created"},
-     "actions": [{"type": "set_field", "on": "project", "field": "last_memo_at", "value": "$now"}]}]}
+     "actions": [{"type": "set_field", "on": "project", "field": "last_memo_at", "value": "$now"}]},
+    {"key": "tell_reps", "label": "Tell the reps", "trigger": {"type": "record_created"},
+     "actions": [{"type": "notify", "to": ["role:rep", "role:lead"], "message": "New memo: {{ record.text }}"}]}]}
 
 SECRET = "Acme secret merger"
 SECRET_CLIENT = "Globex hidden client"
@@ -234,3 +236,16 @@ def test_a_readable_reference_is_accepted_and_the_rule_write_names_the_rule(lab)
     assert row.user_id is None and row.via == "rule: Stamp the project"
     page = lab.browser("rita@example.com").get(f"/apps/lab/project/{mine.id}").get_data(as_text=True)
     assert re.search(r"Automation: Stamp the project", page)
+
+
+def test_a_rule_message_about_a_record_reaches_only_people_who_may_read_it(lab):
+    from formloom.automation.tables import rule_runs
+    from formloom.store.tables import notifications
+
+    memo = lab.create("memo", lab.rita, text="Rita's private memo")
+    lab.process()
+    with lab.db.read() as conn:
+        told = {n.user_id for n in conn.execute(select(notifications).where(notifications.c.record_id == memo.id))}
+        [run] = conn.execute(select(rule_runs).where(rule_runs.c.rule_key == "tell_reps")).all()
+    assert told == {lab.rita, lab.lead}            # Sam, a rep with "own" scope, may not read Rita's memo
+    assert run.outcome == "fired" and "not sent to 1 recipient(s) who may not read this record" in run.message

@@ -20,7 +20,8 @@ from typing import Any, Callable, Iterator, Mapping
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from ..auth.users import Actor, members_of
+from ..auth import policy
+from ..auth.users import Actor, load_actor, members_of, reports_of
 from ..conditions import truthy
 from ..definitions.model import AppDef, EntityDef, Label, RuleDef, WorkflowDef, thaw
 from ..errors import FormloomError, NotFoundError
@@ -188,7 +189,27 @@ def resolve_recipients(ctx: RuleContext, to: Any) -> list[Recipient]:
     if not wanted:
         return []
     rows = {r.id: r for r in ctx.conn.execute(select(users).where(users.c.id.in_(wanted), users.c.active.is_(True)))}
-    return [Recipient(r.id, r.email, r.name or r.email, r.language or "en") for i in wanted if (r := rows.get(i))]
+    found = [Recipient(r.id, r.email, r.name or r.email, r.language or "en") for i in wanted if (r := rows.get(i))]
+    return readers_only(ctx, found)
+
+
+def readers_only(ctx: RuleContext, people: list[Recipient]) -> list[Recipient]:
+    """A message about a record carries its title and values: only people the policy lets
+    read the record get it (the others are noted in the run log)."""
+    if ctx.record is None or ctx.entity is None or not people:
+        return people
+    team = {}
+
+    def team_of(user_id: int) -> set[int]:
+        if user_id not in team:
+            team[user_id] = reports_of(ctx.conn, user_id)
+        return team[user_id]
+
+    kept = [p for p in people if policy.can(load_actor(ctx.conn, p.id), "read", ctx.app, ctx.entity, ctx.record,
+                                            team_of=team_of)]
+    if len(kept) < len(people):
+        ctx.notes.append(f"not sent to {len(people) - len(kept)} recipient(s) who may not read this record")
+    return kept
 
 
 def manager_of(conn: Connection, user_id: int | None) -> int | None:
