@@ -32,6 +32,11 @@ def test_a_create_with_a_duplicate_key_at_any_level_is_400_naming_the_key(api_as
     assert api.get("/api/v1/desk/case").get_json()["items"] == []     # nothing stored
 
 
+def test_the_duplicate_key_refusal_speaks_the_callers_language(api_as):
+    answer = _raw(api_as("agent", lang="zh"), "post", "/api/v1/desk/case", '{"data": {"a": 1, "a": 2}}')
+    assert answer.status_code == 400 and "出现了不止一次" in answer.get_json()["error"]["message"]
+
+
 def test_a_patch_with_a_duplicate_key_is_400(api_as, make_record):
     case = make_record("case", {"subject": "Printer"})
     answer = _raw(api_as("agent"), "patch", f"/api/v1/desk/case/{case.id}",
