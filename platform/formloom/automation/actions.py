@@ -367,15 +367,15 @@ def set_field(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
                       expected_version=None, now=ctx.now, via=rule_via(ctx))
 
 
+#: The prefix of audit.via for changes written by an automation rule.
+RULE_VIA = "rule: "
+
+
 def rule_via(ctx: RuleContext) -> str:
     """What the audit records as the writer of a rule's change: the system actor (no user)
     acting for this rule, shown in a record's history as "Automation: <rule>"."""
     label = ctx.rule.label.get("en") if ctx.rule.label else ""
     return f"{RULE_VIA}{label or ctx.rule.key}"[:200]
-
-
-#: The prefix of audit.via for changes written by an automation rule.
-RULE_VIA = "rule: "
 
 
 def _skip(ctx: RuleContext, note: str) -> None:

@@ -17,6 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
 from ..auth.users import reports_of
+from ..automation.actions import RULE_VIA
 from ..conditions import truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
@@ -229,8 +230,8 @@ def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], look
 
 def _writer(via: str | None) -> str:
     """Who wrote a change no person made: "Automation: <rule>" for a rule's write."""
-    if via and via.startswith("rule: "):
-        return _("Automation: %(rule)s", rule=via[len("rule: "):])
+    if via and via.startswith(RULE_VIA):
+        return _("Automation: %(rule)s", rule=via[len(RULE_VIA):])
     return via or ""
 
 
