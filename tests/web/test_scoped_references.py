@@ -164,16 +164,19 @@ def test_related_lists_and_board_show_no_foreign_titles(lab, sams):
 
 def test_titles_for_answers_only_readable_records_of_the_entity(lab, sams):
     from formloom.auth.users import load_actor
-    from formloom.store.query import titles_for
+    from formloom.store.query import titles_for, titles_in_app
 
     client, project = sams
     mine = lab.create("project", lab.rita, name="Mine")
+    mine_client = lab.create("client", lab.rita, name="My client")
     with lab.db.read() as conn:
         rita = load_actor(conn, lab.rita)
         projects = lab.app.entity("project")
         assert titles_for(conn, lab.app, projects, rita, [project.id, mine.id, client.id]) == {mine.id: "Mine"}
         assert titles_for(conn, lab.app, lab.app.entity("client"), rita, [mine.id]) == {}
         assert titles_for(conn, lab.app, projects, None, [mine.id]) == {}
+        assert titles_in_app(conn, lab.app, rita, [project.id, client.id, mine.id, mine_client.id]) == {
+            mine.id: "Mine", mine_client.id: "My client"}
 
 
 # -- 2. references must be readable ------------------------------------------------------------

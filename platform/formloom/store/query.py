@@ -316,8 +316,23 @@ def titles_for(conn: Connection, app: AppDef, entity: EntityDef | None, actor: A
     """Titles of the records among `ids` that are records of `entity` the actor may read
     (the policy decides, as for the record itself); any other id gets no title, so a title
     never leaks across data scopes, apps or entities."""
+    if entity is None:
+        return {}
+    return _readable_titles(conn, app, actor, ids, only=entity.key)
+
+
+def titles_in_app(conn: Connection, app: AppDef, actor: Actor | None, ids: Iterable[int]) -> dict[int, str]:
+    """Like titles_for, for ids of any entity of the app (a run log, a reminder list):
+    each record is judged by the policy for its own entity."""
+    return _readable_titles(conn, app, actor, ids, only=None)
+
+
+def _readable_titles(conn: Connection, app: AppDef, actor: Actor | None, ids: Iterable[int],
+                     only: str | None) -> dict[int, str]:
     ids = {n for n in (_as_id(i) for i in ids) if n is not None}
-    if not ids or entity is None or policy.scope(actor, "read", app, entity) == "none":
+    entities = [app.entity(only)] if only is not None else list(app.entities)
+    readable = {e.key: e for e in entities if e is not None and policy.scope(actor, "read", app, e) != "none"}
+    if not ids or not readable:
         return {}
     # by primary key only, app and entity checked here: with `app_key = ..` in SQL, a planner
     # without statistics may walk an app_key index over every record of the app
@@ -333,8 +348,8 @@ def titles_for(conn: Connection, app: AppDef, entity: EntityDef | None, actor: A
             team = reports_of(conn, user_id)
         return team
 
-    return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key == entity.key
-            and policy.can(actor, "read", app, entity, r, team_of=team_of)}
+    return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key in readable
+            and policy.can(actor, "read", app, readable[r.entity_key], r, team_of=team_of)}
 
 
 def _as_id(value: Any) -> int | None:
