@@ -90,6 +90,12 @@ def test_a_non_finite_number_in_a_filter_is_400(as_agent, api_as, value):
     assert answer.status_code == 400 and "budget" in answer.get_json()["error"]["message"]
 
 
+@pytest.mark.parametrize("number", ["1e999", "-1e999"])
+def test_a_non_finite_number_in_a_body_is_400(api_as, number):
+    answer = _raw(api_as("agent"), "post", "/api/v1/desk/case", f'{{"data": {{"subject": "x", "budget": {number}}}}}')
+    assert answer.status_code == 400 and number in answer.get_json()["error"]["message"]
+
+
 def test_hsts_only_with_secure_cookies(app, browser):
     assert "Strict-Transport-Security" not in browser.get("/login").headers
     app.config["SESSION_COOKIE_SECURE"] = True

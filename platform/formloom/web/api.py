@@ -17,6 +17,7 @@ else the user's language); 428 a change without the version it applies to.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import timedelta
 from typing import Any, Iterator, Mapping
@@ -227,7 +228,11 @@ def json_body(allowed: tuple[str, ...]) -> dict:
     if not request.is_json:
         raise UnsupportedMediaType(_("Send JSON with the header Content-Type: application/json."))
     try:
-        body = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_unique_keys)
+        body = json.loads(raw, parse_constant=_no_constants, object_pairs_hook=_unique_keys,
+                          parse_float=_finite_float)
+    except NonFiniteNumber as number:
+        raise FormloomError(_("The number %(number)s in the body is too large.", number=number.text[:40]),
+                            hint=_("Send finite numbers only.")) from None
     except DuplicateKey as duplicate:
         raise FormloomError(_("The key %(key)s appears more than once in the same object of the body.",
                               key=repr(duplicate.key)[:80]),
@@ -262,6 +267,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
             raise DuplicateKey(key)
         result[key] = value
     return result
+
+
+class NonFiniteNumber(ValueError):
+    """A JSON number too large for a float (1e999): it would become infinity."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFiniteNumber(text)
+    return value
 
 
 def _no_constants(name: str):
