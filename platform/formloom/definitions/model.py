@@ -4,7 +4,8 @@ Everything downstream (fields, forms, records, workflow, automation, web) reads
 these objects and never the raw JSON, so a document is interpreted in exactly
 one place (`definitions.compile`). Instances are frozen and hold tuples and
 read-only mappings, so a published version cannot be changed by accident while
-requests are using it. This module imports nothing else of ours.
+requests are using it. This module imports nothing else of ours
+at import time (`FieldDef.is_computed` asks the field registry when called).
 """
 from __future__ import annotations
 
@@ -118,7 +119,9 @@ class FieldDef:
 
     @property
     def is_computed(self) -> bool:
-        return self.type in ("formula", "auto_number")
+        from ..fields import FIELD_TYPES      # the type says (late import: this module imports nothing of ours)
+        ftype = FIELD_TYPES.get(self.type)
+        return ftype is not None and ftype.computed
 
 
 @dataclass(frozen=True)

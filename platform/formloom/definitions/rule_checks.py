@@ -8,7 +8,7 @@ from formloom import conditions, templating
 from .document_parts import (entity_keys_of, entity_named, fields_by_key, indexed, indexed_dicts, label_texts,
                              roles_of, rules_of, stage_keys_of)
 from .expression_checks import formula_problems, logic_problems
-from .field_values import COMPUTED_TYPES, value_problem
+from ..fields import document_value_problem as value_problem, has_flag
 from .problems import Problem
 from .subject import Subject, for_kind, workflow_fields
 from .time_values import cron_problem, duration_problem
@@ -152,7 +152,7 @@ def _set_field_problems(s: Subject, action: dict, path: tuple, what: str,
                                                 f"which {owner} does not have.")
         return
     value = action.get("value")
-    if target.get("type") in COMPUTED_TYPES:
+    if has_flag(target.get("type"), "computed"):
         yield s.problem(*path, "field", message=f"{cap(what)} sets the field {name!r}, which is computed and cannot be set.")
     elif isinstance(value, str) and value in MOMENT_VALUES:
         if target.get("type") not in MOMENT_VALUES[value]:
@@ -189,13 +189,13 @@ def _create_record_problems(s: Subject, action: dict, path: tuple, what: str) ->
         if f is None:
             yield s.problem(*path, "values", name, message=f"{cap(what)} fills {unknown('the field', name, fields)}, "
                                                            f"which entity {target.get('key')!r} does not have.")
-        elif f.get("type") in COMPUTED_TYPES:
+        elif has_flag(f.get("type"), "computed"):
             yield s.problem(*path, "values", name, message=f"{cap(what)} fills the field {name!r}, which is computed.")
         elif value is not None and not _is_template(value) and (why := value_problem(f, value)):
             yield s.problem(*path, "values", name, message=f"The value that {what} gives {name!r} {why}.")
     for name, f in fields.items():
         if f.get("required") is True and name not in values and f.get("default") is None \
-                and f.get("type") not in COMPUTED_TYPES:
+                and not has_flag(f.get("type"), "computed"):
             yield s.problem(*path, "values", message=f"{cap(what)} creates a {target.get('key')!r} record without its "
                                                      f"required field {name!r}; add it to 'values'.")
 

@@ -1,0 +1,109 @@
+"""The meta-schemas, generated from the registries.
+
+What a field document may say is decided by the field types themselves (their
+`settings`, fields/settings.py); this module turns the registries into the
+JSON Schema files in definitions/schemas/. The validator assembles these
+schemas from the registries when it loads them (definitions/schema_check.py),
+so an extension's entries are known at once; the files stay committed so
+reviewers read them, and a test holds the committed bytes equal to what
+`generate()` gives: after changing a type, run `formloom schemas` to rewrite them
+(docs/extension-points.md says why).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from .definitions.schema_check import SCHEMAS_DIR
+
+#: field.schema.json's definitions that are no type's own (keys, labels, conditions, options...).
+FIELD_SHARED_DEFS: dict[str, Any] = {
+    "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
+    "key_list": {"type": "array", "items": {"$ref": "#/$defs/key"}, "uniqueItems": True},
+    "label": {
+        "type": ["string", "object"], "minLength": 1, "maxLength": 10000,
+        "properties": {"en": {"type": "string", "maxLength": 10000}, "zh": {"type": "string", "maxLength": 10000}},
+        "additionalProperties": False, "minProperties": 1,
+    },
+    "logic": {"$comment": "JSON Logic; its operators and variables are checked by formloom.conditions"},
+    "duration": {"type": "string", "minLength": 2, "maxLength": 64},
+    "iso_date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                 "x-message": "must be a date written YYYY-MM-DD"},
+    "options": {
+        "type": "array", "minItems": 1,
+        "items": {
+            "type": ["string", "object"], "minLength": 1, "maxLength": 200, "required": ["value"],
+            "properties": {
+                "value": {"type": "string", "minLength": 1, "maxLength": 200},
+                "label": {"$ref": "#/$defs/label"},
+                "color": {"type": "string", "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
+                          "x-message": "must be a colour written #rgb or #rrggbb"},
+            },
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def _if_type(name: str, ref: str) -> dict:
+    return {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": {"$ref": ref}}
+
+
+def field_schema() -> dict:
+    """field.schema.json: the type enum, one if/then per type and each type's document schema."""
+    from .fields import FIELD_TYPES
+    types = list(FIELD_TYPES.values())
+    top_only = [t.name for t in types if not t.column_allowed]
+    listed = ", ".join(top_only[:-1]) + f" and {top_only[-1]}" if len(top_only) > 1 else "".join(top_only)
+    column = {"$ref": "#", "properties": {"type": {
+        "not": {"enum": top_only},
+        "x-message": f"cannot be used for a subtable column ({listed} fields must be top-level fields)"}}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://formloom.dev/schemas/field.schema.json",
+        "title": "Formloom field",
+        "description": "One field of an entity. Each type allows the common keys plus its own (see docs/documents.md).",
+        "type": "object",
+        "required": ["key", "type", "label"],
+        "properties": {"type": {"enum": [t.name for t in types]}},
+        "allOf": [_if_type(t.name, f"#/$defs/type_{t.name}") for t in types],
+        "$defs": {**FIELD_SHARED_DEFS, "column": column,
+                  **{f"type_{t.name}": t.document_schema() for t in types}},
+    }
+
+
+#: file name -> the function building it. Schemas not listed here are written by hand.
+GENERATED: dict[str, Callable[[], dict]] = {
+    "field.schema.json": field_schema,
+}
+
+
+def signature() -> tuple:
+    """What the generated schemas depend on: changes when an entry is registered or removed."""
+    from .fields import FIELD_TYPES
+    return (tuple((name, id(ftype)) for name, ftype in FIELD_TYPES.items()),)
+
+
+def render(schema: dict) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def generate(directory: Path = SCHEMAS_DIR) -> dict[Path, str]:
+    """path -> the text the generated schema file must hold."""
+    return {directory / name: render(build()) for name, build in GENERATED.items()}
+
+
+def stale(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    """The generated files whose committed text differs from what the registries give."""
+    return [path for path, text in generate(directory).items()
+            if not path.is_file() or path.read_text(encoding="utf-8") != text]
+
+
+def write(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    """Rewrite the generated files that changed; returns them."""
+    changed = stale(directory)
+    texts = generate(directory)
+    for path in changed:
+        path.write_text(texts[path], encoding="utf-8")
+    return changed
