@@ -33,16 +33,27 @@ def test_common_keys_are_written_once():
         assert source.count(f'"{key}"') == 1
 
 
-@pytest.mark.parametrize("name", list(FIELD_TYPES))
-def test_every_field_type_is_labelled_and_helped_in_every_language(name):
-    ftype = FIELD_TYPES[name]
+ENTRIES = [(kind, entry) for kind, entries in meta_schemas.registries().items() for entry in entries]
+
+
+@pytest.mark.parametrize(("kind", "entry"), ENTRIES, ids=[f"{k}:{e.name}" for k, e in ENTRIES])
+def test_every_entry_is_labelled_and_helped_in_every_language(kind, entry):
+    settings = entry.all_settings() if hasattr(entry, "all_settings") else entry.settings
     for lang in LANGUAGES:
-        assert ftype.label.get(lang), f"field type {name!r} has no {lang} label"
-        assert ftype.help.get(lang), f"field type {name!r} has no {lang} help"
-    for setting in ftype.all_settings():
-        for lang in LANGUAGES:
-            assert setting.label.get(lang), f"setting {setting.name!r} of {name!r} has no {lang} label"
-            assert setting.help.get(lang), f"setting {setting.name!r} of {name!r} has no {lang} help"
+        assert entry.label.get(lang), f"{kind} {entry.name!r} has no {lang} label"
+        assert entry.help.get(lang), f"{kind} {entry.name!r} has no {lang} help"
+        for setting in settings:
+            assert setting.label.get(lang), f"setting {setting.name!r} of {kind} {entry.name!r} has no {lang} label"
+            assert setting.help.get(lang), f"setting {setting.name!r} of {kind} {entry.name!r} has no {lang} help"
+
+
+def test_trigger_and_action_enums_are_the_registries():
+    from formloom.automation import ACTIONS, TRIGGERS
+    defs = json.loads((SCHEMAS_DIR / "workflow.schema.json").read_text(encoding="utf-8"))["$defs"]
+    for prefix, registry in (("trigger", TRIGGERS), ("action", ACTIONS)):
+        assert defs[prefix]["properties"]["type"]["enum"] == list(registry)
+        assert [r["then"]["$ref"] for r in defs[prefix]["allOf"]] == [f"#/$defs/{prefix}_{n}" for n in registry]
+        assert {k for k in defs if k.startswith(prefix + "_")} == {f"{prefix}_{n}" for n in registry}
 
 
 def test_compiled_defaults_come_from_the_settings():
@@ -72,7 +83,8 @@ def test_schemas_command_reports_and_rewrites_stale_files(tmp_path):
     from click.testing import CliRunner
     from formloom.cli import main
     assert CliRunner().invoke(main, ["schemas", "--check"]).exit_code == 0
+    everything = [tmp_path / name for name in meta_schemas.GENERATED]
     (tmp_path / "field.schema.json").write_text("{}", encoding="utf-8")
-    assert meta_schemas.stale(tmp_path) == [tmp_path / "field.schema.json"]
-    assert meta_schemas.write(tmp_path) == [tmp_path / "field.schema.json"]
+    assert meta_schemas.stale(tmp_path) == everything
+    assert meta_schemas.write(tmp_path) == everything
     assert meta_schemas.stale(tmp_path) == []

@@ -73,16 +73,138 @@ def field_schema() -> dict:
     }
 
 
+# -- workflow.schema.json ------------------------------------------------------------------------------
+
+_F = "field.schema.json#/$defs/"
+
+#: The parts of a workflow document no registry describes (yet): the document, stages, gates, rules.
+WORKFLOW_STATIC_DEFS: dict[str, Any] = {
+    "stage": {
+        "type": "object", "required": ["key", "label"],
+        "properties": {
+            "key": {"$ref": _F + "key"}, "label": {"$ref": _F + "label"},
+            "probability": {"type": "integer", "minimum": 0, "maximum": 100},
+            "color": {"type": "string", "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
+                      "x-message": "must be a colour written #rgb or #rrggbb"},
+            "terminal": {"enum": ["won", "lost"]},
+            "from": {"type": "array", "minItems": 1, "uniqueItems": True,
+                     "items": {"type": "string", "pattern": "^([a-z][a-z0-9_]{0,62}|\\*)$",
+                               "x-message": 'must be a stage key, or "*" for any stage'}},
+            "rot_after": {"$ref": _F + "duration"},
+            "required": {"$ref": _F + "key_list"}, "readonly": {"$ref": _F + "key_list"},
+            "hidden": {"$ref": _F + "key_list"},
+            "gate": {"$ref": "#/$defs/gate"},
+        },
+        "additionalProperties": False,
+    },
+    "gate": {
+        "type": "object",
+        "properties": {
+            "require": {"$ref": _F + "key_list"},
+            "conditions": {"type": "array", "items": {
+                "type": "object", "required": ["rule", "message"],
+                "properties": {"rule": {"$ref": _F + "logic"}, "message": {"$ref": _F + "label"}},
+                "additionalProperties": False}},
+            "related": {"type": "array", "items": {
+                "type": "object", "required": ["entity", "via"],
+                "properties": {"entity": {"$ref": _F + "key"}, "via": {"$ref": _F + "key"},
+                               "min": {"type": "integer", "minimum": 1}, "where": {"$ref": _F + "logic"},
+                               "since": {"enum": ["stage_entered"]}, "message": {"$ref": _F + "label"}},
+                "additionalProperties": False}},
+            "roles": {"$ref": _F + "key_list"},
+        },
+        "additionalProperties": False,
+    },
+    "rule": {
+        "type": "object", "required": ["key", "trigger", "actions"],
+        "properties": {
+            "key": {"$ref": _F + "key"}, "label": {"$ref": _F + "label"}, "enabled": {"type": "boolean"},
+            "trigger": {"$ref": "#/$defs/trigger"}, "condition": {"$ref": _F + "logic"},
+            "repeat": {"type": "object", "required": ["every"],
+                       "properties": {"every": {"$ref": _F + "duration"}, "max": {"type": "integer", "minimum": 1}},
+                       "additionalProperties": False},
+            "actions": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/action"}},
+        },
+        "additionalProperties": False,
+    },
+}
+
+
+def _entry_schema(entry: Any) -> dict:
+    """A trigger's or action's document schema: "type" and its settings, nothing else."""
+    schema = {
+        "type": "object",
+        "required": ["type", *(s.name for s in entry.settings if s.required)],
+        "properties": {"type": {"const": entry.name}, **{s.name: s.schema for s in entry.settings}},
+        "additionalProperties": False,
+    }
+    return {**schema, **getattr(entry, "schema_extra", {})}
+
+
+def _choice(prefix: str, entries: list) -> dict:
+    return {"type": "object", "required": ["type"], "properties": {"type": {"enum": [e.name for e in entries]}},
+            "allOf": [_if_type(e.name, f"#/$defs/{prefix}_{e.name}") for e in entries]}
+
+
+def recipient_schema() -> dict:
+    return {"type": "string",
+            "pattern": "^(owner|creator|manager|role:[a-z][a-z0-9_]{0,62}|field:[a-z][a-z0-9_]{0,62})$",
+            "x-message": "is not a recipient: use owner, creator, manager, role:ROLE or field:FIELD"}
+
+
+def workflow_schema() -> dict:
+    """workflow.schema.json: trigger and action enums, if/thens and definitions from the registries."""
+    from .automation import ACTIONS, TRIGGERS
+    triggers, actions = list(TRIGGERS.values()), list(ACTIONS.values())
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://formloom.dev/schemas/workflow.schema.json",
+        "title": "Formloom workflow",
+        "type": "object",
+        "required": ["key", "entity"],
+        "properties": {
+            "key": {"$ref": _F + "key"}, "entity": {"$ref": _F + "key"}, "label": {"$ref": _F + "label"},
+            "skip": {"enum": ["check", "allow", "deny"]},
+            "reopen_roles": {"$ref": _F + "key_list"},
+            "kanban": {"type": "object",
+                       "properties": {"sum": {"$ref": _F + "key"}, "card_fields": {"$ref": _F + "key_list"}},
+                       "additionalProperties": False},
+            "stages": {"type": "array", "items": {"$ref": "#/$defs/stage"}},
+            "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}},
+        },
+        "additionalProperties": False,
+        "$defs": {
+            **WORKFLOW_STATIC_DEFS,
+            "trigger": _choice("trigger", triggers),
+            "action": _choice("action", actions),
+            "recipient": recipient_schema(),
+            **{f"trigger_{t.name}": _entry_schema(t) for t in triggers},
+            **{f"action_{a.name}": _entry_schema(a) for a in actions},
+        },
+    }
+
+
 #: file name -> the function building it. Schemas not listed here are written by hand.
 GENERATED: dict[str, Callable[[], dict]] = {
     "field.schema.json": field_schema,
+    "workflow.schema.json": workflow_schema,
 }
+
+
+def registries() -> dict[str, list]:
+    """Every extension point's entries, by what an entry is called ("field type", "trigger", ...)."""
+    from .automation import ACTIONS, TRIGGERS
+    from .fields import FIELD_TYPES
+    return {"field type": list(FIELD_TYPES.values()), "trigger": list(TRIGGERS.values()),
+            "action": list(ACTIONS.values())}
 
 
 def signature() -> tuple:
     """What the generated schemas depend on: changes when an entry is registered or removed."""
+    from .automation import ACTIONS, TRIGGERS
     from .fields import FIELD_TYPES
-    return (tuple((name, id(ftype)) for name, ftype in FIELD_TYPES.items()),)
+    return tuple(tuple((name, id(entry)) for name, entry in registry.items())
+                 for registry in (FIELD_TYPES, TRIGGERS, ACTIONS))
 
 
 def render(schema: dict) -> str:

@@ -1,6 +1,7 @@
 """Meaning checks over a workflow's rules: triggers, actions (and their templates) and conditions."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from formloom import conditions, templating
@@ -42,21 +43,46 @@ def rule_triggers(s: Subject) -> Iterator[Problem]:
             yield s.problem(*path, "offset", message=f"The offset of {what} ({show(trigger['offset'])}) {why}.")
         if isinstance(trigger.get("cron"), str) and (why := cron_problem(trigger["cron"])):
             yield s.problem(*path, "cron", message=f"The schedule of {what} ({trigger['cron']!r}) {why}.")
-        if kind == "no_related":
-            yield from via_problems(s, trigger, path, what)
-        if fields is None:
-            continue
-        named = [((path, "field"), trigger["field"])] if "field" in trigger else []
-        named += [((path, "fields", fi), name) for fi, name in indexed(trigger.get("fields"))]
-        for (base, *rest), name in named:
-            if name not in fields:
-                yield s.problem(*base, *rest, message=f"{cap(what)} watches {unknown('the field', name, fields)}, "
-                                                      f"which entity {s.doc.get('entity')!r} does not have.")
-        if kind == "date_field" and trigger.get("field") in fields:
-            field_type = fields[trigger["field"]].get("type")
-            if field_type not in ("date", "datetime"):
-                yield s.problem(*path, "field", message=f"{cap(what)} counts from the field {trigger['field']!r}, "
-                                                        f"which is a {field_type} field; it must be a date or datetime field.")
+        if fields is not None:
+            named = [((path, "field"), trigger["field"])] if "field" in trigger else []
+            named += [((path, "fields", fi), name) for fi, name in indexed(trigger.get("fields"))]
+            for (base, *rest), name in named:
+                if name not in fields:
+                    yield s.problem(*base, *rest, message=f"{cap(what)} watches {unknown('the field', name, fields)}, "
+                                                          f"which entity {s.doc.get('entity')!r} does not have.")
+        entry = _registry("TRIGGERS").get(kind)
+        if entry is not None and entry.check is not None:
+            yield from entry.check(s, trigger, path, what, RuleEnv(stage_keys, fields, None))
+
+
+@dataclass(frozen=True)
+class RuleEnv:
+    """What a trigger's or action's own meaning check may look up (None: unknown without the app)."""
+
+    stage_keys: list[str]
+    fields: dict[str, dict] | None
+    roles: list[str] | None
+
+
+def _registry(name: str) -> dict:
+    """The automation registry `name` (TRIGGERS or ACTIONS); imported when checking, as the
+    automation layer sits above this one and registers its built-in entries on import."""
+    from formloom import automation
+    return getattr(automation, name)
+
+
+def check_no_related(s: Subject, trigger: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """The related entity exists and its `via` field refers back to this workflow's entity."""
+    yield from via_problems(s, trigger, path, what)
+
+
+def check_date_field(s: Subject, trigger: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """The field counted from is a date or datetime field."""
+    if env.fields is not None and trigger.get("field") in env.fields:
+        field_type = env.fields[trigger["field"]].get("type")
+        if field_type not in ("date", "datetime"):
+            yield s.problem(*path, "field", message=f"{cap(what)} counts from the field {trigger['field']!r}, "
+                                                    f"which is a {field_type} field; it must be a date or datetime field.")
 
 
 @for_kind("workflow")
@@ -99,21 +125,39 @@ def _action_problems(s: Subject, action: dict, path: tuple, what: str, stage_key
             elif fields[name].get("type") != "user":
                 yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies the people in the field {name!r}, "
                                                          f"which is a {fields[name].get('type')} field, not a user field.")
-    if kind == "move_stage" and "stage" in action and action["stage"] not in stage_keys:
-        yield s.problem(*path, "stage", message=f"{cap(what)} moves records to "
-                                                f"{unknown('the stage', action['stage'], stage_keys)}, which this workflow does not have.")
-    if kind == "assign" and action.get("strategy") == "none" and "role" in action:
-        yield s.problem(*path, "role", message=f"{cap(what)} clears the owner (strategy none), so it takes no role; "
-                                               "remove the role.")
-    elif kind == "assign" and roles is not None and "role" in action and action["role"] not in roles:
-        yield s.problem(*path, "role", message=f"{cap(what)} assigns among {unknown('the role', action['role'], roles)}, "
-                                               "which is not one of the app's roles.")
     if "due_in" in action and (why := duration_problem(action["due_in"])):
         yield s.problem(*path, "due_in", message=f"The due_in of {what} ({show(action['due_in'])}) {why}.")
-    if kind == "set_field":
-        yield from _set_field_problems(s, action, path, what, fields)
-    if kind == "create_record":
-        yield from _create_record_problems(s, action, path, what)
+    entry = _registry("ACTIONS").get(kind)
+    if entry is not None and entry.check is not None:
+        yield from entry.check(s, action, path, what, RuleEnv(stage_keys, fields, roles))
+
+
+def check_move_stage(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """The stage moved to exists."""
+    if "stage" in action and action["stage"] not in env.stage_keys:
+        yield s.problem(*path, "stage", message=f"{cap(what)} moves records to "
+                                                f"{unknown('the stage', action['stage'], env.stage_keys)}, "
+                                                "which this workflow does not have.")
+
+
+def check_assign(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """A role is given exactly when a strategy needs one, and it is one of the app's roles."""
+    if action.get("strategy") == "none" and "role" in action:
+        yield s.problem(*path, "role", message=f"{cap(what)} clears the owner (strategy none), so it takes no role; "
+                                               "remove the role.")
+    elif env.roles is not None and "role" in action and action["role"] not in env.roles:
+        yield s.problem(*path, "role", message=f"{cap(what)} assigns among {unknown('the role', action['role'], env.roles)}, "
+                                               "which is not one of the app's roles.")
+
+
+def check_set_field(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """A value or a formula, for a settable field, that the field's type accepts."""
+    yield from _set_field_problems(s, action, path, what, env.fields)
+
+
+def check_create_record(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """An entity that exists, filled with values its fields accept, none required left out."""
+    yield from _create_record_problems(s, action, path, what)
 
 
 #: Values a set_field action may give a date or datetime field: the moment the rule fires
