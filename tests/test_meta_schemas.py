@@ -38,7 +38,7 @@ ENTRIES = [(kind, entry) for kind, entries in meta_schemas.registries().items() 
 
 @pytest.mark.parametrize(("kind", "entry"), ENTRIES, ids=[f"{k}:{e.name}" for k, e in ENTRIES])
 def test_every_entry_is_labelled_and_helped_in_every_language(kind, entry):
-    settings = entry.all_settings() if hasattr(entry, "all_settings") else entry.settings
+    settings = entry.all_settings() if hasattr(entry, "all_settings") else getattr(entry, "settings", ())
     for lang in LANGUAGES:
         assert entry.label.get(lang), f"{kind} {entry.name!r} has no {lang} label"
         assert entry.help.get(lang), f"{kind} {entry.name!r} has no {lang} help"
@@ -88,3 +88,12 @@ def test_schemas_command_reports_and_rewrites_stale_files(tmp_path):
     assert meta_schemas.stale(tmp_path) == everything
     assert meta_schemas.write(tmp_path) == everything
     assert meta_schemas.stale(tmp_path) == []
+
+
+def test_recipient_pattern_is_the_registry():
+    from formloom.automation.recipients import RECIPIENTS, parse
+    defs = json.loads((SCHEMAS_DIR / "workflow.schema.json").read_text(encoding="utf-8"))["$defs"]
+    written = defs["recipient"]["pattern"][2:-2].split("|")
+    assert [w.partition(":")[0] for w in written] == list(RECIPIENTS)
+    assert parse("role:lead")[1] == "lead" and parse("owner")[1] is None
+    assert parse("owner:x") is None and parse("role") is None and parse("boss") is None and parse(3) is None

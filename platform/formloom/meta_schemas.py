@@ -147,9 +147,9 @@ def _choice(prefix: str, entries: list) -> dict:
 
 
 def recipient_schema() -> dict:
-    return {"type": "string",
-            "pattern": "^(owner|creator|manager|role:[a-z][a-z0-9_]{0,62}|field:[a-z][a-z0-9_]{0,62})$",
-            "x-message": "is not a recipient: use owner, creator, manager, role:ROLE or field:FIELD"}
+    """A recipient as written in an action's `to`: one of the registered kinds (automation/recipients.py)."""
+    from .automation import recipients
+    return {"type": "string", "pattern": recipients.pattern(), "x-message": recipients.syntax_hint()}
 
 
 def workflow_schema() -> dict:
@@ -194,17 +194,19 @@ GENERATED: dict[str, Callable[[], dict]] = {
 def registries() -> dict[str, list]:
     """Every extension point's entries, by what an entry is called ("field type", "trigger", ...)."""
     from .automation import ACTIONS, TRIGGERS
+    from .automation.recipients import RECIPIENTS
     from .fields import FIELD_TYPES
     return {"field type": list(FIELD_TYPES.values()), "trigger": list(TRIGGERS.values()),
-            "action": list(ACTIONS.values())}
+            "action": list(ACTIONS.values()), "recipient": list(RECIPIENTS.values())}
 
 
 def signature() -> tuple:
     """What the generated schemas depend on: changes when an entry is registered or removed."""
     from .automation import ACTIONS, TRIGGERS
+    from .automation.recipients import RECIPIENTS
     from .fields import FIELD_TYPES
     return tuple(tuple((name, id(entry)) for name, entry in registry.items())
-                 for registry in (FIELD_TYPES, TRIGGERS, ACTIONS))
+                 for registry in (FIELD_TYPES, TRIGGERS, ACTIONS, RECIPIENTS))
 
 
 def render(schema: dict) -> str:

@@ -30,6 +30,7 @@ from ..store.tables import audit, events, records, users
 from ..templating import TemplateError, render
 from .channels.inapp import notify_user
 from .jobs import enqueue, insert_ignore
+from .recipients import manager_of, resolve_ids  # noqa: F401 -- manager_of kept importable from here
 from ..definitions import rule_checks
 from ..fields.settings import Setting
 from .rule_settings import DURATION, ENTITY, KEY, MESSAGE, RECIPIENTS, STAGE, SUBJECT, setting
@@ -200,32 +201,12 @@ class Recipient:
 
 
 def resolve_recipients(ctx: RuleContext, to: Any) -> list[Recipient]:
-    """owner | creator | manager | role:ROLE | field:FIELD_KEY, active users, each once, in order."""
-    ids: list[int] = []
-    record = ctx.record
-    for target in (to or ()):
-        if target == "owner" and record is not None:
-            ids.append(record.owner_id)
-        elif target == "creator" and record is not None:
-            ids.append(record.created_by)
-        elif target == "manager" and record is not None:
-            ids.append(manager_of(ctx.conn, record.owner_id))
-        elif isinstance(target, str) and target.startswith("role:"):
-            ids += [uid for uid, _ in members_of(ctx.conn, ctx.app.key, target[5:])]
-        elif isinstance(target, str) and target.startswith("field:") and record is not None:
-            value = record.data.get(target[6:])
-            ids += list(value) if isinstance(value, (list, tuple)) else [value]
-    wanted = list(dict.fromkeys(i for i in ids if isinstance(i, int)))
+    """The recipients written in `to` (see automation/recipients.py), active users, each once, in order."""
+    wanted = resolve_ids(ctx, to)
     if not wanted:
         return []
     rows = {r.id: r for r in ctx.conn.execute(select(users).where(users.c.id.in_(wanted), users.c.active.is_(True)))}
     return [Recipient(r.id, r.email, r.name or r.email, r.language or "en") for i in wanted if (r := rows.get(i))]
-
-
-def manager_of(conn: Connection, user_id: int | None) -> int | None:
-    if user_id is None:
-        return None
-    return conn.execute(select(users.c.manager_id).where(users.c.id == user_id)).scalar()
 
 
 def record_link(ctx: RuleContext, record: Record | None = None) -> str:

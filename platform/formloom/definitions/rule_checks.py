@@ -71,6 +71,11 @@ def _registry(name: str) -> dict:
     return getattr(automation, name)
 
 
+def _recipients() -> Any:
+    from formloom.automation import recipients
+    return recipients
+
+
 def check_no_related(s: Subject, trigger: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
     """The related entity exists and its `via` field refers back to this workflow's entity."""
     yield from via_problems(s, trigger, path, what)
@@ -111,25 +116,16 @@ def _action_problems(s: Subject, action: dict, path: tuple, what: str, stage_key
         for suffix, text in label_texts(action.get(which)):
             if (why := templating.check_template(text)) is not None:
                 yield s.problem(*path, which, *suffix, message=f"The {which} of {what} {why}")
+    env = RuleEnv(stage_keys, fields, roles)
     for ti, recipient in indexed(action.get("to")):
-        if not isinstance(recipient, str):
-            continue
-        prefix, _, name = recipient.partition(":")
-        if prefix == "role" and roles is not None and name not in roles:
-            yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies {unknown('the role', name, roles)}, "
-                                                     "which is not one of the app's roles.")
-        if prefix == "field" and fields is not None:
-            if name not in fields:
-                yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies the people in "
-                                                         f"{unknown('the field', name, fields)}, which the entity does not have.")
-            elif fields[name].get("type") != "user":
-                yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies the people in the field {name!r}, "
-                                                         f"which is a {fields[name].get('type')} field, not a user field.")
+        parsed = _recipients().parse(recipient)
+        if parsed is not None and parsed[0].check is not None:
+            yield from parsed[0].check(s, parsed[1], (*path, "to", ti), what, env)
     if "due_in" in action and (why := duration_problem(action["due_in"])):
         yield s.problem(*path, "due_in", message=f"The due_in of {what} ({show(action['due_in'])}) {why}.")
     entry = _registry("ACTIONS").get(kind)
     if entry is not None and entry.check is not None:
-        yield from entry.check(s, action, path, what, RuleEnv(stage_keys, fields, roles))
+        yield from entry.check(s, action, path, what, env)
 
 
 def check_move_stage(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
