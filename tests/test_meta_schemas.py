@@ -97,3 +97,9 @@ def test_recipient_pattern_is_the_registry():
     assert [w.partition(":")[0] for w in written] == list(RECIPIENTS)
     assert parse("role:lead")[1] == "lead" and parse("owner")[1] is None
     assert parse("owner:x") is None and parse("role") is None and parse("boss") is None and parse(3) is None
+
+
+def test_docs_page_is_what_the_registries_generate():
+    from formloom.extension_docs import DOCS_PATH, render
+    assert DOCS_PATH.read_text(encoding="utf-8") == render(), (
+        "docs/extension-points.md is out of date: run `formloom schemas` and commit the result")

@@ -109,7 +109,9 @@ def validate(paths: tuple[Path, ...]) -> None:
 def schemas(check: bool) -> None:
     """Regenerate the meta-schemas (definitions/schemas/) and docs/extension-points.md from the registries."""
     from . import meta_schemas
-    changed = meta_schemas.stale() if check else meta_schemas.write()
+    from .extension_docs import DOCS_PATH
+    docs = DOCS_PATH if DOCS_PATH.parent.is_dir() else None      # a source checkout, not an installed package
+    changed = meta_schemas.stale(docs=docs) if check else meta_schemas.write(docs=docs)
     for path in changed:
         click.echo(f"{'differs' if check else 'wrote'}: {path}")
     if check and changed:

@@ -77,7 +77,7 @@ def field_schema() -> dict:
 
 _F = "field.schema.json#/$defs/"
 
-#: The parts of a workflow document no registry describes (yet): the document, stages, gates, rules.
+#: The parts of a workflow document no registry describes: the document, stages, rules.
 WORKFLOW_STATIC_DEFS: dict[str, Any] = {
     "stage": {
         "type": "object", "required": ["key", "label"],
@@ -94,24 +94,6 @@ WORKFLOW_STATIC_DEFS: dict[str, Any] = {
             "required": {"$ref": _F + "key_list"}, "readonly": {"$ref": _F + "key_list"},
             "hidden": {"$ref": _F + "key_list"},
             "gate": {"$ref": "#/$defs/gate"},
-        },
-        "additionalProperties": False,
-    },
-    "gate": {
-        "type": "object",
-        "properties": {
-            "require": {"$ref": _F + "key_list"},
-            "conditions": {"type": "array", "items": {
-                "type": "object", "required": ["rule", "message"],
-                "properties": {"rule": {"$ref": _F + "logic"}, "message": {"$ref": _F + "label"}},
-                "additionalProperties": False}},
-            "related": {"type": "array", "items": {
-                "type": "object", "required": ["entity", "via"],
-                "properties": {"entity": {"$ref": _F + "key"}, "via": {"$ref": _F + "key"},
-                               "min": {"type": "integer", "minimum": 1}, "where": {"$ref": _F + "logic"},
-                               "since": {"enum": ["stage_entered"]}, "message": {"$ref": _F + "label"}},
-                "additionalProperties": False}},
-            "roles": {"$ref": _F + "key_list"},
         },
         "additionalProperties": False,
     },
@@ -146,6 +128,13 @@ def _choice(prefix: str, entries: list) -> dict:
             "allOf": [_if_type(e.name, f"#/$defs/{prefix}_{e.name}") for e in entries]}
 
 
+def gate_schema() -> dict:
+    """A stage's gate: one key per registered requirement kind (workflow/gates.py)."""
+    from .workflow.gates import GATE_REQUIREMENTS
+    return {"type": "object", "properties": {k.name: k.schema for k in GATE_REQUIREMENTS.values()},
+            "additionalProperties": False}
+
+
 def recipient_schema() -> dict:
     """A recipient as written in an action's `to`: one of the registered kinds (automation/recipients.py)."""
     from .automation import recipients
@@ -174,7 +163,9 @@ def workflow_schema() -> dict:
         },
         "additionalProperties": False,
         "$defs": {
-            **WORKFLOW_STATIC_DEFS,
+            "stage": WORKFLOW_STATIC_DEFS["stage"],
+            "gate": gate_schema(),
+            "rule": WORKFLOW_STATIC_DEFS["rule"],
             "trigger": _choice("trigger", triggers),
             "action": _choice("action", actions),
             "recipient": recipient_schema(),
@@ -196,8 +187,10 @@ def registries() -> dict[str, list]:
     from .automation import ACTIONS, TRIGGERS
     from .automation.recipients import RECIPIENTS
     from .fields import FIELD_TYPES
+    from .workflow.gates import GATE_REQUIREMENTS
     return {"field type": list(FIELD_TYPES.values()), "trigger": list(TRIGGERS.values()),
-            "action": list(ACTIONS.values()), "recipient": list(RECIPIENTS.values())}
+            "action": list(ACTIONS.values()), "recipient": list(RECIPIENTS.values()),
+            "gate requirement": list(GATE_REQUIREMENTS.values())}
 
 
 def signature() -> tuple:
@@ -205,29 +198,35 @@ def signature() -> tuple:
     from .automation import ACTIONS, TRIGGERS
     from .automation.recipients import RECIPIENTS
     from .fields import FIELD_TYPES
+    from .workflow.gates import GATE_REQUIREMENTS
     return tuple(tuple((name, id(entry)) for name, entry in registry.items())
-                 for registry in (FIELD_TYPES, TRIGGERS, ACTIONS, RECIPIENTS))
+                 for registry in (FIELD_TYPES, TRIGGERS, ACTIONS, RECIPIENTS, GATE_REQUIREMENTS))
 
 
 def render(schema: dict) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
-def generate(directory: Path = SCHEMAS_DIR) -> dict[Path, str]:
-    """path -> the text the generated schema file must hold."""
-    return {directory / name: render(build()) for name, build in GENERATED.items()}
+def generate(directory: Path = SCHEMAS_DIR, docs: Path | None = None) -> dict[Path, str]:
+    """path -> the text the generated file must hold: the schemas, and the docs page when `docs` is given."""
+    texts = {directory / name: render(build()) for name, build in GENERATED.items()}
+    if docs is not None:
+        from .extension_docs import render as render_docs
+        texts[docs] = render_docs()
+    return texts
 
 
-def stale(directory: Path = SCHEMAS_DIR) -> list[Path]:
+def stale(directory: Path = SCHEMAS_DIR, docs: Path | None = None) -> list[Path]:
     """The generated files whose committed text differs from what the registries give."""
-    return [path for path, text in generate(directory).items()
+    return [path for path, text in generate(directory, docs).items()
             if not path.is_file() or path.read_text(encoding="utf-8") != text]
 
 
-def write(directory: Path = SCHEMAS_DIR) -> list[Path]:
+def write(directory: Path = SCHEMAS_DIR, docs: Path | None = None) -> list[Path]:
     """Rewrite the generated files that changed; returns them."""
-    changed = stale(directory)
-    texts = generate(directory)
+    texts = generate(directory, docs)
+    changed = [path for path, text in texts.items()
+               if not path.is_file() or path.read_text(encoding="utf-8") != text]
     for path in changed:
         path.write_text(texts[path], encoding="utf-8")
     return changed

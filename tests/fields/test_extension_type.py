@@ -37,6 +37,9 @@ class ColorType(FieldType):
     def clean(self, f, raw, ctx: CleanContext):
         if not isinstance(raw, str) or not HEX.fullmatch(raw.lower()):
             self.fail(ctx, "invalid_color", "Enter a colour such as #1a2b3c.")
+        palette = f.extra.get("palette")
+        if palette and raw.lower() not in palette:
+            self.fail(ctx, "not_in_palette", "Choose one of %(colours)s.", colours=", ".join(palette))
         return raw.lower()
 
     def json_schema(self, f):
@@ -80,6 +83,10 @@ def test_its_settings_and_default_are_checked_like_any_type(db, color_type):
     with pytest.raises(DocumentError) as bad_setting:
         install_documents(db, app_with_color(shade="dark"), {})
     assert any("'shade'" in p.message for p in bad_setting.value.problems)
+    with pytest.raises(DocumentError) as off_palette:
+        install_documents(db, app_with_color(palette=["#000000"], default="#ffffff"), {})
+    assert [p.message for p in off_palette.value.problems] == [
+        "The default of field 'brand' is '#ffffff', which the field refuses: Choose one of #000000."]
 
 
 def test_without_registration_the_type_is_unknown(db):

@@ -425,8 +425,8 @@ _DUE_FIELD_KEYS = ("due", "due_date", "due_at", "due_on")
 
 
 @action("create_record", label={"en": "Create a record", "zh": "创建记录"},
-        help={"en": "Create a record (such as a follow-up task) linked back to this one.",
-              "zh": "创建一条关联回本记录的记录（例如跟进任务）。"},
+        help={"en": "Create a record (such as a task to call back) linked back to this one.",
+              "zh": "创建一条关联回本记录的记录（例如回电任务）。"},
         settings=(ENTITY.but(required=True),
                   setting("values", {"type": "object", "propertyNames": KEY}, "Values", "值",
                           "Field values of the new record; may be {{ templates }}.", "新记录的字段值；可使用 {{ 模板 }}。",

@@ -95,7 +95,12 @@ def compile_field(doc: Mapping, archived: bool = False) -> FieldDef:
         hidden_for=frozenset(settings.get("hidden_for", ())),
         readonly_for=frozenset(settings.get("readonly_for", ())),
         archived=archived,
+        extra=freeze({k: v for k, v in settings.items() if k not in _FIELD_ATTRIBUTES}),
     )
+
+
+#: The document keys FieldDef has an attribute for; any other setting lands in `FieldDef.extra`.
+_FIELD_ATTRIBUTES = frozenset(FieldDef.__dataclass_fields__) | {"type", "key"}
 
 
 def compile_option(doc: str | Mapping) -> OptionDef:
@@ -138,6 +143,7 @@ def compile_stage(doc: Mapping) -> StageDef:
                              for c in gate.get("conditions", ())),
             related=tuple(_compile_related(r) for r in gate.get("related", ())),
             roles=tuple(gate.get("roles", ())),
+            extra=freeze({k: v for k, v in gate.items() if k not in ("require", "conditions", "related", "roles")}),
         ),
     )
 

@@ -109,6 +109,8 @@ class FieldDef:
     hidden_for: frozenset[str] = frozenset()
     readonly_for: frozenset[str] = frozenset()
     archived: bool = False
+    #: settings the type declares that have no attribute above (an extension type's own), frozen
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
     def option(self, value: str) -> OptionDef | None:
         return next((o for o in self.options if o.value == value), None)
@@ -178,6 +180,8 @@ class GateDef:
     conditions: tuple[GateConditionDef, ...] = ()
     related: tuple[GateRelatedDef, ...] = ()
     roles: tuple[str, ...] = ()
+    #: requirements of kinds registered beyond these four (workflow.gates), by gate key, frozen
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True)

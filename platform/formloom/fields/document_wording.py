@@ -30,7 +30,7 @@ def refusal_phrase(ftype: Any, f: FieldDef, value: Any, error: Any) -> str:
     """The fragment for `error` (a FieldValueError from `ftype.clean(f, value)`)."""
     phrase = phrases_of(ftype).get(error.code)
     if phrase is None:
-        return f"is {show(value)}, which the field refuses: {error.message}"
+        return f"is {show(value)}, which the field refuses: {error.message.rstrip('.')}"
     fill = {**error.params,
             "value": show(error.params.get("value", value)), "whole": value, "kind": json_kind(value),
             "options": ", ".join(f.option_values), "field": f, "message": error.message}
