@@ -105,6 +105,22 @@ def validate(paths: tuple[Path, ...]) -> None:
 
 
 @main.command()
+@click.option("--check", is_flag=True, help="Only report the files that differ; exit 1 if any does.")
+def schemas(check: bool) -> None:
+    """Regenerate the meta-schemas (definitions/schemas/) and docs/extension-points.md from the registries."""
+    from . import meta_schemas
+    from .extension_docs import DOCS_PATH
+    docs = DOCS_PATH if DOCS_PATH.parent.is_dir() else None      # a source checkout, not an installed package
+    changed = meta_schemas.stale(docs=docs) if check else meta_schemas.write(docs=docs)
+    for path in changed:
+        click.echo(f"{'differs' if check else 'wrote'}: {path}")
+    if check and changed:
+        raise click.exceptions.Exit(1)
+    if not changed:
+        click.echo("Up to date.")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)

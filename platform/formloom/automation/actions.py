@@ -31,6 +31,10 @@ from ..store.tables import audit, events, records, users
 from ..templating import TemplateError, render
 from .channels.inapp import notify_user
 from .jobs import enqueue, insert_ignore
+from .recipients import manager_of, resolve_ids  # noqa: F401 -- manager_of kept importable from here
+from ..definitions import rule_checks
+from ..fields.settings import Setting
+from .rule_settings import DURATION, ENTITY, KEY, MESSAGE, RECIPIENTS, STAGE, SUBJECT, setting
 from .rules import RegistryError
 from .settings import Settings
 from .tables import automation_state, rule_runs
@@ -68,17 +72,45 @@ class RuleContext:
 
 
 ActionFn = Callable[[RuleContext, Mapping[str, Any], int], None]
-ACTIONS: dict[str, ActionFn] = {}
 
 
-def action(name: str):
-    """Register `fn(ctx, spec, index)` as the action type `name`."""
+@dataclass(frozen=True)
+class ActionType:
+    """Everything about one action type: its behaviour (`run`), its label and help (en/zh),
+    its settings (workflow.schema.json's `action_<name>` is generated from them, with
+    `schema_extra` for rules between settings) and its own meaning check."""
+
+    name: str
+    run: ActionFn
+    label: Mapping[str, str] = field(default_factory=dict)
+    help: Mapping[str, str] = field(default_factory=dict)
+    settings: tuple[Setting, ...] = ()
+    schema_extra: Mapping[str, Any] = field(default_factory=dict)
+    check: Callable[..., Iterator] | None = None      # (subject, spec, path, what, env) -> problems
+
+
+ACTIONS: dict[str, ActionType] = {}
+
+
+def register_action(entry: ActionType) -> ActionType:
+    if entry.name in ACTIONS:
+        raise RegistryError(f"duplicate action type {entry.name!r}")
+    ACTIONS[entry.name] = entry
+    return entry
+
+
+def action(name: str, **about: Any):
+    """Register `fn(ctx, spec, index)` as the action type `name`; `about` gives the entry's
+    label, help, settings, schema_extra and check (see ActionType)."""
     def register(fn: ActionFn) -> ActionFn:
-        if name in ACTIONS:
-            raise RegistryError(f"duplicate action type {name!r}")
-        ACTIONS[name] = fn
+        register_action(ActionType(name, fn, **about))
         return fn
     return register
+
+
+def unregister_action(name: str) -> None:
+    """Remove an action type (tests that register one of their own clean up with this)."""
+    ACTIONS.pop(name, None)
 
 
 class ActionError(FormloomError):
@@ -109,7 +141,7 @@ def fire_rule(ctx: RuleContext) -> str:
     failures = []
     for index, spec in enumerate(ctx.rule.actions):
         kind = spec.get("type")
-        fn = ACTIONS.get(kind)
+        fn = ACTIONS[kind].run if kind in ACTIONS else None
         try:
             if fn is None:
                 raise ActionError(f"there is no action type {kind!r}")
@@ -170,22 +202,8 @@ class Recipient:
 
 
 def resolve_recipients(ctx: RuleContext, to: Any) -> list[Recipient]:
-    """owner | creator | manager | role:ROLE | field:FIELD_KEY, active users, each once, in order."""
-    ids: list[int] = []
-    record = ctx.record
-    for target in (to or ()):
-        if target == "owner" and record is not None:
-            ids.append(record.owner_id)
-        elif target == "creator" and record is not None:
-            ids.append(record.created_by)
-        elif target == "manager" and record is not None:
-            ids.append(manager_of(ctx.conn, record.owner_id))
-        elif isinstance(target, str) and target.startswith("role:"):
-            ids += [uid for uid, _ in members_of(ctx.conn, ctx.app.key, target[5:])]
-        elif isinstance(target, str) and target.startswith("field:") and record is not None:
-            value = record.data.get(target[6:])
-            ids += list(value) if isinstance(value, (list, tuple)) else [value]
-    wanted = list(dict.fromkeys(i for i in ids if isinstance(i, int)))
+    """The recipients written in `to` (see automation/recipients.py), active users, each once, in order."""
+    wanted = resolve_ids(ctx, to)
     if not wanted:
         return []
     rows = {r.id: r for r in ctx.conn.execute(select(users).where(users.c.id.in_(wanted), users.c.active.is_(True)))}
@@ -210,12 +228,6 @@ def readers_only(ctx: RuleContext, people: list[Recipient]) -> list[Recipient]:
     if len(kept) < len(people):
         ctx.notes.append(f"not sent to {len(people) - len(kept)} recipient(s) who may not read this record")
     return kept
-
-
-def manager_of(conn: Connection, user_id: int | None) -> int | None:
-    if user_id is None:
-        return None
-    return conn.execute(select(users.c.manager_id).where(users.c.id == user_id)).scalar()
 
 
 def record_link(ctx: RuleContext, record: Record | None = None) -> str:
@@ -277,7 +289,9 @@ def message_for(ctx: RuleContext, spec: Mapping[str, Any], lang: str, default_bo
 
 # -- actions -------------------------------------------------------------------------------------------
 
-@action("notify")
+@action("notify", label={"en": "Notify in the app", "zh": "站内通知"},
+        help={"en": "A notification in the bell of each recipient.", "zh": "给每位接收人发一条站内通知。"},
+        settings=(RECIPIENTS, SUBJECT, MESSAGE))
 def notify(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """In-app notification to each recipient, exactly once per firing."""
     recipients = resolve_recipients(ctx, spec.get("to"))
@@ -289,7 +303,9 @@ def notify(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
                     app_key=ctx.app.key, record_id=ctx.record.id if ctx.record else None)
 
 
-@action("email")
+@action("email", label={"en": "Send email", "zh": "发送邮件"},
+        help={"en": "An email to each recipient, with a link to the record.", "zh": "给每位接收人发一封带记录链接的邮件。"},
+        settings=(RECIPIENTS, SUBJECT, MESSAGE))
 def email(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """One email job per recipient; the job's key is the message's Message-ID."""
     recipients = [p for p in resolve_recipients(ctx, spec.get("to")) if p.email]
@@ -306,7 +322,14 @@ def email(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
                 record_id=ctx.record.id if ctx.record else None)
 
 
-@action("webhook")
+@action("webhook", label={"en": "Call a webhook", "zh": "调用 Webhook"},
+        help={"en": "A signed POST of the record to another system, retried until it succeeds.",
+              "zh": "把记录签名后 POST 给另一个系统，失败会重试。"},
+        settings=(setting("url", {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$",
+                                  "x-message": "must be an http:// or https:// address"},
+                          "URL", "地址", "Where to POST.", "POST 的目标地址。", required=True),
+                  setting("secret_ref", {"type": "string", "minLength": 1, "maxLength": 200}, "Secret", "密钥",
+                          "The name of the signing secret (kept outside the document).", "签名密钥的名称（不写在文档里）。")))
 def webhook(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """A signed POST of the record and the event, as a job (retried, then dead-lettered)."""
     key = f"{ctx.key}:a{index}"
@@ -335,7 +358,17 @@ def _need_record(ctx: RuleContext, kind: str) -> Record:
     return ctx.record
 
 
-@action("set_field")
+@action("set_field", label={"en": "Set a field", "zh": "设置字段"},
+        help={"en": "Set a field of the record (or of the records a reference points to) to a value or a formula.",
+              "zh": "把记录（或关联字段指向的记录）的某个字段设为一个值或公式结果。"},
+        settings=(setting("on", KEY, "On", "作用于", "A reference field: set the field on the record(s) it points to.",
+                          "一个关联字段：改为设置它指向的记录。"),
+                  setting("field", KEY, "Field", "字段", "The field to set.", "要设置的字段。", required=True),
+                  setting("value", True, "Value", "值", "The value: JSON, a {{ template }}, $now or $today.",
+                          "值：JSON、{{ 模板 }}、$now 或 $today。"),
+                  setting("formula", {"type": "string", "minLength": 1, "maxLength": 2000}, "Formula", "公式",
+                          "A formula over the record, instead of a value.", "基于记录计算的公式（代替值）。")),
+        check=rule_checks.check_set_field)
 def set_field(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Set one field to `value` (a "{{ template }}" is rendered; "$now" / "$today" are the
     moment / day of the firing, for an event trigger when the triggering change was saved)
@@ -423,7 +456,16 @@ def _templated(ctx: RuleContext, value: Any, **extra: Any) -> Any:
 _DUE_FIELD_KEYS = ("due", "due_date", "due_at", "due_on")
 
 
-@action("create_record")
+@action("create_record", label={"en": "Create a record", "zh": "创建记录"},
+        help={"en": "Create a record (such as a task to call back) linked back to this one.",
+              "zh": "创建一条关联回本记录的记录（例如回电任务）。"},
+        settings=(ENTITY.but(required=True),
+                  setting("values", {"type": "object", "propertyNames": KEY}, "Values", "值",
+                          "Field values of the new record; may be {{ templates }}.", "新记录的字段值；可使用 {{ 模板 }}。",
+                          required=True),
+                  setting("due_in", DURATION, "Due in", "期限", "Fills its due date field this long from now.",
+                          "以此时长后的日期填写其到期日字段。")),
+        check=rule_checks.check_create_record)
 def create_record_action(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Create a record of `entity` (e.g. a task to call back): `values` may be templates; a
     reference back to the firing record is filled in; `due_in` fills its due date field
@@ -461,7 +503,16 @@ def _typed(entity: EntityDef, key: str, value: Any) -> Any:
     return value
 
 
-@action("assign")
+@action("assign", label={"en": "Assign an owner", "zh": "分配负责人"},
+        help={"en": "Give the record an owner among the people with a role (or clear it).",
+              "zh": "在某角色的成员中为记录分配负责人（或清空负责人）。"},
+        settings=(setting("strategy", {"enum": ["round_robin", "least_loaded", "none"]}, "Strategy", "方式",
+                          "round_robin takes turns, least_loaded picks who owns fewest; none clears the owner.",
+                          "round_robin 轮流，least_loaded 选负责记录最少的人；none 清空负责人。", required=True),
+                  setting("role", KEY, "Role", "角色", "Whose members may be chosen.", "从该角色的成员中选择。")),
+        schema_extra={"allOf": [{"if": {"properties": {"strategy": {"enum": ["round_robin", "least_loaded"]}},
+                                        "required": ["strategy"]}, "then": {"required": ["role"]}}]},
+        check=rule_checks.check_assign)
 def assign(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Give the record an owner among the users of `role`: round_robin (a cursor kept in
     automation_state) or least_loaded (fewest live records of this entity owned); or,
@@ -515,7 +566,10 @@ def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
     ctx.record = record_from_row(ctx.conn.execute(select(records).where(records.c.id == record.id)).one())
 
 
-@action("move_stage")
+@action("move_stage", label={"en": "Move to a stage", "zh": "移到阶段"},
+        help={"en": "Move the record to a stage; its gate still applies.", "zh": "把记录移到某阶段；阶段门槛照常检查。"},
+        settings=(STAGE.but(required=True),),
+        check=rule_checks.check_move_stage)
 def move_stage(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Move through `workflow.move_to_stage`, gates and all; a refusal fails the action
     with every reason (written to the run log)."""
@@ -529,7 +583,9 @@ def move_stage(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     ctx.record = moved
 
 
-@action("escalate")
+@action("escalate", label={"en": "Escalate", "zh": "升级"},
+        help={"en": "Notify the owner's manager in the app.", "zh": "站内通知负责人的上级。"},
+        settings=(MESSAGE,))
 def escalate(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Notify the owner's manager (in-app)."""
     record = _need_record(ctx, "escalate")

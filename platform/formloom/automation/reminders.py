@@ -32,6 +32,8 @@ from ..store.query import Filter, filter_clause
 from ..store.records import Record, get_record, record_from_row
 from ..store.tables import jobs, records
 from .jobs import enqueue
+from ..definitions import rule_checks
+from .rule_settings import DURATION, ENTITY, FIELD, KEY, STAGE, setting
 from .rules import TRIGGERS, all_rules, rules_for, time_trigger
 from .timing import add_duration, cron_occurrences, date_trigger_due, parse_duration
 
@@ -51,7 +53,18 @@ class TimeContext:
 
 # -- time triggers: when is a rule due for a record ------------------------------------------------
 
-@time_trigger("date_field")
+@time_trigger("date_field", label={"en": "Date reached", "zh": "到达日期时"},
+              help={"en": "At a date field's day (plus an offset, at a time of day).",
+                    "zh": "在日期字段所指的那天（可加偏移量，可指定时刻）触发。"},
+              settings=(FIELD.but(required=True),
+                        setting("offset", DURATION, "Offset", "偏移量", "Before (-P1D) or after (P2D) the date.",
+                                "日期之前（-P1D）或之后（P2D）。"),
+                        setting("at", {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                       "x-message": "must be a time of day written HH:MM (24-hour clock), such as 09:00"},
+                                "At", "时刻", "The time of day, HH:MM in the app's time zone.", "当天的时刻，按应用时区 HH:MM。"),
+                        setting("business_days", {"type": "boolean"}, "Business days", "工作日",
+                                "Count the offset in working days, skipping holidays.", "偏移量按工作日计算，跳过节假日。")),
+              check=rule_checks.check_date_field)
 def date_field(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
     """The date (or datetime) field plus `offset`, at local time `at`, counting business days when asked."""
     spec = rule.trigger
@@ -69,7 +82,11 @@ def date_field(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Re
     return [(f"d{value}", due)]
 
 
-@time_trigger("stage_idle")
+@time_trigger("stage_idle", label={"en": "Idle in stage", "zh": "阶段停留过久"},
+              help={"en": "When a record has stayed in a stage for a while.", "zh": "记录在某阶段停留一段时间后触发。"},
+              settings=(STAGE.but(required=True),
+                        setting("after", DURATION, "After", "经过", "How long, such as P3D.", "停留多久，例如 P3D。",
+                                required=True)))
 def stage_idle(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
     """`after` since the record entered `stage`, while it is still there."""
     spec = rule.trigger
@@ -79,7 +96,15 @@ def stage_idle(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Re
     return [(f"s{entered.isoformat()}", add_duration(entered, spec["after"]))]
 
 
-@time_trigger("no_related")
+@time_trigger("no_related", label={"en": "No related record", "zh": "无相关记录"},
+              help={"en": "When no related record (such as a visit) was added for a while.",
+                    "zh": "一段时间内没有新增相关记录（例如拜访）时触发。"},
+              settings=(ENTITY.but(required=True),
+                        setting("via", KEY, "Via", "关联字段", "The related entity's reference field pointing here.",
+                                "相关实体中指向本记录的关联字段。", required=True),
+                        setting("for", DURATION, "For", "持续", "How long, such as P14D.", "持续多久，例如 P14D。",
+                                required=True)),
+              check=rule_checks.check_no_related)
 def no_related(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
     """`for` without a new related record: the clock starts at creation and restarts
     with each related record created."""
@@ -89,7 +114,11 @@ def no_related(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Re
     return [(f"n{clock.isoformat()}", add_duration(clock, spec["for"]))]
 
 
-@time_trigger("schedule")
+@time_trigger("schedule", label={"en": "Schedule", "zh": "定时"},
+              help={"en": "At times given by a cron line, in the app's time zone.", "zh": "按 cron 表达式的时间触发（应用时区）。"},
+              settings=(setting("cron", {"type": "string", "minLength": 1, "maxLength": 200}, "Cron", "Cron 表达式",
+                                "Five fields: minute hour day month weekday, such as 0 9 * * 1.",
+                                "五段：分 时 日 月 周，例如 0 9 * * 1。", required=True),))
 def schedule(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record) -> list[tuple[str, datetime]]:
     """Cron, per app: materialized by `sync_schedules`, never per record."""
     return []

@@ -10,7 +10,8 @@ from formloom import formulas, patterns
 from .document_parts import (all_fields, case_clashes, entities_of, entity_keys_of, fields_by_key, indexed,
                              indexed_dicts, item_key, option_value, repeated_keys, roles_of)
 from .expression_checks import formula_problems, logic_problems
-from .field_values import ISO_DATE, iso_date, value_problem
+from ..fields import document_value_problem as value_problem
+from ..fields.dates import DATE_PATTERN, parse_date as iso_date
 from .model import RESERVED_FIELD_KEYS
 from .problems import Problem
 from .subject import Subject, for_kind
@@ -18,6 +19,7 @@ from .time_values import valid_zone
 from .wording import did_you_mean, unknown
 
 
+ISO_DATE = re.compile(DATE_PATTERN)
 AUTO_NUMBER_TOKEN = re.compile(r"\{([^{}]*)\}")
 AUTO_NUMBER_TOKENS = re.compile(r"^(YYYY|YY|MM|DD|seq:[1-9][0-9]?|seq)$")
 

@@ -1,7 +1,8 @@
 """Compiling validated documents into the immutable model (the one place a document is interpreted).
 
 Defaults the documents leave out are filled here (text max_length 200, money in
-CNY, percent 0..100, ...), so no later layer has to know them.
+CNY, percent 0..100, ...: each field type's settings say which), so no later
+layer has to know them.
 """
 from __future__ import annotations
 
@@ -14,16 +15,6 @@ from .model import (
     RuleDef, StageDef, WorkflowDef, freeze,
 )
 
-#: Type-specific settings a document may leave out, and their values.
-FIELD_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
-    "text": {"max_length": 200},
-    "textarea": {"max_length": 10000},
-    "number": {"precision": 0},
-    "money": {"currency": "CNY", "precision": 2},
-    "percent": {"min": 0, "max": 100, "precision": 0},
-    "auto_number": {"format": "{seq:4}"},
-    "rating": {"scale": 5},
-}
 
 
 def content_hash(app_doc: Mapping, workflow_docs: Mapping[str, Mapping]) -> str:
@@ -72,7 +63,8 @@ def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> En
 
 
 def compile_field(doc: Mapping, archived: bool = False) -> FieldDef:
-    settings = {**FIELD_DEFAULTS.get(doc["type"], {}), **doc}
+    from ..fields import FIELD_TYPES        # the types say what a document may leave out (their settings' defaults)
+    settings = {**FIELD_TYPES[doc["type"]].compiled_defaults(), **doc}
     return FieldDef(
         key=doc["key"],
         type=doc["type"],
@@ -103,7 +95,12 @@ def compile_field(doc: Mapping, archived: bool = False) -> FieldDef:
         hidden_for=frozenset(settings.get("hidden_for", ())),
         readonly_for=frozenset(settings.get("readonly_for", ())),
         archived=archived,
+        extra=freeze({k: v for k, v in settings.items() if k not in _FIELD_ATTRIBUTES}),
     )
+
+
+#: The document keys FieldDef has an attribute for; any other setting lands in `FieldDef.extra`.
+_FIELD_ATTRIBUTES = frozenset(FieldDef.__dataclass_fields__) | {"type", "key"}
 
 
 def compile_option(doc: str | Mapping) -> OptionDef:
@@ -146,6 +143,7 @@ def compile_stage(doc: Mapping) -> StageDef:
                              for c in gate.get("conditions", ())),
             related=tuple(_compile_related(r) for r in gate.get("related", ())),
             roles=tuple(gate.get("roles", ())),
+            extra=freeze({k: v for k, v in gate.items() if k not in ("require", "conditions", "related", "roles")}),
         ),
     )
 

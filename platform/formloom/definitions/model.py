@@ -4,7 +4,8 @@ Everything downstream (fields, forms, records, workflow, automation, web) reads
 these objects and never the raw JSON, so a document is interpreted in exactly
 one place (`definitions.compile`). Instances are frozen and hold tuples and
 read-only mappings, so a published version cannot be changed by accident while
-requests are using it. This module imports nothing else of ours.
+requests are using it. This module imports nothing else of ours
+at import time (`FieldDef.is_computed` asks the field registry when called).
 """
 from __future__ import annotations
 
@@ -108,6 +109,8 @@ class FieldDef:
     hidden_for: frozenset[str] = frozenset()
     readonly_for: frozenset[str] = frozenset()
     archived: bool = False
+    #: settings the type declares that have no attribute above (an extension type's own), frozen
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
     def option(self, value: str) -> OptionDef | None:
         return next((o for o in self.options if o.value == value), None)
@@ -118,7 +121,9 @@ class FieldDef:
 
     @property
     def is_computed(self) -> bool:
-        return self.type in ("formula", "auto_number")
+        from ..fields import FIELD_TYPES      # the type says (late import: this module imports nothing of ours)
+        ftype = FIELD_TYPES.get(self.type)
+        return ftype is not None and ftype.computed
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,8 @@ class GateDef:
     conditions: tuple[GateConditionDef, ...] = ()
     related: tuple[GateRelatedDef, ...] = ()
     roles: tuple[str, ...] = ()
+    #: requirements of kinds registered beyond these four (workflow.gates), by gate key, frozen
+    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)
 
 
 @dataclass(frozen=True)

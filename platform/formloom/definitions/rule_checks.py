@@ -1,6 +1,7 @@
 """Meaning checks over a workflow's rules: triggers, actions (and their templates) and conditions."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from formloom import conditions, templating
@@ -8,7 +9,7 @@ from formloom import conditions, templating
 from .document_parts import (entity_keys_of, entity_named, fields_by_key, indexed, indexed_dicts, label_texts,
                              roles_of, rules_of, stage_keys_of)
 from .expression_checks import formula_problems, logic_problems
-from .field_values import COMPUTED_TYPES, value_problem
+from ..fields import document_value_problem as value_problem, has_flag
 from .problems import Problem
 from .subject import Subject, for_kind, workflow_fields
 from .time_values import cron_problem, duration_problem
@@ -42,21 +43,51 @@ def rule_triggers(s: Subject) -> Iterator[Problem]:
             yield s.problem(*path, "offset", message=f"The offset of {what} ({show(trigger['offset'])}) {why}.")
         if isinstance(trigger.get("cron"), str) and (why := cron_problem(trigger["cron"])):
             yield s.problem(*path, "cron", message=f"The schedule of {what} ({trigger['cron']!r}) {why}.")
-        if kind == "no_related":
-            yield from via_problems(s, trigger, path, what)
-        if fields is None:
-            continue
-        named = [((path, "field"), trigger["field"])] if "field" in trigger else []
-        named += [((path, "fields", fi), name) for fi, name in indexed(trigger.get("fields"))]
-        for (base, *rest), name in named:
-            if name not in fields:
-                yield s.problem(*base, *rest, message=f"{cap(what)} watches {unknown('the field', name, fields)}, "
-                                                      f"which entity {s.doc.get('entity')!r} does not have.")
-        if kind == "date_field" and trigger.get("field") in fields:
-            field_type = fields[trigger["field"]].get("type")
-            if field_type not in ("date", "datetime"):
-                yield s.problem(*path, "field", message=f"{cap(what)} counts from the field {trigger['field']!r}, "
-                                                        f"which is a {field_type} field; it must be a date or datetime field.")
+        if fields is not None:
+            named = [((path, "field"), trigger["field"])] if "field" in trigger else []
+            named += [((path, "fields", fi), name) for fi, name in indexed(trigger.get("fields"))]
+            for (base, *rest), name in named:
+                if name not in fields:
+                    yield s.problem(*base, *rest, message=f"{cap(what)} watches {unknown('the field', name, fields)}, "
+                                                          f"which entity {s.doc.get('entity')!r} does not have.")
+        entry = _registry("TRIGGERS").get(kind)
+        if entry is not None and entry.check is not None:
+            yield from entry.check(s, trigger, path, what, RuleEnv(stage_keys, fields, None))
+
+
+@dataclass(frozen=True)
+class RuleEnv:
+    """What a trigger's or action's own meaning check may look up (None: unknown without the app)."""
+
+    stage_keys: list[str]
+    fields: dict[str, dict] | None
+    roles: list[str] | None
+
+
+def _registry(name: str) -> dict:
+    """The automation registry `name` (TRIGGERS or ACTIONS); imported when checking, as the
+    automation layer sits above this one and registers its built-in entries on import."""
+    from formloom import automation
+    return getattr(automation, name)
+
+
+def _recipients() -> Any:
+    from formloom.automation import recipients
+    return recipients
+
+
+def check_no_related(s: Subject, trigger: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """The related entity exists and its `via` field refers back to this workflow's entity."""
+    yield from via_problems(s, trigger, path, what)
+
+
+def check_date_field(s: Subject, trigger: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """The field counted from is a date or datetime field."""
+    if env.fields is not None and trigger.get("field") in env.fields:
+        field_type = env.fields[trigger["field"]].get("type")
+        if field_type not in ("date", "datetime"):
+            yield s.problem(*path, "field", message=f"{cap(what)} counts from the field {trigger['field']!r}, "
+                                                    f"which is a {field_type} field; it must be a date or datetime field.")
 
 
 @for_kind("workflow")
@@ -85,35 +116,44 @@ def _action_problems(s: Subject, action: dict, path: tuple, what: str, stage_key
         for suffix, text in label_texts(action.get(which)):
             if (why := templating.check_template(text)) is not None:
                 yield s.problem(*path, which, *suffix, message=f"The {which} of {what} {why}")
+    env = RuleEnv(stage_keys, fields, roles)
     for ti, recipient in indexed(action.get("to")):
-        if not isinstance(recipient, str):
-            continue
-        prefix, _, name = recipient.partition(":")
-        if prefix == "role" and roles is not None and name not in roles:
-            yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies {unknown('the role', name, roles)}, "
-                                                     "which is not one of the app's roles.")
-        if prefix == "field" and fields is not None:
-            if name not in fields:
-                yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies the people in "
-                                                         f"{unknown('the field', name, fields)}, which the entity does not have.")
-            elif fields[name].get("type") != "user":
-                yield s.problem(*path, "to", ti, message=f"{cap(what)} notifies the people in the field {name!r}, "
-                                                         f"which is a {fields[name].get('type')} field, not a user field.")
-    if kind == "move_stage" and "stage" in action and action["stage"] not in stage_keys:
-        yield s.problem(*path, "stage", message=f"{cap(what)} moves records to "
-                                                f"{unknown('the stage', action['stage'], stage_keys)}, which this workflow does not have.")
-    if kind == "assign" and action.get("strategy") == "none" and "role" in action:
-        yield s.problem(*path, "role", message=f"{cap(what)} clears the owner (strategy none), so it takes no role; "
-                                               "remove the role.")
-    elif kind == "assign" and roles is not None and "role" in action and action["role"] not in roles:
-        yield s.problem(*path, "role", message=f"{cap(what)} assigns among {unknown('the role', action['role'], roles)}, "
-                                               "which is not one of the app's roles.")
+        parsed = _recipients().parse(recipient)
+        if parsed is not None and parsed[0].check is not None:
+            yield from parsed[0].check(s, parsed[1], (*path, "to", ti), what, env)
     if "due_in" in action and (why := duration_problem(action["due_in"])):
         yield s.problem(*path, "due_in", message=f"The due_in of {what} ({show(action['due_in'])}) {why}.")
-    if kind == "set_field":
-        yield from _set_field_problems(s, action, path, what, fields)
-    if kind == "create_record":
-        yield from _create_record_problems(s, action, path, what)
+    entry = _registry("ACTIONS").get(kind)
+    if entry is not None and entry.check is not None:
+        yield from entry.check(s, action, path, what, env)
+
+
+def check_move_stage(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """The stage moved to exists."""
+    if "stage" in action and action["stage"] not in env.stage_keys:
+        yield s.problem(*path, "stage", message=f"{cap(what)} moves records to "
+                                                f"{unknown('the stage', action['stage'], env.stage_keys)}, "
+                                                "which this workflow does not have.")
+
+
+def check_assign(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """A role is given exactly when a strategy needs one, and it is one of the app's roles."""
+    if action.get("strategy") == "none" and "role" in action:
+        yield s.problem(*path, "role", message=f"{cap(what)} clears the owner (strategy none), so it takes no role; "
+                                               "remove the role.")
+    elif env.roles is not None and "role" in action and action["role"] not in env.roles:
+        yield s.problem(*path, "role", message=f"{cap(what)} assigns among {unknown('the role', action['role'], env.roles)}, "
+                                               "which is not one of the app's roles.")
+
+
+def check_set_field(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """A value or a formula, for a settable field, that the field's type accepts."""
+    yield from _set_field_problems(s, action, path, what, env.fields)
+
+
+def check_create_record(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
+    """An entity that exists, filled with values its fields accept, none required left out."""
+    yield from _create_record_problems(s, action, path, what)
 
 
 #: Values a set_field action may give a date or datetime field: the moment the rule fires
@@ -152,7 +192,7 @@ def _set_field_problems(s: Subject, action: dict, path: tuple, what: str,
                                                 f"which {owner} does not have.")
         return
     value = action.get("value")
-    if target.get("type") in COMPUTED_TYPES:
+    if has_flag(target.get("type"), "computed"):
         yield s.problem(*path, "field", message=f"{cap(what)} sets the field {name!r}, which is computed and cannot be set.")
     elif isinstance(value, str) and value in MOMENT_VALUES:
         if target.get("type") not in MOMENT_VALUES[value]:
@@ -189,13 +229,13 @@ def _create_record_problems(s: Subject, action: dict, path: tuple, what: str) ->
         if f is None:
             yield s.problem(*path, "values", name, message=f"{cap(what)} fills {unknown('the field', name, fields)}, "
                                                            f"which entity {target.get('key')!r} does not have.")
-        elif f.get("type") in COMPUTED_TYPES:
+        elif has_flag(f.get("type"), "computed"):
             yield s.problem(*path, "values", name, message=f"{cap(what)} fills the field {name!r}, which is computed.")
         elif value is not None and not _is_template(value) and (why := value_problem(f, value)):
             yield s.problem(*path, "values", name, message=f"The value that {what} gives {name!r} {why}.")
     for name, f in fields.items():
         if f.get("required") is True and name not in values and f.get("default") is None \
-                and f.get("type") not in COMPUTED_TYPES:
+                and not has_flag(f.get("type"), "computed"):
             yield s.problem(*path, "values", message=f"{cap(what)} creates a {target.get('key')!r} record without its "
                                                      f"required field {name!r}; add it to 'values'.")
 

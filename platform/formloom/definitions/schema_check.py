@@ -1,7 +1,8 @@
 """The meta-schema pass: loading the schemas, and turning jsonschema's errors into plain sentences.
 
 The schemas are served from a local `referencing` registry, so nothing is ever
-fetched over the network.
+fetched over the network. Those generated from the registries (formloom.meta_schemas)
+are built from them, the committed files being their reviewed copy.
 """
 from __future__ import annotations
 
@@ -33,20 +34,35 @@ _JSON_TYPE_NAMES = {
 }
 
 
+def _contents(path: Path) -> dict:
+    """A schema as the registries give it (generated files), else as written in the file."""
+    from formloom import meta_schemas
+    build = meta_schemas.GENERATED.get(path.name)
+    return build() if build is not None else json.loads(path.read_text(encoding="utf-8"))
+
+
 @cache
-def _registry() -> Registry:
+def _registry(signature: tuple) -> Registry:
     resources = []
     for path in sorted(SCHEMAS_DIR.glob("*.schema.json")):
-        contents = json.loads(path.read_text(encoding="utf-8"))
+        contents = _contents(path)
         resources.append((contents["$id"], Resource.from_contents(contents)))
     return Registry().with_resources(resources)     # no retrieve: nothing is ever fetched
 
 
-@cache
 def schema_validator(kind: str) -> Draft202012Validator:
-    """The validator for "app", "entity", "field" or "workflow" documents."""
-    schema = json.loads((SCHEMAS_DIR / f"{kind}.schema.json").read_text(encoding="utf-8"))
-    return Draft202012Validator(schema, registry=_registry())
+    """The validator for "app", "entity", "field" or "workflow" documents.
+
+    Schemas generated from the registries are assembled here, so a field type,
+    trigger or action registered by an extension is known at once; the cache
+    is keyed by what the registries hold, so registering one starts afresh."""
+    from formloom import meta_schemas
+    return _validator(kind, meta_schemas.signature())
+
+
+@cache
+def _validator(kind: str, signature: tuple) -> Draft202012Validator:
+    return Draft202012Validator(_contents(SCHEMAS_DIR / f"{kind}.schema.json"), registry=_registry(signature))
 
 
 def check_schema(doc: Any, kind: str, source: str) -> list[Problem]:

@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, app_calendar, entity_references, field_conditions,
+from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, ISO_DATE, app_calendar, entity_references, field_conditions,
                          field_settings, formulas_resolve, reserved_keys, roles_declared, unique_keys)
 from .document_parts import entities_of, entity_named
-from .field_values import (COMPUTED_TYPES, DEFAULT_MAX_LENGTH, ISO_DATE, NUMERIC_TYPES, PHONE, TEXT_TYPES,
-                           value_problem)
 from .load import load_document
 from .problems import DocumentError, Problem, json_path, sorted_problems
 from .rule_checks import rule_actions, rule_conditions, rule_triggers
@@ -33,13 +31,12 @@ from .workflow_checks import (gate_conditions, rules_only_workflow, stage_refere
                               workflow_unique_keys)
 
 __all__ = [
-    "AUTO_NUMBER_TOKEN", "AUTO_NUMBER_TOKENS", "COMPUTED_TYPES", "CRON_NAMES", "CRON_RANGES", "CROSS_CHECKS",
-    "Check", "DEFAULT_MAX_LENGTH", "ISO_DATE", "KEY_PATTERN", "NUMERIC_TYPES", "PHONE", "SCHEMAS_DIR", "Subject",
-    "TEXT_TYPES", "app_calendar", "check_meaning", "check_schema", "cron_problem", "entity_references",
+    "AUTO_NUMBER_TOKEN", "AUTO_NUMBER_TOKENS", "CRON_NAMES", "CRON_RANGES", "CROSS_CHECKS",
+    "Check", "ISO_DATE", "KEY_PATTERN", "SCHEMAS_DIR", "Subject", "app_calendar", "check_meaning", "check_schema", "cron_problem", "entity_references",
     "field_conditions", "field_settings", "for_kind", "formulas_resolve", "gate_conditions", "reserved_keys",
     "roles_declared", "rule_actions", "rule_conditions", "rule_triggers", "rules_only_workflow", "schema_validator",
     "stage_references",
-    "unique_keys", "validate_app", "validate_paths", "validate_workflow", "value_problem", "workflow_entity",
+    "unique_keys", "validate_app", "validate_paths", "validate_workflow", "workflow_entity",
     "workflow_unique_keys",
 ]
 

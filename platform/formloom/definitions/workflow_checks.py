@@ -6,7 +6,7 @@ from typing import Iterator
 from .document_parts import (entity_keys_of, entity_named, fields_by_key, indexed, indexed_dicts, item_key,
                              repeated_keys, roles_of, rules_of, stage_keys_of, stages_of)
 from .expression_checks import logic_problems
-from .field_values import NUMERIC_TYPES
+from ..fields import has_flag
 from .problems import Problem
 from .subject import Subject, for_kind, workflow_fields
 from .time_values import duration_problem
@@ -85,7 +85,7 @@ def stage_references(s: Subject) -> Iterator[Problem]:
             if total not in fields:
                 yield s.problem("kanban", "sum", message=f"The kanban sums {unknown('the field', total, fields)}, "
                                                          f"which entity {entity!r} does not have.")
-            elif fields[total].get("type") not in NUMERIC_TYPES | {"formula"}:
+            elif not has_flag(fields[total].get("type"), "summable"):
                 yield s.problem("kanban", "sum", message=f"The kanban sums the field {total!r}, which is a "
                                                          f"{fields[total].get('type')} field, not a number.")
         for ci, name in indexed(kanban.get("card_fields")):

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Iterator, Mapping, NoReturn, Sequence
 
 from ..definitions.model import FieldDef
 from ..i18n import translate
+from .settings import COMMON_SETTINGS, Setting
 
 
 class RegistryError(Exception):
@@ -32,11 +33,12 @@ class FieldProblem:
 class FieldValueError(ValueError):
     """Raised by `FieldType.clean` for one bad value; the record layer turns it into a FieldProblem."""
 
-    def __init__(self, code: str, message: str, path_suffix: str = ""):
+    def __init__(self, code: str, message: str, path_suffix: str = "", params: Mapping[str, Any] | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.path_suffix = path_suffix   # e.g. "/2/qty" for a subtable cell
+        self.params = dict(params or {})   # the message's placeholders (for document wording)
 
     def all(self) -> tuple["FieldValueError", ...]:
         """Every problem this error stands for (one, except for FieldValuesError)."""
@@ -54,7 +56,7 @@ class FieldValuesError(FieldValueError):
         if not errors:
             raise ValueError("FieldValuesError needs at least one error")
         first = errors[0]
-        super().__init__(first.code, first.message, first.path_suffix)
+        super().__init__(first.code, first.message, first.path_suffix, first.params)
         self.errors = tuple(errors)
 
     def all(self) -> tuple[FieldValueError, ...]:
@@ -75,9 +77,22 @@ class CleanContext:
 
 
 class FieldType:
-    """Base class. Subclasses set `name` and override what differs."""
+    """Base class. Subclasses set `name`, `label`, `help` and `settings`, and override what differs."""
 
     name: ClassVar[str] = ""
+    #: what people call the type, and one sentence about it, in every language
+    label: ClassVar[Mapping[str, str]] = {}
+    help: ClassVar[Mapping[str, str]] = {}
+    #: the document keys this type takes besides the common ones (fields/settings.py), in document order
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    #: compiled values that are not document settings (money always has 2 decimal places)
+    fixed_settings: ClassVar[Mapping[str, Any]] = {}
+    #: where the type comes in lists of types (the meta-schema's enum, the designer's palette)
+    order: ClassVar[int] = 1000
+    #: False when the type cannot be a subtable column
+    column_allowed: ClassVar[bool] = True
+    #: True when values add up to a meaningful total (a kanban column's sum)
+    summable: ClassVar[bool] = False
     #: how the value is compared in SQL: "text", "number", "date", "datetime", "bool", "json"
     sql_kind: ClassVar[str] = "text"
     #: filter operators a list or the API offers for this type
@@ -97,7 +112,7 @@ class FieldType:
     def fail(self, ctx: CleanContext | str, code: str, msgid: str, path_suffix: str = "", **params: Any) -> NoReturn:
         """Raise FieldValueError with `msgid` translated into the context's language."""
         lang = ctx if isinstance(ctx, str) else ctx.lang
-        raise FieldValueError(code, translate(lang, msgid, **params), path_suffix)
+        raise FieldValueError(code, translate(lang, msgid, **params), path_suffix, params)
 
     def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:
         """Turn an incoming JSON value (API) or form value into the stored JSON value.
@@ -107,6 +122,39 @@ class FieldType:
 
     def default_value(self, f: FieldDef) -> Any:
         return f.default
+
+    def value_problem(self, f: FieldDef, value: Any) -> str | None:
+        """None when `clean` accepts `value` for `f`, else a sentence fragment for document
+        checks ("is 'c', which is not one of its options (a, b)"). Used for defaults and the
+        values rules set: the same check a posted value gets, without database lookups."""
+        from .document_wording import refusal_phrase
+        if self.computed:
+            return "cannot be set: the field is computed"
+        if self.is_empty(value):
+            return None        # no value: what `required` decides, never the type
+        try:
+            self.clean(f, value, CleanContext(lang="en"))
+        except FieldValueError as error:
+            return refusal_phrase(self, f, value, error)
+        return None
+
+    # -- the type as a document author sees it ----------------------------------------
+    def all_settings(self) -> tuple[Setting, ...]:
+        return COMMON_SETTINGS + self.settings
+
+    def document_schema(self) -> dict:
+        """The JSON Schema of a field document of this type (field.schema.json's `type_<name>`)."""
+        settings = self.all_settings()
+        return {
+            "type": "object",
+            "required": [s.name for s in settings if s.required],
+            "properties": {s.name: ({"const": self.name} if s.name == "type" else s.schema) for s in settings},
+            "additionalProperties": False,
+        }
+
+    def compiled_defaults(self) -> dict[str, Any]:
+        """What compiling fills in for the settings a document leaves out."""
+        return {**{s.name: s.default for s in self.settings if s.has_default}, **self.fixed_settings}
 
     # -- representations ----------------------------------------------------------
     def json_schema(self, f: FieldDef) -> dict:
@@ -193,7 +241,21 @@ def register(cls: type[FieldType]) -> type[FieldType]:
     if cls.name in FIELD_TYPES:
         raise RegistryError(f"duplicate field type {cls.name!r}")
     FIELD_TYPES[cls.name] = cls()
+    ordered = sorted(FIELD_TYPES.items(), key=lambda item: item[1].order)   # stable: ties keep registration order
+    FIELD_TYPES.clear()
+    FIELD_TYPES.update(ordered)
     return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a type (tests that register one of their own clean up with this)."""
+    FIELD_TYPES.pop(name, None)
+
+
+def has_flag(type_name: Any, flag: str) -> bool:
+    """True when `type_name` is a registered type whose `flag` ("computed", "summable", ...) is set."""
+    ftype = FIELD_TYPES.get(type_name) if isinstance(type_name, str) else None
+    return bool(ftype is not None and getattr(ftype, flag))
 
 
 def field_type(name: str) -> FieldType:

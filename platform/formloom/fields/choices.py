@@ -19,6 +19,7 @@ from ..definitions.model import FieldDef
 from ..i18n import translate
 from .base import CleanContext, FieldType, register
 from .formfields import field_kwargs
+from .settings import DEFAULT, OPTIONS, Setting
 
 
 def _choices(f: FieldDef, lang: str, blank: bool = False) -> list:
@@ -37,6 +38,11 @@ def _label(f: FieldDef, value: Any, lang: str) -> str:
 @register
 class SelectType(FieldType):
     name = "select"
+    order = 80
+    label = {"en": "Choice", "zh": "单选"}
+    help = {"en": "One value from a list of options.", "zh": "从选项列表中选一个值。"}
+    settings = (DEFAULT, OPTIONS)
+    phrases = {"invalid_choice": "is {value}, which is not one of its options ({options})"}
     sql_kind = "text"
     operators = ("eq", "ne", "in", "is_empty")
 
@@ -63,6 +69,22 @@ class MultiselectType(FieldType):
     """A list of distinct option values, in the order given; min/max count the choices."""
 
     name = "multiselect"
+    order = 90
+    label = {"en": "Multiple choice", "zh": "多选"}
+    help = {"en": "Several distinct values from a list of options.", "zh": "从选项列表中选多个不同的值。"}
+    settings = (DEFAULT, OPTIONS,
+                Setting("min", {"type": "integer", "minimum": 0}, {"en": "Fewest choices", "zh": "最少选择数"},
+                        {"en": "The fewest options a value may list.", "zh": "至少要选的选项数。"}),
+                Setting("max", {"type": "integer", "minimum": 0}, {"en": "Most choices", "zh": "最多选择数"},
+                        {"en": "The most options a value may list.", "zh": "最多可选的选项数。"}))
+    phrases = {
+        "invalid_choice": lambda fill: (f"lists {fill['value']}, which is not one of its options ({fill['options']})"
+                                        if isinstance(fill["whole"], list) else
+                                        f"must be a list of option values, not {fill['kind']}"),
+        "duplicate_choice": "lists the same option ({value}) more than once",
+        "too_few_choices": "lists fewer than the field's min of {min} options",
+        "too_many_choices": "lists more than the field's max of {max} options",
+    }
     sql_kind = "json"
     operators = ("contains", "is_empty")
 
@@ -117,6 +139,11 @@ class CheckboxType(FieldType):
     checkbox must be ticked (false counts as empty)."""
 
     name = "checkbox"
+    order = 100
+    label = {"en": "Checkbox", "zh": "复选框"}
+    help = {"en": "Yes or no.", "zh": "是或否。"}
+    settings = (DEFAULT,)
+    phrases = {"invalid_type": "must be true or false, not {kind}"}
     sql_kind = "bool"
     operators = ("eq", "is_empty")
 

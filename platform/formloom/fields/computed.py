@@ -15,6 +15,7 @@ from typing import Any
 from ..definitions.model import FieldDef
 from ..i18n import translate
 from .base import CleanContext, FieldType, register
+from .settings import UNIQUE, Setting
 
 DEFAULT_AUTO_NUMBER_FORMAT = "{seq:4}"
 _TOKEN = re.compile(r"\{(YYYY|YY|MM|DD|seq)(?::([0-9]{1,2}))?\}")
@@ -47,6 +48,7 @@ def formula_json_value(value: Any) -> Any:
 
 class _ComputedType(FieldType):
     computed = True
+    column_allowed = False
 
     def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:
         self.fail(ctx, "computed", "This field is computed and cannot be set.")
@@ -62,6 +64,13 @@ class _ComputedType(FieldType):
 @register
 class FormulaType(_ComputedType):
     name = "formula"
+    order = 160
+    label = {"en": "Formula", "zh": "公式"}
+    help = {"en": "A value computed from other fields.", "zh": "由其他字段计算出的值。"}
+    settings = (Setting("formula", {"type": "string", "minLength": 1, "maxLength": 2000}, {"en": "Formula", "zh": "公式"},
+                        {"en": "The expression, such as amount * probability / 100.",
+                         "zh": "计算表达式，例如 amount * probability / 100。"}, required=True),)
+    summable = True
     sql_kind = "number"     # formulas are mostly scores and totals that lists and gates compare
     operators = ("eq", "ne", "lt", "lte", "gt", "gte", "is_empty")
 
@@ -84,6 +93,14 @@ class FormulaType(_ComputedType):
 @register
 class AutoNumberType(_ComputedType):
     name = "auto_number"
+    order = 170
+    label = {"en": "Auto number", "zh": "自动编号"}
+    help = {"en": "A number the system assigns to each new record.", "zh": "系统为每条新记录分配的编号。"}
+    settings = (UNIQUE,
+                Setting("format", {"type": "string", "minLength": 1, "maxLength": 100}, {"en": "Format", "zh": "格式"},
+                        {"en": "Such as OPP-{YYYY}-{seq:4}; parts: {YYYY} {YY} {MM} {DD} {seq:N}.",
+                         "zh": "例如 OPP-{YYYY}-{seq:4}；可用部分：{YYYY} {YY} {MM} {DD} {seq:N}。"},
+                        default=DEFAULT_AUTO_NUMBER_FORMAT))
     sql_kind = "text"
     operators = ("eq", "ne", "in", "contains", "is_empty")
 

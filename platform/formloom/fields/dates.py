@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..definitions.model import FieldDef
 from .base import CleanContext, FieldType, register
 from .formfields import RawStringField, TypedInput, field_kwargs, string_field
+from .settings import DEFAULT, UNIQUE, Setting
 
 DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -69,6 +70,19 @@ def _zone(name: str | None) -> ZoneInfo | timezone:
 @register
 class DateType(FieldType):
     name = "date"
+    order = 60
+    label = {"en": "Date", "zh": "日期"}
+    help = {"en": "A calendar day, written YYYY-MM-DD.", "zh": "日历上的一天，写作 YYYY-MM-DD。"}
+    settings = (DEFAULT, UNIQUE,
+                Setting("min", {"$ref": "#/$defs/iso_date"}, {"en": "Earliest date", "zh": "最早日期"},
+                        {"en": "The earliest day allowed.", "zh": "允许的最早日期。"}),
+                Setting("max", {"$ref": "#/$defs/iso_date"}, {"en": "Latest date", "zh": "最晚日期"},
+                        {"en": "The latest day allowed.", "zh": "允许的最晚日期。"}))
+    phrases = {
+        "invalid_date": "is {value}, which is not a date written YYYY-MM-DD",
+        "too_early": "is {value}, before the field's min of {min}",
+        "too_late": "is {value}, after the field's max of {max}",
+    }
     sql_kind = "date"
     operators = DATE_OPERATORS
 
@@ -122,6 +136,16 @@ class LocalDateTimeField(RawStringField):
 @register
 class DateTimeType(FieldType):
     name = "datetime"
+    order = 70
+    label = {"en": "Date and time", "zh": "日期时间"}
+    help = {"en": "A moment, stored in UTC and shown in each reader's time zone.", "zh": "某一时刻，以 UTC 保存，按读者时区显示。"}
+    settings = (DEFAULT, UNIQUE)
+    phrases = {
+        "timezone_required": "is {value}, which is not a date and time with a UTC offset "
+                             "(e.g. 2026-11-23T09:00:00+08:00)",
+        "invalid_datetime": "is {value}, which is not a date and time with a UTC offset "
+                            "(e.g. 2026-11-23T09:00:00+08:00)",
+    }
     sql_kind = "datetime"
     operators = DATE_OPERATORS
 

@@ -16,6 +16,7 @@ from ..definitions.model import FieldDef
 from .base import CleanContext, FieldType, register
 from .formfields import string_field
 from .numbers import number_from_text
+from .settings import DEFAULT, MULTIPLE, Setting
 
 MAX_ID = 2**63 - 1
 _ID_SEPARATORS = re.compile(r"[\s,]+")
@@ -35,6 +36,12 @@ class _LinkType(FieldType):
     bad_id = "Enter a record id (a positive whole number)."
     bad_list = "Enter a list of record ids."
     duplicate = "Record %(id)s is listed more than once."
+    phrases = {
+        "invalid_type": "must be a list of record ids (whole numbers)",
+        "invalid_id": lambda fill: ("must be a list of record ids (whole numbers)" if fill["field"].multiple
+                                    else "must be a record id (a whole number)"),
+        "duplicate_id": "lists the id {id} more than once",
+    }
 
     def exists(self, f: FieldDef, ctx: CleanContext) -> Callable[[int], bool] | None:
         raise NotImplementedError
@@ -117,6 +124,14 @@ class ReferenceType(_LinkType):
     """A record of `f.entity`; the web layer shows its title instead of "#id"."""
 
     name = "reference"
+    order = 140
+    label = {"en": "Reference", "zh": "关联记录"}
+    help = {"en": "A record (or several) of another entity.", "zh": "另一个实体的一条（或多条）记录。"}
+    settings = (DEFAULT,
+                Setting("entity", {"$ref": "field.schema.json#/$defs/key"}, {"en": "Entity", "zh": "实体"},
+                        {"en": "The entity whose records the field refers to.", "zh": "字段所关联记录的实体。"},
+                        required=True),
+                MULTIPLE)
 
     def exists(self, f: FieldDef, ctx: CleanContext) -> Callable[[int], bool] | None:
         lookup = ctx.reference_exists
@@ -132,6 +147,10 @@ class ReferenceType(_LinkType):
 @register
 class UserType(_LinkType):
     name = "user"
+    order = 150
+    label = {"en": "User", "zh": "用户"}
+    help = {"en": "A person (or several) who can sign in.", "zh": "可以登录的一个（或多个）用户。"}
+    settings = (DEFAULT, MULTIPLE)
     bad_id = "Enter a user id (a positive whole number)."
     bad_list = "Enter a list of user ids."
     duplicate = "User %(id)s is listed more than once."

@@ -17,6 +17,7 @@ from typing import Any
 from ..definitions.model import FieldDef
 from .base import CleanContext, FieldType, register
 from .formfields import string_field
+from .settings import DEFAULT, MAX_NUMBER, MIN_NUMBER, PRECISION, UNIQUE, Setting
 
 NUMBER_LIMIT = 10**15
 MONEY_LIMIT = 10**13
@@ -75,6 +76,20 @@ def number_from_text(text: Any) -> Any:
 @register
 class NumberType(FieldType):
     name = "number"
+    order = 30
+    label = {"en": "Number", "zh": "数字"}
+    help = {"en": "A number, whole or with a set number of decimal places.", "zh": "数字，整数或固定位数的小数。"}
+    settings = (DEFAULT, UNIQUE, MIN_NUMBER, MAX_NUMBER, PRECISION)
+    summable = True
+    phrases = {
+        "invalid_type": "must be a number, not {kind}",
+        "not_finite": "must be a finite number",
+        "too_small": "is {value}, below the field's min of {min}",
+        "too_large": "is {value}, above the field's max of {max}",
+        "out_of_range": "is {value}, outside the field's range of {min} to {max}",
+        "not_integer": "must be a whole number (the field has precision 0), not {value}",
+        "too_many_decimals": "is {value}, which has more than the field's {places} decimal places",
+    }
     sql_kind = "number"
     operators = NUMBER_OPERATORS
     default_min: int | None = None
@@ -156,6 +171,10 @@ def _show(number: Any) -> str:
 @register
 class PercentType(NumberType):
     name = "percent"
+    order = 50
+    label = {"en": "Percent", "zh": "百分比"}
+    help = {"en": "A share from 0 to 100 unless the field sets its own range.", "zh": "0 到 100 之间的比例，字段可另设范围。"}
+    settings = (DEFAULT, UNIQUE, MIN_NUMBER.but(default=0), MAX_NUMBER.but(default=100), PRECISION)
     default_min = 0
     default_max = 100
 
@@ -167,6 +186,12 @@ class PercentType(NumberType):
 @register
 class RatingType(FieldType):
     name = "rating"
+    order = 180
+    label = {"en": "Rating", "zh": "评分"}
+    help = {"en": "A whole number from 0 to the scale (5 stars, or 100).", "zh": "0 到满分之间的整数（5 星或 100 分）。"}
+    settings = (DEFAULT, Setting("scale", {"enum": [5, 100]}, {"en": "Scale", "zh": "满分"},
+                                 {"en": "5 for stars, 100 for a score.", "zh": "5 表示星级，100 表示分数。"}, default=5))
+    phrases = {"invalid_rating": "must be a whole number from 0 to {max}"}
     sql_kind = "number"
     operators = NUMBER_OPERATORS
 
@@ -210,6 +235,23 @@ class MoneyType(FieldType):
     string or a JSON number; more than two decimal places is refused, never rounded."""
 
     name = "money"
+    order = 40
+    label = {"en": "Money", "zh": "金额"}
+    help = {"en": "An amount with two decimal places in one currency.", "zh": "以一种货币计、保留两位小数的金额。"}
+    settings = (DEFAULT, UNIQUE, MIN_NUMBER, MAX_NUMBER,
+                Setting("currency", {"type": "string", "pattern": "^[A-Z]{3}$",
+                                     "x-message": "must be a three-letter currency code in capitals, such as CNY or USD"},
+                        {"en": "Currency", "zh": "货币"},
+                        {"en": "An ISO 4217 code such as CNY or USD.", "zh": "ISO 4217 货币代码，例如 CNY 或 USD。"},
+                        default="CNY"))
+    fixed_settings = {"precision": 2}
+    summable = True
+    phrases = {
+        "invalid_amount": "is {value}, which is not an amount (a number, or text such as \"1234.50\"; "
+                          "at most 2 decimal places)",
+        "too_small": "is {value}, below the field's min of {min}",
+        "too_large": "is {value}, above the field's max of {max}",
+    }
     sql_kind = "number"
     operators = NUMBER_OPERATORS
 

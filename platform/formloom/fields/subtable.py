@@ -19,6 +19,7 @@ from ..i18n import translate
 from .base import (FIELD_TYPES, CleanContext, FieldType, FieldValueError, FieldValuesError, always_required,
                    property_schema, register)
 from .formfields import textarea_field
+from .settings import Setting
 
 
 def _refuse_constant(name: str) -> Any:
@@ -40,6 +41,19 @@ def rows_from_text(text: Any) -> Any:
 @register
 class SubtableType(FieldType):
     name = "subtable"
+    order = 190
+    label = {"en": "Table", "zh": "子表"}
+    help = {"en": "Rows of typed columns, such as order lines.", "zh": "由多列组成的多行数据，例如订单明细。"}
+    settings = (
+        Setting("columns", {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/column"}},
+                {"en": "Columns", "zh": "列"}, {"en": "The fields of each row.", "zh": "每一行的字段。"}, required=True),
+        Setting("min_rows", {"type": "integer", "minimum": 0}, {"en": "Fewest rows", "zh": "最少行数"},
+                {"en": "The fewest rows a value may have.", "zh": "至少需要的行数。"}),
+        Setting("max_rows", {"type": "integer", "minimum": 0}, {"en": "Most rows", "zh": "最多行数"},
+                {"en": "The most rows a value may have.", "zh": "最多允许的行数。"}),
+    )
+    column_allowed = False
+    phrases = {"invalid_type": "must be a list of rows, not {kind}"}
     sql_kind = "json"
     operators = ("is_empty",)
 

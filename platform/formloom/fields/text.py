@@ -18,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from ..definitions.model import FieldDef
 from .base import CleanContext, FieldType, register
 from .formfields import string_field, textarea_field
+from .settings import DEFAULT, MAX_LENGTH, PATTERN, UNIQUE
 
 #: Characters a one-line value may not contain (tab is allowed), as a JSON Schema pattern too.
 SINGLE_LINE_FORBIDDEN = "[\\x00-\\x08\\x0a-\\x1f\\x7f\\ud800-\\udfff]"
@@ -48,6 +49,11 @@ class _StringType(FieldType):
     forbidden = SINGLE_LINE_FORBIDDEN
     _forbidden = _SINGLE_LINE_FORBIDDEN
     input_type = "text"
+    phrases = {
+        "invalid_type": "must be text, not {kind}",
+        "invalid_characters": "contains control characters (such as line breaks), which the field does not allow",
+        "too_long": "is longer than the field's max_length of {max}",
+    }
 
     def max_length(self, f: FieldDef) -> int:
         return f.max_length or self.default_max_length
@@ -78,6 +84,11 @@ class _StringType(FieldType):
 @register
 class TextType(_StringType):
     name = "text"
+    order = 10
+    label = {"en": "Text", "zh": "单行文本"}
+    help = {"en": "One line of text, such as a name.", "zh": "一行文字，例如名称。"}
+    settings = (DEFAULT, UNIQUE, MAX_LENGTH.but(default=TEXT_MAX_LENGTH), PATTERN)
+    phrases = {"pattern_mismatch": "is {value}, which does not match the field's pattern"}
 
     def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:
         value = self.check_string(f, raw, ctx)
@@ -111,6 +122,11 @@ def schema_pattern_compatible(pattern: str) -> bool:
 @register
 class TextareaType(_StringType):
     name = "textarea"
+    order = 20
+    label = {"en": "Long text", "zh": "多行文本"}
+    help = {"en": "Several lines of text, such as notes.", "zh": "多行文字，例如备注。"}
+    settings = (DEFAULT, MAX_LENGTH.but(schema={"type": "integer", "minimum": 1, "maximum": 1000000},
+                                        default=TEXTAREA_MAX_LENGTH))
     default_max_length = TEXTAREA_MAX_LENGTH
     forbidden = MULTI_LINE_FORBIDDEN
     _forbidden = _MULTI_LINE_FORBIDDEN
@@ -128,6 +144,11 @@ class TextareaType(_StringType):
 @register
 class EmailType(_StringType):
     name = "email"
+    order = 110
+    label = {"en": "Email", "zh": "电子邮件"}
+    help = {"en": "An email address, stored in its normalized form.", "zh": "电子邮件地址，以规范形式保存。"}
+    settings = (DEFAULT, UNIQUE, MAX_LENGTH)
+    phrases = {"invalid_email": "is {value}, which is not an email address"}
     default_max_length = EMAIL_MAX_LENGTH
     input_type = "email"
 
@@ -153,6 +174,11 @@ def normalized_email(value: str) -> str | None:
 @register
 class PhoneType(_StringType):
     name = "phone"
+    order = 120
+    label = {"en": "Phone", "zh": "电话"}
+    help = {"en": "A phone number of 5 to 20 digits.", "zh": "5 到 20 位数字的电话号码。"}
+    settings = (DEFAULT, UNIQUE)
+    phrases = {"invalid_phone": "is {value}, which is not a phone number (5 to 20 digits, spaces and + - ( ) allowed)"}
     default_max_length = PHONE_MAX_LENGTH
     input_type = "tel"
 
@@ -180,6 +206,11 @@ def is_phone(value: str) -> bool:
 @register
 class UrlType(_StringType):
     name = "url"
+    order = 130
+    label = {"en": "Web address", "zh": "网址"}
+    help = {"en": "An http:// or https:// address.", "zh": "以 http:// 或 https:// 开头的网址。"}
+    settings = (DEFAULT, UNIQUE, MAX_LENGTH)
+    phrases = {"invalid_url": "is {value}, which is not an http(s) address"}
     default_max_length = URL_MAX_LENGTH
     input_type = "url"
 

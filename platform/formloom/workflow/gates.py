@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
@@ -92,14 +92,122 @@ def check_gate(conn: Connection, app: AppDef, workflow: WorkflowDef, stage: Stag
     move are checked with `entering=False`: their content requirements only."""
     now = now or datetime.now(timezone.utc)
     data = dict(record.data if data is None else data)
-    entity = app.entity(workflow.entity)
+    check = GateCheck(conn, app, workflow, stage, record, data, lang, now, actor, entering)
     failures: list[GateFailure] = []
-    failures += _required(entity, stage, data, lang, entering)
-    failures += _conditions(app, workflow, stage, record, data, lang, now)
-    failures += _related(conn, app, workflow, stage, record, lang)
-    if entering and actor is not None:
-        failures += _roles(app, stage, actor, lang)
+    for kind in GATE_REQUIREMENTS.values():
+        failures += kind.evaluate(check)
     return failures
+
+
+# -- requirement kinds: one registry entry each ------------------------------------------------
+
+@dataclass(frozen=True)
+class GateCheck:
+    """What a requirement kind evaluates: one stage's gate for one record (with `data`)."""
+
+    conn: Connection
+    app: AppDef
+    workflow: WorkflowDef
+    stage: StageDef
+    record: Any
+    data: Mapping[str, Any]
+    lang: str
+    now: datetime
+    actor: Any = None
+    entering: bool = True          # the record would end up in the stage (not just pass over it)
+
+    @property
+    def entity(self) -> EntityDef | None:
+        return self.app.entity(self.workflow.entity)
+
+    def setting(self, name: str) -> Any:
+        """The gate's setting `name` (an extension kind's own settings are in GateDef.extra)."""
+        gate = self.stage.gate
+        return getattr(gate, name) if name in GateDef.__dataclass_fields__ else gate.extra.get(name)
+
+
+@dataclass(frozen=True)
+class RequirementKind:
+    """One kind of gate requirement: the gate key it is written under, its settings'
+    JSON Schema (workflow.schema.json's `gate` is generated from the entries), labels
+    and help (en/zh), the failure codes it yields and its evaluation."""
+
+    name: str
+    evaluate: Callable[[GateCheck], Iterable[GateFailure]]
+    schema: Any
+    codes: tuple[str, ...] = ()
+    label: Mapping[str, str] = dc_field(default_factory=dict)
+    help: Mapping[str, str] = dc_field(default_factory=dict)
+
+
+#: Requirement kinds in the order their failures are listed.
+GATE_REQUIREMENTS: dict[str, RequirementKind] = {}
+
+
+def register_requirement(kind: RequirementKind) -> RequirementKind:
+    if kind.name in GATE_REQUIREMENTS:
+        raise ValueError(f"duplicate gate requirement kind {kind.name!r}")
+    GATE_REQUIREMENTS[kind.name] = kind
+    return kind
+
+
+def unregister_requirement(name: str) -> None:
+    GATE_REQUIREMENTS.pop(name, None)
+
+
+def gate_requirement(name: str, **about: Any):
+    """Register `fn(check) -> failures` as the requirement kind written `name` in a gate."""
+    def register(fn: Callable[[GateCheck], Iterable[GateFailure]]):
+        register_requirement(RequirementKind(name, fn, **about))
+        return fn
+    return register
+
+
+_F = "field.schema.json#/$defs/"
+
+
+@gate_requirement("require", schema={"$ref": _F + "key_list"}, codes=("required",),
+                  label={"en": "Required fields", "zh": "必填字段"},
+                  help={"en": "Fields that must have a value to enter the stage (with the stage's own `required`).",
+                        "zh": "进入该阶段前必须有值的字段（连同阶段自身的 required）。"})
+def _require_kind(c: GateCheck) -> Iterable[GateFailure]:
+    return _required(c.entity, c.stage, c.data, c.lang, c.entering)
+
+
+@gate_requirement("conditions", codes=("condition",),
+                  schema={"type": "array", "items": {
+                      "type": "object", "required": ["rule", "message"],
+                      "properties": {"rule": {"$ref": _F + "logic"}, "message": {"$ref": _F + "label"}},
+                      "additionalProperties": False}},
+                  label={"en": "Conditions", "zh": "条件"},
+                  help={"en": "Conditions on the record's values, each with the message shown when it fails.",
+                        "zh": "对记录取值的条件，每条附不满足时显示的提示。"})
+def _conditions_kind(c: GateCheck) -> Iterable[GateFailure]:
+    return _conditions(c.app, c.workflow, c.stage, c.record, c.data, c.lang, c.now)
+
+
+@gate_requirement("related", codes=("related",),
+                  schema={"type": "array", "items": {
+                      "type": "object", "required": ["entity", "via"],
+                      "properties": {"entity": {"$ref": _F + "key"}, "via": {"$ref": _F + "key"},
+                                     "min": {"type": "integer", "minimum": 1}, "where": {"$ref": _F + "logic"},
+                                     "since": {"enum": ["stage_entered"]}, "message": {"$ref": _F + "label"}},
+                      "additionalProperties": False}},
+                  label={"en": "Related records", "zh": "相关记录"},
+                  help={"en": "At least so many related records (such as visits), optionally matching a condition.",
+                        "zh": "至少要有若干条相关记录（例如拜访），可附加条件。"})
+def _related_kind(c: GateCheck) -> Iterable[GateFailure]:
+    return _related(c.conn, c.app, c.workflow, c.stage, c.record, c.lang)
+
+
+@gate_requirement("roles", schema={"$ref": _F + "key_list"}, codes=("role",),
+                  label={"en": "Roles", "zh": "角色"},
+                  help={"en": "Only people with one of these roles may move records into the stage.",
+                        "zh": "只有具备这些角色之一的人才能把记录移入该阶段。"})
+def _roles_kind(c: GateCheck) -> Iterable[GateFailure]:
+    if not c.entering or c.actor is None:
+        return ()
+    return _roles(c.app, c.stage, c.actor, c.lang)
 
 
 def _is_empty(entity: EntityDef | None, key: str, value: Any) -> bool:

@@ -1,0 +1,152 @@
+"""Recipients: who a notify or email action reaches, one registry entry per kind.
+
+A recipient is written `owner` (a kind that takes nothing) or `role:lead` (a
+kind and its argument). Each entry carries its syntax, label and help (en/zh),
+its meaning check (the role or field named exists) and its resolution to user
+ids. workflow.schema.json's `recipient` pattern is generated from the entries.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+from sqlalchemy import Connection, select
+
+from ..auth.users import members_of
+from ..definitions.wording import cap, unknown
+from ..store.tables import users
+from .rules import RegistryError
+
+#: The argument of a kind that takes one (a role or field key), as a regular expression.
+ARGUMENT_PATTERN = "[a-z][a-z0-9_]{0,62}"
+
+
+@dataclass(frozen=True)
+class RecipientKind:
+    name: str
+    resolve: Callable[[Any, str | None], list]      # (rule context, argument) -> user ids (None skipped)
+    argument: str | None = None                      # what the argument names ("ROLE"), None: takes none
+    label: Mapping[str, str] = field(default_factory=dict)
+    help: Mapping[str, str] = field(default_factory=dict)
+    check: Callable[..., Iterator] | None = None     # (subject, argument, path, what, env) -> problems
+
+    @property
+    def syntax(self) -> str:
+        return self.name if self.argument is None else f"{self.name}:{self.argument}"
+
+
+RECIPIENTS: dict[str, RecipientKind] = {}
+
+
+def register_recipient(kind: RecipientKind) -> RecipientKind:
+    if kind.name in RECIPIENTS:
+        raise RegistryError(f"duplicate recipient kind {kind.name!r}")
+    RECIPIENTS[kind.name] = kind
+    return kind
+
+
+def recipient(name: str, argument: str | None = None, **about: Any):
+    """Register `fn(ctx, argument) -> [user ids]` as the recipient kind `name`."""
+    def register(fn: Callable[[Any, str | None], list]) -> Callable:
+        register_recipient(RecipientKind(name, fn, argument, **about))
+        return fn
+    return register
+
+
+def unregister_recipient(name: str) -> None:
+    RECIPIENTS.pop(name, None)
+
+
+def parse(text: Any) -> tuple[RecipientKind, str | None] | None:
+    """("role" kind, "lead") for "role:lead"; None when `text` is no recipient."""
+    if not isinstance(text, str):
+        return None
+    name, colon, argument = text.partition(":")
+    kind = RECIPIENTS.get(name)
+    if kind is None or (kind.argument is None) == bool(colon):
+        return None
+    return kind, (argument if colon else None)
+
+
+def pattern() -> str:
+    """The JSON Schema pattern of a recipient, from the registered kinds."""
+    choices = [k.name if k.argument is None else f"{k.name}:{ARGUMENT_PATTERN}" for k in RECIPIENTS.values()]
+    return f"^({'|'.join(choices)})$"
+
+
+def syntax_hint() -> str:
+    written = [k.syntax for k in RECIPIENTS.values()]
+    listed = ", ".join(written[:-1]) + f" or {written[-1]}" if len(written) > 1 else "".join(written)
+    return f"is not a recipient: use {listed}"
+
+
+def resolve_ids(ctx: Any, targets: Any) -> list[int]:
+    """Distinct user ids for the recipients written in `targets`, in order."""
+    ids: list[Any] = []
+    for target in (targets or ()):
+        parsed = parse(target)
+        if parsed is not None:
+            kind, argument = parsed
+            ids += kind.resolve(ctx, argument)
+    return list(dict.fromkeys(i for i in ids if isinstance(i, int) and not isinstance(i, bool)))
+
+
+def manager_of(conn: Connection, user_id: int | None) -> int | None:
+    if user_id is None:
+        return None
+    return conn.execute(select(users.c.manager_id).where(users.c.id == user_id)).scalar()
+
+
+# -- the built-in kinds ---------------------------------------------------------------------------
+
+@recipient("owner", label={"en": "Owner", "zh": "负责人"},
+           help={"en": "The record's owner.", "zh": "记录的负责人。"})
+def owner(ctx: Any, argument: str | None) -> list:
+    return [ctx.record.owner_id] if ctx.record is not None else []
+
+
+@recipient("creator", label={"en": "Creator", "zh": "创建人"},
+           help={"en": "Who created the record.", "zh": "创建记录的人。"})
+def creator(ctx: Any, argument: str | None) -> list:
+    return [ctx.record.created_by] if ctx.record is not None else []
+
+
+@recipient("manager", label={"en": "Owner's manager", "zh": "负责人的上级"},
+           help={"en": "The manager of the record's owner.", "zh": "记录负责人的上级。"})
+def manager(ctx: Any, argument: str | None) -> list:
+    return [manager_of(ctx.conn, ctx.record.owner_id)] if ctx.record is not None else []
+
+
+def _check_role(s: Any, role: str, path: tuple, what: str, env: Any) -> Iterator:
+    if env.roles is not None and role not in env.roles:
+        yield s.problem(*path, message=f"{cap(what)} notifies {unknown('the role', role, env.roles)}, "
+                                       "which is not one of the app's roles.")
+
+
+@recipient("role", "ROLE", label={"en": "Everyone with a role", "zh": "某角色的所有人"},
+           help={"en": "Every member of a role of this app, such as role:lead.", "zh": "本应用某角色的所有成员，例如 role:lead。"},
+           check=_check_role)
+def role(ctx: Any, argument: str | None) -> list:
+    return [uid for uid, _ in members_of(ctx.conn, ctx.app.key, argument)]
+
+
+def _check_field(s: Any, key: str, path: tuple, what: str, env: Any) -> Iterator:
+    if env.fields is None:
+        return
+    if key not in env.fields:
+        yield s.problem(*path, message=f"{cap(what)} notifies the people in "
+                                       f"{unknown('the field', key, env.fields)}, which the entity does not have.")
+    elif env.fields[key].get("type") != "user":
+        yield s.problem(*path, message=f"{cap(what)} notifies the people in the field {key!r}, "
+                                       f"which is a {env.fields[key].get('type')} field, not a user field.")
+
+
+@recipient("field", "FIELD", label={"en": "People in a user field", "zh": "用户字段中的人"},
+           help={"en": "The people a user field of the record names, such as field:watcher.",
+                 "zh": "记录某个用户字段所指的人，例如 field:watcher。"},
+           check=_check_field)
+def user_field(ctx: Any, argument: str | None) -> list:
+    if ctx.record is None:
+        return []
+    value = ctx.record.data.get(argument)
+    return list(value) if isinstance(value, (list, tuple)) else [value]
