@@ -31,33 +31,44 @@ ALWAYS_FAILING = frozenset({"empty-table-header"})
 #: axe keeps some rules "experimental" (off by default); these caught real problems here.
 EXTRA_RULES = ("label-content-name-mismatch",)
 
-#: The page side. ``run()`` is serialised (axe refuses overlapping runs) and remembers the
+#: The page side. Checks are serialised (axe refuses overlapping runs) and remember the
 #: DOM generation it checked, so the automatic run skips a page an explicit run just checked.
 RUNNER_JS = """
 (() => {
   if (window.top !== window || window.__formloomA11y) return;
   const options = {resultTypes: ['violations'],
                    rules: Object.fromEntries(%(extra)s.map(id => [id, {enabled: true}]))};
-  let chain = Promise.resolve(), reported = Promise.resolve(), generation = 0, checked = -1, timer = null;
+  let chain = Promise.resolve(), reports = Promise.resolve(), generation = 0, checked = -1, timer = null;
   const summarise = results => results.violations.map(v => ({
     id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary || '', impact: n.impact}))}));
-  const run = () => {
-    checked = generation;
-    const job = chain.then(() => window.axe.run(document, options)).then(summarise);
+  // htmx requests still in flight (lazy board columns) would swap content mid-run: wait (at most 5 s)
+  const quiet = () => new Promise(done => {
+    const until = Date.now() + 5000;
+    const poll = () => document.querySelector('.htmx-request') && Date.now() < until ? setTimeout(poll, 50) : done();
+    poll();
+  });
+  // One check at a time (axe refuses overlapping runs); an automatic one skips a state already checked.
+  const check = force => {
+    const job = chain.then(quiet).then(() => {
+      if (!force && checked === generation) return null;
+      checked = generation;
+      return window.axe.run(document, options).then(summarise);
+    });
     chain = job.catch(() => null);
     return job;
   };
-  const auto = () => (reported = run().then(found => window.__formloomA11yReport(location.href, found), () => null));
+  const auto = () => {
+    const report = check(false).then(found => found && window.__formloomA11yReport(location.href, found), () => null);
+    reports = Promise.all([reports, report]);
+    return reports;
+  };
   const later = delay => {
     generation += 1;
     clearTimeout(timer);
-    timer = setTimeout(() => { if (checked !== generation) auto(); }, delay);
+    timer = setTimeout(auto, delay);
   };
-  window.__formloomA11y = {run, idle: () => {
-    clearTimeout(timer);
-    return (checked !== generation ? auto() : reported).then(() => null);
-  }};
+  window.__formloomA11y = {run: () => check(true), idle: () => { clearTimeout(timer); return auto().then(() => null); }};
   window.addEventListener('load', () => later(50));
   document.addEventListener('htmx:afterSettle', () => later(150));
 })();
