@@ -7,11 +7,9 @@ in the filtered list. The app, entity and field names are parameters of a
 from __future__ import annotations
 
 import copy
-import os
 import re
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -25,6 +23,7 @@ from formloom.store.install import install_documents
 from formloom.store.records import create_record
 
 from ..web.desk import CASE_FLOW, desk_app
+from .conftest import page  # noqa: F401  (the Chromium fixture; kept importable from here)
 
 pytestmark = pytest.mark.browser
 
@@ -100,13 +99,6 @@ def install(flask_app, scenario: Scenario) -> None:
                           actor_id=user_id, version_id=version_id)
 
 
-#: The browser logs every 4xx it receives; a 422 (field errors) is an answer, not a problem.
-EXPECTED_STATUS = re.compile(r"Failed to load resource: the server responded with a status of 422")
-CHROMIUM = Path(os.environ.get("FORMLOOM_CHROMIUM", "/usr/bin/chromium"))
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync"]
-
-
 @pytest.fixture
 def live_server(database_url, tmp_path, scenario):
     flask_app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "browser-test",
@@ -122,27 +114,6 @@ def live_server(database_url, tmp_path, scenario):
         thread.join(timeout=10)
         server.server_close()
         flask_app.extensions["formloom.db"].dispose()
-
-
-@pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set FORMLOOM_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        tab = context.new_page()
-        tab.set_default_timeout(10_000)
-        tab.console_problems = []
-        tab.on("console", lambda msg: msg.type == "error" and not EXPECTED_STATUS.search(msg.text)
-               and tab.console_problems.append(msg.text))
-        tab.on("pageerror", lambda error: tab.console_problems.append(str(error)))
-        try:
-            yield tab
-        finally:
-            context.close()
-            browser.close()
 
 
 @pytest.mark.parametrize("scenario", [DESK, CRM], ids=["desk", "crm"])
