@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, app_calendar, entity_references, field_conditions,
-                         field_settings, formulas_resolve, reserved_keys, roles_declared, unique_keys)
+                         field_settings, formulas_resolve, permission_conditions, reserved_keys, roles_declared,
+                         unique_keys)
 from .document_parts import entities_of, entity_named
 from .field_values import (COMPUTED_TYPES, DEFAULT_MAX_LENGTH, ISO_DATE, NUMERIC_TYPES, PHONE, TEXT_TYPES,
                            value_problem)
@@ -47,7 +48,7 @@ __all__ = [
 CROSS_CHECKS: tuple[Check, ...] = (
     # app documents
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
-    field_conditions, formulas_resolve, app_calendar,
+    field_conditions, formulas_resolve, app_calendar, permission_conditions,
     # workflow documents
     workflow_unique_keys, workflow_entity, stage_references, gate_conditions, rules_only_workflow, rule_triggers,
     rule_actions, rule_conditions,

@@ -242,7 +242,8 @@ def _search_clause(q: str) -> ColumnElement[bool]:
 def scoped(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, action: str = "read"):
     from ..auth.users import reports_of
     return and_(live(app.key, entity.key),
-                record_scope_clause(actor, action, app, entity, team_of=lambda uid: reports_of(conn, uid)))
+                record_scope_clause(actor, action, app, entity, team_of=lambda uid: reports_of(conn, uid),
+                                    dialect=conn.dialect.name))
 
 
 def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> Page:
