@@ -114,3 +114,64 @@ def test_hidden_fields_cannot_be_filtered_or_sorted(installed):
         parse_list_args(entity, {"cost__gt": "0"}, visible)
     with pytest.raises(QueryError):
         parse_list_args(entity, {"sort": "cost"}, visible)
+
+
+# -- totals: exact when cheap, estimated from statistics otherwise; blanks sort last ----------
+
+from formloom.store.query import count_total, Total  # noqa: E402
+
+
+def test_a_list_that_fits_the_bound_has_an_exact_total(db, tickets):
+    app, _, alice, _ = tickets
+    with db.read() as conn:
+        first = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(limit=5), with_total=True)
+        mine = list_records(conn, app, app.entity("ticket"), alice, ListQuery(limit=5), with_total=True)
+        high = list_records(conn, app, app.entity("ticket"), _admin(app),
+                            ListQuery(filters=(Filter("priority", "eq", "high"),), limit=2, offset=2),
+                            with_total=True)
+    assert first.total == Total(12, "exact")
+    assert mine.total == Total(6, "exact")
+    assert high.total == Total(4, "exact")
+
+
+def test_above_the_bound_the_total_is_an_estimate_never_a_full_count(db, tickets):
+    """With the bound at 5, 12 tickets are "about N" (PostgreSQL: the planner's estimate;
+    SQLite: the entity's size from ANALYZE) or "more than 5" where no statistics can say."""
+    app, _, alice, _ = tickets
+    db.analyze()
+    entity = app.entity("ticket")
+    with db.read() as conn:
+        from formloom.store.query import _where, _narrowed
+        everything = count_total(conn, app, entity, _where(conn, app, entity, _admin(app), ListQuery()),
+                                 narrowed=False, exact_up_to=5)
+        q = ListQuery(filters=(Filter("hours", "gte", 1),))
+        filtered = count_total(conn, app, entity, _where(conn, app, entity, alice, q),
+                               narrowed=_narrowed(app, entity, alice, q), exact_up_to=3)
+    assert everything.kind == "about" and everything.count >= 6
+    if db.is_postgres:
+        assert filtered.kind == "about" and filtered.count >= 4
+    else:
+        assert filtered == Total(3, "more")
+        assert everything.count == 12
+
+
+def test_without_statistics_a_big_list_says_more_than_the_bound(db, tickets):
+    app, *_ = tickets
+    entity = app.entity("ticket")
+    with db.read() as conn:
+        from formloom.store.query import _where
+        total = count_total(conn, app, entity, _where(conn, app, entity, _admin(app), ListQuery()),
+                            narrowed=False, exact_up_to=5)
+    # PostgreSQL's planner always estimates (from defaults before ANALYZE)
+    assert total == (Total(total.count, "about") if db.is_postgres else Total(5, "more"))
+
+
+@pytest.mark.parametrize("sort", ["cost", "-cost", "due", "-due", "priority", "-priority"])
+def test_blanks_sort_last_in_both_directions(db, tickets, sort):
+    app, client, alice, _ = tickets
+    with db.write() as conn:
+        create_record(conn, app, app.entity("ticket"), {"subject": "Blank", "client": client.id}, actor_id=alice.id)
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(sort=sort, limit=50))
+    assert titles(page)[-1] == "Blank"
+    assert len(page.items) == 13

@@ -2,7 +2,8 @@
 title look-ups, each restricted in SQL by the caller's scope.
 
 Pages are fetched with LIMIT n+1 instead of counting, so a list stays fast at
-millions of rows; the UI shows "more" rather than a total.
+millions of rows; a total is counted only up to a bound and estimated from the
+database's statistics above it (`count_total`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 import json
 
-from sqlalchemy import ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_, select
+from sqlalchemy import (ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_,
+                        select, text)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ..auth.policy import record_scope_clause
@@ -52,12 +54,24 @@ class ListQuery:
     stage: str | None = None
 
 
+EXACT_COUNT_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Total:
+    """How many records a list has: `kind` is "exact", "about" (an estimate from the
+    database's statistics) or "more" (more than `count`, no estimate available)."""
+    count: int
+    kind: str
+
+
 @dataclass
 class Page:
     items: list[Record]
     has_more: bool
     offset: int
     limit: int
+    total: Total | None = None
 
     @property
     def next_offset(self) -> int | None:
@@ -246,30 +260,104 @@ def scoped(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None
                                     dialect=conn.dialect.name))
 
 
-def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> Page:
+def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery,
+                 with_total: bool = False) -> Page:
+    """One page of records; with `with_total`, also how many match (see `count_total`)."""
     dialect = conn.dialect.name
-    stmt = select(records).where(scoped(conn, app, entity, actor))
+    where = _where(conn, app, entity, actor, query)
+    stmt = (select(records).where(*where)
+            .order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
+            .limit(query.limit + 1).offset(query.offset))
+    rows = conn.execute(stmt).all()
+    page = Page([record_from_row(r) for r in rows[:query.limit]], len(rows) > query.limit, query.offset, query.limit)
+    if with_total:
+        if not page.has_more and (page.items or not query.offset):   # the last page: all before it plus it
+            page.total = Total(query.offset + len(page.items), "exact")
+        else:
+            page.total = count_total(conn, app, entity, where, narrowed=_narrowed(app, entity, actor, query))
+    return page
+
+
+def _where(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> list:
+    dialect = conn.dialect.name
+    where = [scoped(conn, app, entity, actor)]
     for flt in query.filters:
         f = entity.field(flt.field)
         if f is None:
             raise QueryError(f"Cannot filter on {flt.field!r}: there is no such field here.")
-        stmt = stmt.where(filter_clause(dialect, f, flt))
+        where.append(filter_clause(dialect, f, flt))
     if query.q:
-        stmt = stmt.where(_search_clause(query.q))
+        where.append(_search_clause(query.q))
     if query.owner_id is not None:
-        stmt = stmt.where(records.c.owner_id == query.owner_id)
+        where.append(records.c.owner_id == query.owner_id)
     if query.stage:
-        stmt = stmt.where(records.c.stage == query.stage)
-    stmt = (stmt.order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
-            .limit(query.limit + 1).offset(query.offset))
-    rows = conn.execute(stmt).all()
-    return Page([record_from_row(r) for r in rows[:query.limit]], len(rows) > query.limit, query.offset, query.limit)
+        where.append(records.c.stage == query.stage)
+    return where
+
+
+def _narrowed(app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> bool:
+    """Whether the list is less than every live record of the entity."""
+    from ..auth.policy import scope
+    return bool(query.filters or query.q or query.owner_id is not None or query.stage
+                or scope(actor, "read", app, entity) != "all")
+
+
+def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, narrowed: bool = True,
+                exact_up_to: int = EXACT_COUNT_LIMIT) -> Total:
+    """How many records match, without counting a million rows: an exact count when at
+    most `exact_up_to` match (a count that stops after exact_up_to + 1 rows), otherwise
+    the planner's estimate (PostgreSQL) or the entity's size from ANALYZE statistics
+    (SQLite, when nothing narrows the list), never below what is known to exist;
+    "more" (than exact_up_to) when there is no estimate."""
+    bounded = select(records.c.id).where(*where).limit(exact_up_to + 1).subquery()
+    n = conn.execute(select(func.count()).select_from(bounded)).scalar_one()
+    if n <= exact_up_to:
+        return Total(n, "exact")
+    estimate = _planner_estimate(conn, where) if conn.dialect.name == "postgresql" else (
+        None if narrowed else _sqlite_entity_rows(conn, app, entity))
+    if estimate is None or estimate <= exact_up_to:
+        return Total(exact_up_to, "more")
+    return Total(_round_estimate(estimate), "about")
+
+
+def _planner_estimate(conn: Connection, where: list) -> int | None:
+    compiled = select(records.c.id).where(*where).compile(dialect=conn.dialect)
+    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    try:
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (LookupError, TypeError, ValueError):
+        return None
+
+
+def _sqlite_entity_rows(conn: Connection, app: AppDef, entity: EntityDef) -> int | None:
+    """Live rows of the entity as ANALYZE counted them: the size of one of its partial
+    (live records only) field indexes, which sqlite_stat1 records as the first number."""
+    from .expressions import index_name
+    names = [index_name(app.key, entity.key, f.key) for f in entity.fields]
+    try:
+        rows = conn.execute(select(literal_column("stat")).select_from(text("sqlite_stat1"))
+                            .where(literal_column("idx").in_(names))).scalars().all()
+    except Exception:           # no ANALYZE yet: the statistics table does not exist
+        return None
+    sizes = [int(stat.split()[0]) for stat in rows if stat and stat.split()[0].isdigit()]
+    return max(sizes) if sizes else None
+
+
+def _round_estimate(n: int) -> int:
+    """Two significant figures: an estimate should not look exact."""
+    if n < 100:
+        return n
+    digits = len(str(n)) - 2
+    return round(n, -digits)
 
 
 def _order(dialect: str, entity: EntityDef, sort: str | None, never_null: set[str] = frozenset()) -> list:
-    """ORDER BY for a sort; missing values last on both databases. Where a filter already
-    rules out missing values, PostgreSQL gets no NULLS LAST, so it can walk the field's
-    (ascending) expression index backwards for a descending sort."""
+    """ORDER BY for a sort; missing values (stored as NULL: forms and the API store blanks
+    as null) last in both directions on both databases. Where a filter already rules out
+    missing values there is no NULLS LAST, so PostgreSQL can walk the field's (ascending)
+    expression index backwards for a descending sort."""
     if not sort:
         return [records.c.updated_at.desc(), records.c.id.desc()]
     descending = sort.startswith("-")
@@ -278,7 +366,7 @@ def _order(dialect: str, entity: EntityDef, sort: str | None, never_null: set[st
     if column is None:
         column = field_expr(dialect, entity.field(key))
     ordered = column.desc() if descending else column.asc()
-    if dialect == "postgresql" and key not in never_null:
+    if key not in never_null:     # SQLite (3.30+) walks an index for NULLS LAST too
         ordered = ordered.nulls_last()
     return [ordered, records.c.id.desc() if descending else records.c.id.asc()]
 
