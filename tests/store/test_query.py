@@ -141,11 +141,11 @@ def test_above_the_bound_the_total_is_an_estimate_never_a_full_count(db, tickets
     db.analyze()
     entity = app.entity("ticket")
     with db.read() as conn:
-        from formloom.store.query import _where, _narrowed
-        everything = count_total(conn, app, entity, _where(conn, app, entity, _admin(app), ListQuery()),
+        from formloom.store.query import where_clauses, _narrowed
+        everything = count_total(conn, app, entity, where_clauses(conn, app, entity, _admin(app), ListQuery()),
                                  narrowed=False, exact_up_to=5)
         q = ListQuery(filters=(Filter("hours", "gte", 1),))
-        filtered = count_total(conn, app, entity, _where(conn, app, entity, alice, q),
+        filtered = count_total(conn, app, entity, where_clauses(conn, app, entity, alice, q),
                                narrowed=_narrowed(app, entity, alice, q), exact_up_to=3)
     assert everything.kind == "about" and everything.count >= 6
     if db.is_postgres:
@@ -159,8 +159,8 @@ def test_without_statistics_a_big_list_says_more_than_the_bound(db, tickets):
     app, *_ = tickets
     entity = app.entity("ticket")
     with db.read() as conn:
-        from formloom.store.query import _where
-        total = count_total(conn, app, entity, _where(conn, app, entity, _admin(app), ListQuery()),
+        from formloom.store.query import where_clauses
+        total = count_total(conn, app, entity, where_clauses(conn, app, entity, _admin(app), ListQuery()),
                             narrowed=False, exact_up_to=5)
     # PostgreSQL's planner always estimates (from defaults before ANALYZE)
     assert total == (Total(total.count, "about") if db.is_postgres else Total(5, "more"))

@@ -209,9 +209,9 @@ def _scalar(f: FieldDef, raw: Any, lang: str | None = None) -> Any:
     if f.options:
         return _option_value(f, text, lang)
     if f.type == "reference":
-        return _link_id(text) or TitleIs(text)
+        return link_id(text) or TitleIs(text)
     if f.type == "user":
-        return _link_id(text) or UserIs(text)
+        return link_id(text) or UserIs(text)
     try:
         if kind == "number":
             value = Decimal(text)
@@ -234,7 +234,7 @@ def _scalar(f: FieldDef, raw: Any, lang: str | None = None) -> Any:
     return text[:500]
 
 
-def _link_id(text: str) -> int | None:
+def link_id(text: str) -> int | None:
     text = text.lstrip("#")
     return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
 
@@ -334,7 +334,7 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor 
                  with_total: bool = False) -> Page:
     """One page of records; with `with_total`, also how many match (see `count_total`)."""
     dialect = conn.dialect.name
-    where = _where(conn, app, entity, actor, query)
+    where = where_clauses(conn, app, entity, actor, query)
     stmt = (select(records).where(*where)
             .order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
             .limit(query.limit + 1).offset(query.offset))
@@ -348,7 +348,9 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor 
     return page
 
 
-def _where(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> list:
+def where_clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> list:
+    """The WHERE of a list (scope, filters with titles and names resolved in SQL, search,
+    owner, stage); boards count and sum their columns with the same clauses."""
     dialect = conn.dialect.name
     where = [scoped(conn, app, entity, actor)]
     for flt in query.filters:

@@ -23,7 +23,7 @@ from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
-from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
+from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
 from ..workflow.stages import parse_duration
 from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
 from .display import Lookups, lookups_for, show
@@ -151,8 +151,8 @@ def active_filters(entity: EntityDef, labels: dict[str, str], conn=None, app=Non
             caption, shown = _("Owner"), value
             if value == "me":
                 shown = _("me")
-            elif value.isdigit() and conn is not None:
-                shown = user_names(conn, [int(value)]).get(int(value), value)
+            elif link_id(value) and conn is not None:
+                shown = user_names(conn, [link_id(value)]).get(link_id(value), value)
         elif f is None and name == "stage" and workflow is not None:
             stage = workflow.stage(value)
             caption, shown = _("Stage"), label(stage.label) if stage else value
@@ -174,9 +174,10 @@ def _chip_value(app, f: FieldDef, value: str, conn) -> str:
     if f.options:
         option = next((o for o in f.options if o.value == value), None)
         return label(option.label) if option else value
-    if f.type in ("reference", "user") and value.isdigit() and conn is not None and app is not None:
-        lookups = lookups_for(conn, app, [f], [{f.key: int(value)}])
-        return (lookups.titles if f.type == "reference" else lookups.names).get(int(value), value)
+    ident = link_id(value)
+    if f.type in ("reference", "user") and ident and conn is not None and app is not None:
+        lookups = lookups_for(conn, app, [f], [{f.key: ident}])
+        return (lookups.titles if f.type == "reference" else lookups.names).get(ident, value)
     return value
 
 
