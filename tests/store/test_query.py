@@ -118,7 +118,7 @@ def test_hidden_fields_cannot_be_filtered_or_sorted(installed):
 
 # -- totals: exact when cheap, estimated from statistics otherwise; blanks sort last ----------
 
-from formloom.store.query import count_total, Total  # noqa: E402
+from formloom.store.query import count_total, Total, where_clauses  # noqa: E402
 
 
 def test_a_list_that_fits_the_bound_has_an_exact_total(db, tickets):
@@ -175,3 +175,22 @@ def test_blanks_sort_last_in_both_directions(db, tickets, sort):
         page = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(sort=sort, limit=50))
     assert titles(page)[-1] == "Blank"
     assert len(page.items) == 13
+
+
+def test_the_total_never_takes_unbounded_work(db, tickets, monkeypatch):
+    """SQLite: a count that runs out of its step budget gives up ("more than" what the page
+    showed) and the connection goes on working; PostgreSQL: when the planner expects far
+    more rows than the bound, no count runs at all."""
+    import formloom.store.query as query_module
+    app, *_ = tickets
+    entity = app.entity("ticket")
+    monkeypatch.setattr(query_module, "COUNT_STEP_BUDGET", 1)
+    db.analyze()
+    with db.read() as conn:
+        where = where_clauses(conn, app, entity, _admin(app), ListQuery())
+        total = count_total(conn, app, entity, where, narrowed=True, exact_up_to=1, at_least=2)
+        assert titles(list_records(conn, app, entity, _admin(app), ListQuery(sort="subject", limit=1))) == ["Ticket 00"]
+    if db.is_postgres:
+        assert total.kind == "about" and total.count >= 10
+    else:
+        assert total == Total(2, "more")

@@ -17,6 +17,7 @@ import json
 from sqlalchemy import (ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_,
                         select, text)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import OperationalError
 
 from ..auth.policy import record_scope_clause
 from ..auth.users import Actor
@@ -344,7 +345,8 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor 
         if not page.has_more and (page.items or not query.offset):   # the last page: all before it plus it
             page.total = Total(query.offset + len(page.items), "exact")
         else:
-            page.total = count_total(conn, app, entity, where, narrowed=_narrowed(app, entity, actor, query))
+            page.total = count_total(conn, app, entity, where, narrowed=_narrowed(app, entity, actor, query),
+                                     at_least=query.offset + len(page.items))
     return page
 
 
@@ -427,21 +429,57 @@ def _narrowed(app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQu
 
 
 def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, narrowed: bool = True,
-                exact_up_to: int = EXACT_COUNT_LIMIT) -> Total:
+                exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0) -> Total:
     """How many records match, without counting a million rows: an exact count when at
     most `exact_up_to` match (a count that stops after exact_up_to + 1 rows), otherwise
     the planner's estimate (PostgreSQL) or the entity's size from ANALYZE statistics
     (SQLite, when nothing narrows the list), never below what is known to exist;
-    "more" (than exact_up_to) when there is no estimate."""
+    "more" when there is no estimate. The count itself is bounded in work too: PostgreSQL
+    skips it when the planner expects far more than the bound, and on SQLite it gives up
+    after a fixed number of steps (sparse matches in a big table), answering "more than
+    `at_least`" (what the caller already knows exists)."""
+    postgres = conn.dialect.name == "postgresql"
+    estimate = _planner_estimate(conn, where) if postgres else None
+    if estimate is not None and estimate > 10 * exact_up_to:
+        return Total(_round_estimate(estimate), "about")
     bounded = select(records.c.id).where(*where).limit(exact_up_to + 1).subquery()
-    n = conn.execute(select(func.count()).select_from(bounded)).scalar_one()
+    n = _bounded_count(conn, select(func.count()).select_from(bounded))
+    if n is None:
+        return Total(at_least, "more")
     if n <= exact_up_to:
         return Total(n, "exact")
-    estimate = _planner_estimate(conn, where) if conn.dialect.name == "postgresql" else (
-        None if narrowed else _sqlite_entity_rows(conn, app, entity))
+    if not postgres:
+        estimate = None if narrowed else _sqlite_entity_rows(conn, app, entity)
     if estimate is None or estimate <= exact_up_to:
         return Total(exact_up_to, "more")
     return Total(_round_estimate(estimate), "about")
+
+
+#: SQLite virtual-machine steps a total may take (roughly 50,000 rows with a JSON filter)
+COUNT_STEP_BUDGET = 500_000
+
+
+def _bounded_count(conn: Connection, stmt) -> int | None:
+    """The count, or None when SQLite ran out of its step budget."""
+    if conn.dialect.name != "sqlite":
+        return conn.execute(stmt).scalar_one()
+    raw = conn.connection.dbapi_connection
+    steps = {"n": 0}
+    chunk = max(1, min(10_000, COUNT_STEP_BUDGET))
+
+    def budget() -> int:
+        steps["n"] += chunk
+        return 1 if steps["n"] > COUNT_STEP_BUDGET else 0
+
+    raw.set_progress_handler(budget, chunk)
+    try:
+        return conn.execute(stmt).scalar_one()
+    except OperationalError as exc:
+        if "interrupt" in str(exc.orig).lower():
+            return None
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)
 
 
 def _planner_estimate(conn: Connection, where: list) -> int | None:
