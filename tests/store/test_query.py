@@ -194,3 +194,31 @@ def test_the_total_never_takes_unbounded_work(db, tickets, monkeypatch):
         assert total.kind == "about" and total.count >= 10
     else:
         assert total == Total(2, "more")
+
+
+def test_user_fields_and_owners_are_filtered_by_name_or_email(db, make_user):
+    from formloom.store.apps import AppCatalog
+    from formloom.store.install import install_documents
+    doc = {"key": "visits", "label": "Visits", "version": 1, "timezone": "UTC", "roles": ["admin", "rep"],
+           "entities": [{"key": "visit", "label": "Visit", "title": "place",
+                         "permissions": {"rep": {"create": True, "read": "all", "update": "own"}},
+                         "fields": [{"key": "place", "type": "text", "label": "Place"},
+                                    {"key": "host", "type": "user", "label": "Host"}]}]}
+    install_documents(db, doc, {})
+    app, _ = AppCatalog(db).get("visits")
+    entity = app.entity("visit")
+    ann = make_user("ann@example.com", roles=(("visits", "rep"),), name="Ann Lee")
+    bo = make_user("bo@example.com", roles=(("visits", "rep"),), name="Bo Chen")
+    with db.write() as conn:
+        create_record(conn, app, entity, {"place": "Plant", "host": ann.id}, actor_id=bo.id)
+        create_record(conn, app, entity, {"place": "Office", "host": bo.id}, actor_id=ann.id)
+    with db.read() as conn:
+        def find(**args):
+            query = parse_list_args(entity, args, entity.fields)
+            return titles(list_records(conn, app, entity, ann, query))
+        assert find(host="Ann Lee") == find(host="ANN@example.com") == find(host=str(ann.id)) == ["Plant"]
+        assert find(host__ne="ann lee") == ["Office"]
+        assert find(host="me") == ["Plant"]                 # "me" is the person asking (Ann)
+        assert find(owner="Bo Chen") == find(owner="bo@example.com") == ["Plant"]
+        assert find(owner="me") == ["Office"]
+        assert find(host="Nobody") == []
