@@ -210,3 +210,11 @@ def test_the_stale_badge_says_since_when_and_why(app, browser, people):
     card = board.split(f'id="card-{old.id}"')[1].split("</article>")[0]
     assert f'title="{why}"' in card and f'<span class="visually-hidden">: {why}</span>' in card
     assert f'title="{why}"' in detail
+
+
+def test_totals_and_owner_column_in_chinese(browser, cases):
+    browser.login("viewer@example.com")
+    page = browser.get("/apps/desk/case/?cols=subject,owner").get_data(as_text=True)
+    pager = page.split('class="pager"')[1].split("</nav>")[0]
+    assert "共 5 条记录" in pager
+    assert "负责人" in page.split("<thead>")[1].split("</thead>")[0]
