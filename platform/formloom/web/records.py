@@ -17,7 +17,7 @@ from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
-from ..auth.users import reports_of
+from ..auth.users import reports_of, user_names
 from ..conditions import truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
@@ -27,7 +27,6 @@ from ..store.query import link_id, ListQuery, list_records, parse_list_args, rel
 from ..workflow.stages import parse_duration
 from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
 from .display import Lookups, lookups_for, show
-from ..auth.users import user_names
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 
@@ -156,7 +155,7 @@ def active_filters(entity: EntityDef, labels: dict[str, str], conn=None, app=Non
         elif f is None and name == "stage" and workflow is not None:
             stage = workflow.stage(value)
             caption, shown = _("Stage"), label(stage.label) if stage else value
-        elif f is None:
+        elif f is None or (app is not None and policy.field_access(current_actor(), app, f) == "hidden"):
             continue
         else:
             caption, shown = label(f.label), _chip_value(app, f, value, conn)
