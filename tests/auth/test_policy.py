@@ -166,7 +166,7 @@ POOL_APP = {
                     "read_if": {"or": [{"==": [{"var": "$stage"}, "open_pool"]},
                                        {"and": [{"==": [{"var": "shared"}, True]},
                                                 {"!": {"in": [{"var": "tier"}, ["gold", "vip"]]}}]}]}},
-            "viewer": {"read": "none", "read_if": {"!=": [{"var": "tier"}, "vip"]}},
+            "viewer": {"read": "own", "read_if": {"!=": [{"var": "tier"}, "vip"]}},
         },
         "fields": [
             {"key": "name", "type": "text", "label": "Name"},
@@ -198,7 +198,7 @@ POOL_ROWS = {   # name: (owner, stage, data)
 
 @pytest.mark.parametrize("roles,visible", [
     (("rep",), {"mine", "pooled", "shared_basic", "shared_untiered"}),
-    (("viewer",), {"shared_basic", "shared_untiered", "shared_gold", "unshared", "bare"}),
+    (("viewer",), {"mine", "shared_basic", "shared_untiered", "shared_gold", "unshared", "bare"}),
     (("admin",), set(POOL_ROWS)),
     ((), set()),
 ])

@@ -667,3 +667,14 @@ def test_a_read_if_the_database_cannot_answer_is_refused(make_app, make_workflow
     assert messages and expected in messages[0], messages
     if isinstance(rule, dict):
         assert messages[0].startswith("The condition 'read_if' of role 'sales' on entity 'deal'")
+
+
+@pytest.mark.parametrize("read", ["none", "all", None])
+def test_a_read_if_needs_a_role_that_reads_its_own_or_its_team(make_app, make_workflow, problems_of, read):
+    doc = _with_read_if(make_app, {"==": [{"var": "reason"}, "price"]})
+    grant = doc["entities"][0]["permissions"]["sales"]
+    grant.pop("read")
+    if read is not None:
+        grant["read"] = read
+    [message] = at(problems_of(doc, make_workflow()), "$.entities[0].permissions.sales.read_if")
+    assert message.startswith(f"Role 'sales' has 'read_if' on entity 'deal' but 'read' is {read or 'none'!r}")

@@ -231,7 +231,9 @@ def app_calendar(s: Subject) -> Iterator[Problem]:
 @for_kind("app")
 def permission_conditions(s: Subject) -> Iterator[Problem]:
     """A role's `read_if` is a condition the database can answer too (store.logic_sql),
-    over this entity's fields and its workflow's stages."""
+    over this entity's fields and its workflow's stages, and widens a role that already
+    reads something (`read` own or team), so every screen that asks "may this role read
+    this entity at all?" keeps its one simple answer."""
     from formloom.store import logic_sql
     for ei, entity in entities_of(s.doc):
         permissions = entity.get("permissions")
@@ -244,6 +246,12 @@ def permission_conditions(s: Subject) -> Iterator[Problem]:
                 continue
             path = ("entities", ei, "permissions", role, "read_if")
             what = f"the condition 'read_if' of role {role!r} on entity {entity.get('key')!r}"
+            if grant.get("read", "none") in ("none", "all"):
+                yield s.problem(*path, message=f"Role {role!r} has 'read_if' on entity {entity.get('key')!r} but "
+                                               f"'read' is {grant.get('read', 'none')!r}; 'read_if' widens a role "
+                                               "that reads its own or its team's records, so set 'read' to "
+                                               "'own' or 'team' (or drop 'read_if').")
+                continue
             found = list(logic_problems(s, grant["read_if"], list(fields), path, what))
             found += [s.problem(*path, message=f"{what[0].upper()}{what[1:]} {sentence}.")
                       for sentence in logic_sql.problems(grant["read_if"], fields)]
