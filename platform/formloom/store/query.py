@@ -358,7 +358,8 @@ def where_clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor
     for flt in query.filters:
         f = entity.field(flt.field)
         if f is None:
-            raise QueryError(f"Cannot filter on {flt.field!r}: there is no such field here.")
+            raise QueryError(translate(query.lang, "Cannot filter on %(field)s: there is no such field here.",
+                                       field=repr(flt.field[:60])))
         if _named_values(flt.value):
             where.append(_link_clause(conn, app, actor, f, flt))
         else:
