@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from formloom.auth import policy
 from formloom.auth.users import create_user, load_actor
 from formloom.automation import Settings, run_worker_once
 from formloom.resources import template_dir
@@ -90,7 +91,9 @@ def test_a_customer_without_follow_up_for_30_days_returns_to_the_pool_without_ow
         seen_by_seller = list_records(conn, app, app.entity("customer"), seller, ListQuery()).items
     assert {people["mia"], sally} <= told
     assert [r.id for r in seen_by_manager] == [customer.id]
-    assert seen_by_seller == []
+    # the pool is open to every salesperson for reading (so it can be claimed), not for editing
+    assert [r.id for r in seen_by_seller] == [customer.id]
+    assert not policy.can(seller, "update", app, app.entity("customer"), pooled)
 
 
 def test_follow_ups_have_pages_but_no_board(database_url, tmp_path):

@@ -108,6 +108,21 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "The reason is written to the stage history.": "原因会记录在阶段历史中。",
         # -- automation --
         "Escalation: %(title)s": "升级提醒：%(title)s",
+        # -- lists: filters and sorting (branch firstday-lists) --
+        "Cannot filter on %(field)s: there is no such field here.": "无法按 %(field)s 筛选：这里没有这个字段。",
+        "Cannot use %(op)s on %(field)s. Allowed: %(allowed)s.": "“%(field)s”不能使用条件 %(op)s。可用：%(allowed)s。",
+        "Cannot sort by %(field)s: there is no such field here.": "无法按 %(field)s 排序：这里没有这个字段。",
+        "limit must be between 1 and %(max)s.": "limit 必须在 1 到 %(max)s 之间。",
+        "offset must be between 0 and 10000000.": "offset 必须在 0 到 10000000 之间。",
+        "Filter values cannot contain NUL characters.": "筛选值不能包含 NUL 字符。",
+        "%(name)s must be a whole number.": "%(name)s 必须是整数。",
+        "%(name)s is too large.": "%(name)s 太大了。",
+        "%(value)s is not an option of %(field)s. Choose one of: %(options)s.":
+            "%(value)s 不是“%(field)s”的选项。请从以下选项中选择：%(options)s。",
+        "%(value)s is not a valid value for %(field)s.": "%(value)s 不是“%(field)s”的有效值。",
+        "Enter a date and time such as 2026-11-02T09:30.": "请输入日期和时间，例如 2026-11-02T09:30。",
+        "Enter yes or no.": "请输入“是”或“否”。",
+        "%(value)s is not a stage here. Choose one of: %(stages)s.": "%(value)s 不是这里的阶段。请从以下阶段中选择：%(stages)s。",
     },
 }
 

@@ -151,6 +151,19 @@
     if (opSelect.selectedOptions.length === 0 || opSelect.selectedOptions[0].disabled) {
       opSelect.value = firstAllowed;
     }
+    syncValueInput(form, fieldSelect.value);
+  }
+
+  // the value is asked for the way the chosen field shows it (options, a picker, a name)
+  function syncValueInput(form, key) {
+    var inputs = form.querySelectorAll("[data-filter-value]");
+    var special = form.querySelector('[data-filter-value="' + key + '"]') ? key : "";
+    Array.prototype.forEach.call(inputs, function (el) {
+      var on = el.dataset.filterValue === special;
+      el.hidden = !on;
+      var named = el.getAttribute("name") === "fv" ? [el] : el.querySelectorAll("[name=fv]");
+      Array.prototype.forEach.call(named, function (input) { input.disabled = !on; });
+    });
   }
 
   document.addEventListener("input", function (event) {

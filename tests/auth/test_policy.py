@@ -153,3 +153,84 @@ def test_visible_and_writable_fields(shop):
     clerk = actor(1, "clerk")
     assert [f.key for f in policy.visible_fields(clerk, app, order)] == ["name", "approved", "both", "total"]
     assert [f.key for f in policy.writable_fields(clerk, app, order)] == ["name", "both"]
+
+
+# -- read_if: a role also reads records matching a condition (a shared pool) ----------------------
+
+POOL_APP = {
+    "key": "pool", "label": "Pool", "version": 1, "timezone": "UTC", "roles": ["admin", "rep", "viewer"],
+    "entities": [{
+        "key": "lead", "label": "Lead", "title": "name",
+        "permissions": {
+            "rep": {"create": True, "read": "own", "update": "own",
+                    "read_if": {"or": [{"==": [{"var": "$stage"}, "open_pool"]},
+                                       {"and": [{"==": [{"var": "shared"}, True]},
+                                                {"!": {"in": [{"var": "tier"}, ["gold", "vip"]]}}]}]}},
+            "viewer": {"read": "own", "read_if": {"!=": [{"var": "tier"}, "vip"]}},
+        },
+        "fields": [
+            {"key": "name", "type": "text", "label": "Name"},
+            {"key": "shared", "type": "checkbox", "label": "Shared"},
+            {"key": "tier", "type": "select", "label": "Tier", "options": ["basic", "gold", "vip"]},
+        ],
+    }],
+}
+
+
+@dataclass
+class PoolRec:
+    owner_id: int | None
+    created_by: int | None
+    stage: str | None
+    data: dict
+
+
+POOL_ROWS = {   # name: (owner, stage, data)
+    "mine": (1, "owned", {"tier": "vip"}),
+    "pooled": (3, "open_pool", {"tier": "vip"}),
+    "shared_basic": (3, "owned", {"shared": True, "tier": "basic"}),
+    "shared_untiered": (3, "owned", {"shared": True}),
+    "shared_gold": (3, "owned", {"shared": True, "tier": "gold"}),
+    "unshared": (3, "owned", {"shared": False, "tier": "basic"}),
+    "bare": (3, None, {}),
+}
+
+
+@pytest.mark.parametrize("roles,visible", [
+    (("rep",), {"mine", "pooled", "shared_basic", "shared_untiered"}),
+    (("viewer",), {"mine", "shared_basic", "shared_untiered", "shared_gold", "unshared", "bare"}),
+    (("admin",), set(POOL_ROWS)),
+    ((), set()),
+])
+def test_read_if_widens_reading_alike_in_python_and_sql(db, roles, visible):
+    app = compile_app(POOL_APP, {})
+    lead = app.entity("lead")
+    now = datetime.now(timezone.utc)
+    with db.write() as conn:
+        conn.execute(insert(apps).values(key="pool", installed_at=now, updated_at=now))
+        for email in ("a@x.com", "b@x.com", "c@x.com"):
+            create_user(conn, email, "long-enough-1")
+        ids = {name: conn.execute(insert(records).values(
+                   app_key="pool", entity_key="lead", data=data, title=name, owner_id=owner, created_by=owner,
+                   stage=stage, created_at=now, updated_at=now, version=1)).inserted_primary_key[0]
+               for name, (owner, stage, data) in POOL_ROWS.items()}
+        who = Actor(id=1, email="a@x.com", name="", is_superuser=False,
+                    roles={"pool": frozenset(roles)} if roles else {})
+        clause = policy.record_scope_clause(who, "read", app, lead, dialect=conn.dialect.name)
+        found = {name for name, rid in ids.items()
+                 if conn.execute(select(records.c.id).where(clause, records.c.id == rid)).first()}
+    in_python = {name for name, (owner, stage, data) in POOL_ROWS.items()
+                 if policy.can(who, "read", app, lead, PoolRec(owner, owner, stage, data))}
+    assert found == visible
+    assert in_python == visible
+
+
+def test_read_if_never_widens_writing(db):
+    app = compile_app(POOL_APP, {})
+    lead = app.entity("lead")
+    rep = Actor(id=1, email="a@x.com", name="", is_superuser=False, roles={"pool": frozenset({"rep"})})
+    pooled = PoolRec(3, 3, "open_pool", {})
+    assert policy.can(rep, "read", app, lead, pooled)
+    assert not policy.can(rep, "update", app, lead, pooled)
+    assert not policy.can(rep, "delete", app, lead, pooled)
+    assert str(policy.record_scope_clause(rep, "update", app, lead)).count("stage") == 0

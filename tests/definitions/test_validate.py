@@ -639,3 +639,42 @@ def test_any_json_in_a_document_gives_problems_not_exceptions(make_app, make_wor
     workflow = make_workflow(rules=[rule])
     workflow["stages"].append(stage)
     assert all(isinstance(p, Problem) for p in problems_of(app, workflow))
+
+
+# --- read_if: a permission condition the database can answer ---------------------------------
+
+def _with_read_if(make_app, rule):
+    doc = make_app()
+    doc["entities"][0]["permissions"]["sales"]["read_if"] = rule
+    return doc
+
+
+def test_a_read_if_over_fields_and_stages_is_valid(make_app, make_workflow, problems_of):
+    rule = {"or": [{"==": [{"var": "$stage"}, "proposal"]}, {"in": [{"var": "reason"}, ["price"]]}]}
+    assert problems_of(_with_read_if(make_app, rule), make_workflow()) == []
+
+
+@pytest.mark.parametrize("rule,expected", [
+    ({"==": [{"var": "nope"}, 1]}, "'nope'"),
+    ({">": [{"var": "amount"}, 1]}, "uses '>', which a permission cannot use"),
+    ({"==": [{"var": "amount"}, {"var": "name"}]}, "must compare with fixed values"),
+    ({"==": [{"var": "$stage"}, "pool"]}, "compares $stage with the stage 'pool'"),
+    ({"==": [{"var": "$today"}, "x"]}, "a permission can only use $stage, $owner and fields"),
+    ("yes", "must be an object"),          # the meta-schema's word
+])
+def test_a_read_if_the_database_cannot_answer_is_refused(make_app, make_workflow, problems_of, rule, expected):
+    messages = at(problems_of(_with_read_if(make_app, rule), make_workflow()), "$.entities[0].permissions.sales.read_if")
+    assert messages and expected in messages[0], messages
+    if isinstance(rule, dict):
+        assert messages[0].startswith("The condition 'read_if' of role 'sales' on entity 'deal'")
+
+
+@pytest.mark.parametrize("read", ["none", "all", None])
+def test_a_read_if_needs_a_role_that_reads_its_own_or_its_team(make_app, make_workflow, problems_of, read):
+    doc = _with_read_if(make_app, {"==": [{"var": "reason"}, "price"]})
+    grant = doc["entities"][0]["permissions"]["sales"]
+    grant.pop("read")
+    if read is not None:
+        grant["read"] = read
+    [message] = at(problems_of(doc, make_workflow()), "$.entities[0].permissions.sales.read_if")
+    assert message.startswith(f"Role 'sales' has 'read_if' on entity 'deal' but 'read' is {read or 'none'!r}")

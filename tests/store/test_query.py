@@ -114,3 +114,111 @@ def test_hidden_fields_cannot_be_filtered_or_sorted(installed):
         parse_list_args(entity, {"cost__gt": "0"}, visible)
     with pytest.raises(QueryError):
         parse_list_args(entity, {"sort": "cost"}, visible)
+
+
+# -- totals: exact when cheap, estimated from statistics otherwise; blanks sort last ----------
+
+from formloom.store.query import count_total, Total, where_clauses  # noqa: E402
+
+
+def test_a_list_that_fits_the_bound_has_an_exact_total(db, tickets):
+    app, _, alice, _ = tickets
+    with db.read() as conn:
+        first = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(limit=5), with_total=True)
+        mine = list_records(conn, app, app.entity("ticket"), alice, ListQuery(limit=5), with_total=True)
+        high = list_records(conn, app, app.entity("ticket"), _admin(app),
+                            ListQuery(filters=(Filter("priority", "eq", "high"),), limit=2, offset=2),
+                            with_total=True)
+    assert first.total == Total(12, "exact")
+    assert mine.total == Total(6, "exact")
+    assert high.total == Total(4, "exact")
+
+
+def test_above_the_bound_the_total_is_an_estimate_never_a_full_count(db, tickets):
+    """With the bound at 5, 12 tickets are "about N" (PostgreSQL: the planner's estimate;
+    SQLite: the entity's size from ANALYZE) or "more than 5" where no statistics can say."""
+    app, _, alice, _ = tickets
+    db.analyze()
+    entity = app.entity("ticket")
+    with db.read() as conn:
+        from formloom.store.query import where_clauses, _narrowed
+        everything = count_total(conn, app, entity, where_clauses(conn, app, entity, _admin(app), ListQuery()),
+                                 narrowed=False, exact_up_to=5)
+        q = ListQuery(filters=(Filter("hours", "gte", 1),))
+        filtered = count_total(conn, app, entity, where_clauses(conn, app, entity, alice, q),
+                               narrowed=_narrowed(app, entity, alice, q), exact_up_to=3)
+    assert everything.kind == "about" and everything.count >= 6
+    if db.is_postgres:
+        assert filtered.kind == "about" and filtered.count >= 4
+    else:
+        assert filtered == Total(3, "more")
+        assert everything.count == 12
+
+
+def test_without_statistics_a_big_list_says_more_than_the_bound(db, tickets):
+    app, *_ = tickets
+    entity = app.entity("ticket")
+    with db.read() as conn:
+        from formloom.store.query import where_clauses
+        total = count_total(conn, app, entity, where_clauses(conn, app, entity, _admin(app), ListQuery()),
+                            narrowed=False, exact_up_to=5)
+    # PostgreSQL's planner always estimates (from defaults before ANALYZE)
+    assert total == (Total(total.count, "about") if db.is_postgres else Total(5, "more"))
+
+
+@pytest.mark.parametrize("sort", ["cost", "-cost", "due", "-due", "priority", "-priority"])
+def test_blanks_sort_last_in_both_directions(db, tickets, sort):
+    app, client, alice, _ = tickets
+    with db.write() as conn:
+        create_record(conn, app, app.entity("ticket"), {"subject": "Blank", "client": client.id}, actor_id=alice.id)
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(sort=sort, limit=50))
+    assert titles(page)[-1] == "Blank"
+    assert len(page.items) == 13
+
+
+def test_the_total_never_takes_unbounded_work(db, tickets, monkeypatch):
+    """SQLite: a count that runs out of its step budget gives up ("more than" what the page
+    showed) and the connection goes on working; PostgreSQL: when the planner expects far
+    more rows than the bound, no count runs at all."""
+    import formloom.store.query as query_module
+    app, *_ = tickets
+    entity = app.entity("ticket")
+    monkeypatch.setattr(query_module, "COUNT_STEP_BUDGET", 1)
+    db.analyze()
+    with db.read() as conn:
+        where = where_clauses(conn, app, entity, _admin(app), ListQuery())
+        total = count_total(conn, app, entity, where, narrowed=True, exact_up_to=1, at_least=2)
+        assert titles(list_records(conn, app, entity, _admin(app), ListQuery(sort="subject", limit=1))) == ["Ticket 00"]
+    if db.is_postgres:
+        assert total.kind == "about" and total.count >= 10
+    else:
+        assert total == Total(2, "more")
+
+
+def test_user_fields_and_owners_are_filtered_by_name_or_email(db, make_user):
+    from formloom.store.apps import AppCatalog
+    from formloom.store.install import install_documents
+    doc = {"key": "visits", "label": "Visits", "version": 1, "timezone": "UTC", "roles": ["admin", "rep"],
+           "entities": [{"key": "visit", "label": "Visit", "title": "place",
+                         "permissions": {"rep": {"create": True, "read": "all", "update": "own"}},
+                         "fields": [{"key": "place", "type": "text", "label": "Place"},
+                                    {"key": "host", "type": "user", "label": "Host"}]}]}
+    install_documents(db, doc, {})
+    app, _ = AppCatalog(db).get("visits")
+    entity = app.entity("visit")
+    ann = make_user("ann@example.com", roles=(("visits", "rep"),), name="Ann Lee")
+    bo = make_user("bo@example.com", roles=(("visits", "rep"),), name="Bo Chen")
+    with db.write() as conn:
+        create_record(conn, app, entity, {"place": "Plant", "host": ann.id}, actor_id=bo.id)
+        create_record(conn, app, entity, {"place": "Office", "host": bo.id}, actor_id=ann.id)
+    with db.read() as conn:
+        def find(**args):
+            query = parse_list_args(entity, args, entity.fields)
+            return titles(list_records(conn, app, entity, ann, query))
+        assert find(host="Ann Lee") == find(host="ANN@example.com") == find(host=str(ann.id)) == ["Plant"]
+        assert find(host__ne="ann lee") == ["Office"]
+        assert find(host="me") == ["Plant"]                 # "me" is the person asking (Ann)
+        assert find(owner="Bo Chen") == find(owner="bo@example.com") == ["Plant"]
+        assert find(owner="me") == ["Office"]
+        assert find(host="Nobody") == []

@@ -5,6 +5,10 @@ entity when there is none yet), `record_scope_clause` turns the same rule into
 SQL so lists, counts, searches and pickers are filtered in the database, and
 `field_access` decides per field. Nothing is allowed unless the app document
 allows it; the app's admin role and platform superusers may do everything.
+
+A role's grant may also carry `"read_if"`: a condition (store.logic_sql) under
+which the role reads records beyond its scope, e.g. a shared pool. It widens
+reading only, and `can` (Python) and `record_scope_clause` (SQL) apply it alike.
 """
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from typing import Callable, Literal
 
 from sqlalchemy import ColumnElement, false, or_, true
 
-from ..definitions.model import AppDef, EntityDef, FieldDef
+from ..conditions import truthy
+from ..definitions.model import AppDef, EntityDef, FieldDef, thaw
 from ..store.tables import records
 from .users import Actor
 
@@ -48,13 +53,28 @@ def scope(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -
     return best
 
 
+def conditional_grants(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -> list:
+    """The `read_if` conditions of the actor's roles (reading only; admins need none)."""
+    if action != "read" or actor is None or is_app_admin(actor, app):
+        return []
+    return [entity.permissions[role]["read_if"] for role in sorted(actor.roles_in(app.key))
+            if entity.permissions.get(role, {}).get("read_if") is not None]
+
+
 def can(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef, record=None,
         team_of: Callable[[int], set[int]] | None = None) -> bool:
     granted = scope(actor, action, app, entity)
-    if granted == "none":
+    conditions = conditional_grants(actor, action, app, entity)
+    if granted == "none" and not conditions:
         return False
     if record is None or granted == "all":
         return True
+    if granted != "none" and _in_scope(actor, granted, record, team_of):
+        return True
+    return any(truthy(rule, _record_vars(record)) for rule in conditions)
+
+
+def _in_scope(actor: Actor, granted: Scope, record, team_of) -> bool:
     mine = record.owner_id == actor.id or record.created_by == actor.id
     if granted == "own":
         return mine
@@ -62,18 +82,30 @@ def can(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef, rec
     return mine or record.owner_id in team
 
 
+def _record_vars(record) -> dict:
+    return {**(getattr(record, "data", None) or {}), "$stage": getattr(record, "stage", None),
+            "$owner": record.owner_id}
+
+
 def record_scope_clause(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef,
-                        team_of: Callable[[int], set[int]] | None = None) -> ColumnElement[bool]:
+                        team_of: Callable[[int], set[int]] | None = None,
+                        dialect: str = "sqlite") -> ColumnElement[bool]:
+    """`can` as SQL; `dialect` names the database the clause runs on (for `read_if`)."""
     granted = scope(actor, action, app, entity)
-    if granted == "none":
-        return false()
+    conditions = conditional_grants(actor, action, app, entity)
     if granted == "all":
         return true()
-    own = or_(records.c.owner_id == actor.id, records.c.created_by == actor.id)
-    if granted == "own":
-        return own
-    team = team_of(actor.id) if team_of else set()
-    return or_(own, records.c.owner_id.in_(sorted(team))) if team else own
+    if granted == "none":
+        base: ColumnElement[bool] = false()
+    else:
+        base = or_(records.c.owner_id == actor.id, records.c.created_by == actor.id)
+        team = team_of(actor.id) if team_of and granted == "team" else set()
+        if team:
+            base = or_(base, records.c.owner_id.in_(sorted(team)))
+    if not conditions:
+        return base
+    from ..store.logic_sql import clause
+    return or_(base, *[clause(dialect, entity, thaw(rule)) for rule in conditions])
 
 
 def field_access(actor: Actor | None, app: AppDef, f: FieldDef, stage=None) -> FieldAccess:

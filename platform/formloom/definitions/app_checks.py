@@ -228,3 +228,54 @@ def app_calendar(s: Subject) -> Iterator[Problem]:
     for hi, day in indexed(s.doc.get("holidays")):
         if isinstance(day, str) and ISO_DATE.match(day) and iso_date(day) is None:
             yield s.problem("holidays", hi, message=f"The holiday {day!r} is not a real date.")
+
+
+@for_kind("app")
+def permission_conditions(s: Subject) -> Iterator[Problem]:
+    """A role's `read_if` is a condition the database can answer too (store.logic_sql),
+    over this entity's fields and its workflow's stages, and widens a role that already
+    reads something (`read` own or team), so every screen that asks "may this role read
+    this entity at all?" keeps its one simple answer."""
+    from formloom.store import logic_sql
+    for ei, entity in entities_of(s.doc):
+        permissions = entity.get("permissions")
+        fields = fields_by_key(entity)
+        workflow = s.workflows.get(entity.get("workflow")) if isinstance(entity.get("workflow"), str) else None
+        stages = ([st.get("key") for _i, st in indexed_dicts(workflow.get("stages"))]
+                  if isinstance(workflow, dict) else None)
+        for role, grant in (permissions.items() if isinstance(permissions, dict) else ()):
+            if not isinstance(grant, dict) or "read_if" not in grant:
+                continue
+            path = ("entities", ei, "permissions", role, "read_if")
+            what = f"the condition 'read_if' of role {role!r} on entity {entity.get('key')!r}"
+            if grant.get("read", "none") in ("none", "all"):
+                yield s.problem(*path, message=f"Role {role!r} has 'read_if' on entity {entity.get('key')!r} but "
+                                               f"'read' is {grant.get('read', 'none')!r}; 'read_if' widens a role "
+                                               "that reads its own or its team's records, so set 'read' to "
+                                               "'own' or 'team' (or drop 'read_if').")
+                continue
+            found = list(logic_problems(s, grant["read_if"], list(fields), path, what))
+            found += [s.problem(*path, message=f"{what[0].upper()}{what[1:]} {sentence}.")
+                      for sentence in logic_sql.problems(grant["read_if"], fields)]
+            yield from found[:1] if found else _stage_problems(s, grant["read_if"], stages, path, what)
+
+
+def _stage_problems(s: Subject, logic: Any, stages: list | None, path: tuple, what: str) -> Iterator[Problem]:
+    """`$stage` compared with a key its workflow does not have would silently match nothing."""
+    if isinstance(logic, dict):
+        for op, args in logic.items():
+            parts = args if isinstance(args, list) else [args]
+            if op in ("==", "!=", "in") and {"var": "$stage"} in parts:
+                wanted = [p for p in parts if p != {"var": "$stage"}]
+                wanted = wanted[0] if op == "in" and wanted and isinstance(wanted[0], list) else wanted
+                for key in wanted:
+                    if stages is None:
+                        yield s.problem(*path, message=f"{what[0].upper()}{what[1:]} uses $stage, but the entity "
+                                                       "has no workflow.")
+                    elif key not in stages:
+                        yield s.problem(*path, message=f"{what[0].upper()}{what[1:]} compares $stage with "
+                                                       f"{unknown('the stage', key, stages)}, which its workflow "
+                                                       "does not have.")
+            else:
+                for part in parts:
+                    yield from _stage_problems(s, part, stages, path, what)

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, ISO_DATE, app_calendar, entity_references, field_conditions,
-                         field_settings, formulas_resolve, reserved_keys, roles_declared, unique_keys)
+                         field_settings, formulas_resolve, permission_conditions, reserved_keys, roles_declared,
+                         unique_keys)
 from .document_parts import entities_of, entity_named
 from .load import load_document
 from .problems import DocumentError, Problem, json_path, sorted_problems
@@ -44,7 +45,7 @@ __all__ = [
 CROSS_CHECKS: tuple[Check, ...] = (
     # app documents
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
-    field_conditions, formulas_resolve, app_calendar,
+    field_conditions, formulas_resolve, app_calendar, permission_conditions,
     # workflow documents
     workflow_unique_keys, workflow_entity, stage_references, gate_conditions, rules_only_workflow, rule_triggers,
     rule_actions, rule_conditions,

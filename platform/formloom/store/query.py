@@ -2,7 +2,8 @@
 title look-ups, each restricted in SQL by the caller's scope.
 
 Pages are fetched with LIMIT n+1 instead of counting, so a list stays fast at
-millions of rows; the UI shows "more" rather than a total.
+millions of rows; a total is counted only up to a bound and estimated from the
+database's statistics above it (`count_total`).
 """
 from __future__ import annotations
 
@@ -14,14 +15,17 @@ from typing import Any, Callable, Iterable, Mapping
 import json
 import math
 
-from sqlalchemy import ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_, select
+from sqlalchemy import (ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_,
+                        select, text)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import OperationalError
 
 from ..auth import policy
 from ..auth.policy import record_scope_clause
 from ..auth.users import Actor
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import FormloomError
+from ..i18n import translate
 from ..fields import field_type
 from .expressions import field_expr, live, raw_value
 from .records import Record, record_from_row
@@ -52,6 +56,31 @@ class ListQuery:
     offset: int = 0
     owner_id: int | None = None
     stage: str | None = None
+    owner_name: str | None = None    # `owner=` given as a name or email (or "me"), resolved in SQL
+    lang: str | None = None          # the language of error messages
+
+
+@dataclass(frozen=True)
+class TitleIs:
+    """A reference filter value given as what people see: the referenced record's title."""
+    text: str
+
+
+@dataclass(frozen=True)
+class UserIs:
+    """A user filter value given as a name or an email address ("me": the person asking)."""
+    text: str
+
+
+EXACT_COUNT_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Total:
+    """How many records a list has: `kind` is "exact", "about" (an estimate from the
+    database's statistics) or "more" (more than `count`, no estimate available)."""
+    count: int
+    kind: str
 
 
 @dataclass
@@ -60,6 +89,7 @@ class Page:
     has_more: bool
     offset: int
     limit: int
+    total: Total | None = None
 
     @property
     def next_offset(self) -> int | None:
@@ -75,9 +105,11 @@ SYSTEM_SORTS = {"updated_at": records.c.updated_at, "created_at": records.c.crea
 
 
 def parse_list_args(entity: EntityDef, args: Mapping[str, Any], visible: Iterable[FieldDef],
-                    getlist: Callable[[str], list[str]] | None = None) -> ListQuery:
+                    getlist: Callable[[str], list[str]] | None = None, lang: str | None = None) -> ListQuery:
     """Turn query-string arguments into a ListQuery. Filters look like `amount__gte=100`
-    or `source=expo`; only visible fields can be filtered or sorted (no probing)."""
+    or `source=expo`; only visible fields can be filtered or sorted (no probing). Values
+    may be what people see: an option's label in any language, a referenced record's
+    title, a user's name or email. Problems are QueryErrors in `lang`."""
     visible_by_key = {f.key: f for f in visible}
     filters = []
     for name in args:
@@ -87,55 +119,102 @@ def parse_list_args(entity: EntityDef, args: Mapping[str, Any], visible: Iterabl
         op = op or "eq"
         f = visible_by_key.get(key)
         if f is None:
-            raise QueryError(f"Cannot filter on {key!r}: there is no such field here.")
+            raise QueryError(translate(lang, "Cannot filter on %(field)s: there is no such field here.",
+                                       field=repr(key[:60])))
         if op not in field_type(f.type).field_operators(f):
             allowed = ", ".join(field_type(f.type).field_operators(f))
-            raise QueryError(f"Cannot use {op!r} on {key!r}. Allowed: {allowed}.")
+            raise QueryError(translate(lang, "Cannot use %(op)s on %(field)s. Allowed: %(allowed)s.",
+                                       op=repr(op[:30]), field=_name(f, lang), allowed=allowed))
         values = getlist(name) if getlist else [args[name]]
         for raw in values:
             if raw in ("", None) and op != "is_empty":
                 continue
-            filters.append(Filter(key, op, coerce_filter_value(f, op, raw)))
+            filters.append(Filter(key, op, coerce_filter_value(f, op, raw, lang)))
     sort = args.get("sort") or None
     if sort:
         key = sort.lstrip("-")
         if key not in SYSTEM_SORTS and key not in visible_by_key:
-            raise QueryError(f"Cannot sort by {key!r}: there is no such field here.")
-    limit = _int_arg(args.get("limit"), DEFAULT_LIMIT, "limit")
+            raise QueryError(translate(lang, "Cannot sort by %(field)s: there is no such field here.",
+                                       field=repr(key[:60])))
+    limit = _int_arg(args.get("limit"), DEFAULT_LIMIT, "limit", lang)
     if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be between 1 and {MAX_LIMIT}.")
-    offset = _int_arg(args.get("offset"), 0, "offset")
+        raise QueryError(translate(lang, "limit must be between 1 and %(max)s.", max=MAX_LIMIT))
+    offset = _int_arg(args.get("offset"), 0, "offset", lang)
     if offset < 0 or offset > 10_000_000:
-        raise QueryError("offset must be between 0 and 10000000.")
-    owner = args.get("owner")
+        raise QueryError(translate(lang, "offset must be between 0 and 10000000."))
+    owner = _clean_text(args.get("owner") or "", lang)
+    owner_id = owner_name = None
+    if owner.isdigit():
+        owner_id = _int_arg(owner, None, "owner", lang)
+    elif owner:
+        owner_name = owner
     return ListQuery(filters=tuple(filters), sort=sort, q=(args.get("q") or "").strip()[:200] or None,
-                     limit=limit, offset=offset, owner_id=_int_arg(owner, None, "owner") if owner else None,
-                     stage=args.get("stage") or None)
+                     limit=limit, offset=offset, owner_id=owner_id, owner_name=owner_name,
+                     stage=_clean_text(args.get("stage") or "", lang) or None, lang=lang)
 
 
-def _int_arg(raw: Any, default: int | None, name: str) -> int | None:
+def _name(f: FieldDef, lang: str | None) -> str:
+    return f.label.get(lang) if f.label else f.key
+
+
+def _clean_text(raw: Any, lang: str | None) -> str:
+    text = str(raw).strip()[:200]
+    if "\x00" in text:
+        raise QueryError(translate(lang, "Filter values cannot contain NUL characters."))
+    return text
+
+
+def _int_arg(raw: Any, default: int | None, name: str, lang: str | None = None) -> int | None:
     if raw in (None, ""):
         return default
     try:
-        return int(str(raw), 10)
+        value = int(str(raw), 10)
     except ValueError:
-        raise QueryError(f"{name} must be a whole number.") from None
+        raise QueryError(translate(lang, "%(name)s must be a whole number.", name=name)) from None
+    if abs(value) >= 2**63:
+        raise QueryError(translate(lang, "%(name)s is too large.", name=name))
+    return value
 
 
-def coerce_filter_value(f: FieldDef, op: str, raw: Any) -> Any:
+def coerce_filter_value(f: FieldDef, op: str, raw: Any, lang: str | None = None) -> Any:
     if op == "is_empty":
         return str(raw).lower() in ("1", "true", "yes", "")
     if op == "in":
         parts = raw if isinstance(raw, list) else str(raw).split(",")
-        return [_scalar(f, p) for p in parts if str(p) != ""]
+        return [_scalar(f, p, lang) for p in parts if str(p).strip() != ""]
     if op == "contains":
-        return str(raw)[:200]
-    return _scalar(f, raw)
+        if f.options:            # a multiselect: contains one option, named by value or label
+            return _option_value(f, _clean_text(raw, lang), lang)
+        return _clean_text(raw, lang)
+    return _scalar(f, raw, lang)
 
 
-def _scalar(f: FieldDef, raw: Any) -> Any:
+def _option_value(f: FieldDef, text: str, lang: str | None) -> str:
+    """The option named by its value or by its label in any language (case-insensitive)."""
+    if any(o.value == text for o in f.options):
+        return text
+    folded = text.casefold()
+    for o in f.options:
+        if o.value.casefold() == folded or any(t.casefold() == folded for t in o.label.texts.values()):
+            return o.value
+    shown = ", ".join(o.label.get(lang) or o.value for o in f.options[:20])
+    raise QueryError(translate(lang, "%(value)s is not an option of %(field)s. Choose one of: %(options)s.",
+                               value=repr(text[:50]), field=_name(f, lang), options=shown))
+
+
+KIND_HINTS = {"number": "Enter a number.", "date": "Enter a date as YYYY-MM-DD.",
+              "datetime": "Enter a date and time such as 2026-11-02T09:30.", "bool": "Enter yes or no."}
+
+
+def _scalar(f: FieldDef, raw: Any, lang: str | None = None) -> Any:
     kind = field_type(f.type).field_sql_kind(f)
-    text = str(raw).strip()
+    text = _clean_text(raw, lang)
+    if f.options:
+        return _option_value(f, text, lang)
+    if f.type == "reference":
+        return link_id(text) or TitleIs(text)
+    if f.type == "user":
+        return link_id(text) or UserIs(text)
     try:
         if kind == "number":
             value = Decimal(text)
@@ -148,14 +227,20 @@ def _scalar(f: FieldDef, raw: Any) -> Any:
         if kind == "datetime":
             return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
         if kind == "bool":
-            if text.lower() in ("true", "1", "yes"):
+            if text.lower() in ("true", "1", "yes", translate(lang, "Yes").lower()):
                 return True
-            if text.lower() in ("false", "0", "no"):
+            if text.lower() in ("false", "0", "no", translate(lang, "No").lower()):
                 return False
             raise ValueError
     except (ValueError, InvalidOperation):
-        raise QueryError(f"{text[:50]!r} is not a valid value for {f.key!r}.") from None
+        raise QueryError(translate(lang, "%(value)s is not a valid value for %(field)s.", value=repr(text[:50]),
+                                   field=_name(f, lang)) + " " + translate(lang, KIND_HINTS[kind])) from None
     return text[:500]
+
+
+def link_id(text: str) -> int | None:
+    text = text.lstrip("#")
+    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
 
 
 def _bool_literal(dialect: str, value: bool):
@@ -245,33 +330,200 @@ def _search_clause(q: str) -> ColumnElement[bool]:
 def scoped(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, action: str = "read"):
     from ..auth.users import reports_of
     return and_(live(app.key, entity.key),
-                record_scope_clause(actor, action, app, entity, team_of=lambda uid: reports_of(conn, uid)))
+                record_scope_clause(actor, action, app, entity, team_of=lambda uid: reports_of(conn, uid),
+                                    dialect=conn.dialect.name))
 
 
-def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> Page:
+def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery,
+                 with_total: bool = False) -> Page:
+    """One page of records; with `with_total`, also how many match (see `count_total`)."""
     dialect = conn.dialect.name
-    stmt = select(records).where(scoped(conn, app, entity, actor))
+    where = where_clauses(conn, app, entity, actor, query)
+    stmt = (select(records).where(*where)
+            .order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
+            .limit(query.limit + 1).offset(query.offset))
+    rows = conn.execute(stmt).all()
+    page = Page([record_from_row(r) for r in rows[:query.limit]], len(rows) > query.limit, query.offset, query.limit)
+    if with_total:
+        if not page.has_more and (page.items or not query.offset):   # the last page: all before it plus it
+            page.total = Total(query.offset + len(page.items), "exact")
+        else:
+            page.total = count_total(conn, app, entity, where, narrowed=_narrowed(app, entity, actor, query),
+                                     at_least=query.offset + len(page.items))
+    return page
+
+
+def where_clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> list:
+    """The WHERE of a list (scope, filters with titles and names resolved in SQL, search,
+    owner, stage); boards count and sum their columns with the same clauses."""
+    dialect = conn.dialect.name
+    where = [scoped(conn, app, entity, actor)]
     for flt in query.filters:
         f = entity.field(flt.field)
         if f is None:
-            raise QueryError(f"Cannot filter on {flt.field!r}: there is no such field here.")
-        stmt = stmt.where(filter_clause(dialect, f, flt))
+            raise QueryError(translate(query.lang, "Cannot filter on %(field)s: there is no such field here.",
+                                       field=repr(flt.field[:60])))
+        if _named_values(flt.value):
+            where.append(_link_clause(conn, app, actor, f, flt))
+        else:
+            where.append(filter_clause(dialect, f, flt))
     if query.q:
-        stmt = stmt.where(_search_clause(query.q))
+        where.append(_search_clause(query.q))
     if query.owner_id is not None:
-        stmt = stmt.where(records.c.owner_id == query.owner_id)
+        where.append(records.c.owner_id == query.owner_id)
+    if query.owner_name:
+        where.append(records.c.owner_id.in_(_users_named([query.owner_name], actor)))
     if query.stage:
-        stmt = stmt.where(records.c.stage == query.stage)
-    stmt = (stmt.order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
-            .limit(query.limit + 1).offset(query.offset))
-    rows = conn.execute(stmt).all()
-    return Page([record_from_row(r) for r in rows[:query.limit]], len(rows) > query.limit, query.offset, query.limit)
+        where.append(records.c.stage == _stage_key(app, entity, query.stage, query.lang))
+    return where
+
+
+def _named_values(value: Any) -> list:
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, (TitleIs, UserIs))]
+
+
+def _link_clause(conn: Connection, app: AppDef, actor: Actor | None, f: FieldDef, flt: Filter) -> ColumnElement[bool]:
+    """A reference or user filter with values given as titles or names: matched in SQL
+    (titles among the records of the target entity the actor may read)."""
+    values = flt.value if isinstance(flt.value, list) else [flt.value]
+    ids = [v for v in values if isinstance(v, int)]
+    names = [v.text for v in values if isinstance(v, (TitleIs, UserIs))]
+    expr = field_expr(conn.dialect.name, f)
+    if f.type == "user":
+        named = _users_named(names, actor)
+    else:
+        target = app.entity(f.entity)
+        if target is None:
+            return false()
+        named = (select(records.c.id).where(scoped(conn, app, target, actor),
+                                            func.lower(records.c.title).in_([n.lower() for n in names])))
+    hit = or_(expr.in_(named), expr.in_(ids)) if ids else expr.in_(named)
+    return or_(~hit, expr.is_(None)) if flt.op == "ne" else hit
+
+
+def _users_named(names: list[str], actor: Actor | None):
+    """Ids of the users called `names` (name or email, case-insensitive; "me" is the actor)."""
+    from .tables import users
+    folded = [n.casefold() for n in names]
+    me = [actor.id] if actor is not None and "me" in folded else []
+    return (select(users.c.id).where(or_(func.lower(users.c.name).in_(folded), func.lower(users.c.email).in_(folded),
+                                         users.c.id.in_(me))))
+
+
+def _stage_key(app: AppDef, entity: EntityDef, wanted: str, lang: str | None) -> str:
+    """A stage named by its key or its label in any language."""
+    workflow = app.workflow_for(entity.key)
+    stages = workflow.stages if workflow else ()
+    folded = wanted.casefold()
+    for stage in stages:
+        if stage.key == wanted or stage.key.casefold() == folded or any(
+                t.casefold() == folded for t in stage.label.texts.values()):
+            return stage.key
+    names = ", ".join(stage.label.get(lang) or stage.key for stage in stages) or "-"
+    raise QueryError(translate(lang, "%(value)s is not a stage here. Choose one of: %(stages)s.",
+                               value=repr(wanted[:50]), stages=names))
+
+
+def _narrowed(app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> bool:
+    """Whether the list is less than every live record of the entity."""
+    from ..auth.policy import scope
+    return bool(query.filters or query.q or query.owner_id is not None or query.stage
+                or scope(actor, "read", app, entity) != "all")
+
+
+def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, narrowed: bool = True,
+                exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0) -> Total:
+    """How many records match, without counting a million rows: an exact count when at
+    most `exact_up_to` match (a count that stops after exact_up_to + 1 rows), otherwise
+    the planner's estimate (PostgreSQL) or the entity's size from ANALYZE statistics
+    (SQLite, when nothing narrows the list), never below what is known to exist;
+    "more" when there is no estimate. The count itself is bounded in work too: PostgreSQL
+    skips it when the planner expects far more than the bound, and on SQLite it gives up
+    after a fixed number of steps (sparse matches in a big table), answering "more than
+    `at_least`" (what the caller already knows exists)."""
+    postgres = conn.dialect.name == "postgresql"
+    estimate = _planner_estimate(conn, where) if postgres else None
+    if estimate is not None and estimate > 10 * exact_up_to:
+        return Total(_round_estimate(estimate), "about")
+    bounded = select(records.c.id).where(*where).limit(exact_up_to + 1).subquery()
+    n = _bounded_count(conn, select(func.count()).select_from(bounded))
+    if n is None:
+        return Total(at_least, "more")
+    if n <= exact_up_to:
+        return Total(n, "exact")
+    if not postgres:
+        estimate = None if narrowed else _sqlite_entity_rows(conn, app, entity)
+    if estimate is None or estimate <= exact_up_to:
+        return Total(exact_up_to, "more")
+    return Total(_round_estimate(estimate), "about")
+
+
+#: SQLite virtual-machine steps a total may take (roughly 50,000 rows with a JSON filter)
+COUNT_STEP_BUDGET = 500_000
+
+
+def _bounded_count(conn: Connection, stmt) -> int | None:
+    """The count, or None when SQLite ran out of its step budget."""
+    if conn.dialect.name != "sqlite":
+        return conn.execute(stmt).scalar_one()
+    raw = conn.connection.dbapi_connection
+    steps = {"n": 0}
+    chunk = max(1, min(10_000, COUNT_STEP_BUDGET))
+
+    def budget() -> int:
+        steps["n"] += chunk
+        return 1 if steps["n"] > COUNT_STEP_BUDGET else 0
+
+    raw.set_progress_handler(budget, chunk)
+    try:
+        return conn.execute(stmt).scalar_one()
+    except OperationalError as exc:
+        if "interrupt" in str(exc.orig).lower():
+            return None
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)
+
+
+def _planner_estimate(conn: Connection, where: list) -> int | None:
+    compiled = select(records.c.id).where(*where).compile(dialect=conn.dialect)
+    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    try:
+        return int(plan[0]["Plan"]["Plan Rows"])
+    except (LookupError, TypeError, ValueError):
+        return None
+
+
+def _sqlite_entity_rows(conn: Connection, app: AppDef, entity: EntityDef) -> int | None:
+    """Live rows of the entity as ANALYZE counted them: the size of one of its partial
+    (live records only) field indexes, which sqlite_stat1 records as the first number."""
+    from .expressions import index_name
+    names = [index_name(app.key, entity.key, f.key) for f in entity.fields]
+    try:
+        rows = conn.execute(select(literal_column("stat")).select_from(text("sqlite_stat1"))
+                            .where(literal_column("idx").in_(names))).scalars().all()
+    except Exception:           # no ANALYZE yet: the statistics table does not exist
+        return None
+    sizes = [int(stat.split()[0]) for stat in rows if stat and stat.split()[0].isdigit()]
+    return max(sizes) if sizes else None
+
+
+def _round_estimate(n: int) -> int:
+    """Two significant figures: an estimate should not look exact."""
+    if n < 100:
+        return n
+    digits = len(str(n)) - 2
+    return round(n, -digits)
 
 
 def _order(dialect: str, entity: EntityDef, sort: str | None, never_null: set[str] = frozenset()) -> list:
-    """ORDER BY for a sort; missing values last on both databases. Where a filter already
-    rules out missing values, PostgreSQL gets no NULLS LAST, so it can walk the field's
-    (ascending) expression index backwards for a descending sort."""
+    """ORDER BY for a sort; missing values (stored as NULL: forms and the API store blanks
+    as null) last in both directions on both databases. Where a filter already rules out
+    missing values there is no NULLS LAST, so PostgreSQL can walk the field's (ascending)
+    expression index backwards for a descending sort."""
     if not sort:
         return [records.c.updated_at.desc(), records.c.id.desc()]
     descending = sort.startswith("-")
@@ -280,7 +532,7 @@ def _order(dialect: str, entity: EntityDef, sort: str | None, never_null: set[st
     if column is None:
         column = field_expr(dialect, entity.field(key))
     ordered = column.desc() if descending else column.asc()
-    if dialect == "postgresql" and key not in never_null:
+    if key not in never_null:     # SQLite (3.30+) walks an index for NULLS LAST too
         ordered = ordered.nulls_last()
     return [ordered, records.c.id.desc() if descending else records.c.id.asc()]
 

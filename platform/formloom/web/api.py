@@ -371,7 +371,7 @@ def field_sets(app: AppDef, entity: EntityDef, stage: StageDef | None) -> tuple[
 def list_view(app_key: str, entity_key: str):
     app, _version_id, entity = place(app_key, entity_key)
     visible = policy.visible_fields(actor(), app, entity)
-    query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist)
+    query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist, lang=lang())
     if query.owner_id is not None and not 0 < query.owner_id <= MAX_ID:
         raise FormloomError(_("owner must be a user id."))
     with db().read() as conn:

@@ -88,7 +88,7 @@ def board_query(place: Place, args: MultiDict) -> ListQuery:
     if args.get("owner") == "me":
         args.setlist("owner", [str(actor.id)])
     visible = policy.visible_fields(actor, place.app, place.entity)
-    return parse_list_args(place.entity, args, visible, getlist=args.getlist)
+    return parse_list_args(place.entity, args, visible, getlist=args.getlist, lang=lang())
 
 
 def board_url(place: Place, args: MultiDict | None = None, **changes: Any) -> str:

@@ -8,24 +8,26 @@ only writable fields are taken from a post.
 from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
+from datetime import timedelta
 from typing import Any, Iterable
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import gettext as _, ngettext
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
-from ..auth.users import reports_of
+from ..auth.users import reports_of, user_names
 from ..automation.actions import RULE_VIA
 from ..conditions import truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
-from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
+from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
 from ..store.records import (Record, audit_rows, clean_context, create_record, get_record, stored_references,
                              update_record)
+from ..workflow.stages import parse_duration
 from .display import Lookups, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
@@ -82,6 +84,27 @@ def is_shown(f: FieldDef, data: dict) -> bool:
     return f.visible_if is None or truthy(thaw(f.visible_if), data)
 
 
+@bp.app_template_global()
+def stale_note(stage: StageDef | None, record: Record, app) -> str:
+    """Why a record is marked stale, for the badge's tooltip and screen readers:
+    "In Proposal since 2026-11-02 — stale after 14 days"."""
+    entered = getattr(record, "stage_entered_at", None)
+    if stage is None or entered is None or not stage.rot_after:
+        return _("No stage change for longer than this stage allows")
+    return _("In %(stage)s since %(date)s — stale after %(limit)s", stage=label(stage.label),
+             date=entered.astimezone(zone_for(app)).strftime("%Y-%m-%d"), limit=_duration_words(stage.rot_after))
+
+
+def _duration_words(iso: str) -> str:
+    delta = parse_duration(iso)
+    if not isinstance(delta, timedelta):          # months or years: say it as written
+        return iso
+    if delta.seconds == 0 and delta.days:
+        return ngettext("%(num)s day", "%(num)s days", delta.days)
+    hours = int(delta.total_seconds() // 3600)
+    return ngettext("%(num)s hour", "%(num)s hours", hours)
+
+
 # -- home ------------------------------------------------------------------------
 
 @bp.get("/")
@@ -98,9 +121,16 @@ def app_home(app_key: str):
 
 # -- list ------------------------------------------------------------------------
 
+OWNER_COLUMN = "owner"      # a reserved name: never a field key
+
+
+def _asked_columns() -> list[str]:
+    return [c for raw in request.args.getlist("cols") for c in raw.split(",") if c]
+
+
 def choose_columns(entity: EntityDef, visible: Iterable[FieldDef]) -> list[FieldDef]:
     by_key = {f.key: f for f in visible}
-    asked = [c for raw in request.args.getlist("cols") for c in raw.split(",") if c]
+    asked = _asked_columns()
     keys = [k for k in asked if k in by_key] or [k for k in entity.default_columns if k in by_key]
     if entity.title in by_key and entity.title not in keys:
         keys.insert(0, entity.title)
@@ -108,24 +138,55 @@ def choose_columns(entity: EntityDef, visible: Iterable[FieldDef]) -> list[Field
     return [by_key[k] for k in keys if not (k in seen or seen.add(k))]
 
 
-def active_filters(entity: EntityDef, labels: dict[str, str], visible: Iterable[FieldDef]) -> list[dict]:
-    """Chips for the filters in the URL; a hidden field gets none, like an unknown one
-    (its label is not revealed)."""
-    visible_keys = {f.key for f in visible}
+def active_filters(entity: EntityDef, labels: dict[str, str], conn=None, app=None) -> list[dict]:
+    """The chips above the list: each filter in words (titles, names and option labels,
+    not ids and values) with a link that removes it."""
+    workflow = app.workflow_for(entity.key) if app is not None else None
     out = []
     for name, value in request.args.items(multi=True):
         key, _sep, op = name.partition("__")
         f = entity.field(key)
-        if f is None or key not in visible_keys or name in ("q", "sort", "cols", "offset", "limit"):
+        if name in ("q", "sort", "cols", "offset", "limit") or value == "":
             continue
+        if f is None and name == "owner":
+            caption, shown = _("Owner"), value
+            if value == "me":
+                shown = _("me")
+            elif link_id(value) and conn is not None:
+                shown = user_names(conn, [link_id(value)]).get(link_id(value), value)
+        elif f is None and name == "stage" and workflow is not None:
+            stage = workflow.stage(value)
+            caption, shown = _("Stage"), label(stage.label) if stage else value
+        elif f is None or (app is not None and policy.field_access(current_actor(), app, f) == "hidden"):
+            continue
+        else:
+            caption, shown = label(f.label), _chip_value(app, f, value, conn)
         args = request.args.copy()
         remaining = [v for v in args.getlist(name) if v != value]
         args.setlist(name, remaining)
         args.pop("offset", None)
-        out.append({"field": f, "op": labels.get(op or "eq", op), "value": value,
+        out.append({"field": f, "caption": caption, "op": labels.get(op or "eq", op), "value": shown,
                     "remove": url_for("records.list_view", app_key=request.view_args["app_key"],
                                       entity_key=entity.key, **args.to_dict(flat=False))})
     return out
+
+
+def _chip_value(app, f: FieldDef, value: str, conn) -> str:
+    if f.options:
+        option = next((o for o in f.options if o.value == value), None)
+        return label(option.label) if option else value
+    ident = link_id(value)
+    if f.type in ("reference", "user") and ident and conn is not None and app is not None:
+        lookups = lookups_for(conn, app, [f], [{f.key: ident}])
+        return (lookups.titles if f.type == "reference" else lookups.names).get(ident, value)
+    return value
+
+
+def filter_choices(app, entity: EntityDef, visible: Iterable[FieldDef]) -> dict:
+    """What the "Add a filter" panel offers: the filterable fields, plus Owner and Stage."""
+    workflow = app.workflow_for(entity.key)
+    return {"filterable": [(f, field_type(f.type).field_operators(f)) for f in visible if f.type != "subtable"],
+            "stages": list(workflow.stages) if workflow and workflow.stages else []}
 
 
 def _canonical_filter_redirect(place: Place):
@@ -150,28 +211,36 @@ def list_view(app_key: str, entity_key: str):
     labels = op_labels()
     error, status = None, 200
     try:
-        query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist)
+        query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist, lang=lang())
     except FormloomError as problem:      # htmx swaps 422, so a live search shows the explanation too
         error, status, query = problem, 422 if is_fragment_request() else 400, None
     workflow = app.workflow_for(entity.key)
     rows, page = [], None
+    show_owner = OWNER_COLUMN in _asked_columns()
     with db().read() as conn:
         if query is not None:
-            page = list_records(conn, app, entity, actor, query)
-            lookups = lookups_for(conn, app, columns, [r.data for r in page.items], actor=actor)
+            try:
+                page = list_records(conn, app, entity, actor, query, with_total=True)
+            except FormloomError as problem:     # e.g. a stage name that is not one of the stages
+                error, status, page = problem, 422 if is_fragment_request() else 400, None
+        if page is not None:
+            lookups = lookups_for(conn, app, columns, [r.data for r in page.items],
+                                  extra_users=[r.owner_id for r in page.items] if show_owner else (), actor=actor)
             code = lang()
             rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
+                     "owner": lookups.names.get(r.owner_id, "") if show_owner else None,
                      "stage": workflow.stage(r.stage) if workflow and r.stage else None,
                      "url": lookups.detail_url(app.key, entity.key, r.id)}
                     for r in page.items]
+        filters = active_filters(entity, labels, conn, app)
     context = dict(
         place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
         column_labels=[label(f.label) for f in columns],
         query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
-        q=request.args.get("q", ""), filters=active_filters(entity, labels, visible),
-        filterable=[(f, field_type(f.type).field_operators(f)) for f in visible if f.type != "subtable"],
-        all_fields=visible, op_labels=labels, chosen_cols=[f.key for f in columns],
-        can_create=policy.can(actor, "create", app, entity),
+        q=request.args.get("q", ""), filters=filters,
+        all_fields=visible, op_labels=labels, chosen_cols=[f.key for f in columns] + ([OWNER_COLUMN] if show_owner else []),
+        show_owner=show_owner, owner_column=OWNER_COLUMN,
+        can_create=policy.can(actor, "create", app, entity), **filter_choices(app, entity, visible),
     )
     return render_page_or_fragment("records/list.html", "records/_rows.html", status=status, **context)
 

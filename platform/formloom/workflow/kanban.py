@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Connection, func, select
 from ..definitions.model import AppDef, EntityDef, FieldDef, Label, StageDef
 from ..fields import field_type
 from ..store.expressions import field_expr
-from ..store.query import Filter, ListQuery, QueryError, filter_clause, list_records, scoped
+from ..store.query import Filter, ListQuery, QueryError, list_records, where_clauses
 from ..store.records import Record, utcnow
 from ..store.tables import records
 from .moves import target_stage, workflow_of
@@ -67,18 +67,9 @@ def _as_query(filters: ListQuery | Iterable[Filter] | None) -> ListQuery:
 
 
 def _clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Any, query: ListQuery) -> list[ColumnElement]:
-    dialect = conn.dialect.name
-    clauses = [scoped(conn, app, entity, actor)]
-    for flt in query.filters:
-        f = entity.field(flt.field)
-        if f is None:
-            raise QueryError(f"Cannot filter on {flt.field!r}: there is no such field here.")
-        clauses.append(filter_clause(dialect, f, flt))
-    if query.q:
-        clauses.append(func.lower(records.c.title).contains(query.q.lower(), autoescape=True))
-    if query.owner_id is not None:
-        clauses.append(records.c.owner_id == query.owner_id)
-    return clauses
+    """The list's own WHERE (store.query), so the board filters exactly like the list;
+    each column adds its stage."""
+    return where_clauses(conn, app, entity, actor, replace(query, stage=None))
 
 
 def sum_field_of(app: AppDef, entity: EntityDef, sum_field: str | None) -> FieldDef | None:
