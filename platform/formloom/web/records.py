@@ -177,8 +177,10 @@ def _chip_value(app, f: FieldDef, value: str, conn) -> str:
         return label(option.label) if option else value
     ident = link_id(value)
     if f.type in ("reference", "user") and ident and conn is not None and app is not None:
-        lookups = lookups_for(conn, app, [f], [{f.key: ident}])
-        return (lookups.titles if f.type == "reference" else lookups.names).get(ident, value)
+        lookups = lookups_for(conn, app, [f], [{f.key: ident}], actor=current_actor())
+        if f.type == "reference":
+            return lookups.titles.get((f.entity, ident), value)
+        return lookups.names.get(ident, value)
     return value
 
 
