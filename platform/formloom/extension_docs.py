@@ -81,7 +81,9 @@ def render() -> str:
             name = getattr(entry, "syntax", entry.name)
             lines += [f"### `{name}` — {entry.label.get('en', '')} / {entry.label.get('zh', '')}", "",
                       f"{entry.help.get('en', '')}  ", f"{entry.help.get('zh', '')}", ""]
-            flags = [flag for flag in ("computed", "summable") if getattr(entry, flag, False)]
+            flags = [word for flag, word in (("computed", "computed"), ("summable", "summable"),
+                                             ("indexed_by_default", "indexed by default"))
+                     if getattr(entry, flag, False)]
             if getattr(entry, "column_allowed", True) is False:
                 flags.append("not in subtables")
             if getattr(entry, "timed", False):

@@ -52,7 +52,8 @@ def rule_triggers(s: Subject) -> Iterator[Problem]:
                                                           f"which entity {s.doc.get('entity')!r} does not have.")
         entry = _registry("TRIGGERS").get(kind)
         if entry is not None and entry.check is not None:
-            yield from entry.check(s, trigger, path, what, RuleEnv(stage_keys, fields, None))
+            yield from entry.check(s, trigger, path, what,
+                                   RuleEnv(stage_keys, fields, roles_of(s.app) if s.app is not None else None))
 
 
 @dataclass(frozen=True)

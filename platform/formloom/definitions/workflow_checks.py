@@ -135,9 +135,14 @@ def via_problems(s: Subject, item: dict, path: tuple, what: str) -> Iterator[Pro
                                               f"field pointing at {home!r}.")
 
 
-#: Workflow settings and trigger types that only mean something when there are stages.
+#: Workflow settings that only mean something when there are stages.
 _STAGE_SETTINGS = ("skip", "reopen_roles", "kanban")
-_STAGE_TRIGGERS = ("stage_entered", "stage_left", "stage_idle")
+
+
+def _stage_triggers() -> set[str]:
+    """Trigger types that name a stage (a `stage` setting): they never fire without stages."""
+    from formloom.automation import TRIGGERS      # the automation layer registers them; it sits above this one
+    return {t.name for t in TRIGGERS.values() if any(setting.name == "stage" for setting in t.settings)}
 
 
 @for_kind("workflow")
@@ -151,7 +156,7 @@ def rules_only_workflow(s: Subject) -> Iterator[Problem]:
                                            "remove it or add stages.")
     for ri, rule in rules_of(s.doc):
         trigger = rule.get("trigger") if isinstance(rule.get("trigger"), dict) else {}
-        if trigger.get("type") in _STAGE_TRIGGERS and "stage" not in trigger:
+        if trigger.get("type") in _stage_triggers() and "stage" not in trigger:
             yield s.problem("rules", ri, "trigger", "type",
                             message=f"Rule {rule.get('key')!r} is triggered by {trigger['type']}, but the workflow "
                                     "has no stages, so it would never fire.")

@@ -93,6 +93,8 @@ class FieldType:
     column_allowed: ClassVar[bool] = True
     #: True when values add up to a meaningful total (a kanban column's sum)
     summable: ClassVar[bool] = False
+    #: True when installing indexes the field even without `indexed` (lists filter and sort on it)
+    indexed_by_default: ClassVar[bool] = False
     #: how the value is compared in SQL: "text", "number", "date", "datetime", "bool", "json"
     sql_kind: ClassVar[str] = "text"
     #: filter operators a list or the API offers for this type

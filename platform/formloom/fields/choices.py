@@ -42,6 +42,7 @@ class SelectType(FieldType):
     label = {"en": "Choice", "zh": "单选"}
     help = {"en": "One value from a list of options.", "zh": "从选项列表中选一个值。"}
     settings = (DEFAULT, OPTIONS)
+    indexed_by_default = True
     phrases = {"invalid_choice": "is {value}, which is not one of its options ({options})"}
     sql_kind = "text"
     operators = ("eq", "ne", "in", "is_empty")
@@ -143,6 +144,7 @@ class CheckboxType(FieldType):
     label = {"en": "Checkbox", "zh": "复选框"}
     help = {"en": "Yes or no.", "zh": "是或否。"}
     settings = (DEFAULT,)
+    indexed_by_default = True
     phrases = {"invalid_type": "must be true or false, not {kind}"}
     sql_kind = "bool"
     operators = ("eq", "is_empty")

@@ -78,6 +78,7 @@ class DateType(FieldType):
                         {"en": "The earliest day allowed.", "zh": "允许的最早日期。"}),
                 Setting("max", {"$ref": "#/$defs/iso_date"}, {"en": "Latest date", "zh": "最晚日期"},
                         {"en": "The latest day allowed.", "zh": "允许的最晚日期。"}))
+    indexed_by_default = True
     phrases = {
         "invalid_date": "is {value}, which is not a date written YYYY-MM-DD",
         "too_early": "is {value}, before the field's min of {min}",
@@ -140,6 +141,7 @@ class DateTimeType(FieldType):
     label = {"en": "Date and time", "zh": "日期时间"}
     help = {"en": "A moment, stored in UTC and shown in each reader's time zone.", "zh": "某一时刻，以 UTC 保存，按读者时区显示。"}
     settings = (DEFAULT, UNIQUE)
+    indexed_by_default = True
     phrases = {
         "timezone_required": "is {value}, which is not a date and time with a UTC offset "
                              "(e.g. 2026-11-23T09:00:00+08:00)",

@@ -36,6 +36,7 @@ class _LinkType(FieldType):
     bad_id = "Enter a record id (a positive whole number)."
     bad_list = "Enter a list of record ids."
     duplicate = "Record %(id)s is listed more than once."
+    indexed_by_default = True        # a single reference (never a list of them)
     phrases = {
         "invalid_type": "must be a list of record ids (whole numbers)",
         "invalid_id": lambda fill: ("must be a list of record ids (whole numbers)" if fill["field"].multiple

@@ -81,6 +81,7 @@ class NumberType(FieldType):
     help = {"en": "A number, whole or with a set number of decimal places.", "zh": "数字，整数或固定位数的小数。"}
     settings = (DEFAULT, UNIQUE, MIN_NUMBER, MAX_NUMBER, PRECISION)
     summable = True
+    indexed_by_default = True
     phrases = {
         "invalid_type": "must be a number, not {kind}",
         "not_finite": "must be a finite number",
@@ -175,6 +176,7 @@ class PercentType(NumberType):
     label = {"en": "Percent", "zh": "百分比"}
     help = {"en": "A share from 0 to 100 unless the field sets its own range.", "zh": "0 到 100 之间的比例，字段可另设范围。"}
     settings = (DEFAULT, UNIQUE, MIN_NUMBER.but(default=0), MAX_NUMBER.but(default=100), PRECISION)
+    indexed_by_default = False
     default_min = 0
     default_max = 100
 
@@ -246,6 +248,7 @@ class MoneyType(FieldType):
                         default="CNY"))
     fixed_settings = {"precision": 2}
     summable = True
+    indexed_by_default = True
     phrases = {
         "invalid_amount": "is {value}, which is not an amount (a number, or text such as \"1234.50\"; "
                           "at most 2 decimal places)",

@@ -31,7 +31,6 @@ from .expressions import create_index_sql, create_statistics_sql
 from .tables import records
 
 MAX_EXAMPLES = 3
-INDEXED_TYPES = frozenset({"reference", "date", "datetime", "select", "money", "number", "user", "checkbox"})
 
 
 @dataclass
@@ -206,7 +205,7 @@ def _convert_changed_fields(conn: Connection, old: AppDef, new: AppDef) -> int:
 def fields_to_index(app: AppDef) -> Iterator[tuple[EntityDef, FieldDef]]:
     for entity in app.entities:
         for f in entity.fields:
-            if f.indexed or (f.type in INDEXED_TYPES and not f.multiple):
+            if f.indexed or (field_type(f.type).indexed_by_default and not f.multiple):
                 yield entity, f
 
 
