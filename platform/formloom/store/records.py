@@ -157,17 +157,24 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
 def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
                   incoming: Mapping[str, Any], *, actor_id: int | None, expected_version: int | None,
                   lang: str = "en", writable: Collection[str] | None = None, version_id: int | None = None,
-                  now: datetime | None = None) -> Record:
-    """Apply a partial change; refuse a stale `expected_version` with ConflictError."""
+                  now: datetime | None = None, judged_in: str | None = None) -> Record:
+    """Apply a partial change; refuse a stale `expected_version` with ConflictError.
+
+    `judged_in` names the stage whose rules (visible_if/required_if on `$stage`, the
+    stage's `required`) judge the values, when it is not the record's own: a stage move
+    saving values with the move judges them in the stage the record is entering."""
     now = now or utcnow()
     current = get_record(conn, app, entity, record_id, for_update=True)
     if expected_version is not None and expected_version != current.version:
         raise stale(current, lang)
+    judged = current.stage if judged_in is None else judged_in
     problems = _refuse_unwritable(entity, incoming, writable, lang)
     data, clean_problems = clean_record_data(
         entity, incoming, clean_context(conn, app, lang), existing=current.data,
-        stage_required=_stage_required(app, entity, current.stage),
-        extra_vars=_special_vars(current.stage, app, entity, current.owner_id))
+        stage_required=_stage_required(app, entity, judged),
+        extra_vars=_special_vars(judged, app, entity, current.owner_id))
+    if judged_in is not None:
+        clean_problems = [p for p in clean_problems if p.code != "required" or p.field in incoming]
     problems += clean_problems
     if problems:
         raise RecordInvalid(problems)

@@ -95,6 +95,8 @@ def check_gate(conn: Connection, app: AppDef, workflow: WorkflowDef, stage: Stag
     entity = app.entity(workflow.entity)
     failures: list[GateFailure] = []
     failures += _required(entity, stage, data, lang, entering)
+    if entering:
+        failures += _required_on_entering(app, workflow, entity, stage, record, data, lang, now, failures)
     failures += _conditions(app, workflow, stage, record, data, lang, now)
     failures += _related(conn, app, workflow, stage, record, lang)
     if entering and actor is not None:
@@ -123,6 +125,35 @@ def _required(entity: EntityDef | None, stage: StageDef, data: Mapping, lang: st
                               translate(lang, "Fill in %(field)s to enter %(stage)s.",
                                         field=_field_label(entity, key, lang), stage=stage.label.get(lang)),
                               MappingProxyType({"field": key}))
+
+
+def _required_on_entering(app: AppDef, workflow: WorkflowDef, entity: EntityDef | None, stage: StageDef,
+                          record: Any, data: Mapping, lang: str, now: datetime,
+                          already: list[GateFailure]) -> Iterator[GateFailure]:
+    """Fields that the record's own rules make required in `stage` but not where it is now:
+    `required`/`required_if` fields whose visible_if or required_if read `$stage` (or
+    `$terminal`). Judged under the stage being entered, as the save with the move is."""
+    if entity is None:
+        return
+    listed = {f.field for f in already if f.code == "required"}
+    here = condition_vars(app, workflow, record, data, now)
+    there = {**here, "$stage": stage.key, "$terminal": stage.terminal}
+    for f in entity.fields:
+        if f.is_computed or f.archived or f.key in listed or (f.visible_if is None and f.required_if is None):
+            continue
+        if not _is_empty(entity, f.key, data.get(f.key)):
+            continue
+        if _needed(f, there) and not _needed(f, here):
+            yield GateFailure("required", stage.key, f.key,
+                              translate(lang, "Fill in %(field)s to enter %(stage)s.",
+                                        field=f.label.get(lang), stage=stage.label.get(lang)),
+                              MappingProxyType({"field": f.key}))
+
+
+def _needed(f, variables: Mapping) -> bool:
+    if f.visible_if is not None and not truthy(f.visible_if, variables):
+        return False
+    return bool(f.required) or (f.required_if is not None and truthy(f.required_if, variables))
 
 
 def condition_vars(app: AppDef, workflow: WorkflowDef, record: Any, data: Mapping, now: datetime) -> dict:
@@ -351,8 +382,9 @@ def check_move(conn: Connection, app: AppDef, workflow: WorkflowDef, record: Any
     if plan.checks_target_gate:
         failures += check_gate(conn, app, workflow, target, record, lang, now, actor=actor, data=data)
     else:   # back to an earlier open stage: who may enter it, and what must be filled while there
-        failures += _required(app.entity(workflow.entity), _without_gate(target),
-                              dict(record.data if data is None else data), lang, True)
+        entity, values = app.entity(workflow.entity), dict(record.data if data is None else data)
+        failures += _required(entity, _without_gate(target), values, lang, True)
+        failures += _required_on_entering(app, workflow, entity, target, record, values, lang, now, failures)
         if actor is not None:
             failures += _roles(app, target, actor, lang)
     return failures
