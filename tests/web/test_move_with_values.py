@@ -8,6 +8,7 @@ record" from the board comes back to the board and finishes the move."""
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -139,3 +140,102 @@ def test_openapi_documents_the_move_body(api_as):
     assert set(body["properties"]) == {"to", "version", "data", "override_reason"}
     assert "drop_reason" in body["properties"]["data"]["properties"]
     assert body["then"] == {"required": ["version"]}
+
+
+# -- 2. the dialog offers the fields a failing condition reads ----------------------------
+
+def test_dialog_offers_the_fields_a_failing_condition_reads(as_agent, make):
+    case = make({"subject": "Needs approval"})
+    html = move(as_agent, case.id, "triage", view="board", version=case.version).get_data(as_text=True)
+    assert "Approval needed" in html
+    form = gate_form(html)
+    # the missing fields and the checkbox the condition reads; `code` (read-only for agents) is not offered
+    assert re.findall(r'name="fill" value="([^"]+)"', form) == ["priority", "due", "approved"]
+    assert 'id="field-approved"' in form and 'type="checkbox"' in form
+
+
+def test_ticking_the_condition_field_in_the_dialog_moves(as_agent, make, app):
+    case = make({"subject": "Needs approval"})
+    answer = move(as_agent, case.id, "triage", view="board", version=case.version, _record=case.id,
+                  fill=["priority", "due", "approved"], priority="high", due="2030-01-02", approved="y")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:3000]
+    row = stored(app, case.id)
+    assert row.stage == "triage" and row.data["approved"] is True
+
+
+def test_a_condition_still_unmet_keeps_what_was_typed(as_agent, make, app):
+    case = make({"subject": "Needs approval"})
+    answer = move(as_agent, case.id, "triage", view="board", version=case.version, _record=case.id,
+                  fill=["priority", "due", "approved"], priority="high", due="2030-01-02")
+    assert answer.status_code == 422
+    form = gate_form(answer.get_data(as_text=True))
+    assert re.search(r'<option selected value="high">|<option value="high" selected', form), form
+    assert 'value="2030-01-02"' in form
+    assert stored(app, case.id).stage == "new"
+
+
+def test_no_form_when_filling_fields_cannot_be_enough(as_agent, make):
+    case = make({"subject": "Far", "budget": 5})
+    html = move(as_agent, case.id, "working", view="board").get_data(as_text=True)
+    assert 'class="gate-failure" data-code="related"' in html
+    assert gate_form(html) == ""
+
+
+# -- 2. "Edit the record" from the board finishes the move ---------------------------------
+
+def follow_args(link: str) -> dict:
+    return parse_qs(urlsplit(link).query)
+
+
+def edit_link(html: str) -> str:
+    match = re.search(r'<p class="gate-edit"><a class="button" href="([^"]+)"', html)
+    assert match, "no Edit the record link"
+    return match.group(1).replace("&amp;", "&")
+
+
+def test_edit_the_record_from_the_board_comes_back_and_finishes_the_move(as_agent, make, app):
+    case = make({"subject": "Far", "budget": 5}, stage="triage")
+    make_task = app.extensions["formloom.catalog"].get("desk")
+    html = move(as_agent, case.id, "working", view="board", board_query="priority=high").get_data(as_text=True)
+    link = edit_link(html)
+    assert follow_args(link) == {"then_move": ["working"], "next": ["/apps/desk/case/board?priority=high"]}
+    page = as_agent.get(link).get_data(as_text=True)
+    assert 'name="_then_move" value="working"' in page and "Save and move to Working" in page
+    # the task the gate also wants, then the edit that meets the condition
+    desk, version_id = make_task
+    with app.extensions["formloom.db"].write() as conn:
+        create_record(conn, desk, desk.entity("task"), {"summary": "Call", "case": case.id}, actor_id=None)
+    token = as_agent.csrf_token(link)
+    saved = as_agent.client.post(link, data={
+        "csrf_token": token, "_version": str(stored(app, case.id).version), "_record": case.id,
+        "_then_move": "working", "_next": "/apps/desk/case/board?priority=high",
+        "subject": "Far", "priority": "high", "due": "2030-01-01", "budget": "150"})
+    assert saved.status_code == 303 and saved.headers["Location"].endswith("/apps/desk/case/board?priority=high")
+    row = stored(app, case.id)
+    assert row.stage == "working" and row.data["budget"] == "150.00"
+
+
+def test_an_edit_that_still_fails_the_gate_shows_the_gate_again(as_agent, make, app):
+    case = make({"subject": "Far", "budget": 5}, stage="triage")
+    link = f"/apps/desk/case/{case.id}/edit?then_move=working&next=/apps/desk/case/board"
+    token = as_agent.csrf_token(link)
+    answer = as_agent.client.post(link, data={
+        "csrf_token": token, "_version": str(case.version), "_record": case.id, "_then_move": "working",
+        "_next": "/apps/desk/case/board", "subject": "Far again", "budget": "50"})
+    assert answer.status_code == 422
+    html = answer.get_data(as_text=True)
+    assert "<dialog" in html and "Budget must be at least 100" in html
+    assert follow_args(edit_link(html))["next"] == ["/apps/desk/case/board"]     # and again back to the board
+    row = stored(app, case.id)
+    assert row.data["subject"] == "Far again" and row.stage == "triage"     # the edit itself was saved
+
+
+@pytest.mark.parametrize("query", ["then_move=nowhere&next=/apps/desk/case/board",
+                                   "then_move=working&next=https://evil.example.com/",
+                                   "then_move=working&next=//evil.example.com/x"])
+def test_edit_follow_up_arguments_are_checked(as_agent, make, app, query):
+    case = make({"subject": "Far", "budget": 5}, stage="triage")
+    page = as_agent.get(f"/apps/desk/case/{case.id}/edit?{query}").get_data(as_text=True)
+    assert 'name="_next"' not in page and 'href="https://evil' not in page and 'href="//evil' not in page
+    if "nowhere" in query:
+        assert "_then_move" not in page

@@ -346,7 +346,7 @@ def incoming_data(state: FormState) -> dict:
 
 
 def render_form(state: FormState, status: int = 200, problems: Iterable = (), conflict: dict | None = None,
-                general: list[str] | None = None):
+                general: list[str] | None = None, follow: dict | None = None):
     problems = list(problems)
     shown_keys = {f.key for f in state.visible}
     general = list(general or []) + [p.message for p in problems if p.field not in shown_keys]
@@ -355,7 +355,7 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     place = state.place
     return render_template(
         "records/form.html", place=place, app=place.app, entity=place.entity, record=state.record,
-        stage=state.stage, fields=views, general=general, conflict=conflict,
+        stage=state.stage, fields=views, general=general, conflict=conflict, follow=follow,
         version=(conflict or {}).get("version") or (state.record.version if state.record else None),
         validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
     ), status
@@ -386,8 +386,10 @@ def edit(app_key: str, entity_key: str, record_id: int):
         may_update = policy.can(actor, "update", place.app, place.entity, record, team_of=_team_of(conn))
     if not may_update:
         abort(403)
+    from .pipeline import finish_move, move_after_edit     # the pipeline screens build on this module
+    follow = move_after_edit(place, request.args if request.method == "GET" else request.form)
     if request.method == "GET":
-        return render_form(form_state(place, record))
+        return render_form(form_state(place, record), follow=follow)
     state = form_state(place, record, request.form)
     expected = request.form.get(VERSION_FIELD, "")
     if not expected.isdigit():
@@ -399,13 +401,16 @@ def edit(app_key: str, entity_key: str, record_id: int):
                           expected_version=int(expected), lang=lang(), writable=state.writable,
                           version_id=place.version_id)
     except RecordInvalid as invalid:
-        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
+        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")], follow=follow)
     except ConflictError as conflict:
         current = getattr(conflict, "current", None)
         if current is None:
             with db().read() as conn:
                 current = get_record(conn, place.app, place.entity, record.id)
-        return render_form(state, 409, conflict=_conflict_view(place, state, current, incoming, conflict))
+        return render_form(state, 409, conflict=_conflict_view(place, state, current, incoming, conflict),
+                           follow=follow)
+    if follow is not None:
+        return finish_move(place, record.id, follow)
     return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
 
 

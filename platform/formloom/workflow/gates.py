@@ -21,11 +21,12 @@ from typing import Any, Callable, Iterator, Mapping
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from ..auth.policy import is_app_admin
-from ..conditions import truthy
+from ..conditions import truthy, variables
 from ..definitions.model import AppDef, EntityDef, GateDef, GateRelatedDef, Label, StageDef, WorkflowDef, thaw
 from ..errors import FormloomError
 from ..fields import field_type
 from ..i18n import translate
+from ..record_data import parsed_formula
 from ..store.expressions import field_expr, live
 from ..store.query import Filter, QueryError, coerce_filter_value, filter_clause
 from ..store.tables import records
@@ -170,13 +171,36 @@ def _conditions(app: AppDef, workflow: WorkflowDef, stage: StageDef, record: Any
     if not stage.gate.conditions:
         return
     variables = condition_vars(app, workflow, record, data, now)
+    entity = app.entity(workflow.entity)
     for i, cond in enumerate(stage.gate.conditions):
         if not truthy(cond.rule, variables):
             yield GateFailure("condition", stage.key, None,
                               _message(cond.message, lang, "This condition is not met",
                                        lambda: translate(lang, "A condition of %(stage)s is not met.",
                                                          stage=stage.label.get(lang))),
-                              MappingProxyType({"index": i}))
+                              MappingProxyType({"index": i, "fields": condition_fields(entity, cond.rule)}))
+
+
+def condition_fields(entity: EntityDef | None, rule: Any) -> list[str]:
+    """The fields a person could change to meet `rule`: the fields it reads, with a
+    formula replaced by the fields the formula reads (so `score >= 60` names its inputs)."""
+    if entity is None:
+        return []
+    found: list[str] = []
+    seen: set[str] = set()
+    todo = sorted(variables(rule))
+    while todo:
+        key = todo.pop(0)
+        f = entity.field(key)
+        if key in seen or f is None or f.archived:
+            continue
+        seen.add(key)
+        if f.type == "formula":
+            parsed = parsed_formula(f.formula or "")
+            todo += sorted(parsed.variables) if parsed is not None else []
+        elif not f.is_computed:
+            found.append(key)
+    return [f.key for f in entity.fields if f.key in found]      # in the form's order
 
 
 def _message(label: Label, lang: str, compiled_fallback: str, default: Callable[[], str]) -> str:
