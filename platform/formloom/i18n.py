@@ -108,6 +108,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "The reason is written to the stage history.": "原因会记录在阶段历史中。",
         # -- automation --
         "Escalation: %(title)s": "升级提醒：%(title)s",
+        # -- firstday-moves: references that depend on the form --
+        "Choose a %(entity)s whose %(their_field)s is the chosen %(field)s.": "请选择%(their_field)s为所选%(field)s的%(entity)s。",
     },
 }
 

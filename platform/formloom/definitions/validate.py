@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, app_calendar, entity_references, field_conditions,
-                         field_settings, formulas_resolve, reserved_keys, roles_declared, unique_keys)
+                         field_settings, formulas_resolve, reference_matches, reserved_keys, roles_declared,
+                         unique_keys)
 from .document_parts import entities_of, entity_named
 from .field_values import (COMPUTED_TYPES, DEFAULT_MAX_LENGTH, ISO_DATE, NUMERIC_TYPES, PHONE, TEXT_TYPES,
                            value_problem)
@@ -36,7 +37,8 @@ __all__ = [
     "AUTO_NUMBER_TOKEN", "AUTO_NUMBER_TOKENS", "COMPUTED_TYPES", "CRON_NAMES", "CRON_RANGES", "CROSS_CHECKS",
     "Check", "DEFAULT_MAX_LENGTH", "ISO_DATE", "KEY_PATTERN", "NUMERIC_TYPES", "PHONE", "SCHEMAS_DIR", "Subject",
     "TEXT_TYPES", "app_calendar", "check_meaning", "check_schema", "cron_problem", "entity_references",
-    "field_conditions", "field_settings", "for_kind", "formulas_resolve", "gate_conditions", "reserved_keys",
+    "field_conditions", "field_settings", "for_kind", "formulas_resolve", "gate_conditions", "reference_matches",
+    "reserved_keys",
     "roles_declared", "rule_actions", "rule_conditions", "rule_triggers", "rules_only_workflow", "schema_validator",
     "stage_references",
     "unique_keys", "validate_app", "validate_paths", "validate_workflow", "value_problem", "workflow_entity",
@@ -47,7 +49,7 @@ __all__ = [
 CROSS_CHECKS: tuple[Check, ...] = (
     # app documents
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
-    field_conditions, formulas_resolve, app_calendar,
+    field_conditions, formulas_resolve, app_calendar, reference_matches,
     # workflow documents
     workflow_unique_keys, workflow_entity, stage_references, gate_conditions, rules_only_workflow, rule_triggers,
     rule_actions, rule_conditions,

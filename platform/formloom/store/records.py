@@ -21,6 +21,7 @@ from ..fields import CleanContext, FieldProblem, field_type
 from ..fields.computed import format_auto_number
 from ..i18n import translate
 from ..record_data import clean_record_data
+from .reference_match import match_problems
 from .tables import audit, events, records, sequences, stage_history, unique_values, users
 
 TITLE_MAX = 500
@@ -134,6 +135,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
         stage_required=_stage_required(app, entity, stage),
         extra_vars=_special_vars(stage, app, entity, owner_id))
     problems += clean_problems
+    problems += match_problems(conn, app, entity, data, None, lang)
     if problems:
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
@@ -176,6 +178,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     if judged_in is not None:
         clean_problems = [p for p in clean_problems if p.code != "required" or p.field in incoming]
     problems += clean_problems
+    problems += match_problems(conn, app, entity, data, {k for k in data if data[k] != current.data.get(k)}, lang)
     if problems:
         raise RecordInvalid(problems)
     changes = {k: [current.data.get(k), data.get(k)] for k in set(data) | set(current.data)

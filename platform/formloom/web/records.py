@@ -22,11 +22,12 @@ from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
-from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
+from ..store.query import ListQuery, list_records, parse_list_args, related_records, titles_for
 from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
 from .display import Lookups, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
+from .pickers import picker_matches, prefill_references
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -295,12 +296,16 @@ def form_state(place: Place, record: Record | None, formdata=None, context=None)
 def initial_values(place: Place, record: Record | None, visible: list[FieldDef], writable: set[str],
                    form_class) -> dict:
     values = {}
+    prefill = {}
+    if record is None and request.args:
+        with db().read() as conn:
+            prefill = prefill_references(conn, place, writable)
     for f in visible:
         ftype = field_type(f.type)
         if record is not None:
             stored = record.data.get(f.key)
         else:
-            stored = ftype.default_value(f)
+            stored = prefill.get(f.key, ftype.default_value(f))
             raw = request.args.get(f.key)
             if raw not in (None, "") and f.key in writable:
                 stored = int(raw) if f.type == "reference" and raw.isdigit() else raw
@@ -469,5 +474,5 @@ def pick(app_key: str, entity_key: str, field_key: str):
         matches = []
     else:
         with db().read() as conn:
-            matches = search_titles(conn, place.app, target, actor, request.args.get("q", ""), PICKER_LIMIT)
+            matches = picker_matches(conn, place, f, target, request.args.get("q", ""), PICKER_LIMIT)
     return render_template("records/_picker_results.html", matches=matches, f=f)
