@@ -485,11 +485,14 @@ def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
 @action("move_stage")
 def move_stage(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Move through `workflow.move_to_stage`, gates and all; a refusal fails the action
-    with every reason (written to the run log)."""
+    with every reason (written to the run log). `values` (templates allowed) are saved
+    with the move, judged in the target stage (a field shown only there is kept)."""
     record = _need_record(ctx, "move_stage")
     from ..workflow.moves import move_to_stage   # the workflow layer is below us; imported when used
 
-    ctx.record = move_to_stage(ctx.conn, ctx.app, ctx.entity, record.id, spec["stage"], SYSTEM_ACTOR, now=ctx.now)
+    values = {k: _typed(ctx.entity, k, _templated(ctx, v)) for k, v in thaw(spec.get("values") or {}).items()}
+    ctx.record = move_to_stage(ctx.conn, ctx.app, ctx.entity, record.id, spec["stage"], SYSTEM_ACTOR, now=ctx.now,
+                               values=values or None)
 
 
 @action("escalate")

@@ -114,6 +114,8 @@ def _action_problems(s: Subject, action: dict, path: tuple, what: str, stage_key
         yield from _set_field_problems(s, action, path, what, fields)
     if kind == "create_record":
         yield from _create_record_problems(s, action, path, what)
+    if kind == "move_stage":
+        yield from _move_values_problems(s, action, path, what, fields)
 
 
 #: Values a set_field action may give a date or datetime field: the moment the rule fires
@@ -168,6 +170,24 @@ def _set_field_problems(s: Subject, action: dict, path: tuple, what: str,
 
 def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _move_values_problems(s: Subject, action: dict, path: tuple, what: str,
+                          fields: dict[str, dict] | None) -> Iterator[Problem]:
+    """The values a move_stage action saves with the move: fields of the entity, not computed."""
+    values = action.get("values") if isinstance(action.get("values"), dict) else {}
+    for name, value in values.items():
+        f = (fields or {}).get(name)
+        if fields is not None and f is None:
+            yield s.problem(*path, "values", name, message=f"{cap(what)} fills {unknown('the field', name, fields)}, "
+                                                           f"which entity {s.doc.get('entity')!r} does not have.")
+        elif f is not None and f.get("type") in COMPUTED_TYPES:
+            yield s.problem(*path, "values", name, message=f"{cap(what)} fills the field {name!r}, which is computed.")
+        elif _is_template(value):
+            if (why := templating.check_template(value)) is not None:
+                yield s.problem(*path, "values", name, message=f"The value of {name!r} in {what} {why}")
+        elif f is not None and value is not None and (why := value_problem(f, value)):
+            yield s.problem(*path, "values", name, message=f"The value that {what} gives {name!r} {why}.")
 
 
 def _create_record_problems(s: Subject, action: dict, path: tuple, what: str) -> Iterator[Problem]:
