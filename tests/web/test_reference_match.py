@@ -92,6 +92,8 @@ def test_without_a_company_in_the_form_the_record_decides_else_everyone(as_agent
     cleared = picks(as_agent, q="lee", company="", _record=world["case"])    # the form cleared it
     assert len(cleared) == 2
     assert picks(as_agent, q="lee", company="abc") == []                     # nothing matches nonsense
+    for odd in ("999999", "9" * 30, "x", str(world["ann"])):                  # not a case: no record to ask
+        assert len(picks(as_agent, q="lee", _record=odd)) == 2
 
 
 def test_look_alike_titles_get_a_second_line(as_agent, world):
@@ -143,6 +145,13 @@ def test_a_task_opened_from_a_case_takes_the_case_company(as_agent, world):
     html = as_agent.get(f"/apps/desk/task/new?case={world['case']}").get_data(as_text=True)
     assert re.search(rf'<input type="hidden" name="company" value="{world["acme"]}"', html)
     assert re.search(rf'<input type="hidden" name="case" value="{world["case"]}"', html)
+
+
+@pytest.mark.parametrize("case", ["9" * 30, "0", "abc", "424242"])
+def test_odd_prefill_arguments_fill_nothing(as_agent, world, case):
+    page = as_agent.get(f"/apps/desk/task/new?case={case}")
+    assert page.status_code == 200
+    assert re.search(r'<input type="hidden" name="company" value=""', page.get_data(as_text=True))
 
 
 def test_no_prefill_from_a_record_one_cannot_read(as_agent, app, people, world):

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from ..auth import policy
 from ..auth.users import reports_of
 from ..definitions.model import EntityDef, FieldDef
+from ..errors import NotFoundError
 from ..fields import field_type
 from ..store.query import search_titles
 from ..store.records import get_record
@@ -28,6 +29,14 @@ from .display import lookups_for, show
 from .helpers import Place, current_actor, lang
 
 RECORD_ARG = "_record"
+MAX_ID = 2**53                 # larger ids do not exist (and would overflow a BIGINT)
+
+
+def record_id_arg(raw: str | None) -> int | None:
+    """A record id from a query argument, or None (no 500 for "abc" or a 30-digit number)."""
+    if not raw or not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= MAX_ID:
+        return None
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -41,11 +50,11 @@ def form_values(conn, place: Place, f: FieldDef) -> dict[str, Any]:
     """The values of the fields `f.match` reads: posted by the form, else stored on the
     record being edited (when the actor may read it)."""
     stored: dict[str, Any] = {}
-    raw_id = request.args.get(RECORD_ARG, "")
-    if raw_id.isdigit():
+    record_id = record_id_arg(request.args.get(RECORD_ARG))
+    if record_id is not None:
         try:
-            record = get_record(conn, place.app, place.entity, int(raw_id))
-        except Exception:          # gone or never there: judge by what the form sent
+            record = get_record(conn, place.app, place.entity, record_id)
+        except NotFoundError:      # gone or never there: judge by what the form sent
             record = None
         if record is not None and policy.can(current_actor(), "read", place.app, place.entity, record,
                                              team_of=lambda user_id: reports_of(conn, user_id)):
@@ -111,13 +120,13 @@ def prefill_references(conn, place: Place, writable: set[str]) -> dict[str, int]
     app, entity, actor = place.app, place.entity, current_actor()
     out: dict[str, int] = {}
     for f in entity.fields:
-        raw = request.args.get(f.key, "")
+        source_id = record_id_arg(request.args.get(f.key))
         source_entity = app.entity(f.entity) if f.type == "reference" and f.entity else None
-        if source_entity is None or f.multiple or f.key not in writable or not raw.isdigit():
+        if source_entity is None or f.multiple or f.key not in writable or source_id is None:
             continue
         try:
-            source = get_record(conn, app, source_entity, int(raw))
-        except Exception:
+            source = get_record(conn, app, source_entity, source_id)
+        except NotFoundError:
             continue
         if not policy.can(actor, "read", app, source_entity, source, team_of=lambda user_id: reports_of(conn, user_id)):
             continue

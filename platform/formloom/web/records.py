@@ -27,7 +27,7 @@ from ..store.records import Record, audit_rows, clean_context, create_record, ge
 from .display import Lookups, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
-from .pickers import picker_matches, prefill_references
+from .pickers import picker_matches, prefill_references, record_id_arg
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -308,7 +308,7 @@ def initial_values(place: Place, record: Record | None, visible: list[FieldDef],
             stored = prefill.get(f.key, ftype.default_value(f))
             raw = request.args.get(f.key)
             if raw not in (None, "") and f.key in writable:
-                stored = int(raw) if f.type == "reference" and raw.isdigit() else raw
+                stored = record_id_arg(raw) if f.type == "reference" else raw
         values[form_class.field_names[f.key]] = ftype.form_value(f, stored)
     return values
 
