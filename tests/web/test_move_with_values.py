@@ -239,3 +239,21 @@ def test_edit_follow_up_arguments_are_checked(as_agent, make, app, query):
     assert 'name="_next"' not in page and 'href="https://evil' not in page and 'href="//evil' not in page
     if "nowhere" in query:
         assert "_then_move" not in page
+
+
+def test_the_gate_shown_after_an_edit_returns_to_the_board_once_filled(as_agent, make, app):
+    case = make({"subject": "Half done"})
+    link = f"/apps/desk/case/{case.id}/edit?then_move=triage&next=/apps/desk/case/board"
+    token = as_agent.csrf_token(link)
+    page = as_agent.client.post(link, data={
+        "csrf_token": token, "_version": str(case.version), "_record": case.id, "_then_move": "triage",
+        "_next": "/apps/desk/case/board", "subject": "Half done", "priority": "high"})
+    assert page.status_code == 422
+    form = gate_form(page.get_data(as_text=True))
+    assert 'name="next" value="/apps/desk/case/board"' in form
+    assert re.findall(r'name="fill" value="([^"]+)"', form) == ["due", "approved"]
+    answer = move(as_agent, case.id, "triage", view="record", version=stored(app, case.id).version,
+                  next="/apps/desk/case/board", fill=["due", "approved"], due="2030-03-04", approved="y",
+                  _record=case.id)
+    assert answer.status_code == 200 and answer.headers["HX-Redirect"] == "/apps/desk/case/board"
+    assert stored(app, case.id).stage == "triage"
