@@ -123,6 +123,8 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "Enter a date and time such as 2026-11-02T09:30.": "请输入日期和时间，例如 2026-11-02T09:30。",
         "Enter yes or no.": "请输入“是”或“否”。",
         "%(value)s is not a stage here. Choose one of: %(stages)s.": "%(value)s 不是这里的阶段。请从以下阶段中选择：%(stages)s。",
+        # -- firstday-moves: references that depend on the form --
+        "Choose a %(entity)s whose %(their_field)s is the chosen %(field)s.": "请选择%(their_field)s为所选%(field)s的%(entity)s。",
     },
 }
 

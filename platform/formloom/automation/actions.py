@@ -568,18 +568,24 @@ def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
 
 @action("move_stage", label={"en": "Move to a stage", "zh": "移到阶段"},
         help={"en": "Move the record to a stage; its gate still applies.", "zh": "把记录移到某阶段；阶段门槛照常检查。"},
-        settings=(STAGE.but(required=True),),
+        settings=(STAGE.but(required=True),
+                  setting("values", {"type": "object", "propertyNames": KEY}, "Values", "取值",
+                          "Field values saved with the move, judged in the target stage; may be templates.",
+                          "随移动一起保存的字段值，按目标阶段校验；可使用模板。")),
         check=rule_checks.check_move_stage)
 def move_stage(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     """Move through `workflow.move_to_stage`, gates and all; a refusal fails the action
-    with every reason (written to the run log)."""
+    with every reason (written to the run log). `values` (templates allowed) are saved
+    with the move, judged in the target stage (a field shown only there is kept)."""
     record = _need_record(ctx, "move_stage")
     from ..workflow.moves import move_to_stage   # the workflow layer is below us; imported when used
 
-    moved = move_to_stage(ctx.conn, ctx.app, ctx.entity, record.id, spec["stage"], SYSTEM_ACTOR, now=ctx.now)
-    if moved.version != record.version:     # the move's audit row names the rule, like every rule write
-        ctx.conn.execute(update(audit).where(audit.c.record_id == moved.id, audit.c.action == "stage",
-                                             audit.c.record_version == moved.version).values(via=rule_via(ctx)))
+    values = {k: _typed(ctx.entity, k, _templated(ctx, v)) for k, v in thaw(spec.get("values") or {}).items()}
+    moved = move_to_stage(ctx.conn, ctx.app, ctx.entity, record.id, spec["stage"], SYSTEM_ACTOR, now=ctx.now,
+                          values=values or None)
+    if moved.version != record.version:     # the move's audit rows name the rule, like every rule write
+        ctx.conn.execute(update(audit).where(audit.c.record_id == moved.id, audit.c.record_version > record.version,
+                                             audit.c.record_version <= moved.version).values(via=rule_via(ctx)))
     ctx.record = moved
 
 

@@ -156,9 +156,10 @@ def _field_setting_problems(s: Subject, f: dict, path: tuple) -> Iterator[Proble
         yield s.problem(*path, "pattern", message=f"The pattern of field {key!r} {why}.")
     if kind == "auto_number" and isinstance(f.get("format"), str):
         yield from _auto_number_problems(s, f, path)
-    if "default" in f and f["default"] is not None:
+    if "default" in f and f["default"] is not None and not (kind == "datetime" and f["default"] == "now"):
         if (why := value_problem(f, f["default"])) is not None:
-            yield s.problem(*path, "default", message=f"The default of field {key!r} {why}.")
+            also = ' (or "now": the moment the record is created)' if kind == "datetime" else ""
+            yield s.problem(*path, "default", message=f"The default of field {key!r} {why}{also}.")
 
 
 def _auto_number_problems(s: Subject, f: dict, path: tuple) -> Iterator[Problem]:
@@ -279,3 +280,57 @@ def _stage_problems(s: Subject, logic: Any, stages: list | None, path: tuple, wh
             else:
                 for part in parts:
                     yield from _stage_problems(s, part, stages, path, what)
+#: Field types whose values a reference `match` may compare (the same type on both sides).
+MATCHABLE_TYPES = frozenset({"reference", "user", "select", "text", "email", "phone", "number", "checkbox", "date"})
+
+
+@for_kind("app")
+def reference_matches(s: Subject) -> Iterator[Problem]:
+    """A reference's `match` pairs a field of the referenced entity with a field of this form
+    holding the same kind of value; an entity's `subtitle` is one of its fields."""
+    entities = {e.get("key"): e for _, e in entities_of(s.doc)}
+    for ei, entity in entities_of(s.doc):
+        own = fields_by_key(entity)
+        subtitle = entity.get("subtitle")
+        if isinstance(subtitle, str) and subtitle not in own:
+            yield s.problem("entities", ei, "subtitle", message=f"The subtitle of entity {entity.get('key')!r} is "
+                                                               f"{unknown('the field', subtitle, own)}, which it does not have.")
+        for fi, f in indexed_dicts(entity.get("fields")):
+            if f.get("type") != "reference" or not isinstance(f.get("match"), dict):
+                continue
+            target = entities.get(f.get("entity"))
+            if target is None:
+                continue         # entity_references reports the unknown entity
+            theirs = fields_by_key(target)
+            for their_key, own_key in f["match"].items():
+                path = ("entities", ei, "fields", fi, "match", their_key)
+                yield from _match_problems(s, f, target.get("key"), theirs, own, their_key, own_key, path)
+
+
+def _match_problems(s: Subject, f: dict, target_key: Any, theirs: dict, own: dict, their_key: str, own_key: Any,
+                    path: tuple) -> Iterator[Problem]:
+    name = f.get("key")
+    if their_key not in theirs:
+        yield s.problem(*path, message=f"Field {name!r} matches {unknown('the field', their_key, theirs)} of entity "
+                                       f"{target_key!r}, which that entity does not have.")
+        return
+    if own_key not in own or own_key == name:
+        yield s.problem(*path, message=f"Field {name!r} matches {their_key!r} with "
+                                       f"{unknown('the field', own_key, [k for k in own if k != name])} of this "
+                                       "entity, which it does not have (a field of the same form is needed).")
+        return
+    mine, other = own[own_key], theirs[their_key]
+    if mine.get("type") != other.get("type") or mine.get("type") not in MATCHABLE_TYPES \
+            or (mine.get("type") == "reference" and mine.get("entity") != other.get("entity")):
+        yield s.problem(*path, message=f"Field {name!r} matches {their_key!r} of entity {target_key!r} (a "
+                                       f"{_kind(other)} field) with {own_key!r} (a {_kind(mine)} field); both must "
+                                       "hold the same kind of value, such as references to the same entity.")
+    elif mine.get("multiple"):
+        yield s.problem(*path, message=f"Field {name!r} matches with {own_key!r}, which holds several values; "
+                                       "match with a field that holds one.")
+
+
+def _kind(f: dict) -> str:
+    if f.get("type") == "reference":
+        return f"reference to {f.get('entity')!r}"
+    return str(f.get("type"))

@@ -59,6 +59,7 @@ def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> En
         permissions=freeze(doc.get("permissions", {})),
         fields=tuple(compile_field(f) for f in doc["fields"]),
         archived_fields=tuple(compile_field(f, archived=True) for f in archived_fields),
+        subtitle=doc.get("subtitle"),
     )
 
 
@@ -84,6 +85,7 @@ def compile_field(doc: Mapping, archived: bool = False) -> FieldDef:
         options=tuple(compile_option(o) for o in settings.get("options", ())),
         entity=settings.get("entity"),
         multiple=settings.get("multiple", False),
+        match=freeze(settings["match"]) if settings.get("match") else None,
         formula=settings.get("formula"),
         precision=settings.get("precision"),
         currency=settings.get("currency"),

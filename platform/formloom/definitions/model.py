@@ -98,6 +98,7 @@ class FieldDef:
     options: tuple[OptionDef, ...] = ()
     entity: str | None = None               # reference: target entity key
     multiple: bool = False                  # reference / user: several values
+    match: Mapping[str, str] | None = None  # reference: {target entity's field: this form's field}
     formula: str | None = None              # formula: source expression
     precision: int | None = None            # number: decimal places (0 = integer)
     currency: str | None = None             # money: ISO 4217 code
@@ -138,6 +139,7 @@ class EntityDef:
     list_columns: tuple[str, ...] = ()
     permissions: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
     archived_fields: tuple[FieldDef, ...] = ()
+    subtitle: str | None = None              # key of a field telling records with the same title apart
 
     def field(self, key: str) -> FieldDef | None:
         return next((f for f in self.fields if f.key == key), None)

@@ -135,6 +135,7 @@ def check_move_stage(s: Subject, action: dict, path: tuple, what: str, env: Rule
         yield s.problem(*path, "stage", message=f"{cap(what)} moves records to "
                                                 f"{unknown('the stage', action['stage'], env.stage_keys)}, "
                                                 "which this workflow does not have.")
+    yield from _move_values_problems(s, action, path, what, env.fields)
 
 
 def check_assign(s: Subject, action: dict, path: tuple, what: str, env: RuleEnv) -> Iterator[Problem]:
@@ -209,6 +210,24 @@ def _set_field_problems(s: Subject, action: dict, path: tuple, what: str,
 
 def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _move_values_problems(s: Subject, action: dict, path: tuple, what: str,
+                          fields: dict[str, dict] | None) -> Iterator[Problem]:
+    """The values a move_stage action saves with the move: fields of the entity, not computed."""
+    values = action.get("values") if isinstance(action.get("values"), dict) else {}
+    for name, value in values.items():
+        f = (fields or {}).get(name)
+        if fields is not None and f is None:
+            yield s.problem(*path, "values", name, message=f"{cap(what)} fills {unknown('the field', name, fields)}, "
+                                                           f"which entity {s.doc.get('entity')!r} does not have.")
+        elif f is not None and has_flag(f.get("type"), "computed"):
+            yield s.problem(*path, "values", name, message=f"{cap(what)} fills the field {name!r}, which is computed.")
+        elif _is_template(value):
+            if (why := templating.check_template(value)) is not None:
+                yield s.problem(*path, "values", name, message=f"The value of {name!r} in {what} {why}")
+        elif f is not None and value is not None and (why := value_problem(f, value)):
+            yield s.problem(*path, "values", name, message=f"The value that {what} gives {name!r} {why}.")
 
 
 def _create_record_problems(s: Subject, action: dict, path: tuple, what: str) -> Iterator[Problem]:

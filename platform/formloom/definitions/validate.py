@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, ISO_DATE, app_calendar, entity_references, field_conditions,
-                         field_settings, formulas_resolve, permission_conditions, reserved_keys, roles_declared,
+                         field_settings, formulas_resolve, permission_conditions, reference_matches, reserved_keys,
+                         roles_declared,
                          unique_keys)
 from .document_parts import entities_of, entity_named
 from .load import load_document
@@ -34,7 +35,7 @@ from .workflow_checks import (gate_conditions, rules_only_workflow, stage_refere
 __all__ = [
     "AUTO_NUMBER_TOKEN", "AUTO_NUMBER_TOKENS", "CRON_NAMES", "CRON_RANGES", "CROSS_CHECKS",
     "Check", "ISO_DATE", "KEY_PATTERN", "SCHEMAS_DIR", "Subject", "app_calendar", "check_meaning", "check_schema", "cron_problem", "entity_references",
-    "field_conditions", "field_settings", "for_kind", "formulas_resolve", "gate_conditions", "reserved_keys",
+    "field_conditions", "field_settings", "for_kind", "formulas_resolve", "gate_conditions", "reference_matches", "reserved_keys",
     "roles_declared", "rule_actions", "rule_conditions", "rule_triggers", "rules_only_workflow", "schema_validator",
     "stage_references",
     "unique_keys", "validate_app", "validate_paths", "validate_workflow", "workflow_entity",
@@ -45,7 +46,7 @@ __all__ = [
 CROSS_CHECKS: tuple[Check, ...] = (
     # app documents
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
-    field_conditions, formulas_resolve, app_calendar, permission_conditions,
+    field_conditions, formulas_resolve, app_calendar, permission_conditions, reference_matches,
     # workflow documents
     workflow_unique_keys, workflow_entity, stage_references, gate_conditions, rules_only_workflow, rule_triggers,
     rule_actions, rule_conditions,

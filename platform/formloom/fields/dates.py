@@ -162,6 +162,12 @@ class DateTimeType(FieldType):
             self.fail(ctx, "invalid_datetime", "%(value)s is not a valid date and time.", value=raw)
         return utc_text(moment)
 
+    def default_value(self, f: FieldDef) -> Any:
+        """`"default": "now"`: the moment the form is opened or the record created."""
+        if f.default == "now":
+            return utc_text(datetime.now(timezone.utc).replace(second=0, microsecond=0))
+        return f.default
+
     def json_schema(self, f: FieldDef) -> dict:
         return {"type": "string", "format": "date-time"}
 

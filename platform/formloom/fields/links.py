@@ -132,7 +132,14 @@ class ReferenceType(_LinkType):
                 Setting("entity", {"$ref": "field.schema.json#/$defs/key"}, {"en": "Entity", "zh": "实体"},
                         {"en": "The entity whose records the field refers to.", "zh": "字段所关联记录的实体。"},
                         required=True),
-                MULTIPLE)
+                MULTIPLE,
+                Setting("match", {"type": "object", "minProperties": 1, "maxProperties": 5,
+                                  "propertyNames": {"$ref": "#/$defs/key"}, "additionalProperties": {"$ref": "#/$defs/key"}},
+                        {"en": "Match", "zh": "匹配"},
+                        {"en": "Only records whose field (key) equals this form's field (value), e.g. "
+                               "{\"customer\": \"customer\"}: applied in the picker and on save.",
+                         "zh": "只列出其字段（键）等于本表单字段（值）的记录，例如 {\"customer\": \"customer\"}："
+                               "选择器和保存时都会检查。"}))
 
     def exists(self, f: FieldDef, ctx: CleanContext) -> Callable[[int], bool] | None:
         lookup = ctx.reference_exists

@@ -551,8 +551,9 @@ def related_records(conn: Connection, app: AppDef, actor: Actor | None, entity: 
 
 
 def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, q: str,
-                  limit: int = 20) -> list[tuple[int, str]]:
-    stmt = select(records.c.id, records.c.title).where(scoped(conn, app, entity, actor))
+                  limit: int = 20, where: Iterable[ColumnElement[bool]] = ()) -> list[tuple[int, str]]:
+    """Records whose title contains `q` (or whose id is `q`), within the actor's scope and `where`."""
+    stmt = select(records.c.id, records.c.title).where(scoped(conn, app, entity, actor), *where)
     q = (q or "").strip()[:200]
     if q:
         clause = _search_clause(q)

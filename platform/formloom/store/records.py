@@ -23,6 +23,7 @@ from ..fields import CleanContext, FieldProblem, field_type
 from ..fields.computed import format_auto_number
 from ..i18n import translate
 from ..record_data import clean_record_data
+from .reference_match import match_problems
 from .tables import audit, events, records, sequences, stage_history, unique_values, users
 
 TITLE_MAX = 500
@@ -171,6 +172,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
         stage_required=_stage_required(app, entity, stage),
         extra_vars=_special_vars(stage, app, entity, owner_id))
     problems += clean_problems
+    problems += match_problems(conn, app, entity, data, None, lang)
     if problems:
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
@@ -194,20 +196,29 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
 def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
                   incoming: Mapping[str, Any], *, actor_id: int | None, expected_version: int | None,
                   lang: str = "en", writable: Collection[str] | None = None, version_id: int | None = None,
-                  now: datetime | None = None, reader: Actor | None = None, via: str | None = None) -> Record:
+                  now: datetime | None = None, reader: Actor | None = None, via: str | None = None,
+                  judged_in: str | None = None) -> Record:
     """Apply a partial change; refuse a stale `expected_version` with ConflictError.
-    `reader` and `via` as for create_record; references already stored stay acceptable."""
+    `reader` and `via` as for create_record; references already stored stay acceptable.
+
+    `judged_in` names the stage whose rules (visible_if/required_if on `$stage`, the
+    stage's `required`) judge the values, when it is not the record's own: a stage move
+    saving values with the move judges them in the stage the record is entering."""
     now = now or utcnow()
     current = get_record(conn, app, entity, record_id, for_update=True)
     if expected_version is not None and expected_version != current.version:
         raise stale(current, lang)
+    judged = current.stage if judged_in is None else judged_in
     problems = _refuse_unwritable(entity, incoming, writable, lang)
     data, clean_problems = clean_record_data(
         entity, incoming, clean_context(conn, app, lang, reader=reader, kept=stored_references(entity, current.data)),
         existing=current.data,
-        stage_required=_stage_required(app, entity, current.stage),
-        extra_vars=_special_vars(current.stage, app, entity, current.owner_id))
+        stage_required=_stage_required(app, entity, judged),
+        extra_vars=_special_vars(judged, app, entity, current.owner_id))
+    if judged_in is not None:
+        clean_problems = [p for p in clean_problems if p.code != "required" or p.field in incoming]
     problems += clean_problems
+    problems += match_problems(conn, app, entity, data, {k for k in data if data[k] != current.data.get(k)}, lang)
     if problems:
         raise RecordInvalid(problems)
     changes = {k: [current.data.get(k), data.get(k)] for k in set(data) | set(current.data)

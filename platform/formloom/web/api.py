@@ -468,20 +468,42 @@ def restore(app_key: str, entity_key: str, record_id: int):
 
 @bp.post("/<app_key>/<entity_key>/<int:record_id>/stage")
 def move(app_key: str, entity_key: str, record_id: int):
-    """Move through the stage gate: 200 with the record, 422 listing every unmet requirement."""
+    """Move through the stage gate: 200 with the record, 422 listing every unmet requirement.
+    `data` (with `version`) is saved with the move in one commit, judged in the target stage."""
     app, _version_id, entity = place(app_key, entity_key)
-    body = json_body(("to", "version", "override_reason"))
+    body = json_body(("to", "version", "data", "override_reason"))
     target = body.get("to")
     if not isinstance(target, str) or not target:
         raise FormloomError(_("Say which stage to move to, as \"to\"."))
     reason = body.get("override_reason")
     if reason is not None and not isinstance(reason, str):
         raise FormloomError(_("override_reason must be text."))
-    expected = version_of(body, required=False)
+    incoming = data_of(body)
+    expected = version_of(body, required=bool(incoming))
+    problems: list[FieldProblem] = []
     try:
         with db().write() as conn:
-            record = move_to_stage(conn, app, entity, checked_id(record_id), target[:200], actor(),
-                                   expected_version=expected, override_reason=reason, lang=lang())
+            values = None
+            if incoming:
+                stage = stage_def(app, entity, target[:200])
+                if stage is not None:     # an unknown stage is move_to_stage's to report
+                    visible, writable = field_sets(app, entity, stage)
+                    problems = key_problems(entity, incoming, visible, writable, lang())
+                    values = {k: v for k, v in incoming.items() if k in writable}
+            try:
+                record = move_to_stage(conn, app, entity, checked_id(record_id), target[:200], actor(),
+                                       expected_version=expected, values=values, override_reason=reason,
+                                       lang=lang())
+            except GateBlocked:
+                if problems:           # the refused keys explain the refusal better than the gate
+                    raise RecordInvalid(problems) from None
+                raise
+            if problems:
+                raise RecordInvalid(problems)      # rolls the move back: nothing is stored
     except NotFoundError:
         raise NotFoundError(_("There is no such record.")) from None
+    except RecordInvalid as invalid:
+        if invalid.problems == problems:
+            raise
+        raise RecordInvalid(problems + invalid.problems) from None
     return record_response(app, entity, record)

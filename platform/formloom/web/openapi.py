@@ -158,12 +158,18 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
         move = {"type": "object", "additionalProperties": False, "required": ["to"], "properties": {
             "to": {"type": "string", "enum": [s.key for s in workflow.stages]},
             "version": {"type": "integer", "minimum": 1},
-            "override_reason": {"type": "string", "maxLength": 2000}}}
+            "data": {**update_schema, "description": "Values saved with the move in the same commit, judged "
+                                                     "in the target stage (its visible_if/required rules)"},
+            "override_reason": {"type": "string", "maxLength": 2000}},
+            "if": {"required": ["data"], "properties": {"data": {"minProperties": 1}}},
+            "then": {"required": ["version"]}}
         paths[f"{base}/{{id}}/stage"] = {"parameters": [record_id], "post": {
             "operationId": f"move_{op_id}", "summary": f"Move a {label} to another stage", "tags": [app.key],
             "requestBody": {"required": True, "content": {"application/json": {"schema": move}}},
             "responses": {"200": one, **COMMON_ERRORS, "409": _error("The record changed since you read it"),
-                          "422": _error("The stage gate is not satisfied", "Problems")}}}
+                          "413": _error("Body too large"),
+                          "422": _error("The stage gate is not satisfied, or a value is invalid", "Problems"),
+                          "428": _error("Values sent without the version they apply to")}}}
 
 
 def _positive(schema):

@@ -34,7 +34,8 @@ from ..workflow import (
 )
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
-from .helpers import Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, zone_for
+from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
+                      zone_for)
 from .records import RECORD_FIELD, FormState, _team_of, field_views, op_labels, readable_record
 
 bp = Blueprint("pipeline", __name__)
@@ -386,8 +387,13 @@ def _fields_of(place: Place, target: StageDef, record: Record, keys: list[str], 
             f = place.entity.field(key)
             data[attr] = field_type(f.type).form_value(f, record.data.get(key))
         form = form_class(data=data)
-    else:
-        form = formdata
+    else:       # what was posted; fields the dialog adds now start from the record
+        form = form_class(request.form)
+        posted = set(request.form.getlist("fill"))
+        for key in form_class.field_names:
+            if key not in posted:
+                f = place.entity.field(key)
+                form.field_for(key).data = field_type(f.type).form_value(f, record.data.get(key))
     visible = [place.entity.field(k) for k in keys if k in form_class.field_names]
     return FormState(place, record, target, visible, set(keys), form)
 
@@ -412,6 +418,33 @@ def _fix_links(place: Place, record: Record, failure: GateFailure) -> list[FixLi
     return []
 
 
+def _failure_fields(failure: GateFailure) -> list[str]:
+    if failure.code == "required":
+        return [failure.field] if failure.field else []
+    if failure.code == "condition":
+        return list(failure.details.get("fields") or ())
+    return []
+
+
+def _in_form(failure: GateFailure, form_keys: list[str]) -> bool:
+    return any(k in form_keys for k in _failure_fields(failure))
+
+
+def fillable_fields(entity: EntityDef, failures: list[GateFailure], writable: set[str]) -> list[str] | None:
+    """The fields the dialog asks for (in the form's order), or None when filling fields
+    cannot be enough: every failure must be a missing field the actor may write or a
+    condition reading at least one such field (a checkbox to tick, a number to raise)."""
+    keys: list[str] = []
+    for failure in failures:
+        mine = [k for k in _failure_fields(failure) if k in writable]
+        if not mine or (failure.code == "required" and len(mine) != 1):
+            return None
+        keys += mine
+    if not keys:
+        return None
+    return [f.key for f in entity.fields if f.key in keys]
+
+
 def _refused(place: Place, workflow: WorkflowDef, record_id: int, target: StageDef, view: str, *,
              blocked: GateBlocked | None = None, filled=None, problems: Iterable = (),
              override_error: FormloomError | None = None):
@@ -428,24 +461,25 @@ def _refused(place: Place, workflow: WorkflowDef, record_id: int, target: StageD
         elif problems or override_error is not None:
             # values refused, or an override without a reason: ask the gate again for the list
             failures = check_move(conn, app, workflow, record, target, actor, lang=lang())
-        missing = list(dict.fromkeys(f.field for f in failures if f.code == "required" and f.field))
         writable = {f.key for f in policy.writable_fields(actor, app, entity, stage=target)}
-        form_keys = [k for k in dict.fromkeys(request.form.getlist("fill")) if k in writable] if problems else []
-        only_missing = bool(failures) and all(f.code == "required" for f in failures)
-        if not form_keys and only_missing and all(k in writable for k in missing):
-            form_keys = missing
+        # what was typed stays in the form: a refused move saved none of it
+        posted = [k for k in dict.fromkeys(request.form.getlist("fill")) if k in writable]
+        form_keys = posted if (problems or filled is not None) else []
+        fillable = fillable_fields(entity, failures, writable)
+        if fillable is not None:
+            form_keys = list(dict.fromkeys(form_keys + fillable))
         fields = []
         if form_keys:
-            state = _fields_of(place, target, record, form_keys, formdata=filled if problems else None)
+            state = _fields_of(place, target, record, form_keys, formdata=filled)
             fields = [fv for fv in field_views(state, conn, problems) if fv.f.key in form_keys]
             form_keys = [fv.f.key for fv in fields]
-        views = [FailureView(f, f.code == "required" and f.field in form_keys,
-                             [] if (f.code == "required" and f.field in form_keys) else
+        views = [FailureView(f, _in_form(f, form_keys), [] if _in_form(f, form_keys) else
                              _fix_links(place, record, f)) for f in failures]
         general = [p.message for p in problems if p.field not in form_keys]
         edit_url = None
         if can_edit and any(v.failure.code in ("required", "condition") and not v.in_form for v in views):
-            edit_url = url_for("records.edit", app_key=app.key, entity_key=entity.key, record_id=record.id)
+            edit_url = url_for("records.edit", app_key=app.key, entity_key=entity.key, record_id=record.id,
+                               then_move=target.key, next=_return_url(place, record, view))
     context = dict(
         place=place, app=app, entity=entity, workflow=workflow, record=record, target=target, view=view,
         failures=views, fields=fields, fill_keys=form_keys, general=general, edit_url=edit_url,
@@ -453,7 +487,8 @@ def _refused(place: Place, workflow: WorkflowDef, record_id: int, target: StageD
                                                      stage=target.label.get(lang()))),
         hint=blocked.hint if blocked else None, override_error=override_error,
         can_override=policy.is_app_admin(actor, app), board_query=request.form.get("board_query", ""),
-        move_url=_move_url(place, record), conflict=None, current=workflow.stage(record.stage) if record.stage else None,
+        next_url=_next_arg(), move_url=_move_url(place, record), conflict=None,
+        current=workflow.stage(record.stage) if record.stage else None,
         validate_url=url_for("records.validate", app_key=app.key, entity_key=entity.key, field_key="__key__"),
         record_field=RECORD_FIELD, **_board_extras(place, workflow, record, view),
     )
@@ -471,7 +506,8 @@ def _conflict(place: Place, workflow: WorkflowDef, record_id: int, target: Stage
         view=view, failures=[], fields=[], fill_keys=[], general=[], edit_url=None, message=conflict.message,
         hint=conflict.hint,
         override_error=None, can_override=False, board_query=request.form.get("board_query", ""),
-        move_url=_move_url(place, record), current=workflow.stage(record.stage) if record.stage else None,
+        next_url=_next_arg(), move_url=_move_url(place, record),
+        current=workflow.stage(record.stage) if record.stage else None,
         conflict={"by": names.get(record.updated_by), "at": local_time(record.updated_at, place.app),
                   "version": record.version},
         validate_url=None, record_field=RECORD_FIELD, **_board_extras(place, workflow, record, view),
@@ -487,15 +523,59 @@ def _dialog_response(context: dict, status: int):
 
 def _moved(place: Place, workflow: WorkflowDef, record: Record, target: StageDef, view: str):
     detail = url_for("records.detail", app_key=place.app.key, entity_key=place.entity.key, record_id=record.id)
+    back = _next_arg() or detail
     if not is_fragment_request():
-        return redirect(detail, 303)
-    if view == "record":
+        return redirect(back, 303)
+    if view == "record" or _next_arg():
         response = make_response("", 200)
-        response.headers["HX-Redirect"] = detail
+        response.headers["HX-Redirect"] = back
         return response
     return render_template("pipeline/_moved.html", place=place, app=place.app, entity=place.entity,
                            workflow=workflow, record=record, target=target,
                            **_board_extras(place, workflow, record, view)), 200
+
+
+def _next_arg() -> str | None:
+    """Where to go once the move is made (a same-site path), when the form says so."""
+    return safe_next(request.form.get("next") or request.form.get("_next"), "") or None
+
+
+def _return_url(place: Place, record: Record, view: str) -> str:
+    """Where "Edit the record" comes back to: the board the move started on, or the record."""
+    if _next_arg():
+        return _next_arg()
+    if view == "board":
+        query = MultiDict(parse_qsl(request.form.get("board_query", ""), keep_blank_values=True))
+        return board_url(place, board_args(query))
+    return url_for("records.detail", app_key=place.app.key, entity_key=place.entity.key, record_id=record.id)
+
+
+# -- "Edit the record" from a gate, then the move ------------------------------------------
+
+def move_after_edit(place: Place, source) -> dict | None:
+    """The move an edit form finishes after saving (`then_move`, a stage of the entity's
+    workflow, and `next`, a same-site path), from the query (GET) or the form (POST)."""
+    workflow = place.app.workflow_for(place.entity.key)
+    key = source.get("then_move") or source.get("_then_move")
+    if workflow is None or not isinstance(key, str) or workflow.stage(key) is None:
+        return None
+    return {"then_move": key, "stage": workflow.stage(key),
+            "next": safe_next(source.get("next") or source.get("_next"), "")}
+
+
+def finish_move(place: Place, record_id: int, follow: dict):
+    """After "Edit the record" was saved: make the move the gate refused; back to `next`
+    when it passes, the gate dialog (as a page) when it still does not."""
+    workflow = place.app.workflow_for(place.entity.key)
+    target = workflow.stage(follow["then_move"])
+    back = follow["next"] or url_for("records.detail", app_key=place.app.key, entity_key=place.entity.key,
+                                     record_id=record_id)
+    try:
+        with db().write() as conn:
+            move_to_stage(conn, place.app, place.entity, record_id, target.key, current_actor(), lang=lang())
+    except GateBlocked as blocked:
+        return _refused(place, workflow, record_id, target, "record", blocked=blocked)
+    return redirect(back, 303)
 
 
 def _move_url(place: Place, record: Record) -> str:

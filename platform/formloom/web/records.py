@@ -24,13 +24,14 @@ from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
-from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
+from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, titles_for
 from ..store.records import (Record, audit_rows, clean_context, create_record, get_record, stored_references,
                              update_record)
 from ..workflow.stages import parse_duration
 from .display import Lookups, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
+from .pickers import picker_matches, prefill_references, record_id_arg
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -379,15 +380,19 @@ def form_state(place: Place, record: Record | None, formdata=None, context=None)
 def initial_values(place: Place, record: Record | None, visible: list[FieldDef], writable: set[str],
                    form_class) -> dict:
     values = {}
+    prefill = {}
+    if record is None and request.args:
+        with db().read() as conn:
+            prefill = prefill_references(conn, place, writable)
     for f in visible:
         ftype = field_type(f.type)
         if record is not None:
             stored = record.data.get(f.key)
         else:
-            stored = ftype.default_value(f)
+            stored = prefill.get(f.key, ftype.default_value(f))
             raw = request.args.get(f.key)
             if raw not in (None, "") and f.key in writable:
-                stored = int(raw) if f.type == "reference" and raw.isdigit() else raw
+                stored = record_id_arg(raw) if f.type == "reference" else raw
         values[form_class.field_names[f.key]] = ftype.form_value(f, stored)
     return values
 
@@ -429,7 +434,7 @@ def incoming_data(state: FormState) -> dict:
 
 
 def render_form(state: FormState, status: int = 200, problems: Iterable = (), conflict: dict | None = None,
-                general: list[str] | None = None):
+                general: list[str] | None = None, follow: dict | None = None):
     problems = list(problems)
     shown_keys = {f.key for f in state.visible}
     general = list(general or []) + [p.message for p in problems if p.field not in shown_keys]
@@ -438,7 +443,7 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     place = state.place
     return render_template(
         "records/form.html", place=place, app=place.app, entity=place.entity, record=state.record,
-        stage=state.stage, fields=views, general=general, conflict=conflict,
+        stage=state.stage, fields=views, general=general, conflict=conflict, follow=follow,
         version=(conflict or {}).get("version") or (state.record.version if state.record else None),
         validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
     ), status
@@ -470,8 +475,10 @@ def edit(app_key: str, entity_key: str, record_id: int):
         may_update = policy.can(actor, "update", place.app, place.entity, record, team_of=_team_of(conn))
     if not may_update:
         abort(403)
+    from .pipeline import finish_move, move_after_edit     # the pipeline screens build on this module
+    follow = move_after_edit(place, request.args if request.method == "GET" else request.form)
     if request.method == "GET":
-        return render_form(form_state(place, record))
+        return render_form(form_state(place, record), follow=follow)
     state = form_state(place, record, request.form)
     expected = request.form.get(VERSION_FIELD, "")
     if not expected.isdigit():
@@ -483,13 +490,16 @@ def edit(app_key: str, entity_key: str, record_id: int):
                           expected_version=int(expected), lang=lang(), writable=state.writable,
                           version_id=place.version_id, reader=actor)
     except RecordInvalid as invalid:
-        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
+        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")], follow=follow)
     except ConflictError as conflict:
         current = getattr(conflict, "current", None)
         if current is None:
             with db().read() as conn:
                 current = get_record(conn, place.app, place.entity, record.id)
-        return render_form(state, 409, conflict=_conflict_view(place, state, current, incoming, conflict))
+        return render_form(state, 409, conflict=_conflict_view(place, state, current, incoming, conflict),
+                           follow=follow)
+    if follow is not None:
+        return finish_move(place, record.id, follow)
     return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
 
 
@@ -550,5 +560,5 @@ def pick(app_key: str, entity_key: str, field_key: str):
         matches = []
     else:
         with db().read() as conn:
-            matches = search_titles(conn, place.app, target, actor, request.args.get("q", ""), PICKER_LIMIT)
+            matches = picker_matches(conn, place, f, target, request.args.get("q", ""), PICKER_LIMIT)
     return render_template("records/_picker_results.html", matches=matches, f=f)

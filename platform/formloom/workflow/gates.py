@@ -21,11 +21,12 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from ..auth.policy import is_app_admin
-from ..conditions import truthy
+from ..conditions import truthy, variables
 from ..definitions.model import AppDef, EntityDef, GateDef, GateRelatedDef, Label, StageDef, WorkflowDef, thaw
 from ..errors import FormloomError
 from ..fields import field_type
 from ..i18n import translate
+from ..record_data import parsed_formula
 from ..store.expressions import field_expr, live
 from ..store.query import Filter, QueryError, coerce_filter_value, filter_clause
 from ..store.tables import records
@@ -171,7 +172,10 @@ _F = "field.schema.json#/$defs/"
                   help={"en": "Fields that must have a value to enter the stage (with the stage's own `required`).",
                         "zh": "进入该阶段前必须有值的字段（连同阶段自身的 required）。"})
 def _require_kind(c: GateCheck) -> Iterable[GateFailure]:
-    return _required(c.entity, c.stage, c.data, c.lang, c.entering)
+    found = list(_required(c.entity, c.stage, c.data, c.lang, c.entering))
+    if c.entering:      # and the fields the record's own rules make required only there
+        found += _required_on_entering(c.app, c.workflow, c.entity, c.stage, c.record, c.data, c.lang, c.now, found)
+    return found
 
 
 @gate_requirement("conditions", codes=("condition",),
@@ -233,6 +237,35 @@ def _required(entity: EntityDef | None, stage: StageDef, data: Mapping, lang: st
                               MappingProxyType({"field": key}))
 
 
+def _required_on_entering(app: AppDef, workflow: WorkflowDef, entity: EntityDef | None, stage: StageDef,
+                          record: Any, data: Mapping, lang: str, now: datetime,
+                          already: list[GateFailure]) -> Iterator[GateFailure]:
+    """Fields that the record's own rules make required in `stage` but not where it is now:
+    `required`/`required_if` fields whose visible_if or required_if read `$stage` (or
+    `$terminal`). Judged under the stage being entered, as the save with the move is."""
+    if entity is None:
+        return
+    listed = {f.field for f in already if f.code == "required"}
+    here = condition_vars(app, workflow, record, data, now)
+    there = {**here, "$stage": stage.key, "$terminal": stage.terminal}
+    for f in entity.fields:
+        if f.is_computed or f.archived or f.key in listed or (f.visible_if is None and f.required_if is None):
+            continue
+        if not _is_empty(entity, f.key, data.get(f.key)):
+            continue
+        if _needed(f, there) and not _needed(f, here):
+            yield GateFailure("required", stage.key, f.key,
+                              translate(lang, "Fill in %(field)s to enter %(stage)s.",
+                                        field=f.label.get(lang), stage=stage.label.get(lang)),
+                              MappingProxyType({"field": f.key}))
+
+
+def _needed(f, variables: Mapping) -> bool:
+    if f.visible_if is not None and not truthy(f.visible_if, variables):
+        return False
+    return bool(f.required) or (f.required_if is not None and truthy(f.required_if, variables))
+
+
 def condition_vars(app: AppDef, workflow: WorkflowDef, record: Any, data: Mapping, now: datetime) -> dict:
     """The record's data plus the special variables of docs/documents.md. `$stage` is
     the stage the record is in while the gate is checked (the one it would leave)."""
@@ -247,13 +280,36 @@ def _conditions(app: AppDef, workflow: WorkflowDef, stage: StageDef, record: Any
     if not stage.gate.conditions:
         return
     variables = condition_vars(app, workflow, record, data, now)
+    entity = app.entity(workflow.entity)
     for i, cond in enumerate(stage.gate.conditions):
         if not truthy(cond.rule, variables):
             yield GateFailure("condition", stage.key, None,
                               _message(cond.message, lang, "This condition is not met",
                                        lambda: translate(lang, "A condition of %(stage)s is not met.",
                                                          stage=stage.label.get(lang))),
-                              MappingProxyType({"index": i}))
+                              MappingProxyType({"index": i, "fields": condition_fields(entity, cond.rule)}))
+
+
+def condition_fields(entity: EntityDef | None, rule: Any) -> list[str]:
+    """The fields a person could change to meet `rule`: the fields it reads, with a
+    formula replaced by the fields the formula reads (so `score >= 60` names its inputs)."""
+    if entity is None:
+        return []
+    found: list[str] = []
+    seen: set[str] = set()
+    todo = sorted(variables(rule))
+    while todo:
+        key = todo.pop(0)
+        f = entity.field(key)
+        if key in seen or f is None or f.archived:
+            continue
+        seen.add(key)
+        if f.type == "formula":
+            parsed = parsed_formula(f.formula or "")
+            todo += sorted(parsed.variables) if parsed is not None else []
+        elif not f.is_computed:
+            found.append(key)
+    return [f.key for f in entity.fields if f.key in found]      # in the form's order
 
 
 def _message(label: Label, lang: str, compiled_fallback: str, default: Callable[[], str]) -> str:
@@ -459,8 +515,9 @@ def check_move(conn: Connection, app: AppDef, workflow: WorkflowDef, record: Any
     if plan.checks_target_gate:
         failures += check_gate(conn, app, workflow, target, record, lang, now, actor=actor, data=data)
     else:   # back to an earlier open stage: who may enter it, and what must be filled while there
-        failures += _required(app.entity(workflow.entity), _without_gate(target),
-                              dict(record.data if data is None else data), lang, True)
+        entity, values = app.entity(workflow.entity), dict(record.data if data is None else data)
+        failures += _required(entity, _without_gate(target), values, lang, True)
+        failures += _required_on_entering(app, workflow, entity, target, record, values, lang, now, failures)
         if actor is not None:
             failures += _roles(app, target, actor, lang)
     return failures

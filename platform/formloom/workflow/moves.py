@@ -96,7 +96,7 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
             writable = [f.key for f in writable_fields(actor, app, entity, stage=target)]
             record = update_record(conn, app, entity, record_id, values, actor_id=actor.id,
                                    expected_version=record.version, lang=lang, writable=writable, now=now,
-                                   reader=actor)
+                                   reader=actor, judged_in=target.key)
         if record.stage == target.key:
             return record
         if reason is None:
