@@ -137,8 +137,8 @@ class ReferenceType(_LinkType):
                                   "propertyNames": {"$ref": "#/$defs/key"}, "additionalProperties": {"$ref": "#/$defs/key"}},
                         {"en": "Match", "zh": "匹配"},
                         {"en": "Only records whose field (key) equals this form's field (value), e.g. "
-                               "{\"customer\": \"customer\"}: applied in the picker and on save.",
-                         "zh": "只列出其字段（键）等于本表单字段（值）的记录，例如 {\"customer\": \"customer\"}："
+                               "{\"company\": \"company\"}: applied in the picker and on save.",
+                         "zh": "只列出其字段（键）等于本表单字段（值）的记录，例如 {\"company\": \"company\"}："
                                "选择器和保存时都会检查。"}))
 
     def exists(self, f: FieldDef, ctx: CleanContext) -> Callable[[int], bool] | None:
