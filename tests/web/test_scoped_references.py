@@ -50,7 +50,7 @@ LAB_APP = {
 PROJECT_FLOW = {"key": "project_flow", "entity": "project", "label": "Projects", "kanban": {"card_fields": ["client"]},
                 "stages": [{"key": "open", "label": "Open"}, {"key": "done", "label": "Done", "terminal": "won"}]}
 MEMO_LOG = {"key": "memo_log", "entity": "memo", "label": "Memo log", "stages": [], "rules": [
-    {"key": "touch_project", "label": "Stamp the project", "trigger": {"type": "record_created"},
+    {"key": "touch_project", "label": {"en": "Stamp the project", "zh": "给项目盖戳"}, "trigger": {"type": "record_created"},
      "actions": [{"type": "set_field", "on": "project", "field": "last_memo_at", "value": "$now"}]},
     {"key": "tell_reps", "label": "Tell the reps", "trigger": {"type": "record_created"},
      "actions": [{"type": "notify", "to": ["role:rep", "role:lead"], "message": "New memo: {{ record.text }}"}]}]}
@@ -239,6 +239,11 @@ def test_a_readable_reference_is_accepted_and_the_rule_write_names_the_rule(lab)
     assert row.user_id is None and row.via == "rule: Stamp the project"
     page = lab.browser("rita@example.com").get(f"/apps/lab/project/{mine.id}").get_data(as_text=True)
     assert re.search(r"Automation: Stamp the project", page)
+    with lab.db.write() as conn:
+        from formloom.auth.users import set_language
+        set_language(conn, lab.rita, "zh")
+    page = lab.browser("rita@example.com").get(f"/apps/lab/project/{mine.id}").get_data(as_text=True)
+    assert "自动化：给项目盖戳" in page
 
 
 def test_a_rule_message_about_a_record_reaches_only_people_who_may_read_it(lab):

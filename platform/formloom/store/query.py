@@ -584,14 +584,13 @@ def _readable_titles(conn: Connection, app: AppDef, actor: Actor | None, ids: It
                      only: str | None) -> dict[int, str]:
     ids = {n for n in (_as_id(i) for i in ids) if n is not None}
     entities = [app.entity(only)] if only is not None else list(app.entities)
-    readable = {e.key: e for e in entities if e is not None and policy.scope(actor, "read", app, e) != "none"}
+    readable = {e.key: e for e in entities if e is not None and policy.can(actor, "read", app, e)}
     if not ids or not readable:
         return {}
     # by primary key only, app and entity checked here: with `app_key = ..` in SQL, a planner
     # without statistics may walk an app_key index over every record of the app
-    rows = conn.execute(select(records.c.id, records.c.title, records.c.app_key, records.c.entity_key,
-                               records.c.owner_id, records.c.created_by)
-                        .where(records.c.id.in_(sorted(ids))))
+    # whole rows: the policy may look at a record's values and stage, not only its owner
+    rows = conn.execute(select(records).where(records.c.id.in_(sorted(ids))))
     team: set[int] | None = None
 
     def team_of(user_id: int) -> set[int]:

@@ -83,7 +83,7 @@ def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Actor | N
         return team
 
     def reference_exists(entity_key: str, record_id: int) -> bool:
-        row = conn.execute(select(records.c.id, records.c.owner_id, records.c.created_by).where(
+        row = conn.execute(select(records).where(          # the whole row: the policy may look at values
             records.c.id == record_id, records.c.app_key == app.key, records.c.entity_key == entity_key,
             records.c.deleted_at.is_(None))).first()
         if row is None or reader is None or (entity_key, record_id) in kept:

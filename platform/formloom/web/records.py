@@ -296,15 +296,22 @@ def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], look
         before, after = show(app, f, old, lang(), lookups), show(app, f, new, lang(), lookups)
         if before != after:
             changes.append({"field": f, "old": before, "new": after})
-    return {"action": row.get("action"), "user": row.get("user_name") or _writer(row.get("via")), "at": row.get("at"),
-            "changes": changes}
+    return {"action": row.get("action"), "user": row.get("user_name") or _writer(app, row.get("via")),
+            "at": row.get("at"), "changes": changes}
 
 
-def _writer(via: str | None) -> str:
-    """Who wrote a change no person made: "Automation: <rule>" for a rule's write."""
-    if via and via.startswith(RULE_VIA):
-        return _("Automation: %(rule)s", rule=via[len(RULE_VIA):])
-    return via or ""
+def _writer(app, via: str | None) -> str:
+    """Who wrote a change no person made: "Automation: <rule>" for a rule's write, the rule's
+    label in the reader's language while the app still has a rule of that (English) label."""
+    if not via or not via.startswith(RULE_VIA):
+        return via or ""
+    name = via[len(RULE_VIA):]
+    for workflow in app.workflows.values():
+        for rule in workflow.rules:
+            if rule.label is not None and name in (rule.label.get("en"), rule.key):
+                name = rule.label.get(lang())
+                break
+    return _("Automation: %(rule)s", rule=name)
 
 
 def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
