@@ -95,7 +95,7 @@ def _subtitles(conn, place: Place, target: EntityDef, ids: list[int]) -> dict[in
     visible = f is not None and policy.field_access(current_actor(), place.app, f) != "hidden"
     out: dict[int, str] = {}
     if visible:
-        lookups = lookups_for(conn, place.app, [f], list(rows.values()))
+        lookups = lookups_for(conn, place.app, [f], list(rows.values()), actor=current_actor())
         for i, data in rows.items():
             shown = show(place.app, f, data.get(f.key), lang(), lookups)
             text = shown.text or ", ".join(t for _href, t in shown.links)
