@@ -157,7 +157,8 @@ def api_list():
     root = request.host_url.rstrip("/")
     data = [{"id": n["id"], "app": n["app_key"], "record_id": n["record_id"], "subject": n["subject"],
              "body": n["body"], "url": (root + n["url"]) if n["url"] else None,
-             "created_at": _iso(n["created_at"]), "read_at": _iso(n["read_at"]), "read": n["read_at"] is not None}
+             "created_at": _iso(n["created_at"]), "read_at": _iso(n["read_at"]), "read": n["read_at"] is not None,
+             "demo": n.get("demo", False)}
             for n in items]
     return jsonify({"data": data, "unread": unread,
                     "next_before": data[-1]["id"] if len(data) == limit else None})
