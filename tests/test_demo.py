@@ -54,7 +54,8 @@ def test_every_demo_user_opens_a_bell_with_something_in_it(crm, demo_file):
                                    func.count(notifications.c.id).filter(notifications.c.read_at.is_(None)))
                             .select_from(users.outerjoin(notifications, notifications.c.user_id == users.c.id))
                             .group_by(users.c.email)).all()
-        keys = conn.execute(select(notifications.c.idempotency_key, notifications.c.created_at)).all()
+        keys = conn.execute(select(notifications.c.idempotency_key, notifications.c.created_at)
+                            .order_by(notifications.c.id)).all()
     assert {r[0] for r in rows} == {u["email"] for u in demo_file["users"]}
     for email, total, unread in rows:
         assert unread >= 1, f"{email} has no unread notification"
@@ -62,6 +63,8 @@ def test_every_demo_user_opens_a_bell_with_something_in_it(crm, demo_file):
     assert any(k.startswith("demo:rem:") for k, _ in keys)                       # replayed reminders, not only notes
     created = [c.replace(tzinfo=timezone.utc) if c.tzinfo is None else c for _, c in keys]
     assert min(created) < NOW - timedelta(days=5) and max(created) <= NOW       # spread over the last days
+    replayed = [c for (k, _), c in zip(keys, created) if k.startswith("demo:rem:")]
+    assert replayed == sorted(replayed)                  # the bell lists them newest first, as they fell due
 
 
 def test_the_48_hour_proposal_rule_has_fired_and_pending_reminders(crm):

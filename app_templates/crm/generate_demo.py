@@ -10,7 +10,8 @@ datetime field values are absolute, computed back from the anchor date; record
 timestamps are given as ``created_days_ago`` for the loader to place relative to
 the day it runs. References between records are written ``"@<entity>:<n>"`` and
 records are listed so that a referenced record always comes before the records
-that point at it. Formula and auto-number fields are left out (computed).
+that point at it. A follow-up's ``created_at`` is its date (the loader moves it like
+the dates). Formula and auto-number fields are left out (computed).
 
 Opportunities carry a ``stage_history`` (their past moves, ``days_ago`` oldest
 first, ending in their stage), so time in stage and the path bar have data; a few
@@ -743,7 +744,10 @@ class Gen:
         """Past moves of every opportunity, drawn with an RNG of their own so the rest of
         the data set does not change when this part does."""
         rng = random.Random(SEED + 1)
+        for f in self.records["follow_up"]:
+            f["created_at"] = f["data"]["date"]          # logged when it happened
         for r in self.records["opportunity"]:
+            r["created_days_ago"] = round(r["created_days_ago"] + rng.uniform(0.05, 0.7), 2)   # not all at one hour
             stage, level, created, closed = r["stage"], r["_level"], r["created_days_ago"], r["_closed"]
             if stage == "won":
                 path = OPEN_STAGES + ["won"]

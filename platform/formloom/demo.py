@@ -10,7 +10,8 @@ loader runs:
 - `anchor` (a date): date and datetime values in the file are as of that day; the
   loader moves them by (today - anchor) days, so "expected close in 3 days" stays
   in 3 days whenever the demo is installed;
-- a record's `created_days_ago` places its creation; `stage_history`
+- a record's `created_days_ago` (or `created_at`, an instant moved like the dates)
+  places its creation; `stage_history`
   (`[{"stage": key, "days_ago": n}, ...]`, oldest first, ending with the record's
   stage) gives its past moves, so time in stage, the path bar and funnels have data;
 - reminders that fell due in the last `replay_days` (default 14) are delivered as
@@ -62,7 +63,7 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
             if shift:
                 values = _shift_dates(entity, values, shift)
             owner = user_ids.get(item.get("owner")) if item.get("owner") else None
-            when = now - timedelta(days=float(item.get("created_days_ago", 0)))
+            when = _created_at(item, shift, now)
             record = create_record(conn, app, entity, values, actor_id=owner, owner_id=owner,
                                    version_id=version_id, now=when, stage=item.get("stage"))
             if item.get("stage_history"):
@@ -73,6 +74,15 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
         _demo_notes(conn, app, data.get("notifications", []), user_ids, now)
         _read_older(conn, user_ids.values(), now - timedelta(days=float(data.get("unread_days", UNREAD_DAYS))))
     return {"users": len(user_ids), "records": created}
+
+
+def _created_at(item: dict, shift: int, now: datetime) -> datetime:
+    """`created_at` (an instant as of the anchor, moved like the dates; for records whose
+    creation is the moment they describe, such as a logged call), else `created_days_ago`."""
+    if item.get("created_at"):
+        moment = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00")) + timedelta(days=shift)
+        return min(moment.astimezone(timezone.utc), now)
+    return now - timedelta(days=float(item.get("created_days_ago", 0)))
 
 
 def _shift_days(app: AppDef, anchor: str | None, now: datetime) -> int:

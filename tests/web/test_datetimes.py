@@ -76,11 +76,19 @@ def test_token_and_notification_times_are_local_with_their_zone(app, people, as_
         conn.execute(update(api_tokens).where(api_tokens.c.id == token.id)
                      .values(created_at=datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc)))
     page = as_agent.get("/profile/").get_data(as_text=True)
-    assert "20 Nov 2026, 05:30 UTC" in page            # no app: UTC, and it says so
-    _set(app, people.agent, timezone="Asia/Shanghai")
+    assert "20 Nov 2026, 13:30 UTC+8" in page          # outside the app: the app's zone, and it says so
+    _set(app, people.agent, timezone="Europe/Berlin")
     page = as_agent.get("/profile/").get_data(as_text=True)
-    assert "20 Nov 2026, 13:30" in page and 'datetime="2026-11-20T05:30:00Z"' in page
+    assert "20 Nov 2026, 06:30<" in page and 'datetime="2026-11-20T05:30:00Z"' in page
     assert not RAW_ISO.search(_visible(page))
+    _set(app, people.outsider, timezone=None)
+    with app.extensions["formloom.db"].write() as conn:
+        token, _ = create_token(conn, people.outsider, "no app")
+        conn.execute(update(api_tokens).where(api_tokens.c.id == token.id)
+                     .values(created_at=datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc)))
+    as_agent.logout()
+    as_agent.login("outsider@example.com")
+    assert "20 Nov 2026, 05:30 UTC<" in as_agent.get("/profile/").get_data(as_text=True)   # no app: UTC, said
 
 
 def _visible(html: str) -> str:

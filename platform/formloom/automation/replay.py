@@ -41,31 +41,31 @@ def replay_due(conn: Connection, app: AppDef, since: datetime, now: datetime, *,
     settings = settings or Settings()
     tc = TimeContext(conn, app, now)
     fired = 0
+    due_list = []
     for entity in app.entities:
         rules = [(w, r) for w, r in _record_rules(app, entity.key)
                  if any(a.get("type") in IN_APP_ACTIONS for a in r.actions)]
         if not rules:
             continue
-        due_list = []
         for row in conn.execute(select(records).where(live(app.key, entity.key)).order_by(records.c.id)).all():
             record = record_from_row(row)
             for workflow, rule in rules:
                 for occurrence, due in wanted(tc, workflow, rule, record).items():
                     if since < due <= now:
-                        due_list.append((due, workflow, rule, record, occurrence))
-        due_list.sort(key=lambda item: (item[0], item[3].id))
-        for due, workflow, rule, record, occurrence in due_list:
-            key = reminder_prefix(app.key, workflow.key, rule.key, record.id) + occurrence
-            if not enqueue(conn, REMINDER, key, {"workflow": workflow.key, "rule": rule.key,
-                                                 "occurrence": occurrence, "repeat": 0, "replayed": True},
-                           due, due, app_key=app.key, rule_key=rule.key, record_id=record.id):
-                continue        # fired (or replayed) before
-            conn.execute(update(jobs).where(jobs.c.idempotency_key == key[:300])
-                         .values(status="done", attempts=1, finished_at=due))
-            in_app = replace(rule, actions=tuple(a for a in rule.actions if a.get("type") in IN_APP_ACTIONS))
-            ctx = RuleContext(conn=conn, app=app, rule=in_app, workflow=workflow, entity=entity, record=record,
-                              key=key_prefix + key, now=due, settings=settings, depth=0,
-                              trigger=rule.trigger.get("type", ""), notes=[note])
-            if fire_rule(ctx) == "fired":
-                fired += 1
+                        due_list.append((due, entity, workflow, rule, record, occurrence))
+    due_list.sort(key=lambda item: (item[0], item[4].id))       # in the order they fell due, app-wide
+    for due, entity, workflow, rule, record, occurrence in due_list:
+        key = reminder_prefix(app.key, workflow.key, rule.key, record.id) + occurrence
+        if not enqueue(conn, REMINDER, key, {"workflow": workflow.key, "rule": rule.key,
+                                             "occurrence": occurrence, "repeat": 0, "replayed": True},
+                       due, due, app_key=app.key, rule_key=rule.key, record_id=record.id):
+            continue        # fired (or replayed) before
+        conn.execute(update(jobs).where(jobs.c.idempotency_key == key[:300])
+                     .values(status="done", attempts=1, finished_at=due))
+        in_app = replace(rule, actions=tuple(a for a in rule.actions if a.get("type") in IN_APP_ACTIONS))
+        ctx = RuleContext(conn=conn, app=app, rule=in_app, workflow=workflow, entity=entity, record=record,
+                          key=key_prefix + key, now=due, settings=settings, depth=0,
+                          trigger=rule.trigger.get("type", ""), notes=[note])
+        if fire_rule(ctx) == "fired":
+            fired += 1
     return fired

@@ -133,6 +133,7 @@ class EntityDef:
     list_columns: tuple[str, ...] = ()
     permissions: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
     archived_fields: tuple[FieldDef, ...] = ()
+    hidden_on_create: frozenset[str] = frozenset()   # left out of the new-record form
 
     def field(self, key: str) -> FieldDef | None:
         return next((f for f in self.fields if f.key == key), None)

@@ -182,7 +182,8 @@ def zone_for(app: AppDef | None = None) -> ZoneInfo:
         return cache[key]
     actor = current_actor()
     found = ZoneInfo("UTC")
-    for name in ((actor.timezone if actor else None), (app.timezone if app else None), "UTC"):
+    app_zone = app.timezone if app else _members_zone()
+    for name in ((actor.timezone if actor else None), app_zone, "UTC"):
         if name:
             try:
                 found = ZoneInfo(name)
@@ -191,6 +192,13 @@ def zone_for(app: AppDef | None = None) -> ZoneInfo:
                 continue
     cache[key] = found
     return found
+
+
+def _members_zone() -> str | None:
+    """Outside an app (home, notifications, profile): the timezone of the actor's apps when
+    they all share one, so a person without a profile zone still reads the app's time."""
+    zones = {entry["app"].timezone for entry in nav_apps() if entry["app"].timezone}
+    return zones.pop() if len(zones) == 1 else None
 
 
 def local_time(value: datetime | None, app: AppDef | None = None) -> str:

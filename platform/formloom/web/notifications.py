@@ -43,6 +43,16 @@ def unread_notifications() -> int:
         return unread_capped(conn, actor.id)
 
 
+@bp.app_template_global()
+def latest_notifications(limit: int = 5) -> list[dict]:
+    """The actor's newest notifications, for the app home: what the bell holds, at a glance."""
+    actor = current_actor()
+    if actor is None:
+        return []
+    with db().read() as conn:
+        return _with_links(conn, notifications_for(conn, actor.id, limit))
+
+
 def unread_capped(conn, user_id: int, cap: int = BELL_CAP) -> int:
     """The unread count up to `cap` (the bell shows "99+"): a bounded index scan on every page,
     never a full count."""
