@@ -109,8 +109,6 @@ def team_view_apps() -> list[AppDef]:
 @bp.app_template_global()
 def automation_team_url() -> str | None:
     """The top bar link to the team's pending reminders, for managers who are not admins."""
-    if automation_admin_url():
-        return None
     found = team_view_apps()
     return url_for("admin_automation.reminders", app_key=found[0].key) if found else None
 
