@@ -50,6 +50,10 @@ def test_run_log_reads_in_chinese(automated, browser, make_record, app, people):
     text = re.sub(r"<[^>]*>", " ", page)
     assert "记录创建" in text and ("已触发" in text or "失败" in text)
     assert "record_created" not in text and ">fired<" not in page and ">failed<" not in page
+    dead_page = browser.get(BASE + "/dead-letters").get_data(as_text=True)
+    dead = re.sub(r"<[^>]*>", " ", dead_page)
+    assert "Webhook 推送" in dead and "失败" in dead and "Broken chair" in dead     # the refused webhook
+    assert ">webhook<" not in dead_page and ">failed<" not in dead_page
 
 
 def test_a_manager_sees_the_team_reminders_read_only(automated, browser, make_record, app, people):

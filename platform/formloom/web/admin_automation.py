@@ -42,7 +42,8 @@ TRIGGER_TEXT = {
     "date_field": _l("Date reached"), "stage_idle": _l("Idle in a stage"), "no_related": _l("No related record"),
     "schedule": _l("Schedule"), "reminder": _l("Reminder"),
 }
-OUTCOME_TEXT = {"fired": _l("fired"), "skipped": _l("skipped"), "failed": _l("failed")}
+OUTCOME_TEXT = {"fired": _l("fired"), "skipped": _l("skipped"), "failed": _l("failed"), "dead": _l("dead")}
+KIND_TEXT = {"email": _l("Email"), "webhook": _l("Webhook"), "reminder": _l("Reminder")}
 MESSAGE_TEXT = {
     "the condition does not hold": _l("the condition does not hold"),
     "the record was deleted": _l("the record was deleted"),
@@ -245,9 +246,13 @@ def dead(app_key: str):
     with db().read() as conn:
         rows = dead_letters(conn, place.app.key, limit=LOG_LIMIT)
         urls = record_urls(conn, place.app, (r["record_id"] for r in rows))
+        titles = titles_for(conn, place.app.key, (r["record_id"] for r in rows))
     for r in rows:
         r["when"] = local_time(r["finished_at"], place.app)
         r["url"] = urls.get(r["record_id"])
+        r["title"] = titles.get(r["record_id"])
+        r["status_text"] = OUTCOME_TEXT.get(r["status"], r["status"])
+        r["kind_text"] = KIND_TEXT.get(r["kind"], r["kind"])
     retried = request.args.get("retried", "")
     return _page("admin/automation_dead.html", place, "dead", rows=rows,
                  retried=int(retried) if retried.isdigit() else None)
