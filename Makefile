@@ -4,6 +4,8 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PY      = $(BIN)/python
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
 
 .PHONY: demo test test-postgres bench bench-quick clean
 
@@ -16,7 +18,7 @@ $(VENV)/.installed: $(BIN)/activate pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/formloom demo
+	$(BIN)/formloom demo --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest

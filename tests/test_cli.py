@@ -99,3 +99,39 @@ def test_demo_without_serving_seeds_the_crm(cli):
     result = cli("demo", "--no-serve")
     assert result.exit_code == 0, result.output
     assert "http://127.0.0.1:5000/" in result.output and "password" in result.output
+
+
+def _taken_port():
+    import socket
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    return sock, sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", [["demo"], ["run"]])
+def test_a_taken_port_is_one_line_with_the_fix(cli, command):
+    sock, port = _taken_port()
+    try:
+        result = cli(*command, "--port", port)
+    finally:
+        sock.close()
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert f"port {port} on 127.0.0.1 is already in use" in lines[0]
+    assert f"--port {port + 1}" in lines[0] and f"make demo PORT={port + 1}" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_make_demo_passes_port_and_host(tmp_path):
+    import shutil
+    import subprocess
+    if shutil.which("make") is None:
+        pytest.fail("make is needed to check the Makefile")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["make", "-n", "-C", str(root), "demo", "PORT=5101", "HOST=0.0.0.0"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "formloom demo --host 0.0.0.0 --port 5101" in out
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert "make demo PORT=5101" in readme

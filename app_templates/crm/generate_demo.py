@@ -10,7 +10,14 @@ datetime field values are absolute, computed back from the anchor date; record
 timestamps are given as ``created_days_ago`` for the loader to place relative to
 the day it runs. References between records are written ``"@<entity>:<n>"`` and
 records are listed so that a referenced record always comes before the records
-that point at it. Formula and auto-number fields are left out (computed).
+that point at it. A follow-up's ``created_at`` is its date (the loader moves it like
+the dates). Formula and auto-number fields are left out (computed).
+
+Opportunities carry a ``stage_history`` (their past moves, ``days_ago`` oldest
+first, ending in their stage), so time in stage and the path bar have data; a few
+deals entered Proposal in the last two days, so the 48-hour rule has reminders
+pending. ``notifications`` are the demo's own notes (a welcome for everyone); the
+loader also delivers the reminders of the last ``replay_days`` as notifications.
 
 Every opportunity satisfies the gates of the stage it sits in (see
 workflows/opportunity_pipeline.json): needs_confirmed and later have a decision
@@ -732,6 +739,39 @@ class Gen:
                 if "last_follow_up_at" in d:
                     d["in_pool"] = d.pop("in_pool")
 
+    # ------------------------------------------------------ stage histories
+    def stage_histories(self):
+        """Past moves of every opportunity, drawn with an RNG of their own so the rest of
+        the data set does not change when this part does."""
+        rng = random.Random(SEED + 1)
+        for f in self.records["follow_up"]:
+            f["created_at"] = f["data"]["date"]          # logged when it happened
+        for r in self.records["opportunity"]:
+            r["created_days_ago"] = round(r["created_days_ago"] + rng.uniform(0.05, 0.7), 2)   # not all at one hour
+            stage, level, created, closed = r["stage"], r["_level"], r["created_days_ago"], r["_closed"]
+            if stage == "won":
+                path = OPEN_STAGES + ["won"]
+            elif stage == "lost":
+                path = OPEN_STAGES[:level + 1] + ["lost"]
+            else:
+                path = OPEN_STAGES[:level + 1]
+            if len(path) == 1:
+                r["stage_history"] = [{"stage": path[0], "days_ago": created}]
+                continue
+            if closed:
+                last = closed + round(rng.uniform(0.1, 0.9), 2)
+            elif stage == "proposal":
+                # some proposals went out in the last two days: the 48-hour rule is still waiting for them
+                last = round(rng.uniform(0.2, 1.9), 2) if rng.random() < 0.2 else \
+                    round(rng.uniform(2.1, max(2.2, min(22.0, created - 1))), 2)
+                r["data"]["proposal_date"] = self.iso(int(last))
+            else:
+                last = round(rng.uniform(0.5, max(0.6, min(created - 1.0, 30.0))), 2)
+            last = min(last, created - 0.05 * len(path))
+            middle = sorted((round(rng.uniform(last, created), 2) for _ in path[1:-1]), reverse=True)
+            times = [created] + middle + [last]
+            r["stage_history"] = [{"stage": s, "days_ago": t} for s, t in zip(path, times)]
+
     def build(self) -> dict:
         self.customers()
         self.contacts()
@@ -740,19 +780,37 @@ class Gen:
         self.contracts()
         self.payments()
         self.finish()
+        self.stage_histories()
         users = [dict(u, password=PASSWORD) for u in USERS]
         users = [{k: u[k] for k in ("email", "name", "password", "roles", "manager", "language")} for u in users]
         records = [{k: v for k, v in r.items() if not k.startswith("_")}
                    for entity in COUNTS for r in self.records[entity]]
-        return {"anchor": self.anchor.isoformat(), "users": users, "records": records}
+        return {"anchor": self.anchor.isoformat(), "replay_days": 14, "unread_days": 3, "users": users,
+                "notifications": NOTES, "records": records}
+
+
+NOTES = [
+    {"to": "*", "days_ago": 0.01,
+     "subject": {"en": "Welcome to the Formloom CRM demo", "zh": "欢迎使用 Formloom CRM 演示"},
+     "body": {"en": "This team has been working for months: open a deal to see its stage history, drag cards on "
+                    "the Opportunities board, and find here the reminders the rules sent over the last days.",
+              "zh": "这个团队已经工作了几个月：打开商机查看阶段历史，在商机看板上拖动卡片，这里是规则最近几天发出的提醒。"}},
+    {"to": f"admin@{DOMAIN}", "days_ago": 0.01,
+     "subject": {"en": "Automation: run log and pending reminders", "zh": "自动化：执行日志与待发提醒"},
+     "body": {"en": "Automation (top bar) lists every rule run, the reminders still to come, dead letters and the "
+                    "mail outbox.",
+              "zh": "顶栏的「自动化」列出每次规则执行、待发提醒、死信和邮件发件箱。"}},
+]
 
 
 def dump(doc: dict) -> str:
     """One record per line: small, diffable, still plain JSON."""
-    head = json.dumps({"anchor": doc["anchor"]}, ensure_ascii=False)[1:-1]
+    head = json.dumps({k: doc[k] for k in ("anchor", "replay_days", "unread_days")}, ensure_ascii=False)[1:-1]
     users = ",\n    ".join(json.dumps(u, ensure_ascii=False) for u in doc["users"])
+    notes = ",\n    ".join(json.dumps(n, ensure_ascii=False) for n in doc["notifications"])
     records = ",\n    ".join(json.dumps(r, ensure_ascii=False) for r in doc["records"])
-    return f'{{\n  {head},\n  "users": [\n    {users}\n  ],\n  "records": [\n    {records}\n  ]\n}}\n'
+    return (f'{{\n  {head},\n  "users": [\n    {users}\n  ],\n  "notifications": [\n    {notes}\n  ],\n'
+            f'  "records": [\n    {records}\n  ]\n}}\n')
 
 
 def main(argv=None) -> int:

@@ -134,6 +134,7 @@ def _serve(host: str, port: int, threads: int) -> None:
     from waitress import serve
     from .app import create_app
     from .config import settings_from_env
+    check_port_free(host, port)
     _init_database(settings_from_env()["DATABASE_URL"])
     app = create_app()
     from .automation import start_background_worker
@@ -146,6 +147,30 @@ def _serve(host: str, port: int, threads: int) -> None:
         worker.stop()                            # finishes the job at hand
         _restore_sigterm(previous)
         app.extensions["formloom.db"].dispose()
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail in one line, with the fix, when the address is taken (before seeding or serving,
+    so nobody waits for a demo to load only to read "Address already in use")."""
+    import errno
+    import socket
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise FormloomError(f"cannot serve on host {host!r}: {error.strerror or error}",
+                            hint="give a host name or address of this machine, e.g. --host 127.0.0.1")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise FormloomError(f"port {port} on {host} is already in use",
+                                    hint=f"stop the program using it, or pick another port: --port {port + 1}"
+                                         f" (make demo PORT={port + 1})")
+            raise FormloomError(f"cannot serve on {host}:{port}: {error.strerror or error}",
+                                hint="choose a port above 1024 and an address of this machine")
 
 
 def _exit_on_sigterm():
@@ -284,6 +309,8 @@ def demo(template: str, host: str, port: int, serve: bool) -> None:
     from .resources import template_dir
     from .store.apps import AppCatalog
     from .store.install import install_path
+    if serve:
+        check_port_free(host, port)
     url = settings_from_env()["DATABASE_URL"]
     _init_database(url)
     db = _database()

@@ -3,11 +3,27 @@
 The file holds users and records; a reference is written "@entity:n" (the n-th
 demo record of that entity, by its "ref") and resolved here to a real id, so a
 template can ship a connected data set without knowing database ids.
+
+Demo data describes a team that has been at work for months, as of the day the
+loader runs:
+
+- `anchor` (a date): date and datetime values in the file are as of that day; the
+  loader moves them by (today - anchor) days, so "expected close in 3 days" stays
+  in 3 days whenever the demo is installed;
+- a record's `created_days_ago` (or `created_at`, an instant moved like the dates)
+  places its creation; `stage_history`
+  (`[{"stage": key, "days_ago": n}, ...]`, oldest first, ending with the record's
+  stage) gives its past moves, so time in stage, the path bar and funnels have data;
+- reminders that fell due in the last `replay_days` (default 14) are delivered as
+  in-app notifications, as they would have been (automation/replay.py), and
+  `notifications` (`[{"to": email | "*", "days_ago": n, "subject": label, "body": label}]`)
+  adds notes of the demo's own; all of them are marked as from the demo, and those
+  older than `unread_days` (default 3) are already read.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +33,11 @@ from .auth.users import create_user, set_roles, user_id_by_email
 from .definitions.model import AppDef
 from .store.db import Database
 from .store.records import create_record
-from .store.tables import events, records, users
+from .store.tables import events, notifications, records, stage_history, users
 
 DEMO_FILE = "demo_data.json"
+REPLAY_DAYS = 14
+UNREAD_DAYS = 3
 
 
 def demo_file(template_dir: Path) -> Path:
@@ -38,27 +56,113 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
             return {"users": len(user_ids), "records": 0}
         refs: dict[str, int] = {}
         created = 0
+        shift = _shift_days(app, data.get("anchor"), now)
         for item in data.get("records", []):
             entity = app.entity(item["entity"])
             values = {k: _resolve(v, refs) for k, v in item["data"].items()}
+            if shift:
+                values = _shift_dates(entity, values, shift)
             owner = user_ids.get(item.get("owner")) if item.get("owner") else None
-            when = now - timedelta(days=float(item.get("created_days_ago", 0)))
+            when = _created_at(item, shift, now)
             record = create_record(conn, app, entity, values, actor_id=owner, owner_id=owner,
                                    version_id=version_id, now=when, stage=item.get("stage"))
+            if item.get("stage_history"):
+                _write_stage_history(conn, record.id, item["stage_history"], owner, now)
             refs[item["ref"]] = record.id
             created += 1
-        _settle_automation(conn, app, now)
+        _settle_automation(conn, app, now, float(data.get("replay_days", REPLAY_DAYS)))
+        _demo_notes(conn, app, data.get("notifications", []), user_ids, now)
+        _read_older(conn, user_ids.values(), now - timedelta(days=float(data.get("unread_days", UNREAD_DAYS))))
     return {"users": len(user_ids), "records": created}
 
 
-def _settle_automation(conn, app: AppDef, now: datetime) -> None:
+def _created_at(item: dict, shift: int, now: datetime) -> datetime:
+    """`created_at` (an instant as of the anchor, moved like the dates; for records whose
+    creation is the moment they describe, such as a logged call), else `created_days_ago`."""
+    if item.get("created_at"):
+        moment = datetime.fromisoformat(item["created_at"].replace("Z", "+00:00")) + timedelta(days=shift)
+        return min(moment.astimezone(timezone.utc), now)
+    return now - timedelta(days=float(item.get("created_days_ago", 0)))
+
+
+def _shift_days(app: AppDef, anchor: str | None, now: datetime) -> int:
+    """Days from the file's anchor to today in the app's timezone (0 without an anchor)."""
+    if not anchor:
+        return 0
+    from .automation.timing import zone
+    return (now.astimezone(zone(app.timezone)).date() - date.fromisoformat(anchor)).days
+
+
+def _shift_dates(entity, values: dict, days: int) -> dict:
+    out = dict(values)
+    for f in entity.fields:
+        value = out.get(f.key)
+        if not isinstance(value, str) or not value:
+            continue
+        if f.type == "date":
+            try:
+                out[f.key] = (date.fromisoformat(value) + timedelta(days=days)).isoformat()
+            except ValueError:
+                pass
+        elif f.type == "datetime":
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00")) + timedelta(days=days)
+            except ValueError:
+                continue
+            out[f.key] = moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+    return out
+
+
+def _write_stage_history(conn, record_id: int, steps: list[dict], user_id: int | None, now: datetime) -> None:
+    """Replace the record's one "created in this stage" row by its past moves."""
+    conn.execute(stage_history.delete().where(stage_history.c.record_id == record_id))
+    previous: datetime | None = None
+    last_stage = None
+    for step in steps:
+        at = now - timedelta(days=float(step["days_ago"]))
+        conn.execute(stage_history.insert().values(
+            record_id=record_id, from_stage=last_stage, to_stage=step["stage"], user_id=user_id, at=at,
+            seconds_in_previous=int((at - previous).total_seconds()) if previous else None))
+        previous, last_stage = at, step["stage"]
+    conn.execute(records.update().where(records.c.id == record_id).values(stage_entered_at=previous))
+
+
+def _settle_automation(conn, app: AppDef, now: datetime, replay_days: float) -> None:
     """Demo data is a snapshot of a history that already happened: its creation events must
-    not run event rules again (re-routing owners, rewriting dates), but its time-based
-    reminders are scheduled from now on, as they would be for a live app."""
+    not run event rules again (re-routing owners, rewriting dates); the reminders of the
+    last days are delivered as they would have been, and the rest are scheduled from now
+    on, as for a live app."""
     from .automation import resync_app
+    from .automation.replay import replay_due
     conn.execute(events.update().where(events.c.app_key == app.key, events.c.processed_at.is_(None))
                  .values(processed_at=now))
+    if replay_days > 0:
+        replay_due(conn, app, now - timedelta(days=replay_days), now)
     resync_app(conn, app, now=now)
+
+
+def _demo_notes(conn, app: AppDef, notes: list[dict], user_ids: dict[str, int], now: datetime) -> None:
+    """The demo's own notifications (a welcome, what to try), in each reader's language."""
+    from .automation.channels.inapp import notify_user
+    from .automation.channels.inapp import DEMO_PREFIX
+    from .definitions.model import Label
+    languages = dict(conn.execute(select(users.c.id, users.c.language)
+                                  .where(users.c.id.in_(list(user_ids.values())))).all()) if user_ids else {}
+    for i, note in enumerate(notes):
+        targets = list(user_ids.values()) if note.get("to") == "*" else \
+            [user_ids[e] for e in [str(note.get("to", "")).lower()] if e in user_ids]
+        at = now - timedelta(days=float(note.get("days_ago", 0)))
+        for user_id in targets:
+            lang = languages.get(user_id) or "en"
+            notify_user(conn, user_id, Label.of(note["subject"]).get(lang), Label.of(note.get("body", "")).get(lang),
+                        f"{DEMO_PREFIX}note:{app.key}:{i}:u{user_id}", at, app_key=app.key)
+
+
+def _read_older(conn, user_ids, before: datetime) -> None:
+    conn.execute(notifications.update().where(notifications.c.user_id.in_(list(user_ids)),
+                                              notifications.c.read_at.is_(None),
+                                              notifications.c.created_at < before)
+                 .values(read_at=notifications.c.created_at))
 
 
 def _resolve(value: Any, refs: dict[str, int]) -> Any:

@@ -48,7 +48,8 @@
       group: "kanban",
       sort: false,
       draggable: ".kanban-card[data-movable]",
-      filter: ".move-menu, .kanban-more, a, button, summary, input, select, textarea",
+      // the title is a link and a handle: pressing and moving drags the card, a click opens it
+      filter: ".move-menu, .kanban-more, button, summary, input, select, textarea",
       preventOnFilter: false,
       delay: 150,
       delayOnTouchOnly: true,
@@ -58,8 +59,11 @@
       ghostClass: "kanban-ghost",
       chosenClass: "kanban-chosen",
       dragClass: "kanban-drag",
+      onStart: function (evt) { evt.item._kanbanDragged = true; },
       onEnd: function (evt) {
         var card = evt.item;
+        // the release after a drag is not a click on the title link
+        window.setTimeout(function () { card._kanbanDragged = false; }, 0);
         if (evt.from === evt.to) { return; }
         card._kanbanOrigin = { list: evt.from };
         move(card, evt.to.dataset.stage);
@@ -86,7 +90,17 @@
     if (first) { first.focus(); }
   }
 
+  // a card is dragged by SortableJS (pointer events), never by the browser's own link dragging
+  document.addEventListener("dragstart", function (event) {
+    if (event.target.closest && event.target.closest(".kanban-card")) { event.preventDefault(); }
+  }, true);
+
   document.addEventListener("click", function (event) {
+    var dragged = event.target.closest && event.target.closest(".kanban-card");
+    if (dragged && dragged._kanbanDragged && event.target.closest("a")) {
+      event.preventDefault();
+      return;
+    }
     var toggle = event.target.closest && event.target.closest("[data-collapse-toggle]");
     if (toggle) {
       var col = toggle.closest(".kanban-col");

@@ -17,7 +17,7 @@ def test_detail_shows_values_as_people_read_them(as_agent, acme_case):
     page = as_agent.get(f"/apps/desk/case/{case.id}").get_data(as_text=True)
     assert "Printer on fire" in page
     assert f'<a href="/apps/desk/company/{acme.id}">Acme</a>' in page
-    assert "High" in page and "2026-03-01" in page and "1,234.50" in page
+    assert "High" in page and "1 Mar 2026" in page and "1,234.50" in page   # dates as people read them
     assert "Escalation reason" not in page          # visible_if is false and it is empty
     assert '<span class="badge">Open</span>' in page
     assert f'href="/apps/desk/case/{case.id}/edit"' in page

@@ -84,7 +84,7 @@ def test_the_close_date_reminder_reaches_the_owners_bell(crm, clock):
     assert work(flask_app) >= 1
     assert bell_count(sally) == 1
     page = sally.get("/notifications").get_data(as_text=True)
-    assert "MES upgrade phase 2 is expected to close on 2026-03-05" in page
+    assert "MES upgrade phase 2 is expected to close on 5 Mar 2026" in page          # as the reader reads dates
     assert f'href="{record_path}"' in page
 
     assert work(flask_app) == 0                        # a second pass fires nothing more

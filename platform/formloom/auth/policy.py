@@ -131,3 +131,11 @@ def visible_fields(actor: Actor | None, app: AppDef, entity: EntityDef, stage=No
 
 def writable_fields(actor: Actor | None, app: AppDef, entity: EntityDef, stage=None) -> tuple[FieldDef, ...]:
     return tuple(f for f in entity.fields if field_access(actor, app, f, stage) == "write")
+
+
+def assign_scope(actor: Actor | None, app: AppDef, entity: EntityDef) -> Scope:
+    """Whom the actor may make the owner of a record of `entity`: "all" (any member of the
+    app), "team" (themselves and the people who report to them) or "none" (only
+    themselves, implicitly): the reach of their update permission, as for reassigning."""
+    granted = scope(actor, "update", app, entity)
+    return granted if granted in ("team", "all") else "none"

@@ -245,9 +245,17 @@ def record_view(ctx: RuleContext, record: Record | None, lang: str) -> dict:
     from ..fields import field_type   # fields register on import; keep module import light
 
     entity = ctx.app.entity(record.entity_key)
+    from ..timefmt import format_value
+
     labels = {}
     for f in (entity.fields if entity else ()):
         try:
+            if f.type in ("date", "datetime"):      # dates as the reader reads them, in the app's zone
+                text = format_value(f.type, record.data.get(f.key), lang, zone(ctx.app.timezone),
+                                    show_zone=f.type == "datetime")
+                if text is not None:
+                    labels[f.key] = text
+                    continue
             labels[f.key] = field_type(f.type).display(f, record.data.get(f.key), lang)
         except Exception:   # a value a type cannot show must not stop a reminder
             labels[f.key] = str(record.data.get(f.key) or "")

@@ -20,7 +20,7 @@ Schedules (cron) are per app, not per record: one job per occurrence
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -49,6 +49,8 @@ class TimeContext:
     conn: Connection
     app: AppDef
     now: datetime
+    #: latest_related answers within this one pass (several rules ask the same question)
+    related: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 # -- time triggers: when is a rule due for a record ------------------------------------------------
@@ -109,7 +111,10 @@ def no_related(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Re
     """`for` without a new related record: the clock starts at creation and restarts
     with each related record created."""
     spec = rule.trigger
-    clock = latest_related(tc.conn, tc.app, spec["entity"], spec["via"], record.id) or record.created_at
+    memo_key = (spec["entity"], spec["via"], record.id)
+    if memo_key not in tc.related:
+        tc.related[memo_key] = latest_related(tc.conn, tc.app, spec["entity"], spec["via"], record.id)
+    clock = tc.related[memo_key] or record.created_at
     clock = max(clock, record.created_at).astimezone(timezone.utc)
     return [(f"n{clock.isoformat()}", add_duration(clock, spec["for"]))]
 

@@ -110,6 +110,7 @@ def entity_references(s: Subject) -> Iterator[Problem]:
                 yield s.problem("entities", ei, "list_columns", ci,
                                 message=f"The list column {column!r} is not a field of entity {name!r}"
                                         f"{did_you_mean(column, fields)}.")
+        yield from _hidden_on_create_problems(s, ei, entity, fields)
         workflow = entity.get("workflow")
         if isinstance(workflow, str) and workflow not in s.workflows:
             yield s.problem("entities", ei, "workflow",
@@ -121,6 +122,23 @@ def entity_references(s: Subject) -> Iterator[Problem]:
                 yield s.problem(*path, "entity",
                                 message=f"Field {f.get('key')!r} refers to "
                                         f"{unknown('the entity', f['entity'], entity_keys)}, which this app does not have.")
+
+
+def _hidden_on_create_problems(s: Subject, ei: int, entity: dict, fields: dict) -> Iterator[Problem]:
+    """Each key is a field, and none is required without a default (a new record could
+    never be saved from a form that does not ask for it)."""
+    name = entity.get("key")
+    for hi, key in indexed(entity.get("hidden_on_create")):
+        f = fields.get(key)
+        if f is None:
+            yield s.problem("entities", ei, "hidden_on_create", hi,
+                            message=f"The field {key!r} hidden on the new-record form is not a field of entity "
+                                    f"{name!r}{did_you_mean(key, fields)}.")
+        elif f.get("required") is True and f.get("default") in (None, ""):
+            yield s.problem("entities", ei, "hidden_on_create", hi,
+                            message=f"The field {key!r} of entity {name!r} is required and has no default, so a "
+                                    "new record could never be saved from a form that leaves it out; give it a "
+                                    "default or remove it from hidden_on_create.")
 
 
 @for_kind("app")

@@ -1,26 +1,31 @@
-"""Automation admin pages, for the app's admins only: the rule run log (what
-fired, when, for which record, outcome, duration), pending reminders per rule,
-dead letters with a Retry button, and the mail outbox (mail kept when no
-SMTP_URL is configured).
+"""Automation admin pages, for the app's admins: the rule run log (what fired,
+when, for which record, outcome, duration), pending reminders (paged, with record
+titles, rule labels and local times), dead letters with a Retry button, and the
+mail outbox (mail kept when no SMTP_URL is configured).
 
-A member of the app who is not one of its admins gets 403; anyone else 404
-(the app's existence is never revealed).
+A member who manages people (someone's `manager_id` points at them) gets a
+read-only view of the pending reminders of records their team owns and they may
+read (through the policy); other members get 403; anyone else 404 (the app's
+existence is never revealed).
 """
 from __future__ import annotations
 
 from datetime import timezone
 from typing import Iterable
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select, true
 
 from ..auth import policy
-from ..automation import Settings, dead_letters, pending_reminders, retry_job, run_log
+from ..auth.users import reports_of
+from ..automation import Settings, dead_letters, retry_job, run_log
 from ..automation.channels.email import message_id_for
 from ..definitions.model import AppDef
 from ..errors import ForbiddenError, NotFoundError
+from ..store.query import titles_in_app
 from ..store.tables import jobs, outbox_mail, records
 from .helpers import Place, catalog, current_actor, db, load_app, local_time
 
@@ -28,6 +33,33 @@ bp = Blueprint("admin_automation", __name__)
 
 LOG_LIMIT = 200
 OUTBOX_LIMIT = 100
+REMINDERS_PAGE = 50
+
+#: What the run log's trigger, outcome and message words mean, in the reader's language.
+TRIGGER_TEXT = {
+    "record_created": _l("Record created"), "record_updated": _l("Record updated"),
+    "field_changed": _l("Field changed"), "stage_entered": _l("Stage entered"), "stage_left": _l("Stage left"),
+    "date_field": _l("Date reached"), "stage_idle": _l("Idle in a stage"), "no_related": _l("No related record"),
+    "schedule": _l("Schedule"), "reminder": _l("Reminder"),
+}
+OUTCOME_TEXT = {"fired": _l("fired"), "skipped": _l("skipped"), "failed": _l("failed"), "dead": _l("dead")}
+KIND_TEXT = {"email": _l("Email"), "webhook": _l("Webhook"), "reminder": _l("Reminder")}
+MESSAGE_TEXT = {
+    "the condition does not hold": _l("the condition does not hold"),
+    "the record was deleted": _l("the record was deleted"),
+    "late": _l("late"),
+    "notify: nobody to notify": _l("notify: nobody to notify"),
+    "email: nobody to email": _l("email: nobody to email"),
+    "demo history": _l("demo history"),
+}
+
+
+def message_text(message: str | None) -> str:
+    """A run-log message in the reader's language: the engine's fixed phrases are
+    translated piece by piece; anything else (an error's own words) is kept."""
+    if not message:
+        return ""
+    return "; ".join(str(MESSAGE_TEXT.get(part, part)) for part in message.split("; "))
 
 
 @bp.before_request
@@ -53,6 +85,33 @@ def automation_admin_url() -> str | None:
     if len(found) == 1:
         return url_for("admin_automation.runs", app_key=found[0].key)
     return url_for("admin_automation.choose")
+
+
+def manages_people(actor) -> bool:
+    """Someone reports to the actor (once per request)."""
+    if actor is None:
+        return False
+    cached = g.get("_formloom_manages")
+    if cached is None:
+        with db().read() as conn:
+            cached = g._formloom_manages = bool(reports_of(conn, actor.id))
+    return cached
+
+
+def team_view_apps() -> list[AppDef]:
+    """Apps whose pending reminders the actor may see read-only (members who manage people)."""
+    actor = current_actor()
+    if actor is None or not manages_people(actor):
+        return []
+    return [app for app in catalog().installed()
+            if policy.is_member(actor, app) and not policy.is_app_admin(actor, app)]
+
+
+@bp.app_template_global()
+def automation_team_url() -> str | None:
+    """The top bar link to the team's pending reminders, for managers who are not admins."""
+    found = team_view_apps()
+    return url_for("admin_automation.reminders", app_key=found[0].key) if found else None
 
 
 def load_admin_app(app_key: str) -> Place:
@@ -86,6 +145,7 @@ def record_urls(conn, app: AppDef, record_ids: Iterable[int | None]) -> dict[int
 
 
 def _page(template: str, place: Place, tab: str, **context):
+    context.setdefault("admin", True)
     return render_template(template, app=place.app, tab=tab, labels=rule_labels(place.app), **context)
 
 
@@ -110,30 +170,74 @@ def runs(app_key: str):
     with db().read() as conn:
         rows = run_log(conn, place.app.key, rule_key=rule_key, record_id=record_id, limit=LOG_LIMIT)
         urls = record_urls(conn, place.app, (r["record_id"] for r in rows))
+        titles = titles_in_app(conn, place.app, current_actor(), (r["record_id"] for r in rows))
     for r in rows:
         r["when"] = local_time(r["at"], place.app)
         r["url"] = urls.get(r["record_id"])
+        r["title"] = titles.get(r["record_id"])
+        r["trigger_text"] = TRIGGER_TEXT.get(r["trigger"], r["trigger"])
+        r["outcome_text"] = OUTCOME_TEXT.get(r["outcome"], r["outcome"])
+        r["message_text"] = message_text(r["message"])
     return _page("admin/automation.html", place, "runs", rows=rows, rule_key=rule_key, record_id=record_id)
 
 
 @bp.get("/apps/<app_key>/admin/automation/reminders")
 def reminders(app_key: str):
-    place = load_admin_app(app_key)
+    """Pending reminders, soonest first, a page at a time: admins see all of them; a
+    manager sees, read-only, those of records their team owns and they may read."""
+    place = load_app(app_key)          # 404 for non-members
+    actor = current_actor()
+    admin = policy.is_app_admin(actor, place.app)
+    if not admin and not manages_people(actor):
+        raise ForbiddenError(_("Only the administrators of this app and managers may see its reminders."),
+                             hint=_("Ask an administrator of this app for access."))
     only = request.args.get("rule") or None
-    with db().read() as conn:
-        pending = pending_reminders(conn, place.app.key, rule_key=only, limit=1000)
-        urls = record_urls(conn, place.app, (r["record_id"] for r in pending))
-    groups: dict[str, list[dict]] = {}
+    page_arg = request.args.get("page", "")
+    page = max(int(page_arg), 1) if page_arg.isdigit() and len(page_arg) < 7 else 1
     triggers = rule_triggers(place.app)
-    for key, trigger in triggers.items():       # every time-triggered rule, even with nothing pending
-        if trigger in ("date_field", "stage_idle", "no_related", "schedule") and (only is None or key == only):
-            groups[key] = []
-    for r in pending:
-        r["when"] = local_time(r["due_at"], place.app)
-        r["url"] = urls.get(r["record_id"])
-        groups.setdefault(r["rule_key"], []).append(r)
-    return _page("admin/automation_reminders.html", place, "reminders", groups=groups, triggers=triggers,
-                 only=only, total=len(pending))
+    with db().read() as conn:
+        where = _reminder_filter(conn, place.app, actor, admin)
+        counts = dict(conn.execute(select(jobs.c.rule_key, func.count())
+                                   .select_from(jobs.outerjoin(records, records.c.id == jobs.c.record_id))
+                                   .where(where).group_by(jobs.c.rule_key)).all())
+        query = (select(jobs.c.id, jobs.c.rule_key, jobs.c.record_id, jobs.c.due_at, jobs.c.payload,
+                        records.c.title, records.c.entity_key, records.c.owner_id)
+                 .select_from(jobs.outerjoin(records, records.c.id == jobs.c.record_id)).where(where))
+        if only:
+            query = query.where(jobs.c.rule_key == only)
+        rows = [dict(r._mapping) for r in conn.execute(
+            query.order_by(jobs.c.due_at, jobs.c.id).offset((page - 1) * REMINDERS_PAGE).limit(REMINDERS_PAGE))]
+        from ..auth.users import user_names
+        owners = user_names(conn, {r["owner_id"] for r in rows if r["owner_id"]})
+    for r in rows:
+        entity = place.app.entity(r["entity_key"]) if r["entity_key"] else None
+        r["due_at"] = r["due_at"] if r["due_at"].tzinfo else r["due_at"].replace(tzinfo=timezone.utc)
+        r["entity"] = entity
+        r["url"] = (url_for("records.detail", app_key=place.app.key, entity_key=entity.key, record_id=r["record_id"])
+                    if entity is not None and r["record_id"] else None)
+        r["owner"] = owners.get(r["owner_id"])
+        r["repeat"] = (r["payload"] or {}).get("repeat", 0)
+    rules = [(key, counts.get(key, 0)) for key, trigger in triggers.items()
+             if trigger in ("date_field", "stage_idle", "no_related", "schedule")]
+    total = counts.get(only, 0) if only else sum(counts.values())
+    first = (page - 1) * REMINDERS_PAGE
+    return _page("admin/automation_reminders.html", place, "reminders", rows=rows, rules=rules, only=only,
+                 total=total, page=page, first=first + 1 if rows else 0, last=first + len(rows),
+                 has_next=first + len(rows) < total, admin=admin)
+
+
+def _reminder_filter(conn, app: AppDef, actor, admin: bool):
+    """Pending reminders of the app the actor may see: all for admins; for a manager,
+    those of records owned by them or their team and readable under the policy."""
+    base = and_(jobs.c.kind == "reminder", jobs.c.app_key == app.key, jobs.c.status == "pending")
+    if admin:
+        return base
+    team = reports_of(conn, actor.id) | {actor.id}
+    readable = or_(*[and_(records.c.entity_key == e.key,
+                          policy.record_scope_clause(actor, "read", app, e, team_of=lambda _id: team))
+                     for e in app.entities]) if app.entities else true()
+    return and_(base, records.c.id.is_not(None), records.c.deleted_at.is_(None),
+                records.c.owner_id.in_(sorted(team)), readable)
 
 
 @bp.get("/apps/<app_key>/admin/automation/dead-letters")
@@ -142,9 +246,13 @@ def dead(app_key: str):
     with db().read() as conn:
         rows = dead_letters(conn, place.app.key, limit=LOG_LIMIT)
         urls = record_urls(conn, place.app, (r["record_id"] for r in rows))
+        titles = titles_in_app(conn, place.app, current_actor(), (r["record_id"] for r in rows))
     for r in rows:
         r["when"] = local_time(r["finished_at"], place.app)
         r["url"] = urls.get(r["record_id"])
+        r["title"] = titles.get(r["record_id"])
+        r["status_text"] = OUTCOME_TEXT.get(r["status"], r["status"])
+        r["kind_text"] = KIND_TEXT.get(r["kind"], r["kind"])
     retried = request.args.get("retried", "")
     return _page("admin/automation_dead.html", place, "dead", rows=rows,
                  retried=int(retried) if retried.isdigit() else None)

@@ -13,6 +13,7 @@ from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, FieldDef
 from ..fields import field_type
 from ..store.query import titles_for
+from .datetimes import format_value, reader_zone
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,10 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
         return Shown(links=links)
     if f.type == "user":
         return Shown(text=", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
+    if f.type in ("date", "datetime"):
+        text = format_value(f.type, value, lang, reader_zone(app))
+        if text is not None:
+            return Shown(text=text)
     try:
         text = ftype.display(f, value, lang)
     except Exception:       # a value an older definition wrote: show it rather than fail the page

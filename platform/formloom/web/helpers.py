@@ -175,20 +175,38 @@ def nav_apps() -> list[dict]:
 
 
 def zone_for(app: AppDef | None = None) -> ZoneInfo:
+    """The reader's timezone: their profile's, else the app's, else UTC (once per request)."""
+    cache = g.setdefault("_formloom_zones", {}) if has_request_context() else {}
+    key = app.key if app is not None else None
+    if key in cache:
+        return cache[key]
     actor = current_actor()
-    for name in ((actor.timezone if actor else None), (app.timezone if app else None), "UTC"):
+    found = ZoneInfo("UTC")
+    app_zone = app.timezone if app else _members_zone()
+    for name in ((actor.timezone if actor else None), app_zone, "UTC"):
         if name:
             try:
-                return ZoneInfo(name)
+                found = ZoneInfo(name)
+                break
             except (ZoneInfoNotFoundError, ValueError):
                 continue
-    return ZoneInfo("UTC")
+    cache[key] = found
+    return found
+
+
+def _members_zone() -> str | None:
+    """Outside an app (home, notifications, profile): the timezone of the actor's apps when
+    they all share one, so a person without a profile zone still reads the app's time."""
+    zones = {entry["app"].timezone for entry in nav_apps() if entry["app"].timezone}
+    return zones.pop() if len(zones) == 1 else None
 
 
 def local_time(value: datetime | None, app: AppDef | None = None) -> str:
+    """A moment as the reader reads it (web/datetimes.py: their language, their zone)."""
+    from .datetimes import when
     if value is None:
         return ""
-    return value.astimezone(zone_for(app)).strftime("%Y-%m-%d %H:%M")
+    return when(value, app)
 
 
 def url_with(**changes: Any) -> str:
@@ -246,6 +264,8 @@ def public_url(path: str) -> str:
 
 
 def init_templates(app: Flask) -> None:
+    from .datetimes import init_filters
     app.jinja_env.filters["label"] = label
+    init_filters(app)
     app.jinja_env.globals.update(current_actor=current_actor, nav_apps=nav_apps, current_lang=lang,
                                  url_with=url_with, languages=LANGUAGES, url_for=cached_url_for)

@@ -43,6 +43,16 @@ def unread_notifications() -> int:
         return unread_capped(conn, actor.id)
 
 
+@bp.app_template_global()
+def latest_notifications(limit: int = 5) -> list[dict]:
+    """The actor's newest notifications, for the app home: what the bell holds, at a glance."""
+    actor = current_actor()
+    if actor is None:
+        return []
+    with db().read() as conn:
+        return _with_links(conn, notifications_for(conn, actor.id, limit))
+
+
 def unread_capped(conn, user_id: int, cap: int = BELL_CAP) -> int:
     """The unread count up to `cap` (the bell shows "99+"): a bounded index scan on every page,
     never a full count."""
@@ -156,7 +166,8 @@ def api_list():
         unread = unread_count(conn, actor.id)
     data = [{"id": n["id"], "app": n["app_key"], "record_id": n["record_id"], "subject": n["subject"],
              "body": n["body"], "url": public_url(n["url"]) if n["url"] else None,
-             "created_at": _iso(n["created_at"]), "read_at": _iso(n["read_at"]), "read": n["read_at"] is not None}
+             "created_at": _iso(n["created_at"]), "read_at": _iso(n["read_at"]), "read": n["read_at"] is not None,
+             "demo": n.get("demo", False)}
             for n in items]
     return jsonify({"data": data, "unread": unread,
                     "next_before": data[-1]["id"] if len(data) == limit else None})

@@ -17,7 +17,7 @@ from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
-from ..auth.users import reports_of, user_names
+from ..auth.users import members_of, reports_of, user_names
 from ..automation.actions import RULE_VIA
 from ..conditions import truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
@@ -366,6 +366,8 @@ def form_state(place: Place, record: Record | None, formdata=None, context=None)
     actor, app, entity = current_actor(), place.app, place.entity
     stage = stage_of(place, record)
     visible = [f for f in policy.visible_fields(actor, app, entity, stage) if f.type != "auto_number" or record]
+    if record is None:                  # values set later (automation, a stage) are not asked for
+        visible = [f for f in visible if f.key not in entity.hidden_on_create]
     writable = {f.key for f in policy.writable_fields(actor, app, entity, stage)}
     readonly = tuple(f.key for f in visible if f.key not in writable)
     form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly,
@@ -441,7 +443,7 @@ def incoming_data(state: FormState) -> dict:
 
 
 def render_form(state: FormState, status: int = 200, problems: Iterable = (), conflict: dict | None = None,
-                general: list[str] | None = None, follow: dict | None = None):
+                general: list[str] | None = None, follow: dict | None = None, owner: dict | None = None):
     problems = list(problems)
     shown_keys = {f.key for f in state.visible}
     general = list(general or []) + [p.message for p in problems if p.field not in shown_keys]
@@ -453,7 +455,38 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
         stage=state.stage, fields=views, general=general, conflict=conflict, follow=follow,
         version=(conflict or {}).get("version") or (state.record.version if state.record else None),
         validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
+        owner=owner,
     ), status
+
+
+OWNER_FIELD = "_owner"
+
+
+def owner_view(place: Place, posted: str | None = None) -> dict:
+    """The new-record form's Owner: the current user by default; a choice among the
+    people the policy lets the actor assign to (policy.assign_scope), else read-only.
+    `error` is set when a posted choice is not one of them."""
+    actor = current_actor()
+    reach = policy.assign_scope(actor, place.app, place.entity)
+    choices: list[tuple[int, str]] = []
+    if reach != "none":
+        with db().read() as conn:
+            choices = members_of(conn, place.app.key)
+            if reach == "team":
+                team = reports_of(conn, actor.id) | {actor.id}
+                choices = [c for c in choices if c[0] in team]
+        if actor.id not in {c[0] for c in choices}:
+            choices = [(actor.id, actor.display_name), *choices]
+    view = {"choices": choices, "selected": actor.id, "name": actor.display_name, "error": None}
+    if posted is not None and choices:
+        chosen = int(posted) if posted.isdigit() and len(posted) < 19 else None
+        if chosen in {c[0] for c in choices}:
+            view["selected"] = chosen
+        else:
+            view["error"] = _("Choose the owner from the list: you may give this record to yourself or "
+                              "to the people you manage.") if reach == "team" else \
+                _("Choose the owner from the list of this app's members.")
+    return view
 
 
 @bp.route("/apps/<app_key>/<entity_key>/new", methods=["GET", "POST"])
@@ -461,15 +494,18 @@ def new(app_key: str, entity_key: str):
     place = load_entity(app_key, entity_key, "create")
     actor = current_actor()
     if request.method == "GET":
-        return render_form(form_state(place, None))
+        return render_form(form_state(place, None), owner=owner_view(place))
     state = form_state(place, None, request.form)
+    owner = owner_view(place, request.form.get(OWNER_FIELD, str(actor.id)))
     try:
         with db().write() as conn:
             record = create_record(conn, place.app, place.entity, incoming_data(state), actor_id=actor.id,
                                    lang=lang(), writable=state.writable, version_id=place.version_id,
-                                   reader=actor)
+                                   reader=actor, owner_id=owner["selected"])
+            if owner["error"]:
+                raise RecordInvalid([])
     except RecordInvalid as invalid:
-        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
+        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")], owner=owner)
     return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
 
 

@@ -11,6 +11,10 @@ from sqlalchemy import Connection, func, select, update
 from ...store.tables import notifications
 from ..jobs import insert_ignore
 
+#: Notifications whose key starts with this were written by a demo's loader (replayed
+#: reminders, the demo's own notes); the bell marks them as from the demo.
+DEMO_PREFIX = "demo:"
+
 
 def notify_user(conn: Connection, user_id: int, subject: str, body: str, key: str, now: datetime, *,
                 app_key: str | None = None, record_id: int | None = None) -> bool:
@@ -27,7 +31,7 @@ def unread_count(conn: Connection, user_id: int) -> int:
 
 def notifications_for(conn: Connection, user_id: int, limit: int = 50, *, unread_only: bool = False,
                       before_id: int | None = None) -> list[dict]:
-    """Newest first: {id, app_key, record_id, subject, body, created_at, read_at}."""
+    """Newest first: {id, app_key, record_id, subject, body, created_at, read_at, demo}."""
     query = select(notifications).where(notifications.c.user_id == user_id)
     if unread_only:
         query = query.where(notifications.c.read_at.is_(None))
@@ -57,4 +61,5 @@ def _row(r) -> dict:
         return v.replace(tzinfo=timezone.utc) if v is not None and v.tzinfo is None else v
 
     return {"id": r.id, "app_key": r.app_key, "record_id": r.record_id, "subject": r.subject, "body": r.body,
-            "created_at": aware(r.created_at), "read_at": aware(r.read_at)}
+            "created_at": aware(r.created_at), "read_at": aware(r.read_at),
+            "demo": (r.idempotency_key or "").startswith(DEMO_PREFIX)}

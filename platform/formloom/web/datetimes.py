@@ -1,0 +1,78 @@
+"""Every date and time a person reads, in one place: formatted for their language and
+shown in their own timezone (the profile's, else the app's, else UTC).
+
+Stored values stay ISO 8601 in UTC; this module is the only one that turns them into
+text for a screen, so details, lists, cards, notifications, tokens, the audit and the
+admin pages agree. The zone is written out (as "UTC+8") wherever the reader could not
+otherwise know it: whenever the time is not in a timezone the reader chose in their
+profile. Lists and cards leave it to the `title` (hover) to stay compact.
+
+Templates use the filters: `{{ moment|when }}` (a datetime), `{{ moment|when_html }}`
+(the same in a <time> element with the exact instant), `{{ day|day }}` (a date).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup, escape
+
+from ..fields.dates import parse_date, parse_datetime
+from ..timefmt import format_day, format_moment, format_value, zone_label, zone_title  # noqa: F401  (re-exported)
+
+
+def as_moment(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, str):
+        return parse_datetime(value)
+    return None
+
+
+# -- in a request: the reader's language and zone ---------------------------------------
+
+def reader_zone(app=None) -> ZoneInfo:
+    from .helpers import zone_for
+    return zone_for(app)
+
+
+def zone_is_chosen(zone: ZoneInfo | timezone) -> bool:
+    """True when the reader set this very zone in their profile (then no label is needed)."""
+    from .helpers import current_actor
+    actor = current_actor()
+    return bool(actor is not None and actor.timezone and getattr(zone, "key", None) == actor.timezone)
+
+
+def when(value: Any, app=None, *, show_zone: bool | None = None) -> str:
+    """A moment for the current reader; '' for nothing. `show_zone=None` writes the zone
+    unless the reader chose it in their profile."""
+    from .helpers import lang
+    moment = as_moment(value)
+    if moment is None:
+        return "" if value in (None, "") else str(value)
+    zone = reader_zone(app)
+    if show_zone is None:
+        show_zone = not zone_is_chosen(zone)
+    return format_moment(moment, lang(), zone, show_zone=show_zone)
+
+
+def when_html(value: Any, app=None, *, show_zone: bool | None = None) -> Markup:
+    """`when` inside <time datetime="…UTC…" title="zone">, for templates."""
+    moment = as_moment(value)
+    if moment is None:
+        return Markup('<span class="muted">—</span>') if value in (None, "") else Markup(escape(str(value)))
+    zone = reader_zone(app)
+    iso = moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return Markup(f'<time datetime="{escape(iso)}" title="{escape(zone_title(moment, zone))}">'
+                  f'{escape(when(moment, app, show_zone=show_zone))}</time>')
+
+
+def day(value: Any) -> str:
+    from .helpers import lang
+    parsed = value if isinstance(value, date) and not isinstance(value, datetime) else parse_date(value)
+    return format_day(parsed, lang()) if parsed is not None else ("" if value in (None, "") else str(value))
+
+
+def init_filters(app) -> None:
+    app.jinja_env.filters.update(when=when, when_html=when_html, day=day)

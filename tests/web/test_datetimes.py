@@ -1,0 +1,96 @@
+"""Every date and time a person reads is formatted for their language and shown in their
+own timezone (profile, else the app's), with the zone written where it could be ambiguous;
+never raw ISO text (web/datetimes.py, the `when` filters)."""
+from __future__ import annotations
+
+import copy
+import re
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+
+from formloom.auth.tokens import create_token
+from formloom.store.install import install_documents
+from formloom.store.tables import api_tokens, users
+from formloom.web.datetimes import format_day, format_moment, zone_label
+
+from .desk import CASE_FLOW, desk_app
+
+RAW_ISO = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+MOMENT = "2026-11-20T05:30:00Z"          # 13:30 in Shanghai, 06:30 in Berlin
+
+
+def test_format_for_each_language_and_zone():
+    moment = datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert format_moment(moment, "en", shanghai) == "20 Nov 2026, 13:30"
+    assert format_moment(moment, "zh", shanghai) == "2026年11月20日 13:30"
+    assert format_moment(moment, "en", shanghai, show_zone=True) == "20 Nov 2026, 13:30 UTC+8"
+    assert format_moment(moment, "en", ZoneInfo("Asia/Kolkata"), show_zone=True) == "20 Nov 2026, 11:00 UTC+5:30"
+    assert format_moment(moment, "en", ZoneInfo("UTC"), show_zone=True) == "20 Nov 2026, 05:30 UTC"
+    assert format_day(date(2026, 2, 3), "zh") == "2026年2月3日" and format_day(date(2026, 2, 3), "en") == "3 Feb 2026"
+    assert zone_label(moment.astimezone(ZoneInfo("America/St_Johns"))) == "UTC-3:30"
+
+
+def _with_datetime_field(app):
+    doc = desk_app()
+    case = next(e for e in doc["entities"] if e["key"] == "case")
+    case["fields"].append({"key": "last_contact", "type": "datetime", "label": {"en": "Last contact", "zh": "最近联系"}})
+    case["list_columns"] = [*case["list_columns"], "last_contact"]
+    doc["version"] = 2
+    install_documents(app.extensions["formloom.db"], doc, {"case_flow": copy.deepcopy(CASE_FLOW)})
+
+
+def _set(app, user_id, **values):
+    with app.extensions["formloom.db"].write() as conn:
+        conn.execute(update(users).where(users.c.id == user_id).values(**values))
+
+
+def test_detail_and_list_show_local_times_in_the_app_zone(app, people, as_agent, make_record):
+    _with_datetime_field(app)
+    record = make_record("case", {"subject": "Timed", "last_contact": MOMENT, "due": "2026-12-01"})
+    detail = as_agent.get(f"/apps/desk/case/{record.id}").get_data(as_text=True)
+    listing = as_agent.get("/apps/desk/case/").get_data(as_text=True)
+    for page in (detail, listing):
+        assert "20 Nov 2026, 13:30" in page and "1 Dec 2026" in page
+        assert not RAW_ISO.search(_visible(page)), RAW_ISO.search(_visible(page))
+    # the record's own times (created, updated, the audit) say which zone they are in
+    assert re.search(r"Created \d+ \w{3} \d{4}, \d\d:\d\d UTC\+8", detail)
+
+
+def test_profile_timezone_and_language_win(app, people, as_agent, make_record):
+    _with_datetime_field(app)
+    record = make_record("case", {"subject": "Timed", "last_contact": MOMENT})
+    _set(app, people.agent, timezone="Europe/Berlin", language="zh")
+    as_agent.post("/language", data={"lang": "zh", "next": "/"})
+    detail = as_agent.get(f"/apps/desk/case/{record.id}").get_data(as_text=True)
+    assert "2026年11月20日 06:30" in detail
+    # the reader chose this zone: no label needed on their own times
+    assert not re.search(r"\d\d:\d\d UTC", _visible(detail))
+
+
+def test_token_and_notification_times_are_local_with_their_zone(app, people, as_agent):
+    with app.extensions["formloom.db"].write() as conn:
+        token, _ = create_token(conn, people.agent, "laptop")
+        conn.execute(update(api_tokens).where(api_tokens.c.id == token.id)
+                     .values(created_at=datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc)))
+    page = as_agent.get("/profile/").get_data(as_text=True)
+    assert "20 Nov 2026, 13:30 UTC+8" in page          # outside the app: the app's zone, and it says so
+    _set(app, people.agent, timezone="Europe/Berlin")
+    page = as_agent.get("/profile/").get_data(as_text=True)
+    assert "20 Nov 2026, 06:30<" in page and 'datetime="2026-11-20T05:30:00Z"' in page
+    assert not RAW_ISO.search(_visible(page))
+    _set(app, people.outsider, timezone=None)
+    with app.extensions["formloom.db"].write() as conn:
+        token, _ = create_token(conn, people.outsider, "no app")
+        conn.execute(update(api_tokens).where(api_tokens.c.id == token.id)
+                     .values(created_at=datetime(2026, 11, 20, 5, 30, tzinfo=timezone.utc)))
+    as_agent.logout()
+    as_agent.login("outsider@example.com")
+    assert "20 Nov 2026, 05:30 UTC<" in as_agent.get("/profile/").get_data(as_text=True)   # no app: UTC, said
+
+
+def _visible(html: str) -> str:
+    """The text a person reads (attributes such as datetime="…" are for machines)."""
+    return re.sub(r"<[^>]*>", " ", html)
