@@ -21,6 +21,7 @@ from ..auth.users import Actor
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import FormloomError
 from ..fields import field_type
+from ..ids import MAX_ID, parse_int
 from .expressions import field_expr, live, raw_value
 from .records import Record, record_from_row
 from .tables import records
@@ -114,10 +115,10 @@ def parse_list_args(entity: EntityDef, args: Mapping[str, Any], visible: Iterabl
 def _int_arg(raw: Any, default: int | None, name: str) -> int | None:
     if raw in (None, ""):
         return default
-    try:
-        return int(str(raw), 10)
-    except ValueError:
-        raise QueryError(f"{name} must be a whole number.") from None
+    value = parse_int(raw, low=-MAX_ID, high=MAX_ID, signed=True)   # beyond: no column holds it
+    if value is None:
+        raise QueryError(f"{name} must be a whole number.")
+    return value
 
 
 def coerce_filter_value(f: FieldDef, op: str, raw: Any) -> Any:

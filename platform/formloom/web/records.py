@@ -24,7 +24,9 @@ from ..fields import field_type
 from ..forms import build_form_class, form_to_data
 from ..store.query import ListQuery, list_records, parse_list_args, related_records, search_titles, titles_for
 from ..store.records import Record, audit_rows, clean_context, create_record, get_record, update_record
+from ..ids import parse_int
 from .display import Lookups, lookups_for, show
+from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 
@@ -303,7 +305,7 @@ def initial_values(place: Place, record: Record | None, visible: list[FieldDef],
             stored = ftype.default_value(f)
             raw = request.args.get(f.key)
             if raw not in (None, "") and f.key in writable:
-                stored = int(raw) if f.type == "reference" and raw.isdigit() else raw
+                stored = (parse_int(raw) or raw) if f.type == "reference" else raw
         values[form_class.field_names[f.key]] = ftype.form_value(f, stored)
     return values
 
@@ -335,8 +337,8 @@ def _ref_ids(value: Any) -> list[int]:
     for v in values:
         if isinstance(v, int) and not isinstance(v, bool):
             out.append(v)
-        elif isinstance(v, str) and v.strip().isdigit():
-            out.append(int(v.strip()))
+        elif isinstance(v, str) and parse_int(v) is not None:
+            out.append(parse_int(v))
     return out
 
 
@@ -389,14 +391,14 @@ def edit(app_key: str, entity_key: str, record_id: int):
     if request.method == "GET":
         return render_form(form_state(place, record))
     state = form_state(place, record, request.form)
-    expected = request.form.get(VERSION_FIELD, "")
-    if not expected.isdigit():
+    expected = int_arg(VERSION_FIELD, low=0, source=request.form)
+    if expected is None:
         abort(400)
     incoming = incoming_data(state)
     try:
         with db().write() as conn:
             update_record(conn, place.app, place.entity, record.id, incoming, actor_id=actor.id,
-                          expected_version=int(expected), lang=lang(), writable=state.writable,
+                          expected_version=expected, lang=lang(), writable=state.writable,
                           version_id=place.version_id)
     except RecordInvalid as invalid:
         return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")])
@@ -433,7 +435,7 @@ def validate(app_key: str, entity_key: str, field_key: str):
     record_id = request.form.get(RECORD_FIELD, "")
     with db().read() as conn:
         if record_id.isdigit():
-            record = readable_record(place, int(record_id), conn)
+            record = readable_record(place, int_arg(RECORD_FIELD, source=request.form), conn)
             if not policy.can(current_actor(), "update", place.app, place.entity, record, team_of=_team_of(conn)):
                 abort(403)
         elif not policy.can(current_actor(), "create", place.app, place.entity):
