@@ -14,9 +14,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user
+from flask_login import login_required
 from sqlalchemy import select
 
 from ..auth import policy
@@ -26,7 +26,7 @@ from ..auth.users import (Actor, UserError, app_roles_of, create_first_superuser
 from ..definitions.model import AppDef
 from ..errors import ForbiddenError, NotFoundError
 from ..store.tables import memberships, users
-from .auth import SessionUser
+from .auth import start_session
 from .helpers import catalog, current_actor, db
 
 bp = Blueprint("admin_users", __name__)
@@ -243,6 +243,5 @@ def first_run():
         return render_template("admin/users_setup.html", form=form, error=error.message), 422
     if actor is None:
         abort(404)                    # someone else finished the set-up first
-    session.clear()
-    login_user(SessionUser(actor))
+    start_session(actor)
     return redirect(url_for("records.home"), 303)
