@@ -19,6 +19,7 @@ from ..definitions.model import LANGUAGES
 from ..errors import NotFoundError
 from .auth import start_session
 from .helpers import current_actor, db
+from .ratelimit import note_wrong_password
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -73,6 +74,7 @@ def password():
     try:
         with db().write() as conn:
             if not check_password(conn, actor.id, current):
+                note_wrong_password()          # counted by PASSWORD_CHECK_RATE_LIMIT
                 return render_profile(422, password_error=_("The current password is not right."))
             set_password(conn, actor.id, new)
             revoked = revoke_all_tokens(conn, actor.id) if request.form.get("revoke_tokens") else 0
