@@ -22,8 +22,10 @@ STRING_ARGS = {"app_key": ["desk"], "entity_key": ["case", "company"], "field_ke
                "filename": ["css/formloom.css"]}
 
 #: query and form names the screens and the API read (filters, paging, pickers, prefill)
-INT_NAMES = ("_version", "_record", "owner", "before", "record", "retried", "limit", "offset", "page", "company", "id", "version",
+INT_NAMES = ("_version", "_record", "q", "owner", "before", "record", "retried", "limit", "offset", "page", "company", "id", "version",
              "manager", "manager_id", "after", "stage_id", "job")
+UNICODE_DIGIT_NAMES = ("_version", "_record", "q", "owner", "before", "record", "manager", "company", "id",
+                       "limit", "offset")
 TEXT_NAMES = ("q", "name", "name__contains", "subject", "subject__contains", "company", "email", "password",
               "sort", "stage", "owner", "city", "to", "language", "timezone", "next", "lang", "current_password")
 
@@ -55,6 +57,7 @@ def _paths(rule, record_id: int) -> list[str]:
 
 def _hostile_params() -> list[dict]:
     params = [{name: HUGE} for name in INT_NAMES] + [{name: "-" + HUGE} for name in ("owner", "before")]
+    params += [{name: "\u00b2"} for name in UNICODE_DIGIT_NAMES]        # "²" is a digit to str.isdigit, not to int()
     params.append({name: NUL for name in TEXT_NAMES})      # refused in one place, whichever comes first
     params.append({"q": "\x00"})
     return params

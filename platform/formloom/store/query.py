@@ -302,8 +302,8 @@ def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor
     q = (q or "").strip()[:200]
     if q:
         clause = _search_clause(q)
-        if q.isdigit():
-            clause = or_(clause, records.c.id == int(q))
+        if (wanted_id := parse_int(q)) is not None:
+            clause = or_(clause, records.c.id == wanted_id)
         stmt = stmt.where(clause)
     stmt = stmt.order_by(records.c.title, records.c.id).limit(limit)
     return [(r.id, r.title) for r in conn.execute(stmt)]

@@ -25,6 +25,7 @@ from ..auth.users import (Actor, UserError, app_roles_of, create_first_superuser
                           set_superuser, user_id_by_email)
 from ..definitions.model import AppDef
 from ..errors import ForbiddenError, NotFoundError
+from ..ids import parse_int
 from ..store.tables import memberships, users
 from .auth import start_session
 from .helpers import catalog, current_actor, db
@@ -110,9 +111,9 @@ def _manager_choice(conn, actor: Actor, apps: list[AppDef], current: int | None 
     raw = request.form.get("manager", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 15:
+    manager_id = parse_int(raw)
+    if manager_id is None:
         raise UserError(_("Choose a manager from the list."))
-    manager_id = int(raw)
     if manager_id != current and manager_id not in {u.id for u in _user_rows(conn, actor, apps)}:
         raise UserError(_("Choose a manager from the list."))
     return manager_id

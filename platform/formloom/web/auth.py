@@ -21,6 +21,7 @@ from flask_login import LoginManager, UserMixin, login_user, logout_user
 
 from ..auth.users import Actor, authenticate, end_sessions, load_actor, set_language
 from ..definitions.model import LANGUAGES
+from ..ids import parse_int
 from .helpers import current_actor, db, is_fragment_request, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -65,14 +66,15 @@ def session_expired(now: float | None = None) -> bool:
 
 def load_session_user(session_id: str) -> SessionUser | None:
     user_part, _sep, epoch_part = session_id.partition(":")
-    if not (user_part.isdigit() and epoch_part.isdigit() and len(user_part) < 17 and len(epoch_part) < 17):
+    user_id, epoch = parse_int(user_part), parse_int(epoch_part, low=0)
+    if user_id is None or epoch is None:
         return None
     now = time.time()
     if session_expired(now):
         return None
     with db().read() as conn:
-        actor = load_actor(conn, int(user_part))
-    if actor is None or actor.session_epoch != int(epoch_part):
+        actor = load_actor(conn, user_id)
+    if actor is None or actor.session_epoch != epoch:
         return None
     if now - session[SEEN] >= SEEN_RESOLUTION:
         session[SEEN] = now
