@@ -28,7 +28,8 @@ def test_a_session_cookie_saved_before_logout_is_worthless_afterwards(app, as_ag
     assert _replay(app, saved).get("/profile/").status_code == 200
     assert as_agent.logout().status_code == 302
     copy = _replay(app, saved)
-    assert copy.get("/profile/").status_code == 302
+    refused = copy.get("/profile/")
+    assert refused.status_code == 302 and "ended=1" in refused.headers["Location"]
     assert copy.get("/api/v1/desk/case").status_code == 401
 
 
@@ -50,8 +51,15 @@ def test_a_session_unused_longer_than_the_idle_lifetime_ends(app, browser):
         traveller.shift(timedelta(minutes=25))
         assert browser.get("/profile/").status_code == 200
         traveller.shift(timedelta(minutes=31))
-        assert browser.get("/profile/").status_code == 302
+        ended = browser.get("/profile/")
+        assert ended.status_code == 302
         assert browser.get("/api/v1/desk/case").status_code == 401
+    login_page = browser.get(ended.headers["Location"]).get_data(as_text=True)
+    assert "Your session has ended. Please log in again." in login_page
+
+
+def test_a_plain_visit_to_the_login_page_says_nothing_about_ended_sessions(browser):
+    assert "session has ended" not in browser.get("/login?next=/").get_data(as_text=True)
 
 
 def test_a_session_ends_at_its_absolute_lifetime_however_busy(app, browser):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Flask, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 
@@ -71,10 +71,12 @@ def load_session_user(session_id: str) -> SessionUser | None:
         return None
     now = time.time()
     if session_expired(now):
+        g._formloom_session_ended = True
         return None
     with db().read() as conn:
         actor = load_actor(conn, user_id)
     if actor is None or actor.session_epoch != epoch:
+        g._formloom_session_ended = True
         return None
     if now - session[SEEN] >= SEEN_RESOLUTION:
         session[SEEN] = now
@@ -82,7 +84,8 @@ def load_session_user(session_id: str) -> SessionUser | None:
 
 
 def unauthorized():
-    login = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    login = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None,
+                    ended=1 if g.get("_formloom_session_ended") else None)
     if request.path.startswith("/api/"):
         body = {"error": {"code": "unauthorized", "message": _("Please log in first."), "hint": None}}
         return jsonify(body), 401
