@@ -27,7 +27,3 @@ def parse_int(raw: object, *, low: int = 1, high: int = MAX_ID, signed: bool = F
         value = int(text)
     return value if low <= value <= high else None
 
-
-def is_id(value: object) -> bool:
-    """Whether `value` can be a stored row's id (an int 1..MAX_ID, or its digits)."""
-    return parse_int(value) is not None
