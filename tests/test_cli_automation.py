@@ -138,7 +138,7 @@ def test_the_commands_have_help(cli, command):
 
 
 def test_run_serves_with_a_background_worker_and_stops_it(cli, monkeypatch):
-    import waitress
+    from formloom import serving
 
     seen = {}
 
@@ -146,7 +146,7 @@ def test_run_serves_with_a_background_worker_and_stops_it(cli, monkeypatch):
         worker = app.extensions["formloom.worker"]
         seen["worker"], seen["alive"] = worker, worker.is_alive()
 
-    monkeypatch.setattr(waitress, "serve", fake_serve)
+    monkeypatch.setattr(serving, "serve", fake_serve)
     result = cli("run", "--port", "5999")
     assert result.exit_code == 0, result.output
     assert seen["alive"] is True

@@ -131,22 +131,25 @@ def run(host: str, port: int, threads: int) -> None:
 
 
 def _serve(host: str, port: int, threads: int) -> None:
-    from waitress import serve
+    """Serve until SIGTERM or Ctrl+C: requests in flight finish, and the background worker
+    stops after the event or job at hand (claimed jobs not started are released)."""
     from .app import create_app
+    from .automation import start_background_worker
+    from .automation.worker import STOP_GRACE_SECONDS
     from .config import settings_from_env
+    from . import serving
     check_port_free(host, port)
     _init_database(settings_from_env()["DATABASE_URL"])
     app = create_app()
-    from .automation import start_background_worker
     worker = start_background_worker(app)        # the embedded default: reminders run in this process
-    previous = _exit_on_sigterm()
     click.echo(f"Serving Formloom on http://{host}:{port}/  (Ctrl+C to stop)")
     try:
-        serve(app, host=host, port=port, threads=threads, _quiet=True)
+        serving.serve(app, host=host, port=port, threads=threads, on_stop=worker.request_stop)
     finally:
-        worker.stop()                            # finishes the job at hand
-        _restore_sigterm(previous)
+        if not worker.stop(timeout=STOP_GRACE_SECONDS):
+            click.echo("The worker's job at hand did not finish in time; it is left to its lease.", err=True)
         app.extensions["formloom.db"].dispose()
+    click.echo("Stopped.")
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -171,25 +174,6 @@ def check_port_free(host: str, port: int) -> None:
                                          f" (make demo PORT={port + 1})")
             raise FormloomError(f"cannot serve on {host}:{port}: {error.strerror or error}",
                                 hint="choose a port above 1024 and an address of this machine")
-
-
-def _exit_on_sigterm():
-    """SIGTERM ends the server like Ctrl+C does (waitress stops on SystemExit), so the worker stops cleanly."""
-    import signal
-    import threading
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def _exit(signum, frame):
-        raise SystemExit(0)
-    return signal.signal(signal.SIGTERM, _exit)
-
-
-def _restore_sigterm(previous) -> None:
-    import signal
-    import threading
-    if previous is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _resync_reminders(app_key: str) -> int:

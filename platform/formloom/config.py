@@ -7,6 +7,8 @@ import secrets
 from pathlib import Path
 
 DEFAULT_MAX_CONTENT_LENGTH = 1_000_000   # bytes; larger request bodies answer 413
+DEFAULT_SESSION_IDLE_MINUTES = 480       # a session unused this long ends (a working day's pause)
+DEFAULT_SESSION_MAX_HOURS = 24           # and any session ends this long after its login
 
 
 def instance_path() -> Path:
@@ -44,6 +46,8 @@ def settings_from_env() -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("FORMLOOM_SECURE_COOKIES", "0") == "1",
         "WTF_CSRF_TIME_LIMIT": None,
+        "SESSION_IDLE_MINUTES": float(os.environ.get("FORMLOOM_SESSION_IDLE_MINUTES", DEFAULT_SESSION_IDLE_MINUTES)),
+        "SESSION_MAX_HOURS": float(os.environ.get("FORMLOOM_SESSION_MAX_HOURS", DEFAULT_SESSION_MAX_HOURS)),
         "SMTP_URL": os.environ.get("SMTP_URL"),
         "REDIS_URL": os.environ.get("REDIS_URL"),
         "BABEL_DEFAULT_LOCALE": "en",

@@ -79,6 +79,13 @@ def revoke_token(conn: Connection, user_id: int, token_id: int) -> bool:
     return result.rowcount == 1
 
 
+def revoke_all_tokens(conn: Connection, user_id: int, now: datetime | None = None) -> int:
+    """Revoke every active token of `user_id` (e.g. with a password change); returns how many."""
+    result = conn.execute(update(api_tokens).where(api_tokens.c.user_id == user_id, api_tokens.c.revoked_at.is_(None))
+                          .values(revoked_at=now or datetime.now(timezone.utc)))
+    return result.rowcount
+
+
 def actor_for_token(conn: Connection, secret: str, *, max_age: timedelta | None = None,
                     now: datetime | None = None) -> tuple[Actor, Token] | None:
     """The actor a presented secret stands for, or None (unknown, revoked, expired, user inactive)."""

@@ -166,6 +166,12 @@ def set_password(conn: Connection, user_id: int, password: str) -> int:
     return conn.execute(select(users.c.session_epoch).where(users.c.id == user_id)).scalar_one()
 
 
+def end_sessions(conn: Connection, user_id: int) -> None:
+    """End every session of the user, on every device (logout, "log out everywhere"): a session
+    names the epoch it was made in, and the user loader refuses any other epoch."""
+    conn.execute(update(users).where(users.c.id == user_id).values(session_epoch=users.c.session_epoch + 1))
+
+
 def set_profile(conn: Connection, user_id: int, *, language: str, timezone_name: str | None) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(language=language, timezone=timezone_name))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from typing import Callable
 
 from sqlalchemy import Connection, select, update
 
@@ -32,14 +33,18 @@ MAX_BATCHES = 100
 
 
 def process_events(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None,
-                   *, app_key: str | None = None) -> int:
-    """Handle every unprocessed event (and the events that handling writes); returns how many."""
+                   *, app_key: str | None = None, should_stop: Callable[[], bool] | None = None) -> int:
+    """Handle every unprocessed event (and the events that handling writes); returns how many.
+    `should_stop` is asked before each event: a stopping worker commits what it handled
+    and leaves the rest of a backlog for the next worker."""
     settings = settings or Settings.from_env()
     total = 0
     for _ in range(MAX_BATCHES):
+        if should_stop is not None and should_stop():
+            break
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         with db.write() as conn:
-            handled = process_batch(conn, catalog, moment, settings, app_key=app_key)
+            handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop)
         total += handled
         if handled == 0:
             break
@@ -47,14 +52,17 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
 
 
 def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, *, limit: int = BATCH,
-                  app_key: str | None = None) -> int:
+                  app_key: str | None = None, should_stop: Callable[[], bool] | None = None) -> int:
     query = select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id).limit(limit)
     if app_key:
         query = query.where(events.c.app_key == app_key)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = conn.execute(query).all()
+    handled = 0
     for row in rows:
+        if should_stop is not None and should_stop():
+            break                    # the rest stay unprocessed (and unlocked once this commits)
         saved = row.created_at
         if saved is not None and saved.tzinfo is None:
             saved = saved.replace(tzinfo=timezone.utc)
@@ -66,7 +74,8 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
         except Exception:   # one broken event never blocks the outbox
             log.exception("event %s (%s on record %s) could not be handled", event.id, event.type, event.record_id)
         conn.execute(update(events).where(events.c.id == row.id).values(processed_at=now))
-    return len(rows)
+        handled += 1
+    return handled
 
 
 def handle_event(conn: Connection, catalog, event: Event, now: datetime, settings: Settings) -> None:

@@ -23,6 +23,7 @@ import secrets
 import signal
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
@@ -95,6 +96,18 @@ def _finish(conn: Connection, job_id: int, token: str, status: str, now: datetim
     return conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.locked_by == token,
                                            jobs.c.status == "running")
                         .values(status=status, finished_at=now, lease_until=None, last_error=error)).rowcount == 1
+
+
+def release_jobs(db: Database, token: str, job_ids: list[int]) -> int:
+    """Give claimed jobs that were not started back to the queue (a stopping worker), as if never
+    claimed: pending, unlocked, the attempt not counted. Only rows still ours are touched."""
+    if not job_ids:
+        return 0
+    with db.write() as conn:
+        return conn.execute(update(jobs).where(jobs.c.id.in_(job_ids), jobs.c.locked_by == token,
+                                               jobs.c.status == "running")
+                            .values(status="pending", locked_by=None, lease_until=None,
+                                    attempts=jobs.c.attempts - 1)).rowcount
 
 
 def backoff_seconds(attempts: int, settings: Settings, rand: Callable[[], float] = random.random) -> float:
@@ -234,27 +247,40 @@ def sync_changed_apps(db: Database, catalog, now: datetime) -> int:
 # -- the loop ---------------------------------------------------------------------------------------------------
 
 def run_once(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None, *,
-             worker_id: str | None = None, max_batches: int = 100) -> int:
+             worker_id: str | None = None, max_batches: int = 100,
+             should_stop: Callable[[], bool] | None = None) -> int:
     """Process pending events, then run every job due at `now`; returns how many jobs ran.
-    Safe to call from any number of processes at once."""
+    Safe to call from any number of processes at once.
+
+    `should_stop` is asked between events and between jobs: once it answers True the
+    job at hand finishes, claimed jobs not yet started are released, and run_once returns."""
     settings = settings or Settings.from_env()
     worker_id = worker_id or default_worker_id()
+    stop = should_stop or (lambda: False)
 
     def moment() -> datetime:
         return (now or _utcnow()).astimezone(timezone.utc)
 
-    process_events(db, catalog, now=moment(), settings=settings)
+    process_events(db, catalog, now=moment(), settings=settings, should_stop=stop)
+    if stop():
+        return 0
     sync_changed_apps(db, catalog, moment())
     ran = 0
     for _ in range(max_batches):
+        if stop():
+            break
         token, claimed = claim_jobs(db, moment(), worker_id=worker_id, limit=settings.batch_size,
                                     lease_seconds=settings.lease_seconds)
         if not claimed:
             break
-        for job in claimed:
+        for i, job in enumerate(claimed):
+            if stop():
+                released = release_jobs(db, token, [j.id for j in claimed[i:]])
+                log.info("stopping: released %s claimed job(s) not started", released)
+                return ran
             run_job(db, catalog, job, token, moment(), settings)
             ran += 1
-        process_events(db, catalog, now=moment(), settings=settings)
+        process_events(db, catalog, now=moment(), settings=settings, should_stop=stop)
     return ran
 
 
@@ -275,18 +301,32 @@ class Worker(threading.Thread):
     def run(self) -> None:
         while not self._halt.is_set():
             try:
-                run_once(self.db, self.catalog, settings=self.settings, worker_id=self.worker_id)
+                run_once(self.db, self.catalog, settings=self.settings, worker_id=self.worker_id,
+                         should_stop=self._halt.is_set)
             except Exception:
+                if self._halt.is_set():
+                    break
                 log.exception("worker run failed; trying again in %ss", self.interval)
             self.runs += 1
             self.wake.wait(self.interval)
             self.wake.clear()
 
-    def stop(self, timeout: float | None = 30.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the thread to stop after the event or job at hand (safe from a signal handler)."""
         self._halt.set()
         self.wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._halt.is_set()
+
+    def stop(self, timeout: float | None = 30.0) -> bool:
+        """Stop after the event or job at hand; True when the thread ended within `timeout`.
+        If it did not (a slow delivery), it is a daemon: its claimed jobs are left to their lease."""
+        self.request_stop()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout)
+        return not self.is_alive()
 
 
 def start_background_worker(flask_app, settings: Settings | None = None) -> Worker:
@@ -299,19 +339,30 @@ def start_background_worker(flask_app, settings: Settings | None = None) -> Work
     return worker
 
 
-def run_forever(db: Database, catalog, settings: Settings | None = None, *, install_signals: bool = True) -> None:
-    """`formloom worker`: run until SIGTERM/SIGINT, finishing the job at hand first."""
+STOP_GRACE_SECONDS = 20.0     # after SIGTERM, how long the job at hand may take before the process exits anyway
+
+
+def run_forever(db: Database, catalog, settings: Settings | None = None, *, install_signals: bool = True,
+                grace: float = STOP_GRACE_SECONDS) -> None:
+    """`formloom worker`: run until SIGTERM/SIGINT, finishing the event or job at hand first.
+    Claimed jobs not started are released; if the job at hand outlasts `grace` (a slow
+    delivery), the process exits anyway and that job is left to its lease."""
     worker = Worker(db, catalog, settings)
     if install_signals:
         def _stop(signum, frame):
             log.info("signal %s: stopping after the current job", signum)
-            worker._halt.set()
-            worker.wake.set()
+            worker.request_stop()
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
     worker.start()
+    deadline = None
     while worker.is_alive():
-        worker.join(0.5)
+        worker.join(0.2)
+        if worker.stopping:
+            deadline = deadline or time.monotonic() + grace
+            if time.monotonic() > deadline:
+                log.warning("the job at hand did not finish within %ss; leaving it to its lease", grace)
+                return
 
 
 # -- dead letters ---------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import FormloomError
 from ..i18n import translate
 from ..fields import field_type
+from ..ids import MAX_ID, parse_int
 from .expressions import field_expr, live, raw_value
 from .records import Record, record_from_row
 from .tables import records
@@ -167,12 +168,9 @@ def _clean_text(raw: Any, lang: str | None) -> str:
 def _int_arg(raw: Any, default: int | None, name: str, lang: str | None = None) -> int | None:
     if raw in (None, ""):
         return default
-    try:
-        value = int(str(raw), 10)
-    except ValueError:
-        raise QueryError(translate(lang, "%(name)s must be a whole number.", name=name)) from None
-    if abs(value) >= 2**63:
-        raise QueryError(translate(lang, "%(name)s is too large.", name=name))
+    value = parse_int(raw, low=-MAX_ID, high=MAX_ID, signed=True)   # beyond: no column holds it
+    if value is None:
+        raise QueryError(translate(lang, "%(name)s must be a whole number.", name=name))
     return value
 
 
@@ -557,8 +555,8 @@ def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor
     q = (q or "").strip()[:200]
     if q:
         clause = _search_clause(q)
-        if q.isdigit():
-            clause = or_(clause, records.c.id == int(q))
+        if (wanted_id := parse_int(q)) is not None:
+            clause = or_(clause, records.c.id == wanted_id)
         stmt = stmt.where(clause)
     stmt = stmt.order_by(records.c.title, records.c.id).limit(limit)
     return [(r.id, r.title) for r in conn.execute(stmt)]

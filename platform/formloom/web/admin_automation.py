@@ -26,8 +26,10 @@ from ..automation.channels.email import message_id_for
 from ..definitions.model import AppDef
 from ..errors import ForbiddenError, NotFoundError
 from ..store.query import titles_in_app
+from ..ids import parse_int
 from ..store.tables import jobs, outbox_mail, records
 from .helpers import Place, catalog, current_actor, db, load_app, local_time
+from .params import int_arg
 
 bp = Blueprint("admin_automation", __name__)
 
@@ -165,8 +167,7 @@ def choose():
 def runs(app_key: str):
     place = load_admin_app(app_key)
     rule_key = request.args.get("rule") or None
-    record_arg = request.args.get("record", "")
-    record_id = int(record_arg) if record_arg.isdigit() else None
+    record_id = int_arg("record")
     with db().read() as conn:
         rows = run_log(conn, place.app.key, rule_key=rule_key, record_id=record_id, limit=LOG_LIMIT)
         urls = record_urls(conn, place.app, (r["record_id"] for r in rows))
@@ -255,7 +256,7 @@ def dead(app_key: str):
         r["kind_text"] = KIND_TEXT.get(r["kind"], r["kind"])
     retried = request.args.get("retried", "")
     return _page("admin/automation_dead.html", place, "dead", rows=rows,
-                 retried=int(retried) if retried.isdigit() else None)
+                 retried=parse_int(retried))
 
 
 @bp.post("/apps/<app_key>/admin/automation/dead-letters/<int:job_id>/retry")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user
+from flask_login import login_required
 from sqlalchemy import select
 
 from ..auth import policy
@@ -25,8 +25,9 @@ from ..auth.users import (Actor, UserError, app_roles_of, create_first_superuser
                           set_superuser, user_id_by_email)
 from ..definitions.model import AppDef
 from ..errors import ForbiddenError, NotFoundError
+from ..ids import parse_int
 from ..store.tables import memberships, users
-from .auth import SessionUser
+from .auth import start_session
 from .helpers import catalog, current_actor, db
 
 bp = Blueprint("admin_users", __name__)
@@ -110,9 +111,9 @@ def _manager_choice(conn, actor: Actor, apps: list[AppDef], current: int | None 
     raw = request.form.get("manager", "")
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 15:
+    manager_id = parse_int(raw)
+    if manager_id is None:
         raise UserError(_("Choose a manager from the list."))
-    manager_id = int(raw)
     if manager_id != current and manager_id not in {u.id for u in _user_rows(conn, actor, apps)}:
         raise UserError(_("Choose a manager from the list."))
     return manager_id
@@ -243,6 +244,5 @@ def first_run():
         return render_template("admin/users_setup.html", form=form, error=error.message), 422
     if actor is None:
         abort(404)                    # someone else finished the set-up first
-    session.clear()
-    login_user(SessionUser(actor))
+    start_session(actor)
     return redirect(url_for("records.home"), 303)

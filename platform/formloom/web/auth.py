@@ -2,17 +2,26 @@
 
 The session keeps the user id and the user's session epoch; the actor is
 loaded fresh on every request, so a deactivated user, or one whose epoch was
-bumped (password change, "log out everywhere"), is refused at once. Logging in
-clears the session first, so a session id planted before login is worthless.
+bumped (logout, password change), is refused at once. Logging out bumps the
+epoch, so a copy of the session cookie kept from before is worthless too (the
+user's sessions on other devices end with it). Logging in clears the session
+first, so a session id planted before login is worthless.
+
+A session also ends by time: after SESSION_IDLE_MINUTES without a request, and
+SESSION_MAX_HOURS after its login whatever happens (0 switches either off). Both
+moments are kept in the signed session cookie.
 """
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
+import time
+
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 
-from ..auth.users import Actor, authenticate, load_actor, set_language
+from ..auth.users import Actor, authenticate, end_sessions, load_actor, set_language
 from ..definitions.model import LANGUAGES
+from ..ids import parse_int
 from .helpers import current_actor, db, is_fragment_request, safe_next
 
 bp = Blueprint("auth", __name__)
@@ -30,19 +39,53 @@ class SessionUser(UserMixin):
         return f"{self.actor.id}:{self.actor.session_epoch}"
 
 
+STARTED, SEEN = "_started", "_seen"     # session keys: when it logged in, when it was last used
+SEEN_RESOLUTION = 60                     # seconds; "last used" is rewritten at most once a minute
+
+
+def start_session(actor: Actor) -> None:
+    """A fresh session for `actor`: nothing planted before survives but the chosen language."""
+    keep_lang = session.get("lang")
+    session.clear()
+    if keep_lang:
+        session["lang"] = keep_lang
+    login_user(SessionUser(actor))
+    session[STARTED] = session[SEEN] = time.time()
+
+
+def session_expired(now: float | None = None) -> bool:
+    """Whether this session outlived its idle or its absolute lifetime (or never had one)."""
+    now = time.time() if now is None else now
+    started, seen = session.get(STARTED), session.get(SEEN)
+    if not isinstance(started, (int, float)) or not isinstance(seen, (int, float)):
+        return True
+    idle = float(current_app.config.get("SESSION_IDLE_MINUTES") or 0) * 60
+    longest = float(current_app.config.get("SESSION_MAX_HOURS") or 0) * 3600
+    return bool((idle and now - seen > idle) or (longest and now - started > longest))
+
+
 def load_session_user(session_id: str) -> SessionUser | None:
     user_part, _sep, epoch_part = session_id.partition(":")
-    if not (user_part.isdigit() and epoch_part.isdigit()):
+    user_id, epoch = parse_int(user_part), parse_int(epoch_part, low=0)
+    if user_id is None or epoch is None:
+        return None
+    now = time.time()
+    if session_expired(now):
+        g._formloom_session_ended = True
         return None
     with db().read() as conn:
-        actor = load_actor(conn, int(user_part))
-    if actor is None or actor.session_epoch != int(epoch_part):
+        actor = load_actor(conn, user_id)
+    if actor is None or actor.session_epoch != epoch:
+        g._formloom_session_ended = True
         return None
+    if now - session[SEEN] >= SEEN_RESOLUTION:
+        session[SEEN] = now
     return SessionUser(actor)
 
 
 def unauthorized():
-    login = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+    login = url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None,
+                    ended=1 if g.get("_formloom_session_ended") else None)
     if request.path.startswith("/api/"):
         body = {"error": {"code": "unauthorized", "message": _("Please log in first."), "hint": None}}
         return jsonify(body), 401
@@ -73,11 +116,7 @@ def login():
             with db().read() as conn:
                 actor = authenticate(conn, email, password)
         if actor is not None:
-            keep_lang = session.get("lang")
-            session.clear()                       # a fresh session: nothing planted before login survives
-            if keep_lang:
-                session["lang"] = keep_lang
-            login_user(SessionUser(actor))
+            start_session(actor)
             return redirect(next_url)
         error = _("The email or the password is not right.")
     status = 422 if error else 200
@@ -86,6 +125,10 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    actor = current_actor()
+    if actor is not None:
+        with db().write() as conn:
+            end_sessions(conn, actor.id)        # a copy of this session's cookie is worthless now
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

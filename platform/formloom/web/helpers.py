@@ -22,7 +22,10 @@ from ..store.db import Database
 
 
 def current_actor() -> Actor | None:
-    """The Actor of this request (loaded fresh by Flask-Login's user loader), or None."""
+    """The Actor of this request (loaded fresh by Flask-Login's user loader), or None.
+    None too once the request met a database outage: its error page must not load the user."""
+    if g.get("_formloom_db_down"):
+        return None
     if current_user and current_user.is_authenticated:
         return current_user.actor
     return None

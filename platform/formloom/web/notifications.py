@@ -15,9 +15,11 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from ..automation import mark_all_read, mark_read, notifications_for, unread_count
+from ..ids import parse_int
 from ..store.tables import notifications, records
 from . import api
 from .helpers import current_actor, db, is_fragment_request, local_time, public_url, safe_next
+from .params import int_arg
 
 bp = Blueprint("notifications", __name__)
 api_bp = Blueprint("notifications_api", __name__)
@@ -86,7 +88,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _ids(values: Iterable[str]) -> list[int]:
-    return [int(v) for v in values if str(v).isdigit()][:1000]
+    return [n for n in (parse_int(v) for v in values) if n is not None][:1000]
 
 
 def _back():
@@ -102,8 +104,7 @@ def _back():
 def index():
     actor = current_actor()
     unread_only = request.args.get("unread") == "1"
-    before = request.args.get("before", "")
-    before_id = int(before) if before.isdigit() else None
+    before_id = int_arg("before")
     with db().read() as conn:
         items = notifications_for(conn, actor.id, PAGE_SIZE + 1, unread_only=unread_only, before_id=before_id)
         more = len(items) > PAGE_SIZE
@@ -156,10 +157,8 @@ def api_list():
     Query: `unread=1` for unread ones only, `limit` (1..200, default 50), `before` (an id, for the next page).
     """
     actor = current_actor()
-    limit_arg = request.args.get("limit", "")
-    limit = min(API_MAX, max(1, int(limit_arg))) if limit_arg.isdigit() else PAGE_SIZE
-    before = request.args.get("before", "")
-    before_id = int(before) if before.isdigit() else None
+    limit = int_arg("limit", PAGE_SIZE, low=1, high=API_MAX)
+    before_id = int_arg("before")
     with db().read() as conn:
         items = _with_links(conn, notifications_for(conn, actor.id, limit, unread_only=request.args.get("unread") == "1",
                                                     before_id=before_id))

@@ -36,6 +36,7 @@ from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
                       zone_for)
+from .params import int_arg
 from .records import RECORD_FIELD, FormState, _team_of, field_views, op_labels, readable_record
 
 bp = Blueprint("pipeline", __name__)
@@ -251,12 +252,7 @@ def _canonical_filter_redirect(place: Place):
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, "")
-    if raw == "":
-        return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400)
-    return int(raw)
+    return int_arg(name, default, low=low, high=high)
 
 
 @bp.get("/apps/<app_key>/<entity_key>/board/cards")
@@ -303,12 +299,7 @@ def _view_arg() -> str:
 
 
 def _version_arg() -> int | None:
-    raw = request.form.get("version", "").strip()
-    if raw == "":
-        return None
-    if not raw.isdigit():
-        abort(400)
-    return int(raw)
+    return int_arg("version", low=0, source=request.form)
 
 
 @bp.post("/apps/<app_key>/<entity_key>/<int:record_id>/stage")

@@ -1,8 +1,9 @@
 """The profile page: language, timezone, password, and API tokens.
 
 A password change needs the current password, ends every other session (the
-session epoch moves on) and starts a fresh session here. A new API token is
-shown once, on the page that answers its creation; only its hash is kept.
+session epoch moves on), starts a fresh session here and, unless the person
+unticks "also revoke my API tokens", revokes their API tokens. A new API token
+is shown once, on the page that answers its creation; only its hash is kept.
 """
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from zoneinfo import available_timezones
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import login_required, login_user
+from flask_login import login_required
 
-from ..auth.tokens import create_token, list_tokens, revoke_token
+from ..auth.tokens import create_token, list_tokens, revoke_all_tokens, revoke_token
 from ..auth.users import UserError, check_password, load_actor, set_password, set_profile
 from ..definitions.model import LANGUAGES
 from ..errors import NotFoundError
-from .auth import SessionUser
+from .auth import start_session
 from .helpers import current_actor, db
+from .ratelimit import note_wrong_password
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -72,17 +74,15 @@ def password():
     try:
         with db().write() as conn:
             if not check_password(conn, actor.id, current):
+                note_wrong_password()          # counted by PASSWORD_CHECK_RATE_LIMIT
                 return render_profile(422, password_error=_("The current password is not right."))
             set_password(conn, actor.id, new)
+            revoked = revoke_all_tokens(conn, actor.id) if request.form.get("revoke_tokens") else 0
             fresh = load_actor(conn, actor.id)
     except UserError as error:
         return render_profile(422, password_error=error.message)
-    keep_lang = session.get("lang")
-    session.clear()                    # other sessions end (new epoch); this one starts afresh
-    if keep_lang:
-        session["lang"] = keep_lang
-    login_user(SessionUser(fresh))
-    return redirect(url_for("profile.index", changed=1), 303)
+    start_session(fresh)               # other sessions end (new epoch); this one starts afresh
+    return redirect(url_for("profile.index", changed=1, revoked=revoked or None), 303)
 
 
 @bp.post("/tokens")

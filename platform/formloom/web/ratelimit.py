@@ -1,18 +1,28 @@
-"""Login rate limiting with Flask-Limiter: in memory by default, in Redis when
-REDIS_URL is set (so several processes share the count).
+"""Rate limits on guessing passwords, with Flask-Limiter: in memory by default,
+in Redis when REDIS_URL is set (so several processes share the count).
 
-Attempts are counted per client address and email together, so one attacker
-cannot lock a colleague out from another address, and one address cannot try
-passwords faster than the limit. A refused attempt answers 429 (the error page
-says to wait) with a Retry-After header.
+Three limits, each answering 429 (the error page says to wait) with Retry-After:
+
+- LOGIN_RATE_LIMIT, per client address and email together: one address cannot
+  try one account's password faster than this, and an attacker elsewhere
+  cannot lock a colleague out;
+- LOGIN_ADDRESS_RATE_LIMIT, per client address across every email, counting
+  failed logins only: password spraying (one guess at many accounts) is slowed,
+  while an office behind one address logging in normally is not;
+- PASSWORD_CHECK_RATE_LIMIT, per user, counting wrong current passwords on the
+  password-change form: a borrowed session cannot be used to guess the password.
 """
 from __future__ import annotations
 
-from flask import Flask, request
+import os
+
+from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 LOGIN_LIMIT_DEFAULT = "10 per minute"
+LOGIN_ADDRESS_LIMIT_DEFAULT = "20 per minute;100 per hour"
+PASSWORD_CHECK_LIMIT_DEFAULT = "5 per 15 minutes"
 
 
 def login_key() -> str:
@@ -20,12 +30,43 @@ def login_key() -> str:
     return f"login:{get_remote_address()}:{email}"
 
 
+def login_address_key() -> str:
+    return f"login-address:{get_remote_address()}"
+
+
+def password_check_key() -> str:
+    from .helpers import current_actor
+    actor = current_actor()
+    return f"password-check:{actor.id if actor is not None else get_remote_address()}"
+
+
+def login_failed(response) -> bool:
+    return response.status_code == 422
+
+
+def note_wrong_password() -> None:
+    """Called by a view that just refused a wrong password; PASSWORD_CHECK_RATE_LIMIT counts it."""
+    g._formloom_wrong_password = True
+
+
+def wrong_password(_response) -> bool:
+    return bool(g.get("_formloom_wrong_password"))
+
+
 def init_app(app: Flask) -> Limiter:
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    app.config.setdefault("LOGIN_RATE_LIMIT", LOGIN_LIMIT_DEFAULT)
+    for name, default in (("LOGIN_RATE_LIMIT", LOGIN_LIMIT_DEFAULT),
+                          ("LOGIN_ADDRESS_RATE_LIMIT", LOGIN_ADDRESS_LIMIT_DEFAULT),
+                          ("PASSWORD_CHECK_RATE_LIMIT", PASSWORD_CHECK_LIMIT_DEFAULT)):
+        app.config.setdefault(name, os.environ.get(f"FORMLOOM_{name}", default))
     limiter = Limiter(get_remote_address, app=app, key_prefix=app.config.get("RATELIMIT_KEY_PREFIX", "formloom"))
     app.extensions["formloom.limiter"] = limiter
-    limited = limiter.limit(lambda: app.config["LOGIN_RATE_LIMIT"], key_func=login_key, methods=["POST"])
-    app.view_functions["auth.login"] = limited(app.view_functions["auth.login"])
+    per_email = limiter.limit(lambda: app.config["LOGIN_RATE_LIMIT"], key_func=login_key, methods=["POST"])
+    per_address = limiter.limit(lambda: app.config["LOGIN_ADDRESS_RATE_LIMIT"], key_func=login_address_key,
+                                methods=["POST"], deduct_when=login_failed)
+    app.view_functions["auth.login"] = per_address(per_email(app.view_functions["auth.login"]))
+    password_check = limiter.limit(lambda: app.config["PASSWORD_CHECK_RATE_LIMIT"], key_func=password_check_key,
+                                   methods=["POST"], deduct_when=wrong_password)
+    app.view_functions["profile.password"] = password_check(app.view_functions["profile.password"])
     return limiter

@@ -28,7 +28,9 @@ from ..store.query import link_id, ListQuery, list_records, parse_list_args, rel
 from ..store.records import (Record, audit_rows, clean_context, create_record, get_record, stored_references,
                              update_record)
 from ..workflow.stages import parse_duration
+from ..ids import parse_int
 from .display import Lookups, lookups_for, show
+from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 from .pickers import picker_matches, prefill_references, record_id_arg
@@ -432,8 +434,8 @@ def _ref_ids(value: Any) -> list[int]:
     for v in values:
         if isinstance(v, int) and not isinstance(v, bool):
             out.append(v)
-        elif isinstance(v, str) and v.strip().isdigit():
-            out.append(int(v.strip()))
+        elif isinstance(v, str) and parse_int(v) is not None:
+            out.append(parse_int(v))
     return out
 
 
@@ -523,14 +525,14 @@ def edit(app_key: str, entity_key: str, record_id: int):
     if request.method == "GET":
         return render_form(form_state(place, record), follow=follow)
     state = form_state(place, record, request.form)
-    expected = request.form.get(VERSION_FIELD, "")
-    if not expected.isdigit():
+    expected = int_arg(VERSION_FIELD, low=0, source=request.form)
+    if expected is None:
         abort(400)
     incoming = incoming_data(state)
     try:
         with db().write() as conn:
             update_record(conn, place.app, place.entity, record.id, incoming, actor_id=actor.id,
-                          expected_version=int(expected), lang=lang(), writable=state.writable,
+                          expected_version=expected, lang=lang(), writable=state.writable,
                           version_id=place.version_id, reader=actor)
     except RecordInvalid as invalid:
         return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")], follow=follow)
@@ -570,7 +572,7 @@ def validate(app_key: str, entity_key: str, field_key: str):
     record_id = request.form.get(RECORD_FIELD, "")
     with db().read() as conn:
         if record_id.isdigit():
-            record = readable_record(place, int(record_id), conn)
+            record = readable_record(place, int_arg(RECORD_FIELD, source=request.form), conn)
             if not policy.can(current_actor(), "update", place.app, place.entity, record, team_of=_team_of(conn)):
                 abort(403)
         elif not policy.can(current_actor(), "create", place.app, place.entity):

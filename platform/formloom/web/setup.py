@@ -16,7 +16,7 @@ from ..resources import static_dir
 from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
-from . import admin_users, api, openapi, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
+from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
 
+    params.init_app(app)                            # first: routes bind the int converter when added
     Htmx().init_app(app)
     csrf.init_app(app)
     Babel(app, locale_selector=select_locale)
