@@ -25,7 +25,8 @@ from formloom.store.install import install_path
 from formloom.store.tables import metadata
 
 from .test_kanban import drag
-from .test_record_flow import CHROMIUM, EXPECTED_STATUS, LAUNCH_ARGS
+from . import a11y
+from .conftest import CHROMIUM, EXPECTED_STATUS, LAUNCH_ARGS
 
 pytestmark = pytest.mark.browser
 
@@ -95,10 +96,17 @@ def open_tab(chromium):
         tab.on("console", lambda msg: msg.type == "error" and not EXPECTED_STATUS.search(msg.text)
                and not re.search(r"status of (409|422)", msg.text) and tab.console_problems.append(msg.text))
         tab.on("pageerror", lambda error: tab.console_problems.append(str(error)))
+        a11y.attach(context, tab)           # every page these tests visit is checked with axe-core too
+        tabs.append(tab)
         return tab
+    tabs = []
     yield make
-    for context in contexts:
-        context.close()
+    try:
+        for tab in tabs:
+            a11y.flush(tab)
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def log_in(tab, base: str, email: str, lang: str) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from ..auth import policy
 from ..auth.users import Actor, load_actor, members_of, reports_of
 from ..conditions import truthy
+from ..ids import MAX_ID, parse_int
 from ..definitions.model import AppDef, EntityDef, Label, RuleDef, WorkflowDef, thaw
 from ..errors import FormloomError, NotFoundError
 from ..i18n import translate
@@ -506,8 +507,9 @@ def _typed(entity: EntityDef, key: str, value: Any) -> Any:
     f = entity.field(key)
     if f is not None and f.type in ("reference", "user", "number") and isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit():
-            return int(text)
+        number = parse_int(text, low=-MAX_ID, high=MAX_ID, signed=True)
+        if number is not None:
+            return number
     return value
 
 

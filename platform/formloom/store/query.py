@@ -145,7 +145,7 @@ def parse_list_args(entity: EntityDef, args: Mapping[str, Any], visible: Iterabl
         raise QueryError(translate(lang, "offset must be between 0 and 10000000."))
     owner = _clean_text(args.get("owner") or "", lang)
     owner_id = owner_name = None
-    if owner.isdigit():
+    if owner.isascii() and owner.isdigit():
         owner_id = _int_arg(owner, None, "owner", lang)
     elif owner:
         owner_name = owner
@@ -238,7 +238,7 @@ def _scalar(f: FieldDef, raw: Any, lang: str | None = None) -> Any:
 
 def link_id(text: str) -> int | None:
     text = text.lstrip("#")
-    return int(text) if text.isdigit() and 0 < int(text) < 2**63 else None
+    return parse_int(text)
 
 
 def _bool_literal(dialect: str, value: bool):
@@ -603,11 +603,7 @@ def _readable_titles(conn: Connection, app: AppDef, actor: Actor | None, ids: It
 
 
 def _as_id(value: Any) -> int | None:
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
-        return value
-    return None
+    return parse_int(value) if isinstance(value, (str, int)) else None
 
 
 def count_estimate(conn: Connection, app: AppDef, entity: EntityDef, cap: int = 10_000) -> tuple[int, bool]:

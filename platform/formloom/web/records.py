@@ -481,7 +481,7 @@ def owner_view(place: Place, posted: str | None = None) -> dict:
             choices = [(actor.id, actor.display_name), *choices]
     view = {"choices": choices, "selected": actor.id, "name": actor.display_name, "error": None}
     if posted is not None and choices:
-        chosen = int(posted) if posted.isdigit() and len(posted) < 19 else None
+        chosen = parse_int(posted)
         if chosen in {c[0] for c in choices}:
             view["selected"] = chosen
         else:
@@ -571,7 +571,7 @@ def validate(app_key: str, entity_key: str, field_key: str):
     record = None
     record_id = request.form.get(RECORD_FIELD, "")
     with db().read() as conn:
-        if record_id.isdigit():
+        if parse_int(record_id) is not None:
             record = readable_record(place, int_arg(RECORD_FIELD, source=request.form), conn)
             if not policy.can(current_actor(), "update", place.app, place.entity, record, team_of=_team_of(conn)):
                 abort(403)
