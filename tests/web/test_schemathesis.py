@@ -1,6 +1,11 @@
-"""Schemathesis against the OpenAPI document, through the WSGI app: data the
-document allows (and, for every operation, a few cases it does not) never
-causes a server error. Bounded to stay well under a minute."""
+"""Schemathesis against the OpenAPI document.
+
+Through the WSGI app on the desk app: data the document allows (and, for every
+operation, a few cases it does not) never causes a server error. Then every check
+(`--checks all`, all four phases) over a real loopback server, on the CRM and on the
+helpdesk app under tests/apps/ (see contract.py): the API answers as its document
+says, and refuses a schema-valid request only for a business rule the document lists.
+About two minutes together, hence `slow`."""
 from __future__ import annotations
 
 import pytest

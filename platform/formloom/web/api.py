@@ -13,6 +13,9 @@ token; 403 not allowed; 404 unknown app, entity or record; 409 stale version;
 413 body too large; 415 not JSON; 422 `{"errors": [{field, path, code,
 message}]}` listing every problem in the caller's language (Accept-Language,
 else the user's language); 428 a change without the version it applies to.
+The OpenAPI document (openapi.py) says the same: list parameters come from one
+description (api_params.py) that the document publishes and `list_view` enforces,
+and each 422 lists the business rules that may refuse a schema-valid request.
 """
 from __future__ import annotations
 
