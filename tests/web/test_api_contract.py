@@ -170,3 +170,18 @@ def test_the_document_says_what_no_schema_keyword_could(desk):
     assert parameters["severity__is_empty"]["enum"][-1] == ""
     create = doc["paths"][TICKETS]["post"]["responses"]["422"]
     assert create["x-business-rules"] == ["not_found", "unique"]
+
+
+def test_money_bounds_and_urls_are_said_in_terms_generic_tools_read():
+    """formatMinimum/formatMaximum (money as text) are invisible to schemathesis: the
+    document says them as digits; a URL may have an international host name (an IRI)."""
+    import re
+    from formloom.definitions.model import FieldDef
+    from formloom.fields import field_type
+    from formloom.web.openapi import _positive
+    money = _positive(field_type("money").json_schema(FieldDef(key="amount", type="money", label={"en": "A"},
+                                                               min=0)))["anyOf"][0]
+    assert re.search(money["pattern"], "1234.50") and not re.search(money["pattern"], "-1.00")
+    assert not re.search(money["pattern"], "1" * 14)            # above the 10^13 money limit
+    url = _positive(field_type("url").json_schema(FieldDef(key="site", type="url", label={"en": "S"})))
+    assert url["format"] == "iri"

@@ -129,7 +129,7 @@ def _gate_blocked(error: GateBlocked):
 
 
 @bp.errorhandler(OverrideReasonMissing)
-def _refused(error: FormloomError):
+def _override_without_reason(error: OverrideReasonMissing):
     """Every 422 of the API lists its problems under "errors", as the document says, even
     a refusal that is not about a field (an override without a reason): one shape to parse."""
     problem = {"field": None, "path": "/override_reason", "code": error.code, "message": error.message}

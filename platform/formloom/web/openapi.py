@@ -127,7 +127,8 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
     schemas[create] = {"type": "object", "additionalProperties": False, "required": ["data"],
                        "properties": {"data": create_schema}}
     schemas[update] = {"type": "object", "additionalProperties": False, "required": ["data", "version"],
-                       "properties": {"data": update_schema, "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}}}
+                       "properties": {"data": update_schema,
+                                      "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}}}
 
     record_id = {"name": "id", "in": "path", "required": True,
                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
@@ -197,6 +198,8 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
 SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
 EMAIL_DOMAIN = r"@.*\.(?!(?:%s)$)[^.]+$" % "|".join(
     "".join(f"[{c}{c.upper()}]" for c in name) for name in SPECIAL_USE_DOMAINS)
+SURROGATES = "\\ud800-\\udfff"       # in the engine's forbidden-character classes
+DECIMAL_PREFIX = "^-?[0-9]+"           # the start of a money pattern
 
 
 def _positive(schema):
@@ -224,8 +227,6 @@ def _positive(schema):
     return out
 
 
-DECIMAL_PREFIX = "^-?[0-9]+"
-
 
 def _decimal_pattern(schema: dict) -> str:
     """`formatMinimum`/`formatMaximum` of a decimal string, which generic tools ignore, said
@@ -242,8 +243,6 @@ def _decimal_pattern(schema: dict) -> str:
     sign = "" if low == 0 else "-?"
     return f"^{sign}[0-9]{{1,{digits}}}" + schema["pattern"][len(DECIMAL_PREFIX):]
 
-
-SURROGATES = "\\ud800-\\udfff"
 
 
 def _add_pattern(schema: dict, pattern: str) -> None:
