@@ -31,7 +31,6 @@ def run_backend(backend: Backend, quick: bool) -> list[scenarios.Result]:
 
 def table(columns: list[str], results: dict[str, list[scenarios.Result]]) -> str:
     """One row per figure, one column per backend."""
-    rows: list[tuple[str, list[str]]] = []
     order: list[tuple[str, str]] = []
     values: dict[tuple[str, str, str], object] = {}
     for backend, found in results.items():

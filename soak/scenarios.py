@@ -180,7 +180,7 @@ def worker_killed(site: Site, tickets: int = 200, lead: float = 6, lease: float 
     killed one's claimed jobs after their `lease`). Every reminder must fire exactly once."""
     from formloom.store.records import create_record
     result = Result("worker kill -9 mid-batch")
-    app = site.db and _helpdesk(site)
+    app = _helpdesk(site)
     callback = (datetime.now(timezone.utc) + timedelta(seconds=lead)).isoformat()
     with site.db.write() as conn:
         ids = [create_record(conn, app, app.entity("ticket"), {"subject": f"call back {i}", "callback_at": callback},
