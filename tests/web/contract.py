@@ -107,7 +107,7 @@ def run_all_checks(base_url: str, token: str, *, max_examples: int, seed: int = 
         "headers": headers,
         "checks": {"enabled": True,
                    "positive_data_acceptance": {"expected-statuses": POSITIVE_REFUSALS}},
-        "generation": {"max-examples": max_examples},
+        "generation": {"max-examples": max_examples, "database": "none"},   # the seed alone decides
         "phases": {"stateful": {"enabled": stateful, "max-steps": max(2, max_examples)},
                    **{name: {"enabled": name in phases} for name in ("examples", "coverage", "fuzzing")}},
         "workers": 1,
