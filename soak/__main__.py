@@ -23,10 +23,19 @@ def run_backend(backend: Backend, quick: bool) -> list[scenarios.Result]:
             scenarios.lost_updates(site, writers=16, increments=max(5, int(25 * scale))),
             scenarios.server_killed(site, burst=max(60, int(300 * scale))),
             scenarios.worker_killed(site, tickets=max(50, int(200 * scale))),
-            scenarios.database_cut(site, cut=4 if not quick else 2),
+            *cuts(site, quick),
         ]
     finally:
         site.db.dispose()
+
+
+def cuts(site: Site, quick: bool) -> list[scenarios.Result]:
+    """PostgreSQL: its connections cut. SQLite: the file made read-only, then locked for
+    longer than the busy timeout (a shorter lock only makes writers wait)."""
+    if site.backend.pg_schema:
+        return [scenarios.database_cut(site, "pg_terminate_backend", cut=2 if quick else 4)]
+    return [scenarios.database_cut(site, "read-only file", cut=2 if quick else 4),
+            scenarios.database_cut(site, "exclusive lock", cut=33)]
 
 
 def table(columns: list[str], results: dict[str, list[scenarios.Result]]) -> str:

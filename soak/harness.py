@@ -149,13 +149,19 @@ class Child:
         self.log.close()
 
 
+#: root passes file modes by; the server runs without that power (when setpriv can drop it),
+#: so a database file made read-only stops it as it would stop a service account
+_NO_ROOT_OVERRIDE = (["setpriv", "--inh-caps=-dac_override", "--bounding-set=-dac_override", "--"]
+                     if os.geteuid() == 0 and shutil.which("setpriv") else [])
+
+
 class Server(Child):
     """`formloom run` on 127.0.0.1 and a port of its own."""
 
     def __init__(self, site: Site, port: int | None = None):
         self.port = port or free_port()
         backend = site.backend
-        super().__init__([sys.executable, "-m", "formloom", "run", "--host", "127.0.0.1", "--port", str(self.port),
+        super().__init__([*_NO_ROOT_OVERRIDE, sys.executable, "-m", "formloom", "run", "--host", "127.0.0.1", "--port", str(self.port),
                           "--threads", "16"], child_env(backend.url, backend.workdir), backend.workdir / "server.log")
         self.started = time.monotonic()
         self.wait_ready()

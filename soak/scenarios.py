@@ -3,7 +3,6 @@ loopback only, and returns its figures as an ordered list of (name, value) pairs
 `problems` are the figures that must be zero for the run to pass."""
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -225,15 +224,22 @@ def _helpdesk(site: Site):
 
 # -- 4. the database cut and restored ---------------------------------------------------------
 
-def database_cut(site: Site, writers: int = 4, before: float = 2, cut: float = 4, after: float = 6) -> Result:
-    """Writers create tickets before, during and after an outage. PostgreSQL: every
-    connection of the server is terminated (pg_terminate_backend) again and again for
-    `cut` seconds. SQLite: the file is made read-only, or, for root (whom file modes do
-    not stop), held under an exclusive lock by another process. Counts the answers during
-    the outage by status and the time from the restore to the first acknowledged write."""
-    backend = site.backend
-    method = _cut_method(backend)
-    result = Result(f"database cut ({method})")
+#: how each kind of outage is made, and the name its figures are shown under
+CUTS = {
+    "pg_terminate_backend": "database cut (pg_terminate_backend every 50 ms)",
+    "read-only file": "database file made read-only (chmod 444)",
+    "exclusive lock": "database locked past the 30 s busy timeout",
+}
+
+
+def database_cut(site: Site, method: str, writers: int = 4, before: float = 2, cut: float = 4,
+                 after: float = 6) -> Result:
+    """Writers create tickets before, during and after an outage of `cut` seconds, made by
+    `method`: PostgreSQL, every connection of the server terminated again and again;
+    SQLite, the file made read-only (the server runs without root's power to ignore file
+    modes), or the file held under an exclusive lock by another process. Counts the answers
+    during the outage by status and the time from the restore to the first acknowledged write."""
+    result = Result(CUTS[method])
     server = Server(site)
     phase = {"name": "before"}
     statuses: dict[str, Counter] = {"before": Counter(), "cut": Counter(), "after": Counter()}
@@ -294,12 +300,6 @@ def database_cut(site: Site, writers: int = 4, before: float = 2, cut: float = 4
                if recovered is not None else None)
     result.add("/healthz at the end", health)
     return result
-
-
-def _cut_method(backend) -> str:
-    if backend.pg_schema:
-        return "pg_terminate_backend"
-    return "read-only file" if os.geteuid() != 0 else "exclusive lock"
 
 
 class _outage:
