@@ -57,7 +57,7 @@ def table(columns: list[str], results: dict[str, list[scenarios.Result]]) -> str
     out.append("-" * len(header))
     for scenario, name in order:
         if scenario != last:
-            methods = [values.get((c, scenario, "method"), scenario) for c in columns]
+            methods = [values[(c, scenario, "method")] for c in columns if (c, scenario, "method") in values]
             out.append(f"[{' / '.join(dict.fromkeys(methods))}]")
             last = scenario
         cells = "".join(str(values.get((c, scenario, name), "-")).rjust(24) for c in columns)
