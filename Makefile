@@ -7,7 +7,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: demo test test-postgres bench bench-quick clean
+.PHONY: demo test test-postgres bench bench-quick soak soak-quick clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ bench: $(VENV)/.installed
 
 bench-quick: $(VENV)/.installed
 	$(PY) -m benchmarks.run --quick
+
+# The reliability suite: kill -9, concurrent writers, a cut database (loopback only; a few minutes).
+soak: $(VENV)/.installed
+	$(PY) -m soak
+
+soak-quick: $(VENV)/.installed
+	$(PY) -m soak --quick
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache dist build

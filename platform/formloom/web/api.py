@@ -13,6 +13,9 @@ token; 403 not allowed; 404 unknown app, entity or record; 409 stale version;
 413 body too large; 415 not JSON; 422 `{"errors": [{field, path, code,
 message}]}` listing every problem in the caller's language (Accept-Language,
 else the user's language); 428 a change without the version it applies to.
+The OpenAPI document (openapi.py) says the same: list parameters come from one
+description (api_params.py) that the document publishes and `list_view` enforces,
+and each 422 lists the business rules that may refuse a schema-valid request.
 """
 from __future__ import annotations
 
@@ -36,8 +39,9 @@ from ..record_data import pointer
 from ..store.query import parse_list_args, list_records
 from ..store.records import (Record, create_record, delete_record, get_record, restore_record, stale,
                              update_record)
-from ..workflow import GateBlocked, move_to_stage
+from ..workflow import GateBlocked, OverrideReasonMissing, move_to_stage
 from . import errors as web_errors
+from .api_params import check_query, list_parameters
 from .auth import SessionUser
 from .helpers import catalog, current_actor, db, lang
 
@@ -48,6 +52,8 @@ KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 MAX_ID = 2**53                 # larger ids do not exist (and would overflow a BIGINT)
 MAX_JSON_DEPTH = 32
 REALM = 'Bearer realm="formloom"'
+MAX_REASON = 2000
+IF_MATCH = r'(?:W/)?"?([0-9]{1,18})"?'            # the OpenAPI document publishes the same pattern
 
 
 class Unauthorized(FormloomError):
@@ -121,6 +127,15 @@ def _gate_blocked(error: GateBlocked):
     body = {"error": {"code": "gate_blocked", "message": error.message, "hint": error.hint},
             "errors": [f.as_dict() for f in error.failures]}
     return jsonify(body), 422
+
+
+@bp.errorhandler(OverrideReasonMissing)
+def _override_without_reason(error: OverrideReasonMissing):
+    """Every 422 of the API lists its problems under "errors", as the document says, even
+    a refusal that is not about a field (an override without a reason): one shape to parse."""
+    problem = {"field": None, "path": "/override_reason", "code": error.code, "message": error.message}
+    return jsonify({"error": {"code": error.code, "message": error.message, "hint": error.hint},
+                    "errors": [problem]}), 422
 
 
 @bp.errorhandler(ConflictError)
@@ -316,7 +331,10 @@ def _refuse_bad_text(pairs) -> None:
                 raise FormloomError(_("Text must be valid Unicode.")) from None
 
 
-def data_of(body: Mapping[str, Any]) -> dict:
+def data_of(body: Mapping[str, Any], required: bool = False) -> dict:
+    if required and "data" not in body:
+        raise FormloomError(_("Send the fields to change as \"data\", a JSON object."),
+                            hint=_("For example: {\"data\": {\"name\": \"New name\"}, \"version\": 3}"))
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise RecordInvalid([FieldProblem("data", "", "type", _("data must be a JSON object."))])
@@ -324,16 +342,23 @@ def data_of(body: Mapping[str, Any]) -> dict:
 
 
 def version_of(body: Mapping[str, Any], required: bool) -> int | None:
-    """The version a change applies to: body "version", else If-Match ("3", W/"3" or 3)."""
-    version = body.get("version")
-    if version is None:
-        header = request.headers.get("If-Match", "").strip()
-        match = re.fullmatch(r'(?:W/)?"?(\d{1,18})"?', header)
-        if match:
-            version = int(match.group(1))
-        elif header and header != "*":
+    """The version a change applies to: body "version", else If-Match ("3", W/"3" or 3).
+
+    A JSON number with no fraction (3.0) is the whole number it names, as in JSON
+    Schema; `"version": null` is refused like any other non-number."""
+    header = request.headers.get("If-Match")
+    header_version = None
+    if header is not None and header.strip() not in ("", "*"):
+        match = re.fullmatch(IF_MATCH, header.strip())
+        if not match:
             raise FormloomError(_("If-Match must be the record's version, such as \"3\"."))
-    elif isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**62:
+        header_version = int(match.group(1))
+    version = body.get("version")
+    if "version" not in body:
+        version = header_version
+    elif isinstance(version, float) and version.is_integer():
+        version = int(version)
+    if "version" in body and (isinstance(version, bool) or not isinstance(version, int) or not 0 < version < 2**62):
         raise FormloomError(_("version must be a positive whole number."))
     if version is None and required:
         raise VersionRequired(_("Say which version of the record you are changing."),
@@ -371,6 +396,7 @@ def field_sets(app: AppDef, entity: EntityDef, stage: StageDef | None) -> tuple[
 def list_view(app_key: str, entity_key: str):
     app, _version_id, entity = place(app_key, entity_key)
     visible = policy.visible_fields(actor(), app, entity)
+    check_query(request.args.items(multi=True), list_parameters(entity, visible))
     query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist, lang=lang())
     if query.owner_id is not None and not 0 < query.owner_id <= MAX_ID:
         raise FormloomError(_("owner must be a user id."))
@@ -412,7 +438,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
 def change(app_key: str, entity_key: str, record_id: int):
     app, version_id, entity = place(app_key, entity_key)
     body = json_body(("data", "version"))
-    incoming = data_of(body)
+    incoming = data_of(body, required=True)
     expected = version_of(body, required=True)
     problems: list[FieldProblem] = []
     try:
@@ -476,8 +502,10 @@ def move(app_key: str, entity_key: str, record_id: int):
     if not isinstance(target, str) or not target:
         raise FormloomError(_("Say which stage to move to, as \"to\"."))
     reason = body.get("override_reason")
-    if reason is not None and not isinstance(reason, str):
+    if "override_reason" in body and not isinstance(reason, str):
         raise FormloomError(_("override_reason must be text."))
+    if reason is not None and len(reason) > MAX_REASON:
+        raise FormloomError(_("override_reason must be at most %(max)s characters.", max=MAX_REASON))
     incoming = data_of(body)
     expected = version_of(body, required=bool(incoming))
     problems: list[FieldProblem] = []

@@ -9,6 +9,7 @@ the same schema the forms agree with.
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import jsonify
@@ -16,10 +17,9 @@ from flask import jsonify
 from ..auth import policy
 from ..auth.users import Actor
 from ..definitions.model import AppDef, EntityDef
-from ..fields import field_type
 from ..record_schema import record_json_schema
-from ..store.query import DEFAULT_LIMIT, MAX_LIMIT, SYSTEM_SORTS
-from .api import bp
+from .api import IF_MATCH, MAX_REASON, bp
+from .api_params import list_parameters
 from .helpers import catalog, current_actor, lang
 
 ERROR = {
@@ -39,6 +39,19 @@ PROBLEMS = {
     },
 }
 MAX_ID = 2**53
+MAX_VERSION = 2**62 - 1
+IF_MATCH_HEADER = {"name": "If-Match", "in": "header", "required": False,
+                   "schema": {"type": "string", "pattern": rf"^\s*(?:\*|{IF_MATCH})?\s*$"},
+                   "description": "The version you read, such as \"3\" (W/\"3\" and * are accepted too)"}
+#: The refusals a request the document allows may still get: rules about other records and
+#: the record's history that no request schema can express. Each 422 response lists its
+#: own under `x-business-rules` (the `error.code`, or every `errors[].code` of an "invalid").
+VALUE_RULES = {
+    "unique": "another record already has this value",
+    "not_found": "a referenced record does not exist or you may not read it",
+}
+MOVE_RULES = {"gate_blocked": "the target stage's gate is not satisfied (every unmet requirement is listed)",
+              **VALUE_RULES}
 
 
 def _ref(name: str) -> dict:
@@ -47,6 +60,13 @@ def _ref(name: str) -> dict:
 
 def _error(description: str, schema: str = "Error") -> dict:
     return {"description": description, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _refused(description: str, rules: dict[str, str]) -> dict:
+    """A 422 listing its problems; a schema-valid request is refused only for `rules`."""
+    listed = "; ".join(f"`{code}`: {why}" for code, why in rules.items())
+    return {**_error(f"{description}. A request this document allows is refused only when {listed}.",
+                     "Problems"), "x-business-rules": sorted(rules)}
 
 
 COMMON_ERRORS = {
@@ -91,6 +111,9 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
     base = f"/api/v1/{app.key}/{entity.key}"
     record, create, update = (_name(app, entity, s) for s in ("Record", "Create", "Update"))
 
+    rules = dict(VALUE_RULES)
+    if any(f.required_if is not None or (f.required and f.visible_if is not None) for f in entity.fields):
+        rules["required"] = "a field is required by a condition on other values (required_if, visible_if)"
     create_schema = _only(record_json_schema(entity, lang_code), writable)
     update_schema = _only(record_json_schema(entity, lang_code, for_update=True), writable)
     response_data = record_json_schema(entity, lang_code, for_update=True)
@@ -104,7 +127,8 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
     schemas[create] = {"type": "object", "additionalProperties": False, "required": ["data"],
                        "properties": {"data": create_schema}}
     schemas[update] = {"type": "object", "additionalProperties": False, "required": ["data", "version"],
-                       "properties": {"data": update_schema, "version": {"type": "integer", "minimum": 1}}}
+                       "properties": {"data": update_schema,
+                                      "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION}}}
 
     record_id = {"name": "id", "in": "path", "required": True,
                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
@@ -118,7 +142,7 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
 
     collection: dict[str, Any] = {"get": {
         "operationId": f"list_{op_id}", "summary": f"List {label}", "tags": [app.key],
-        "parameters": _list_parameters(entity, visible),
+        "parameters": [p.as_openapi() for p in list_parameters(entity, visible)],
         "responses": {"200": {"description": "A page of records",
                               "content": {"application/json": {"schema": page}}}, **COMMON_ERRORS}}}
     if policy.can(actor, "create", app, entity):
@@ -126,7 +150,7 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
             "operationId": f"create_{op_id}", "summary": f"Create a {label}", "tags": [app.key],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(create)}}},
             "responses": {"201": {**one, "description": "Created"}, **COMMON_ERRORS,
-                          "413": _error("Body too large"), "422": _error("Invalid values", "Problems")}}
+                          "413": _error("Body too large"), "422": _refused("Invalid values", rules)}}
     paths[base] = collection
 
     item = {"parameters": [record_id],
@@ -135,32 +159,36 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
     if policy.scope(actor, "update", app, entity) != "none":
         item["patch"] = {
             "operationId": f"update_{op_id}", "summary": f"Change a {label}", "tags": [app.key],
-            "parameters": [{"name": "If-Match", "in": "header", "required": False, "schema": {"type": "string"},
-                            "description": "The version you read, instead of \"version\" in the body"}],
+            "parameters": [IF_MATCH_HEADER],
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(update)}}},
             "responses": {"200": one, **COMMON_ERRORS, "409": _error("The record changed since you read it"),
-                          "413": _error("Body too large"), "422": _error("Invalid values", "Problems"),
+                          "413": _error("Body too large"), "422": _refused("Invalid values", rules),
                           "428": _error("The version is missing")}}
     if policy.scope(actor, "delete", app, entity) != "none":
         item["delete"] = {
             "operationId": f"delete_{op_id}", "summary": f"Delete a {label} (restorable by an admin)",
-            "tags": [app.key], "responses": {"204": {"description": "Deleted"}, **COMMON_ERRORS,
-                                             "409": _error("The record changed since you read it")}}
+            "tags": [app.key], "parameters": [IF_MATCH_HEADER],
+            "responses": {"204": {"description": "Deleted"}, **COMMON_ERRORS,
+                          "409": _error("The record changed since you read it")}}
     paths[f"{base}/{{id}}"] = item
 
     if policy.is_app_admin(actor, app):
         paths[f"{base}/{{id}}/restore"] = {"parameters": [record_id], "post": {
             "operationId": f"restore_{op_id}", "summary": f"Restore a deleted {label}", "tags": [app.key],
-            "responses": {"200": one, **COMMON_ERRORS}}}
+            "responses": {"200": one, **COMMON_ERRORS,
+                          "422": _refused("A value of the record is now taken by another record",
+                                          {"unique": VALUE_RULES["unique"]})}}}
 
     workflow = app.workflow_for(entity.key)
     if workflow is not None and workflow.stages and policy.scope(actor, "update", app, entity) != "none":
         move = {"type": "object", "additionalProperties": False, "required": ["to"], "properties": {
             "to": {"type": "string", "enum": [s.key for s in workflow.stages]},
-            "version": {"type": "integer", "minimum": 1},
+            "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
             "data": {**update_schema, "description": "Values saved with the move in the same commit, judged "
                                                      "in the target stage (its visible_if/required rules)"},
-            "override_reason": {"type": "string", "maxLength": 2000}},
+            "override_reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON,
+                                "pattern": "^[^\\x00]*[^\\x00\\s][^\\x00]*$",
+                                "description": "App admins: skip the gate, saying why (not only spaces)"}},
             "if": {"required": ["data"], "properties": {"data": {"minProperties": 1}}},
             "then": {"required": ["version"]}}
         paths[f"{base}/{{id}}/stage"] = {"parameters": [record_id], "post": {
@@ -168,14 +196,25 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
             "requestBody": {"required": True, "content": {"application/json": {"schema": move}}},
             "responses": {"200": one, **COMMON_ERRORS, "409": _error("The record changed since you read it"),
                           "413": _error("Body too large"),
-                          "422": _error("The stage gate is not satisfied, or a value is invalid", "Problems"),
+                          "422": _refused("The move is refused", {**MOVE_RULES, **rules}),
                           "428": _error("Values sent without the version they apply to")}}}
+
+
+#: email_validator refuses addresses at special-use domain names (RFC 6761); `format: email` does not
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+EMAIL_DOMAIN = r"@.*\.(?!(?:%s)$)[^.]+$" % "|".join(
+    "".join(f"[{c}{c.upper()}]" for c in name) for name in SPECIAL_USE_DOMAINS)
+SURROGATES = "\\ud800-\\udfff"       # in the engine's forbidden-character classes
+DECIMAL_PREFIX = "^-?[0-9]+"           # the start of a money pattern
 
 
 def _positive(schema):
     """`{"not": {"pattern": "[...]"}}` (no character of a class) said positively, as
     `"pattern": "^[^...]*$"`: the same strings, and a form that test-data generators
-    (schemathesis, hypothesis-jsonschema) can produce values for."""
+    (schemathesis, hypothesis-jsonschema) can produce values for. Lone surrogates are
+    left out of the class: no generator makes them and no UTF-8 body can carry them,
+    and a range of them makes the whole pattern unusable to schemathesis. An email
+    also says which domains the server refuses."""
     if isinstance(schema, list):
         return [_positive(s) for s in schema]
     if not isinstance(schema, dict):
@@ -184,12 +223,39 @@ def _positive(schema):
     negated = out.get("not")
     if isinstance(negated, dict) and set(negated) == {"pattern"} and re.fullmatch(r"\[[^\[\]^]+\]", negated["pattern"]):
         del out["not"]
-        positive = f"^[^{negated['pattern'][1:-1]}]*$"
-        if "pattern" in out:
-            out["allOf"] = [*out.get("allOf", []), {"pattern": positive}]
-        else:
-            out["pattern"] = positive
+        _add_pattern(out, f"^[^{negated['pattern'][1:-1].replace(SURROGATES, '')}]*$")
+    if out.get("format") == "email":
+        _add_pattern(out, EMAIL_DOMAIN)
+    if out.get("format") == "uri":
+        out["format"] = "iri"              # the server takes international host names too
+    if out.get("format") == "decimal" and str(out.get("pattern", "")).startswith(DECIMAL_PREFIX):
+        out["pattern"] = _decimal_pattern(out)
     return out
+
+
+
+def _decimal_pattern(schema: dict) -> str:
+    """`formatMinimum`/`formatMaximum` of a decimal string, which generic tools ignore, said
+    in its pattern: no minus sign when it may not be negative, and no more integer digits
+    than keep it inside the bounds."""
+    try:
+        low, high = Decimal(str(schema["formatMinimum"])), Decimal(str(schema["formatMaximum"]))
+    except (KeyError, InvalidOperation):
+        return schema["pattern"]
+    if low > 0:
+        return schema["pattern"]
+    bound = high if low == 0 else min(high, -low)
+    digits = max(1, len(str(int(bound))) - 1)
+    sign = "" if low == 0 else "-?"
+    return f"^{sign}[0-9]{{1,{digits}}}" + schema["pattern"][len(DECIMAL_PREFIX):]
+
+
+
+def _add_pattern(schema: dict, pattern: str) -> None:
+    if "pattern" in schema:
+        schema["allOf"] = [*schema.get("allOf", []), {"pattern": pattern}]
+    else:
+        schema["pattern"] = pattern
 
 
 def _only(schema: dict, keys: set[str]) -> dict:
@@ -198,25 +264,6 @@ def _only(schema: dict, keys: set[str]) -> dict:
     schema["properties"] = {k: v for k, v in schema["properties"].items() if k in keys}
     schema["required"] = [k for k in schema["required"] if k in keys]
     return schema
-
-
-def _list_parameters(entity: EntityDef, visible) -> list[dict]:
-    sorts = sorted(set(SYSTEM_SORTS) | {f.key for f in visible if f.type != "subtable"})
-    params = [
-        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                                                      "default": DEFAULT_LIMIT}},
-        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 10_000_000}},
-        {"name": "sort", "in": "query", "schema": {"type": "string",
-                                                     "enum": sorts + [f"-{k}" for k in sorts]}},
-        {"name": "q", "in": "query", "description": "Search in titles", "schema": {"type": "string"}},
-    ]
-    for f in visible:
-        if f.type == "subtable":
-            continue
-        for op in field_type(f.type).field_operators(f):
-            params.append({"name": f.key if op == "eq" else f"{f.key}__{op}", "in": "query",
-                           "description": f"Filter: {f.key} {op}", "schema": {"type": "string"}})
-    return params
 
 
 @bp.get("/openapi.json")
