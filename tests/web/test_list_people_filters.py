@@ -133,7 +133,7 @@ def test_the_api_takes_titles_and_labels_too(as_agent, cases):
     assert [i["data"]["subject"] for i in items] == ["VPN is slow"]
     answer = as_agent.get("/api/v1/desk/case?budget=lots")
     assert answer.status_code == 400
-    assert "'lots' is not a valid value for Budget. Enter a number." in answer.get_data(as_text=True)
+    assert "'lots' is not a valid value for budget." in answer.get_data(as_text=True)    # the API names keys
 
 
 def test_the_filter_panel_offers_labels_a_picker_owner_and_stage(as_agent, cases):

@@ -74,10 +74,38 @@ class Param:
         return out
 
 
+_REGEX_SPECIAL = set("\\^$.|?*+()[]{}/")
+
+
+def _any_case(text: str) -> str:
+    """`text` as a regular expression that ignores case (JSON Schema patterns take no flags)."""
+    out = []
+    for ch in text:
+        if ch.lower() != ch.upper() and len(ch.lower()) == len(ch.upper()) == 1:
+            out.append(f"[{ch.lower()}{ch.upper()}]")
+        else:
+            out.append("\\" + ch if ch in _REGEX_SPECIAL else ch)
+    return "".join(out)
+
+
+def _option_schema(f: FieldDef, op: str) -> dict:
+    """An option is named by its value or its label in any language, in any case (as the
+    query parser reads it); `in` takes several, separated by commas."""
+    names = sorted({o.value for o in f.options} | {t for o in f.options for t in o.label.texts.values() if t.strip()},
+                   key=lambda t: (-len(t), t))
+    one = r"\s*(?:" + "|".join(_any_case(t.strip()) for t in names) + r")\s*"
+    pattern = f"^{one}(?:,{one})*$" if op == "in" else f"^{one}$"
+    return {"type": "string", "pattern": pattern}
+
+
 def _filter_schema(f: FieldDef, op: str) -> dict:
     kind = field_type(f.type).field_sql_kind(f)
     if op == "is_empty":
         return {"type": "string", "enum": [*YES_NO, ""]}
+    if f.options and op in ("eq", "ne", "in", "contains"):
+        return _option_schema(f, op)
+    if f.type in ("reference", "user"):      # an id, a title (a person's name or email), or "#id"
+        return {"type": "string", "pattern": "^[^,\\x00]+(?:,[^,\\x00]+)*$" if op == "in" else NO_NUL}
     if op == "contains":
         return {"type": "string", "pattern": NO_NUL}
     if op == "in":

@@ -51,7 +51,11 @@ VALUE_RULES = {
     "not_found": "a referenced record does not exist or you may not read it",
 }
 MOVE_RULES = {"gate_blocked": "the target stage's gate is not satisfied (every unmet requirement is listed)",
+              "readonly": "a value sent with the move is for a field read-only or hidden in the target stage",
+              "required": "a field the target stage requires (by its rules) is left empty",
               **VALUE_RULES}
+#: A reference whose `match` ties it to another field of the form: the record chosen must agree.
+MATCH_RULE = {"mismatch": "a referenced record does not agree with another field of the form (its `match`)"}
 
 
 def _ref(name: str) -> dict:
@@ -112,6 +116,8 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
     record, create, update = (_name(app, entity, s) for s in ("Record", "Create", "Update"))
 
     rules = dict(VALUE_RULES)
+    if any(f.type == "reference" and f.match for f in entity.fields):
+        rules.update(MATCH_RULE)
     if any(f.required_if is not None or (f.required and f.visible_if is not None) for f in entity.fields):
         rules["required"] = "a field is required by a condition on other values (required_if, visible_if)"
     create_schema = _only(record_json_schema(entity, lang_code), writable)

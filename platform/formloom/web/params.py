@@ -36,9 +36,14 @@ class IdConverter(IntegerConverter):
                          max=MAX_ID if max is None else max, signed=signed)
 
     def to_python(self, value: str) -> Any:
+        """An id out of range names no record: 404 whatever the method, rather than letting
+        another route match the path and answer 405."""
         if len(value.lstrip("-")) > 19:
-            raise ValidationError()
-        return super().to_python(value)
+            raise NotFound()
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise NotFound() from None
 
 
 class BadParameter(FormloomError):
