@@ -413,3 +413,30 @@ def token_revoke(email: str, token_id: int) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# -- whole instances (branch io-forms) -------------------------------------------------------
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_one_line_errors
+def backup(file: Path) -> None:
+    """Write a consistent backup of the whole instance at DATABASE_URL to FILE
+    (SQLite: the online backup API; PostgreSQL: pg_dump, which must be installed)."""
+    from .config import settings_from_env
+    from .store.backup import backup as make_backup
+    outcome = make_backup(settings_from_env()["DATABASE_URL"], file)
+    click.echo(f"Backed up {outcome.rows} rows ({outcome.kind}) to {outcome.path}.")
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_one_line_errors
+def restore(file: Path) -> None:
+    """Restore a backup made by `formloom backup` onto the empty database at DATABASE_URL;
+    a database that holds any rows is refused."""
+    from .config import settings_from_env
+    from .store.backup import restore as run_restore
+    url = settings_from_env()["DATABASE_URL"]
+    outcome = run_restore(url, file)
+    click.echo(f"Restored {outcome.rows} rows from {outcome.path} into {_safe_url(url)}.")
