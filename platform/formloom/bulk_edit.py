@@ -87,7 +87,7 @@ def check_operation(app: AppDef, entity: EntityDef, op: BulkOperation, lang: str
     """Refuse a request no record could satisfy, before any record is touched."""
     if op.kind not in OPERATIONS:
         raise BulkError(translate(lang, "Unknown bulk action %(action)s.", action=repr(str(op.kind)[:40])),
-                        hint=translate(lang, "Choose one of: %(stages)s.", stages=", ".join(OPERATIONS)))
+                        hint=translate(lang, "Available here: %(actions)s.", actions=", ".join(OPERATIONS)))
     if op.kind == "set_field" and (op.field is None or entity.field(op.field) is None):
         raise BulkError(translate(lang, "Choose the field to set."))
     if op.kind == "stage":

@@ -142,7 +142,7 @@ def bulk(app_key: str, entity_key: str):
     actions = available_actions(place)
     if action not in actions:
         raise BulkError(_("Choose what to do with the selected records."),
-                        hint=_("Choose one of: %(stages)s.", stages=", ".join(action_labels()[a] for a in actions)))
+                        hint=_("Available here: %(actions)s.", actions=", ".join(action_labels()[a] for a in actions)))
     with db().read() as conn:
         ids = selected_ids(place, conn)
         owners = members_of(conn, app.key) if action == "owner" else []
