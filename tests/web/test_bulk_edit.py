@@ -247,3 +247,52 @@ def test_someone_else_cannot_see_a_bulk_job(app, browser, people, make):
     browser.logout()
     assert browser.login("other@example.com").status_code == 302
     assert browser.get(url).status_code == 404
+
+
+# -- the bulk API --------------------------------------------------------------------------
+
+from .api_client import Api, token_for  # noqa: E402,F401
+
+
+def test_the_bulk_api_reports_each_refusal(app, people, make, token_for, db):  # noqa: F811
+    api = Api(app.test_client(), token_for(people.agent))
+    ready = make({"subject": "Ready", "priority": "high", "due": "2026-12-01"})
+    missing = make({"subject": "Missing"})
+    theirs = make({"subject": "Theirs"}, actor=people.other_agent)
+    response = api.post("/api/v1/desk/case/bulk", {"ids": [ready.id, missing.id, theirs.id], "action": "stage",
+                                                   "stage": "triage"})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["succeeded"], body["failed"]) == (1, 2)
+    refused = {f["id"]: f["messages"] for f in body["failures"]}
+    assert refused[theirs.id] == ["There is no such record."]
+    assert any("Priority" in m for m in refused[missing.id])
+    assert row(db, ready.id).stage == "triage"
+    bad = api.post("/api/v1/desk/case/bulk", {"ids": [ready.id], "action": "set_field", "field": "budget",
+                                              "value": -5})
+    assert bad.status_code == 200 and bad.get_json()["failed"] == 1
+    assert bad.get_json()["failures"][0]["messages"][0].startswith("Budget: ")
+    assert api.post("/api/v1/desk/case/bulk", {"ids": [], "action": "delete"}).status_code == 400
+    assert api.post("/api/v1/desk/case/bulk", {"ids": [1], "action": "explode"}).status_code == 400
+    assert api.post("/api/v1/desk/case/bulk", {"ids": [1], "action": "stage", "stage": "nowhere"}).status_code == 400
+    assert api.post("/api/v1/desk/case/bulk", {"ids": ["1"], "action": "owner"}).status_code == 400
+
+
+def test_the_bulk_api_queues_a_large_selection(app, people, make, token_for, db):  # noqa: F811
+    app.config["BULK_JOB_THRESHOLD"] = 1
+    api = Api(app.test_client(), token_for(people.agent))
+    cases = [make({"subject": f"C{i}"}) for i in range(3)]
+    response = api.post("/api/v1/desk/case/bulk", {"ids": [c.id for c in cases], "action": "set_field",
+                                                   "field": "priority", "value": "low"})
+    assert response.status_code == 202
+    url = response.get_json()["url"]
+    assert api.get(url).get_json()["status"] == "pending"
+    run_once(db, app.extensions["formloom.catalog"])
+    body = api.get(url).get_json()
+    assert body["status"] == "done" and body["succeeded"] == 3
+    other = Api(app.test_client(), token_for(people.other_agent))
+    assert other.get(url).status_code == 404
+    doc = api.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/desk/case/bulk" in doc["paths"]
+    assert doc["paths"]["/api/v1/desk/case/bulk"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"]["properties"]["action"]["enum"] == ["set_field", "owner", "stage"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -22,10 +22,12 @@ from .. import bulk_edit
 from ..auth import policy
 from ..auth.users import members_of
 from ..bulk_edit import BulkError, BulkOperation
+from ..errors import NotFoundError
 from ..forms import build_form_class, form_to_data
 from ..store.query import parse_list_args, where_clauses
 from ..store.records import clean_context
 from ..store.tables import records
+from . import api as records_api
 from .helpers import Place, current_actor, db, is_fragment_request, lang, load_entity, zone_for
 from .records import FieldView
 
@@ -210,3 +212,81 @@ def bulk_actions(place: Place) -> list[tuple[str, str]]:
     labels = action_labels()
     return [(a, labels[a]) for a in available_actions(place)]
 
+
+
+# -- the bulk API (routes on the records API blueprint: its token auth, CSRF rule and errors) ----
+
+API_KEYS = ("ids", "action", "field", "value", "owner", "stage")
+
+
+def _api_operation(app, entity, body: dict) -> BulkOperation:
+    action = body.get("action")
+    if action not in bulk_edit.OPERATIONS:
+        raise BulkError(_("Choose what to do with the selected records."),
+                        hint=_("Available here: %(actions)s.", actions=", ".join(bulk_edit.OPERATIONS)))
+    if action == "set_field":
+        key = body.get("field")
+        f = entity.field(key) if isinstance(key, str) else None
+        if f is None or policy.field_access(records_api.actor(), app, f) == "hidden":
+            raise BulkError(_("Choose the field to set."))
+        return BulkOperation("set_field", key, body.get("value"))
+    if action == "owner":
+        owner = body.get("owner")
+        if owner is not None and (not isinstance(owner, int) or isinstance(owner, bool) or not 0 < owner <= 2**53):
+            raise BulkError(_("Choose the new owner."))
+        return BulkOperation("owner", value=owner)
+    if action == "stage":
+        stage = body.get("stage")
+        workflow = app.workflow_for(entity.key)
+        if not isinstance(stage, str) or workflow is None or workflow.stage(stage) is None:
+            raise BulkError(_("Choose the stage to move to."))
+        return BulkOperation("stage", value=stage)
+    return BulkOperation(action)
+
+
+def _api_ids(body: dict) -> list[int]:
+    ids = body.get("ids")
+    limit = _config("BULK_MAX_RECORDS", MAX_RECORDS)
+    if not isinstance(ids, list) or not ids or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i <= 2**53 for i in ids):
+        raise BulkError(_("Select at least one record."), hint=_("Send \"ids\": a list of record ids."))
+    if len(ids) > limit:
+        raise BulkError(_("A bulk edit may change at most %(max)s records at once.", max=f"{limit:,}"))
+    return list(dict.fromkeys(ids))
+
+
+def _report_json(report) -> dict:
+    return {"total": report.total, "done": report.done, "succeeded": report.succeeded, "failed": report.failed,
+            "failures": [{"id": f.record_id, "messages": f.messages} for f in report.failures]}
+
+
+@records_api.bp.post("/<app_key>/<entity_key>/bulk")
+def api_bulk(app_key: str, entity_key: str):
+    """Apply one change to many records: 200 with the report, or 202 with a job to follow."""
+    app, _version_id, entity = records_api.place(app_key, entity_key)
+    body = records_api.json_body(API_KEYS)
+    actor = records_api.actor()
+    ids = _api_ids(body)
+    op = _api_operation(app, entity, body)
+    if len(ids) > _config("BULK_JOB_THRESHOLD", JOB_THRESHOLD):
+        with db().write() as conn:
+            job_id = bulk_edit.enqueue_bulk(conn, app, entity, actor, ids, op, lang())
+        url = url_for("api.api_bulk_job", app_key=app.key, entity_key=entity.key, job_id=job_id)
+        response = jsonify({"job": job_id, "status": "pending", "url": url})
+        response.status_code = 202
+        response.headers["Location"] = url
+        return response
+    report = bulk_edit.run_bulk(db(), app, entity, actor, ids, op, lang())
+    return jsonify({"status": "done", **_report_json(report)})
+
+
+@records_api.bp.get("/<app_key>/<entity_key>/bulk/<int:job_id>")
+def api_bulk_job(app_key: str, entity_key: str, job_id: int):
+    app, _version_id, entity = records_api.place(app_key, entity_key)
+    with db().read() as conn:
+        found = bulk_edit.job_report(conn, job_id, records_api.actor()) if job_id <= 2**53 else None
+    if found is None or found[0].get("app_key") != app.key or found[0].get("entity") != entity.key:
+        raise NotFoundError(_("There is no such bulk job."))
+    payload, report = found
+    status = "done" if payload["status"] == "done" or report.finished else payload["status"]
+    return jsonify({"job": job_id, "status": status, **_report_json(report)})
