@@ -15,6 +15,7 @@ last batch ended.
 """
 from __future__ import annotations
 
+import secrets
 from dataclasses import asdict, dataclass, field as dc_field
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping
@@ -22,6 +23,7 @@ from typing import Any, Iterable, Mapping
 from sqlalchemy import Connection, select, update
 
 from .auth import policy
+from .automation.jobs import enqueue
 from .auth.users import Actor, load_actor, reports_of
 from .definitions.model import AppDef, EntityDef
 from .errors import ConflictError, ForbiddenError, FormloomError, NotFoundError, RecordInvalid
@@ -183,9 +185,6 @@ def enqueue_bulk(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor,
                  op: BulkOperation, lang: str = "en", now: datetime | None = None) -> int:
     """A pending job for the worker; returns its id (the progress page follows it)."""
     check_operation(app, entity, op, lang)
-    import secrets
-    from .automation.jobs import enqueue
-
     now = now or utcnow()
     key = f"bulk:{app.key}:{entity.key}:{actor.id}:{secrets.token_hex(8)}"
     enqueue(conn, JOB_KIND, key, {

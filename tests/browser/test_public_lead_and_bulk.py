@@ -24,7 +24,7 @@ from formloom.store.records import create_record
 from formloom.store.tables import records
 
 from . import a11y
-from .conftest import CHROMIUM, LAUNCH_ARGS, EXPECTED_STATUS
+from .conftest import EXPECTED_STATUS
 from .test_record_flow import page  # noqa: F401  (the Chromium fixture)
 
 pytestmark = pytest.mark.browser

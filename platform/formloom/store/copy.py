@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import DateTime, Table, func, select, text, update
+from sqlalchemy import DateTime, Table, bindparam, func, select, text, update
 
 from .backup import BackupError, platform_rows
 from .db import Database
@@ -140,7 +140,6 @@ def copy_instance(source_url: str, target_url: str, *, batch_size: int = BATCH_S
                 if progress:
                     progress(table.name, done, total)
             if deferred:
-                from sqlalchemy import bindparam
                 stmt = update(table).where(table.c.id == bindparam("_id")).values(
                     **{c: bindparam(c) for c in later})
                 with target.write() as conn:

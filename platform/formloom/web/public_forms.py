@@ -26,6 +26,7 @@ from ..auth import policy
 from ..auth.users import members_of
 from ..definitions.model import LANGUAGES
 from ..errors import ForbiddenError, NotFoundError, RecordInvalid
+from ..fields import field_type
 from ..forms import build_form_class, form_to_data
 from .helpers import catalog, current_actor, db, lang, load_app, public_url, zone_for
 from .records import FieldView
@@ -122,7 +123,6 @@ def show(token: str):
         initial = {}
         for key in keys:
             f = entity.field(key)
-            from ..fields import field_type
             value = form.defaults.get(key, field_type(f.type).default_value(f))
             initial[form_class.field_names[key]] = field_type(f.type).form_value(f, value)
         return _render(form, app, entity, form_class(data=initial), keys)
@@ -231,7 +231,6 @@ def _edit_page(place, entity, values: dict, form: pf.PublicForm | None, problems
     for f in pf.offerable_fields(entity):
         value = (values.get("defaults") or {}).get(f.key)
         if value is not None:
-            from ..fields import field_type
             shown = field_type(f.type).form_value(f, value)
             defaults_text[f.key] = "" if shown is None else str(shown)
     entities = [e for e in place.app.entities if pf.offerable_fields(e)]
