@@ -35,6 +35,7 @@ from .store.tables import memberships, public_forms, users
 #: Field types a public form never offers (see the module docstring).
 PRIVATE_TYPES = frozenset({"reference", "user", "subtable"})
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
 VIA_PREFIX = "public form: "
 TEXTS = ("title", "thank_you")
@@ -155,7 +156,7 @@ def get_form(conn: Connection, app_key: str, form_id: int) -> PublicForm:
 
 def form_by_token(conn: Connection, token: str) -> PublicForm | None:
     """The enabled form behind a URL token; None for an unknown, rotated or disabled one alike."""
-    if not isinstance(token, str) or not 20 <= len(token) <= 64:
+    if not isinstance(token, str) or not TOKEN.match(token):
         return None
     row = conn.execute(select(public_forms).where(public_forms.c.token == token,
                                                   public_forms.c.enabled.is_(True))).first()
@@ -173,8 +174,10 @@ def save_form(conn: Connection, app: AppDef, *, key: str, entity_key: str, field
                               frame_origins, lang)
     if owner_id is not None and not _is_member(conn, app.key, owner_id):
         problems.append(translate(lang, "The new owner must be an active member of this app."))
-    taken = conn.execute(select(public_forms.c.id).where(public_forms.c.app_key == app.key,
-                                                         public_forms.c.key == key)).scalar()
+    taken = None
+    if KEY.match(key or ""):          # a key that is no key is already refused (and never reaches SQL)
+        taken = conn.execute(select(public_forms.c.id).where(public_forms.c.app_key == app.key,
+                                                             public_forms.c.key == key)).scalar()
     if taken is not None and taken != form_id:
         problems.append(translate(lang, "Another public form of this app already has the key %(key)s.", key=repr(key)))
     if problems:

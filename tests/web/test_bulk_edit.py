@@ -296,3 +296,14 @@ def test_the_bulk_api_queues_a_large_selection(app, people, make, token_for, db)
     assert "/api/v1/desk/case/bulk" in doc["paths"]
     assert doc["paths"]["/api/v1/desk/case/bulk"]["post"]["requestBody"]["content"]["application/json"][
         "schema"]["properties"]["action"]["enum"] == ["set_field", "owner", "stage"]
+
+
+def test_odd_bulk_input_never_causes_a_server_error(as_agent, make):
+    case = make({"subject": "Odd"})
+    assert bulk(as_agent, "owner", [case.id], owner="x").status_code == 400
+    assert bulk(as_agent, "set_field", ["1" * 40]).status_code == 400
+    assert as_agent.post(BULK, {"action": "set_field", "all": "1", "query": "subject=\x00"},
+                         token_from=LIST).status_code == 400
+    assert as_agent.post(BULK, {"action": "set_field", "all": "1", "query": "nosuchfield=1"},
+                         token_from=LIST).status_code == 400
+    assert as_agent.get("/apps/desk/case/bulk/jobs/99999999999999999999999").status_code == 404

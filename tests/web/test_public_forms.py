@@ -246,3 +246,27 @@ def test_only_app_admins_manage_public_forms(crm):
     assert rep.get("/apps/crm/public-forms/").status_code == 403
     form = publish(crm)
     assert rep.post(f"/apps/crm/public-forms/{form.id}/rotate", {}).status_code == 403
+
+
+def test_odd_links_and_odd_input_never_cause_a_server_error(crm):
+    client = crm.test_client()
+    for path in ("/f/%00" + "a" * 30, "/f/" + "é" * 30, "/f/" + "a" * 200, "/f/a"):
+        assert client.get(path).status_code == 404
+        assert client.post(path, data=LEAD).status_code in (400, 404)
+    admin = Browser(crm.test_client())
+    assert admin.login("boss@example.com").status_code == 302
+    assert admin.get("/apps/crm/public-forms/99999999999999999999999").status_code == 404
+    response = admin.post("/apps/crm/public-forms/new", {
+        "entity": "lead", "key": "lead\x00", "fields": ["company", "contact_name", "phone"],
+        "title_en": "Hi\x00 there", "enabled": "1"}, token_from="/apps/crm/public-forms/new")
+    assert response.status_code == 422
+    response = admin.post("/apps/crm/public-forms/new", {
+        "entity": "lead", "key": "ok_form", "fields": ["company", "contact_name", "phone"],
+        "title_en": "Hi\x00 there", "enabled": "1"}, token_from="/apps/crm/public-forms/new")
+    assert response.status_code == 303
+    with crm.extensions["formloom.db"].read() as conn:
+        form = pf.list_forms(conn, "crm")[0]
+    assert form.title["en"] == "Hi there"
+    nul = fill(crm.test_client(), form.token, {**LEAD, "company": "A\x00B", "needs": "x\x00y"})
+    assert nul.status_code == 422
+    assert leads(crm) == []

@@ -70,7 +70,10 @@ def available_actions(place: Place) -> list[str]:
 
 
 def _list_args() -> MultiDict:
-    args = MultiDict(parse_qsl(request.form.get("query", ""), keep_blank_values=True))
+    raw = request.form.get("query", "")
+    if "\x00" in raw or len(raw) > 8000:
+        abort(400)
+    args = MultiDict(parse_qsl(raw, keep_blank_values=True))
     for key in LIST_ARGS_DROPPED:
         args.poplist(key)
     return args
@@ -192,6 +195,8 @@ def bulk(app_key: str, entity_key: str):
 def progress(app_key: str, entity_key: str, job_id: int):
     """The progress of a bulk job and, once done, its report; only the person who started it sees it."""
     place = load_entity(app_key, entity_key)
+    if job_id > 2**53:
+        abort(404)
     with db().read() as conn:
         found = bulk_edit.job_report(conn, job_id, current_actor())
     if found is None or found[0].get("app_key") != place.app.key or found[0].get("entity") != place.entity.key:

@@ -201,6 +201,11 @@ def index(app_key: str):
                            forms=[(f, _share(f)) for f in forms], presets=presets)
 
 
+def _plain(text: str, limit: int) -> str:
+    """Text as people type it: control characters (NUL and the like, never wanted here) removed."""
+    return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32).strip()[:limit]
+
+
 def _settings_from_post(place, entity) -> dict:
     fields = [k for k in request.form.getlist("fields") if entity.field(k) is not None]
     default_keys = [f.key for f in pf.offerable_fields(entity) if request.form.get(f"default__{f.key}", "").strip()]
@@ -217,9 +222,9 @@ def _settings_from_post(place, entity) -> dict:
             defaults = {k: v for k, v in form_to_data(wtform, entity).items() if v not in (None, "", [])}
     owner_raw = request.form.get("owner", "")
     origins = [o.strip().rstrip("/") for o in request.form.get("frame_origins", "").split() if o.strip()]
-    return {"key": request.form.get("key", "").strip(), "fields": fields, "defaults": defaults,
-            "title": {code: request.form.get(f"title_{code}", "").strip()[:200] for code in LANGUAGES},
-            "thank_you": {code: request.form.get(f"thank_you_{code}", "").strip()[:2000] for code in LANGUAGES},
+    return {"key": request.form.get("key", "").strip()[:63], "fields": fields, "defaults": defaults,
+            "title": {code: _plain(request.form.get(f"title_{code}", ""), 200) for code in LANGUAGES},
+            "thank_you": {code: _plain(request.form.get(f"thank_you_{code}", ""), 2000) for code in LANGUAGES},
             "owner_id": int(owner_raw) if owner_raw.isdigit() else None, "frame_origins": origins,
             "enabled": request.form.get("enabled") == "1", "problems": problems}
 
@@ -292,6 +297,8 @@ def _save(place, entity, values: dict, form_id: int | None):
 
 
 def _stored(place, form_id: int) -> pf.PublicForm:
+    if form_id > 2**53:
+        raise NotFoundError(_("There is no such public form."))
     with db().read() as conn:
         try:
             return pf.get_form(conn, place.app.key, form_id)
