@@ -270,3 +270,28 @@ def test_odd_links_and_odd_input_never_cause_a_server_error(crm):
     nul = fill(crm.test_client(), form.token, {**LEAD, "company": "A\x00B", "needs": "x\x00y"})
     assert nul.status_code == 422
     assert leads(crm) == []
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"email": "not-an-email"}, {"phone": "12"}, {"source": "carrier_pigeon"}, {"company": "x" * 121},
+    {"contact_name": ""}, {"needs": "y" * 2001}, {"email": ""}, {"source": ""},
+], ids=lambda c: ",".join(c) or "valid")
+def test_the_public_form_accepts_and_refuses_what_the_store_does(crm, change):
+    """Agreement with the one definition: a value the public form refuses is one create_record
+    refuses, and the other way round (the form only adds its defaults)."""
+    from formloom.errors import RecordInvalid
+    form = publish(crm)
+    data = {**LEAD, **change}
+    response = fill(crm.test_client(), form.token, data)
+    app_def, _version = crm.extensions["formloom.catalog"].get("crm")
+    incoming = {k: v for k, v in data.items() if v != ""}
+    if not incoming.get("source"):
+        incoming["source"] = "website"
+    try:
+        with crm.extensions["formloom.db"].write() as conn:
+            create_record(conn, app_def, app_def.entity("lead"), incoming, actor_id=None)
+            conn.rollback()
+        store_accepts = True
+    except RecordInvalid:
+        store_accepts = False
+    assert (response.status_code == 303) == store_accepts, response.get_data(as_text=True)[:300]
