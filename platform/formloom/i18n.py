@@ -125,6 +125,24 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "%(value)s is not a stage here. Choose one of: %(stages)s.": "%(value)s 不是这里的阶段。请从以下阶段中选择：%(stages)s。",
         # -- firstday-moves: references that depend on the form --
         "Choose a %(entity)s whose %(their_field)s is the chosen %(field)s.": "请选择%(their_field)s为所选%(field)s的%(entity)s。",
+        # -- io-forms: bulk edit, owners, public forms --
+        "Unknown bulk action %(action)s.": "未知的批量操作 %(action)s。",
+        "Available here: %(actions)s.": "可用操作：%(actions)s。",
+        "Choose the field to set.": "请选择要设置的字段。",
+        "Choose the stage to move to.": "请选择要移到的阶段。",
+        "You may not change this record.": "您不能修改这条记录。",
+        "You may not delete this record.": "您不能删除这条记录。",
+        "The new owner must be an active member of this app.": "新负责人必须是此应用的在职成员。",
+        "The form's key must start with a letter and use only a-z, 0-9 and _.": "表单标识须以字母开头，只能使用 a-z、0-9 和 _。",
+        "Choose the entity the form creates records of.": "请选择表单要创建的记录类型。",
+        "Choose at least one field for the form.": "请至少为表单选择一个字段。",
+        "There is no field %(field)s.": "没有字段 %(field)s。",
+        "%(field)s cannot be on a public form: it would show other records or people.":
+            "“%(field)s”不能放在公开表单上：它会暴露其他记录或人员。",
+        "%(field)s is required: put it on the form or give it a default.": "“%(field)s”为必填项：请放到表单上或设置默认值。",
+        "Give the form a title.": "请为表单填写标题。",
+        "%(origin)s is not a site address such as https://www.example.com.": "%(origin)s 不是网站地址（例如 https://www.example.com）。",
+        "Another public form of this app already has the key %(key)s.": "此应用已有标识为 %(key)s 的公开表单。",
     },
 }
 

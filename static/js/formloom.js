@@ -175,6 +175,13 @@
     if (form) { applyVisibility(form); }
     var filter = event.target.closest && event.target.closest("form[data-filter-form]");
     if (filter) { syncOperators(filter); }
+    // bulk edit: "select every record on this page" ticks the row boxes of the same form
+    if (event.target.matches && event.target.matches("input[data-select-all]")) {
+      var formId = event.target.getAttribute("form");
+      document.querySelectorAll('input[name="ids"][form="' + formId + '"]').forEach(function (box) {
+        box.checked = event.target.checked;
+      });
+    }
   });
   document.addEventListener("htmx:afterSettle", function (event) {
     var form = event.target.closest && event.target.closest("form[data-live-form]");

@@ -206,8 +206,15 @@ def _run_webhook(db, catalog, job, token, now, settings) -> str:
     return "done"
 
 
+def _run_bulk_edit(db, catalog, job, token, now, settings) -> str:
+    """A large bulk edit (formloom.bulk_edit), batch by batch with its progress."""
+    from ..bulk_edit import run_bulk_job
+    return run_bulk_job(db, catalog, job, token, now, settings)
+
+
 #: job kind -> handler(db, catalog, job, token, now, settings) -> status
-JOB_KINDS: dict[str, Callable[..., str]] = {REMINDER: _run_reminder, "email": _run_email, "webhook": _run_webhook}
+JOB_KINDS: dict[str, Callable[..., str]] = {REMINDER: _run_reminder, "email": _run_email, "webhook": _run_webhook,
+                                            "bulk_edit": _run_bulk_edit}
 
 
 def webhook_secret(conn: Connection, app_key: str, now: datetime | None = None) -> str:

@@ -24,7 +24,7 @@ from ..fields.computed import format_auto_number
 from ..i18n import translate
 from ..record_data import clean_record_data
 from .reference_match import match_problems
-from .tables import audit, events, records, sequences, stage_history, unique_values, users
+from .tables import audit, events, memberships, records, sequences, stage_history, unique_values, users
 
 TITLE_MAX = 500
 
@@ -349,3 +349,33 @@ def next_in_sequence(conn: Connection, app_key: str, entity_key: str, field_key:
 def has_records(conn: Connection, app_key: str, entity_key: str) -> bool:
     return conn.execute(select(exists().where(records.c.app_key == app_key, records.c.entity_key == entity_key,
                                               records.c.deleted_at.is_(None)))).scalar()
+
+
+def change_owner(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, owner_id: int | None, *,
+                 actor_id: int | None, lang: str = "en", expected_version: int | None = None,
+                 now: datetime | None = None, via: str | None = None) -> Record:
+    """Give the record another owner (an active member of the app, or None), with an audit
+    row {"$owner": [old, new]} and a record_updated event, like any other change. Whether
+    the actor may is the policy's to say before this is called."""
+    now = now or utcnow()
+    current = get_record(conn, app, entity, record_id, for_update=True)
+    if expected_version is not None and expected_version != current.version:
+        raise stale(current, lang)
+    if owner_id is not None:
+        member = conn.execute(select(users.c.id).join(memberships, memberships.c.user_id == users.c.id).where(
+            users.c.id == owner_id, users.c.active.is_(True), memberships.c.app_key == app.key)).first()
+        if member is None:
+            raise RecordInvalid([FieldProblem("$owner", "/$owner", "owner",
+                                              translate(lang, "The new owner must be an active member of this app."))])
+    if current.owner_id == owner_id:
+        return current
+    result = conn.execute(update(records).where(records.c.id == record_id, records.c.version == current.version)
+                          .values(owner_id=owner_id, updated_by=actor_id, updated_at=now,
+                                  version=current.version + 1))
+    if result.rowcount != 1:
+        raise stale(get_record(conn, app, entity, record_id), lang)
+    _audit(conn, app, entity, record_id, "update", {"$owner": [current.owner_id, owner_id]}, actor_id, now,
+           current.version + 1, via)
+    emit_event(conn, app.key, entity.key, record_id, "record_updated",
+               {"actor": actor_id, "fields": ["$owner"], "stage": current.stage}, now)
+    return get_record(conn, app, entity, record_id)

@@ -202,3 +202,20 @@ outbox_mail = Table(
     Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+#: Forms an app admin publishes for people without an account (web/public_forms.py).
+#: `token` is the unguessable part of the form's URL; rotating it retires the old URL.
+public_forms = Table(
+    "public_forms", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), ForeignKey("apps.key", ondelete="CASCADE"), nullable=False),
+    Column("key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("settings", JsonDoc, nullable=False),   # fields, title, thank_you, defaults, owner_id, frame_origins
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("app_key", "key", name="uq_public_forms_app_key"),
+)

@@ -185,6 +185,8 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
                           "422": _refused("A value of the record is now taken by another record",
                                           {"unique": VALUE_RULES["unique"]})}}}
 
+    _bulk_paths(actor, app, entity, lang_code, base, op_id, paths)
+
     workflow = app.workflow_for(entity.key)
     if workflow is not None and workflow.stages and policy.scope(actor, "update", app, entity) != "none":
         move = {"type": "object", "additionalProperties": False, "required": ["to"], "properties": {
@@ -212,6 +214,55 @@ EMAIL_DOMAIN = r"@.*\.(?!(?:%s)$)[^.]+$" % "|".join(
     "".join(f"[{c}{c.upper()}]" for c in name) for name in SPECIAL_USE_DOMAINS)
 SURROGATES = "\\ud800-\\udfff"       # in the engine's forbidden-character classes
 DECIMAL_PREFIX = "^-?[0-9]+"           # the start of a money pattern
+def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, base: str, op_id: str,
+                paths: dict) -> None:
+    """POST {base}/bulk and GET {base}/bulk/{job} (web/bulk.py): one change to many records,
+    each through the same checks as a single edit; refusals are listed, not raised."""
+    actions = []
+    if policy.scope(actor, "update", app, entity) != "none":
+        actions += ["set_field", "owner"]
+        workflow = app.workflow_for(entity.key)
+        if workflow is not None and workflow.stages:
+            actions.append("stage")
+    if policy.scope(actor, "delete", app, entity) != "none":
+        actions.append("delete")
+    if not actions:
+        return
+    label = entity.label.get(lang_code)
+    report = {"type": "object", "required": ["status", "total", "done", "succeeded", "failed", "failures"],
+              "properties": {"status": {"type": "string"}, "job": {"type": "integer"},
+                             "total": {"type": "integer"}, "done": {"type": "integer"},
+                             "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
+                             "failures": {"type": "array", "items": {"type": "object", "properties": {
+                                 "id": {"type": "integer"}, "messages": {"type": "array", "items": {"type": "string"}}}}}}}
+    body = {"type": "object", "additionalProperties": False, "required": ["ids", "action"], "properties": {
+        "ids": {"type": "array", "minItems": 1, "maxItems": 50_000,
+                "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+        "action": {"type": "string", "enum": actions},
+        "field": {"type": "string", "description": "set_field: the field key"},
+        "value": {"description": "set_field: the new value, as in a PATCH body's data"},
+        "owner": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID,
+                  "description": "owner: the new owner's user id (a member of the app), or null"},
+        "stage": {"type": "string", "description": "stage: the stage to move to (each record passes its gate)"}}}
+    paths[f"{base}/bulk"] = {"post": {
+        "operationId": f"bulk_{op_id}", "summary": f"Change many {label} at once", "tags": [app.key],
+        "description": "Each record goes through the policy, validation, the stage gate, audit and events of a "
+                       "single edit; records that are refused are listed with their reasons. Large selections "
+                       "answer 202 with a job to follow.",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": {"description": "Done; the report lists every refusal",
+                               "content": {"application/json": {"schema": report}}},
+                      "202": {"description": "Queued as a job; GET the url for progress",
+                              "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                  "job": {"type": "integer"}, "status": {"type": "string"},
+                                  "url": {"type": "string"}}}}}},
+                      **COMMON_ERRORS, "413": _error("Body too large")}}}
+    paths[f"{base}/bulk/{{job}}"] = {"get": {
+        "operationId": f"bulk_job_{op_id}", "summary": f"Progress of a bulk change of {label}", "tags": [app.key],
+        "parameters": [{"name": "job", "in": "path", "required": True,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}],
+        "responses": {"200": {"description": "The job's progress and report",
+                              "content": {"application/json": {"schema": report}}}, **COMMON_ERRORS}}}
 
 
 def _positive(schema):

@@ -17,6 +17,7 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
+from . import bulk, public_forms
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -65,7 +66,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(profile.bp)
-    ratelimit.init_app(app)
+    app.register_blueprint(bulk.bp)
+    limiter = ratelimit.init_app(app)
+    public_forms.init_app(app, csrf, limiter)
     app.before_request(_refuse_foreign_origin)
     errors.init_app(app)
     helpers.init_templates(app)
@@ -142,7 +145,10 @@ def _wake_worker(response):
 def _security_headers(response):
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
+    if headers.get("X-Frame-Options") == "":     # a route that allows framing; its CSP names by whom
+        del headers["X-Frame-Options"]
+    else:
+        headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config.get("SESSION_COOKIE_SECURE"):      # FORMLOOM_SECURE_COOKIES=1: HTTPS only
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
