@@ -195,6 +195,7 @@ def worker(once: bool) -> None:
     from .automation import Settings, run_forever, run_worker_once
     from .store.apps import AppCatalog
     from .config import settings_from_env
+    from .transfer import jobs as _import_jobs  # noqa: F401  (registers the "import" job kind)
     db = _database()
     catalog = AppCatalog(db)
     settings = Settings.from_mapping(settings_from_env())

@@ -64,6 +64,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(profile.bp)
+    from . import exports, imports
+    app.register_blueprint(exports.bp)
+    app.register_blueprint(imports.bp)
     ratelimit.init_app(app)
     app.before_request(_refuse_foreign_origin)
     errors.init_app(app)
