@@ -61,6 +61,9 @@ class Table:
 def read_table(path: Path, filename: str, *, sheet: str | None = None, lang: str = "en") -> Table:
     """Open `path` (uploaded as `filename`) and read its header; raise FileRefused."""
     suffix = Path(filename).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise FileRefused(translate(lang, "Import an .xlsx or .csv file, not %(name)s.", name=repr(filename[:80])),
+                          hint=translate(lang, "Save the spreadsheet as Excel (.xlsx) or CSV and try again."))
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise FileRefused(translate(lang, "The file is larger than %(limit)s MB.", limit=MAX_FILE_BYTES // 2**20))
@@ -68,10 +71,7 @@ def read_table(path: Path, filename: str, *, sheet: str | None = None, lang: str
         raise FileRefused(translate(lang, "The file is empty."))
     if suffix == ".xlsx":
         return _xlsx(path, sheet, lang)
-    if suffix == ".csv":
-        return _csv(path, lang)
-    raise FileRefused(translate(lang, "Import an .xlsx or .csv file, not %(name)s.", name=repr(filename[:80])),
-                      hint=translate(lang, "Save the spreadsheet as Excel (.xlsx) or CSV and try again."))
+    return _csv(path, lang)
 
 
 def _header(cells: list[Any], lang: str) -> list[str]:
