@@ -65,7 +65,7 @@ def is_blank(raw: Any) -> bool:
 
 
 class Converter:
-    """Converts the cells of one import; caches look-ups (a file names the same customer often)."""
+    """Converts the cells of one import; caches look-ups (a file names the same target often)."""
 
     def __init__(self, conn: Connection, app: AppDef, actor: Actor | None, lang: str):
         self.conn, self.app, self.actor, self.lang = conn, app, actor, lang
