@@ -123,6 +123,7 @@ class Importer:
         self.table, self.mapping, self.filename, self.options, self.lang = table, dict(mapping), filename, options, lang
         self.on_progress, self.cancelled = on_progress, cancelled or (lambda: False)
         self.workflow = app.workflow_for(entity.key)
+        self._converter: Converter | None = None
         self._check()
 
     def _refuse(self, msgid: str, **params: Any):
@@ -201,7 +202,10 @@ class Importer:
     def _batch(self, conn: Connection, rows, result: ImportResult, limit: int | None) -> None:
         first_event = conn.execute(select(func.max(events.c.id))).scalar() or 0
         touched: list[int] = []
-        converter = Converter(conn, self.app, self.actor, self.lang)
+        converter = self._converter
+        if converter is None:           # one per run: its look-ups are cached across batches
+            converter = self._converter = Converter(conn, self.app, self.actor, self.lang)
+        converter.conn = conn
         for count, (number, cells) in enumerate(rows, start=1):
             try:
                 with conn.begin_nested():
