@@ -33,6 +33,14 @@ HEADER = ["Opportunity name", "客户", "Decision maker", "Amount", "Source chan
 
 
 def _peak_mb() -> float:
+    """This process's own peak RSS: VmHWM (its memory map's high-water mark). ru_maxrss is not
+    used: on Linux it also counts the parent's resident set copied at fork, before exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -147,3 +147,13 @@ def test_hidden_fields_are_never_exported(browser, app, make_record, people):
     assert "secret" not in text and "notes" not in text.lower().split("\r\n")[0]
     assert browser.get("/apps/desk/case/export.csv?nope=1").status_code == 400
     assert browser.get("/apps/desk/case/export.pdf").status_code == 404
+
+
+def test_an_upload_may_be_larger_than_other_requests(as_agent, app):
+    assert app.config["MAX_CONTENT_LENGTH"] == 64_000
+    body = ("Subject\r\n" + "".join(f"Case number {i:06d}\r\n" for i in range(12_000))).encode()
+    assert len(body) > 200_000
+    response = upload(as_agent, "case", "big.csv", body)
+    assert response.status_code == 303
+    too_big = as_agent.client.post("/apps/desk/case/", data={"x": "y" * 100_000})
+    assert too_big.status_code in (405, 413)
