@@ -29,6 +29,7 @@ from urllib.parse import urlencode
 
 from . import data as D
 from . import env
+from . import transfer
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -455,6 +456,12 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
 
     log(f"[{kind}] import path rate (create_record)")
     res["import_path"] = env.import_rate(url, 300 if quick else 1000, owners)
+    n_import = 10_000 if quick else 100_000
+    log(f"[{kind}] import_rows_per_s: formloom.transfer import of {n_import:,} opportunity rows (CSV)")
+    res["transfer"] = {"import": transfer.run_child("import", url, workdir, n=n_import)}
+    for fmt in ("csv", "xlsx"):
+        log(f"[{kind}] export {fmt} at {web_size:,}")
+        res["transfer"][f"export_{fmt}_web"] = transfer.run_child("export", url, workdir, fmt=fmt)
 
     have = grow(large, have)
     fapp = env.formloom_app(url, workdir)
@@ -466,6 +473,8 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     scale["sweep"][str(large)] = reminder_sweep(fapp, range(D.SWEEP_START + 1000, D.SWEEP_END), now)
     scale["dashboard"][str(large)] = dashboard(fapp, 3 if quick else 5)
     fapp.extensions["formloom.db"].dispose()
+    log(f"[{kind}] export csv at {large:,}")
+    res["transfer"]["export_csv_large"] = transfer.run_child("export", url, workdir, fmt="csv")
     res["scale"] = scale
     res["ratios"] = {
         **{op: res["in_process"][op].get("ratio_median") for op in WEB_OPS},
@@ -585,10 +594,26 @@ def markdown(r: dict) -> str:
         for l in d["loads"]:
             L.append(f"| {l['from']:,} -> {l['to']:,} | {l['records']:,} | {l['seconds']:.1f} | {l['records_per_s']:,.0f} | "
                      f"{l['index_seconds']:.1f} | {l['peak_rss_mb']:.0f} |")
+        L += transfer_lines(d.get("transfer") or {})
         L += ["", "### EXPLAIN of the list query", ""]
         for size, text_ in sc["explain"].items():
             L += [f"At {int(size):,}:", "", "```", text_, "```", ""]
     return "\n".join(L) + "\n"
+
+
+def transfer_lines(t: dict) -> list[str]:
+    """Import and export (issue 15): `import_rows_per_s` (goal >= 2,000 on SQLite) and `export`."""
+    if not t:
+        return []
+    L = ["", "### Import and export (formloom.transfer)", "", "| item | rows | seconds | rows/s | peak RSS MB |",
+         "|---|---:|---:|---:|---:|"]
+    for key, x in t.items():
+        if "error" in x:
+            L.append(f"| {key} | failed: {x['error'][-120:]!r} | | | |")
+            continue
+        name = "import_rows_per_s" if key == "import" else key
+        L.append(f"| {name} | {x['rows']:,} | {x['seconds']:.1f} | {x['rows_per_s']:,.0f} | {x['peak_rss_mb']:.0f} |")
+    return L
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -611,6 +636,11 @@ def main(argv: list[str] | None = None) -> int:
               "met": {k: (details[headline]["ratios"][k] <= g if details[headline]["ratios"][k] is not None else None)
                       for k, g in GOALS.items()},
               "details": details}
+    moved = (details[headline].get("transfer") or {})
+    result["import_rows_per_s"] = {"value": (moved.get("import") or {}).get("rows_per_s"), "goal_at_least": 2000,
+                                   "peak_rss_mb": (moved.get("import") or {}).get("peak_rss_mb")}
+    result["export"] = {key: {k: x.get(k) for k in ("rows", "seconds", "peak_rss_mb")}
+                        for key, x in moved.items() if key.startswith("export")}
     write_report(result, args.out)
     log(f"wrote {args.out / 'latest.md'} and latest.json in {result['seconds']:.0f} s")
     return 0

@@ -204,6 +204,7 @@ def worker(once: bool) -> None:
     from .automation import Settings, run_forever, run_worker_once
     from .store.apps import AppCatalog
     from .config import settings_from_env
+    from .transfer import jobs as _import_jobs  # noqa: F401  (registers the "import" job kind)
     db = _database()
     catalog = AppCatalog(db)
     settings = Settings.from_mapping(settings_from_env())
@@ -485,3 +486,50 @@ def copy_command(target: str, batch_size: int) -> None:
         click.echo(f"Error: the copy differs in {', '.join(bad)}.", err=True)
         raise click.exceptions.Exit(1)
     click.echo(f"Copied and verified {len(checks)} tables, {sum(c.source_rows for c in checks):,} rows.")
+@main.command("import")
+@click.argument("app_key", metavar="APP")
+@click.argument("entity_key", metavar="ENTITY")
+@click.argument("path", metavar="FILE", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--upsert-by", default=None, metavar="FIELD", help="Update the record whose unique FIELD matches.")
+@click.option("--mode", type=click.Choice(["all-or-nothing", "skip-bad-rows"]), default="all-or-nothing",
+              show_default=True)
+@click.option("--run-rules", is_flag=True, help="Let automation rules react to the imported records.")
+@click.option("--sheet", default=None, help="The .xlsx sheet to read (default: the first).")
+@click.option("--as", "as_email", default=None, metavar="EMAIL",
+              help="Import as this user (their permissions apply); default: the operator, with every right.")
+@click.option("--override-gates", default=None, metavar="REASON",
+              help="Admins: move stages past their gates, writing REASON to the stage history.")
+@click.option("--lang", default="en", type=click.Choice(["en", "zh"]), help="Language of the messages.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: created, updated, skipped, failed, errors.")
+@_one_line_errors
+def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, sheet, as_email, override_gates,
+                lang, as_json) -> None:
+    """Import FILE (.xlsx or .csv) into ENTITY of APP; exit 1 when any row failed."""
+    import json
+    from .auth.users import load_actor, user_id_by_email
+    from .store.apps import AppCatalog
+    from .transfer.importer import ImportOptions, prepare, system_actor
+    db = _database()
+    actor = system_actor()
+    if as_email:
+        with db.read() as conn:
+            user_id = user_id_by_email(conn, as_email)
+            actor = load_actor(conn, user_id) if user_id else None
+        if actor is None:
+            raise FormloomError(f"There is no active user {as_email!r}")
+    options = ImportOptions(mode=mode, dry_run=dry_run, upsert_by=upsert_by, run_rules=run_rules,
+                            override_reason=override_gates)
+    importer = prepare(db, AppCatalog(db), app_key, entity_key, path, path.name, actor=actor, lang=lang,
+                       sheet=sheet, options=options)
+    result = importer.run()
+    if as_json:
+        click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
+    else:
+        for e in result.errors:
+            click.echo(f"row {e.row}, {e.column or '-'} ({e.value!r}): {e.message}", err=True)
+        state = "dry run, nothing written" if dry_run else ("written" if result.committed else "nothing written")
+        click.echo(f"{result.created} created, {result.updated} updated, {result.skipped} skipped, "
+                   f"{result.failed} failed ({state}).")
+    if result.failed:
+        raise click.exceptions.Exit(1)

@@ -1,0 +1,167 @@
+"""Import and export benchmarks (issue 15), each in a child process so its peak RSS is its own.
+
+    python -m benchmarks.transfer import --url URL --n 100000 --workdir DIR
+    python -m benchmarks.transfer export --url URL --fmt csv|xlsx --workdir DIR
+
+import: writes a CSV of N CRM opportunities as people write them (customer and decision
+maker by title, source by its label, money with a currency sign and thousands separators,
+dates with slashes) and imports it through `formloom.transfer` as the admin: conversion,
+validation, formulas, policy, references resolved, audit rows (via "import: ..."), outbox
+events, in skip-bad-rows mode (batches of 500). The rate counts rows per second of the
+import itself (not writing the CSV). The imported records are then retired (soft-deleted,
+untimed) so the rest of the benchmark sees the same live data as the baseline.
+
+export: streams every live opportunity the admin sees (the list's query, default sort)
+as CSV (generator) or XLSX (write-only workbook) into a temporary file; reports rows,
+seconds and peak RSS.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = ["Opportunity name", "客户", "Decision maker", "Amount", "Source channel", "预计成交日期", "Need",
+          "Budget fit", "Authority", "Timing", "Competitors", "Budget confirmed"]
+
+
+def _peak_mb() -> float:
+    """This process's own peak RSS: VmHWM (its memory map's high-water mark). ru_maxrss is not
+    used: on Linux it also counts the parent's resident set copied at fork, before exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cmd_import(args) -> dict:
+    from sqlalchemy import select, update
+    from formloom.auth.users import load_actor, user_id_by_email
+    from formloom.store.apps import AppCatalog
+    from formloom.store.db import Database
+    from formloom.store.tables import records
+    from formloom.transfer.importer import ImportOptions, prepare
+    from . import env
+    db = Database(args.url)
+    catalog = AppCatalog(db)
+    app, _version = catalog.get("crm")
+    with db.read() as conn:
+        admin = load_actor(conn, user_id_by_email(conn, env.ADMIN_EMAIL))
+        customers = conn.execute(select(records.c.title).where(
+            records.c.app_key == "crm", records.c.entity_key == "customer", records.c.deleted_at.is_(None))
+            .order_by(records.c.id).limit(500)).scalars().all()
+        contacts = {r.data.get("customer"): r.title for r in conn.execute(select(records).where(
+            records.c.app_key == "crm", records.c.entity_key == "contact", records.c.deleted_at.is_(None))
+            .order_by(records.c.id).limit(2000))}
+        ids = {r.title: r.id for r in conn.execute(select(records.c.id, records.c.title).where(
+            records.c.app_key == "crm", records.c.entity_key == "customer", records.c.title.in_(customers)))}
+    sources = [o.label.get("en") for o in app.entity("opportunity").field("source").options]
+    path = Path(args.workdir) / "import-bench.csv"
+    today = datetime.now(timezone.utc).date()
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        for k in range(args.n):
+            customer = customers[k % len(customers)]
+            cents = 1_000_00 + (k * 7919) % 2_000_000_00
+            writer.writerow([f"Imported deal {k}", customer, contacts.get(ids.get(customer), ""),
+                             f"¥{cents // 100:,}.{cents % 100:02d}", sources[k % len(sources)],
+                             (today + timedelta(days=k % 200)).strftime("%Y/%m/%d"), k % 101, (k * 3) % 101,
+                             (k * 7) % 101, (k * 11) % 101, k % 5, "是" if k % 2 else "否"])
+    importer = prepare(db, catalog, "crm", "opportunity", path, path.name, actor=admin,
+                       options=ImportOptions(mode="skip-bad-rows"))
+    assert len(importer.mapping) == len(HEADER), importer.mapping
+    t0 = time.perf_counter()
+    result = importer.run()
+    seconds = time.perf_counter() - t0
+    peak = _peak_mb()
+    with db.write() as conn:        # retire them (untimed): the rest of the benchmark keeps its data
+        conn.execute(update(records).where(records.c.app_key == "crm", records.c.entity_key == "opportunity",
+                                           records.c.title.like("Imported deal %"))
+                     .values(deleted_at=datetime.now(timezone.utc)))
+    db.dispose()
+    path.unlink()
+    return {"rows": args.n, "created": result.created, "failed": result.failed, "seconds": seconds,
+            "rows_per_s": args.n / seconds, "peak_rss_mb": peak,
+            "first_errors": [e.as_dict() for e in result.errors[:3]]}
+
+
+def _cmd_export(args) -> dict:
+    import tempfile
+    from formloom.auth.users import load_actor, user_id_by_email
+    from formloom.store.apps import AppCatalog
+    from formloom.store.db import Database
+    from formloom.store.query import ListQuery
+    from formloom.transfer.export import csv_stream, export_columns, export_rows, xlsx_file
+    from . import env
+    db = Database(args.url)
+    app, _version = AppCatalog(db).get("crm")
+    entity = app.entity("opportunity")
+    with db.read() as conn:
+        admin = load_actor(conn, user_id_by_email(conn, env.ADMIN_EMAIL))
+    keys = list(entity.default_columns) + ["owner", "stage"]
+    columns = export_columns(app, entity, admin, keys, "zh")
+    counted = {"rows": -1}
+
+    def rows():
+        for row in export_rows(db, app, entity, admin, ListQuery(), columns, "zh"):
+            counted["rows"] += 1
+            yield row
+
+    t0 = time.perf_counter()
+    size = 0
+    if args.fmt == "csv":
+        with tempfile.TemporaryFile() as out:
+            for chunk in csv_stream(rows()):
+                out.write(chunk)
+                size += len(chunk)
+    else:
+        with xlsx_file(rows()) as out:
+            out.seek(0, 2)
+            size = out.tell()
+    seconds = time.perf_counter() - t0
+    db.dispose()
+    return {"format": args.fmt, "rows": counted["rows"], "columns": len(columns), "bytes": size,
+            "seconds": seconds, "rows_per_s": counted["rows"] / seconds if seconds else None,
+            "peak_rss_mb": _peak_mb()}
+
+
+def run_child(cmd: str, url: str, workdir: Path, **options) -> dict:
+    argv = [sys.executable, "-m", "benchmarks.transfer", cmd, "--url", url, "--workdir", str(workdir)]
+    for key, value in options.items():
+        argv += [f"--{key}", str(value)]
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return {"error": out.stderr[-2000:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.transfer")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("import")
+    p.add_argument("--url", required=True)
+    p.add_argument("--n", type=int, default=100_000)
+    p.add_argument("--workdir", required=True)
+    p = sub.add_parser("export")
+    p.add_argument("--url", required=True)
+    p.add_argument("--fmt", choices=["csv", "xlsx"], default="csv")
+    p.add_argument("--workdir", required=True)
+    args = parser.parse_args(argv)
+    result = _cmd_import(args) if args.cmd == "import" else _cmd_export(args)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+"""Importing rows: each row goes through the same path as a form.
+
+Every row is cleaned by the field types (after convert.py read the cells), checked
+by the policy with the importer as reader (references only to records they may
+read, only fields they may write), written by `create_record`/`update_record` with
+an audit row marked `via="import: <file> row <n>"`, and a stage column moves the
+record through `move_to_stage` (the gate applies; an admin may override with a
+reason, which goes to the stage history). Events are written as for a form; unless
+`run_rules` is asked, they are marked handled in the same transaction, so a
+migration does not notify everyone.
+
+Modes:
+- dry run: everything is done in one transaction that is rolled back, so the report
+  is exactly what a real run would find (uniqueness within the file, gates, the
+  references a row before created);
+- all-or-nothing: one transaction, each row in a savepoint; committed only when no
+  row failed;
+- skip bad rows: a transaction per batch; bad rows are left out and kept (with their
+  reasons) for a file the person can fix and import again.
+
+With `upsert_by` (a unique field) a row whose value matches a record updates it, so
+re-running a file (after a crash or a cancel) never creates duplicates; a row that
+changes nothing counts as skipped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import Connection, func, select, update
+
+from ..auth import policy
+from ..auth.users import Actor, reports_of
+from ..definitions.model import AppDef, EntityDef
+from ..errors import FormloomError, RecordInvalid
+from ..i18n import translate
+from ..store.records import create_record, get_record, update_record
+from ..store.tables import events, unique_values
+from ..workflow.gates import GateBlocked
+from ..workflow.moves import move_to_stage
+from .convert import CellError, Converter, cell_text, is_blank
+from .files import Table
+from .mapping import OWNER, STAGE
+
+MODES = ("all-or-nothing", "skip-bad-rows")
+MAX_KEPT_ERRORS = 10_000        # errors (and bad rows) kept for the report; counts go on
+VIA_MAX = 200
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    mode: str = "all-or-nothing"
+    dry_run: bool = False
+    upsert_by: str | None = None
+    run_rules: bool = False
+    override_reason: str | None = None
+    batch_size: int = 500
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    value: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+
+
+@dataclass
+class ImportResult:
+    total: int = 0
+    done: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failed: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    bad_rows: list[tuple[int, list[Any], str]] = field(default_factory=list)
+    committed: bool = False
+    cancelled: bool = False
+
+    def as_json(self) -> dict:
+        """The `formloom import --json` object."""
+        return {"created": self.created, "updated": self.updated, "skipped": self.skipped, "failed": self.failed,
+                "errors": [e.as_dict() for e in self.errors]}
+
+    def progress(self) -> dict:
+        return {"total": self.total, "done": self.done, "created": self.created, "updated": self.updated,
+                "skipped": self.skipped, "failed": self.failed, "committed": self.committed,
+                "cancelled": self.cancelled}
+
+
+class ImportRefused(FormloomError):
+    """The import cannot start as asked (mapping, upsert field, mode)."""
+
+    code = "import_refused"
+
+
+class _RowFailed(Exception):
+    def __init__(self, errors: list[RowError]):
+        super().__init__(errors[0].message if errors else "")
+        self.errors = errors
+
+
+class _Rollback(Exception):
+    """Leave the transaction without committing (dry run, or a failed all-or-nothing run)."""
+
+
+def system_actor() -> Actor:
+    """Who imports from the command line without --as: the operator, with every right."""
+    return Actor(id=None, email="", name="import", is_superuser=True)    # type: ignore[arg-type]
+
+
+class Importer:
+    def __init__(self, db, app: AppDef, version_id: int | None, entity: EntityDef, actor: Actor, table: Table,
+                 mapping: dict[int, str], filename: str, options: ImportOptions, lang: str = "en", *,
+                 on_progress: Callable[[Connection | None, ImportResult, int], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None):
+        self.db, self.app, self.version_id, self.entity, self.actor = db, app, version_id, entity, actor
+        self.table, self.mapping, self.filename, self.options, self.lang = table, dict(mapping), filename, options, lang
+        self.on_progress, self.cancelled = on_progress, cancelled or (lambda: False)
+        self.workflow = app.workflow_for(entity.key)
+        self._converter: Converter | None = None
+        self._check()
+
+    def _refuse(self, msgid: str, **params: Any):
+        raise ImportRefused(translate(self.lang, msgid, **params))
+
+    def _check(self) -> None:
+        if self.options.mode not in MODES:
+            self._refuse("Unknown mode %(mode)s; use all-or-nothing or skip-bad-rows.", mode=repr(self.options.mode))
+        if not policy.can(self.actor, "create", self.app, self.entity) and not self.options.upsert_by:
+            self._refuse("You may not create %(entity)s records.", entity=self.entity.label.get(self.lang))
+        writable = {f.key for f in policy.writable_fields(self.actor, self.app, self.entity)}
+        for i, target in self.mapping.items():
+            if i >= len(self.table.headers):
+                self._refuse("The mapping names column %(n)s, which the file does not have.", n=i + 1)
+            if target in (STAGE, OWNER):
+                if target == STAGE and not (self.workflow and self.workflow.stages):
+                    self._refuse("%(entity)s has no stages.", entity=self.entity.label.get(self.lang))
+                continue
+            if target not in writable:
+                self._refuse("Column %(column)s cannot be imported into %(field)s: there is no such field you may "
+                             "write.", column=repr(self.table.headers[i]), field=repr(target))
+        if len(set(self.mapping.values())) != len(self.mapping):
+            self._refuse("Two columns are mapped to the same field.")
+        if not self.mapping:
+            self._refuse("No column is mapped to a field.")
+        key = self.options.upsert_by
+        if key:
+            f = self.entity.field(key)
+            if f is None or not f.unique:
+                unique = ", ".join(x.key for x in self.entity.fields if x.unique) or "-"
+                self._refuse("Upsert by %(field)s is not possible: it is not a unique field (unique fields: "
+                             "%(unique)s).", field=repr(key), unique=unique)
+            if key not in self.mapping.values():
+                self._refuse("Upsert by %(field)s needs a column mapped to it.", field=repr(key))
+        self.column_of = {target: self.table.headers[i] for i, target in self.mapping.items()}
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self, start_after: int = 0) -> ImportResult:
+        """Import every row numbered above `start_after` (a resumed job passes where it stopped)."""
+        result = ImportResult(total=self.table.count())
+        rows = ((n, cells) for n, cells in self.table.rows() if n > start_after)
+        if self.options.dry_run or self.options.mode == "all-or-nothing":
+            try:
+                with self.db.write() as conn:
+                    self._batch(conn, rows, result, limit=None)
+                    if self.options.dry_run or result.failed or result.cancelled:
+                        raise _Rollback()
+                    result.committed = True
+                    self._report(conn, result, None)
+            except _Rollback:
+                pass
+            self._report(None, result, None)
+            return result
+        last = start_after
+        while not result.cancelled:
+            batch = []
+            for item in rows:
+                batch.append(item)
+                if len(batch) >= self.options.batch_size:
+                    break
+            if not batch:
+                break
+            with self.db.write() as conn:
+                self._batch(conn, iter(batch), result, limit=None)
+                last = batch[-1][0]
+                result.committed = True
+                self._report(conn, result, last)
+            result.cancelled = result.cancelled or self.cancelled()
+        self._report(None, result, last)
+        return result
+
+    def _report(self, conn: Connection | None, result: ImportResult, last_row: int | None) -> None:
+        if self.on_progress is not None:
+            self.on_progress(conn, result, last_row or 0)
+
+    def _batch(self, conn: Connection, rows, result: ImportResult, limit: int | None) -> None:
+        first_event = conn.execute(select(func.max(events.c.id))).scalar() or 0
+        touched: list[int] = []
+        converter = self._converter
+        if converter is None:           # one per run: its look-ups are cached across batches
+            converter = self._converter = Converter(conn, self.app, self.actor, self.lang)
+        converter.conn = conn
+        for count, (number, cells) in enumerate(rows, start=1):
+            try:
+                with conn.begin_nested():
+                    outcome, record_id = self._row(conn, converter, number, cells)
+                touched.append(record_id)
+                setattr(result, outcome, getattr(result, outcome) + 1)
+            except _RowFailed as failure:
+                result.failed += 1
+                if len(result.errors) < MAX_KEPT_ERRORS:
+                    result.errors.extend(failure.errors)
+                    result.bad_rows.append((number, [cell_text(c) for c in cells],
+                                            "; ".join(f"{e.column}: {e.message}" if e.column else e.message
+                                                      for e in failure.errors)))
+            result.done += 1
+            if count % 200 == 0:
+                if self.cancelled():
+                    result.cancelled = True
+                    break
+                if self.options.mode == "all-or-nothing" or self.options.dry_run:
+                    self._report(None, result, 0)
+        if touched and not self.options.run_rules:
+            conn.execute(update(events).where(events.c.id > first_event, events.c.processed_at.is_(None),
+                                              events.c.record_id.in_(sorted(set(touched))))
+                         .values(processed_at=datetime.now(timezone.utc)))
+
+    # -- one row ----------------------------------------------------------------------------
+    def _cell_error(self, number: int, target: str, raw: Any, message: str) -> RowError:
+        return RowError(number, self.column_of.get(target, ""), cell_text(raw)[:200], message)
+
+    def _row(self, conn: Connection, conv: Converter, number: int, cells: list[Any]) -> tuple[str, int]:
+        incoming: dict[str, Any] = {}
+        errors: list[RowError] = []
+        stage = owner = None
+        raw_of: dict[str, Any] = {}
+        for i, target in self.mapping.items():
+            raw = cells[i]
+            raw_of[target] = raw
+            try:
+                if target == STAGE:
+                    stage = None if is_blank(raw) else self._stage_key(cell_text(raw))
+                elif target == OWNER:
+                    owner = None if is_blank(raw) else conv.user_id(cell_text(raw))
+                else:
+                    incoming[target] = conv.convert(self.entity.field(target), raw)
+            except CellError as error:
+                errors.append(self._cell_error(number, target, raw, error.message))
+        if errors:
+            raise _RowFailed(errors)
+        via = f"import: {self.filename} row {number}"[:VIA_MAX]
+        existing = self._existing(conn, incoming, number, raw_of)
+        try:
+            if existing is not None:
+                if not policy.can(self.actor, "update", self.app, self.entity, existing,
+                                  team_of=lambda uid: reports_of(conn, uid)):
+                    raise _RowFailed([RowError(number, self.column_of.get(self.options.upsert_by or "", ""),
+                                               cell_text(raw_of.get(self.options.upsert_by or ""))[:200],
+                                               translate(self.lang, "You may not change the record this row "
+                                                                    "matches."))])
+                stage_def = self.workflow.stage(existing.stage) if self.workflow and existing.stage else None
+                writable = [f.key for f in policy.writable_fields(self.actor, self.app, self.entity, stage_def)]
+                record = update_record(conn, self.app, self.entity, existing.id, incoming, actor_id=self.actor.id,
+                                       expected_version=None, lang=self.lang, writable=writable,
+                                       version_id=self.version_id, reader=self.actor, via=via)
+                outcome = "updated" if record.version != existing.version else "skipped"
+            else:
+                if not policy.can(self.actor, "create", self.app, self.entity):
+                    raise _RowFailed([RowError(number, "", "", translate(
+                        self.lang, "You may not create %(entity)s records.", entity=self.entity.label.get(self.lang)))])
+                first = self.workflow.first_stage if self.workflow else None
+                writable = [f.key for f in policy.writable_fields(self.actor, self.app, self.entity, first)]
+                record = create_record(conn, self.app, self.entity, incoming, actor_id=self.actor.id, lang=self.lang,
+                                       owner_id=owner, writable=writable, version_id=self.version_id,
+                                       reader=self.actor, via=via)
+                outcome = "created"
+            if stage is not None and stage != record.stage:
+                move_to_stage(conn, self.app, self.entity, record.id, stage, self.actor,
+                              override_reason=self.options.override_reason, lang=self.lang)
+                outcome = "updated" if outcome == "skipped" else outcome
+        except RecordInvalid as invalid:
+            raise _RowFailed([self._cell_error(number, p.field, raw_of.get(p.field), p.message)
+                              for p in invalid.problems]) from None
+        except GateBlocked as blocked:
+            raise _RowFailed([self._cell_error(number, STAGE, raw_of.get(STAGE), f"{blocked.message} {f.message}")
+                              for f in blocked.failures] or
+                             [self._cell_error(number, STAGE, raw_of.get(STAGE), blocked.message)]) from None
+        except FormloomError as error:
+            raise _RowFailed([RowError(number, "", "", error.message)]) from None
+        return outcome, record.id
+
+    def _stage_key(self, text: str) -> str:
+        folded = text.casefold()
+        for stage in self.workflow.stages:
+            if stage.key == text or stage.key.casefold() == folded or any(
+                    t.casefold() == folded for t in stage.label.texts.values()):
+                return stage.key
+        names = ", ".join(s.label.get(self.lang) or s.key for s in self.workflow.stages)
+        raise CellError(translate(self.lang, "%(value)s is not a stage here. Choose one of: %(stages)s.",
+                                  value=repr(text[:50]), stages=names))
+
+    def _existing(self, conn: Connection, incoming: dict, number: int, raw_of: dict):
+        key = self.options.upsert_by
+        if not key:
+            return None
+        value = incoming.get(key)
+        if value in (None, "", []):
+            raise _RowFailed([self._cell_error(number, key, raw_of.get(key), translate(
+                self.lang, "This column is needed to find the record to update; it is empty."))])
+        record_id = conn.execute(select(unique_values.c.record_id).where(
+            unique_values.c.app_key == self.app.key, unique_values.c.entity_key == self.entity.key,
+            unique_values.c.field_key == key, unique_values.c.value == str(value).strip().casefold()[:500])).scalar()
+        if record_id is None:
+            return None
+        record = get_record(conn, self.app, self.entity, record_id)
+        if not policy.can(self.actor, "read", self.app, self.entity, record, team_of=lambda uid: reports_of(conn, uid)):
+            raise _RowFailed([self._cell_error(number, key, raw_of.get(key), translate(
+                self.lang, "Another record already has this value."))])
+        return record
+
+
+def prepare(db, catalog, app_key: str, entity_key: str, path, filename: str, *, actor: Actor, lang: str = "en",
+            sheet: str | None = None, mapping: dict[int, str] | None = None,
+            options: ImportOptions = ImportOptions(), **hooks: Any) -> Importer:
+    """An Importer for a file on disk: the app and entity looked up, the mapping proposed
+    (saved mapping first) unless one is given."""
+    from ..errors import NotFoundError
+    from .files import read_table
+    from .mapping import importable_fields, load_saved, propose
+    app, version_id = catalog.get(app_key)
+    entity = app.entity(entity_key)
+    if entity is None or policy.scope(actor, "read", app, entity) == "none":
+        raise NotFoundError(translate(lang, "There is no %(key)s here.", key=entity_key))
+    table = read_table(path, filename, sheet=sheet, lang=lang)
+    if mapping is None:
+        writable = [f.key for f in policy.writable_fields(actor, app, entity)]
+        with db.read() as conn:
+            saved = load_saved(conn, app.key, entity.key)
+        mapping = propose(app, entity, table.headers, importable_fields(entity, writable), saved)
+    return Importer(db, app, version_id, entity, actor, table, mapping, filename, options, lang, **hooks)
