@@ -22,6 +22,7 @@ from ..errors import ForbiddenError, FormloomError, NotFoundError
 from ..i18n import translate
 from ..store.records import Record, emit_event, get_record, stale, update_record, utcnow
 from ..store.tables import audit, records, stage_history
+from .approvals import ApprovalPending, ApprovalRequired, pending_request
 from .gates import GateBlocked, check_move
 
 
@@ -63,7 +64,8 @@ def target_stage(workflow: WorkflowDef, key: str, lang: str = "en") -> StageDef:
 
 def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, to_stage_key: str, actor: Any,
                   *, expected_version: int | None = None, values: Mapping[str, Any] | None = None,
-                  override_reason: str | None = None, lang: str = "en", now: datetime | None = None) -> Record:
+                  override_reason: str | None = None, lang: str = "en", now: datetime | None = None,
+                  approved_request: int | None = None) -> Record:
     """Move the record to `to_stage_key` in the caller's transaction and return it fresh.
 
     Raises NotFoundError (no such record, or not readable by `actor`), ConflictError (the
@@ -72,7 +74,12 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     GateBlocked listing every unmet requirement. `values` are validated like any edit,
     with the target stage's readonly/hidden rules, and saved in the same transaction, so
     a dialog can fill missing fields and move at once. `override_reason` (app admins
-    only, non-empty) skips rules and gates and is written to the stage history."""
+    only, non-empty) skips rules and gates and is written to the stage history.
+
+    A move whose only unmet requirement is the target gate's `approval` raises
+    ApprovalRequired (the caller may start a request: workflow.approvals); a record
+    waiting for an approval raises ApprovalPending; `approved_request` is the granted
+    request whose last approval makes this move (workflow.approvals.decide)."""
     now = (now or utcnow()).astimezone(timezone.utc)
     workflow = workflow_of(app, entity, lang)
     target = target_stage(workflow, to_stage_key, lang)
@@ -88,6 +95,9 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     if not can(actor, "update", app, entity, record, team_of=team_of):
         raise StageForbidden(translate(lang, "You may not change the stage of this record."))
     reason = _override_reason(app, actor, override_reason, lang)
+    if approved_request is None and pending_request(conn, record.id) is not None:
+        raise ApprovalPending(translate(lang, "This record is awaiting approval: it cannot move meanwhile."),
+                              hint=translate(lang, "Wait for the decision, or withdraw the request first."))
 
     # a savepoint: a refused move leaves nothing behind (not even `values`), even when the
     # caller catches the refusal and commits its transaction anyway
@@ -100,7 +110,11 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
         if record.stage == target.key:
             return record
         if reason is None:
-            failures = check_move(conn, app, workflow, record, target, actor, lang=lang, now=now)
+            failures = check_move(conn, app, workflow, record, target, actor, lang=lang, now=now,
+                                  approved=approved_request is not None)
+            if failures and all(f.code == "approval" for f in failures):
+                raise ApprovalRequired(target.key, failures, failures[0].message,
+                                       translate(lang, "Ask for approval: the record moves once it is granted."))
             if failures:
                 raise GateBlocked(target.key, failures,
                                   translate(lang, "This record cannot move to %(stage)s yet.",
