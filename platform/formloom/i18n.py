@@ -125,6 +125,33 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "%(value)s is not a stage here. Choose one of: %(stages)s.": "%(value)s 不是这里的阶段。请从以下阶段中选择：%(stages)s。",
         # -- firstday-moves: references that depend on the form --
         "Choose a %(entity)s whose %(their_field)s is the chosen %(field)s.": "请选择%(their_field)s为所选%(field)s的%(entity)s。",
+
+        # approvals branch (issue 18)
+        'Moving to %(stage)s needs approval: %(steps)s.': '移入%(stage)s需要审批：%(steps)s。',
+        'awaiting approval (step %(n)s of %(total)s: %(step)s)': '等待审批（第 %(n)s / %(total)s 步：%(step)s）',
+        'approved': '已批准',
+        'rejected': '已驳回',
+        'withdrawn': '已撤回',
+        'Moving to %(stage)s needs no approval.': '移入%(stage)s无需审批。',
+        'This record is already awaiting approval.': '该记录已在等待审批。',
+        'Wait for the decision, or withdraw the request first.': '请等待审批结果，或先撤回申请。',
+        'Approval needed: %(title)s': '待审批：%(title)s',
+        '%(title)s is waiting for your approval to move to %(stage)s (%(status)s).': '「%(title)s」等待您审批移入%(stage)s（%(status)s）。',
+        'Say approve or reject.': '请选择批准或驳回。',
+        'You may not approve your own request.': '不能审批自己发起的申请。',
+        'This request is not waiting on you.': '该申请不在等待您的审批。',
+        'Say why you reject the request.': '请填写驳回原因。',
+        'The reason is shown on the record.': '原因会显示在记录上。',
+        'This request was already decided.': '该申请已有结果。',
+        'Only who asked may withdraw the request.': '只有申请人可以撤回申请。',
+        'No decision in time: rejected automatically.': '超时未审批：已自动驳回。',
+        'There is no such approval request.': '没有这条审批申请。',
+        'Someone else decided this request meanwhile.': '其他人已处理了这条申请。',
+        'Reload to see the decision.': '请刷新查看结果。',
+        'Approval %(outcome)s: %(title)s': '审批%(outcome)s：%(title)s',
+        'This record is awaiting approval: it cannot move meanwhile.': '该记录正在等待审批，期间不能移动阶段。',
+        'Ask for approval: the record moves once it is granted.': '请发起审批：批准后记录会自动移入。',
+        'This record is awaiting approval: it cannot be changed meanwhile.': '该记录正在等待审批，期间不能修改。',
     },
 }
 

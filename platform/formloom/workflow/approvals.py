@@ -302,6 +302,9 @@ def decide(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, req
         raise FormloomError(translate(lang, "Say approve or reject."))
     comment = (comment or "").strip()[:4000] or None
     req = _the_request(conn, app, entity, record_id, request_id, actor, lang)
+    if not req.pending:
+        raise ConflictError(translate(lang, "This request was already decided."),
+                            hint=translate(lang, "Reload to see the decision."))
     if not may_decide(app, req, actor):
         if req.requested_by == actor.id and req.pending:
             raise ForbiddenError(translate(lang, "You may not approve your own request."))
