@@ -37,6 +37,7 @@ from ..store.query import parse_list_args, list_records
 from ..store.records import (Record, create_record, delete_record, get_record, restore_record, stale,
                              update_record)
 from ..workflow import GateBlocked, move_to_stage
+from ..workflow.approvals import ApprovalRequired, start_request
 from . import errors as web_errors
 from .auth import SessionUser
 from .helpers import catalog, current_actor, db, lang
@@ -468,7 +469,8 @@ def restore(app_key: str, entity_key: str, record_id: int):
 
 @bp.post("/<app_key>/<entity_key>/<int:record_id>/stage")
 def move(app_key: str, entity_key: str, record_id: int):
-    """Move through the stage gate: 200 with the record, 422 listing every unmet requirement.
+    """Move through the stage gate: 200 with the record, 422 listing every unmet requirement,
+    202 with `{"approval": request}` when the move needs approval and a request was started.
     `data` (with `version`) is saved with the move in one commit, judged in the target stage."""
     app, _version_id, entity = place(app_key, entity_key)
     body = json_body(("to", "version", "data", "override_reason"))
@@ -494,6 +496,14 @@ def move(app_key: str, entity_key: str, record_id: int):
                 record = move_to_stage(conn, app, entity, checked_id(record_id), target[:200], actor(),
                                        expected_version=expected, values=values, override_reason=reason,
                                        lang=lang())
+            except ApprovalRequired:
+                if problems or values:     # values are not saved with a request: say so, store nothing
+                    raise RecordInvalid(problems or [FieldProblem(
+                        "", "", "approval_required",
+                        _("This move needs approval: send it without data, then edit the record."))]) from None
+                started = start_request(conn, app, entity, checked_id(record_id), target[:200], actor(),
+                                        lang=lang())
+                return jsonify({"approval": started.as_dict(lang())}), 202
             except GateBlocked:
                 if problems:           # the refused keys explain the refusal better than the gate
                     raise RecordInvalid(problems) from None

@@ -32,6 +32,7 @@ from ..workflow import (
     Column, GateBlocked, GateFailure, OverrideReasonMissing, UnknownStage, check_move, is_stale, kanban_cards,
     kanban_columns, move_to_stage, stage_history_rows, time_in_stages,
 )
+from ..workflow.approvals import ApprovalRequired, start_request
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
@@ -333,8 +334,12 @@ def move(app_key: str, entity_key: str, record_id: int):
     values = form_to_data(filled, entity) if filled is not None else None
     try:
         with db().write() as conn:
-            moved = move_to_stage(conn, app, entity, record_id, target.key, actor, expected_version=version,
-                                  values=values, override_reason=override, lang=lang())
+            try:
+                moved = move_to_stage(conn, app, entity, record_id, target.key, actor, expected_version=version,
+                                      values=values, override_reason=override, lang=lang())
+            except ApprovalRequired:     # the gate asks for sign-off: start the request, stay put
+                start_request(conn, app, entity, record_id, target.key, actor, lang=lang())
+                return _requested(place, record_id)
     except GateBlocked as blocked:
         return _refused(place, workflow, record_id, target, view, blocked=blocked, filled=filled)
     except RecordInvalid as invalid:
@@ -344,6 +349,16 @@ def move(app_key: str, entity_key: str, record_id: int):
     except ConflictError as conflict:
         return _conflict(place, workflow, record_id, target, view, conflict)
     return _moved(place, workflow, moved, target, view)
+
+
+def _requested(place: Place, record_id: int):
+    """An approval request was started: to the record, whose page shows what it waits on."""
+    detail = url_for("records.detail", app_key=place.app.key, entity_key=place.entity.key, record_id=record_id)
+    if not is_fragment_request():
+        return redirect(detail, 303)
+    response = make_response("", 200)
+    response.headers["HX-Redirect"] = detail
+    return response
 
 
 def _filled_form(conn, place: Place, target: StageDef, record: Record):
