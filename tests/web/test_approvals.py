@@ -126,3 +126,11 @@ def test_outsiders_and_wrong_records_get_404(gated, case, make_record, api_as):
     assert api_as("admin").post(f"/api/v1/desk/case/{other.id}/approvals/{req['id']}/approve").status_code == 404
     assert api_as("admin").post(f"/api/v1/desk/case/{case.id}/approvals/{req['id']}/dance").status_code == 404
     assert api_as("admin").get("/api/v1/approvals?mine=2").status_code == 400
+
+
+def test_openapi_documents_the_approval_paths(gated, api_as):
+    doc = api_as("agent").get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/approvals" in doc["paths"]
+    assert "202" in doc["paths"]["/api/v1/desk/case/{id}/stage"]["post"]["responses"]
+    decide = doc["paths"]["/api/v1/desk/case/{id}/approvals/{request}/{action}"]["post"]
+    assert {"200", "409", "422"} <= set(decide["responses"])
