@@ -151,6 +151,7 @@ def approval_panel(app: AppDef, entity: EntityDef, record: Any) -> dict | None:
 def _template_globals(state) -> None:
     state.app.jinja_env.globals["approval_panel"] = approval_panel
     state.app.jinja_env.globals["approvals_waiting"] = approvals_waiting
+    state.app.jinja_env.globals["approval_decision_text"] = decision_text
 
 
 def approvals_waiting() -> int:
