@@ -17,9 +17,9 @@ from formloom.definitions.validate import validate_workflow
 from formloom.errors import ConflictError, ForbiddenError, NotFoundError
 from formloom.store.apps import AppCatalog
 from formloom.store.records import AwaitingApproval, update_record
-from formloom.store.tables import approval_decisions, audit, events, notifications
-from formloom.workflow import GateBlocked
-from formloom.workflow.approvals import (ApprovalPending, ApprovalRequired, CommentMissing, decide, decisions_of,
+from formloom.store.tables import approval_decisions, audit, events, jobs, notifications
+from formloom.workflow import GateBlocked, move_to_stage
+from formloom.workflow.approvals import (ApprovalPending, ApprovalRequired, ApprovalStarted, CommentMissing, decide, decisions_of,
                                          get_request, pending_request, start_request, waiting_on, withdraw)
 
 from .conftest import Pipeline, hiring_workflow, recruiting_app
@@ -51,8 +51,10 @@ TWO_STEPS = {"steps": [
 def people(db, install):
     """install(approval) -> (Pipeline, {name: Actor}); the recruiter reports to the manager,
     the manager to the director."""
-    def make(approval: dict):
-        app = install(with_approval(approval), approval_app())
+    def make(approval: dict, rules: list | None = None):
+        wf = with_approval(approval)
+        wf["rules"] = rules or []
+        app = install(wf, approval_app())
         ids = {}
         with db.write() as conn:
             for name, roles in (("director", ["manager"]), ("manager", ["manager"]), ("rec", ["recruiter"]),
@@ -66,15 +68,14 @@ def people(db, install):
     return make
 
 
-def ask(p: Pipeline, record_id: int, actor, stage="offer", now=None):
-    """What the screens do: try the move; on ApprovalRequired start the request, same transaction."""
+def ask(p: Pipeline, record_id: int, actor, stage="offer", now=None, **kw):
+    """What the screens do: move with request_approval; the request when one was started."""
     with p.db.write() as conn:
-        from formloom.workflow import move_to_stage
         try:
-            move_to_stage(conn, p.app, p.candidates, record_id, stage, actor, now=now)
+            move_to_stage(conn, p.app, p.candidates, record_id, stage, actor, now=now, request_approval=True, **kw)
             return None
-        except ApprovalRequired:
-            return start_request(conn, p.app, p.candidates, record_id, stage, actor, now=now)
+        except ApprovalStarted as started:
+            return started.request
 
 
 def act(p: Pipeline, req, actor, decision="approve", comment=None, now=None):
@@ -98,6 +99,24 @@ def test_move_into_an_approval_gate_starts_a_request_instead_of_moving(people):
     assert req.status_text("en") == "awaiting approval (step 1 of 1: Hiring lead)"
     assert req.status_text("zh").startswith("等待审批")
     assert req.waiting_on == [u["manager"].id]
+
+
+def test_without_request_approval_the_move_is_refused_and_nothing_is_stored(people, db):
+    p, u = people(TWO_STEPS)
+    rec = at_interviewed(p, u, salary=100)
+    with pytest.raises(ApprovalRequired) as refused:
+        p.move(rec.id, "offer", u["rec"], values={"score": 99}, expected_version=rec.version)
+    assert refused.value.failures[0].code == "approval"
+    assert p.get(rec.id).data["score"] == 80
+    with db.read() as conn:
+        assert pending_request(conn, rec.id) is None
+    # the screens' way: the values are saved with the request, in one commit
+    req = ask(p, rec.id, u["rec"], values={"score": 99}, expected_version=rec.version)
+    assert req.pending and p.get(rec.id).data["score"] == 99
+    # and a request can also be started explicitly after a refusal
+    other = at_interviewed(p, u, salary=100)
+    with db.write() as conn:
+        assert start_request(conn, p.app, p.candidates, other.id, "offer", u["rec"]).pending
 
 
 def test_conditional_step_applies_only_when_its_condition_holds(people):
@@ -401,3 +420,26 @@ def test_schema_refuses_an_unknown_approver_kind():
     wf = with_approval({"steps": [{"key": "a", "approvers": ["boss"]}]})
     problems = validate_workflow(wf, approval_app(), source="hiring.json")
     assert any(p.json_path == "$.stages[3].gate.approval.steps[0].approvers[0]" for p in problems)
+
+
+# -- notifications and automation ------------------------------------------------------------------
+
+def test_approvers_get_an_email_job_and_rules_fire_on_requested_and_decided(people, db):
+    rules = [{"key": "asked", "trigger": {"type": "approval_requested", "stage": "offer"},
+              "actions": [{"type": "notify", "to": ["role:admin"], "message": "Approval asked"}]},
+             {"key": "refused", "trigger": {"type": "approval_decided", "outcome": "rejected"},
+              "actions": [{"type": "notify", "to": ["role:admin"], "message": "Approval refused"}]},
+             {"key": "granted", "trigger": {"type": "approval_decided", "outcome": "approved"},
+              "actions": [{"type": "notify", "to": ["role:admin"], "message": "Approval granted"}]}]
+    p, u = people({"steps": [{"key": "s", "approvers": ["manager"]}]}, rules)
+    rec = at_interviewed(p, u)
+    req = ask(p, rec.id, u["rec"])
+    with db.read() as conn:
+        mail = conn.execute(select(jobs.c.payload).where(jobs.c.kind == "email", jobs.c.record_id == rec.id)).all()
+    assert [m.payload["to"] for m in mail] == ["manager@example.com"]
+    act(p, req, u["manager"], "reject", "no")
+    run_once(db, AppCatalog(db), settings=SETTINGS)
+    with db.read() as conn:
+        told = conn.execute(select(notifications.c.body).where(notifications.c.user_id == u["admin"].id)
+                            ).scalars().all()
+    assert sorted(told) == ["Approval asked", "Approval refused"]

@@ -37,7 +37,7 @@ from ..store.query import parse_list_args, list_records
 from ..store.records import (Record, create_record, delete_record, get_record, restore_record, stale,
                              update_record)
 from ..workflow import GateBlocked, move_to_stage
-from ..workflow.approvals import ApprovalRequired, start_request
+from ..workflow.approvals import ApprovalStarted
 from . import errors as web_errors
 from .auth import SessionUser
 from .helpers import catalog, current_actor, db, lang
@@ -495,15 +495,11 @@ def move(app_key: str, entity_key: str, record_id: int):
             try:
                 record = move_to_stage(conn, app, entity, checked_id(record_id), target[:200], actor(),
                                        expected_version=expected, values=values, override_reason=reason,
-                                       lang=lang())
-            except ApprovalRequired:
-                if problems or values:     # values are not saved with a request: say so, store nothing
-                    raise RecordInvalid(problems or [FieldProblem(
-                        "", "", "approval_required",
-                        _("This move needs approval: send it without data, then edit the record."))]) from None
-                started = start_request(conn, app, entity, checked_id(record_id), target[:200], actor(),
-                                        lang=lang())
-                return jsonify({"approval": started.as_dict(lang())}), 202
+                                       lang=lang(), request_approval=True)
+            except ApprovalStarted as started:
+                if problems:
+                    raise RecordInvalid(problems) from None    # rolls the request back: nothing is stored
+                return jsonify({"approval": started.request.as_dict(lang())}), 202
             except GateBlocked:
                 if problems:           # the refused keys explain the refusal better than the gate
                     raise RecordInvalid(problems) from None

@@ -32,7 +32,7 @@ from ..workflow import (
     Column, GateBlocked, GateFailure, OverrideReasonMissing, UnknownStage, check_move, is_stale, kanban_cards,
     kanban_columns, move_to_stage, stage_history_rows, time_in_stages,
 )
-from ..workflow.approvals import ApprovalRequired, start_request
+from ..workflow.approvals import ApprovalStarted
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
@@ -336,9 +336,9 @@ def move(app_key: str, entity_key: str, record_id: int):
         with db().write() as conn:
             try:
                 moved = move_to_stage(conn, app, entity, record_id, target.key, actor, expected_version=version,
-                                      values=values, override_reason=override, lang=lang())
-            except ApprovalRequired:     # the gate asks for sign-off: start the request, stay put
-                start_request(conn, app, entity, record_id, target.key, actor, lang=lang())
+                                      values=values, override_reason=override, lang=lang(),
+                                      request_approval=True)
+            except ApprovalStarted:      # the gate asks for sign-off: the request waits, the record stays
                 return _requested(place, record_id)
     except GateBlocked as blocked:
         return _refused(place, workflow, record_id, target, view, blocked=blocked, filled=filled)
@@ -451,6 +451,8 @@ def fillable_fields(entity: EntityDef, failures: list[GateFailure], writable: se
     condition reading at least one such field (a checkbox to tick, a number to raise)."""
     keys: list[str] = []
     for failure in failures:
+        if failure.code == "approval":      # asked for when the move is sent; no field to fill
+            continue
         mine = [k for k in _failure_fields(failure) if k in writable]
         if not mine or (failure.code == "required" and len(mine) != 1):
             return None

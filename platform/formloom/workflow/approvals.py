@@ -43,6 +43,18 @@ class ApprovalRequired(GateBlocked):
     code = "approval_required"
 
 
+class ApprovalStarted(FormloomError):
+    """Not an error: the move needs approval and `request` was started (values saved).
+    Raised by `move_to_stage(..., request_approval=True)`; callers answer 202."""
+
+    status = 202
+    code = "approval_started"
+
+    def __init__(self, request: "ApprovalRequest"):
+        super().__init__("An approval request was started.")
+        self.request = request
+
+
 #: The record is waiting for an approval: it cannot be moved or edited meanwhile (409).
 ApprovalPending = AwaitingApproval
 
