@@ -43,7 +43,7 @@ _NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
 class GateFailure:
     """One unmet requirement. `message` is already in the user's language."""
 
-    code: str                 # required | condition | related | role | from | skip_denied | reopen
+    code: str                 # required | condition | related | role | approval | from | skip_denied | reopen
     stage: str                # the stage whose gate or rule is not met
     field: str | None         # the field concerned (required), else None
     message: str
