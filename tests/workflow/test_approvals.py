@@ -20,7 +20,7 @@ from formloom.store.records import AwaitingApproval, update_record
 from formloom.store.tables import approval_decisions, audit, events, jobs, notifications
 from formloom.workflow import GateBlocked, move_to_stage
 from formloom.workflow.approvals import (ApprovalPending, ApprovalRequired, ApprovalStarted, CommentMissing, decide, decisions_of,
-                                         get_request, pending_request, start_request, waiting_on, withdraw)
+                                         get_request, in_flight, pending_request, start_request, waiting_on, withdraw)
 
 from .conftest import Pipeline, hiring_workflow, recruiting_app
 
@@ -315,6 +315,8 @@ def test_in_flight_request_finishes_under_the_approval_it_started_with(people, d
     # the admin publishes a version whose approval has a single, different step
     app = install(with_approval({"steps": [{"key": "other", "approvers": ["role:admin"]}]}), approval_app())
     p = Pipeline(db, app)
+    with db.read() as conn:
+        assert [r.id for r in in_flight(conn, "recruiting")] == [req.id]      # what an impact preview lists
     req = act(p, req, u["manager"])
     assert req.step["key"] == "director"
     assert act(p, req, u["director"]).status == "approved"
@@ -398,6 +400,19 @@ def test_timeout_rejects_automatically(people, db):
             assert pending_request(conn, rec.id) is None
             assert [d["decision"] for d in decisions_of(conn, [req.id])] == ["request", "timeout"]
         assert p.get(rec.id).stage == "interviewed"
+
+
+def test_business_day_timeouts_skip_the_weekend(people, db):
+    friday = datetime(2026, 3, 6, 8, 0, tzinfo=UTC)            # 16:00 on a Friday in Shanghai
+    with time_machine.travel(friday, tick=False):
+        p, u = people({"steps": [{"key": "s", "approvers": ["manager"], "timeout": "P1D", "business_days": True,
+                                  "on_timeout": "reject"}]})
+        rec = at_interviewed(p, u)
+        ask(p, rec.id, u["rec"])
+    with db.read() as conn:
+        due = conn.execute(select(jobs.c.due_at).where(jobs.c.kind == "approval_timeout")).scalar_one()
+    due = due if due.tzinfo is not None else due.replace(tzinfo=UTC)
+    assert due == datetime(2026, 3, 9, 8, 0, tzinfo=UTC)                # Monday, 16:00 in Shanghai
 
 
 # -- documents ----------------------------------------------------------------------------------------

@@ -185,6 +185,15 @@ def waiting_on(conn: Connection, actor: Any, app_keys: Iterable[str] | None = No
     return found
 
 
+def in_flight(conn: Connection, app_key: str) -> list[ApprovalRequest]:
+    """Pending requests of an app, for an impact preview: each finishes under the steps it
+    started with (its `spec`), whatever a newly published workflow says."""
+    rows = conn.execute(select(approval_requests).where(approval_requests.c.app_key == app_key,
+                                                        approval_requests.c.status == PENDING)
+                        .order_by(approval_requests.c.id))
+    return [_request(r) for r in rows]
+
+
 def requested_by(conn: Connection, actor: Any) -> list[ApprovalRequest]:
     rows = conn.execute(select(approval_requests).where(approval_requests.c.requested_by == actor.id)
                         .order_by(approval_requests.c.id.desc()).limit(200))
@@ -293,7 +302,20 @@ def _step_started(conn: Connection, app: AppDef, entity: EntityDef, record: Any,
     if step is not None and step.get("timeout"):
         enqueue(conn, TIMEOUT_JOB, f"approval:{req.id}:s{req.step_index}:v{req.version}:timeout",
                 {"request": req.id, "step_index": req.step_index, "version": req.version},
-                now + parse_duration(step["timeout"]), now, app_key=app.key, record_id=record.id)
+                timeout_due(app, step, now), now, app_key=app.key, record_id=record.id)
+
+
+def timeout_due(app: AppDef, step: Mapping[str, Any], now: datetime) -> datetime:
+    """When the step times out: `timeout` after `now`; with `business_days`, its days count
+    the app's working days (holidays skipped) at the same local time."""
+    if not step.get("business_days"):
+        return now + parse_duration(step["timeout"])
+    from ..automation.timing import add_business_days, add_months, localize, split_duration, zone
+    years, months, days, rest = split_duration(step["timeout"])
+    local = now.astimezone(zone(app.timezone))
+    day = add_months(local.date(), years * 12 + months) if years or months else local.date()
+    day = add_business_days(day, days, app.working_days, app.holidays)
+    return localize(datetime.combine(day, local.time().replace(tzinfo=None)), app.timezone) + rest
 
 
 def _stage_text(req: ApprovalRequest, lang: str) -> str:

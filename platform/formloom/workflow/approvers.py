@@ -161,6 +161,7 @@ def approval_schema() -> dict:
                 "when": {"$ref": _F + "logic"},
                 "editable": {"$ref": _F + "key_list"},
                 "timeout": {"$ref": _F + "duration"},
+                "business_days": {"type": "boolean"},
                 "on_timeout": {"enum": ["escalate", "reject"]}},
             "additionalProperties": False}
     return {"type": "object", "required": ["steps"],
