@@ -134,3 +134,15 @@ def test_openapi_documents_the_approval_paths(gated, api_as):
     assert "202" in doc["paths"]["/api/v1/desk/case/{id}/stage"]["post"]["responses"]
     decide = doc["paths"]["/api/v1/desk/case/{id}/approvals/{request}/{action}"]["post"]
     assert {"200", "409", "422"} <= set(decide["responses"])
+
+
+def test_odd_input_never_errors(gated, case, as_admin, api_as):
+    req = api_as("agent").post(f"/api/v1/desk/case/{case.id}/stage", json={"to": "closed"}).get_json()["approval"]
+    huge = 2**70
+    page = f"/apps/desk/case/{case.id}"
+    assert as_admin.post(f"{page}/approvals/{huge}/approve", {}, token_from=page).status_code == 404
+    assert api_as("admin").post(f"/api/v1/desk/case/{case.id}/approvals/{huge}/approve").status_code == 404
+    nul = as_admin.post(f"{page}/approvals/{req['id']}/reject", {"comment": "bad\x00idea", "next": page},
+                        token_from=page)
+    assert nul.status_code == 303
+    assert "badidea" in as_admin.get(page).get_data(as_text=True)

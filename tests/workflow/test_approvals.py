@@ -415,6 +415,28 @@ def test_business_day_timeouts_skip_the_weekend(people, db):
     assert due == datetime(2026, 3, 9, 8, 0, tzinfo=UTC)                # Monday, 16:00 in Shanghai
 
 
+def test_a_rule_reminds_the_approvers_of_a_request_that_waits_too_long(people, db):
+    start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    rules = [{"key": "nudge", "trigger": {"type": "approval_waiting", "stage": "offer", "after": "P1D"},
+              "actions": [{"type": "notify", "to": ["approvers"], "message": "Still waiting"}]}]
+    with time_machine.travel(start, tick=False) as clock:
+        p, u = people({"steps": [{"key": "s", "approvers": ["manager"]}]}, rules)
+        rec = at_interviewed(p, u)
+        ask(p, rec.id, u["rec"])
+        run_once(db, AppCatalog(db), settings=SETTINGS)
+        clock.move_to(start + timedelta(hours=23))
+        run_once(db, AppCatalog(db), settings=SETTINGS)
+
+        def nudges():
+            with db.read() as conn:
+                return conn.execute(select(notifications.c.user_id).where(
+                    notifications.c.body == "Still waiting")).scalars().all()
+        assert nudges() == []
+        clock.move_to(start + timedelta(days=1, minutes=1))
+        run_once(db, AppCatalog(db), settings=SETTINGS)
+        assert nudges() == [u["manager"].id]
+
+
 # -- documents ----------------------------------------------------------------------------------------
 
 def test_meaning_checks_locate_unknown_roles_fields_and_user_fields():

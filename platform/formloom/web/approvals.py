@@ -22,7 +22,7 @@ from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError, NotFoundError
 from ..store.query import titles_for
 from ..store.records import get_record
-from ..workflow.approvals import (ApprovalRequest, decide, decisions_of, may_decide, pending_request, requested_by,
+from ..workflow.approvals import (ApprovalRequest, decide, decisions_of, may_decide, requested_by,
                                   requests_of, waiting_on, withdraw)
 from ..workflow.approvers import step_label
 from . import api
@@ -176,7 +176,7 @@ def inbox():
 @bp.post("/apps/<app_key>/<entity_key>/<int:record_id>/approvals/<int:request_id>/<action>")
 def act(app_key: str, entity_key: str, record_id: int, request_id: int, action: str):
     """Approve, reject (a comment is required) or withdraw; back to `next` (the inbox or the record)."""
-    if action not in ACTIONS:
+    if action not in ACTIONS or max(record_id, request_id) > api.MAX_ID:
         raise NotFoundError(_("There is no such approval request."))
     app, entity = _place(app_key, entity_key)
     comment = request.form.get("comment", "")
@@ -224,7 +224,7 @@ def _view_json(v: RequestView) -> dict:
 @api_bp.post("/api/v1/<app_key>/<entity_key>/<int:record_id>/approvals/<int:request_id>/<action>")
 def api_act(app_key: str, entity_key: str, record_id: int, request_id: int, action: str):
     """`{"comment": "..."}` (required to reject); 200 with the request as it is now."""
-    if action not in ACTIONS:
+    if action not in ACTIONS or request_id > api.MAX_ID:
         raise NotFoundError(_("There is no such approval request."))
     app, _version, entity = api.place(app_key, entity_key)
     body = api.json_body(("comment",)) if request.get_data() else {}

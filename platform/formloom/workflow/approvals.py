@@ -260,6 +260,11 @@ def start_request(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     return req
 
 
+def _clean_comment(comment: str | None) -> str | None:
+    """Trimmed, at most 4000 characters, without NUL (which PostgreSQL text refuses)."""
+    return (comment or "").replace("\x00", "").strip()[:4000] or None
+
+
 def _thaw(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _thaw(v) for k, v in value.items()}
@@ -334,7 +339,7 @@ def decide(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, req
     now = (now or utcnow()).astimezone(timezone.utc)
     if decision not in ("approve", "reject"):
         raise FormloomError(translate(lang, "Say approve or reject."))
-    comment = (comment or "").strip()[:4000] or None
+    comment = _clean_comment(comment)
     req = _the_request(conn, app, entity, record_id, request_id, actor, lang)
     if not req.pending:
         raise ConflictError(translate(lang, "This request was already decided."),
@@ -384,7 +389,7 @@ def withdraw(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, r
     if req.requested_by != actor.id and not is_app_admin(actor, app):
         raise ForbiddenError(translate(lang, "Only who asked may withdraw the request."))
     record = get_record(conn, app, entity, record_id, for_update=True)
-    comment = (comment or "").strip()[:4000] or None
+    comment = _clean_comment(comment)
     _advance(conn, req, lang, status="withdrawn", decided_at=now, reason=comment, waiting_on=[])
     _decision(conn, req, actor.id, "withdraw", comment, now)
     _audit(conn, app, entity, record, actor.id, now, {"request": req.id, "decision": "withdraw",
