@@ -40,11 +40,15 @@ def test_move_starts_a_request_and_the_record_says_what_it_waits_on(gated, case,
     assert refused.status_code == 409
 
 
-def test_htmx_move_redirects_to_the_record(gated, case, as_agent):
+def test_htmx_move_redirects_to_the_record_and_a_second_move_is_refused_in_the_dialog(gated, case, as_agent):
     page = f"/apps/desk/case/{case.id}"
     answer = as_agent.post(f"{page}/stage", {"to": "closed", "view": "board"}, token_from=page,
                            headers={"HX-Request": "true"})
     assert answer.status_code == 200 and answer.headers["HX-Redirect"].endswith(page)
+    again = as_agent.post(f"{page}/stage", {"to": "closed", "view": "board"}, token_from=page,
+                          headers={"HX-Request": "true"})
+    assert again.status_code == 422
+    assert "awaiting approval" in again.get_data(as_text=True)
 
 
 def test_inbox_lists_the_request_and_the_approver_approves(gated, case, as_agent, browser, app):

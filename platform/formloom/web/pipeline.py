@@ -32,7 +32,7 @@ from ..workflow import (
     Column, GateBlocked, GateFailure, OverrideReasonMissing, UnknownStage, check_move, is_stale, kanban_cards,
     kanban_columns, move_to_stage, stage_history_rows, time_in_stages,
 )
-from ..workflow.approvals import ApprovalStarted
+from ..workflow.approvals import ApprovalPending, ApprovalStarted
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
@@ -340,6 +340,10 @@ def move(app_key: str, entity_key: str, record_id: int):
                                       request_approval=True)
             except ApprovalStarted:      # the gate asks for sign-off: the request waits, the record stays
                 return _requested(place, record_id)
+    except ApprovalPending as waiting:   # the dialog says why, like any refusal
+        blocked = GateBlocked(target.key, [GateFailure("approval_pending", target.key, None, waiting.message)],
+                              waiting.message, waiting.hint)
+        return _refused(place, workflow, record_id, target, view, blocked=blocked)
     except GateBlocked as blocked:
         return _refused(place, workflow, record_id, target, view, blocked=blocked, filled=filled)
     except RecordInvalid as invalid:
