@@ -37,9 +37,10 @@ TIMEOUT_JOB = "approval_timeout"
 
 
 class ApprovalRequired(GateBlocked):
-    """The move passes every requirement but an approval: start a request instead."""
+    """The move passes every requirement but an approval (a refusal: nothing is stored);
+    `move_to_stage(..., request_approval=True)` starts a request instead."""
 
-    status = 202
+    status = 422
     code = "approval_required"
 
 
