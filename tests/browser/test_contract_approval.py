@@ -101,6 +101,7 @@ def test_rep_asks_manager_approves_gm_rejects_rep_sees_the_reason(crm, page):  #
     page.goto(f"{base}/approvals")
     item = page.locator(".approval-item", has_text="Acme robots 2027")
     expect(item).to_contain_text("step 2 of 2: General manager")
+    expect(item).to_contain_text("Acme Robotics")                # the GM reads customers: a title, not #1
     item.get_by_role("button", name="Reject").click()           # the browser refuses an empty reason
     expect(page).to_have_url(f"{base}/approvals")
     item.get_by_label("Reason for rejecting (required)").fill("Discount too deep for a first order")
