@@ -150,3 +150,13 @@ def test_odd_input_never_errors(gated, case, as_admin, api_as):
                         token_from=page)
     assert nul.status_code == 303
     assert "badidea" in as_admin.get(page).get_data(as_text=True)
+
+
+def test_inbox_in_chinese(gated, case, as_agent, browser):
+    page = f"/apps/desk/case/{case.id}"
+    as_agent.post(f"{page}/stage", {"to": "closed"}, token_from=page)
+    as_agent.logout()
+    browser.login("admin@example.com")
+    browser.post("/language", {"lang": "zh", "next": "/approvals"})
+    html = browser.get("/approvals").get_data(as_text=True)
+    assert "待我审批" in html and "等待审批（第 1 / 1 步：组长）" in html and "驳回原因（必填）" in html
