@@ -155,11 +155,17 @@ def _template_globals(state) -> None:
 
 
 def approvals_waiting() -> int:
+    """How many requests wait on the actor (the count next to *Approvals* in the top bar)."""
     actor = current_actor()
     if actor is None:
         return 0
     with db().read() as conn:
-        return len(waiting_on(conn, actor))
+        return len(_waiting(conn, actor))
+
+
+def _waiting(conn, actor) -> list[ApprovalRequest]:
+    """Only the apps the actor belongs to are read (superusers: all)."""
+    return waiting_on(conn, actor, None if actor.is_superuser else list(actor.roles))
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -168,7 +174,7 @@ def approvals_waiting() -> int:
 def inbox():
     actor = current_actor()
     with db().read() as conn:
-        mine = request_views(conn, waiting_on(conn, actor))
+        mine = request_views(conn, _waiting(conn, actor))
         asked = request_views(conn, [r for r in requested_by(conn, actor)][:50], with_fields=False)
     return render_template("approvals/inbox.html", waiting=mine, asked=asked)
 
@@ -208,7 +214,7 @@ def api_list():
     if mine not in ("0", "1"):
         raise FormloomError(_("mine must be 0 or 1."))
     with db().read() as conn:
-        items = waiting_on(conn, actor) if mine == "1" else requested_by(conn, actor)
+        items = _waiting(conn, actor) if mine == "1" else requested_by(conn, actor)
         views = request_views(conn, items)
     return jsonify({"approvals": [_view_json(v) for v in views]})
 
