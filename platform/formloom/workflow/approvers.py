@@ -173,7 +173,9 @@ def approval_schema() -> dict:
 
 def applicable_steps(spec: Mapping[str, Any], variables: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The steps whose `when` holds for the record (all steps without one)."""
-    return [s for s in spec.get("steps") or () if s.get("when") is None or truthy(s["when"], variables)]
+    steps = spec.get("steps") if isinstance(spec, Mapping) else None
+    return [s for s in (steps if isinstance(steps, (list, tuple)) else ())
+            if isinstance(s, Mapping) and (s.get("when") is None or truthy(s["when"], variables))]
 
 
 def step_label(step: Mapping[str, Any], lang: str) -> str:
