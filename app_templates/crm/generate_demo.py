@@ -52,7 +52,11 @@ STANDALONE_CONTRACTS = COUNTS["contract"] - dict(STAGE_COUNTS)["won"]
 
 USERS = [
     {"email": f"admin@{DOMAIN}", "name": "Admin 管理员", "roles": ["admin"], "manager": None, "language": "en"},
-    {"email": f"manager@{DOMAIN}", "name": "王芳 Wang Fang", "roles": ["manager"], "manager": None, "language": "zh"},
+    {"email": f"gm@{DOMAIN}", "name": "赵强 Zhao Qiang (GM)", "roles": ["gm"], "manager": None, "language": "zh"},
+    {"email": f"finance@{DOMAIN}", "name": "Finance 财务", "roles": ["finance"], "manager": f"gm@{DOMAIN}",
+     "language": "en"},
+    {"email": f"manager@{DOMAIN}", "name": "王芳 Wang Fang", "roles": ["manager"], "manager": f"gm@{DOMAIN}",
+     "language": "zh"},
     {"email": f"li.wei@{DOMAIN}", "name": "李伟", "roles": ["sales"], "manager": f"manager@{DOMAIN}", "language": "zh"},
     {"email": f"zhang.min@{DOMAIN}", "name": "张敏", "roles": ["sales"], "manager": f"manager@{DOMAIN}", "language": "zh"},
     {"email": f"tom@{DOMAIN}", "name": "Tom Becker", "roles": ["sales"], "manager": f"manager@{DOMAIN}", "language": "en"},

@@ -150,3 +150,12 @@ def user_field(ctx: Any, argument: str | None) -> list:
         return []
     value = ctx.record.data.get(argument)
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+@recipient("approvers", label={"en": "Waiting approvers", "zh": "待审批人"},
+           help={"en": "The people the record's pending approval request waits on.",
+                 "zh": "记录当前待处理审批申请所等待的人。"})
+def approvers(ctx: Any, argument: str | None) -> list:
+    from ..workflow.approvals import pending_request      # the workflow layer sits below; imported when used
+    req = pending_request(ctx.conn, ctx.record.id) if ctx.record is not None else None
+    return list(req.waiting_on) if req is not None else []

@@ -98,6 +98,22 @@ def stage_idle(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Re
     return [(f"s{entered.isoformat()}", add_duration(entered, spec["after"]))]
 
 
+@time_trigger("approval_waiting", label={"en": "Approval waiting", "zh": "审批等待过久"},
+              help={"en": "When an approval request has waited a while (for a move into `stage`, when named).",
+                    "zh": "审批申请等待一段时间后触发（指定阶段时仅限移入该阶段的申请）。"},
+              settings=(STAGE, setting("after", DURATION, "After", "经过", "How long, such as P2D.",
+                                       "等待多久，例如 P2D。", required=True)))
+def approval_waiting(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef,
+                     record: Record) -> list[tuple[str, datetime]]:
+    """`after` since the record's pending approval request was made, while it still waits."""
+    from ..workflow.approvals import pending_request
+    spec = rule.trigger
+    req = pending_request(tc.conn, record.id)
+    if req is None or (spec.get("stage") and spec["stage"] != req.to_stage):
+        return []
+    return [(f"a{req.id}", add_duration(req.requested_at.astimezone(timezone.utc), spec["after"]))]
+
+
 @time_trigger("no_related", label={"en": "No related record", "zh": "无相关记录"},
               help={"en": "When no related record (such as a visit) was added for a while.",
                     "zh": "一段时间内没有新增相关记录（例如拜访）时触发。"},

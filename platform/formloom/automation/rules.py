@@ -171,3 +171,24 @@ def stage_entered(spec: Mapping[str, Any], event: Event) -> bool:
                settings=(STAGE,))
 def stage_left(spec: Mapping[str, Any], event: Event) -> bool:
     return event.type == "stage_left" and (not spec.get("stage") or spec["stage"] == event.payload.get("from"))
+
+
+@event_trigger("approval_requested", label={"en": "Approval requested", "zh": "发起审批时"},
+               help={"en": "When a move into a stage with an approval starts a request (into `stage` when named).",
+                     "zh": "移入需审批的阶段而发起审批申请时触发（指定阶段时仅限该阶段）。"},
+               settings=(STAGE,))
+def approval_requested(spec: Mapping[str, Any], event: Event) -> bool:
+    return event.type == "approval_requested" and (not spec.get("stage") or spec["stage"] == event.payload.get("to"))
+
+
+@event_trigger("approval_decided", label={"en": "Approval decided", "zh": "审批有结果时"},
+               help={"en": "When an approval request is approved, rejected or withdrawn (only `outcome`, when given).",
+                     "zh": "审批申请被批准、驳回或撤回时触发（给出 outcome 时仅限该结果）。"},
+               settings=(STAGE, setting("outcome", {"enum": ["approved", "rejected", "withdrawn"]}, "Outcome", "结果",
+                                        "Only this outcome counts.", "仅此结果触发。")))
+def approval_decided(spec: Mapping[str, Any], event: Event) -> bool:
+    if event.type != "approval_decided":
+        return False
+    if spec.get("stage") and spec["stage"] != event.payload.get("to"):
+        return False
+    return not spec.get("outcome") or spec["outcome"] == event.payload.get("outcome")

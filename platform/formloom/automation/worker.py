@@ -212,9 +212,20 @@ def _run_bulk_edit(db, catalog, job, token, now, settings) -> str:
     return run_bulk_job(db, catalog, job, token, now, settings)
 
 
+def _run_approval_timeout(db, catalog, job, token, now, settings) -> str:
+    """A step of an approval request timed out: escalate or reject (workflow.approvals)."""
+    from ..workflow.approvals import run_timeout
+    with db.write() as conn:
+        if not _still_ours(conn, job.id, token):
+            raise _LostLease()
+        status = run_timeout(conn, catalog.app(job.app_key, conn), job.payload or {}, now)
+        _finish(conn, job.id, token, status, now, None if status == "done" else "the request moved on")
+    return status
+
+
 #: job kind -> handler(db, catalog, job, token, now, settings) -> status
 JOB_KINDS: dict[str, Callable[..., str]] = {REMINDER: _run_reminder, "email": _run_email, "webhook": _run_webhook,
-                                            "bulk_edit": _run_bulk_edit}
+                                            "bulk_edit": _run_bulk_edit, "approval_timeout": _run_approval_timeout}
 
 
 def webhook_secret(conn: Connection, app_key: str, now: datetime | None = None) -> str:

@@ -29,7 +29,7 @@ from .schema_check import KEY_PATTERN, SCHEMAS_DIR, check_schema, schema_validat
 from .subject import Check, Subject, for_kind
 from .time_values import CRON_NAMES, CRON_RANGES, cron_problem
 from .wording import show
-from .workflow_checks import (gate_conditions, rules_only_workflow, stage_references, workflow_entity,
+from .workflow_checks import (gate_conditions, gate_requirement_settings, rules_only_workflow, stage_references, workflow_entity,
                               workflow_unique_keys)
 
 __all__ = [
@@ -48,7 +48,8 @@ CROSS_CHECKS: tuple[Check, ...] = (
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
     field_conditions, formulas_resolve, app_calendar, permission_conditions, reference_matches,
     # workflow documents
-    workflow_unique_keys, workflow_entity, stage_references, gate_conditions, rules_only_workflow, rule_triggers,
+    workflow_unique_keys, workflow_entity, stage_references, gate_conditions, gate_requirement_settings,
+    rules_only_workflow, rule_triggers,
     rule_actions, rule_conditions,
 )
 

@@ -115,6 +115,19 @@ def gate_conditions(s: Subject) -> Iterator[Problem]:
                                            f"the 'where' of {what}")
 
 
+@for_kind("workflow")
+def gate_requirement_settings(s: Subject) -> Iterator[Problem]:
+    """Each registered gate requirement kind checks the meaning of its own settings (its `check`)."""
+    from ..workflow.gates import GATE_REQUIREMENTS   # the workflow layer registers the kinds
+    for si, stage in stages_of(s.doc):
+        gate = stage.get("gate") if isinstance(stage.get("gate"), dict) else {}
+        for name, settings in gate.items():
+            kind = GATE_REQUIREMENTS.get(name)
+            if kind is not None and kind.check is not None:
+                yield from kind.check(s, settings, ("stages", si, "gate", name),
+                                      f"the gate of stage {stage.get('key')!r}")
+
+
 def via_problems(s: Subject, item: dict, path: tuple, what: str) -> Iterator[Problem]:
     """`entity` exists and `via` is its reference field pointing at the workflow's entity."""
     if s.app is None:

@@ -18,13 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from ..auth import policy
 from ..auth.users import Actor, reports_of
 from ..definitions.model import AppDef, EntityDef, FieldDef
-from ..errors import ConflictError, NotFoundError, RecordInvalid
+from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import CleanContext, FieldProblem, field_type
 from ..fields.computed import format_auto_number
 from ..i18n import translate
 from ..record_data import clean_record_data
 from .reference_match import match_problems
-from .tables import audit, events, memberships, records, sequences, stage_history, unique_values, users
+from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
+                     users)
 
 TITLE_MAX = 500
 
@@ -225,6 +226,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
                if current.data.get(k) != data.get(k)}
     if not changes:
         return current
+    _refuse_while_awaiting(conn, current, changes, actor_id, lang)
     result = conn.execute(update(records).where(records.c.id == record_id, records.c.version == current.version)
                           .values(data=data, title=compute_title(entity, data, lang), updated_by=actor_id,
                                   updated_at=now, version=current.version + 1,
@@ -237,6 +239,33 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     emit_event(conn, app.key, entity.key, record_id, "record_updated",
                {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
     return get_record(conn, app, entity, record_id)
+
+
+class AwaitingApproval(FormloomError):
+    """The record waits for an approval (workflow.approvals): people may not change it meanwhile."""
+
+    status = 409
+    code = "approval_pending"
+
+
+def _refuse_while_awaiting(conn: Connection, current: Record, changes: Mapping[str, Any], actor_id: int | None,
+                           lang: str) -> None:
+    """While an approval request waits, a person's edit is refused, except the current step's
+    approvers editing the fields the step names `editable`. Automation (no person) may write."""
+    if actor_id is None or not changes:
+        return
+    row = conn.execute(select(approval_requests.c.waiting_on, approval_requests.c.spec,
+                              approval_requests.c.step_index)
+                       .where(approval_requests.c.record_id == current.id,
+                              approval_requests.c.status == "pending").limit(1)).first()
+    if row is None:
+        return
+    steps = (row.spec or {}).get("steps") or []
+    step = steps[row.step_index] if 0 <= row.step_index < len(steps) else {}
+    editable = set(step.get("editable") or ()) if actor_id in (row.waiting_on or []) else set()
+    if set(changes) - editable:
+        raise AwaitingApproval(translate(lang, "This record is awaiting approval: it cannot be changed meanwhile."),
+                               hint=translate(lang, "Wait for the decision, or withdraw the request first."))
 
 
 def stale(current: Record, lang: str) -> ConflictError:

@@ -219,3 +219,41 @@ public_forms = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("app_key", "key", name="uq_public_forms_app_key"),
 )
+
+#: Approval requests (workflow/approvals.py): a move waiting for sign-off. `steps` is the
+#: approval as it was when the request started (in-flight requests finish under it);
+#: `waiting_on` the people the current step waits on; `version` makes decisions conditional.
+approval_requests = Table(
+    "approval_requests", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("from_stage", String(63), nullable=True),
+    Column("to_stage", String(63), nullable=False),
+    Column("requested_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),            # pending | approved | rejected | withdrawn
+    Column("spec", JsonDoc, nullable=False),                  # {"steps": [...], "allow_self_approval", "notify"}
+    Column("step_index", Integer, nullable=False, default=0),
+    Column("step_started_at", UtcDateTime, nullable=False),
+    Column("waiting_on", JsonDoc, nullable=False),            # [user id, ...]
+    Column("definition_version_id", Id, nullable=True),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("reason", Text, nullable=True),                    # the rejection's comment
+    Column("version", Integer, nullable=False, default=1),
+    Index("ix_approval_requests_status", "status", "app_key"),
+)
+
+#: Every decision on a request: approve | reject | withdraw | escalate | timeout.
+approval_decisions = Table(
+    "approval_decisions", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("request_id", Id, ForeignKey("approval_requests.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("step_index", Integer, nullable=False),
+    Column("step_key", String(63), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("decision", String(16), nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("at", UtcDateTime, nullable=False),
+)

@@ -40,6 +40,7 @@ from ..store.query import parse_list_args, list_records
 from ..store.records import (Record, create_record, delete_record, get_record, restore_record, stale,
                              update_record)
 from ..workflow import GateBlocked, OverrideReasonMissing, move_to_stage
+from ..workflow.approvals import ApprovalStarted
 from . import errors as web_errors
 from .api_params import check_query, list_parameters
 from .auth import SessionUser
@@ -494,7 +495,8 @@ def restore(app_key: str, entity_key: str, record_id: int):
 
 @bp.post("/<app_key>/<entity_key>/<int:record_id>/stage")
 def move(app_key: str, entity_key: str, record_id: int):
-    """Move through the stage gate: 200 with the record, 422 listing every unmet requirement.
+    """Move through the stage gate: 200 with the record, 422 listing every unmet requirement,
+    202 with `{"approval": request}` when the move needs approval and a request was started.
     `data` (with `version`) is saved with the move in one commit, judged in the target stage."""
     app, _version_id, entity = place(app_key, entity_key)
     body = json_body(("to", "version", "data", "override_reason"))
@@ -521,7 +523,11 @@ def move(app_key: str, entity_key: str, record_id: int):
             try:
                 record = move_to_stage(conn, app, entity, checked_id(record_id), target[:200], actor(),
                                        expected_version=expected, values=values, override_reason=reason,
-                                       lang=lang())
+                                       lang=lang(), request_approval=True)
+            except ApprovalStarted as started:
+                if problems:
+                    raise RecordInvalid(problems) from None    # rolls the request back: nothing is stored
+                return jsonify({"approval": started.request.as_dict(lang())}), 202
             except GateBlocked:
                 if problems:           # the refused keys explain the refusal better than the gate
                     raise RecordInvalid(problems) from None

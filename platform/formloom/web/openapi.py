@@ -56,6 +56,18 @@ MOVE_RULES = {"gate_blocked": "the target stage's gate is not satisfied (every u
               **VALUE_RULES}
 #: A reference whose `match` ties it to another field of the form: the record chosen must agree.
 MATCH_RULE = {"mismatch": "a referenced record does not agree with another field of the form (its `match`)"}
+#: An approval request as the API answers it (web/approvals.py, workflow/approvals.py).
+APPROVAL = {
+    "type": "object", "required": ["id", "record_id", "to_stage", "status", "status_text", "step", "steps"],
+    "properties": {
+        "id": {"type": "integer"}, "app": {"type": "string"}, "entity": {"type": "string"},
+        "record_id": {"type": "integer"}, "from_stage": {"type": ["string", "null"]}, "to_stage": {"type": "string"},
+        "requested_by": {"type": ["integer", "null"]}, "requested_at": {"type": "string", "format": "date-time"},
+        "status": {"enum": ["pending", "approved", "rejected", "withdrawn"]}, "status_text": {"type": "string"},
+        "step": {"type": "integer"}, "steps": {"type": "integer"}, "step_key": {"type": ["string", "null"]},
+        "step_label": {"type": ["string", "null"]}, "waiting_on": {"type": "array", "items": {"type": "integer"}},
+        "decided_at": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+        "version": {"type": "integer"}}}
 
 
 def _ref(name: str) -> dict:
@@ -87,7 +99,15 @@ def _name(app: AppDef, entity: EntityDef, suffix: str) -> str:
 
 def openapi_document(actor: Actor, lang_code: str = "en") -> dict:
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"Error": ERROR, "Problems": PROBLEMS}
+    schemas: dict[str, Any] = {"Error": ERROR, "Problems": PROBLEMS, "Approval": APPROVAL}
+    paths["/api/v1/approvals"] = {"get": {
+        "operationId": "list_approvals", "summary": "Approval requests waiting on you (mine=1) or asked by you (mine=0)",
+        "parameters": [{"name": "mine", "in": "query", "schema": {"enum": ["0", "1"], "default": "1"}}],
+        "responses": {"200": {"description": "The requests, oldest first, with the record's title and key fields",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object", "required": ["approvals"],
+                                  "properties": {"approvals": {"type": "array", "items": _ref("Approval")}}}}}},
+                      **COMMON_ERRORS}}}
     for app in catalog().installed():
         if not policy.is_member(actor, app):
             continue
@@ -206,6 +226,28 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
                           "413": _error("Body too large"),
                           "422": _refused("The move is refused", {**MOVE_RULES, **rules}),
                           "428": _error("Values sent without the version they apply to")}}}
+        if any(st.gate.extra.get("approval") for st in workflow.stages):
+            paths[f"{base}/{{id}}/stage"]["post"]["responses"]["202"] = {
+                "description": "The move needs approval: a request was started (the record stays where it is)",
+                "content": {"application/json": {"schema": {"type": "object", "required": ["approval"],
+                                                            "properties": {"approval": _ref("Approval")}}}}}
+            paths[f"{base}/{{id}}/approvals/{{request}}/{{action}}"] = {
+                "parameters": [record_id,
+                               {"name": "request", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+                               {"name": "action", "in": "path", "required": True,
+                                "schema": {"enum": ["approve", "reject", "withdraw"]}}],
+                "post": {"operationId": f"decide_{op_id}", "tags": [app.key],
+                         "summary": f"Approve, reject (a comment is required) or withdraw a {label}'s approval request",
+                         "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                             "type": "object", "additionalProperties": False,
+                             "properties": {"comment": {"type": "string", "maxLength": 4000}}}}}},
+                         "responses": {"200": {"description": "The request as it is now; the last approval moved "
+                                                              "the record",
+                                               "content": {"application/json": {"schema": {
+                                                   "type": "object", "properties": {"approval": _ref("Approval")}}}}},
+                                       **COMMON_ERRORS, "409": _error("Already decided, or decided meanwhile"),
+                                       "422": _error("A rejection without a comment, or the gate no longer passes")}}}
 
 
 #: email_validator refuses addresses at special-use domain names (RFC 6761); `format: email` does not
@@ -214,6 +256,8 @@ EMAIL_DOMAIN = r"@.*\.(?!(?:%s)$)[^.]+$" % "|".join(
     "".join(f"[{c}{c.upper()}]" for c in name) for name in SPECIAL_USE_DOMAINS)
 SURROGATES = "\\ud800-\\udfff"       # in the engine's forbidden-character classes
 DECIMAL_PREFIX = "^-?[0-9]+"           # the start of a money pattern
+
+
 def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, base: str, op_id: str,
                 paths: dict) -> None:
     """POST {base}/bulk and GET {base}/bulk/{job} (web/bulk.py): one change to many records,

@@ -32,6 +32,7 @@ from ..workflow import (
     Column, GateBlocked, GateFailure, OverrideReasonMissing, UnknownStage, check_move, is_stale, kanban_cards,
     kanban_columns, move_to_stage, stage_history_rows, time_in_stages,
 )
+from ..workflow.approvals import ApprovalPending, ApprovalStarted
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
@@ -324,8 +325,16 @@ def move(app_key: str, entity_key: str, record_id: int):
     values = form_to_data(filled, entity) if filled is not None else None
     try:
         with db().write() as conn:
-            moved = move_to_stage(conn, app, entity, record_id, target.key, actor, expected_version=version,
-                                  values=values, override_reason=override, lang=lang())
+            try:
+                moved = move_to_stage(conn, app, entity, record_id, target.key, actor, expected_version=version,
+                                      values=values, override_reason=override, lang=lang(),
+                                      request_approval=True)
+            except ApprovalStarted:      # the gate asks for sign-off: the request waits, the record stays
+                return _requested(place, record_id)
+    except ApprovalPending as waiting:   # the dialog says why, like any refusal
+        blocked = GateBlocked(target.key, [GateFailure("approval_pending", target.key, None, waiting.message)],
+                              waiting.message, waiting.hint)
+        return _refused(place, workflow, record_id, target, view, blocked=blocked)
     except GateBlocked as blocked:
         return _refused(place, workflow, record_id, target, view, blocked=blocked, filled=filled)
     except RecordInvalid as invalid:
@@ -335,6 +344,16 @@ def move(app_key: str, entity_key: str, record_id: int):
     except ConflictError as conflict:
         return _conflict(place, workflow, record_id, target, view, conflict)
     return _moved(place, workflow, moved, target, view)
+
+
+def _requested(place: Place, record_id: int):
+    """An approval request was started: to the record, whose page shows what it waits on."""
+    detail = url_for("records.detail", app_key=place.app.key, entity_key=place.entity.key, record_id=record_id)
+    if not is_fragment_request():
+        return redirect(detail, 303)
+    response = make_response("", 200)
+    response.headers["HX-Redirect"] = detail
+    return response
 
 
 def _filled_form(conn, place: Place, target: StageDef, record: Record):
@@ -427,6 +446,8 @@ def fillable_fields(entity: EntityDef, failures: list[GateFailure], writable: se
     condition reading at least one such field (a checkbox to tick, a number to raise)."""
     keys: list[str] = []
     for failure in failures:
+        if failure.code == "approval":      # asked for when the move is sent; no field to fill
+            continue
         mine = [k for k in _failure_fields(failure) if k in writable]
         if not mine or (failure.code == "required" and len(mine) != 1):
             return None

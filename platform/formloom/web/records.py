@@ -298,8 +298,10 @@ def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], look
         before, after = show(app, f, old, lang(), lookups), show(app, f, new, lang(), lookups)
         if before != after:
             changes.append({"field": f, "old": before, "new": after})
+    approval = (row.get("changes") or {}).get("$approval") if row.get("action") == "approval" else None
     return {"action": row.get("action"), "user": row.get("user_name") or _writer(app, row.get("via")),
-            "at": row.get("at"), "changes": changes}
+            "at": row.get("at"), "changes": changes,
+            "approval": approval[1] if isinstance(approval, list) and len(approval) == 2 else None}
 
 
 def _writer(app, via: str | None) -> str:

@@ -17,7 +17,7 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
-from . import bulk, exports, imports, public_forms
+from . import approvals, bulk, exports, imports, public_forms
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -64,6 +64,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin_automation.bp)
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)
+    app.register_blueprint(approvals.bp)
+    app.register_blueprint(approvals.api_bp)
+    csrf.exempt(approvals.api_bp)    # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(bulk.bp)

@@ -17,9 +17,17 @@ Moving (moves.py) -- the one guard on every write path
         GateBlocked (422; .stage, .failures, .missing_fields, .only_missing_fields),
         plus the store's NotFoundError (404), ConflictError (409, .current), RecordInvalid (422).
 
+Approvals (approvals.py, approvers.py) -- a gate requirement kind, `approval`
+    move_to_stage(..., request_approval=True) raises ApprovalStarted(.request) when the
+    approval is the only unmet requirement (values saved, request started); without it
+    ApprovalRequired (a GateBlocked). decide(conn, app, entity, record_id, request_id,
+    actor, "approve"|"reject", comment) / withdraw(...) / run_timeout(...) (worker job
+    "approval_timeout"); waiting_on(conn, actor) is the inbox; pending_request(conn, id).
+    A waiting record refuses moves and edits (ApprovalPending / store AwaitingApproval, 409).
+
 Gates (gates.py) -- lists, never the first problem only
     GateFailure(code, stage, field, message, details); .as_dict() for JSON.
-        code: required | condition | related | role | from | skip_denied | reopen
+        code: required | condition | related | role | approval | from | skip_denied | reopen
     check_gate(conn, app, workflow, stage, record, lang="en", now=None, *, actor=None,
                data=None, entering=True) -> list[GateFailure]
     check_move(conn, app, workflow, record, target, actor, *, lang="en", now=None,

@@ -30,6 +30,7 @@ from ..record_data import parsed_formula
 from ..store.expressions import field_expr, live
 from ..store.query import Filter, QueryError, coerce_filter_value, filter_clause
 from ..store.tables import records
+from .approvers import applicable_steps, approval_problems, approval_schema, step_label
 from .stages import MovePlan, allows_from, next_open_stage, plan_move, today_in
 
 #: Rows read at most when a related `where` must be evaluated in Python.
@@ -42,7 +43,7 @@ _NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
 class GateFailure:
     """One unmet requirement. `message` is already in the user's language."""
 
-    code: str                 # required | condition | related | role | from | skip_denied | reopen
+    code: str                 # required | condition | related | role | approval | from | skip_denied | reopen
     stage: str                # the stage whose gate or rule is not met
     field: str | None         # the field concerned (required), else None
     message: str
@@ -84,16 +85,18 @@ class GateBlocked(FormloomError):
 
 def check_gate(conn: Connection, app: AppDef, workflow: WorkflowDef, stage: StageDef, record: Any,
                lang: str = "en", now: datetime | None = None, *, actor: Any = None,
-               data: Mapping[str, Any] | None = None, entering: bool = True) -> list[GateFailure]:
+               data: Mapping[str, Any] | None = None, entering: bool = True,
+               approved: bool = False) -> list[GateFailure]:
     """Every unmet requirement of `stage`'s gate for `record`.
 
     `data` replaces the record's data (to preview a change); `entering=True` means the
     record would end up in this stage, so the stage's own `required` fields count too,
     and, when `actor` is given, the gate's `roles`. Stages passed over by a forward
-    move are checked with `entering=False`: their content requirements only."""
+    move are checked with `entering=False`: their content requirements only. `approved`
+    says the move is the one an approval request was granted for (workflow.approvals)."""
     now = now or datetime.now(timezone.utc)
     data = dict(record.data if data is None else data)
-    check = GateCheck(conn, app, workflow, stage, record, data, lang, now, actor, entering)
+    check = GateCheck(conn, app, workflow, stage, record, data, lang, now, actor, entering, approved)
     failures: list[GateFailure] = []
     for kind in GATE_REQUIREMENTS.values():
         failures += kind.evaluate(check)
@@ -116,6 +119,7 @@ class GateCheck:
     now: datetime
     actor: Any = None
     entering: bool = True          # the record would end up in the stage (not just pass over it)
+    approved: bool = False         # an approval request for this move was granted
 
     @property
     def entity(self) -> EntityDef | None:
@@ -139,6 +143,8 @@ class RequirementKind:
     codes: tuple[str, ...] = ()
     label: Mapping[str, str] = dc_field(default_factory=dict)
     help: Mapping[str, str] = dc_field(default_factory=dict)
+    #: meaning check of the document's settings: (subject, settings, path, what) -> problems
+    check: Callable[..., Iterable] | None = None
 
 
 #: Requirement kinds in the order their failures are listed.
@@ -212,6 +218,25 @@ def _roles_kind(c: GateCheck) -> Iterable[GateFailure]:
     if not c.entering or c.actor is None:
         return ()
     return _roles(c.app, c.stage, c.actor, c.lang)
+
+
+@gate_requirement("approval", schema=approval_schema(), codes=("approval",), check=approval_problems,
+                  label={"en": "Approval", "zh": "审批"},
+                  help={"en": "Ordered sign-off steps: moving in starts an approval request; the last approval "
+                              "makes the move.",
+                        "zh": "按顺序的审批步骤：移入时发起审批申请，最后一步批准后才完成移动。"})
+def _approval_kind(c: GateCheck) -> Iterable[GateFailure]:
+    spec = c.setting("approval")
+    if not spec or not c.entering or c.approved:
+        return ()
+    steps = applicable_steps(spec, condition_vars(c.app, c.workflow, c.record, c.data, c.now))
+    if not steps:
+        return ()
+    names = ", ".join(step_label(s, c.lang) for s in steps)
+    return (GateFailure("approval", c.stage.key, None,
+                        translate(c.lang, "Moving to %(stage)s needs approval: %(steps)s.",
+                                  stage=c.stage.label.get(c.lang), steps=names),
+                        MappingProxyType({"steps": [s.get("key") for s in steps]})),)
 
 
 def _is_empty(entity: EntityDef | None, key: str, value: Any) -> bool:
@@ -498,7 +523,7 @@ def _compare(dialect: str, target, op: str, value: Any) -> ColumnElement[bool] |
 
 def check_move(conn: Connection, app: AppDef, workflow: WorkflowDef, record: Any, target: StageDef, actor: Any,
                *, lang: str = "en", now: datetime | None = None,
-               data: Mapping[str, Any] | None = None) -> list[GateFailure]:
+               data: Mapping[str, Any] | None = None, approved: bool = False) -> list[GateFailure]:
     """Every reason `actor` may not move `record` to `target` now: the workflow's rules
     (reopen, `from`, skip), the gates of the open stages a forward move passes over
     (unless the workflow says `"skip": "allow"`), then the target's gate. An empty list
@@ -513,7 +538,8 @@ def check_move(conn: Connection, app: AppDef, workflow: WorkflowDef, record: Any
         for passed in plan.skipped:
             failures += check_gate(conn, app, workflow, passed, record, lang, now, data=data, entering=False)
     if plan.checks_target_gate:
-        failures += check_gate(conn, app, workflow, target, record, lang, now, actor=actor, data=data)
+        failures += check_gate(conn, app, workflow, target, record, lang, now, actor=actor, data=data,
+                               approved=approved)
     else:   # back to an earlier open stage: who may enter it, and what must be filled while there
         entity, values = app.entity(workflow.entity), dict(record.data if data is None else data)
         failures += _required(entity, _without_gate(target), values, lang, True)

@@ -22,6 +22,7 @@ from ..errors import ForbiddenError, FormloomError, NotFoundError
 from ..i18n import translate
 from ..store.records import Record, emit_event, get_record, stale, update_record, utcnow
 from ..store.tables import audit, records, stage_history
+from .approvals import ApprovalPending, ApprovalRequired, ApprovalStarted, pending_request, start_request
 from .gates import GateBlocked, check_move
 
 
@@ -63,7 +64,8 @@ def target_stage(workflow: WorkflowDef, key: str, lang: str = "en") -> StageDef:
 
 def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, to_stage_key: str, actor: Any,
                   *, expected_version: int | None = None, values: Mapping[str, Any] | None = None,
-                  override_reason: str | None = None, lang: str = "en", now: datetime | None = None) -> Record:
+                  override_reason: str | None = None, lang: str = "en", now: datetime | None = None,
+                  approved_request: int | None = None, request_approval: bool = False) -> Record:
     """Move the record to `to_stage_key` in the caller's transaction and return it fresh.
 
     Raises NotFoundError (no such record, or not readable by `actor`), ConflictError (the
@@ -72,7 +74,14 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     GateBlocked listing every unmet requirement. `values` are validated like any edit,
     with the target stage's readonly/hidden rules, and saved in the same transaction, so
     a dialog can fill missing fields and move at once. `override_reason` (app admins
-    only, non-empty) skips rules and gates and is written to the stage history."""
+    only, non-empty) skips rules and gates and is written to the stage history.
+
+    A move whose only unmet requirement is the target gate's `approval` raises
+    ApprovalRequired (a GateBlocked: nothing is stored), or, with `request_approval=True`,
+    saves `values`, starts an approval request and raises ApprovalStarted carrying it (the
+    caller answers 202 and commits). A record waiting for an approval raises
+    ApprovalPending; `approved_request` is the granted request whose last approval makes
+    this move (workflow.approvals.decide)."""
     now = (now or utcnow()).astimezone(timezone.utc)
     workflow = workflow_of(app, entity, lang)
     target = target_stage(workflow, to_stage_key, lang)
@@ -88,6 +97,9 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     if not can(actor, "update", app, entity, record, team_of=team_of):
         raise StageForbidden(translate(lang, "You may not change the stage of this record."))
     reason = _override_reason(app, actor, override_reason, lang)
+    if approved_request is None and pending_request(conn, record.id) is not None:
+        raise ApprovalPending(translate(lang, "This record is awaiting approval: it cannot move meanwhile."),
+                              hint=translate(lang, "Wait for the decision, or withdraw the request first."))
 
     # a savepoint: a refused move leaves nothing behind (not even `values`), even when the
     # caller catches the refusal and commits its transaction anyway
@@ -99,14 +111,23 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
                                    reader=actor, judged_in=target.key)
         if record.stage == target.key:
             return record
+        started = None
         if reason is None:
-            failures = check_move(conn, app, workflow, record, target, actor, lang=lang, now=now)
-            if failures:
+            failures = check_move(conn, app, workflow, record, target, actor, lang=lang, now=now,
+                                  approved=approved_request is not None)
+            if failures and all(f.code == "approval" for f in failures):
+                if not request_approval:
+                    raise ApprovalRequired(target.key, failures, failures[0].message,
+                                           translate(lang, "Ask for approval: the record moves once it is granted."))
+                started = start_request(conn, app, entity, record.id, target.key, actor, lang=lang, now=now)
+            elif failures:
                 raise GateBlocked(target.key, failures,
                                   translate(lang, "This record cannot move to %(stage)s yet.",
                                             stage=target.label.get(lang)),
                                   translate(lang, "Complete what is listed and try again."))
-        return _write_move(conn, app, entity, record, target, actor, reason, now, lang)
+        if started is None:
+            return _write_move(conn, app, entity, record, target, actor, reason, now, lang)
+    raise ApprovalStarted(started)
 
 
 def _override_reason(app: AppDef, actor: Any, override_reason: str | None, lang: str) -> str | None:
