@@ -17,6 +17,7 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
+from . import dashboards
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -64,6 +65,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(profile.bp)
+    app.register_blueprint(dashboards.bp)
     ratelimit.init_app(app)
     app.before_request(_refuse_foreign_origin)
     errors.init_app(app)
