@@ -135,7 +135,7 @@ def _aggregate(v: Viewer, entity: EntityDef, m: MeasureDef) -> ColumnElement:
     if m.agg == "median":
         if v.dialect == "postgresql":
             return func.percentile_cont(0.5).within_group(value)
-        return null()             # computed in Python (see _sqlite_medians)
+        return func.count()       # a placeholder aggregate: the median is computed in Python (_sqlite_medians)
     return {"sum": func.sum, "avg": func.avg, "min": func.min, "max": func.max}[m.agg](value)
 
 
@@ -225,10 +225,11 @@ def _labels(v: Viewer, entity: EntityDef, widget: WidgetDef, keys: list) -> dict
         return {o.value: o.label.get(v.lang) for o in entity.field(by).options}
     ids = [int(k) for k in keys if isinstance(k, (int, float, str)) and str(k).isdigit()]
     if kind == "user":
-        return {k: name for k, name in user_names(v.conn, ids).items()}
-    if kind == "reference":
-        target = v.app.entity(entity.field(by).entity)
-        return titles_for(v.conn, v.app, target, v.actor, ids)      # a title only where the viewer may read
+        names = user_names(v.conn, ids)
+        return {i: names.get(i, f"#{i}") for i in ids}
+    if kind == "reference":        # a title only where the viewer may read the record, else its number
+        titles = titles_for(v.conn, v.app, v.app.entity(entity.field(by).entity), v.actor, ids)
+        return {i: titles.get(i, f"#{i}") for i in ids}
     if kind == "bool":
         return {True: "✓", False: "✗", 1: "✓", 0: "✗"}
     return {}
