@@ -65,13 +65,23 @@
     function showCustom() {
       Array.prototype.forEach.call(custom, function (el) { el.hidden = period.value !== "custom"; });
     }
+    function send() {      // a short URL: leave out empty choices, and dates unless the period is custom
+      Array.prototype.forEach.call(form.querySelectorAll("input, select"), function (el) {
+        el.disabled = !el.value || (el.type === "date" && period.value !== "custom");
+      });
+      form.submit();
+    }
     showCustom();
+    window.addEventListener("pageshow", function () {       // back from the next page: usable again
+      Array.prototype.forEach.call(form.querySelectorAll("input, select"), function (el) { el.disabled = false; });
+    });
+    form.addEventListener("submit", function (event) { event.preventDefault(); send(); });
     period.addEventListener("change", function () {
       showCustom();
-      if (period.value !== "custom") { form.submit(); }
+      if (period.value !== "custom") { send(); }
     });
     var owner = form.querySelector("#owner");
-    if (owner) { owner.addEventListener("change", function () { form.submit(); }); }
+    if (owner) { owner.addEventListener("change", send); }
   }
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }

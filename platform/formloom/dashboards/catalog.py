@@ -14,17 +14,20 @@ from ..store.tables import definition_versions
 from .model import DashboardDef, compile_dashboard
 
 _lock = threading.Lock()
-_compiled: dict[int, dict[str, DashboardDef]] = {}
+_compiled: dict[str, dict[str, DashboardDef]] = {}
 
 
 def dashboards_of(conn: Connection, version_id: int) -> dict[str, DashboardDef]:
-    found = _compiled.get(version_id)
+    """Compiled once per content (the hash, not the id: ids repeat across databases)."""
+    digest = conn.execute(select(definition_versions.c.content_hash)
+                          .where(definition_versions.c.id == version_id)).scalar_one()
+    found = _compiled.get(digest)
     if found is None:
         documents = conn.execute(select(definition_versions.c.documents)
                                  .where(definition_versions.c.id == version_id)).scalar_one()
         found = {key: compile_dashboard(doc) for key, doc in sorted((documents.get("dashboards") or {}).items())}
         with _lock:
-            _compiled[version_id] = found
+            _compiled[digest] = found
     return found
 
 

@@ -343,7 +343,7 @@ def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureD
 def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -> WidgetData:
     """Records that reached each stage (in the stage history or where they sit now), not
     where they are now: a record that skipped a stage counts for it, a lost one for the
-    stages it had reached. Lost stages are not steps."""
+    stages it had reached (at least the first). Lost stages are not steps."""
     workflow = v.app.workflow_for(entity.key)
     steps = [s for s in (workflow.stages if workflow else ()) if s.terminal != "lost"]
     ordinal = {s.key: i for i, s in enumerate(steps)}
@@ -359,8 +359,8 @@ def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -
     furthest = select(both.c.rid, func.max(both.c.o).label("m")).group_by(both.c.rid).subquery()
     counts = {m: n for m, n in v.conn.execute(select(furthest.c.m, func.count()).group_by(furthest.c.m))}
     data.series = [data.series[0] if data.series else "count"]
-    for i, s in enumerate(steps):
-        reached = sum(n for m, n in counts.items() if m is not None and m >= i)
+    for i, s in enumerate(steps):        # every record entered the pipeline: at least the first step
+        reached = sum(n for m, n in counts.items() if max(m if m is not None else 0, 0) >= i)
         data.rows.append(Row(s.key, s.label.get(v.lang), [float(reached)]))
     return data
 

@@ -123,6 +123,7 @@ class WidgetView:
     target_text: str = ""
     records: list[dict] | None = None
     columns: list[Any] | None = None
+    group_label: str = ""
 
 
 def format_number(value: float | None, fmt: str) -> str:
@@ -137,8 +138,25 @@ def format_number(value: float | None, fmt: str) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def group_label(app, widget: WidgetDef) -> str:
+    """The heading of a table's first column: what its rows are."""
+    if widget.type == "funnel":
+        return _("Stage")
+    if widget.group is None:
+        return ""
+    if widget.group.bucket:
+        return _("Period")
+    by = widget.group.by
+    named = {"$stage": _("Stage"), "$from_stage": _("Stage"), "$to_stage": _("Stage"), "$owner": _("Owner")}
+    if by in named:
+        return named[by]
+    f = app.entity(widget.entity).field(by)
+    return f.label.get(lang()) if f is not None else by
+
+
 def _view(conn, place, widget: WidgetDef, data: WidgetData) -> WidgetView:
-    view = WidgetView(widget, data, widget.label.get(lang()), widget.type in CHART_TYPES)
+    view = WidgetView(widget, data, widget.label.get(lang()), widget.type in CHART_TYPES,
+                      group_label=group_label(place.app, widget))
     if widget.type == "number":
         view.shown_value = format_number(data.value, widget.format)
         if data.previous is not None or widget.compare:
