@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PY      = $(BIN)/python
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: demo test test-postgres bench bench-quick clean
+.PHONY: demo test test-postgres bench bench-quick bench-dashboard clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ bench: $(VENV)/.installed
 
 bench-quick: $(VENV)/.installed
 	$(PY) -m benchmarks.run --quick
+
+# the CRM sales dashboard over ROWS opportunities vs hand-written SQL (benchmarks/dashboard.py)
+ROWS ?= 100000
+bench-dashboard: $(VENV)/.installed
+	$(PY) -m benchmarks.dashboard --rows $(ROWS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache dist build

@@ -121,6 +121,15 @@ def _from(widget: WidgetDef):
     return records
 
 
+def _hinted(v: Viewer, widget: WidgetDef, stmt):
+    """Over the records alone, on SQLite: read the entity's dashboard index (dashboards.storage)."""
+    if widget.source != "records":
+        return stmt
+    from .storage import hint_for, use_index
+    name = hint_for(v.conn, v.app.key, widget.entity)
+    return use_index(v.conn, stmt, name) if name else stmt
+
+
 # -- measures --------------------------------------------------------------------------------------------------
 
 def _aggregate(v: Viewer, entity: EntityDef, m: MeasureDef) -> ColumnElement:
@@ -275,7 +284,8 @@ def run_widget(v: Viewer, widget: WidgetDef) -> WidgetData:
 def _single(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period) -> float | None:
     measures = widget.measures[:1]
     where = base_where(v, entity, widget, period)
-    raw = list(v.conn.execute(select(*_columns(v, entity, measures)).select_from(_from(widget)).where(*where)).one())
+    stmt = _hinted(v, widget, select(*_columns(v, entity, measures)).select_from(_from(widget)).where(*where))
+    raw = list(v.conn.execute(stmt).one())
     values = _values(measures, raw)
     if measures and measures[0].agg == "median" and v.dialect != "postgresql":
         medians = _sqlite_medians(v, entity, widget, measures[0], where, None)
@@ -289,7 +299,7 @@ def _grouped(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list[Row]:
     where = base_where(v, entity, widget, period)
     stmt = (select(group_expr.label("g"), *_columns(v, entity, widget.measures)).select_from(_from(widget))
             .where(*where).group_by(literal_column("1")))
-    found = {_key(r[0]): _values(widget.measures, list(r[1:])) for r in v.conn.execute(stmt)}
+    found = {_key(r[0]): _values(widget.measures, list(r[1:])) for r in v.conn.execute(_hinted(v, widget, stmt))}
     for i, m in enumerate(widget.measures):
         if m.agg == "median" and v.dialect != "postgresql":
             medians = _sqlite_medians(v, entity, widget, m, where, group_expr) or {}

@@ -132,6 +132,9 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
                                                                   previous.documents.get("workflows", {})), new_app)
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id)
     create_indexes(db, new_app)
+    from ..dashboards.storage import rebuild_indexes
+    with db.write() as conn:
+        rebuild_indexes(conn, new_app, documents.get("dashboards") or {})
     db.analyze("records")       # new indexes are only picked well with fresh statistics
     return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,
                          converted=converted)
