@@ -192,9 +192,10 @@ def _group(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period | Non
         if not period.bounded:                 # "all": from the first value there is to today
             period = _data_span(v, entity, widget, column, kind, period)
         starts = buckets(period, widget.group.bucket, v.today)
-        whens = [(column < day_bound(kind, next_bucket(s, widget.group.bucket), v.zone), literal(s.isoformat()))
-                 for s in starts]
-        expr = case((column < day_bound(kind, starts[0], v.zone), null()), *whens, else_=null())
+        end = next_bucket(starts[-1], widget.group.bucket)
+        expr = case((column.is_(None), null()), (column < day_bound(kind, starts[0], v.zone), null()),
+                    (column >= day_bound(kind, end, v.zone), null()),
+                    else_=_bucket_search(column, kind, starts, v.zone))
         return expr, [s.isoformat() for s in starts]
     if kind == "stage":            # every open stage, in order; closed ones only when they have rows
         workflow = v.app.workflow_for(entity.key)
@@ -202,6 +203,16 @@ def _group(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period | Non
     if kind == "select":
         return column, list(entity.field(by).option_values)
     return column, []
+
+
+def _bucket_search(column, kind: str, starts: list, zone: ZoneInfo):
+    """The start of the bucket holding `column` (known to be inside them) as nested CASEs
+    halving the buckets: about log2(n) comparisons a row instead of n/2."""
+    if len(starts) == 1:
+        return literal(starts[0].isoformat())
+    mid = len(starts) // 2
+    return case((column < day_bound(kind, starts[mid], zone), _bucket_search(column, kind, starts[:mid], zone)),
+                else_=_bucket_search(column, kind, starts[mid:], zone))
 
 
 def _data_span(v: Viewer, entity: EntityDef, widget: WidgetDef, column, kind: str, period: Period) -> Period:
