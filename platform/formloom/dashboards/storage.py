@@ -2,7 +2,7 @@
 dashboards aggregate, on SQLite.
 
 The JSON document stays the only source of truth; the index holds the stage,
-owner, creator and the typed values (store.expressions.field_expr, the same
+owner, creator, creation and stage-entry times and the typed values (store.expressions.field_expr, the same
 expressions queries use) of the fields the app's dashboards sum, average or
 group by, for the live records of that entity. SQLite's planner does not pick
 a partial expression index for a GROUP BY over every row by itself, so widget
@@ -63,7 +63,8 @@ def _flat(measures) -> Iterable:
 def create_sql(app_key: str, entity: EntityDef, keys: list[str]) -> str:
     exprs = [str(field_expr("sqlite", entity.field(k), column("data", JsonDoc))
                  .compile(dialect=_dialect("sqlite"), compile_kwargs={"literal_binds": True})) for k in keys]
-    columns = ", ".join(["stage", "owner_id", "created_by", *(f"({e})" for e in exprs)])
+    # the scope (owner, creator), the stage and the timestamps periods apply to, then the typed values
+    columns = ", ".join(["stage", "owner_id", "created_by", "created_at", "stage_entered_at", *(f"({e})" for e in exprs)])
     return (f"CREATE INDEX {index_name(app_key, entity.key)} ON records ({columns}) "
             f"WHERE app_key = '{_literal_key(app_key)}' AND entity_key = '{_literal_key(entity.key)}' "
             f"AND deleted_at IS NULL")

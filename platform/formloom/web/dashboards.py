@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..auth import policy
 from ..auth.users import members_of, reports_of, user_names
@@ -43,9 +44,12 @@ def nav_dashboards(app) -> list[DashboardDef]:
     actor = current_actor()
     if actor is None:
         return []
-    app_def, version_id = catalog().get(app.key)
-    with db().read() as conn:
-        return visible_dashboards(conn, actor, app_def, version_id)
+    try:
+        app_def, version_id = catalog().get(app.key)
+        with db().read() as conn:
+            return visible_dashboards(conn, actor, app_def, version_id)
+    except SQLAlchemyError:        # the menu of an error page (database away) still renders
+        return []
 
 
 @bp.get("/apps/<app_key>/dashboards/")
