@@ -12,7 +12,6 @@ from formloom.app import create_app
 from formloom.auth.users import create_user
 
 from . import shop
-from .conftest import ZONE  # noqa: F401
 
 NOW = "2026-04-15T04:00:00+00:00"
 
