@@ -78,6 +78,12 @@ def live_server(database_url, tmp_path):
         db.dispose()
 
 
+def settle(page):  # noqa: F811
+    """Let Chart.js redraw after a viewport change (its resize runs on animation frames)."""
+    page.wait_for_timeout(300)
+    page.evaluate("new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
 def login(page, base, email):  # noqa: F811
     from playwright.sync_api import expect
     page.goto(f"{base}/login")
@@ -119,6 +125,7 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": 1440, "height": 900})
     page.evaluate("window.scrollTo(0, 0)")
+    settle(page)
     page.screenshot(path=str(SHOTS / "dashboard-1440.png"), full_page=True)
 
     # last month: only the Lumen pilot was won
@@ -138,6 +145,7 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     expect(won).to_have_text("350,000")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page is {width}px wide on a 375px screen"
+    settle(page)
     page.screenshot(path=str(SHOTS / "dashboard-375.png"), full_page=True)
 
     # a rep sees only their own numbers
@@ -157,5 +165,6 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     expect(page.locator("h1")).to_have_text("销售看板")
     expect(page.locator("#widget-won_amount h2")).to_have_text("赢单金额")
     page.set_viewport_size({"width": 375, "height": 800})
+    settle(page)
     page.screenshot(path=str(SHOTS / "dashboard-zh-375.png"), full_page=True)
     assert page.console_problems == []
