@@ -144,3 +144,25 @@ def test_the_menu_lists_dashboards_for_their_roles_only(site, shop_db):
     assert seller.get("/apps/shop/dashboards/board").status_code == 404
     assert seller.get("/apps/shop/dashboards/board.json").status_code == 404
     assert client_for(site, "admin@example.com").get("/apps/shop/dashboards/board").status_code == 200
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_widget_downloads_as_csv_with_the_pages_filters(site, shop_db):
+    db, app, vid, people, _ids = shop_db
+    from formloom.store.records import create_record
+    with db.write() as conn:          # a label a spreadsheet would run as a formula
+        create_record(conn, app, app.entity("deal"), {"name": "=HYPERLINK(1)", "amount": 5, "due": "2026-01-01"}, actor_id=people["a"],
+                      owner_id=people["a"], version_id=vid)
+    lead = client_for(site, "lead@example.com")
+    html = lead.get("/apps/shop/dashboards/board?period=all").get_data(as_text=True)
+    assert "/apps/shop/dashboards/board/by_stage.csv?period=all" in html
+    answer = lead.get("/apps/shop/dashboards/board/by_stage.csv?period=all")
+    assert answer.mimetype == "text/csv"
+    lines = answer.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0] == "Stage,Deals"
+    assert lines[1:] == ["New,2.0", "Talking,1.0", "Offer,0.0", "Won,3.0", "Lost,1.0"]
+    ann = client_for(site, "a@example.com").get("/apps/shop/dashboards/board/mine_due.csv").get_data(as_text=True)
+    assert ann.lstrip("\ufeff").splitlines()[:2] == ["Record,Amount,Due", "'=HYPERLINK(1),5,2026-01-01"]
+    from formloom.web.dashboards import _cell
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)" and _cell("-5") == "'-5" and _cell("Acme") == "Acme"
+    assert lead.get("/apps/shop/dashboards/board/nope.csv").status_code == 404

@@ -233,6 +233,37 @@ def data(app_key: str, key: str):
     return jsonify(body), 400 if filters.errors else 200
 
 
+@bp.get("/apps/<app_key>/dashboards/<key>/<widget_key>.csv")
+def widget_csv(app_key: str, key: str, widget_key: str):
+    """One widget's numbers as CSV (the same rows the page shows, same filters); cells that
+    a spreadsheet would run as a formula are prefixed with a quote."""
+    import csv
+    import io
+    from flask import Response
+    place, dashboard, filters, _period, _choices, views = _compute(app_key, key)
+    view = next((v for v in views if v.widget.key == widget_key), None)
+    if view is None:
+        raise NotFoundError(_("There is no widget %(key)s on this dashboard.", key=repr(widget_key[:60])))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if view.widget.type == "records":
+        writer.writerow([_("Record"), *[f.label.get(lang()) for f in view.columns or []]])
+        for r in view.records or []:
+            writer.writerow([_cell(r["title"]), *[_cell(str(c.text if not c.links else ", ".join(t for _h, t in c.links)))
+                                                  for c in r["cells"]]])
+    else:
+        writer.writerow([_cell(view.group_label or view.title), *[_cell(s) for s in view.data.series]])
+        for row in view.data.rows:
+            writer.writerow([_cell(row.label), *["" if x is None else x for x in row.values]])
+    name = f"{dashboard.key}-{widget_key}-{filters.period}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 @bp.app_context_processor
 def _template_helpers() -> dict:
     from datetime import timedelta
