@@ -7,7 +7,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: demo test test-postgres bench bench-quick soak soak-quick clean
+.PHONY: demo test test-postgres bench bench-quick bench-dashboard soak soak-quick clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ soak: $(VENV)/.installed
 
 soak-quick: $(VENV)/.installed
 	$(PY) -m soak --quick
+# the CRM sales dashboard over ROWS opportunities vs hand-written SQL (benchmarks/dashboard.py)
+ROWS ?= 100000
+bench-dashboard: $(VENV)/.installed
+	$(PY) -m benchmarks.dashboard --rows $(ROWS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache dist build

@@ -112,6 +112,7 @@ def validate_paths(paths: Sequence[Path | str], search_dirs: Sequence[Path] | No
     problems: list[Problem] = []
     apps: list[_Loaded] = []
     given_workflows: list[_Loaded] = []
+    given_dashboards: list[_Loaded] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -126,7 +127,9 @@ def validate_paths(paths: Sequence[Path | str], search_dirs: Sequence[Path] | No
             problems.extend(exc.problems)
             continue
         kind = _kind_of(doc, path)
-        if kind is None:
+        if kind == "dashboard":
+            given_dashboards.append(_Loaded(str(path), doc, path))
+        elif kind is None:
             problems.append(Problem(str(path), "$", "This is neither an app document (it would have 'entities') nor "
                                                     "a workflow document (it would have 'entity')."))
         else:
@@ -166,7 +169,17 @@ def validate_paths(paths: Sequence[Path | str], search_dirs: Sequence[Path] | No
             if workflow.source not in checked:
                 checked.add(workflow.source)
                 problems += validate_workflow(workflow.doc, app.doc, workflow.source)
+        problems += _dashboard_problems(app, {k: w.doc for k, w in found.items()}, given_dashboards, checked)
 
+    for dashboard in given_dashboards:
+        if dashboard.source in checked:
+            continue
+        beside = dashboard.path.parent.parent / "app.json"       # <app folder>/dashboards/<key>.json
+        if dashboard.path.parent.name == "dashboards" and beside.is_file():
+            problems += validate_paths([beside, dashboard.path], search_dirs)
+        else:
+            problems.append(Problem(dashboard.source, "$", "A dashboard is checked with its app: give the app "
+                                                           "folder, or keep the file in <app folder>/dashboards/."))
     for workflow in given_workflows:
         if workflow.source in checked:
             continue
@@ -180,7 +193,26 @@ def validate_paths(paths: Sequence[Path | str], search_dirs: Sequence[Path] | No
     return sorted_problems(problems)
 
 
+def _dashboard_problems(app: _Loaded, workflows: dict, given: list[_Loaded], checked: set[str]) -> list[Problem]:
+    """The app folder's dashboards/*.json (and dashboard files given with it), checked against it."""
+    from ..dashboards.checks import validate_dashboards     # dashboards build on this layer
+    folder = app.path.parent / "dashboards"
+    files = {p.resolve(): p for p in (sorted(folder.glob("*.json")) if folder.is_dir() else [])}
+    files.update({d.path.resolve(): d.path for d in given if d.path.resolve().parent == folder.resolve()})
+    found: dict[str, tuple[str, dict]] = {}
+    problems: list[Problem] = []
+    for path in files.values():
+        checked.add(str(path))
+        try:
+            found[path.stem] = (str(path), load_document(path))
+        except DocumentError as exc:
+            problems += exc.problems
+    return problems + validate_dashboards(found, app.doc, workflows)
+
+
 def _kind_of(doc: dict, path: Path) -> str | None:
+    if "widgets" in doc:
+        return "dashboard"
     if "entities" in doc:
         return "app"
     if "stages" in doc or "entity" in doc:

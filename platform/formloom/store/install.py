@@ -76,21 +76,51 @@ def content_hash(documents: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def read_dashboards(path: Path, app_doc: dict, workflows: Mapping[str, dict]) -> dict[str, dict]:
+    """The dashboards/*.json of an app folder, by key; raise DocumentError listing every problem."""
+    from ..dashboards.checks import validate_dashboards
+    folder = (path if path.is_dir() else path.parent) / "dashboards"
+    found: dict[str, tuple[str, dict]] = {}
+    problems: list[Problem] = []
+    for file in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            found[file.stem] = (str(file), load_document(file))
+        except DocumentError as exc:
+            problems += exc.problems
+    problems += validate_dashboards(found, app_doc, dict(workflows))
+    if problems:
+        raise DocumentError(problems)
+    return {key: doc for key, (_source, doc) in found.items()}
+
+
 def install_path(db: Database, path: Path, *, user_id: int | None = None) -> InstallResult:
     app_doc, workflows, source = read_template(path)
-    return install_documents(db, app_doc, workflows, source=source, user_id=user_id)
+    dashboards = read_dashboards(path, app_doc, workflows)
+    return install_documents(db, app_doc, workflows, source=source, user_id=user_id, dashboard_docs=dashboards)
 
 
 def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, dict], *, source: str | None = None,
-                      user_id: int | None = None) -> InstallResult:
-    """Install or upgrade; validate first (documents given directly are not trusted either)."""
+                      user_id: int | None = None, dashboard_docs: Mapping[str, dict] | None = None) -> InstallResult:
+    """Install or upgrade; validate first (documents given directly are not trusted either).
+    `dashboard_docs` (key -> dashboard document) replaces the app's dashboards; None keeps
+    those of the current version (a caller that edits only the app does not drop them)."""
     problems = validate_app(app_doc, dict(workflow_docs), source or "app.json")
     if problems:
         raise DocumentError(problems)
     with db.write() as conn:
         previous = current_version(conn, app_doc["key"])
+        if dashboard_docs is None and previous is not None:
+            dashboard_docs = previous.documents.get("dashboards") or {}
+        if dashboard_docs:
+            from ..dashboards.checks import validate_dashboards
+            problems = validate_dashboards({k: (f"dashboards/{k}.json", d) for k, d in dashboard_docs.items()},
+                                           app_doc, dict(workflow_docs))
+            if problems:
+                raise DocumentError(problems)
         archived, archived_names, restored = _archive(previous, app_doc)
         documents = {"app": app_doc, "workflows": dict(workflow_docs), "archived": archived}
+        if dashboard_docs:          # only when there are some: an app without keeps its content hash
+            documents["dashboards"] = dict(dashboard_docs)
         digest = content_hash(documents)
         new_app = compile_app(app_doc, documents["workflows"], archived=archived or None)
         converted = 0
@@ -102,6 +132,9 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
                                                                   previous.documents.get("workflows", {})), new_app)
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id)
     create_indexes(db, new_app)
+    from ..dashboards.storage import rebuild_indexes
+    with db.write() as conn:
+        rebuild_indexes(conn, new_app, documents.get("dashboards") or {})
     db.analyze("records")       # new indexes are only picked well with fresh statistics
     return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,
                          converted=converted)

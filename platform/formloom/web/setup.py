@@ -17,7 +17,7 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
-from . import approvals, bulk, exports, imports, public_forms
+from . import approvals, bulk, dashboards, exports, imports, public_forms
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -70,6 +70,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin_users.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(bulk.bp)
+    app.register_blueprint(dashboards.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(imports.bp)
     limiter = ratelimit.init_app(app)

@@ -1,0 +1,158 @@
+"""The CRM sales dashboard over a large table, against hand-written SQL.
+
+    python -m benchmarks.dashboard [--rows 100000] [--db sqlite|postgres|both] [--iters 15]
+
+Loads ROWS opportunities (with their customers, contacts and follow-ups) into both
+Formloom's records table and the baseline's typed tables (benchmarks.data), then times:
+
+- **pipeline_vs_sql_manager / _rep**: count and sum(amount) per stage plus the win
+  rate, as a manager (the CRM lets managers read every opportunity) and as a sales
+  rep (own records) see them, through the dashboard engine (dashboards.measures.
+  run_widget: one grouped query for the bar, one for the ratio, the policy's scope
+  clause in SQL) vs the same two questions written by hand on bl_opportunity
+  (`WHERE owner_id = rep OR created_by = rep` for the rep), with the baseline's own
+  indexes and again with a covering index (stage, owner_id, created_by, amount);
+  answers checked equal.
+- **dashboard_full**: every widget of app_templates/crm/dashboards/sales.json as the
+  manager, period "this year" and "all time", with the time of each widget.
+
+Writes benchmarks/results/dashboard-<db>.json and prints a summary. No storage is
+changed for the benchmark: the engine reads the JSON documents through the same
+expression indexes lists use.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+os.environ.setdefault("BENCH_PG_DATABASE", "formloom_bench_dashboard")
+
+from . import env  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _median_ms(fn, n: int) -> float:
+    fn()
+    samples = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples) * 1000
+
+
+def run(kind: str, rows: int, iters: int) -> dict:
+    from formloom.auth.users import load_actor
+    from formloom.dashboards.catalog import dashboards_of
+    from formloom.dashboards.measures import Viewer, run_widget
+    from formloom.dashboards.model import compile_widget
+    from formloom.dashboards.periods import resolve_period
+    from zoneinfo import ZoneInfo
+
+    workdir = Path(tempfile.mkdtemp(prefix="dash-bench-"))
+    url = env.fresh_database(kind, workdir)
+    info = env.setup(url, workdir)
+    owners = [info["admin_id"]] + info["owners"]
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    t0 = time.perf_counter()
+    load = env.load_tranche(url, 0, rows, owners, now)
+    print(f"[{kind}] loaded {rows:,} opportunities in {time.perf_counter() - t0:.0f}s", flush=True)
+    flask_app = env.formloom_app(url, workdir)
+    db = flask_app.extensions["formloom.db"]
+    app, version_id = flask_app.extensions["formloom.catalog"].get("crm")
+    zone = ZoneInfo(app.timezone)
+    today = datetime.now(zone).date()
+    out: dict = {"db": kind, "rows": rows, "load": load}
+    with db.read() as conn:
+        manager_id = next(uid for uid in range(1, 20) if (a := load_actor(conn, uid)) and "manager" in a.roles_in("crm"))
+        manager = load_actor(conn, manager_id)
+        dashboard = dashboards_of(conn, version_id)["sales"]
+
+    bar = compile_widget({"key": "bar", "type": "bar", "entity": "opportunity", "group": {"by": "$stage"},
+                          "measures": [{"agg": "count"}, {"agg": "sum", "field": "amount"}]})
+    rate = compile_widget({"key": "rate", "type": "number", "entity": "opportunity",
+                           "measures": [{"agg": "ratio",
+                                         "of": {"agg": "count", "filter": {"==": [{"var": "$stage"}, "won"]}},
+                                         "per": {"agg": "count", "filter": {"in": [{"var": "$stage"}, ["won", "lost"]]}}}]})
+    with db.read() as conn:
+        rep = load_actor(conn, info["owners"][0])
+    for name, viewer, where in (("manager", manager, ""),       # the CRM's managers read all opportunities
+                                ("rep", rep, f"WHERE owner_id = {int(rep.id)} OR created_by = {int(rep.id)}")):
+        def formloom_once(viewer=viewer):
+            with db.read() as conn:
+                v = Viewer(conn, app, viewer, resolve_period("all", today, zone), today)
+                by = {r.key: (int(r.values[0]), round(r.values[1] or 0, 2)) for r in run_widget(v, bar).rows}
+                return by, run_widget(v, rate).value
+
+        sql_by = f"SELECT stage, count(*), sum(amount) FROM bl_opportunity {where} GROUP BY stage"
+        sql_rate = (f"SELECT sum(CASE WHEN stage = 'won' THEN 1 ELSE 0 END), "
+                    f"sum(CASE WHEN stage IN ('won', 'lost') THEN 1 ELSE 0 END) FROM bl_opportunity {where}")
+
+        def baseline_once(sql_by=sql_by, sql_rate=sql_rate):
+            with db.engine.connect() as conn:
+                by = {r[0]: (int(r[1]), round(float(r[2] or 0), 2)) for r in conn.exec_driver_sql(sql_by)}
+                won, closed = conn.exec_driver_sql(sql_rate).one()
+            return by, (won / closed if closed else None)
+
+        f_by, f_rate = formloom_once()
+        b_by, b_rate = baseline_once()
+        agree = all(f_by.get(k, (0, 0))[0] == b_by[k][0] and abs(f_by.get(k, (0, 0))[1] - b_by[k][1]) < 0.5
+                    for k in b_by) and abs((f_rate or 0) - (b_rate or 0)) < 1e-9
+        f_ms, b_ms = _median_ms(formloom_once, iters), _median_ms(baseline_once, iters)
+        # the fairest hand-written side: the same question over a covering index on the typed columns
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS bl_opp_dash ON bl_opportunity "
+                                 "(stage, owner_id, created_by, amount)")
+            conn.exec_driver_sql("ANALYZE bl_opportunity")
+        c_ms = _median_ms(baseline_once, iters)
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP INDEX bl_opp_dash")
+        out[f"pipeline_vs_sql_{name}"] = {"formloom_ms": f_ms, "sql_ms": b_ms, "ratio": f_ms / b_ms,
+                                          "sql_covering_index_ms": c_ms, "ratio_vs_covering": f_ms / c_ms,
+                                          "answers_agree": agree, "sql": [sql_by, sql_rate]}
+        print(f"[{kind}] pipeline + win rate as {name}: engine {f_ms:.1f} ms, hand SQL {b_ms:.1f} ms "
+              f"(ratio {f_ms / b_ms:.2f}), hand SQL with a covering index {c_ms:.1f} ms (ratio {f_ms / c_ms:.2f}), "
+              f"answers agree: {agree}", flush=True)
+
+    for period in ("this_year", "all"):
+        per_widget = {}
+
+        def full():
+            with db.read() as conn:
+                v = Viewer(conn, app, manager, resolve_period(period, today, zone), today)
+                for w in dashboard.widgets:
+                    t = time.perf_counter()
+                    run_widget(v, w)
+                    per_widget[w.key] = (time.perf_counter() - t) * 1000
+
+        total = _median_ms(full, max(3, iters // 3))
+        out[f"dashboard_full_{period}"] = {"ms": total, "widgets_ms_last_run": per_widget}
+        print(f"[{kind}] whole sales dashboard as manager, {period}: {total:.0f} ms "
+              f"(slowest: {max(per_widget, key=per_widget.get)} {max(per_widget.values()):.0f} ms)", flush=True)
+    flask_app.extensions["formloom.db"].dispose()
+    env.drop_database(kind, url)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--iters", type=int, default=15)
+    args = parser.parse_args(argv)
+    RESULTS.mkdir(exist_ok=True)
+    for kind in (("sqlite", "postgres") if args.db == "both" else (args.db,)):
+        result = run(kind, args.rows, args.iters)
+        (RESULTS / f"dashboard-{kind}.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

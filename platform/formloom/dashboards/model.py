@@ -1,0 +1,105 @@
+"""Compiled dashboard documents: what a dashboard shows, for whom, and how each
+widget's numbers are asked for. Compiled from documents that passed validation
+(dashboards.checks), so nothing here re-checks a document."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..definitions.model import Label, freeze
+
+WIDGET_TYPES = ("number", "bar", "line", "pie", "donut", "funnel", "table", "records")
+CHART_TYPES = ("bar", "line", "pie", "donut", "funnel")
+AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "median", "ratio")
+FORMATS = ("number", "money", "percent", "days")
+SOURCES = ("records", "history")
+
+
+@dataclass(frozen=True)
+class MeasureDef:
+    key: str
+    label: Label
+    agg: str
+    field: str | None = None           # a field key or a source variable ($duration_days ...)
+    filter: Any = None                 # JSON Logic (frozen), applies to this measure only
+    of: "MeasureDef | None" = None     # ratio: numerator
+    per: "MeasureDef | None" = None    # ratio: denominator
+
+
+@dataclass(frozen=True)
+class GroupDef:
+    by: str                            # $stage | $owner | $from_stage | $to_stage | field key
+    bucket: str | None = None          # date fields: day | week | month | quarter | year
+
+
+@dataclass(frozen=True)
+class TargetDef:
+    value: float
+    better: str = "higher"             # "higher" | "lower"
+
+
+@dataclass(frozen=True)
+class WidgetDef:
+    key: str
+    type: str
+    label: Label
+    entity: str
+    measures: tuple[MeasureDef, ...] = ()
+    source: str = "records"
+    group: GroupDef | None = None
+    filter: Any = None
+    date: str | None = None            # what the page's period applies to; None: not filtered by period
+    compare: bool = False
+    target: TargetDef | None = None
+    format: str = "number"
+    limit: int | None = None
+    columns: tuple[str, ...] = ()      # records: fields shown
+    sort: str | None = None            # records: "-field" newest/largest first
+    mine: bool = False                 # records: only the viewer's own
+    width: int = 1
+
+
+@dataclass(frozen=True)
+class DashboardDef:
+    key: str
+    label: Label
+    roles: tuple[str, ...]
+    widgets: tuple[WidgetDef, ...]
+    period: str = "this_month"
+    description: Label | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def widget(self, key: str) -> WidgetDef | None:
+        return next((w for w in self.widgets if w.key == key), None)
+
+
+def compile_measure(raw: Mapping[str, Any], fallback_key: str = "value") -> MeasureDef:
+    key = raw.get("key", fallback_key)
+    return MeasureDef(
+        key=key, label=Label.of(raw.get("label"), key), agg=raw["agg"], field=raw.get("field"),
+        filter=freeze(raw["filter"]) if raw.get("filter") is not None else None,
+        of=compile_measure(raw["of"], "of") if raw.get("of") else None,
+        per=compile_measure(raw["per"], "per") if raw.get("per") else None)
+
+
+def compile_widget(raw: Mapping[str, Any]) -> WidgetDef:
+    group = raw.get("group")
+    target = raw.get("target")
+    return WidgetDef(
+        key=raw["key"], type=raw["type"], label=Label.of(raw.get("label"), raw["key"]), entity=raw["entity"],
+        measures=tuple(compile_measure(m, f"m{i}") for i, m in enumerate(raw.get("measures", []))),
+        source=raw.get("source", "records"),
+        group=GroupDef(group["by"], group.get("bucket")) if group else None,
+        filter=freeze(raw["filter"]) if raw.get("filter") is not None else None,
+        date=raw.get("date"), compare=bool(raw.get("compare")),
+        target=TargetDef(float(target["value"]), target.get("better", "higher")) if target else None,
+        format=raw.get("format", "number"), limit=raw.get("limit"), columns=tuple(raw.get("columns", ())),
+        sort=raw.get("sort"), mine=bool(raw.get("mine")), width=int(raw.get("width", 1)))
+
+
+def compile_dashboard(raw: Mapping[str, Any]) -> DashboardDef:
+    return DashboardDef(
+        key=raw["key"], label=Label.of(raw.get("label"), raw["key"]), roles=tuple(raw.get("roles", ())),
+        widgets=tuple(compile_widget(w) for w in raw.get("widgets", [])),
+        period=raw.get("period", "this_month"),
+        description=Label.of(raw["description"]) if raw.get("description") else None)

@@ -1,0 +1,280 @@
+"""Dashboard pages: an app's dashboards for the roles they name, each widget's
+numbers computed under the viewer's data scope, with a period and an owner
+filter. Charts are drawn by static/js/dashboards.js from JSON in a data script
+tag (no inline code: the CSP allows none); each chart also has a plain table."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, jsonify, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_login import login_required
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..auth import policy
+from ..auth.users import members_of, reports_of, user_names
+from ..dashboards.catalog import dashboards_of, may_see, visible_dashboards
+from ..dashboards.measures import NONE_KEY, Viewer, WidgetData, run_widget
+from ..dashboards.model import CHART_TYPES, DashboardDef, WidgetDef
+from ..dashboards.periods import PERIODS, PeriodError, resolve_period
+from ..errors import NotFoundError
+from .display import lookups_for, show
+from .helpers import cached_url_for, catalog, current_actor, db, lang, load_app, zone_for
+
+bp = Blueprint("dashboards", __name__)
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    return None
+
+
+def period_names() -> dict[str, str]:
+    return {"this_month": _("This month"), "last_month": _("Last month"), "this_quarter": _("This quarter"),
+            "last_quarter": _("Last quarter"), "this_year": _("This year"), "last_year": _("Last year"),
+            "last_30_days": _("Last 30 days"), "all": _("All time"), "custom": _("Custom dates")}
+
+
+@bp.app_template_global()
+def nav_dashboards(app) -> list[DashboardDef]:
+    """The dashboards of `app` the current actor may see (for the menu)."""
+    actor = current_actor()
+    if actor is None:
+        return []
+    try:
+        app_def, version_id = catalog().get(app.key)
+        with db().read() as conn:
+            return visible_dashboards(conn, actor, app_def, version_id)
+    except SQLAlchemyError:        # the menu of an error page (database away) still renders
+        return []
+
+
+@bp.get("/apps/<app_key>/dashboards/")
+def index(app_key: str):
+    place = load_app(app_key)
+    with db().read() as conn:
+        shown = visible_dashboards(conn, current_actor(), place.app, place.version_id)
+    if len(shown) == 1:
+        return redirect(cached_url_for("dashboards.view", app_key=app_key, key=shown[0].key))
+    return render_template("dashboards/index.html", app=place.app, dashboards=shown)
+
+
+@dataclass
+class Filters:
+    period: str
+    start: str
+    end: str
+    owner: str
+    errors: list[str]
+
+
+def _filters(dashboard: DashboardDef) -> Filters:
+    period = request.args.get("period") or dashboard.period
+    errors = []
+    if period not in PERIODS:
+        errors.append(_("The period %(value)s is not one of the choices; showing %(default)s.",
+                        value=repr(period[:40]), default=period_names()[dashboard.period]))
+        period = dashboard.period
+    return Filters(period, (request.args.get("from") or "")[:10], (request.args.get("to") or "")[:10],
+                   (request.args.get("owner") or "")[:20], errors)
+
+
+def _owner_choices(conn, place, dashboard: DashboardDef) -> list[tuple[str, str]]:
+    """Whose numbers the viewer may narrow to: themselves, their team, or anyone they may
+    read (the data scope in SQL still applies; this only narrows)."""
+    actor = current_actor()
+    entities = [place.app.entity(w.entity) for w in dashboard.widgets]
+    widest = max((policy.SCOPE_ORDER.index(policy.scope(actor, "read", place.app, e)) for e in entities if e),
+                 default=0)
+    choices = [("me", _("Only me"))]
+    if widest >= policy.SCOPE_ORDER.index("team"):
+        team = reports_of(conn, actor.id)
+        if team:
+            choices.append(("team", _("My team")))
+        people = members_of(conn, place.app.key) if widest == len(policy.SCOPE_ORDER) - 1 else \
+            sorted(user_names(conn, team).items(), key=lambda p: p[1])
+        choices += [(str(uid), name) for uid, name in people if uid != actor.id]
+    return choices
+
+
+def _owners(conn, value: str, choices: list[tuple[str, str]], errors: list[str]) -> frozenset[int] | None:
+    actor = current_actor()
+    if not value:
+        return None
+    if value not in {k for k, _label in choices}:
+        errors.append(_("You cannot narrow the numbers to that person; showing everyone you may see."))
+        return None
+    if value == "me":
+        return frozenset({actor.id})
+    if value == "team":
+        return frozenset(reports_of(conn, actor.id) | {actor.id})
+    return frozenset({int(value)})
+
+
+@dataclass
+class WidgetView:
+    widget: WidgetDef
+    data: WidgetData
+    title: str
+    chart: bool
+    shown_value: str = ""
+    shown_previous: str = ""
+    change: str = ""
+    change_class: str = ""
+    target_text: str = ""
+    records: list[dict] | None = None
+    columns: list[Any] | None = None
+    group_label: str = ""
+
+
+def format_number(value: float | None, fmt: str) -> str:
+    if value is None:
+        return "—"
+    if fmt == "percent":
+        return f"{value * 100:.1f}%"
+    if fmt == "days":
+        return _("%(n)s d", n=f"{value:.1f}")
+    if fmt == "money":
+        return f"{value:,.0f}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def group_label(app, widget: WidgetDef) -> str:
+    """The heading of a table's first column: what its rows are."""
+    if widget.type == "funnel":
+        return _("Stage")
+    if widget.group is None:
+        return ""
+    if widget.group.bucket:
+        return _("Period")
+    by = widget.group.by
+    named = {"$stage": _("Stage"), "$from_stage": _("Stage"), "$to_stage": _("Stage"), "$owner": _("Owner")}
+    if by in named:
+        return named[by]
+    f = app.entity(widget.entity).field(by)
+    return f.label.get(lang()) if f is not None else by
+
+
+def _view(conn, place, widget: WidgetDef, data: WidgetData) -> WidgetView:
+    view = WidgetView(widget, data, widget.label.get(lang()), widget.type in CHART_TYPES,
+                      group_label=group_label(place.app, widget))
+    if widget.type == "number":
+        view.shown_value = format_number(data.value, widget.format)
+        if data.previous is not None or widget.compare:
+            view.shown_previous = format_number(data.previous, widget.format)
+            if data.value is not None and data.previous:
+                delta = (data.value - data.previous) / abs(data.previous)
+                view.change = f"{'+' if delta >= 0 else '−'}{abs(delta) * 100:.0f}%"
+                view.change_class = "up" if delta >= 0 else "down"
+        if widget.target is not None:
+            sign = "≥" if widget.target.better == "higher" else "≤"
+            view.target_text = _("Target %(sign)s %(value)s", sign=sign,
+                                 value=format_number(widget.target.value, widget.format))
+    if widget.type == "records":
+        entity = place.app.entity(widget.entity)
+        visible = {f.key for f in policy.visible_fields(current_actor(), place.app, entity)}
+        view.columns = [f for f in (entity.field(k) for k in widget.columns) if f is not None and f.key in visible]
+        lookups = lookups_for(conn, place.app, view.columns, [r.data for r in data.records], actor=current_actor())
+        view.records = [{"id": r.id, "title": r.title,
+                         "url": cached_url_for("records.detail", app_key=place.app.key, entity_key=entity.key,
+                                               record_id=r.id),
+                         "cells": [show(place.app, f, r.data.get(f.key), lang(), lookups) for f in view.columns]}
+                        for r in data.records]
+    return view
+
+
+def _compute(app_key: str, key: str):
+    place = load_app(app_key)
+    actor = current_actor()
+    with db().read() as conn:
+        dashboard = dashboards_of(conn, place.version_id).get(key)
+        if dashboard is None or not may_see(actor, place.app, dashboard):
+            raise NotFoundError(_("There is no dashboard %(key)s here.", key=repr(key[:60])),
+                                hint=_("Pick a dashboard in the menu."))
+        filters = _filters(dashboard)
+        zone = zone_for(place.app)
+        today = datetime.now(zone).date()
+        try:
+            period = resolve_period(filters.period, today, zone, filters.start, filters.end)
+        except PeriodError:
+            filters.errors.append(_("Give both custom dates as YYYY-MM-DD, the first not after the second; "
+                                    "showing %(default)s.", default=period_names()[dashboard.period]))
+            filters.period = dashboard.period
+            period = resolve_period(dashboard.period, today, zone)
+        choices = _owner_choices(conn, place, dashboard)
+        owners = _owners(conn, filters.owner, choices, filters.errors)
+        viewer = Viewer(conn, place.app, actor, period, today, owners, lang())
+        views = [_view(conn, place, w, run_widget(viewer, w)) for w in dashboard.widgets]
+    return place, dashboard, filters, period, choices, views
+
+
+@bp.get("/apps/<app_key>/dashboards/<key>")
+def view(app_key: str, key: str):
+    place, dashboard, filters, period, choices, views = _compute(app_key, key)
+    return render_template("dashboards/view.html", app=place.app, dashboard=dashboard, filters=filters,
+                           period=period, periods=period_names(), owner_choices=choices, views=views,
+                           none_key=NONE_KEY), 400 if filters.errors else 200
+
+
+@bp.get("/apps/<app_key>/dashboards/<key>.json")
+def data(app_key: str, key: str):
+    """Every widget's numbers as JSON (the same the page shows)."""
+    place, dashboard, filters, period, _choices, views = _compute(app_key, key)
+    body = {"dashboard": dashboard.key, "period": {"key": filters.period,
+                                                    "start": period.start.isoformat() if period.start else None,
+                                                    "end": period.end.isoformat() if period.end else None},
+            "errors": filters.errors,
+            "widgets": [{**v.data.as_json(), "label": v.title,
+                         "records": [{"id": r["id"], "title": r["title"]} for r in (v.records or [])]}
+                        for v in views]}
+    return jsonify(body), 400 if filters.errors else 200
+
+
+@bp.get("/apps/<app_key>/dashboards/<key>/<widget_key>.csv")
+def widget_csv(app_key: str, key: str, widget_key: str):
+    """One widget's numbers as CSV (the same rows the page shows, same filters); cells that
+    a spreadsheet would run as a formula are prefixed with a quote."""
+    import csv
+    import io
+    from flask import Response
+    place, dashboard, filters, _period, _choices, views = _compute(app_key, key)
+    view = next((v for v in views if v.widget.key == widget_key), None)
+    if view is None:
+        raise NotFoundError(_("There is no widget %(key)s on this dashboard.", key=repr(widget_key[:60])))
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if view.widget.type == "records":
+        writer.writerow([_("Record"), *[f.label.get(lang()) for f in view.columns or []]])
+        for r in view.records or []:
+            writer.writerow([_cell(r["title"]), *[_cell(str(c.text if not c.links else ", ".join(t for _h, t in c.links)))
+                                                  for c in r["cells"]]])
+    else:
+        writer.writerow([_cell(view.group_label or view.title), *[_cell(s) for s in view.data.series]])
+        for row in view.data.rows:
+            writer.writerow([_cell(row.label), *["" if x is None else x for x in row.values]])
+    name = f"{dashboard.key}-{widget_key}-{filters.period}.csv"
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _cell(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict:
+    from datetime import timedelta
+    return {"fmt": format_number, "chart_payload": chart_payload, "timedelta_day": timedelta(days=1)}
+
+
+def chart_payload(v: WidgetView) -> dict:
+    """What dashboards.js draws: labels, one series per measure, how to format numbers."""
+    fmt = [("percent" if m.agg == "ratio" else ("number" if m.agg in ("count", "count_distinct") else v.widget.format))
+           for m in v.widget.measures] or ["number"]
+    return {"type": v.widget.type, "labels": [r.label for r in v.data.rows],
+            "series": [{"label": s, "format": fmt[min(i, len(fmt) - 1)], "values": [r.values[i] for r in v.data.rows]}
+                       for i, s in enumerate(v.data.series)],
+            "lang": lang()}
