@@ -82,8 +82,9 @@ def install_path(db: Database, path: Path, *, user_id: int | None = None) -> Ins
 
 
 def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, dict], *, source: str | None = None,
-                      user_id: int | None = None) -> InstallResult:
-    """Install or upgrade; validate first (documents given directly are not trusted either)."""
+                      user_id: int | None = None, comment: str | None = None) -> InstallResult:
+    """Install or upgrade; validate first (documents given directly are not trusted either).
+    The CLI (`formloom install`) and the designer's "Publish" both come through here."""
     problems = validate_app(app_doc, dict(workflow_docs), source or "app.json")
     if problems:
         raise DocumentError(problems)
@@ -100,7 +101,7 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
             _refuse_lost_entities(conn, previous, app_doc)
             converted = _convert_changed_fields(conn, compile_app(previous.documents["app"],
                                                                   previous.documents.get("workflows", {})), new_app)
-        version = publish_version(conn, app_doc["key"], documents, digest, source, user_id)
+        version = publish_version(conn, app_doc["key"], documents, digest, source, user_id, comment)
     create_indexes(db, new_app)
     db.analyze("records")       # new indexes are only picked well with fresh statistics
     return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,

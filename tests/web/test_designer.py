@@ -1,0 +1,250 @@
+"""The app designer in the browser's shoes (Flask test client, real database):
+only app admins design; edits land in a draft the live app does not see; the
+draft is validated with problems by the setting they concern; publishing goes
+through install_documents and makes a new version everyone sees; fields are
+archived with their data and restored; stale saves conflict; old versions
+can be restored; the impact preview refuses a change that would drop values."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from formloom.store.tables import app_drafts, definition_versions, records
+
+BASE = "/apps/desk/design"
+CASE = f"{BASE}/e/case"
+
+
+def revision(page: str) -> str:
+    match = re.search(r'name="revision" value="(\d+)"', page)
+    assert match, "no revision on the page"
+    return match.group(1)
+
+
+def post(browser, path: str, data: dict, page: str = CASE):
+    """Post a designer form the way the page would: with its revision and CSRF token."""
+    text = browser.get(page).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', text).group(1)
+    return browser.client.post(path, data={"revision": revision(text), "csrf_token": token, **data})
+
+
+SELECT_FIELD = {
+    "s-label-en": "Channel", "s-label-zh": "渠道", "s-key": "channel",
+    "s-options-value": ["web", "phone", "", ""], "s-options-en": ["Web", "Phone", "", ""],
+    "s-options-zh": ["网站", "电话", "", ""], "s-options-color": ["", "", "", ""],
+}
+
+
+def versions_of(app) -> list[int]:
+    with app.extensions["formloom.db"].read() as conn:
+        return list(conn.execute(select(definition_versions.c.number).where(
+            definition_versions.c.app_key == "desk").order_by(definition_versions.c.number)).scalars())
+
+
+def publish(browser, comment: str = ""):
+    return post(browser, f"{BASE}/publish", {"comment": comment}, page=BASE)
+
+
+# -- who may design -----------------------------------------------------------------------------------
+
+def test_only_app_admins_may_design(app, browser):
+    assert browser.get(BASE).status_code == 302                        # not logged in: to the login page
+    browser.login("agent@example.com")
+    assert browser.get(BASE).status_code == 403
+    assert browser.get(CASE).status_code == 403
+    assert browser.post(f"{CASE}/new/text", {"s-label-en": "X"}).status_code == 403
+    browser.logout()
+    browser.login("outsider@example.com")
+    assert browser.get(BASE).status_code == 404                        # the app is not revealed
+
+
+def test_design_entry_in_the_app_menu_for_admins_only(app, browser):
+    browser.login("admin@example.com")
+    assert f'href="{BASE}"' in browser.get("/").get_data(as_text=True)
+    browser.logout()
+    browser.login("agent@example.com")
+    assert f'href="{BASE}"' not in browser.get("/").get_data(as_text=True)
+
+
+def test_writes_need_the_csrf_token(as_admin):
+    page = as_admin.get(CASE).get_data(as_text=True)
+    answer = as_admin.client.post(f"{CASE}/new/select", data={**SELECT_FIELD, "revision": revision(page)})
+    assert answer.status_code == 400
+
+
+# -- drafts and publish ---------------------------------------------------------------------------------
+
+def test_a_field_added_goes_to_the_draft_and_is_live_only_after_publishing(app, browser):
+    browser.login("admin@example.com")
+    palette = browser.get(CASE).get_data(as_text=True)
+    assert 'data-type="select"' in palette
+    form = browser.get(f"{CASE}/new/select").get_data(as_text=True)
+    assert 'name="s-options-value"' in form and 'name="s-label-zh"' in form
+    answer = post(browser, f"{CASE}/new/select", SELECT_FIELD)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert "#field-channel" in answer.headers["Location"]
+    with app.extensions["formloom.db"].read() as conn:
+        draft = conn.execute(select(app_drafts.c.documents)).scalar_one()
+    case = next(e for e in draft["app"]["entities"] if e["key"] == "case")
+    assert case["fields"][-1] == {"key": "channel", "type": "select", "label": {"en": "Channel", "zh": "渠道"},
+                                  "options": [{"value": "web", "label": {"en": "Web", "zh": "网站"}},
+                                              {"value": "phone", "label": {"en": "Phone", "zh": "电话"}}]}
+    browser.logout()
+    browser.login("agent@example.com")
+    assert 'name="channel"' not in browser.get("/apps/desk/case/new").get_data(as_text=True)   # a draft is private
+    browser.logout()
+
+    browser.login("admin@example.com")
+    overview = browser.get(BASE).get_data(as_text=True)
+    assert "Field Channel added to Case." in overview
+    answer = publish(browser, "Track the channel")
+    assert answer.status_code == 303
+    assert versions_of(app) == [1, 2]
+    listing = browser.get(f"{BASE}/versions").get_data(as_text=True)
+    assert "Track the channel" in listing and "Ada Admin" in listing
+    browser.logout()
+    browser.login("agent@example.com")
+    form = browser.get("/apps/desk/case/new").get_data(as_text=True)
+    assert 'name="channel"' in form and "Phone" in form
+
+
+def test_problems_are_shown_by_the_setting_they_concern_and_nothing_is_saved(app, as_admin):
+    answer = post(as_admin, f"{CASE}/new/text", {"s-label-en": "Code two", "s-max_length": "many"})
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    assert re.search(r'id="control-max_length".*?Enter a whole number', page, re.S)
+    answer = post(as_admin, f"{CASE}/new/select", {"s-label-en": "No options"})
+    assert answer.status_code == 422
+    assert re.search(r'id="control-options"[^>]*>.*?error-text', answer.get_data(as_text=True), re.S)
+    answer = post(as_admin, f"{CASE}/new/text", {"s-label-en": "Subject again", "s-key": "subject"})
+    assert answer.status_code == 422
+    assert "already has a field" in answer.get_data(as_text=True)
+    with app.extensions["formloom.db"].read() as conn:
+        assert conn.execute(select(app_drafts)).first() is None
+
+
+def test_a_stale_save_is_a_conflict_and_the_first_save_is_kept(app, as_admin):
+    page = as_admin.get(CASE).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    first = as_admin.client.post(f"{CASE}/new/select", data={**SELECT_FIELD, "revision": revision(page),
+                                                             "csrf_token": token})
+    assert first.status_code == 303
+    second = as_admin.client.post(f"{CASE}/fields/due/archive", data={"revision": revision(page),
+                                                                      "csrf_token": token})
+    assert second.status_code == 409
+    assert "Someone else changed this draft" in second.get_data(as_text=True)
+    now = as_admin.get(CASE).get_data(as_text=True)
+    assert 'id="field-channel"' in now and 'id="field-due"' in now
+
+
+def test_publish_refused_while_the_draft_has_problems(app, as_admin):
+    # the title field archived: the entity's title names a field it no longer has
+    assert post(as_admin, f"{CASE}/fields/subject/archive", {}).status_code == 303
+    page = as_admin.get(CASE).get_data(as_text=True)
+    assert 'id="entity-problems"' in page
+    answer = publish(as_admin)
+    assert answer.status_code == 422
+    assert "fix them before publishing" in answer.get_data(as_text=True)
+    assert versions_of(app) == [1]
+
+
+def test_archive_keeps_the_values_and_restore_brings_them_back(app, as_admin, make_record):
+    record = make_record("case", {"subject": "Printer", "due": "2026-12-01"})
+    assert post(as_admin, f"{CASE}/fields/due/archive", {}).status_code == 303
+    overview = as_admin.get(BASE).get_data(as_text=True)
+    assert "Field Due of Case archived — 1 records keep their values, restorable." in overview
+    assert publish(as_admin).status_code == 303
+    catalog = app.extensions["formloom.catalog"]
+    assert catalog.app("desk").entity("case").field("due") is None
+    with app.extensions["formloom.db"].read() as conn:
+        assert conn.execute(select(records.c.data).where(records.c.id == record.id)).scalar()["due"] == "2026-12-01"
+    page = as_admin.get(CASE).get_data(as_text=True)
+    assert 'id="archived-due"' in page
+    assert post(as_admin, f"{CASE}/archived/due/restore", {}).status_code == 303
+    assert "restored — 1 records have their values back" in as_admin.get(BASE).get_data(as_text=True)
+    assert publish(as_admin).status_code == 303
+    assert catalog.app("desk").entity("case").field("due") is not None
+    detail = as_admin.get(f"/apps/desk/case/{record.id}").get_data(as_text=True)
+    assert "2026-12-01" in detail or "2026" in detail
+    assert versions_of(app) == [1, 2, 3]
+
+
+def test_an_option_in_use_cannot_be_dropped_silently(app, as_admin, make_record):
+    make_record("case", {"subject": "Urgent", "priority": "high"})
+    edit = f"{CASE}/fields/priority"
+    answer = post(as_admin, edit, {"s-label-en": "Priority", "s-options-value": ["low"], "s-options-en": ["Low"],
+                                   "s-options-zh": ["低"], "s-options-color": [""]})
+    assert answer.status_code == 303
+    overview = as_admin.get(BASE).get_data(as_text=True)
+    assert "1 of 1 stored values would not survive" in overview
+    assert "record " in overview and "high" in overview
+    answer = publish(as_admin)
+    assert answer.status_code == 422
+    assert versions_of(app) == [1]
+
+
+def test_reorder_fields_with_buttons_and_by_drag(app, as_admin):
+    assert post(as_admin, f"{CASE}/fields/due/move", {"direction": "up"}).status_code == 303
+    page = as_admin.get(CASE).get_data(as_text=True)
+    assert page.index('id="field-due"') < page.index('id="field-budget"')
+    answer = post(as_admin, f"{CASE}/fields/order", {"keys": ["notes", "subject"]})
+    assert answer.status_code == 303
+    page = as_admin.get(CASE).get_data(as_text=True)
+    assert page.index('id="field-notes"') < page.index('id="field-subject"') < page.index('id="field-company"')
+
+
+def test_relabel_a_field_keeps_its_key(app, as_admin):
+    answer = post(as_admin, f"{CASE}/fields/due", {"s-label-en": "Deadline", "s-label-zh": "期限",
+                                                   "s-key": "renamed"})
+    assert answer.status_code == 303
+    assert 'id="field-due"' in as_admin.get(CASE).get_data(as_text=True)
+    assert "Deadline" in as_admin.get(CASE).get_data(as_text=True)
+
+
+def test_restore_an_old_version_publishes_it_as_a_new_one(app, as_admin):
+    assert post(as_admin, f"{CASE}/new/select", SELECT_FIELD).status_code == 303
+    assert publish(as_admin).status_code == 303
+    answer = as_admin.post(f"{BASE}/versions/1/restore", {}, token_from=f"{BASE}/versions")
+    assert answer.status_code == 303
+    assert versions_of(app) == [1, 2, 3]
+    assert app.extensions["formloom.catalog"].app("desk").entity("case").field("channel") is None
+
+
+def test_labels_typed_in_the_designer_are_shown_escaped(app, as_admin):
+    post(as_admin, f"{CASE}/new/text", {"s-label-en": "<script>alert(1)</script>", "s-key": "sneaky"})
+    page = as_admin.get(CASE).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+# -- entities and permissions ---------------------------------------------------------------------------
+
+def test_add_an_entity_relabel_and_reorder_it(app, as_admin):
+    answer = post(as_admin, f"{BASE}/entities", {"label-en": "Supplier", "label-zh": "供应商"}, page=BASE)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/design/e/supplier")
+    answer = post(as_admin, f"{BASE}/e/supplier/settings",
+                  {"label-en": "Vendor", "label-zh": "供应商", "plural-en": "Vendors", "title": "name"},
+                  page=f"{BASE}/e/supplier")
+    assert answer.status_code == 303
+    assert post(as_admin, f"{BASE}/entities/supplier/move", {"direction": "up"}, page=BASE).status_code == 303
+    overview = as_admin.get(BASE).get_data(as_text=True)
+    assert overview.index('id="entity-supplier"') < overview.index('id="entity-case"')
+    assert publish(as_admin).status_code == 303
+    menu = as_admin.get("/").get_data(as_text=True)
+    assert "Vendors" in menu
+
+
+def test_permission_grid(app, browser):
+    browser.login("admin@example.com")
+    answer = post(browser, f"{CASE}/permissions", {"agent-create": "1", "agent-read": "all", "agent-update": "own",
+                                                   "agent-delete": "none", "viewer-read": "none"})
+    assert answer.status_code == 303
+    assert publish(browser).status_code == 303
+    entity = app.extensions["formloom.catalog"].app("desk").entity("case")
+    assert entity.permissions.get("agent") == {"create": True, "read": "all", "update": "own"}
+    assert "viewer" not in entity.permissions
+    browser.logout()
+    browser.login("viewer@example.com")
+    assert browser.get("/apps/desk/case/").status_code == 404
