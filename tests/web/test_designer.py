@@ -248,3 +248,55 @@ def test_permission_grid(app, browser):
     browser.logout()
     browser.login("viewer@example.com")
     assert browser.get("/apps/desk/case/").status_code == 404
+
+
+# -- a field type registered elsewhere appears without touching the designer -------------------------
+
+@pytest.fixture
+def throwaway_type():
+    from formloom.fields import FieldType, Setting, register, unregister
+    from formloom.fields.formfields import string_field
+
+    class GlowType(FieldType):
+        name = "glow_probe"
+        order = 5
+        label = {"en": "Glow probe", "zh": "发光探针"}
+        help = {"en": "A type only this test knows.", "zh": "只有这个测试知道的类型。"}
+        settings = (
+            Setting("intensity", {"type": "integer", "minimum": 1, "maximum": 9},
+                    {"en": "Intensity", "zh": "强度"}, {"en": "How bright, 1 to 9.", "zh": "亮度，1 到 9。"}),
+            Setting("tone", {"enum": ["warm", "cold"]}, {"en": "Tone", "zh": "色调"},
+                    {"en": "Warm or cold light.", "zh": "暖光或冷光。"}),
+        )
+
+        def clean(self, f, raw, ctx):
+            return str(raw)
+
+        def json_schema(self, f):
+            return {"type": "string"}
+
+        def form_field(self, f, lang):
+            return string_field(self, f, lang, "text")
+
+    register(GlowType)
+    yield GlowType
+    unregister("glow_probe")
+
+
+def test_a_new_field_type_appears_in_the_palette_and_gets_its_settings_form(app, as_admin, throwaway_type):
+    palette = as_admin.get(CASE).get_data(as_text=True)
+    assert 'data-type="glow_probe"' in palette and "A type only this test knows." in palette
+    assert palette.index('data-type="glow_probe"') < palette.index('data-type="text"')      # its order
+    form = as_admin.get(f"{CASE}/new/glow_probe").get_data(as_text=True)
+    assert 'name="s-intensity"' in form and "How bright, 1 to 9." in form
+    assert '<option value="warm"' in form
+    answer = post(as_admin, f"{CASE}/new/glow_probe", {"s-label-en": "Lamp", "s-intensity": "12"})
+    assert answer.status_code == 422                                  # the schema's maximum, by its control
+    assert re.search(r'id="control-intensity".*?error-text', answer.get_data(as_text=True), re.S)
+    answer = post(as_admin, f"{CASE}/new/glow_probe", {"s-label-en": "Lamp", "s-intensity": "7", "s-tone": "warm"})
+    assert answer.status_code == 303
+    with app.extensions["formloom.db"].read() as conn:
+        draft = conn.execute(select(app_drafts.c.documents)).scalar_one()
+    case = next(e for e in draft["app"]["entities"] if e["key"] == "case")
+    assert case["fields"][-1] == {"key": "lamp", "type": "glow_probe", "label": {"en": "Lamp"}, "intensity": 7,
+                                  "tone": "warm"}
