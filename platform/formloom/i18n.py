@@ -125,6 +125,12 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "%(value)s is not a stage here. Choose one of: %(stages)s.": "%(value)s 不是这里的阶段。请从以下阶段中选择：%(stages)s。",
         # -- firstday-moves: references that depend on the form --
         "Choose a %(entity)s whose %(their_field)s is the chosen %(field)s.": "请选择%(their_field)s为所选%(field)s的%(entity)s。",
+        # -- designer (branch designer): the settings forms --
+        "Choose one of the listed values.": "请从列出的值中选择一个。",
+        "This is not valid JSON: %(error)s": "这不是有效的 JSON：%(error)s",
+        "Every option needs a value (the stable code stored in records).": "每个选项都需要一个值（保存在记录中的固定代码）。",
+        "Give the field a key: lower-case letters, digits and _, starting with a letter.":
+            "请为字段填写键：由小写字母、数字和 _ 组成，以字母开头。",
     },
 }
 

@@ -300,3 +300,16 @@ def test_a_new_field_type_appears_in_the_palette_and_gets_its_settings_form(app,
     case = next(e for e in draft["app"]["entities"] if e["key"] == "case")
     assert case["fields"][-1] == {"key": "lamp", "type": "glow_probe", "label": {"en": "Lamp"}, "intensity": 7,
                                   "tone": "warm"}
+
+
+def test_the_designer_speaks_chinese(app, as_admin):
+    as_admin.post("/language", {"lang": "zh"})
+    page = as_admin.get(CASE).get_data(as_text=True)
+    assert "添加字段" in page and "单选" in page and "从选项列表中选一个值。" in page
+    form = as_admin.get(f"{CASE}/new/select").get_data(as_text=True)
+    assert "用户看到的名称。" in form and "选项" in form
+    answer = post(as_admin, f"{CASE}/new/number", {"s-label-zh": "数量", "s-key": "qty", "s-min": "很多"})
+    assert answer.status_code == 422 and "请输入数字。" in answer.get_data(as_text=True)
+    stale = as_admin.client.post(f"{CASE}/fields/due/move", data={"revision": "7", "direction": "up",
+                                                                  "csrf_token": as_admin.csrf_token(CASE)})
+    assert stale.status_code == 409 and "草稿已在此期间被发布或丢弃" in stale.get_data(as_text=True)

@@ -198,7 +198,7 @@ def publish_draft(db: Database, app_key: str, *, revision: int, user_id: int | N
         raise DraftConflict("Someone else changed this draft since you opened it.",
                             hint="Reload the page, check their change, then publish again.")
     if draft.base_version_id != live.id:
-        raise PublishRefused(f"The live app changed (now version {live.number}) since this draft began.",
+        raise PublishRefused("The live app changed since this draft began.",
                              hint="Discard the draft and make your changes again on the new version.")
     problems = draft_problems(draft.documents, archived_fields(live.documents, draft.app))
     if problems:

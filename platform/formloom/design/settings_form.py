@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 from ..definitions.schema_check import KEY_PATTERN
 from ..fields.base import FieldType
-from ..fields.settings import Setting
+from ..fields.settings import COMMON_SETTINGS, Setting
 from ..i18n import translate
 
 #: $ref targets of field.schema.json -> the widget that edits such a value
@@ -23,6 +23,7 @@ _REF_WIDGETS = {"label": "label", "options": "options", "logic": "json", "key_li
                 "duration": "text", "iso_date": "date"}
 _KEY = re.compile(KEY_PATTERN)
 LANGS = ("en", "zh")
+_COMMON = frozenset(s.name for s in COMMON_SETTINGS) - {"required"}
 #: empty option rows offered below the options a field has
 SPARE_OPTION_ROWS = 3
 
@@ -59,6 +60,7 @@ class Control:
     readonly: bool = False
     error: str | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)   # min/max/maxlength/pattern from the schema
+    common: bool = False           # a key every field may have (shown under "More settings" unless required)
 
     @property
     def input_name(self) -> str:
@@ -136,7 +138,8 @@ def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: st
         out.append(Control(setting.name, widget, _text(setting.label, lang), _text(setting.help, lang),
                            setting.required, value, choices,
                            readonly=widget == "fixed" or (editing and setting.name == "key"),
-                           error=errors.get(setting.name), attrs=_attrs(setting.schema)))
+                           error=errors.get(setting.name), attrs=_attrs(setting.schema),
+                           common=setting.name in _COMMON and not setting.required))
     return out
 
 

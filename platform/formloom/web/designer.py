@@ -22,7 +22,7 @@ from ..definitions.problems import Problem
 from ..design import drafts, edits, impact as impact_mod
 from ..design.settings_form import (LANGS, controls_for, missing_required, parse_settings, problems_by_setting,
                                     suggested_key)
-from ..errors import ConflictError, NotFoundError
+from ..errors import ConflictError, FormloomError, NotFoundError
 from ..fields import FIELD_TYPES
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
@@ -133,8 +133,16 @@ def _revision() -> int:
 
 def _edit(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
     actor = current_actor()
-    with db().write() as conn:
-        return drafts.edit_draft(conn, place.app.key, _revision(), actor.id if actor else None, change)
+    try:
+        with db().write() as conn:
+            return drafts.edit_draft(conn, place.app.key, _revision(), actor.id if actor else None, change)
+    except drafts.DraftConflict as conflict:
+        raise _translated(conflict) from None
+
+
+def _translated(error: FormloomError) -> FormloomError:
+    """The design layer's refusal in the reader's language (its messages are msgids of the catalogue)."""
+    return type(error)(_(error.message), hint=_(error.hint) if error.hint else None)
 
 
 def _back_to_entity(place: Place, entity_key: str, anchor: str = ""):
@@ -192,6 +200,8 @@ def publish(app_key: str):
         result = drafts.publish_draft(db(), app_key, revision=_revision(), user_id=actor.id if actor else None,
                                       comment=request.form.get("comment", ""),
                                       catalog=current_app.extensions["formloom.catalog"])
+    except (drafts.DraftConflict, NotFoundError) as error:
+        raise _translated(error) from None
     except drafts.PublishRefused as refused:
         state = load_state(app_key)
         return render_template("designer/overview.html", place=place, state=state, preview=None,
