@@ -313,3 +313,18 @@ def test_the_designer_speaks_chinese(app, as_admin):
     stale = as_admin.client.post(f"{CASE}/fields/due/move", data={"revision": "7", "direction": "up",
                                                                   "csrf_token": as_admin.csrf_token(CASE)})
     assert stale.status_code == 409 and "草稿已在此期间被发布或丢弃" in stale.get_data(as_text=True)
+
+
+def test_a_type_change_is_previewed_value_by_value(app, as_admin, make_record):
+    make_record("case", {"subject": "Short", "code": "42"})
+    make_record("case", {"subject": "Other", "code": "A-7"})
+    answer = post(as_admin, f"{CASE}/fields/code/type", {"type": "number"})
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("/fields/code")
+    overview = as_admin.get(BASE).get_data(as_text=True)
+    assert "1 of 2 stored values would not survive" in overview and "A-7" in overview
+    assert publish(as_admin).status_code == 422                          # never drop a value silently
+    assert post(as_admin, f"{CASE}/fields/code/type", {"type": "textarea"}).status_code == 303
+    overview = as_admin.get(BASE).get_data(as_text=True)
+    assert "all 2 stored values convert" in overview
+    assert publish(as_admin).status_code == 303
+    assert app.extensions["formloom.catalog"].app("desk").entity("case").field("code").type == "textarea"

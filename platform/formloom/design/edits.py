@@ -67,6 +67,16 @@ def replace_field(doc: dict, entity_key: str, field_key: str, field_doc: dict) -
     return out
 
 
+def change_type(doc: dict, entity_key: str, field_key: str, type_name: str, allowed: set[str]) -> dict:
+    """Give the field another type, keeping the settings the new type also takes (`allowed`).
+    Stored values are converted on publish, and the impact preview says first which would not be."""
+    out = copy.deepcopy(doc)
+    entity = _entity(out, entity_key)
+    i = _field_index(entity, field_key)
+    entity["fields"][i] = {**{k: v for k, v in entity["fields"][i].items() if k in allowed}, "type": type_name}
+    return out
+
+
 def move_field(doc: dict, entity_key: str, field_key: str, delta: int) -> dict:
     out = copy.deepcopy(doc)
     entity = _entity(out, entity_key)

@@ -331,6 +331,7 @@ def _field_form(place: Place, state: State, entity_key: str, type_name: str, fie
     controls = controls_for(ftype, field_doc, lang(), editing=editing, errors=errors, raw=raw)
     return render_template("designer/field.html", place=place, state=state, entity=state.entity(entity_key),
                            ftype=ftype, type_label=_type_label(type_name), controls=controls, editing=editing,
+                           palette=_palette(),
                            field_doc=field_doc or {}, general_error=(errors or {}).get("")), status
 
 
@@ -400,6 +401,19 @@ def update_field(app_key: str, entity_key: str, field_key: str):
     state = load_state(app_key)
     doc = _field_doc(state, entity_key, field_key)
     return _save_field(place, state, entity_key, doc["type"], field_key)
+
+
+@bp.post("/apps/<app_key>/design/e/<entity_key>/fields/<field_key>/type")
+def change_type(app_key: str, entity_key: str, field_key: str):
+    place = load_design(app_key)
+    ftype = FIELD_TYPES.get(request.form.get("type", ""))
+    if ftype is None:
+        raise NotFoundError(_("There is no field type %(name)s.", name=request.form.get("type", "")),
+                            hint=_("Pick a type from the palette."))
+    allowed = {s.name for s in ftype.all_settings()}
+    _edit(place, lambda doc: edits.change_type(doc, entity_key, field_key, ftype.name, allowed))
+    return redirect(url_for("designer.edit_field", app_key=app_key, entity_key=entity_key, field_key=field_key),
+                    code=303)
 
 
 @bp.post("/apps/<app_key>/design/e/<entity_key>/fields/<field_key>/move")
