@@ -31,6 +31,12 @@ def is_app_admin(actor: Actor | None, app: AppDef) -> bool:
     return actor is not None and (actor.is_superuser or app.admin_role in actor.roles_in(app.key))
 
 
+def may_create_apps(actor: Actor | None) -> bool:
+    """New apps (from the template gallery or an upload) are the platform's superusers' to make;
+    an app's own admins design only that app."""
+    return actor is not None and actor.is_superuser
+
+
 def is_member(actor: Actor | None, app: AppDef) -> bool:
     return actor is not None and (actor.is_superuser or bool(actor.roles_in(app.key)))
 

@@ -16,7 +16,7 @@ from ..resources import static_dir
 from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
-from . import designer
+from . import designer, gallery
 from . import admin_users, api, openapi, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
 
 csrf = CSRFProtect()
@@ -62,6 +62,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notifications.api_bp)
     app.register_blueprint(admin_automation.bp)
     app.register_blueprint(designer.bp)
+    app.register_blueprint(gallery.bp)
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)
     app.register_blueprint(admin_users.bp)
