@@ -328,3 +328,23 @@ def test_a_type_change_is_previewed_value_by_value(app, as_admin, make_record):
     assert "all 2 stored values convert" in overview
     assert publish(as_admin).status_code == 303
     assert app.extensions["formloom.catalog"].app("desk").entity("case").field("code").type == "textarea"
+
+
+def test_an_archived_entity_is_hidden_from_all_but_admins_and_comes_back(app, browser, make_record):
+    make_record("company", {"name": "Acme"})
+    browser.login("admin@example.com")
+    assert post(browser, f"{BASE}/entities/company/archive", {"archived": "1"}, page=BASE).status_code == 303
+    assert "archived: only administrators see it" in browser.get(BASE).get_data(as_text=True)
+    assert publish(browser).status_code == 303
+    assert "Acme" in browser.get("/apps/desk/company/").get_data(as_text=True)      # admins still see it
+    browser.logout()
+    browser.login("agent@example.com")
+    assert browser.get("/apps/desk/company/").status_code == 404
+    assert 'href="/apps/desk/company/"' not in browser.get("/").get_data(as_text=True)
+    browser.logout()
+    browser.login("admin@example.com")
+    assert post(browser, f"{BASE}/entities/company/archive", {"archived": "0"}, page=BASE).status_code == 303
+    assert publish(browser).status_code == 303
+    browser.logout()
+    browser.login("agent@example.com")
+    assert "Acme" in browser.get("/apps/desk/company/").get_data(as_text=True)

@@ -45,7 +45,7 @@ def scope(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -
     """The widest scope any of the actor's roles grants for `action` on `entity`."""
     if is_app_admin(actor, app):
         return "all"
-    if actor is None:
+    if actor is None or entity.archived:       # an archived entity is its admins' alone
         return "none"
     best: Scope = "none"
     for role in actor.roles_in(app.key):
@@ -61,7 +61,7 @@ def scope(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -
 
 def conditional_grants(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -> list:
     """The `read_if` conditions of the actor's roles (reading only; admins need none)."""
-    if action != "read" or actor is None or is_app_admin(actor, app):
+    if action != "read" or actor is None or entity.archived or is_app_admin(actor, app):
         return []
     return [entity.permissions[role]["read_if"] for role in sorted(actor.roles_in(app.key))
             if entity.permissions.get(role, {}).get("read_if") is not None]

@@ -60,6 +60,7 @@ def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> En
         fields=tuple(compile_field(f) for f in doc["fields"]),
         archived_fields=tuple(compile_field(f, archived=True) for f in archived_fields),
         subtitle=doc.get("subtitle"),
+        archived=bool(doc.get("archived", False)),
     )
 
 

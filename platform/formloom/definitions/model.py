@@ -140,6 +140,7 @@ class EntityDef:
     permissions: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: EMPTY)
     archived_fields: tuple[FieldDef, ...] = ()
     subtitle: str | None = None              # key of a field telling records with the same title apart
+    archived: bool = False                   # hidden from all but the app's admins; records kept
 
     def field(self, key: str) -> FieldDef | None:
         return next((f for f in self.fields if f.key == key), None)

@@ -141,6 +141,17 @@ def update_entity(doc: dict, entity_key: str, changes: dict) -> dict:
     return out
 
 
+def set_entity_archived(doc: dict, entity_key: str, archived: bool) -> dict:
+    """Archive an entity (hidden from all but the app's admins, records kept) or bring it back."""
+    out = copy.deepcopy(doc)
+    entity = _entity(out, entity_key)
+    if archived:
+        entity["archived"] = True
+    else:
+        entity.pop("archived", None)
+    return out
+
+
 def move_entity(doc: dict, entity_key: str, delta: int) -> dict:
     out = copy.deepcopy(doc)
     _move(out["entities"], entity_index(out, entity_key), delta)

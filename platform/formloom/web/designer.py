@@ -192,6 +192,14 @@ def move_entity(app_key: str, entity_key: str):
     return redirect(url_for("designer.overview", app_key=app_key) + f"#entity-{entity_key}", code=303)
 
 
+@bp.post("/apps/<app_key>/design/entities/<entity_key>/archive")
+def archive_entity(app_key: str, entity_key: str):
+    place = load_design(app_key)
+    archived = request.form.get("archived") == "1"
+    _edit(place, lambda doc: edits.set_entity_archived(doc, entity_key, archived))
+    return redirect(url_for("designer.overview", app_key=app_key) + f"#entity-{entity_key}", code=303)
+
+
 @bp.post("/apps/<app_key>/design/publish")
 def publish(app_key: str):
     place = load_design(app_key)
