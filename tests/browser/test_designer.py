@@ -24,6 +24,7 @@ from .conftest import page  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
+ROOT = "designer-root@example.com"
 ADMIN, AGENT, PASSWORD = "designer-admin@example.com", "designer-agent@example.com", "designer-pass-1"
 SHOTS = Path(os.environ.get("FORMLOOM_SCREENSHOTS", Path(__file__).resolve().parents[2] / "docs" / "designer"))
 
@@ -37,6 +38,7 @@ def live_server(database_url, tmp_path):
     with db.write() as conn:
         create_user(conn, ADMIN, PASSWORD, name="Dana Designer", roles=[("desk", "admin")])
         create_user(conn, AGENT, PASSWORD, name="Alex Agent", roles=[("desk", "agent")])
+        create_user(conn, ROOT, PASSWORD, name="Rita Root", is_superuser=True, language="zh")
     server = make_server("127.0.0.1", 0, flask_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -158,4 +160,36 @@ def test_admin_adds_a_select_field_publishes_and_an_agent_uses_it(live_server, p
     shot(page, "7-phone-versions")
     page.goto(f"{base}/apps/desk/design/e/case")
     shot(page, "7-phone-entity")
+    assert page.console_problems == []
+
+
+def test_a_new_app_from_the_gallery_in_chinese(live_server, page):
+    from playwright.sync_api import expect
+
+    base = live_server
+    login(page, base, ROOT)
+    page.click("a.button:has-text('新建应用')")
+    expect(page.locator("#template-crm")).to_contain_text("商机")
+    shot(page, "0-gallery")
+    page.click("#template-blank summary")
+    page.fill("#template-blank input[name=label-zh]", "我的笔记")
+    page.fill("#template-blank input[name=key]", "my_notes")
+    page.click("#template-blank button.primary")
+    expect(page.locator("h1")).to_contain_text("我的笔记")
+    page.click("#entity-item a.title-link")
+    page.click("#palette a[data-type=number]")
+    page.fill("input[name=s-label-zh]", "数量")
+    page.fill("input[name=s-min]", "很多")
+    page.click("form.settings-form button[type=submit]")
+    expect(page.locator("#control-key .error-text")).to_contain_text("请为字段填写键")
+    expect(page.locator("#control-min .error-text")).to_contain_text("请输入数字")
+    shot(page, "8-field-problems-zh")
+    page.fill("input[name=s-key]", "qty")
+    page.fill("input[name=s-min]", "0")
+    page.click("form.settings-form button[type=submit]")
+    expect(page.locator("#field-qty")).to_contain_text("数量")
+    page.goto(f"{base}/apps/my_notes/design")
+    expect(page.locator("#impact")).to_contain_text("新增字段")
+    page.click("#publish button.primary")
+    expect(page.locator("#published")).to_contain_text("版本 2")
     assert page.console_problems == []
