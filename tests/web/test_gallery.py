@@ -93,3 +93,18 @@ def test_an_upload_with_problems_is_refused_with_them(app, as_super):
     answer = as_super.post("/apps/new/upload", {"document": (io.BytesIO(b"PK\x03\x04broken"), "x.zip")},
                            token_from="/apps/new", content_type="multipart/form-data")
     assert answer.status_code == 422
+
+
+def test_every_designer_page_of_the_crm_copy_answers(app, as_super):
+    """A large real app: every entity page, every field's form and the overview render."""
+    assert as_super.post("/apps/new/template/crm", {"key": "big", "label-en": "Big"}).status_code == 303
+    crm = app.extensions["formloom.catalog"].app("big")
+    assert as_super.get("/apps/big/design").status_code == 200
+    for entity in crm.entities:
+        assert as_super.get(f"/apps/big/design/e/{entity.key}").status_code == 200
+        for f in entity.fields:
+            page = as_super.get(f"/apps/big/design/e/{entity.key}/fields/{f.key}")
+            assert page.status_code == 200, (entity.key, f.key)
+            assert "error-text" not in page.get_data(as_text=True), (entity.key, f.key)
+    page = as_super.get("/apps/big/design/e/opportunity/fields/order")
+    assert page.status_code in (200, 404)

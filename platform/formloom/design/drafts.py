@@ -10,6 +10,8 @@ on the same revision is refused with a conflict instead of overwriting.
 from __future__ import annotations
 
 import copy
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -148,7 +150,32 @@ def archived_fields(live_documents: dict, draft_app: dict) -> dict[str, list[dic
 
 # -- checks ----------------------------------------------------------------------------------------------
 
+_CHECKED: "OrderedDict[tuple, list[Problem]]" = OrderedDict()
+_CHECKED_LOCK = threading.Lock()
+CHECKED_CACHE_SIZE = 32
+
+
 def draft_problems(documents: dict, archived: dict[str, list[dict]] | None = None) -> list[Problem]:
+    """`check_draft`, remembered per content: validating a large app takes about a second, and
+    every designer page shows the problems of a draft that changes only when it is saved.
+    The key includes the registries' signature, so registering a type checks afresh."""
+    from ..meta_schemas import signature
+    from ..store.install import content_hash
+    key = (content_hash({"documents": documents, "archived": archived or {}}), signature())
+    with _CHECKED_LOCK:
+        found = _CHECKED.get(key)
+        if found is not None:
+            _CHECKED.move_to_end(key)
+            return list(found)
+    problems = check_draft(documents, archived)
+    with _CHECKED_LOCK:
+        _CHECKED[key] = problems
+        while len(_CHECKED) > CHECKED_CACHE_SIZE:
+            _CHECKED.popitem(last=False)
+    return list(problems)
+
+
+def check_draft(documents: dict, archived: dict[str, list[dict]] | None = None) -> list[Problem]:
     """Everything `formloom validate` would say about the draft, plus what only the designer
     knows: a new field may not take the key of an archived one (its values are still stored)."""
     app_doc, workflows = documents["app"], documents.get("workflows") or {}
