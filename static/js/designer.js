@@ -13,7 +13,7 @@
     var list = document.querySelector("[data-sortable]");
     if (!list || !window.Sortable) { return; }
     window.Sortable.create(list, {
-      handle: ".drag-handle", animation: 150, ghostClass: "kanban-ghost",
+      handle: ".drag-handle", animation: 150, ghostClass: "kanban-ghost", forceFallback: true,
       onEnd: function (event) {
         if (event.oldIndex === event.newIndex) { return; }
         var body = new URLSearchParams();

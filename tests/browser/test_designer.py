@@ -104,6 +104,21 @@ def test_admin_adds_a_select_field_publishes_and_an_agent_uses_it(live_server, p
     page.click("#field-channel button[aria-label^='Move up']")
     expect(page.locator("ol[data-sortable] > li").nth(-2)).to_have_id("field-channel")
 
+    # or by dragging: the whole order is saved, and the page shows the draft as stored
+    page.evaluate("window.scrollTo(0, 0)")
+    a = page.locator("#field-code .drag-handle").bounding_box()
+    b = page.locator("#field-subject").bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 16):          # intermediate moves, as SortableJS's fallback mode follows the pointer
+        page.mouse.move(a["x"] + a["width"] / 2, a["y"] + (b["y"] + 4 - a["y"]) * step / 15)
+        page.wait_for_timeout(30)
+    page.mouse.up()
+    expect(page.locator("ol[data-sortable] > li").first).to_have_id("field-code")
+    page.wait_for_load_state("load")
+    page.reload()
+    expect(page.locator("ol[data-sortable] > li").first).to_have_id("field-code")       # stored in the draft
+
     # the impact, then publish
     page.click("nav.design-tabs a >> nth=0")
     expect(page.locator("#impact")).to_contain_text("Field Channel added to Case.")

@@ -193,6 +193,12 @@ def test_reorder_fields_with_buttons_and_by_drag(app, as_admin):
     assert answer.status_code == 303
     page = as_admin.get(CASE).get_data(as_text=True)
     assert page.index('id="field-notes"') < page.index('id="field-subject"') < page.index('id="field-company"')
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    dragged = as_admin.client.post(f"{CASE}/fields/order", data={"revision": revision(page), "keys": ["code"]},
+                                   headers={"X-CSRFToken": token, "X-Requested-With": "fetch"})
+    assert dragged.status_code == 204                                  # what the drag script sends
+    first = re.search(r'<li id="field-([a-z_]+)"', as_admin.get(CASE).get_data(as_text=True)).group(1)
+    assert first == "code"
 
 
 def test_relabel_a_field_keeps_its_key(app, as_admin):
