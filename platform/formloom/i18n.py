@@ -215,6 +215,12 @@ CATALOGUES: dict[str, dict[str, str]] = {
         'This record is awaiting approval: it cannot move meanwhile.': '该记录正在等待审批，期间不能移动阶段。',
         'Ask for approval: the record moves once it is granted.': '请发起审批：批准后记录会自动移入。',
         'This record is awaiting approval: it cannot be changed meanwhile.': '该记录正在等待审批，期间不能修改。',
+        # -- designer (branch designer): the settings forms --
+        "Choose one of the listed values.": "请从列出的值中选择一个。",
+        "This is not valid JSON: %(error)s": "这不是有效的 JSON：%(error)s",
+        "Every option needs a value (the stable code stored in records).": "每个选项都需要一个值（保存在记录中的固定代码）。",
+        "Give the field a key: lower-case letters, digits and _, starting with a letter.":
+            "请为字段填写键：由小写字母、数字和 _ 组成，以字母开头。",
     },
 }
 

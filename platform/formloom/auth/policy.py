@@ -31,6 +31,12 @@ def is_app_admin(actor: Actor | None, app: AppDef) -> bool:
     return actor is not None and (actor.is_superuser or app.admin_role in actor.roles_in(app.key))
 
 
+def may_create_apps(actor: Actor | None) -> bool:
+    """New apps (from the template gallery or an upload) are the platform's superusers' to make;
+    an app's own admins design only that app."""
+    return actor is not None and actor.is_superuser
+
+
 def is_member(actor: Actor | None, app: AppDef) -> bool:
     return actor is not None and (actor.is_superuser or bool(actor.roles_in(app.key)))
 
@@ -39,7 +45,7 @@ def scope(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -
     """The widest scope any of the actor's roles grants for `action` on `entity`."""
     if is_app_admin(actor, app):
         return "all"
-    if actor is None:
+    if actor is None or entity.archived:       # an archived entity is its admins' alone
         return "none"
     best: Scope = "none"
     for role in actor.roles_in(app.key):
@@ -55,7 +61,7 @@ def scope(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -
 
 def conditional_grants(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef) -> list:
     """The `read_if` conditions of the actor's roles (reading only; admins need none)."""
-    if action != "read" or actor is None or is_app_admin(actor, app):
+    if action != "read" or actor is None or entity.archived or is_app_admin(actor, app):
         return []
     return [entity.permissions[role]["read_if"] for role in sorted(actor.roles_in(app.key))
             if entity.permissions.get(role, {}).get("read_if") is not None]

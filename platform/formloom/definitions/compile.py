@@ -61,6 +61,7 @@ def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> En
         archived_fields=tuple(compile_field(f, archived=True) for f in archived_fields),
         subtitle=doc.get("subtitle"),
         hidden_on_create=frozenset(doc.get("hidden_on_create", ())),
+        archived=bool(doc.get("archived", False)),
     )
 
 

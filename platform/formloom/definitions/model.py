@@ -141,6 +141,7 @@ class EntityDef:
     archived_fields: tuple[FieldDef, ...] = ()
     subtitle: str | None = None              # key of a field telling records with the same title apart
     hidden_on_create: frozenset[str] = frozenset()   # left out of the new-record form
+    archived: bool = False                   # hidden from all but the app's admins; records kept
 
     def field(self, key: str) -> FieldDef | None:
         return next((f for f in self.fields if f.key == key), None)

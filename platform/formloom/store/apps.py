@@ -41,7 +41,7 @@ def list_versions(conn: Connection, app_key: str) -> list[InstalledVersion]:
 
 
 def publish_version(conn: Connection, app_key: str, documents: dict, content_hash: str,
-                    source: str | None, user_id: int | None) -> InstalledVersion:
+                    source: str | None, user_id: int | None, comment: str | None = None) -> InstalledVersion:
     now = datetime.now(timezone.utc)
     if conn.execute(select(apps.c.key).where(apps.c.key == app_key)).first() is None:
         conn.execute(insert(apps).values(key=app_key, installed_at=now, updated_at=now))
@@ -49,7 +49,7 @@ def publish_version(conn: Connection, app_key: str, documents: dict, content_has
                                .order_by(definition_versions.c.number.desc()).limit(1)).scalar() or 0)
     version_id = conn.execute(insert(definition_versions).values(
         app_key=app_key, number=number, content_hash=content_hash, documents=documents, source=source,
-        created_by=user_id, created_at=now)).inserted_primary_key[0]
+        created_by=user_id, created_at=now, comment=comment)).inserted_primary_key[0]
     conn.execute(update(apps).where(apps.c.key == app_key).values(current_version_id=version_id, updated_at=now))
     return InstalledVersion(version_id, app_key, number, content_hash, documents)
 

@@ -100,8 +100,10 @@ def install_path(db: Database, path: Path, *, user_id: int | None = None) -> Ins
 
 
 def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, dict], *, source: str | None = None,
-                      user_id: int | None = None, dashboard_docs: Mapping[str, dict] | None = None) -> InstallResult:
+                      user_id: int | None = None, dashboard_docs: Mapping[str, dict] | None = None,
+                      comment: str | None = None) -> InstallResult:
     """Install or upgrade; validate first (documents given directly are not trusted either).
+    The CLI (`formloom install`) and the designer's "Publish" both come through here.
     `dashboard_docs` (key -> dashboard document) replaces the app's dashboards; None keeps
     those of the current version (a caller that edits only the app does not drop them)."""
     problems = validate_app(app_doc, dict(workflow_docs), source or "app.json")
@@ -130,7 +132,7 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
             _refuse_lost_entities(conn, previous, app_doc)
             converted = _convert_changed_fields(conn, compile_app(previous.documents["app"],
                                                                   previous.documents.get("workflows", {})), new_app)
-        version = publish_version(conn, app_doc["key"], documents, digest, source, user_id)
+        version = publish_version(conn, app_doc["key"], documents, digest, source, user_id, comment)
     create_indexes(db, new_app)
     from ..dashboards.storage import rebuild_indexes
     with db.write() as conn:

@@ -54,7 +54,20 @@ definition_versions = Table(
     Column("source", String(500), nullable=True),
     Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("comment", Text, nullable=True),                 # why it was published (the designer asks)
     UniqueConstraint("app_key", "number", name="uq_definition_versions_app_number"),
+)
+
+#: The designer's working copy of an app's documents: edits land here, never on the live app,
+#: until "Publish" installs them as the next version. `revision` catches two admins' stale saves.
+app_drafts = Table(
+    "app_drafts", metadata,
+    Column("app_key", String(63), ForeignKey("apps.key", ondelete="CASCADE"), primary_key=True),
+    Column("documents", JsonDoc, nullable=False),           # {"app": {...}, "workflows": {key: {...}}}
+    Column("revision", Integer, nullable=False),
+    Column("base_version_id", Id, nullable=True),           # the live version the draft started from
+    Column("updated_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 memberships = Table(

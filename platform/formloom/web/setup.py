@@ -17,7 +17,7 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
-from . import approvals, bulk, dashboards, exports, imports, public_forms
+from . import approvals, bulk, dashboards, designer, exports, gallery, imports, public_forms
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -62,6 +62,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notifications.bp)
     app.register_blueprint(notifications.api_bp)
     app.register_blueprint(admin_automation.bp)
+    app.register_blueprint(designer.bp)
+    app.register_blueprint(gallery.bp)
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)
     app.register_blueprint(approvals.bp)

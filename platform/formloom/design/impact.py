@@ -1,0 +1,116 @@
+"""What publishing a draft would do to the app and its stored records, in words.
+
+The preview compares the compiled live version with the compiled draft: fields
+added, archived (with how many records keep a value), restored and changed; for
+a changed field every stored value is run through the same conversion the
+install applies (`store.install.convert_value`), so the preview says exactly
+how many values convert and which would not, before anything is published.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from ..definitions.compile import compile_app
+from ..definitions.model import AppDef, EntityDef, FieldDef
+from ..fields import FieldValueError
+from ..store.install import MAX_EXAMPLES, _value_rules, convert_value
+from ..store.tables import records
+
+EMPTY = (None, "", [])
+
+
+@dataclass
+class Change:
+    """One line of the preview. `kind`: entity_added, entity_removed, field_added, field_archived,
+    field_restored, field_changed, field_relabelled."""
+
+    kind: str
+    entity: Any                      # the entity's label (Label) or key
+    field: Any = None                # the field's label (Label) or key
+    key: str = ""                    # "entity.field"
+    records: int = 0                 # records concerned (with a value, for fields)
+    converts: int = 0                # field_changed: stored values that convert
+    fails: int = 0                   # field_changed: values that would not survive
+    examples: list = dc_field(default_factory=list)    # [(record id, value)]
+    before: str = ""                 # field_changed: old type
+    after: str = ""                  # field_changed: new type
+
+    @property
+    def blocking(self) -> bool:
+        return self.fails > 0 or (self.kind == "entity_removed" and self.records > 0)
+
+
+@dataclass
+class Impact:
+    changes: list[Change]
+    records: dict[str, int]          # entity key -> records stored
+
+    @property
+    def blocked(self) -> bool:
+        return any(c.blocking for c in self.changes)
+
+
+def _compiled(documents: dict) -> AppDef:
+    return compile_app(documents["app"], documents.get("workflows") or {},
+                       archived=documents.get("archived") or None)
+
+
+def _values(conn: Connection, app_key: str, entity_key: str, field_key: str) -> list[tuple[int, Any]]:
+    rows = conn.execute(select(records.c.id, records.c.data).where(records.c.app_key == app_key,
+                                                                   records.c.entity_key == entity_key))
+    return [(r.id, (r.data or {}).get(field_key)) for r in rows if (r.data or {}).get(field_key) not in EMPTY]
+
+
+def _conversion(conn: Connection, app_key: str, entity: EntityDef, old: FieldDef, new: FieldDef) -> Change:
+    change = Change("field_changed", entity.label, new.label, f"{entity.key}.{new.key}", before=old.type,
+                    after=new.type)
+    for record_id, value in _values(conn, app_key, entity.key, new.key):
+        change.records += 1
+        try:
+            convert_value(old, new, value)
+        except (FieldValueError, ValueError, TypeError):
+            change.fails += 1
+            if len(change.examples) < MAX_EXAMPLES:
+                change.examples.append((record_id, value))
+            continue
+        change.converts += 1
+    return change
+
+
+def preview(conn: Connection, live_documents: dict, draft_documents: dict) -> Impact:
+    """The impact of publishing `draft_documents` over the live version's documents.
+    The draft must be valid (compile it only after `draft_problems` found nothing)."""
+    old = _compiled(live_documents)
+    new = compile_app(draft_documents["app"], draft_documents.get("workflows") or {})
+    counts = dict(conn.execute(select(records.c.entity_key, func.count()).where(records.c.app_key == old.key)
+                               .group_by(records.c.entity_key)).all())
+    changes: list[Change] = []
+    new_keys = {e.key for e in new.entities}
+    for entity in old.entities:
+        if entity.key not in new_keys:
+            changes.append(Change("entity_removed", entity.label, key=entity.key, records=counts.get(entity.key, 0)))
+    for entity in new.entities:
+        before = old.entity(entity.key)
+        if before is None:
+            changes.append(Change("entity_added", entity.label, key=entity.key))
+            continue
+        archived_before = {f.key for f in before.archived_fields}
+        for f in entity.fields:
+            prior = before.field(f.key)
+            if prior is None:
+                kind = "field_restored" if f.key in archived_before else "field_added"
+                n = len(_values(conn, old.key, entity.key, f.key)) if kind == "field_restored" else 0
+                changes.append(Change(kind, entity.label, f.label, f"{entity.key}.{f.key}", records=n))
+            elif not f.is_computed and _value_rules(prior) != _value_rules(f):
+                changes.append(_conversion(conn, old.key, entity, prior, f))
+            elif prior.label != f.label:
+                changes.append(Change("field_relabelled", entity.label, f.label, f"{entity.key}.{f.key}"))
+        for prior in before.fields:
+            if entity.field(prior.key) is None:
+                n = len(_values(conn, old.key, entity.key, prior.key))
+                changes.append(Change("field_archived", entity.label, prior.label, f"{entity.key}.{prior.key}",
+                                      records=n))
+    return Impact(changes, counts)
