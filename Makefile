@@ -24,7 +24,10 @@ test: $(VENV)/.installed
 	$(PY) -m pytest
 
 test-postgres: $(VENV)/.installed
-	FORMLOOM_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not browser" tests/store tests/web tests/auth tests/workflow tests/automation tests/test_cli.py tests/test_cli_tokens.py tests/test_cli_automation.py
+	FORMLOOM_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not browser and not slow" tests/store tests/web tests/auth \
+		tests/workflow tests/automation tests/dashboards tests/transfer tests/design tests/test_cli.py \
+		tests/test_cli_tokens.py tests/test_cli_automation.py tests/test_cli_backup.py tests/test_cli_copy.py \
+		tests/test_shutdown.py tests/test_demo.py
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.run
