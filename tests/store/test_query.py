@@ -138,7 +138,7 @@ def test_above_the_bound_the_total_is_an_estimate_never_a_full_count(db, tickets
     """With the bound at 5, 12 tickets are "about N" (PostgreSQL: the planner's estimate;
     SQLite: the entity's size from ANALYZE) or "more than 5" where no statistics can say."""
     app, _, alice, _ = tickets
-    db.analyze()
+    db.analyze("records")
     entity = app.entity("ticket")
     with db.read() as conn:
         from formloom.store.query import where_clauses, _narrowed
@@ -185,7 +185,7 @@ def test_the_total_never_takes_unbounded_work(db, tickets, monkeypatch):
     app, *_ = tickets
     entity = app.entity("ticket")
     monkeypatch.setattr(query_module, "COUNT_STEP_BUDGET", 1)
-    db.analyze()
+    db.analyze("records")
     with db.read() as conn:
         where = where_clauses(conn, app, entity, _admin(app), ListQuery())
         total = count_total(conn, app, entity, where, narrowed=True, exact_up_to=1, at_least=2)

@@ -137,7 +137,7 @@ def load_demo_records(db: Database, app_key: str, path: Path, *, owner_id: int |
                                    now=now - timedelta(days=float(item.get("created_days_ago", 0))))
             refs[item["ref"]] = record.id
             created += 1
-        _settle_automation(conn, app, now)
+        _settle_automation(conn, app, now, 0)     # a copy starts its reminders from now; no replayed history
     return created
 
 
