@@ -35,6 +35,7 @@ from .workflow.moves import move_to_stage
 
 OPERATIONS = ("set_field", "owner", "stage", "delete")
 BATCH_SIZE = 100
+MAX_RECORDS = 50_000         # the most records one bulk edit may touch (config BULK_MAX_RECORDS)
 MAX_REPORTED = 1000          # failures kept in a report (the count is always exact)
 JOB_KIND = "bulk_edit"
 VIA = "bulk edit"

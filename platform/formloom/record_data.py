@@ -8,8 +8,10 @@ found. The steps:
 2. each sent (or, on create, defaulted) value goes through its type's `clean`;
 3. formulas are computed on these tentative values, then visible_if is
    evaluated (with `extra_vars` such as `$stage` merged in);
-4. a hidden field is not validated and keeps its stored value (a value sent
-   for it is ignored, as a browser posts inputs the user could not see); a
+4. a hidden field keeps its stored value (a value sent for it is ignored, as
+   a browser posts inputs the user could not see) and is not judged `required`;
+   with `check_hidden` (the API, whose document publishes every writable
+   field's type) a value sent for it must still be of its type; a
    visible one gets its cleaning problems plus `required` (required,
    required_if, or listed in `stage_required`) when empty;
 5. formulas are computed again over the final values, in dependency order.
@@ -83,8 +85,10 @@ def _today(extra_vars: Mapping[str, Any] | None) -> date | None:
 
 def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: CleanContext, *,
                       existing: Mapping[str, Any] | None = None, stage_required: Collection[str] = (),
-                      extra_vars: Mapping[str, Any] | None = None) -> tuple[dict, list[FieldProblem]]:
-    """(the full clean data, every problem). `existing` is the stored data when updating."""
+                      extra_vars: Mapping[str, Any] | None = None,
+                      check_hidden: bool = False) -> tuple[dict, list[FieldProblem]]:
+    """(the full clean data, every problem). `existing` is the stored data when updating;
+    `check_hidden` reports the problems of values sent for hidden fields too (step 4)."""
     lang = ctx.lang
     creating = existing is None
     stored: Mapping[str, Any] = existing or {}
@@ -134,6 +138,8 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         ftype = FIELD_TYPES[f.type]
         if not visible[f.key]:
             data[f.key] = stored.get(f.key, ftype.empty_value(f))
+            if check_hidden and f.key in pending:
+                problems.extend(pending[f.key])
             continue
         data[f.key] = tentative[f.key]
         if f.key in pending:

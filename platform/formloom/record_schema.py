@@ -77,6 +77,7 @@ def _is_email(value: Any) -> bool:
     return not isinstance(value, str) or normalized_email(value) is not None
 
 
+@FORMAT_CHECKER.checks("iri")       # how the OpenAPI document says "uri": international host names too
 @FORMAT_CHECKER.checks("uri")
 def _is_web_url(value: Any) -> bool:
     return not isinstance(value, str) or is_web_url(value)

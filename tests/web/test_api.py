@@ -258,6 +258,25 @@ def test_delete_is_soft_and_an_admin_restores(app, api_as, make_record):
     assert admin.get(f"{CASES}/{case.id}").status_code == 200
 
 
+def test_a_value_for_a_hidden_field_must_still_be_of_its_type(api_as, make_record):
+    """`reason` shows only when `escalated`: a value sent while it is hidden is not stored,
+    but the document publishes its type, so a value of another type is refused (422), on
+    create, on patch and with a stage move alike, and nothing is stored."""
+    api = api_as("agent")
+    wrong = {"reason": [None, None]}
+    created = api.post(CASES, {"data": {"subject": "Quiet", **wrong}})
+    assert created.status_code == 422
+    assert [(p["field"], p["code"]) for p in created.get_json()["errors"]] == [("reason", "invalid_type")]
+    case = make_record("case", {"subject": "Quiet"})
+    patched = api.patch(f"{CASES}/{case.id}", {"version": 1, "data": wrong})
+    assert patched.status_code == 422 and patched.get_json()["errors"][0]["field"] == "reason"
+    moved = api.post(f"{CASES}/{case.id}/stage", {"to": "closed", "version": 1, "data": wrong})
+    assert moved.status_code == 422 and moved.get_json()["errors"][0]["field"] == "reason"
+    assert api.get(f"{CASES}/{case.id}").get_json()["version"] == 1
+    kept_out = api.patch(f"{CASES}/{case.id}", {"version": 1, "data": {"reason": "fits its type"}})
+    assert kept_out.status_code == 200 and kept_out.get_json()["data"]["reason"] in (None, "")
+
+
 # -- stage moves -----------------------------------------------------------------------
 
 def test_stage_move_answers_the_moved_record(api_as, make_record):

@@ -268,10 +268,10 @@ def test_the_bulk_api_reports_each_refusal(app, people, make, token_for, db):  #
     assert refused[theirs.id] == ["There is no such record."]
     assert any("Priority" in m for m in refused[missing.id])
     assert row(db, ready.id).stage == "triage"
-    bad = api.post("/api/v1/desk/case/bulk", {"ids": [ready.id], "action": "set_field", "field": "budget",
-                                              "value": -5})
+    bad = api.post("/api/v1/desk/case/bulk", {"ids": [ready.id], "action": "set_field", "field": "company",
+                                              "value": 99999999})        # fits the schema; refers to nothing
     assert bad.status_code == 200 and bad.get_json()["failed"] == 1
-    assert bad.get_json()["failures"][0]["messages"][0].startswith("Budget: ")
+    assert bad.get_json()["failures"][0]["messages"][0].startswith("Company: ")
     assert api.post("/api/v1/desk/case/bulk", {"ids": [], "action": "delete"}).status_code == 400
     assert api.post("/api/v1/desk/case/bulk", {"ids": [1], "action": "explode"}).status_code == 400
     assert api.post("/api/v1/desk/case/bulk", {"ids": [1], "action": "stage", "stage": "nowhere"}).status_code == 400
@@ -307,3 +307,57 @@ def test_odd_bulk_input_never_causes_a_server_error(as_agent, make):
     assert as_agent.post(BULK, {"action": "set_field", "all": "1", "query": "nosuchfield=1"},
                          token_from=LIST).status_code == 400
     assert as_agent.get("/apps/desk/case/bulk/jobs/99999999999999999999999").status_code == 404
+
+
+def _bulk_schema(api) -> dict:
+    doc = api.get("/api/v1/openapi.json").get_json()
+    return doc["paths"]["/api/v1/desk/case/bulk"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+
+def test_the_bulk_api_takes_exactly_the_bodies_its_document_allows(app, people, make, token_for):  # noqa: F811
+    """The body is checked against the schema the document publishes (one object): what it
+    refuses is a 400 naming the key and the rule, what it allows is never a 400."""
+    from formloom.record_schema import field_validator
+    api = Api(app.test_client(), token_for(people.agent))
+    case = make({"subject": "Contract"})
+    schema = _bulk_schema(api)
+    assert schema["properties"]["field"]["enum"] == ["budget", "company", "due", "escalated", "notes", "priority",
+                                                     "reason", "subject"]      # writable for an agent (not code)
+    assert schema["properties"]["stage"]["enum"] == ["new", "triage", "working", "solved", "dropped"]
+    validator = field_validator(schema)
+    bodies = {
+        "owner without the owner": ({"ids": [case.id], "action": "owner"}, "needs owner"),
+        "owner with a stage of the wrong type": ({"ids": [case.id], "action": "owner", "owner": None, "stage": {}},
+                                                 "stage"),
+        "owner with a value": ({"ids": [case.id], "action": "owner", "owner": None, "value": "x"},
+                               "value does not go with the action owner"),
+        "an unknown stage": ({"ids": [case.id], "action": "stage", "stage": "nowhere"}, "stage"),
+        "set without a value": ({"ids": [case.id], "action": "set_field", "field": "priority"}, "needs value"),
+        "a field one may not set": ({"ids": [case.id], "action": "set_field", "field": "code", "value": "x"},
+                                    "field"),
+        "a value outside the field's options": ({"ids": [case.id], "action": "set_field", "field": "priority",
+                                                 "value": "urgent"}, "priority"),
+        "a negative budget": ({"ids": [case.id], "action": "set_field", "field": "budget", "value": -5}, "budget"),
+        "ids as text": ({"ids": ["1"], "action": "owner", "owner": None}, "record"),
+    }
+    for name, (body, says) in bodies.items():
+        assert not validator.is_valid(body), name
+        response = api.post("/api/v1/desk/case/bulk", body)
+        assert response.status_code == 400, (name, response.get_json())
+        assert says in response.get_json()["error"]["message"], (name, response.get_json())
+    for body in ({"ids": [case.id, float(case.id)], "action": "set_field", "field": "priority", "value": "low"},
+                 {"ids": [case.id], "action": "set_field", "field": "reason", "value": None},
+                 {"ids": [case.id], "action": "owner", "owner": None},
+                 {"ids": [case.id], "action": "stage", "stage": "triage"}):
+        assert validator.is_valid(body), body
+        response = api.post("/api/v1/desk/case/bulk", body)
+        assert response.status_code == 200, (body, response.get_json())
+        assert response.get_json()["total"] == 1           # 3.0 is the id 3, counted once
+
+
+def test_the_bulk_api_names_the_rule_in_the_callers_language(app, people, make, token_for):  # noqa: F811
+    api = Api(app.test_client(), token_for(people.agent), lang="zh")
+    case = make({"subject": "Contract"})
+    response = api.post("/api/v1/desk/case/bulk", {"ids": [case.id], "action": "owner"})
+    assert response.status_code == 400
+    assert "owner" in response.get_json()["error"]["message"] and "操作" in response.get_json()["error"]["message"]

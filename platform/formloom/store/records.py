@@ -156,12 +156,13 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
                   actor_id: int | None, lang: str = "en", owner_id: int | None = None,
                   writable: Collection[str] | None = None, version_id: int | None = None,
                   now: datetime | None = None, stage: str | None = None, reader: Actor | None = None,
-                  via: str | None = None) -> Record:
+                  via: str | None = None, check_hidden: bool = False) -> Record:
     """Validate and insert one record; raise RecordInvalid listing every problem.
 
     `reader` is the person writing (references must be records they may read; None for
     automation and install); `via` names what wrote without a person ("rule: <label>"),
-    kept in the audit row."""
+    kept in the audit row; `check_hidden` type-checks values sent for fields hidden by
+    visible_if too (the API: see record_data.clean_record_data)."""
     now = now or utcnow()
     owner_id = owner_id if owner_id is not None else actor_id
     workflow = app.workflow_for(entity.key)
@@ -171,7 +172,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     data, clean_problems = clean_record_data(
         entity, incoming, clean_context(conn, app, lang, reader=reader), existing=None,
         stage_required=_stage_required(app, entity, stage),
-        extra_vars=_special_vars(stage, app, entity, owner_id))
+        extra_vars=_special_vars(stage, app, entity, owner_id), check_hidden=check_hidden)
     problems += clean_problems
     problems += match_problems(conn, app, entity, data, None, lang)
     if problems:
@@ -198,9 +199,10 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
                   incoming: Mapping[str, Any], *, actor_id: int | None, expected_version: int | None,
                   lang: str = "en", writable: Collection[str] | None = None, version_id: int | None = None,
                   now: datetime | None = None, reader: Actor | None = None, via: str | None = None,
-                  judged_in: str | None = None) -> Record:
+                  judged_in: str | None = None, check_hidden: bool = False) -> Record:
     """Apply a partial change; refuse a stale `expected_version` with ConflictError.
-    `reader` and `via` as for create_record; references already stored stay acceptable.
+    `reader`, `via` and `check_hidden` as for create_record; references already stored
+    stay acceptable.
 
     `judged_in` names the stage whose rules (visible_if/required_if on `$stage`, the
     stage's `required`) judge the values, when it is not the record's own: a stage move
@@ -215,7 +217,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
         entity, incoming, clean_context(conn, app, lang, reader=reader, kept=stored_references(entity, current.data)),
         existing=current.data,
         stage_required=_stage_required(app, entity, judged),
-        extra_vars=_special_vars(judged, app, entity, current.owner_id))
+        extra_vars=_special_vars(judged, app, entity, current.owner_id), check_hidden=check_hidden)
     if judged_in is not None:
         clean_problems = [p for p in clean_problems if p.code != "required" or p.field in incoming]
     problems += clean_problems

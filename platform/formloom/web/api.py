@@ -419,7 +419,7 @@ def create(app_key: str, entity_key: str):
     try:
         with db().write() as conn:
             record = create_record(conn, app, entity, allowed, actor_id=actor().id, lang=lang(),
-                                   writable=writable, version_id=version_id, reader=actor())
+                                   writable=writable, version_id=version_id, reader=actor(), check_hidden=True)
             if problems:
                 raise RecordInvalid(problems)      # rolls the insert back: nothing is stored
     except RecordInvalid as invalid:
@@ -455,7 +455,7 @@ def change(app_key: str, entity_key: str, record_id: int):
             allowed = {k: v for k, v in incoming.items() if k in writable}
             record = update_record(conn, app, entity, record.id, allowed, actor_id=actor().id,
                                    expected_version=expected, lang=lang(), writable=writable,
-                                   version_id=version_id, reader=actor())
+                                   version_id=version_id, reader=actor(), check_hidden=True)
             if problems:
                 raise RecordInvalid(problems)
     except RecordInvalid as invalid:
@@ -523,7 +523,7 @@ def move(app_key: str, entity_key: str, record_id: int):
             try:
                 record = move_to_stage(conn, app, entity, checked_id(record_id), target[:200], actor(),
                                        expected_version=expected, values=values, override_reason=reason,
-                                       lang=lang(), request_approval=True)
+                                       lang=lang(), request_approval=True, check_hidden=True)
             except ApprovalStarted as started:
                 if problems:
                     raise RecordInvalid(problems) from None    # rolls the request back: nothing is stored

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from jsonschema.exceptions import best_match
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
@@ -22,13 +23,15 @@ from .. import bulk_edit
 from ..auth import policy
 from ..auth.users import members_of
 from ..bulk_edit import BulkError, BulkOperation
-from ..errors import NotFoundError
+from ..errors import ForbiddenError, NotFoundError
 from ..forms import build_form_class, form_to_data
+from ..record_schema import field_validator
 from ..store.query import parse_list_args, where_clauses
 from ..store.records import clean_context
 from ..store.tables import records
 from . import api as records_api
 from .helpers import Place, current_actor, db, is_fragment_request, lang, load_entity, zone_for
+from .openapi import bulk_body_schema
 from .records import FieldView
 
 bp = Blueprint("bulk", __name__)
@@ -36,7 +39,7 @@ bp = Blueprint("bulk", __name__)
 #: Selections larger than this run as a background job (config BULK_JOB_THRESHOLD).
 JOB_THRESHOLD = 200
 #: The most records one bulk edit may touch (config BULK_MAX_RECORDS).
-MAX_RECORDS = 50_000
+MAX_RECORDS = bulk_edit.MAX_RECORDS
 LIST_ARGS_DROPPED = ("offset", "limit", "cols")
 
 
@@ -224,40 +227,79 @@ def bulk_actions(place: Place) -> list[tuple[str, str]]:
 API_KEYS = ("ids", "action", "field", "value", "owner", "stage")
 
 
-def _api_operation(app, entity, body: dict) -> BulkOperation:
-    action = body.get("action")
-    if action not in bulk_edit.OPERATIONS:
-        raise BulkError(_("Choose what to do with the selected records."),
-                        hint=_("Available here: %(actions)s.", actions=", ".join(bulk_edit.OPERATIONS)))
+def _api_body(app, entity, body: dict) -> tuple[list[int], BulkOperation]:
+    """The ids and the operation of a bulk body, once it fits the schema the OpenAPI document
+    publishes for it (`openapi.bulk_body_schema`, the same object): a body that does not is
+    refused whole (400) with the key and the rule it breaks, before any record is touched."""
+    schema = bulk_body_schema(records_api.actor(), app, entity, lang(), _config("BULK_MAX_RECORDS", MAX_RECORDS))
+    if schema is None:
+        raise ForbiddenError(_("You may not do this here."), hint=_("Ask an administrator of this app for access."))
+    problem = body_problem(schema, body)
+    if problem is not None:
+        raise BulkError(*problem)
+    ids = list(dict.fromkeys(int(i) for i in body["ids"]))        # 3.0 is the whole number 3, as in JSON Schema
+    action = body["action"]
     if action == "set_field":
-        key = body.get("field")
-        f = entity.field(key) if isinstance(key, str) else None
-        if f is None or policy.field_access(records_api.actor(), app, f) == "hidden":
-            raise BulkError(_("Choose the field to set."))
-        return BulkOperation("set_field", key, body.get("value"))
+        return ids, BulkOperation("set_field", body["field"], body["value"])
     if action == "owner":
-        owner = body.get("owner")
-        if owner is not None and (not isinstance(owner, int) or isinstance(owner, bool) or not 0 < owner <= 2**53):
-            raise BulkError(_("Choose the new owner."))
-        return BulkOperation("owner", value=owner)
+        owner = body["owner"]
+        return ids, BulkOperation("owner", value=None if owner is None else int(owner))
     if action == "stage":
-        stage = body.get("stage")
-        workflow = app.workflow_for(entity.key)
-        if not isinstance(stage, str) or workflow is None or workflow.stage(stage) is None:
-            raise BulkError(_("Choose the stage to move to."))
-        return BulkOperation("stage", value=stage)
-    return BulkOperation(action)
+        return ids, BulkOperation("stage", value=body["stage"])
+    return ids, BulkOperation(action)
 
 
-def _api_ids(body: dict) -> list[int]:
-    ids = body.get("ids")
-    limit = _config("BULK_MAX_RECORDS", MAX_RECORDS)
-    if not isinstance(ids, list) or not ids or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 < i <= 2**53 for i in ids):
-        raise BulkError(_("Select at least one record."), hint=_("Send \"ids\": a list of record ids."))
-    if len(ids) > limit:
-        raise BulkError(_("A bulk edit may change at most %(max)s records at once.", max=f"{limit:,}"))
-    return list(dict.fromkeys(ids))
+def body_problem(schema: dict, body: dict) -> tuple[str, str | None] | None:
+    """(message, hint) for the first rule of `schema` that `body` breaks, or None. Under the
+    `oneOf` of actions, the branch of the body's own action (and field) says what is wrong."""
+    errors = list(field_validator(schema).iter_errors(body))
+    if not errors:
+        return None
+    plain = [e for e in errors if e.validator != "oneOf"]
+    error = min(plain, key=lambda e: list(e.absolute_schema_path)) if plain else _branch_error(schema, body, errors[0])
+    return _describe(error, body)
+
+
+def _branch_error(schema: dict, body: dict, error):
+    for index, branch in enumerate(schema["oneOf"]):
+        consts = {k: v["const"] for k, v in branch["properties"].items() if "const" in v}
+        if all(body.get(k) == v for k, v in consts.items()):
+            inner = [e for e in error.context if e.schema_path and e.schema_path[0] == index]
+            if inner:
+                return min(inner, key=lambda e: list(e.absolute_schema_path))
+    return error
+
+
+def _describe(error, body: dict) -> tuple[str, str | None]:
+    where = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                    for i, p in enumerate(error.absolute_path))
+    hint = _("The body must fit the schema of this operation in /api/v1/openapi.json.")
+    if error.validator == "required":
+        missing = next((k for k in error.validator_value if k not in error.instance), "?")
+        if missing in ("field", "value", "owner", "stage"):
+            return (_("The action %(action)s needs %(key)s in the body.", action=str(body.get("action"))[:40],
+                      key=missing), hint)
+        return _("The body needs %(key)s.", key=missing), hint
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        extra = next((k for k in error.instance if k not in allowed), "?")
+        return (_("%(key)s does not go with the action %(action)s.", key=str(extra)[:40],
+                  action=str(body.get("action"))[:40]),
+                _("Send only the keys this action takes: %(keys)s.", keys=", ".join(allowed)))
+    if error.validator in ("enum", "const"):
+        allowed = error.validator_value if error.validator == "enum" else [error.validator_value]
+        shown = ", ".join(str(v) for v in allowed[:30])
+        return (_("%(value)s is not a valid %(key)s here.", value=repr(error.instance)[:60], key=where or "body"),
+                _("Use one of: %(values)s.", values=shown))
+    if where == "ids" and error.validator == "maxItems":
+        return _("A bulk edit may change at most %(max)s records at once.", max=f"{error.validator_value:,}"), \
+            _("Narrow the list with a filter and try again.")
+    if where.startswith("ids"):
+        return _("Select at least one record."), _("Send \"ids\": a list of record ids (whole numbers).")
+    if where == "value" and isinstance(body.get("field"), str):
+        return (_("The value is not valid for the field %(field)s: %(detail)s",
+                  field=body["field"][:60], detail=best_match([error]).message[:200]), hint)
+    return _("%(key)s is not valid: %(detail)s", key=where or "body", detail=error.message[:200]), hint
 
 
 def _report_json(report) -> dict:
@@ -271,8 +313,7 @@ def api_bulk(app_key: str, entity_key: str):
     app, _version_id, entity = records_api.place(app_key, entity_key)
     body = records_api.json_body(API_KEYS)
     actor = records_api.actor()
-    ids = _api_ids(body)
-    op = _api_operation(app, entity, body)
+    ids, op = _api_body(app, entity, body)
     if len(ids) > _config("BULK_JOB_THRESHOLD", JOB_THRESHOLD):
         with db().write() as conn:
             job_id = bulk_edit.enqueue_bulk(conn, app, entity, actor, ids, op, lang())

@@ -12,9 +12,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from ..auth import policy
+from ..bulk_edit import MAX_RECORDS
 from ..auth.users import Actor
 from ..definitions.model import AppDef, EntityDef
 from ..record_schema import record_json_schema
@@ -258,19 +259,79 @@ SURROGATES = "\\ud800-\\udfff"       # in the engine's forbidden-character class
 DECIMAL_PREFIX = "^-?[0-9]+"           # the start of a money pattern
 
 
-def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, base: str, op_id: str,
-                paths: dict) -> None:
-    """POST {base}/bulk and GET {base}/bulk/{job} (web/bulk.py): one change to many records,
-    each through the same checks as a single edit; refusals are listed, not raised."""
+def bulk_actions(actor: Actor, app: AppDef, entity: EntityDef) -> list[str]:
+    """The bulk actions this actor is offered on `entity` (each record is still checked on its own)."""
     actions = []
     if policy.scope(actor, "update", app, entity) != "none":
-        actions += ["set_field", "owner"]
+        if _settable(actor, app, entity, "en"):
+            actions.append("set_field")
+        actions.append("owner")
         workflow = app.workflow_for(entity.key)
         if workflow is not None and workflow.stages:
             actions.append("stage")
     if policy.scope(actor, "delete", app, entity) != "none":
         actions.append("delete")
+    return actions
+
+
+def _settable(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str) -> dict[str, dict]:
+    """Field key -> the schema of its value, for every field a bulk "set" may name: the
+    writable, stored fields, each with the value schema of a PATCH body."""
+    writable = {f.key for f in policy.writable_fields(actor, app, entity)}
+    return _only(record_json_schema(entity, lang_code, for_update=True), writable)["properties"]
+
+
+def bulk_body_schema(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str,
+                     max_records: int = MAX_RECORDS) -> dict | None:
+    """The body of POST .../bulk, as the document publishes it and web/bulk.py enforces it
+    (one schema, so the two cannot disagree): which keys each action takes (all it needs,
+    no other), the fields a "set" may name and, per field, the value it takes; None when no
+    action is offered."""
+    actions = bulk_actions(actor, app, entity)
     if not actions:
+        return None
+    settable = _settable(actor, app, entity, lang_code) if "set_field" in actions else {}
+    workflow = app.workflow_for(entity.key)
+    stages = [s.key for s in workflow.stages] if workflow is not None else []
+    properties: dict[str, Any] = {
+        "ids": {"type": "array", "minItems": 1, "maxItems": max_records,
+                "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
+        "action": {"type": "string", "enum": actions},
+        "field": {"type": "string", "enum": sorted(settable), "description": "set_field: the field key"},
+        "value": {"description": "set_field: the new value, as in a PATCH body's data (its schema depends "
+                                 "on the field)"},
+        "owner": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID,
+                  "description": "owner: the new owner's user id (a member of the app), or null for none"},
+        "stage": {"type": "string", "enum": stages,
+                  "description": "stage: the stage to move to (each record passes its gate)"}}
+    if not settable:
+        del properties["field"], properties["value"]
+    if not stages:
+        del properties["stage"]
+    branches = [{"additionalProperties": False, "required": ["action", "field", "value"],
+                 "properties": {"ids": {}, "action": {"const": "set_field"}, "field": {"const": key},
+                                "value": schema}}
+                for key, schema in sorted(settable.items())]
+    for action in actions:
+        if action != "set_field":
+            keys = BULK_ACTION_KEYS.get(action, ())
+            branches.append({"additionalProperties": False, "required": ["action", *keys],
+                             "properties": {"ids": {}, "action": {"const": action}, **{k: {} for k in keys}}})
+    return {"type": "object", "additionalProperties": False, "required": ["ids", "action"],
+            "properties": properties, "oneOf": branches}
+
+
+#: what each bulk action needs besides `ids` and `action` (set_field: `field` and `value`)
+BULK_ACTION_KEYS = {"owner": ("owner",), "stage": ("stage",)}
+
+
+def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, base: str, op_id: str,
+                paths: dict) -> None:
+    """POST {base}/bulk and GET {base}/bulk/{job} (web/bulk.py): one change to many records,
+    each through the same checks as a single edit; refusals are listed, not raised."""
+    body = bulk_body_schema(actor, app, entity, lang_code,
+                            int(current_app.config.get("BULK_MAX_RECORDS", MAX_RECORDS)))
+    if body is None:
         return
     label = entity.label.get(lang_code)
     report = {"type": "object", "required": ["status", "total", "done", "succeeded", "failed", "failures"],
@@ -279,20 +340,12 @@ def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, ba
                              "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
                              "failures": {"type": "array", "items": {"type": "object", "properties": {
                                  "id": {"type": "integer"}, "messages": {"type": "array", "items": {"type": "string"}}}}}}}
-    body = {"type": "object", "additionalProperties": False, "required": ["ids", "action"], "properties": {
-        "ids": {"type": "array", "minItems": 1, "maxItems": 50_000,
-                "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
-        "action": {"type": "string", "enum": actions},
-        "field": {"type": "string", "description": "set_field: the field key"},
-        "value": {"description": "set_field: the new value, as in a PATCH body's data"},
-        "owner": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID,
-                  "description": "owner: the new owner's user id (a member of the app), or null"},
-        "stage": {"type": "string", "description": "stage: the stage to move to (each record passes its gate)"}}}
     paths[f"{base}/bulk"] = {"post": {
         "operationId": f"bulk_{op_id}", "summary": f"Change many {label} at once", "tags": [app.key],
         "description": "Each record goes through the policy, validation, the stage gate, audit and events of a "
                        "single edit; records that are refused are listed with their reasons. Large selections "
-                       "answer 202 with a job to follow.",
+                       "answer 202 with a job to follow. A body this schema refuses is refused whole (400, "
+                       "naming the key and the rule) before any record is touched.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": {"200": {"description": "Done; the report lists every refusal",
                                "content": {"application/json": {"schema": report}}},
@@ -300,7 +353,8 @@ def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, ba
                               "content": {"application/json": {"schema": {"type": "object", "properties": {
                                   "job": {"type": "integer"}, "status": {"type": "string"},
                                   "url": {"type": "string"}}}}}},
-                      **COMMON_ERRORS, "413": _error("Body too large")}}}
+                      **COMMON_ERRORS, "413": _error("Body too large"),
+                      "415": _error("The body is not JSON")}}}
     paths[f"{base}/bulk/{{job}}"] = {"get": {
         "operationId": f"bulk_job_{op_id}", "summary": f"Progress of a bulk change of {label}", "tags": [app.key],
         "parameters": [{"name": "job", "in": "path", "required": True,

@@ -65,7 +65,8 @@ def target_stage(workflow: WorkflowDef, key: str, lang: str = "en") -> StageDef:
 def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, to_stage_key: str, actor: Any,
                   *, expected_version: int | None = None, values: Mapping[str, Any] | None = None,
                   override_reason: str | None = None, lang: str = "en", now: datetime | None = None,
-                  approved_request: int | None = None, request_approval: bool = False) -> Record:
+                  approved_request: int | None = None, request_approval: bool = False,
+                  check_hidden: bool = False) -> Record:
     """Move the record to `to_stage_key` in the caller's transaction and return it fresh.
 
     Raises NotFoundError (no such record, or not readable by `actor`), ConflictError (the
@@ -81,7 +82,7 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     saves `values`, starts an approval request and raises ApprovalStarted carrying it (the
     caller answers 202 and commits). A record waiting for an approval raises
     ApprovalPending; `approved_request` is the granted request whose last approval makes
-    this move (workflow.approvals.decide)."""
+    this move (workflow.approvals.decide). `check_hidden` as for store.records.update_record."""
     now = (now or utcnow()).astimezone(timezone.utc)
     workflow = workflow_of(app, entity, lang)
     target = target_stage(workflow, to_stage_key, lang)
@@ -108,7 +109,7 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
             writable = [f.key for f in writable_fields(actor, app, entity, stage=target)]
             record = update_record(conn, app, entity, record_id, values, actor_id=actor.id,
                                    expected_version=record.version, lang=lang, writable=writable, now=now,
-                                   reader=actor, judged_in=target.key)
+                                   reader=actor, judged_in=target.key, check_hidden=check_hidden)
         if record.stage == target.key:
             return record
         started = None
