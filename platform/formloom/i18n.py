@@ -215,6 +215,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         'This record is awaiting approval: it cannot move meanwhile.': '该记录正在等待审批，期间不能移动阶段。',
         'Ask for approval: the record moves once it is granted.': '请发起审批：批准后记录会自动移入。',
         'This record is awaiting approval: it cannot be changed meanwhile.': '该记录正在等待审批，期间不能修改。',
+        # -- registry2: gate requirement kinds' fixes --
+        "Add %(entity)s": "新建%(entity)s",
+        "See the related records": "查看关联记录",
     },
 }
 
