@@ -101,6 +101,11 @@ class FieldType:
     operators: ClassVar[tuple[str, ...]] = ("eq", "ne", "in", "is_empty")
     #: True when people cannot type the value (formula, auto_number)
     computed: ClassVar[bool] = False
+    #: the form widget: a template under web/templates/fields/, included by records/_field.html
+    #: with `f`, `field` (the WTForms field), `fv` (the FieldView) and `attrs` (aria attributes)
+    widget_template: ClassVar[str] = "fields/input.html"
+    #: True when the form checks the value on the server as soon as focus leaves the widget
+    validates_live: ClassVar[bool] = True
 
     # -- values -----------------------------------------------------------------
     def is_empty(self, value: Any) -> bool:
