@@ -25,6 +25,7 @@ from ..conditions import truthy, variables
 from ..definitions.model import AppDef, EntityDef, GateDef, GateRelatedDef, Label, StageDef, WorkflowDef, thaw
 from ..errors import FormloomError
 from ..fields import field_type
+from ..fields.settings import Setting
 from ..i18n import translate
 from ..record_data import parsed_formula
 from ..store.expressions import field_expr, live
@@ -178,6 +179,9 @@ class RequirementKind:
     met_by_moving: bool = False
     #: links and notes shown next to a failure: (failure, place) -> fixes
     fixes: Callable[[GateFailure, FixPlace], Iterable[Fix]] | None = None
+    #: the keys of the kind's value (of each item, for a list of objects), labelled for the
+    #: designer and the docs; a test holds their names equal to the schema's properties
+    settings: tuple[Setting, ...] = ()
 
     def fields_for(self, failure: GateFailure) -> list[str]:
         return list(self.fill_fields(failure)) if self.fill_fields else []
@@ -224,6 +228,14 @@ def gate_requirement(name: str, **about: Any):
 _F = "field.schema.json#/$defs/"
 
 
+def _s(name: str, en: str, zh: str, help_en: str, help_zh: str, **more: Any) -> Setting:
+    return Setting(name, None, {"en": en, "zh": zh}, {"en": help_en, "zh": help_zh}, **more)
+
+
+_MESSAGE = _s("message", "Message", "提示", "What the gate dialog says when it is not met (default: a sentence "
+              "of its own).", "不满足时门禁对话框显示的提示（默认自动生成）。")
+
+
 @gate_requirement("require", schema={"$ref": _F + "key_list"}, codes=("required",),
                   fill_fields=lambda failure: [failure.field] if failure.field else [], fixed_by_editing=True,
                   label={"en": "Required fields", "zh": "必填字段"},
@@ -237,6 +249,8 @@ def _require_kind(c: GateCheck) -> Iterable[GateFailure]:
 
 
 @gate_requirement("conditions", codes=("condition",), fixed_by_editing=True,
+                  settings=(_s("rule", "Rule", "规则", "A condition on the record's values (JSON Logic).",
+                               "对记录取值的条件（JSON Logic）。", required=True), _MESSAGE.but(required=True)),
                   fill_fields=lambda failure: list(failure.details.get("fields") or ()),
                   schema={"type": "array", "items": {
                       "type": "object", "required": ["rule", "message"],
@@ -262,6 +276,17 @@ def _related_fixes(failure: GateFailure, place: FixPlace) -> Iterator[Fix]:
 
 
 @gate_requirement("related", codes=("related",), fixes=_related_fixes,
+                  settings=(_s("entity", "Entity", "实体", "The entity of the related records.", "相关记录的实体。",
+                               required=True),
+                            _s("via", "Via", "关联字段", "Its reference field pointing at this record.",
+                               "其指向本记录的关联字段。", required=True),
+                            _s("min", "At least", "至少", "How many related records are needed.", "需要的相关记录数。",
+                               default=1),
+                            _s("where", "Where", "条件", "Only related records meeting this condition count.",
+                               "只计入满足此条件的相关记录。"),
+                            _s("since", "Since", "起始", "stage_entered: only records added since the record "
+                               "entered its current stage count.", "stage_entered：只计入记录进入当前阶段后新增的。"),
+                            _MESSAGE),
                   schema={"type": "array", "items": {
                       "type": "object", "required": ["entity", "via"],
                       "properties": {"entity": {"$ref": _F + "key"}, "via": {"$ref": _F + "key"},
@@ -287,6 +312,14 @@ def _roles_kind(c: GateCheck) -> Iterable[GateFailure]:
 
 @gate_requirement("approval", schema=approval_schema(), codes=("approval",), check=approval_problems,
                   met_by_moving=True,
+                  settings=(_s("steps", "Steps", "审批步骤", "The sign-offs in order: each a key, label, approvers "
+                               "and optionally rule, when, editable, timeout, business_days and on_timeout.",
+                               "按顺序的审批：每步含键、名称、审批人，可选 rule、when、editable、timeout、"
+                               "business_days 和 on_timeout。", required=True),
+                            _s("allow_self_approval", "Allow self-approval", "允许自己审批",
+                               "Whether the person asking may approve their own request.", "申请人能否审批自己的申请。"),
+                            _s("notify", "Notify", "通知", "Who is told of the outcome (recipients).",
+                               "结果通知谁（接收人）。")),
                   label={"en": "Approval", "zh": "审批"},
                   help={"en": "Ordered sign-off steps: moving in starts an approval request; the last approval "
                               "makes the move.",
