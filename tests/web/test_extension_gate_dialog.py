@@ -1,41 +1,25 @@
 """A gate requirement kind added by an extension shows its own reason and fixes in the
-gate dialog: the kind below is registered here, in the test, and web/pipeline.py knows
-nothing of it. `quorum`: enough different people wrote related records; its fixes
-are a link to add one (only for those who may) and a note on who else could."""
+gate dialog: the kind is registered here, in the tests, and web/pipeline.py knows
+nothing of it. `quorum` (tests/workflow/test_extension_gate.py): enough different
+people wrote related records; the fixes below are a link to add one (only for those
+who may) and a note on who else could."""
 from __future__ import annotations
 
 import re
-from types import MappingProxyType
+from dataclasses import replace
 
 import pytest
-from sqlalchemy import func, select
 
 from formloom.app import create_app
-from formloom.store.expressions import field_expr, live
 from formloom.store.install import install_documents
 from formloom.store.records import create_record
-from formloom.store.tables import records
-from formloom.workflow.gates import Fix, GateFailure, RequirementKind, register_requirement, unregister_requirement
+from formloom.workflow.gates import Fix, register_requirement, unregister_requirement
+
+from ..workflow.test_extension_gate import QUORUM as WORKFLOW_QUORUM
 
 from .pipeline_app import pipeline_app, pipeline_flow
 
 BOARD = "/apps/desk/case/board"
-
-
-def quorum(check):
-    spec = check.setting("quorum")
-    if not spec or not check.entering:
-        return
-    entity = check.app.entity(spec["entity"])
-    people = check.conn.execute(
-        select(func.count(func.distinct(records.c.created_by))).where(
-            live(check.app.key, entity.key),
-            field_expr(check.conn.dialect.name, entity.field(spec["via"])) == check.record.id)).scalar()
-    if people < spec["min"]:
-        text = {"en": f"{spec['min']} different people must add a {spec['entity']} (so far {people}).",
-                "zh": f"需要 {spec['min']} 个不同的人添加（目前 {people} 个）。"}[check.lang]
-        yield GateFailure("quorum", check.stage.key, None, text,
-                          MappingProxyType({"entity": spec["entity"], "via": spec["via"], "min": spec["min"]}))
 
 
 def quorum_fixes(failure, place):
@@ -46,14 +30,8 @@ def quorum_fixes(failure, place):
     yield Fix("Ask a colleague to add one too")
 
 
-QUORUM = RequirementKind(
-    "quorum", quorum, codes=("quorum",), fixes=quorum_fixes,
-    schema={"type": "object", "required": ["entity", "via", "min"],
-            "properties": {"entity": {"type": "string"}, "via": {"type": "string"},
-                           "min": {"type": "integer", "minimum": 1}},
-            "additionalProperties": False},
-    label={"en": "Quorum", "zh": "法定人数"},
-    help={"en": "Enough different people wrote related records.", "zh": "足够多的不同人员填写了相关记录。"})
+#: the workflow test's kind (its evaluation, schema and labels) with fixes of its own
+QUORUM = replace(WORKFLOW_QUORUM, fixes=quorum_fixes)
 
 
 @pytest.fixture
@@ -93,7 +71,7 @@ def test_the_new_kind_shows_its_reason_and_its_fixes(app, as_agent, people):
     assert answer.status_code == 422
     html = answer.get_data(as_text=True)
     item = re.search(r'<li class="gate-failure" data-code="quorum">(.*?)</li>', html, re.S).group(1)
-    assert "2 different people must add a task (so far 1)." in item
+    assert "2 different people must take part (so far 1)." in item
     assert f'<a href="/apps/desk/task/new?case={case.id}">Add yours</a>' in item
     assert '<span class="gate-note">Ask a colleague to add one too</span>' in item
     assert 'class="gate-form"' not in html       # no field of the record can meet it
