@@ -27,6 +27,7 @@ from ..errors import FormloomError
 from ..fields import field_type
 from ..fields.settings import Setting
 from ..i18n import translate
+from ..registry import Registry
 from ..record_data import parsed_formula
 from ..store.expressions import field_expr, live
 from ..store.query import Filter, QueryError, coerce_filter_value, filter_clause
@@ -191,18 +192,15 @@ class RequirementKind:
 
 
 #: Requirement kinds in the order their failures are listed.
-GATE_REQUIREMENTS: dict[str, RequirementKind] = {}
+GATE_REQUIREMENTS: Registry[RequirementKind] = Registry("gate requirement kind")
 
 
 def register_requirement(kind: RequirementKind) -> RequirementKind:
-    if kind.name in GATE_REQUIREMENTS:
-        raise ValueError(f"duplicate gate requirement kind {kind.name!r}")
-    GATE_REQUIREMENTS[kind.name] = kind
-    return kind
+    return GATE_REQUIREMENTS.add(kind)
 
 
 def unregister_requirement(name: str) -> None:
-    GATE_REQUIREMENTS.pop(name, None)
+    GATE_REQUIREMENTS.remove(name)
 
 
 #: what the dialog knows of failures no kind yields (the workflow's own rules, a pending approval)
