@@ -459,7 +459,7 @@ def _templated(ctx: RuleContext, value: Any, **extra: Any) -> Any:
     return value
 
 
-_DUE_FIELD_KEYS = ("due", "due_date", "due_at", "due_on")
+_DUE_FIELD_KEYS = rule_checks.DUE_FIELD_KEYS
 
 
 @action("create_record", label={"en": "Create a record", "zh": "创建记录"},
