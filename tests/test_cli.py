@@ -77,6 +77,22 @@ def test_install_refuses_a_bad_document_in_one_line_per_problem(cli, tmp_path):
     assert result.exit_code == 1 and "Mars/Olympus" in result.output and "Traceback" not in result.output
 
 
+def test_install_refuses_a_broken_workflow_with_located_problems(cli, tmp_path):
+    """Workflows are checked on install like the app: each problem names its file and place."""
+    import shutil
+    folder = tmp_path / "helpdesk"
+    shutil.copytree(Path(__file__).parent / "apps" / "helpdesk", folder)
+    flow_path = folder / "workflows" / "ticket_flow.json"
+    flow = json.loads(flow_path.read_text())
+    flow["stages"][1]["gate"]["require"] = ["queue", "sevrity"]
+    flow_path.write_text(json.dumps(flow))
+    assert cli("init").exit_code == 0
+    result = cli("install", folder)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "ticket_flow.json" in result.output and "$.stages[1].gate.require" in result.output
+    assert "sevrity" in result.output
+
+
 def test_user_add_refuses_a_bad_role_spec(cli):
     result = cli("user", "add", "a@example.com", "--password", "password123", "--role", "crm")
     assert result.exit_code == 1 and "APP:ROLE" in result.output

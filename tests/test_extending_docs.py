@@ -4,7 +4,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_TESTS = ["tests/fields/test_extension_type.py", "tests/automation/test_extension_action.py",
-                 "tests/automation/test_extension_recipient.py", "tests/workflow/test_extension_gate.py"]
+                 "tests/automation/test_extension_recipient.py", "tests/workflow/test_extension_gate.py",
+                 "tests/web/test_extension_gate_dialog.py", "tests/web/test_field_widgets.py"]
 
 
 def test_every_example_is_code_from_an_extension_test():

@@ -1,6 +1,6 @@
 """docs/extension-points.md, generated from the registries.
 
-Every field type, trigger, action and recipient kind is listed with its labels
+Every field type, trigger, action, recipient, gate requirement and approver kind is listed with its labels
 (en/zh), its help and its settings, straight from its registry entry, so the
 page cannot drift from the code. `formloom schemas` rewrites it; a test holds
 the committed page equal to `render()`.
@@ -30,6 +30,7 @@ add one is in [extending.md](extending.md).
 | Actions | `formloom.automation.ACTIONS` | `automation/actions.py` |
 | Recipients | `formloom.automation.recipients.RECIPIENTS` | `automation/recipients.py` |
 | Gate requirements | `formloom.workflow.gates.GATE_REQUIREMENTS` | `workflow/gates.py` |
+| Approvers | `formloom.workflow.approvers.APPROVER_KINDS` | `workflow/approvers.py` |
 
 Why the schemas are generated files rather than built only at load time: reviewers
 read a schema change in the diff of the JSON file, and editors and other tools can
@@ -45,8 +46,14 @@ _SECTIONS = (
     ("action", "Actions", "Each of a rule's `actions` is `{\"type\": NAME, ...its settings}`."),
     ("recipient", "Recipients", "What a notify or email action's `to` may list."),
     ("gate requirement", "Gate requirements", "The keys of a stage's `gate`; a move into the stage is refused "
-                                              "with every unmet requirement listed."),
+                                              "with every unmet requirement listed, and the gate dialog "
+                                              "offers what each kind says helps meet it."),
+    ("approver", "Approvers", "What an approval step's `approvers` may list."),
 )
+
+#: what the gate dialog does for a requirement kind's failures, from the entry's fields
+_DIALOG_FLAGS = (("fill_fields", "the dialog asks for its fields"), ("fixed_by_editing", "met by editing the record"),
+                 ("met_by_moving", "met by sending the move"), ("fixes", "fix links"))
 
 
 def _cell(text: Any) -> str:
@@ -90,6 +97,7 @@ def render() -> str:
                 flags.append("timed")
             if getattr(entry, "codes", ()):
                 flags.append("failure codes: " + ", ".join(f"`{c}`" for c in entry.codes))
+            flags += [word for flag, word in _DIALOG_FLAGS if kind == "gate requirement" and getattr(entry, flag)]
             if flags:
                 lines += [f"*{', '.join(flags)}*", ""]
             settings = getattr(entry, "settings", ())

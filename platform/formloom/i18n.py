@@ -221,6 +221,9 @@ CATALOGUES: dict[str, dict[str, str]] = {
         "Every option needs a value (the stable code stored in records).": "每个选项都需要一个值（保存在记录中的固定代码）。",
         "Give the field a key: lower-case letters, digits and _, starting with a letter.":
             "请为字段填写键：由小写字母、数字和 _ 组成，以字母开头。",
+        # -- registry2: gate requirement kinds' fixes --
+        "Add %(entity)s": "新建%(entity)s",
+        "See the related records": "查看关联记录",
     },
 }
 

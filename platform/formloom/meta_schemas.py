@@ -187,10 +187,11 @@ def registries() -> dict[str, list]:
     from .automation import ACTIONS, TRIGGERS
     from .automation.recipients import RECIPIENTS
     from .fields import FIELD_TYPES
+    from .workflow.approvers import APPROVER_KINDS
     from .workflow.gates import GATE_REQUIREMENTS
     return {"field type": list(FIELD_TYPES.values()), "trigger": list(TRIGGERS.values()),
             "action": list(ACTIONS.values()), "recipient": list(RECIPIENTS.values()),
-            "gate requirement": list(GATE_REQUIREMENTS.values())}
+            "gate requirement": list(GATE_REQUIREMENTS.values()), "approver": list(APPROVER_KINDS.values())}
 
 
 def signature() -> tuple:

@@ -296,6 +296,25 @@ def test_create_record_action_must_fill_required_fields(make_app, make_workflow,
     assert "without its required field 'subject'" in message
 
 
+def test_create_record_action_is_not_asked_for_what_it_fills_in_itself(make_app, make_workflow, make_rule,
+                                                                      make_field, problems_of):
+    """The reference back to the firing record and, with `due_in`, the due date are filled
+    by the action (automation/actions.py), so leaving them out of `values` is right."""
+    app = make_app()
+    visit = next(e for e in app["entities"] if e["key"] == "visit")
+    next(f for f in visit["fields"] if f["key"] == "deal")["required"] = True
+    visit["fields"].append(make_field("due", "date", required=True))
+    visit["fields"].append(make_field("rep", "user", required=True))
+    rule = make_rule(actions=[{"type": "create_record", "entity": "visit", "due_in": "P2D",
+                               "values": {"subject": "Call back"}}])
+    [message] = at(problems_of(app, make_workflow(rules=[rule])), "$.rules[0].actions[0].values")
+    assert "without its required field 'rep'" in message        # the one the action cannot know
+    rule["actions"][0]["values"]["rep"] = "{{ record.owner }}"
+    rule["actions"][0].pop("due_in")
+    [message] = at(problems_of(app, make_workflow(rules=[rule])), "$.rules[0].actions[0].values")
+    assert "without its required field 'due'" in message         # no due_in: nothing fills it
+
+
 def test_roles_must_be_declared_everywhere_they_are_named(make_app, make_field, make_workflow, make_rule, problems_of):
     app = make_app(make_field("margin", "percent", hidden_for=["intern"]))
     app["entities"][0]["permissions"]["boss"] = {"read": "all"}

@@ -29,7 +29,7 @@ def quorum(check):
     if people < spec["min"]:
         yield GateFailure("quorum", check.stage.key, None,
                           f"{spec['min']} different people must take part (so far {people}).",
-                          {"min": spec["min"], "count": people})
+                          {"min": spec["min"], "count": people, "entity": spec["entity"], "via": spec["via"]})
 
 
 QUORUM = RequirementKind(

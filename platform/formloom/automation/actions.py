@@ -36,7 +36,7 @@ from .recipients import manager_of, resolve_ids  # noqa: F401 -- manager_of kept
 from ..definitions import rule_checks
 from ..fields.settings import Setting
 from .rule_settings import DURATION, ENTITY, KEY, MESSAGE, RECIPIENTS, STAGE, SUBJECT, setting
-from .rules import RegistryError
+from ..registry import Registry
 from .settings import Settings
 from .tables import automation_state, rule_runs
 from .timing import add_duration, zone
@@ -90,14 +90,11 @@ class ActionType:
     check: Callable[..., Iterator] | None = None      # (subject, spec, path, what, env) -> problems
 
 
-ACTIONS: dict[str, ActionType] = {}
+ACTIONS: Registry[ActionType] = Registry("action type")
 
 
 def register_action(entry: ActionType) -> ActionType:
-    if entry.name in ACTIONS:
-        raise RegistryError(f"duplicate action type {entry.name!r}")
-    ACTIONS[entry.name] = entry
-    return entry
+    return ACTIONS.add(entry)
 
 
 def action(name: str, **about: Any):
@@ -111,7 +108,7 @@ def action(name: str, **about: Any):
 
 def unregister_action(name: str) -> None:
     """Remove an action type (tests that register one of their own clean up with this)."""
-    ACTIONS.pop(name, None)
+    ACTIONS.remove(name)
 
 
 class ActionError(FormloomError):
@@ -462,7 +459,7 @@ def _templated(ctx: RuleContext, value: Any, **extra: Any) -> Any:
     return value
 
 
-_DUE_FIELD_KEYS = ("due", "due_date", "due_at", "due_on")
+_DUE_FIELD_KEYS = rule_checks.DUE_FIELD_KEYS
 
 
 @action("create_record", label={"en": "Create a record", "zh": "创建记录"},

@@ -4,6 +4,8 @@ A recipient is written `owner` (a kind that takes nothing) or `role:lead` (a
 kind and its argument). Each entry carries its syntax, label and help (en/zh),
 its meaning check (the role or field named exists) and its resolution to user
 ids. workflow.schema.json's `recipient` pattern is generated from the entries.
+Approvers are written the same way: the syntax and the role and field checks are
+person_kinds.py's, shared with workflow/approvers.py.
 """
 from __future__ import annotations
 
@@ -13,12 +15,9 @@ from typing import Any, Callable, Iterator, Mapping
 from sqlalchemy import Connection, select
 
 from ..auth.users import members_of
-from ..definitions.wording import cap, unknown
+from ..person_kinds import parse_written, people_in, role_check, user_field_check, written_pattern
+from ..registry import Registry
 from ..store.tables import users
-from .rules import RegistryError
-
-#: The argument of a kind that takes one (a role or field key), as a regular expression.
-ARGUMENT_PATTERN = "[a-z][a-z0-9_]{0,62}"
 
 
 @dataclass(frozen=True)
@@ -35,14 +34,11 @@ class RecipientKind:
         return self.name if self.argument is None else f"{self.name}:{self.argument}"
 
 
-RECIPIENTS: dict[str, RecipientKind] = {}
+RECIPIENTS: Registry[RecipientKind] = Registry("recipient kind")
 
 
 def register_recipient(kind: RecipientKind) -> RecipientKind:
-    if kind.name in RECIPIENTS:
-        raise RegistryError(f"duplicate recipient kind {kind.name!r}")
-    RECIPIENTS[kind.name] = kind
-    return kind
+    return RECIPIENTS.add(kind)
 
 
 def recipient(name: str, argument: str | None = None, **about: Any):
@@ -54,24 +50,17 @@ def recipient(name: str, argument: str | None = None, **about: Any):
 
 
 def unregister_recipient(name: str) -> None:
-    RECIPIENTS.pop(name, None)
+    RECIPIENTS.remove(name)
 
 
 def parse(text: Any) -> tuple[RecipientKind, str | None] | None:
     """("role" kind, "lead") for "role:lead"; None when `text` is no recipient."""
-    if not isinstance(text, str):
-        return None
-    name, colon, argument = text.partition(":")
-    kind = RECIPIENTS.get(name)
-    if kind is None or (kind.argument is None) == bool(colon):
-        return None
-    return kind, (argument if colon else None)
+    return parse_written(RECIPIENTS, text)
 
 
 def pattern() -> str:
     """The JSON Schema pattern of a recipient, from the registered kinds."""
-    choices = [k.name if k.argument is None else f"{k.name}:{ARGUMENT_PATTERN}" for k in RECIPIENTS.values()]
-    return f"^({'|'.join(choices)})$"
+    return written_pattern(RECIPIENTS)
 
 
 def syntax_hint() -> str:
@@ -117,39 +106,19 @@ def manager(ctx: Any, argument: str | None) -> list:
     return [manager_of(ctx.conn, ctx.record.owner_id)] if ctx.record is not None else []
 
 
-def _check_role(s: Any, role: str, path: tuple, what: str, env: Any) -> Iterator:
-    if env.roles is not None and role not in env.roles:
-        yield s.problem(*path, message=f"{cap(what)} notifies {unknown('the role', role, env.roles)}, "
-                                       "which is not one of the app's roles.")
-
-
 @recipient("role", "ROLE", label={"en": "Everyone with a role", "zh": "某角色的所有人"},
            help={"en": "Every member of a role of this app, such as role:lead.", "zh": "本应用某角色的所有成员，例如 role:lead。"},
-           check=_check_role)
+           check=role_check("notifies {}"))
 def role(ctx: Any, argument: str | None) -> list:
     return [uid for uid, _ in members_of(ctx.conn, ctx.app.key, argument)]
-
-
-def _check_field(s: Any, key: str, path: tuple, what: str, env: Any) -> Iterator:
-    if env.fields is None:
-        return
-    if key not in env.fields:
-        yield s.problem(*path, message=f"{cap(what)} notifies the people in "
-                                       f"{unknown('the field', key, env.fields)}, which the entity does not have.")
-    elif env.fields[key].get("type") != "user":
-        yield s.problem(*path, message=f"{cap(what)} notifies the people in the field {key!r}, "
-                                       f"which is a {env.fields[key].get('type')} field, not a user field.")
 
 
 @recipient("field", "FIELD", label={"en": "People in a user field", "zh": "用户字段中的人"},
            help={"en": "The people a user field of the record names, such as field:watcher.",
                  "zh": "记录某个用户字段所指的人，例如 field:watcher。"},
-           check=_check_field)
+           check=user_field_check("notifies {}"))
 def user_field(ctx: Any, argument: str | None) -> list:
-    if ctx.record is None:
-        return []
-    value = ctx.record.data.get(argument)
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+    return people_in(ctx.record, argument) if ctx.record is not None else []
 
 
 @recipient("approvers", label={"en": "Waiting approvers", "zh": "待审批人"},

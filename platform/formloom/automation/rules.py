@@ -16,11 +16,8 @@ from typing import Any, Callable, Iterator, Mapping
 from ..definitions.model import AppDef, RuleDef, WorkflowDef
 from ..definitions import rule_checks
 from ..fields.settings import Setting
+from ..registry import Registry, RegistryError  # noqa: F401 (RegistryError: where tests and extensions import it)
 from .rule_settings import DURATION, ENTITY, FIELD, KEY, KEY_LIST, STAGE, setting
-
-
-class RegistryError(RuntimeError):
-    """Two trigger or action types were registered under one name."""
 
 
 @dataclass(frozen=True)
@@ -49,13 +46,11 @@ class TriggerType:
     check: Callable[..., Iterator] | None = None  # (subject, spec, path, what, env) -> problems
 
 
-TRIGGERS: dict[str, TriggerType] = {}
+TRIGGERS: Registry[TriggerType] = Registry("trigger type")
 
 
 def _register(trigger: TriggerType) -> None:
-    if trigger.name in TRIGGERS:
-        raise RegistryError(f"duplicate trigger type {trigger.name!r}")
-    TRIGGERS[trigger.name] = trigger
+    TRIGGERS.add(trigger)
 
 
 def event_trigger(name: str, **about: Any):
@@ -77,7 +72,7 @@ def time_trigger(name: str, **about: Any):
 
 def unregister_trigger(name: str) -> None:
     """Remove a trigger type (tests that register one of their own clean up with this)."""
-    TRIGGERS.pop(name, None)
+    TRIGGERS.remove(name)
 
 
 def is_timed(rule: RuleDef) -> bool:

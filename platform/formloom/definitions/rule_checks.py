@@ -201,7 +201,8 @@ def _set_field_problems(s: Subject, action: dict, path: tuple, what: str,
             yield s.problem(*path, "value", message=f"{cap(what)} sets the field {name!r} to {value}, which only a "
                                                     f"{' or '.join(MOMENT_VALUES[value])} field can take; "
                                                     f"{name!r} is a {target.get('type')} field.")
-    elif value is not None and (why := value_problem(target, value)):
+    elif value is not None and not _is_template(value) and (why := value_problem(target, value)):
+        # a {{ template }} is judged once rendered, when the rule runs (as create_record's values are)
         yield s.problem(*path, "value", message=f"The value that {what} sets {why}.")
     if isinstance(action.get("formula"), str):
         _, found = formula_problems(s, action["formula"], fields, (*path, "formula"), f"The formula of {what}")
@@ -230,6 +231,28 @@ def _move_values_problems(s: Subject, action: dict, path: tuple, what: str,
             yield s.problem(*path, "values", name, message=f"The value that {what} gives {name!r} {why}.")
 
 
+#: A create_record action with `due_in` fills the first date or datetime field of these names.
+DUE_FIELD_KEYS = ("due", "due_date", "due_at", "due_on")
+
+
+def filled_by_create_record(action: dict, fields: dict[str, dict], firing_entity: Any) -> set[str]:
+    """The fields a create_record action fills in itself besides its `values`: the first
+    reference back to the firing record's entity, and the due date field when `due_in` is
+    given (automation/actions.py create_record_action does exactly this)."""
+    values = action.get("values") if isinstance(action.get("values"), dict) else {}
+    filled: set[str] = set()
+    back = next((k for k, f in fields.items() if f.get("type") == "reference" and f.get("entity") == firing_entity
+                 and k not in values), None)
+    if back is not None:
+        filled.add(back)
+    if action.get("due_in"):
+        due = next((k for k, f in fields.items() if k in DUE_FIELD_KEYS and f.get("type") in ("date", "datetime")),
+                   None)
+        if due is not None:
+            filled.add(due)
+    return filled
+
+
 def _create_record_problems(s: Subject, action: dict, path: tuple, what: str) -> Iterator[Problem]:
     values = action.get("values") if isinstance(action.get("values"), dict) else {}
     for name, value in values.items():
@@ -253,8 +276,9 @@ def _create_record_problems(s: Subject, action: dict, path: tuple, what: str) ->
             yield s.problem(*path, "values", name, message=f"{cap(what)} fills the field {name!r}, which is computed.")
         elif value is not None and not _is_template(value) and (why := value_problem(f, value)):
             yield s.problem(*path, "values", name, message=f"The value that {what} gives {name!r} {why}.")
+    filled = filled_by_create_record(action, fields, s.doc.get("entity"))
     for name, f in fields.items():
-        if f.get("required") is True and name not in values and f.get("default") is None \
+        if f.get("required") is True and name not in values and name not in filled and f.get("default") is None \
                 and not has_flag(f.get("type"), "computed"):
             yield s.problem(*path, "values", message=f"{cap(what)} creates a {target.get('key')!r} record without its "
                                                      f"required field {name!r}; add it to 'values'.")

@@ -13,11 +13,8 @@ from typing import Any, ClassVar, Iterator, Mapping, NoReturn, Sequence
 
 from ..definitions.model import FieldDef
 from ..i18n import translate
+from ..registry import Registry, RegistryError
 from .settings import COMMON_SETTINGS, Setting
-
-
-class RegistryError(Exception):
-    """Two field types claimed the same name."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +98,11 @@ class FieldType:
     operators: ClassVar[tuple[str, ...]] = ("eq", "ne", "in", "is_empty")
     #: True when people cannot type the value (formula, auto_number)
     computed: ClassVar[bool] = False
+    #: the form widget: a template under web/templates/fields/, included by records/_field.html
+    #: with `f`, `field` (the WTForms field), `fv` (the FieldView) and `attrs` (aria attributes)
+    widget_template: ClassVar[str] = "fields/input.html"
+    #: True when the form checks the value on the server as soon as focus leaves the widget
+    validates_live: ClassVar[bool] = True
 
     # -- values -----------------------------------------------------------------
     def is_empty(self, value: Any) -> bool:
@@ -234,15 +236,13 @@ def _non_empty(f: FieldDef, schema: dict) -> dict:
     return schema
 
 
-FIELD_TYPES: dict[str, FieldType] = {}
+FIELD_TYPES: Registry[FieldType] = Registry("field type")
 
 
 def register(cls: type[FieldType]) -> type[FieldType]:
     if not cls.name:
         raise RegistryError(f"{cls.__name__} has no name")
-    if cls.name in FIELD_TYPES:
-        raise RegistryError(f"duplicate field type {cls.name!r}")
-    FIELD_TYPES[cls.name] = cls()
+    FIELD_TYPES.add(cls())
     ordered = sorted(FIELD_TYPES.items(), key=lambda item: item[1].order)   # stable: ties keep registration order
     FIELD_TYPES.clear()
     FIELD_TYPES.update(ordered)
@@ -251,7 +251,7 @@ def register(cls: type[FieldType]) -> type[FieldType]:
 
 def unregister(name: str) -> None:
     """Remove a type (tests that register one of their own clean up with this)."""
-    FIELD_TYPES.pop(name, None)
+    FIELD_TYPES.remove(name)
 
 
 def has_flag(type_name: Any, flag: str) -> bool:

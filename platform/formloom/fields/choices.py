@@ -71,6 +71,7 @@ class MultiselectType(FieldType):
 
     name = "multiselect"
     order = 90
+    validates_live = False          # leaving one box of the group says nothing of the whole
     label = {"en": "Multiple choice", "zh": "多选"}
     help = {"en": "Several distinct values from a list of options.", "zh": "从选项列表中选多个不同的值。"}
     settings = (DEFAULT, OPTIONS,
@@ -141,6 +142,8 @@ class CheckboxType(FieldType):
 
     name = "checkbox"
     order = 100
+    widget_template = "fields/checkbox.html"
+    validates_live = False          # ticking cannot make a value invalid
     label = {"en": "Checkbox", "zh": "复选框"}
     help = {"en": "Yes or no.", "zh": "是或否。"}
     settings = (DEFAULT,)

@@ -126,6 +126,8 @@ class ReferenceType(_LinkType):
 
     name = "reference"
     order = 140
+    widget_template = "fields/reference.html"
+    validates_live = False          # the picker posts ids, checked when the form is sent
     label = {"en": "Reference", "zh": "关联记录"}
     help = {"en": "A record (or several) of another entity.", "zh": "另一个实体的一条（或多条）记录。"}
     settings = (DEFAULT,

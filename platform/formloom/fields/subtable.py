@@ -42,6 +42,7 @@ def rows_from_text(text: Any) -> Any:
 class SubtableType(FieldType):
     name = "subtable"
     order = 190
+    validates_live = False          # rows are checked together when the form is sent
     label = {"en": "Table", "zh": "子表"}
     help = {"en": "Rows of typed columns, such as order lines.", "zh": "由多列组成的多行数据，例如订单明细。"}
     settings = (

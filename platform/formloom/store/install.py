@@ -21,7 +21,7 @@ from ..definitions.compile import compile_app
 from ..definitions.load import load_document
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..definitions.problems import DocumentError, Problem
-from ..definitions.validate import validate_app
+from ..definitions.validate import validate_app, validate_workflow
 from ..errors import InstallError
 from ..fields import CleanContext, FieldValueError, field_type
 from ..resources import workflows_dir
@@ -64,11 +64,23 @@ def read_template(path: Path) -> tuple[dict, dict[str, dict], str]:
     if not app_path.is_file():
         raise InstallError(f"No app document at {app_path}.", hint="Give a template folder containing app.json.")
     app_doc = load_document(app_path)
-    workflows = {key: doc for key, (_p, doc) in find_workflow_documents(app_doc, app_path.parent).items()}
-    problems = validate_app(app_doc, workflows, str(app_path))
+    found = find_workflow_documents(app_doc, app_path.parent)
+    workflows = {key: doc for key, (_p, doc) in found.items()}
+    problems = document_problems(app_doc, {key: (str(p), doc) for key, (p, doc) in found.items()}, str(app_path))
     if problems:
         raise DocumentError(problems)
     return app_doc, workflows, str(app_path)
+
+
+def document_problems(app_doc: dict, workflows: Mapping[str, tuple[str, dict]], source: str,
+                      *, validate_workflows: bool = True) -> list[Problem]:
+    """Every problem of an app and its workflows (key -> (source, document)), each located
+    in its own document; a workflow is checked against the app it belongs to."""
+    problems = validate_app(app_doc, {key: doc for key, (_s, doc) in workflows.items()}, source)
+    if validate_workflows:
+        for _key, (where, doc) in sorted(workflows.items()):
+            problems += validate_workflow(doc, app_doc, where)
+    return problems
 
 
 def content_hash(documents: Mapping[str, Any]) -> str:
@@ -101,12 +113,15 @@ def install_path(db: Database, path: Path, *, user_id: int | None = None) -> Ins
 
 def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, dict], *, source: str | None = None,
                       user_id: int | None = None, dashboard_docs: Mapping[str, dict] | None = None,
-                      comment: str | None = None) -> InstallResult:
-    """Install or upgrade; validate first (documents given directly are not trusted either).
-    The CLI (`formloom install`) and the designer's "Publish" both come through here.
-    `dashboard_docs` (key -> dashboard document) replaces the app's dashboards; None keeps
-    those of the current version (a caller that edits only the app does not drop them)."""
-    problems = validate_app(app_doc, dict(workflow_docs), source or "app.json")
+                      comment: str | None = None, validate_workflows: bool = True) -> InstallResult:
+    """Install or upgrade; validate the app and its workflows first (documents given directly
+    are not trusted either). The CLI (`formloom install`) and the designer's "Publish" both
+    come through here. `dashboard_docs` (key -> dashboard document) replaces the app's
+    dashboards; None keeps those of the current version (a caller that edits only the app
+    does not drop them). `validate_workflows=False` is for tests that install a deliberately
+    broken workflow to see what the engine does at run time with it."""
+    problems = document_problems(app_doc, {key: (f"workflows/{key}.json", doc) for key, doc in workflow_docs.items()},
+                                 source or "app.json", validate_workflows=validate_workflows)
     if problems:
         raise DocumentError(problems)
     with db.write() as conn:

@@ -17,6 +17,7 @@ from ..auth import policy
 from ..auth.users import Actor
 from ..definitions.model import LANGUAGES, AppDef, EntityDef, Label
 from ..errors import ForbiddenError, NotFoundError
+from ..fields import field_type
 from ..store.apps import AppCatalog
 from ..store.db import Database
 
@@ -269,6 +270,7 @@ def public_url(path: str) -> str:
 def init_templates(app: Flask) -> None:
     from .datetimes import init_filters
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["field_type"] = lambda f: field_type(f.type)     # its widget_template, validates_live
     init_filters(app)
     app.jinja_env.globals.update(current_actor=current_actor, nav_apps=nav_apps, current_lang=lang,
                                  url_with=url_with, languages=LANGUAGES, url_for=cached_url_for)

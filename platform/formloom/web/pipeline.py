@@ -35,6 +35,7 @@ from ..workflow import (
 from ..workflow.approvals import ApprovalPending, ApprovalStarted
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
+from .gate_dialog import ConflictView, GateDialog, WebFixPlace, failure_views, fillable_fields, needs_editing
 from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
                       zone_for)
 from .params import int_arg
@@ -281,19 +282,6 @@ def cards(app_key: str, entity_key: str):
 
 # -- moving ----------------------------------------------------------------------------------
 
-@dataclass
-class FixLink:
-    href: str
-    text: str
-
-
-@dataclass
-class FailureView:
-    failure: GateFailure
-    in_form: bool                    # the dialog asks for this field
-    links: list[FixLink]
-
-
 def _view_arg() -> str:
     view = request.form.get("view", "record")
     return view if view in VIEWS else "record"
@@ -408,55 +396,6 @@ def _fields_of(place: Place, target: StageDef, record: Record, keys: list[str], 
     return FormState(place, record, target, visible, set(keys), form)
 
 
-def _fix_links(place: Place, record: Record, failure: GateFailure) -> list[FixLink]:
-    actor, app = current_actor(), place.app
-    if failure.code in ("required", "condition"):
-        return []               # one "Edit the record" link under the list covers these
-    if failure.code == "related":
-        rel = app.entity(failure.details.get("entity", ""))
-        via = failure.details.get("via")
-        if rel is None or policy.scope(actor, "read", app, rel) == "none":
-            return []
-        links = []
-        writable = {f.key for f in policy.writable_fields(actor, app, rel)}
-        if policy.can(actor, "create", app, rel) and via in writable:
-            links.append(FixLink(url_for("records.new", app_key=app.key, entity_key=rel.key, **{via: record.id}),
-                                 _("Add %(entity)s", entity=rel.label.get(lang()))))
-        links.append(FixLink(url_for("records.detail", app_key=app.key, entity_key=place.entity.key,
-                                     record_id=record.id), _("See the related records")))
-        return links
-    return []
-
-
-def _failure_fields(failure: GateFailure) -> list[str]:
-    if failure.code == "required":
-        return [failure.field] if failure.field else []
-    if failure.code == "condition":
-        return list(failure.details.get("fields") or ())
-    return []
-
-
-def _in_form(failure: GateFailure, form_keys: list[str]) -> bool:
-    return any(k in form_keys for k in _failure_fields(failure))
-
-
-def fillable_fields(entity: EntityDef, failures: list[GateFailure], writable: set[str]) -> list[str] | None:
-    """The fields the dialog asks for (in the form's order), or None when filling fields
-    cannot be enough: every failure must be a missing field the actor may write or a
-    condition reading at least one such field (a checkbox to tick, a number to raise)."""
-    keys: list[str] = []
-    for failure in failures:
-        if failure.code == "approval":      # asked for when the move is sent; no field to fill
-            continue
-        mine = [k for k in _failure_fields(failure) if k in writable]
-        if not mine or (failure.code == "required" and len(mine) != 1):
-            return None
-        keys += mine
-    if not keys:
-        return None
-    return [f.key for f in entity.fields if f.key in keys]
-
-
 def _refused(place: Place, workflow: WorkflowDef, record_id: int, target: StageDef, view: str, *,
              blocked: GateBlocked | None = None, filled=None, problems: Iterable = (),
              override_error: FormloomError | None = None):
@@ -485,26 +424,22 @@ def _refused(place: Place, workflow: WorkflowDef, record_id: int, target: StageD
             state = _fields_of(place, target, record, form_keys, formdata=filled)
             fields = [fv for fv in field_views(state, conn, problems) if fv.f.key in form_keys]
             form_keys = [fv.f.key for fv in fields]
-        views = [FailureView(f, _in_form(f, form_keys), [] if _in_form(f, form_keys) else
-                             _fix_links(place, record, f)) for f in failures]
+        views = failure_views(failures, form_keys, WebFixPlace(actor, app, entity, record.id, lang()))
         general = [p.message for p in problems if p.field not in form_keys]
         edit_url = None
-        if can_edit and any(v.failure.code in ("required", "condition") and not v.in_form for v in views):
+        if can_edit and needs_editing(views):
             edit_url = url_for("records.edit", app_key=app.key, entity_key=entity.key, record_id=record.id,
                                then_move=target.key, next=_return_url(place, record, view))
-    context = dict(
-        place=place, app=app, entity=entity, workflow=workflow, record=record, target=target, view=view,
-        failures=views, fields=fields, fill_keys=form_keys, general=general, edit_url=edit_url,
+    dialog = GateDialog(
+        place, workflow, record, target, view,
         message=(blocked.message if blocked else _("This record cannot move to %(stage)s yet.",
                                                      stage=target.label.get(lang()))),
-        hint=blocked.hint if blocked else None, override_error=override_error,
-        can_override=policy.is_app_admin(actor, app), board_query=request.form.get("board_query", ""),
-        next_url=_next_arg(), move_url=_move_url(place, record), conflict=None,
-        current=workflow.stage(record.stage) if record.stage else None,
+        hint=blocked.hint if blocked else None, failures=views, fields=fields, fill_keys=form_keys,
+        general=general, edit_url=edit_url, override_error=override_error,
+        can_override=policy.is_app_admin(actor, app),
         validate_url=url_for("records.validate", app_key=app.key, entity_key=entity.key, field_key="__key__"),
-        record_field=RECORD_FIELD, **_board_extras(place, workflow, record, view),
-    )
-    return _dialog_response(context, 422)
+        **_dialog_common(place, workflow, record, view))
+    return _dialog_response(dialog, 422)
 
 
 def _conflict(place: Place, workflow: WorkflowDef, record_id: int, target: StageDef, view: str,
@@ -513,24 +448,24 @@ def _conflict(place: Place, workflow: WorkflowDef, record_id: int, target: Stage
     record = getattr(conflict, "current", None) or _fresh(place, record_id)
     with db().read() as conn:
         names = lookups_for(conn, place.app, (), (), extra_users=[record.updated_by], actor=current_actor()).names
-    context = dict(
-        place=place, app=place.app, entity=place.entity, workflow=workflow, record=record, target=target,
-        view=view, failures=[], fields=[], fill_keys=[], general=[], edit_url=None, message=conflict.message,
-        hint=conflict.hint,
-        override_error=None, can_override=False, board_query=request.form.get("board_query", ""),
-        next_url=_next_arg(), move_url=_move_url(place, record),
-        current=workflow.stage(record.stage) if record.stage else None,
-        conflict={"by": names.get(record.updated_by), "at": local_time(record.updated_at, place.app),
-                  "version": record.version},
-        validate_url=None, record_field=RECORD_FIELD, **_board_extras(place, workflow, record, view),
-    )
-    return _dialog_response(context, 409)
+    dialog = GateDialog(
+        place, workflow, record, target, view, message=conflict.message, hint=conflict.hint,
+        conflict=ConflictView(names.get(record.updated_by), local_time(record.updated_at, place.app), record.version),
+        **_dialog_common(place, workflow, record, view))
+    return _dialog_response(dialog, 409)
 
 
-def _dialog_response(context: dict, status: int):
-    if is_fragment_request():
-        return render_template("pipeline/_gate_dialog.html", **context), status
-    return render_template("pipeline/move.html", **context), status
+def _dialog_common(place: Place, workflow: WorkflowDef, record: Record, view: str) -> dict:
+    """What the refused and the conflict dialogs show alike: where the move goes from and back to."""
+    return dict(board_query=request.form.get("board_query", ""), next_url=_next_arg(),
+                move_url=_move_url(place, record), record_field=RECORD_FIELD,
+                current=workflow.stage(record.stage) if record.stage else None,
+                **_board_extras(place, workflow, record, view))
+
+
+def _dialog_response(dialog: GateDialog, status: int):
+    template = "pipeline/_gate_dialog.html" if is_fragment_request() else "pipeline/move.html"
+    return render_template(template, **dialog.context()), status
 
 
 def _moved(place: Place, workflow: WorkflowDef, record: Record, target: StageDef, view: str):

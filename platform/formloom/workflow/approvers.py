@@ -16,7 +16,6 @@ An approval, as written in a gate:
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
@@ -27,11 +26,11 @@ from ..conditions import truthy
 from ..definitions.model import Label
 from ..definitions.wording import cap, unknown
 from ..i18n import translate
+from ..person_kinds import parse_written, people_in, role_check, user_field_check, written_pattern
+from ..registry import Registry
 from ..store.tables import users
 
 _F = "field.schema.json#/$defs/"
-ARGUMENT_PATTERNS = {"ROLE": "[a-z][a-z0-9_]{0,62}", "FIELD": "[a-z][a-z0-9_]{0,62}",
-                     "EMAIL": "[^\\s@:]+@[^\\s@]+\\.[^\\s@]+"}
 
 
 @dataclass(frozen=True)
@@ -48,30 +47,22 @@ class ApproverKind:
         return self.name if self.argument is None else f"{self.name}:{self.argument}"
 
 
-APPROVER_KINDS: dict[str, ApproverKind] = {}
+APPROVER_KINDS: Registry[ApproverKind] = Registry("approver kind")
 
 
 def approver_kind(name: str, argument: str | None = None, **about: Any):
     def register(fn):
-        if name in APPROVER_KINDS:
-            raise ValueError(f"duplicate approver kind {name!r}")
-        APPROVER_KINDS[name] = ApproverKind(name, fn, argument, **about)
+        APPROVER_KINDS.add(ApproverKind(name, fn, argument, **about))
         return fn
     return register
 
 
 def approver_pattern() -> str:
-    parts = [re.escape(k.name) if k.argument is None else f"{re.escape(k.name)}:{ARGUMENT_PATTERNS[k.argument]}"
-             for k in APPROVER_KINDS.values()]
-    return "^(" + "|".join(parts) + ")$"
+    return written_pattern(APPROVER_KINDS)
 
 
 def parse_approver(text: str) -> tuple[ApproverKind, str | None] | None:
-    name, sep, argument = text.partition(":")
-    kind = APPROVER_KINDS.get(name)
-    if kind is None or (kind.argument is None) != (not sep):
-        return None
-    return kind, (argument if sep else None)
+    return parse_written(APPROVER_KINDS, text)
 
 
 def _manager_of(conn: Connection, user_id: int | None) -> int | None:
@@ -92,36 +83,18 @@ def _manager_manager(conn, app, record, argument) -> list:
     return [_manager_of(conn, _manager_of(conn, record.owner_id))]
 
 
-def _check_role(s: Any, role: str, path: tuple, what: str, env: Any) -> Iterator:
-    if env.roles is not None and role not in env.roles:
-        yield s.problem(*path, message=f"{cap(what)} names {unknown('the role', role, env.roles)} as approver, "
-                                       "which is not one of the app's roles.")
-
-
 @approver_kind("role", "ROLE", label={"en": "Anyone with a role", "zh": "某角色的成员"},
                help={"en": "The members of a role of this app, such as role:manager.",
-                     "zh": "本应用某角色的成员，例如 role:manager。"}, check=_check_role)
+                     "zh": "本应用某角色的成员，例如 role:manager。"}, check=role_check("names {} as approver"))
 def _role(conn, app, record, argument) -> list:
     return [uid for uid, _ in members_of(conn, app.key, argument)]
 
 
-def _check_field(s: Any, key: str, path: tuple, what: str, env: Any) -> Iterator:
-    if env.fields is None:
-        return
-    if key not in env.fields:
-        yield s.problem(*path, message=f"{cap(what)} names the people in "
-                                       f"{unknown('the field', key, env.fields)} as approvers, which the entity does not have.")
-    elif env.fields[key].get("type") != "user":
-        yield s.problem(*path, message=f"{cap(what)} names the people in the field {key!r} as approvers, "
-                                       f"but it is a {env.fields[key].get('type')} field, not a user field.")
-
-
 @approver_kind("field", "FIELD", label={"en": "People in a user field", "zh": "用户字段中的人"},
                help={"en": "The people a user field of the record names, such as field:reviewer.",
-                     "zh": "记录某个用户字段所指的人，例如 field:reviewer。"}, check=_check_field)
+                     "zh": "记录某个用户字段所指的人，例如 field:reviewer。"}, check=user_field_check("names {} as approvers"))
 def _field(conn, app, record, argument) -> list:
-    value = record.data.get(argument)
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+    return people_in(record, argument)
 
 
 def _check_user(s: Any, email: str, path: tuple, what: str, env: Any) -> Iterator:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
@@ -25,7 +25,9 @@ from ..conditions import truthy, variables
 from ..definitions.model import AppDef, EntityDef, GateDef, GateRelatedDef, Label, StageDef, WorkflowDef, thaw
 from ..errors import FormloomError
 from ..fields import field_type
+from ..fields.settings import Setting
 from ..i18n import translate
+from ..registry import Registry
 from ..record_data import parsed_formula
 from ..store.expressions import field_expr, live
 from ..store.query import Filter, QueryError, coerce_filter_value, filter_clause
@@ -132,10 +134,34 @@ class GateCheck:
 
 
 @dataclass(frozen=True)
+class Fix:
+    """One way out of an unmet requirement, shown next to it: a link, or a note when `href` is None."""
+
+    text: str
+    href: str | None = None
+
+
+class FixPlace(Protocol):
+    """What the interface offers a requirement kind to say how to fix a failure. Every
+    answer is already within the actor's rights: a link the actor could not follow is None."""
+
+    lang: str
+    record_id: int
+
+    def can_read(self, entity_key: str) -> bool: ...
+    def entity_label(self, entity_key: str) -> str: ...
+    def new_record_url(self, entity_key: str, **prefill: Any) -> str | None: ...
+    def record_url(self) -> str: ...
+
+
+@dataclass(frozen=True)
 class RequirementKind:
     """One kind of gate requirement: the gate key it is written under, its settings'
     JSON Schema (workflow.schema.json's `gate` is generated from the entries), labels
-    and help (en/zh), the failure codes it yields and its evaluation."""
+    and help (en/zh), the failure codes it yields, its evaluation and how the gate
+    dialog helps meet it. A failure's `message` is the kind's rendering of the unmet
+    reason; the fields below say what the dialog offers beside it, so a new kind needs
+    no change in the web layer."""
 
     name: str
     evaluate: Callable[[GateCheck], Iterable[GateFailure]]
@@ -145,21 +171,48 @@ class RequirementKind:
     help: Mapping[str, str] = dc_field(default_factory=dict)
     #: meaning check of the document's settings: (subject, settings, path, what) -> problems
     check: Callable[..., Iterable] | None = None
+    #: the record's fields whose values could meet a failure (the dialog's form asks for
+    #: the ones the actor may write): failure -> field keys
+    fill_fields: Callable[[GateFailure], Sequence[str]] | None = None
+    #: editing the record meets it ("Edit the record" is offered when the form does not)
+    fixed_by_editing: bool = False
+    #: sending the move meets it (an approval request starts): no field is needed for it
+    met_by_moving: bool = False
+    #: links and notes shown next to a failure: (failure, place) -> fixes
+    fixes: Callable[[GateFailure, FixPlace], Iterable[Fix]] | None = None
+    #: the keys of the kind's value (of each item, for a list of objects), labelled for the
+    #: designer and the docs; a test holds their names equal to the schema's properties
+    settings: tuple[Setting, ...] = ()
+
+    def fields_for(self, failure: GateFailure) -> list[str]:
+        return list(self.fill_fields(failure)) if self.fill_fields else []
+
+    def fixes_for(self, failure: GateFailure, place: FixPlace) -> list[Fix]:
+        return list(self.fixes(failure, place)) if self.fixes else []
 
 
 #: Requirement kinds in the order their failures are listed.
-GATE_REQUIREMENTS: dict[str, RequirementKind] = {}
+GATE_REQUIREMENTS: Registry[RequirementKind] = Registry("gate requirement kind")
 
 
 def register_requirement(kind: RequirementKind) -> RequirementKind:
-    if kind.name in GATE_REQUIREMENTS:
-        raise ValueError(f"duplicate gate requirement kind {kind.name!r}")
-    GATE_REQUIREMENTS[kind.name] = kind
-    return kind
+    return GATE_REQUIREMENTS.add(kind)
 
 
 def unregister_requirement(name: str) -> None:
-    GATE_REQUIREMENTS.pop(name, None)
+    GATE_REQUIREMENTS.remove(name)
+
+
+#: what the dialog knows of failures no kind yields (the workflow's own rules, a pending approval)
+_NO_KIND = RequirementKind("", lambda c: (), schema={})
+
+
+def requirement_for(code: str) -> RequirementKind:
+    """The kind that yields failures with `code` (a kind without fixes for the workflow's own rules)."""
+    for kind in GATE_REQUIREMENTS.values():
+        if code in kind.codes:
+            return kind
+    return _NO_KIND
 
 
 def gate_requirement(name: str, **about: Any):
@@ -173,7 +226,16 @@ def gate_requirement(name: str, **about: Any):
 _F = "field.schema.json#/$defs/"
 
 
+def _s(name: str, en: str, zh: str, help_en: str, help_zh: str, **more: Any) -> Setting:
+    return Setting(name, None, {"en": en, "zh": zh}, {"en": help_en, "zh": help_zh}, **more)
+
+
+_MESSAGE = _s("message", "Message", "提示", "What the gate dialog says when it is not met (default: a sentence "
+              "of its own).", "不满足时门禁对话框显示的提示（默认自动生成）。")
+
+
 @gate_requirement("require", schema={"$ref": _F + "key_list"}, codes=("required",),
+                  fill_fields=lambda failure: [failure.field] if failure.field else [], fixed_by_editing=True,
                   label={"en": "Required fields", "zh": "必填字段"},
                   help={"en": "Fields that must have a value to enter the stage (with the stage's own `required`).",
                         "zh": "进入该阶段前必须有值的字段（连同阶段自身的 required）。"})
@@ -184,7 +246,10 @@ def _require_kind(c: GateCheck) -> Iterable[GateFailure]:
     return found
 
 
-@gate_requirement("conditions", codes=("condition",),
+@gate_requirement("conditions", codes=("condition",), fixed_by_editing=True,
+                  settings=(_s("rule", "Rule", "规则", "A condition on the record's values (JSON Logic).",
+                               "对记录取值的条件（JSON Logic）。", required=True), _MESSAGE.but(required=True)),
+                  fill_fields=lambda failure: list(failure.details.get("fields") or ()),
                   schema={"type": "array", "items": {
                       "type": "object", "required": ["rule", "message"],
                       "properties": {"rule": {"$ref": _F + "logic"}, "message": {"$ref": _F + "label"}},
@@ -196,7 +261,30 @@ def _conditions_kind(c: GateCheck) -> Iterable[GateFailure]:
     return _conditions(c.app, c.workflow, c.stage, c.record, c.data, c.lang, c.now)
 
 
-@gate_requirement("related", codes=("related",),
+def _related_fixes(failure: GateFailure, place: FixPlace) -> Iterator[Fix]:
+    """Add a related record already pointing at this one, and see the ones there are."""
+    entity_key, via = failure.details.get("entity", ""), failure.details.get("via")
+    if not place.can_read(entity_key):
+        return
+    new = place.new_record_url(entity_key, **{via: place.record_id}) if via else None
+    if new is not None:
+        yield Fix(translate(place.lang, "Add %(entity)s", entity=place.entity_label(entity_key)),
+                  new)
+    yield Fix(translate(place.lang, "See the related records"), place.record_url())
+
+
+@gate_requirement("related", codes=("related",), fixes=_related_fixes,
+                  settings=(_s("entity", "Entity", "实体", "The entity of the related records.", "相关记录的实体。",
+                               required=True),
+                            _s("via", "Via", "关联字段", "Its reference field pointing at this record.",
+                               "其指向本记录的关联字段。", required=True),
+                            _s("min", "At least", "至少", "How many related records are needed.", "需要的相关记录数。",
+                               default=1),
+                            _s("where", "Where", "条件", "Only related records meeting this condition count.",
+                               "只计入满足此条件的相关记录。"),
+                            _s("since", "Since", "起始", "stage_entered: only records added since the record "
+                               "entered its current stage count.", "stage_entered：只计入记录进入当前阶段后新增的。"),
+                            _MESSAGE),
                   schema={"type": "array", "items": {
                       "type": "object", "required": ["entity", "via"],
                       "properties": {"entity": {"$ref": _F + "key"}, "via": {"$ref": _F + "key"},
@@ -221,6 +309,15 @@ def _roles_kind(c: GateCheck) -> Iterable[GateFailure]:
 
 
 @gate_requirement("approval", schema=approval_schema(), codes=("approval",), check=approval_problems,
+                  met_by_moving=True,
+                  settings=(_s("steps", "Steps", "审批步骤", "The sign-offs in order: each a key, label, approvers "
+                               "and optionally rule, when, editable, timeout, business_days and on_timeout.",
+                               "按顺序的审批：每步含键、名称、审批人，可选 rule、when、editable、timeout、"
+                               "business_days 和 on_timeout。", required=True),
+                            _s("allow_self_approval", "Allow self-approval", "允许自己审批",
+                               "Whether the person asking may approve their own request.", "申请人能否审批自己的申请。"),
+                            _s("notify", "Notify", "通知", "Who is told of the outcome (recipients).",
+                               "结果通知谁（接收人）。")),
                   label={"en": "Approval", "zh": "审批"},
                   help={"en": "Ordered sign-off steps: moving in starts an approval request; the last approval "
                               "makes the move.",
