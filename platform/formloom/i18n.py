@@ -215,6 +215,13 @@ CATALOGUES: dict[str, dict[str, str]] = {
         'This record is awaiting approval: it cannot move meanwhile.': '该记录正在等待审批，期间不能移动阶段。',
         'Ask for approval: the record moves once it is granted.': '请发起审批：批准后记录会自动移入。',
         'This record is awaiting approval: it cannot be changed meanwhile.': '该记录正在等待审批，期间不能修改。',
+        # collab (issue 17): comments and mentions
+        'Write something before sending the comment.': '请先填写评论内容再发送。',
+        'A comment can be at most %(max)s characters (this one has %(n)s).': '评论最多 %(max)s 个字符（当前 %(n)s 个）。',
+        '%(name)s mentioned you on %(title)s': '%(name)s 在 %(title)s 中提到了你',
+        'There is no such comment.': '没有这条评论。',
+        'Only its author can change a comment, within %(minutes)s minutes of writing it.':
+            '只有作者可以在发表后 %(minutes)s 分钟内修改或删除评论。',
     },
 }
 

@@ -257,3 +257,19 @@ approval_decisions = Table(
     Column("comment", Text, nullable=True),
     Column("at", UtcDateTime, nullable=False),
 )
+
+#: Comments on a record (collab/comments.py). Plain text; `mentions` the user ids the
+#: text names and who may read the record. Edits and deletions keep a trace in `audit`.
+comments = Table(
+    "comments", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("author_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("mentions", JsonDoc, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("edited_at", UtcDateTime, nullable=True),
+    Column("deleted_at", UtcDateTime, nullable=True),
+)
