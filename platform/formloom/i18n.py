@@ -222,6 +222,14 @@ CATALOGUES: dict[str, dict[str, str]] = {
         'There is no such comment.': '没有这条评论。',
         'Only its author can change a comment, within %(minutes)s minutes of writing it.':
             '只有作者可以在发表后 %(minutes)s 分钟内修改或删除评论。',
+        # collab (issue 17): saved views
+        'Give the view a name.': '请为视图命名。',
+        "A view's name can be at most %(max)s characters.": '视图名称最多 %(max)s 个字符。',
+        'This list has too many filters to save as a view.': '此列表的筛选条件太多，无法保存为视图。',
+        'Only an administrator of this app can share a view.': '只有本应用的管理员可以共享视图。',
+        'There is no role %(role)s in this app.': '本应用中没有角色 %(role)s。',
+        'There is no such view.': '没有这个视图。',
+        'Only who saved a view, or an administrator, can delete it.': '只有视图的创建者或管理员可以删除它。',
     },
 }
 

@@ -1,4 +1,4 @@
-"""Working together on one record: the activity timeline and comments.
+"""Working together on records: the activity timeline, comments and saved views.
 
 Importing the package registers every timeline source (comments add theirs)."""
 from . import activity, comments  # noqa: F401

@@ -1,4 +1,4 @@
-"""comments on records (issue 17: working together on records)
+"""comments on records and saved list views (issue 17: working together on records)
 
 Revision ID: 0006_collab
 Revises: 0005_approvals
@@ -37,8 +37,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name='pk_comments'),
     )
     op.create_index('ix_comments_record_id', 'comments', ['record_id'])
+    op.create_table(
+        'saved_views',
+        sa.Column('id', _ID, primary_key=True, autoincrement=True),
+        sa.Column('app_key', sa.String(length=63), nullable=False),
+        sa.Column('entity_key', sa.String(length=63), nullable=False),
+        sa.Column('name', sa.String(length=80), nullable=False),
+        sa.Column('query', sa.Text(), nullable=False),
+        sa.Column('owner_id', _ID, nullable=False),
+        sa.Column('role', sa.String(length=63), nullable=True),
+        sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['owner_id'], ['users.id'], ondelete='CASCADE',
+                                name='fk_saved_views_owner_id_users'),
+        sa.PrimaryKeyConstraint('id', name='pk_saved_views'),
+    )
+    op.create_index('ix_saved_views_entity', 'saved_views', ['app_key', 'entity_key'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_saved_views_entity', table_name='saved_views')
+    op.drop_table('saved_views')
     op.drop_index('ix_comments_record_id', table_name='comments')
     op.drop_table('comments')
