@@ -17,7 +17,7 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
-from . import activity, approvals, bulk, comments, saved_views, dashboards, exports, imports, public_forms
+from . import activity, approvals, bulk, comments, saved_views, search, dashboards, exports, imports, public_forms
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -69,6 +69,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(activity.api_bp)
     app.register_blueprint(comments.bp)
     app.register_blueprint(saved_views.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(approvals.api_bp)
     csrf.exempt(approvals.api_bp)    # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(admin_users.bp)
