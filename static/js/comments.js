@@ -19,7 +19,7 @@
     var ul = list(area);
     if (!ul) return;
     ul.hidden = true; ul.innerHTML = "";
-    area.setAttribute("aria-expanded", "false");
+    area.removeAttribute("data-open");
     area.removeAttribute("aria-activedescendant");
   }
 
@@ -51,7 +51,7 @@
     });
     if (!people.length) return close(area);
     ul.hidden = false;
-    area.setAttribute("aria-expanded", "true");
+    area.setAttribute("data-open", "true");
     area.setAttribute("aria-activedescendant", ul.firstChild.id);
   }
 
@@ -74,7 +74,7 @@
 
   document.addEventListener("keydown", function (e) {
     var area = box(e.target);
-    if (!area || area.getAttribute("aria-expanded") !== "true") return;
+    if (!area || area.getAttribute("data-open") !== "true") return;
     var ul = list(area), items = Array.prototype.slice.call(ul.children);
     var cur = items.findIndex(function (li) { return li.getAttribute("aria-selected") === "true"; });
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
