@@ -1,4 +1,4 @@
-"""The top bar's search: /search?q= lists matches across every app and entity the
+"""The top bar's search: /search?find= lists matches across every app and entity the
 reader may read, grouped by entity (collab/search.py does the scoped query)."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ bp = Blueprint("search", __name__)
 @bp.get("/search")
 @login_required
 def results():
-    q = " ".join(request.args.get("q", "").split())[:MAX_QUERY]
+    q = " ".join(request.args.get("find", "").split())[:MAX_QUERY]
     groups = []
     if q:
         with db().read() as conn:
