@@ -151,3 +151,16 @@ def test_the_api_feed_carries_comments_for_readers_only(api_as, as_agent, case, 
     assert item["body"] == "@Ada Admin hello" and item["mentions"] == [people.admin]
     assert item["user"] == {"id": people.agent, "name": "Alex Agent"} and item["deleted"] is False
     assert api_as("other_agent").get(f"/api/v1/desk/case/{case.id}/activity").status_code == 404
+
+
+def test_a_comment_is_only_reachable_through_its_own_record(app, as_agent, case, make_record):
+    other_case = make_record("case", {"subject": "Another of mine"})
+    comment(as_agent, case, "belongs to the first case")
+    [stored] = rows(app, comments)
+    wrong = f"/apps/desk/case/{other_case.id}/comments/{stored['id']}"
+    assert as_agent.post(f"{wrong}/edit", {"body": "hijack"}, token_from=url(case)).status_code == 404
+    assert as_agent.post(f"{wrong}/delete", token_from=url(case)).status_code == 404
+    company = case.data["company"]
+    assert as_agent.post(f"/apps/desk/company/{company}/comments/{stored['id']}/delete",
+                         token_from=url(case)).status_code == 404
+    assert rows(app, comments)[0]["body"] == "belongs to the first case"
