@@ -224,6 +224,21 @@ CATALOGUES: dict[str, dict[str, str]] = {
         # -- registry2: gate requirement kinds' fixes --
         "Add %(entity)s": "新建%(entity)s",
         "See the related records": "查看关联记录",
+        # collab (issue 17): comments and mentions
+        'Write something before sending the comment.': '请先填写评论内容再发送。',
+        'A comment can be at most %(max)s characters (this one has %(n)s).': '评论最多 %(max)s 个字符（当前 %(n)s 个）。',
+        '%(name)s mentioned you on %(title)s': '%(name)s 在 %(title)s 中提到了你',
+        'There is no such comment.': '没有这条评论。',
+        'Only its author can change a comment, within %(minutes)s minutes of writing it.':
+            '只有作者可以在发表后 %(minutes)s 分钟内修改或删除评论。',
+        # collab (issue 17): saved views
+        'Give the view a name.': '请为视图命名。',
+        "A view's name can be at most %(max)s characters.": '视图名称最多 %(max)s 个字符。',
+        'This list has too many filters to save as a view.': '此列表的筛选条件太多，无法保存为视图。',
+        'Only an administrator of this app can share a view.': '只有本应用的管理员可以共享视图。',
+        'There is no role %(role)s in this app.': '本应用中没有角色 %(role)s。',
+        'There is no such view.': '没有这个视图。',
+        'Only who saved a view, or an administrator, can delete it.': '只有视图的创建者或管理员可以删除它。',
     },
 }
 

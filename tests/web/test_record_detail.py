@@ -52,7 +52,7 @@ def test_history_shows_who_changed_what(as_agent, acme_case):
                   {"_version": case.version, "subject": "Printer fixed", "company": case.data["company"],
                    "priority": "low", "budget": "1234.50", "due": "2026-03-01"})
     page = as_agent.get(f"/apps/desk/case/{case.id}").get_data(as_text=True)
-    history = page.split("History")[1]
+    history = page.split(">Activity<")[1]
     assert "Alex Agent" in history
     assert "created this record" in history and "changed" in history
     assert "Printer on fire" in history and "Printer fixed" in history

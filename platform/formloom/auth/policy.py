@@ -145,3 +145,15 @@ def assign_scope(actor: Actor | None, app: AppDef, entity: EntityDef) -> Scope:
     themselves, implicitly): the reach of their update permission, as for reassigning."""
     granted = scope(actor, "update", app, entity)
     return granted if granted in ("team", "all") else "none"
+
+
+def can_comment(actor: Actor | None, app: AppDef, entity: EntityDef, record,
+                team_of: Callable[[int], set[int]] | None = None) -> bool:
+    """Comments belong to the record's readers: whoever may read it may discuss it (and be
+    mentioned in it); nobody else sees, writes or is told about its comments."""
+    return actor is not None and can(actor, "read", app, entity, record, team_of=team_of)
+
+
+def can_change_comment(actor: Actor | None, author_id: int | None, created_at, now, window) -> bool:
+    """A comment is its author's to edit or delete, for `window` after writing it."""
+    return actor is not None and author_id == actor.id and now - created_at <= window

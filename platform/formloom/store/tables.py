@@ -270,3 +270,34 @@ approval_decisions = Table(
     Column("comment", Text, nullable=True),
     Column("at", UtcDateTime, nullable=False),
 )
+
+#: Comments on a record (collab/comments.py). Plain text; `mentions` the user ids the
+#: text names and who may read the record. Edits and deletions keep a trace in `audit`.
+comments = Table(
+    "comments", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("author_id", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("body", Text, nullable=False),
+    Column("mentions", JsonDoc, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("edited_at", UtcDateTime, nullable=True),
+    Column("deleted_at", UtcDateTime, nullable=True),
+)
+
+#: A list's filters, sort and columns saved under a name (collab/views.py): private to
+#: `owner_id`, or, when `role` is set, shared by an app admin with everyone of that role.
+saved_views = Table(
+    "saved_views", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("query", Text, nullable=False),                   # the list's query string, as the list reads it
+    Column("owner_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(63), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_saved_views_entity", "app_key", "entity_key"),
+)

@@ -17,6 +17,7 @@ from flask import current_app, jsonify
 from ..auth import policy
 from ..bulk_edit import MAX_RECORDS
 from ..auth.users import Actor
+from ..collab.activity import KINDS as ACTIVITY_KINDS, MAX_LIMIT as ACTIVITY_MAX_LIMIT
 from ..definitions.model import AppDef, EntityDef
 from ..record_schema import record_json_schema
 from .api import IF_MATCH, MAX_REASON, bp
@@ -71,6 +72,49 @@ APPROVAL = {
         "version": {"type": "integer"}}}
 
 
+#: One entry of a record's activity timeline (collab/activity.py); the other keys depend on `kind`.
+ACTIVITY = {
+    "type": "object", "required": ["kind", "at", "user", "via"],
+    "properties": {
+        "kind": {"enum": list(ACTIVITY_KINDS)}, "at": {"type": "string", "format": "date-time"},
+        "user": {"type": ["object", "null"], "properties": {"id": {"type": "integer"},
+                                                            "name": {"type": ["string", "null"]}}},
+        "via": {"type": ["string", "null"], "description": "who wrote without a person, e.g. \"rule: <label>\""},
+        "action": {"type": "string", "description": "change/rule: create, update, delete or restore"},
+        "changes": {"type": "array", "description": "change/rule: fields you may see, with raw values",
+                    "items": {"type": "object", "required": ["field", "old", "new"],
+                              "properties": {"field": {"type": "string"}, "old": {}, "new": {}}}},
+        "from": {"type": ["string", "null"]}, "to": {"type": "string"},
+        "seconds_in_previous": {"type": ["integer", "null"], "description": "stage: time spent in `from`"},
+        "override_reason": {"type": ["string", "null"]},
+        "entity": {"type": "string"}, "field": {"type": "string"}, "id": {"type": "integer"},
+        "title": {"type": "string"},
+        "decision": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]},
+        "request": {"type": ["integer", "null"]}}}
+
+
+def _activity_path(app: AppDef, op_id: str, label: str, record_id: dict) -> dict:
+    """GET {base}/{id}/activity: the record page's timeline (web/activity.py)."""
+    page = {"type": "object", "required": ["items", "limit", "offset", "has_more", "next_offset"],
+            "properties": {"items": {"type": "array", "items": _ref("Activity")},
+                           "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                           "has_more": {"type": "boolean"}, "next_offset": {"type": ["integer", "null"]}}}
+    return {"parameters": [record_id], "get": {
+        "operationId": f"activity_{op_id}", "tags": [app.key],
+        "summary": f"A {label}'s activity: changes, stage moves, related records, rule writes, approvals, "
+                   "comments; newest first",
+        "parameters": [
+            {"name": "kind", "in": "query", "required": False, "explode": True,
+             "description": "Only these kinds (repeat the parameter, or separate with commas)",
+             "schema": {"type": "array", "items": {"enum": list(ACTIVITY_KINDS)}}},
+            {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": ACTIVITY_MAX_LIMIT, "default": 20}},
+            {"name": "offset", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0}}],
+        "responses": {"200": {"description": "One page of the timeline",
+                              "content": {"application/json": {"schema": page}}}, **COMMON_ERRORS}}}
+
+
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -100,7 +144,7 @@ def _name(app: AppDef, entity: EntityDef, suffix: str) -> str:
 
 def openapi_document(actor: Actor, lang_code: str = "en") -> dict:
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"Error": ERROR, "Problems": PROBLEMS, "Approval": APPROVAL}
+    schemas: dict[str, Any] = {"Error": ERROR, "Problems": PROBLEMS, "Approval": APPROVAL, "Activity": ACTIVITY}
     paths["/api/v1/approvals"] = {"get": {
         "operationId": "list_approvals", "summary": "Approval requests waiting on you (mine=1) or asked by you (mine=0)",
         "parameters": [{"name": "mine", "in": "query", "schema": {"enum": ["0", "1"], "default": "1"}}],
@@ -198,6 +242,7 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
             "responses": {"204": {"description": "Deleted"}, **COMMON_ERRORS,
                           "409": _error("The record changed since you read it")}}
     paths[f"{base}/{{id}}"] = item
+    paths[f"{base}/{{id}}/activity"] = _activity_path(app, op_id, label, record_id)
 
     if policy.is_app_admin(actor, app):
         paths[f"{base}/{{id}}/restore"] = {"parameters": [record_id], "post": {

@@ -25,14 +25,15 @@ from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
 from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, titles_for
-from ..store.records import (Record, audit_rows, clean_context, create_record, get_record, stored_references,
+from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
-from .display import Lookups, lookups_for, show
+from .display import lookups_for, show
 from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
+from .activity import timeline_view
 from .pickers import picker_matches, prefill_references, record_id_arg
 
 bp = Blueprint("records", __name__)
@@ -271,37 +272,17 @@ def detail(app_key: str, entity_key: str, record_id: int):
         data = {**record.data, **special_vars(place, record)}
         visible = [f for f in policy.visible_fields(actor, app, entity, stage)
                    if is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key))]
-        history = audit_rows(conn, record.id)
-        visible_keys = {f.key for f in policy.visible_fields(actor, app, entity, stage)}
-        changed_values = [{key: value} for row in history for key, pair in (row.get("changes") or {}).items()
-                          for value in (pair if isinstance(pair, list) else [pair])]
-        lookups = lookups_for(conn, app, entity.fields, [record.data, *changed_values],
+        lookups = lookups_for(conn, app, entity.fields, [record.data],
                               extra_users=[record.owner_id, record.created_by, record.updated_by], actor=actor)
         code = lang()
         shown = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
-        audit_view = [_audit_entry(app, entity, row, visible_keys, lookups) for row in history]
+        activity = timeline_view(conn, app, entity, record)
         related = _related_lists(conn, place, record)
         can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
     return render_template(
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
-        related=related, history=audit_view, owner=lookups.names.get(record.owner_id),
+        related=related, activity=activity, owner=lookups.names.get(record.owner_id),
         can_update=can_update, local_time=lambda v: local_time(v, app))
-
-
-def _audit_entry(app, entity: EntityDef, row: dict, visible_keys: set[str], lookups: Lookups) -> dict:
-    changes = []
-    for key, pair in sorted((row.get("changes") or {}).items()):
-        f = entity.field(key)
-        if f is None or key not in visible_keys:
-            continue                   # never reveal a hidden or archived field through history
-        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
-        before, after = show(app, f, old, lang(), lookups), show(app, f, new, lang(), lookups)
-        if before != after:
-            changes.append({"field": f, "old": before, "new": after})
-    approval = (row.get("changes") or {}).get("$approval") if row.get("action") == "approval" else None
-    return {"action": row.get("action"), "user": row.get("user_name") or _writer(app, row.get("via")),
-            "at": row.get("at"), "changes": changes,
-            "approval": approval[1] if isinstance(approval, list) and len(approval) == 2 else None}
 
 
 def _writer(app, via: str | None) -> str:

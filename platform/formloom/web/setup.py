@@ -17,7 +17,8 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
-from . import approvals, bulk, dashboards, designer, exports, gallery, imports, public_forms
+from . import (activity, approvals, bulk, comments, dashboards, designer, exports, gallery, imports, public_forms,
+               saved_views, search)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -67,6 +68,11 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)
     app.register_blueprint(approvals.bp)
+    app.register_blueprint(activity.bp)
+    app.register_blueprint(activity.api_bp)
+    app.register_blueprint(comments.bp)
+    app.register_blueprint(saved_views.bp)
+    app.register_blueprint(search.bp)
     app.register_blueprint(approvals.api_bp)
     csrf.exempt(approvals.api_bp)    # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(admin_users.bp)

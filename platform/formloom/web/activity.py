@@ -1,0 +1,149 @@
+"""The record's activity timeline on its page (a fragment htmx pages through and
+filters by kind) and the same feed at GET /api/v1/<app>/<entity>/<id>/activity.
+
+The feed itself is collab/activity.py; here it is checked against the policy
+(the record must be readable, 404 otherwise) and turned into what a person reads.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import Blueprint, g, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from ..auth import policy
+from ..auth.users import reports_of
+from ..collab.comments import EDIT_WINDOW
+from ..collab.activity import DEFAULT_LIMIT, KINDS, MAX_LIMIT, ActivityPage, TimelineQuery, parse_kinds, timeline
+from ..definitions.model import AppDef, EntityDef
+from ..errors import FormloomError
+from ..store.records import Record
+from . import api
+from .display import lookups_for, show
+from .helpers import current_actor, db, lang, load_entity
+from .params import int_arg
+
+bp = Blueprint("activity", __name__)
+api_bp = Blueprint("activity_api", __name__)
+
+
+def kind_labels() -> dict[str, str]:
+    return {"comment": _("Comments"), "change": _("Changes"), "stage": _("Stage moves"),
+            "related": _("Related records"), "rule": _("Automation"), "approval": _("Approvals")}
+
+
+def _query(app: AppDef, entity: EntityDef, record: Record, actor, stage_key) -> TimelineQuery:
+    kinds, unknown = parse_kinds(request.args.getlist("kind"))
+    if unknown:
+        raise FormloomError(_("%(value)s is not a valid value for %(name)s.", value=repr(unknown[0][:50]), name="kind"),
+                            hint=_("Use one of: %(values)s.", values=", ".join(KINDS)))
+    stage = api.stage_def(app, entity, stage_key)
+    visible = frozenset(f.key for f in policy.visible_fields(actor, app, entity, stage))
+    return TimelineQuery(app, entity, record.id, actor, visible, kinds,
+                         limit=int_arg("limit", DEFAULT_LIMIT, high=MAX_LIMIT),
+                         offset=int_arg("offset", 0, low=0, high=10**9))
+
+
+def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record) -> dict:
+    """What records/_activity.html needs: the page of entries as people read them, the filter and paging."""
+    actor = current_actor()
+    query = _query(app, entity, record, actor, record.stage)
+    page = timeline(conn, query)
+    fields = {f.key: f for f in entity.fields}
+    values = [{c["field"]: v} for a in page.items for c in a.detail.get("changes", ()) if c["field"] in fields
+              for v in (c["old"], c["new"])]
+    lookups = lookups_for(conn, app, entity.fields, values,
+                          extra_users=[c.get(k) for a in page.items for c in a.detail.get("changes", ())
+                                       if c["field"] == "$owner" for k in ("old", "new")], actor=actor)
+    code = lang()
+    entries = [_entry(app, entity, a, fields, lookups, code) for a in page.items]
+    base = url_for("activity.fragment", app_key=app.key, entity_key=entity.key, record_id=record.id)
+    chosen = sorted(query.kinds) if query.kinds != frozenset(KINDS) else []
+    record_url = dict(app_key=app.key, entity_key=entity.key, record_id=record.id)
+    can_comment = policy.can_comment(actor, app, entity, record, team_of=lambda uid: reports_of(conn, uid))
+    now = datetime.now(timezone.utc)
+    for e in entries:
+        if e["kind"] == "comment":
+            cid = e["detail"]["id"]
+            e["changeable"] = (can_comment and not e["detail"]["deleted"] and policy.can_change_comment(
+                actor, e["user_id"], e["at"], now, EDIT_WINDOW))
+            e["edit_url"] = url_for("comments.edit", comment_id=cid, **record_url)
+            e["delete_url"] = url_for("comments.remove", comment_id=cid, **record_url)
+    form = g.get("comment_form") or {}
+    return {"entries": entries, "can_comment": can_comment,
+            "post_url": url_for("comments.create", **record_url),
+            "mention_url": url_for("comments.people", **record_url),
+            "comment_error": form.get("comment_error"), "comment_draft": form.get("comment_draft", ""), "page": page, "kinds": kind_labels(), "chosen": chosen, "base": base,
+            "older": (f"{base}?{_args(chosen, page.next_offset, page.limit)}" if page.has_more else None),
+            "newer": (f"{base}?{_args(chosen, max(0, page.offset - page.limit), page.limit)}"
+                      if page.offset else None)}
+
+
+def _args(kinds: list[str], offset: int | None, limit: int) -> str:
+    parts = [f"kind={k}" for k in kinds] + [f"offset={offset or 0}"]
+    if limit != DEFAULT_LIMIT:
+        parts.append(f"limit={limit}")
+    return "&".join(parts)
+
+
+def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str) -> dict:
+    from .pipeline import duration_text
+    from .records import _writer
+    entry = {"kind": a.kind, "at": a.at, "user": a.user_name or _writer(app, a.via), "detail": a.detail,
+             "user_id": a.user_id}
+    if a.kind in ("change", "rule"):
+        changes = []
+        for c in a.detail.get("changes", ()):
+            if c["field"] == "$owner":
+                changes.append({"label": _("Owner"), "old": lookups.names.get(c["old"]) or "",
+                                "new": lookups.names.get(c["new"]) or ""})
+                continue
+            f = fields.get(c["field"])
+            before, after = show(app, f, c["old"], code, lookups), show(app, f, c["new"], code, lookups)
+            if before != after:
+                changes.append({"label": f.label.get(code), "old": before, "new": after})
+        entry["changes"] = changes
+    elif a.kind == "stage":
+        workflow = app.workflow_for(entity.key)
+        label = (lambda key: (workflow.stage(key).label.get(code) if workflow and key and workflow.stage(key)
+                              else key))
+        entry.update(from_label=label(a.detail["from"]), to_label=label(a.detail["to"]),
+                     spent=duration_text(a.detail.get("seconds_in_previous")) if a.detail["from"] else None)
+    elif a.kind == "related":
+        rel = app.entity(a.detail["entity"])
+        entry.update(entity_label=rel.label.get(code) if rel else a.detail["entity"],
+                     url=url_for("records.detail", app_key=app.key, entity_key=a.detail["entity"],
+                                 record_id=a.detail["id"]))
+    return entry
+
+
+@bp.get("/apps/<app_key>/<entity_key>/<int:record_id>/activity")
+@login_required
+def fragment(app_key: str, entity_key: str, record_id: int):
+    from .records import readable_record
+    place = load_entity(app_key, entity_key)
+    with db().read() as conn:
+        record = readable_record(place, record_id, conn)
+        view = timeline_view(conn, place.app, place.entity, record)
+    return render_template("records/_activity.html", app=place.app, activity=view)
+
+
+# -- the API --------------------------------------------------------------------------
+
+api_bp.before_request(api.authenticate)
+api_bp.register_error_handler(api.Unauthorized, api._unauthorized)
+
+
+@api_bp.get("/api/v1/<app_key>/<entity_key>/<int:record_id>/activity")
+def api_feed(app_key: str, entity_key: str, record_id: int):
+    app, _version_id, entity = api.place(app_key, entity_key)
+    unknown = sorted(set(request.args) - {"kind", "limit", "offset"})
+    if unknown:
+        raise FormloomError(_("%(name)s is not a parameter here.", name=unknown[0][:50]),
+                            hint=_("Use kind, limit and offset."))
+    with db().read() as conn:
+        record = api.readable(conn, app, entity, record_id)
+        page: ActivityPage = timeline(conn, _query(app, entity, record, api.actor(), record.stage))
+    return jsonify({"items": [a.as_json() for a in page.items], "limit": page.limit, "offset": page.offset,
+                    "has_more": page.has_more, "next_offset": page.next_offset})

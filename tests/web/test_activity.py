@@ -1,0 +1,132 @@
+"""The activity timeline: one feed on the record page and in the API, merged in
+time order, paged, filterable by kind, and never showing what the reader may not."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import time_machine
+
+from formloom.store.records import create_record, update_record
+from formloom.workflow import move_to_stage
+
+from .api_client import api_as, token_for  # noqa: F401
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def desk(app):
+    return app.extensions["formloom.catalog"].get("desk")[0]
+
+
+@pytest.fixture
+def story(app, desk, people, actor_of):
+    """A company and a case with a life: created, edited, moved, a rule wrote to it, a related case."""
+    db = app.extensions["formloom.db"]
+    agent = actor_of(people.agent)
+    with time_machine.travel(T0, tick=False):
+        with db.write() as conn:
+            acme = create_record(conn, desk, desk.entity("company"), {"name": "Acme"}, actor_id=people.agent)
+            case = create_record(conn, desk, desk.entity("case"),
+                                 {"subject": "Printer on fire", "company": acme.id, "notes": "VIP secret"},
+                                 actor_id=people.agent)
+    with time_machine.travel(T0 + timedelta(hours=1), tick=False):
+        with db.write() as conn:
+            case = update_record(conn, desk, desk.entity("case"), case.id,
+                                 {**case.data, "priority": "high", "notes": "still secret"},
+                                 actor_id=people.agent, expected_version=case.version)
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        with db.write() as conn:
+            case = update_record(conn, desk, desk.entity("case"), case.id, {**case.data, "budget": "99"},
+                                 actor_id=None, expected_version=case.version, via="rule: Budget default")
+    with time_machine.travel(T0 + timedelta(days=3, hours=2), tick=False):
+        with db.write() as conn:
+            case = move_to_stage(conn, desk, desk.entity("case"), case.id, "closed", agent)
+    with time_machine.travel(T0 + timedelta(days=4), tick=False):
+        with db.write() as conn:
+            other = create_record(conn, desk, desk.entity("case"), {"subject": "Olga's follow-up",
+                                                                      "company": acme.id},
+                                  actor_id=people.other_agent)
+            mine = create_record(conn, desk, desk.entity("case"), {"subject": "My follow-up", "company": acme.id},
+                                 actor_id=people.agent)
+    return acme, case, other, mine
+
+
+def test_the_record_page_shows_every_kind_newest_first(as_agent, story):
+    _acme, case, _other, _mine = story
+    page = as_agent.get(f"/apps/desk/case/{case.id}").get_data(as_text=True)
+    activity = page.split('id="activity-title"')[1]
+    moved = activity.index("moved it from Open to Closed")
+    assert "after 3d 2h in the previous stage" in activity           # the stage's duration
+    rule = activity.index("Automation: Budget default")
+    changed = activity.index("High")
+    created = activity.index("created this record")
+    assert moved < rule < changed < created                          # newest first
+
+
+def test_related_records_appear_within_the_readers_scope(as_agent, story):
+    acme, _case, _other, mine = story
+    page = as_agent.get(f"/apps/desk/company/{acme.id}/activity?kind=related").get_data(as_text=True)
+    assert "My follow-up" in page and f'href="/apps/desk/case/{mine.id}"' in page
+    assert "Olga" not in page                                         # outside the agent's read scope
+
+
+def test_hidden_fields_never_show_in_the_timeline(browser, story):
+    _acme, case, _other, _mine = story
+    browser.login("viewer@example.com")
+    page = browser.get(f"/apps/desk/case/{case.id}").get_data(as_text=True)
+    assert "secret" not in page and "内部备注" not in page
+    assert "活动" in page                                             # the viewer reads Chinese
+
+
+def test_filter_by_kind_and_page(as_agent, story):
+    _acme, case, _other, _mine = story
+    only_stage = as_agent.get(f"/apps/desk/case/{case.id}/activity?kind=stage").get_data(as_text=True)
+    assert "moved it from Open to Closed" in only_stage and "created this record" not in only_stage
+    first = as_agent.get(f"/apps/desk/case/{case.id}/activity?limit=2").get_data(as_text=True)
+    assert first.count('data-kind="') == 2 and "offset=2" in first and ">Older<" in first
+    second = as_agent.get(f"/apps/desk/case/{case.id}/activity?limit=2&offset=2").get_data(as_text=True)
+    assert ">Newer<" in second and "created this record" in second or "High" in second
+
+
+def test_bad_parameters_are_400_not_500(as_agent, story):
+    _acme, case, _other, _mine = story
+    response = as_agent.get(f"/apps/desk/case/{case.id}/activity?kind=gossip")
+    assert response.status_code == 400 and "gossip" in response.get_data(as_text=True)
+    assert as_agent.get(f"/apps/desk/case/{case.id}/activity?limit=0").status_code == 400
+    assert as_agent.get(f"/apps/desk/case/{case.id}/activity?offset=-1").status_code == 400
+
+
+def test_a_record_the_reader_cannot_read_has_no_activity(browser, story):
+    _acme, case, _other, _mine = story
+    browser.login("other@example.com")
+    assert browser.get(f"/apps/desk/case/{case.id}/activity").status_code == 404
+
+
+def test_the_api_serves_the_same_feed(api_as, story):
+    _acme, case, _other, _mine = story
+    response = api_as("agent").get(f"/api/v1/desk/case/{case.id}/activity")
+    assert response.status_code == 200
+    body = response.get_json()
+    kinds = [item["kind"] for item in body["items"]]
+    assert kinds == ["stage", "rule", "change", "change", "stage"]     # newest first; the start is a stage too
+    stage = body["items"][0]
+    assert stage["from"] == "open" and stage["to"] == "closed" and stage["seconds_in_previous"] == 3 * 86400 + 7200
+    assert body["items"][1]["via"] == "rule: Budget default" and body["items"][1]["user"] is None
+    assert body["items"][2]["changes"] == [{"field": "notes", "old": "VIP secret", "new": "still secret"},
+                                           {"field": "priority", "old": None, "new": "high"}]
+    assert body["has_more"] is False and body["next_offset"] is None
+
+
+def test_the_api_pages_filters_and_refuses(api_as, story):
+    _acme, case, _other, _mine = story
+    api = api_as("agent")
+    page = api.get(f"/api/v1/desk/case/{case.id}/activity?limit=1&kind=change").get_json()
+    assert [i["kind"] for i in page["items"]] == ["change"] and page["has_more"] and page["next_offset"] == 1
+    assert api.get(f"/api/v1/desk/case/{case.id}/activity?kind=nope").status_code == 400
+    assert api.get(f"/api/v1/desk/case/{case.id}/activity?colour=red").status_code == 400
+    assert api_as("other_agent").get(f"/api/v1/desk/case/{case.id}/activity").status_code == 404
+    assert api_as("outsider").get(f"/api/v1/desk/case/{case.id}/activity").status_code == 404
+    viewer = api_as("viewer").get(f"/api/v1/desk/case/{case.id}/activity").get_json()
+    assert all(c["field"] != "notes" for i in viewer["items"] for c in i.get("changes", []))
