@@ -36,7 +36,7 @@ from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError, RecordInvalid
 from ..i18n import translate
 from ..store.records import NewRecord, create_record, create_records, get_record, update_record
-from ..store.tables import events, unique_values
+from ..store.tables import events, records, unique_values
 from ..workflow.gates import GateBlocked
 from ..workflow.moves import move_to_stage
 from .convert import CellError, Converter, cell_text, is_blank
@@ -45,6 +45,8 @@ from .mapping import OWNER, STAGE
 
 MODES = ("all-or-nothing", "skip-bad-rows")
 MAX_KEPT_ERRORS = 10_000        # errors (and bad rows) kept for the report; counts go on
+ANALYZE_MIN_ROWS = 500          # an import writing at least this many rows, and at least
+ANALYZE_MIN_SHARE = 0.1         # this share of the entity's live records, refreshes the statistics
 VIA_MAX = 200
 
 
@@ -175,6 +177,7 @@ class Importer:
                     self._report(conn, result, None)
             except _Rollback:
                 pass
+            self._refresh_statistics(result)
             self._report(None, result, None)
             return result
         last = start_after
@@ -192,8 +195,24 @@ class Importer:
                 result.committed = True
                 self._report(conn, result, last)
             result.cancelled = result.cancelled or self.cancelled()
+        self._refresh_statistics(result)
         self._report(None, result, last)
         return result
+
+    def _refresh_statistics(self, result: ImportResult) -> None:
+        """ANALYZE `records` after an import that moved the entity's row count by a large share:
+        the planner's statistics would otherwise still describe the table as it was (empty,
+        after an install), and SQLite never refreshes them by itself, nor PostgreSQL without
+        autovacuum; a stale plan sorts every match where an index walk reads one page."""
+        written = result.created + result.updated if result.committed else 0
+        if written < ANALYZE_MIN_ROWS:
+            return
+        with self.db.read() as conn:
+            live = conn.execute(select(func.count()).select_from(records).where(
+                records.c.app_key == self.app.key, records.c.entity_key == self.entity.key,
+                records.c.deleted_at.is_(None))).scalar() or 0
+        if written >= ANALYZE_MIN_SHARE * live:
+            self.db.analyze("records")
 
     def _report(self, conn: Connection | None, result: ImportResult, last_row: int | None) -> None:
         if self.on_progress is not None:
