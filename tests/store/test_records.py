@@ -195,3 +195,13 @@ def test_create_records_writes_each_record_as_create_record_would(db, installed)
         [h.to_stage for h in histories if h.record_id == single.id]
     with pytest.raises(RecordInvalid):
         make_client(db, app, name="beta")
+
+
+def test_create_record_returns_what_a_read_returns(db, installed):
+    """create_record builds its result from what it wrote instead of reading it back."""
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id, hours=2.5, cost="12.5")
+    with db.read() as conn:
+        assert get_record(conn, app, app.entity("ticket"), ticket.id) == ticket
+        assert get_record(conn, app, app.entity("client"), client.id) == client

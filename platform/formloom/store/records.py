@@ -212,8 +212,9 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     if problems:
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
+    title = compute_title(entity, data, lang)
     record_id = conn.execute(insert(records).values(
-        app_key=app.key, entity_key=entity.key, data=data, title=compute_title(entity, data, lang), stage=stage,
+        app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
         stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
         created_at=now, updated_at=now, version=1, definition_version_id=version_id,
     )).inserted_primary_key[0]
@@ -226,7 +227,10 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
                                                    user_id=actor_id, at=now, seconds_in_previous=None))
     emit_event(conn, app.key, entity.key, record_id, "record_created",
                {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
-    return get_record(conn, app, entity, record_id)
+    return Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(data), title=title, stage=stage,
+                  stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
+                  updated_by=actor_id, created_at=now, updated_at=now, version=1,
+                  definition_version_id=version_id)       # what was written: no re-read
 
 
 @dataclass(frozen=True)
