@@ -538,6 +538,8 @@ def markdown(r: dict) -> str:
     m, v = r["machine"], r["versions"]
     L += [f"# Formloom benchmarks ({'quick' if r['quick'] else 'full'} run)", "",
           f"- date: {r['date']}  (run took {r['seconds']:.0f} s)",
+          f"- source: commit {(r.get('source') or {}).get('commit')}, "
+          f"tree {'clean' if (r.get('source') or {}).get('clean') else 'with uncommitted changes'}",
           f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']} MB, {m['platform']}",
           f"- Python {v['python']}, SQLite {v['sqlite']}, PostgreSQL {v['postgresql']}, Flask {v['flask']}, "
           f"SQLAlchemy {v['sqlalchemy']}, WTForms {v['wtforms']}",
@@ -619,6 +621,16 @@ def transfer_lines(t: dict) -> list[str]:
     return L
 
 
+def source_state() -> dict:
+    """The commit measured and whether the tree had changes (a dirty tree's figures are not that commit's)."""
+    def git(*argv: str) -> str | None:
+        out = subprocess.run(["git", *argv], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                             text=True, check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "clean": None if status is None else status == ""}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
@@ -633,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
             details[kind] = run_db(kind, args.quick, Path(tmp))
     headline = "sqlite" if "sqlite" in details else kinds[0]
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
+              "source": source_state(),
               "seconds": time.time() - started, "machine": machine(), "versions": versions(),
               "databases": kinds, "headline_db": headline, "goals": GOALS,
               "ratios": dict(details[headline]["ratios"]),
