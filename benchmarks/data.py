@@ -381,11 +381,13 @@ def _cmd_load(args) -> dict:
 
 
 def _cmd_import_rate(args) -> dict:
-    """Formloom's import path (create_record per record: validation, formulas, audit, outbox,
-    stage history; 100 records per transaction) on opportunities like the generated ones."""
+    """Formloom's write path on opportunities like the generated ones (validation, formulas,
+    audit, outbox, stage history; 100 records per transaction), two ways in alternating
+    blocks so load drifts hit both: `create_record` per record (a form, the API) and
+    `create_records` for the block (import, bulk). Reports both rates and their ratio."""
     from formloom.store.apps import AppCatalog
     from formloom.store.db import Database
-    from formloom.store.records import create_record
+    from formloom.store.records import NewRecord, create_record, create_records
     db = Database(args.url)
     app, version_id = AppCatalog(db).get(APP)
     entity = app.entity("opportunity")
@@ -393,22 +395,37 @@ def _cmd_import_rate(args) -> dict:
     now = datetime.now(timezone.utc)
     base = 5_000_000
     lay = Layout(0, FIRST)       # the first tranche: its customers and contacts exist
-    t0 = time.perf_counter()
+
+    def values(k: int) -> tuple[dict, int]:
+        o = opportunity(base + k, owners, now)
+        d = _with_ids(o["data"], "opportunity", lay)
+        d["customer"] = lay.f_customer(k % 50)
+        d["decision_maker"] = lay.f_contact(k % 50) if d["decision_maker"] else None
+        d["contacts"] = [lay.f_contact(k % 50)] if d["contacts"] else None
+        for key in ("score", "tier", "proposal_date", "proposal_link", "contract_signed_on", "lost_reason"):
+            d.pop(key)
+        return d, o["owner"]
+
+    seconds = {"single": 0.0, "batched": 0.0}
+    counts = {"single": 0, "batched": 0}
     done = 0
     created: list[int] = []
-    while done < args.n:
+    while done < 2 * args.n:
+        way = "single" if (done // 100) % 2 == 0 else "batched"
+        block = [values(k) for k in range(done, done + 100)]
+        t0 = time.perf_counter()
         with db.write() as conn:
-            for k in range(done, min(done + 100, args.n)):
-                o = opportunity(base + k, owners, now)
-                d = _with_ids(o["data"], "opportunity", lay)
-                d["customer"] = lay.f_customer(k % 50)
-                d["decision_maker"] = lay.f_contact(k % 50) if d["decision_maker"] else None
-                d["contacts"] = [lay.f_contact(k % 50)] if d["contacts"] else None
-                for key in ("score", "tier", "proposal_date", "proposal_link", "contract_signed_on", "lost_reason"):
-                    d.pop(key)
-                created.append(create_record(conn, app, entity, d, actor_id=o["owner"], version_id=version_id).id)
-        done = min(done + 100, args.n)
-    seconds = time.perf_counter() - t0
+            if way == "single":
+                created += [create_record(conn, app, entity, d, actor_id=owner, version_id=version_id).id
+                            for d, owner in block]
+            else:
+                out = create_records(conn, app, entity, [NewRecord(d, owner_id=owner) for d, owner in block],
+                                     actor_id=block[0][1], version_id=version_id)
+                assert all(not isinstance(r, Exception) for r in out), out
+                created += [r.id for r in out]
+        seconds[way] += time.perf_counter() - t0
+        counts[way] += len(block)
+        done += 100
     # these opportunities exist only on Formloom's side: retire them (untimed), so both apps
     # keep the same live data and the dashboard's counts can be compared with the baseline's
     from sqlalchemy import update
@@ -417,7 +434,9 @@ def _cmd_import_rate(args) -> dict:
         for i in range(0, len(created), 500):
             conn.execute(update(records).where(records.c.id.in_(created[i:i + 500])).values(deleted_at=now))
     db.dispose()
-    return {"records": args.n, "seconds": seconds, "records_per_s": args.n / seconds}
+    single, batched = counts["single"] / seconds["single"], counts["batched"] / seconds["batched"]
+    return {"records": counts["single"], "seconds": seconds["single"], "records_per_s": single,
+            "batched_records_per_s": batched, "batched_vs_single": batched / single}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -485,7 +485,8 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     raw_rates = [l["records_per_s"] for l in res["loads"]]
     res["memory"]["bulk_load_peak_rss_mb"] = max(l["peak_rss_mb"] for l in res["loads"])
     res["memory"]["load_rate_records_per_s"] = {"raw_bulk_insert": max(raw_rates),
-                                                "formloom_import_path": res["import_path"]["records_per_s"]}
+                                                "formloom_import_path": res["import_path"]["records_per_s"],
+                                                "formloom_batched_path": res["import_path"].get("batched_records_per_s")}
     log(f"[{kind}] ratios: " + ", ".join(f"{k}={v:.2f}" if v is not None else f"{k}=n/a"
                                          for k, v in res["ratios"].items()))
     env.drop_database(kind, url)
@@ -537,6 +538,8 @@ def markdown(r: dict) -> str:
     m, v = r["machine"], r["versions"]
     L += [f"# Formloom benchmarks ({'quick' if r['quick'] else 'full'} run)", "",
           f"- date: {r['date']}  (run took {r['seconds']:.0f} s)",
+          f"- source: commit {(r.get('source') or {}).get('commit')}, "
+          f"tree {'clean' if (r.get('source') or {}).get('clean') else 'with uncommitted changes'}",
           f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_mb']} MB, {m['platform']}",
           f"- Python {v['python']}, SQLite {v['sqlite']}, PostgreSQL {v['postgresql']}, Flask {v['flask']}, "
           f"SQLAlchemy {v['sqlalchemy']}, WTForms {v['wtforms']}",
@@ -589,7 +592,9 @@ def markdown(r: dict) -> str:
               f"baseline {d['memory']['server_rss_after_listing_mb']['baseline']:.0f} MB",
               f"- bulk load peak RSS: {d['memory']['bulk_load_peak_rss_mb']:.0f} MB",
               f"- load rate: raw bulk insert {d['memory']['load_rate_records_per_s']['raw_bulk_insert']:,.0f} records/s; "
-              f"Formloom import path (create_record) {d['memory']['load_rate_records_per_s']['formloom_import_path']:,.0f} records/s", "",
+              f"Formloom create_record per record {d['memory']['load_rate_records_per_s']['formloom_import_path']:,.0f} records/s; "
+              f"create_records batched {d['memory']['load_rate_records_per_s'].get('formloom_batched_path') or 0:,.0f} records/s "
+              f"(alternating blocks of 100 in one child)", "",
               "| load | records | seconds | records/s | index rebuild s | peak RSS MB |", "|---|---:|---:|---:|---:|---:|"]
         for l in d["loads"]:
             L.append(f"| {l['from']:,} -> {l['to']:,} | {l['records']:,} | {l['seconds']:.1f} | {l['records_per_s']:,.0f} | "
@@ -616,6 +621,16 @@ def transfer_lines(t: dict) -> list[str]:
     return L
 
 
+def source_state() -> dict:
+    """The commit measured and whether the tree had changes (a dirty tree's figures are not that commit's)."""
+    def git(*argv: str) -> str | None:
+        out = subprocess.run(["git", *argv], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                             text=True, check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": git("rev-parse", "HEAD"), "clean": None if status is None else status == ""}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
@@ -630,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
             details[kind] = run_db(kind, args.quick, Path(tmp))
     headline = "sqlite" if "sqlite" in details else kinds[0]
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
+              "source": source_state(),
               "seconds": time.time() - started, "machine": machine(), "versions": versions(),
               "databases": kinds, "headline_db": headline, "goals": GOALS,
               "ratios": dict(details[headline]["ratios"]),

@@ -22,7 +22,8 @@ def cli(database_url, tmp_path, monkeypatch):
     return invoke
 
 
-@pytest.mark.parametrize("command", [[], ["init"], ["install"], ["validate"], ["run"], ["demo"], ["user", "add"]])
+@pytest.mark.parametrize("command", [[], ["init"], ["install"], ["validate"], ["run"], ["demo"], ["user", "add"],
+                                     ["analyze"]])
 def test_every_command_has_help(cli, command):
     result = cli(*command, "--help")
     assert result.exit_code == 0 and "Usage:" in result.output
@@ -151,3 +152,9 @@ def test_make_demo_passes_port_and_host(tmp_path):
     assert "formloom demo --host 0.0.0.0 --port 5101" in out
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert "make demo PORT=5101" in readme
+
+
+def test_analyze_refreshes_the_statistics(cli):
+    assert cli("init").exit_code == 0
+    result = cli("analyze")
+    assert result.exit_code == 0 and "Statistics refreshed." in result.output

@@ -90,6 +90,17 @@ def install(path: Path) -> None:
 
 
 @main.command()
+@_one_line_errors
+def analyze() -> None:
+    """Refresh the planner statistics of Formloom's tables (imports and demo data do it themselves)."""
+    from .store.tables import metadata
+    db = _database()
+    for table in metadata.sorted_tables:        # its own tables only: the database may hold others
+        db.analyze(table.name)
+    click.echo("Statistics refreshed.")
+
+
+@main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_one_line_errors
 def validate(paths: tuple[Path, ...]) -> None:

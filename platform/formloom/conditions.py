@@ -141,23 +141,29 @@ def _is_field_name(args: Any) -> bool:
     return not args or isinstance(args[0], str) or args[0] is None
 
 
-def evaluate(logic: Any, data: Mapping) -> Any:
-    """The rule's value for `data`; raises ConditionError instead of anything else."""
+def evaluate(logic: Any, data: Mapping, *, plain: bool = False) -> Any:
+    """The rule's value for `data`; raises ConditionError instead of anything else.
+    `plain=True`: `data` already went through `plain_data` (one conversion for many rules)."""
     problems = list(_structure_problems(logic))
     if problems:
         raise ConditionError(f"This condition {problems[0]}")
     try:
-        return apply(thaw(logic), _plain(data), OPERATIONS)
+        return apply(thaw(logic), data if plain else _plain(data), OPERATIONS)
     except Exception as exc:  # the library raises TypeError, ZeroDivisionError, ReferenceError...
         raise ConditionError(f"This condition could not be evaluated: {exc or type(exc).__name__}") from exc
 
 
-def truthy(logic: Any, data: Mapping) -> bool:
+def truthy(logic: Any, data: Mapping, *, plain: bool = False) -> bool:
     """JSON Logic truthiness of the rule; a rule that cannot be evaluated counts as false."""
     try:
-        return to_bool(evaluate(logic, data))
+        return to_bool(evaluate(logic, data, plain=plain))
     except ConditionError:
         return False
+
+
+def plain_data(data: Mapping) -> dict:
+    """`data` as rules see it, for evaluating several rules over the same values (plain=True)."""
+    return _plain(data)
 
 
 def _plain(value: Any) -> Any:

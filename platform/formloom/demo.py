@@ -73,6 +73,8 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
         _settle_automation(conn, app, now, float(data.get("replay_days", REPLAY_DAYS)))
         _demo_notes(conn, app, data.get("notifications", []), user_ids, now)
         _read_older(conn, user_ids.values(), now - timedelta(days=float(data.get("unread_days", UNREAD_DAYS))))
+    if created:             # the install analyzed an empty table: plans would use stale statistics
+        db.analyze("records")
     return {"users": len(user_ids), "records": created}
 
 

@@ -57,11 +57,8 @@ def parsed_formula(source: str) -> formulas.Formula | None:
 def compute_formulas(entity: EntityDef, values: Mapping[str, Any], extra_vars: Mapping[str, Any] | None = None) -> dict:
     """Every formula field's value over `values`, each formula seeing the ones it reads."""
     computed: dict[str, Any] = {}
-    parsed = {f.key: parsed_formula(f.formula or "") for f in entity.fields if f.type == "formula"}
-    deps = {key: set(p.variables) if p is not None else set() for key, p in parsed.items()}
-    try:
-        order = formulas.evaluation_order(deps)
-    except graphlib.CycleError:   # refused when the definition was validated; compute none
+    parsed, order = _formula_plan(tuple((f.key, f.formula or "") for f in entity.fields if f.type == "formula"))
+    if order is None:             # a cycle: refused when the definition was validated; compute none
         return {key: None for key in parsed}
     today = _today(extra_vars)
     scope = dict(values)
@@ -71,6 +68,18 @@ def compute_formulas(entity: EntityDef, values: Mapping[str, Any], extra_vars: M
         computed[key] = value
         scope[key] = value
     return computed
+
+
+@lru_cache(maxsize=1024)
+def _formula_plan(sources: tuple[tuple[str, str], ...]) -> tuple[dict, tuple[str, ...] | None]:
+    """(parsed formula by key, evaluation order or None for a cycle), cached by the entity's
+    formula sources: every create and update of a record would otherwise sort them again."""
+    parsed = {key: parsed_formula(source) for key, source in sources}
+    deps = {key: set(p.variables) if p is not None else set() for key, p in parsed.items()}
+    try:
+        return parsed, tuple(formulas.evaluation_order(deps))
+    except graphlib.CycleError:
+        return parsed, None
 
 
 def _today(extra_vars: Mapping[str, Any] | None) -> date | None:
@@ -130,7 +139,8 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
 
     # 3. visibility, judged on the tentative values and their formulas
     scope = {**tentative, **compute_formulas(entity, tentative, extra_vars), **(extra_vars or {})}
-    visible = {f.key: f.visible_if is None or conditions.truthy(f.visible_if, scope) for f in writable}
+    plain = conditions.plain_data(scope)          # converted once for every visible_if / required_if
+    visible = {f.key: f.visible_if is None or conditions.truthy(f.visible_if, plain, plain=True) for f in writable}
 
     # 4. hidden fields keep what is stored; visible ones are checked
     data: dict[str, Any] = {}
@@ -144,7 +154,7 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         data[f.key] = tentative[f.key]
         if f.key in pending:
             problems.extend(pending[f.key])
-        elif ftype.is_empty(data[f.key]) and _required(f, scope, stage_required):
+        elif ftype.is_empty(data[f.key]) and _required(f, plain, stage_required):
             problems.append(problem(f.key, "required", translate(lang, "This field is required.")))
 
     # 5. computed fields
@@ -157,7 +167,7 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
     return data, problems
 
 
-def _required(f: FieldDef, scope: Mapping[str, Any], stage_required: Collection[str]) -> bool:
+def _required(f: FieldDef, plain: Mapping[str, Any], stage_required: Collection[str]) -> bool:
     if f.required or f.key in stage_required:
         return True
-    return f.required_if is not None and conditions.truthy(f.required_if, scope)
+    return f.required_if is not None and conditions.truthy(f.required_if, plain, plain=True)

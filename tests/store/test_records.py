@@ -152,3 +152,56 @@ def test_unchanged_update_does_not_bump_the_version(db, installed):
         same = update_record(conn, app, app.entity("client"), client.id, {"name": "Acme"}, actor_id=None,
                              expected_version=1)
     assert same.version == 1
+
+
+def test_create_records_writes_each_record_as_create_record_would(db, installed):
+    """The batched path (import, bulk): per item the same Record, audit row, stage history
+    and event as create_record; invalid items and values taken in the table or earlier in
+    the batch come back as the RecordInvalid create_record raises, and write nothing."""
+    from formloom.store.records import NewRecord, create_records
+    from formloom.store.tables import audit
+
+    app, _ = installed
+    taken = make_client(db, app, name="Taken")
+    single = make_ticket(db, app, taken.id, hours=2.5, cost="12.5")
+    with db.write() as conn:
+        clients = create_records(conn, app, app.entity("client"),
+                                 [NewRecord({"name": "Acme"}), NewRecord({"name": "ACME "}),
+                                  NewRecord({"name": "taken"}), NewRecord({"name": "Beta"}, via="import: row 4")],
+                                 actor_id=None)
+    assert [type(c).__name__ for c in clients] == ["Record", "RecordInvalid", "RecordInvalid", "Record"]
+    assert [p.code for p in clients[1].problems] == ["unique"] and [p.code for p in clients[2].problems] == ["unique"]
+    with db.write() as conn:
+        tickets = create_records(conn, app, app.entity("ticket"),
+                                 [NewRecord({"subject": "a", "client": clients[0].id, "hours": 2.5, "cost": "12.5"}),
+                                  NewRecord({"subject": "b", "client": 9999, "hours": "lots"}),
+                                  NewRecord({"subject": "c", "client": taken.id})],
+                                 actor_id=None)
+    assert {p.field for p in tickets[1].problems} == {"client", "hours"}
+    first, third = tickets[0], tickets[2]
+    assert first.data["cost"] == single.data["cost"] and first.data["estimate"] == single.data["estimate"]
+    assert [first.data["number"][-4:], third.data["number"][-4:]] == ["0002", "0003"]
+    with db.read() as conn:
+        for record in (clients[0], clients[3], first, third):
+            assert get_record(conn, app, app.entity(record.entity_key), record.id) == record
+        assert conn.execute(select(func.count()).select_from(records)).scalar() == 6
+        assert conn.execute(select(audit.c.via).where(audit.c.record_id == clients[3].id)).scalar() == "import: row 4"
+        per_record = {r.record_id: r.type for r in conn.execute(select(events))}
+        assert set(per_record) == {taken.id, single.id, clients[0].id, clients[3].id, first.id, third.id}
+        assert set(per_record.values()) == {"record_created"}
+        histories = conn.execute(select(stage_history.c.record_id, stage_history.c.to_stage)
+                                 .order_by(stage_history.c.id)).all()
+    assert [h.to_stage for h in histories if h.record_id == first.id] == \
+        [h.to_stage for h in histories if h.record_id == single.id]
+    with pytest.raises(RecordInvalid):
+        make_client(db, app, name="beta")
+
+
+def test_create_record_returns_what_a_read_returns(db, installed):
+    """create_record builds its result from what it wrote instead of reading it back."""
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id, hours=2.5, cost="12.5")
+    with db.read() as conn:
+        assert get_record(conn, app, app.entity("ticket"), ticket.id) == ticket
+        assert get_record(conn, app, app.entity("client"), client.id) == client

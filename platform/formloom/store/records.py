@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Collection, Mapping
+from typing import Any, Collection, Mapping, Sequence
 
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -69,12 +69,16 @@ def utcnow() -> datetime:
 
 
 def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Actor | None = None,
-                  kept: Collection[tuple[str, int]] = ()) -> CleanContext:
+                  kept: Collection[tuple[str, int]] = (),
+                  known: dict[tuple[str, int], Any] | None = None) -> CleanContext:
     """Lookups for cleaning. With a `reader` (a person writing), a reference must point at a
     live record of the field's entity that the reader may read (the policy decides); a
     missing and an unreadable id get the same answer, so ids cannot be probed. References
     already stored (`kept`, as (entity key, id)) stay valid when sent back unchanged.
-    Without a reader (automation, install) any live record of the entity will do."""
+    Without a reader (automation, install) any live record of the entity will do.
+
+    `known` ((entity key, id) -> live row or None) is what a batch fetched at once
+    (`prefetch_references`); ids not in it are read one by one, and added to it."""
     team: set[int] | None = None
 
     def team_of(user_id: int) -> set[int]:
@@ -84,9 +88,14 @@ def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Actor | N
         return team
 
     def reference_exists(entity_key: str, record_id: int) -> bool:
-        row = conn.execute(select(records).where(          # the whole row: the policy may look at values
-            records.c.id == record_id, records.c.app_key == app.key, records.c.entity_key == entity_key,
-            records.c.deleted_at.is_(None))).first()
+        if known is not None and (entity_key, record_id) in known:
+            row = known[entity_key, record_id]
+        else:
+            row = conn.execute(select(records).where(          # the whole row: the policy may look at values
+                records.c.id == record_id, records.c.app_key == app.key, records.c.entity_key == entity_key,
+                records.c.deleted_at.is_(None))).first()
+            if known is not None:
+                known[entity_key, record_id] = row
         if row is None or reader is None or (entity_key, record_id) in kept:
             return row is not None
         target = app.entity(entity_key)
@@ -108,6 +117,32 @@ def stored_references(entity: EntityDef, data: Mapping[str, Any]) -> set[tuple[s
                 if isinstance(ident, int) and not isinstance(ident, bool):
                     out.add((f.entity, ident))
     return out
+
+
+def prefetch_references(conn: Connection, app: AppDef, entity: EntityDef,
+                        incoming: Sequence[Mapping[str, Any]]) -> dict[tuple[str, int], Any]:
+    """(entity key, id) -> live row (or None) for every id the reference fields of `incoming`
+    name, in one query per referenced entity: what a batch of creates would otherwise read
+    once per row and reference (ids sent as text are left for the per-id look-up)."""
+    wanted: dict[str, set[int]] = {}
+    for f in entity.fields:
+        if f.type != "reference" or not f.entity:
+            continue
+        for values in incoming:
+            value = values.get(f.key)
+            for ident in (value if isinstance(value, list) else [value]):
+                if isinstance(ident, int) and not isinstance(ident, bool):
+                    wanted.setdefault(f.entity, set()).add(ident)
+    known: dict[tuple[str, int], Any] = {}
+    for entity_key, ids in wanted.items():
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            known.update({(entity_key, i): None for i in chunk})
+            known.update({(entity_key, row.id): row for row in conn.execute(select(records).where(
+                records.c.id.in_(chunk), records.c.app_key == app.key, records.c.entity_key == entity_key,
+                records.c.deleted_at.is_(None)))})
+    return known
 
 
 def get_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *,
@@ -178,8 +213,9 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     if problems:
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
+    title = compute_title(entity, data, lang)
     record_id = conn.execute(insert(records).values(
-        app_key=app.key, entity_key=entity.key, data=data, title=compute_title(entity, data, lang), stage=stage,
+        app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
         stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
         created_at=now, updated_at=now, version=1, definition_version_id=version_id,
     )).inserted_primary_key[0]
@@ -192,7 +228,154 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
                                                    user_id=actor_id, at=now, seconds_in_previous=None))
     emit_event(conn, app.key, entity.key, record_id, "record_created",
                {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
-    return get_record(conn, app, entity, record_id)
+    return Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(data), title=title, stage=stage,
+                  stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
+                  updated_by=actor_id, created_at=now, updated_at=now, version=1,
+                  definition_version_id=version_id)       # what was written: no re-read
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """One record of a batch for `create_records`."""
+    incoming: Mapping[str, Any]
+    owner_id: int | None = None
+    via: str | None = None
+
+
+def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequence[NewRecord], *,
+                   actor_id: int | None, lang: str = "en", writable: Collection[str] | None = None,
+                   version_id: int | None = None, now: datetime | None = None,
+                   reader: Actor | None = None) -> list[Record | RecordInvalid]:
+    """Create many records in the caller's transaction, each exactly as `create_record` would
+    (same cleaning, formulas, references through the policy, `match`, uniqueness, auto
+    numbers, audit row, stage history, record_created event), but with the writes batched:
+    references read once per batch, one executemany per table, one sequence update per
+    auto-number field, no re-read. Returns, per item in order, the Record or the
+    RecordInvalid that create_record would have raised (nothing is written for those).
+
+    Uniqueness is checked against the table and within the batch before writing; if a
+    concurrent writer takes a value meanwhile (IntegrityError), the batch's writes are
+    rolled back and every item goes through create_record in its own savepoint instead."""
+    if not items:
+        return []
+    now = now or utcnow()
+    workflow = app.workflow_for(entity.key)
+    stage = workflow.first_stage.key if workflow and workflow.first_stage else None
+    known = prefetch_references(conn, app, entity, [item.incoming for item in items])
+    ctx = clean_context(conn, app, lang, reader=reader, known=known)
+    required = _stage_required(app, entity, stage)
+    results: list[Record | RecordInvalid | None] = [None] * len(items)
+    valid: list[tuple[int, dict, int | None]] = []
+    for index, item in enumerate(items):
+        owner_id = item.owner_id if item.owner_id is not None else actor_id
+        problems = _refuse_unwritable(entity, item.incoming, writable, lang)
+        data, clean_problems = clean_record_data(entity, item.incoming, ctx, existing=None, stage_required=required,
+                                                 extra_vars=_special_vars(stage, app, entity, owner_id))
+        problems += clean_problems
+        problems += match_problems(conn, app, entity, data, None, lang, known=known)
+        if problems:
+            results[index] = RecordInvalid(problems)
+        else:
+            valid.append((index, data, owner_id))
+    valid = _unique_in_batch(conn, app, entity, valid, results, lang)
+    if not valid:
+        return results      # type: ignore[return-value]
+    try:
+        with conn.begin_nested():
+            written = _insert_batch(conn, app, entity, [(items[i], data, owner) for i, data, owner in valid],
+                                    stage=stage, actor_id=actor_id, lang=lang, version_id=version_id, now=now)
+    except IntegrityError:          # a concurrent writer took a unique value: decide row by row
+        for index, _data, _owner in valid:
+            item = items[index]
+            try:
+                with conn.begin_nested():
+                    results[index] = create_record(
+                        conn, app, entity, item.incoming, actor_id=actor_id, lang=lang, owner_id=item.owner_id,
+                        writable=writable, version_id=version_id, now=now, reader=reader, via=item.via)
+            except RecordInvalid as invalid:
+                results[index] = invalid
+        return results      # type: ignore[return-value]
+    for (index, _data, _owner), record in zip(valid, written):
+        results[index] = record
+    return results      # type: ignore[return-value]
+
+
+def _unique_in_batch(conn: Connection, app: AppDef, entity: EntityDef, valid: list[tuple[int, dict, int | None]],
+                     results: list, lang: str) -> list[tuple[int, dict, int | None]]:
+    """Drop (with create_record's problem) the items whose unique values are taken, in the
+    table or by an earlier item of the batch."""
+    fields = [f for f in entity.fields if f.unique]
+    if not fields or not valid:
+        return valid
+    taken: dict[str, set[str]] = {}
+    for f in fields:
+        tokens = sorted({_unique_token(data.get(f.key)) for _i, data, _o in valid
+                         if data.get(f.key) not in (None, "", [])})
+        taken[f.key] = set()
+        for start in range(0, len(tokens), 500):
+            taken[f.key].update(conn.execute(select(unique_values.c.value).where(
+                unique_values.c.app_key == app.key, unique_values.c.entity_key == entity.key,
+                unique_values.c.field_key == f.key, unique_values.c.value.in_(tokens[start:start + 500]))).scalars())
+    kept = []
+    for index, data, owner in valid:
+        problems, claims = [], []
+        for f in fields:
+            value = data.get(f.key)
+            if value in (None, "", []):
+                continue
+            token = _unique_token(value)
+            if token in taken[f.key]:
+                problems.append(FieldProblem(f.key, f"/{f.key}", "unique",
+                                             translate(lang, "Another record already has this value.")))
+            claims.append((f.key, token))
+        if problems:
+            results[index] = RecordInvalid(problems)
+            continue
+        for key, token in claims:
+            taken[key].add(token)
+        kept.append((index, data, owner))
+    return kept
+
+
+def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[tuple[NewRecord, dict, int | None]],
+                  *, stage: str | None, actor_id: int | None, lang: str, version_id: int | None,
+                  now: datetime) -> list[Record]:
+    for f in entity.fields:
+        if f.type == "auto_number":
+            fmt = f.format or "{seq:4}"
+            period = now.strftime("%Y") if "{YY" in fmt else ""
+            first = take_sequence_block(conn, app.key, entity.key, f.key, period, len(rows))
+            for n, (_item, data, _owner) in enumerate(rows):
+                data[f.key] = format_auto_number(fmt, first + n, now)
+    values = [dict(app_key=app.key, entity_key=entity.key, data=data, title=compute_title(entity, data, lang),
+                   stage=stage, stage_entered_at=now if stage else None, owner_id=owner, created_by=actor_id,
+                   updated_by=actor_id, created_at=now, updated_at=now, version=1, definition_version_id=version_id)
+              for _item, data, owner in rows]
+    ids = conn.execute(insert(records).returning(records.c.id, sort_by_parameter_order=True), values).scalars().all()
+    claims = [dict(app_key=app.key, entity_key=entity.key, field_key=f.key, value=_unique_token(data[f.key]),
+                   record_id=record_id)
+              for record_id, (_item, data, _owner) in zip(ids, rows) for f in entity.fields
+              if f.unique and data.get(f.key) not in (None, "", [])]
+    if claims:
+        conn.execute(insert(unique_values), claims)
+    changes = [{k: [None, v] for k, v in data.items() if v not in (None, "", [])} for _item, data, _owner in rows]
+    conn.execute(insert(audit), [dict(record_id=record_id, app_key=app.key, entity_key=entity.key, action="create",
+                                      changes=change, user_id=actor_id, at=now, record_version=1,
+                                      via=item.via[:200] if item.via else None)
+                                 for record_id, (item, _data, _owner), change in zip(ids, rows, changes)])
+    if stage:
+        conn.execute(insert(stage_history), [dict(record_id=record_id, from_stage=None, to_stage=stage,
+                                                  user_id=actor_id, at=now, seconds_in_previous=None)
+                                             for record_id in ids])
+    conn.execute(insert(events), [dict(app_key=app.key, entity_key=entity.key, record_id=record_id,
+                                       type="record_created", depth=0, created_at=now,
+                                       payload={"actor": actor_id, "stage": stage, "fields": sorted(change)})
+                                  for record_id, change in zip(ids, changes)])
+    return [Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(v["data"]), title=v["title"],
+                   stage=stage, stage_entered_at=now if stage else None, owner_id=v["owner_id"],
+                   created_by=actor_id, updated_by=actor_id, created_at=now, updated_at=now, version=1,
+                   definition_version_id=version_id)
+            for record_id, v in zip(ids, values)]
 
 
 def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
@@ -371,6 +554,25 @@ def next_in_sequence(conn: Connection, app_key: str, entity_key: str, field_key:
             with conn.begin_nested():
                 conn.execute(insert(sequences).values(app_key=app_key, entity_key=entity_key, field_key=field_key,
                                                       period=period, value=1))
+            return 1
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not take a sequence number")
+
+
+def take_sequence_block(conn: Connection, app_key: str, entity_key: str, field_key: str, period: str,
+                        count: int) -> int:
+    """Atomically take `count` consecutive numbers; returns the first. One UPDATE for a
+    batch, where next_in_sequence would run one per record."""
+    where = and_(sequences.c.app_key == app_key, sequences.c.entity_key == entity_key,
+                 sequences.c.field_key == field_key, sequences.c.period == period)
+    for _ in range(3):
+        if conn.execute(update(sequences).where(where).values(value=sequences.c.value + count)).rowcount == 1:
+            return conn.execute(select(sequences.c.value).where(where)).scalar_one() - count + 1
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(sequences).values(app_key=app_key, entity_key=entity_key, field_key=field_key,
+                                                      period=period, value=count))
             return 1
         except IntegrityError:
             continue

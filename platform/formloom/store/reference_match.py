@@ -60,10 +60,13 @@ def _matches(theirs: FieldDef, stored: Any, wanted: Any) -> bool:
 
 
 def match_problems(conn: Connection, app: AppDef, entity: EntityDef, data: Mapping[str, Any],
-                   changed: Collection[str] | None, lang: str) -> list[FieldProblem]:
+                   changed: Collection[str] | None, lang: str,
+                   known: Mapping[tuple[str, int], Any] | None = None) -> list[FieldProblem]:
     """A problem for each reference field whose chosen record(s) do not match this record's
     values. Only fields that changed, or whose matched fields changed, are checked
-    (`changed=None`: all of them, as on create)."""
+    (`changed=None`: all of them, as on create). `known` holds rows a batch already read
+    ((entity key, id) -> row or None, see records.prefetch_references); when every chosen
+    id is there as a live row it is used instead of a query."""
     problems: list[FieldProblem] = []
     for f in entity.fields:
         if f.type != "reference" or not f.match or f.archived:
@@ -76,9 +79,12 @@ def match_problems(conn: Connection, app: AppDef, entity: EntityDef, data: Mappi
         ids = [i for i in (raw if isinstance(raw, list) else [raw]) if isinstance(i, int)]
         if not ids:
             continue
-        rows = {r.id: r.data or {} for r in conn.execute(
-            select(records.c.id, records.c.data).where(records.c.id.in_(ids), records.c.app_key == app.key,
-                                                       records.c.entity_key == f.entity))}
+        if known is not None and all(known.get((f.entity, i)) is not None for i in ids):
+            rows = {i: known[f.entity, i].data or {} for i in ids}
+        else:
+            rows = {r.id: r.data or {} for r in conn.execute(
+                select(records.c.id, records.c.data).where(records.c.id.in_(ids), records.c.app_key == app.key,
+                                                           records.c.entity_key == f.entity))}
         wrong = [(theirs, own) for theirs, own in found for i in ids
                  if i in rows and not _matches(theirs, rows[i].get(theirs.key), data.get(own.key))]
         if wrong:

@@ -35,8 +35,8 @@ from ..auth.users import Actor, reports_of
 from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError, RecordInvalid
 from ..i18n import translate
-from ..store.records import create_record, get_record, update_record
-from ..store.tables import events, unique_values
+from ..store.records import NewRecord, create_record, create_records, get_record, update_record
+from ..store.tables import events, records, unique_values
 from ..workflow.gates import GateBlocked
 from ..workflow.moves import move_to_stage
 from .convert import CellError, Converter, cell_text, is_blank
@@ -45,6 +45,8 @@ from .mapping import OWNER, STAGE
 
 MODES = ("all-or-nothing", "skip-bad-rows")
 MAX_KEPT_ERRORS = 10_000        # errors (and bad rows) kept for the report; counts go on
+ANALYZE_MIN_ROWS = 500          # an import writing at least this many rows, and at least
+ANALYZE_MIN_SHARE = 0.1         # this share of the entity's live records, refreshes the statistics
 VIA_MAX = 200
 
 
@@ -175,6 +177,7 @@ class Importer:
                     self._report(conn, result, None)
             except _Rollback:
                 pass
+            self._refresh_statistics(result)
             self._report(None, result, None)
             return result
         last = start_after
@@ -192,8 +195,24 @@ class Importer:
                 result.committed = True
                 self._report(conn, result, last)
             result.cancelled = result.cancelled or self.cancelled()
+        self._refresh_statistics(result)
         self._report(None, result, last)
         return result
+
+    def _refresh_statistics(self, result: ImportResult) -> None:
+        """ANALYZE `records` after an import that moved the entity's row count by a large share:
+        the planner's statistics would otherwise still describe the table as it was (empty,
+        after an install), and SQLite never refreshes them by itself, nor PostgreSQL without
+        autovacuum; a stale plan sorts every match where an index walk reads one page."""
+        written = result.created + result.updated if result.committed else 0
+        if written < ANALYZE_MIN_ROWS:
+            return
+        with self.db.read() as conn:
+            live = conn.execute(select(func.count()).select_from(records).where(
+                records.c.app_key == self.app.key, records.c.entity_key == self.entity.key,
+                records.c.deleted_at.is_(None))).scalar() or 0
+        if written >= ANALYZE_MIN_SHARE * live:
+            self.db.analyze("records")
 
     def _report(self, conn: Connection | None, result: ImportResult, last_row: int | None) -> None:
         if self.on_progress is not None:
@@ -206,6 +225,82 @@ class Importer:
         if converter is None:           # one per run: its look-ups are cached across batches
             converter = self._converter = Converter(conn, self.app, self.actor, self.lang)
         converter.conn = conn
+        if self._creates_only():
+            self._created_in_batches(conn, converter, rows, result, touched)
+        else:
+            self._row_by_row(conn, converter, rows, result, touched)
+        if touched and not self.options.run_rules:
+            conn.execute(update(events).where(events.c.id > first_event, events.c.processed_at.is_(None),
+                                              events.c.record_id.in_(sorted(set(touched))))
+                         .values(processed_at=datetime.now(timezone.utc)))
+
+    def _creates_only(self) -> bool:
+        """Every row is a plain create (no upsert, no stage column, creating allowed, no mapped
+        reference to this same entity, which a later row could name by an earlier row's title):
+        rows are then written through store.records.create_records, many per statement."""
+        targets = [self.entity.field(t) for t in self.mapping.values() if t not in (STAGE, OWNER)]
+        return (not self.options.upsert_by and STAGE not in self.mapping.values()
+                and not any(f is not None and f.type == "reference" and f.entity == self.entity.key for f in targets)
+                and policy.can(self.actor, "create", self.app, self.entity))
+
+    def _failed(self, result: ImportResult, number: int, cells: list[Any], failure: _RowFailed) -> None:
+        result.failed += 1
+        if len(result.errors) < MAX_KEPT_ERRORS:
+            result.errors.extend(failure.errors)
+            result.bad_rows.append((number, [cell_text(c) for c in cells],
+                                    "; ".join(f"{e.column}: {e.message}" if e.column else e.message
+                                              for e in failure.errors)))
+
+    def _created_in_batches(self, conn: Connection, converter: Converter, rows, result: ImportResult,
+                            touched: list[int]) -> None:
+        """The same outcome, row for row, as _row_by_row when every row is a create: rows that
+        do not convert fail as there; the others are cleaned and written by create_records
+        (chunks of 200, between which a cancel is noticed)."""
+        first = self.workflow.first_stage if self.workflow else None
+        writable = [f.key for f in policy.writable_fields(self.actor, self.app, self.entity, first)]
+        rows = iter(rows)
+        while True:
+            chunk = []
+            for item in rows:
+                chunk.append(item)
+                if len(chunk) >= 200:
+                    break
+            if not chunk:
+                return
+            converted: list[tuple[int, list[Any], Any]] = []
+            items: list[NewRecord] = []
+            for number, cells in chunk:
+                try:
+                    incoming, _stage, owner, raw_of = self._incoming(converter, number, cells)
+                except _RowFailed as failure:
+                    converted.append((number, cells, failure))
+                    continue
+                converted.append((number, cells, (len(items), raw_of)))
+                items.append(NewRecord(incoming, owner_id=owner,
+                                       via=f"import: {self.filename} row {number}"[:VIA_MAX]))
+            written = create_records(conn, self.app, self.entity, items, actor_id=self.actor.id, lang=self.lang,
+                                     writable=writable, version_id=self.version_id, reader=self.actor)
+            for number, cells, outcome in converted:
+                result.done += 1
+                if isinstance(outcome, _RowFailed):
+                    self._failed(result, number, cells, outcome)
+                    continue
+                index, raw_of = outcome
+                record = written[index]
+                if isinstance(record, RecordInvalid):
+                    self._failed(result, number, cells, _RowFailed(
+                        [self._cell_error(number, p.field, raw_of.get(p.field), p.message) for p in record.problems]))
+                    continue
+                touched.append(record.id)
+                result.created += 1
+            if self.cancelled():
+                result.cancelled = True
+                return
+            if self.options.mode == "all-or-nothing" or self.options.dry_run:
+                self._report(None, result, 0)
+
+    def _row_by_row(self, conn: Connection, converter: Converter, rows, result: ImportResult,
+                    touched: list[int]) -> None:
         for count, (number, cells) in enumerate(rows, start=1):
             try:
                 with conn.begin_nested():
@@ -213,12 +308,7 @@ class Importer:
                 touched.append(record_id)
                 setattr(result, outcome, getattr(result, outcome) + 1)
             except _RowFailed as failure:
-                result.failed += 1
-                if len(result.errors) < MAX_KEPT_ERRORS:
-                    result.errors.extend(failure.errors)
-                    result.bad_rows.append((number, [cell_text(c) for c in cells],
-                                            "; ".join(f"{e.column}: {e.message}" if e.column else e.message
-                                                      for e in failure.errors)))
+                self._failed(result, number, cells, failure)
             result.done += 1
             if count % 200 == 0:
                 if self.cancelled():
@@ -226,16 +316,13 @@ class Importer:
                     break
                 if self.options.mode == "all-or-nothing" or self.options.dry_run:
                     self._report(None, result, 0)
-        if touched and not self.options.run_rules:
-            conn.execute(update(events).where(events.c.id > first_event, events.c.processed_at.is_(None),
-                                              events.c.record_id.in_(sorted(set(touched))))
-                         .values(processed_at=datetime.now(timezone.utc)))
 
     # -- one row ----------------------------------------------------------------------------
     def _cell_error(self, number: int, target: str, raw: Any, message: str) -> RowError:
         return RowError(number, self.column_of.get(target, ""), cell_text(raw)[:200], message)
 
-    def _row(self, conn: Connection, conv: Converter, number: int, cells: list[Any]) -> tuple[str, int]:
+    def _incoming(self, conv: Converter, number: int, cells: list[Any]):
+        """The row's cells converted: (values, stage key, owner id, raw cell of each target)."""
         incoming: dict[str, Any] = {}
         errors: list[RowError] = []
         stage = owner = None
@@ -254,6 +341,10 @@ class Importer:
                 errors.append(self._cell_error(number, target, raw, error.message))
         if errors:
             raise _RowFailed(errors)
+        return incoming, stage, owner, raw_of
+
+    def _row(self, conn: Connection, conv: Converter, number: int, cells: list[Any]) -> tuple[str, int]:
+        incoming, stage, owner, raw_of = self._incoming(conv, number, cells)
         via = f"import: {self.filename} row {number}"[:VIA_MAX]
         existing = self._existing(conn, incoming, number, raw_of)
         try:
