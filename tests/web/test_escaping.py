@@ -27,7 +27,10 @@ def assert_escaped(html: str) -> None:
                                   "/apps/desk/case/pick/company?q=script", "/apps/desk/company/?q=<script>"])
 def test_hostile_values_are_escaped_everywhere(as_agent, hostile, path):
     company, case = hostile
-    html = as_agent.get(path.format(company=company.id, case=case.id)).get_data(as_text=True)
+    response = as_agent.get(path.format(company=company.id, case=case.id))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "&lt;script&gt;" in html or "&lt;b&gt;" in html      # the hostile value is on the page, escaped
     assert_escaped(html)
 
 
