@@ -16,7 +16,7 @@ from typing import Any, Collection, Iterator, Mapping
 from json_logic.apply import apply
 from json_logic.builtins import BUILTINS, to_bool
 
-from formloom.definitions.model import thaw
+from formloom.frozen import thaw
 
 #: `?:` is JSON Logic's name for the ternary (docs/documents.md writes it `?`).
 CONTROL_OPERATORS = frozenset({"and", "or", "if", "?:", "some", "all", "none"})

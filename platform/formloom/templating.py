@@ -21,7 +21,7 @@ from jinja2 import ChainableUndefined, Template, nodes
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from formloom.definitions.model import thaw
+from formloom.frozen import thaw
 
 MAX_OUTPUT_LENGTH = 10_000
 MAX_SOURCE_LENGTH = 10_000

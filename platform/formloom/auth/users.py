@@ -46,6 +46,29 @@ class Actor:
     def display_name(self) -> str:
         return self.name or self.email
 
+    # -- the store's Reader (store.access): the store asks, the policy answers --------
+    def scope_clause(self, conn: Connection, app, entity, action: str = "read"):
+        from .policy import record_scope_clause
+        return record_scope_clause(self, action, app, entity, team_of=lambda uid: reports_of(conn, uid),
+                                   dialect=conn.dialect.name)
+
+    def sees_every(self, app, entity, action: str = "read") -> bool:
+        from .policy import scope
+        return scope(self, action, app, entity) == "all"
+
+    def read_check(self, conn: Connection, app):
+        """`policy.can(self, "read", ...)` for many records; the team is looked up once, if needed."""
+        from .policy import can
+        team: set[int] | None = None
+
+        def team_of(user_id: int) -> set[int]:
+            nonlocal team
+            if team is None:
+                team = reports_of(conn, user_id)
+            return team
+
+        return lambda entity, record=None: can(self, "read", app, entity, record, team_of=team_of)
+
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()

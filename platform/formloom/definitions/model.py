@@ -4,7 +4,7 @@ Everything downstream (fields, forms, records, workflow, automation, web) reads
 these objects and never the raw JSON, so a document is interpreted in exactly
 one place (`definitions.compile`). Instances are frozen and hold tuples and
 read-only mappings, so a published version cannot be changed by accident while
-requests are using it. This module imports nothing else of ours
+requests are using it. This module imports nothing of ours but `frozen`
 at import time (`FieldDef.is_computed` asks the field registry when called).
 """
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from ..frozen import freeze, thaw  # noqa: F401 -- the model's importers use them from here too
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
@@ -24,24 +26,6 @@ RESERVED_FIELD_KEYS = frozenset({
 })
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-def freeze(value: Any) -> Any:
-    """Deep-freeze JSON-like data (dict -> read-only mapping, list -> tuple)."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({k: freeze(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(freeze(v) for v in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """The inverse of `freeze`, for handing model data to JSON or JSON Logic."""
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return [thaw(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)

@@ -20,14 +20,12 @@ from sqlalchemy import (ColumnElement, Connection, and_, cast, exists, false, fu
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import OperationalError
 
-from ..auth import policy
-from ..auth.policy import record_scope_clause
-from ..auth.users import Actor
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import FormloomError
 from ..i18n import translate
 from ..fields import field_type
 from ..ids import MAX_ID, parse_int
+from .access import Reader, read_check, scope_clause
 from .expressions import field_expr, live, raw_value
 from .records import Record, record_from_row
 from .tables import records
@@ -325,14 +323,11 @@ def _search_clause(q: str) -> ColumnElement[bool]:
     return func.lower(records.c.title).contains(q.lower(), autoescape=True)
 
 
-def scoped(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, action: str = "read"):
-    from ..auth.users import reports_of
-    return and_(live(app.key, entity.key),
-                record_scope_clause(actor, action, app, entity, team_of=lambda uid: reports_of(conn, uid),
-                                    dialect=conn.dialect.name))
+def scoped(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, action: str = "read"):
+    return and_(live(app.key, entity.key), scope_clause(conn, actor, app, entity, action))
 
 
-def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery,
+def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQuery,
                  with_total: bool = False) -> Page:
     """One page of records; with `with_total`, also how many match (see `count_total`)."""
     dialect = conn.dialect.name
@@ -351,7 +346,7 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor 
     return page
 
 
-def where_clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> list:
+def where_clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQuery) -> list:
     """The WHERE of a list (scope, filters with titles and names resolved in SQL, search,
     owner, stage); boards count and sum their columns with the same clauses."""
     dialect = conn.dialect.name
@@ -381,7 +376,7 @@ def _named_values(value: Any) -> list:
     return [v for v in values if isinstance(v, (TitleIs, UserIs))]
 
 
-def _link_clause(conn: Connection, app: AppDef, actor: Actor | None, f: FieldDef, flt: Filter) -> ColumnElement[bool]:
+def _link_clause(conn: Connection, app: AppDef, actor: Reader | None, f: FieldDef, flt: Filter) -> ColumnElement[bool]:
     """A reference or user filter with values given as titles or names: matched in SQL
     (titles among the records of the target entity the actor may read)."""
     values = flt.value if isinstance(flt.value, list) else [flt.value]
@@ -400,7 +395,7 @@ def _link_clause(conn: Connection, app: AppDef, actor: Actor | None, f: FieldDef
     return or_(~hit, expr.is_(None)) if flt.op == "ne" else hit
 
 
-def _users_named(names: list[str], actor: Actor | None):
+def _users_named(names: list[str], actor: Reader | None):
     """Ids of the users called `names` (name or email, case-insensitive; "me" is the actor)."""
     from .tables import users
     folded = [n.casefold() for n in names]
@@ -423,11 +418,10 @@ def _stage_key(app: AppDef, entity: EntityDef, wanted: str, lang: str | None) ->
                                value=repr(wanted[:50]), stages=names))
 
 
-def _narrowed(app: AppDef, entity: EntityDef, actor: Actor | None, query: ListQuery) -> bool:
+def _narrowed(app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQuery) -> bool:
     """Whether the list is less than every live record of the entity."""
-    from ..auth.policy import scope
     return bool(query.filters or query.q or query.owner_id is not None or query.stage
-                or scope(actor, "read", app, entity) != "all")
+                or actor is None or not actor.sees_every(app, entity))
 
 
 def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, narrowed: bool = True,
@@ -535,7 +529,7 @@ def _order(dialect: str, entity: EntityDef, sort: str | None, never_null: set[st
     return [ordered, records.c.id.desc() if descending else records.c.id.asc()]
 
 
-def related_records(conn: Connection, app: AppDef, actor: Actor | None, entity: EntityDef, via: FieldDef,
+def related_records(conn: Connection, app: AppDef, actor: Reader | None, entity: EntityDef, via: FieldDef,
                     record_id: int, limit: int = 20) -> list[Record]:
     """Records of `entity` whose reference field `via` points at `record_id`."""
     dialect = conn.dialect.name
@@ -548,7 +542,7 @@ def related_records(conn: Connection, app: AppDef, actor: Actor | None, entity: 
     return [record_from_row(r) for r in conn.execute(stmt)]
 
 
-def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor | None, q: str,
+def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, q: str,
                   limit: int = 20, where: Iterable[ColumnElement[bool]] = ()) -> list[tuple[int, str]]:
     """Records whose title contains `q` (or whose id is `q`), within the actor's scope and `where`."""
     stmt = select(records.c.id, records.c.title).where(scoped(conn, app, entity, actor), *where)
@@ -562,7 +556,7 @@ def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor
     return [(r.id, r.title) for r in conn.execute(stmt)]
 
 
-def titles_for(conn: Connection, app: AppDef, entity: EntityDef | None, actor: Actor | None,
+def titles_for(conn: Connection, app: AppDef, entity: EntityDef | None, actor: Reader | None,
                ids: Iterable[int]) -> dict[int, str]:
     """Titles of the records among `ids` that are records of `entity` the actor may read
     (the policy decides, as for the record itself); any other id gets no title, so a title
@@ -572,34 +566,26 @@ def titles_for(conn: Connection, app: AppDef, entity: EntityDef | None, actor: A
     return _readable_titles(conn, app, actor, ids, only=entity.key)
 
 
-def titles_in_app(conn: Connection, app: AppDef, actor: Actor | None, ids: Iterable[int]) -> dict[int, str]:
+def titles_in_app(conn: Connection, app: AppDef, actor: Reader | None, ids: Iterable[int]) -> dict[int, str]:
     """Like titles_for, for ids of any entity of the app (a run log, a reminder list):
     each record is judged by the policy for its own entity."""
     return _readable_titles(conn, app, actor, ids, only=None)
 
 
-def _readable_titles(conn: Connection, app: AppDef, actor: Actor | None, ids: Iterable[int],
+def _readable_titles(conn: Connection, app: AppDef, actor: Reader | None, ids: Iterable[int],
                      only: str | None) -> dict[int, str]:
     ids = {n for n in (_as_id(i) for i in ids) if n is not None}
     entities = [app.entity(only)] if only is not None else list(app.entities)
-    readable = {e.key: e for e in entities if e is not None and policy.can(actor, "read", app, e)}
+    may_read = read_check(conn, actor, app)
+    readable = {e.key: e for e in entities if e is not None and may_read(e, None)}
     if not ids or not readable:
         return {}
     # by primary key only, app and entity checked here: with `app_key = ..` in SQL, a planner
     # without statistics may walk an app_key index over every record of the app
     # whole rows: the policy may look at a record's values and stage, not only its owner
     rows = conn.execute(select(records).where(records.c.id.in_(sorted(ids))))
-    team: set[int] | None = None
-
-    def team_of(user_id: int) -> set[int]:
-        nonlocal team
-        if team is None:
-            from ..auth.users import reports_of
-            team = reports_of(conn, user_id)
-        return team
-
     return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key in readable
-            and policy.can(actor, "read", app, readable[r.entity_key], r, team_of=team_of)}
+            and may_read(readable[r.entity_key], r)}
 
 
 def _as_id(value: Any) -> int | None:

@@ -15,14 +15,13 @@ from typing import Any, Collection, Mapping, Sequence
 from sqlalchemy import Connection, and_, delete, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..auth import policy
-from ..auth.users import Actor, reports_of
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import CleanContext, FieldProblem, field_type
 from ..fields.computed import format_auto_number
 from ..i18n import translate
 from ..record_data import clean_record_data
+from .access import Reader, read_check
 from .reference_match import match_problems
 from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
                      users)
@@ -68,7 +67,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Actor | None = None,
+def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Reader | None = None,
                   kept: Collection[tuple[str, int]] = (),
                   known: dict[tuple[str, int], Any] | None = None) -> CleanContext:
     """Lookups for cleaning. With a `reader` (a person writing), a reference must point at a
@@ -79,13 +78,7 @@ def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Actor | N
 
     `known` ((entity key, id) -> live row or None) is what a batch fetched at once
     (`prefetch_references`); ids not in it are read one by one, and added to it."""
-    team: set[int] | None = None
-
-    def team_of(user_id: int) -> set[int]:
-        nonlocal team
-        if team is None:
-            team = reports_of(conn, user_id)
-        return team
+    may_read = read_check(conn, reader, app)
 
     def reference_exists(entity_key: str, record_id: int) -> bool:
         if known is not None and (entity_key, record_id) in known:
@@ -99,7 +92,7 @@ def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Actor | N
         if row is None or reader is None or (entity_key, record_id) in kept:
             return row is not None
         target = app.entity(entity_key)
-        return target is not None and policy.can(reader, "read", app, target, row, team_of=team_of)
+        return target is not None and may_read(target, row)
 
     def user_exists(user_id: int) -> bool:
         return conn.execute(select(users.c.id).where(users.c.id == user_id, users.c.active.is_(True))).first() is not None
@@ -190,7 +183,7 @@ def compute_title(entity: EntityDef, data: Mapping[str, Any], lang: str = "en") 
 def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Mapping[str, Any], *,
                   actor_id: int | None, lang: str = "en", owner_id: int | None = None,
                   writable: Collection[str] | None = None, version_id: int | None = None,
-                  now: datetime | None = None, stage: str | None = None, reader: Actor | None = None,
+                  now: datetime | None = None, stage: str | None = None, reader: Reader | None = None,
                   via: str | None = None, check_hidden: bool = False) -> Record:
     """Validate and insert one record; raise RecordInvalid listing every problem.
 
@@ -245,7 +238,7 @@ class NewRecord:
 def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequence[NewRecord], *,
                    actor_id: int | None, lang: str = "en", writable: Collection[str] | None = None,
                    version_id: int | None = None, now: datetime | None = None,
-                   reader: Actor | None = None) -> list[Record | RecordInvalid]:
+                   reader: Reader | None = None) -> list[Record | RecordInvalid]:
     """Create many records in the caller's transaction, each exactly as `create_record` would
     (same cleaning, formulas, references through the policy, `match`, uniqueness, auto
     numbers, audit row, stage history, record_created event), but with the writes batched:
@@ -381,7 +374,7 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
 def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
                   incoming: Mapping[str, Any], *, actor_id: int | None, expected_version: int | None,
                   lang: str = "en", writable: Collection[str] | None = None, version_id: int | None = None,
-                  now: datetime | None = None, reader: Actor | None = None, via: str | None = None,
+                  now: datetime | None = None, reader: Reader | None = None, via: str | None = None,
                   judged_in: str | None = None, check_hidden: bool = False) -> Record:
     """Apply a partial change; refuse a stale `expected_version` with ConflictError.
     `reader`, `via` and `check_hidden` as for create_record; references already stored
