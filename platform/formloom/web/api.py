@@ -393,6 +393,14 @@ def field_sets(app: AppDef, entity: EntityDef, stage: StageDef | None) -> tuple[
 
 # -- the endpoints --------------------------------------------------------------------
 
+@bp.get("/openapi.json")
+def openapi_json():
+    """The API's own description, tailored to the caller (web/openapi.py builds it; it reads
+    this module's limits, hence the import here rather than at the top)."""
+    from .openapi import openapi_document
+    return jsonify(openapi_document(current_actor(), lang()))
+
+
 @bp.get("/<app_key>/<entity_key>")
 def list_view(app_key: str, entity_key: str):
     app, _version_id, entity = place(app_key, entity_key)

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the records API, generated from the installed apps.
 
-Served at /api/v1/openapi.json to an authenticated caller and tailored to them:
+Served at /api/v1/openapi.json (the route is api.py's) to an authenticated caller and tailored to them:
 only apps they belong to, entities they may read, fields they may see (and, in
 request bodies, fields they may write) appear, so the document itself reveals
 nothing the API would not. Request bodies use `record_schema.record_json_schema`,
@@ -12,7 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import current_app, jsonify
+from flask import current_app
 
 from ..auth import policy
 from ..bulk_edit import MAX_RECORDS
@@ -20,9 +20,9 @@ from ..auth.users import Actor
 from ..collab.activity import KINDS as ACTIVITY_KINDS, MAX_LIMIT as ACTIVITY_MAX_LIMIT
 from ..definitions.model import AppDef, EntityDef
 from ..record_schema import record_json_schema
-from .api import IF_MATCH, MAX_REASON, bp
+from .api import IF_MATCH, MAX_REASON
 from .api_params import list_parameters
-from .helpers import catalog, current_actor, lang
+from .helpers import catalog
 
 ERROR = {
     "type": "object",
@@ -465,7 +465,3 @@ def _only(schema: dict, keys: set[str]) -> dict:
     schema["required"] = [k for k in schema["required"] if k in keys]
     return schema
 
-
-@bp.get("/openapi.json")
-def openapi_json():
-    return jsonify(openapi_document(current_actor(), lang()))
