@@ -13,6 +13,7 @@ import re
 from typing import Any, Callable
 
 from ..definitions.model import FieldDef
+from ..i18n import N_
 from .base import CleanContext, FieldType, register
 from .formfields import string_field
 from .numbers import number_from_text
@@ -33,9 +34,9 @@ def _is_id(value: Any) -> bool:
 class _LinkType(FieldType):
     sql_kind = "number"
     operators = ("eq", "ne", "in", "is_empty")
-    bad_id = "Enter a record id (a positive whole number)."
-    bad_list = "Enter a list of record ids."
-    duplicate = "Record %(id)s is listed more than once."
+    bad_id = N_("Enter a record id (a positive whole number).")
+    bad_list = N_("Enter a list of record ids.")
+    duplicate = N_("Record %(id)s is listed more than once.")
     indexed_by_default = True        # a single reference (never a list of them)
     phrases = {
         "invalid_type": "must be a list of record ids (whole numbers)",
@@ -161,9 +162,9 @@ class UserType(_LinkType):
     label = {"en": "User", "zh": "用户"}
     help = {"en": "A person (or several) who can sign in.", "zh": "可以登录的一个（或多个）用户。"}
     settings = (DEFAULT, MULTIPLE)
-    bad_id = "Enter a user id (a positive whole number)."
-    bad_list = "Enter a list of user ids."
-    duplicate = "User %(id)s is listed more than once."
+    bad_id = N_("Enter a user id (a positive whole number).")
+    bad_list = N_("Enter a list of user ids.")
+    duplicate = N_("User %(id)s is listed more than once.")
 
     def exists(self, f: FieldDef, ctx: CleanContext) -> Callable[[int], bool] | None:
         lookup = ctx.user_exists

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from ..definitions.model import FieldDef
+from ..i18n import N_
 from .base import CleanContext, FieldType, register
 from .formfields import string_field, textarea_field
 from .settings import DEFAULT, MAX_LENGTH, PATTERN, UNIQUE
@@ -69,7 +70,7 @@ class _StringType(FieldType):
                       max=limit, length=len(raw))
         return raw
 
-    forbidden_message = "Remove the control characters (such as line breaks) from this text."
+    forbidden_message = N_("Remove the control characters (such as line breaks) from this text.")
 
     def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:
         return self.check_string(f, raw, ctx)
@@ -130,7 +131,7 @@ class TextareaType(_StringType):
     default_max_length = TEXTAREA_MAX_LENGTH
     forbidden = MULTI_LINE_FORBIDDEN
     _forbidden = _MULTI_LINE_FORBIDDEN
-    forbidden_message = "Remove the control characters from this text."
+    forbidden_message = N_("Remove the control characters from this text.")
     operators = ("contains", "is_empty")
 
     def clean(self, f: FieldDef, raw: Any, ctx: CleanContext) -> Any:

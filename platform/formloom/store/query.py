@@ -22,7 +22,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import FormloomError
-from ..i18n import translate
+from ..i18n import N_, translate
 from ..fields import field_type
 from ..ids import MAX_ID, parse_int
 from .access import Reader, read_check, scope_clause
@@ -198,8 +198,8 @@ def _option_value(f: FieldDef, text: str, lang: str | None) -> str:
                                value=repr(text[:50]), field=_name(f, lang), options=shown))
 
 
-KIND_HINTS = {"number": "Enter a number.", "date": "Enter a date as YYYY-MM-DD.",
-              "datetime": "Enter a date and time such as 2026-11-02T09:30.", "bool": "Enter yes or no."}
+KIND_HINTS = {"number": N_("Enter a number."), "date": N_("Enter a date as YYYY-MM-DD."),
+              "datetime": N_("Enter a date and time such as 2026-11-02T09:30."), "bool": N_("Enter yes or no.")}
 
 
 def _scalar(f: FieldDef, raw: Any, lang: str | None = None) -> Any:

@@ -24,7 +24,7 @@ from ..auth.policy import can, is_app_admin
 from ..auth.users import load_actor, members_of, reports_of
 from ..definitions.model import AppDef, EntityDef
 from ..errors import ConflictError, ForbiddenError, FormloomError, NotFoundError
-from ..i18n import translate
+from ..i18n import N_, translate
 from ..store.records import AwaitingApproval, emit_event, get_record, utcnow
 from ..store.tables import approval_decisions, approval_requests, audit, jobs, users
 from .approvers import applicable_steps, resolve_approvers, step_label, waiting_text
@@ -104,8 +104,8 @@ class ApprovalRequest:
     def status_text(self, lang: str) -> str:
         if self.pending and self.step is not None:
             return waiting_text(lang, self.step_index, len(self.steps), step_label(self.step, lang))
-        return translate(lang, {"approved": "approved", "rejected": "rejected",
-                                "withdrawn": "withdrawn"}.get(self.status, self.status))
+        return translate(lang, {"approved": N_("approved"), "rejected": N_("rejected"),
+                                "withdrawn": N_("withdrawn")}.get(self.status, self.status))
 
     def as_dict(self, lang: str = "en") -> dict:
         return {"id": self.id, "app": self.app_key, "entity": self.entity_key, "record_id": self.record_id,
