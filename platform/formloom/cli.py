@@ -73,7 +73,9 @@ def init() -> None:
 def install(path: Path) -> None:
     """Install or upgrade the app in a template folder (or an app.json)."""
     from .store.install import install_path
-    result = install_path(_database(), path)
+    db = _database()
+    result = install_path(db, path)
+    _warn_named_approvers(db, result.version.documents)
     if not result.changed:
         click.echo(f"App {result.app_key!r} is already at version {result.version.number}; nothing to do.")
         return
@@ -87,6 +89,15 @@ def install(path: Path) -> None:
         click.echo(f"  restored field {name}")
     if result.converted:
         click.echo(f"  converted {result.converted} stored value(s) to the new field types")
+
+
+def _warn_named_approvers(db, documents) -> None:
+    """People named as approvers who have no account here (validate cannot know: accounts are data)."""
+    from .workflow.approvers import named_approver_problems
+    workflows = {key: (f"workflows/{key}.json", doc) for key, doc in (documents.get("workflows") or {}).items()}
+    with db.read() as conn:
+        for problem in named_approver_problems(conn, workflows):
+            click.echo(f"warning: {problem}", err=True)
 
 
 @main.command()

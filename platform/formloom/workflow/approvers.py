@@ -24,6 +24,7 @@ from sqlalchemy import Connection, select
 from ..auth.users import members_of, user_id_by_email
 from ..conditions import truthy
 from ..definitions.model import Label
+from ..definitions.problems import Problem, json_path
 from ..definitions.wording import cap, unknown
 from ..i18n import translate
 from ..person_kinds import parse_written, people_in, role_check, user_field_check, written_pattern
@@ -99,8 +100,8 @@ def _field(conn, app, record, argument) -> list:
 
 def _check_user(s: Any, email: str, path: tuple, what: str, env: Any) -> Iterator:
     if env.users is not None and email.lower() not in env.users:
-        yield s.problem(*path, message=f"{cap(what)} names the user {email!r} as approver, "
-                                       "who has no account here.")
+        yield s.problem(*path, message=f"{cap(what)} names the user {email!r} as approver, who has no "
+                                       "active account here; until they do, the app's admins decide this step.")
 
 
 @approver_kind("user", "EMAIL", label={"en": "A named person", "zh": "指定人员"},
@@ -171,7 +172,7 @@ def approval_problems(s: Any, spec: Any, path: tuple, what: str) -> Iterator:
     if not isinstance(spec, Mapping):
         return
     fields = workflow_fields(s)
-    env = ApprovalEnv(roles_of(s.app) if s.app is not None else None, fields, _known_users(s))
+    env = ApprovalEnv(roles_of(s.app) if s.app is not None else None, fields)
     steps = spec.get("steps") if isinstance(spec.get("steps"), list) else []
     seen: set[str] = set()
     for i, step in enumerate(steps):
@@ -202,12 +203,42 @@ def approval_problems(s: Any, spec: Any, path: tuple, what: str) -> Iterator:
                                                           "but has no 'timeout'; add one, such as \"P2D\".")
 
 
-def _known_users(s: Any) -> set[str] | None:
-    """The app's declared people (`approvers` of the app document's `users`, when it lists any)."""
-    declared = (s.app or {}).get("users") if isinstance(s.app, Mapping) else None
-    if not isinstance(declared, list):
-        return None
-    return {str(u.get("email", "")).lower() for u in declared if isinstance(u, Mapping)}
+# -- named people: known only where there is a database --------------------------------------------
+
+@dataclass(frozen=True)
+class _Located:
+    """Just enough of a document subject for an approver kind's check to say where."""
+    source: str
+
+    def problem(self, *parts: str | int, message: str) -> Problem:
+        return Problem(self.source, json_path(*parts), message)
+
+
+def named_approver_problems(conn: Connection, workflows: Mapping[str, tuple[str, Mapping]]) -> list[Problem]:
+    """Approvers naming a person (`user:EMAIL`) who has no active account in this database.
+
+    `formloom validate` reads documents only, and accounts are data: the same documents
+    are installed into many databases, often before the people are invited. So this is
+    asked where a database is at hand (`formloom install`, the designer's publish) and
+    reported as a warning, not a refusal: until the account exists, resolution finds
+    nobody for that approver and the step falls to the app's admins (approvals.py).
+    `workflows`: key -> (source, document), as install reads them."""
+    emails = {e.lower() for e in conn.execute(select(users.c.email).where(users.c.active.is_(True))).scalars()}
+    env = ApprovalEnv(None, None, emails)
+    found: list[Problem] = []
+    for _key, (source, doc) in sorted(workflows.items()):
+        stages = doc.get("stages") if isinstance(doc, Mapping) else None
+        for si, stage in enumerate(stages if isinstance(stages, list) else ()):
+            approval = (stage.get("gate") or {}).get("approval") if isinstance(stage, Mapping) else None
+            steps = approval.get("steps") if isinstance(approval, Mapping) else None
+            for ti, step in enumerate(steps if isinstance(steps, list) else ()):
+                for ai, text in enumerate(step.get("approvers") or () if isinstance(step, Mapping) else ()):
+                    parsed = parse_approver(text) if isinstance(text, str) else None
+                    if parsed is not None and parsed[0].name == "user":
+                        where = ("stages", si, "gate", "approval", "steps", ti, "approvers", ai)
+                        found += parsed[0].check(_Located(source), parsed[1], where,
+                                                 f"approval step {ti + 1} of stage {stage.get('key')!r}", env)
+    return found
 
 
 def waiting_text(lang: str, index: int, total: int, label: str) -> str:
