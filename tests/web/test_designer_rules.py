@@ -223,3 +223,15 @@ def test_any_designer_built_rule_is_saved_or_refused_with_a_located_problem_neve
         assert re.search(r'role="alert"', answer.get_data(as_text=True))
     elif answer.status_code == 303:
         post(as_admin, f"{BASE}/r/delete", {})
+
+
+def test_the_publish_preview_counts_the_reminders_a_rule_creates(app, browser, make_record):
+    with time_machine.travel(datetime(2026, 3, 2, 0, 0, tzinfo=timezone.utc), tick=False):
+        browser.login("admin@example.com")
+        make_record("case", {"subject": "Printer", "due": "2026-03-10"})
+        make_record("case", {"subject": "Fax", "due": "2026-03-11"})
+        post(browser, f"{BASE}/new", NOTIFY_OWNER)
+        page = browser.get("/apps/desk/design").get_data(as_text=True)
+    row = re.search(r'<tr data-rule="due_soon">.*?</tr>', page, re.S).group(0)
+    assert re.findall(r"<td>(\d+)</td>", row) == ["2", "0", "0"]
+    assert 'href="/apps/desk/design/workflows/case_flow/rules"' in page            # the Rules link per workflow

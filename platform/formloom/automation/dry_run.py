@@ -36,6 +36,10 @@ LIMIT = 50
 #: Records looked at for a time trigger (the dry-run says when there were more).
 MAX_RECORDS = 20_000
 
+#: The changes records emit (store/records.py, workflow/): what an event trigger's dry-run may be asked about.
+EVENT_TYPES = ("record_created", "record_updated", "stage_entered", "stage_left", "approval_requested",
+               "approval_decided")
+
 NO_DUE = "The trigger gives this record no due time (its date is empty, or it is not in the stage the trigger names)."
 ALREADY_FIRED = "Already fired for this occurrence; it does not fire again."
 CANCELLED = "This occurrence was cancelled earlier; it is not scheduled again."
@@ -144,6 +148,23 @@ def dry_run(conn: Connection, app: AppDef, workflow_key: str, rule_key: str, *, 
     elif record_id is not None:
         _event(conn, app, workflow, rule, now, settings, record_id, change or {}, out)
     return out
+
+
+def default_change(trigger: Mapping[str, Any]) -> dict:
+    """A change that an event trigger is written to catch (the CLI's default): the event of the
+    trigger's name when records emit one, else an update; the fields and stage it names."""
+    name = trigger.get("type")
+    fields = list(trigger.get("fields") or ([trigger["field"]] if trigger.get("field") else []))
+    sources = trigger.get("from")
+    change: dict[str, Any] = {"type": name if name in EVENT_TYPES else "record_updated", "fields": fields}
+    if trigger.get("stage"):
+        change["to"] = trigger["stage"]
+        change["from"] = trigger["stage"]
+    if isinstance(sources, list) and sources:
+        change["from"] = sources[0]
+    if trigger.get("outcome"):
+        change["outcome"] = trigger["outcome"]
+    return change
 
 
 def _context(conn, app, workflow, rule, record, now, settings, trigger: str) -> RuleContext:

@@ -9,6 +9,7 @@ registry, so this module names no field type.
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -161,12 +162,14 @@ def _label_from_form(name: str) -> dict | None:
 def overview(app_key: str):
     place = load_design(app_key)
     state = load_state(app_key)
-    preview = None
+    preview = reminders = None
     if state.revision and not state.problems:
         with db().read() as conn:
             preview = impact_mod.preview(conn, state.live_documents, state.documents)
+        reminders = impact_mod.draft_reminder_changes(db(), state.documents, state.archived,
+                                                      datetime.now(timezone.utc))
     return render_template("designer/overview.html", place=place, state=state, preview=preview,
-                           published=request.args.get("published"))
+                           reminders=reminders, published=request.args.get("published"))
 
 
 @bp.post("/apps/<app_key>/design/entities")

@@ -21,7 +21,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from ..automation import ACTIONS, TRIGGERS, run_log
-from ..automation.dry_run import DryRun, dry_run_db
+from ..automation.dry_run import EVENT_TYPES as CHANGES, DryRun, dry_run_db
 from ..automation.recipients import RECIPIENTS
 from ..automation.settings import Settings
 from ..definitions.compile import compile_app
@@ -36,9 +36,6 @@ from .params import int_arg
 bp = Blueprint("designer_rules", __name__)
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-#: What a chosen change may be, for an event trigger's dry-run: the events records emit.
-CHANGES = ("record_created", "record_updated", "stage_entered", "stage_left", "approval_requested",
-           "approval_decided")
 
 
 @bp.before_request
