@@ -26,7 +26,7 @@ NOTIFY_OWNER = {
     "key": "due_soon", "label-en": "Due in 3 days", "label-zh": "3天后到期", "enabled": "1",
     "trigger-type": "date_field", "t-field": "due", "t-offset-n": "3", "t-offset-unit": "days",
     "t-offset-dir": "before", "t-at": "09:00",
-    "condition": '{"!": {"var": "$terminal"}}',
+    "rule-if-mode": "all", "rule-if-item": "1", "rule-if-1-field": "$terminal", "rule-if-1-op": "empty",
     "actions": "1", "a0-type": "notify", "a0-to": ["owner"], "a0-to-other": "",
     "a0-message-en": "{{ record.subject }} is due on {{ record.labels.due }}", "a0-message-zh": "",
     "do": "save",
@@ -93,6 +93,9 @@ def test_a_rule_saved_in_the_editor_goes_to_the_draft_as_a_document(app, as_admi
     assert 'id="rule-due_soon"' in listing and "Due in 3 days" in listing
     editor = as_admin.get(f"{BASE}/due_soon").get_data(as_text=True)
     assert 'name="t-offset-n" value="3"' in editor and '<option value="before" selected>' in editor
+    builder = re.search(r'id="cb-rule-if".*?</details>', editor, re.S).group(0)       # the condition as a row
+    assert re.search(r'<option value="\$terminal" selected>', builder)
+    assert re.search(r'<option value="empty" selected>', builder)
 
 
 def test_a_rule_the_validator_refuses_is_shown_with_the_problem_by_its_setting(app, as_admin):
@@ -213,10 +216,12 @@ words = st.one_of(st.sampled_from(["", "due", "subject", "open", "closed", "owne
        values=st.dictionaries(st.sampled_from(["t-field", "t-stage", "t-offset-n", "t-offset-unit", "t-at", "t-cron",
                                                "t-after-n", "t-for-n", "t-entity", "t-via", "a0-field", "a0-value",
                                                "a0-url", "a0-stage", "a0-values", "a0-strategy", "a0-entity",
-                                               "condition", "key"]), words, max_size=6))
+                                               "rule-if-source", "rule-if-json", "rule-if-1-field", "rule-if-1-op",
+                                               "rule-if-1-value", "key"]), words, max_size=6))
 def test_any_designer_built_rule_is_saved_or_refused_with_a_located_problem_never_a_500(as_admin, trigger, action,
                                                                                        values):
-    data = {"key": "r", "trigger-type": trigger, "actions": "1", "a0-type": action, "do": "save", **values}
+    data = {"key": "r", "trigger-type": trigger, "actions": "1", "a0-type": action, "do": "save", "rule-if-item": "1",
+            **values}
     answer = post(as_admin, f"{BASE}/new", data)
     assert answer.status_code in (303, 422, 409)
     if answer.status_code == 422:

@@ -10,7 +10,6 @@ trigger or action type.
 """
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 from typing import Any
@@ -25,17 +24,19 @@ from ..automation.dry_run import EVENT_TYPES as CHANGES, DryRun, dry_run_db
 from ..automation.recipients import RECIPIENTS
 from ..automation.settings import Settings
 from ..definitions.compile import compile_app
-from ..design import drafts, rule_edits, rule_form
+from ..design import condition_builder as cb, drafts, rule_edits, rule_form
 from ..design.edits import EditError
 from ..errors import FormloomError, NotFoundError
 from ..store.tables import notifications, users
-from .designer import State, _translated, doc_label, load_design, load_state
+from .designer import State, _translated, doc_label, load_design, load_state, worded
 from .helpers import Place, current_actor, db, lang, local_time
 from .params import int_arg
 
 bp = Blueprint("designer_rules", __name__)
 
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: The condition builder's inputs on the rule editor start with this.
+CONDITION = "rule-if"
 
 
 @bp.before_request
@@ -161,6 +162,13 @@ def _choices(state: State, workflow: dict) -> rule_form.Choices:
                                                user_fields, lang()))
 
 
+def _condition_fields(state: State, workflow: dict) -> list:
+    """What a rule's condition may test: the entity's fields, its stage, and whether that stage
+    is a terminal one (the variables `actions.condition_vars` gives a firing)."""
+    return (cb.builder_fields(_entity(state, workflow), lang()) + cb.stage_field(workflow, lang(), _("Stage"))
+            + [cb.BuilderField("$terminal", _("Won or lost"), "choice", (("won", _("won")), ("lost", _("lost"))))])
+
+
 def _picker(registry) -> list[dict]:
     return [{"name": entry.name, "label": _text(entry.label) or entry.name, "help": _text(entry.help)}
             for entry in registry.values()]
@@ -188,15 +196,15 @@ def _editor(place: Place, state: State, workflow_key: str, rule_doc: dict, *, ed
     entity = _entity(state, workflow)
     variables = ["record.title", "record.owner", "record.stage_label", "link"] + \
         [f"record.{f['key']}" for f in entity.get("fields", []) if isinstance(f, dict) and "key" in f]
-    condition = rule_doc.get("condition")
-    condition_text = request.form.get("condition", "") if request.method == "POST" else (
-        json.dumps(condition, ensure_ascii=False, indent=1) if condition is not None else "")
     return render_template("designer/rule.html", place=place, state=state, workflow=workflow,
                            workflow_key=workflow_key, rule=rule_doc, editing=editing,
                            triggers=_picker(TRIGGERS), action_types=_picker(ACTIONS),
                            trigger_controls=trigger_controls, actions=actions, errors=errors,
                            cron_text=rule_form.cron_reading(cron, lang()) if cron else "", cron_runs=runs,
-                           variables=variables, condition_text=condition_text, previews=previews,
+                           variables=variables, condition_fields=_condition_fields(state, workflow),
+                           condition=rule_doc.get("condition"), condition_prefix=CONDITION,
+                           condition_problems=errors.get("condition_rows") or (),
+                           posted=request.form if request.method == "POST" else None, previews=previews,
                            preview_record=preview_record, records=_some_records(place, workflow)), status
 
 
@@ -235,7 +243,7 @@ def edit_rule(app_key: str, workflow_key: str, rule_key: str):
     return _editor(place, state, workflow_key, rule_doc, editing=True, errors=errors)
 
 
-def _posted_rule(rule_key: str | None) -> tuple[dict, dict]:
+def _posted_rule(rule_key: str | None, condition_fields: list) -> tuple[dict, dict]:
     """The rule the editor posted, and the errors found reading it (by part)."""
     form = request.form
     errors: dict[str, Any] = {}
@@ -260,12 +268,11 @@ def _posted_rule(rule_key: str | None) -> tuple[dict, dict]:
         doc["trigger"] = {"type": trigger_name, **settings}
         if problems:
             errors["trigger"] = problems
-    text = form.get("condition", "").strip()
-    if text:
-        try:
-            doc["condition"] = json.loads(text)
-        except ValueError as error:
-            errors["condition"] = _("This is not valid JSON: %(error)s", error=str(error))
+    logic, problems = cb.from_form(form, CONDITION, condition_fields, gettext=worded)
+    if problems:
+        errors["condition_rows"] = problems
+    elif logic is not None:
+        doc["condition"] = logic
     actions = []
     count = _count(form.get("actions"))
     for i in range(count):
@@ -347,7 +354,7 @@ def _save(app_key: str, workflow_key: str, rule_key: str | None):
     workflow = _workflow(state, workflow_key)
     if rule_key is not None:
         _rule(workflow, rule_key)
-    rule_doc, errors = _posted_rule(rule_key)
+    rule_doc, errors = _posted_rule(rule_key, _condition_fields(state, workflow))
     action = request.form.get("do", "save")
     if action in ("refresh", "add-action", "preview"):
         previews = _previews(place, state, workflow_key, rule_doc) if action == "preview" else None
