@@ -409,7 +409,7 @@ def _previews(place: Place, state: State, workflow_key: str, rule_doc: dict) -> 
     if record_id is None:
         return {"error": _("Choose a record to preview the messages over.")}
     key = rule_doc.get("key") if _KEY.match(rule_doc.get("key") or "") else "preview"
-    trial = {**rule_doc, "key": key, "enabled": True}
+    trial = {k: v for k, v in rule_doc.items() if k != "condition"} | {"key": key, "enabled": True}   # the text, whatever the condition
     documents = rule_edits.with_workflow(
         state.documents, workflow_key,
         lambda wf: rule_edits.add_rule({**wf, "rules": [r for r in wf.get("rules") or [] if r.get("key") != key]},
