@@ -298,6 +298,90 @@ def reminders_due(at_text: str, app_key: str | None, as_json: bool) -> None:
     click.echo(f"{len(found)} reminder(s) due by {_iso_utc(at)}.")
 
 
+@main.group()
+def rules() -> None:
+    """Look at automation rules."""
+
+
+@rules.command("dry-run")
+@click.argument("app_key")
+@click.argument("rule_key")
+@click.option("--at", "at_text", default=None, metavar="ISO8601", help="As if it were this moment (default: now).")
+@click.option("--record", "record_id", type=int, default=None, help="Only this record (event rules: the record changed).")
+@click.option("--change", "change_type", default=None,
+              help="Event rules: the change (record_created, record_updated, stage_entered, ...); "
+                   "default: the one the trigger is written for.")
+@click.option("--field", "fields", multiple=True, help="Event rules: a field the change touched (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the dry-run as JSON.")
+@_one_line_errors
+def rules_dry_run(app_key: str, rule_key: str, at_text: str | None, record_id: int | None, change_type: str | None,
+                  fields: tuple[str, ...], as_json: bool) -> None:
+    """What RULE (a rule key, or WORKFLOW.RULE) would do, without doing it: for a time rule the
+    next 50 reminders, for an event rule what a change to --record would do; and why not."""
+    import json
+    from .automation.dry_run import default_change, dry_run_db
+    from .automation.settings import Settings
+    from .config import settings_from_env
+    from .store.apps import AppCatalog
+    at = _utcnow() if at_text is None else _moment(at_text)
+    db = _database()
+    with db.read() as conn:
+        app = AppCatalog(db).app(app_key, conn)
+    workflow_key, _, key = rule_key.rpartition(".")
+    found = [(wf.key, r) for wf in app.workflows.values() for r in wf.rules
+             if r.key == key and (not workflow_key or wf.key == workflow_key)]
+    if not found:
+        raise FormloomError(f"the app {app_key!r} has no rule {rule_key!r}",
+                            hint="rule keys are listed in the app's workflow documents")
+    if len(found) > 1:
+        raise FormloomError(f"several workflows have a rule {key!r}", hint="write it WORKFLOW.RULE")
+    workflow_key, rule = found[0]
+    change = default_change(rule.trigger)
+    if change_type:
+        change["type"] = change_type
+    if fields:
+        change["fields"] = list(fields)
+    run = dry_run_db(db, app, workflow_key, rule.key, now=at, record_id=record_id, change=change,
+                     settings=Settings.from_mapping(settings_from_env()))
+    if as_json:
+        click.echo(json.dumps(run.as_json(), ensure_ascii=False, indent=2, default=str))
+        return
+    if not run.timed and record_id is None:
+        click.echo("This rule fires on record changes: give --record ID (and --change / --field) to see what it does.")
+        return
+    for item in run.items:
+        when = _iso_utc(item.due_at) if item.due_at else "-"
+        who = f"record {item.record_id} {item.title!r}" if item.record_id is not None else "(no record)"
+        if not item.acts:
+            click.echo(f"{when}  {who}: skipped: {item.reason.msgid % item.reason.params}")
+            continue
+        click.echo(f"{when}  {who}:")
+        for a in item.actions:
+            parts = [a.type]
+            if a.recipients:
+                parts.append("to " + ", ".join(a.recipients))
+            if a.body:
+                parts.append(repr(a.body))
+            parts += [f"{k} -> {v!r}" for k, v in a.changes]
+            if a.error:
+                parts.append(f"would fail: {a.error}")
+            click.echo("    " + " ".join(parts))
+    for item in run.skipped:
+        click.echo(f"not acting on record {item.record_id} {item.title!r}: {item.reason.msgid % item.reason.params}")
+    if run.timed:
+        click.echo(f"{len(run.items)} reminder(s) listed" + (f", {run.more} more later" if run.more else "")
+                   + f"; {len(run.skipped)} record(s) not reminded. Nothing was done.")
+
+
+def _moment(text: str):
+    from datetime import datetime, timezone
+    try:
+        at = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise FormloomError(f"--at {text!r} is not an ISO 8601 moment", hint="e.g. 2026-03-05T09:00:00+08:00") from None
+    return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+
+
 def _iso_utc(value) -> str:
     from datetime import timezone
     return value.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")

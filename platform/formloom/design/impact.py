@@ -114,3 +114,69 @@ def preview(conn: Connection, live_documents: dict, draft_documents: dict) -> Im
                 changes.append(Change("field_archived", entity.label, prior.label, f"{entity.key}.{prior.key}",
                                       records=n))
     return Impact(changes, counts)
+
+
+# -- reminders ---------------------------------------------------------------------------------------
+
+@dataclass
+class ReminderChange:
+    """What publishing does to one rule's pending reminders."""
+
+    workflow: str
+    rule: str
+    created: int = 0
+    moved: int = 0
+    cancelled: int = 0
+    examples: list = dc_field(default_factory=list)   # [(kind, record id, due before, due after)]
+
+
+def _pending_reminders(conn: Connection, app_key: str) -> dict[int, tuple]:
+    from ..automation.reminders import REMINDER
+    from ..store.tables import jobs
+    rows = conn.execute(select(jobs.c.id, jobs.c.rule_key, jobs.c.record_id, jobs.c.due_at, jobs.c.payload)
+                        .where(jobs.c.kind == REMINDER, jobs.c.app_key == app_key, jobs.c.status == "pending"))
+    return {r.id: ((r.payload or {}).get("workflow") or "", r.rule_key or "", r.record_id, _utc(r.due_at))
+            for r in rows}
+
+
+def _utc(value):
+    from datetime import timezone
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def draft_reminder_changes(db, documents: dict, archived: dict | None, now) -> list[ReminderChange]:
+    """`reminder_changes` for a valid draft's documents."""
+    new_app = compile_app(documents["app"], documents.get("workflows") or {}, archived=archived or None)
+    return reminder_changes(db, new_app, now)
+
+
+def reminder_changes(db, new_app: AppDef, now) -> list[ReminderChange]:
+    """The reminders publishing `new_app` would create, move and cancel, per rule.
+
+    Publishing reschedules with `automation.reminders.resync_app` (as `formloom install`
+    does); this runs that very function over the draft's rules in a transaction that is
+    rolled back, and reports the difference in pending reminder rows."""
+    from ..automation.dry_run import rolled_back
+    from ..automation.reminders import resync_app
+
+    with rolled_back(db) as conn:
+        before = _pending_reminders(conn, new_app.key)
+        resync_app(conn, new_app, now)
+        after = _pending_reminders(conn, new_app.key)
+    out: dict[tuple[str, str], ReminderChange] = {}
+
+    def note(kind: str, row: tuple, was, becomes) -> None:
+        change = out.setdefault((row[0], row[1]), ReminderChange(row[0], row[1]))
+        setattr(change, kind, getattr(change, kind) + 1)
+        if len(change.examples) < MAX_EXAMPLES:
+            change.examples.append((kind, row[2], was, becomes))
+
+    for job_id, row in after.items():
+        if job_id not in before:
+            note("created", row, None, row[3])
+        elif before[job_id][3] != row[3]:
+            note("moved", row, before[job_id][3], row[3])
+    for job_id, row in before.items():
+        if job_id not in after:
+            note("cancelled", row, row[3], None)
+    return sorted(out.values(), key=lambda c: (c.workflow, c.rule))
