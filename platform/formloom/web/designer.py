@@ -25,7 +25,6 @@ from ..design.settings_form import (LANGS, controls_for, missing_required, parse
                                     suggested_key)
 from ..errors import ConflictError, FormloomError, NotFoundError
 from ..fields import FIELD_TYPES
-from ..i18n import catalogue, translate
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
 from .helpers import Place, current_actor, db, lang, load_app, local_time
@@ -360,10 +359,7 @@ def new_field(app_key: str, entity_key: str, type_name: str):
 
 
 def worded(msgid: str, **params: Any) -> str:
-    """A design-layer message in the reader's language, from the web catalogue (.po) or, for the
-    messages the field types share, from formloom.i18n's."""
-    if catalogue(lang()).get(msgid):
-        return translate(lang(), msgid, **params)
+    """A design-layer message in the reader's language (one catalogue serves the web and the engine)."""
     return _(msgid, **params)
 
 
