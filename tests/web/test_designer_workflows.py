@@ -96,12 +96,28 @@ def test_bad_settings_are_shown_by_their_control_and_nothing_is_saved(app, as_ad
     answer = post(as_admin, stage_page, {**STAGE_FORM, "color": "red"}, page=stage_page)
     assert answer.status_code == 422
     assert re.search(r'id="control-color".*?error-text', answer.get_data(as_text=True), re.S)
-    answer = post(as_admin, f"{FLOW}/gates/open", {"g-conditions-rows": "1", "g-conditions-0-rule": "{oops",
+    answer = post(as_admin, f"{FLOW}/gates/open", {"g-conditions-rows": "1", "g-conditions-0-rule-source": "json",
+                                                   "g-conditions-0-rule-json": "{oops",
                                                    "g-conditions-0-message-en": "Hm"}, page=stage_page)
     assert answer.status_code == 422
-    assert re.search(r'id="control-g-conditions-0-rule".*?not valid JSON', answer.get_data(as_text=True), re.S)
+    assert re.search(r'id="cb-g-conditions-0-rule".*?not valid JSON', answer.get_data(as_text=True), re.S)
     with app.extensions["formloom.db"].read() as conn:
         assert conn.execute(select(app_drafts.c.documents)).first() is None
+
+
+def test_a_gate_condition_is_built_with_the_condition_builder(app, as_admin):
+    stage_page = f"{FLOW}/stages/closed"
+    page = as_admin.get(stage_page).get_data(as_text=True)
+    assert 'id="cb-g-conditions-0-rule"' in page
+    answer = post(as_admin, f"{FLOW}/gates/closed", {
+        "g-conditions-rows": "1", "g-conditions-0-rule-mode": "all", "g-conditions-0-rule-item": "1",
+        "g-conditions-0-rule-1-field": "budget", "g-conditions-0-rule-1-op": "gt",
+        "g-conditions-0-rule-1-value": "100", "g-conditions-0-message-en": "Budget above 100",
+        "g-conditions-0-message-zh": "预算需高于100"}, page=stage_page)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    condition = draft_flow(app)["stages"][1]["gate"]["conditions"][0]
+    assert condition["message"] == {"en": "Budget above 100", "zh": "预算需高于100"}
+    assert condition["rule"] in ({">": [{"var": "budget"}, 100]}, {"and": [{">": [{"var": "budget"}, 100]}]})
 
 
 def test_problems_are_in_chinese_for_a_chinese_admin(app, as_admin, people):

@@ -14,11 +14,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..i18n import translate
 from ..workflow.gates import GATE_REQUIREMENTS, RequirementKind
+from . import condition_builder as cb
 from .settings_form import LANGS, _text
+
+#: (row of a list-of-objects kind) -> the fields a condition in it tests, or None for a JSON editor
+LogicFields = Callable[[Mapping[str, Any]], "list[cb.BuilderField] | None"]
 
 #: empty rows offered below the items a list-of-objects kind has
 SPARE_ROWS = 1
@@ -53,6 +57,7 @@ class Part:
     value: Any = ""
     choices: tuple = ()
     error: str | None = None
+    fields: list = field(default_factory=list)      # logic: what the condition builder offers
 
 
 @dataclass
@@ -94,8 +99,12 @@ def _shown(widget: str, value: Any) -> Any:
     return str(value)
 
 
+def _is_logic(schema: Any) -> bool:
+    return isinstance(schema, dict) and str(schema.get("$ref", "")).endswith("/logic")
+
+
 def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapping[str, str], i: int,
-         choices: Mapping[str, tuple]) -> list[Part]:
+         choices: Mapping[str, tuple], logic_fields: LogicFields | None) -> list[Part]:
     props = kind.schema["items"]["properties"]
     required = set(kind.schema["items"].get("required") or ())
     parts = []
@@ -109,6 +118,11 @@ def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapp
             widget, options = "pick", choices[name]
         error = errors.get(f"{kind.name}-{i}-{name}")
         value = item.get(name)
+        offered = logic_fields({**dict.fromkeys(props), **item}) if logic_fields and _is_logic(schema) else None
+        if offered is not None:       # the condition builder, over the fields the row's condition tests
+            parts.append(Part(name, "logic", label, help_text, name in required or setting_required, value, (),
+                              error, offered))
+            continue
         shown = value if error and isinstance(value, str) else _shown(widget, value)   # as typed, when refused
         parts.append(Part(name, widget, label, help_text, name in required or setting_required, shown, options,
                           error))
@@ -116,9 +130,11 @@ def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapp
 
 
 def gate_sections(gate: Mapping[str, Any] | None, lang: str, *, fields: tuple, roles: tuple,
-                  entities: tuple = (), errors: Mapping[str, str] | None = None) -> list[Section]:
+                  entities: tuple = (), errors: Mapping[str, str] | None = None,
+                  logic_fields: LogicFields | None = None) -> list[Section]:
     """The form of a gate, one section per registered requirement kind. `fields`, `roles` and
-    `entities` are (key, text) pairs the checkboxes and pickers offer."""
+    `entities` are (key, text) pairs the checkboxes and pickers offer; `logic_fields` says what a
+    row's condition tests (its conditions get the condition builder), else conditions are JSON."""
     gate = dict(gate or {})
     errors = errors or {}
     lists = {"fields": fields, "roles": roles}
@@ -136,7 +152,8 @@ def gate_sections(gate: Mapping[str, Any] | None, lang: str, *, fields: tuple, r
             section.value = list(value or [])
         elif widget == "rows":
             items = list(value) if isinstance(value, list) else []
-            section.rows = [_row(kind, item if isinstance(item, dict) else {}, lang, errors, i, row_choices)
+            section.rows = [_row(kind, item if isinstance(item, dict) else {}, lang, errors, i, row_choices,
+                                 logic_fields)
                             for i, item in enumerate(items + [{}] * SPARE_ROWS)]
         else:
             section.widget = "keys" if widget == "keys" else "json"
@@ -177,10 +194,12 @@ def _parse_value(widget: str, schema: Any, text: str, lang: str) -> Any:
     return text
 
 
-def parse_gate(form: Any, lang: str) -> tuple[dict, dict[str, str]]:
+def parse_gate(form: Any, lang: str, logic_fields: LogicFields | None = None,
+               gettext: Callable[..., str] | None = None) -> tuple[dict, dict[str, str]]:
     """What the gate form posted, as a gate document, and errors by control (`kind` or
     `kind-row-property`); a refused value stays in the document as the text typed, to show it
-    again. Empty rows are dropped; a kind left empty is left out."""
+    again. Empty rows are dropped; a kind left empty is left out. A condition for which
+    `logic_fields` offers fields is read from its condition builder (worded by `gettext`)."""
     gate: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for kind in GATE_REQUIREMENTS.values():
@@ -190,7 +209,7 @@ def parse_gate(form: Any, lang: str) -> tuple[dict, dict[str, str]]:
             if picked:
                 gate[kind.name] = list(dict.fromkeys(picked))
         elif widget == "rows":
-            items = _parse_rows(kind, form, lang, errors)
+            items = _parse_rows(kind, form, lang, errors, logic_fields, gettext)
             if items:
                 gate[kind.name] = items
         else:
@@ -208,7 +227,8 @@ def parse_gate(form: Any, lang: str) -> tuple[dict, dict[str, str]]:
 MAX_ROWS = 50
 
 
-def _parse_rows(kind: RequirementKind, form: Any, lang: str, errors: dict[str, str]) -> list:
+def _parse_rows(kind: RequirementKind, form: Any, lang: str, errors: dict[str, str],
+                logic_fields: LogicFields | None, gettext: Callable[..., str] | None) -> list:
     props = kind.schema["items"]["properties"]
     count = str(form.get(f"g-{kind.name}-rows", "0") or "0")
     items = []
@@ -222,6 +242,17 @@ def _parse_rows(kind: RequirementKind, form: Any, lang: str, errors: dict[str, s
                 texts = {k: v for k, v in texts.items() if v}
                 if texts:
                     item[prop] = texts
+                continue
+            offered = None
+            if logic_fields is not None and _is_logic(schema):
+                offered = logic_fields({k: str(form.get(f"g-{kind.name}-{i}-{k}", "") or "") for k in props})
+            if offered is not None:
+                logic, problems = cb.from_form(form, base, offered, **({"gettext": gettext} if gettext else {}))
+                if problems:
+                    errors[f"{kind.name}-{len(items)}-{prop}"] = " ".join(p.message for p in problems)
+                    item[prop] = None          # shown again from the post
+                elif logic is not None:
+                    item[prop] = logic
                 continue
             text = str(form.get(base, "") or "").strip()
             if not text:

@@ -19,14 +19,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..definitions.compile import compile_app
-from ..design import drafts, workflow_edits as wfe
+from ..design import condition_builder as cb, drafts, workflow_edits as wfe
 from ..design.edits import EditError
 from ..design.gate_form import gate_sections, parse_gate
 from ..design.gate_preview import MAX_SCAN, blocked_by_gate
 from ..design.settings_form import LANGS, suggested_key
 from ..design.stage_moves import records_per_stage
 from ..errors import NotFoundError
-from .designer import _label_from_form, _revision, _translated, doc_label, load_design, load_state, State
+from .designer import State, _label_from_form, _revision, _translated, doc_label, load_design, load_state, worded
 from .helpers import Place, current_actor, db, lang
 
 bp = Blueprint("designer_workflows", __name__)
@@ -243,6 +243,20 @@ def _choices(flow: Flow) -> dict[str, tuple]:
     return {"fields": fields, "roles": roles, "entities": entities}
 
 
+def _logic_fields(flow: Flow):
+    """What a gate's conditions test: a row naming an entity (related records) tests that entity's
+    fields; any other, the record's own fields and its stage."""
+    entities = {e.get("key"): e for e in flow.state.app.get("entities", [])}
+    own = cb.builder_fields(flow.entity(), lang()) + cb.stage_field(flow.doc, lang(), _("Stage"))
+
+    def offered(item: dict):
+        if "entity" not in item:
+            return own
+        entity = entities.get(item.get("entity"))
+        return cb.builder_fields(entity, lang()) if entity else None
+    return offered
+
+
 def _compiled_draft(flow: Flow):
     """The draft as the engine would run it, or None while it has problems (it may not compile)."""
     if flow.state.problems:
@@ -261,7 +275,7 @@ def _stage_page(place: Place, flow: Flow, stage_key: str, status: int = 200, *, 
     choices = _choices(flow)
     sections = gate_sections(gate_doc if gate_doc is not None else stage.get("gate"), lang(),
                              fields=choices["fields"], roles=choices["roles"], entities=choices["entities"],
-                             errors=gate_errors)
+                             errors=gate_errors, logic_fields=_logic_fields(flow))
     blocked = None
     compiled = _compiled_draft(flow) if status == 200 else None
     if compiled is not None and compiled.workflows.get(flow.key) and compiled.workflows[flow.key].stage(stage_key):
@@ -273,7 +287,8 @@ def _stage_page(place: Place, flow: Flow, stage_key: str, status: int = 200, *, 
                            stage_key=stage_key, errors=errors, sections=sections, gate_general=gate_errors.get(""),
                            fields=choices["fields"], others=others, rot_amount=amount, rot_unit=unit,
                            rot_units=ROT_UNITS, blocked=blocked, max_scan=MAX_SCAN, held=flow.held.get(stage_key, 0),
-                           remove_error=remove_error, tab="workflows", langs=LANGS), status
+                           remove_error=remove_error, tab="workflows", langs=LANGS,
+                           posted=request.form if gate_doc is not None and status != 200 else None), status
 
 
 @bp.get("/apps/<app_key>/design/workflows/<workflow_key>/stages/<stage_key>")
@@ -366,7 +381,7 @@ def save_gate(app_key: str, workflow_key: str, stage_key: str):
     place = load_design(app_key)
     flow = _flow(app_key, workflow_key)
     wfe.stage_of(flow.doc, stage_key)
-    gate_doc, errors = parse_gate(request.form, lang())
+    gate_doc, errors = parse_gate(request.form, lang(), _logic_fields(flow), worded)
     if not errors:
         candidate = wfe.set_gate(flow.state.documents, workflow_key, stage_key, gate_doc)
         errors = _stage_problems(candidate, flow, stage_key, "gate:")
