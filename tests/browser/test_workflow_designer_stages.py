@@ -10,9 +10,7 @@ FORMLOOM_SCREENSHOTS (docs/designer for the docs page)."""
 from __future__ import annotations
 
 import copy
-import os
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -24,18 +22,12 @@ from formloom.store.records import create_record
 
 from ..design.test_workflow_edits import FLOW, app_doc
 from .conftest import page  # noqa: F401
+from .test_designer import PASSWORD, _screenshot_folder, login, logout, shot  # noqa: F401  (the fixture too)
 from .test_kanban import drag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ADMIN, ADMIN_ZH, AGENT, PASSWORD = ("wf-admin@example.com", "wf-admin-zh@example.com", "wf-agent@example.com",
-                                    "wf-designer-pass-1")
-SHOTS: dict[str, Path] = {}
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_folder(tmp_path):
-    SHOTS["dir"] = Path(os.environ.get("FORMLOOM_SCREENSHOTS") or tmp_path / "shots")
+ADMIN, ADMIN_ZH, AGENT = "wf-admin@example.com", "wf-admin-zh@example.com", "wf-agent@example.com"
 
 
 @pytest.fixture
@@ -63,23 +55,6 @@ def live_server(database_url, tmp_path):
         thread.join(timeout=10)
         server.server_close()
         db.dispose()
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
-
-
-def logout(page) -> None:
-    page.click("form[action$='/logout'] button")
-
-
-def shot(page, name: str) -> None:
-    SHOTS["dir"].mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS["dir"] / f"{name}.png"), full_page=True)
 
 
 def test_admin_adds_a_gated_stage_removes_one_and_an_agent_meets_the_gate(live_server, page):  # noqa: F811
