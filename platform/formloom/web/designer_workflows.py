@@ -304,11 +304,9 @@ def _stage_changes(flow: Flow, stage_key: str) -> tuple[dict, dict]:
     if changes["label"] is None:
         errors["label"] = _("A stage needs a name in at least one language.")
     probability = form.get("probability", "").strip()
-    if probability and not re.fullmatch(r"\d{1,3}", probability):
+    changes["probability"] = int(probability) if re.fullmatch(r"\d{1,3}", probability) else None
+    if probability and changes["probability"] is None:
         errors["probability"] = _("Enter a whole number from 0 to 100.")
-    changes["probability"] = int(probability) if probability.isdigit() and len(probability) <= 3 else None
-    if changes["probability"] is not None and "probability" not in errors and probability == "0":
-        changes["probability"] = 0
     color = form.get("color", "").strip()
     changes["color"] = color or None
     terminal = form.get("terminal", "")
