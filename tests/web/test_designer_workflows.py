@@ -156,3 +156,5 @@ def test_a_stage_holding_records_asks_where_they_go_and_publish_moves_them(app, 
     assert publish(as_admin).status_code == 303
     detail = as_admin.get(f"/apps/desk/case/{record.id}").get_data(as_text=True)
     assert "Review (review) was removed from the pipeline; the record was moved to Closed (closed)." in detail
+    assert "Review → <strong>Closed</strong>" in detail          # the removed stage keeps its label
+    assert "<strong>Review</strong>" in detail
