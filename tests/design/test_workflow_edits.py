@@ -246,7 +246,7 @@ OPS = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(OPS, max_size=8))
 def test_any_sequence_of_designer_operations_validates_or_is_refused_with_located_problems(desk, ops):
     docs = documents(desk[0])

@@ -158,3 +158,25 @@ def test_a_stage_holding_records_asks_where_they_go_and_publish_moves_them(app, 
     assert "Review (review) was removed from the pipeline; the record was moved to Closed (closed)." in detail
     assert "Review → <strong>Closed</strong>" in detail          # the removed stage keeps its label
     assert "<strong>Review</strong>" in detail
+
+
+def test_stages_are_reordered_by_dragging_and_by_the_arrow_buttons(app, as_admin):
+    add_stage(as_admin)
+    answer = post(as_admin, f"{FLOW}/stages/order", {"keys": ["review", "open", "closed"]}, page=FLOW)
+    assert answer.status_code == 303
+    assert [s["key"] for s in draft_flow(app)["stages"]] == ["review", "open", "closed"]
+    answer = post(as_admin, f"{FLOW}/stages/closed/move", {"direction": "up"}, page=FLOW)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith("#stage-closed")
+    assert [s["key"] for s in draft_flow(app)["stages"]] == ["review", "closed", "open"]
+
+
+def test_a_stale_page_conflicts_instead_of_overwriting(app, as_admin):
+    page = as_admin.get(FLOW).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    first = as_admin.client.post(f"{FLOW}/stages", data={"label-en": "A", "key": "a", "revision": revision(page),
+                                                          "csrf_token": token})
+    assert first.status_code == 303
+    second = as_admin.client.post(f"{FLOW}/stages", data={"label-en": "B", "key": "b", "revision": revision(page),
+                                                           "csrf_token": token})
+    assert second.status_code == 409
+    assert [s["key"] for s in draft_flow(app)["stages"]] == ["open", "a", "closed"]
