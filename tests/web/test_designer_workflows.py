@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 
 from formloom.store.tables import app_drafts
@@ -180,3 +180,34 @@ def test_a_stale_page_conflicts_instead_of_overwriting(app, as_admin):
                                                            "csrf_token": token})
     assert second.status_code == 409
     assert [s["key"] for s in draft_flow(app)["stages"]] == ["open", "a", "closed"]
+
+
+TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+POSTS = st.one_of(
+    st.builds(lambda k, en: ("stages", {"key": k, "label-en": en}), st.sampled_from(["review", "Bad Key", "", "open"]),
+              TEXT),
+    st.builds(lambda p, c, a, u, r: ("stages/open", {"label-en": "Open", "probability": p, "color": c, "rot_amount": a,
+                                                     "rot_unit": u, "required": r}),
+              st.sampled_from(["", "5", "101", "-1", "x"]), st.sampled_from(["", "#abc", "red", "#12345g"]),
+              st.sampled_from(["", "0", "3", "99999", "x"]), st.sampled_from(["days", "hours", "years", ""]),
+              st.lists(st.sampled_from(["due", "ghost", "subject"]), max_size=2)),
+    st.builds(lambda req, rows, ent, via, mn: ("gates/closed", {"g-require": req, "g-related-rows": rows,
+                                                               "g-related-0-entity": ent, "g-related-0-via": via,
+                                                               "g-related-0-min": mn}),
+              st.lists(st.sampled_from(["due", "ghost"]), max_size=2), st.sampled_from(["0", "1", "x", "999999"]),
+              st.sampled_from(["", "visit", "case", "nope"]), TEXT, st.sampled_from(["", "1", "0", "x"])),
+    st.builds(lambda to: ("stages/open/remove", {"move_to": to}), st.sampled_from(["", "closed", "open", "ghost"])),
+    st.builds(lambda keys: ("stages/order", {"keys": keys}), st.lists(TEXT, max_size=3)),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(POSTS, min_size=1, max_size=4))
+def test_any_sequence_of_designer_posts_is_saved_or_refused_never_a_500(app, as_admin, posts):
+    for path, data in posts:
+        answer = post(as_admin, f"{FLOW}/{path}", data, page=FLOW)
+        assert answer.status_code in (303, 404, 409, 422), (path, data, answer.status_code)
+        if answer.status_code == 422:
+            assert 'role="alert"' in answer.get_data(as_text=True) or "error" in answer.get_data(as_text=True)
+    with app.extensions["formloom.db"].write() as conn:
+        conn.execute(app_drafts.delete())
