@@ -201,7 +201,7 @@ POSTS = st.one_of(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(POSTS, min_size=1, max_size=4))
 def test_any_sequence_of_designer_posts_is_saved_or_refused_never_a_500(app, as_admin, posts):
     for path, data in posts:

@@ -4,8 +4,8 @@ Every registered kind (workflow.gates.GATE_REQUIREMENTS) gets a section whose
 shape comes from the kind's JSON Schema: a key list becomes checkboxes (over
 the entity's fields or the app's roles, as the kind's `picks` says, else a
 text input), a list of objects becomes rows with one control per property
-(labels in en/zh, JSON Logic as a JSON editor, numbers, choices), anything
-else a JSON editor. `parse_gate` turns what the form posts back into the
+(labels in en/zh, JSON Logic with the condition builder when the page says
+which fields it tests, numbers, choices), anything else a JSON editor. `parse_gate` turns what the form posts back into the
 gate document the validator then checks. A kind registered by an extension
 appears here with no change to the designer.
 """
