@@ -213,9 +213,12 @@ def publish_documents(db: Database, app_doc: dict, workflows: dict, *, user_id: 
 
 
 def publish_draft(db: Database, app_key: str, *, revision: int, user_id: int | None, comment: str | None,
-                  catalog=None) -> InstallResult:
+                  catalog=None, move_reason: Callable[[str, str, str], str] | None = None) -> InstallResult:
     """Publish the draft made on `revision`; refuse when it has problems, when it is stale, or
-    when the live app changed since the draft began (its changes would be lost)."""
+    when the live app changed since the draft began (its changes would be lost), or when a stage
+    it removes holds records and the draft does not say where they go. Records of removed stages
+    are then moved as the draft says (design.stage_moves), with `move_reason(workflow, from, to)`
+    written to their history."""
     with db.read() as conn:
         draft = load_draft(conn, app_key)
         live = _live(conn, app_key)
@@ -230,11 +233,27 @@ def publish_draft(db: Database, app_key: str, *, revision: int, user_id: int | N
     problems = draft_problems(draft.documents, archived_fields(live.documents, draft.app))
     if problems:
         raise PublishRefused("The draft has problems; fix them before publishing.", problems)
+    from .stage_moves import apply_stage_moves, stranded_stages
+    with db.read() as conn:
+        stranded = stranded_stages(conn, live.documents, draft.documents)
+    if stranded:
+        raise PublishRefused("A stage this draft removes still holds records; say where they go first.",
+                             [Problem(f"workflows/{w}.json", "$.stages", f"Stage {s!r} holds {n} records.")
+                              for w, s, n in stranded])
     result = publish_documents(db, draft.app, draft.workflows, user_id=user_id, comment=comment, catalog=catalog)
+    moves = draft.documents.get("stage_moves") or {}
+    if moves and result.changed and user_id is not None:
+        from ..definitions.compile import compile_app
+        apply_stage_moves(db, compile_app(draft.app, draft.workflows), moves, user_id,
+                          move_reason or _default_move_reason)
     with db.write() as conn:
         conn.execute(delete(app_drafts).where(app_drafts.c.app_key == app_key,
                                               app_drafts.c.revision == revision))
     return result
+
+
+def _default_move_reason(workflow_key: str, from_stage: str, to_stage: str) -> str:
+    return f"Stage {from_stage!r} was removed from the pipeline; moved to {to_stage!r}."
 
 
 def restore_version(db: Database, app_key: str, number: int, *, user_id: int | None, catalog=None) -> InstallResult:

@@ -25,7 +25,8 @@ EMPTY = (None, "", [])
 @dataclass
 class Change:
     """One line of the preview. `kind`: entity_added, entity_removed, field_added, field_archived,
-    field_restored, field_changed, field_relabelled."""
+    field_restored, field_changed, field_relabelled, stage_removed (`field`: the stage, `target`: where
+    its records go), gate_stricter (`field`: the stage, `records`: records it would now block)."""
 
     kind: str
     entity: Any                      # the entity's label (Label) or key
@@ -37,10 +38,13 @@ class Change:
     examples: list = dc_field(default_factory=list)    # [(record id, value)]
     before: str = ""                 # field_changed: old type
     after: str = ""                  # field_changed: new type
+    target: Any = None               # stage_removed: the label of the stage its records go to
+    before_count: int = 0            # gate_stricter: records the live gate blocks
 
     @property
     def blocking(self) -> bool:
-        return self.fails > 0 or (self.kind == "entity_removed" and self.records > 0)
+        return self.fails > 0 or (self.kind in ("entity_removed", "stage_removed") and self.records > 0
+                                  and self.target is None)
 
 
 @dataclass
@@ -113,6 +117,7 @@ def preview(conn: Connection, live_documents: dict, draft_documents: dict) -> Im
                 n = len(_values(conn, old.key, entity.key, prior.key))
                 changes.append(Change("field_archived", entity.label, prior.label, f"{entity.key}.{prior.key}",
                                       records=n))
+    changes += workflow_changes(conn, old, new, draft_documents.get("stage_moves") or {})
     return Impact(changes, counts)
 
 
@@ -180,3 +185,35 @@ def reminder_changes(db, new_app: AppDef, now) -> list[ReminderChange]:
         if job_id not in after:
             note("cancelled", row, row[3], None)
     return sorted(out.values(), key=lambda c: (c.workflow, c.rule))
+def workflow_changes(conn: Connection, old: AppDef, new: AppDef, moves: dict) -> list[Change]:
+    """Stages whose records must go elsewhere, and gates that would stop more records than now
+    (judged by the real gate code over live records, see design.gate_preview)."""
+    from .gate_preview import blocked_by_gate
+    from .stage_moves import records_per_stage
+    out: list[Change] = []
+    for key, before in old.workflows.items():
+        after = new.workflows.get(key)
+        entity = old.entity(before.entity)
+        if entity is None:
+            continue
+        held = records_per_stage(conn, old.key, entity.key)
+        for stage in before.stages:
+            if after is not None and after.stage(stage.key) is not None:
+                continue
+            target_key = (moves.get(key) or {}).get(stage.key)
+            target = after.stage(target_key) if after is not None and target_key else None
+            out.append(Change("stage_removed", entity.label, stage.label, f"{key}.{stage.key}",
+                              records=held.get(stage.key, 0), target=target.label if target else None))
+        if after is None:
+            continue
+        for stage in after.stages:
+            prior = before.stage(stage.key)
+            if prior is not None and prior.gate == stage.gate:
+                continue
+            now_blocked = blocked_by_gate(conn, new, key, stage.key)
+            was = blocked_by_gate(conn, old, key, stage.key).blocked if prior is not None else 0
+            if now_blocked.blocked > was:
+                out.append(Change("gate_stricter", entity.label, stage.label, f"{key}.{stage.key}",
+                                  records=now_blocked.blocked, before_count=was,
+                                  examples=list(now_blocked.examples)))
+    return out

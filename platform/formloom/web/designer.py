@@ -214,9 +214,11 @@ def publish(app_key: str):
     place = load_design(app_key)
     actor = current_actor()
     try:
+        from .designer_workflows import publish_move_reason
         result = drafts.publish_draft(db(), app_key, revision=_revision(), user_id=actor.id if actor else None,
                                       comment=request.form.get("comment", ""),
-                                      catalog=current_app.extensions["formloom.catalog"])
+                                      catalog=current_app.extensions["formloom.catalog"],
+                                      move_reason=publish_move_reason(load_state(app_key)))
     except (drafts.DraftConflict, NotFoundError) as error:
         raise _translated(error) from None
     except drafts.PublishRefused as refused:

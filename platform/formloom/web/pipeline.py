@@ -33,6 +33,7 @@ from ..workflow import (
     kanban_columns, move_to_stage, stage_history_rows, time_in_stages,
 )
 from ..workflow.approvals import ApprovalPending, ApprovalStarted
+from ..workflow.history import retired_stage_labels
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .gate_dialog import ConflictView, GateDialog, WebFixPlace, failure_views, fillable_fields, needs_editing
@@ -563,11 +564,17 @@ def duration_text(seconds: int | None) -> str | None:
     return _("under a minute")
 
 
-def _stage_label(workflow: WorkflowDef, key: str | None) -> str | None:
+def _stage_label(workflow: WorkflowDef, key: str | None, retired: dict | None = None) -> str | None:
+    """A stage's label; a removed stage's from the version that had it (`retired`), else its key."""
     if key is None:
         return None
     stage = workflow.stage(key)
-    return stage.label.get(lang()) if stage else key
+    if stage is not None:
+        return stage.label.get(lang())
+    label = (retired or {}).get(key)
+    if isinstance(label, dict):
+        return label.get(lang()) or label.get("en") or key
+    return label if isinstance(label, str) and label else key
 
 
 def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = False) -> dict | None:
@@ -578,6 +585,8 @@ def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = Fa
     now = utcnow()
     with db().read() as conn:
         rows = stage_history_rows(conn, record.id)
+        gone = {k for r in rows for k in (r.from_stage, r.to_stage) if k and workflow.stage(k) is None}
+        retired = retired_stage_labels(conn, app.key, workflow.key, gone)
     spent = time_in_stages(rows, now)
     visited = {r.to_stage for r in rows}
     current = workflow.stage(record.stage) if record.stage else None
@@ -590,7 +599,8 @@ def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = Fa
         else:
             state = "todo"
         steps.append(PathStep(stage, state, duration_text(spent[stage.key]) if stage.key in spent else None))
-    history = [HistoryEntry(_stage_label(workflow, r.from_stage), _stage_label(workflow, r.to_stage) or r.to_stage,
+    history = [HistoryEntry(_stage_label(workflow, r.from_stage, retired),
+                            _stage_label(workflow, r.to_stage, retired) or r.to_stage,
                             r.user_name, local_time(r.at, app), duration_text(r.seconds_in_previous),
                             r.override_reason) for r in reversed(rows)]
     return {"workflow": workflow, "steps": steps, "history": history, "current": current,

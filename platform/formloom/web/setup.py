@@ -17,8 +17,8 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, params, profile, ratelimit
-from . import (activity, approvals, bulk, comments, dashboards, designer, designer_rules, exports, gallery, imports,
-               public_forms, saved_views, search)
+from . import (activity, approvals, bulk, comments, dashboards, designer, designer_rules, designer_workflows, exports,
+               gallery, imports, public_forms, saved_views, search)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -65,6 +65,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin_automation.bp)
     app.register_blueprint(designer.bp)
     app.register_blueprint(designer_rules.bp)
+    app.register_blueprint(designer_workflows.bp)
     app.register_blueprint(gallery.bp)
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)

@@ -183,6 +183,9 @@ class RequirementKind:
     #: the keys of the kind's value (of each item, for a list of objects), labelled for the
     #: designer and the docs; a test holds their names equal to the schema's properties
     settings: tuple[Setting, ...] = ()
+    #: what the kind's key list names, "fields" (of the entity) or "roles" (of the app), so the
+    #: workflow designer offers them as checkboxes; "" for anything else
+    picks: str = ""
 
     def fields_for(self, failure: GateFailure) -> list[str]:
         return list(self.fill_fields(failure)) if self.fill_fields else []
@@ -234,7 +237,7 @@ _MESSAGE = _s("message", "Message", "提示", "What the gate dialog says when it
               "of its own).", "不满足时门禁对话框显示的提示（默认自动生成）。")
 
 
-@gate_requirement("require", schema={"$ref": _F + "key_list"}, codes=("required",),
+@gate_requirement("require", schema={"$ref": _F + "key_list"}, codes=("required",), picks="fields",
                   fill_fields=lambda failure: [failure.field] if failure.field else [], fixed_by_editing=True,
                   label={"en": "Required fields", "zh": "必填字段"},
                   help={"en": "Fields that must have a value to enter the stage (with the stage's own `required`).",
@@ -298,7 +301,7 @@ def _related_kind(c: GateCheck) -> Iterable[GateFailure]:
     return _related(c.conn, c.app, c.workflow, c.stage, c.record, c.lang)
 
 
-@gate_requirement("roles", schema={"$ref": _F + "key_list"}, codes=("role",),
+@gate_requirement("roles", schema={"$ref": _F + "key_list"}, codes=("role",), picks="roles",
                   label={"en": "Roles", "zh": "角色"},
                   help={"en": "Only people with one of these roles may move records into the stage.",
                         "zh": "只有具备这些角色之一的人才能把记录移入该阶段。"})

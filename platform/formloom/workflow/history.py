@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Connection, select
 
-from ..store.tables import stage_history, users
+from ..store.tables import definition_versions, stage_history, users
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,26 @@ def stage_history_rows(conn: Connection, record_id: int) -> list[StageChange]:
 def _aware(value: datetime) -> datetime:
     """SQLite hands datetimes back naive; they were stored as UTC."""
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+#: Earlier versions read at most when looking for the label of a stage that is gone.
+RETIRED_LOOKBACK = 50
+
+
+def retired_stage_labels(conn: Connection, app_key: str, workflow_key: str, keys: set[str]) -> dict[str, Any]:
+    """The labels (as written in the documents) of stages the workflow no longer has, from the
+    app's earlier versions, newest first: a record's history keeps naming a removed stage by the
+    label people knew. Read only when a history row names a stage that is gone."""
+    found: dict[str, Any] = {}
+    if not keys:
+        return found
+    rows = conn.execute(select(definition_versions.c.documents).where(definition_versions.c.app_key == app_key)
+                        .order_by(definition_versions.c.number.desc()).limit(RETIRED_LOOKBACK))
+    for (documents,) in rows:
+        workflow = ((documents or {}).get("workflows") or {}).get(workflow_key) or {}
+        for stage in workflow.get("stages") or []:
+            if isinstance(stage, dict) and stage.get("key") in keys and stage["key"] not in found:
+                found[stage["key"]] = stage.get("label")
+        if len(found) == len(keys):
+            break
+    return found

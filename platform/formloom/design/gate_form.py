@@ -1,0 +1,267 @@
+"""A stage gate's form, generated from the gate requirement kinds' registry.
+
+Every registered kind (workflow.gates.GATE_REQUIREMENTS) gets a section whose
+shape comes from the kind's JSON Schema: a key list becomes checkboxes (over
+the entity's fields or the app's roles, as the kind's `picks` says, else a
+text input), a list of objects becomes rows with one control per property
+(labels in en/zh, JSON Logic with the condition builder when the page says
+which fields it tests, numbers, choices), anything else a JSON editor. `parse_gate` turns what the form posts back into the
+gate document the validator then checks. A kind registered by an extension
+appears here with no change to the designer.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from ..i18n import translate
+from ..workflow.gates import GATE_REQUIREMENTS, RequirementKind
+from . import condition_builder as cb
+from .settings_form import LANGS, _text
+
+#: (row of a list-of-objects kind) -> the fields a condition in it tests, or None for a JSON editor
+LogicFields = Callable[[Mapping[str, Any]], "list[cb.BuilderField] | None"]
+
+#: empty rows offered below the items a list-of-objects kind has
+SPARE_ROWS = 1
+_REF_WIDGETS = {"label": "label", "logic": "json", "key": "text", "key_list": "keys", "duration": "text"}
+
+
+def widget_of(schema: Any) -> str:
+    """The control for a value with `schema`: read from the schema, never from a kind's name."""
+    if not isinstance(schema, dict):
+        return "json"
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        return _REF_WIDGETS.get(ref.rsplit("/", 1)[-1], "json")
+    if "enum" in schema:
+        return "enum"
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict) \
+            and schema["items"].get("type") == "object" and schema["items"].get("properties"):
+        return "rows"
+    return {"integer": "integer", "number": "number", "boolean": "boolean", "string": "text"}.get(
+        schema.get("type"), "json")
+
+
+@dataclass
+class Part:
+    """One property of a row (or the kind's whole value)."""
+
+    name: str
+    widget: str
+    label: str
+    help: str = ""
+    required: bool = False
+    value: Any = ""
+    choices: tuple = ()
+    error: str | None = None
+    fields: list = field(default_factory=list)      # logic: what the condition builder offers
+
+
+@dataclass
+class Section:
+    """One requirement kind of the gate form."""
+
+    name: str
+    widget: str                        # keys | rows | json | ...
+    label: str
+    help: str
+    value: Any = None                  # keys: list of ticked keys; json: text
+    choices: tuple = ()                # keys: (key, text) to tick
+    rows: list[list[Part]] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def input_name(self) -> str:
+        return f"g-{self.name}"
+
+
+def _setting_text(kind: RequirementKind, name: str, lang: str) -> tuple[str, str, bool]:
+    for s in kind.settings:
+        if s.name == name:
+            return _text(s.label, lang), _text(s.help, lang), s.required
+    return name, "", False
+
+
+def _shown(widget: str, value: Any) -> Any:
+    if widget == "label":
+        if isinstance(value, str):
+            return {"en": value, "zh": ""}
+        return {code: (value or {}).get(code, "") for code in LANGS}
+    if value is None:
+        return ""
+    if widget == "json":
+        return json.dumps(value, ensure_ascii=False, indent=1)
+    if widget == "keys":
+        return ", ".join(value) if isinstance(value, list) else str(value)
+    return str(value)
+
+
+def _is_logic(schema: Any) -> bool:
+    return isinstance(schema, dict) and str(schema.get("$ref", "")).endswith("/logic")
+
+
+def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapping[str, str], i: int,
+         choices: Mapping[str, tuple], logic_fields: LogicFields | None) -> list[Part]:
+    props = kind.schema["items"]["properties"]
+    required = set(kind.schema["items"].get("required") or ())
+    parts = []
+    for name, schema in props.items():
+        widget = widget_of(schema)
+        label, help_text, setting_required = _setting_text(kind, name, lang)
+        options: tuple = ()
+        if widget == "enum":
+            options = tuple((str(v), str(v)) for v in schema["enum"])
+        elif widget == "text" and name in choices:
+            widget, options = "pick", choices[name]
+        error = errors.get(f"{kind.name}-{i}-{name}")
+        value = item.get(name)
+        offered = logic_fields({**dict.fromkeys(props), **item}) if logic_fields and _is_logic(schema) else None
+        if offered is not None:       # the condition builder, over the fields the row's condition tests
+            parts.append(Part(name, "logic", label, help_text, name in required or setting_required, value, (),
+                              error, offered))
+            continue
+        shown = value if error and isinstance(value, str) else _shown(widget, value)   # as typed, when refused
+        parts.append(Part(name, widget, label, help_text, name in required or setting_required, shown, options,
+                          error))
+    return parts
+
+
+def gate_sections(gate: Mapping[str, Any] | None, lang: str, *, fields: tuple, roles: tuple,
+                  entities: tuple = (), errors: Mapping[str, str] | None = None,
+                  logic_fields: LogicFields | None = None) -> list[Section]:
+    """The form of a gate, one section per registered requirement kind. `fields`, `roles` and
+    `entities` are (key, text) pairs the checkboxes and pickers offer; `logic_fields` says what a
+    row's condition tests (its conditions get the condition builder), else conditions are JSON."""
+    gate = dict(gate or {})
+    errors = errors or {}
+    lists = {"fields": fields, "roles": roles}
+    row_choices = {"entity": entities}
+    out = []
+    for kind in GATE_REQUIREMENTS.values():
+        widget = widget_of(kind.schema)
+        value = gate.get(kind.name)
+        section = Section(kind.name, widget, _text(kind.label, lang) or kind.name, _text(kind.help, lang),
+                          error=errors.get(kind.name))
+        if widget == "keys" and getattr(kind, "picks", "") in lists:
+            section.choices = lists[kind.picks]
+            known = {k for k, _ in section.choices}
+            section.choices += tuple((k, k) for k in (value or []) if k not in known)
+            section.value = list(value or [])
+        elif widget == "rows":
+            items = list(value) if isinstance(value, list) else []
+            section.rows = [_row(kind, item if isinstance(item, dict) else {}, lang, errors, i, row_choices,
+                                 logic_fields)
+                            for i, item in enumerate(items + [{}] * SPARE_ROWS)]
+        else:
+            section.widget = "keys" if widget == "keys" else "json"
+            refused = section.error and isinstance(value, str)
+            section.value = value if refused else _shown(section.widget, value)
+        out.append(section)
+    return out
+
+
+class _Refused(Exception):
+    pass
+
+
+def _parse_value(widget: str, schema: Any, text: str, lang: str) -> Any:
+    if widget == "json":
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise _Refused(translate(lang, "This is not valid JSON: %(error)s", error=str(error))) from None
+    if widget == "integer":
+        if not re.fullmatch(r"-?\d+", text):
+            raise _Refused(translate(lang, "Enter a whole number."))
+        return int(text)
+    if widget == "number":
+        try:
+            return float(text)
+        except ValueError:
+            raise _Refused(translate(lang, "Enter a number.")) from None
+    if widget == "boolean":
+        return True
+    if widget == "keys":
+        return [p for p in re.split(r"[\s,，]+", text) if p]
+    if widget == "enum":
+        for choice in schema["enum"]:
+            if text == str(choice):
+                return choice
+        raise _Refused(translate(lang, "Choose one of the listed values."))
+    return text
+
+
+def parse_gate(form: Any, lang: str, logic_fields: LogicFields | None = None,
+               gettext: Callable[..., str] | None = None) -> tuple[dict, dict[str, str]]:
+    """What the gate form posted, as a gate document, and errors by control (`kind` or
+    `kind-row-property`); a refused value stays in the document as the text typed, to show it
+    again. Empty rows are dropped; a kind left empty is left out. A condition for which
+    `logic_fields` offers fields is read from its condition builder (worded by `gettext`)."""
+    gate: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for kind in GATE_REQUIREMENTS.values():
+        name, widget = f"g-{kind.name}", widget_of(kind.schema)
+        if widget == "keys":
+            picked = [k.strip() for k in form.getlist(name) for k in re.split(r"[\s,，]+", k) if k.strip()]
+            if picked:
+                gate[kind.name] = list(dict.fromkeys(picked))
+        elif widget == "rows":
+            items = _parse_rows(kind, form, lang, errors, logic_fields, gettext)
+            if items:
+                gate[kind.name] = items
+        else:
+            text = str(form.get(name, "") or "").strip()
+            if text:
+                try:
+                    gate[kind.name] = _parse_value("json", None, text, lang)
+                except _Refused as refused:
+                    errors[kind.name] = str(refused)
+                    gate[kind.name] = text
+    return gate, errors
+
+
+#: rows read at most from one post
+MAX_ROWS = 50
+
+
+def _parse_rows(kind: RequirementKind, form: Any, lang: str, errors: dict[str, str],
+                logic_fields: LogicFields | None, gettext: Callable[..., str] | None) -> list:
+    props = kind.schema["items"]["properties"]
+    count = str(form.get(f"g-{kind.name}-rows", "0") or "0")
+    items = []
+    for i in range(min(int(count), MAX_ROWS) if count.isdigit() else 0):
+        item: dict[str, Any] = {}
+        for prop, schema in props.items():
+            widget = widget_of(schema)
+            base = f"g-{kind.name}-{i}-{prop}"
+            if widget == "label":
+                texts = {code: str(form.get(f"{base}-{code}", "") or "").strip() for code in LANGS}
+                texts = {k: v for k, v in texts.items() if v}
+                if texts:
+                    item[prop] = texts
+                continue
+            offered = None
+            if logic_fields is not None and _is_logic(schema):
+                offered = logic_fields({k: str(form.get(f"g-{kind.name}-{i}-{k}", "") or "") for k in props})
+            if offered is not None:
+                logic, problems = cb.from_form(form, base, offered, **({"gettext": gettext} if gettext else {}))
+                if problems:
+                    errors[f"{kind.name}-{len(items)}-{prop}"] = " ".join(p.message for p in problems)
+                    item[prop] = None          # shown again from the post
+                elif logic is not None:
+                    item[prop] = logic
+                continue
+            text = str(form.get(base, "") or "").strip()
+            if not text:
+                continue
+            try:
+                item[prop] = _parse_value(widget, schema, text, lang)
+            except _Refused as refused:
+                errors[f"{kind.name}-{len(items)}-{prop}"] = str(refused)
+                item[prop] = text
+        if item:
+            items.append(item)
+    return items
