@@ -74,6 +74,7 @@ def test_replace_publish_and_the_live_app_has_the_field(app, people, token_for):
     version = published.get_json()["version"]
     assert version["number"] == 2 and version["comment"] == "topics for billing"
     assert version["created_by"]["id"] == people.admin and len(version["hash"]) == 64
+    assert version["created_at"].endswith("+00:00")               # a date-time with its zone, as documented
     assert app.extensions["formloom.catalog"].app("desk").entity("case").field("topic") is not None
     assert api.get(f"{BASE}/draft").get_json()["version"] == 0        # the draft was used up
     listed = api.get(f"{BASE}/versions").get_json()

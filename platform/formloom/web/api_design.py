@@ -30,6 +30,7 @@ from ..definitions.problems import DocumentError, Problem
 from ..design import drafts, impact as impact_mod
 from ..errors import ConflictError, ForbiddenError, FormloomError, InstallError, NotFoundError
 from ..store.apps import InstalledVersion, current_version, list_versions
+from ..store.records import _aware
 from ..store.tables import definition_versions, users
 from .api import IF_MATCH, KEY, VersionRequired, actor, bp, json_body
 from .helpers import catalog, db, lang
@@ -221,7 +222,7 @@ def design_draft_impact(app_key: str):
 
 
 def version_json(row) -> dict:
-    return {"number": row.number, "hash": row.content_hash, "created_at": row.created_at.isoformat(),
+    return {"number": row.number, "hash": row.content_hash, "created_at": _aware(row.created_at).isoformat(),
             "created_by": None if row.created_by is None else {"id": row.created_by, "name": row.name or row.email},
             "comment": row.comment, "source": row.source}
 
