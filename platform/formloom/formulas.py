@@ -29,21 +29,17 @@ MAX_TEXT_RESULT = 10_000
 
 Value = Decimal | int | str | bool | None
 
-#: Function name -> (fewest, most) arguments; None = any number.
-FUNCTION_ARITY: Mapping[str, tuple[int, int | None]] = {
-    "round": (1, 2), "abs": (1, 1), "min": (1, None), "max": (1, None),
-    "if_empty": (2, 2), "sum": (1, None), "len": (1, 1), "concat": (1, None),
-    "upper": (1, 1), "lower": (1, 1), "days_between": (2, 2), "today": (0, 0),
-}
-#: Functions whose arguments may be a subtable column, written `table.column`.
-COLUMN_FUNCTIONS = frozenset({"sum", "len"})
-
 _CONTEXT = decimal.Context(prec=28, Emax=999_999, Emin=-999_999,
                            traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow])
 
 
 class FormulaError(ValueError):
-    """A formula that cannot be accepted, with a sentence saying why."""
+    """A formula that cannot be accepted, with a sentence saying why; `column` (1-based), when
+    known, is where in the source the problem is."""
+
+    def __init__(self, message: str, column: int | None = None):
+        super().__init__(message)
+        self.column = column
 
 
 class _Undefined(Exception):
@@ -69,19 +65,48 @@ class Formula:
 
 
 def parse(source: str) -> Formula:
-    """Check a formula and return it ready to evaluate; raises FormulaError."""
+    """Check a formula and return it ready to evaluate; raises FormulaError.
+
+    Two spellings are accepted: today's (`x if cond else y`, `and`, `concat(a, b)`) and the
+    spreadsheet one business users write (`IF(cond, x, y)`, `AND(...)`, `a & b`, `<>`, `=`).
+    Both become the same checked tree, evaluated by `_Scope` below; a source that is not
+    valid in the first is read as the second (formula_excel.py)."""
     if not isinstance(source, str):
         raise FormulaError("is not text")
     if len(source) > MAX_SOURCE_LENGTH:
         raise FormulaError(f"is {len(source)} characters long; formulas may have at most {MAX_SOURCE_LENGTH}")
     if not source.strip():
         raise FormulaError("is empty")
-    tree = _parse_python(source)
+    python = None
+    try:
+        python = _parse_python(source)
+        return _checked_formula(source, python.body)
+    except FormulaError as first:
+        if python is not None and _has_keywords(python):
+            raise                  # round(x, n=2): named arguments, not a comparison
+        from .formula_excel import looks_like_excel, parse_excel
+        try:
+            tree = parse_excel(source)
+        except FormulaError as second:
+            raise (second if looks_like_excel(source) else first) from None
+        try:
+            return _checked_formula(source, tree)
+        except FormulaError as second:
+            raise (second if looks_like_excel(source) else first) from None
+
+
+def _has_keywords(tree: ast.AST) -> bool:
+    """A call of one of today's functions with `name=value`: Python's reading (named arguments) wins."""
+    return any(isinstance(node, ast.Call) and node.keywords and isinstance(node.func, ast.Name)
+               and node.func.id in FUNCTION_ARITY for node in ast.walk(tree))
+
+
+def _checked_formula(source: str, tree: ast.expr) -> Formula:
     if _depth(tree) > MAX_DEPTH:
         raise FormulaError(f"is nested more than {MAX_DEPTH} levels deep; split it into simpler formulas")
     names: set[str] = set()
-    _check(tree.body, names)
-    return Formula(source, frozenset(names), tree.body)
+    _check(tree, names)
+    return Formula(source, frozenset(names), tree)
 
 
 def _parse_python(source: str) -> ast.Expression:
@@ -95,7 +120,7 @@ def _parse_python(source: str) -> ast.Expression:
         where = f"at column {exc.offset}" if exc.offset else "near the end"
         if exc.lineno and exc.lineno > 1:
             where += f" of line {exc.lineno}"
-        raise FormulaError(f"has a syntax error {where}") from None
+        raise FormulaError(f"has a syntax error {where}", exc.offset if exc.lineno == 1 else None) from None
     except (ValueError, MemoryError, RecursionError):
         raise FormulaError("cannot be read (it contains unusual characters or is nested too deeply)") from None
 
@@ -476,19 +501,135 @@ def _fn_days_between(scope: _Scope, start: Any, end: Any) -> int:
     return (_as_date(end) - _as_date(start)).days
 
 
-_FUNCTIONS: Mapping[str, Callable[..., Any]] = {
-    "round": _fn_round,
-    "abs": lambda scope, value: abs(_number(value)),
-    "min": _extreme(min),
-    "max": _extreme(max),
-    "sum": _fn_sum,
-    "len": _fn_len,
-    "concat": _fn_concat,
-    "upper": lambda scope, value: _text(value).upper(),
-    "lower": lambda scope, value: _text(value).lower(),
-    "days_between": _fn_days_between,
-    "today": lambda scope: scope.today.isoformat(),
-}
+def _fn_text(scope: _Scope, value: Any, pattern: Any) -> str:
+    """TEXT(value, format) for the formats people use: 0, 0.00, #,##0.00, 0% and dates (yyyy-mm-dd...)."""
+    pattern = _text(pattern)
+    if not 0 < len(pattern) <= 40:
+        raise _Undefined
+    if any(part in pattern.lower() for part in ("yy", "mm", "dd")) or pattern.lower() in ("m/d", "d/m"):
+        day = _as_date(value)
+        out = pattern
+        for token, text in (("yyyy", f"{day.year:04d}"), ("YYYY", f"{day.year:04d}"), ("yy", f"{day.year % 100:02d}"),
+                            ("YY", f"{day.year % 100:02d}"), ("mm", f"{day.month:02d}"), ("MM", f"{day.month:02d}"),
+                            ("dd", f"{day.day:02d}"), ("DD", f"{day.day:02d}")):
+            out = out.replace(token, text)
+        return out
+    if not set(pattern) <= set("0#,.%"):
+        raise _Undefined
+    number = _number(value)
+    percent = pattern.endswith("%")
+    if percent:
+        number, pattern = number * 100, pattern[:-1]
+    places = len(pattern.split(".", 1)[1]) if "." in pattern else 0
+    number = number.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP)
+    text = format(number, f"{',' if ',' in pattern else ''}.{places}f")
+    return text + ("%" if percent else "")
+
+
+def _fn_datedif(scope: _Scope, start: Any, end: Any, unit: Any = "D") -> int:
+    """Whole days, months or years from `start` to `end` (Excel's DATEDIF; "D", "M" or "Y")."""
+    first, last = _as_date(start), _as_date(end)
+    if last < first:
+        raise _Undefined
+    unit = _text(unit).upper()
+    if unit == "D":
+        return (last - first).days
+    months = (last.year - first.year) * 12 + last.month - first.month - (last.day < first.day)
+    if unit == "M":
+        return months
+    if unit == "Y":
+        return months // 12
+    raise _Undefined
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A formula function: how today's syntax (`name`) and the spreadsheet syntax (`excel`) call it,
+    how many values it takes, a one-line help in every language and an example. The palette, the
+    docs and the checker all read this table. `impl` None: the function is syntax (IF, AND, OR,
+    NOT), turned into the tree's own nodes when read."""
+
+    name: str
+    excel: str
+    fewest: int
+    most: int | None
+    help: Mapping[str, str]
+    example: str
+    impl: Callable[..., Any] | None = None
+    columns: bool = False            # takes a subtable column, written table.column
+
+    def signature(self) -> str:
+        return f"{self.excel}({', '.join(['…'] * min(self.fewest or (1 if self.most else 0), 3))})"
+
+
+FUNCTIONS: dict[str, FunctionDef] = {}
+
+
+def register_function(fn: FunctionDef) -> FunctionDef:
+    if fn.name in FUNCTIONS or any(f.excel == fn.excel for f in FUNCTIONS.values()):
+        raise ValueError(f"duplicate formula function {fn.name!r}")
+    FUNCTIONS[fn.name] = fn
+    return fn
+
+
+def _h(en: str, zh: str) -> dict[str, str]:
+    return {"en": en, "zh": zh}
+
+
+for _fn in (
+    FunctionDef("if", "IF", 2, 3, _h("The second value when the condition holds, else the third.",
+                                     "条件成立时取第二个值，否则取第三个值。"), 'IF(amount > 100000, "A", "B")'),
+    FunctionDef("and", "AND", 1, None, _h("True when every condition holds.", "所有条件都成立时为真。"),
+                'AND(amount > 0, status = "open")'),
+    FunctionDef("or", "OR", 1, None, _h("True when any condition holds.", "任一条件成立时为真。"),
+                'OR(priority = "high", amount > 50000)'),
+    FunctionDef("not", "NOT", 1, 1, _h("True when the condition does not hold.", "条件不成立时为真。"),
+                "NOT(done)"),
+    FunctionDef("sum", "SUM", 1, None, _h("The total of the values, or of a subtable column.",
+                                          "各值之和，或子表某列之和。"), "SUM(lines.amount)", _fn_sum, True),
+    FunctionDef("round", "ROUND", 1, 2, _h("The number rounded to the given decimal places (half up).",
+                                           "按指定小数位四舍五入。"), "ROUND(amount * 0.13, 2)", _fn_round),
+    FunctionDef("abs", "ABS", 1, 1, _h("The number without its sign.", "数字的绝对值。"), "ABS(balance)",
+                lambda scope, value: abs(_number(value))),
+    FunctionDef("min", "MIN", 1, None, _h("The smallest of the values.", "各值中最小的。"), "MIN(budget, 5000)",
+                _extreme(min)),
+    FunctionDef("max", "MAX", 1, None, _h("The largest of the values.", "各值中最大的。"), "MAX(score, 0)",
+                _extreme(max)),
+    FunctionDef("len", "LEN", 1, 1, _h("The number of characters, or of filled rows of a subtable column.",
+                                       "字符数，或子表某列已填的行数。"), "LEN(name)", _fn_len, True),
+    FunctionDef("concat", "CONCATENATE", 1, None, _h("The texts joined; a & b does the same.",
+                                                     "把文本连接起来；a & b 效果相同。"),
+                'CONCATENATE(code, " - ", name)', _fn_concat),
+    FunctionDef("upper", "UPPER", 1, 1, _h("The text in capitals.", "文本转为大写。"), "UPPER(code)",
+                lambda scope, value: _text(value).upper()),
+    FunctionDef("lower", "LOWER", 1, 1, _h("The text in small letters.", "文本转为小写。"), "LOWER(email)",
+                lambda scope, value: _text(value).lower()),
+    FunctionDef("text", "TEXT", 2, 2, _h("A number or date as text in a format: 0.00, #,##0, 0%, yyyy-mm-dd.",
+                                         "按格式把数字或日期转为文本：0.00、#,##0、0%、yyyy-mm-dd。"),
+                'TEXT(amount, "#,##0.00")', _fn_text),
+    FunctionDef("today", "TODAY", 0, 0, _h("Today's date.", "今天的日期。"), "TODAY()",
+                lambda scope: scope.today.isoformat()),
+    FunctionDef("datedif", "DATEDIF", 2, 3, _h('Whole days ("D"), months ("M") or years ("Y") between two dates.',
+                                               '两个日期之间的整天数（"D"）、月数（"M"）或年数（"Y"）。'),
+                'DATEDIF(start_date, TODAY(), "D")', _fn_datedif),
+    FunctionDef("days_between", "DAYS_BETWEEN", 2, 2, _h("Days from the first date to the second.",
+                                                         "从第一个日期到第二个日期的天数。"),
+                "DAYS_BETWEEN(created, due)", _fn_days_between),
+    FunctionDef("if_empty", "IF_EMPTY", 2, 2, _h("The first value, or the second when the first is empty.",
+                                                 "第一个值；为空时取第二个值。"), "IF_EMPTY(discount, 0)"),
+):
+    register_function(_fn)
+#: today's functions keep their order (messages list them); the spreadsheet-only ones follow
+_ORDER = ("if", "and", "or", "not", "round", "abs", "min", "max", "if_empty", "sum", "len", "concat", "upper",
+          "lower", "days_between", "today", "text", "datedif")
+FUNCTIONS = {name: FUNCTIONS[name] for name in _ORDER} | FUNCTIONS
+
+#: Function name -> (fewest, most) arguments, for the functions today's syntax calls by name.
+FUNCTION_ARITY: Mapping[str, tuple[int, int | None]] = {
+    f.name: (f.fewest, f.most) for f in FUNCTIONS.values() if f.impl is not None or f.name == "if_empty"}
+#: Functions whose arguments may be a subtable column, written `table.column`.
+COLUMN_FUNCTIONS = frozenset(f.name for f in FUNCTIONS.values() if f.columns)
+_FUNCTIONS: Mapping[str, Callable[..., Any]] = {f.name: f.impl for f in FUNCTIONS.values() if f.impl is not None}
 
 
 # --- dependencies between formula fields -------------------------------------

@@ -15,6 +15,7 @@ from formloom import resources
 from formloom.definitions.compile import compile_field
 from formloom.definitions.load import load_document
 from formloom.definitions.validate import validate_app
+from formloom.design.condition_builder import builder_fields, form_items
 from formloom.design.settings_form import (controls_for, missing_required, parse_settings, problems_by_setting,
                                            widget_for)
 from formloom.fields import FIELD_TYPES
@@ -23,11 +24,15 @@ from ..conftest import helpdesk_app
 from ..web.desk import desk_app
 
 
-def posted(controls) -> MultiDict:
+def posted(controls, condition_fields=()) -> MultiDict:
     """What a browser posts for a settings form left as shown."""
     form = MultiDict()
     for c in controls:
         if c.widget == "fixed":
+            continue
+        if c.widget == "condition":
+            for name, value in form_items(c.input_name, condition_fields, c.value):
+                form.add(name, value)
             continue
         if c.widget == "label":
             for lang, text in c.value.items():
@@ -72,7 +77,9 @@ def test_a_shipped_field_posted_back_unchanged_is_the_same_field(case):
     original = app_doc["entities"][i]["fields"][j]
     ftype = FIELD_TYPES[original["type"]]
     controls = controls_for(ftype, original, "en", editing=True)
-    doc, errors, _raw = parse_settings(ftype, posted(controls), "en", key=original["key"])
+    fields = builder_fields(app_doc["entities"][i], "en")
+    doc, errors, _raw = parse_settings(ftype, posted(controls, fields), "en", key=original["key"],
+                                       condition_fields=fields)
     assert errors == {}
     assert compile_field(doc) == compile_field(original)
     changed = copy.deepcopy(app_doc)

@@ -17,9 +17,10 @@ from ..definitions.schema_check import KEY_PATTERN
 from ..fields.base import FieldType
 from ..fields.settings import COMMON_SETTINGS, Setting
 from ..i18n import translate
+from .condition_builder import BuilderField, BuilderProblem, from_form as condition_from_form
 
 #: $ref targets of field.schema.json -> the widget that edits such a value
-_REF_WIDGETS = {"label": "label", "options": "options", "logic": "json", "key_list": "keys", "key": "key",
+_REF_WIDGETS = {"label": "label", "options": "options", "logic": "condition", "key_list": "keys", "key": "key",
                 "duration": "text", "iso_date": "date"}
 _KEY = re.compile(KEY_PATTERN)
 LANGS = ("en", "zh")
@@ -67,6 +68,15 @@ class Control:
         return f"s-{self.name}"
 
 
+@dataclass(frozen=True)
+class PostedCondition:
+    """A condition a refused post carried: the builder shows the rows again as typed, with
+    each problem by the input it concerns."""
+
+    form: Any
+    problems: tuple[BuilderProblem, ...] = ()
+
+
 def _text(mapping: Mapping[str, str], lang: str) -> str:
     return mapping.get(lang) or mapping.get("en") or next(iter(mapping.values()), "")
 
@@ -102,6 +112,8 @@ def _shown(widget: str, value: Any) -> Any:
         return rows + [{"value": "", "en": "", "zh": "", "color": ""}] * SPARE_OPTION_ROWS
     if widget == "boolean":
         return bool(value)
+    if widget == "condition":
+        return value                      # the builder shows the logic itself
     if value is None:
         return ""
     if widget == "keys":
@@ -162,13 +174,24 @@ def suggested_key(label: Any) -> str | None:
     return key if _KEY.match(key or "") else None
 
 
-def parse_settings(ftype: FieldType, form: Any, lang: str, *, key: str | None = None) -> tuple[dict, dict[str, str], dict]:
+def parse_settings(ftype: FieldType, form: Any, lang: str, *, key: str | None = None,
+                   condition_fields: list[BuilderField] | None = None,
+                   gettext: Callable[..., str] | None = None) -> tuple[dict, dict[str, str], dict]:
     """What a settings form posted, as a field document of `ftype`.
 
     Returns (document, errors by setting name, raw values to show again). `form` is a
-    MultiDict (request.form); `key` is the existing field's key (a key never changes)."""
+    MultiDict (request.form); `key` is the existing field's key (a key never changes).
+    Conditions come from the condition builder over `condition_fields`, its problems worded
+    by `gettext` (default: the i18n catalogue)."""
     def get(name: str) -> str:
         return str(form.get(f"s-{name}", "") or "")
+
+    def condition(name: str) -> Any:
+        logic, problems = condition_from_form(form, f"s-{name}", condition_fields or [],
+                                              gettext or (lambda msgid, **p: translate(lang, msgid, **p)))
+        if problems:
+            raise _Refused(" ".join(p.message for p in problems), PostedCondition(form, tuple(problems)))
+        return logic
 
     doc: dict[str, Any] = {}
     errors: dict[str, str] = {}
@@ -176,7 +199,7 @@ def parse_settings(ftype: FieldType, form: Any, lang: str, *, key: str | None = 
     for setting in ftype.all_settings():
         name, widget = setting.name, widget_for(setting)
         try:
-            value = _parse_one(setting, widget, name, get, form, lang)
+            value = condition(name) if widget == "condition" else _parse_one(setting, widget, name, get, form, lang)
         except _Refused as refused:
             errors[name] = refused.message
             raw[name] = refused.shown

@@ -19,11 +19,12 @@ from sqlalchemy import select
 
 from ..auth import policy
 from ..definitions.problems import Problem
-from ..design import drafts, edits, impact as impact_mod
+from ..design import condition_builder, drafts, edits, impact as impact_mod
 from ..design.settings_form import (LANGS, controls_for, missing_required, parse_settings, problems_by_setting,
                                     suggested_key)
 from ..errors import ConflictError, FormloomError, NotFoundError
 from ..fields import FIELD_TYPES
+from ..i18n import catalogue, translate
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
 from .helpers import Place, current_actor, db, lang, load_app, local_time
@@ -64,6 +65,12 @@ def doc_label(value: Any) -> str:
     if isinstance(value, dict):
         return value.get(lang()) or value.get("en") or next(iter(value.values()), "")
     return "" if value is None else str(value)
+
+
+@bp.app_template_global()
+def condition_view(prefix: str, fields: list, logic: Any, form: Any = None) -> dict:
+    """What the condition_builder macro shows, in the reader's language (any designer page)."""
+    return condition_builder.view(prefix, fields, logic, lang(), form)
 
 
 # -- the state a designer page shows ---------------------------------------------------------------
@@ -339,7 +346,7 @@ def _field_form(place: Place, state: State, entity_key: str, type_name: str, fie
     controls = controls_for(ftype, field_doc, lang(), editing=editing, errors=errors, raw=raw)
     return render_template("designer/field.html", place=place, state=state, entity=state.entity(entity_key),
                            ftype=ftype, type_label=_type_label(type_name), controls=controls, editing=editing,
-                           palette=_palette(),
+                           palette=_palette(), condition_fields=_condition_fields(state, entity_key),
                            field_doc=field_doc or {}, general_error=(errors or {}).get("")), status
 
 
@@ -349,11 +356,29 @@ def new_field(app_key: str, entity_key: str, type_name: str):
     return _field_form(place, load_state(app_key), entity_key, type_name, None)
 
 
+def worded(msgid: str, **params: Any) -> str:
+    """A design-layer message in the reader's language, from the web catalogue (.po) or, for the
+    messages the field types share, from formloom.i18n's."""
+    if catalogue(lang()).get(msgid):
+        return translate(lang(), msgid, **params)
+    return _(msgid, **params)
+
+
+def _condition_fields(state: State, entity_key: str) -> list:
+    """What a field's visible_if / required_if may test: the entity's fields (its own value too,
+    which the validator allows for required_if)."""
+    entity = state.entity(entity_key)
+    workflow = (state.documents.get("workflows") or {}).get(entity.get("workflow") or "")
+    return (condition_builder.builder_fields(entity, lang())
+            + condition_builder.stage_field(workflow, lang(), _("Stage")))
+
+
 def _save_field(place: Place, state: State, entity_key: str, type_name: str, field_key: str | None):
     ftype = FIELD_TYPES.get(type_name)
     if ftype is None:
         raise NotFoundError(_("There is no field type %(name)s.", name=type_name))
-    doc, errors, raw = parse_settings(ftype, request.form, lang(), key=field_key)
+    doc, errors, raw = parse_settings(ftype, request.form, lang(), key=field_key,
+                                      condition_fields=_condition_fields(state, entity_key), gettext=worded)
     if not errors:
         app_doc = state.app
         try:
