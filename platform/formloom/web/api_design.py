@@ -34,6 +34,7 @@ from ..store.records import _aware
 from ..store.tables import definition_versions, users
 from .api import IF_MATCH, KEY, VersionRequired, actor, bp, json_body
 from .helpers import catalog, db, lang
+from .problem_text import problem_message
 
 #: the `errors[].code` of a problem found in a document (validation, meaning checks)
 DOCUMENT_PROBLEM = "document"
@@ -65,7 +66,7 @@ def _draft_invalid(error: DraftInvalid):
 def problems_json(problems: list[Problem]) -> list[dict]:
     """Problems as the API lists them: `document` (app.json, workflows/<key>.json), `path` (JSON path)."""
     return [{"field": None, "document": p.source, "path": p.json_path, "code": DOCUMENT_PROBLEM,
-             "message": _(p.message)} for p in problems]
+             "message": problem_message(p.message)} for p in problems]
 
 
 def _json(body: Any, status: int = 200, headers: dict | None = None) -> Response:

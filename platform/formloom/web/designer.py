@@ -28,6 +28,7 @@ from ..i18n import catalogue, translate
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
 from .helpers import Place, current_actor, db, lang, load_app, local_time
+from .problem_text import in_reader_language
 
 bp = Blueprint("designer", __name__)
 
@@ -109,7 +110,7 @@ def load_state(app_key: str) -> State:
         raise NotFoundError(_("There is no app %(key)s.", key=app_key))
     documents = drafts.documents_of(draft, live)
     archived = drafts.archived_fields(live.documents, documents["app"])
-    problems = drafts.draft_problems(documents, archived)
+    problems = in_reader_language(drafts.draft_problems(documents, archived))
     state = State(app_key, documents, draft.revision if draft else 0, live.number, live.documents,
                   bool(draft and draft.base_version_id != live.id), problems, archived)
     _locate(state)
@@ -218,6 +219,7 @@ def publish(app_key: str):
     except (drafts.DraftConflict, NotFoundError) as error:
         raise _translated(error) from None
     except drafts.PublishRefused as refused:
+        refused.problems = in_reader_language(refused.problems)
         state = load_state(app_key)
         return render_template("designer/overview.html", place=place, state=state, preview=None,
                                refused=refused, published=None), 422
@@ -390,7 +392,7 @@ def _save_field(place: Place, state: State, entity_key: str, type_name: str, fie
             errors = {"key": error.message}
         else:
             candidate = {**state.documents, "app": app_doc}
-            problems = drafts.draft_problems(candidate, state.archived)
+            problems = in_reader_language(drafts.draft_problems(candidate, state.archived))
             index = edits.field_index(app_doc, entity_key, doc["key"])
             path = f"$.entities[{edits.entity_index(app_doc, entity_key)}].fields[{index}]"
             errors = problems_by_setting(problems, path, missing_required(ftype, doc))
