@@ -181,3 +181,16 @@ def test_a_session_caller_needs_the_csrf_token(app, browser):
     assert browser.client.put(f"{BASE}/draft", json={"app": {}, "workflows": [], "version": 0}).status_code == 400
     with app.extensions["formloom.db"].read() as conn:
         assert conn.execute(select(records)).first() is None
+
+
+def test_the_openapi_document_describes_the_draft_api_to_app_admins_only(app, people, token_for):
+    admin = DesignApi(app.test_client(), token_for(people.admin)).get("/api/v1/openapi.json").get_json()
+    paths = admin["paths"]
+    assert set(paths[f"{BASE}/draft"]) == {"get", "put"}
+    assert paths[f"{BASE}/draft"]["put"]["responses"]["422"]["x-business-rules"] == ["document"]
+    assert paths[f"{BASE}/draft/publish"]["post"]["responses"]["422"]["x-business-rules"] == \
+        ["document", "install_refused"]
+    assert {f"{BASE}/draft/impact", f"{BASE}/versions", f"{BASE}/versions/{{number}}/restore",
+            f"{BASE}/versions/{{number}}/documents"} <= set(paths)
+    agent = DesignApi(app.test_client(), token_for(people.agent)).get("/api/v1/openapi.json").get_json()
+    assert not [p for p in agent["paths"] if p.startswith("/api/v1/apps/")]
