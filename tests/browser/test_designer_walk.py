@@ -10,10 +10,8 @@ restores it and publishes again: the value is back. The designer is viewable at
 FORMLOOM_SCREENSHOTS (docs/designer refreshes the docs page's images)."""
 from __future__ import annotations
 
-import os
 import re
 import threading
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -22,16 +20,11 @@ from formloom.app import create_app
 from formloom.auth.users import create_user
 
 from .conftest import page  # noqa: F401
+from .test_designer import PASSWORD, _screenshot_folder, login, logout, shot  # noqa: F401  (same steps, same folder)
 
 pytestmark = pytest.mark.browser
 
-ADMIN, MEMBER, PASSWORD = "walk-admin@example.com", "walk-member@example.com", "walk-pass-12"
-SHOTS: dict[str, Path] = {}
-
-
-@pytest.fixture(autouse=True)
-def _screenshot_folder(tmp_path):
-    SHOTS["dir"] = Path(os.environ.get("FORMLOOM_SCREENSHOTS") or tmp_path / "shots")
+ADMIN, MEMBER = "walk-admin@example.com", "walk-member@example.com"
 
 
 @pytest.fixture
@@ -52,23 +45,6 @@ def live_server(database_url, tmp_path):
         thread.join(timeout=10)
         server.server_close()
         db.dispose()
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
-
-
-def logout(page) -> None:
-    page.click("form[action$='/logout'] button")
-
-
-def shot(page, name: str) -> None:
-    SHOTS["dir"].mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS["dir"] / f"{name}.png"), full_page=True)
 
 
 def add_field(page, type_name: str, label: str, key: str, fill=None) -> None:

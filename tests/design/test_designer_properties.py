@@ -116,7 +116,7 @@ def desk_db(tmp_path_factory, _migrated_sqlite):
     db.dispose()
 
 
-@settings(max_examples=30, deadline=None, database=None, derandomize=True,
+@settings(max_examples=25, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(operations=st.lists(OPERATIONS, min_size=1, max_size=6))
 def test_any_sequence_of_edits_validates_and_publishes_or_is_refused(desk_db, operations):
@@ -220,7 +220,7 @@ def request_for(app, route: tuple) -> tuple[str, dict]:
     return f"{base}/fields/order", {"keys": route[2]}
 
 
-@settings(max_examples=20, deadline=None, database=None, derandomize=True,
+@settings(max_examples=15, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 @given(routes=st.lists(ROUTES, min_size=1, max_size=5))
 def test_any_sequence_of_designer_posts_never_errors_and_never_publishes_an_invalid_app(app, browser, routes):

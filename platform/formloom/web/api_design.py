@@ -107,14 +107,27 @@ def _live(conn, app_key: str) -> InstalledVersion:
 def design_get_draft(app_key: str):
     app = admin_app(app_key)
     with db().read() as conn:
-        draft = drafts.load_draft(conn, app.key)
-        live = _live(conn, app.key)
-    documents = drafts.documents_of(draft, live)
-    problems = drafts.draft_problems(documents, drafts.archived_fields(live.documents, documents["app"]))
+        draft, live, documents, problems = _state(conn, app.key)
     revision = draft.revision if draft else 0
-    body = {**as_documents(documents, revision), "live_version": live.number,
-            "stale": bool(draft and draft.base_version_id != live.id), "problems": problems_json(problems)}
-    return _json(body, headers={"ETag": f'"{revision}"'})
+    return _json({**as_documents(documents, revision), **_status(draft, live, problems)},
+                 headers={"ETag": f'"{revision}"'})
+
+
+def _problems(live: InstalledVersion, documents: dict) -> list[Problem]:
+    return drafts.draft_problems(documents, drafts.archived_fields(live.documents, documents["app"]))
+
+
+def _state(conn, app_key: str) -> tuple[drafts.Draft | None, InstalledVersion, dict, list[Problem]]:
+    """The draft (the live documents while there is none), the live version, and the draft's problems."""
+    draft = drafts.load_draft(conn, app_key)
+    live = _live(conn, app_key)
+    documents = drafts.documents_of(draft, live)
+    return draft, live, documents, _problems(live, documents)
+
+
+def _status(draft: drafts.Draft | None, live: InstalledVersion, problems: list[Problem]) -> dict:
+    return {"live_version": live.number, "stale": bool(draft and draft.base_version_id != live.id),
+            "problems": problems_json(problems)}
 
 
 def _workflows_of(body: dict) -> dict:
@@ -169,7 +182,7 @@ def design_put_draft(app_key: str):
     documents = {"app": body["app"], "workflows": workflows}
     with db().write() as conn:
         live = _live(conn, app.key)
-        problems = drafts.draft_problems(documents, drafts.archived_fields(live.documents, documents["app"]))
+        problems = _problems(live, documents)
         if problems:
             raise DraftInvalid(problems)
         draft = drafts.load_draft(conn, app.key)
@@ -179,8 +192,8 @@ def design_put_draft(app_key: str):
             raise _translated(drafts.DraftConflict("Someone else changed this draft since you opened it.",
                                                    hint="Reload the page to see their change, then make yours again."))
         saved = drafts.save_draft(conn, app.key, documents, draft.revision, actor().id)
-    return _json({**as_documents(saved.documents, saved.revision), "live_version": live.number, "stale": False,
-                  "problems": []}, headers={"ETag": f'"{saved.revision}"'})
+    return _json({**as_documents(saved.documents, saved.revision), **_status(saved, live, [])},
+                 headers={"ETag": f'"{saved.revision}"'})
 
 
 def _translated(error: FormloomError) -> FormloomError:
@@ -208,18 +221,13 @@ def design_draft_impact(app_key: str):
     `publishable` is false and `problems` lists them."""
     app = admin_app(app_key)
     with db().read() as conn:
-        draft = drafts.load_draft(conn, app.key)
-        live = _live(conn, app.key)
-        documents = drafts.documents_of(draft, live)
-        problems = drafts.draft_problems(documents, drafts.archived_fields(live.documents, documents["app"]))
+        draft, live, documents, problems = _state(conn, app.key)
         preview = None if problems else impact_mod.preview(conn, live.documents, documents)
-    changes = [change_json(c) for c in preview.changes] if preview else []
-    return _json({"version": draft.revision if draft else 0, "live_version": live.number,
-                  "stale": bool(draft and draft.base_version_id != live.id),
-                  "publishable": bool(draft) and not problems and not preview.blocked
-                  and draft.base_version_id == live.id,
-                  "changes": changes, "records": preview.records if preview else {},
-                  "problems": problems_json(problems)})
+    status = _status(draft, live, problems)
+    return _json({"version": draft.revision if draft else 0, **status,
+                  "publishable": bool(draft) and preview is not None and not preview.blocked and not status["stale"],
+                  "changes": [change_json(c) for c in preview.changes] if preview else [],
+                  "records": preview.records if preview else {}})
 
 
 def version_json(row) -> dict:
