@@ -33,7 +33,6 @@
       var choice = document.createElement("button");
       choice.type = "button";
       choice.className = "link";
-      choice.setAttribute("role", "option");
       choice.setAttribute("data-complete", key);
       choice.textContent = button.getAttribute("data-label") + " — " + key;
       item.appendChild(choice);

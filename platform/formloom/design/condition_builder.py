@@ -425,6 +425,12 @@ def _option_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def shown_json(logic: Any) -> str:
+    """JSON as the page shows it: on one line when short, indented when not (the script agrees)."""
+    line = json.dumps(logic, ensure_ascii=False, separators=(",", ":"))
+    return line if len(line) <= 72 else json.dumps(logic, ensure_ascii=False, indent=1)
+
+
 # -- what the macro shows ---------------------------------------------------------------------------
 
 def _shown_values(row: Row) -> list[str]:
@@ -438,7 +444,7 @@ def view(prefix: str, fields: Iterable[BuilderField], logic: Any, lang: str = "e
     """What `condition_builder` renders: the rows (from `form` when a refused post is shown again),
     whether they can be shown as rows at all, the JSON, and per-kind operator choices."""
     fields = list(fields)
-    json_text = "" if logic is None else json.dumps(logic, ensure_ascii=False, indent=1)
+    json_text = "" if logic is None else shown_json(logic)
     if form is not None and form.get(f"{prefix}-source") == "json":
         tree, json_text = None, str(form.get(f"{prefix}-json") or "")
     elif form is not None:
