@@ -105,7 +105,8 @@ def test_an_app_built_in_the_browser_is_used_by_a_second_person(live_server, pag
         builder.locator("select[data-cb-field]").first.select_option("priority")
         builder.locator("select[data-cb-op]").first.select_option("eq")
         builder.locator(".cb-value select").first.select_option(label="Urgent")
-        expect(builder.locator("[data-cb-json]")).to_contain_text('"var": "priority"')
+        expect(builder.locator("[data-cb-json]")).to_have_text(re.compile(
+            r'\{"==":\s*\[\{"var":\s*"priority"\},\s*"urgent"\]\}'))
         shot(page, "walk-2-condition")
     add_field(page, "text", "Why urgent", "why_urgent", only_when_urgent)
 
