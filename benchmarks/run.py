@@ -33,9 +33,14 @@ from . import transfer
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
 RESULTS = Path(__file__).resolve().parent / "results"
-GOALS = {"form_get": 1.2, "create_post": 1.5, "list_filtered": 1.3, "stage_move": 1.5, "detail_get": 1.3,
+GOALS = {"form_get": 1.2, "designer_get": 4.0, "create_post": 1.5, "list_filtered": 1.3, "stage_move": 1.5, "detail_get": 1.3,
          "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3}
-WEB_OPS = ["form_get", "create_post", "list_filtered", "stage_move", "detail_get"]
+WEB_OPS = ["form_get", "designer_get", "create_post", "list_filtered", "stage_move", "detail_get"]
+#: designer_get: Formloom's field editor of the opportunity (every field with its type, settings
+#: summary, problems, the type palette and the permission grid) against the baseline's page
+#: about the same fields, its hand-written form: the baseline has no designer, so the ratio
+#: says what the no-code editor costs over the page a developer would write instead.
+F_DESIGNER = "/apps/crm/design/e/opportunity"
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 F_LIST = "/apps/crm/opportunity/?" + urlencode({"source": "referral", "amount__gte": "100000", "sort": "-amount"})
@@ -66,6 +71,7 @@ class Side:
     move_body: Callable[[int], dict]
     customer_id: Callable[[int], int]
     contact_id: Callable[[int], int]
+    design_path: str
     counters: dict = field(default_factory=lambda: {"detail": 0, "create": 0})
     move_pool: list = field(default_factory=list)
 
@@ -93,13 +99,13 @@ def formloom_side(move_rule: str) -> Side:
             "<int:record_id>", str(L0.f_opp(i)))
     return Side("formloom", "/apps/crm/opportunity/new", F_LIST, lambda i: f"/apps/crm/opportunity/{L0.f_opp(i)}",
                 move_path, lambda i: {"to": "needs_confirmed", "version": "1"}, L0.f_customer, L0.f_contact,
-                move_pool=list(range(D.MOVE_END - 1, D.MOVE_START - 1, -1)))
+                F_DESIGNER, move_pool=list(range(D.MOVE_END - 1, D.MOVE_START - 1, -1)))
 
 
 def baseline_side() -> Side:
     return Side("baseline", "/opportunities/new", B_LIST, lambda i: f"/opportunities/{L0.b_opp(i)}",
                 lambda i: f"/opportunities/{L0.b_opp(i)}/stage", lambda i: {"stage": "needs_confirmed", "version": "1"},
-                L0.b_customer, L0.b_contact, move_pool=list(range(D.MOVE_END - 1, D.MOVE_START - 1, -1)))
+                L0.b_customer, L0.b_contact, "/opportunities/new", move_pool=list(range(D.MOVE_END - 1, D.MOVE_START - 1, -1)))
 
 
 # -- clients: in-process (Flask test client) and HTTP (keep-alive) --------------------------------------------------
@@ -161,6 +167,8 @@ class Http:
 def one(op: str, side: Side, client, n: int) -> float:
     if op == "form_get":
         method, path, body, ok = "GET", side.form_path, None, 200
+    elif op == "designer_get":
+        method, path, body, ok = "GET", side.design_path, None, 200
     elif op == "list_filtered":
         method, path, body, ok = "GET", side.list_path, None, 200
     elif op == "detail_get":

@@ -118,3 +118,19 @@ def test_deep_nesting_is_refused_not_crashed(depth):
             parse(source)
         except FormulaError:
             pass
+
+
+@pytest.mark.parametrize("source", ["²", "1²", "١٢ + 1", "IF(²,1,2)", "SUM(１)"])
+def test_digits_of_other_scripts_are_refused_or_read_as_names(source):
+    try:
+        parse(source).evaluate({}, today=TODAY)
+    except FormulaError:
+        pass
+
+
+def test_the_docs_list_every_function_as_the_registry_does():
+    from pathlib import Path
+
+    from formloom.design.formula_preview import function_table
+    page = (Path(__file__).parents[1] / "docs" / "designer.md").read_text(encoding="utf-8")
+    assert function_table() in page

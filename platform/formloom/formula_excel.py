@@ -13,7 +13,7 @@ from .formulas import FUNCTIONS, MAX_DEPTH, FormulaError
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+)
-  | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<number>(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
   | (?P<string>"(?:[^"]|"")*"|'(?:[^'\\]|\\.)*')
   | (?P<name>[^\W\d]\w*(?:\.[^\W\d]\w*)?)
   | (?P<op><>|<=|>=|==|!=|[-+*/^&%=<>(),;])

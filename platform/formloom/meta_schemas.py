@@ -28,6 +28,8 @@ FIELD_SHARED_DEFS: dict[str, Any] = {
     },
     "logic": {"$comment": "JSON Logic; its operators and variables are checked by formloom.conditions"},
     "duration": {"type": "string", "minLength": 2, "maxLength": 64},
+    "formula": {"type": "string", "minLength": 1, "maxLength": 2000,
+                "$comment": "today's syntax or the spreadsheet one; checked by formloom.formulas"},
     "iso_date": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
                  "x-message": "must be a date written YYYY-MM-DD"},
     "options": {

@@ -111,6 +111,11 @@
     return out;
   }
 
+  function shown(logic) {          // as condition_builder.shown_json: one line when short
+    var line = JSON.stringify(logic);
+    return line.length <= 72 ? line : JSON.stringify(logic, null, 1);
+  }
+
   function refreshJson(root) {
     var pre = root.querySelector("[data-cb-json]");
     var list = root.querySelector('[data-cb-group="root"]');
@@ -121,10 +126,10 @@
     if (logic && mode === "all" && top.length === 1 && !top[0].classList.contains("cb-group")) {
       logic = logic.and[0];
     }
-    pre.textContent = JSON.stringify(logic, null, 1);
+    pre.textContent = shown(logic);
     var edit = root.querySelector("[data-cb-edit-json]");
     var area = root.querySelector("textarea");
-    if (area && edit && !edit.checked) { area.value = logic ? JSON.stringify(logic, null, 1) : ""; }
+    if (area && edit && !edit.checked) { area.value = logic ? shown(logic) : ""; }
   }
 
   function add(root, button) {

@@ -36,7 +36,7 @@ def test_the_field_editor_shows_a_condition_as_rows_and_as_json(as_admin):
     assert re.search(rf'name="{P}-1-field".*?<option value="escalated" selected>Escalated</option>', builder, re.S)
     assert re.search(rf'name="{P}-1-op".*?<option value="eq" selected>is</option>', builder, re.S)
     assert re.search(rf'name="{P}-1-value".*?<option value="true" selected>', builder, re.S)
-    assert "Show JSON" in builder and '&#34;var&#34;: &#34;escalated&#34;' in builder
+    assert "Show JSON" in builder and '{&#34;==&#34;:[{&#34;var&#34;:&#34;escalated&#34;},true]}' in builder
     assert '<option value="gt"' not in builder.split(f'name="{P}-1-value"')[0].split(f'name="{P}-1-op"')[1]
     assert "js/condition_builder.js" in page
 

@@ -302,7 +302,7 @@ def _posted_tree(form: Any, prefix: str) -> Group:
     root = Group(ROOT, form.get(f"{prefix}-mode") if form.get(f"{prefix}-mode") in _MODES else "all")
     groups: dict[str, Group] = {}
     for item_id in _getlist(form, f"{prefix}-item"):
-        if not re.fullmatch(r"\d{1,6}(\.\d{1,6})?", item_id):
+        if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", item_id):
             continue
         parent = groups.get(item_id.split(".")[0]) if "." in item_id else root
         if parent is None:
@@ -410,7 +410,7 @@ def parse_value(f: BuilderField, text: str) -> Any:
             raise ValueError("Choose yes or no.")
         return text == "true"
     if kind in ("id", "ids"):
-        if not re.fullmatch(r"#?[1-9]\d{0,15}", text):
+        if not re.fullmatch(r"#?[1-9][0-9]{0,15}", text):
             raise ValueError("Enter a record id (a positive whole number).")
         return int(text.lstrip("#"))
     if kind in ("choice", "choices"):
@@ -423,6 +423,12 @@ def parse_value(f: BuilderField, text: str) -> Any:
 
 def _option_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def shown_json(logic: Any) -> str:
+    """JSON as the page shows it: on one line when short, indented when not (the script agrees)."""
+    line = json.dumps(logic, ensure_ascii=False, separators=(",", ":"))
+    return line if len(line) <= 72 else json.dumps(logic, ensure_ascii=False, indent=1)
 
 
 # -- what the macro shows ---------------------------------------------------------------------------
@@ -438,7 +444,7 @@ def view(prefix: str, fields: Iterable[BuilderField], logic: Any, lang: str = "e
     """What `condition_builder` renders: the rows (from `form` when a refused post is shown again),
     whether they can be shown as rows at all, the JSON, and per-kind operator choices."""
     fields = list(fields)
-    json_text = "" if logic is None else json.dumps(logic, ensure_ascii=False, indent=1)
+    json_text = "" if logic is None else shown_json(logic)
     if form is not None and form.get(f"{prefix}-source") == "json":
         tree, json_text = None, str(form.get(f"{prefix}-json") or "")
     elif form is not None:
@@ -475,7 +481,7 @@ def _flatten(group: Group):
 
 
 def _next_id(items: list) -> int:
-    ids = [int(part) for item in items for part in item.id.split(".") if part.isdigit()]
+    ids = [int(part) for item in items for part in item.id.split(".") if re.fullmatch(r"[0-9]{1,6}", part)]
     return max(ids, default=0) + 1
 
 

@@ -20,7 +20,7 @@ from ..i18n import translate
 from .condition_builder import BuilderField, BuilderProblem, from_form as condition_from_form
 
 #: $ref targets of field.schema.json -> the widget that edits such a value
-_REF_WIDGETS = {"label": "label", "options": "options", "logic": "condition", "key_list": "keys", "key": "key",
+_REF_WIDGETS = {"label": "label", "options": "options", "logic": "condition", "formula": "formula", "key_list": "keys", "key": "key",
                 "duration": "text", "iso_date": "date"}
 _KEY = re.compile(KEY_PATTERN)
 LANGS = ("en", "zh")

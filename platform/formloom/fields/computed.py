@@ -67,9 +67,10 @@ class FormulaType(_ComputedType):
     order = 160
     label = {"en": "Formula", "zh": "公式"}
     help = {"en": "A value computed from other fields.", "zh": "由其他字段计算出的值。"}
-    settings = (Setting("formula", {"type": "string", "minLength": 1, "maxLength": 2000}, {"en": "Formula", "zh": "公式"},
-                        {"en": "The expression, such as amount * probability / 100.",
-                         "zh": "计算表达式，例如 amount * probability / 100。"}, required=True),)
+    settings = (Setting("formula", {"$ref": "field.schema.json#/$defs/formula"}, {"en": "Formula", "zh": "公式"},
+                        {"en": "The expression, such as amount * probability / 100 or IF(amount > 100000, \"A\", \"B\").",
+                         "zh": "计算表达式，例如 amount * probability / 100 或 IF(amount > 100000, \"A\", \"B\")。"},
+                        required=True),)
     summable = True
     sql_kind = "number"     # formulas are mostly scores and totals that lists and gates compare
     operators = ("eq", "ne", "lt", "lte", "gt", "gte", "is_empty")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, Callable
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -20,14 +22,16 @@ from sqlalchemy import select
 
 from ..auth import policy
 from ..definitions.problems import Problem
-from ..design import condition_builder, drafts, edits, impact as impact_mod
+from ..design import condition_builder, drafts, edits, formula_preview, impact as impact_mod
 from ..design.settings_form import (LANGS, controls_for, missing_required, parse_settings, problems_by_setting,
                                     suggested_key)
 from ..errors import ConflictError, FormloomError, NotFoundError
 from ..fields import FIELD_TYPES
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
-from .helpers import Place, current_actor, db, lang, load_app, local_time
+from .helpers import Place, current_actor, db, lang, load_app, local_time, zone_for
+from .problem_text import in_reader_language
+from .records import readable_record
 
 bp = Blueprint("designer", __name__)
 
@@ -73,6 +77,12 @@ def condition_view(prefix: str, fields: list, logic: Any, form: Any = None) -> d
     return condition_builder.view(prefix, fields, logic, lang(), form)
 
 
+@bp.app_template_global()
+def formula_palette() -> list[dict]:
+    """The formula functions, with their help in the reader's language (the formula editor)."""
+    return formula_preview.palette(lang())
+
+
 # -- the state a designer page shows ---------------------------------------------------------------
 
 @dataclass
@@ -109,7 +119,7 @@ def load_state(app_key: str) -> State:
         raise NotFoundError(_("There is no app %(key)s.", key=app_key))
     documents = drafts.documents_of(draft, live)
     archived = drafts.archived_fields(live.documents, documents["app"])
-    problems = drafts.draft_problems(documents, archived)
+    problems = in_reader_language(drafts.draft_problems(documents, archived))
     state = State(app_key, documents, draft.revision if draft else 0, live.number, live.documents,
                   bool(draft and draft.base_version_id != live.id), problems, archived)
     _locate(state)
@@ -222,6 +232,7 @@ def publish(app_key: str):
     except (drafts.DraftConflict, NotFoundError) as error:
         raise _translated(error) from None
     except drafts.PublishRefused as refused:
+        refused.problems = in_reader_language(refused.problems)
         state = load_state(app_key)
         return render_template("designer/overview.html", place=place, state=state, preview=None,
                                refused=refused, published=None), 422
@@ -391,7 +402,7 @@ def _save_field(place: Place, state: State, entity_key: str, type_name: str, fie
             errors = {"key": error.message}
         else:
             candidate = {**state.documents, "app": app_doc}
-            problems = drafts.draft_problems(candidate, state.archived)
+            problems = in_reader_language(drafts.draft_problems(candidate, state.archived))
             index = edits.field_index(app_doc, entity_key, doc["key"])
             path = f"$.entities[{edits.entity_index(app_doc, entity_key)}].fields[{index}]"
             errors = problems_by_setting(problems, path, missing_required(ftype, doc))
@@ -485,3 +496,55 @@ def restore_field(app_key: str, entity_key: str, field_key: str):
         raise NotFoundError(_("There is no archived field %(key)s here.", key=field_key))
     _edit(place, lambda doc: edits.restore_field(doc, entity_key, found[0]))
     return _back_to_entity(place, entity_key, f"#field-{field_key}")
+
+
+# -- the formula editor's live result -----------------------------------------------------------------
+
+@bp.get("/apps/<app_key>/design/e/<entity_key>/formula/preview")
+def formula_result(app_key: str, entity_key: str):
+    """The formula typed so far, computed on a stored record (`record`) or on the sample values
+    (`sample-<key>`); an htmx fragment. Reads only: a formula that cannot be read, a record that
+    does not exist or may not be read, is a message in the fragment, never an error page."""
+    place = load_design(app_key)
+    state = load_state(app_key)
+    entity = state.entity(entity_key)
+    known = [f["key"] for f in entity.get("fields", [])]
+    source = request.args.get("s-formula", "")[:formula_preview.MAX_SOURCE]
+    record_text = request.args.get("record", "").strip().lstrip("#")
+    record_error, record = None, None
+    if record_text:
+        record, record_error = _preview_record(place, entity_key, record_text)
+    if record is not None:
+        values = dict(record.data)
+    else:
+        values = {key: formula_preview.sample_value(request.args.get(f"sample-{key}", "")[:2000]) for key in known}
+    today = datetime.now(zone_for(place.app)).date()
+    result = formula_preview.preview(source, values, known, today) if source.strip() else None
+    shown = None
+    if result is not None and result.computed:
+        shown = _shown_result(result.result)
+    return render_template("designer/_formula_result.html", result=result, shown=shown, record=record,
+                           record_error=record_error)
+
+
+def _preview_record(place: Place, entity_key: str, text: str):
+    live = place.app.entity(entity_key)
+    if live is None:
+        return None, _("This entity is not published yet; try sample values.")
+    if not re.fullmatch(r"[0-9]{1,15}", text):
+        return None, _("Enter a record number, e.g. 12.")
+    try:
+        with db().read() as conn:
+            return readable_record(Place(place.app, place.version_id, live), int(text), conn), None
+    except NotFoundError:
+        return None, _("There is no record %(id)s here.", id=text)
+
+
+def _shown_result(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)

@@ -153,9 +153,13 @@ def openapi_document(actor: Actor, lang_code: str = "en") -> dict:
                                   "type": "object", "required": ["approvals"],
                                   "properties": {"approvals": {"type": "array", "items": _ref("Approval")}}}}}},
                       **COMMON_ERRORS}}}
+    from .openapi_design import design_paths, design_schemas
     for app in catalog().installed():
         if not policy.is_member(actor, app):
             continue
+        if policy.is_app_admin(actor, app):
+            schemas.update(design_schemas())
+            design_paths(app, paths)
         for entity in app.entities:
             if policy.scope(actor, "read", app, entity) == "none":
                 continue

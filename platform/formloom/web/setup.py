@@ -16,7 +16,7 @@ from ..resources import static_dir
 from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
-from . import admin_users, api, params, profile, ratelimit
+from . import admin_users, api, api_design, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboards, designer, designer_rules, designer_workflows, exports,
                gallery, imports, public_forms, saved_views, search)
 
