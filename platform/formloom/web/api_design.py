@@ -2,8 +2,8 @@
 for scripts, CI and keeping apps in git. App admins only (a member who is not
 one gets 403; anyone else 404, as for the app's records).
 
-The routes hang on the records API's blueprint (`api.bp`): the same Bearer token
-authentication, CSRF for session callers, and error shapes. They call the same
+The routes have their own blueprint sharing the records API's authentication (the
+same Bearer token, CSRF for session callers) and error shapes. They call the same
 functions the designer's pages call (design/drafts.py, design/impact.py), so the
 browser and the API cannot disagree about what is valid or what publishing does.
 
@@ -20,7 +20,7 @@ import json
 import re
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Blueprint, Response, current_app, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -32,7 +32,8 @@ from ..errors import ConflictError, ForbiddenError, FormloomError, InstallError,
 from ..store.apps import InstalledVersion, current_version, list_versions
 from ..store.records import _aware
 from ..store.tables import definition_versions, users
-from .api import IF_MATCH, KEY, VersionRequired, actor, bp, json_body
+from . import api
+from .api import IF_MATCH, KEY, VersionRequired, actor, json_body
 from .helpers import catalog, db, lang
 from .problem_text import problem_message
 
@@ -54,6 +55,12 @@ class DraftInvalid(FormloomError):
     def __init__(self, problems: list[Problem]):
         super().__init__(_("The documents have problems; nothing was changed."))
         self.problems = problems
+
+
+bp = Blueprint("api_design", __name__, url_prefix="/api/v1")
+bp.before_request(api.authenticate)
+bp.register_error_handler(api.Unauthorized, api._unauthorized)
+bp.register_error_handler(ConflictError, api._conflict)
 
 
 @bp.errorhandler(DraftInvalid)

@@ -69,6 +69,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(gallery.bp)
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)
+    csrf.exempt(api_design.bp)       # same as api.bp
+    app.register_blueprint(api_design.bp)
     app.register_blueprint(approvals.bp)
     app.register_blueprint(activity.bp)
     app.register_blueprint(activity.api_bp)
