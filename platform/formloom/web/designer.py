@@ -503,8 +503,15 @@ def formula_result(app_key: str, entity_key: str):
     (`sample-<key>`); an htmx fragment. Reads only: a formula that cannot be read, a record that
     does not exist or may not be read, is a message in the fragment, never an error page."""
     place = load_design(app_key)
-    state = load_state(app_key)
-    entity = state.entity(entity_key)
+    with db().read() as conn:         # the draft's fields, without validating the draft on every keystroke
+        draft = drafts.load_draft(conn, app_key)
+        live = current_version(conn, app_key)
+    if live is None:
+        raise NotFoundError(_("There is no app %(key)s.", key=app_key))
+    entities = drafts.documents_of(draft, live)["app"].get("entities", [])
+    entity = next((e for e in entities if e.get("key") == entity_key), None)
+    if entity is None:
+        raise NotFoundError(_("There is no %(key)s here.", key=entity_key))
     known = [f["key"] for f in entity.get("fields", [])]
     source = request.args.get("s-formula", "")[:formula_preview.MAX_SOURCE]
     record_text = request.args.get("record", "").strip().lstrip("#")
