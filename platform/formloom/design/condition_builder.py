@@ -469,6 +469,7 @@ def view(prefix: str, fields: Iterable[BuilderField], logic: Any, lang: str = "e
         "operator_table": {op.name: {"logic": op.logic, "arity": op.arity, "reversed": op.reversed,
                                      "kinds": sorted(op.kinds), "text": op.text(lang)} for op in OPERATORS.values()},
         "field_table": {f.key: f.kind for f in fields},
+        "plain_kinds": sorted({f.kind for f in fields if not f.options} | {"text"}),
         "next_id": _next_id(rows),
     }
 
