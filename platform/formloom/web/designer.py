@@ -20,6 +20,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from ..auth import policy
+from ..auth.users import members_of
 from ..definitions.problems import Problem
 from ..design import condition_builder, drafts, edits, formula_preview, impact as impact_mod
 from ..design.settings_form import (LANGS, controls_for, missing_required, parse_settings, problems_by_setting,
@@ -378,8 +379,13 @@ def _condition_fields(state: State, entity_key: str) -> list:
     which the validator allows for required_if)."""
     entity = state.entity(entity_key)
     workflow = (state.documents.get("workflows") or {}).get(entity.get("workflow") or "")
-    return (condition_builder.builder_fields(entity, lang())
-            + condition_builder.stage_field(workflow, lang(), _("Stage")))
+    fields = (condition_builder.builder_fields(entity, lang())
+              + condition_builder.stage_field(workflow, lang(), _("Stage")))
+    if any(f.picker == "$user" for f in fields):
+        with db().read() as conn:
+            people = members_of(conn, state.app_key)
+        fields = condition_builder.with_options(fields, "$user", people)
+    return fields
 
 
 def _save_field(place: Place, state: State, entity_key: str, type_name: str, field_key: str | None):
