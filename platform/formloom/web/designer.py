@@ -375,8 +375,8 @@ def worded(msgid: str, **params: Any) -> str:
 
 
 def _condition_fields(state: State, entity_key: str) -> list:
-    """What a field's visible_if / required_if may test: the entity's fields (its own value too,
-    which the validator allows for required_if)."""
+    """What a field's visible_if / required_if may test: the draft entity's fields, its stage when it
+    has a workflow, and the app's people (by name) for user fields."""
     entity = state.entity(entity_key)
     workflow = (state.documents.get("workflows") or {}).get(entity.get("workflow") or "")
     fields = (condition_builder.builder_fields(entity, lang())
