@@ -118,24 +118,19 @@ class _Parser:
         return ast.Call(func=ast.Name(id="concat", ctx=ast.Load()), args=parts, keywords=[])
 
     def additive(self) -> ast.expr:
-        left = self.multiplicative()
-        while self.peek.text in _ADD:
-            op = _ADD[self.take().text]()
-            left = ast.BinOp(left=left, op=op, right=self.multiplicative())
-        return left
+        return self.left_to_right(_ADD, self.multiplicative)
 
     def multiplicative(self) -> ast.expr:
-        left = self.power()
-        while self.peek.text in _MUL:
-            op = _MUL[self.take().text]()
-            left = ast.BinOp(left=left, op=op, right=self.power())
-        return left
+        return self.left_to_right(_MUL, self.power)
 
     def power(self) -> ast.expr:
-        left = self.unary()
-        while self.peek.text == "^":
-            self.take()
-            left = ast.BinOp(left=left, op=ast.Pow(), right=self.unary())
+        return self.left_to_right({"^": ast.Pow}, self.unary)
+
+    def left_to_right(self, ops: dict, operand) -> ast.expr:
+        left = operand()
+        while self.peek.text in ops:
+            op = ops[self.take().text]()
+            left = ast.BinOp(left=left, op=op, right=operand())
         return left
 
     def unary(self) -> ast.expr:

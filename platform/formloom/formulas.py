@@ -506,7 +506,7 @@ def _fn_text(scope: _Scope, value: Any, pattern: Any) -> str:
     pattern = _text(pattern)
     if not 0 < len(pattern) <= 40:
         raise _Undefined
-    if any(part in pattern.lower() for part in ("yy", "mm", "dd")) or pattern.lower() in ("m/d", "d/m"):
+    if any(part in pattern.lower() for part in ("yy", "mm", "dd")):
         day = _as_date(value)
         out = pattern
         for token, text in (("yyyy", f"{day.year:04d}"), ("YYYY", f"{day.year:04d}"), ("yy", f"{day.year % 100:02d}"),

@@ -44,7 +44,8 @@
   function setValue(root, row) {
     var fields = data(root, "data-fields");
     var key = row.querySelector("[data-cb-field]").value;
-    var holder = fromTemplate(root, 'template[data-cb-value-for="' + (key in fields ? key : "") + '"]', rowId(row));
+    var holder = fromTemplate(root, 'template[data-cb-value-for="' + key + '"]', rowId(row)) ||
+      fromTemplate(root, 'template[data-cb-value-kind="' + (fields[key] || "text") + '"]', rowId(row));
     var slot = row.querySelector("[data-cb-value]");
     if (holder) { slot.innerHTML = holder.innerHTML; }
     applyArity(root, row);

@@ -31,6 +31,20 @@ def zh_admin(live_server, database_url):
     return ZH_ADMIN
 
 
+def visible_if_builder(page, url: str):
+    """The field's settings page, its More settings open: the visible_if builder."""
+    page.goto(url)
+    page.click("details.more-settings summary")
+    return page.locator("#cb-s-visible_if")
+
+
+def publish_draft(page, base: str, version_text: str) -> None:
+    from playwright.sync_api import expect
+    page.goto(f"{base}/apps/desk/design")
+    page.click("#publish button.primary")
+    expect(page.locator("#published")).to_contain_text(version_text)
+
+
 def test_conditions_and_formulas_in_the_designer(live_server, zh_admin, page):
     from playwright.sync_api import expect
 
@@ -38,9 +52,7 @@ def test_conditions_and_formulas_in_the_designer(live_server, zh_admin, page):
     login(page, base, ADMIN)
 
     # Budget shows only when Priority is High: built with the rows, no JSON typed
-    page.goto(f"{base}/apps/desk/design/e/case/fields/budget")
-    page.click("details.more-settings summary")
-    builder = page.locator("#cb-s-visible_if")
+    builder = visible_if_builder(page, f"{base}/apps/desk/design/e/case/fields/budget")
     builder.locator(".cb-actions [data-cb-add=row]").first.click()
     row = builder.locator(".cb-row").first
     row.locator("select[data-cb-field]").select_option("priority")
@@ -53,12 +65,9 @@ def test_conditions_and_formulas_in_the_designer(live_server, zh_admin, page):
     shot(page, "9-condition-builder")
     page.click("form.settings-form button[type=submit]")
     expect(page.locator("#field-budget")).to_be_visible()
-    page.goto(f"{base}/apps/desk/design/e/case/fields/budget")
-    page.click("details.more-settings summary")
-    expect(page.locator("#cb-s-visible_if .cb-row select[data-cb-field]")).to_have_value("priority")
-    page.goto(f"{base}/apps/desk/design")
-    page.click("#publish button.primary")
-    expect(page.locator("#published")).to_contain_text("Version 2")
+    builder = visible_if_builder(page, f"{base}/apps/desk/design/e/case/fields/budget")
+    expect(builder.locator(".cb-row select[data-cb-field]")).to_have_value("priority")
+    publish_draft(page, base, "Version 2")
     logout(page)
 
     # the agent's form follows the condition as Priority changes
@@ -74,9 +83,7 @@ def test_conditions_and_formulas_in_the_designer(live_server, zh_admin, page):
 
     # in Chinese: Due shows for any of (high priority, escalated)
     login(page, base, ZH_ADMIN)
-    page.goto(f"{base}/apps/desk/design/e/case/fields/due")
-    page.click("details.more-settings summary")
-    builder = page.locator("#cb-s-visible_if")
+    builder = visible_if_builder(page, f"{base}/apps/desk/design/e/case/fields/due")
     builder.locator("select[data-cb-mode]").select_option("any")
     builder.locator(".cb-actions [data-cb-add=row]").first.click()
     builder.locator(".cb-actions [data-cb-add=row]").first.click()
@@ -92,9 +99,7 @@ def test_conditions_and_formulas_in_the_designer(live_server, zh_admin, page):
     shot(page, "11-condition-builder-zh")
     page.click("form.settings-form button[type=submit]")
     expect(page.locator("#field-due")).to_be_visible()
-    page.goto(f"{base}/apps/desk/design")
-    page.click("#publish button.primary")
-    expect(page.locator("#published")).to_contain_text("版本 3")
+    publish_draft(page, base, "版本 3")
     logout(page)
 
     # a spreadsheet-style formula with a live result
@@ -115,4 +120,10 @@ def test_conditions_and_formulas_in_the_designer(live_server, zh_admin, page):
     shot(page, "12-formula")
     page.click("form.settings-form button[type=submit]")
     expect(page.locator("#field-tier")).to_be_visible()
+
+    # readable on a phone: the builder's rows wrap, nothing is wider than the screen
+    page.set_viewport_size({"width": 375, "height": 800})
+    for path in ("/apps/desk/design/e/case/fields/due", "/apps/desk/design/e/case/fields/tier"):
+        visible_if_builder(page, f"{base}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375, path
     assert page.console_problems == []

@@ -11,7 +11,8 @@ from werkzeug.datastructures import MultiDict
 
 from formloom.conditions import ALLOWED_OPERATORS, check_logic, evaluate
 from formloom.design.condition_builder import (OPERATORS, BuilderField, Operator, builder_fields, form_items,
-                                               from_form, operators_for, register_operator, to_builder, to_logic)
+                                               from_form, operators_for, register_operator, to_builder, to_logic,
+                                               with_options)
 
 from ..web.desk import desk_app
 
@@ -170,3 +171,16 @@ def test_a_page_may_add_its_own_fields():
     logic = {"==": [{"var": "$stage"}, "closed"]}
     assert to_builder(logic, FIELDS) is None
     assert to_logic(to_builder(logic, FIELDS + [stage])) == logic
+
+
+def test_people_are_offered_by_name_for_a_user_field():
+    entity = {"key": "task", "fields": [{"key": "assignee", "type": "user", "label": "Assignee"},
+                                        {"key": "company", "type": "reference", "entity": "company", "label": "Co"}]}
+    fields = builder_fields(entity, "en")
+    assert [(f.kind, f.picker) for f in fields] == [("id", "$user"), ("id", "company")]
+    fields = with_options(fields, "$user", [(7, "Ada"), (9, "Bo")])
+    assert fields[0].options == ((7, "Ada"), (9, "Bo")) and fields[1].options == ()
+    pairs = [("c-item", "1"), ("c-1-field", "assignee"), ("c-1-op", "in"), ("c-1-value", "7"), ("c-1-value", "9")]
+    assert from_form(MultiDict(pairs), "c", fields) == ({"in": [{"var": "assignee"}, [7, 9]]}, [])
+    stranger = MultiDict([("c-item", "1"), ("c-1-field", "assignee"), ("c-1-op", "eq"), ("c-1-value", "8")])
+    assert from_form(stranger, "c", fields)[1][0].where == "c-1-value"

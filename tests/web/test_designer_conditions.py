@@ -95,3 +95,15 @@ def test_a_rule_the_builder_cannot_show_stays_json_and_is_checked_on_save(app, a
 def test_labels_in_the_builder_are_shown_escaped(as_admin):
     page = as_admin.get(f"{BASE}/e/company/fields/name").get_data(as_text=True)
     assert "City &lt;i&gt;{{7*7}}&lt;/i&gt;" in page and "<i>{{7*7}}" not in page and "<i>49" not in page
+
+
+def test_a_user_field_is_tested_against_the_apps_people_by_name(app, as_admin, people):
+    assert post(as_admin, f"{CASE}/new/user", {"s-label-en": "Assignee", "s-key": "assignee"}).status_code == 303
+    answer = post(as_admin, REASON, reason_form(**{
+        f"{P}-item": ["1"], f"{P}-1-field": "assignee", f"{P}-1-op": "eq", f"{P}-1-value": str(people.agent)}),
+        page=REASON)
+    assert answer.status_code == 303
+    assert draft_field(app, "case", "reason")["visible_if"] == {"==": [{"var": "assignee"}, people.agent]}
+    page = as_admin.get(REASON).get_data(as_text=True)
+    assert re.search(rf'name="{P}-1-value".*?<option value="{people.agent}" selected>Alex Agent</option>', page, re.S)
+    assert "Out Sider" not in page                    # not a member of this app

@@ -63,8 +63,12 @@ def test_only_app_admins_see_results(browser, make_record):
     assert browser.get(PREVIEW, query_string={"s-formula": "1"}).status_code == 404
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.text(max_size=80), st.text(max_size=20), st.text(max_size=12))
+#: NUL is refused with 400 before any route runs (test_hostile_input.py); everything else reaches this one
+_TYPED = st.characters(blacklist_characters="\x00")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(_TYPED, max_size=80), st.text(_TYPED, max_size=20), st.text(_TYPED, max_size=12))
 def test_whatever_is_typed_the_answer_is_a_fragment(as_admin, source, sample, record):
     shown = result_of(as_admin, **{"s-formula": source, "sample-budget": sample, "sample-due": sample,
                                    "record": record})

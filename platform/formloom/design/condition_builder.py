@@ -19,6 +19,7 @@ design layer names no field type: a field's value kind is read from its type's
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class BuilderField:
     label: str
     kind: str
     options: tuple[tuple[Any, str], ...] = ()
+    picker: str = ""        # what an id names: an entity key, or "$user" (the web layer offers people)
 
 
 @dataclass(frozen=True)
@@ -181,8 +183,27 @@ def builder_fields(entity_doc: Mapping[str, Any], lang: str, *, exclude: Iterabl
                 options.append((option.get("value"), _label_text(option.get("label"), lang, str(option.get("value")))))
             else:
                 options.append((option, str(option)))
-        out.append(BuilderField(key, _label_text(f.get("label"), lang, key), kind_of(f), tuple(options)))
+        out.append(BuilderField(key, _label_text(f.get("label"), lang, key), kind_of(f), tuple(options), _picker(f)))
     return out
+
+
+def _picker(field_doc: Mapping[str, Any]) -> str:
+    """What the ids of a linking field name, as its type says (a draft's field may not compile yet)."""
+    from ..definitions.compile import compile_field
+    from ..fields import FIELD_TYPES
+    ftype = FIELD_TYPES.get(field_doc.get("type", ""))
+    if ftype is None or not hasattr(ftype, "picker"):
+        return ""
+    try:
+        return str(ftype.picker(compile_field(field_doc)) or "")
+    except Exception:           # an incomplete draft field: no picker, ids are typed
+        return ""
+
+
+def with_options(fields: Iterable[BuilderField], picker: str, options: Iterable[tuple[Any, str]]) -> list[BuilderField]:
+    """`fields` with `options` offered for those whose ids name `picker` (e.g. the app's people for "$user")."""
+    options = tuple(options)
+    return [dataclasses.replace(f, options=options) if f.picker == picker and not f.options else f for f in fields]
 
 
 def stage_field(workflow_doc: Mapping[str, Any] | None, lang: str, label: str) -> list[BuilderField]:
@@ -410,6 +431,8 @@ def parse_value(f: BuilderField, text: str) -> Any:
             raise ValueError("Choose yes or no.")
         return text == "true"
     if kind in ("id", "ids"):
+        if f.options and text not in {_option_text(v) for v, _label in f.options}:
+            raise ValueError("Choose one of the listed options.")
         if not re.fullmatch(r"#?[1-9][0-9]{0,15}", text):
             raise ValueError("Enter a record id (a positive whole number).")
         return int(text.lstrip("#"))
@@ -469,6 +492,7 @@ def view(prefix: str, fields: Iterable[BuilderField], logic: Any, lang: str = "e
         "operator_table": {op.name: {"logic": op.logic, "arity": op.arity, "reversed": op.reversed,
                                      "kinds": sorted(op.kinds), "text": op.text(lang)} for op in OPERATORS.values()},
         "field_table": {f.key: f.kind for f in fields},
+        "plain_kinds": sorted({f.kind for f in fields if not f.options} | {"text"}),
         "next_id": _next_id(rows),
     }
 

@@ -21,6 +21,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from ..auth import policy
+from ..auth.users import members_of
 from ..definitions.problems import Problem
 from ..design import condition_builder, drafts, edits, formula_preview, impact as impact_mod
 from ..design.settings_form import (LANGS, controls_for, missing_required, parse_settings, problems_by_setting,
@@ -377,12 +378,17 @@ def worded(msgid: str, **params: Any) -> str:
 
 
 def _condition_fields(state: State, entity_key: str) -> list:
-    """What a field's visible_if / required_if may test: the entity's fields (its own value too,
-    which the validator allows for required_if)."""
+    """What a field's visible_if / required_if may test: the draft entity's fields, its stage when it
+    has a workflow, and the app's people (by name) for user fields."""
     entity = state.entity(entity_key)
     workflow = (state.documents.get("workflows") or {}).get(entity.get("workflow") or "")
-    return (condition_builder.builder_fields(entity, lang())
-            + condition_builder.stage_field(workflow, lang(), _("Stage")))
+    fields = (condition_builder.builder_fields(entity, lang())
+              + condition_builder.stage_field(workflow, lang(), _("Stage")))
+    if any(f.picker == "$user" for f in fields):
+        with db().read() as conn:
+            people = members_of(conn, state.app_key)
+        fields = condition_builder.with_options(fields, "$user", people)
+    return fields
 
 
 def _save_field(place: Place, state: State, entity_key: str, type_name: str, field_key: str | None):
@@ -506,8 +512,15 @@ def formula_result(app_key: str, entity_key: str):
     (`sample-<key>`); an htmx fragment. Reads only: a formula that cannot be read, a record that
     does not exist or may not be read, is a message in the fragment, never an error page."""
     place = load_design(app_key)
-    state = load_state(app_key)
-    entity = state.entity(entity_key)
+    with db().read() as conn:         # the draft's fields, without validating the draft on every keystroke
+        draft = drafts.load_draft(conn, app_key)
+        live = current_version(conn, app_key)
+    if live is None:
+        raise NotFoundError(_("There is no app %(key)s.", key=app_key))
+    entities = drafts.documents_of(draft, live)["app"].get("entities", [])
+    entity = next((e for e in entities if e.get("key") == entity_key), None)
+    if entity is None:
+        raise NotFoundError(_("There is no %(key)s here.", key=entity_key))
     known = [f["key"] for f in entity.get("fields", [])]
     source = request.args.get("s-formula", "")[:formula_preview.MAX_SOURCE]
     record_text = request.args.get("record", "").strip().lstrip("#")
