@@ -9,6 +9,7 @@ from formloom import formulas, patterns
 
 from .document_parts import (all_fields, case_clashes, entities_of, entity_keys_of, fields_by_key, indexed,
                              indexed_dicts, item_key, option_value, repeated_keys, roles_of)
+from .layout_checks import needs_asking
 from .expression_checks import formula_problems, logic_problems
 from ..fields import document_value_problem as value_problem
 from ..fields.dates import DATE_PATTERN, parse_date as iso_date
@@ -134,7 +135,7 @@ def _hidden_on_create_problems(s: Subject, ei: int, entity: dict, fields: dict) 
             yield s.problem("entities", ei, "hidden_on_create", hi,
                             message=f"The field {key!r} hidden on the new-record form is not a field of entity "
                                     f"{name!r}{did_you_mean(key, fields)}.")
-        elif f.get("required") is True and f.get("default") in (None, ""):
+        elif needs_asking(f):
             yield s.problem("entities", ei, "hidden_on_create", hi,
                             message=f"The field {key!r} of entity {name!r} is required and has no default, so a "
                                     "new record could never be saved from a form that leaves it out; give it a "

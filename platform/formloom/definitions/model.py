@@ -127,6 +127,35 @@ class FieldDef:
         return ftype is not None and ftype.computed
 
 
+#: Where a field of a form layout may be shown: the new-record form, the edit form, the detail page.
+LAYOUT_MODES = ("create", "edit", "detail")
+
+
+@dataclass(frozen=True)
+class PlacedFieldDef:
+    """A field placed in a layout section, with where it is shown."""
+
+    key: str
+    create: bool = True
+    edit: bool = True
+    detail: bool = True
+
+    def shown_in(self, mode: str) -> bool:
+        return bool(getattr(self, mode))
+
+
+@dataclass(frozen=True)
+class SectionDef:
+    """A titled group of fields on the forms and the detail page, in one to three columns on wide screens."""
+
+    key: str
+    title: Label
+    fields: tuple[PlacedFieldDef, ...]
+    description: Label | None = None
+    columns: int = 1
+    collapsed: bool = False                  # starts folded (every section can be folded)
+
+
 @dataclass(frozen=True)
 class EntityDef:
     key: str
@@ -142,6 +171,7 @@ class EntityDef:
     subtitle: str | None = None              # key of a field telling records with the same title apart
     hidden_on_create: frozenset[str] = frozenset()   # left out of the new-record form
     archived: bool = False                   # hidden from all but the app's admins; records kept
+    layout: tuple[SectionDef, ...] = ()      # none: one untitled single-column section
 
     def field(self, key: str) -> FieldDef | None:
         return next((f for f in self.fields if f.key == key), None)

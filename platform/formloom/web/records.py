@@ -24,6 +24,7 @@ from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
+from ..layout import arrange, shows
 from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, titles_for
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
@@ -271,11 +272,13 @@ def detail(app_key: str, entity_key: str, record_id: int):
         stage = stage_of(place, record)
         data = {**record.data, **special_vars(place, record)}
         visible = [f for f in policy.visible_fields(actor, app, entity, stage)
-                   if is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key))]
+                   if (is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key)))
+                   and shows(entity, f.key, "detail")]
         lookups = lookups_for(conn, app, entity.fields, [record.data],
                               extra_users=[record.owner_id, record.created_by, record.updated_by], actor=actor)
         code = lang()
-        shown = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
+        shown = arrange(entity, [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible],
+                        "detail", key_of=lambda pair: pair[0].key)
         activity = timeline_view(conn, app, entity, record)
         related = _related_lists(conn, place, record)
         can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
@@ -351,8 +354,8 @@ def form_state(place: Place, record: Record | None, formdata=None, context=None)
     actor, app, entity = current_actor(), place.app, place.entity
     stage = stage_of(place, record)
     visible = [f for f in policy.visible_fields(actor, app, entity, stage) if f.type != "auto_number" or record]
-    if record is None:                  # values set later (automation, a stage) are not asked for
-        visible = [f for f in visible if f.key not in entity.hidden_on_create]
+    mode = "create" if record is None else "edit"     # values set later (automation, a stage) are not asked for
+    visible = [f for f in visible if shows(entity, f.key, mode)]
     writable = {f.key for f in policy.writable_fields(actor, app, entity, stage)}
     readonly = tuple(f.key for f in visible if f.key not in writable)
     form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly,
@@ -435,9 +438,11 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     with db().read() as conn:
         views = field_views(state, conn, problems)
     place = state.place
+    groups = arrange(place.entity, views, "create" if state.record is None else "edit", key_of=lambda view: view.f.key)
     return render_template(
         "records/form.html", place=place, app=place.app, entity=place.entity, record=state.record,
-        stage=state.stage, fields=views, general=general, conflict=conflict, follow=follow,
+        stage=state.stage, groups=groups, open_sections={g.key for g in groups if any(v.errors for v in g.items)},
+        fields=views, general=general, conflict=conflict, follow=follow,
         version=(conflict or {}).get("version") or (state.record.version if state.record else None),
         validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
         owner=owner,
