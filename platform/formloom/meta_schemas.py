@@ -39,6 +39,8 @@ FIELD_SHARED_DEFS: dict[str, Any] = {
                 "label": {"$ref": "#/$defs/label"},
                 "color": {"type": "string", "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
                           "x-message": "must be a colour written #rgb or #rrggbb"},
+                "retired": {"type": "boolean",
+                            "description": "Kept and shown on records that hold it, no longer offered for new values"},
             },
             "additionalProperties": False,
         },

@@ -171,6 +171,7 @@ def _field_setting_problems(s: Subject, f: dict, path: tuple) -> Iterator[Proble
             and high > len(f["options"]):
         yield s.problem(*path, "max", message=f"Field {key!r} allows choosing up to {high} options but has only "
                                               f"{len(f['options'])}.")
+    yield from _retired_option_problems(s, f, path)
     if isinstance(f.get("pattern"), str) and (why := patterns.check_pattern(f["pattern"])):
         yield s.problem(*path, "pattern", message=f"The pattern of field {key!r} {why}.")
     if kind == "auto_number" and isinstance(f.get("format"), str):
@@ -179,6 +180,23 @@ def _field_setting_problems(s: Subject, f: dict, path: tuple) -> Iterator[Proble
         if (why := value_problem(f, f["default"])) is not None:
             also = ' (or "now": the moment the record is created)' if kind == "datetime" else ""
             yield s.problem(*path, "default", message=f"The default of field {key!r} {why}{also}.")
+
+
+def _retired_option_problems(s: Subject, f: dict, path: tuple) -> Iterator[Problem]:
+    """A default is never a retired option, and a required choice keeps one option to choose."""
+    options = [o for _, o in indexed(f.get("options"))]
+    retired = {option_value(o) for o in options if isinstance(o, dict) and o.get("retired") is True}
+    if not retired:
+        return
+    key = f.get("key")
+    chosen = f.get("default") if isinstance(f.get("default"), list) else [f.get("default")]
+    for value in chosen:
+        if value in retired:
+            yield s.problem(*path, "default", message=f"The default of field {key!r} is the option {value!r}, "
+                                                      "which is retired; choose an option still offered.")
+    if f.get("required") is True and retired >= {option_value(o) for o in options}:
+        yield s.problem(*path, "options", message=f"Every option of the required field {key!r} is retired, so no "
+                                                  "new record could be saved; keep at least one option offered.")
 
 
 def _auto_number_problems(s: Subject, f: dict, path: tuple) -> Iterator[Problem]:

@@ -126,7 +126,7 @@ def compile_option(doc: str | Mapping) -> OptionDef:
     if isinstance(doc, str):
         return OptionDef(value=doc, label=Label.of(doc))
     return OptionDef(value=doc["value"], label=Label.of(doc.get("label"), fallback=doc["value"]),
-                     color=doc.get("color"))
+                     color=doc.get("color"), retired=bool(doc.get("retired", False)))
 
 
 def compile_workflow(doc: Mapping) -> WorkflowDef:

@@ -73,6 +73,7 @@ class OptionDef:
     value: str
     label: Label
     color: str | None = None
+    retired: bool = False                    # kept on records that hold it, never offered for new values
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,23 @@ class FieldDef:
     @property
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
+
+    @property
+    def offered_options(self) -> tuple[OptionDef, ...]:
+        """The options a new value may take: all but the retired ones."""
+        return tuple(o for o in self.options if not o.retired)
+
+    @property
+    def retired_values(self) -> frozenset[str]:
+        return frozenset(o.value for o in self.options if o.retired)
+
+    def with_all_options_offered(self) -> "FieldDef":
+        """This field with its retired options offered again: what a record already holding one
+        may keep (the update and response schemas of the API)."""
+        if not self.retired_values:
+            return self
+        from dataclasses import replace
+        return replace(self, options=tuple(replace(o, retired=False) for o in self.options))
 
     @property
     def is_computed(self) -> bool:

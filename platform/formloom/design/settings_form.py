@@ -93,12 +93,12 @@ def _shown(widget: str, value: Any) -> Any:
         rows = []
         for option in value or []:
             if isinstance(option, str):
-                rows.append({"value": option, "en": "", "zh": "", "color": ""})
+                rows.append({"value": option, "en": "", "zh": "", "color": "", "retired": False})
             else:
                 label = option.get("label")
                 label = {"en": label} if isinstance(label, str) else (label or {})
                 rows.append({"value": option.get("value", ""), "en": label.get("en", ""), "zh": label.get("zh", ""),
-                             "color": option.get("color", "")})
+                             "color": option.get("color", ""), "retired": option.get("retired") is True})
         return rows + [{"value": "", "en": "", "zh": "", "color": ""}] * SPARE_OPTION_ROWS
     if widget == "boolean":
         return bool(value)
@@ -250,6 +250,7 @@ def _parse_options(name: str, form: Any, lang: str) -> list | None:
     getlist = getattr(form, "getlist", lambda k: [form.get(k)] if form.get(k) is not None else [])
     columns = {part: getlist(f"s-{name}-{part}") for part in ("value", "en", "zh", "color")}
     count = max((len(v) for v in columns.values()), default=0)
+    retired = {str(v).strip() for v in getlist(f"s-{name}-retired")}
     options, rows = [], []
     missing = False
     for i in range(count):
@@ -261,11 +262,13 @@ def _parse_options(name: str, form: Any, lang: str) -> list | None:
             missing = True
             continue
         label = {k: row[k] for k in LANGS if row[k]}
-        if not label and not row["color"]:
+        row["retired"] = row["value"] in retired
+        if not label and not row["color"] and not row["retired"]:
             options.append(row["value"])
         else:
             options.append({"value": row["value"], **({"label": label} if label else {}),
-                            **({"color": row["color"]} if row["color"] else {})})
+                            **({"color": row["color"]} if row["color"] else {}),
+                            **({"retired": True} if row["retired"] else {})})
     if missing:
         raise _Refused(translate(lang, "Every option needs a value (the stable code stored in records)."),
                        rows + [{"value": "", "en": "", "zh": "", "color": ""}])

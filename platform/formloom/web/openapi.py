@@ -51,6 +51,7 @@ IF_MATCH_HEADER = {"name": "If-Match", "in": "header", "required": False,
 VALUE_RULES = {
     "unique": "another record already has this value",
     "not_found": "a referenced record does not exist or you may not read it",
+    "retired_option": "an option that is retired may be kept by a record holding it, not newly chosen",
 }
 MOVE_RULES = {"gate_blocked": "the target stage's gate is not satisfied (every unmet requirement is listed)",
               "readonly": "a value sent with the move is for a field read-only or hidden in the target stage",

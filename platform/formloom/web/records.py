@@ -371,6 +371,10 @@ def form_state(place: Place, record: Record | None, formdata=None, context=None)
             form.field_for(key).data = field_type(f.type).form_value(f, stored.get(key))
     else:
         form = form_class(data=initial_values(place, record, visible, writable, form_class), context=context)
+    if record is not None:                 # a retired option the record holds stays on offer to it
+        for f in visible:
+            field_type(f.type).offer_held(f, form.field_for(f.key), record.data.get(f.key), lang(),
+                                          marked=lambda text: _("%(option)s (retired)", option=text))
     return FormState(place, record, stage, visible, writable, form)
 
 
