@@ -21,6 +21,8 @@ from .definitions.schema_check import SCHEMAS_DIR
 FIELD_SHARED_DEFS: dict[str, Any] = {
     "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
     "key_list": {"type": "array", "items": {"$ref": "#/$defs/key"}, "uniqueItems": True},
+    "role_list": {"description": "Roles of the app (the designer offers them as checkboxes)",
+                  "$ref": "#/$defs/key_list"},
     "label": {
         "type": ["string", "object"], "minLength": 1, "maxLength": 10000,
         "properties": {"en": {"type": "string", "maxLength": 10000}, "zh": {"type": "string", "maxLength": 10000}},

@@ -381,3 +381,17 @@ def test_an_archived_entity_is_hidden_from_all_but_admins_and_comes_back(app, br
     browser.logout()
     browser.login("agent@example.com")
     assert "Acme" in browser.get("/apps/desk/company/").get_data(as_text=True)
+
+
+def test_hidden_for_and_readonly_for_are_role_checkboxes(app, as_admin):
+    edit = f"{CASE}/fields/notes"
+    page = as_admin.get(edit).get_data(as_text=True)
+    assert 'name="s-hidden_for" value="viewer" checked' in page
+    assert 'name="s-readonly_for" value="agent"' in page and 'name="s-readonly_for" value="agent" checked' not in page
+    answer = post(as_admin, edit, {"s-label-en": "Internal notes", "s-hidden_for": ["viewer"],
+                                   "s-readonly_for": ["agent"]}, page=edit)
+    assert answer.status_code == 303
+    with app.extensions["formloom.db"].read() as conn:
+        draft = conn.execute(select(app_drafts.c.documents).where(app_drafts.c.app_key == "desk")).scalar_one()
+    notes = next(f for e in draft["app"]["entities"] if e["key"] == "case" for f in e["fields"] if f["key"] == "notes")
+    assert notes["hidden_for"] == ["viewer"] and notes["readonly_for"] == ["agent"]
