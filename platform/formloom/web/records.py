@@ -350,17 +350,23 @@ class FormState:
     form: Any
 
 
+def form_fields(actor, app, entity: EntityDef, stage: StageDef | None, mode: str, timezone: str):
+    """(fields on the form, writable keys, form class) of `entity` for `actor` in `mode` ("create"
+    or "edit"): what the record form and the designer's preview both show."""
+    visible = [f for f in policy.visible_fields(actor, app, entity, stage) if f.type != "auto_number" or mode == "edit"]
+    visible = [f for f in visible if shows(entity, f.key, mode)]    # values set later are not asked for on create
+    writable = {f.key for f in policy.writable_fields(actor, app, entity, stage)}
+    readonly = tuple(f.key for f in visible if f.key not in writable)
+    form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly, timezone=timezone)
+    return [f for f in visible if f.key in form_class.field_names], writable, form_class   # computed: not in forms
+
+
 def form_state(place: Place, record: Record | None, formdata=None, context=None) -> FormState:
     actor, app, entity = current_actor(), place.app, place.entity
     stage = stage_of(place, record)
-    visible = [f for f in policy.visible_fields(actor, app, entity, stage) if f.type != "auto_number" or record]
-    mode = "create" if record is None else "edit"     # values set later (automation, a stage) are not asked for
-    visible = [f for f in visible if shows(entity, f.key, mode)]
-    writable = {f.key for f in policy.writable_fields(actor, app, entity, stage)}
+    visible, writable, form_class = form_fields(actor, app, entity, stage, "create" if record is None else "edit",
+                                                zone_for(app).key)
     readonly = tuple(f.key for f in visible if f.key not in writable)
-    form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly,
-                                  timezone=zone_for(app).key)
-    visible = [f for f in visible if f.key in form_class.field_names]     # computed fields are not in forms
     if formdata is not None:
         form = form_class(formdata, context=context)
         stored = record.data if record else {}

@@ -17,8 +17,8 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
-from . import (activity, approvals, bulk, comments, dashboards, designer, exports, gallery, imports, public_forms,
-               saved_views, search)
+from . import (activity, approvals, bulk, comments, dashboards, designer, designer_layout, exports, gallery,
+               imports, public_forms, saved_views, search)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notifications.api_bp)
     app.register_blueprint(admin_automation.bp)
     app.register_blueprint(designer.bp)
+    app.register_blueprint(designer_layout.bp)
     app.register_blueprint(gallery.bp)
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)
