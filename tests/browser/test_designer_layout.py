@@ -51,10 +51,9 @@ def test_admin_lays_out_the_form_previews_it_as_a_role_and_agents_see_it(live_se
     expect(page.locator("input[name=fld-code-create]")).not_to_be_checked()
 
     # ...and by dragging a field from "not in a section" into Handling
+    page.set_viewport_size({"width": 1280, "height": 2600})      # source and target both on screen
     page.evaluate("window.scrollTo(0, 0)")
-    handle = page.locator("#row-budget .drag-handle")
-    handle.scroll_into_view_if_needed()
-    a = handle.bounding_box()
+    a = page.locator("#row-budget .drag-handle").bounding_box()
     b = page.locator("fieldset#handling ol.layout-fields").bounding_box()
     page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
     page.mouse.down()
@@ -64,16 +63,27 @@ def test_admin_lays_out_the_form_previews_it_as_a_role_and_agents_see_it(live_se
     with page.expect_navigation():                 # the drop saves the layout; the page shows the draft
         page.mouse.up()
     expect(page.locator("fieldset#handling #row-budget")).to_be_visible()
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # the preview: the draft's form as the agent role sees it (code is read-only for agents)
-    page.select_option("#preview-role", "agent")
+    with page.expect_response(lambda r: "/preview?" in r.url):     # htmx swaps the preview in
+        page.select_option("#preview-role", "agent")
     expect(page.locator("#form-preview [data-section=basics]")).to_be_visible()
     expect(page.locator("#form-preview #field-code")).to_have_count(0)            # not on create
-    page.select_option("#preview-mode", "edit")
+    with page.expect_response(lambda r: "/preview?" in r.url):
+        page.select_option("#preview-mode", "edit")
     expect(page.locator("#form-preview #field-code.is-readonly")).to_be_visible()
     page.check("#form-preview #field-escalated input")
     expect(page.locator("#form-preview #field-reason")).to_be_visible()          # visible_if, live
     shot(page, "9-layout")
+
+    # options are reordered with their arrow buttons (the saved order is the rows' order)
+    page.goto(f"{base}/apps/desk/design/e/case/fields/priority")
+    page.click("button[aria-label='Option 1: move down']")
+    page.click("form.settings-form button[type=submit]")
+    page.goto(f"{base}/apps/desk/design/e/case/fields/priority")
+    assert page.locator("input[name=s-options-value]").evaluate_all("els => els.map(e => e.value)")[:2] == [
+        "high", "low"]
 
     page.goto(f"{base}/apps/desk/design")
     page.click("#publish button.primary")
