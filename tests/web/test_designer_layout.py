@@ -30,6 +30,8 @@ def layout_form(page: str) -> dict:
     for name, body in re.findall(r'<select name="((?:sec|fld)-[a-z_]+-(?:columns|section))"[^>]*>(.*?)</select>', page, re.S):
         chosen = re.search(r'<option value="([^"]*)" selected', body)
         data[name] = chosen.group(1) if chosen else ""
+    for name, value in re.findall(r'<input type="hidden" name="(fld-[a-z_]+-(?:create|edit|detail))" value="(1)"', page):
+        data[name] = value
     for name, value in re.findall(r'<input type="checkbox" name="([a-z_-]+)" value="([^"]+)" checked', page):
         data.setdefault(name, []).append(value)
     return data
@@ -125,3 +127,13 @@ def test_the_layout_editor_speaks_chinese(app, as_admin):
     as_admin.post("/language", {"lang": "zh", "next": "/"})
     page = as_admin.get(LAYOUT).get_data(as_text=True)
     assert "表单布局" in page and "预览" in page
+
+
+def test_odd_layout_posts_are_answered_without_a_server_error(app, as_admin):
+    save(as_admin, {"new-title-en": "Basics"}, do="add")
+    for do in ("sec-remove:nope", "fld-up:nope", "sec-up:Basics", "explode", "fld-down:subject"):
+        assert save(as_admin, {"sec-basics-columns": "9", "fld-ghost-section": "basics"}, do=do).status_code < 500
+    assert draft_case(app)["layout"]["sections"][0]["columns"] == 1                 # out of range: one column
+    assert "ghost" not in str(draft_case(app)["layout"])
+    assert as_admin.get(f"{BASE}/e/nope/layout").status_code == 404
+    assert as_admin.get(f"{BASE}/e/nope/preview").status_code == 200

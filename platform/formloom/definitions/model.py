@@ -9,7 +9,7 @@ at import time (`FieldDef.is_computed` asks the field registry when called).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -135,7 +135,6 @@ class FieldDef:
         may keep (the update and response schemas of the API)."""
         if not self.retired_values:
             return self
-        from dataclasses import replace
         return replace(self, options=tuple(replace(o, retired=False) for o in self.options))
 
     @property
