@@ -137,3 +137,11 @@ def test_odd_layout_posts_are_answered_without_a_server_error(app, as_admin):
     assert "ghost" not in str(draft_case(app)["layout"])
     assert as_admin.get(f"{BASE}/e/nope/layout").status_code == 404
     assert as_admin.get(f"{BASE}/e/nope/preview").status_code == 200
+
+
+def test_the_field_editor_previews_the_saved_draft(app, as_admin):
+    assert post(as_admin, f"{CASE}/fields/notes", {"s-label-en": "Private notes", "s-hidden_for": ["viewer"]},
+                page=f"{CASE}/fields/notes").status_code == 303
+    page = as_admin.get(f"{CASE}/fields/notes").get_data(as_text=True)
+    preview = page.split('id="form-preview"', 1)[1]
+    assert "Private notes" in preview and 'id="field-subject"' in preview

@@ -140,6 +140,12 @@ def preview(app_key: str, entity_key: str):
                                                                           role, mode))
 
 
+@bp.app_template_global()
+def form_preview(place, state, entity_key: str) -> SimpleNamespace:
+    """The preview for a designer page other than the layout editor (the field editor)."""
+    return preview_view(place, state, entity_key, "", "create")
+
+
 def preview_view(place, state, entity_key: str, role: str, mode: str) -> SimpleNamespace:
     """What the preview shows: the draft's form for `role` in `mode`, or why it cannot."""
     roles = [r for r in state.app.get("roles", []) if isinstance(r, str)]
