@@ -21,6 +21,8 @@ from .definitions.schema_check import SCHEMAS_DIR
 FIELD_SHARED_DEFS: dict[str, Any] = {
     "key": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,62}$"},
     "key_list": {"type": "array", "items": {"$ref": "#/$defs/key"}, "uniqueItems": True},
+    "role_list": {"description": "Roles of the app (the designer offers them as checkboxes)",
+                  "$ref": "#/$defs/key_list"},
     "label": {
         "type": ["string", "object"], "minLength": 1, "maxLength": 10000,
         "properties": {"en": {"type": "string", "maxLength": 10000}, "zh": {"type": "string", "maxLength": 10000}},
@@ -41,6 +43,8 @@ FIELD_SHARED_DEFS: dict[str, Any] = {
                 "label": {"$ref": "#/$defs/label"},
                 "color": {"type": "string", "pattern": "^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
                           "x-message": "must be a colour written #rgb or #rrggbb"},
+                "retired": {"type": "boolean",
+                            "description": "Kept and shown on records that hold it, no longer offered for new values"},
             },
             "additionalProperties": False,
         },

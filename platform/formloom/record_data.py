@@ -136,6 +136,12 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         except FieldValueError as error:
             pending[f.key] = [problem(f.key, e.code, e.message, e.path_suffix) for e in error.all()]
             tentative[f.key] = fallback
+            continue
+        if newly := _newly_retired(f, tentative[f.key], stored.get(f.key)):
+            pending[f.key] = [problem(f.key, "retired_option", translate(
+                lang, "%(option)s is retired: records that have it keep it, but it cannot be chosen anymore.",
+                option=", ".join(f.option(v).label.get(lang) for v in newly)))]
+            tentative[f.key] = fallback
 
     # 3. visibility, judged on the tentative values and their formulas
     scope = {**tentative, **compute_formulas(entity, tentative, extra_vars), **(extra_vars or {})}
@@ -165,6 +171,15 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
     for key, value in stored.items():      # archived fields keep their data
         data.setdefault(key, value)
     return data, problems
+
+
+def _newly_retired(f: FieldDef, value: Any, stored: Any) -> list[str]:
+    """Retired options `value` chooses that the stored value does not already hold."""
+    if not f.retired_values:
+        return []
+    ftype = FIELD_TYPES[f.type]
+    held = set(ftype.chosen_options(f, stored))
+    return [v for v in ftype.chosen_options(f, value) if v in f.retired_values and v not in held]
 
 
 def _required(f: FieldDef, plain: Mapping[str, Any], stage_required: Collection[str]) -> bool:

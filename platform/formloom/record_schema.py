@@ -40,6 +40,8 @@ def record_json_schema(entity: EntityDef, lang: str = "en", for_update: bool = F
     for f in entity.fields:
         if f.is_computed or f.archived:
             continue
+        if for_update:                  # a record may keep a retired option it holds (the server decides)
+            f = f.with_all_options_offered()
         needed = always_required(f)
         schema = {"title": f.label.get(lang), **property_schema(f, needed)}
         if f.help is not None:

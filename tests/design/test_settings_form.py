@@ -41,9 +41,14 @@ def posted(controls, condition_fields=()) -> MultiDict:
             for row in c.value:
                 for part in ("value", "en", "zh", "color"):
                     form.add(f"{c.input_name}-{part}", row[part])
+                if row["retired"]:
+                    form.add(f"{c.input_name}-retired", row["value"])
         elif c.widget == "boolean":
             if c.value:
                 form.add(c.input_name, "1")
+        elif c.widget == "roles":
+            for role in c.value:
+                form.add(c.input_name, role)
         else:
             form.add(c.input_name, c.value)
     return form
@@ -130,3 +135,24 @@ def test_bad_text_in_a_number_setting_is_refused_in_the_users_language():
     _doc, errors, raw = parse_settings(ftype, MultiDict({"s-label-en": "N", "s-min": "lots"}), "zh")
     assert errors["min"] == "请输入数字。"
     assert raw["min"] == "lots"
+
+
+def test_roles_are_picked_with_one_checkbox_per_role_of_the_app():
+    ftype = FIELD_TYPES["text"]
+    controls = {c.name: c for c in controls_for(ftype, {"label": "Cost", "hidden_for": ["sales"]}, "en",
+                                                 editing=False, roles=("admin", "sales", "manager"))}
+    hidden, readonly = controls["hidden_for"], controls["readonly_for"]
+    assert (hidden.widget, readonly.widget) == ("roles", "roles")
+    assert [v for v, _ in hidden.choices] == ["admin", "sales", "manager"] and hidden.value == ["sales"]
+    form = posted(controls.values())
+    form.setlist("s-readonly_for", ["manager", "sales"])
+    doc, errors, _raw = parse_settings(ftype, form, "en")
+    assert errors == {} and doc["hidden_for"] == ["sales"] and doc["readonly_for"] == ["manager", "sales"]
+
+
+def test_a_retired_option_round_trips_through_the_options_table():
+    ftype = FIELD_TYPES["select"]
+    doc = {"label": "Stage", "options": ["a", {"value": "b", "retired": True}]}
+    controls = controls_for(ftype, doc, "en", editing=False)
+    parsed, errors, _raw = parse_settings(ftype, posted(controls), "en")
+    assert errors == {} and parsed["options"] == ["a", {"value": "b", "retired": True}]

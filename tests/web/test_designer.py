@@ -178,11 +178,38 @@ def test_an_option_in_use_cannot_be_dropped_silently(app, as_admin, make_record)
                                    "s-options-zh": ["低"], "s-options-color": [""]})
     assert answer.status_code == 303
     overview = as_admin.get(BASE).get_data(as_text=True)
-    assert "1 of 1 stored values would not survive" in overview
-    assert "record " in overview and "high" in overview
+    assert "Option High of Priority removed — 1 records use it; publishing is refused. Retire it instead" in overview
     answer = publish(as_admin)
     assert answer.status_code == 422
     assert versions_of(app) == [1]
+
+
+def test_an_option_in_use_is_retired_kept_on_its_records_and_not_offered_to_new_ones(app, as_admin, make_record):
+    held = make_record("case", {"subject": "Urgent", "priority": "high"})
+    edit = f"{CASE}/fields/priority"
+    page = as_admin.get(edit).get_data(as_text=True)
+    assert 'name="s-options-retired" value="high"' in page
+    answer = post(as_admin, edit, {"s-label-en": "Priority", "s-options-value": ["low", "high"],
+                                   "s-options-en": ["Low", "High"], "s-options-zh": ["低", "高"],
+                                   "s-options-color": ["", ""], "s-options-retired": ["high"]})
+    assert answer.status_code == 303
+    assert 'name="s-options-retired" value="high" checked' in as_admin.get(edit).get_data(as_text=True)
+    overview = as_admin.get(BASE).get_data(as_text=True)
+    assert "Option High of Priority retired — 1 records use it and keep it" in overview
+    assert publish(as_admin).status_code == 303 and versions_of(app) == [1, 2]
+    new_form = as_admin.get("/apps/desk/case/new").get_data(as_text=True)
+    assert 'value="high"' not in new_form and 'value="low"' in new_form
+    edit_form = as_admin.get(f"/apps/desk/case/{held.id}/edit").get_data(as_text=True)
+    assert re.search(r'<option selected value="high">High \(retired\)</option>|'
+                     r'<option value="high" selected>High \(retired\)</option>', edit_form), edit_form
+    assert "High" in as_admin.get(f"/apps/desk/case/{held.id}").get_data(as_text=True)
+    refused = as_admin.post("/apps/desk/case/new", {"subject": "Another", "priority": "high"},
+                            token_from="/apps/desk/case/new")
+    assert refused.status_code == 422 and "High is retired" in refused.get_data(as_text=True)
+    kept = as_admin.post(f"/apps/desk/case/{held.id}/edit", {"subject": "Urgent!", "priority": "high",
+                                                              "_version": str(held.version)},
+                         token_from=f"/apps/desk/case/{held.id}/edit")
+    assert kept.status_code == 303
 
 
 def test_reorder_fields_with_buttons_and_by_drag(app, as_admin):
@@ -354,3 +381,17 @@ def test_an_archived_entity_is_hidden_from_all_but_admins_and_comes_back(app, br
     browser.logout()
     browser.login("agent@example.com")
     assert "Acme" in browser.get("/apps/desk/company/").get_data(as_text=True)
+
+
+def test_hidden_for_and_readonly_for_are_role_checkboxes(app, as_admin):
+    edit = f"{CASE}/fields/notes"
+    page = as_admin.get(edit).get_data(as_text=True)
+    assert 'name="s-hidden_for" value="viewer" checked' in page
+    assert 'name="s-readonly_for" value="agent"' in page and 'name="s-readonly_for" value="agent" checked' not in page
+    answer = post(as_admin, edit, {"s-label-en": "Internal notes", "s-hidden_for": ["viewer"],
+                                   "s-readonly_for": ["agent"]}, page=edit)
+    assert answer.status_code == 303
+    with app.extensions["formloom.db"].read() as conn:
+        draft = conn.execute(select(app_drafts.c.documents).where(app_drafts.c.app_key == "desk")).scalar_one()
+    notes = next(f for e in draft["app"]["entities"] if e["key"] == "case" for f in e["fields"] if f["key"] == "notes")
+    assert notes["hidden_for"] == ["viewer"] and notes["readonly_for"] == ["agent"]

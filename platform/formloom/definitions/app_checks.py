@@ -9,6 +9,7 @@ from formloom import formulas, patterns
 
 from .document_parts import (all_fields, case_clashes, entities_of, entity_keys_of, fields_by_key, indexed,
                              indexed_dicts, item_key, option_value, repeated_keys, roles_of)
+from .layout_checks import needs_asking
 from .expression_checks import formula_problems, logic_problems
 from ..fields import document_value_problem as value_problem
 from ..fields.dates import DATE_PATTERN, parse_date as iso_date
@@ -134,7 +135,7 @@ def _hidden_on_create_problems(s: Subject, ei: int, entity: dict, fields: dict) 
             yield s.problem("entities", ei, "hidden_on_create", hi,
                             message=f"The field {key!r} hidden on the new-record form is not a field of entity "
                                     f"{name!r}{did_you_mean(key, fields)}.")
-        elif f.get("required") is True and f.get("default") in (None, ""):
+        elif needs_asking(f):
             yield s.problem("entities", ei, "hidden_on_create", hi,
                             message=f"The field {key!r} of entity {name!r} is required and has no default, so a "
                                     "new record could never be saved from a form that leaves it out; give it a "
@@ -170,6 +171,7 @@ def _field_setting_problems(s: Subject, f: dict, path: tuple) -> Iterator[Proble
             and high > len(f["options"]):
         yield s.problem(*path, "max", message=f"Field {key!r} allows choosing up to {high} options but has only "
                                               f"{len(f['options'])}.")
+    yield from _retired_option_problems(s, f, path)
     if isinstance(f.get("pattern"), str) and (why := patterns.check_pattern(f["pattern"])):
         yield s.problem(*path, "pattern", message=f"The pattern of field {key!r} {why}.")
     if kind == "auto_number" and isinstance(f.get("format"), str):
@@ -178,6 +180,23 @@ def _field_setting_problems(s: Subject, f: dict, path: tuple) -> Iterator[Proble
         if (why := value_problem(f, f["default"])) is not None:
             also = ' (or "now": the moment the record is created)' if kind == "datetime" else ""
             yield s.problem(*path, "default", message=f"The default of field {key!r} {why}{also}.")
+
+
+def _retired_option_problems(s: Subject, f: dict, path: tuple) -> Iterator[Problem]:
+    """A default is never a retired option, and a required choice keeps one option to choose."""
+    options = [o for _, o in indexed(f.get("options"))]
+    retired = {option_value(o) for o in options if isinstance(o, dict) and o.get("retired") is True}
+    if not retired:
+        return
+    key = f.get("key")
+    chosen = f.get("default") if isinstance(f.get("default"), list) else [f.get("default")]
+    for value in chosen:
+        if value in retired:
+            yield s.problem(*path, "default", message=f"The default of field {key!r} is the option {value!r}, "
+                                                      "which is retired; choose an option still offered.")
+    if f.get("required") is True and retired >= {option_value(o) for o in options}:
+        yield s.problem(*path, "options", message=f"Every option of the required field {key!r} is retired, so no "
+                                                  "new record could be saved; keep at least one option offered.")
 
 
 def _auto_number_problems(s: Subject, f: dict, path: tuple) -> Iterator[Problem]:

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from .model import (
     AppDef, EntityDef, FieldDef, GateConditionDef, GateDef, GateRelatedDef, Label, OptionDef,
-    RuleDef, StageDef, WorkflowDef, freeze,
+    PlacedFieldDef, RuleDef, SectionDef, StageDef, WorkflowDef, freeze,
 )
 
 
@@ -62,6 +62,21 @@ def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> En
         subtitle=doc.get("subtitle"),
         hidden_on_create=frozenset(doc.get("hidden_on_create", ())),
         archived=bool(doc.get("archived", False)),
+        layout=tuple(compile_section(sec) for sec in (doc.get("layout") or {}).get("sections", ())),
+    )
+
+
+def compile_section(doc: Mapping) -> SectionDef:
+    return SectionDef(
+        key=doc["key"],
+        title=Label.of(doc.get("title"), fallback=doc["key"]),
+        description=_label_or_none(doc.get("description")),
+        columns=doc.get("columns", 1),
+        collapsed=doc.get("collapsed", False),
+        fields=tuple(PlacedFieldDef(key=item) if isinstance(item, str) else
+                     PlacedFieldDef(key=item["key"], create=item.get("create", True), edit=item.get("edit", True),
+                                    detail=item.get("detail", True))
+                     for item in doc.get("fields", ())),
     )
 
 
@@ -111,7 +126,7 @@ def compile_option(doc: str | Mapping) -> OptionDef:
     if isinstance(doc, str):
         return OptionDef(value=doc, label=Label.of(doc))
     return OptionDef(value=doc["value"], label=Label.of(doc.get("label"), fallback=doc["value"]),
-                     color=doc.get("color"))
+                     color=doc.get("color"), retired=bool(doc.get("retired", False)))
 
 
 def compile_workflow(doc: Mapping) -> WorkflowDef:

@@ -9,7 +9,7 @@ at import time (`FieldDef.is_computed` asks the field registry when called).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -57,6 +57,7 @@ class OptionDef:
     value: str
     label: Label
     color: str | None = None
+    retired: bool = False                    # kept on records that hold it, never offered for new values
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,55 @@ class FieldDef:
         return tuple(o.value for o in self.options)
 
     @property
+    def offered_options(self) -> tuple[OptionDef, ...]:
+        """The options a new value may take: all but the retired ones."""
+        return tuple(o for o in self.options if not o.retired)
+
+    @property
+    def retired_values(self) -> frozenset[str]:
+        return frozenset(o.value for o in self.options if o.retired)
+
+    def with_all_options_offered(self) -> "FieldDef":
+        """This field with its retired options offered again: what a record already holding one
+        may keep (the update and response schemas of the API)."""
+        if not self.retired_values:
+            return self
+        return replace(self, options=tuple(replace(o, retired=False) for o in self.options))
+
+    @property
     def is_computed(self) -> bool:
         from ..fields import FIELD_TYPES      # the type says (late import: this module imports nothing of ours)
         ftype = FIELD_TYPES.get(self.type)
         return ftype is not None and ftype.computed
+
+
+#: Where a field of a form layout may be shown: the new-record form, the edit form, the detail page.
+LAYOUT_MODES = ("create", "edit", "detail")
+
+
+@dataclass(frozen=True)
+class PlacedFieldDef:
+    """A field placed in a layout section, with where it is shown."""
+
+    key: str
+    create: bool = True
+    edit: bool = True
+    detail: bool = True
+
+    def shown_in(self, mode: str) -> bool:
+        return bool(getattr(self, mode))
+
+
+@dataclass(frozen=True)
+class SectionDef:
+    """A titled group of fields on the forms and the detail page, in one to three columns on wide screens."""
+
+    key: str
+    title: Label
+    fields: tuple[PlacedFieldDef, ...]
+    description: Label | None = None
+    columns: int = 1
+    collapsed: bool = False                  # starts folded (every section can be folded)
 
 
 @dataclass(frozen=True)
@@ -126,6 +172,7 @@ class EntityDef:
     subtitle: str | None = None              # key of a field telling records with the same title apart
     hidden_on_create: frozenset[str] = frozenset()   # left out of the new-record form
     archived: bool = False                   # hidden from all but the app's admins; records kept
+    layout: tuple[SectionDef, ...] = ()      # none: one untitled single-column section
 
     def field(self, key: str) -> FieldDef | None:
         return next((f for f in self.fields if f.key == key), None)

@@ -26,7 +26,7 @@ KEY_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
 _COLLECTION_NOUNS = {
     "entities": "entity", "fields": "field", "columns": "column", "stages": "stage",
     "rules": "rule", "actions": "action", "options": "option", "conditions": "gate condition",
-    "related": "related-record requirement",
+    "related": "related-record requirement", "sections": "section",
 }
 _JSON_TYPE_NAMES = {
     "string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",

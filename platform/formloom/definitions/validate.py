@@ -22,6 +22,7 @@ from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, ISO_DATE, app_ca
                          roles_declared,
                          unique_keys)
 from .document_parts import entities_of, entity_named
+from .layout_checks import layout_fields
 from .load import load_document
 from .problems import DocumentError, Problem, json_path, sorted_problems
 from .rule_checks import rule_actions, rule_conditions, rule_triggers
@@ -35,7 +36,7 @@ from .workflow_checks import (gate_conditions, gate_requirement_settings, rules_
 __all__ = [
     "AUTO_NUMBER_TOKEN", "AUTO_NUMBER_TOKENS", "CRON_NAMES", "CRON_RANGES", "CROSS_CHECKS",
     "Check", "ISO_DATE", "KEY_PATTERN", "SCHEMAS_DIR", "Subject", "app_calendar", "check_meaning", "check_schema", "cron_problem", "entity_references",
-    "field_conditions", "field_settings", "for_kind", "formulas_resolve", "gate_conditions", "reference_matches", "reserved_keys",
+    "field_conditions", "field_settings", "for_kind", "layout_fields", "formulas_resolve", "gate_conditions", "reference_matches", "reserved_keys",
     "roles_declared", "rule_actions", "rule_conditions", "rule_triggers", "rules_only_workflow", "schema_validator",
     "stage_references",
     "unique_keys", "validate_app", "validate_paths", "validate_workflow", "workflow_entity",
@@ -47,6 +48,7 @@ CROSS_CHECKS: tuple[Check, ...] = (
     # app documents
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
     field_conditions, formulas_resolve, app_calendar, permission_conditions, reference_matches,
+    layout_fields,
     # workflow documents
     workflow_unique_keys, workflow_entity, stage_references, gate_conditions, gate_requirement_settings,
     rules_only_workflow, rule_triggers,

@@ -97,12 +97,14 @@ def order_fields(doc: dict, entity_key: str, keys: list[str]) -> dict:
 
 def archive_field(doc: dict, entity_key: str, field_key: str) -> dict:
     """Take the field out of the document; publishing archives it with its values.
-    Lists of columns that named it forget it (a list column must be a field)."""
+    Lists of columns and the layout that named it forget it (they name fields only)."""
     out = copy.deepcopy(doc)
     entity = _entity(out, entity_key)
     del entity["fields"][_field_index(entity, field_key)]
     if field_key in (entity.get("list_columns") or []):
         entity["list_columns"] = [k for k in entity["list_columns"] if k != field_key]
+    from .layout_edits import forget_field      # (layout_edits builds on this module)
+    forget_field(entity, field_key)
     return out
 
 

@@ -8,14 +8,14 @@ how many values convert and which would not, before anything is published.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, replace
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from ..definitions.compile import compile_app
 from ..definitions.model import AppDef, EntityDef, FieldDef
-from ..fields import FieldValueError
+from ..fields import FieldValueError, field_type
 from ..store.install import MAX_EXAMPLES, _value_rules, convert_value
 from ..store.tables import records
 
@@ -25,8 +25,9 @@ EMPTY = (None, "", [])
 @dataclass
 class Change:
     """One line of the preview. `kind`: entity_added, entity_removed, field_added, field_archived,
-    field_restored, field_changed, field_relabelled, stage_removed (`field`: the stage, `target`: where
-    its records go), gate_stricter (`field`: the stage, `records`: records it would now block)."""
+    field_restored, field_changed, field_relabelled, option_retired, option_restored, option_removed,
+    stage_removed (`field`: the stage, `target`: where its records go), gate_stricter (`field`: the
+    stage, `records`: records it would now block)."""
 
     kind: str
     entity: Any                      # the entity's label (Label) or key
@@ -40,11 +41,12 @@ class Change:
     after: str = ""                  # field_changed: new type
     target: Any = None               # stage_removed: the label of the stage its records go to
     before_count: int = 0            # gate_stricter: records the live gate blocks
+    option: Any = None               # option_*: the option's label (Label)
 
     @property
     def blocking(self) -> bool:
-        return self.fails > 0 or (self.kind in ("entity_removed", "stage_removed") and self.records > 0
-                                  and self.target is None)
+        return self.fails > 0 or (self.kind == "option_removed" and self.records > 0) or (
+            self.kind in ("entity_removed", "stage_removed") and self.records > 0 and self.target is None)
 
 
 @dataclass
@@ -84,6 +86,34 @@ def _conversion(conn: Connection, app_key: str, entity: EntityDef, old: FieldDef
     return change
 
 
+def _options_only(old: FieldDef, new: FieldDef) -> bool:
+    """The value rules differ in the list of options alone (said option by option instead)."""
+    return old.type == new.type and _value_rules(replace(new, options=old.options)) == _value_rules(old)
+
+
+def _option_changes(conn: Connection, app_key: str, entity: EntityDef, old: FieldDef, new: FieldDef) -> list[Change]:
+    """Options retired, offered again or removed, each with how many records hold it;
+    removing one that records hold is refused (retire it instead)."""
+    retired = [o for o in new.options if o.retired and (old.option(o.value) is None or not old.option(o.value).retired)]
+    restored = [o for o in new.options if not o.retired and old.option(o.value) is not None
+                and old.option(o.value).retired]
+    removed = [o for o in old.options if new.option(o.value) is None]
+    if not (retired or restored or removed):
+        return []
+    held: dict[str, int] = {}
+    ftype = field_type(new.type)
+    for _, value in _values(conn, app_key, entity.key, new.key):
+        for chosen in set(ftype.chosen_options(new, value)):
+            held[chosen] = held.get(chosen, 0) + 1
+    key = f"{entity.key}.{new.key}"
+    return ([Change("option_retired", entity.label, new.label, key, records=held.get(o.value, 0), option=o.label)
+             for o in retired]
+            + [Change("option_restored", entity.label, new.label, key, records=held.get(o.value, 0), option=o.label)
+               for o in restored]
+            + [Change("option_removed", entity.label, new.label, key, records=held.get(o.value, 0), option=o.label)
+               for o in removed])
+
+
 def preview(conn: Connection, live_documents: dict, draft_documents: dict) -> Impact:
     """The impact of publishing `draft_documents` over the live version's documents.
     The draft must be valid (compile it only after `draft_problems` found nothing)."""
@@ -108,10 +138,12 @@ def preview(conn: Connection, live_documents: dict, draft_documents: dict) -> Im
                 kind = "field_restored" if f.key in archived_before else "field_added"
                 n = len(_values(conn, old.key, entity.key, f.key)) if kind == "field_restored" else 0
                 changes.append(Change(kind, entity.label, f.label, f"{entity.key}.{f.key}", records=n))
-            elif not f.is_computed and _value_rules(prior) != _value_rules(f):
+            elif not f.is_computed and _value_rules(prior) != _value_rules(f) and not _options_only(prior, f):
                 changes.append(_conversion(conn, old.key, entity, prior, f))
             elif prior.label != f.label:
                 changes.append(Change("field_relabelled", entity.label, f.label, f"{entity.key}.{f.key}"))
+            if prior is not None and prior.type == f.type and (prior.options or f.options):
+                changes.extend(_option_changes(conn, old.key, entity, prior, f))
         for prior in before.fields:
             if entity.field(prior.key) is None:
                 n = len(_values(conn, old.key, entity.key, prior.key))

@@ -20,13 +20,15 @@ from ..i18n import translate
 from .condition_builder import BuilderField, BuilderProblem, from_form as condition_from_form
 
 #: $ref targets of field.schema.json -> the widget that edits such a value
-_REF_WIDGETS = {"label": "label", "options": "options", "logic": "condition", "formula": "formula", "key_list": "keys", "key": "key",
+_REF_WIDGETS = {"label": "label", "options": "options", "logic": "condition", "formula": "formula", "key_list": "keys",
+                "key": "key", "role_list": "roles",
                 "duration": "text", "iso_date": "date"}
 _KEY = re.compile(KEY_PATTERN)
 LANGS = ("en", "zh")
 _COMMON = frozenset(s.name for s in COMMON_SETTINGS) - {"required"}
 #: empty option rows offered below the options a field has
 SPARE_OPTION_ROWS = 3
+_EMPTY_OPTION = {"value": "", "en": "", "zh": "", "color": "", "retired": False}
 
 
 def widget_for(setting: Setting) -> str:
@@ -103,13 +105,13 @@ def _shown(widget: str, value: Any) -> Any:
         rows = []
         for option in value or []:
             if isinstance(option, str):
-                rows.append({"value": option, "en": "", "zh": "", "color": ""})
+                rows.append({"value": option, "en": "", "zh": "", "color": "", "retired": False})
             else:
                 label = option.get("label")
                 label = {"en": label} if isinstance(label, str) else (label or {})
                 rows.append({"value": option.get("value", ""), "en": label.get("en", ""), "zh": label.get("zh", ""),
-                             "color": option.get("color", "")})
-        return rows + [{"value": "", "en": "", "zh": "", "color": ""}] * SPARE_OPTION_ROWS
+                             "color": option.get("color", ""), "retired": option.get("retired") is True})
+        return rows + [dict(_EMPTY_OPTION) for _ in range(SPARE_OPTION_ROWS)]
     if widget == "boolean":
         return bool(value)
     if widget == "condition":
@@ -131,9 +133,10 @@ def _shown(widget: str, value: Any) -> Any:
 
 
 def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: str, *, editing: bool,
-                 errors: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None) -> list[Control]:
+                 errors: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None,
+                 roles: tuple[str, ...] = ()) -> list[Control]:
     """The settings form of `ftype`, showing `field_doc` (a new field: None). `raw` holds values a
-    refused post carried, shown again as typed."""
+    refused post carried, shown again as typed; `roles` are the app's, offered by role pickers."""
     doc = dict(field_doc or {})
     errors = errors or {}
     out = []
@@ -147,6 +150,10 @@ def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: st
             choices = tuple((json.dumps(v) if not isinstance(v, str) else v, str(v)) for v in setting.schema["enum"])
             current = doc.get(setting.name)
             value = "" if current is None else (json.dumps(current) if not isinstance(current, str) else current)
+        elif widget == "roles":
+            chosen = [r for r in doc.get(setting.name) or [] if isinstance(r, str)]
+            choices = tuple((r, r) for r in dict.fromkeys([*roles, *chosen]))
+            value = chosen
         out.append(Control(setting.name, widget, _text(setting.label, lang), _text(setting.help, lang),
                            setting.required, value, choices,
                            readonly=widget == "fixed" or (editing and setting.name == "key"),
@@ -236,6 +243,9 @@ def _parse_one(setting: Setting, widget: str, name: str, get: Callable[[str], st
         return True if get(name) else None
     if widget == "options":
         return _parse_options(name, form, lang)
+    if widget == "roles":
+        getlist = getattr(form, "getlist", lambda k: [form.get(k)] if form.get(k) is not None else [])
+        return list(dict.fromkeys(r for r in (str(v).strip() for v in getlist(f"s-{name}")) if r)) or None
     text = get(name).strip()
     if text == "":
         return None
@@ -273,25 +283,28 @@ def _parse_options(name: str, form: Any, lang: str) -> list | None:
     getlist = getattr(form, "getlist", lambda k: [form.get(k)] if form.get(k) is not None else [])
     columns = {part: getlist(f"s-{name}-{part}") for part in ("value", "en", "zh", "color")}
     count = max((len(v) for v in columns.values()), default=0)
+    retired = {str(v).strip() for v in getlist(f"s-{name}-retired")}
     options, rows = [], []
     missing = False
     for i in range(count):
         row = {part: (str(columns[part][i]).strip() if i < len(columns[part]) else "") for part in columns}
+        row["retired"] = bool(row["value"]) and row["value"] in retired
         rows.append(row)
-        if not any(row.values()):
+        if not any(row[part] for part in columns):
             continue
         if not row["value"]:
             missing = True
             continue
         label = {k: row[k] for k in LANGS if row[k]}
-        if not label and not row["color"]:
+        if not label and not row["color"] and not row["retired"]:
             options.append(row["value"])
         else:
             options.append({"value": row["value"], **({"label": label} if label else {}),
-                            **({"color": row["color"]} if row["color"] else {})})
+                            **({"color": row["color"]} if row["color"] else {}),
+                            **({"retired": True} if row["retired"] else {})})
     if missing:
         raise _Refused(translate(lang, "Every option needs a value (the stable code stored in records)."),
-                       rows + [{"value": "", "en": "", "zh": "", "color": ""}])
+                       rows + [dict(_EMPTY_OPTION)])
     return options or None
 
 

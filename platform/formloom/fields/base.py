@@ -180,6 +180,14 @@ class FieldType:
             return None
         return data
 
+    def chosen_options(self, f: FieldDef, value: Any) -> tuple[str, ...]:
+        """The option values a value chooses (choice types), so retired options can be told apart."""
+        return ()
+
+    def offer_held(self, f: FieldDef, bound: Any, stored: Any, lang: str, marked: Any = None) -> None:
+        """Offer on an edit form the retired options the stored value still holds (choice types);
+        `marked(label)` says in the reader's language that an option is retired."""
+
     def field_sql_kind(self, f: FieldDef) -> str:
         """`sql_kind` for this field (a multiple reference is "json", not "number")."""
         return self.sql_kind

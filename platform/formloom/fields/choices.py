@@ -24,10 +24,24 @@ from .settings import DEFAULT, OPTIONS, Setting
 
 def _choices(f: FieldDef, lang: str, blank: bool = False) -> list:
     pairs = [("", "")] if blank else []
-    pairs += [(o.value, o.label.get(lang) or o.value) for o in f.options]
+    pairs += [(o.value, o.label.get(lang) or o.value) for o in f.offered_options]
     if SelectChoice is None:
         return pairs
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class _Choosing:
+    """What select and multiselect share about retired options: a record keeps (and its edit
+    form offers) a retired option it already holds; nothing else may choose one."""
+
+    def offer_held(self, f: FieldDef, bound: Any, stored: Any, lang: str, marked: Any = None) -> None:
+        held = [v for v in self.chosen_options(f, stored) if v in f.retired_values]
+        if not held:
+            return
+        extra = [(v, (marked or str)(_label(f, v, lang))) for v in held]
+        if SelectChoice is not None:
+            extra = [SelectChoice(v, text) for v, text in extra]
+        bound.choices = list(bound.choices) + extra
 
 
 def _label(f: FieldDef, value: Any, lang: str) -> str:
@@ -36,7 +50,7 @@ def _label(f: FieldDef, value: Any, lang: str) -> str:
 
 
 @register
-class SelectType(FieldType):
+class SelectType(_Choosing, FieldType):
     name = "select"
     order = 80
     label = {"en": "Choice", "zh": "单选"}
@@ -55,7 +69,10 @@ class SelectType(FieldType):
         return raw
 
     def json_schema(self, f: FieldDef) -> dict:
-        return {"type": "string", "enum": list(f.option_values)}
+        return {"type": "string", "enum": [o.value for o in f.offered_options]}
+
+    def chosen_options(self, f: FieldDef, value: Any) -> tuple[str, ...]:
+        return (value,) if isinstance(value, str) else ()
 
     def form_field(self, f: FieldDef, lang: str) -> Any:
         return SelectField(choices=_choices(f, lang, blank=True), validate_choice=False,
@@ -66,7 +83,7 @@ class SelectType(FieldType):
 
 
 @register
-class MultiselectType(FieldType):
+class MultiselectType(_Choosing, FieldType):
     """A list of distinct option values, in the order given; min/max count the choices."""
 
     name = "multiselect"
@@ -114,7 +131,7 @@ class MultiselectType(FieldType):
         return low, high
 
     def json_schema(self, f: FieldDef) -> dict:
-        schema: dict = {"type": "array", "items": {"type": "string", "enum": list(f.option_values)},
+        schema: dict = {"type": "array", "items": {"type": "string", "enum": [o.value for o in f.offered_options]},
                         "uniqueItems": True}
         low, high = self.counts(f)
         if low is not None:
@@ -128,6 +145,9 @@ class MultiselectType(FieldType):
 
     def from_form(self, f: FieldDef, data: Any) -> Any:
         return list(data) if data else []
+
+    def chosen_options(self, f: FieldDef, value: Any) -> tuple[str, ...]:
+        return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
     def display(self, f: FieldDef, value: Any, lang: str) -> str:
         if not isinstance(value, list):

@@ -44,6 +44,7 @@ def _s(name: str, schema: Any, en: str, zh: str, help_en: str, help_zh: str, **m
 _LABEL = {"$ref": "#/$defs/label"}
 _LOGIC = {"$ref": "#/$defs/logic"}
 _KEYS = {"$ref": "#/$defs/key_list"}
+_ROLES = {"$ref": "#/$defs/role_list"}
 _BOOL = {"type": "boolean"}
 
 #: The keys every field document may have, written once. ("type" is each type's own const.)
@@ -62,9 +63,9 @@ COMMON_SETTINGS: tuple[Setting, ...] = (
        "一个条件；仅当条件成立时显示此字段。"),
     _s("required_if", _LOGIC, "Required if", "必填条件", "A condition; the field is required only when it holds.",
        "一个条件；仅当条件成立时此字段为必填。"),
-    _s("hidden_for", _KEYS, "Hidden for roles", "对以下角色隐藏", "Roles that never see this field.",
+    _s("hidden_for", _ROLES, "Hidden for roles", "对以下角色隐藏", "Roles that never see this field.",
        "看不到此字段的角色。"),
-    _s("readonly_for", _KEYS, "Read-only for roles", "对以下角色只读", "Roles that see but cannot change this field.",
+    _s("readonly_for", _ROLES, "Read-only for roles", "对以下角色只读", "Roles that see but cannot change this field.",
        "能看到但不能修改此字段的角色。"),
 )
 

@@ -141,7 +141,7 @@ class Converter:
         for option in f.options:
             if option.value.casefold() == folded or any(t.casefold() == folded for t in option.label.texts.values()):
                 return option.value
-        shown = ", ".join(o.label.get(self.lang) for o in f.options)
+        shown = ", ".join(o.label.get(self.lang) for o in f.offered_options)
         self.fail("%(value)s is not one of the options: %(options)s.", value=repr(text[:50]), options=shown)
 
     def select(self, f: FieldDef, raw: Any) -> Any:

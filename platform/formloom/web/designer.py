@@ -359,7 +359,8 @@ def _field_form(place: Place, state: State, entity_key: str, type_name: str, fie
         raise NotFoundError(_("There is no field type %(name)s.", name=type_name),
                             hint=_("Pick a type from the palette."))
     editing = bool((request.view_args or {}).get("field_key"))
-    controls = controls_for(ftype, field_doc, lang(), editing=editing, errors=errors, raw=raw)
+    controls = controls_for(ftype, field_doc, lang(), editing=editing, errors=errors, raw=raw,
+                            roles=tuple(r for r in state.app.get("roles", []) if isinstance(r, str)))
     return render_template("designer/field.html", place=place, state=state, entity=state.entity(entity_key),
                            ftype=ftype, type_label=_type_label(type_name), controls=controls, editing=editing,
                            palette=_palette(), condition_fields=_condition_fields(state, entity_key),

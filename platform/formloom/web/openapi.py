@@ -52,6 +52,7 @@ VALUE_RULES = {
     "unique": "another record already has this value",
     "not_found": "a referenced record does not exist or you may not read it",
 }
+RETIRED_RULE = "a retired option may be kept by a record holding it, not newly chosen"
 MOVE_RULES = {"gate_blocked": "the target stage's gate is not satisfied (every unmet requirement is listed)",
               "readonly": "a value sent with the move is for a field read-only or hidden in the target stage",
               "required": "a field the target stage requires (by its rules) is left empty",
@@ -187,6 +188,8 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
     rules = dict(VALUE_RULES)
     if any(f.type == "reference" and f.match for f in entity.fields):
         rules.update(MATCH_RULE)
+    if any(f.retired_values for f in entity.fields):
+        rules["retired_option"] = RETIRED_RULE
     if any(f.required_if is not None or (f.required and f.visible_if is not None) for f in entity.fields):
         rules["required"] = "a field is required by a condition on other values (required_if, visible_if)"
     create_schema = _only(record_json_schema(entity, lang_code), writable)

@@ -28,6 +28,7 @@ from ..definitions.model import LANGUAGES
 from ..errors import ForbiddenError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
+from ..layout import arrange
 from .helpers import catalog, current_actor, db, lang, load_app, public_url, zone_for
 from .records import FieldView
 
@@ -104,6 +105,7 @@ def _render(form, app, entity, wtform, keys, status=200, general=(), problems=()
     general = list(general) + [p.message for p in problems if p.field not in keys]
     response = current_app.make_response((render_template(
         "public/form.html", form=form, app=app, entity=entity, fields=fields, general=general,
+        groups=arrange(entity, fields, None, key_of=lambda view: view.f.key), open_sections=(),
         title=form.text("title", lang()), signed=sign_form(form), honeypot=HONEYPOT, form_token=FORM_TOKEN,
         action=url_for("public_forms.show", token=form.token), no_live=True, place=None, record=None,
         validate_url=""), status))

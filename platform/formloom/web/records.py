@@ -24,6 +24,7 @@ from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
+from ..layout import arrange, shows
 from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, titles_for
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
@@ -271,11 +272,13 @@ def detail(app_key: str, entity_key: str, record_id: int):
         stage = stage_of(place, record)
         data = {**record.data, **special_vars(place, record)}
         visible = [f for f in policy.visible_fields(actor, app, entity, stage)
-                   if is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key))]
+                   if (is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key)))
+                   and shows(entity, f.key, "detail")]
         lookups = lookups_for(conn, app, entity.fields, [record.data],
                               extra_users=[record.owner_id, record.created_by, record.updated_by], actor=actor)
         code = lang()
-        shown = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
+        shown = arrange(entity, [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible],
+                        "detail", key_of=lambda pair: pair[0].key)
         activity = timeline_view(conn, app, entity, record)
         related = _related_lists(conn, place, record)
         can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
@@ -347,17 +350,23 @@ class FormState:
     form: Any
 
 
+def form_fields(actor, app, entity: EntityDef, stage: StageDef | None, mode: str, timezone: str):
+    """(fields on the form, writable keys, form class) of `entity` for `actor` in `mode` ("create"
+    or "edit"): what the record form and the designer's preview both show."""
+    visible = [f for f in policy.visible_fields(actor, app, entity, stage) if f.type != "auto_number" or mode == "edit"]
+    visible = [f for f in visible if shows(entity, f.key, mode)]    # values set later are not asked for on create
+    writable = {f.key for f in policy.writable_fields(actor, app, entity, stage)}
+    readonly = tuple(f.key for f in visible if f.key not in writable)
+    form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly, timezone=timezone)
+    return [f for f in visible if f.key in form_class.field_names], writable, form_class   # computed: not in forms
+
+
 def form_state(place: Place, record: Record | None, formdata=None, context=None) -> FormState:
     actor, app, entity = current_actor(), place.app, place.entity
     stage = stage_of(place, record)
-    visible = [f for f in policy.visible_fields(actor, app, entity, stage) if f.type != "auto_number" or record]
-    if record is None:                  # values set later (automation, a stage) are not asked for
-        visible = [f for f in visible if f.key not in entity.hidden_on_create]
-    writable = {f.key for f in policy.writable_fields(actor, app, entity, stage)}
+    visible, writable, form_class = form_fields(actor, app, entity, stage, "create" if record is None else "edit",
+                                                zone_for(app).key)
     readonly = tuple(f.key for f in visible if f.key not in writable)
-    form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly,
-                                  timezone=zone_for(app).key)
-    visible = [f for f in visible if f.key in form_class.field_names]     # computed fields are not in forms
     if formdata is not None:
         form = form_class(formdata, context=context)
         stored = record.data if record else {}
@@ -368,6 +377,10 @@ def form_state(place: Place, record: Record | None, formdata=None, context=None)
             form.field_for(key).data = field_type(f.type).form_value(f, stored.get(key))
     else:
         form = form_class(data=initial_values(place, record, visible, writable, form_class), context=context)
+    if record is not None:                 # a retired option the record holds stays on offer to it
+        for f in visible:
+            field_type(f.type).offer_held(f, form.field_for(f.key), record.data.get(f.key), lang(),
+                                          marked=lambda text: _("%(option)s (retired)", option=text))
     return FormState(place, record, stage, visible, writable, form)
 
 
@@ -435,9 +448,11 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     with db().read() as conn:
         views = field_views(state, conn, problems)
     place = state.place
+    groups = arrange(place.entity, views, "create" if state.record is None else "edit", key_of=lambda view: view.f.key)
     return render_template(
         "records/form.html", place=place, app=place.app, entity=place.entity, record=state.record,
-        stage=state.stage, fields=views, general=general, conflict=conflict, follow=follow,
+        stage=state.stage, groups=groups, open_sections={g.key for g in groups if any(v.errors for v in g.items)},
+        fields=views, general=general, conflict=conflict, follow=follow,
         version=(conflict or {}).get("version") or (state.record.version if state.record else None),
         validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
         owner=owner,

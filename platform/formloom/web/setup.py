@@ -17,8 +17,8 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, api_design, params, profile, ratelimit
-from . import (activity, approvals, bulk, comments, dashboards, designer, designer_rules, designer_workflows, exports,
-               gallery, imports, public_forms, saved_views, search)
+from . import (activity, approvals, bulk, comments, dashboards, designer, designer_layout, designer_rules,
+               designer_workflows, exports, gallery, imports, public_forms, saved_views, search)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -64,6 +64,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notifications.api_bp)
     app.register_blueprint(admin_automation.bp)
     app.register_blueprint(designer.bp)
+    app.register_blueprint(designer_layout.bp)
     app.register_blueprint(designer_rules.bp)
     app.register_blueprint(designer_workflows.bp)
     app.register_blueprint(gallery.bp)
