@@ -18,7 +18,7 @@ from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboards, designer, exports, gallery, imports, public_forms,
-               pools, saved_views, search)
+               pools, saved_views, search, todos)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -74,6 +74,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(saved_views.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(pools.bp)
+    app.register_blueprint(todos.bp)
     app.register_blueprint(pools.api_bp)
     csrf.exempt(pools.api_bp)        # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(approvals.api_bp)
