@@ -156,6 +156,16 @@ def test_the_api_pool_lists_unowned_records_without_hidden_fields(app, reps, new
     assert [r["data"]["name"] for r in body["items"]] == ["Visible"]
     assert "secret" not in body["items"][0]["data"] and (body["held"], body["max_held"]) == (0, 2)
     assert api(app, reps.ann).get("/api/v1/leads/prospect/pool?bogus=1").status_code == 400
+    assert api(app, reps.ann).get("/api/v1/leads/prospect/pool?q=" + "x" * 201).status_code == 400
+
+
+def test_an_overlong_or_non_text_reason_is_a_400(app, reps, new):
+    mine = new({"name": "Long story"}, owner=reps.ann)
+    client = api(app, reps.ann)
+    assert client.post(f"/api/v1/leads/prospect/{mine.id}/return", json={"reason": "x" * 1001}).status_code == 400
+    assert client.post(f"/api/v1/leads/prospect/{mine.id}/return", json={"reason": 7}).status_code == 400
+    assert client.post(f"/api/v1/leads/prospect/{mine.id}/return", json={"why": "x"}).status_code == 400
+    assert record(app, mine.id).owner_id == reps.ann
 
 
 def test_two_reps_racing_for_one_record_get_exactly_one_winner(app, reps, new):

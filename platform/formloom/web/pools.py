@@ -16,8 +16,8 @@ from flask_login import login_required
 
 from ..auth import policy
 from ..auth.users import reports_of
-from ..collab.pools import (AlreadyClaimed, PoolLimitReached, ReturnReasonMissing, claim, give_back, held,
-                            pool_page)
+from ..collab.pools import (REASON_MAX, AlreadyClaimed, PoolLimitReached, ReturnReasonMissing, claim, give_back,
+                            held, pool_page)
 from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError, NotFoundError
 from ..store.records import Record
@@ -29,6 +29,7 @@ from .params import int_arg
 bp = Blueprint("pools", __name__)
 api_bp = Blueprint("pools_api", __name__)
 RECORD = "/apps/<app_key>/<entity_key>/<int:record_id>"
+MAX_QUERY = 200
 
 
 def _now() -> datetime:
@@ -80,7 +81,7 @@ def pool_panel(app: AppDef, entity: EntityDef, record: Record, can_update: bool)
 def pool_list(app_key: str, entity_key: str, status: int = 200, message: FormloomError | None = None):
     place = _place(app_key, entity_key)
     app, entity, actor = place.app, place.entity, current_actor()
-    q = request.args.get("q", "")[:200]
+    q = request.args.get("q", "")[:MAX_QUERY]
     offset = int_arg("offset", 0, low=0, high=10**9)
     columns = [f for f in policy.visible_fields(actor, app, entity) if f.key in entity.default_columns]
     with db().read() as conn:
@@ -161,11 +162,13 @@ def api_pool(app_key: str, entity_key: str):
     if unknown:
         raise FormloomError(_("%(name)s is not a parameter here.", name=unknown[0][:50]),
                             hint=_("Use q, limit and offset."))
+    q = request.args.get("q", "")
+    if len(q) > MAX_QUERY:
+        raise FormloomError(_("%(name)s is too long (at most %(max)s characters).", name="q", max=MAX_QUERY))
     limit = int_arg("limit", 50, high=200)
     offset = int_arg("offset", 0, low=0, high=10**9)
     with db().read() as conn:
-        page = pool_page(conn, app, entity, api.actor(), q=request.args.get("q", "")[:200], limit=limit,
-                         offset=offset)
+        page = pool_page(conn, app, entity, api.actor(), q=q, limit=limit, offset=offset)
         in_hand = held(conn, app, entity, api.actor().id)
     return jsonify({"items": [api.record_json(app, entity, r) for r in page.items], "limit": page.limit,
                     "offset": page.offset, "has_more": page.has_more,
@@ -190,6 +193,8 @@ def api_return(app_key: str, entity_key: str, record_id: int):
     reason = body.get("reason")
     if not isinstance(reason, str):
         raise FormloomError(_("reason must be text."), hint=_("Say why the record goes back to the pool."))
+    if len(reason) > REASON_MAX:
+        raise FormloomError(_("%(name)s is too long (at most %(max)s characters).", name="reason", max=REASON_MAX))
     with db().write() as conn:
         record = give_back(conn, app, entity, api.checked_id(record_id), api.actor(), reason, now=_now(),
                            lang=lang(), team_of=api.team_of(conn))
