@@ -110,7 +110,9 @@ def _reminders(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor, s
             continue
         record = record_from_row(r)
         ctx = SimpleNamespace(conn=conn, app=app, record=record, entity=entity)
-        if not any(actor.id in resolve_ids(ctx, action.get("to")) for action in found[1].actions if action.get("to")):
+        targets = [t for action in found[1].actions if isinstance(action.get("to"), (list, tuple))
+                   for t in action["to"]]
+        if not any(actor.id in resolve_ids(ctx, [t]) for t in dict.fromkeys(targets)):   # stops at the first hit
             continue
         at = r.due_at if r.due_at.tzinfo else r.due_at.replace(tzinfo=timezone.utc)
         at = at.astimezone(zone)

@@ -142,10 +142,7 @@ api_bp.register_error_handler(api.ConflictError, api._conflict)
 
 @api_bp.errorhandler(ReturnReasonMissing)
 def _reason_missing(error: ReturnReasonMissing):
-    """A 422 lists its problems under "errors", like every 422 of the API."""
-    problem = {"field": None, "path": "/reason", "code": error.code, "message": error.message}
-    return jsonify({"error": {"code": error.code, "message": error.message, "hint": error.hint},
-                    "errors": [problem]}), 422
+    return api.missing_reason(error, "/reason")
 
 
 def _api_place(app_key: str, entity_key: str) -> tuple[AppDef, EntityDef]:
