@@ -72,7 +72,7 @@ def conditional_grants(actor: Actor | None, action: Action, app: AppDef, entity:
 
 def sees_pool(actor: Actor | None, app: AppDef, entity: EntityDef) -> bool:
     """Whether the actor may see (and claim from) the entity's pool of unowned records."""
-    if actor is None or entity.pool is None or entity.archived and not is_app_admin(actor, app):
+    if actor is None or entity.pool is None or (entity.archived and not is_app_admin(actor, app)):
         return False
     return is_app_admin(actor, app) or bool(actor.roles_in(app.key) & set(entity.pool.roles))
 

@@ -6,7 +6,9 @@ the record is locked, its version checked, the policy asked, every rule and
 gate checked, optional field values applied, and the move, its history row,
 its audit row and its outbox events written together, or nothing is.
 `records.update_record` cannot change a stage (it has no stage parameter and
-`stage` is a reserved key), so there is no other way in.
+`stage` is a reserved key), so there is no other way in, except a pool's claim and
+return (collab/pools.py), which move the record together with its owner in one guarded
+UPDATE and write the same trail through `write_move_trail`.
 """
 from __future__ import annotations
 
