@@ -96,6 +96,40 @@ def test_a_customer_without_follow_up_for_30_days_returns_to_the_pool_without_ow
     assert not policy.can(seller, "update", app, app.entity("customer"), pooled)
 
 
+def test_a_customer_in_the_pool_is_claimed_back_and_a_manual_move_to_the_pool_clears_the_owner(crm):
+    """The pool (app.json "pool") and the 30-day rule agree: the pooled customer has no
+    owner, a salesperson claims it (stage Owned, the pool mark cleared, the manager told),
+    and a move to the Public pool stage by hand clears the owner like a return does."""
+    from formloom.collab.pools import claim
+    from formloom.workflow import move_to_stage
+
+    db, catalog, app, people, clock = crm
+    sally = people["sally"]
+    with db.write() as conn:
+        customer = create_record(conn, app, app.entity("customer"), {"name": "Ningbo Ports"},
+                                 actor_id=people["admin"], owner_id=sally)
+    work(db, catalog)
+    clock.move_to(START + timedelta(days=31))
+    work(db, catalog)
+    assert fetch(db, app, "customer", customer.id).owner_id is None
+    with db.write() as conn:
+        claim(conn, app, app.entity("customer"), customer.id, load_actor(conn, sally), now=START + timedelta(days=31))
+    work(db, catalog)
+    claimed = fetch(db, app, "customer", customer.id)
+    assert (claimed.stage, claimed.owner_id, claimed.data["in_pool"]) == ("owned", sally, False)
+    with db.read() as conn:
+        last = conn.execute(select(notifications.c.subject).where(
+            notifications.c.record_id == customer.id, notifications.c.user_id == people["mia"])
+            .order_by(notifications.c.id.desc()).limit(1)).scalar()
+    assert last == "Claiming a customer clears the pool mark: Ningbo Ports"
+
+    with db.write() as conn:
+        move_to_stage(conn, app, app.entity("customer"), customer.id, "pool", load_actor(conn, sally))
+    work(db, catalog)
+    moved = fetch(db, app, "customer", customer.id)
+    assert (moved.stage, moved.owner_id, moved.data["in_pool"]) == ("pool", None, True)
+
+
 def test_follow_ups_have_pages_but_no_board(database_url, tmp_path):
     """follow_up's workflow only carries rules: lists and records work, no board is offered."""
     from formloom.app import create_app

@@ -789,6 +789,9 @@ class Gen:
         users = [{k: u[k] for k in ("email", "name", "password", "roles", "manager", "language")} for u in users]
         records = [{k: v for k, v in r.items() if not k.startswith("_")}
                    for entity in COUNTS for r in self.records[entity]]
+        for r in records:
+            if r["entity"] == "customer" and r["stage"] == "pool":
+                r["owner"] = None          # the pool (app.json "pool") is the customers nobody owns
         return {"anchor": self.anchor.isoformat(), "replay_days": 14, "unread_days": 3, "users": users,
                 "notifications": NOTES, "records": records}
 

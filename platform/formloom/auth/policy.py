@@ -9,6 +9,9 @@ allows it; the app's admin role and platform superusers may do everything.
 A role's grant may also carry `"read_if"`: a condition (store.logic_sql) under
 which the role reads records beyond its scope, e.g. a shared pool. It widens
 reading only, and `can` (Python) and `record_scope_clause` (SQL) apply it alike.
+
+An entity's `pool` widens reading the same way: its roles read the records nobody
+owns, the pool they may claim from (collab/pools.py).
 """
 from __future__ import annotations
 
@@ -67,13 +70,23 @@ def conditional_grants(actor: Actor | None, action: Action, app: AppDef, entity:
             if entity.permissions.get(role, {}).get("read_if") is not None]
 
 
+def sees_pool(actor: Actor | None, app: AppDef, entity: EntityDef) -> bool:
+    """Whether the actor may see (and claim from) the entity's pool of unowned records."""
+    if actor is None or entity.pool is None or (entity.archived and not is_app_admin(actor, app)):
+        return False
+    return is_app_admin(actor, app) or bool(actor.roles_in(app.key) & set(entity.pool.roles))
+
+
 def can(actor: Actor | None, action: Action, app: AppDef, entity: EntityDef, record=None,
         team_of: Callable[[int], set[int]] | None = None) -> bool:
     granted = scope(actor, action, app, entity)
     conditions = conditional_grants(actor, action, app, entity)
-    if granted == "none" and not conditions:
+    pooled = action == "read" and sees_pool(actor, app, entity)
+    if granted == "none" and not conditions and not pooled:
         return False
     if record is None or granted == "all":
+        return True
+    if pooled and record.owner_id is None:
         return True
     if granted != "none" and _in_scope(actor, granted, record, team_of):
         return True
@@ -108,6 +121,8 @@ def record_scope_clause(actor: Actor | None, action: Action, app: AppDef, entity
         team = team_of(actor.id) if team_of and granted == "team" else set()
         if team:
             base = or_(base, records.c.owner_id.in_(sorted(team)))
+    if action == "read" and sees_pool(actor, app, entity):
+        base = or_(base, records.c.owner_id.is_(None))
     if not conditions:
         return base
     from ..store.logic_sql import clause

@@ -151,7 +151,11 @@ def _audit_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Act
         if r.action == "update" and not shown:
             continue               # only hidden fields changed: nothing this reader may see
         kind = "rule" if (r.via or "").startswith(RULE_VIA) else "change"
-        yield Activity(kind, detail={"action": r.action, "changes": shown}, **base)
+        detail = {"action": r.action, "changes": shown}
+        reason = changes.get("$reason")           # a return to the pool says why (collab/pools.py)
+        if isinstance(reason, list) and len(reason) == 2:
+            detail["reason"] = reason[1]
+        yield Activity(kind, detail=detail, **base)
 
 
 def _stage_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Activity]:

@@ -371,3 +371,46 @@ def _kind(f: dict) -> str:
     if f.get("type") == "reference":
         return f"reference to {f.get('entity')!r}"
     return str(f.get("type"))
+
+
+@for_kind("app")
+def pools_and_calendars(s: Subject) -> Iterator[Problem]:
+    """A pool names roles of the app and stages of the entity's workflow; calendar fields
+    are date or date-time fields of the entity."""
+    roles = roles_of(s.doc)
+    for ei, entity in entities_of(s.doc):
+        name = entity.get("key")
+        fields = fields_by_key(entity)
+        pool = entity.get("pool")
+        if isinstance(pool, dict):
+            grants = entity.get("permissions") if isinstance(entity.get("permissions"), dict) else {}
+            for ri, role in indexed(pool.get("roles")):
+                if isinstance(role, str) and role not in roles:
+                    yield s.problem("entities", ei, "pool", "roles", ri,
+                                    message=f"The pool of entity {name!r} names "
+                                            f"{unknown('the role', role, roles)}, which this app does not have.")
+                elif (isinstance(role, str) and role != s.doc.get("admin_role", "admin")
+                      and (grants.get(role) or {}).get("read", "none") == "none"):
+                    yield s.problem("entities", ei, "pool", "roles", ri,
+                                    message=f"Role {role!r} may claim from the pool of entity {name!r} but reads "
+                                            "none of its records, so it could never open what it claims; give it "
+                                            "'read': 'own' (or wider) in the entity's permissions.")
+            workflow = s.workflows.get(entity.get("workflow")) if isinstance(entity.get("workflow"), str) else None
+            stages = [st.get("key") for _, st in indexed_dicts((workflow or {}).get("stages"))]
+            for key in ("claim_stage", "return_stage"):
+                stage = pool.get(key)
+                if isinstance(stage, str) and stage not in stages:
+                    yield s.problem("entities", ei, "pool", key,
+                                    message=f"The pool's {key} {stage!r} is not a stage of the workflow of entity "
+                                            f"{name!r}" + (f"{did_you_mean(stage, stages)}." if stages
+                                                           else ", which has no workflow."))
+        for ci, key in indexed(entity.get("calendar_fields")):
+            f = fields.get(key)
+            if f is None:
+                yield s.problem("entities", ei, "calendar_fields", ci,
+                                message=f"The calendar field {key!r} is not a field of entity {name!r}"
+                                        f"{did_you_mean(key, fields)}.")
+            elif f.get("type") not in ("date", "datetime"):
+                yield s.problem("entities", ei, "calendar_fields", ci,
+                                message=f"The calendar field {key!r} of entity {name!r} is a {f.get('type')}; "
+                                        "only date and date-time fields can be shown on a calendar.")

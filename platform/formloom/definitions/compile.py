@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 from .model import (
     AppDef, EntityDef, FieldDef, GateConditionDef, GateDef, GateRelatedDef, Label, OptionDef,
-    PlacedFieldDef, RuleDef, SectionDef, StageDef, WorkflowDef, freeze,
+    PlacedFieldDef, PoolDef, RuleDef, SectionDef, StageDef, WorkflowDef, freeze,
 )
 
 
@@ -62,6 +62,8 @@ def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> En
         subtitle=doc.get("subtitle"),
         hidden_on_create=frozenset(doc.get("hidden_on_create", ())),
         archived=bool(doc.get("archived", False)),
+        pool=_compile_pool(doc.get("pool")),
+        calendar_fields=tuple(doc.get("calendar_fields", ())),
         layout=tuple(compile_section(sec) for sec in (doc.get("layout") or {}).get("sections", ())),
     )
 
@@ -78,6 +80,13 @@ def compile_section(doc: Mapping) -> SectionDef:
                                     detail=item.get("detail", True))
                      for item in doc.get("fields", ())),
     )
+
+
+def _compile_pool(doc: Mapping | None) -> PoolDef | None:
+    if not doc:
+        return None
+    return PoolDef(roles=tuple(doc.get("roles", ())), limit=doc.get("limit"),
+                   claim_stage=doc.get("claim_stage"), return_stage=doc.get("return_stage"))
 
 
 def compile_field(doc: Mapping, archived: bool = False) -> FieldDef:

@@ -158,6 +158,16 @@ class SectionDef:
 
 
 @dataclass(frozen=True)
+class PoolDef:
+    """A claimable pool: the entity's records with no owner, seen and claimed by `roles`."""
+
+    roles: tuple[str, ...]
+    limit: int | None = None                 # at most this many records of the entity owned by one claimer
+    claim_stage: str | None = None           # the stage a claimed record moves to
+    return_stage: str | None = None          # the stage a returned record moves to
+
+
+@dataclass(frozen=True)
 class EntityDef:
     key: str
     label: Label
@@ -173,6 +183,8 @@ class EntityDef:
     hidden_on_create: frozenset[str] = frozenset()   # left out of the new-record form
     archived: bool = False                   # hidden from all but the app's admins; records kept
     layout: tuple[SectionDef, ...] = ()      # none: one untitled single-column section
+    pool: PoolDef | None = None              # unowned records others may claim
+    calendar_fields: tuple[str, ...] = ()    # date fields shown on their owner's to-do calendar
 
     def field(self, key: str) -> FieldDef | None:
         return next((f for f in self.fields if f.key == key), None)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from .app_checks import (AUTO_NUMBER_TOKEN, AUTO_NUMBER_TOKENS, ISO_DATE, app_calendar, entity_references, field_conditions,
-                         field_settings, formulas_resolve, permission_conditions, reference_matches, reserved_keys,
-                         roles_declared,
+                         field_settings, formulas_resolve, permission_conditions, pools_and_calendars, reference_matches,
+                         reserved_keys, roles_declared,
                          unique_keys)
 from .document_parts import entities_of, entity_named
 from .layout_checks import layout_fields
@@ -48,7 +48,7 @@ CROSS_CHECKS: tuple[Check, ...] = (
     # app documents
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
     field_conditions, formulas_resolve, app_calendar, permission_conditions, reference_matches,
-    layout_fields,
+    layout_fields, pools_and_calendars,
     # workflow documents
     workflow_unique_keys, workflow_entity, stage_references, gate_conditions, gate_requirement_settings,
     rules_only_workflow, rule_triggers,

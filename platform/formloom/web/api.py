@@ -132,9 +132,13 @@ def _gate_blocked(error: GateBlocked):
 
 @bp.errorhandler(OverrideReasonMissing)
 def _override_without_reason(error: OverrideReasonMissing):
+    return missing_reason(error, "/override_reason")
+
+
+def missing_reason(error: FormloomError, path: str):
     """Every 422 of the API lists its problems under "errors", as the document says, even
-    a refusal that is not about a field (an override without a reason): one shape to parse."""
-    problem = {"field": None, "path": "/override_reason", "code": error.code, "message": error.message}
+    a refusal that is not about a field (a reason left empty): one shape to parse."""
+    problem = {"field": None, "path": path, "code": error.code, "message": error.message}
     return jsonify({"error": {"code": error.code, "message": error.message, "hint": error.hint},
                     "errors": [problem]}), 422
 

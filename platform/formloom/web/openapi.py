@@ -81,7 +81,9 @@ ACTIVITY = {
         "user": {"type": ["object", "null"], "properties": {"id": {"type": "integer"},
                                                             "name": {"type": ["string", "null"]}}},
         "via": {"type": ["string", "null"], "description": "who wrote without a person, e.g. \"rule: <label>\""},
-        "action": {"type": "string", "description": "change/rule: create, update, delete or restore"},
+        "action": {"type": "string",
+                   "description": "change/rule: create, update, delete, restore, claim or return (to the pool)"},
+        "reason": {"type": "string", "description": "change: why the record was returned to the pool"},
         "changes": {"type": "array", "description": "change/rule: fields you may see, with raw values",
                     "items": {"type": "object", "required": ["field", "old", "new"],
                               "properties": {"field": {"type": "string"}, "old": {}, "new": {}}}},
@@ -114,6 +116,54 @@ def _activity_path(app: AppDef, op_id: str, label: str, record_id: dict) -> dict
              "schema": {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0}}],
         "responses": {"200": {"description": "One page of the timeline",
                               "content": {"application/json": {"schema": page}}}, **COMMON_ERRORS}}}
+
+
+def _pool_paths(actor, app: AppDef, entity, base: str, op_id: str, label: str, record_id: dict, record: str,
+                one: dict, paths: dict) -> None:
+    """GET {base}/pool, POST {base}/{id}/claim and {base}/{id}/return (web/pools.py), for an
+    entity with a pool: listing and claiming for the pool's roles, returning for updaters."""
+    if entity.pool is None:
+        return
+    if policy.sees_pool(actor, app, entity):
+        page = {"type": "object", "required": ["items", "limit", "offset", "has_more", "next_offset", "held"],
+                "properties": {"items": {"type": "array", "items": _ref(record)},
+                               "limit": {"type": "integer"}, "offset": {"type": "integer"},
+                               "has_more": {"type": "boolean"}, "next_offset": {"type": ["integer", "null"]},
+                               "held": {"type": "integer", "description": "How many of these records you own"},
+                               "max_held": {"type": ["integer", "null"],
+                                            "description": "The most one person may own (the pool's limit)"}}}
+        paths[f"{base}/pool"] = {"get": {
+            "operationId": f"pool_{op_id}", "tags": [app.key],
+            "summary": f"{label} records with no owner, which you may claim; newest change first",
+            "parameters": [
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                {"name": "offset", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 0, "maximum": 10**9, "default": 0}}],
+            "responses": {"200": {"description": "One page of the pool",
+                                  "content": {"application/json": {"schema": page}}}, **COMMON_ERRORS}}}
+        paths[f"{base}/{{id}}/claim"] = {"parameters": [record_id], "post": {
+            "operationId": f"claim_{op_id}", "tags": [app.key],
+            "summary": f"Claim a {label} from the pool: you become its owner (one winner when several claim at once)",
+            "responses": {"200": one, **COMMON_ERRORS,
+                          "409": {**_error("Someone owns it already (`already_claimed`), or you hold as many as "
+                                           "the pool allows (`pool_limit_reached`)"),
+                                  "x-business-rules": ["already_claimed", "pool_limit_reached"]}}}}
+    if policy.scope(actor, "update", app, entity) != "none":
+        body = {"type": "object", "additionalProperties": False, "required": ["reason"],
+                "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 1000,
+                                          "pattern": "^[^\\x00]*[^\\x00\\s][^\\x00]*$",
+                                          "description": "Why it goes back (kept in the record's history)"}}}
+        paths[f"{base}/{{id}}/return"] = {"parameters": [record_id], "post": {
+            "operationId": f"return_{op_id}", "tags": [app.key],
+            "summary": f"Return a {label} to the pool, saying why: it loses its owner",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {"200": one, **COMMON_ERRORS, "413": _error("Body too large"),
+                          "409": {**_error("It is in the pool already (`not_claimed`), or changed meanwhile"),
+                                  "x-business-rules": ["not_claimed"]},
+                          "422": _refused("The return is refused",
+                                          {"return_reason_missing": "the reason is empty"})}}}
 
 
 def _ref(name: str) -> dict:
@@ -250,6 +300,7 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
                           "409": _error("The record changed since you read it")}}
     paths[f"{base}/{{id}}"] = item
     paths[f"{base}/{{id}}/activity"] = _activity_path(app, op_id, label, record_id)
+    _pool_paths(actor, app, entity, base, op_id, label, record_id, record, one, paths)
 
     if policy.is_app_admin(actor, app):
         paths[f"{base}/{{id}}/restore"] = {"parameters": [record_id], "post": {

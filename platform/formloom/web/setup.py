@@ -18,7 +18,7 @@ from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, api_design, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboards, designer, designer_layout, designer_rules,
-               designer_workflows, exports, gallery, imports, public_forms, saved_views, search)
+               designer_workflows, exports, gallery, imports, pools, public_forms, saved_views, search, todos)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -78,6 +78,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(comments.bp)
     app.register_blueprint(saved_views.bp)
     app.register_blueprint(search.bp)
+    app.register_blueprint(pools.bp)
+    app.register_blueprint(todos.bp)
+    app.register_blueprint(pools.api_bp)
+    csrf.exempt(pools.api_bp)        # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(approvals.api_bp)
     csrf.exempt(approvals.api_bp)    # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(admin_users.bp)

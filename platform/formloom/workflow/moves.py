@@ -6,7 +6,9 @@ the record is locked, its version checked, the policy asked, every rule and
 gate checked, optional field values applied, and the move, its history row,
 its audit row and its outbox events written together, or nothing is.
 `records.update_record` cannot change a stage (it has no stage parameter and
-`stage` is a reserved key), so there is no other way in.
+`stage` is a reserved key), so there is no other way in, except a pool's claim and
+return (collab/pools.py), which move the record together with its owner in one guarded
+UPDATE and write the same trail through `write_move_trail`.
 """
 from __future__ import annotations
 
@@ -152,19 +154,27 @@ def _write_move(conn: Connection, app: AppDef, entity: EntityDef, record: Record
                                   updated_at=now, updated_by=actor.id))
     if result.rowcount != 1:
         raise stale(get_record(conn, app, entity, record.id), lang)
+    write_move_trail(conn, app, entity, record, target.key, actor.id, now, new_version, reason)
+    return get_record(conn, app, entity, record.id)
+
+
+def write_move_trail(conn: Connection, app: AppDef, entity: EntityDef, record: Record, to_stage: str,
+                     actor_id: int | None, now: datetime, new_version: int, reason: str | None = None) -> None:
+    """The history row, audit row and stage_left/stage_entered events of a move already
+    written to `record` (as it was before the move): for writers that change the stage
+    together with something else in one guarded UPDATE (claiming from a pool)."""
     seconds = None
     if record.stage_entered_at is not None:
         seconds = max(0, int((now - record.stage_entered_at).total_seconds()))
     conn.execute(insert(stage_history).values(
-        record_id=record.id, from_stage=record.stage, to_stage=target.key, user_id=actor.id, at=now,
+        record_id=record.id, from_stage=record.stage, to_stage=to_stage, user_id=actor_id, at=now,
         seconds_in_previous=seconds, override_reason=reason))
     conn.execute(insert(audit).values(
         record_id=record.id, app_key=app.key, entity_key=entity.key, action="stage",
-        changes={"$stage": [record.stage, target.key]}, user_id=actor.id, at=now, record_version=new_version))
-    payload = {"from": record.stage, "to": target.key, "actor": actor.id}
+        changes={"$stage": [record.stage, to_stage]}, user_id=actor_id, at=now, record_version=new_version))
+    payload = {"from": record.stage, "to": to_stage, "actor": actor_id}
     if reason is not None:
         payload["override_reason"] = reason
     if record.stage is not None:
         emit_event(conn, app.key, entity.key, record.id, "stage_left", payload, now)
     emit_event(conn, app.key, entity.key, record.id, "stage_entered", payload, now)
-    return get_record(conn, app, entity, record.id)
