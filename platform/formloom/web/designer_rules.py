@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -28,8 +28,8 @@ from ..design import condition_builder as cb, drafts, rule_edits, rule_form
 from ..design.edits import EditError
 from ..errors import FormloomError, NotFoundError
 from ..store.tables import notifications, users
-from .designer import State, _translated, doc_label, load_design, load_state, worded
-from .helpers import Place, current_actor, db, lang, local_time
+from .designer import State, doc_label, edit_documents, load_design, load_state, worded
+from .helpers import Place, db, lang, local_time
 from .params import int_arg
 
 bp = Blueprint("designer_rules", __name__)
@@ -68,21 +68,8 @@ def _entity(state: State, workflow: dict) -> dict:
     return {"key": workflow.get("entity"), "fields": []}
 
 
-def _revision() -> int:
-    raw = request.form.get("revision", "")
-    if not raw.isdigit():
-        abort(400)
-    return int(raw)
-
-
 def _edit(place: Place, workflow_key: str, change) -> drafts.Draft:
-    actor = current_actor()
-    try:
-        with db().write() as conn:
-            return rule_edits.edit_workflow(conn, place.app.key, _revision(), actor.id if actor else None,
-                                            workflow_key, change)
-    except drafts.DraftConflict as conflict:
-        raise _translated(conflict) from None
+    return edit_documents(place, lambda docs: rule_edits.with_workflow(docs, workflow_key, change))
 
 
 def _rules_url(app_key: str, workflow_key: str, anchor: str = ""):

@@ -20,13 +20,12 @@ from flask_login import login_required
 
 from ..definitions.compile import compile_app
 from ..design import condition_builder as cb, drafts, workflow_edits as wfe
-from ..design.edits import EditError
 from ..design.gate_form import gate_sections, parse_gate
 from ..design.gate_preview import MAX_SCAN, blocked_by_gate
 from ..design.settings_form import LANGS, suggested_key
 from ..design.stage_moves import records_per_stage
 from ..errors import NotFoundError
-from .designer import State, _label_from_form, _revision, _translated, doc_label, load_design, load_state, worded
+from .designer import State, _label_from_form, doc_label, edit_documents as _edit, load_design, load_state, worded
 from .helpers import Place, current_actor, db, lang
 
 bp = Blueprint("designer_workflows", __name__)
@@ -109,29 +108,6 @@ def _gate_control(rest: str) -> str:
         return "gate:"
     kind, index, prop = match.groups()
     return f"gate:{kind}-{index}-{prop}" if index is not None and prop else f"gate:{kind}"
-
-
-def _edit(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
-    """Apply `change` (documents -> documents) to the draft made on the posted revision."""
-    actor = current_actor()
-    user_id = actor.id if actor else None
-    revision = _revision()
-    try:
-        with db().write() as conn:
-            draft = drafts.load_draft(conn, place.app.key)
-            if draft is None:
-                if revision != 0:
-                    raise drafts.DraftConflict("The draft you were editing was published or discarded meanwhile.",
-                                               hint="Reload the page and make your change again.")
-                draft = drafts.open_draft(conn, place.app.key, user_id)
-            elif draft.revision != revision:
-                raise drafts.DraftConflict("Someone else changed this draft since you opened it.",
-                                           hint="Reload the page to see their change, then make yours again.")
-            return drafts.save_draft(conn, place.app.key, change(draft.documents), draft.revision, user_id)
-    except drafts.DraftConflict as conflict:
-        raise _translated(conflict) from None
-    except EditError as error:
-        raise type(error)(_(error.message)) from None
 
 
 def _back(place: Place, workflow_key: str, anchor: str = ""):
