@@ -211,3 +211,42 @@ def test_any_sequence_of_designer_posts_is_saved_or_refused_never_a_500(app, as_
             assert 'role="alert"' in answer.get_data(as_text=True) or "error" in answer.get_data(as_text=True)
     with app.extensions["formloom.db"].write() as conn:
         conn.execute(app_drafts.delete())
+
+
+def add_linking_entity(app) -> None:
+    """A `visit` entity (made in the draft) whose `case` field points at the workflow's entity;
+    its `firm` field points elsewhere."""
+    from formloom.design import drafts, edits
+
+    def change(doc: dict) -> dict:
+        doc = edits.add_entity(doc, "visit", {"en": "Visit", "zh": "拜访"}, "Note")
+        for field in ({"key": "firm", "type": "reference", "entity": "company", "label": "Firm"},
+                      {"key": "case", "type": "reference", "entity": "case", "label": {"en": "Case", "zh": "工单"}}):
+            doc = edits.add_field(doc, "visit", field)
+        return doc
+    with app.extensions["formloom.db"].write() as conn:
+        drafts.edit_draft(conn, "desk", 0, None, change)
+
+
+def test_via_is_picked_from_the_related_entitys_fields_that_point_here(app, as_admin):
+    add_linking_entity(app)
+    stage_page = f"{FLOW}/stages/closed"
+    page = as_admin.get(stage_page).get_data(as_text=True)
+    assert re.search(r'<select id="g-related-0-entity" name="g-related-0-entity" data-refresh>', page)
+    via = re.search(r'<select id="g-related-0-via".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="(\w*)"', via) == [""]                    # no entity chosen yet
+    assert 'name="do" value="refresh"' in page                                  # without scripts: press it
+
+    answer = post(as_admin, f"{FLOW}/gates/closed", {"g-related-rows": "1", "g-related-0-entity": "visit",
+                                                      "do": "refresh"}, page=stage_page)
+    assert answer.status_code == 200
+    via = re.search(r'<select id="g-related-0-via".*?</select>', answer.get_data(as_text=True), re.S).group(0)
+    assert re.findall(r'<option value="(\w*)"', via) == ["", "case"]              # not `firm`: it points elsewhere
+    assert '<option value="case" selected>Case</option>' in via                  # the only one, so chosen
+    assert "gate" not in draft_flow(app)["stages"][1]                           # a refresh saves nothing
+
+    answer = post(as_admin, f"{FLOW}/gates/closed", {"g-related-rows": "1", "g-related-0-entity": "visit",
+                                                      "g-related-0-via": "case", "g-related-0-min": "1"},
+                  page=stage_page)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert draft_flow(app)["stages"][1]["gate"]["related"] == [{"entity": "visit", "via": "case", "min": 1}]

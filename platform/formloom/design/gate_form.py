@@ -23,6 +23,9 @@ from .settings_form import LANGS, _text
 
 #: (row of a list-of-objects kind) -> the fields a condition in it tests, or None for a JSON editor
 LogicFields = Callable[[Mapping[str, Any]], "list[cb.BuilderField] | None"]
+#: (row of a list-of-objects kind) -> property -> (value, text) pairs its picker offers; the choices
+#: may depend on the row's other values (the fields a related entity links through)
+RowChoices = Callable[[Mapping[str, Any]], Mapping[str, tuple]]
 
 #: empty rows offered below the items a list-of-objects kind has
 SPARE_ROWS = 1
@@ -104,9 +107,10 @@ def _is_logic(schema: Any) -> bool:
 
 
 def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapping[str, str], i: int,
-         choices: Mapping[str, tuple], logic_fields: LogicFields | None) -> list[Part]:
+         row_choices: RowChoices | None, logic_fields: LogicFields | None) -> list[Part]:
     props = kind.schema["items"]["properties"]
     required = set(kind.schema["items"].get("required") or ())
+    choices = row_choices({**dict.fromkeys(props), **item}) if row_choices else {}
     parts = []
     for name, schema in props.items():
         widget = widget_of(schema)
@@ -114,10 +118,14 @@ def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapp
         options: tuple = ()
         if widget == "enum":
             options = tuple((str(v), str(v)) for v in schema["enum"])
-        elif widget == "text" and name in choices:
-            widget, options = "pick", choices[name]
         error = errors.get(f"{kind.name}-{i}-{name}")
         value = item.get(name)
+        if widget == "text" and name in choices:
+            widget, options = "pick", tuple(choices[name])
+            if value and all(v != value for v, _ in options):
+                options += ((value, value),)            # kept, so a save does not drop it unseen
+            elif not value and len(options) == 1 and any(v for k, v in item.items() if k != name):
+                value = options[0][0]                   # the only way the row's entity links here
         offered = logic_fields({**dict.fromkeys(props), **item}) if logic_fields and _is_logic(schema) else None
         if offered is not None:       # the condition builder, over the fields the row's condition tests
             parts.append(Part(name, "logic", label, help_text, name in required or setting_required, value, (),
@@ -130,15 +138,15 @@ def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapp
 
 
 def gate_sections(gate: Mapping[str, Any] | None, lang: str, *, fields: tuple, roles: tuple,
-                  entities: tuple = (), errors: Mapping[str, str] | None = None,
+                  row_choices: RowChoices | None = None, errors: Mapping[str, str] | None = None,
                   logic_fields: LogicFields | None = None) -> list[Section]:
-    """The form of a gate, one section per registered requirement kind. `fields`, `roles` and
-    `entities` are (key, text) pairs the checkboxes and pickers offer; `logic_fields` says what a
-    row's condition tests (its conditions get the condition builder), else conditions are JSON."""
+    """The form of a gate, one section per registered requirement kind. `fields` and `roles` are
+    (key, text) pairs the checkboxes offer, `row_choices` what a row's pickers offer; `logic_fields`
+    says what a row's condition tests (its conditions get the condition builder), else conditions
+    are JSON."""
     gate = dict(gate or {})
     errors = errors or {}
     lists = {"fields": fields, "roles": roles}
-    row_choices = {"entity": entities}
     out = []
     for kind in GATE_REQUIREMENTS.values():
         widget = widget_of(kind.schema)

@@ -24,6 +24,7 @@ from ..automation.dry_run import EVENT_TYPES as CHANGES, DryRun, dry_run_db
 from ..automation.recipients import RECIPIENTS
 from ..automation.settings import Settings
 from ..definitions.compile import compile_app
+from ..definitions.workflow_checks import via_fields
 from ..design import condition_builder as cb, drafts, rule_edits, rule_form
 from ..design.edits import EditError
 from ..errors import FormloomError, NotFoundError
@@ -145,6 +146,9 @@ def _choices(state: State, workflow: dict) -> rule_form.Choices:
         fields=fields,
         entities=[(e["key"], doc_label(e.get("label")) or e["key"]) for e in state.app.get("entities", [])
                   if isinstance(e, dict) and "key" in e],
+        vias={e["key"]: [(f["key"], doc_label(f.get("label")) or f["key"])
+                         for f in via_fields(state.app, e["key"], workflow.get("entity"))]
+              for e in state.app.get("entities", []) if isinstance(e, dict) and "key" in e},
         recipients=rule_form.recipient_choices(RECIPIENTS, [r for r in state.app.get("roles", [])],
                                                user_fields, lang()))
 

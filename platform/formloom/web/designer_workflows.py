@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..definitions.compile import compile_app
+from ..definitions.workflow_checks import via_fields
 from ..design import condition_builder as cb, drafts, workflow_edits as wfe
 from ..design.gate_form import gate_sections, parse_gate
 from ..design.gate_preview import MAX_SCAN, blocked_by_gate
@@ -219,6 +220,15 @@ def _choices(flow: Flow) -> dict[str, tuple]:
     return {"fields": fields, "roles": roles, "entities": entities}
 
 
+def _row_choices(flow: Flow, entities: tuple):
+    """A gate row's pickers: the app's entities, and the chosen entity's reference fields that
+    point at this workflow's entity (what the validator accepts as `via`)."""
+    def offered(item: dict) -> dict[str, tuple]:
+        vias = via_fields(flow.state.app, item.get("entity"), flow.doc.get("entity"))
+        return {"entity": entities, "via": tuple((f["key"], doc_label(f.get("label")) or f["key"]) for f in vias)}
+    return offered
+
+
 def _logic_fields(flow: Flow):
     """What a gate's conditions test: a row naming an entity (related records) tests that entity's
     fields; any other, the record's own fields and its stage."""
@@ -250,8 +260,8 @@ def _stage_page(place: Place, flow: Flow, stage_key: str, status: int = 200, *, 
                    **(gate_errors or {})}
     choices = _choices(flow)
     sections = gate_sections(gate_doc if gate_doc is not None else stage.get("gate"), lang(),
-                             fields=choices["fields"], roles=choices["roles"], entities=choices["entities"],
-                             errors=gate_errors, logic_fields=_logic_fields(flow))
+                             fields=choices["fields"], roles=choices["roles"],
+                             row_choices=_row_choices(flow, choices["entities"]), errors=gate_errors, logic_fields=_logic_fields(flow))
     blocked = None
     compiled = _compiled_draft(flow) if status == 200 else None
     if compiled is not None and compiled.workflows.get(flow.key) and compiled.workflows[flow.key].stage(stage_key):
@@ -264,7 +274,7 @@ def _stage_page(place: Place, flow: Flow, stage_key: str, status: int = 200, *, 
                            fields=choices["fields"], others=others, rot_amount=amount, rot_unit=unit,
                            rot_units=ROT_UNITS, blocked=blocked, max_scan=MAX_SCAN, held=flow.held.get(stage_key, 0),
                            remove_error=remove_error, tab="workflows", langs=LANGS,
-                           posted=request.form if gate_doc is not None and status != 200 else None), status
+                           posted=request.form if gate_doc is not None else None), status
 
 
 @bp.get("/apps/<app_key>/design/workflows/<workflow_key>/stages/<stage_key>")
@@ -356,6 +366,8 @@ def save_gate(app_key: str, workflow_key: str, stage_key: str):
     flow = _flow(app_key, workflow_key)
     wfe.stage_of(flow.doc, stage_key)
     gate_doc, errors = parse_gate(request.form, lang(), _logic_fields(flow), worded)
+    if request.form.get("do") == "refresh":     # a picker changed what the row's other pickers offer
+        return _stage_page(place, flow, stage_key, gate_doc=gate_doc, gate_errors={})
     if not errors:
         candidate = wfe.set_gate(flow.state.documents, workflow_key, stage_key, gate_doc)
         errors = _stage_problems(candidate, flow, stage_key, "gate:")
