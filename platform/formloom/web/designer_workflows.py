@@ -21,7 +21,7 @@ from flask_login import login_required
 from ..definitions.compile import compile_app
 from ..definitions.workflow_checks import via_fields
 from ..design import condition_builder as cb, drafts, workflow_edits as wfe
-from ..design.gate_form import gate_sections, parse_gate
+from ..design.gate_form import gate_sections, read_gate
 from ..design.gate_preview import MAX_SCAN, blocked_by_gate
 from ..design.settings_form import LANGS, suggested_key
 from ..design.stage_moves import records_per_stage
@@ -252,16 +252,19 @@ def _compiled_draft(flow: Flow):
 
 def _stage_page(place: Place, flow: Flow, stage_key: str, status: int = 200, *, stage_doc: dict | None = None,
                 errors: dict | None = None, gate_doc: dict | None = None, gate_errors: dict | None = None,
-                remove_error: str | None = None):
+                remove_error: str | None = None, builder_problems: dict | None = None):
+    """The stage's page; a posted gate (`gate_doc`) is shown with its own problems only, since the
+    saved gate's would name rows of another document."""
     stage = stage_doc if stage_doc is not None else wfe.stage_of(flow.doc, stage_key)
     located = flow.by_stage.get(stage_key, {})
     errors = {**{k: " ".join(v) for k, v in located.items() if not k.startswith("gate:")}, **(errors or {})}
-    gate_errors = {**{k[5:]: " ".join(v) for k, v in located.items() if k.startswith("gate:")},
-                   **(gate_errors or {})}
+    saved = {k[5:]: " ".join(v) for k, v in located.items() if k.startswith("gate:")} if gate_doc is None else {}
+    gate_errors = {**saved, **(gate_errors or {})}
     choices = _choices(flow)
     sections = gate_sections(gate_doc if gate_doc is not None else stage.get("gate"), lang(),
                              fields=choices["fields"], roles=choices["roles"],
-                             row_choices=_row_choices(flow, choices["entities"]), errors=gate_errors, logic_fields=_logic_fields(flow))
+                             row_choices=_row_choices(flow, choices["entities"]), errors=gate_errors,
+                             builder_problems=builder_problems, logic_fields=_logic_fields(flow))
     blocked = None
     compiled = _compiled_draft(flow) if status == 200 else None
     if compiled is not None and compiled.workflows.get(flow.key) and compiled.workflows[flow.key].stage(stage_key):
@@ -365,14 +368,16 @@ def save_gate(app_key: str, workflow_key: str, stage_key: str):
     place = load_design(app_key)
     flow = _flow(app_key, workflow_key)
     wfe.stage_of(flow.doc, stage_key)
-    gate_doc, errors = parse_gate(request.form, lang(), _logic_fields(flow), worded)
+    posted = read_gate(request.form, lang(), _logic_fields(flow), worded)
+    gate_doc, errors = posted.doc, posted.errors
     if request.form.get("do") == "refresh":     # a picker changed what the row's other pickers offer
-        return _stage_page(place, flow, stage_key, gate_doc=gate_doc, gate_errors={})
+        return _stage_page(place, flow, stage_key, gate_doc=posted.shown(), gate_errors={})
     if not errors:
         candidate = wfe.set_gate(flow.state.documents, workflow_key, stage_key, gate_doc)
-        errors = _stage_problems(candidate, flow, stage_key, "gate:")
+        errors = posted.as_posted(_stage_problems(candidate, flow, stage_key, "gate:"))
     if errors:
-        return _stage_page(place, flow, stage_key, 422, gate_doc=gate_doc, gate_errors=errors)
+        return _stage_page(place, flow, stage_key, 422, gate_doc=posted.shown(), gate_errors=errors,
+                           builder_problems=posted.builder_problems)
     _edit(place, lambda docs: wfe.set_gate(docs, workflow_key, stage_key, gate_doc))
     return redirect(_stage_url(place, workflow_key, stage_key, "#gate"), code=303)
 
