@@ -27,10 +27,11 @@ from formloom.store.records import create_record
 from .conftest import page  # noqa: F401
 from .test_designer import _screenshot_folder, shot  # noqa: F401  (the fixture too)
 from .test_kanban import drag
+from .test_workflow_designer_rules import PASSWORD, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ADMIN, REP, PASSWORD = "walk-admin@example.com", "walk-rep@example.com", "walk-pass-1"
+ADMIN, REP = "walk-admin@example.com", "walk-rep@example.com"
 START = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)          # Monday 09:00 in Shanghai
 RULES = "/apps/crm/design/workflows/opportunity_pipeline/rules"
 
@@ -66,14 +67,6 @@ def crm(database_url, tmp_path, clock):
         thread.join(timeout=10)
         server.server_close()
         db.dispose()
-
-
-def login(page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(f"{base}/")
 
 
 def test_admin_builds_a_gated_stage_and_a_reminder_and_the_rep_meets_both(crm, page, clock):  # noqa: F811
