@@ -218,9 +218,12 @@ def cancel_stranded(conn: Connection, app: AppDef, now: datetime) -> int:
     count = 0
     for req in stranded(conn, app):
         entity = app.entity(req.entity_key)
-        record = get_record(conn, app, entity, req.record_id, for_update=True)
         reason = translate("en", STAGE_GONE, stage=req.to_stage)
-        _advance(conn, req, "en", status=CANCELLED, decided_at=now, reason=reason, waiting_on=[])
+        try:
+            record = get_record(conn, app, entity, req.record_id, for_update=True)
+            _advance(conn, req, "en", status=CANCELLED, decided_at=now, reason=reason, waiting_on=[])
+        except (ConflictError, NotFoundError):      # decided meanwhile, or its record is gone: not ours to end
+            continue
         _decision(conn, req, None, "cancel", reason, now)
         _audit(conn, app, entity, record, None, now, {"request": req.id, "decision": "cancel",
                                                       "step": (req.step or {}).get("key"), "comment": reason})
