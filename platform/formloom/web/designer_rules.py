@@ -349,7 +349,8 @@ def _save(app_key: str, workflow_key: str, rule_key: str | None):
     action = request.form.get("do", "save")
     if action in ("refresh", "add-action", "preview"):
         previews = _previews(place, state, workflow_key, rule_doc) if action == "preview" else None
-        return _editor(place, state, workflow_key, rule_doc, editing=rule_key is not None, errors=errors,
+        shown = {} if action == "refresh" else errors     # a picker changed the form: nothing was sent yet
+        return _editor(place, state, workflow_key, rule_doc, editing=rule_key is not None, errors=shown,
                        previews=previews, preview_record=_record_choice())
     if not errors:
         errors = _webhook_refusals(rule_doc)
