@@ -355,7 +355,7 @@ def rules_dry_run(app_key: str, rule_key: str, at_text: str | None, record_id: i
         if not item.acts:
             click.echo(f"{when}  {who}: skipped: {item.reason.msgid % item.reason.params}")
             continue
-        click.echo(f"{when}  {who}:")
+        click.echo(f"{when}  {who}:" + (f" ({item.note.msgid % item.note.params})" if item.note else ""))
         for a in item.actions:
             parts = [a.type]
             if a.recipients:

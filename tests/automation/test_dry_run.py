@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from formloom.automation.dry_run import (ALREADY_FIRED, NOT_MATCHED, NO_DUE, TERMINAL, dry_run_db)
+from formloom.automation.dry_run import (ALREADY_FIRED, FIRED_BEFORE, NOT_MATCHED, NO_DUE, TERMINAL, dry_run_db)
 from formloom.design import drafts, rule_edits
 from formloom.store.tables import events, jobs, notifications, records
 from formloom.automation.tables import rule_runs
@@ -120,3 +120,15 @@ def test_an_event_rule_answers_for_a_chosen_record_and_change(desk_factory):
     other = dry_run_db(desk.db, desk.app, "ticket_flow", "priority_changed", now=desk.now(), settings=SETTINGS,
                        record_id=ticket.id, change={"type": "record_updated", "fields": ["subject"]})
     assert other.items == [] and other.skipped[0].reason.msgid == NOT_MATCHED
+    assert run.items[0].note is None                                # it never acted on this record
+
+    desk.travel("2026-03-03T08:00:00Z")
+    desk.update(ticket, priority="low")
+    desk.process()
+    assert fired(desk, "priority_changed") == {(ticket.id, "fired")}
+    again = dry_run_db(desk.db, desk.app, "ticket_flow", "priority_changed", now=desk.now(), settings=SETTINGS,
+                       record_id=ticket.id, change={"type": "record_updated", "fields": ["priority"]})
+    assert again.items[0].acts                                      # a new change fires it again ...
+    assert again.items[0].note.msgid == FIRED_BEFORE                # ... and the admin is told it fired before
+    assert again.items[0].note.params == {"when": "2026-03-03 08:00 UTC"}
+    assert "already acted on this record" in again.as_json()["items"][0]["note"]

@@ -2,10 +2,10 @@
 designer, adds a stage with a required field and a related-record requirement
 (the gate form generated from the registry says how many records it would
 block), removes a stage that holds a record and sends it to another stage, sees
-the impact and publishes; a sales agent drags a card into the new stage on the
-kanban and gets the missing-field dialog; the moved record's history says why
-it moved, naming the removed stage; a Chinese-speaking admin reads the stage
-page in Chinese, and the screens fit a phone. Screenshots go to
+the impact and publishes; the moved record's history says why it moved, naming
+the removed stage; a Chinese-speaking admin reads the stage page in Chinese,
+and the screens fit a phone. (A sales rep meeting the new gate on the kanban is
+walked in test_workflow_designer_walk.py.) Screenshots go to
 FORMLOOM_SCREENSHOTS (docs/designer for the docs page)."""
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from formloom.store.records import create_record
 from ..design.test_workflow_edits import FLOW, app_doc
 from .conftest import page  # noqa: F401
 from .test_designer import PASSWORD, _screenshot_folder, login, logout, shot  # noqa: F401  (the fixture too)
-from .test_kanban import drag
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -57,7 +56,7 @@ def live_server(database_url, tmp_path):
         db.dispose()
 
 
-def test_admin_adds_a_gated_stage_removes_one_and_an_agent_meets_the_gate(live_server, page):  # noqa: F811
+def test_admin_adds_a_gated_stage_removes_one_and_publishes(live_server, page):  # noqa: F811
     from playwright.sync_api import expect
 
     base, ids = live_server
@@ -78,12 +77,12 @@ def test_admin_adds_a_gated_stage_removes_one_and_an_agent_meets_the_gate(live_s
     page.click("#stage-settings button[type=submit]")
     expect(page.locator("#rot-amount")).to_have_value("3")
     page.check("#gate-require input[value=due]")
-    page.select_option("select[name=g-related-0-entity]", "visit")
-    page.fill("input[name=g-related-0-via]", "case")
+    page.select_option("select[name=g-related-0-entity]", "visit")           # the form reloads with its fields
+    expect(page.locator("select[name=g-related-0-via]")).to_have_value("case")
     page.fill("input[name=g-related-0-min]", "1")
     page.fill("input[name=g-related-0-message-en]", "Log a visit first")
     page.fill("input[name=g-related-0-message-zh]", "请先记录一次拜访")
-    page.click("#gate button[type=submit]")
+    page.click("#gate button[type=submit]:not([value])")
     expect(page.locator("#gate-impact")).to_contain_text("2 records now in earlier stages would be blocked")
     expect(page.locator("#gate-examples")).to_contain_text("Drag me")
     shot(page, "9-stage-gate")
@@ -106,19 +105,6 @@ def test_admin_adds_a_gated_stage_removes_one_and_an_agent_meets_the_gate(live_s
     shot(page, "11-workflow-impact")
     page.click("#publish button.primary")
     expect(page.locator("#published")).to_contain_text("Version 2")
-    logout(page)
-
-    # the agent drags a card into the new stage and meets its gate
-    login(page, base, AGENT)
-    page.goto(f"{base}/apps/desk/case/board")
-    card = page.locator(f"#card-{ids['Drag me']}")
-    expect(card).to_be_visible()
-    drag(page, card.locator(".kanban-card-title"), page.locator("#cards-review"))
-    dialog = page.locator("dialog.gate-dialog")
-    expect(dialog).to_be_visible()
-    expect(dialog.locator('.gate-failure[data-field="due"]')).to_be_visible()
-    expect(dialog).to_contain_text("Log a visit first")
-    shot(page, "12-kanban-gate")
     page.goto(f"{base}/apps/desk/case/{ids['Holding on']}")
     expect(page.locator("body")).to_contain_text("Stage Working (working) was removed from the pipeline")
     logout(page)

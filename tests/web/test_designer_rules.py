@@ -240,3 +240,21 @@ def test_the_publish_preview_counts_the_reminders_a_rule_creates(app, browser, m
     row = re.search(r'<tr data-rule="due_soon">.*?</tr>', page, re.S).group(0)
     assert re.findall(r"<td>(\d+)</td>", row) == ["2", "0", "0"]
     assert 'href="/apps/desk/design/workflows/case_flow/rules"' in page            # the Rules link per workflow
+
+
+def test_a_no_related_trigger_picks_via_from_the_chosen_entitys_fields_that_point_here(app, as_admin):
+    from .test_designer_workflows import add_linking_entity
+    add_linking_entity(app)
+    page = as_admin.get(f"{BASE}/new?trigger=no_related").get_data(as_text=True)
+    assert re.search(r'<select id="ctl-t-entity" name="t-entity" data-refresh>', page)
+    answer = post(as_admin, f"{BASE}/new", {**NOTIFY_OWNER, "key": "", "trigger-type": "no_related",
+                                             "t-entity": "visit", "do": "refresh"})
+    assert answer.status_code == 200 and 'role="alert"' not in answer.get_data(as_text=True)   # nothing sent yet
+    via = re.search(r'<select id="ctl-t-via".*?</select>', answer.get_data(as_text=True), re.S).group(0)
+    assert re.findall(r'<option value="(\w*)"', via) == ["", "case"]
+    assert '<option value="case" selected>Case</option>' in via
+    answer = post(as_admin, f"{BASE}/new", {**NOTIFY_OWNER, "trigger-type": "no_related", "t-entity": "visit",
+                                             "t-via": "case", "t-for-n": "3", "t-for-unit": "days",
+                                             "t-for-dir": "after"})
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert draft_rules(app)[0]["trigger"] == {"type": "no_related", "entity": "visit", "via": "case", "for": "P3D"}

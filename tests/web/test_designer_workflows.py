@@ -211,3 +211,70 @@ def test_any_sequence_of_designer_posts_is_saved_or_refused_never_a_500(app, as_
             assert 'role="alert"' in answer.get_data(as_text=True) or "error" in answer.get_data(as_text=True)
     with app.extensions["formloom.db"].write() as conn:
         conn.execute(app_drafts.delete())
+
+
+def add_linking_entity(app) -> None:
+    """A `visit` entity (made in the draft) whose `case` field points at the workflow's entity;
+    its `firm` field points elsewhere."""
+    from formloom.design import drafts, edits
+
+    def change(doc: dict) -> dict:
+        doc = edits.add_entity(doc, "visit", {"en": "Visit", "zh": "拜访"}, "Note")
+        for field in ({"key": "firm", "type": "reference", "entity": "company", "label": "Firm"},
+                      {"key": "case", "type": "reference", "entity": "case", "label": {"en": "Case", "zh": "工单"}}):
+            doc = edits.add_field(doc, "visit", field)
+        return doc
+    with app.extensions["formloom.db"].write() as conn:
+        drafts.edit_draft(conn, "desk", 0, None, change)
+
+
+def test_via_is_picked_from_the_related_entitys_fields_that_point_here(app, as_admin):
+    add_linking_entity(app)
+    stage_page = f"{FLOW}/stages/closed"
+    page = as_admin.get(stage_page).get_data(as_text=True)
+    assert re.search(r'<select id="g-related-0-entity" name="g-related-0-entity" data-refresh>', page)
+    via = re.search(r'<select id="g-related-0-via".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="(\w*)"', via) == [""]                    # no entity chosen yet
+    assert 'name="do" value="refresh"' in page                                  # without scripts: press it
+
+    answer = post(as_admin, f"{FLOW}/gates/closed", {"g-related-rows": "1", "g-related-0-entity": "visit",
+                                                      "do": "refresh"}, page=stage_page)
+    assert answer.status_code == 200
+    via = re.search(r'<select id="g-related-0-via".*?</select>', answer.get_data(as_text=True), re.S).group(0)
+    assert re.findall(r'<option value="(\w*)"', via) == ["", "case"]              # not `firm`: it points elsewhere
+    assert '<option value="case" selected>Case</option>' in via                  # the only one, so chosen
+    assert "gate" not in draft_flow(app)["stages"][1]                           # a refresh saves nothing
+
+    answer = post(as_admin, f"{FLOW}/gates/closed", {"g-related-rows": "1", "g-related-0-entity": "visit",
+                                                      "g-related-0-via": "case", "g-related-0-min": "1"},
+                  page=stage_page)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    assert draft_flow(app)["stages"][1]["gate"]["related"] == [{"entity": "visit", "via": "case", "min": 1}]
+
+
+def test_a_refused_gate_shows_each_problem_in_the_row_it_concerns_rows_as_posted(app, as_admin):
+    stage_page = f"{FLOW}/stages/closed"
+    answer = post(as_admin, f"{FLOW}/gates/closed", {
+        "g-conditions-rows": "3",                                       # row 0 left empty, rows 1 and 2 filled
+        "g-conditions-1-rule-mode": "all", "g-conditions-1-rule-item": "1",
+        "g-conditions-1-rule-1-field": "budget", "g-conditions-1-rule-1-op": "gt",
+        "g-conditions-1-rule-1-value": "lots", "g-conditions-1-message-en": "Budget above 100",
+        "g-conditions-2-rule-mode": "all", "g-conditions-2-rule-item": "1",
+        "g-conditions-2-rule-1-field": "subject", "g-conditions-2-rule-1-op": "filled",
+        "g-conditions-2-message-en": "Needs a subject"}, page=stage_page)
+    assert answer.status_code == 422
+    page = answer.get_data(as_text=True)
+    builder = re.search(r'id="cb-g-conditions-1-rule".*?</ul>', page, re.S).group(0)   # the rows, not the JSON
+    row = re.search(r'<li class="cb-row" data-cb-item="1">.*?</li>', builder, re.S).group(0)
+    assert 'value="lots"' in row and 'role="alert"' in row                            # beside its value
+    assert re.search(r'name="g-conditions-1-message-en" value="Budget above 100"', page)
+    assert re.search(r'name="g-conditions-2-message-en" value="Needs a subject"', page)   # still its own row
+    assert re.search(r'name="g-conditions-0-message-en" value=""', page)
+    assert 'name="g-conditions-rows" value="4"' in page                             # the three as posted + a spare
+
+    answer = post(as_admin, f"{FLOW}/gates/closed", {                                # the validator's problem too
+        "g-related-rows": "2", "g-related-1-entity": "company", "g-related-1-via": "name",
+        "g-related-1-min": "1"}, page=stage_page)
+    assert answer.status_code == 422
+    control = re.search(r'id="control-g-related-1-via".*?</div>', answer.get_data(as_text=True), re.S).group(0)
+    assert 'role="alert"' in control and "reference" in control

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from ..conditions import truthy
 from ..definitions.model import AppDef, RuleDef, WorkflowDef, thaw
@@ -29,6 +29,7 @@ from .actions import ACTIONS, RuleContext, _set_value, condition_vars, message_f
 from .reminders import TimeContext, reminder_prefix, wanted
 from .rules import TRIGGERS, Event
 from .settings import Settings
+from .tables import rule_runs
 from .timing import cron_occurrences
 
 #: How many reminders (or schedule runs) a dry-run lists.
@@ -47,6 +48,8 @@ PASSED = "Its time (%(when)s) passed before the rule applied; past reminders are
 CONDITION_FALSE = "The condition does not hold."
 TERMINAL = "The condition does not hold: the record is in a terminal stage (%(stage)s)."
 NOT_MATCHED = "This change does not fire the rule's trigger."
+FIRED_BEFORE = ("This rule already acted on this record (last on %(when)s). A rule triggered by changes acts on "
+                "each matching change, so this one would fire it again.")
 DELETED = "The record is deleted."
 
 
@@ -77,6 +80,7 @@ class Item:
     acts: bool
     reason: Reason | None = None
     actions: list[ActionPreview] = field(default_factory=list)
+    note: Reason | None = None          # said beside a firing that still happens (it fired before)
 
 
 @dataclass
@@ -95,6 +99,7 @@ class DryRun:
             return {"record_id": i.record_id, "title": i.title, "acts": i.acts,
                     "due_at": i.due_at.astimezone(timezone.utc).isoformat() if i.due_at else None,
                     "reason": (i.reason.msgid % i.reason.params) if i.reason else None,
+                    "note": (i.note.msgid % i.note.params) if i.note else None,
                     "actions": [{"type": a.type, "recipients": a.recipients, "subject": a.subject, "body": a.body,
                                  "changes": [[k, v] for k, v in a.changes], "detail": a.detail, "error": a.error}
                                 for a in i.actions]}
@@ -243,7 +248,21 @@ def _event(conn, app, workflow, rule, now, settings, record_id, change, out: Dry
         return
     ctx = _context(conn, app, workflow, rule, record, now, settings, rule.trigger["type"])
     ctx.event_at = now
-    out.items.append(_firing(ctx, now))
+    item = _firing(ctx, now)
+    last = _last_fired(conn, app.key, rule.key, record.id)
+    if last is not None and item.acts:
+        item.note = Reason(FIRED_BEFORE, {"when": last.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
+    out.items.append(item)
+
+
+def _last_fired(conn: Connection, app_key: str, rule_key: str, record_id: int) -> datetime | None:
+    """When the rule last acted on the record (its run log). Unlike a reminder, an event rule has
+    no occurrence to have fired already: each change is an event of its own, handled once
+    (`events.handle_event`, keyed by the event), so a change yet to happen always fires it;
+    what the engine can say is that it fired before."""
+    return conn.execute(select(func.max(rule_runs.c.at)).where(
+        rule_runs.c.app_key == app_key, rule_runs.c.rule_key == rule_key, rule_runs.c.record_id == record_id,
+        rule_runs.c.outcome == "fired")).scalar()
 
 
 def _firing(ctx: RuleContext, due: datetime, skip_silently: bool = False) -> Item:

@@ -33,7 +33,7 @@ from ..store.records import Record, get_record, record_from_row
 from ..store.tables import jobs, records
 from .jobs import enqueue
 from ..definitions import rule_checks
-from .rule_settings import DURATION, ENTITY, FIELD, KEY, STAGE, setting
+from .rule_settings import DURATION, ENTITY, FIELD, STAGE, VIA, setting
 from .rules import TRIGGERS, all_rules, rules_for, time_trigger
 from .timing import add_duration, cron_occurrences, date_trigger_due, parse_duration
 
@@ -118,8 +118,7 @@ def approval_waiting(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef,
               help={"en": "When no related record (such as a visit) was added for a while.",
                     "zh": "一段时间内没有新增相关记录（例如拜访）时触发。"},
               settings=(ENTITY.but(required=True),
-                        setting("via", KEY, "Via", "关联字段", "The related entity's reference field pointing here.",
-                                "相关实体中指向本记录的关联字段。", required=True),
+                        VIA,
                         setting("for", DURATION, "For", "持续", "How long, such as P14D.", "持续多久，例如 P14D。",
                                 required=True)),
               check=rule_checks.check_no_related)

@@ -25,6 +25,9 @@ def setting(name: str, schema: Any, en: str, zh: str, help_en: str, help_zh: str
 STAGE = setting("stage", KEY, "Stage", "阶段", "The stage (its key).", "阶段（其键）。")
 FIELD = setting("field", KEY, "Field", "字段", "The field (its key).", "字段（其键）。")
 ENTITY = setting("entity", KEY, "Entity", "实体", "The entity (its key).", "实体（其键）。")
+#: beside ENTITY: which of that entity's reference fields links its records to the workflow's record
+VIA = setting("via", KEY, "Via", "关联字段", "The related entity's reference field pointing here.",
+              "相关实体中指向本记录的关联字段。", required=True)
 RECIPIENTS = setting("to", {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/recipient"}},
                      "Recipients", "接收人",
                      "Who receives it: owner, creator, manager, role:ROLE or field:FIELD.",

@@ -239,7 +239,9 @@ def webhook_secret(conn: Connection, app_key: str, now: datetime | None = None) 
 # -- keeping reminders in step with published rules ---------------------------------------------------------
 
 def sync_changed_apps(db: Database, catalog, now: datetime) -> int:
-    """Resync the reminders of every app whose published version changed since the last sync."""
+    """Resync the reminders of every app whose published version changed since the last sync, and
+    cancel its approval requests into stages the new version removed (workflow.approvals)."""
+    from ..workflow.approvals import cancel_stranded
     changed = 0
     with db.read() as conn:
         from ..store.tables import apps
@@ -254,6 +256,7 @@ def sync_changed_apps(db: Database, catalog, now: datetime) -> int:
         with db.write() as conn:
             app = catalog.app(app_key, conn)
             changed += resync_app(conn, app, now)
+            cancel_stranded(conn, app, now)
             key = f"synced:{app_key}"
             if not insert_ignore(conn, automation_state, {"key": key, "value": {"version": version_id},
                                                           "updated_at": now}, "key"):

@@ -1,7 +1,7 @@
 """Meaning checks over workflow documents: keys, the entity, stages, gates and the kanban."""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from .document_parts import (entity_keys_of, entity_named, fields_by_key, indexed, indexed_dicts, item_key,
                              repeated_keys, roles_of, rules_of, stage_keys_of, stages_of)
@@ -128,6 +128,16 @@ def gate_requirement_settings(s: Subject) -> Iterator[Problem]:
                                       f"the gate of stage {stage.get('key')!r}")
 
 
+def points_at(field_doc: Any, home: Any) -> bool:
+    """A field a related entity may link through: a reference to the workflow's entity."""
+    return isinstance(field_doc, dict) and field_doc.get("type") == "reference" and field_doc.get("entity") == home
+
+
+def via_fields(app_doc: Any, related: Any, home: Any) -> list[dict]:
+    """The fields of entity `related` that `via` may name (what the designer's pickers offer)."""
+    return [f for f in fields_by_key(entity_named(app_doc, related)).values() if points_at(f, home)]
+
+
 def via_problems(s: Subject, item: dict, path: tuple, what: str) -> Iterator[Problem]:
     """`entity` exists and `via` is its reference field pointing at the workflow's entity."""
     if s.app is None:
@@ -143,7 +153,7 @@ def via_problems(s: Subject, item: dict, path: tuple, what: str) -> Iterator[Pro
     if target is None:
         yield s.problem(*path, "via", message=f"{cap(what)} links through {unknown('the field', via, fields)}, "
                                               f"which entity {name!r} does not have.")
-    elif target.get("type") != "reference" or target.get("entity") != home:
+    elif not points_at(target, home):
         yield s.problem(*path, "via", message=f"{cap(what)} links through {name}.{via}, which must be a reference "
                                               f"field pointing at {home!r}.")
 

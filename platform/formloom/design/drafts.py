@@ -104,10 +104,11 @@ def save_draft(conn: Connection, app_key: str, documents: dict, revision: int, u
     return Draft(app_key, documents, revision + 1, base, user_id, now)
 
 
-def edit_draft(conn: Connection, app_key: str, revision: int, user_id: int | None,
-               change: Callable[[dict], dict]) -> Draft:
-    """Apply `change` (app document -> app document) to the draft made on `revision`.
-    Revision 0 means the page showed the live app (no draft yet): the draft starts now."""
+def edit_documents(conn: Connection, app_key: str, revision: int, user_id: int | None,
+                   change: Callable[[dict], dict]) -> Draft:
+    """Apply `change` (documents -> documents) to the draft made on `revision`: the one revision
+    check every designer screen's save goes through. Revision 0 means the page showed the live
+    app (no draft yet): the draft starts now."""
     draft = load_draft(conn, app_key)
     if draft is None:
         if revision != 0:
@@ -117,7 +118,13 @@ def edit_draft(conn: Connection, app_key: str, revision: int, user_id: int | Non
     elif draft.revision != revision:
         raise DraftConflict("Someone else changed this draft since you opened it.",
                             hint="Reload the page to see their change, then make yours again.")
-    return save_draft(conn, app_key, {**draft.documents, "app": change(draft.app)}, draft.revision, user_id)
+    return save_draft(conn, app_key, change(draft.documents), draft.revision, user_id)
+
+
+def edit_draft(conn: Connection, app_key: str, revision: int, user_id: int | None,
+               change: Callable[[dict], dict]) -> Draft:
+    """`edit_documents` for a change of the app document alone (app document -> app document)."""
+    return edit_documents(conn, app_key, revision, user_id, lambda docs: {**docs, "app": change(docs["app"])})
 
 
 def discard_draft(conn: Connection, app_key: str) -> None:

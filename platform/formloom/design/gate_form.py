@@ -23,6 +23,9 @@ from .settings_form import LANGS, _text
 
 #: (row of a list-of-objects kind) -> the fields a condition in it tests, or None for a JSON editor
 LogicFields = Callable[[Mapping[str, Any]], "list[cb.BuilderField] | None"]
+#: (row of a list-of-objects kind) -> property -> (value, text) pairs its picker offers; the choices
+#: may depend on the row's other values (the fields a related entity links through)
+RowChoices = Callable[[Mapping[str, Any]], Mapping[str, tuple]]
 
 #: empty rows offered below the items a list-of-objects kind has
 SPARE_ROWS = 1
@@ -58,6 +61,7 @@ class Part:
     choices: tuple = ()
     error: str | None = None
     fields: list = field(default_factory=list)      # logic: what the condition builder offers
+    problems: tuple = ()                            # logic: the builder's problems, each by its row
 
 
 @dataclass
@@ -104,9 +108,11 @@ def _is_logic(schema: Any) -> bool:
 
 
 def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapping[str, str], i: int,
-         choices: Mapping[str, tuple], logic_fields: LogicFields | None) -> list[Part]:
+         row_choices: RowChoices | None, logic_fields: LogicFields | None,
+         builder_problems: Mapping[str, tuple]) -> list[Part]:
     props = kind.schema["items"]["properties"]
     required = set(kind.schema["items"].get("required") or ())
+    choices = row_choices({**dict.fromkeys(props), **item}) if row_choices else {}
     parts = []
     for name, schema in props.items():
         widget = widget_of(schema)
@@ -114,14 +120,18 @@ def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapp
         options: tuple = ()
         if widget == "enum":
             options = tuple((str(v), str(v)) for v in schema["enum"])
-        elif widget == "text" and name in choices:
-            widget, options = "pick", choices[name]
         error = errors.get(f"{kind.name}-{i}-{name}")
         value = item.get(name)
+        if widget == "text" and name in choices:
+            widget, options = "pick", tuple(choices[name])
+            if value and all(v != value for v, _ in options):
+                options += ((value, value),)            # kept, so a save does not drop it unseen
+            elif not value and len(options) == 1 and any(v for k, v in item.items() if k != name):
+                value = options[0][0]                   # the only way the row's entity links here
         offered = logic_fields({**dict.fromkeys(props), **item}) if logic_fields and _is_logic(schema) else None
         if offered is not None:       # the condition builder, over the fields the row's condition tests
             parts.append(Part(name, "logic", label, help_text, name in required or setting_required, value, (),
-                              error, offered))
+                              error, offered, tuple(builder_problems.get(f"{kind.name}-{i}-{name}", ()))))
             continue
         shown = value if error and isinstance(value, str) else _shown(widget, value)   # as typed, when refused
         parts.append(Part(name, widget, label, help_text, name in required or setting_required, shown, options,
@@ -130,15 +140,16 @@ def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapp
 
 
 def gate_sections(gate: Mapping[str, Any] | None, lang: str, *, fields: tuple, roles: tuple,
-                  entities: tuple = (), errors: Mapping[str, str] | None = None,
-                  logic_fields: LogicFields | None = None) -> list[Section]:
-    """The form of a gate, one section per registered requirement kind. `fields`, `roles` and
-    `entities` are (key, text) pairs the checkboxes and pickers offer; `logic_fields` says what a
-    row's condition tests (its conditions get the condition builder), else conditions are JSON."""
+                  row_choices: RowChoices | None = None, errors: Mapping[str, str] | None = None,
+                  logic_fields: LogicFields | None = None,
+                  builder_problems: Mapping[str, tuple] | None = None) -> list[Section]:
+    """The form of a gate, one section per registered requirement kind. `fields` and `roles` are
+    (key, text) pairs the checkboxes offer, `row_choices` what a row's pickers offer; `logic_fields`
+    says what a row's condition tests (its conditions get the condition builder, with
+    `builder_problems` shown by the builder's rows), else conditions are JSON."""
     gate = dict(gate or {})
     errors = errors or {}
     lists = {"fields": fields, "roles": roles}
-    row_choices = {"entity": entities}
     out = []
     for kind in GATE_REQUIREMENTS.values():
         widget = widget_of(kind.schema)
@@ -153,7 +164,7 @@ def gate_sections(gate: Mapping[str, Any] | None, lang: str, *, fields: tuple, r
         elif widget == "rows":
             items = list(value) if isinstance(value, list) else []
             section.rows = [_row(kind, item if isinstance(item, dict) else {}, lang, errors, i, row_choices,
-                                 logic_fields)
+                                 logic_fields, builder_problems or {})
                             for i, item in enumerate(items + [{}] * SPARE_ROWS)]
         else:
             section.widget = "keys" if widget == "keys" else "json"
@@ -194,49 +205,90 @@ def _parse_value(widget: str, schema: Any, text: str, lang: str) -> Any:
     return text
 
 
+@dataclass
+class PostedGate:
+    """What the gate form posted: the gate document (empty rows dropped), and, to show a refused
+    post again row for row, where each kept item was posted and the problems by control (rows
+    numbered as posted, so each message stays beside what was typed)."""
+
+    doc: dict = field(default_factory=dict)
+    errors: dict = field(default_factory=dict)                 # control -> message
+    builder_problems: dict = field(default_factory=dict)       # logic control -> condition builder problems
+    rows: dict = field(default_factory=dict)                   # kind -> posted row of each item of doc[kind]
+
+    def shown(self) -> dict:
+        """The gate with each list kind's items back at the rows they were posted in."""
+        out = dict(self.doc)
+        for name, positions in self.rows.items():
+            spread: list = [{} for _ in range(max(positions) + 1)] if positions else []
+            for item, row in zip(self.doc.get(name) or [], positions):
+                spread[row] = item
+            out[name] = spread
+        return out
+
+    def as_posted(self, errors: Mapping[str, str]) -> dict[str, str]:
+        """Errors by control of the document (`kind-item-property`, e.g. the validator's) renumbered
+        to the rows as posted."""
+        out = {}
+        for key, message in errors.items():
+            match = re.fullmatch(r"([a-z_][a-z0-9_]*)-(\d+)-(.+)", key)
+            positions = self.rows.get(match.group(1)) if match else None
+            if positions and int(match.group(2)) < len(positions):
+                key = f"{match.group(1)}-{positions[int(match.group(2))]}-{match.group(3)}"
+            out[key] = message
+        return out
+
+
 def parse_gate(form: Any, lang: str, logic_fields: LogicFields | None = None,
                gettext: Callable[..., str] | None = None) -> tuple[dict, dict[str, str]]:
+    """`read_gate`'s document and errors."""
+    posted = read_gate(form, lang, logic_fields, gettext)
+    return posted.doc, posted.errors
+
+
+def read_gate(form: Any, lang: str, logic_fields: LogicFields | None = None,
+              gettext: Callable[..., str] | None = None) -> PostedGate:
     """What the gate form posted, as a gate document, and errors by control (`kind` or
     `kind-row-property`); a refused value stays in the document as the text typed, to show it
     again. Empty rows are dropped; a kind left empty is left out. A condition for which
     `logic_fields` offers fields is read from its condition builder (worded by `gettext`)."""
-    gate: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    posted = PostedGate()
     for kind in GATE_REQUIREMENTS.values():
         name, widget = f"g-{kind.name}", widget_of(kind.schema)
         if widget == "keys":
             picked = [k.strip() for k in form.getlist(name) for k in re.split(r"[\s,，]+", k) if k.strip()]
             if picked:
-                gate[kind.name] = list(dict.fromkeys(picked))
+                posted.doc[kind.name] = list(dict.fromkeys(picked))
         elif widget == "rows":
-            items = _parse_rows(kind, form, lang, errors, logic_fields, gettext)
+            items = _parse_rows(kind, form, lang, posted, logic_fields, gettext)
             if items:
-                gate[kind.name] = items
+                posted.doc[kind.name] = items
         else:
             text = str(form.get(name, "") or "").strip()
             if text:
                 try:
-                    gate[kind.name] = _parse_value("json", None, text, lang)
+                    posted.doc[kind.name] = _parse_value("json", None, text, lang)
                 except _Refused as refused:
-                    errors[kind.name] = str(refused)
-                    gate[kind.name] = text
-    return gate, errors
+                    posted.errors[kind.name] = str(refused)
+                    posted.doc[kind.name] = text
+    return posted
 
 
 #: rows read at most from one post
 MAX_ROWS = 50
 
 
-def _parse_rows(kind: RequirementKind, form: Any, lang: str, errors: dict[str, str],
+def _parse_rows(kind: RequirementKind, form: Any, lang: str, posted: PostedGate,
                 logic_fields: LogicFields | None, gettext: Callable[..., str] | None) -> list:
     props = kind.schema["items"]["properties"]
     count = str(form.get(f"g-{kind.name}-rows", "0") or "0")
-    items = []
+    items, rows = [], []
     for i in range(min(int(count), MAX_ROWS) if count.isdigit() else 0):
         item: dict[str, Any] = {}
         for prop, schema in props.items():
             widget = widget_of(schema)
             base = f"g-{kind.name}-{i}-{prop}"
+            control = f"{kind.name}-{i}-{prop}"
             if widget == "label":
                 texts = {code: str(form.get(f"{base}-{code}", "") or "").strip() for code in LANGS}
                 texts = {k: v for k, v in texts.items() if v}
@@ -249,7 +301,8 @@ def _parse_rows(kind: RequirementKind, form: Any, lang: str, errors: dict[str, s
             if offered is not None:
                 logic, problems = cb.from_form(form, base, offered, **({"gettext": gettext} if gettext else {}))
                 if problems:
-                    errors[f"{kind.name}-{len(items)}-{prop}"] = " ".join(p.message for p in problems)
+                    posted.errors[control] = " ".join(p.message for p in problems)
+                    posted.builder_problems[control] = tuple(problems)
                     item[prop] = None          # shown again from the post
                 elif logic is not None:
                     item[prop] = logic
@@ -260,8 +313,11 @@ def _parse_rows(kind: RequirementKind, form: Any, lang: str, errors: dict[str, s
             try:
                 item[prop] = _parse_value(widget, schema, text, lang)
             except _Refused as refused:
-                errors[f"{kind.name}-{len(items)}-{prop}"] = str(refused)
+                posted.errors[control] = str(refused)
                 item[prop] = text
         if item:
             items.append(item)
+            rows.append(i)
+    if rows:
+        posted.rows[kind.name] = rows
     return items

@@ -27,7 +27,10 @@ class Change:
     """One line of the preview. `kind`: entity_added, entity_removed, field_added, field_archived,
     field_restored, field_changed, field_relabelled, option_retired, option_restored, option_removed,
     stage_removed (`field`: the stage, `target`: where its records go), gate_stricter (`field`: the
-    stage, `records`: records it would now block)."""
+    stage, `records`: records it would now block), approvals_cancelled (`field`: a removed stage,
+    `records`: pending approval requests into it, which the publish cancels), approvals_kept (`field`:
+    a stage whose approval changes, `records`: pending requests into it, which keep the steps they
+    started with)."""
 
     kind: str
     entity: Any                      # the entity's label (Label) or key
@@ -153,6 +156,17 @@ def preview(conn: Connection, live_documents: dict, draft_documents: dict) -> Im
     return Impact(changes, counts)
 
 
+def _approvals(conn: Connection, kind: str, entity: EntityDef, stage, workflow_key: str,
+               waiting: dict[tuple, list]) -> list[Change]:
+    """One line for the pending approval requests into `stage`, with a few records as examples."""
+    ids = waiting.get((entity.key, stage.key)) or []
+    if not ids:
+        return []
+    titles = dict(conn.execute(select(records.c.id, records.c.title).where(records.c.id.in_(ids[:MAX_EXAMPLES]))).all())
+    return [Change(kind, entity.label, stage.label, f"{workflow_key}.{stage.key}", records=len(ids),
+                   examples=[(i, titles.get(i) or f"#{i}") for i in ids[:MAX_EXAMPLES]])]
+
+
 # -- reminders ---------------------------------------------------------------------------------------
 
 @dataclass
@@ -220,9 +234,13 @@ def reminder_changes(db, new_app: AppDef, now) -> list[ReminderChange]:
 def workflow_changes(conn: Connection, old: AppDef, new: AppDef, moves: dict) -> list[Change]:
     """Stages whose records must go elsewhere, and gates that would stop more records than now
     (judged by the real gate code over live records, see design.gate_preview)."""
+    from ..workflow.approvals import in_flight
     from .gate_preview import blocked_by_gate
     from .stage_moves import records_per_stage
     out: list[Change] = []
+    waiting: dict[tuple, list] = {}
+    for req in in_flight(conn, old.key):
+        waiting.setdefault((req.entity_key, req.to_stage), []).append(req.record_id)
     for key, before in old.workflows.items():
         after = new.workflows.get(key)
         entity = old.entity(before.entity)
@@ -236,10 +254,13 @@ def workflow_changes(conn: Connection, old: AppDef, new: AppDef, moves: dict) ->
             target = after.stage(target_key) if after is not None and target_key else None
             out.append(Change("stage_removed", entity.label, stage.label, f"{key}.{stage.key}",
                               records=held.get(stage.key, 0), target=target.label if target else None))
+            out += _approvals(conn, "approvals_cancelled", entity, stage, key, waiting)
         if after is None:
             continue
         for stage in after.stages:
             prior = before.stage(stage.key)
+            if prior is not None and prior.gate.extra.get("approval") != stage.gate.extra.get("approval"):
+                out += _approvals(conn, "approvals_kept", entity, stage, key, waiting)
             if prior is not None and prior.gate == stage.gate:
                 continue
             now_blocked = blocked_by_gate(conn, new, key, stage.key)

@@ -4,7 +4,7 @@ Each takes a workflow document and returns a changed deep copy; meaning is not
 checked here (the whole draft is validated after every edit, like `formloom
 validate`). A rule's key never changes once made: it names the rule's
 reminders and its run history. `edit_workflow` applies one of them to the
-draft on the revision the page showed, as `drafts.edit_draft` does for the app.
+draft on the revision the page showed, through `drafts.edit_documents` like every designer save.
 """
 from __future__ import annotations
 
@@ -81,16 +81,6 @@ def with_workflow(documents: dict, workflow_key: str, change: Callable[[dict], d
 
 def edit_workflow(conn: Connection, app_key: str, revision: int, user_id: int | None, workflow_key: str,
                   change: Callable[[dict], dict]) -> drafts.Draft:
-    """Apply `change` (workflow document -> workflow document) to the draft made on `revision`
-    (0: the page showed the live app, the draft starts now); DraftConflict when it moved on."""
-    draft = drafts.load_draft(conn, app_key)
-    if draft is None:
-        if revision != 0:
-            raise drafts.DraftConflict("The draft you were editing was published or discarded meanwhile.",
-                                       hint="Reload the page and make your change again.")
-        draft = drafts.open_draft(conn, app_key, user_id)
-    elif draft.revision != revision:
-        raise drafts.DraftConflict("Someone else changed this draft since you opened it.",
-                                   hint="Reload the page to see their change, then make yours again.")
-    return drafts.save_draft(conn, app_key, with_workflow(draft.documents, workflow_key, change), draft.revision,
-                             user_id)
+    """`drafts.edit_documents` for a change of one workflow (workflow document -> workflow document)."""
+    return drafts.edit_documents(conn, app_key, revision, user_id,
+                                 lambda docs: with_workflow(docs, workflow_key, change))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field as dc_field
 from datetime import datetime
 from typing import Any, Mapping
 
-from ..automation.rule_settings import DURATION, ENTITY, FIELD, STAGE
+from ..automation.rule_settings import DURATION, ENTITY, FIELD, STAGE, VIA
 from ..fields.settings import Setting
 from ..i18n import translate
 from .settings_form import _parse_one, _Refused, _shown, widget_for
@@ -28,7 +28,7 @@ from .settings_form import _parse_one, _Refused, _shown, widget_for
 UNITS = {"minutes": ("M", True), "hours": ("H", True), "days": ("D", False), "weeks": ("W", False),
          "months": ("M", False)}
 _SIMPLE_DURATION = re.compile(r"^(-)?P(?:(\d+)([DWMY])|T(\d+)([HM]))$")
-_CHOICE_SETTINGS = {STAGE.name: "stage", FIELD.name: "field", ENTITY.name: "entity"}
+_CHOICE_SETTINGS = {STAGE.name: "stage", FIELD.name: "field", ENTITY.name: "entity", VIA.name: "via"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ class RuleControl:
     value: Any = None
     choices: tuple = ()   # (value, text)
     error: str | None = None
+    refresh: bool = False  # changing it changes what other controls offer (the form reloads)
 
 
 def _text(mapping: Mapping[str, str], lang: str) -> str:
@@ -96,10 +97,14 @@ class Choices:
     fields: list = dc_field(default_factory=list)
     entities: list = dc_field(default_factory=list)
     recipients: list = dc_field(default_factory=list)   # (written, text)
+    vias: Mapping[str, list] = dc_field(default_factory=dict)   # entity key -> its fields linking here
 
-    def of(self, setting: Setting) -> tuple:
-        return tuple({"stage": self.stages, "field": self.fields, "entity": self.entities}[
-            _CHOICE_SETTINGS[setting.name]])
+    def of(self, setting: Setting, spec: Mapping[str, Any]) -> tuple:
+        """The choices of `setting`; a `via` offers the reference fields of the entity `spec` names."""
+        kind = _CHOICE_SETTINGS[setting.name]
+        if kind == "via":
+            return tuple(self.vias.get(spec.get(ENTITY.name), ()))
+        return tuple({"stage": self.stages, "field": self.fields, "entity": self.entities}[kind])
 
 
 def recipient_choices(kinds: Mapping[str, Any], roles: list[str], user_fields: list[tuple[str, str]],
@@ -135,8 +140,12 @@ def controls(settings: tuple[Setting, ...], spec: Mapping[str, Any], lang: str, 
             value = {"checked": [w for w in written if w in known],
                      "other": ", ".join(str(w) for w in written if w not in known)}
         elif widget == "choice":
-            offered = choices.of(setting)
+            offered = choices.of(setting, spec)
             value = raw or ""
+            if value and all(v != value for v, _ in offered):
+                offered += ((value, value),)            # kept, so a save does not drop it unseen
+            elif not value and len(offered) == 1 and setting.name == VIA.name:
+                value = offered[0][0]                   # the only way the entity links here
         elif widget == "time":
             value = raw or ""
         else:
@@ -145,7 +154,8 @@ def controls(settings: tuple[Setting, ...], spec: Mapping[str, Any], lang: str, 
                 offered = tuple((v if isinstance(v, str) else json.dumps(v), str(v)) for v in setting.schema["enum"])
                 value = "" if raw is None else (raw if isinstance(raw, str) else json.dumps(raw))
         out.append(RuleControl(setting.name, widget, _text(setting.label, lang), _text(setting.help, lang),
-                               setting.required, value, offered, errors.get(setting.name)))
+                               setting.required, value, offered, errors.get(setting.name),
+                               refresh=setting.name == ENTITY.name))
     return out
 
 

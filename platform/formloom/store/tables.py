@@ -246,7 +246,7 @@ approval_requests = Table(
     Column("to_stage", String(63), nullable=False),
     Column("requested_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("requested_at", UtcDateTime, nullable=False),
-    Column("status", String(16), nullable=False),            # pending | approved | rejected | withdrawn
+    Column("status", String(16), nullable=False),            # pending | approved | rejected | withdrawn | cancelled
     Column("spec", JsonDoc, nullable=False),                  # {"steps": [...], "allow_self_approval", "notify"}
     Column("step_index", Integer, nullable=False, default=0),
     Column("step_started_at", UtcDateTime, nullable=False),

@@ -149,13 +149,23 @@ def _revision() -> int:
     return int(raw)
 
 
-def _edit(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
+def edit_documents(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
+    """Apply `change` (documents -> documents) to the draft made on the posted revision, the
+    refusals (a stale page, an edit the document cannot take) in the reader's language. Every
+    designer screen saves through here."""
     actor = current_actor()
+    revision = _revision()
     try:
         with db().write() as conn:
-            return drafts.edit_draft(conn, place.app.key, _revision(), actor.id if actor else None, change)
+            return drafts.edit_documents(conn, place.app.key, revision, actor.id if actor else None, change)
     except drafts.DraftConflict as conflict:
         raise _translated(conflict) from None
+    except edits.EditError as error:
+        raise type(error)(_(error.message)) from None
+
+
+def _edit(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
+    return edit_documents(place, lambda docs: {**docs, "app": change(docs["app"])})
 
 
 def _translated(error: FormloomError) -> FormloomError:

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
@@ -24,12 +24,13 @@ from ..automation.dry_run import EVENT_TYPES as CHANGES, DryRun, dry_run_db
 from ..automation.recipients import RECIPIENTS
 from ..automation.settings import Settings
 from ..definitions.compile import compile_app
+from ..definitions.workflow_checks import via_fields
 from ..design import condition_builder as cb, drafts, rule_edits, rule_form
 from ..design.edits import EditError
 from ..errors import FormloomError, NotFoundError
 from ..store.tables import notifications, users
-from .designer import State, _translated, doc_label, load_design, load_state, worded
-from .helpers import Place, current_actor, db, lang, local_time
+from .designer import State, doc_label, edit_documents, load_design, load_state, worded
+from .helpers import Place, db, lang, local_time
 from .params import int_arg
 
 bp = Blueprint("designer_rules", __name__)
@@ -68,21 +69,8 @@ def _entity(state: State, workflow: dict) -> dict:
     return {"key": workflow.get("entity"), "fields": []}
 
 
-def _revision() -> int:
-    raw = request.form.get("revision", "")
-    if not raw.isdigit():
-        abort(400)
-    return int(raw)
-
-
 def _edit(place: Place, workflow_key: str, change) -> drafts.Draft:
-    actor = current_actor()
-    try:
-        with db().write() as conn:
-            return rule_edits.edit_workflow(conn, place.app.key, _revision(), actor.id if actor else None,
-                                            workflow_key, change)
-    except drafts.DraftConflict as conflict:
-        raise _translated(conflict) from None
+    return edit_documents(place, lambda docs: rule_edits.with_workflow(docs, workflow_key, change))
 
 
 def _rules_url(app_key: str, workflow_key: str, anchor: str = ""):
@@ -158,6 +146,9 @@ def _choices(state: State, workflow: dict) -> rule_form.Choices:
         fields=fields,
         entities=[(e["key"], doc_label(e.get("label")) or e["key"]) for e in state.app.get("entities", [])
                   if isinstance(e, dict) and "key" in e],
+        vias={e["key"]: [(f["key"], doc_label(f.get("label")) or f["key"])
+                         for f in via_fields(state.app, e["key"], workflow.get("entity"))]
+              for e in state.app.get("entities", []) if isinstance(e, dict) and "key" in e},
         recipients=rule_form.recipient_choices(RECIPIENTS, [r for r in state.app.get("roles", [])],
                                                user_fields, lang()))
 
@@ -358,7 +349,8 @@ def _save(app_key: str, workflow_key: str, rule_key: str | None):
     action = request.form.get("do", "save")
     if action in ("refresh", "add-action", "preview"):
         previews = _previews(place, state, workflow_key, rule_doc) if action == "preview" else None
-        return _editor(place, state, workflow_key, rule_doc, editing=rule_key is not None, errors=errors,
+        shown = {} if action == "refresh" else errors     # a picker changed the form: nothing was sent yet
+        return _editor(place, state, workflow_key, rule_doc, editing=rule_key is not None, errors=shown,
                        previews=previews, preview_record=_record_choice())
     if not errors:
         errors = _webhook_refusals(rule_doc)

@@ -19,14 +19,14 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from ..definitions.compile import compile_app
+from ..definitions.workflow_checks import via_fields
 from ..design import condition_builder as cb, drafts, workflow_edits as wfe
-from ..design.edits import EditError
-from ..design.gate_form import gate_sections, parse_gate
+from ..design.gate_form import gate_sections, read_gate
 from ..design.gate_preview import MAX_SCAN, blocked_by_gate
 from ..design.settings_form import LANGS, suggested_key
 from ..design.stage_moves import records_per_stage
 from ..errors import NotFoundError
-from .designer import State, _label_from_form, _revision, _translated, doc_label, load_design, load_state, worded
+from .designer import State, _label_from_form, doc_label, edit_documents as _edit, load_design, load_state, worded
 from .helpers import Place, current_actor, db, lang
 
 bp = Blueprint("designer_workflows", __name__)
@@ -109,29 +109,6 @@ def _gate_control(rest: str) -> str:
         return "gate:"
     kind, index, prop = match.groups()
     return f"gate:{kind}-{index}-{prop}" if index is not None and prop else f"gate:{kind}"
-
-
-def _edit(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
-    """Apply `change` (documents -> documents) to the draft made on the posted revision."""
-    actor = current_actor()
-    user_id = actor.id if actor else None
-    revision = _revision()
-    try:
-        with db().write() as conn:
-            draft = drafts.load_draft(conn, place.app.key)
-            if draft is None:
-                if revision != 0:
-                    raise drafts.DraftConflict("The draft you were editing was published or discarded meanwhile.",
-                                               hint="Reload the page and make your change again.")
-                draft = drafts.open_draft(conn, place.app.key, user_id)
-            elif draft.revision != revision:
-                raise drafts.DraftConflict("Someone else changed this draft since you opened it.",
-                                           hint="Reload the page to see their change, then make yours again.")
-            return drafts.save_draft(conn, place.app.key, change(draft.documents), draft.revision, user_id)
-    except drafts.DraftConflict as conflict:
-        raise _translated(conflict) from None
-    except EditError as error:
-        raise type(error)(_(error.message)) from None
 
 
 def _back(place: Place, workflow_key: str, anchor: str = ""):
@@ -243,6 +220,15 @@ def _choices(flow: Flow) -> dict[str, tuple]:
     return {"fields": fields, "roles": roles, "entities": entities}
 
 
+def _row_choices(flow: Flow, entities: tuple):
+    """A gate row's pickers: the app's entities, and the chosen entity's reference fields that
+    point at this workflow's entity (what the validator accepts as `via`)."""
+    def offered(item: dict) -> dict[str, tuple]:
+        vias = via_fields(flow.state.app, item.get("entity"), flow.doc.get("entity"))
+        return {"entity": entities, "via": tuple((f["key"], doc_label(f.get("label")) or f["key"]) for f in vias)}
+    return offered
+
+
 def _logic_fields(flow: Flow):
     """What a gate's conditions test: a row naming an entity (related records) tests that entity's
     fields; any other, the record's own fields and its stage."""
@@ -266,16 +252,19 @@ def _compiled_draft(flow: Flow):
 
 def _stage_page(place: Place, flow: Flow, stage_key: str, status: int = 200, *, stage_doc: dict | None = None,
                 errors: dict | None = None, gate_doc: dict | None = None, gate_errors: dict | None = None,
-                remove_error: str | None = None):
+                remove_error: str | None = None, builder_problems: dict | None = None):
+    """The stage's page; a posted gate (`gate_doc`) is shown with its own problems only, since the
+    saved gate's would name rows of another document."""
     stage = stage_doc if stage_doc is not None else wfe.stage_of(flow.doc, stage_key)
     located = flow.by_stage.get(stage_key, {})
     errors = {**{k: " ".join(v) for k, v in located.items() if not k.startswith("gate:")}, **(errors or {})}
-    gate_errors = {**{k[5:]: " ".join(v) for k, v in located.items() if k.startswith("gate:")},
-                   **(gate_errors or {})}
+    saved = {k[5:]: " ".join(v) for k, v in located.items() if k.startswith("gate:")} if gate_doc is None else {}
+    gate_errors = {**saved, **(gate_errors or {})}
     choices = _choices(flow)
     sections = gate_sections(gate_doc if gate_doc is not None else stage.get("gate"), lang(),
-                             fields=choices["fields"], roles=choices["roles"], entities=choices["entities"],
-                             errors=gate_errors, logic_fields=_logic_fields(flow))
+                             fields=choices["fields"], roles=choices["roles"],
+                             row_choices=_row_choices(flow, choices["entities"]), errors=gate_errors,
+                             builder_problems=builder_problems, logic_fields=_logic_fields(flow))
     blocked = None
     compiled = _compiled_draft(flow) if status == 200 else None
     if compiled is not None and compiled.workflows.get(flow.key) and compiled.workflows[flow.key].stage(stage_key):
@@ -288,7 +277,7 @@ def _stage_page(place: Place, flow: Flow, stage_key: str, status: int = 200, *, 
                            fields=choices["fields"], others=others, rot_amount=amount, rot_unit=unit,
                            rot_units=ROT_UNITS, blocked=blocked, max_scan=MAX_SCAN, held=flow.held.get(stage_key, 0),
                            remove_error=remove_error, tab="workflows", langs=LANGS,
-                           posted=request.form if gate_doc is not None and status != 200 else None), status
+                           posted=request.form if gate_doc is not None else None), status
 
 
 @bp.get("/apps/<app_key>/design/workflows/<workflow_key>/stages/<stage_key>")
@@ -379,12 +368,16 @@ def save_gate(app_key: str, workflow_key: str, stage_key: str):
     place = load_design(app_key)
     flow = _flow(app_key, workflow_key)
     wfe.stage_of(flow.doc, stage_key)
-    gate_doc, errors = parse_gate(request.form, lang(), _logic_fields(flow), worded)
+    posted = read_gate(request.form, lang(), _logic_fields(flow), worded)
+    gate_doc, errors = posted.doc, posted.errors
+    if request.form.get("do") == "refresh":     # a picker changed what the row's other pickers offer
+        return _stage_page(place, flow, stage_key, gate_doc=posted.shown(), gate_errors={})
     if not errors:
         candidate = wfe.set_gate(flow.state.documents, workflow_key, stage_key, gate_doc)
-        errors = _stage_problems(candidate, flow, stage_key, "gate:")
+        errors = posted.as_posted(_stage_problems(candidate, flow, stage_key, "gate:"))
     if errors:
-        return _stage_page(place, flow, stage_key, 422, gate_doc=gate_doc, gate_errors=errors)
+        return _stage_page(place, flow, stage_key, 422, gate_doc=posted.shown(), gate_errors=errors,
+                           builder_problems=posted.builder_problems)
     _edit(place, lambda docs: wfe.set_gate(docs, workflow_key, stage_key, gate_doc))
     return redirect(_stage_url(place, workflow_key, stage_key, "#gate"), code=303)
 

@@ -66,7 +66,7 @@ APPROVAL = {
         "id": {"type": "integer"}, "app": {"type": "string"}, "entity": {"type": "string"},
         "record_id": {"type": "integer"}, "from_stage": {"type": ["string", "null"]}, "to_stage": {"type": "string"},
         "requested_by": {"type": ["integer", "null"]}, "requested_at": {"type": "string", "format": "date-time"},
-        "status": {"enum": ["pending", "approved", "rejected", "withdrawn"]}, "status_text": {"type": "string"},
+        "status": {"enum": ["pending", "approved", "rejected", "withdrawn", "cancelled"]}, "status_text": {"type": "string"},
         "step": {"type": "integer"}, "steps": {"type": "integer"}, "step_key": {"type": ["string", "null"]},
         "step_label": {"type": ["string", "null"]}, "waiting_on": {"type": "array", "items": {"type": "integer"}},
         "decided_at": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},

@@ -32,6 +32,10 @@ from .gates import GateBlocked, condition_vars
 from .stages import parse_duration
 
 PENDING = "pending"
+#: A request into a stage that a published version no longer has: it can never end in the move.
+CANCELLED = "cancelled"
+STAGE_GONE = N_("The stage %(stage)s was removed from the pipeline, so this request was cancelled; "
+                "the record stays where it is.")
 #: The job kind the worker runs when a step's timeout comes (automation/worker.py).
 TIMEOUT_JOB = "approval_timeout"
 
@@ -105,7 +109,7 @@ class ApprovalRequest:
         if self.pending and self.step is not None:
             return waiting_text(lang, self.step_index, len(self.steps), step_label(self.step, lang))
         return translate(lang, {"approved": N_("approved"), "rejected": N_("rejected"),
-                                "withdrawn": N_("withdrawn")}.get(self.status, self.status))
+                                "withdrawn": N_("withdrawn"), CANCELLED: N_("cancelled")}.get(self.status, self.status))
 
     def as_dict(self, lang: str = "en") -> dict:
         return {"id": self.id, "app": self.app_key, "entity": self.entity_key, "record_id": self.record_id,
@@ -193,6 +197,39 @@ def in_flight(conn: Connection, app_key: str) -> list[ApprovalRequest]:
                                                         approval_requests.c.status == PENDING)
                         .order_by(approval_requests.c.id))
     return [_request(r) for r in rows]
+
+
+def stranded(conn: Connection, app: AppDef) -> list[ApprovalRequest]:
+    """Pending requests of `app` into a stage its workflow no longer has (a publish removed it)."""
+    out = []
+    for req in in_flight(conn, app.key):
+        entity = app.entity(req.entity_key)
+        workflow = app.workflow_for(entity.key) if entity is not None else None
+        if entity is not None and (workflow is None or workflow.stage(req.to_stage) is None):
+            out.append(req)
+    return out
+
+
+def cancel_stranded(conn: Connection, app: AppDef, now: datetime) -> int:
+    """After a publish, cancel the requests `stranded` names, with a trace a person can read: the
+    request says why, the decision and the audit say "cancel", the requester and the step's
+    approvers are told, `approval_decided` is emitted. A request whose stage still exists keeps
+    the steps it started with, whatever the new version's approval says."""
+    count = 0
+    for req in stranded(conn, app):
+        entity = app.entity(req.entity_key)
+        reason = translate("en", STAGE_GONE, stage=req.to_stage)
+        try:
+            record = get_record(conn, app, entity, req.record_id, for_update=True)
+            _advance(conn, req, "en", status=CANCELLED, decided_at=now, reason=reason, waiting_on=[])
+        except (ConflictError, NotFoundError):      # decided meanwhile, or its record is gone: not ours to end
+            continue
+        _decision(conn, req, None, "cancel", reason, now)
+        _audit(conn, app, entity, record, None, now, {"request": req.id, "decision": "cancel",
+                                                      "step": (req.step or {}).get("key"), "comment": reason})
+        _decided(conn, app, entity, record, get_request(conn, req.id), None, now, also=req.waiting_on)
+        count += 1
+    return count
 
 
 def requested_by(conn: Connection, actor: Any) -> list[ApprovalRequest]:
@@ -462,8 +499,9 @@ def _audit(conn, app, entity, record, user_id, now, what: Mapping[str, Any]) -> 
                                       user_id=user_id, at=now, record_version=record.version))
 
 
-def _decided(conn, app, entity, record, req: ApprovalRequest, actor_id, now) -> None:
-    """Emit `approval_decided`, cancel the pending timeout and tell the requester and `notify`."""
+def _decided(conn, app, entity, record, req: ApprovalRequest, actor_id, now, also: Iterable[int] = ()) -> None:
+    """Emit `approval_decided`, cancel the pending timeout and tell the requester, `notify` and
+    `also`."""
     from ..automation.channels.inapp import notify_user
     conn.execute(update(jobs).where(jobs.c.kind == TIMEOUT_JOB, jobs.c.record_id == record.id,
                                     jobs.c.status == "pending").values(status="cancelled", finished_at=now))
@@ -471,7 +509,7 @@ def _decided(conn, app, entity, record, req: ApprovalRequest, actor_id, now) -> 
                {"request": req.id, "outcome": req.status, "to": req.to_stage, "actor": actor_id,
                 "reason": req.reason}, now)
     people = [req.requested_by] if req.requested_by else []
-    people += _notify_list(conn, app, record, req.spec.get("notify") or ())
+    people += _notify_list(conn, app, record, req.spec.get("notify") or ()) + list(also)
     for uid in dict.fromkeys(p for p in people if p and p != actor_id):
         row = conn.execute(select(users.c.language).where(users.c.id == uid)).first()
         lang = (row.language if row else None) or "en"
