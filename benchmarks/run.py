@@ -1,6 +1,11 @@
 """Formloom against the hand-coded baseline, and how Formloom's cost grows with data.
 
     python -m benchmarks.run [--quick] [--db sqlite|postgres|both] [--out DIR]
+    python -m benchmarks.run --only list_filtered,detail_get [--db sqlite] [--iterations N]
+
+`--only` measures just those web operations in-process at the quick size (10,000
+opportunities) and prints their figures as JSON; it never writes latest.md / latest.json
+(a partial run on a shared machine must not replace the full report).
 
 Writes benchmarks/results/latest.md and latest.json (see benchmarks/README.md).
 """
@@ -158,6 +163,12 @@ class Http:
         self.token = TOKEN.search(page.decode()).group(1)
 
 
+#: What a request's time is read from: wall time, or with `--clock cpu` the calling thread's
+#: CPU time (in-process on SQLite all of a request's work is in this thread, so on a shared,
+#: overloaded machine CPU time separates a change from the noise far better).
+CLOCK: Callable[[], float] = time.perf_counter
+
+
 def one(op: str, side: Side, client, n: int) -> float:
     if op == "form_get":
         method, path, body, ok = "GET", side.form_path, None, 200
@@ -170,18 +181,18 @@ def one(op: str, side: Side, client, n: int) -> float:
     else:
         path, body = side.next_move()
         method, ok = "POST", 303
-    t0 = time.perf_counter()
+    t0 = CLOCK()
     status, payload = client.request(method, path, body)
-    elapsed = time.perf_counter() - t0
+    elapsed = CLOCK() - t0
     if status != ok:
         raise RuntimeError(f"{side.name} {op} {method} {path}: {status} {payload[:600]!r}")
     return elapsed
 
 
 def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup: int, block: int = 5) -> dict:
-    """Each op: warm-up on both, then alternate blocks of requests Formloom/baseline."""
+    """Each op (of `iterations`): warm-up on both, then alternate blocks of requests Formloom/baseline."""
     out = {}
-    for op in WEB_OPS:
+    for op in [op for op in WEB_OPS if op in iterations]:
         samples = {s.name: [] for s in sides}
         errors = {}
         for s, c in zip(sides, clients):
@@ -493,6 +504,26 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     return res
 
 
+def run_pages(kind: str, ops: list[str], n: int, workdir: Path) -> dict:
+    """Only the given web operations, in-process, at the small size: for comparing a change
+    with its base in interleaved runs without the rest of the benchmark."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    url = env.fresh_database(kind, workdir)
+    info = env.setup(url, workdir)
+    env.load_tranche(url, 0, D.FIRST, [info["admin_id"]] + info["owners"], now)
+    fapp, bapp = env.formloom_app(url, workdir), env.baseline_app(url)
+    fside, bside = formloom_side(env.stage_move_endpoint(fapp) or env.MOVE_ADAPTER), baseline_side()
+    fclient, bclient = InProcess(fapp), InProcess(bapp)
+    fclient.login(fside.form_path)
+    bclient.login(bside.form_path)
+    try:
+        return compare([fside, bside], [fclient, bclient], {op: n for op in ops}, 5)
+    finally:
+        fapp.extensions["formloom.db"].dispose()
+        bapp.extensions["baseline.engine"].dispose()
+        env.drop_database(kind, url)
+
+
 # -- report ------------------------------------------------------------------------------------------------------
 
 def versions() -> dict:
@@ -636,9 +667,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", help=f"comma-separated web operations ({', '.join(WEB_OPS)}): "
+                                       "just those, in-process, printed as JSON, no report written")
+    parser.add_argument("--iterations", type=int, default=40, help="requests per operation with --only")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="with --only: time requests by wall clock or by this thread's CPU time")
     args = parser.parse_args(argv)
     started = time.time()
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    if args.only:
+        ops = [op.strip() for op in args.only.split(",") if op.strip()]
+        unknown = [op for op in ops if op not in WEB_OPS]
+        if unknown:
+            parser.error(f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(WEB_OPS)}")
+        global CLOCK
+        CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
+        with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
+            pages = {kind: run_pages(kind, ops, args.iterations, Path(tmp)) for kind in kinds}
+        print(json.dumps({"source": source_state(), "pages": pages}, indent=1))
+        return 0
     details = {}
     with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
         for kind in kinds:
