@@ -36,8 +36,8 @@ from ..workflow.approvals import ApprovalPending, ApprovalStarted
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .gate_dialog import ConflictView, GateDialog, WebFixPlace, failure_views, fillable_fields, needs_editing
-from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
-                      zone_for)
+from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, page_read,
+                      safe_next, zone_for)
 from .params import int_arg
 from .records import RECORD_FIELD, FormState, _team_of, field_views, op_labels, readable_record
 
@@ -576,7 +576,7 @@ def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = Fa
     if workflow is None or not workflow.stages:
         return None
     now = utcnow()
-    with db().read() as conn:
+    with page_read() as conn:
         rows = stage_history_rows(conn, record.id)
     spent = time_in_stages(rows, now)
     visited = {r.to_stage for r in rows}
