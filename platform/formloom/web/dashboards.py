@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request
+from flask import Blueprint, g, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +49,7 @@ def nav_dashboards(app) -> list[DashboardDef]:
         with page_read() as conn:
             return visible_dashboards(conn, actor, app_def, version_id)
     except SQLAlchemyError:        # the menu of an error page (database away) still renders
+        g._formloom_nav_incomplete = True        # ... but is not kept (web/nav_menu.py)
         return []
 
 
