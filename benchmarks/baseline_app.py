@@ -353,9 +353,12 @@ def create_baseline_app(database_url: str, secret_key: str = "baseline-secret", 
                   "name": Opportunity.name, "updated_at": Opportunity.updated_at}.get(sort.lstrip("-"))
         if column is None:
             abort(400)
+        # the query shape Formloom uses (store/query.py `_order`): missing values last, except
+        # where a filter already rules them out, so PostgreSQL can walk the index backwards
+        never_null = sort.lstrip("-") == "amount" and bool(args.get("amount_min") or args.get("amount_max"))
         if sort.startswith("-"):
-            order = [column.desc().nulls_last() if engine.dialect.name == "postgresql" else column.desc(),
-                     Opportunity.id.desc()]
+            order = [column.desc().nulls_last() if engine.dialect.name == "postgresql" and not never_null
+                     else column.desc(), Opportunity.id.desc()]
         else:
             order = [column.asc(), Opportunity.id.asc()]
         rows = g.db.execute(stmt.order_by(*order).limit(PAGE + 1).offset(max(0, offset))).all()

@@ -33,6 +33,7 @@ from .auth.users import create_user, set_roles, user_id_by_email
 from .definitions.model import AppDef
 from .store.db import Database
 from .store.records import create_record
+from .store.statistics import refresh_statistics
 from .store.tables import events, notifications, records, stage_history, users
 
 DEMO_FILE = "demo_data.json"
@@ -73,8 +74,8 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
         _settle_automation(conn, app, now, float(data.get("replay_days", REPLAY_DAYS)))
         _demo_notes(conn, app, data.get("notifications", []), user_ids, now)
         _read_older(conn, user_ids.values(), now - timedelta(days=float(data.get("unread_days", UNREAD_DAYS))))
-    if created:             # the install analyzed an empty table: plans would use stale statistics
-        db.analyze("records")
+    if created:             # the install saw an empty table: plans would use no statistics
+        refresh_statistics(db)
     return {"users": len(user_ids), "records": created}
 
 

@@ -30,6 +30,7 @@ from typing import Any, Callable
 from sqlalchemy import Connection, and_, or_, select, update
 
 from ..store.db import Database
+from ..store.statistics import refresh_if_moved
 from ..store.tables import jobs
 from .actions import describe_error
 from .channels import DeliveryError, PermanentError, TemporaryError
@@ -305,11 +306,15 @@ def run_once(db: Database, catalog, now: datetime | None = None, settings: Setti
     return ran
 
 
+#: How often a worker asks whether the planner's statistics went stale (a cheap query).
+STATISTICS_CHECK_SECONDS = 30.0
+
+
 class Worker(threading.Thread):
     """`run_once` every `interval` seconds until `stop()`; the current job always finishes."""
 
     def __init__(self, db: Database, catalog, settings: Settings | None = None, *, interval: float | None = None,
-                 worker_id: str | None = None):
+                 worker_id: str | None = None, statistics_every: float = STATISTICS_CHECK_SECONDS):
         super().__init__(name="formloom-worker", daemon=True)
         self.db, self.catalog = db, catalog
         self.settings = settings or Settings.from_env()
@@ -318,12 +323,13 @@ class Worker(threading.Thread):
         self._halt = threading.Event()
         self.wake = threading.Event()      # set() to run now (e.g. after a web write)
         self.runs = 0
+        self.statistics_every = statistics_every
+        self._statistics_due = 0.0         # time.monotonic() of the next statistics check
 
     def run(self) -> None:
         while not self._halt.is_set():
             try:
-                run_once(self.db, self.catalog, settings=self.settings, worker_id=self.worker_id,
-                         should_stop=self._halt.is_set)
+                self.run_round()
             except Exception:
                 if self._halt.is_set():
                     break
@@ -331,6 +337,17 @@ class Worker(threading.Thread):
             self.runs += 1
             self.wake.wait(self.interval)
             self.wake.clear()
+
+    def run_round(self) -> int:
+        """One pass of the loop: events and due jobs, then (at most every `statistics_every`
+        seconds) the planner's statistics if the data moved since they were taken."""
+        ran = run_once(self.db, self.catalog, settings=self.settings, worker_id=self.worker_id,
+                       should_stop=self._halt.is_set)
+        if not self._halt.is_set() and time.monotonic() >= self._statistics_due:
+            self._statistics_due = time.monotonic() + self.statistics_every
+            if refresh_if_moved(self.db):
+                log.info("planner statistics refreshed: row counts moved since the last analyze")
+        return ran
 
     def request_stop(self) -> None:
         """Ask the thread to stop after the event or job at hand (safe from a signal handler)."""

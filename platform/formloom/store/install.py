@@ -28,6 +28,7 @@ from ..resources import workflows_dir
 from .apps import InstalledVersion, current_version, publish_version
 from .db import Database
 from .expressions import create_index_sql, create_statistics_sql
+from .statistics import refresh_statistics
 from .tables import records
 
 MAX_EXAMPLES = 3
@@ -152,7 +153,7 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
     from ..dashboards.storage import rebuild_indexes
     with db.write() as conn:
         rebuild_indexes(conn, new_app, documents.get("dashboards") or {})
-    db.analyze("records")       # new indexes are only picked well with fresh statistics
+    refresh_statistics(db)      # new indexes are only picked well with fresh statistics (if rows exist)
     return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,
                          converted=converted)
 

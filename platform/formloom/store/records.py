@@ -492,6 +492,17 @@ def emit_event(conn: Connection, app_key: str, entity_key: str, record_id: int |
                                        payload=dict(payload), depth=depth, created_at=now or utcnow()))
 
 
+def emit_events(conn: Connection, app_key: str, entity_key: str, record_id: int | None,
+                typed: Sequence[tuple[str, Mapping[str, Any]]], now: datetime | None = None, depth: int = 0) -> None:
+    """Several events of one record, (type, payload) in order, in one statement: their ids
+    follow the order given, which is the order automation reads them."""
+    if typed:
+        at = now or utcnow()
+        conn.execute(insert(events), [{"app_key": app_key, "entity_key": entity_key, "record_id": record_id,
+                                       "type": event_type, "payload": dict(payload), "depth": depth, "created_at": at}
+                                      for event_type, payload in typed])
+
+
 def audit_rows(conn: Connection, record_id: int) -> list[dict]:
     rows = conn.execute(select(audit, users.c.name.label("user_name"))
                         .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))

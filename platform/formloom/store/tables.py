@@ -301,3 +301,15 @@ saved_views = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_saved_views_entity", "app_key", "entity_key"),
 )
+
+#: What the planner's statistics last saw, per entity (store/statistics.py): the live rows
+#: counted right after the engine's own ANALYZE and the highest record id then. Rows written
+#: since are those above `max_id`, so deciding whether to analyze again reads only them.
+statistics_marks = Table(
+    "statistics_marks", metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("entity_key", String(63), primary_key=True),
+    Column("rows", BigInteger, nullable=False),
+    Column("max_id", BigInteger, nullable=False),
+    Column("analyzed_at", UtcDateTime, nullable=False),
+)

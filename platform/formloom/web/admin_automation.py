@@ -28,7 +28,7 @@ from ..errors import ForbiddenError, NotFoundError
 from ..store.query import titles_in_app
 from ..ids import parse_int
 from ..store.tables import jobs, outbox_mail, records
-from .helpers import Place, catalog, current_actor, db, load_app, local_time
+from .helpers import Place, catalog, current_actor, db, load_app, local_time, page_read
 from .params import int_arg
 
 bp = Blueprint("admin_automation", __name__)
@@ -95,7 +95,7 @@ def manages_people(actor) -> bool:
         return False
     cached = g.get("_formloom_manages")
     if cached is None:
-        with db().read() as conn:
+        with page_read() as conn:
             cached = g._formloom_manages = bool(reports_of(conn, actor.id))
     return cached
 

@@ -27,7 +27,7 @@ from ..workflow.approvals import (ApprovalRequest, decide, decisions_of, may_dec
 from ..workflow.approvers import step_label
 from . import api
 from .display import lookups_for, show
-from .helpers import catalog, current_actor, db, lang, local_time, safe_next
+from .helpers import catalog, current_actor, db, lang, local_time, page_read, safe_next
 
 bp = Blueprint("approvals", __name__)
 api_bp = Blueprint("approvals_api", __name__)
@@ -159,7 +159,7 @@ def approvals_waiting() -> int:
     actor = current_actor()
     if actor is None:
         return 0
-    with db().read() as conn:
+    with page_read() as conn:
         return len(_waiting(conn, actor))
 
 

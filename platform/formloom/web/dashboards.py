@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, redirect, render_template, request
+from flask import Blueprint, g, jsonify, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +21,7 @@ from ..dashboards.model import CHART_TYPES, DashboardDef, WidgetDef
 from ..dashboards.periods import PERIODS, PeriodError, resolve_period
 from ..errors import NotFoundError
 from .display import lookups_for, show
-from .helpers import cached_url_for, catalog, current_actor, db, lang, load_app, zone_for
+from .helpers import cached_url_for, catalog, current_actor, db, lang, load_app, page_read, zone_for
 
 bp = Blueprint("dashboards", __name__)
 
@@ -46,9 +46,10 @@ def nav_dashboards(app) -> list[DashboardDef]:
         return []
     try:
         app_def, version_id = catalog().get(app.key)
-        with db().read() as conn:
+        with page_read() as conn:
             return visible_dashboards(conn, actor, app_def, version_id)
     except SQLAlchemyError:        # the menu of an error page (database away) still renders
+        g._formloom_nav_incomplete = True        # ... but is not kept (web/nav_menu.py)
         return []
 
 

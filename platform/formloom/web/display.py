@@ -56,6 +56,13 @@ class Lookups:
     titles: dict[tuple[str, int], str] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
     urls: dict[tuple[str, str], Callable[[int], str]] = field(default_factory=dict)
+    zones: dict[str, Any] = field(default_factory=dict)        # app key -> the reader's zone, once per page
+
+    def zone(self, app: AppDef):
+        found = self.zones.get(app.key)
+        if found is None:
+            found = self.zones[app.key] = reader_zone(app)
+        return found
 
     def detail_url(self, app_key: str, entity_key: str, record_id: int) -> str:
         maker = self.urls.get((app_key, entity_key))
@@ -100,7 +107,7 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
     if f.type == "user":
         return Shown(text=", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
     if f.type in ("date", "datetime"):
-        text = format_value(f.type, value, lang, reader_zone(app))
+        text = format_value(f.type, value, lang, lookups.zone(app))
         if text is not None:
             return Shown(text=text)
     try:

@@ -2,9 +2,11 @@
 app and entity the URL names, and how to answer htmx with a fragment."""
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -12,6 +14,7 @@ from flask import Flask, current_app, g, has_request_context, render_template, r
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import Connection
 
 from ..auth import policy
 from ..auth.users import Actor
@@ -24,12 +27,48 @@ from ..store.db import Database
 
 def current_actor() -> Actor | None:
     """The Actor of this request (loaded fresh by Flask-Login's user loader), or None.
-    None too once the request met a database outage: its error page must not load the user."""
-    if g.get("_formloom_db_down"):
+    None too once the request met a database outage: its error page must not load the user.
+    A page asks dozens of times: once Flask-Login has loaded the user, it is read from `g`
+    directly rather than through the `current_user` proxy."""
+    if not has_request_context():
         return None
-    if current_user and current_user.is_authenticated:
-        return current_user.actor
+    store = g._get_current_object()
+    if getattr(store, "_formloom_db_down", False):
+        return None
+    user = getattr(store, "_login_user", None)
+    if user is None:
+        user = current_user._get_current_object()
+    if user is not None and user.is_authenticated:
+        return user.actor
     return None
+
+
+@contextmanager
+def page_read() -> Iterator[Connection]:
+    """One read transaction for the pieces a page's templates ask for on their own (the menu's
+    dashboards, the approvals count, the bell, saved views): opened by the first of them and
+    closed when the request ends, instead of one transaction each. A failure inside closes it
+    (the next piece opens a fresh one)."""
+    if not has_request_context():
+        with db().read() as conn:
+            yield conn
+        return
+    held = g.get("_formloom_page_read")
+    if held is None:
+        manager = db().read()
+        held = g._formloom_page_read = (manager, manager.__enter__())
+    try:
+        yield held[1]
+    except BaseException:
+        g.pop("_formloom_page_read", None)
+        held[0].__exit__(*sys.exc_info())
+        raise
+
+
+def _close_page_read(_exc: BaseException | None = None) -> None:
+    held = g.pop("_formloom_page_read", None)
+    if held is not None:
+        held[0].__exit__(None, None, None)
 
 
 def db() -> Database:
@@ -269,6 +308,9 @@ def public_url(path: str) -> str:
 
 def init_templates(app: Flask) -> None:
     from .datetimes import init_filters
+    from .nav_menu import nav_menu
+    app.teardown_request(_close_page_read)
+    app.jinja_env.globals["nav_menu"] = nav_menu
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["field_type"] = lambda f: field_type(f.type)     # its widget_template, validates_live
     init_filters(app)

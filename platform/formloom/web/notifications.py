@@ -18,7 +18,7 @@ from ..automation import mark_all_read, mark_read, notifications_for, unread_cou
 from ..ids import parse_int
 from ..store.tables import notifications, records
 from . import api
-from .helpers import current_actor, db, is_fragment_request, local_time, public_url, safe_next
+from .helpers import current_actor, db, is_fragment_request, local_time, page_read, public_url, safe_next
 from .params import int_arg
 
 bp = Blueprint("notifications", __name__)
@@ -41,7 +41,7 @@ def unread_notifications() -> int:
     actor = current_actor()
     if actor is None:
         return 0
-    with db().read() as conn:
+    with page_read() as conn:
         return unread_capped(conn, actor.id)
 
 

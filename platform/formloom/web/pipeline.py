@@ -37,8 +37,8 @@ from ..workflow.history import retired_stage_labels
 from ..workflow.kanban import sum_field_of
 from .display import Shown, lookups_for, show
 from .gate_dialog import ConflictView, GateDialog, WebFixPlace, failure_views, fillable_fields, needs_editing
-from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, safe_next,
-                      zone_for)
+from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, page_read,
+                      safe_next, zone_for)
 from .params import int_arg
 from .records import RECORD_FIELD, FormState, _team_of, field_views, op_labels, readable_record
 
@@ -583,7 +583,7 @@ def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = Fa
     if workflow is None or not workflow.stages:
         return None
     now = utcnow()
-    with db().read() as conn:
+    with page_read() as conn:
         rows = stage_history_rows(conn, record.id)
         gone = {k for r in rows for k in (r.from_stage, r.to_stage) if k and workflow.stage(k) is None}
         retired = retired_stage_labels(conn, app.key, workflow.key, gone)

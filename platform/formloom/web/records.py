@@ -31,6 +31,7 @@ from ..store.records import (Record, clean_context, create_record, get_record, s
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, show
+from .list_rows import RowCells, select_label
 from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
@@ -230,19 +231,29 @@ def list_view(app_key: str, entity_key: str):
                 page = list_records(conn, app, entity, actor, query, with_total=True)
             except FormloomError as problem:     # e.g. a stage name that is not one of the stages
                 error, status, page = problem, 422 if is_fragment_request() else 400, None
+        column_labels = [label(f.label) for f in columns]
         if page is not None:
             lookups = lookups_for(conn, app, columns, [r.data for r in page.items],
                                   extra_users=[r.owner_id for r in page.items] if show_owner else (), actor=actor)
             code = lang()
-            rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
-                     "owner": lookups.names.get(r.owner_id, "") if show_owner else None,
-                     "stage": workflow.stage(r.stage) if workflow and r.stage else None,
-                     "url": lookups.detail_url(app.key, entity.key, r.id)}
-                    for r in page.items]
+            staged = bool(workflow and workflow.stages)
+            cells_of = RowCells(columns, column_labels, entity.title, code,
+                                owner_label=_("Owner") if show_owner else None,
+                                stage_label=_("Stage") if staged else None)
+            select_pattern = _("Select %(title)s")
+            rows = []
+            for r in page.items:
+                cells = [show(app, f, r.data.get(f.key), code, lookups) for f in columns]
+                url = lookups.detail_url(app.key, entity.key, r.id)
+                owner = lookups.names.get(r.owner_id, "") if show_owner else None
+                stage = workflow.stage(r.stage) if workflow and r.stage else None
+                rows.append({"record": r, "cells": cells, "owner": owner, "stage": stage, "url": url,
+                             "html": cells_of(r.id, cells, url, owner, stage),
+                             "select_label": select_label(select_pattern, cells, r.id)})
         filters = active_filters(entity, labels, conn, app)
     context = dict(
         place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
-        column_labels=[label(f.label) for f in columns],
+        column_labels=column_labels,
         query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
         q=request.args.get("q", ""), filters=filters,
         all_fields=visible, op_labels=labels, chosen_cols=[f.key for f in columns] + ([OWNER_COLUMN] if show_owner else []),

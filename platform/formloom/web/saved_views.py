@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from ..auth import policy
 from ..collab.views import delete_view, kept_query, save_view, views_for
 from ..store.query import parse_list_args
-from .helpers import current_actor, db, lang, load_entity
+from .helpers import current_actor, db, lang, load_entity, page_read
 
 bp = Blueprint("saved_views", __name__)
 
@@ -25,7 +25,7 @@ def views_panel(app, entity) -> dict:
     actor = current_actor()
     current = kept_query(request.args.items(multi=True))
     list_url = url_for("records.list_view", app_key=app.key, entity_key=entity.key)
-    with db().read() as conn:
+    with page_read() as conn:
         views = views_for(conn, app, entity, actor)
     shown = [{"id": v.id, "name": v.name, "role": v.role, "url": f"{list_url}?{v.query}" if v.query else list_url,
               "current": v.query == current,

@@ -12,6 +12,8 @@ UPDATE and write the same trail through `write_move_trail`.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -22,7 +24,7 @@ from ..auth.users import reports_of
 from ..definitions.model import AppDef, EntityDef, StageDef, WorkflowDef
 from ..errors import ForbiddenError, FormloomError, NotFoundError
 from ..i18n import translate
-from ..store.records import Record, emit_event, get_record, stale, update_record, utcnow
+from ..store.records import Record, emit_events, get_record, stale, update_record, utcnow
 from ..store.tables import audit, records, stage_history
 from .approvals import ApprovalPending, ApprovalRequired, ApprovalStarted, pending_request, start_request
 from .gates import GateBlocked, check_move
@@ -104,9 +106,10 @@ def move_to_stage(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
         raise ApprovalPending(translate(lang, "This record is awaiting approval: it cannot move meanwhile."),
                               hint=translate(lang, "Wait for the decision, or withdraw the request first."))
 
-    # a savepoint: a refused move leaves nothing behind (not even `values`), even when the
-    # caller catches the refusal and commits its transaction anyway
-    with conn.begin_nested():
+    # a savepoint when `values` are written first: a refused move leaves nothing behind (not
+    # even `values`), even when the caller catches the refusal and commits its transaction
+    # anyway. Without values nothing is written before the last check, so none is needed.
+    with conn.begin_nested() if values else nullcontext():
         if values:
             writable = [f.key for f in writable_fields(actor, app, entity, stage=target)]
             record = update_record(conn, app, entity, record_id, values, actor_id=actor.id,
@@ -155,7 +158,8 @@ def _write_move(conn: Connection, app: AppDef, entity: EntityDef, record: Record
     if result.rowcount != 1:
         raise stale(get_record(conn, app, entity, record.id), lang)
     write_move_trail(conn, app, entity, record, target.key, actor.id, now, new_version, reason)
-    return get_record(conn, app, entity, record.id)
+    return replace(record, stage=target.key, stage_entered_at=now, version=new_version, updated_at=now,
+                   updated_by=actor.id)             # what was written: no re-read
 
 
 def write_move_trail(conn: Connection, app: AppDef, entity: EntityDef, record: Record, to_stage: str,
@@ -175,6 +179,5 @@ def write_move_trail(conn: Connection, app: AppDef, entity: EntityDef, record: R
     payload = {"from": record.stage, "to": to_stage, "actor": actor_id}
     if reason is not None:
         payload["override_reason"] = reason
-    if record.stage is not None:
-        emit_event(conn, app.key, entity.key, record.id, "stage_left", payload, now)
-    emit_event(conn, app.key, entity.key, record.id, "stage_entered", payload, now)
+    typed = ([("stage_left", payload)] if record.stage is not None else []) + [("stage_entered", payload)]
+    emit_events(conn, app.key, entity.key, record.id, typed, now)

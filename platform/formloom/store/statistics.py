@@ -1,0 +1,84 @@
+"""The planner's statistics kept fresh by the engine itself, with no operator.
+
+Statistics gathered while an entity was small (or empty, right after an install) make the
+planner pick an equality filter's index and sort every match, or on PostgreSQL scan a whole
+entity to find one record. SQLite never analyzes by itself, and PostgreSQL only does with
+autovacuum, which an engine cannot count on. So the engine analyzes `records` when some
+entity's row count moved by more than a share since the last analyze (the worker asks
+every little while, bulk loads and imports ask when they finish) and after an install on a
+non-empty table (new indexes have no statistics at all).
+
+Deciding is cheap: `statistics_marks` keeps, per entity, the rows counted at the last
+analyze and the highest record id then, so the check counts only the records written since
+(a primary-key range), never the whole table.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, delete, func, insert, select
+
+from .db import Database
+from .tables import records, statistics_marks
+
+#: An entity's rows must have grown by this share of what the last analyze counted ...
+ANALYZE_SHARE = 0.2
+#: ... and by at least this many rows (small tables are planned well by rule of thumb).
+ANALYZE_MIN_ROWS = 500
+
+
+def statistics_are_stale(conn: Connection, *, share: float = ANALYZE_SHARE,
+                         min_rows: int = ANALYZE_MIN_ROWS) -> bool:
+    """Whether records written since the last analyze moved some entity's row count by more
+    than `share` (and at least `min_rows`)."""
+    marks = {(m.app_key, m.entity_key): m for m in conn.execute(select(statistics_marks))}
+    since = min((m.max_id for m in marks.values()), default=0)
+    written = conn.execute(select(records.c.app_key, records.c.entity_key, func.count())
+                           .where(records.c.id > since)
+                           .group_by(records.c.app_key, records.c.entity_key))
+    for app_key, entity_key, n in written:
+        mark = marks.get((app_key, entity_key))      # every mark has the same max_id (_mark)
+        before = mark.rows if mark is not None else 0
+        if n >= max(min_rows, share * before):
+            return True
+    return False
+
+
+def refresh_statistics(db: Database, *, now: datetime | None = None) -> bool:
+    """ANALYZE `records` now (when it has rows) and remember what it saw; True when it ran.
+    For an install, whose new indexes have no statistics, and a bulk load that knows it
+    changed a lot. An empty table is not analyzed: statistics of nothing are what make
+    plans collapse once rows arrive."""
+    with db.read() as conn:
+        if conn.execute(select(records.c.id).limit(1)).first() is None:
+            return False
+    db.analyze("records")
+    _mark(db, now or datetime.now(timezone.utc))
+    return True
+
+
+def refresh_if_moved(db: Database, *, share: float = ANALYZE_SHARE, min_rows: int = ANALYZE_MIN_ROWS,
+                     now: datetime | None = None) -> bool:
+    """ANALYZE `records` when some entity's row count moved by more than `share` since the
+    last analyze; True when it ran. Called by the worker's loop and after bulk loads and
+    imports; cheap when nothing moved (it reads only the records written since)."""
+    with db.read() as conn:
+        stale = statistics_are_stale(conn, share=share, min_rows=min_rows)
+    if not stale:
+        return False
+    db.analyze("records")
+    _mark(db, now or datetime.now(timezone.utc))
+    return True
+
+
+def _mark(db: Database, now: datetime) -> None:
+    with db.write() as conn:
+        max_id = conn.execute(select(func.max(records.c.id))).scalar() or 0
+        counts = conn.execute(select(records.c.app_key, records.c.entity_key, func.count())
+                              .where(records.c.id <= max_id)
+                              .group_by(records.c.app_key, records.c.entity_key)).all()
+        conn.execute(delete(statistics_marks))
+        if counts:
+            conn.execute(insert(statistics_marks), [
+                {"app_key": a, "entity_key": e, "rows": n, "max_id": max_id, "analyzed_at": now}
+                for a, e, n in counts])

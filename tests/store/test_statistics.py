@@ -1,0 +1,84 @@
+"""The planner's statistics stay fresh without an operator: the worker's loop, an install
+on a non-empty table and bulk loads analyze `records` once an entity's row count has moved
+by more than a share since the last analyze, and only then. No test here runs ANALYZE."""
+from sqlalchemy import select, text
+
+from formloom.automation import Worker
+from formloom.automation.settings import Settings
+from formloom.store.apps import AppCatalog
+from formloom.store.install import install_documents
+from formloom.store.records import NewRecord, create_records
+from formloom.store.statistics import refresh_if_moved
+from formloom.store.tables import statistics_marks
+
+from ..conftest import helpdesk_app
+
+
+def planner_rows(db) -> float:
+    """How many rows of `records` the planner's statistics know of (0 before any ANALYZE saw them)."""
+    with db.read() as conn:
+        if conn.dialect.name == "postgresql":
+            return max(float(conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'records'::regclass"))
+                             .scalar()), 0)
+        if not conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
+            return 0
+        stats = conn.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'records'")).scalars().all()
+    return max((int(s.split()[0]) for s in stats if s), default=0)
+
+
+def add_clients(db, app, n: int, start: int = 0) -> None:
+    """n clients in one batch, the way an import or a bulk API call writes them."""
+    with db.write() as conn:
+        done = create_records(conn, app, app.entity("client"),
+                              [NewRecord({"name": f"Client {start + i:05d}"}) for i in range(n)], actor_id=None)
+    assert all(not hasattr(r, "problems") for r in done)
+
+
+def test_the_worker_analyzes_once_an_entity_has_grown_enough(db, installed):
+    app, _ = installed
+    worker = Worker(db, AppCatalog(db), Settings(), interval=0, statistics_every=0)
+    assert planner_rows(db) == 0                    # installed on an empty table: nothing analyzed
+    add_clients(db, app, 499)
+    worker.run_round()
+    assert planner_rows(db) == 0                    # below the minimum: small tables plan well anyway
+    add_clients(db, app, 1, start=499)
+    worker.run_round()
+    assert planner_rows(db) >= 500
+
+
+def test_growth_is_measured_against_what_the_last_analyze_counted(db, installed):
+    app, _ = installed
+    add_clients(db, app, 1000)
+    assert refresh_if_moved(db, min_rows=100) is True
+    add_clients(db, app, 199, start=1000)
+    assert refresh_if_moved(db, min_rows=100) is False and planner_rows(db) < 1100   # 19.9% is not enough
+    add_clients(db, app, 1, start=1199)
+    assert refresh_if_moved(db, min_rows=100) is True and planner_rows(db) >= 1200   # 20% is
+    with db.read() as conn:
+        [mark] = conn.execute(select(statistics_marks)).all()
+    assert (mark.entity_key, mark.rows) == ("client", 1200)
+
+
+def test_a_small_entity_that_grows_is_noticed_inside_a_big_table(db, installed):
+    """The share is per entity: 600 new tickets beside 10,000 clients still change the
+    tickets' plans, even though the table grew by only 6%."""
+    app, _ = installed
+    add_clients(db, app, 3000)
+    assert refresh_if_moved(db) is True
+    with db.write() as conn:
+        [client] = [r for r in create_records(conn, app, app.entity("client"), [NewRecord({"name": "Acme"})],
+                                              actor_id=None)]
+        create_records(conn, app, app.entity("ticket"),
+                       [NewRecord({"subject": f"T{i}", "client": client.id}) for i in range(600)], actor_id=None)
+    assert refresh_if_moved(db) is True
+
+
+def test_an_upgrade_on_a_non_empty_table_analyzes_for_its_new_indexes(db, installed):
+    app, _ = installed
+    add_clients(db, app, 50)                        # far below the share: only the install analyzes
+    doc = helpdesk_app()
+    doc["entities"][0]["fields"].append({"key": "rank", "type": "number", "label": "Rank"})
+    install_documents(db, doc, {})
+    assert planner_rows(db) >= 50
+    with db.read() as conn:
+        assert conn.execute(select(statistics_marks.c.rows)).scalar() == 50
