@@ -8,9 +8,11 @@ from typing import Any, Mapping
 
 from ..definitions.model import Label, freeze
 
-WIDGET_TYPES = ("number", "bar", "line", "pie", "donut", "funnel", "table", "records")
-CHART_TYPES = ("bar", "line", "pie", "donut", "funnel")
-AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "median", "ratio")
+from .kinds import MEASURE_KINDS, WIDGET_KINDS, chart_kinds
+
+WIDGET_TYPES = tuple(WIDGET_KINDS)
+CHART_TYPES = chart_kinds()
+AGGREGATES = tuple(MEASURE_KINDS)
 FORMATS = ("number", "money", "percent", "days")
 SOURCES = ("records", "history")
 
@@ -47,6 +49,7 @@ class WidgetDef:
     measures: tuple[MeasureDef, ...] = ()
     source: str = "records"
     group: GroupDef | None = None
+    across: GroupDef | None = None     # pivot: the columns (group: the rows)
     filter: Any = None
     date: str | None = None            # what the page's period applies to; None: not filtered by period
     compare: bool = False
@@ -83,13 +86,14 @@ def compile_measure(raw: Mapping[str, Any], fallback_key: str = "value") -> Meas
 
 
 def compile_widget(raw: Mapping[str, Any]) -> WidgetDef:
-    group = raw.get("group")
+    group, across = raw.get("group"), raw.get("across")
     target = raw.get("target")
     return WidgetDef(
         key=raw["key"], type=raw["type"], label=Label.of(raw.get("label"), raw["key"]), entity=raw["entity"],
         measures=tuple(compile_measure(m, f"m{i}") for i, m in enumerate(raw.get("measures", []))),
         source=raw.get("source", "records"),
         group=GroupDef(group["by"], group.get("bucket")) if group else None,
+        across=GroupDef(across["by"], across.get("bucket")) if across else None,
         filter=freeze(raw["filter"]) if raw.get("filter") is not None else None,
         date=raw.get("date"), compare=bool(raw.get("compare")),
         target=TargetDef(float(target["value"]), target.get("better", "higher")) if target else None,
