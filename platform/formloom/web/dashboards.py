@@ -265,13 +265,7 @@ def view(app_key: str, key: str):
 def data(app_key: str, key: str):
     """Every widget's numbers as JSON (the same the page shows)."""
     place, dashboard, filters, period, _choices, views = _compute(app_key, key)
-    body = {"dashboard": dashboard.key, "period": {"key": filters.period,
-                                                    "start": period.start.isoformat() if period.start else None,
-                                                    "end": period.end.isoformat() if period.end else None},
-            "errors": filters.errors,
-            "widgets": [{**v.data.as_json(), "label": v.title,
-                         "records": [{"id": r["id"], "title": r["title"]} for r in (v.records or [])]}
-                        for v in views]}
+    body = dashboard_json(dashboard, filters, period, views)
     return jsonify(body), 400 if filters.errors else 200
 
 
@@ -325,6 +319,19 @@ def _more_url(offset: int) -> str:
     args = request.args.to_dict()
     args["offset"] = str(offset)
     return cached_url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def dashboard_json(dashboard: DashboardDef, filters: Filters, period, views: list[WidgetView]) -> dict:
+    """The numbers as the page shows them (web/openapi.py describes this shape)."""
+    return {"dashboard": dashboard.key, "label": dashboard.label.get(lang()),
+            "period": {"key": filters.period, "start": period.start.isoformat() if period.start else None,
+                       "end": period.end.isoformat() if period.end else None},
+            "errors": filters.errors, "widgets": [widget_json(v) for v in views]}
+
+
+def widget_json(v: WidgetView) -> dict:
+    return {**v.data.as_json(), "label": v.title,
+            "records": [{"id": r["id"], "title": r["title"]} for r in (v.records or [])]}
 
 
 @bp.get("/apps/<app_key>/dashboards/<key>/<widget_key>.csv")

@@ -16,7 +16,7 @@ from ..resources import static_dir
 from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
-from . import admin_users, api, openapi, params, profile, ratelimit  # noqa: F401  (openapi adds its route to api.bp)
+from . import admin_users, api, api_dashboards, openapi, params, profile, ratelimit  # noqa: F401  (openapi and api_dashboards add routes to api.bp)
 from . import (activity, approvals, bulk, comments, dashboards, designer, exports, gallery, imports, public_forms,
                saved_views, search)
 
