@@ -91,5 +91,9 @@
     if (owner) { owner.addEventListener("change", send); }
   }
 
+  document.addEventListener("htmx:afterSwap", function (event) {      // the builder's live preview
+    Array.prototype.forEach.call(event.detail.target.querySelectorAll("canvas[data-chart]"), draw);
+  });
+
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 }());
