@@ -132,6 +132,8 @@ class WidgetView:
     links: list[str] = field(default_factory=list)   # ... behind each row (bar, slice, step)
     cell_links: list[list[str]] = field(default_factory=list)   # pivot: ... behind each cell
     column_links: list[str] = field(default_factory=list)       # pivot: ... behind each column
+    personal_target: float | None = None     # the sum of the targets of the people counted (dashboards.targets)
+    attainment: float | None = None
 
 
 def format_number(value: float | None, fmt: str) -> str:
@@ -180,6 +182,31 @@ def _linked(view: WidgetView, app_key: str, dashboard_key: str, filters: Filters
         columns = [str(k) for k in view.data.pivot.keys]
         view.column_links = [url(col=c) for c in columns]
         view.cell_links = [[url(row=str(r.key), col=c) for c in columns] for r in view.data.rows]
+    return view
+
+
+def counted_people(conn, viewer: Viewer, widget: WidgetDef) -> frozenset[int] | None:
+    """Whose numbers a widget counts for this viewer (None: everyone's)."""
+    actor = viewer.actor
+    if widget.mine:
+        return frozenset({actor.id})
+    if viewer.owners is not None:
+        return viewer.owners
+    scope = policy.scope(actor, "read", viewer.app, viewer.app.entity(widget.entity))
+    if scope == "all":
+        return None
+    return frozenset({actor.id} | (reports_of(conn, actor.id) if scope == "team" else set()))
+
+
+def _attained(conn, viewer: Viewer, dashboard: DashboardDef, view: WidgetView) -> WidgetView:
+    from ..dashboards.targets import months_of, takes_targets, target_for
+    months = months_of(viewer.period)
+    if not takes_targets(view.widget) or not months:
+        return view
+    view.personal_target = target_for(conn, viewer.app.key, dashboard.key, view.widget.key, months,
+                                      counted_people(conn, viewer, view.widget))
+    if view.personal_target:
+        view.attainment = (view.data.value or 0) / view.personal_target
     return view
 
 
@@ -248,8 +275,8 @@ def _compute(app_key: str, key: str, only: str | None = None):
         shown = [w for w in dashboard.widgets if only is None or w.key == only]
         if only is not None and not shown:
             raise NotFoundError(_("There is no widget %(key)s on this dashboard.", key=repr(only[:60])))
-        views = [_linked(_view(conn, place, w, run_widget(viewer, w)), place.app.key, dashboard.key, filters)
-                 for w in shown]
+        views = [_linked(_attained(conn, viewer, dashboard, _view(conn, place, w, run_widget(viewer, w))),
+                         place.app.key, dashboard.key, filters) for w in shown]
     return place, dashboard, filters, viewer.period, choices, views
 
 
@@ -330,7 +357,7 @@ def dashboard_json(dashboard: DashboardDef, filters: Filters, period, views: lis
 
 
 def widget_json(v: WidgetView) -> dict:
-    return {**v.data.as_json(), "label": v.title,
+    return {**v.data.as_json(), "label": v.title, "personal_target": v.personal_target, "attainment": v.attainment,
             "records": [{"id": r["id"], "title": r["title"]} for r in (v.records or [])]}
 
 

@@ -189,6 +189,9 @@ DASHBOARD_WIDGET = {
         "value": {"type": ["number", "null"]}, "previous": {"type": ["number", "null"]},
         "status": {"type": ["string", "null"]}, "target": {"type": ["number", "null"]},
         "note": {"type": ["string", "null"]},
+        "personal_target": {"type": ["number", "null"], "description": "Number cards: the sum of the monthly "
+                            "targets of the people counted, for the period's months"},
+        "attainment": {"type": ["number", "null"], "description": "value / personal_target"},
         "pivot": {"type": "object", "properties": {
             "column_keys": {"type": "array"}, "column_labels": {"type": "array", "items": {"type": "string"}},
             "row_totals": {"type": "array", "items": {"type": ["number", "null"]}},

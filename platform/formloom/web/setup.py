@@ -17,7 +17,8 @@ from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, api_dashboards, openapi, params, profile, ratelimit  # noqa: F401  (openapi and api_dashboards add routes to api.bp)
-from . import (activity, approvals, bulk, comments, dashboard_builder, dashboards, designer, exports, gallery, imports, public_forms,
+from . import (activity, approvals, bulk, comments, dashboard_builder, dashboard_targets,  # noqa: E501
+               dashboards, designer, exports, gallery, imports, public_forms,
                saved_views, search)
 
 csrf = CSRFProtect()
@@ -80,6 +81,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bulk.bp)
     app.register_blueprint(dashboards.bp)
     app.register_blueprint(dashboard_builder.bp)
+    app.register_blueprint(dashboard_targets.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(imports.bp)
     limiter = ratelimit.init_app(app)
