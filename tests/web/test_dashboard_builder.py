@@ -65,6 +65,9 @@ def test_bad_widget_input_is_a_located_422(site):
                                                   "key": "deals"}, board)
     assert answer.status_code == 422 and "already has a widget with the key" in answer.get_data(as_text=True)
     assert post(admin, f"{board}/widgets/deals/layout", {"action": "explode"}, board).status_code == 400
+    answer = post(admin, BASE, {"label-en": "Odd", "key": "Odd Key"}, BASE)
+    assert answer.status_code == 422 and "A key is lower-case letters" in answer.get_data(as_text=True)
+    assert post(admin, BASE, {"label-zh": "只有中文"}, BASE).status_code == 422
     assert client_for(site, "lead@example.com").get(board).status_code == 403
 
 

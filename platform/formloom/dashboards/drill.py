@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, or_, select, true
+from sqlalchemy import ColumnElement, String, cast, func, or_, select, true
 
 from ..store.records import record_from_row
 from ..store.tables import records, stage_history

@@ -16,7 +16,7 @@ from ..dashboards.periods import BUCKETS
 from ..dashboards.variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
 from ..definitions.schema_check import KEY_PATTERN
 
-_KEY = re.compile(KEY_PATTERN)
+KEY = re.compile(KEY_PATTERN)
 LANGS = ("en", "zh")
 
 
@@ -116,7 +116,7 @@ def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
     if kind is None:
         raise FormProblem("type", "Pick what kind of widget this is.")
     key = key or (form.get("key") or "").strip()
-    if not _KEY.match(key or ""):
+    if not KEY.match(key or ""):
         raise FormProblem("key", "A key is lower-case letters, digits and _ and starts with a letter, e.g. won_by_month.")
     label = {code: (form.get(f"label-{code}") or "").strip()[:200] for code in LANGS}
     widget: dict[str, Any] = {"key": key, "type": kind.name, "entity": (form.get("entity") or "").strip(),

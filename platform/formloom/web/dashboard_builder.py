@@ -72,6 +72,9 @@ def add_board(app_key: str):
     if not label or not label.get("en"):
         return boards(app_key, _("Give the dashboard an English name."), 422)
     key = (request.form.get("key") or "").strip() or suggested_key(label["en"])
+    if not widget_form.KEY.match(key):
+        return boards(app_key, _("A key is lower-case letters, digits and _ and starts with a letter, "
+                                 "e.g. won_by_month."), 422)
     roles = [r for r in request.form.getlist("roles") if r in place.app.roles]
     try:
         _edit_documents(place, lambda docs: edits.add_dashboard(docs, key, label, roles))

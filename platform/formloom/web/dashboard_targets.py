@@ -14,7 +14,7 @@ from ..auth.users import members_of, reports_of, user_names
 from ..dashboards.targets import MAX_VALUE, MONTH, month_of, month_targets, set_target, target_widgets
 from ..errors import NotFoundError
 from .dashboards import _dashboard, format_number
-from .helpers import current_actor, db, lang, load_app, zone_for
+from .helpers import current_actor, db, load_app, zone_for
 from .params import BadParameter
 
 bp = Blueprint("dashboard_targets", __name__)
