@@ -49,6 +49,8 @@ def test_bad_filters_unknown_widgets_and_no_token(site, shop_db):
     assert "You cannot narrow the numbers to that person" in refused.get_json()["error"]["message"]
     assert client.get("/api/v1/shop/dashboards/board?period=custom&from=2026-04-02&to=2026-04-01",
                       headers=ann).status_code == 422
+    for query in ("to=null&to=null", "period=forever", "owner=someone", "from=yesterday"):   # what the document refuses
+        assert client.get(f"/api/v1/shop/dashboards/board?{query}", headers=ann).status_code == 400, query
     assert client.get("/api/v1/shop/dashboards/board/nope", headers=ann).status_code == 404
     assert client.get("/api/v1/shop/dashboards/nope", headers=ann).status_code == 404
     assert client.get("/api/v1/shop/dashboards/board").status_code == 401

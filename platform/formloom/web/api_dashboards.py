@@ -8,12 +8,20 @@ mistakes default numbers for the ones it asked for.
 """
 from __future__ import annotations
 
-from flask import jsonify
+import re
+
+from flask import jsonify, request
 from flask_babel import gettext as _
 
+from ..dashboards.periods import PERIODS
 from ..errors import FormloomError
 from .api import bp
 from .dashboards import _compute, dashboard_json, widget_json
+from .params import BadParameter
+
+#: the query parameters, as the OpenAPI document publishes them (web/openapi.py)
+PARAMETERS = {"period": None, "from": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "to": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+              "owner": r"^(me|team|[1-9][0-9]{0,8})$"}
 
 
 class FilterRefused(FormloomError):
@@ -23,7 +31,19 @@ class FilterRefused(FormloomError):
     code = "bad_filter"
 
 
+def _check_query() -> None:
+    """What the document allows, and nothing else: one value each, of the published shape."""
+    for name, pattern in PARAMETERS.items():
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            raise BadParameter(_("Give %(name)s once.", name=name))
+        if values and not (values[0] in PERIODS if pattern is None else re.match(pattern, values[0])):
+            raise BadParameter(_("%(name)s is not one of the values this address takes.", name=name),
+                               hint=_("Correct the address or the form and try again."))
+
+
 def _answer(app_key: str, key: str, only: str | None = None):
+    _check_query()
     _place, dashboard, filters, period, _choices, views = _compute(app_key, key, only)
     if filters.errors:
         raise FilterRefused(" ".join(filters.errors), hint=_("Correct the address or the form and try again."))

@@ -220,15 +220,16 @@ def _dashboard_paths(actor: Actor, app: AppDef, lang_code: str, paths: dict, sch
                                                     "end": {"type": ["string", "null"]}}},
         "errors": {"type": "array", "items": {"type": "string"}},
         "widgets": {"type": "array", "items": _ref("DashboardWidget")}}}
+    from .api_dashboards import PARAMETERS
     filters = [
         {"name": "period", "in": "query", "required": False, "schema": {"enum": list(PERIODS)},
          "description": "Which period the widgets' dates fall in (default: the dashboard's)"},
         *({"name": name, "in": "query", "required": False, "description": f"period=custom: the {which} day",
-           "schema": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}}
+           "schema": {"type": "string", "pattern": PARAMETERS[name]}}
           for name, which in (("from", "first"), ("to", "last"))),
         {"name": "owner", "in": "query", "required": False,
          "description": "Narrow to me, my team, or one person (a user id) whose numbers you may see",
-         "schema": {"type": "string", "pattern": r"^(me|team|[1-9][0-9]{0,8})$"}}]
+         "schema": {"type": "string", "pattern": PARAMETERS["owner"]}}]
     listed = "; ".join(f"`{code}`: {why}" for code, why in DASHBOARD_RULES.items())
     errors = {**COMMON_ERRORS, "422": {**_error(f"Refused only when {listed}"), "x-business-rules": sorted(DASHBOARD_RULES)}}
     for d in shown:
