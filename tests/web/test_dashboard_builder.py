@@ -80,3 +80,24 @@ def test_a_widget_that_breaks_the_dashboard_stops_publishing_with_its_place(site
     assert "needs a &#39;group&#39;" in html and "$.widgets[5]" in html
     answer = post(admin, "/apps/shop/design/publish", {}, "/apps/shop/design")
     assert answer.status_code == 422
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_default_owner_filter_set_in_the_builder(site):
+    from ..dashboards.test_pages import number
+    admin = client_for(site, "admin@example.com")
+    board = f"{BASE}/board"
+    settings = {"label-en": "Deals board", "roles": ["lead", "seller"], "period": "all"}
+    assert post(admin, f"{board}/settings", {**settings, "owner": "me"}, board).status_code == 303
+    assert post(admin, "/apps/shop/design/publish", {}, "/apps/shop/design").status_code == 303
+    lead = client_for(site, "lead@example.com")
+    own = lead.get("/apps/shop/dashboards/board").get_data(as_text=True)
+    assert number(own, "deals") == "0"                                   # the lead owns no deal
+    assert "/board/deals/records?period=all&amp;owner=me" in own         # drill-down keeps the default
+    everyone = lead.get("/apps/shop/dashboards/board?owner=all").get_data(as_text=True)
+    assert number(everyone, "deals") == "6" and "/board/deals/records?period=all&amp;owner=all" in everyone
+    assert post(admin, f"{board}/settings", {**settings, "owner": "team"}, board).status_code == 303
+    assert post(admin, "/apps/shop/design/publish", {}, "/apps/shop/design").status_code == 303
+    ann = client_for(site, "a@example.com").get("/apps/shop/dashboards/board")   # no team: her own, no complaint
+    assert ann.status_code == 200 and number(ann.get_data(as_text=True), "deals") == "3"
+    assert number(lead.get("/apps/shop/dashboards/board").get_data(as_text=True), "deals") == "6"

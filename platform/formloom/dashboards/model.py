@@ -70,6 +70,7 @@ class DashboardDef:
     widgets: tuple[WidgetDef, ...]
     period: str = "this_month"
     description: Label | None = None
+    owner: str | None = None           # the owner filter it opens with: "me" | "team" (None: everyone)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def widget(self, key: str) -> WidgetDef | None:
@@ -105,5 +106,5 @@ def compile_dashboard(raw: Mapping[str, Any]) -> DashboardDef:
     return DashboardDef(
         key=raw["key"], label=Label.of(raw.get("label"), raw["key"]), roles=tuple(raw.get("roles", ())),
         widgets=tuple(compile_widget(w) for w in raw.get("widgets", [])),
-        period=raw.get("period", "this_month"),
+        period=raw.get("period", "this_month"), owner=raw.get("owner"),
         description=Label.of(raw["description"]) if raw.get("description") else None)

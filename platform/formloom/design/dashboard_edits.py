@@ -40,11 +40,15 @@ def add_dashboard(documents: dict, key: str, label: dict, roles: list[str]) -> d
     return out
 
 
-def set_settings(documents: dict, key: str, label: dict, roles: list[str], period: str) -> dict:
-    """Who sees the dashboard and the period it opens on (its default filter)."""
+def set_settings(documents: dict, key: str, label: dict, roles: list[str], period: str,
+                 owner: str | None = None) -> dict:
+    """Who sees the dashboard, and the period and owner filter it opens on."""
     out = copy.deepcopy(documents)
     board = dashboard(out, key)
     board.update({"label": label, "roles": list(roles), "period": period})
+    board.pop("owner", None)
+    if owner:
+        board["owner"] = owner
     return out
 
 

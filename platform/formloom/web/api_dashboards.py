@@ -21,7 +21,7 @@ from .params import BadParameter
 
 #: the query parameters, as the OpenAPI document publishes them (web/openapi.py)
 PARAMETERS = {"period": None, "from": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "to": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-              "owner": r"^(me|team|[1-9][0-9]{0,8})$"}
+              "owner": r"^(all|me|team|[1-9][0-9]{0,8})$"}
 
 
 class FilterRefused(FormloomError):

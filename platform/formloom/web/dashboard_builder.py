@@ -99,7 +99,8 @@ def settings(app_key: str, key: str):
     label = _label_from_form("label") or {"en": key}
     roles = [r for r in request.form.getlist("roles") if r in place.app.roles]
     period = request.form.get("period") if request.form.get("period") in PERIODS else "this_month"
-    _edit_documents(place, lambda docs: edits.set_settings(docs, key, label, roles, period))
+    owner = request.form.get("owner") if request.form.get("owner") in ("me", "team") else None
+    _edit_documents(place, lambda docs: edits.set_settings(docs, key, label, roles, period, owner))
     return _back(app_key, key)
 
 

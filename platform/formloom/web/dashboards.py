@@ -67,8 +67,9 @@ class Filters:
     period: str
     start: str
     end: str
-    owner: str
+    owner: str                 # "", "all" (everyone: overrides the dashboard's default), "me", "team" or a user id
     errors: list[str]
+    owner_by_default: bool = False
 
 
 def _filters(dashboard: DashboardDef) -> Filters:
@@ -78,8 +79,9 @@ def _filters(dashboard: DashboardDef) -> Filters:
         errors.append(_("The period %(value)s is not one of the choices; showing %(default)s.",
                         value=repr(period[:40]), default=period_names()[dashboard.period]))
         period = dashboard.period
+    owner = request.args.get("owner")
     return Filters(period, (request.args.get("from") or "")[:10], (request.args.get("to") or "")[:10],
-                   (request.args.get("owner") or "")[:20], errors)
+                   (dashboard.owner or "" if owner is None else owner)[:20], errors, owner is None)
 
 
 def _owner_choices(conn, place, dashboard: DashboardDef) -> list[tuple[str, str]]:
@@ -102,7 +104,7 @@ def _owner_choices(conn, place, dashboard: DashboardDef) -> list[tuple[str, str]
 
 def _owners(conn, value: str, choices: list[tuple[str, str]], errors: list[str]) -> frozenset[int] | None:
     actor = current_actor()
-    if not value:
+    if not value or value == "all":
         return None
     if value not in {k for k, _label in choices}:
         errors.append(_("You cannot narrow the numbers to that person; showing everyone you may see."))
@@ -261,9 +263,11 @@ def _viewer(conn, place, dashboard: DashboardDef):
         filters.period = dashboard.period
         period = resolve_period(dashboard.period, today, zone)
     choices = _owner_choices(conn, place, dashboard)
+    if filters.owner_by_default and filters.owner not in {k for k, _label in choices}:
+        filters.owner = ""               # a default that does not apply to this viewer (no team): everyone they see
     owners = _owners(conn, filters.owner, choices, filters.errors)
     if owners is None:
-        filters.owner = ""
+        filters.owner = "all" if dashboard.owner else ""
     return Viewer(conn, place.app, actor, period, today, owners, lang()), filters, choices
 
 

@@ -228,7 +228,8 @@ def _dashboard_paths(actor: Actor, app: AppDef, lang_code: str, paths: dict, sch
            "schema": {"type": "string", "pattern": PARAMETERS[name]}}
           for name, which in (("from", "first"), ("to", "last"))),
         {"name": "owner", "in": "query", "required": False,
-         "description": "Narrow to me, my team, or one person (a user id) whose numbers you may see",
+         "description": "Narrow to me, my team, or one person (a user id) whose numbers you may see; "
+                        "all: everyone you may see (the default unless the dashboard opens on me or team)",
          "schema": {"type": "string", "pattern": PARAMETERS["owner"]}}]
     listed = "; ".join(f"`{code}`: {why}" for code, why in DASHBOARD_RULES.items())
     errors = {**COMMON_ERRORS, "422": {**_error(f"Refused only when {listed}"), "x-business-rules": sorted(DASHBOARD_RULES)}}
