@@ -15,7 +15,7 @@ from formloom.store.tables import users
 from .test_dashboard import PASSWORD, SHOTS, live_server, login, settle  # noqa: F401  (fixture)
 from .test_record_flow import page  # noqa: F401  (the Chromium fixture)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def click_bar(page, canvas_selector: str, index: int) -> None:
