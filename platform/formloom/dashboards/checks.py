@@ -11,11 +11,10 @@ from ..definitions.problems import Problem, json_path, sorted_problems
 from ..definitions.schema_check import check_schema
 from ..definitions.wording import did_you_mean
 from .filters import filter_problems
-from .kinds import WIDGET_KINDS, grouped_kinds
+from .kinds import WIDGET_KINDS
 from .variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
 
 NUMERIC_AGGS = ("sum", "avg", "min", "max", "median")
-GROUPED_TYPES = grouped_kinds()
 
 
 class _Ctx:
@@ -82,7 +81,7 @@ def widget_shapes(c: _Ctx) -> Iterator[Problem]:
         if spec.measures and not measures:
             yield c.problem("widgets", i, message=f"A {kind} widget needs at least one measure in 'measures', "
                                                   "e.g. {\"agg\": \"count\"}.")
-        if kind in GROUPED_TYPES and not w.get("group"):
+        if spec.grouped and not w.get("group"):
             yield c.problem("widgets", i, message=f"A {kind} widget needs a 'group' (what its bars, points, "
                                                   "slices or rows are), e.g. {\"by\": \"$stage\"}.")
         if kind == "number" and w.get("group"):
