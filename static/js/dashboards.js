@@ -1,6 +1,6 @@
 /* Dashboards: draw each <canvas data-chart="ID"> from the JSON in <script type="application/json" id="ID">
    with Chart.js (static/vendor/chartjs). No inline code anywhere (the CSP forbids it); every chart has
-   the same numbers in a table next to it. The period form submits itself when a choice changes. */
+   the same numbers in a table next to it. Clicking a bar, slice, point or step opens its records. The period form submits itself when a choice changes. */
 (function () {
   "use strict";
   var PALETTE = ["#2160d6", "#1a7a43", "#d9822b", "#8e44ad", "#c62a2a", "#16a2b8", "#7f8c8d", "#b8860b", "#2c3e50", "#e84393"];
@@ -31,8 +31,15 @@
       };
     });
     var format = formatter(spec.series[0] ? spec.series[0].format : "number", spec.lang);
+    var links = spec.links || [];
     var options = {
       responsive: true, maintainAspectRatio: false, animation: false,
+      onClick: function (_event, elements) {          // drill down: the records behind this bar, slice or step
+        if (elements.length && links[elements[0].index]) { window.location.assign(links[elements[0].index]); }
+      },
+      onHover: function (event, elements) {
+        event.native.target.style.cursor = elements.length && links.length ? "pointer" : "default";
+      },
       plugins: {legend: {display: round || spec.series.length > 1, position: "bottom"},
                 tooltip: {callbacks: {label: function (ctx) {
                   var s = spec.series[ctx.datasetIndex];
@@ -83,6 +90,10 @@
     var owner = form.querySelector("#owner");
     if (owner) { owner.addEventListener("change", send); }
   }
+
+  document.addEventListener("htmx:afterSwap", function (event) {      // the builder's live preview
+    Array.prototype.forEach.call(event.detail.target.querySelectorAll("canvas[data-chart]"), draw);
+  });
 
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 }());

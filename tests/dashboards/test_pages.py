@@ -34,7 +34,7 @@ def client_for(site, email):
 
 
 def number(html: str, key: str) -> str:
-    match = re.search(rf'id="widget-{key}".*?class="big-number[^"]*"[^>]*>([^<]*)<', html, re.S)
+    match = re.search(rf'id="widget-{key}".*?class="big-number[^"]*"[^>]*>(?:<a [^>]*>)?([^<]*)<', html, re.S)
     assert match, key
     return match.group(1)
 

@@ -138,3 +138,34 @@ def test_install_refuses_a_broken_dashboard_and_keeps_dashboards_with_the_versio
     (template / "dashboards" / "board.json").write_text(json.dumps(changed))
     second = install_path(db, template)
     assert second.changed and second.version.number == first.version.number + 1
+
+
+@pytest.mark.parametrize("widget, path, words", [
+    ({"type": "pivot", "measures": [{"agg": "count"}], "group": {"by": "$stage"}},
+     "$.widgets[0]", "needs 'across' (what its columns are)"),
+    ({"type": "pivot", "measures": [{"agg": "count"}, {"agg": "sum", "field": "amount"}], "group": {"by": "$stage"},
+      "across": {"by": "channel"}}, "$.widgets[0].measures", "shows one measure in its cells"),
+    ({"type": "pivot", "measures": [{"agg": "median", "field": "amount"}], "group": {"by": "$stage"},
+      "across": {"by": "channel"}}, "$.widgets[0].measures[0].agg", "cannot be medians"),
+    ({"type": "pivot", "measures": [{"agg": "count"}], "group": {"by": "$stage"}, "across": {"by": "colour"}},
+     "$.widgets[0].across.by", "'colour' is neither a field"),
+    ({"type": "pivot", "measures": [{"agg": "count"}], "group": {"by": "$stage"}, "across": {"by": "due"}},
+     "$.widgets[0].across", "needs a 'bucket'"),
+    ({"measures": [{"agg": "count"}], "group": {"by": "$stage"}, "across": {"by": "channel"}},
+     "$.widgets[0].across", "only for pivot widgets"),
+])
+def test_a_pivot_needs_columns_and_one_measure(widget, path, words):
+    found = problems(widget)
+    assert any(p == path and words in m for p, m in found), found
+
+
+def test_a_pivot_with_rows_and_columns_is_valid():
+    assert problems({"type": "pivot", "measures": [{"agg": "sum", "field": "amount"}], "group": {"by": "$owner"},
+                     "across": {"by": "closed_on", "bucket": "quarter"}}) == []
+
+
+def test_the_schema_names_every_registered_widget_kind():
+    from formloom.dashboards.kinds import WIDGET_KINDS
+    import formloom.definitions
+    schema = json.loads((Path(formloom.definitions.__file__).parent / "schemas" / "dashboard.schema.json").read_text())
+    assert schema["$defs"]["widget"]["properties"]["type"]["enum"] == list(WIDGET_KINDS)

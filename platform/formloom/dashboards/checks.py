@@ -11,10 +11,10 @@ from ..definitions.problems import Problem, json_path, sorted_problems
 from ..definitions.schema_check import check_schema
 from ..definitions.wording import did_you_mean
 from .filters import filter_problems
+from .kinds import WIDGET_KINDS
 from .variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
 
 NUMERIC_AGGS = ("sum", "avg", "min", "max", "median")
-GROUPED_TYPES = ("bar", "line", "pie", "donut", "table")
 
 
 class _Ctx:
@@ -75,16 +75,30 @@ def widget_shapes(c: _Ctx) -> Iterator[Problem]:
     for i, w in widgets(c):
         kind = w.get("type")
         measures = w.get("measures") or []
-        if kind not in ("records", "funnel") and not measures:
+        spec = WIDGET_KINDS.get(kind)
+        if spec is None:
+            continue
+        if spec.measures and not measures:
             yield c.problem("widgets", i, message=f"A {kind} widget needs at least one measure in 'measures', "
                                                   "e.g. {\"agg\": \"count\"}.")
-        if kind in GROUPED_TYPES and not w.get("group"):
+        if spec.grouped and not w.get("group"):
             yield c.problem("widgets", i, message=f"A {kind} widget needs a 'group' (what its bars, points, "
                                                   "slices or rows are), e.g. {\"by\": \"$stage\"}.")
         if kind == "number" and w.get("group"):
             yield c.problem("widgets", i, "group", message="A number card shows one number; remove 'group' "
                                                            "or use a bar or table widget.")
-        if kind == "line" and w.get("group") and not w["group"].get("bucket"):
+        if spec.across and len(measures) > 1:
+            yield c.problem("widgets", i, "measures", message=f"A {kind} widget shows one measure in its cells; "
+                                                              "keep only the first, or use a table widget.")
+        if spec.across and not w.get("across"):
+            yield c.problem("widgets", i, message=f"A {kind} widget needs 'across' (what its columns are), "
+                                                  "e.g. {\"by\": \"$owner\"}.")
+        if not spec.across and w.get("across"):
+            yield c.problem("widgets", i, "across", message="'across' is only for pivot widgets (type \"pivot\").")
+        if spec.across and any(isinstance(m, dict) and m.get("agg") == "median" for m in measures):
+            yield c.problem("widgets", i, "measures", 0, "agg", message="A pivot's cells cannot be medians; "
+                                                                        "use avg, or a table grouped by one thing.")
+        if spec.dated_group and w.get("group") and not w["group"].get("bucket"):
             yield c.problem("widgets", i, "group", message="A line widget runs over time: group by a date "
                                                            "with a 'bucket' (day, week, month, quarter or year).")
         if w.get("compare") and not w.get("date"):
@@ -106,9 +120,10 @@ def widget_variables(c: _Ctx) -> Iterator[Problem]:
         if entity is None:
             continue
         fields, source = _fields(c, w), w.get("source", "records")
-        group = w.get("group")
-        if isinstance(group, dict) and isinstance(group.get("by"), str):
-            yield from _group_problems(c, i, group, fields, source, entity)
+        for part in ("group", "across"):
+            group = w.get(part)
+            if isinstance(group, dict) and isinstance(group.get("by"), str):
+                yield from _group_problems(c, i, part, group, fields, source, entity)
         if isinstance(w.get("date"), str):
             kind = variable_kind(fields, w["date"], source)
             if kind not in DATE_KINDS:
@@ -122,19 +137,20 @@ def widget_variables(c: _Ctx) -> Iterator[Problem]:
                 yield c.problem("widgets", i, "columns", j, message=_not_a(key, None, "a field", fields, source))
 
 
-def _group_problems(c: _Ctx, i: int, group: dict, fields: dict, source: str, entity: dict) -> Iterator[Problem]:
+def _group_problems(c: _Ctx, i: int, part: str, group: dict, fields: dict, source: str,
+                    entity: dict) -> Iterator[Problem]:
     by = group["by"]
     kind = variable_kind(fields, by, source)
     if kind is None or kind not in GROUPABLE_KINDS:
-        yield c.problem("widgets", i, "group", "by", message=_not_a(by, kind, "something to group by", fields, source))
+        yield c.problem("widgets", i, part, "by", message=_not_a(by, kind, "something to group by", fields, source))
         return
     if kind == "stage" and not c.has_workflow(entity):
-        yield c.problem("widgets", i, "group", "by", message=f"{entity.get('key')!r} has no workflow, so it has no stages to group by.")
+        yield c.problem("widgets", i, part, "by", message=f"{entity.get('key')!r} has no workflow, so it has no stages to group by.")
     if kind in DATE_KINDS and not group.get("bucket"):
-        yield c.problem("widgets", i, "group", message=f"Grouping by the date {by!r} needs a 'bucket': "
+        yield c.problem("widgets", i, part, message=f"Grouping by the date {by!r} needs a 'bucket': "
                                                        "day, week, month, quarter or year.")
     if group.get("bucket") and kind not in DATE_KINDS:
-        yield c.problem("widgets", i, "group", "bucket", message=f"{by!r} is not a date; only dates are grouped in buckets.")
+        yield c.problem("widgets", i, part, "bucket", message=f"{by!r} is not a date; only dates are grouped in buckets.")
 
 
 def _not_a(name: str, kind: str | None, wanted: str, fields: dict, source: str) -> str:

@@ -29,7 +29,7 @@ from ..definitions.model import AppDef, EntityDef
 from ..store.query import scoped, titles_for
 from ..store.tables import records, stage_history
 from .filters import compile_filter, day_bound
-from .model import MeasureDef, WidgetDef
+from .model import GroupDef, MeasureDef, WidgetDef
 from .periods import Period, bucket_label, buckets, next_bucket
 from .variables import expression, variable_kind
 
@@ -79,13 +79,30 @@ class WidgetData:
     records: list[Any] = field(default_factory=list)
     note: str | None = None            # a sentence key when a number could not be computed
     group_by: str | None = None
+    pivot: "Pivot | None" = None
 
     def as_json(self) -> dict:
-        return {"key": self.key, "type": self.type, "format": self.format, "series": self.series,
+        return {**({"pivot": self.pivot.as_json()} if self.pivot else {}),"key": self.key, "type": self.type, "format": self.format, "series": self.series,
                 "labels": [r.label for r in self.rows], "keys": [r.key for r in self.rows],
                 "values": [[r.values[i] for r in self.rows] for i in range(len(self.series))],
                 "value": self.value, "previous": self.previous, "status": self.status, "target": self.target,
                 "note": self.note}
+
+
+@dataclass
+class Pivot:
+    """A pivot's columns (keys and labels), its cells (`WidgetData.rows[i].values`, one per column),
+    and its totals: each row's, each column's and the whole's, each computed over its own rows
+    (an average of averages is not an average)."""
+    keys: list[Any]
+    labels: list[str]
+    row_totals: list[float | None]
+    column_totals: list[float | None]
+    total: float | None
+
+    def as_json(self) -> dict:
+        return {"column_keys": self.keys, "column_labels": self.labels, "row_totals": self.row_totals,
+                "column_totals": self.column_totals, "total": self.total}
 
 
 # -- the WHERE -------------------------------------------------------------------------------------------------
@@ -182,17 +199,19 @@ def _num(value: Any) -> float | None:
 
 # -- groups ----------------------------------------------------------------------------------------------------
 
-def _group(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period | None):
-    """(SQL expression, the ordered keys to show even when empty or None)."""
-    by = widget.group.by
+def _group(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period | None, group: GroupDef | None = None):
+    """(SQL expression, the ordered keys to show even when empty or None) of `group`
+    (default: the widget's)."""
+    group = group or widget.group
+    by = group.by
     column = expression(v.dialect, entity, by)
     kind = variable_kind({f.key: f for f in entity.fields}, by, widget.source)
-    if widget.group.bucket:
+    if group.bucket:
         period = period or v.period
         if not period.bounded:                 # "all": from the first value there is to today
             period = _data_span(v, entity, widget, column, kind, period)
-        starts = buckets(period, widget.group.bucket, v.today)
-        end = next_bucket(starts[-1], widget.group.bucket)
+        starts = buckets(period, group.bucket, v.today)
+        end = next_bucket(starts[-1], group.bucket)
         expr = case((column.is_(None), null()), (column < day_bound(kind, starts[0], v.zone), null()),
                     (column >= day_bound(kind, end, v.zone), null()),
                     else_=_bucket_search(column, kind, starts, v.zone))
@@ -276,6 +295,8 @@ def run_widget(v: Viewer, widget: WidgetDef) -> WidgetData:
         return data
     if widget.type == "funnel":
         return _funnel(v, entity, widget, data)
+    if widget.across is not None:
+        return _pivot(v, entity, widget, data)
     if widget.type == "number" or widget.group is None:
         data.value = _single(v, entity, widget, v.period)
         data.rows = [Row(None, data.series[0] if data.series else "", [data.value])]
@@ -332,6 +353,33 @@ def _grouped(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list[Row]:
     if widget.limit:
         rows = rows[:widget.limit]
     return rows
+
+
+def _pivot(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -> WidgetData:
+    """Rows by `group`, columns by `across`, the first measure in the cells; the rows and
+    columns are those a table grouped by either alone would show, in the same order."""
+    from dataclasses import replace
+    measures = widget.measures[:1]
+    one = replace(widget, measures=measures, across=None)
+    rows = _grouped(v, entity, one)
+    columns = _grouped(v, entity, replace(one, group=widget.across, limit=None))
+    row_expr, _order = _group(v, entity, widget, v.period)
+    col_expr, _order = _group(v, entity, widget, v.period, widget.across)
+    stmt = (select(row_expr.label("g"), col_expr.label("c"), *_columns(v, entity, measures))
+            .select_from(_from(widget)).where(*base_where(v, entity, widget, v.period))
+            .group_by(literal_column("1"), literal_column("2")))
+    cells = {(_key(r[0]), _key(r[1])): _values(measures, list(r[2:])) for r in v.conn.execute(_hinted(v, widget, stmt))}
+    empty = _values(measures, [None] * len(_columns(v, entity, measures)))[0]
+
+    def raw(key):
+        return None if key == NONE_KEY else key
+
+    data.series = [c.label for c in columns]
+    data.rows = [Row(r.key, r.label, [cells.get((raw(r.key), raw(c.key)), [empty])[0] for c in columns])
+                 for r in rows]
+    data.pivot = Pivot([c.key for c in columns], [c.label for c in columns], [r.values[0] for r in rows],
+                       [c.values[0] for c in columns], _single(v, entity, one, v.period))
+    return data
 
 
 def _in_order(v: Viewer, entity: EntityDef, widget: WidgetDef, found: dict) -> list:

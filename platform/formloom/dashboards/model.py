@@ -8,9 +8,11 @@ from typing import Any, Mapping
 
 from ..definitions.model import Label, freeze
 
-WIDGET_TYPES = ("number", "bar", "line", "pie", "donut", "funnel", "table", "records")
-CHART_TYPES = ("bar", "line", "pie", "donut", "funnel")
-AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "median", "ratio")
+from .kinds import MEASURE_KINDS, WIDGET_KINDS, chart_kinds
+
+WIDGET_TYPES = tuple(WIDGET_KINDS)
+CHART_TYPES = chart_kinds()
+AGGREGATES = tuple(MEASURE_KINDS)
 FORMATS = ("number", "money", "percent", "days")
 SOURCES = ("records", "history")
 
@@ -47,6 +49,7 @@ class WidgetDef:
     measures: tuple[MeasureDef, ...] = ()
     source: str = "records"
     group: GroupDef | None = None
+    across: GroupDef | None = None     # pivot: the columns (group: the rows)
     filter: Any = None
     date: str | None = None            # what the page's period applies to; None: not filtered by period
     compare: bool = False
@@ -67,6 +70,7 @@ class DashboardDef:
     widgets: tuple[WidgetDef, ...]
     period: str = "this_month"
     description: Label | None = None
+    owner: str | None = None           # the owner filter it opens with: "me" | "team" (None: everyone)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def widget(self, key: str) -> WidgetDef | None:
@@ -83,13 +87,14 @@ def compile_measure(raw: Mapping[str, Any], fallback_key: str = "value") -> Meas
 
 
 def compile_widget(raw: Mapping[str, Any]) -> WidgetDef:
-    group = raw.get("group")
+    group, across = raw.get("group"), raw.get("across")
     target = raw.get("target")
     return WidgetDef(
         key=raw["key"], type=raw["type"], label=Label.of(raw.get("label"), raw["key"]), entity=raw["entity"],
         measures=tuple(compile_measure(m, f"m{i}") for i, m in enumerate(raw.get("measures", []))),
         source=raw.get("source", "records"),
         group=GroupDef(group["by"], group.get("bucket")) if group else None,
+        across=GroupDef(across["by"], across.get("bucket")) if across else None,
         filter=freeze(raw["filter"]) if raw.get("filter") is not None else None,
         date=raw.get("date"), compare=bool(raw.get("compare")),
         target=TargetDef(float(target["value"]), target.get("better", "higher")) if target else None,
@@ -101,5 +106,5 @@ def compile_dashboard(raw: Mapping[str, Any]) -> DashboardDef:
     return DashboardDef(
         key=raw["key"], label=Label.of(raw.get("label"), raw["key"]), roles=tuple(raw.get("roles", ())),
         widgets=tuple(compile_widget(w) for w in raw.get("widgets", [])),
-        period=raw.get("period", "this_month"),
+        period=raw.get("period", "this_month"), owner=raw.get("owner"),
         description=Label.of(raw["description"]) if raw.get("description") else None)

@@ -44,7 +44,7 @@ class PublishRefused(InstallError):
 @dataclass(frozen=True)
 class Draft:
     app_key: str
-    documents: dict          # {"app": {...}, "workflows": {key: {...}}}
+    documents: dict          # {"app": {...}, "workflows": {key: {...}}, "dashboards": {key: {...}}}
     revision: int
     base_version_id: int | None
     updated_by: int | None
@@ -57,6 +57,11 @@ class Draft:
     @property
     def workflows(self) -> dict:
         return self.documents.get("workflows") or {}
+
+    @property
+    def dashboards(self) -> dict | None:
+        """None for a draft begun before dashboards were drafted: publishing keeps the live ones."""
+        return self.documents.get("dashboards")
 
 
 def _now() -> datetime:
@@ -84,7 +89,8 @@ def open_draft(conn: Connection, app_key: str, user_id: int | None) -> Draft:
         return found
     live = _live(conn, app_key)
     documents = {"app": copy.deepcopy(live.documents["app"]),
-                 "workflows": copy.deepcopy(live.documents.get("workflows") or {})}
+                 "workflows": copy.deepcopy(live.documents.get("workflows") or {}),
+                 "dashboards": copy.deepcopy(live.documents.get("dashboards") or {})}
     now = _now()
     conn.execute(insert(app_drafts).values(app_key=app_key, documents=documents, revision=1,
                                            base_version_id=live.id, updated_by=user_id, updated_at=now))
@@ -118,7 +124,11 @@ def edit_documents(conn: Connection, app_key: str, revision: int, user_id: int |
     elif draft.revision != revision:
         raise DraftConflict("Someone else changed this draft since you opened it.",
                             hint="Reload the page to see their change, then make yours again.")
-    return save_draft(conn, app_key, change(draft.documents), draft.revision, user_id)
+    documents = copy.deepcopy(draft.documents)
+    if documents.get("dashboards") is None:          # a draft begun before dashboards were drafted
+        live = _live(conn, app_key)
+        documents["dashboards"] = copy.deepcopy(live.documents.get("dashboards") or {})
+    return save_draft(conn, app_key, change(documents), draft.revision, user_id)
 
 
 def edit_draft(conn: Connection, app_key: str, revision: int, user_id: int | None,
@@ -189,6 +199,10 @@ def check_draft(documents: dict, archived: dict[str, list[dict]] | None = None) 
     problems = validate_app(app_doc, workflows, "app.json")
     for key, workflow in workflows.items():
         problems += validate_workflow(workflow, app_doc, f"workflows/{key}.json")
+    if documents.get("dashboards") and not problems:     # dashboards are checked against a sound app
+        from ..dashboards.checks import validate_dashboards
+        problems += validate_dashboards({k: (f"dashboards/{k}.json", d) for k, d in documents["dashboards"].items()},
+                                        app_doc, workflows)
     for i, entity in enumerate(app_doc.get("entities", []) if isinstance(app_doc, dict) else []):
         if not isinstance(entity, dict):
             continue
@@ -204,12 +218,13 @@ def check_draft(documents: dict, archived: dict[str, list[dict]] | None = None) 
 # -- publishing ------------------------------------------------------------------------------------------
 
 def publish_documents(db: Database, app_doc: dict, workflows: dict, *, user_id: int | None,
-                      comment: str | None, catalog=None) -> InstallResult:
+                      comment: str | None, catalog=None, dashboards: dict | None = None) -> InstallResult:
     """Install documents as the next version (install_documents, like `formloom install`), then
-    move reminders to follow the rules as published (as the CLI does after installing)."""
+    move reminders to follow the rules as published (as the CLI does after installing).
+    `dashboards` None keeps the live app's."""
     try:
         result = install_documents(db, app_doc, workflows, source=DRAFT_SOURCE, user_id=user_id,
-                                   comment=(comment or "").strip()[:2000] or None)
+                                   comment=(comment or "").strip()[:2000] or None, dashboard_docs=dashboards)
     except DocumentError as error:
         raise PublishRefused("The app has problems; nothing was published.", error.problems) from None
     if result.changed:
@@ -247,7 +262,8 @@ def publish_draft(db: Database, app_key: str, *, revision: int, user_id: int | N
         raise PublishRefused("A stage this draft removes still holds records; say where they go first.",
                              [Problem(f"workflows/{w}.json", "$.stages", f"Stage {s!r} holds {n} records.")
                               for w, s, n in stranded])
-    result = publish_documents(db, draft.app, draft.workflows, user_id=user_id, comment=comment, catalog=catalog)
+    result = publish_documents(db, draft.app, draft.workflows, user_id=user_id, comment=comment, catalog=catalog,
+                               dashboards=draft.dashboards)
     moves = draft.documents.get("stage_moves") or {}
     if moves and result.changed and user_id is not None:
         from ..definitions.compile import compile_app
@@ -273,9 +289,13 @@ def restore_version(db: Database, app_key: str, number: int, *, user_id: int | N
         raise NotFoundError(f"There is no version {number} of this app.")
     docs = found[0].documents
     return publish_documents(db, copy.deepcopy(docs["app"]), copy.deepcopy(docs.get("workflows") or {}),
-                             user_id=user_id, comment=f"Restored version {number}", catalog=catalog)
+                             user_id=user_id, comment=f"Restored version {number}", catalog=catalog,
+                             dashboards=copy.deepcopy(docs.get("dashboards") or {}))
 
 
 def documents_of(draft: Draft | None, live: InstalledVersion) -> dict[str, Any]:
-    return draft.documents if draft is not None else {"app": live.documents["app"],
-                                                      "workflows": live.documents.get("workflows") or {}}
+    if draft is not None:
+        return draft.documents if draft.dashboards is not None else \
+            {**draft.documents, "dashboards": live.documents.get("dashboards") or {}}
+    return {"app": live.documents["app"], "workflows": live.documents.get("workflows") or {},
+            "dashboards": live.documents.get("dashboards") or {}}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData,
-    String, Table, Text, UniqueConstraint,
+    Float, String, Table, Text, UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -312,4 +312,21 @@ statistics_marks = Table(
     Column("rows", BigInteger, nullable=False),
     Column("max_id", BigInteger, nullable=False),
     Column("analyzed_at", UtcDateTime, nullable=False),
+)
+
+#: A person's target for a number card of a dashboard in one month (dashboards/targets.py),
+#: entered by whoever may see that person's numbers; a period's target is the sum of its months'.
+dashboard_targets = Table(
+    "dashboard_targets", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("dashboard_key", String(63), nullable=False),
+    Column("widget_key", String(63), nullable=False),
+    Column("user_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("month", String(7), nullable=False),                # YYYY-MM, in the app's timezone
+    Column("value", Float, nullable=False),
+    Column("updated_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("app_key", "dashboard_key", "widget_key", "user_id", "month",
+                     name="uq_dashboard_targets_cell"),
 )

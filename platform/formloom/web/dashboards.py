@@ -4,7 +4,7 @@ filter. Charts are drawn by static/js/dashboards.js from JSON in a data script
 tag (no inline code: the CSP allows none); each chart also has a plain table."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -68,8 +68,9 @@ class Filters:
     period: str
     start: str
     end: str
-    owner: str
+    owner: str                 # "", "all" (everyone: overrides the dashboard's default), "me", "team" or a user id
     errors: list[str]
+    owner_by_default: bool = False
 
 
 def _filters(dashboard: DashboardDef) -> Filters:
@@ -79,8 +80,9 @@ def _filters(dashboard: DashboardDef) -> Filters:
         errors.append(_("The period %(value)s is not one of the choices; showing %(default)s.",
                         value=repr(period[:40]), default=period_names()[dashboard.period]))
         period = dashboard.period
+    owner = request.args.get("owner")
     return Filters(period, (request.args.get("from") or "")[:10], (request.args.get("to") or "")[:10],
-                   (request.args.get("owner") or "")[:20], errors)
+                   (dashboard.owner or "" if owner is None else owner)[:20], errors, owner is None)
 
 
 def _owner_choices(conn, place, dashboard: DashboardDef) -> list[tuple[str, str]]:
@@ -103,7 +105,7 @@ def _owner_choices(conn, place, dashboard: DashboardDef) -> list[tuple[str, str]
 
 def _owners(conn, value: str, choices: list[tuple[str, str]], errors: list[str]) -> frozenset[int] | None:
     actor = current_actor()
-    if not value:
+    if not value or value == "all":
         return None
     if value not in {k for k, _label in choices}:
         errors.append(_("You cannot narrow the numbers to that person; showing everyone you may see."))
@@ -129,6 +131,12 @@ class WidgetView:
     records: list[dict] | None = None
     columns: list[Any] | None = None
     group_label: str = ""
+    link: str = ""                                   # the records behind the whole widget
+    links: list[str] = field(default_factory=list)   # ... behind each row (bar, slice, step)
+    cell_links: list[list[str]] = field(default_factory=list)   # pivot: ... behind each cell
+    column_links: list[str] = field(default_factory=list)       # pivot: ... behind each column
+    personal_target: float | None = None     # the sum of the targets of the people counted (dashboards.targets)
+    attainment: float | None = None
 
 
 def format_number(value: float | None, fmt: str) -> str:
@@ -159,6 +167,52 @@ def group_label(app, widget: WidgetDef) -> str:
     return f.label.get(lang()) if f is not None else by
 
 
+def filter_args(filters: Filters) -> dict[str, str]:
+    """The page's filters as they were applied, for links that must show the same records."""
+    args = {"period": filters.period, "owner": filters.owner}
+    if filters.period == "custom":
+        args.update({"from": filters.start, "to": filters.end})
+    return {k: v for k, v in args.items() if v}
+
+
+def _linked(view: WidgetView, app_key: str, dashboard_key: str, filters: Filters) -> WidgetView:
+    def url(**cell):
+        return cached_url_for("dashboards.drill_view", app_key=app_key, key=dashboard_key,
+                              widget_key=view.widget.key, **filter_args(filters), **cell)
+    view.link = url()
+    view.links = [url(row=str(r.key)) for r in view.data.rows]
+    if view.data.pivot is not None:
+        columns = [str(k) for k in view.data.pivot.keys]
+        view.column_links = [url(col=c) for c in columns]
+        view.cell_links = [[url(row=str(r.key), col=c) for c in columns] for r in view.data.rows]
+    return view
+
+
+def counted_people(conn, viewer: Viewer, widget: WidgetDef) -> frozenset[int] | None:
+    """Whose numbers a widget counts for this viewer (None: everyone's)."""
+    actor = viewer.actor
+    if widget.mine:
+        return frozenset({actor.id})
+    if viewer.owners is not None:
+        return viewer.owners
+    scope = policy.scope(actor, "read", viewer.app, viewer.app.entity(widget.entity))
+    if scope == "all":
+        return None
+    return frozenset({actor.id} | (reports_of(conn, actor.id) if scope == "team" else set()))
+
+
+def _attained(conn, viewer: Viewer, dashboard: DashboardDef, view: WidgetView) -> WidgetView:
+    from ..dashboards.targets import months_of, takes_targets, target_for
+    months = months_of(viewer.period)
+    if not takes_targets(view.widget) or not months:
+        return view
+    view.personal_target = target_for(conn, viewer.app.key, dashboard.key, view.widget.key, months,
+                                      counted_people(conn, viewer, view.widget))
+    if view.personal_target:
+        view.attainment = (view.data.value or 0) / view.personal_target
+    return view
+
+
 def _view(conn, place, widget: WidgetDef, data: WidgetData) -> WidgetView:
     view = WidgetView(widget, data, widget.label.get(lang()), widget.type in CHART_TYPES,
                       group_label=group_label(place.app, widget))
@@ -187,29 +241,48 @@ def _view(conn, place, widget: WidgetDef, data: WidgetData) -> WidgetView:
     return view
 
 
-def _compute(app_key: str, key: str):
-    place = load_app(app_key)
+def _dashboard(conn, place, key: str) -> DashboardDef:
+    dashboard = dashboards_of(conn, place.version_id).get(key)
+    if dashboard is None or not may_see(current_actor(), place.app, dashboard):
+        raise NotFoundError(_("There is no dashboard %(key)s here.", key=repr(key[:60])),
+                            hint=_("Pick a dashboard in the menu."))
+    return dashboard
+
+
+def _viewer(conn, place, dashboard: DashboardDef):
+    """The viewer of `dashboard` with the period and owner the request asks for (bad ones are
+    replaced by the defaults and said in `filters.errors`)."""
     actor = current_actor()
+    filters = _filters(dashboard)
+    zone = zone_for(place.app)
+    today = datetime.now(zone).date()
+    try:
+        period = resolve_period(filters.period, today, zone, filters.start, filters.end)
+    except PeriodError:
+        filters.errors.append(_("Give both custom dates as YYYY-MM-DD, the first not after the second; "
+                                "showing %(default)s.", default=period_names()[dashboard.period]))
+        filters.period = dashboard.period
+        period = resolve_period(dashboard.period, today, zone)
+    choices = _owner_choices(conn, place, dashboard)
+    if filters.owner_by_default and filters.owner not in {k for k, _label in choices}:
+        filters.owner = ""               # a default that does not apply to this viewer (no team): everyone they see
+    owners = _owners(conn, filters.owner, choices, filters.errors)
+    if owners is None:
+        filters.owner = "all" if dashboard.owner else ""
+    return Viewer(conn, place.app, actor, period, today, owners, lang()), filters, choices
+
+
+def _compute(app_key: str, key: str, only: str | None = None):
+    place = load_app(app_key)
     with db().read() as conn:
-        dashboard = dashboards_of(conn, place.version_id).get(key)
-        if dashboard is None or not may_see(actor, place.app, dashboard):
-            raise NotFoundError(_("There is no dashboard %(key)s here.", key=repr(key[:60])),
-                                hint=_("Pick a dashboard in the menu."))
-        filters = _filters(dashboard)
-        zone = zone_for(place.app)
-        today = datetime.now(zone).date()
-        try:
-            period = resolve_period(filters.period, today, zone, filters.start, filters.end)
-        except PeriodError:
-            filters.errors.append(_("Give both custom dates as YYYY-MM-DD, the first not after the second; "
-                                    "showing %(default)s.", default=period_names()[dashboard.period]))
-            filters.period = dashboard.period
-            period = resolve_period(dashboard.period, today, zone)
-        choices = _owner_choices(conn, place, dashboard)
-        owners = _owners(conn, filters.owner, choices, filters.errors)
-        viewer = Viewer(conn, place.app, actor, period, today, owners, lang())
-        views = [_view(conn, place, w, run_widget(viewer, w)) for w in dashboard.widgets]
-    return place, dashboard, filters, period, choices, views
+        dashboard = _dashboard(conn, place, key)
+        viewer, filters, choices = _viewer(conn, place, dashboard)
+        shown = [w for w in dashboard.widgets if only is None or w.key == only]
+        if only is not None and not shown:
+            raise NotFoundError(_("There is no widget %(key)s on this dashboard.", key=repr(only[:60])))
+        views = [_linked(_attained(conn, viewer, dashboard, _view(conn, place, w, run_widget(viewer, w))),
+                         place.app.key, dashboard.key, filters) for w in shown]
+    return place, dashboard, filters, viewer.period, choices, views
 
 
 @bp.get("/apps/<app_key>/dashboards/<key>")
@@ -224,14 +297,73 @@ def view(app_key: str, key: str):
 def data(app_key: str, key: str):
     """Every widget's numbers as JSON (the same the page shows)."""
     place, dashboard, filters, period, _choices, views = _compute(app_key, key)
-    body = {"dashboard": dashboard.key, "period": {"key": filters.period,
-                                                    "start": period.start.isoformat() if period.start else None,
-                                                    "end": period.end.isoformat() if period.end else None},
-            "errors": filters.errors,
-            "widgets": [{**v.data.as_json(), "label": v.title,
-                         "records": [{"id": r["id"], "title": r["title"]} for r in (v.records or [])]}
-                        for v in views]}
+    body = dashboard_json(dashboard, filters, period, views)
     return jsonify(body), 400 if filters.errors else 200
+
+
+DRILL_PAGE = 50
+
+
+@bp.get("/apps/<app_key>/dashboards/<key>/<widget_key>/records")
+def drill_view(app_key: str, key: str, widget_key: str):
+    """The records behind a number of a widget (a card, bar, slice, funnel step, table row
+    or pivot cell), under the same scope, period and owner as the page that showed it."""
+    from ..dashboards.drill import Cell, drill
+    from .params import int_arg
+    place = load_app(app_key)
+    actor = current_actor()
+    offset = int_arg("offset", 0, low=0, high=10**9)
+    with db().read() as conn:
+        dashboard = _dashboard(conn, place, key)
+        widget = dashboard.widget(widget_key)
+        if widget is None:
+            raise NotFoundError(_("There is no widget %(key)s on this dashboard.", key=repr(widget_key[:60])))
+        viewer, filters, _choices = _viewer(conn, place, dashboard)
+        cell = Cell(_cell_key("row"), _cell_key("col"))
+        page = drill(viewer, widget, cell, offset=offset, limit=DRILL_PAGE)
+        entity = place.app.entity(widget.entity)
+        visible = {f.key: f for f in policy.visible_fields(actor, place.app, entity)}
+        keys = list(widget.columns) or list(entity.default_columns)
+        columns = [visible[k] for k in keys if k in visible and k != entity.title][:6]
+        lookups = lookups_for(conn, place.app, columns, [r.data for r in page.records], actor=actor)
+        workflow = place.app.workflow_for(entity.key)
+        rows = [{"id": r.id, "title": r.title or f"#{r.id}",
+                 "url": cached_url_for("records.detail", app_key=place.app.key, entity_key=entity.key, record_id=r.id),
+                 "stage": workflow.stage(r.stage) if workflow and r.stage else None,
+                 "cells": [show(place.app, f, r.data.get(f.key), lang(), lookups) for f in columns]}
+                for r in page.records]
+    return render_template("dashboards/drill.html", app=place.app, dashboard=dashboard, widget=widget,
+                           entity=entity, page=page, rows=rows, columns=columns, workflow=workflow,
+                           filters=filters, offset=offset, size=DRILL_PAGE,
+                           back=cached_url_for("dashboards.view", app_key=place.app.key, key=dashboard.key,
+                                               **filter_args(filters)),
+                           more=_more_url(offset + DRILL_PAGE) if offset + DRILL_PAGE < page.total else None,
+                           fewer=_more_url(max(offset - DRILL_PAGE, 0)) if offset else None), \
+        400 if filters.errors else 200
+
+
+def _cell_key(name: str) -> str | None:
+    value = request.args.get(name)
+    return value[:200] if value else None
+
+
+def _more_url(offset: int) -> str:
+    args = request.args.to_dict()
+    args["offset"] = str(offset)
+    return cached_url_for(request.endpoint, **(request.view_args or {}), **args)
+
+
+def dashboard_json(dashboard: DashboardDef, filters: Filters, period, views: list[WidgetView]) -> dict:
+    """The numbers as the page shows them (web/openapi.py describes this shape)."""
+    return {"dashboard": dashboard.key, "label": dashboard.label.get(lang()),
+            "period": {"key": filters.period, "start": period.start.isoformat() if period.start else None,
+                       "end": period.end.isoformat() if period.end else None},
+            "errors": filters.errors, "widgets": [widget_json(v) for v in views]}
+
+
+def widget_json(v: WidgetView) -> dict:
+    return {**v.data.as_json(), "label": v.title, "personal_target": v.personal_target, "attainment": v.attainment,
+            "records": [{"id": r["id"], "title": r["title"]} for r in (v.records or [])]}
 
 
 @bp.get("/apps/<app_key>/dashboards/<key>/<widget_key>.csv")
@@ -241,24 +373,28 @@ def widget_csv(app_key: str, key: str, widget_key: str):
     import csv
     import io
     from flask import Response
-    place, dashboard, filters, _period, _choices, views = _compute(app_key, key)
-    view = next((v for v in views if v.widget.key == widget_key), None)
-    if view is None:
-        raise NotFoundError(_("There is no widget %(key)s on this dashboard.", key=repr(widget_key[:60])))
+    place, dashboard, filters, _period, _choices, views = _compute(app_key, key, only=widget_key)
     out = io.StringIO()
-    writer = csv.writer(out)
-    if view.widget.type == "records":
-        writer.writerow([_("Record"), *[f.label.get(lang()) for f in view.columns or []]])
-        for r in view.records or []:
-            writer.writerow([_cell(r["title"]), *[_cell(str(c.text if not c.links else ", ".join(t for _h, t in c.links)))
-                                                  for c in r["cells"]]])
-    else:
-        writer.writerow([_cell(view.group_label or view.title), *[_cell(s) for s in view.data.series]])
-        for row in view.data.rows:
-            writer.writerow([_cell(row.label), *["" if x is None else x for x in row.values]])
+    csv.writer(out).writerows(csv_rows(views[0]))
     name = f"{dashboard.key}-{widget_key}-{filters.period}.csv"
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def csv_rows(view: WidgetView) -> list[list]:
+    """The widget's table as a spreadsheet would show it: headings in the viewer's language,
+    text cells safe from formula injection, numbers as numbers."""
+    if view.widget.type == "records":
+        return [[_("Record"), *[f.label.get(lang()) for f in view.columns or []]],
+                *[[_cell(r["title"]), *[_cell(str(c.text if not c.links else ", ".join(t for _h, t in c.links)))
+                                        for c in r["cells"]]] for r in view.records or []]]
+    pivot = view.data.pivot
+    head = [_cell(view.group_label or view.title), *[_cell(s) for s in view.data.series]]
+    rows = [[_cell(row.label), *["" if x is None else x for x in row.values]] for row in view.data.rows]
+    if pivot is None:
+        return [head, *rows]
+    return [head + [_("Total")], *[r + ["" if t is None else t] for r, t in zip(rows, pivot.row_totals)],
+            [_("Total"), *["" if x is None else x for x in pivot.column_totals], "" if pivot.total is None else pivot.total]]
 
 
 def _cell(text: str) -> str:
@@ -278,4 +414,4 @@ def chart_payload(v: WidgetView) -> dict:
     return {"type": v.widget.type, "labels": [r.label for r in v.data.rows],
             "series": [{"label": s, "format": fmt[min(i, len(fmt) - 1)], "values": [r.values[i] for r in v.data.rows]}
                        for i, s in enumerate(v.data.series)],
-            "lang": lang()}
+            "links": v.links, "lang": lang()}

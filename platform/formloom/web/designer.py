@@ -168,6 +168,16 @@ def _edit(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
     return edit_documents(place, lambda docs: {**docs, "app": change(docs["app"])})
 
 
+def _edit_documents(place: Place, change: Callable[[dict], dict]) -> drafts.Draft:
+    """`_edit` for a change to any of the draft's documents (the dashboard builder's)."""
+    actor = current_actor()
+    try:
+        with db().write() as conn:
+            return drafts.edit_documents(conn, place.app.key, _revision(), actor.id if actor else None, change)
+    except (drafts.DraftConflict, NotFoundError, edits.EditError) as error:
+        raise _translated(error) from None
+
+
 def _translated(error: FormloomError) -> FormloomError:
     """The design layer's refusal in the reader's language (its messages are msgids of the catalogue)."""
     return type(error)(_(error.message), hint=_(error.hint) if error.hint else None)

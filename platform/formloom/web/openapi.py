@@ -215,6 +215,7 @@ def openapi_document(actor: Actor, lang_code: str = "en") -> dict:
             if policy.scope(actor, "read", app, entity) == "none":
                 continue
             _entity_paths(actor, app, entity, lang_code, paths, schemas)
+        _dashboard_paths(actor, app, lang_code, paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Formloom records API", "version": "1",
@@ -226,6 +227,83 @@ def openapi_document(actor: Actor, lang_code: str = "en") -> dict:
         "components": {"schemas": schemas,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+
+
+#: One widget's numbers (dashboards.measures.WidgetData.as_json, web/dashboards.widget_json).
+DASHBOARD_WIDGET = {
+    "type": "object", "required": ["key", "type", "label", "series", "labels", "keys", "values"],
+    "properties": {
+        "key": {"type": "string"}, "type": {"type": "string"}, "label": {"type": "string"},
+        "format": {"type": "string"}, "series": {"type": "array", "items": {"type": "string"}},
+        "labels": {"type": "array", "items": {"type": "string"},
+                   "description": "What each bar, slice, point, step or row is, in your language"},
+        "keys": {"type": "array", "description": "The same as values: a stage, an option, a user or record id, "
+                                                "the first day of a date bucket; \"__none__\" for no value"},
+        "values": {"type": "array", "items": {"type": "array", "items": {"type": ["number", "null"]}},
+                   "description": "One list per series (measure, or pivot column), in the order of labels"},
+        "value": {"type": ["number", "null"]}, "previous": {"type": ["number", "null"]},
+        "status": {"type": ["string", "null"]}, "target": {"type": ["number", "null"]},
+        "note": {"type": ["string", "null"]},
+        "personal_target": {"type": ["number", "null"], "description": "Number cards: the sum of the monthly "
+                            "targets of the people counted, for the period's months"},
+        "attainment": {"type": ["number", "null"], "description": "value / personal_target"},
+        "pivot": {"type": "object", "properties": {
+            "column_keys": {"type": "array"}, "column_labels": {"type": "array", "items": {"type": "string"}},
+            "row_totals": {"type": "array", "items": {"type": ["number", "null"]}},
+            "column_totals": {"type": "array", "items": {"type": ["number", "null"]}},
+            "total": {"type": ["number", "null"]}}},
+        "records": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "title": {"type": ["string", "null"]}}}}}}
+DASHBOARD_RULES = {"bad_filter": "the custom dates are missing, not dates or reversed, or `owner` names "
+                                 "someone whose numbers you may not narrow to"}
+
+
+def _dashboard_paths(actor: Actor, app: AppDef, lang_code: str, paths: dict, schemas: dict) -> None:
+    """GET /api/v1/{app}/dashboards/{key}[/{widget}] for each dashboard the actor sees."""
+    from ..dashboards.catalog import visible_dashboards
+    from ..dashboards.periods import PERIODS
+    from .helpers import db
+    _app, version_id = catalog().get(app.key)
+    with db().read() as conn:
+        shown = visible_dashboards(conn, actor, app, version_id)
+    if not shown:
+        return
+    schemas["DashboardWidget"] = DASHBOARD_WIDGET
+    schemas["Dashboard"] = {"type": "object", "required": ["dashboard", "period", "widgets"], "properties": {
+        "dashboard": {"type": "string"}, "label": {"type": "string"},
+        "period": {"type": "object", "properties": {"key": {"type": "string"}, "start": {"type": ["string", "null"]},
+                                                    "end": {"type": ["string", "null"]}}},
+        "errors": {"type": "array", "items": {"type": "string"}},
+        "widgets": {"type": "array", "items": _ref("DashboardWidget")}}}
+    from .api_dashboards import PARAMETERS
+    filters = [
+        {"name": "period", "in": "query", "required": False, "schema": {"enum": list(PERIODS)},
+         "description": "Which period the widgets' dates fall in (default: the dashboard's)"},
+        *({"name": name, "in": "query", "required": False, "description": f"period=custom: the {which} day",
+           "schema": {"type": "string", "pattern": PARAMETERS[name]}}
+          for name, which in (("from", "first"), ("to", "last"))),
+        {"name": "owner", "in": "query", "required": False,
+         "description": "Narrow to me, my team, or one person (a user id) whose numbers you may see; "
+                        "all: everyone you may see (the default unless the dashboard opens on me or team)",
+         "schema": {"type": "string", "pattern": PARAMETERS["owner"]}}]
+    listed = "; ".join(f"`{code}`: {why}" for code, why in DASHBOARD_RULES.items())
+    errors = {**COMMON_ERRORS, "422": {**_error(f"Refused only when {listed}"), "x-business-rules": sorted(DASHBOARD_RULES)}}
+    for d in shown:
+        base = f"/api/v1/{app.key}/dashboards/{d.key}"
+        label = d.label.get(lang_code)
+        paths[base] = {"get": {
+            "operationId": f"dashboard_{app.key}_{d.key}", "tags": [app.key],
+            "summary": f"{label}: every widget's numbers, under your data scope", "parameters": filters,
+            "responses": {"200": {"description": label, "content": {"application/json": {"schema": _ref("Dashboard")}}},
+                          **errors}}}
+        paths[f"{base}/{{widget}}"] = {"get": {
+            "operationId": f"dashboard_widget_{app.key}_{d.key}", "tags": [app.key],
+            "summary": f"{label}: one widget's numbers",
+            "parameters": [{"name": "widget", "in": "path", "required": True,
+                            "schema": {"enum": [w.key for w in d.widgets]}}, *filters],
+            "responses": {"200": {"description": "The widget",
+                                  "content": {"application/json": {"schema": _ref("DashboardWidget")}}},
+                          **errors}}}
 
 
 def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, paths: dict, schemas: dict) -> None:

@@ -16,9 +16,10 @@ from ..resources import static_dir
 from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
-from . import admin_users, api, api_design, params, profile, ratelimit
-from . import (activity, approvals, bulk, comments, dashboards, designer, designer_layout, designer_rules,
-               designer_workflows, exports, gallery, imports, pools, public_forms, saved_views, search, todos)
+from . import admin_users, api, api_dashboards, api_design, params, profile, ratelimit
+from . import (activity, approvals, bulk, comments, dashboard_builder, dashboard_targets, dashboards, designer,
+               designer_layout, designer_rules, designer_workflows, exports, gallery, imports, pools, public_forms,
+               saved_views, search, todos)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -71,6 +72,7 @@ def init_app(app: Flask) -> None:
     csrf.exempt(api.bp)              # api.authenticate: CSRF is checked unless a Bearer token authenticated
     app.register_blueprint(api.bp)
     csrf.exempt(api_design.bp)       # same as api.bp
+    app.register_blueprint(api_dashboards.bp)
     app.register_blueprint(api_design.bp)
     app.register_blueprint(approvals.bp)
     app.register_blueprint(activity.bp)
@@ -88,6 +90,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(profile.bp)
     app.register_blueprint(bulk.bp)
     app.register_blueprint(dashboards.bp)
+    app.register_blueprint(dashboard_builder.bp)
+    app.register_blueprint(dashboard_targets.bp)
     app.register_blueprint(exports.bp)
     app.register_blueprint(imports.bp)
     limiter = ratelimit.init_app(app)

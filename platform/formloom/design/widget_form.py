@@ -1,0 +1,178 @@
+"""The dashboard builder's widget form: its choices generated from the registries of
+widget and measure kinds (dashboards.kinds) and from the draft app's entities and
+fields, and what the form posts turned back into a widget document that the
+dashboard checks then judge. No widget kind or aggregate is named here.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..dashboards.kinds import MEASURE_KINDS, WIDGET_KINDS
+from ..dashboards.model import FORMATS
+from ..dashboards.periods import BUCKETS
+from ..dashboards.variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
+from ..definitions.schema_check import KEY_PATTERN
+
+KEY = re.compile(KEY_PATTERN)
+LANGS = ("en", "zh")
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    text: str
+    kind: str = ""                   # what a field or variable is (number, date, stage ...)
+
+
+def _text(label: Any, lang: str) -> str:
+    if isinstance(label, Mapping):
+        return label.get(lang) or label.get("en") or next(iter(label.values()), "")
+    return "" if label is None else str(label)
+
+
+def kind_choices(lang: str) -> list[dict]:
+    """Each registered widget kind with what its form needs (read by the template and the JS)."""
+    return [{"value": k.name, "text": _text(k.label, lang), "grouped": k.grouped, "across": k.across,
+             "measures": k.measures > 0} for k in WIDGET_KINDS.values()]
+
+
+def agg_choices(lang: str) -> list[Choice]:
+    return [Choice(m.name, _text(m.label, lang), m.field) for m in MEASURE_KINDS.values()]
+
+
+def variable_choices(app_doc: dict, entity_key: str, lang: str, names: Mapping[str, str]) -> list[Choice]:
+    """The entity's fields and the record variables ($stage, $owner, $created ...) with their kinds."""
+    entity = next((e for e in app_doc.get("entities", []) if e.get("key") == entity_key), None)
+    if entity is None:
+        return []
+    fields = {f["key"]: f for f in entity.get("fields", []) if isinstance(f, dict) and "key" in f}
+    out = [Choice(k, names.get(k, k), kind) for k, (kind, sources) in RECORD_VARIABLES.items()
+           if "records" in sources]
+    for key, f in fields.items():
+        kind = variable_kind(fields, key, "records")
+        if kind is not None and kind != "list":
+            out.append(Choice(key, _text(f.get("label"), lang) or key, kind))
+    return out
+
+
+def groupable(choices: list[Choice]) -> list[Choice]:
+    return [c for c in choices if c.kind in GROUPABLE_KINDS]
+
+
+def dates(choices: list[Choice]) -> list[Choice]:
+    return [c for c in choices if c.kind in DATE_KINDS]
+
+
+class FormProblem(ValueError):
+    """A value of the form that cannot become part of a widget document; `name` is its control."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(message)
+        self.name = name
+
+
+def _json(form: Mapping[str, str], name: str) -> Any:
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise FormProblem(name, "This is not JSON Logic: write it as JSON, e.g. "
+                                '{"==": [{"var": "$stage"}, "won"]}.') from None
+    if not isinstance(value, dict):
+        raise FormProblem(name, "A filter is one JSON object, e.g. {\"==\": [{\"var\": \"$stage\"}, \"won\"]}.")
+    return value
+
+
+def _number(form: Mapping[str, str], name: str) -> float | None:
+    raw = (form.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise FormProblem(name, "Write a number, such as 20 or 0.2.") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise FormProblem(name, "Write a number, such as 20 or 0.2.")
+    return int(value) if value.is_integer() else value
+
+
+def _group(form: Mapping[str, str], prefix: str) -> dict | None:
+    by = (form.get(f"{prefix}_by") or "").strip()
+    if not by:
+        return None
+    bucket = (form.get(f"{prefix}_bucket") or "").strip()
+    return {"by": by, **({"bucket": bucket} if bucket in BUCKETS else {})}
+
+
+def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
+    """The widget document the form describes (only the parts its kind uses). `key` is the
+    widget's when it is edited (keys never change); a new one takes the form's."""
+    kind = WIDGET_KINDS.get(form.get("type") or "")
+    if kind is None:
+        raise FormProblem("type", "Pick what kind of widget this is.")
+    key = key or (form.get("key") or "").strip()
+    if not KEY.match(key or ""):
+        raise FormProblem("key", "A key is lower-case letters, digits and _ and starts with a letter, e.g. won_by_month.")
+    label = {code: (form.get(f"label-{code}") or "").strip()[:200] for code in LANGS}
+    widget: dict[str, Any] = {"key": key, "type": kind.name, "entity": (form.get("entity") or "").strip(),
+                              "label": {k: v for k, v in label.items() if v} or key}
+    if kind.measures:
+        agg = form.get("agg") or "count"
+        measure: dict[str, Any] = {"agg": agg}
+        spec = MEASURE_KINDS.get(agg)
+        if spec is not None and spec.field == "parts":
+            measure["of"] = {"agg": "count", **({"filter": f} if (f := _json(form, "of_filter")) else {})}
+            measure["per"] = {"agg": "count", **({"filter": f} if (f := _json(form, "per_filter")) else {})}
+        elif spec is not None and spec.field != "none" and form.get("field"):
+            measure["field"] = form["field"].strip()
+        widget["measures"] = [measure]
+    if kind.grouped and (group := _group(form, "group")):
+        widget["group"] = group
+    if kind.across and (across := _group(form, "across")):
+        widget["across"] = across
+    if (filt := _json(form, "filter")) is not None:
+        widget["filter"] = filt
+    if form.get("date"):
+        widget["date"] = form["date"].strip()
+        if form.get("compare") and kind.name == "number":
+            widget["compare"] = True
+    target = _number(form, "target")
+    if target is not None and kind.name == "number":
+        widget["target"] = {"value": target, "better": "lower" if form.get("better") == "lower" else "higher"}
+    if form.get("format") in FORMATS and form.get("format") != "number":
+        widget["format"] = form["format"]
+    limit = _number(form, "limit")
+    if limit is not None:
+        if not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise FormProblem("limit", "Show from 1 to 100 rows.")
+        widget["limit"] = limit
+    if form.get("width") in ("2", "3"):
+        widget["width"] = int(form["width"])
+    return widget
+
+
+def form_values(widget: dict) -> dict[str, Any]:
+    """A widget document as the form's values (the inverse of parse_widget, for editing)."""
+    m = (widget.get("measures") or [{}])[0]
+    label = widget.get("label")
+    out = {"type": widget.get("type"), "key": widget.get("key"), "entity": widget.get("entity"),
+           "label-en": label.get("en", "") if isinstance(label, dict) else (label or ""),
+           "label-zh": label.get("zh", "") if isinstance(label, dict) else "",
+           "agg": m.get("agg", "count"), "field": m.get("field", ""),
+           "of_filter": json.dumps(m["of"]["filter"], ensure_ascii=False) if m.get("of", {}).get("filter") else "",
+           "per_filter": json.dumps(m["per"]["filter"], ensure_ascii=False) if m.get("per", {}).get("filter") else "",
+           "filter": json.dumps(widget["filter"], ensure_ascii=False) if widget.get("filter") else "",
+           "date": widget.get("date", ""), "compare": widget.get("compare", False),
+           "target": (widget.get("target") or {}).get("value", ""),
+           "better": (widget.get("target") or {}).get("better", "higher"),
+           "format": widget.get("format", "number"), "limit": widget.get("limit", ""),
+           "width": str(widget.get("width", 1))}
+    for part in ("group", "across"):
+        g = widget.get(part) or {}
+        out[f"{part}_by"], out[f"{part}_bucket"] = g.get("by", ""), g.get("bucket", "")
+    return out

@@ -1,0 +1,103 @@
+"""The dashboard builder: an app admin adds a dashboard and widgets to the app's draft
+(with a live preview), moves, resizes and removes them, and publishes through the
+designer's Publish; people outside the dashboard's roles never see it, and bad input
+is a located 422, never a 500."""
+from __future__ import annotations
+
+import re
+
+import time_machine
+
+from ..dashboards.conftest import shop_db  # noqa: F401
+from ..dashboards.test_pages import NOW, client_for, site  # noqa: F401
+
+BASE = "/apps/shop/design/dashboards"
+
+
+def revision(html: str) -> str:
+    return re.search(r'name="revision" value="(\d+)"', html).group(1)
+
+
+def post(client, url, data, page):
+    return client.post(url, data={**data, "revision": revision(client.get(page).get_data(as_text=True))})
+
+
+@time_machine.travel(NOW, tick=False)
+def test_an_admin_builds_a_dashboard_and_publishes_it(site):
+    admin = client_for(site, "admin@example.com")
+    answer = post(admin, BASE, {"label-en": "Channels", "label-zh": "渠道", "roles": ["lead"]}, BASE)
+    assert answer.status_code == 303 and answer.headers["Location"].endswith(f"{BASE}/channels")
+    form = admin.get(f"{BASE}/channels/widgets/new?entity=deal").get_data(as_text=True)
+    for kind in ("Number card", "Pivot table", "Stage funnel"):      # from the registry of widget kinds
+        assert kind in form
+    preview = admin.get(f"{BASE}/channels/preview?type=pie&entity=deal&agg=count&group_by=channel&label-en=By+channel")
+    assert preview.status_code == 200 and 'data-chart="chart-data-preview"' in preview.get_data(as_text=True)
+    bad = admin.get(f"{BASE}/channels/preview?type=pie&entity=deal&agg=sum&field=name&group_by=channel")
+    assert "&#39;sum&#39; needs a number" in bad.get_data(as_text=True)
+    new = f"{BASE}/channels/widgets/new"
+    for label, extra in (("By channel", {"type": "pie", "group_by": "channel"}),
+                         ("Deals", {"type": "number", "target": "5"}),
+                         ("Grid", {"type": "pivot", "group_by": "$stage", "across_by": "channel"})):
+        answer = post(admin, new, {"entity": "deal", "agg": "count", "label-en": label, **extra}, f"{BASE}/channels")
+        assert answer.status_code == 303, answer.get_data(as_text=True)[:2000]
+    board = f"{BASE}/channels"
+    post(admin, f"{board}/widgets/grid/layout", {"action": "up"}, board)
+    post(admin, f"{board}/widgets/grid/layout", {"action": "width-3"}, board)
+    post(admin, f"{board}/widgets/by_channel/layout", {"action": "remove"}, board)
+    html = admin.get(board).get_data(as_text=True)
+    assert html.index('id="w-grid"') < html.index('id="w-deals"') and 'id="w-by_channel"' not in html
+    assert admin.get("/apps/shop/dashboards/channels").status_code == 404          # a draft: nobody sees it yet
+    answer = post(admin, "/apps/shop/design/publish", {"comment": "channels"}, "/apps/shop/design")
+    assert answer.status_code == 303
+    lead = client_for(site, "lead@example.com").get("/apps/shop/dashboards/channels?period=all").get_data(as_text=True)
+    assert 'id="widget-grid"' in lead and "widget w3" in lead and "Target ≥ 5" in lead
+    assert client_for(site, "a@example.com").get("/apps/shop/dashboards/channels").status_code == 404
+
+
+@time_machine.travel(NOW, tick=False)
+def test_bad_widget_input_is_a_located_422(site):
+    admin = client_for(site, "admin@example.com")
+    board = f"{BASE}/board"
+    answer = post(admin, f"{board}/widgets/new", {"type": "bar", "entity": "deal", "label-en": "X", "group_by": "$stage",
+                                                  "filter": "{not json"}, board)
+    assert answer.status_code == 422 and "This is not JSON Logic" in answer.get_data(as_text=True)
+    answer = post(admin, f"{board}/widgets/new", {"type": "bar", "entity": "deal", "label-en": "Deals",
+                                                  "key": "deals"}, board)
+    assert answer.status_code == 422 and "already has a widget with the key" in answer.get_data(as_text=True)
+    assert post(admin, f"{board}/widgets/deals/layout", {"action": "explode"}, board).status_code == 400
+    answer = post(admin, BASE, {"label-en": "Odd", "key": "Odd Key"}, BASE)
+    assert answer.status_code == 422 and "A key is lower-case letters" in answer.get_data(as_text=True)
+    assert post(admin, BASE, {"label-zh": "只有中文"}, BASE).status_code == 422
+    assert client_for(site, "lead@example.com").get(board).status_code == 403
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_widget_that_breaks_the_dashboard_stops_publishing_with_its_place(site):
+    admin = client_for(site, "admin@example.com")
+    board = f"{BASE}/board"
+    post(admin, f"{board}/widgets/new", {"type": "bar", "entity": "deal", "label-en": "No group"}, board)
+    html = admin.get(board).get_data(as_text=True)
+    assert "needs a &#39;group&#39;" in html and "$.widgets[5]" in html
+    answer = post(admin, "/apps/shop/design/publish", {}, "/apps/shop/design")
+    assert answer.status_code == 422
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_default_owner_filter_set_in_the_builder(site):
+    from ..dashboards.test_pages import number
+    admin = client_for(site, "admin@example.com")
+    board = f"{BASE}/board"
+    settings = {"label-en": "Deals board", "roles": ["lead", "seller"], "period": "all"}
+    assert post(admin, f"{board}/settings", {**settings, "owner": "me"}, board).status_code == 303
+    assert post(admin, "/apps/shop/design/publish", {}, "/apps/shop/design").status_code == 303
+    lead = client_for(site, "lead@example.com")
+    own = lead.get("/apps/shop/dashboards/board").get_data(as_text=True)
+    assert number(own, "deals") == "0"                                   # the lead owns no deal
+    assert "/board/deals/records?period=all&amp;owner=me" in own         # drill-down keeps the default
+    everyone = lead.get("/apps/shop/dashboards/board?owner=all").get_data(as_text=True)
+    assert number(everyone, "deals") == "6" and "/board/deals/records?period=all&amp;owner=all" in everyone
+    assert post(admin, f"{board}/settings", {**settings, "owner": "team"}, board).status_code == 303
+    assert post(admin, "/apps/shop/design/publish", {}, "/apps/shop/design").status_code == 303
+    ann = client_for(site, "a@example.com").get("/apps/shop/dashboards/board")   # no team: her own, no complaint
+    assert ann.status_code == 200 and number(ann.get_data(as_text=True), "deals") == "3"
+    assert number(lead.get("/apps/shop/dashboards/board").get_data(as_text=True), "deals") == "6"
