@@ -138,7 +138,8 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
             tentative[f.key] = fallback
 
     # 3. visibility, judged on the tentative values and their formulas
-    scope = {**tentative, **compute_formulas(entity, tentative, extra_vars), **(extra_vars or {})}
+    tentative_formulas = compute_formulas(entity, tentative, extra_vars)
+    scope = {**tentative, **tentative_formulas, **(extra_vars or {})}
     plain = conditions.plain_data(scope)          # converted once for every visible_if / required_if
     visible = {f.key: f.visible_if is None or conditions.truthy(f.visible_if, plain, plain=True) for f in writable}
 
@@ -157,8 +158,9 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         elif ftype.is_empty(data[f.key]) and _required(f, plain, stage_required):
             problems.append(problem(f.key, "required", translate(lang, "This field is required.")))
 
-    # 5. computed fields
-    data.update(compute_formulas(entity, data, extra_vars))
+    # 5. computed fields (step 3's, when no hidden field changed a value they could read)
+    same = all(data[f.key] is tentative[f.key] for f in writable)
+    data.update(tentative_formulas if same else compute_formulas(entity, data, extra_vars))
     for f in entity.fields:
         if f.type == "auto_number":
             data[f.key] = stored.get(f.key)
