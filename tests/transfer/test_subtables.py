@@ -167,3 +167,24 @@ def test_the_batched_path_writes_what_the_row_by_row_path_writes(db, shop_lines,
 
     for n in ("1", "2"):
         assert trail(written[f"A-{n}"]) == trail(written[f"B-{n}"])
+
+
+def test_the_cli_takes_child_sheets_and_its_json_names_the_sheet(database_url, shop_lines, people, tmp_path,
+                                                                  monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from formloom.cli import main
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("FORMLOOM_INSTANCE", str(tmp_path / "instance"))
+    path = write_xlsx(tmp_path / "c.xlsx", [["Reference"], ["P-1"]],
+                      {"Lines": [["Reference", "Item", "Quantity"], ["P-1", "Paper", "x"]]})
+    result = CliRunner().invoke(main, ["import", "shop", "purchase", str(path), "--child-sheet", "lines=Lines",
+                                       "--json", "--dry-run"], catch_exceptions=False)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["errors"] == [
+        {"row": 2, "column": "Quantity", "value": "x", "message": "'x' is not a number.", "sheet": "Lines"}]
+    result = CliRunner().invoke(main, ["import", "shop", "purchase", str(path), "--child-sheet", "lines"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1 and "FIELD=SHEET" in result.stderr

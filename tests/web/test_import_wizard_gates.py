@@ -51,6 +51,12 @@ def test_an_admin_overrides_the_gate_with_a_reason_and_it_goes_to_the_history(ap
     missing = as_admin.post(mapping_url, {**form, "override_gates": "1", "override_reason": " "},
                             token_from=mapping_url)
     assert missing.status_code == 422 and "Say why you are overriding the stage gate." in missing.get_data(as_text=True)
+    checked = as_admin.post(mapping_url, {**form, "action": "check", "override_gates": "1",
+                                          "override_reason": "Closed in the old tool"}, token_from=mapping_url)
+    join_imports()
+    report = as_admin.get(checked.headers["Location"]).get_data(as_text=True)
+    assert 'data-count="created">1 to create' in report          # "Import now" from the report keeps the override
+    assert '<input type="hidden" name="override_reason" value="Closed in the old tool">' in report
     done = as_admin.post(mapping_url, {**form, "override_gates": "1", "override_reason": "Closed in the old tool"},
                          token_from=mapping_url)
     join_imports()
