@@ -188,3 +188,20 @@ def test_the_cli_takes_child_sheets_and_its_json_names_the_sheet(database_url, s
     result = CliRunner().invoke(main, ["import", "shop", "purchase", str(path), "--child-sheet", "lines"],
                                 catch_exceptions=False)
     assert result.exit_code == 1 and "FIELD=SHEET" in result.stderr
+
+
+def test_rerunning_a_workbook_with_upsert_changes_nothing_and_absent_lines_are_kept(db, shop_lines, people,
+                                                                                   tmp_path):
+    path = write_xlsx(tmp_path / "o.xlsx", [["Reference", "Amount"], ["P-1", 10], ["P-2", 20]],
+                      {"Lines": [["Reference", "Item", "Quantity"], ["P-1", "Paper", 2]]})
+    first = run(db, shop_lines, path, people["admin"], upsert_by="ref", child_sheets={"lines": "Lines"})
+    again = run(db, shop_lines, path, people["admin"], upsert_by="ref", child_sheets={"lines": "Lines"})
+    assert (first.created, again.created, again.updated, again.skipped) == (2, 0, 0, 2)
+    fewer = write_xlsx(tmp_path / "p.xlsx", [["Reference", "Amount"], ["P-1", 11]],
+                       {"Lines": [["Reference", "Item", "Quantity"], ["P-2", "Pens", 4]]})
+    result = run(db, shop_lines, fewer, people["admin"], upsert_by="ref", child_sheets={"lines": "Lines"},
+                 mode="skip-bad-rows")
+    assert (result.updated, result.failed) == (1, 1)          # P-2's line names no row of this file
+    rows = stored(db)
+    assert rows["P-1"].data["amount"] == "11.00" and [x["item"] for x in rows["P-1"].data["lines"]] == ["Paper"]
+    assert len(rows) == 2

@@ -75,7 +75,8 @@ def test_an_agent_sees_no_override_and_cannot_post_one(app, as_agent):
     assert 'name="override_gates"' not in as_agent.get(mapping_url).get_data(as_text=True)
     response = as_agent.post(mapping_url, {"col_0": "subject", "col_1": "$stage", "action": "run",
                                            "override_gates": "1", "override_reason": "please"}, token_from=mapping_url)
-    assert response.status_code == 422 and "Only app admins may override a stage gate." in response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Only app admins may override a stage gate." in response.get_data(as_text=True)
     assert stored(app) == {}
 
 

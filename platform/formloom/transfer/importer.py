@@ -179,7 +179,8 @@ class Importer:
         key = self.options.upsert_by or self.entity.title
         self.key_index = next((i for i, t in self.mapping.items() if t == key), None)
         self.record_indexes = [i for i, t in self.mapping.items() if not split_target(t)]
-        self.children = {f: self._child_sheet(f, sheet, writable) for f, sheet in (self.options.child_sheets or {}).items()}
+        self.children = {f: self._child_sheet(f, sheet, writable)
+                         for f, sheet in (self.options.child_sheets or {}).items()}
 
     def _subtable_column(self, target: str, field_key: str, column_key: str, writable: set[str]):
         f = self.entity.field(field_key)
@@ -400,8 +401,7 @@ class Importer:
             if p.field in origins:
                 origin, header, raw, message = locate(self.entity, p.path, p.message, origins[p.field], self.lang)
                 if origin is not None:
-                    sheet = "" if origin.sheet == (self.table.sheet or "") else origin.sheet
-                    out.append(RowError(origin.row, header, cell_text(raw)[:200], message, sheet))
+                    out.append(self._origin_error(origin, header, raw, message))
                     continue
             out.append(self._cell_error(number, p.field, raw_of.get(p.field), p.message))
         return out
@@ -410,18 +410,22 @@ class Importer:
                          ) -> dict[str, list[Origin]]:
         origins: dict[str, list[Origin]] = {}
         failures: list[tuple[Origin, str, str]] = []
-        for key, columns in self.sub_columns.items():
-            incoming[key], origins[key] = convert_rows(conv, self.table.sheet or "", group.all(), columns,
-                                                       self.table.headers, failures)
-        for key, child in self.children.items():
-            rows = child.rows_for(key_text(group.cells[self.key_index]))
-            incoming[key], origins[key] = convert_rows(conv, child.sheet, rows, child.columns, child.table.headers,
-                                                       failures)
+        sources = [(key, self.table.sheet or "", group.all(), columns, self.table.headers)
+                   for key, columns in self.sub_columns.items()]
+        sources += [(key, child.sheet, child.rows_for(key_text(group.cells[self.key_index])), child.columns,
+                     child.table.headers) for key, child in self.children.items()]
+        for key, sheet, rows, columns, headers in sources:
+            values, where = convert_rows(conv, sheet, rows, columns, headers, failures)
+            if values:          # no rows in the file: the field is left as it is (an upsert keeps its rows)
+                incoming[key], origins[key] = values, where
         for origin, column_key, message in failures:
-            header, raw = origin.cells[column_key]
-            sheet = "" if origin.sheet == (self.table.sheet or "") else origin.sheet
-            errors.append(RowError(origin.row, header, cell_text(raw)[:200], message, sheet))
+            errors.append(self._origin_error(origin, *origin.cells[column_key], message))
         return origins
+
+    def _origin_error(self, origin: Origin, header: str, raw: Any, message: str) -> RowError:
+        """An error at a subtable row's own place (the sheet named only when it is not the main one)."""
+        sheet = "" if origin.sheet == (self.table.sheet or "") else origin.sheet
+        return RowError(origin.row, header, cell_text(raw)[:200], message, sheet)
 
     def _incoming(self, conv: Converter, group: Group):
         """The group's cells converted: (values, stage key, owner id, raw cell of each target,
