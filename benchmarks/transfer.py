@@ -158,7 +158,9 @@ def _cmd_suite(args) -> dict:
     import tempfile
     from . import data as D
     from . import env
-    out: dict = {"db": args.db, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    import os
+    out: dict = {"db": args.db, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                 "load_average_at_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="formloom-transfer-") as tmp:
         workdir = Path(tmp)
         url = env.fresh_database(args.db, workdir)
@@ -175,6 +177,7 @@ def _cmd_suite(args) -> dict:
             out[f"export_{fmt}"] = run_child("export", url, workdir, fmt=fmt)
             print(json.dumps({fmt: out[f"export_{fmt}"]}), file=sys.stderr, flush=True)
         env.drop_database(args.db, url)
+    out["load_average_at_end"] = os.getloadavg()
     out["import_rows_per_s"] = out["import"].get("rows_per_s")
     out["export_rows"] = out["export_csv"].get("rows")
     name = "export_1m_s" if args.export_rows >= 1_000_000 else "export_s"
