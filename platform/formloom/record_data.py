@@ -113,7 +113,7 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         elif f.is_computed:
             problems.append(problem(key, "computed", translate(lang, "This field is computed and cannot be set.")))
 
-    writable = [f for f in entity.fields if not f.is_computed and not f.archived]
+    writable = entity.settable_fields
 
     # 2. tentative values: sent (or defaulted) values cleaned, others as stored
     tentative: dict[str, Any] = {}

@@ -160,6 +160,12 @@ class EntityDef:
         return self._field_index.get(key)
 
     @cached_property
+    def settable_fields(self) -> tuple[FieldDef, ...]:
+        """The fields a record's data sets (not computed, not archived), in order: asked for
+        every record written."""
+        return tuple(f for f in self.fields if not f.is_computed and not f.archived)
+
+    @cached_property
     def _field_index(self) -> dict[str, FieldDef]:
         """key -> field, built once: `field` is called for every value of every record written."""
         index: dict[str, FieldDef] = {}
