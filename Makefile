@@ -7,7 +7,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: demo test test-postgres bench bench-quick bench-dashboard soak soak-quick clean
+.PHONY: demo test test-postgres bench bench-quick bench-transfer bench-dashboard soak soak-quick clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(VENV)/.installed
 
 bench-quick: $(VENV)/.installed
 	$(PY) -m benchmarks.run --quick
+
+# import_rows_per_s (100k CRM opportunity rows) and export_1m_s (CSV and XLSX) alone, on DB=sqlite|postgres
+DB ?= sqlite
+bench-transfer: $(VENV)/.installed
+	$(PY) -m benchmarks.transfer suite --db $(DB)
 
 # The reliability suite: kill -9, concurrent writers, a cut database (loopback only; a few minutes).
 soak: $(VENV)/.installed

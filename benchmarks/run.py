@@ -504,8 +504,9 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     scale["sweep"][str(large)] = reminder_sweep(fapp, range(D.SWEEP_START + 1000, D.SWEEP_END), now)
     scale["dashboard"][str(large)] = dashboard(fapp, 3 if quick else 5)
     fapp.extensions["formloom.db"].dispose()
-    log(f"[{kind}] export csv at {large:,}")
-    res["transfer"]["export_csv_large"] = transfer.run_child("export", url, workdir, fmt="csv")
+    for fmt in ("csv", "xlsx"):
+        log(f"[{kind}] export {fmt} at {large:,} (export_1m_s)")
+        res["transfer"][f"export_{fmt}_large"] = transfer.run_child("export", url, workdir, fmt=fmt)
     res["scale"] = scale
     res["ratios"] = {
         **{op: res["in_process"][op].get("ratio_median") for op in WEB_OPS},
@@ -724,6 +725,7 @@ def main(argv: list[str] | None = None) -> int:
                                    "peak_rss_mb": (moved.get("import") or {}).get("peak_rss_mb")}
     result["export"] = {key: {k: x.get(k) for k in ("rows", "seconds", "peak_rss_mb")}
                         for key, x in moved.items() if key.startswith("export")}
+    result["export_1m_s"] = {fmt: (moved.get(f"export_{fmt}_large") or {}).get("seconds") for fmt in ("csv", "xlsx")}
     write_report(result, args.out)
     log(f"wrote {args.out / 'latest.md'} and latest.json in {result['seconds']:.0f} s")
     return 0

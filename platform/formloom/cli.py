@@ -606,11 +606,13 @@ def copy_command(target: str, batch_size: int) -> None:
               help="Import as this user (their permissions apply); default: the operator, with every right.")
 @click.option("--override-gates", default=None, metavar="REASON",
               help="Admins: move stages past their gates, writing REASON to the stage history.")
+@click.option("--child-sheet", "child_sheets", multiple=True, metavar="FIELD=SHEET",
+              help="Rows of the table field FIELD come from SHEET of the .xlsx (repeatable).")
 @click.option("--lang", default="en", type=click.Choice(["en", "zh"]), help="Language of the messages.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: created, updated, skipped, failed, errors.")
 @_one_line_errors
 def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, sheet, as_email, override_gates,
-                lang, as_json) -> None:
+                child_sheets, lang, as_json) -> None:
     """Import FILE (.xlsx or .csv) into ENTITY of APP; exit 1 when any row failed."""
     import json
     from .auth.users import load_actor, user_id_by_email
@@ -624,8 +626,11 @@ def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, 
             actor = load_actor(conn, user_id) if user_id else None
         if actor is None:
             raise FormloomError(f"There is no active user {as_email!r}")
+    children = dict(item.split("=", 1) for item in child_sheets if "=" in item)
+    if len(children) != len(child_sheets):
+        raise FormloomError("--child-sheet takes FIELD=SHEET, e.g. --child-sheet lines=Lines")
     options = ImportOptions(mode=mode, dry_run=dry_run, upsert_by=upsert_by, run_rules=run_rules,
-                            override_reason=override_gates)
+                            override_reason=override_gates, child_sheets=children or None)
     importer = prepare(db, AppCatalog(db), app_key, entity_key, path, path.name, actor=actor, lang=lang,
                        sheet=sheet, options=options)
     result = importer.run()
@@ -633,7 +638,8 @@ def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, 
         click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2))
     else:
         for e in result.errors:
-            click.echo(f"row {e.row}, {e.column or '-'} ({e.value!r}): {e.message}", err=True)
+            where = f"sheet {e.sheet}, " if e.sheet else ""
+            click.echo(f"{where}row {e.row}, {e.column or '-'} ({e.value!r}): {e.message}", err=True)
         state = "dry run, nothing written" if dry_run else ("written" if result.committed else "nothing written")
         click.echo(f"{result.created} created, {result.updated} updated, {result.skipped} skipped, "
                    f"{result.failed} failed ({state}).")

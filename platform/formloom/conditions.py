@@ -166,8 +166,13 @@ def plain_data(data: Mapping) -> dict:
     return _plain(data)
 
 
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(value: Any) -> Any:
     """Record data as the browser sees it: JSON values only (dates as ISO text, decimals as numbers)."""
+    if type(value) in _PLAIN_TYPES:           # most values; isinstance(value, Mapping) is slow to say no
+        return value
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -113,7 +113,7 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         elif f.is_computed:
             problems.append(problem(key, "computed", translate(lang, "This field is computed and cannot be set.")))
 
-    writable = [f for f in entity.fields if not f.is_computed and not f.archived]
+    writable = entity.settable_fields
 
     # 2. tentative values: sent (or defaulted) values cleaned, others as stored
     tentative: dict[str, Any] = {}
@@ -144,7 +144,8 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
             tentative[f.key] = fallback
 
     # 3. visibility, judged on the tentative values and their formulas
-    scope = {**tentative, **compute_formulas(entity, tentative, extra_vars), **(extra_vars or {})}
+    tentative_formulas = compute_formulas(entity, tentative, extra_vars)
+    scope = {**tentative, **tentative_formulas, **(extra_vars or {})}
     plain = conditions.plain_data(scope)          # converted once for every visible_if / required_if
     visible = {f.key: f.visible_if is None or conditions.truthy(f.visible_if, plain, plain=True) for f in writable}
 
@@ -163,8 +164,9 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         elif ftype.is_empty(data[f.key]) and _required(f, plain, stage_required):
             problems.append(problem(f.key, "required", translate(lang, "This field is required.")))
 
-    # 5. computed fields
-    data.update(compute_formulas(entity, data, extra_vars))
+    # 5. computed fields (step 3's, when no hidden field changed a value they could read)
+    same = all(data[f.key] is tentative[f.key] for f in writable)
+    data.update(tentative_formulas if same else compute_formulas(entity, data, extra_vars))
     for f in entity.fields:
         if f.type == "auto_number":
             data[f.key] = stored.get(f.key)

@@ -10,10 +10,24 @@ at import time (`FieldDef.is_computed` asks the field registry when called).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Mapping
 
 from ..frozen import freeze, thaw  # noqa: F401 -- the model's importers use them from here too
+
+
+def _field_types() -> Mapping[str, Any]:
+    """The field type registry (a late import: this module imports nothing of ours), kept after
+    the first call: `is_computed` is asked dozens of times per record written."""
+    global _FIELD_TYPES
+    if _FIELD_TYPES is None:
+        from ..fields import FIELD_TYPES
+        _FIELD_TYPES = FIELD_TYPES
+    return _FIELD_TYPES
+
+
+_FIELD_TYPES: Mapping[str, Any] | None = None
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
@@ -123,8 +137,7 @@ class FieldDef:
 
     @property
     def is_computed(self) -> bool:
-        from ..fields import FIELD_TYPES      # the type says (late import: this module imports nothing of ours)
-        ftype = FIELD_TYPES.get(self.type)
+        ftype = _field_types().get(self.type)      # the type says
         return ftype is not None and ftype.computed
 
 
@@ -187,7 +200,21 @@ class EntityDef:
     calendar_fields: tuple[str, ...] = ()    # date fields shown on their owner's to-do calendar
 
     def field(self, key: str) -> FieldDef | None:
-        return next((f for f in self.fields if f.key == key), None)
+        return self._field_index.get(key)
+
+    @cached_property
+    def settable_fields(self) -> tuple[FieldDef, ...]:
+        """The fields a record's data sets (not computed, not archived), in order: asked for
+        every record written."""
+        return tuple(f for f in self.fields if not f.is_computed and not f.archived)
+
+    @cached_property
+    def _field_index(self) -> dict[str, FieldDef]:
+        """key -> field, built once: `field` is called for every value of every record written."""
+        index: dict[str, FieldDef] = {}
+        for f in self.fields:
+            index.setdefault(f.key, f)
+        return index
 
     @property
     def field_keys(self) -> tuple[str, ...]:

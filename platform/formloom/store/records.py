@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Collection, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, delete, exists, insert, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
@@ -344,7 +344,7 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
                    stage=stage, stage_entered_at=now if stage else None, owner_id=owner, created_by=actor_id,
                    updated_by=actor_id, created_at=now, updated_at=now, version=1, definition_version_id=version_id)
               for _item, data, owner in rows]
-    ids = conn.execute(insert(records).returning(records.c.id, sort_by_parameter_order=True), values).scalars().all()
+    ids = _insert_records(conn, values)
     claims = [dict(app_key=app.key, entity_key=entity.key, field_key=f.key, value=_unique_token(data[f.key]),
                    record_id=record_id)
               for record_id, (_item, data, _owner) in zip(ids, rows) for f in entity.fields
@@ -369,6 +369,20 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
                    created_by=actor_id, updated_by=actor_id, created_at=now, updated_at=now, version=1,
                    definition_version_id=version_id)
             for record_id, v in zip(ids, values)]
+
+
+def _insert_records(conn: Connection, values: list[dict]) -> list[int]:
+    """Insert the rows, returning their ids in order. On SQLite the write transaction
+    (BEGIN IMMEDIATE) holds the only write lock, so the ids SQLite would give are max(id)+1
+    onwards: naming them lets the driver run one executemany, where RETURNING in parameter
+    order makes SQLAlchemy send one INSERT per row on SQLite."""
+    if conn.dialect.name != "sqlite":
+        return conn.execute(insert(records).returning(records.c.id, sort_by_parameter_order=True),
+                            values).scalars().all()
+    first = (conn.execute(select(func.max(records.c.id))).scalar() or 0) + 1
+    ids = list(range(first, first + len(values)))
+    conn.execute(insert(records), [{**v, "id": i} for v, i in zip(values, ids)])
+    return ids
 
 
 def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,

@@ -49,6 +49,15 @@ class Table:
     sheets: list[str]
     sheet: str | None
     _rows: Callable[[], Iterator[tuple[int, list[Any]]]] = field(repr=False)
+    _open: Callable[[str], "Table"] | None = field(default=None, repr=False)
+
+    def other_sheet(self, name: str) -> "Table":
+        """Another sheet of the same workbook (a child sheet of subtable rows); FileRefused
+        for a CSV or a sheet the workbook does not have."""
+        if self._open is None:
+            raise FileRefused(translate("en", "There is no sheet %(sheet)s. Sheets: %(sheets)s.",
+                                        sheet=repr(name[:60]), sheets="-"))
+        return self._open(name)
 
     def rows(self) -> Iterator[tuple[int, list[Any]]]:
         """(row number as the spreadsheet shows it, cells), blank rows left out."""
@@ -160,7 +169,7 @@ def _xlsx(path: Path, sheet: str | None, lang: str) -> Table:
         finally:
             book.close()
 
-    return Table(headers, names, chosen, rows)
+    return Table(headers, names, chosen, rows, lambda name: _xlsx(path, name, lang))
 
 
 # -- csv -------------------------------------------------------------------------

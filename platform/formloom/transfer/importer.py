@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import Connection, func, select, update
 
@@ -36,17 +36,17 @@ from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError, RecordInvalid
 from ..i18n import translate
 from ..store.records import NewRecord, create_record, create_records, get_record, update_record
+from ..store.statistics import refresh_if_moved
 from ..store.tables import events, records, unique_values
 from ..workflow.gates import GateBlocked
 from ..workflow.moves import move_to_stage
 from .convert import CellError, Converter, cell_text, is_blank
 from .files import Table
 from .mapping import OWNER, STAGE
+from .subtables import ChildSheet, Group, Origin, convert_rows, group_rows, key_text, locate, split_target
 
 MODES = ("all-or-nothing", "skip-bad-rows")
 MAX_KEPT_ERRORS = 10_000        # errors (and bad rows) kept for the report; counts go on
-ANALYZE_MIN_ROWS = 500          # an import writing at least this many rows, and at least
-ANALYZE_MIN_SHARE = 0.1         # this share of the entity's live records, refreshes the statistics
 VIA_MAX = 200
 
 
@@ -58,6 +58,7 @@ class ImportOptions:
     run_rules: bool = False
     override_reason: str | None = None
     batch_size: int = 500
+    child_sheets: Mapping[str, str] | None = None      # subtable field key -> the sheet holding its rows
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,13 @@ class RowError:
     column: str
     value: str
     message: str
+    sheet: str = ""         # set for a row of another sheet than the main one (a child sheet)
 
     def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+        out = {"row": self.row, "column": self.column, "value": self.value, "message": self.message}
+        if self.sheet:
+            out["sheet"] = self.sheet
+        return out
 
 
 @dataclass
@@ -137,9 +142,13 @@ class Importer:
         if not policy.can(self.actor, "create", self.app, self.entity) and not self.options.upsert_by:
             self._refuse("You may not create %(entity)s records.", entity=self.entity.label.get(self.lang))
         writable = {f.key for f in policy.writable_fields(self.actor, self.app, self.entity)}
+        self.sub_columns: dict[str, dict[int, Any]] = {}
         for i, target in self.mapping.items():
             if i >= len(self.table.headers):
                 self._refuse("The mapping names column %(n)s, which the file does not have.", n=i + 1)
+            if split := split_target(target):
+                self.sub_columns.setdefault(split[0], {})[i] = self._subtable_column(target, *split, writable)
+                continue
             if target in (STAGE, OWNER):
                 if target == STAGE and not (self.workflow and self.workflow.stages):
                     self._refuse("%(entity)s has no stages.", entity=self.entity.label.get(self.lang))
@@ -147,6 +156,11 @@ class Importer:
             if target not in writable:
                 self._refuse("Column %(column)s cannot be imported into %(field)s: there is no such field you may "
                              "write.", column=repr(self.table.headers[i]), field=repr(target))
+        if self.options.override_reason is not None:
+            if not policy.is_app_admin(self.actor, self.app):
+                self._refuse("Only app admins may override a stage gate.")
+            if not self.options.override_reason.strip():
+                self._refuse("Say why you are overriding the stage gate.")
         if len(set(self.mapping.values())) != len(self.mapping):
             self._refuse("Two columns are mapped to the same field.")
         if not self.mapping:
@@ -161,12 +175,55 @@ class Importer:
             if key not in self.mapping.values():
                 self._refuse("Upsert by %(field)s needs a column mapped to it.", field=repr(key))
         self.column_of = {target: self.table.headers[i] for i, target in self.mapping.items()}
+        key = self.options.upsert_by or self.entity.title
+        self.key_index = next((i for i, t in self.mapping.items() if t == key), None)
+        self.record_indexes = [i for i, t in self.mapping.items() if not split_target(t)]
+        self.children = {f: self._child_sheet(f, sheet, writable)
+                         for f, sheet in (self.options.child_sheets or {}).items()}
+
+    def _subtable_column(self, target: str, field_key: str, column_key: str, writable: set[str]):
+        f = self.entity.field(field_key)
+        column = next((c for c in f.columns if c.key == column_key), None) if f is not None else None
+        if f is None or f.type != "subtable" or f.key not in writable or column is None:
+            self._refuse("Column %(column)s cannot be imported into %(field)s: there is no such field you may "
+                         "write.", column=repr(self.table.headers[next(i for i, t in self.mapping.items()
+                                                                       if t == target)]), field=repr(target))
+        return column
+
+    def _child_sheet(self, field_key: str, sheet: str, writable: set[str]) -> ChildSheet:
+        f = self.entity.field(field_key)
+        if f is None or f.type != "subtable" or f.key not in writable:
+            self._refuse("%(field)s is not a table field you may write.", field=repr(field_key))
+        if field_key in self.sub_columns:
+            self._refuse("%(field)s gets its rows from columns of this sheet and from sheet %(sheet)s; choose one.",
+                         field=f.label.get(self.lang), sheet=repr(sheet))
+        if sheet not in self.table.sheets or sheet == self.table.sheet:
+            self._refuse("There is no sheet %(sheet)s. Sheets: %(sheets)s.", sheet=repr(sheet[:60]),
+                         sheets=", ".join(s for s in self.table.sheets if s != self.table.sheet) or "-")
+        key = self.entity.field(self.options.upsert_by or self.entity.title)
+        if self.key_index is None or key is None:
+            self._refuse("Rows of sheet %(sheet)s are matched to records by %(field)s: map a column to it.",
+                         sheet=repr(sheet), field=(key.label.get(self.lang) if key else "-"))
+        names = [self.table.headers[self.key_index], key.key, *key.label.texts.values()]
+        try:
+            return ChildSheet.open(self.table, sheet, f, names, self.lang)
+        except CellError as error:
+            raise ImportRefused(error.message) from None
+
+    def groups(self, start_after: int = 0):
+        """The main sheet's rows after `start_after`, one Group per record (see subtables.py)."""
+        rows = ((n, cells) for n, cells in self.table.rows() if n > start_after)
+        if not self.sub_columns:
+            return (Group(n, cells) for n, cells in rows)
+        return group_rows(rows, self.key_index, self.record_indexes)
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, start_after: int = 0) -> ImportResult:
         """Import every row numbered above `start_after` (a resumed job passes where it stopped)."""
         result = ImportResult(total=self.table.count())
-        rows = ((n, cells) for n, cells in self.table.rows() if n > start_after)
+        rows = self.groups(start_after)
+        if self.children and not start_after:
+            self._orphans(result)
         if self.options.dry_run or self.options.mode == "all-or-nothing":
             try:
                 with self.db.write() as conn:
@@ -191,7 +248,7 @@ class Importer:
                 break
             with self.db.write() as conn:
                 self._batch(conn, iter(batch), result, limit=None)
-                last = batch[-1][0]
+                last = batch[-1].last
                 result.committed = True
                 self._report(conn, result, last)
             result.cancelled = result.cancelled or self.cancelled()
@@ -200,19 +257,23 @@ class Importer:
         return result
 
     def _refresh_statistics(self, result: ImportResult) -> None:
-        """ANALYZE `records` after an import that moved the entity's row count by a large share:
-        the planner's statistics would otherwise still describe the table as it was (empty,
-        after an install), and SQLite never refreshes them by itself, nor PostgreSQL without
-        autovacuum; a stale plan sorts every match where an index walk reads one page."""
-        written = result.created + result.updated if result.committed else 0
-        if written < ANALYZE_MIN_ROWS:
-            return
-        with self.db.read() as conn:
-            live = conn.execute(select(func.count()).select_from(records).where(
-                records.c.app_key == self.app.key, records.c.entity_key == self.entity.key,
-                records.c.deleted_at.is_(None))).scalar() or 0
-        if written >= ANALYZE_MIN_SHARE * live:
-            self.db.analyze("records")
+        """An import that grew an entity by a large share refreshes the planner's statistics at
+        once (store/statistics.py decides, as the worker's loop does): a plan made for the empty
+        table would sort every match where an index walk reads one page."""
+        if result.committed and result.created + result.updated:
+            refresh_if_moved(self.db)
+
+    def _orphans(self, result: ImportResult) -> None:
+        """Child-sheet rows naming no record of the main sheet fail, each where it is."""
+        parents = {key_text(g.cells[self.key_index]) for g in self.groups()}
+        for child in self.children.values():
+            header = child.table.headers[child.key_index]
+            for number, cells in child.orphans(parents):
+                result.failed += 1
+                if len(result.errors) < MAX_KEPT_ERRORS:
+                    result.errors.append(RowError(number, header, cell_text(cells[child.key_index])[:200], translate(
+                        self.lang, "No row of the main sheet has this value, so this row belongs to no record."),
+                        child.sheet))
 
     def _report(self, conn: Connection | None, result: ImportResult, last_row: int | None) -> None:
         if self.on_progress is not None:
@@ -243,13 +304,13 @@ class Importer:
                 and not any(f is not None and f.type == "reference" and f.entity == self.entity.key for f in targets)
                 and policy.can(self.actor, "create", self.app, self.entity))
 
-    def _failed(self, result: ImportResult, number: int, cells: list[Any], failure: _RowFailed) -> None:
+    def _failed(self, result: ImportResult, group: Group, failure: _RowFailed) -> None:
         result.failed += 1
         if len(result.errors) < MAX_KEPT_ERRORS:
             result.errors.extend(failure.errors)
-            result.bad_rows.append((number, [cell_text(c) for c in cells],
-                                    "; ".join(f"{e.column}: {e.message}" if e.column else e.message
-                                              for e in failure.errors)))
+            message = "; ".join(f"{e.column}: {e.message}" if e.column else e.message for e in failure.errors)
+            for number, cells in group.all():
+                result.bad_rows.append((number, [cell_text(c) for c in cells], message))
 
     def _created_in_batches(self, conn: Connection, converter: Converter, rows, result: ImportResult,
                             touched: list[int]) -> None:
@@ -267,29 +328,28 @@ class Importer:
                     break
             if not chunk:
                 return
-            converted: list[tuple[int, list[Any], Any]] = []
+            converted: list[tuple[Group, Any]] = []
             items: list[NewRecord] = []
-            for number, cells in chunk:
+            for group in chunk:
                 try:
-                    incoming, _stage, owner, raw_of = self._incoming(converter, number, cells)
+                    incoming, _stage, owner, raw_of, origins = self._incoming(converter, group)
                 except _RowFailed as failure:
-                    converted.append((number, cells, failure))
+                    converted.append((group, failure))
                     continue
-                converted.append((number, cells, (len(items), raw_of)))
-                items.append(NewRecord(incoming, owner_id=owner,
-                                       via=f"import: {self.filename} row {number}"[:VIA_MAX]))
+                converted.append((group, (len(items), raw_of, origins)))
+                items.append(NewRecord(incoming, owner_id=owner, via=self._via(group)))
             written = create_records(conn, self.app, self.entity, items, actor_id=self.actor.id, lang=self.lang,
                                      writable=writable, version_id=self.version_id, reader=self.actor)
-            for number, cells, outcome in converted:
-                result.done += 1
+            for group, outcome in converted:
+                result.done += group.size
                 if isinstance(outcome, _RowFailed):
-                    self._failed(result, number, cells, outcome)
+                    self._failed(result, group, outcome)
                     continue
-                index, raw_of = outcome
+                index, raw_of, origins = outcome
                 record = written[index]
                 if isinstance(record, RecordInvalid):
-                    self._failed(result, number, cells, _RowFailed(
-                        [self._cell_error(number, p.field, raw_of.get(p.field), p.message) for p in record.problems]))
+                    self._failed(result, group, _RowFailed(
+                        self._problem_errors(group.number, record.problems, raw_of, origins)))
                     continue
                 touched.append(record.id)
                 result.created += 1
@@ -301,15 +361,15 @@ class Importer:
 
     def _row_by_row(self, conn: Connection, converter: Converter, rows, result: ImportResult,
                     touched: list[int]) -> None:
-        for count, (number, cells) in enumerate(rows, start=1):
+        for count, group in enumerate(rows, start=1):
             try:
                 with conn.begin_nested():
-                    outcome, record_id = self._row(conn, converter, number, cells)
+                    outcome, record_id = self._row(conn, converter, group)
                 touched.append(record_id)
                 setattr(result, outcome, getattr(result, outcome) + 1)
             except _RowFailed as failure:
-                self._failed(result, number, cells, failure)
-            result.done += 1
+                self._failed(result, group, failure)
+            result.done += group.size
             if count % 200 == 0:
                 if self.cancelled():
                     result.cancelled = True
@@ -321,13 +381,54 @@ class Importer:
     def _cell_error(self, number: int, target: str, raw: Any, message: str) -> RowError:
         return RowError(number, self.column_of.get(target, ""), cell_text(raw)[:200], message)
 
-    def _incoming(self, conv: Converter, number: int, cells: list[Any]):
-        """The row's cells converted: (values, stage key, owner id, raw cell of each target)."""
+    def _via(self, group: Group) -> str:
+        rows = f"{group.number}-{group.last}" if group.more else f"{group.number}"
+        return f"import: {self.filename} row {rows}"[:VIA_MAX]
+
+    def _problem_errors(self, number: int, problems, raw_of: dict, origins: dict[str, list[Origin]]) -> list[RowError]:
+        """Field problems as located errors; a subtable row's at its own sheet, row and column."""
+        out = []
+        for p in problems:
+            if p.field in origins:
+                origin, header, raw, message = locate(self.entity, p.path, p.message, origins[p.field], self.lang)
+                if origin is not None:
+                    out.append(self._origin_error(origin, header, raw, message))
+                    continue
+            out.append(self._cell_error(number, p.field, raw_of.get(p.field), p.message))
+        return out
+
+    def _subtable_values(self, conv: Converter, group: Group, incoming: dict, errors: list[RowError]
+                         ) -> dict[str, list[Origin]]:
+        origins: dict[str, list[Origin]] = {}
+        failures: list[tuple[Origin, str, str]] = []
+        sources = [(key, self.table.sheet or "", group.all(), columns, self.table.headers)
+                   for key, columns in self.sub_columns.items()]
+        sources += [(key, child.sheet, child.rows_for(key_text(group.cells[self.key_index])), child.columns,
+                     child.table.headers) for key, child in self.children.items()]
+        for key, sheet, rows, columns, headers in sources:
+            values, where = convert_rows(conv, sheet, rows, columns, headers, failures)
+            if values:          # no rows in the file: the field is left as it is (an upsert keeps its rows)
+                incoming[key], origins[key] = values, where
+        for origin, column_key, message in failures:
+            errors.append(self._origin_error(origin, *origin.cells[column_key], message))
+        return origins
+
+    def _origin_error(self, origin: Origin, header: str, raw: Any, message: str) -> RowError:
+        """An error at a subtable row's own place (the sheet named only when it is not the main one)."""
+        sheet = "" if origin.sheet == (self.table.sheet or "") else origin.sheet
+        return RowError(origin.row, header, cell_text(raw)[:200], message, sheet)
+
+    def _incoming(self, conv: Converter, group: Group):
+        """The group's cells converted: (values, stage key, owner id, raw cell of each target,
+        the origin of each subtable row)."""
+        number, cells = group.number, group.cells
         incoming: dict[str, Any] = {}
         errors: list[RowError] = []
         stage = owner = None
         raw_of: dict[str, Any] = {}
         for i, target in self.mapping.items():
+            if split_target(target):
+                continue          # subtable columns: _subtable_values
             raw = cells[i]
             raw_of[target] = raw
             try:
@@ -339,13 +440,15 @@ class Importer:
                     incoming[target] = conv.convert(self.entity.field(target), raw)
             except CellError as error:
                 errors.append(self._cell_error(number, target, raw, error.message))
+        origins = self._subtable_values(conv, group, incoming, errors)
         if errors:
             raise _RowFailed(errors)
-        return incoming, stage, owner, raw_of
+        return incoming, stage, owner, raw_of, origins
 
-    def _row(self, conn: Connection, conv: Converter, number: int, cells: list[Any]) -> tuple[str, int]:
-        incoming, stage, owner, raw_of = self._incoming(conv, number, cells)
-        via = f"import: {self.filename} row {number}"[:VIA_MAX]
+    def _row(self, conn: Connection, conv: Converter, group: Group) -> tuple[str, int]:
+        number = group.number
+        incoming, stage, owner, raw_of, origins = self._incoming(conv, group)
+        via = self._via(group)
         existing = self._existing(conn, incoming, number, raw_of)
         try:
             if existing is not None:
@@ -376,8 +479,7 @@ class Importer:
                               override_reason=self.options.override_reason, lang=self.lang)
                 outcome = "updated" if outcome == "skipped" else outcome
         except RecordInvalid as invalid:
-            raise _RowFailed([self._cell_error(number, p.field, raw_of.get(p.field), p.message)
-                              for p in invalid.problems]) from None
+            raise _RowFailed(self._problem_errors(number, invalid.problems, raw_of, origins)) from None
         except GateBlocked as blocked:
             raise _RowFailed([self._cell_error(number, STAGE, raw_of.get(STAGE), f"{blocked.message} {f.message}")
                               for f in blocked.failures] or

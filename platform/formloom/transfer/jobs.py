@@ -52,7 +52,8 @@ def create_job(db, *, user_id: int, app_key: str, entity_key: str, path: Path, f
     payload = {"user_id": user_id, "entity_key": entity_key, "path": str(path), "filename": filename, "sheet": sheet,
                "mapping": {str(k): v for k, v in mapping.items()}, "lang": lang,
                "options": {"mode": options.mode, "dry_run": options.dry_run, "upsert_by": options.upsert_by,
-                           "run_rules": options.run_rules},
+                           "run_rules": options.run_rules, "override_reason": options.override_reason,
+                           "child_sheets": dict(options.child_sheets or {})},
                "progress": {"total": 0, "done": 0, "created": 0, "updated": 0, "skipped": 0, "failed": 0},
                "errors": [], "next_row": 0}
     now = _now()

@@ -3,7 +3,10 @@ person, and kept per entity so the next file from the same source maps itself.
 
 A header matches a field when it equals (ignoring case, spaces, "*" and ":") the
 field's key or its label in any language. Besides fields, a column may feed the
-record's stage (`$stage`) or owner (`$owner`). Computed fields are never targets.
+record's stage (`$stage`) or owner (`$owner`), and a subtable's column (`lines.qty`,
+matched by "<table> <column>" or the column's own key or label): rows sharing a key
+then make one record's subtable rows (transfer/subtables.py). Computed fields are
+never targets.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from ..definitions.model import AppDef, EntityDef, FieldDef
 
 STAGE, OWNER = "$stage", "$owner"
 SPECIAL_NAMES = {STAGE: ("stage", "阶段", "销售阶段", "状态阶段"), OWNER: ("owner", "负责人", "所有者", "owner email")}
-NOT_IMPORTABLE = ("formula", "auto_number", "subtable")
+NOT_IMPORTABLE = ("formula", "auto_number")
 
 
 def normal(text: str) -> str:
@@ -33,7 +36,16 @@ def importable_fields(entity: EntityDef, allowed: Iterable[str] | None = None) -
 
 def targets(app: AppDef, entity: EntityDef, fields: list[FieldDef]) -> dict[str, str]:
     """Every target a column may map to -> its names (for matching)."""
-    out: dict[str, list[str]] = {f.key: [f.key, *f.label.texts.values()] for f in fields}
+    out: dict[str, list[str]] = {f.key: [f.key, *f.label.texts.values()] for f in fields if f.type != "subtable"}
+    for f in fields:
+        if f.type == "subtable":
+            for c in f.columns:
+                out[f"{f.key}.{c.key}"] = [f"{f.key}.{c.key}", *(f"{t} {ct}" for t in (f.key, *f.label.texts.values())
+                                                               for ct in (c.key, *c.label.texts.values()))]
+    for f in fields:                # a column's own name, after every field's (a field of that name wins)
+        if f.type == "subtable":
+            for c in f.columns:
+                out[f"{f.key}.{c.key}"] += [c.key, *c.label.texts.values()]
     workflow = app.workflow_for(entity.key)
     if workflow and workflow.stages:
         out[STAGE] = list(SPECIAL_NAMES[STAGE])

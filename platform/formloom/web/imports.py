@@ -99,7 +99,9 @@ def _targets(place) -> tuple[list, list]:
     actor = current_actor()
     writable = [f.key for f in policy.writable_fields(actor, place.app, place.entity)]
     fields = mappings.importable_fields(place.entity, writable)
-    choices = [(f.key, label(f.label)) for f in fields]
+    choices = [(f.key, label(f.label)) for f in fields if f.type != "subtable"]
+    choices += [(f"{f.key}.{c.key}", f"{label(f.label)} · {label(c.label)}")
+                for f in fields if f.type == "subtable" for c in f.columns]
     workflow = place.app.workflow_for(place.entity.key)
     if workflow and workflow.stages:
         choices.append((mappings.STAGE, _("Stage")))
@@ -114,12 +116,15 @@ def mapping(app_key: str, entity_key: str, token: str):
     table = read_table(path, meta["filename"], sheet=meta.get("sheet"), lang=lang())
     fields, choices = _targets(place)
     unique = [f for f in fields if f.unique]
+    subtables = [f for f in fields if f.type == "subtable"]
+    others = [name for name in table.sheets if name != table.sheet]
     if request.method == "GET":
         with db().read() as conn:
             saved = mappings.load_saved(conn, app_key, entity_key)
         chosen = mappings.propose(place.app, place.entity, table.headers, fields, saved)
         options = {"mode": request.args.get("mode", MODES[0]), "upsert_by": request.args.get("upsert_by", ""),
-                   "run_rules": False}
+                   "run_rules": False, "override_gates": False, "override_reason": "",
+                   "child_sheets": _proposed_children(subtables, others, chosen)}
         return _mapping_page(place, token, meta, table, choices, unique, chosen, options, None)
     allowed = {key for key, _text in choices}
     chosen = {}
@@ -128,16 +133,23 @@ def mapping(app_key: str, entity_key: str, token: str):
         if target in allowed:
             chosen[i] = target
     mode = request.form.get("mode", MODES[0])
+    override = request.form.get("override_gates") == "1"
+    children = {f.key: request.form[f"sheet_{f.key}"] for f in subtables
+                if request.form.get(f"sheet_{f.key}") in others}
     options = ImportOptions(mode=mode if mode in MODES else MODES[0], dry_run=request.form.get("action") != "run",
                             upsert_by=request.form.get("upsert_by") or None,
-                            run_rules=request.form.get("run_rules") == "1")
+                            run_rules=request.form.get("run_rules") == "1",
+                            override_reason=request.form.get("override_reason", "")[:2000] if override else None,
+                            child_sheets=children or None)
     try:
         Importer(db(), place.app, place.version_id, place.entity, current_actor(), table, chosen, meta["filename"],
                  options, lang())          # checks the mapping and options before a job exists
     except FormloomError as problem:
         return _mapping_page(place, token, meta, table, choices, unique, chosen,
                              {"mode": options.mode, "upsert_by": options.upsert_by or "",
-                              "run_rules": options.run_rules}, problem.message, status=422)
+                              "run_rules": options.run_rules, "override_gates": override,
+                              "override_reason": options.override_reason or "", "child_sheets": children},
+                             problem.message, status=422)
     if request.form.get("save_mapping") == "1":
         with db().write() as conn:
             mappings.save(conn, app_key, entity_key, table.headers, chosen)
@@ -150,6 +162,19 @@ def mapping(app_key: str, entity_key: str, token: str):
     return redirect(url_for("imports.job", app_key=app_key, job_id=job_id), 303)
 
 
+def _proposed_children(subtables, sheets: list[str], chosen: dict[int, str]) -> dict[str, str]:
+    """A sheet named like a table field (its key or label) feeds it, unless columns of the
+    main sheet already do."""
+    fed = {target.split(".", 1)[0] for target in chosen.values() if "." in target}
+    out = {}
+    for f in subtables:
+        names = {mappings.normal(n) for n in (f.key, *f.label.texts.values())}
+        sheet = next((name for name in sheets if mappings.normal(name) in names), None)
+        if sheet and f.key not in fed:
+            out[f.key] = sheet
+    return out
+
+
 def _mapping_page(place, token, meta, table, choices, unique, chosen, options, error, status=200):
     samples = [cells for _n, cells in _first_rows(table)]
     columns = [{"index": i, "header": h, "target": chosen.get(i, ""),
@@ -159,7 +184,11 @@ def _mapping_page(place, token, meta, table, choices, unique, chosen, options, e
     return render_template("imports/mapping.html", place=place, app=place.app, entity=place.entity, token=token,
                            filename=meta["filename"], columns=columns, choices=choices, unique=unique,
                            unmapped=unmapped, options=options, modes=MODES, error=error,
-                           is_admin=policy.is_app_admin(current_actor(), place.app)), status
+                           subtables=[f for f in mappings.importable_fields(place.entity) if f.type == "subtable"
+                                      and any(key.startswith(f.key + ".") for key, _text in choices)],
+                           other_sheets=[name for name in table.sheets if name != table.sheet],
+                           is_admin=policy.is_app_admin(current_actor(), place.app),
+                           has_stages=any(key == mappings.STAGE for key, _text in choices)), status
 
 
 def _first_rows(table):
