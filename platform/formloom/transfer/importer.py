@@ -37,7 +37,7 @@ from ..errors import FormloomError, RecordInvalid
 from ..i18n import translate
 from ..store.records import NewRecord, create_record, create_records, get_record, update_record
 from ..store.statistics import refresh_if_moved
-from ..store.tables import events, records, unique_values
+from ..store.tables import events, unique_values
 from ..workflow.gates import GateBlocked
 from ..workflow.moves import move_to_stage
 from .convert import CellError, Converter, cell_text, is_blank
