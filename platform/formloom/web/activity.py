@@ -88,7 +88,7 @@ def _args(kinds: list[str], offset: int | None, limit: int) -> str:
 
 
 def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str) -> dict:
-    from .pipeline import duration_text
+    from .stage_panel import duration_text
     from .records import _writer
     entry = {"kind": a.kind, "at": a.at, "user": a.user_name or _writer(app, a.via), "detail": a.detail,
              "user_id": a.user_id}

@@ -1,8 +1,9 @@
 """The pipeline screens of any entity whose app names a workflow: the kanban
-board (columns load their cards lazily, one page at a time), the move endpoint
-the board, its keyboard "Move to" menu and the record page all post to, the
-gate dialog that asks for exactly the missing fields, and the record page's
-path bar and stage history.
+board (columns load their cards lazily, one page at a time; its view models are
+in board_views.py), the move endpoint the board, its keyboard "Move to" menu and
+the record page all post to, and the gate dialog that asks for exactly the
+missing fields (gate_dialog.py). The record page's path bar and stage history
+are stage_panel.py's.
 
 Every view asks the policy first: columns and cards are scoped in SQL, a record
 the actor may not read answers 404, and every move goes through
@@ -10,45 +11,39 @@ the actor may not read answers 404, and every move goes through
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
-from decimal import Decimal
-from typing import Any, Iterable
+from typing import Iterable
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
 from ..auth.users import members_of
-from ..definitions.model import EntityDef, FieldDef, StageDef, WorkflowDef
-from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
+from ..definitions.model import StageDef, WorkflowDef
+from ..errors import ConflictError, FormloomError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
-from ..store.query import ListQuery, QueryError, parse_list_args
+from ..store.query import QueryError
 from ..store.records import Record, clean_context, get_record, utcnow
 from ..workflow import (
-    Column, GateBlocked, GateFailure, OverrideReasonMissing, UnknownStage, check_move, is_stale, kanban_cards,
-    kanban_columns, move_to_stage, stage_history_rows, time_in_stages,
+    GateBlocked, GateFailure, OverrideReasonMissing, UnknownStage, check_move, is_stale, kanban_cards, move_to_stage,
 )
 from ..workflow.approvals import ApprovalPending, ApprovalStarted
-from ..workflow.history import retired_stage_labels
-from ..workflow.kanban import sum_field_of
-from .display import Shown, lookups_for, show
+from .board_views import (
+    CARDS_PER_PAGE, FILTER_FORM_ARGS, active_filters, board_args, board_query, board_url, card_views, column_views,
+    load_pipeline, visible_sum_field,
+)
+from .display import lookups_for
 from .gate_dialog import ConflictView, GateDialog, WebFixPlace, failure_views, fillable_fields, needs_editing
-from .helpers import (Place, current_actor, db, is_fragment_request, lang, load_entity, local_time, page_read,
-                      safe_next, zone_for)
+from .helpers import Place, current_actor, db, is_fragment_request, lang, local_time, safe_next, zone_for
 from .params import int_arg
 from .records import RECORD_FIELD, FormState, _team_of, field_views, op_labels, readable_record
+from .stage_panel import pipeline_panel
 
 bp = Blueprint("pipeline", __name__)
 
-CARDS_PER_PAGE = 20
-MAX_CARD_FIELDS = 4
-#: Query arguments of the board that are not list filters.
-NOT_FILTERS = ("stage", "offset", "limit", "cols", "sort", "ff", "fo", "fv")
-FILTER_FORM_ARGS = ("ff", "fo", "fv")
 VIEWS = ("board", "record")
 
 
@@ -61,158 +56,6 @@ def _require_login():
 @bp.record_once
 def _template_globals(state) -> None:
     state.app.jinja_env.globals["pipeline_panel"] = pipeline_panel
-
-
-# -- where we are ------------------------------------------------------------------------
-
-def load_pipeline(app_key: str, entity_key: str) -> tuple[Place, WorkflowDef]:
-    """The entity (readable by the actor) and its workflow; 404 when it has no pipeline."""
-    place = load_entity(app_key, entity_key)
-    workflow = place.app.workflow_for(place.entity.key)
-    if workflow is None or not workflow.stages:
-        raise NotFoundError(_("%(entity)s has no pipeline.", entity=place.entity.label.get(lang())),
-                            hint=_("Open the list instead."))
-    return place, workflow
-
-
-def board_args(source: MultiDict | None = None) -> MultiDict:
-    """The board's own arguments (filters, search, owner) without paging or stage."""
-    args = MultiDict(request.args if source is None else source)
-    for key in NOT_FILTERS:
-        args.poplist(key)
-    for key in list(args.keys()):
-        if key.startswith("_"):
-            args.poplist(key)
-    return args
-
-
-def board_query(place: Place, args: MultiDict) -> ListQuery:
-    """The same filters as the list page (store.query.parse_list_args), with `owner=me`."""
-    actor = current_actor()
-    args = MultiDict(args)
-    if args.get("owner") == "me":
-        args.setlist("owner", [str(actor.id)])
-    visible = policy.visible_fields(actor, place.app, place.entity)
-    return parse_list_args(place.entity, args, visible, getlist=args.getlist, lang=lang())
-
-
-def board_url(place: Place, args: MultiDict | None = None, **changes: Any) -> str:
-    args = MultiDict(board_args() if args is None else args)
-    for key, value in changes.items():
-        args.poplist(key)
-        if value not in (None, ""):
-            args.add(key, value)
-    return url_for("pipeline.board", app_key=place.app.key, entity_key=place.entity.key, **args.to_dict(flat=False))
-
-
-# -- what a board shows ------------------------------------------------------------------
-
-@dataclass
-class ColumnView:
-    column: Column
-    total: str | None
-    weighted: str | None
-    cards_url: str | None          # None: a stage the workflow no longer has
-
-    @property
-    def stage(self) -> StageDef:
-        return self.column.stage
-
-
-@dataclass
-class CardView:
-    record: Record
-    stage: StageDef | None
-    stale: bool
-    cells: list[tuple[FieldDef, Shown]]
-    owner: str | None
-    movable: bool
-    targets: list[StageDef] = dc_field(default_factory=list)
-
-
-def money_text(f: FieldDef | None, amount: Decimal | None) -> str | None:
-    if f is None or amount is None:
-        return None
-    try:
-        text = field_type(f.type).display(f, float(amount), lang())
-    except Exception:       # a type without a numeric display: plain digits
-        text = ""
-    if not text:
-        places = 2 if f.type == "money" else (f.precision or 0)
-        text = f"{amount:,.{places}f}"
-    return text
-
-
-def visible_sum_field(place: Place) -> FieldDef | None:
-    """The summed field, unless the actor may not see it (then no sums are shown)."""
-    try:
-        f = sum_field_of(place.app, place.entity, None)
-    except QueryError:
-        return None
-    if f is None or policy.field_access(current_actor(), place.app, f) == "hidden":
-        return None
-    return f
-
-
-def column_views(conn, place: Place, workflow: WorkflowDef, query: ListQuery) -> list[ColumnView]:
-    actor = current_actor()
-    f = visible_sum_field(place)
-    columns = kanban_columns(conn, place.app, place.entity, actor, filters=query)
-    args = board_args()
-    out = []
-    for column in columns:
-        known = workflow.stage(column.key) is not None
-        cards_url = url_for("pipeline.cards", app_key=place.app.key, entity_key=place.entity.key,
-                            stage=column.key, **args.to_dict(flat=False)) if known else None
-        out.append(ColumnView(column, money_text(f, column.total) if f else None,
-                              money_text(f, column.weighted_total) if f else None, cards_url))
-    return out
-
-
-def card_fields(place: Place, workflow: WorkflowDef, stage: StageDef | None) -> list[FieldDef]:
-    entity = place.entity
-    visible = {f.key: f for f in policy.visible_fields(current_actor(), place.app, entity, stage)}
-    keys = list(workflow.kanban.get("card_fields") or ())
-    if not keys:
-        keys = [k for k in entity.default_columns if k != entity.title][:MAX_CARD_FIELDS]
-    return [visible[k] for k in keys if k in visible and k != entity.title]
-
-
-def card_views(conn, place: Place, workflow: WorkflowDef, items: Iterable[tuple[Record, bool]]) -> list[CardView]:
-    actor, app, entity = current_actor(), place.app, place.entity
-    items = list(items)
-    by_stage: dict[str | None, list[FieldDef]] = {}
-    for record, _stale in items:
-        if record.stage not in by_stage:
-            by_stage[record.stage] = card_fields(place, workflow, workflow.stage(record.stage) if record.stage else None)
-    all_fields = {f.key: f for fields in by_stage.values() for f in fields}.values()
-    lookups = lookups_for(conn, app, all_fields, [r.data for r, _s in items], extra_users=[r.owner_id for r, _s in items],
-                          actor=actor)
-    team_of = _team_of(conn)
-    out = []
-    for record, stale in items:
-        stage = workflow.stage(record.stage) if record.stage else None
-        cells = [(f, show(app, f, record.data.get(f.key), lang(), lookups)) for f in by_stage[record.stage]]
-        cells = [(f, s) for f, s in cells if not s.empty]
-        movable = policy.can(actor, "update", app, entity, record, team_of=team_of)
-        targets = [s for s in workflow.stages if s.key != record.stage] if movable else []
-        out.append(CardView(record, stage, stale, cells, lookups.names.get(record.owner_id), movable, targets))
-    return out
-
-
-def active_filters(place: Place, args: MultiDict) -> list[dict]:
-    labels = op_labels()
-    visible = {f.key for f in policy.visible_fields(current_actor(), place.app, place.entity)}
-    out = []
-    for name, value in args.items(multi=True):
-        key, _sep, op = name.partition("__")
-        f = place.entity.field(key)
-        if f is None or key not in visible:         # a hidden field answers like an unknown one
-            continue
-        rest = MultiDict(args)
-        rest.setlist(name, [v for v in args.getlist(name) if v != value])
-        out.append({"field": f, "op": labels.get(op or "eq", op), "value": value, "remove": board_url(place, rest)})
-    return out
 
 
 # -- the board -----------------------------------------------------------------------------
@@ -528,83 +371,3 @@ def finish_move(place: Place, record_id: int, follow: dict):
 
 def _move_url(place: Place, record: Record) -> str:
     return url_for("pipeline.move", app_key=place.app.key, entity_key=place.entity.key, record_id=record.id)
-
-
-# -- the record page: path bar and history -------------------------------------------------
-
-@dataclass
-class PathStep:
-    stage: StageDef
-    state: str            # "done" | "current" | "todo"
-    spent: str | None     # time spent in the stage, when the record has been there
-
-
-@dataclass
-class HistoryEntry:
-    from_label: str | None
-    to_label: str
-    user: str | None
-    at: str
-    spent: str | None
-    override_reason: str | None
-
-
-def duration_text(seconds: int | None) -> str | None:
-    if seconds is None:
-        return None
-    minutes = seconds // 60
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return _("%(d)sd %(h)sh", d=days, h=hours)
-    if hours:
-        return _("%(h)sh %(m)sm", h=hours, m=minutes)
-    if minutes:
-        return _("%(m)sm", m=minutes)
-    return _("under a minute")
-
-
-def _stage_label(workflow: WorkflowDef, key: str | None, retired: dict | None = None) -> str | None:
-    """A stage's label; a removed stage's from the version that had it (`retired`), else its key."""
-    if key is None:
-        return None
-    stage = workflow.stage(key)
-    if stage is not None:
-        return stage.label.get(lang())
-    label = (retired or {}).get(key)
-    if isinstance(label, dict):
-        return label.get(lang()) or label.get("en") or key
-    return label if isinstance(label, str) and label else key
-
-
-def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = False) -> dict | None:
-    """What the record page's path bar, history and Move-to control show (a template global)."""
-    workflow = app.workflow_for(entity.key)
-    if workflow is None or not workflow.stages:
-        return None
-    now = utcnow()
-    with page_read() as conn:
-        rows = stage_history_rows(conn, record.id)
-        gone = {k for r in rows for k in (r.from_stage, r.to_stage) if k and workflow.stage(k) is None}
-        retired = retired_stage_labels(conn, app.key, workflow.key, gone)
-    spent = time_in_stages(rows, now)
-    visited = {r.to_stage for r in rows}
-    current = workflow.stage(record.stage) if record.stage else None
-    steps = []
-    for stage in workflow.stages:
-        if stage.key == record.stage:
-            state = "current"
-        elif stage.key in visited:
-            state = "done"
-        else:
-            state = "todo"
-        steps.append(PathStep(stage, state, duration_text(spent[stage.key]) if stage.key in spent else None))
-    history = [HistoryEntry(_stage_label(workflow, r.from_stage, retired),
-                            _stage_label(workflow, r.to_stage, retired) or r.to_stage,
-                            r.user_name, local_time(r.at, app), duration_text(r.seconds_in_previous),
-                            r.override_reason) for r in reversed(rows)]
-    return {"workflow": workflow, "steps": steps, "history": history, "current": current,
-            "stale": is_stale(current, record, now),
-            "targets": [s for s in workflow.stages if s.key != record.stage] if can_update else [],
-            "move_url": url_for("pipeline.move", app_key=app.key, entity_key=entity.key, record_id=record.id),
-            "board_url": url_for("pipeline.board", app_key=app.key, entity_key=entity.key)}
