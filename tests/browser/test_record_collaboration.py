@@ -88,7 +88,7 @@ def test_rep_mentions_manager_who_replies_saves_a_view_and_searches(crm, page): 
     box.press_sequentially("please check the discount.")
     expect(box).to_have_value("Price agreed? @Wang Manager please check the discount.")
     shot(page, "collab-1-rep-mentions")
-    page.get_by_role("button", name="Comment", exact=True).click()
+    page.get_by_role("button", name="Post comment", exact=True).click()
     expect(page.locator(".activity-comment .comment-body").first).to_have_text(
         "Price agreed? @Wang Manager please check the discount.")
 
@@ -103,7 +103,7 @@ def test_rep_mentions_manager_who_replies_saves_a_view_and_searches(crm, page): 
 
     # 3. the manager replies; the timeline shows both comments and the stage move, newest first
     page.fill("#comment-body", "@Li Wei 5% is fine, go ahead.")
-    page.get_by_role("button", name="Comment", exact=True).click()
+    page.get_by_role("button", name="Post comment", exact=True).click()
     comments = page.locator(".activity-comment .comment-body")
     expect(comments).to_have_count(2)
     expect(comments.nth(0)).to_have_text("@Li Wei 5% is fine, go ahead.")
