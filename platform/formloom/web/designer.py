@@ -31,7 +31,7 @@ from ..fields import FIELD_TYPES
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
 from .helpers import Place, current_actor, db, lang, load_app, local_time, zone_for
-from .problem_text import in_reader_language
+from .problem_text import formula_problem, in_reader_language
 from .records import readable_record
 
 bp = Blueprint("designer", __name__)
@@ -534,6 +534,8 @@ def formula_result(app_key: str, entity_key: str):
     today = datetime.now(zone_for(place.app)).date()
     result = formula_preview.preview(source, values, known, today) if source.strip() else None
     shown = None
+    if result is not None and result.error:
+        result.error = formula_problem(result.error)
     if result is not None and result.computed:
         shown = _shown_result(result.result)
     return render_template("designer/_formula_result.html", result=result, shown=shown, record=record,
