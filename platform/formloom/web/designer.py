@@ -269,10 +269,18 @@ def versions(app_key: str):
                             .order_by(definition_versions.c.number.desc())).all()
         live = current_version(conn, app_key)
     listed = [{"number": r.number, "hash": r.content_hash[:12], "when": local_time(r.created_at, place.app),
-               "who": r.name or r.email or "", "comment": r.comment or "", "source": r.source or "",
+               "who": r.name or r.email or "", "comment": _version_comment(r.comment or ""),
+               "source": r.source or "",
                "current": live is not None and r.number == live.number} for r in rows]
     return render_template("designer/versions.html", place=place, versions=listed,
                            published=request.args.get("published"))
+
+
+def _version_comment(comment: str) -> str:
+    """A restore writes its note in English when it publishes (drafts.restore_version); the note
+    is said again in the reader's language. A note an admin typed is shown as typed."""
+    match = re.fullmatch(r"Restored version (\d+)", comment)
+    return _("Restored version %(number)s", number=match.group(1)) if match else comment
 
 
 @bp.post("/apps/<app_key>/design/versions/<int:number>/restore")
