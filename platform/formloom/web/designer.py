@@ -197,6 +197,9 @@ def add_entity(app_key: str):
     if not label or not key or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", key):
         state = load_state(app_key)
         error = _("Give the entity a name, and a key of lower-case letters, digits and _ starting with a letter.")
+        if label and not request.form.get("key", "").strip():       # a key is made from an English name only
+            error = _("Give the entity a key: lower-case letters, digits and _, starting with a letter "
+                      "(a key is made from an English name only).")
         return render_template("designer/overview.html", place=place, state=state, preview=None,
                                entity_error=error, published=None), 422
     title = _label_from_form("title") or {"en": "Name", "zh": "名称"}

@@ -1,0 +1,24 @@
+"""A Chinese admin names things in Chinese: an entity named only 产品, with the key left
+empty, was refused with "请为实体填写名称..." (give the entity a name), although it had one: a key
+is made from an English name only. The refusal now asks for the key, keeps the name typed,
+and the entity is added once a key is given. Found by the exploratory walk of the demo."""
+from __future__ import annotations
+
+from .test_designer import BASE, post
+
+
+def test_a_chinese_only_name_asks_for_a_key_and_keeps_the_name(as_admin):
+    as_admin.post("/language", {"lang": "zh"})
+    refused = post(as_admin, f"{BASE}/entities", {"label-zh": "产品"}, page=BASE)
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "请为实体填写键" in page and "请为实体填写名称" not in page
+    assert 'value="产品"' in page
+    added = post(as_admin, f"{BASE}/entities", {"label-zh": "产品", "key": "product"}, page=BASE)
+    assert added.status_code in (302, 303) and added.location.endswith("/e/product")
+
+
+def test_no_name_at_all_still_asks_for_a_name(as_admin):
+    refused = post(as_admin, f"{BASE}/entities", {"key": "thing"}, page=BASE)
+    assert refused.status_code == 422
+    assert "Give the entity a name" in refused.get_data(as_text=True)
