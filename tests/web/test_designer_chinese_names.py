@@ -22,3 +22,15 @@ def test_no_name_at_all_still_asks_for_a_name(as_admin):
     refused = post(as_admin, f"{BASE}/entities", {"key": "thing"}, page=BASE)
     assert refused.status_code == 422
     assert "Give the entity a name" in refused.get_data(as_text=True)
+
+
+def test_a_condition_typed_as_bad_json_says_where_in_chinese(as_admin):
+    """Python's own JSON message ("Expecting property name enclosed in double quotes") was shown
+    inside the Chinese sentence; the reader gets the line and column in Chinese instead."""
+    from .test_designer import CASE
+    as_admin.post("/language", {"lang": "zh"})
+    refused = post(as_admin, f"{CASE}/fields/subject", {"s-label-en": "Subject", "s-visible_if-source": "json",
+                                                       "s-visible_if-json": "{bad"})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "这不是有效的 JSON（第 1 行第 2 列）。" in page and "Expecting" not in page
