@@ -4,6 +4,8 @@ is made from an English name only. The refusal now asks for the key, keeps the n
 and the entity is added once a key is given. Found by the exploratory walk of the demo."""
 from __future__ import annotations
 
+import re
+
 from .test_designer import BASE, post
 
 
@@ -34,3 +36,18 @@ def test_a_condition_typed_as_bad_json_says_where_in_chinese(as_admin):
     page = refused.get_data(as_text=True)
     assert refused.status_code == 422
     assert "这不是有效的 JSON（第 1 行第 2 列）。" in page and "Expecting" not in page
+
+
+def test_entity_settings_refused_for_a_missing_name_keep_what_was_changed(as_admin):
+    """The refusal re-drew the form from the saved entity: the menu name, title field and list
+    columns just chosen were lost with it."""
+    from .test_designer import CASE
+    refused = post(as_admin, f"{CASE}/settings", {"plural-en": "Tickets", "title": "priority",
+                                                 "list_columns": ["subject", "due"]})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "An entity needs a name in at least one language." in page
+    form = page.split('id="entity-settings"')[1].split("</form>")[0]
+    assert 'name="plural-en" value="Tickets"' in form
+    assert '<option value="priority" selected>' in form and '<option value="subject" selected>' not in form
+    ticked = re.findall(r'name="list_columns" value="(\w+)" checked', form)
+    assert ticked == ["subject", "due"]

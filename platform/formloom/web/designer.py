@@ -340,7 +340,7 @@ def entity_settings(app_key: str, entity_key: str):
         "list_columns": [k for k in request.form.getlist("list_columns") if k in known] or None,
     }
     if changes["label"] is None:
-        return _entity_page(place, state, entity_key, 422,
+        return _entity_page(place, state, entity_key, 422, settings_posted=changes,
                             settings_error=_("An entity needs a name in at least one language."))
     _edit(place, lambda doc: edits.update_entity(doc, entity_key, changes))
     return _back_to_entity(place, entity_key, "#entity-settings")
