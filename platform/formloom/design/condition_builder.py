@@ -362,7 +362,9 @@ def _from_json(text: str, prefix: str, fields: list[BuilderField], gettext) -> t
     try:
         logic = json.loads(text)
     except ValueError as error:
-        return None, [BuilderProblem(where, gettext("This is not valid JSON: %(error)s", error=str(error)))]
+        return None, [BuilderProblem(where, gettext("This is not valid JSON (line %(line)s, column %(column)s).",
+                                                      line=getattr(error, "lineno", 1),
+                                                      column=getattr(error, "colno", 1)))]
     found = list(check_logic(logic, [f.key for f in fields]))
     if found:
         return logic, [BuilderProblem(where, gettext("This condition %(problem)s.", problem=p)) for p in found]

@@ -270,7 +270,9 @@ def _parse_one(setting: Setting, widget: str, name: str, get: Callable[[str], st
         try:
             return json.loads(text)
         except ValueError as error:
-            raise _Refused(translate(lang, "This is not valid JSON: %(error)s", error=str(error)), text) from None
+            raise _Refused(translate(lang, "This is not valid JSON (line %(line)s, column %(column)s).",
+                                     line=getattr(error, "lineno", 1), column=getattr(error, "colno", 1)),
+                           text) from None
     if widget == "value":
         try:
             return json.loads(text)

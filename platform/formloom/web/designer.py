@@ -31,7 +31,7 @@ from ..fields import FIELD_TYPES
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
 from .helpers import Place, current_actor, db, lang, load_app, local_time, zone_for
-from .problem_text import in_reader_language
+from .problem_text import formula_problem, in_reader_language
 from .records import readable_record
 
 bp = Blueprint("designer", __name__)
@@ -217,6 +217,9 @@ def add_entity(app_key: str):
     if not label or not key or not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", key):
         state = load_state(app_key)
         error = _("Give the entity a name, and a key of lower-case letters, digits and _ starting with a letter.")
+        if label and not request.form.get("key", "").strip():       # a key is made from an English name only
+            error = _("Give the entity a key: lower-case letters, digits and _, starting with a letter "
+                      "(a key is made from an English name only).")
         return render_template("designer/overview.html", place=place, state=state, preview=None,
                                entity_error=error, published=None), 422
     title = _label_from_form("title") or {"en": "Name", "zh": "名称"}
@@ -289,10 +292,18 @@ def versions(app_key: str):
                             .order_by(definition_versions.c.number.desc())).all()
         live = current_version(conn, app_key)
     listed = [{"number": r.number, "hash": r.content_hash[:12], "when": local_time(r.created_at, place.app),
-               "who": r.name or r.email or "", "comment": r.comment or "", "source": r.source or "",
+               "who": r.name or r.email or "", "comment": _version_comment(r.comment or ""),
+               "source": r.source or "",
                "current": live is not None and r.number == live.number} for r in rows]
     return render_template("designer/versions.html", place=place, versions=listed,
                            published=request.args.get("published"))
+
+
+def _version_comment(comment: str) -> str:
+    """A restore writes its note in English when it publishes (drafts.restore_version); the note
+    is said again in the reader's language. A note an admin typed is shown as typed."""
+    match = re.fullmatch(r"Restored version (\d+)", comment)
+    return _("Restored version %(number)s", number=match.group(1)) if match else comment
 
 
 @bp.post("/apps/<app_key>/design/versions/<int:number>/restore")
@@ -349,7 +360,7 @@ def entity_settings(app_key: str, entity_key: str):
         "list_columns": [k for k in request.form.getlist("list_columns") if k in known] or None,
     }
     if changes["label"] is None:
-        return _entity_page(place, state, entity_key, 422,
+        return _entity_page(place, state, entity_key, 422, settings_posted=changes,
                             settings_error=_("An entity needs a name in at least one language."))
     _edit(place, lambda doc: edits.update_entity(doc, entity_key, changes))
     return _back_to_entity(place, entity_key, "#entity-settings")
@@ -555,6 +566,8 @@ def formula_result(app_key: str, entity_key: str):
     today = datetime.now(zone_for(place.app)).date()
     result = formula_preview.preview(source, values, known, today) if source.strip() else None
     shown = None
+    if result is not None and result.error:
+        result.error = formula_problem(result.error)
     if result is not None and result.computed:
         shown = _shown_result(result.result)
     return render_template("designer/_formula_result.html", result=result, shown=shown, record=record,

@@ -21,7 +21,7 @@ class Shown:
     """One value ready for a template: text, or links (references)."""
 
     text: str = ""
-    links: tuple[tuple[str, str], ...] = ()     # (href, text)
+    links: tuple[tuple[str, str], ...] = ()     # (href, text); href "" for a record the viewer may not open
     empty: bool = False
 
     def __html__(self) -> str:
@@ -30,7 +30,8 @@ class Shown:
         if self.empty:
             return '<span class="muted">—</span>'
         if self.links:
-            return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for href, text in self.links)
+            return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
+                             for href, text in self.links)
         return str(escape(self.text))
 
 
@@ -101,8 +102,9 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
     if value is None or value == "" or value == [] or value == {}:
         return Shown(empty=True)
     if f.type == "reference":
-        links = tuple((lookups.detail_url(app.key, f.entity, i), lookups.titles.get((f.entity, i)) or f"#{i}")
-                      for i in _ids(value))
+        # a record the viewer may not read has no title here, and no link: it would answer 404
+        links = tuple((lookups.detail_url(app.key, f.entity, i), lookups.titles[(f.entity, i)] or f"#{i}")
+                      if (f.entity, i) in lookups.titles else ("", f"#{i}") for i in _ids(value))
         return Shown(links=links)
     if f.type == "user":
         return Shown(text=", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))

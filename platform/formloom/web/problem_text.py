@@ -65,6 +65,43 @@ def _kinds(text: str) -> str:
     return _(" or ").join(_KINDS[k]() if k in _KINDS else k for k in text.split(" or "))
 
 
+def _found(text: str) -> str:
+    return _("the end") if text == "the end" else text
+
+
+#: What a formula does wrong, as formulas.FormulaError and expression_checks.py word it after "it" / "The
+#: formula of field 'x'" (the sentence's subject is said by whoever shows it); the common shapes only.
+FORMULA_SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(re.compile(p, re.S), say) for p, say in [
+    (r"has a syntax error near the end", lambda m: _("has a syntax error near the end")),
+    (r"has a syntax error at column (?P<n>\d+)", lambda m: _("has a syntax error at column %(column)s", column=m["n"])),
+    (rf"has a syntax error at column (?P<n>\d+): expected (?P<e>{Q}), found (?P<f>{Q}|the end)",
+     lambda m: _("has a syntax error at column %(column)s: expected %(expected)s, found %(found)s", column=m["n"],
+                 expected=m["e"], found=_found(m["f"]))),
+    (rf"has a syntax error at column (?P<n>\d+): expected a value, found (?P<f>{Q}|the end)",
+     lambda m: _("has a syntax error at column %(column)s: expected a value, found %(found)s", column=m["n"],
+                 found=_found(m["f"]))),
+    (r"is empty", lambda m: _("is empty")),
+    (rf"uses (?P<k>{Q}), which is not a field of this entity(?P<m> \(did you mean {Q}\?\))?",
+     lambda m: _("uses %(key)s, which is not a field of this entity%(mean)s", key=m["k"], mean=_mean(m["m"]))),
+]]
+
+
+def formula_problem(text: str) -> str:
+    """A formula's problem ("has a syntax error near the end") in the reader's language when its
+    shape is known; as written otherwise."""
+    if lang() != "en":
+        for pattern, say in FORMULA_SHAPES:
+            match = pattern.fullmatch(text)
+            if match:
+                return say(match)
+    return text
+
+
+def _formula_sentence(m: re.Match) -> str | None:
+    said = formula_problem(m["p"])
+    return _("The formula of field %(key)s %(problem)s.", key=m["k"], problem=said) if said != m["p"] else None
+
+
 #: (pattern, what to say): each pattern is one sentence shape of schema_check.py / app_checks.py / drafts.py
 SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(re.compile(p, re.S), say) for p, say in [
     (rf"(?P<s>.+) is missing the required key (?P<k>{Q})\.",
@@ -116,6 +153,7 @@ SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(re.compile(p, re.
      r"not have\.",
      lambda m: _("Field %(key)s refers to the entity %(entity)s%(mean)s, which this app does not have.",
                  key=m["k"], entity=m["e"], mean=_mean(m["m"]))),
+    (rf"The formula of field (?P<k>{Q}) (?P<p>.+)\.", _formula_sentence),
     (rf"The key (?P<k>{Q}) belongs to an archived field whose values are kept; restore that field, or give this "
      r"one another key\.",
      lambda m: _("The key %(key)s belongs to an archived field whose values are kept; restore that field, or give "
@@ -129,8 +167,9 @@ def problem_message(message: str) -> str:
         return message
     for pattern, say in SHAPES:
         match = pattern.fullmatch(message)
-        if match:
-            return say(match)
+        said = say(match) if match else None
+        if said:
+            return said
     return message
 
 
