@@ -18,7 +18,7 @@ from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, api_design, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboards, designer, designer_rules, designer_workflows, exports,
-               gallery, imports, public_forms, saved_views, search)
+               files, gallery, imports, public_forms, saved_views, search)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -77,6 +77,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(comments.bp)
     app.register_blueprint(saved_views.bp)
     app.register_blueprint(search.bp)
+    app.register_blueprint(files.bp)
+    app.register_blueprint(files.api_bp)
+    csrf.exempt(files.api_bp)        # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(approvals.api_bp)
     csrf.exempt(approvals.api_bp)    # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(admin_users.bp)
