@@ -1,3 +1,3 @@
-"""Attachments: where file bytes live (storage), what a file really is (sniff), and
-the uploads a `file` or `image` field accepts (uploads). The database side (who
-uploaded what, which record holds it) is store/files.py."""
+"""Attachments: where file bytes live (storage) and what a file really is (sniff).
+The database side (who uploaded what, which record holds it) is store/files.py and
+taking an upload is store/uploads.py."""

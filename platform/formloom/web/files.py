@@ -24,7 +24,7 @@ from ..errors import ForbiddenError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..files.sniff import INLINE_TYPES
 from ..files.storage import Storage, is_file_id, storage_from_config
-from ..files.uploads import UploadRefused, take_upload, upload_limit
+from ..store.uploads import UploadRefused, take_upload, upload_limit
 from ..store import files as stored_files
 from ..store.records import get_record
 from . import api

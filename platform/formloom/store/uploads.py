@@ -13,9 +13,9 @@ from sqlalchemy import Connection
 from ..definitions.model import EntityDef, FieldDef
 from ..fields import FieldProblem, field_type
 from ..i18n import translate
-from ..store import files as stored_files
-from .sniff import check, extension, safe_name
-from .storage import Storage
+from . import files as stored_files
+from ..files.sniff import check, extension, safe_name
+from ..files.storage import Storage
 
 #: why a file was refused -> what the writer is told
 REFUSALS = {
