@@ -215,3 +215,20 @@ def test_deleting_a_record_soft_deletes_its_files_and_orphans_are_removed(app, a
     with app.extensions["formloom.db"].read() as conn:
         found = stored_files.orphans(conn, {"desk": desk}, ["ab" * 16], datetime.now(timezone.utc))
     assert found == ["ab" * 16]
+
+
+def test_editing_keeps_unticked_files_out_and_adds_new_ones(app, as_agent, saved):
+    [doc], [photo] = saved.data["docs"], saved.data["photo"]
+    edit = f"/apps/desk/case/{saved.id}/edit"
+    page = as_agent.get(edit).get_data(as_text=True)
+    assert "Quote.pdf" in page and 'name="docs__upload"' in page and 'enctype="multipart/form-data"' in page
+    import json
+    response = as_agent.post(edit, {"subject": "Printer on fire", "_version": str(saved.version),
+                                    "photo": json.dumps(photo),                       # the photo is kept, the PDF unticked
+                                    "docs__upload": upload("more.txt", b"second thoughts")},
+                             token_from=edit, content_type="multipart/form-data")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    after = record_of(app, saved.id)
+    assert after.data["photo"] == [photo]
+    assert [d["name"] for d in after.data["docs"]] == ["more.txt"]
+    assert doc["id"] not in {d["id"] for d in after.data["docs"]}
