@@ -17,12 +17,11 @@ from formloom.auth.users import create_user
 from formloom.store.install import install_documents
 
 from ..web.desk import CASE_FLOW, desk_app
-from .test_contract_approval import shot
+from .test_contract_approval import PASSWORD, login, shot
 from .test_record_flow import page  # noqa: F401  (the Chromium fixture)
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "attach-pass-1"
 REP, OTHER = "rep@example.com", "other@example.com"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -73,14 +72,6 @@ def live(database_url, tmp_path):
         thread.join(timeout=10)
         server.server_close()
         db.dispose()
-
-
-def login(page, base: str, email: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/login")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.click("button.primary")
 
 
 def test_a_rep_attaches_a_pdf_and_a_photo_and_another_rep_cannot_open_them(live, page):  # noqa: F811

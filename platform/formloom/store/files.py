@@ -66,7 +66,8 @@ def attach(conn: Connection, entity: EntityDef, record_id: int, data: Mapping[st
     """Claim the uploads a saved record now holds."""
     ids = file_ids(entity, data)
     if ids:
-        conn.execute(update(files).where(files.c.id.in_(sorted(ids)), files.c.record_id.is_(None))
+        conn.execute(update(files).where(files.c.id.in_(sorted(ids)), files.c.entity_key == entity.key,
+                                         files.c.record_id.is_(None))
                      .values(record_id=record_id))
 
 
