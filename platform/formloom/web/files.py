@@ -155,7 +155,10 @@ def file_response(data: bytes, name: str, content_type: str) -> Response:
     response = Response(data, content_type=content_type)
     response.headers["Content-Disposition"] = f"{disposition}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; plugin-types application/pdf; sandbox"
+    # a sandboxed document cannot run script; Chromium refuses to show a PDF sandboxed, so a PDF gets
+    # the rest of the policy only (its viewer is the browser's own, not the page's)
+    policy_text = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+    response.headers["Content-Security-Policy"] = policy_text + ("" if content_type == "application/pdf" else "; sandbox")
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
 
