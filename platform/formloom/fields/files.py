@@ -16,7 +16,6 @@ from wtforms import Field
 from ..definitions.model import FieldDef
 from ..files.sniff import EXTENSIONS, IMAGE_EXTENSIONS
 from ..files.storage import FILE_ID, is_file_id
-from ..i18n import N_
 from .base import CleanContext, FieldType, register
 from .formfields import field_kwargs
 from .settings import MULTIPLE, Setting
