@@ -93,6 +93,18 @@ def test_a_rep_attaches_a_pdf_and_an_image_and_opens_them(app, as_agent, saved):
     assert {r["record_id"] for r in rows(app)} == {saved.id}
 
 
+def test_a_file_larger_than_other_requests_may_be_is_taken_up_to_the_fields_limit(app, as_agent, api_as):
+    photo = PNG + bytes(100_000)                  # the app's MAX_CONTENT_LENGTH is 64 000
+    response = create(as_agent, photo__upload=upload("big.png", photo))
+    assert response.status_code == 303
+    assert record_of(app, int(response.location.rsplit("/", 1)[-1])).data["photo"][0]["size"] == len(photo)
+    agent = api_as("agent")
+    answer = agent.client.post("/api/v1/desk/case/files/photo", headers=agent.headers(),
+                               data={"file": upload("big.png", photo)}, content_type="multipart/form-data")
+    assert answer.status_code == 201
+    assert as_agent.client.post("/apps/desk/company/new", data={"name": "x" * 100_000}).status_code == 413
+
+
 def test_the_form_still_works_without_files(app, as_agent):
     response = create(as_agent)
     assert response.status_code == 303

@@ -20,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from ..auth import policy
 from ..auth.users import reports_of
 from ..definitions.model import EntityDef
-from ..errors import ForbiddenError, NotFoundError, RecordInvalid
+from ..errors import ForbiddenError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..files.sniff import INLINE_TYPES
 from ..files.storage import Storage, is_file_id, storage_from_config
@@ -52,9 +52,24 @@ def file_fields(entity: EntityDef, keys) -> list:
     return [f for f in entity.fields if field_type(f.type).holds_files and f.key in keys]
 
 
-def allow_uploads(entity: EntityDef) -> None:
-    """Raise this request's body limit to what the entity's file fields allow (before the form is read)."""
-    if any(field_type(f.type).holds_files for f in entity.fields):
+#: the routes that take uploads: their body may be as large as the entity's file fields allow
+UPLOAD_ENDPOINTS = frozenset({"records.new", "records.edit", "api_files.api_upload"})
+
+
+@bp.app_url_value_preprocessor
+def _allow_upload_size(endpoint: str | None, values: dict | None) -> None:
+    """Raise the body limit of a signed-in person's post to a form with file fields. This runs
+    before any before_request function, so before the CSRF check reads the body."""
+    if request.method != "POST" or endpoint not in UPLOAD_ENDPOINTS or not values:
+        return
+    if current_actor() is None and "Authorization" not in request.headers:
+        return
+    try:
+        app, _version = catalog().get(values.get("app_key", ""))
+    except FormloomError:
+        return
+    entity = app.entity(values.get("entity_key", ""))
+    if entity is not None and any(field_type(f.type).holds_files for f in entity.fields):
         request.max_content_length = upload_limit(entity, current_app.config.get("MAX_CONTENT_LENGTH") or 0)
 
 
@@ -176,7 +191,6 @@ def api_upload(app_key: str, entity_key: str, field_key: str):
     if policy.field_access(actor, app, f) != "write" or not (
             policy.scope(actor, "create", app, entity) != "none" or policy.scope(actor, "update", app, entity) != "none"):
         raise ForbiddenError(_("You may not do this here."))
-    allow_uploads(entity)
     uploads = [u for u in request.files.getlist("file") if u and u.filename]
     if not uploads:
         raise RecordInvalid([_missing(f.key)])

@@ -34,7 +34,7 @@ from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 from .activity import timeline_view
-from .files import allow_uploads, form_with_uploads
+from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
 
 bp = Blueprint("records", __name__)
@@ -481,7 +481,6 @@ def new(app_key: str, entity_key: str):
     actor = current_actor()
     if request.method == "GET":
         return render_form(form_state(place, None), owner=owner_view(place))
-    allow_uploads(place.entity)
     state = form_state(place, None, request.form)
     formdata, refused = form_with_uploads(place.entity, state.writable)
     state = form_state(place, None, formdata)
@@ -513,7 +512,6 @@ def edit(app_key: str, entity_key: str, record_id: int):
     follow = move_after_edit(place, request.args if request.method == "GET" else request.form)
     if request.method == "GET":
         return render_form(form_state(place, record), follow=follow)
-    allow_uploads(place.entity)
     state = form_state(place, record, request.form)
     expected = int_arg(VERSION_FIELD, low=0, source=request.form)
     if expected is None:
