@@ -2,7 +2,7 @@
 file only to someone who may read its record and its field.
 
 A file is served with the content type its sniffed content earned at upload (never
-the browser's claim), `nosniff`, a sandboxing Content-Security-Policy, and as an
+the browser's claim), `nosniff`, a Content-Security-Policy that sandboxes all but PDFs, and as an
 attachment unless it is an image or a PDF. An upload not yet on a record is its
 uploader's alone. Any other file id, whether unknown or not readable, answers the
 same 404, so ids cannot be probed.
