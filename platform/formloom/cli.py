@@ -645,3 +645,8 @@ def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, 
                    f"{result.failed} failed ({state}).")
     if result.failed:
         raise click.exceptions.Exit(1)
+
+
+from .cli_files import files as _files_group  # noqa: E402 -- its own module; registered here
+
+main.add_command(_files_group)

@@ -36,6 +36,9 @@ CASES = {
     "auto_number": ({}, ["T-0001", 1]),
     "subtable": ({"columns": [{"key": "qty", "type": "number", "label": "Qty"}], "max_rows": 1},
                  [[{"qty": 1}], [{"qty": "x"}], [{"qty": 1}, {"qty": 2}], [1], "rows"]),
+    "file": ({"multiple": True}, [[{"id": "a" * 32, "name": "a.pdf", "size": 1, "type": "application/pdf"}],
+                                  ["../x"], "a.pdf"]),
+    "image": ({}, [[{"id": "b" * 32, "name": "a.png", "size": 1, "type": "image/png"}], [{"id": "nope"}]]),
 }
 
 

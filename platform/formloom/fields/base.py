@@ -103,6 +103,8 @@ class FieldType:
     widget_template: ClassVar[str] = "fields/input.html"
     #: True when the form checks the value on the server as soon as focus leaves the widget
     validates_live: ClassVar[bool] = True
+    #: True when values are lists of stored files ({id, name, size, type}; see store/files.py)
+    holds_files: ClassVar[bool] = False
 
     # -- values -----------------------------------------------------------------
     def is_empty(self, value: Any) -> bool:

@@ -22,6 +22,7 @@ from ..fields.computed import format_auto_number
 from ..i18n import translate
 from ..record_data import clean_record_data
 from .access import Reader, read_check
+from . import files as stored_files
 from .reference_match import match_problems
 from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
                      users)
@@ -97,12 +98,13 @@ def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Reader | 
     def user_exists(user_id: int) -> bool:
         return conn.execute(select(users.c.id).where(users.c.id == user_id, users.c.active.is_(True))).first() is not None
 
-    return CleanContext(lang=lang, timezone=app.timezone, reference_exists=reference_exists, user_exists=user_exists)
+    return CleanContext(lang=lang, timezone=app.timezone, reference_exists=reference_exists, user_exists=user_exists,
+                        extras={"file_info": stored_files.file_lookup(conn, app, reader, kept)})
 
 
 def stored_references(entity: EntityDef, data: Mapping[str, Any]) -> set[tuple[str, int]]:
-    """(entity key, id) of every reference `data` holds."""
-    out = set()
+    """(entity key, id) of every reference `data` holds, and (stored_files.KEPT, id) of its files."""
+    out: set[tuple[str, Any]] = {(stored_files.KEPT, i) for i in stored_files.file_ids(entity, data)}
     for f in entity.fields:
         if f.type == "reference":
             value = data.get(f.key)
@@ -214,6 +216,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     )).inserted_primary_key[0]
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, None, lang):
         raise RecordInvalid(unique_problems)
+    stored_files.attach(conn, entity, record_id, data)
     changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
     _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
     if stage:
@@ -427,6 +430,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
         raise stale(get_record(conn, app, entity, record_id), lang)
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, current.data, lang):
         raise RecordInvalid(unique_problems)
+    stored_files.attach(conn, entity, record_id, data)
     _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
     emit_event(conn, app.key, entity.key, record_id, "record_updated",
                {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
@@ -475,6 +479,7 @@ def delete_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     conn.execute(update(records).where(records.c.id == record_id)
                  .values(deleted_at=now, updated_at=now, updated_by=actor_id, version=current.version + 1))
     conn.execute(delete(unique_values).where(unique_values.c.record_id == record_id))
+    stored_files.mark_deleted(conn, record_id, now)
     _audit(conn, app, entity, record_id, "delete", {}, actor_id, now, current.version + 1)
     emit_event(conn, app.key, entity.key, record_id, "record_deleted", {"actor": actor_id}, now)
 
@@ -489,6 +494,7 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
         raise RecordInvalid(problems)
     conn.execute(update(records).where(records.c.id == record_id)
                  .values(deleted_at=None, updated_at=now, updated_by=actor_id, version=current.version + 1))
+    stored_files.mark_deleted(conn, record_id, None)
     _audit(conn, app, entity, record_id, "restore", {}, actor_id, now, current.version + 1)
     return get_record(conn, app, entity, record_id)
 

@@ -330,3 +330,21 @@ dashboard_targets = Table(
     UniqueConstraint("app_key", "dashboard_key", "widget_key", "user_id", "month",
                      name="uq_dashboard_targets_cell"),
 )
+
+#: Attachments (store/files.py): the bytes are in files/storage.py under `id`; a row
+#: says what the file is, who uploaded it, and the record holding it (none until the
+#: record is saved). `deleted_at` is set while the record is deleted.
+files = Table(
+    "files", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("field_key", String(63), nullable=False),
+    Column("record_id", Id, nullable=True, index=True),
+    Column("name", String(255), nullable=False),
+    Column("size", Id, nullable=False),
+    Column("content_type", String(120), nullable=False),
+    Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("deleted_at", UtcDateTime, nullable=True),
+)

@@ -23,6 +23,7 @@ class Shown:
     text: str = ""
     links: tuple[tuple[str, str], ...] = ()     # (href, text); href "" for a record the viewer may not open
     empty: bool = False
+    files: tuple[tuple[str, str, bool], ...] = ()     # (href, name, is an image): attachments
 
     def __html__(self) -> str:
         """The same markup as the `value` macro in records/_macros.html, without a macro
@@ -32,7 +33,17 @@ class Shown:
         if self.links:
             return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
                              for href, text in self.links)
+        if self.files:
+            return "".join(_file_html(href, name, image) for href, name, image in self.files)
         return str(escape(self.text))
+
+
+def _file_html(href: str, name: str, image: bool) -> str:
+    """An image as a thumbnail (scaled by CSS: no image library here), any other file as a link."""
+    if image:
+        return (f'<a class="file-thumb" href="{escape(href)}" target="_blank" rel="noopener">'
+                f'<img src="{escape(href)}" alt="{escape(name)}" loading="lazy"></a>')
+    return f'<a class="file-link" href="{escape(href)}" target="_blank" rel="noopener">{escape(name)}</a>'
 
 
 _SENTINEL_ID = 987654321987
@@ -108,6 +119,10 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
         return Shown(links=links)
     if f.type == "user":
         return Shown(text=", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
+    if ftype.holds_files:
+        return Shown(files=tuple((url_for("files.serve", app_key=app.key, file_id=i["id"]), str(i.get("name", "")),
+                                  f.type == "image" or str(i.get("type", "")).startswith("image/"))
+                                 for i in value if isinstance(i, dict) and isinstance(i.get("id"), str)))
     if f.type in ("date", "datetime"):
         text = format_value(f.type, value, lang, lookups.zone(app))
         if text is not None:

@@ -19,6 +19,7 @@ from ..bulk_edit import MAX_RECORDS
 from ..auth.users import Actor
 from ..collab.activity import KINDS as ACTIVITY_KINDS, MAX_LIMIT as ACTIVITY_MAX_LIMIT
 from ..definitions.model import AppDef, EntityDef
+from ..fields import field_type
 from ..record_schema import record_json_schema
 from .api import IF_MATCH, MAX_REASON
 from .api_params import list_parameters
@@ -57,6 +58,18 @@ MOVE_RULES = {"gate_blocked": "the target stage's gate is not satisfied (every u
               "readonly": "a value sent with the move is for a field read-only or hidden in the target stage",
               "required": "a field the target stage requires (by its rules) is left empty",
               **VALUE_RULES}
+#: A file or image field's value names uploads (POST {base}/files/{field}) the writer may use.
+FILE_VALUE_RULE = {"invalid_file": "a file id is not an upload of yours for this field, nor already on the record"}
+#: Why an upload is refused: what its bytes are, which no schema can express.
+UPLOAD_RULES = {"file_extension": "the file name's extension is not one the field allows",
+                "file_content": "the content is not of the kind its extension says (sniffed magic bytes)",
+                "file_markup": "an image carries web page markup (a polyglot)",
+                "file_too_large": "the file is larger than the field's max_size_mb",
+                "file_empty": "the file is empty",
+                "required": "no multipart part named `file` was sent"}
+FILE_VALUE = {"type": "object", "required": ["id", "name", "size", "type"],
+              "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "size": {"type": "integer"},
+                             "type": {"type": "string"}}}
 #: A reference whose `match` ties it to another field of the form: the record chosen must agree.
 MATCH_RULE = {"mismatch": "a referenced record does not agree with another field of the form (its `match`)"}
 #: An approval request as the API answers it (web/approvals.py, workflow/approvals.py).
@@ -314,6 +327,8 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
     record, create, update = (_name(app, entity, s) for s in ("Record", "Create", "Update"))
 
     rules = dict(VALUE_RULES)
+    if any(field_type(f.type).holds_files for f in entity.fields):
+        rules.update(FILE_VALUE_RULE)
     if any(f.type == "reference" and f.match for f in entity.fields):
         rules.update(MATCH_RULE)
     if any(f.retired_values for f in entity.fields):
@@ -388,6 +403,7 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
                                           {"unique": VALUE_RULES["unique"]})}}}
 
     _bulk_paths(actor, app, entity, lang_code, base, op_id, paths)
+    _file_paths(actor, app, entity, base, op_id, paths)
 
     workflow = app.workflow_for(entity.key)
     if workflow is not None and workflow.stages and policy.scope(actor, "update", app, entity) != "none":
@@ -601,3 +617,30 @@ def _only(schema: dict, keys: set[str]) -> dict:
     schema["required"] = [k for k in schema["required"] if k in keys]
     return schema
 
+
+
+def _file_paths(actor: Actor, app: AppDef, entity: EntityDef, base: str, op_id: str, paths: dict) -> None:
+    """POST {base}/files/{field}: the uploads a file or image field takes (web/files.py), and
+    GET /api/v1/{app}/files/{file_id}/content to read one back."""
+    may_write = policy.scope(actor, "create", app, entity) != "none" or policy.scope(actor, "update", app, entity) != "none"
+    fields = [f.key for f in policy.writable_fields(actor, app, entity) if field_type(f.type).holds_files]
+    if fields and may_write:
+        paths[f"{base}/files/{{field}}"] = {"post": {
+            "operationId": f"upload_{op_id}", "tags": [app.key],
+            "summary": "Upload files for a file or image field; set the answer as the field's value",
+            "parameters": [{"name": "field", "in": "path", "required": True, "schema": {"enum": fields}}],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"],
+                "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+            "responses": {"201": {"description": "The stored files",
+                                  "content": {"application/json": {"schema": {"type": "array", "items": FILE_VALUE}}}},
+                          **COMMON_ERRORS, "413": _error("Body too large"),
+                          "422": _refused("A file was refused", UPLOAD_RULES)}}}
+    content = f"/api/v1/{app.key}/files/{{file_id}}/content"
+    if content not in paths and any(field_type(f.type).holds_files for f in entity.fields):
+        paths[content] = {"get": {
+            "operationId": f"file_{app.key}", "tags": [app.key],
+            "summary": "A stored file, if you may read its record and field",
+            "parameters": [{"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The file's bytes", "content": {"*/*": {"schema": {}}}},
+                          **COMMON_ERRORS}}}

@@ -36,6 +36,7 @@ from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 from .activity import timeline_view
+from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
 
 bp = Blueprint("records", __name__)
@@ -507,7 +508,11 @@ def new(app_key: str, entity_key: str):
     if request.method == "GET":
         return render_form(form_state(place, None), owner=owner_view(place))
     state = form_state(place, None, request.form)
+    formdata, refused = form_with_uploads(place.entity, state.writable)
+    state = form_state(place, None, formdata)
     owner = owner_view(place, request.form.get(OWNER_FIELD, str(actor.id)))
+    if refused:
+        return render_form(state, 422, refused, general=[_("Some values need attention.")], owner=owner)
     try:
         with db().write() as conn:
             record = create_record(conn, place.app, place.entity, incoming_data(state), actor_id=actor.id,
@@ -537,6 +542,10 @@ def edit(app_key: str, entity_key: str, record_id: int):
     expected = int_arg(VERSION_FIELD, low=0, source=request.form)
     if expected is None:
         abort(400)
+    formdata, refused = form_with_uploads(place.entity, state.writable)
+    state = form_state(place, record, formdata)
+    if refused:
+        return render_form(state, 422, refused, general=[_("Some values need attention.")], follow=follow)
     incoming = incoming_data(state)
     try:
         with db().write() as conn:

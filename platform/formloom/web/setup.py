@@ -18,8 +18,8 @@ from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, api_dashboards, api_design, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboard_builder, dashboard_targets, dashboards, designer,
-               designer_layout, designer_rules, designer_workflows, exports, gallery, imports, pools, public_forms,
-               saved_views, search, todos)
+               designer_layout, designer_rules, designer_workflows, exports, files, gallery, imports, pools,
+               public_forms, saved_views, search, todos)
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -84,6 +84,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(todos.bp)
     app.register_blueprint(pools.api_bp)
     csrf.exempt(pools.api_bp)        # same as api.bp: api.authenticate checks CSRF for session callers
+    app.register_blueprint(files.bp)
+    app.register_blueprint(files.api_bp)
+    csrf.exempt(files.api_bp)        # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(approvals.api_bp)
     csrf.exempt(approvals.api_bp)    # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(admin_users.bp)

@@ -1,0 +1,126 @@
+"""Attachments in a real Chromium (issue 17): a rep attaches a PDF and a photo to a new
+case through the form, sees the photo's thumbnail on the record page and on the board
+card, and opens the PDF; a rep of the same app who may not read the case gets 404 for
+the file. The rep works in Chinese; a refused upload (a zip renamed .png) is explained
+at the field in Chinese. The app is the generic desk app of tests/web/desk.py (not the
+CRM). Screenshots land in FORMLOOM_SCREENSHOTS when it is set."""
+from __future__ import annotations
+
+import copy
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from formloom.app import create_app
+from formloom.auth.users import create_user
+from formloom.store.install import install_documents
+
+from ..web.desk import CASE_FLOW, desk_app
+from .test_contract_approval import PASSWORD, login, shot
+from .test_record_flow import page  # noqa: F401  (the Chromium fixture)
+
+pytestmark = pytest.mark.browser
+
+REP, OTHER = "rep@example.com", "other@example.com"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def png(width: int = 160, height: int = 100) -> bytes:
+    """A real PNG (a blue-green gradient) the browser can draw, made without an image library."""
+    import struct
+    import zlib
+    rows = b"".join(b"\x00" + bytes(v for x in range(width) for v in (30, 90 + x * 150 // width, 200 - y))
+                    for y in range(height))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+PNG = png()
+
+
+@pytest.fixture
+def live(database_url, tmp_path):
+    document = desk_app()
+    case = next(e for e in document["entities"] if e["key"] == "case")
+    case["fields"] += [
+        {"key": "docs", "type": "file", "multiple": True, "accept": ["pdf", "png", "jpg"],
+         "label": {"en": "Documents", "zh": "文档"}},
+        {"key": "photo", "type": "image", "label": {"en": "Photo", "zh": "照片"}},
+    ]
+    flow = {**copy.deepcopy(CASE_FLOW), "kanban": {"card_fields": ["photo", "priority"]}}
+    flask_app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "attachments",
+                            "INSTANCE": str(tmp_path / "instance")})
+    db = flask_app.extensions["formloom.db"]
+    install_documents(db, document, {"case_flow": flow})
+    with db.write() as conn:
+        create_user(conn, REP, PASSWORD, name="李伟", language="zh", roles=[("desk", "agent")])
+        create_user(conn, OTHER, PASSWORD, name="Olga Other", roles=[("desk", "agent")])
+    server = make_server("127.0.0.1", 0, flask_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    (tmp_path / "quote.pdf").write_bytes(PDF)
+    (tmp_path / "site.png").write_bytes(PNG)
+    (tmp_path / "archive.png").write_bytes(b"PK\x03\x04" + bytes(40))
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", tmp_path
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        db.dispose()
+
+
+def test_a_rep_attaches_a_pdf_and_a_photo_and_another_rep_cannot_open_them(live, page):  # noqa: F811
+    from playwright.sync_api import expect
+
+    base, folder = live
+    login(page, base, REP)
+
+    # 1. a zip renamed .png is refused at the field, in Chinese; nothing else is lost
+    page.goto(f"{base}/apps/desk/case/new")
+    page.fill("input[name=subject]", "打印机故障")
+    page.set_input_files("input[name=photo__upload]", str(folder / "archive.png"))
+    page.click("button.primary")
+    expect(page.locator("#field-photo .error-text")).to_have_text(
+        "archive.png 不是真正的 .png 文件：文件内容与文件名不符。")
+    expect(page.locator("input[name=subject]")).to_have_value("打印机故障")
+    shot(page, "attachments-1-refused-zh")
+
+    # 2. the PDF and a real photo are taken; the record page shows a link and a thumbnail
+    page.set_input_files("input[name=docs__upload]", str(folder / "quote.pdf"))
+    page.set_input_files("input[name=photo__upload]", str(folder / "site.png"))
+    page.click("button.primary")
+    expect(page.locator("dl").get_by_role("link", name="quote.pdf")).to_be_visible()
+    thumb = page.locator("dl a.file-thumb img[alt='site.png']")
+    expect(thumb).to_be_visible()
+    assert page.evaluate("img => img.naturalWidth", thumb.element_handle()) == 160     # the image really loaded
+    record_url = page.url
+    shot(page, "attachments-2-detail-zh")
+
+    # 3. the PDF opens (inline, as a PDF), the photo is on the board card
+    pdf_href = page.locator("dl").get_by_role("link", name="quote.pdf").get_attribute("href")
+    answer = page.request.get(base + pdf_href)
+    assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
+    assert answer.headers["x-content-type-options"] == "nosniff" and answer.body() == PDF
+    page.goto(f"{base}/apps/desk/case/board")
+    card_thumb = page.locator(".kanban-card a.file-thumb img[alt='site.png']")
+    expect(card_thumb).to_be_visible()
+    shot(page, "attachments-3-board-zh")
+
+    # 4. on a phone the record page still shows the thumbnail within the screen
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto(record_url)
+    box = page.locator("dl a.file-thumb img").bounding_box()
+    assert box["x"] + box["width"] <= 375
+    shot(page, "attachments-4-detail-375-zh")
+
+    # 5. another rep, who may read only their own cases, gets 404 for the record and its files
+    img_href = page.locator("dl a.file-thumb").first.get_attribute("href")
+    login(page, base, OTHER)
+    assert page.request.get(base + pdf_href).status == 404
+    assert page.request.get(base + img_href).status == 404
+    assert page.request.get(record_url).status == 404
