@@ -110,3 +110,42 @@ def test_the_rep_cannot_approve_their_own_quotation(crm):
     with db.write() as conn, pytest.raises(ForbiddenError):
         decide(conn, app, app.entity("quotation"), rec.id, req.id, people["rep"], "approve")
     assert stage_of(crm, rec) == "draft"
+
+
+def test_the_manager_finds_the_quotation_in_the_inbox_and_on_its_pages(database_url, tmp_path):
+    """The quotation's list, board and record pages and the approver's inbox all render it."""
+    from formloom.app import create_app
+
+    from ..web.conftest import PASSWORD, Browser
+
+    flask_app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                            "INSTANCE": str(tmp_path / "instance"), "WTF_CSRF_ENABLED": True})
+    db = flask_app.extensions["formloom.db"]
+    try:
+        install_path(db, formloom.resources.template_dir("crm"))
+        app = flask_app.extensions["formloom.catalog"].app("crm")
+        with db.write() as conn:
+            boss = create_user(conn, "mia@example.com", PASSWORD, name="Mia", roles=[("crm", "manager")])
+            rep = create_user(conn, "sam@example.com", PASSWORD, name="Sam", roles=[("crm", "sales")],
+                              manager_id=boss)
+            customer = create_record(conn, app, app.entity("customer"), {"name": "Acme"}, actor_id=rep)
+            deal = create_record(conn, app, app.entity("opportunity"), {"name": "Robots", "customer": customer.id},
+                                 actor_id=rep)
+            rec = create_record(conn, app, app.entity("quotation"), {
+                "name": "Robots, phase 1", "customer": customer.id, "opportunity": deal.id,
+                "list_price": "100000", "discount": 25, "valid_until": "2026-12-31"}, actor_id=rep, stage="draft")
+            with pytest.raises(ApprovalStarted):
+                move_to_stage(conn, app, app.entity("quotation"), rec.id, "sent", load_actor(conn, rep),
+                              request_approval=True)
+        mia = Browser(flask_app.test_client())
+        assert mia.login("mia@example.com").status_code == 302
+        assert mia.get("/apps/crm/quotation/board").status_code == 200     # its columns load afterwards
+        for url in ("/approvals", "/apps/crm/quotation/", f"/apps/crm/quotation/{rec.id}"):
+            page = mia.get(url)
+            assert page.status_code == 200 and "Robots, phase 1" in page.get_data(as_text=True), url
+        html = mia.get(f"/apps/crm/quotation/{rec.id}").get_data(as_text=True)
+        assert "awaiting approval (step 1 of 1: Sales manager)" in html
+        assert '<dt>Quoted amount</dt><dd>75000</dd>' in html
+        assert 'action="/apps/crm/quotation/%d/approvals/' % rec.id in html
+    finally:
+        db.dispose()
