@@ -127,7 +127,7 @@ def test_the_manager_finds_the_quotation_in_the_inbox_and_on_its_pages(database_
         with db.write() as conn:
             boss = create_user(conn, "mia@example.com", PASSWORD, name="Mia", roles=[("crm", "manager")])
             rep = create_user(conn, "sam@example.com", PASSWORD, name="Sam", roles=[("crm", "sales")],
-                              manager_id=boss)
+                              manager_id=boss, language="zh")
             customer = create_record(conn, app, app.entity("customer"), {"name": "Acme"}, actor_id=rep)
             deal = create_record(conn, app, app.entity("opportunity"), {"name": "Robots", "customer": customer.id},
                                  actor_id=rep)
@@ -147,5 +147,9 @@ def test_the_manager_finds_the_quotation_in_the_inbox_and_on_its_pages(database_
         assert "awaiting approval (step 1 of 1: Sales manager)" in html
         assert '<dt>Quoted amount</dt><dd>75000</dd>' in html
         assert 'action="/apps/crm/quotation/%d/approvals/' % rec.id in html
+        sam = Browser(flask_app.test_client())
+        assert sam.login("sam@example.com").status_code == 302
+        form = sam.get("/apps/crm/quotation/new")
+        assert form.status_code == 200 and all(w in form.get_data(as_text=True) for w in ("目录价", "折扣", "有效期至"))
     finally:
         db.dispose()
