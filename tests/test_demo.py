@@ -126,3 +126,19 @@ def test_demo_data_leaves_fresh_planner_statistics(crm):
             stats = conn.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'records'")).scalars().all()
             known = max((int(s.split()[0]) for s in stats if s), default=0)
     assert counts["records"] > 0 and known >= counts["records"]
+
+
+def test_the_sales_manager_finds_quotations_above_20_percent_in_the_inbox(crm, demo_file):
+    """Quotations asking for a discount above 20% wait for the manager, as requested by their rep."""
+    from formloom.auth.users import load_actor, user_id_by_email
+    from formloom.workflow.approvals import waiting_on
+    db, app, _counts = crm
+    asked = [r for r in demo_file["records"] if r["entity"] == "quotation" and r.get("request_stage")]
+    with db.read() as conn:
+        manager = load_actor(conn, user_id_by_email(conn, "manager@demo.formloom"))
+        waiting = [r for r in waiting_on(conn, manager, ["crm"]) if r.to_stage == "sent"]
+        stages = conn.execute(select(records.c.stage).where(records.c.entity_key == "quotation",
+                                                            records.c.id.in_([r.record_id for r in waiting]))
+                              ).scalars().all()
+    assert len(asked) >= 1 and all(r["data"]["discount"] > 20 for r in asked)
+    assert len(waiting) == len(asked) and set(stages) == {"draft"}

@@ -40,7 +40,7 @@ DOMAIN = "demo.formloom"
 PASSWORD = "demo1234"
 
 COUNTS = {"customer": 60, "contact": 150, "opportunity": 250, "follow_up": 600,
-          "contract": 40, "payment": 80}
+          "contract": 40, "payment": 80, "quotation": 8}
 # Opportunities per stage: most early, about 15% won and 15% lost.
 STAGE_COUNTS = [("initial_contact", 55), ("needs_confirmed", 45), ("proposal", 32),
                 ("quotation", 24), ("negotiation", 20), ("won", 37), ("lost", 37)]
@@ -713,6 +713,32 @@ class Gen:
                     p["data"]["due_date"] = self.iso(-3)
                     break
 
+    # ---------------------------------------------------------- quotations
+    # (stage, discount range, request_stage): the first two asked for a discount above 20%
+    # and wait for the sales manager's approval; the ones already sent stayed at 20% or less.
+    QUOTE_PLAN = [("draft", (22, 30), "sent"), ("draft", (25, 35), "sent"), ("draft", (5, 15), None),
+                  ("sent", (0, 10), None), ("sent", (10, 20), None), ("sent", (5, 15), None),
+                  ("accepted", (5, 15), None), ("rejected", (10, 20), None)]
+
+    def quotations(self):
+        """Quotations for deals in the quotation and negotiation stages, drawn with an RNG of
+        their own so the rest of the data set does not change when this part does."""
+        rng = random.Random(SEED + 2)
+        deals = [o for o in self.records["opportunity"]
+                 if o["stage"] in ("quotation", "negotiation") and o["owner"]][:COUNTS["quotation"]]
+        for o, (stage, (lo, hi), request) in zip(deals, self.QUOTE_PLAN):
+            lang = o["_lang"]
+            lines = [{k: row[k] for k in ("product", "quantity", "unit_price")} for row in o["_lines"]]
+            price = sum(Decimal(row["unit_price"]) * row["quantity"] for row in lines)
+            created = rng.randint(1, max(1, min(12, int(o["created_days_ago"]) - 1)))
+            name = f"{o['data']['name']} 报价" if lang == "zh" else f"{o['data']['name']} – quotation"
+            data = {"name": name, "customer": o["data"]["customer"], "opportunity": self.at(o),
+                    "list_price": money(price), "discount": rng.randint(lo, hi),
+                    "valid_until": self.iso(created - 30), "lines": lines}
+            rec = self.add("quotation", o["owner"], stage, created, data)
+            if request:
+                rec["request_stage"] = request
+
     # -------------------------------------------------------------- finish
     def finish(self):
         rng = self.rng
@@ -783,6 +809,7 @@ class Gen:
         self.follow_ups()
         self.contracts()
         self.payments()
+        self.quotations()
         self.finish()
         self.stage_histories()
         users = [dict(u, password=PASSWORD) for u in USERS]
