@@ -126,3 +126,22 @@ def test_demo_data_leaves_fresh_planner_statistics(crm):
             stats = conn.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'records'")).scalars().all()
             known = max((int(s.split()[0]) for s in stats if s), default=0)
     assert counts["records"] > 0 and known >= counts["records"]
+
+
+def test_approvers_find_contracts_waiting_for_sign_off(crm, demo_file):
+    """README tour step 13: the sales manager and the general manager each have a request
+    waiting under Approvals; the large one was already approved by the manager."""
+    from formloom.auth.users import load_actor, user_id_by_email
+    from formloom.workflow.approvals import decisions_of, waiting_on
+
+    db, app, counts = crm
+    with db.read() as conn:
+        ids = {who: user_id_by_email(conn, f"{who}@demo.formloom") for who in ("manager", "gm", "finance")}
+        waiting = {who: waiting_on(conn, load_actor(conn, uid), ["crm"]) for who, uid in ids.items()}
+        amounts = {who: [conn.execute(select(records.c.data).where(records.c.id == r.record_id)).scalar_one()["amount"]
+                         for r in reqs] for who, reqs in waiting.items()}
+        gm_decisions = [d["decision"] for d in decisions_of(conn, [r.id for r in waiting["gm"]])]
+    assert amounts["manager"] == ["239500.00"]
+    assert amounts["gm"] == ["1035765.00"] and gm_decisions == ["request", "approve"]
+    assert all(r.status == "pending" and r.to_stage == "active" for reqs in waiting.values() for r in reqs)
+    assert len(demo_file["approvals"]) == 2

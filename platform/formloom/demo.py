@@ -73,6 +73,7 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
             created += 1
         _settle_automation(conn, app, now, float(data.get("replay_days", REPLAY_DAYS)))
         _demo_notes(conn, app, data.get("notifications", []), user_ids, now)
+        _open_approvals(conn, app, data.get("approvals", []), refs, user_ids, now)
         _read_older(conn, user_ids.values(), now - timedelta(days=float(data.get("unread_days", UNREAD_DAYS))))
     if created:             # the install saw an empty table: plans would use no statistics
         refresh_statistics(db)
@@ -142,6 +143,28 @@ def _settle_automation(conn, app: AppDef, now: datetime, replay_days: float) -> 
     if replay_days > 0:
         replay_due(conn, app, now - timedelta(days=replay_days), now)
     resync_app(conn, app, now=now)
+
+
+def _open_approvals(conn, app: AppDef, specs: list[dict], refs: dict[str, int], user_ids: dict[str, int],
+                    now: datetime) -> None:
+    """Approval requests waiting in the demo, so approvers have something under Approvals:
+    started by the record's owner and approved step by step as written, through the same
+    functions as the web (the workflow's approval spec says who is asked next)."""
+    from .auth.users import load_actor
+    from .automation.channels.inapp import DEMO_PREFIX
+    from .workflow.approvals import decide, start_request
+    before = conn.execute(select(func.max(notifications.c.id))).scalar() or 0
+    for spec in specs:
+        record_id = refs[spec["record"]]
+        entity = app.entity(conn.execute(select(records.c.entity_key).where(records.c.id == record_id)).scalar_one())
+        at = now - timedelta(hours=float(spec.get("hours_ago", 0)))
+        req = start_request(conn, app, entity, record_id, spec["to"], load_actor(conn, user_ids[spec["by"]]), now=at)
+        for step in spec.get("approved", []):
+            decide(conn, app, entity, record_id, req.id, load_actor(conn, user_ids[step["by"]]), "approve",
+                   step.get("comment"), now=now - timedelta(hours=float(step.get("hours_ago", 0))))
+    # what the requests told the approvers is demo history too: the bell marks it so
+    conn.execute(notifications.update().where(notifications.c.id > before)
+                 .values(idempotency_key=DEMO_PREFIX + notifications.c.idempotency_key))
 
 
 def _demo_notes(conn, app: AppDef, notes: list[dict], user_ids: dict[str, int], now: datetime) -> None:
