@@ -133,7 +133,8 @@ def test_the_sales_manager_finds_quotations_above_20_percent_in_the_inbox(crm, d
     from formloom.auth.users import load_actor, user_id_by_email
     from formloom.workflow.approvals import waiting_on
     db, app, _counts = crm
-    asked = [r for r in demo_file["records"] if r["entity"] == "quotation" and r.get("request_stage")]
+    quotes = {r["ref"]: r for r in demo_file["records"] if r["entity"] == "quotation"}
+    asked = [quotes[a["record"]] for a in demo_file["approvals"] if a["record"] in quotes]
     with db.read() as conn:
         manager = load_actor(conn, user_id_by_email(conn, "manager@demo.formloom"))
         waiting = [r for r in waiting_on(conn, manager, ["crm"]) if r.to_stage == "sent"]
@@ -142,3 +143,23 @@ def test_the_sales_manager_finds_quotations_above_20_percent_in_the_inbox(crm, d
                               ).scalars().all()
     assert len(asked) >= 1 and all(r["data"]["discount"] > 20 for r in asked)
     assert len(waiting) == len(asked) and set(stages) == {"draft"}
+
+
+def test_approvers_find_contracts_waiting_for_sign_off(crm, demo_file):
+    """README tour step 13: the sales manager and the general manager each have a request
+    waiting under Approvals; the large one was already approved by the manager."""
+    from formloom.auth.users import load_actor, user_id_by_email
+    from formloom.workflow.approvals import decisions_of, waiting_on
+
+    db, app, counts = crm
+    with db.read() as conn:
+        ids = {who: user_id_by_email(conn, f"{who}@demo.formloom") for who in ("manager", "gm", "finance")}
+        waiting = {who: [r for r in waiting_on(conn, load_actor(conn, uid), ["crm"]) if r.to_stage == "active"]
+                   for who, uid in ids.items()}
+        amounts = {who: [conn.execute(select(records.c.data).where(records.c.id == r.record_id)).scalar_one()["amount"]
+                         for r in reqs] for who, reqs in waiting.items()}
+        gm_decisions = [d["decision"] for d in decisions_of(conn, [r.id for r in waiting["gm"]])]
+    assert amounts["manager"] == ["239500.00"]
+    assert amounts["gm"] == ["1035765.00"] and gm_decisions == ["request", "approve"]
+    assert all(r.status == "pending" and r.to_stage == "active" for reqs in waiting.values() for r in reqs)
+    assert len([a for a in demo_file["approvals"] if a["to"] == "active"]) == 2

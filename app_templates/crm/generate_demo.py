@@ -265,6 +265,7 @@ class Gen:
         self.anchor = anchor
         self.records: dict[str, list[dict]] = {k: [] for k in COUNTS}
         self.used_emails: set[str] = set()
+        self.approvals: list[dict] = []
 
     # dates -------------------------------------------------------------
     def day(self, days_ago: int) -> dt.date:
@@ -621,6 +622,25 @@ class Gen:
         self.add("follow_up", owner, None, d, data)
 
     # ------------------------------------------------- contracts, payments
+    def sign_off_requests(self):
+        """Two draft contracts waiting on sign-off (README tour, step 13): the largest, above
+        500,000, already approved by the sales manager and now with the general manager; the
+        smallest with the sales manager. Finance is told when they are decided. They get their
+        dates, which moving to Active requires."""
+        drafts = sorted((c for c in self.records["contract"] if c["stage"] == "draft"),
+                        key=lambda c: Decimal(c["data"]["amount"]))
+        big, small = drafts[-1], drafts[0]
+        assert Decimal(big["data"]["amount"]) > 500000 >= Decimal(small["data"]["amount"])
+        for contract in (big, small):
+            start, end = contract["_term"]
+            contract["data"].update(start_date=self.iso(start), end_date=self.iso(end))
+        self.approvals += [
+            {"record": big["ref"], "to": "active", "by": big["owner"], "hours_ago": 26,
+             "approved": [{"by": f"manager@{DOMAIN}", "hours_ago": 5,
+                           "comment": "价格已核对，请总经理审批。"}]},
+            {"record": small["ref"], "to": "active", "by": small["owner"], "hours_ago": 3},
+        ]
+
     def contracts(self):
         rng = self.rng
         won = [o for o in self.records["opportunity"] if o["stage"] == "won"]
@@ -642,7 +662,9 @@ class Gen:
                 stage = "expired" if end > 0 else "active"
             data["status"] = stage
             data["lines"] = o["_lines"]
-            self.add("contract", o["owner"], stage, signed, data).update(_lang=lang, _cust=o["_cust"])
+            self.add("contract", o["owner"], stage, signed, data).update(_lang=lang, _cust=o["_cust"],
+                                                                         _term=(start, end))
+        self.sign_off_requests()
         # Renewal-era service contracts without an opportunity: one terminated,
         # the others ending within the next few weeks (renewal reminders).
         owned = [c for c in self.records["customer"] if not c["_pool"]]
@@ -714,7 +736,7 @@ class Gen:
                     break
 
     # ---------------------------------------------------------- quotations
-    # (stage, discount range, request_stage): the first two asked for a discount above 20%
+    # (stage, discount range, requested stage): the first two asked for a discount above 20%
     # and wait for the sales manager's approval; the ones already sent stayed at 20% or less.
     QUOTE_PLAN = [("draft", (22, 30), "sent"), ("draft", (25, 35), "sent"), ("draft", (5, 15), None),
                   ("sent", (0, 10), None), ("sent", (10, 20), None), ("sent", (5, 15), None),
@@ -736,8 +758,9 @@ class Gen:
                     "list_price": money(price), "discount": rng.randint(lo, hi),
                     "valid_until": self.iso(created - 30), "lines": lines}
             rec = self.add("quotation", o["owner"], stage, created, data)
-            if request:
-                rec["request_stage"] = request
+            if request:            # its rep asked to send it; the discount gate waits for the manager
+                self.approvals.append({"record": rec["ref"], "to": request, "by": o["owner"],
+                                       "hours_ago": rng.randint(2, 30)})
 
     # -------------------------------------------------------------- finish
     def finish(self):
@@ -820,7 +843,7 @@ class Gen:
             if r["entity"] == "customer" and r["stage"] == "pool":
                 r["owner"] = None          # the pool (app.json "pool") is the customers nobody owns
         return {"anchor": self.anchor.isoformat(), "replay_days": 14, "unread_days": 3, "users": users,
-                "notifications": NOTES, "records": records}
+                "notifications": NOTES, "records": records, "approvals": self.approvals}
 
 
 NOTES = [
@@ -843,8 +866,9 @@ def dump(doc: dict) -> str:
     users = ",\n    ".join(json.dumps(u, ensure_ascii=False) for u in doc["users"])
     notes = ",\n    ".join(json.dumps(n, ensure_ascii=False) for n in doc["notifications"])
     records = ",\n    ".join(json.dumps(r, ensure_ascii=False) for r in doc["records"])
+    approvals = ",\n    ".join(json.dumps(a, ensure_ascii=False) for a in doc["approvals"])
     return (f'{{\n  {head},\n  "users": [\n    {users}\n  ],\n  "notifications": [\n    {notes}\n  ],\n'
-            f'  "records": [\n    {records}\n  ]\n}}\n')
+            f'  "records": [\n    {records}\n  ],\n  "approvals": [\n    {approvals}\n  ]\n}}\n')
 
 
 def main(argv=None) -> int:

@@ -14,8 +14,9 @@ loader runs:
   places its creation; `stage_history`
   (`[{"stage": key, "days_ago": n}, ...]`, oldest first, ending with the record's
   stage) gives its past moves, so time in stage, the path bar and funnels have data;
-- a record's `request_stage` is a move its owner asks for once the data is in: behind an
-  approval gate it starts a request that waits in the approver's inbox, as a real one would;
+- `approvals` (`[{"record": ref, "to": stage, "by": email, "hours_ago": n, "approved": [...]}]`)
+  are requests started by the record's owner once the data is in, approved step by step as
+  written, so approvers find them waiting under Approvals, as real ones would;
 - reminders that fell due in the last `replay_days` (default 14) are delivered as
   in-app notifications, as they would have been (automation/replay.py), and
   `notifications` (`[{"to": email | "*", "days_ago": n, "subject": label, "body": label}]`)
@@ -37,8 +38,6 @@ from .store.db import Database
 from .store.records import create_record
 from .store.statistics import refresh_statistics
 from .store.tables import events, notifications, records, stage_history, users
-from .workflow import move_to_stage
-from .workflow.approvals import ApprovalStarted
 
 DEMO_FILE = "demo_data.json"
 REPLAY_DAYS = 14
@@ -60,7 +59,6 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
         if existing:
             return {"users": len(user_ids), "records": 0}
         refs: dict[str, int] = {}
-        requests: list[tuple] = []
         created = 0
         shift = _shift_days(app, data.get("anchor"), now)
         for item in data.get("records", []):
@@ -76,31 +74,13 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
                 _write_stage_history(conn, record.id, item["stage_history"], owner, now)
             refs[item["ref"]] = record.id
             created += 1
-            if item.get("request_stage") and owner:
-                requests.append((entity, record.id, item["request_stage"], owner))
-        _request_moves(conn, app, requests, now)
         _settle_automation(conn, app, now, float(data.get("replay_days", REPLAY_DAYS)))
         _demo_notes(conn, app, data.get("notifications", []), user_ids, now)
+        _open_approvals(conn, app, data.get("approvals", []), refs, user_ids, now)
         _read_older(conn, user_ids.values(), now - timedelta(days=float(data.get("unread_days", UNREAD_DAYS))))
     if created:             # the install saw an empty table: plans would use no statistics
         refresh_statistics(db)
     return {"users": len(user_ids), "records": created}
-
-
-def _request_moves(conn, app: AppDef, requests: list[tuple], now: datetime) -> None:
-    """Ask for each move as the record's owner; an approval gate answers with a pending request
-    (its bell notifications are marked as from the demo, like the replayed reminders)."""
-    from .automation.channels.inapp import DEMO_PREFIX
-    before = conn.execute(select(func.max(notifications.c.id))).scalar() or 0
-    for entity, record_id, stage, owner in requests:
-        try:
-            move_to_stage(conn, app, entity, record_id, stage, load_actor(conn, owner), request_approval=True, now=now)
-        except ApprovalStarted:
-            pass
-    for note_id, key in conn.execute(select(notifications.c.id, notifications.c.idempotency_key)
-                                     .where(notifications.c.id > before)).all():
-        conn.execute(notifications.update().where(notifications.c.id == note_id)
-                     .values(idempotency_key=f"{DEMO_PREFIX}{key or note_id}"))
 
 
 def _created_at(item: dict, shift: int, now: datetime) -> datetime:
@@ -166,6 +146,27 @@ def _settle_automation(conn, app: AppDef, now: datetime, replay_days: float) -> 
     if replay_days > 0:
         replay_due(conn, app, now - timedelta(days=replay_days), now)
     resync_app(conn, app, now=now)
+
+
+def _open_approvals(conn, app: AppDef, specs: list[dict], refs: dict[str, int], user_ids: dict[str, int],
+                    now: datetime) -> None:
+    """Approval requests waiting in the demo, so approvers have something under Approvals:
+    started by the record's owner and approved step by step as written, through the same
+    functions as the web (the workflow's approval spec says who is asked next)."""
+    from .automation.channels.inapp import DEMO_PREFIX
+    from .workflow.approvals import decide, start_request
+    before = conn.execute(select(func.max(notifications.c.id))).scalar() or 0
+    for spec in specs:
+        record_id = refs[spec["record"]]
+        entity = app.entity(conn.execute(select(records.c.entity_key).where(records.c.id == record_id)).scalar_one())
+        at = now - timedelta(hours=float(spec.get("hours_ago", 0)))
+        req = start_request(conn, app, entity, record_id, spec["to"], load_actor(conn, user_ids[spec["by"]]), now=at)
+        for step in spec.get("approved", []):
+            decide(conn, app, entity, record_id, req.id, load_actor(conn, user_ids[step["by"]]), "approve",
+                   step.get("comment"), now=now - timedelta(hours=float(step.get("hours_ago", 0))))
+    # what the requests told the approvers is demo history too: the bell marks it so
+    conn.execute(notifications.update().where(notifications.c.id > before)
+                 .values(idempotency_key=DEMO_PREFIX + notifications.c.idempotency_key))
 
 
 def _demo_notes(conn, app: AppDef, notes: list[dict], user_ids: dict[str, int], now: datetime) -> None:

@@ -37,3 +37,14 @@ def test_formula_display(make_field):
     assert formula.display(f, 0.1, "en") == "0.1"
     assert formula.display(f, True, "zh") == "是"
     assert formula.display(f, None, "en") == ""
+
+
+def test_a_formula_with_a_currency_shows_a_numeric_result_as_money(make_field):
+    """A sum of money columns reads like the money it adds up; text and empty results stay as they are."""
+    f = make_field("formula", formula="sum(lines.line_amount)", currency="CNY")
+    formula = field_type("formula")
+    assert formula.display(f, 351390, "en") == "¥351,390.00"
+    assert formula.display(f, 1234.5, "zh") == "¥1,234.50"
+    assert formula.display(make_field("formula", formula="1", currency="GBP"), -7, "en") == "-GBP 7.00"
+    assert formula.display(f, "A", "en") == "A"
+    assert formula.display(f, None, "en") == ""

@@ -119,7 +119,8 @@ def _row(kind: RequirementKind, item: Mapping[str, Any], lang: str, errors: Mapp
         label, help_text, setting_required = _setting_text(kind, name, lang)
         options: tuple = ()
         if widget == "enum":
-            options = tuple((str(v), str(v)) for v in schema["enum"])
+            names = schema.get("x-labels") or {}          # how each value reads, by language
+            options = tuple((str(v), _text(names[v], lang) if v in names else str(v)) for v in schema["enum"])
         error = errors.get(f"{kind.name}-{i}-{name}")
         value = item.get(name)
         if widget == "text" and name in choices:
@@ -184,15 +185,16 @@ def _parse_value(widget: str, schema: Any, text: str, lang: str) -> Any:
             return json.loads(text)
         except ValueError as error:
             raise _Refused(translate(lang, "This is not valid JSON: %(error)s", error=str(error))) from None
-    if widget == "integer":
-        if not re.fullmatch(r"-?\d+", text):
+    if widget in ("integer", "number"):
+        if widget == "integer" and not re.fullmatch(r"-?\d+", text):
             raise _Refused(translate(lang, "Enter a whole number."))
-        return int(text)
-    if widget == "number":
         try:
-            return float(text)
+            number = int(text) if widget == "integer" else float(text)
         except ValueError:
             raise _Refused(translate(lang, "Enter a number.")) from None
+        if "minimum" in schema and number < schema["minimum"]:
+            raise _Refused(translate(lang, "Enter a number of at least %(min)s.", min=schema["minimum"]))
+        return number
     if widget == "boolean":
         return True
     if widget == "keys":
@@ -316,8 +318,37 @@ def _parse_rows(kind: RequirementKind, form: Any, lang: str, posted: PostedGate,
                 posted.errors[control] = str(refused)
                 item[prop] = text
         if item:
+            _first_missing(kind, i, item, lang, posted.errors)
             items.append(item)
             rows.append(i)
     if rows:
         posted.rows[kind.name] = rows
     return items
+
+
+def _first_missing(kind: RequirementKind, i: int, item: Mapping[str, Any], lang: str, errors: dict) -> None:
+    """A row gets one problem, that of its first setting in order: a setting it needs and lacks
+    says so by that setting in the admin's language ("choose the entity first"), instead of the
+    validator's sentences about every consequence of the gap; later problems wait their turn."""
+    props = kind.schema["items"]["properties"]
+    required = set(kind.schema["items"].get("required") or ())
+    first = True
+    for prop, schema in props.items():
+        control = f"{kind.name}-{i}-{prop}"
+        if not first:
+            errors.pop(control, None)
+        elif control in errors:
+            first = False
+        elif prop in required and prop not in item:
+            label = _setting_text(kind, prop, lang)[0]
+            picked = "enum" in schema or str(schema.get("$ref", "")).endswith("/key")
+            errors[control] = _missing_pick(lang, label) if picked else _missing_text(lang, label)
+            first = False
+
+
+def _missing_pick(lang: str, label: str) -> str:
+    return translate(lang, "Choose %(setting)s first: this row needs it.", setting=label)
+
+
+def _missing_text(lang: str, label: str) -> str:
+    return translate(lang, "Fill in %(setting)s first: this row needs it.", setting=label)

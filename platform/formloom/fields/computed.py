@@ -7,6 +7,7 @@ sequence, formatted with `format_auto_number`.
 """
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 from ..definitions.model import FieldDef
 from ..i18n import translate
 from .base import CleanContext, FieldType, register
+from .numbers import money_display
 from .settings import UNIQUE, Setting
 
 DEFAULT_AUTO_NUMBER_FORMAT = "{seq:4}"
@@ -70,7 +72,13 @@ class FormulaType(_ComputedType):
     settings = (Setting("formula", {"$ref": "field.schema.json#/$defs/formula"}, {"en": "Formula", "zh": "公式"},
                         {"en": "The expression, such as amount * probability / 100 or IF(amount > 100000, \"A\", \"B\").",
                          "zh": "计算表达式，例如 amount * probability / 100 或 IF(amount > 100000, \"A\", \"B\")。"},
-                        required=True),)
+                        required=True),
+                Setting("currency", {"type": "string", "pattern": "^[A-Z]{3}$",
+                                     "x-message": "must be a three-letter currency code in capitals, such as CNY or USD"},
+                        {"en": "Show as money in", "zh": "按金额显示，货币"},
+                        {"en": "Empty: the result shows as a plain number. A currency code such as CNY shows a "
+                               "numeric result as money, as money fields are shown (for a sum of amounts).",
+                         "zh": "留空：结果显示为普通数字。填写 CNY 等货币代码时，数值结果按金额字段的方式显示（适用于金额合计）。"}),)
     summable = True
     sql_kind = "number"     # formulas are mostly scores and totals that lists and gates compare
     operators = ("eq", "ne", "lt", "lte", "gt", "gte", "is_empty")
@@ -83,6 +91,8 @@ class FormulaType(_ComputedType):
             return ""
         if isinstance(value, bool):
             return translate(lang, "Yes") if value else translate(lang, "No")
+        if f.currency and isinstance(value, (int, float, Decimal)) and math.isfinite(value):
+            return money_display(Decimal(repr(value)) if isinstance(value, float) else Decimal(value), f.currency)
         if isinstance(value, float):
             return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
         return str(value)

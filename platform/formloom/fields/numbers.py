@@ -313,11 +313,7 @@ class MoneyType(FieldType):
         amount = self.parse(value) if value is not None else None
         if amount is None:
             return "" if value is None else str(value)
-        code = self.currency(f)
-        symbol = CURRENCY_SYMBOLS.get(code)
-        text = f"{abs(amount):,.2f}"
-        sign = "-" if amount < 0 else ""
-        return f"{sign}{symbol}{text}" if symbol else f"{sign}{code} {text}"
+        return money_display(amount, self.currency(f))
 
     def export(self, f: FieldDef, value: Any, lang: str) -> Any:
         amount = self.parse(value) if value is not None else None
@@ -325,6 +321,14 @@ class MoneyType(FieldType):
 
     def sort_value(self, f: FieldDef, value: Any) -> Any:
         return self.parse(value) if value is not None else None
+
+
+def money_display(amount: Decimal, code: str) -> str:
+    """1234.5, "CNY" -> "¥1,234.50": how every page shows an amount, stored or computed."""
+    symbol = CURRENCY_SYMBOLS.get(code)
+    text = f"{abs(amount):,.2f}"
+    sign = "-" if amount < 0 else ""
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{code} {text}"
 
 
 def _money_text(amount: Decimal) -> str:

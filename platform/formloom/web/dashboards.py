@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, g, jsonify, redirect, render_template, request
@@ -20,6 +21,7 @@ from ..dashboards.measures import NONE_KEY, Viewer, WidgetData, run_widget
 from ..dashboards.model import CHART_TYPES, DashboardDef, WidgetDef
 from ..dashboards.periods import PERIODS, PeriodError, resolve_period
 from ..errors import NotFoundError
+from ..fields.numbers import money_display
 from .display import lookups_for, show
 from .helpers import cached_url_for, catalog, current_actor, db, lang, load_app, page_read, zone_for
 
@@ -137,9 +139,10 @@ class WidgetView:
     column_links: list[str] = field(default_factory=list)       # pivot: ... behind each column
     personal_target: float | None = None     # the sum of the targets of the people counted (dashboards.targets)
     attainment: float | None = None
+    currency: str | None = None              # a money card: its field's currency (card_currency)
 
 
-def format_number(value: float | None, fmt: str) -> str:
+def format_number(value: float | None, fmt: str, currency: str | None = None) -> str:
     if value is None:
         return "—"
     if fmt == "percent":
@@ -147,8 +150,21 @@ def format_number(value: float | None, fmt: str) -> str:
     if fmt == "days":
         return _("%(n)s d", n=f"{value:.1f}")
     if fmt == "money":
-        return f"{value:,.0f}"
+        return money_display(Decimal(repr(float(value))), currency) if currency else f"{value:,.0f}"
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def card_currency(app, widget: WidgetDef) -> str | None:
+    """The currency of the field a money card adds up, so the card shows the amount the way the
+    record pages do (symbol and all); None when the card is no money or its field has none."""
+    if widget.format != "money" or not widget.measures or widget.entity is None:
+        return None
+    measure = widget.measures[0]
+    if measure.agg not in ("sum", "avg", "min", "max", "median") or not measure.field:
+        return None
+    entity = app.entity(widget.entity)
+    fdef = entity.field(measure.field) if entity is not None else None
+    return fdef.currency if fdef is not None else None
 
 
 def group_label(app, widget: WidgetDef) -> str:
@@ -217,9 +233,10 @@ def _view(conn, place, widget: WidgetDef, data: WidgetData) -> WidgetView:
     view = WidgetView(widget, data, widget.label.get(lang()), widget.type in CHART_TYPES,
                       group_label=group_label(place.app, widget))
     if widget.type == "number":
-        view.shown_value = format_number(data.value, widget.format)
+        view.currency = card_currency(place.app, widget)
+        view.shown_value = format_number(data.value, widget.format, view.currency)
         if data.previous is not None or widget.compare:
-            view.shown_previous = format_number(data.previous, widget.format)
+            view.shown_previous = format_number(data.previous, widget.format, view.currency)
             if data.value is not None and data.previous:
                 delta = (data.value - data.previous) / abs(data.previous)
                 view.change = f"{'+' if delta >= 0 else '−'}{abs(delta) * 100:.0f}%"
@@ -227,7 +244,7 @@ def _view(conn, place, widget: WidgetDef, data: WidgetData) -> WidgetView:
         if widget.target is not None:
             sign = "≥" if widget.target.better == "higher" else "≤"
             view.target_text = _("Target %(sign)s %(value)s", sign=sign,
-                                 value=format_number(widget.target.value, widget.format))
+                                 value=format_number(widget.target.value, widget.format, view.currency))
     if widget.type == "records":
         entity = place.app.entity(widget.entity)
         visible = {f.key for f in policy.visible_fields(current_actor(), place.app, entity)}

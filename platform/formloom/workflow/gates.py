@@ -285,14 +285,16 @@ def _related_fixes(failure: GateFailure, place: FixPlace) -> Iterator[Fix]:
                                default=1),
                             _s("where", "Where", "条件", "Only related records meeting this condition count.",
                                "只计入满足此条件的相关记录。"),
-                            _s("since", "Since", "起始", "stage_entered: only records added since the record "
-                               "entered its current stage count.", "stage_entered：只计入记录进入当前阶段后新增的。"),
+                            _s("since", "Count from", "计入范围", "Empty: every related record counts. "
+                               "\"Since entering this stage\": only those added after the record entered its "
+                               "current stage.", "留空：所有相关记录都计入。“自进入本阶段起”：只计入记录进入当前阶段之后新增的。"),
                             _MESSAGE),
                   schema={"type": "array", "items": {
                       "type": "object", "required": ["entity", "via"],
                       "properties": {"entity": {"$ref": _F + "key"}, "via": {"$ref": _F + "key"},
                                      "min": {"type": "integer", "minimum": 1}, "where": {"$ref": _F + "logic"},
-                                     "since": {"enum": ["stage_entered"]}, "message": {"$ref": _F + "label"}},
+                                     "since": {"enum": ["stage_entered"], "x-labels": {"stage_entered": {
+                                         "en": "Since entering this stage", "zh": "自进入本阶段起"}}}, "message": {"$ref": _F + "label"}},
                       "additionalProperties": False}},
                   label={"en": "Related records", "zh": "相关记录"},
                   help={"en": "At least so many related records (such as visits), optionally matching a condition.",
