@@ -103,12 +103,12 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     page.click("nav.nav a:has-text('Sales dashboard')")
     expect(page).to_have_url(f"{base}/apps/crm/dashboards/sales")
     won = page.locator("#widget-won_amount .big-number")
-    expect(won).to_have_text("350,000")                              # 100,000 + 250,000 this month
+    expect(won).to_have_text("¥350,000.00")                              # 100,000 + 250,000 this month
     expect(page.locator("#widget-won_count .big-number")).to_have_text("2")
     expect(page.locator("#widget-win_rate .big-number")).to_have_text("66.7%")   # 2 won of 3 closed
     expect(page.locator("#widget-win_rate .target")).to_contain_text("on target")
-    expect(page.locator("#widget-open_pipeline .big-number")).to_have_text("80,000")
-    expect(page.locator("#widget-won_amount")).to_contain_text("Previous period: 50,000")
+    expect(page.locator("#widget-open_pipeline .big-number")).to_have_text("¥80,000.00")
+    expect(page.locator("#widget-won_amount")).to_contain_text("Previous period: ¥50,000.00")
     # the leaderboard ranks the reps by won amount
     board = page.locator("#widget-leaderboard tbody tr")
     expect(board).to_have_count(2)
@@ -131,18 +131,18 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     # last month: only the Lumen pilot was won
     page.select_option("#period", "last_month")
     expect(page).to_have_url(f"{base}/apps/crm/dashboards/sales?period=last_month")
-    expect(won).to_have_text("50,000")
+    expect(won).to_have_text("¥50,000.00")
     expect(page.locator("#widget-won_count .big-number")).to_have_text("1")
 
     # narrowed to one rep
     page.select_option("#period", "this_month")
     page.select_option("#owner", label="Li Wei")
-    expect(won).to_have_text("100,000")
+    expect(won).to_have_text("¥100,000.00")
 
     # the same page on a phone
     page.goto(f"{base}/apps/crm/dashboards/sales")
     page.set_viewport_size({"width": 375, "height": 800})
-    expect(won).to_have_text("350,000")
+    expect(won).to_have_text("¥350,000.00")
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page is {width}px wide on a 375px screen"
     settle(page)
@@ -153,7 +153,7 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     page.click("form[action$='/logout'] button")
     login(page, base, "li@example.com")
     page.goto(f"{base}/apps/crm/dashboards/sales")
-    expect(won).to_have_text("100,000")
+    expect(won).to_have_text("¥100,000.00")
     expect(page.locator("#widget-won_count .big-number")).to_have_text("1")
     expect(page.locator("#widget-win_rate .big-number")).to_have_text("100.0%")
     expect(page.locator("#widget-leaderboard tbody tr")).to_have_count(1)
