@@ -103,9 +103,10 @@ class _FilesType(FieldType):
         return out
 
     def json_schema(self, f: FieldDef) -> dict:
-        item = {"type": "object", "required": ["id"],
+        no_nul = {"type": "string", "pattern": "^[^\\x00]*$"}     # requests holding NUL are refused (400)
+        item = {"type": "object", "required": ["id"], "additionalProperties": False,
                 "properties": {"id": {"type": "string", "pattern": f"^{FILE_ID.pattern}$"},
-                               "name": {"type": "string"}, "size": {"type": "integer"}, "type": {"type": "string"}}}
+                               "name": no_nul, "size": {"type": "integer", "minimum": 0}, "type": no_nul}}
         schema: dict = {"type": "array", "items": item}
         if not f.multiple:
             schema["maxItems"] = 1
