@@ -53,8 +53,13 @@ def test_the_draft_starts_as_the_live_documents_with_workflows_as_a_keyed_list(a
     assert body["version"] == 0 and body["live_version"] == 1 and body["problems"] == []
     assert body["app"]["key"] == "desk" and [w["key"] for w in body["workflows"]] == ["case_flow"]
     text = response.get_data(as_text=True)
-    assert list(body["app"])[:3] == ["key", "label", "version"]          # the document's own key order
-    assert text.index('"key": "desk"') < text.index('"label"') and "\n  " in text     # pretty printed
+    assert "\n  " in text                                                 # pretty printed
+    if app.extensions["formloom.db"].engine.dialect.name == "sqlite":
+        # SQLite keeps the document's own key order; PostgreSQL's jsonb keeps its own stable one
+        assert list(body["app"])[:3] == ["key", "label", "version"]
+        assert text.index('"key": "desk"') < text.index('"label"')
+    again = admin_api(app, people, token_for).get(f"{BASE}/draft").get_data(as_text=True)
+    assert again == text                                                  # the same bytes every time
 
 
 def test_replace_publish_and_the_live_app_has_the_field(app, people, token_for):

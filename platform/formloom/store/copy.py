@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import DateTime, Table, bindparam, func, select, text, update
+from sqlalchemy import DateTime, Integer, Table, bindparam, func, select, text, update
 
 from .backup import BackupError, platform_rows
 from .db import Database
@@ -98,7 +98,8 @@ def _reset_sequences(target: Database) -> None:
     with target.write() as conn:
         for table in _tables():
             keys = _order(table)
-            if len(keys) != 1 or keys[0].name != "id" or not keys[0].autoincrement:
+            if len(keys) != 1 or keys[0].name != "id" or not keys[0].autoincrement \
+                    or not isinstance(keys[0].type, Integer):     # a text id (files) has no sequence
                 continue
             conn.execute(text(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

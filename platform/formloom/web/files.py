@@ -64,8 +64,11 @@ def _allow_upload_size(endpoint: str | None, values: dict | None) -> None:
         return
     if current_actor() is None and "Authorization" not in request.headers:
         return
+    app_key = values.get("app_key", "")
+    if not api.KEY.match(app_key):           # not an app's key (NUL and all): nothing to look up
+        return
     try:
-        app, _version = catalog().get(values.get("app_key", ""))
+        app, _version = catalog().get(app_key)
     except FormloomError:
         return
     entity = app.entity(values.get("entity_key", ""))
