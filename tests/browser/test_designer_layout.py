@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from .conftest import page  # noqa: F401
+from .htmx import swapped
 from .test_designer import ADMIN, AGENT, _screenshot_folder, live_server, login, logout, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -66,11 +67,11 @@ def test_admin_lays_out_the_form_previews_it_as_a_role_and_agents_see_it(live_se
     page.set_viewport_size({"width": 1280, "height": 900})
 
     # the preview: the draft's form as the agent role sees it (code is read-only for agents)
-    with page.expect_response(lambda r: "/preview?" in r.url):     # htmx swaps the preview in
+    with swapped(page, "#form-preview"):                            # htmx swaps the preview in
         page.select_option("#preview-role", "agent")
     expect(page.locator("#form-preview [data-section=basics]")).to_be_visible()
     expect(page.locator("#form-preview #field-code")).to_have_count(0)            # not on create
-    with page.expect_response(lambda r: "/preview?" in r.url):
+    with swapped(page, "#form-preview"):
         page.select_option("#preview-mode", "edit")
     expect(page.locator("#form-preview #field-code.is-readonly")).to_be_visible()
     page.check("#form-preview #field-escalated input")
