@@ -61,7 +61,8 @@ def login(page, base: str, email: str) -> None:
     page.goto(f"{base}/login")
     page.fill("#email", email)
     page.fill("#password", PASSWORD)
-    page.click("button.primary")
+    with page.expect_navigation():
+        page.click("button.primary")
 
 
 def shot(page, name: str) -> None:

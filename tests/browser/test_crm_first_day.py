@@ -81,7 +81,8 @@ def test_a_sales_rep_loses_a_deal_confirms_one_and_picks_the_right_contacts(crm,
     page.goto(f"{base}/login")
     page.fill("#email", EMAIL)
     page.fill("#password", PASSWORD)
-    page.click("button.primary")
+    with page.expect_navigation():
+        page.click("button.primary")
     page.set_viewport_size({"width": 2300, "height": 1000})    # all seven stages side by side
     page.goto(f"{base}{BOARD}")
 

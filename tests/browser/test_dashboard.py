@@ -150,7 +150,8 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
 
     # a rep sees only their own numbers
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.click("form[action$='/logout'] button")
+    with page.expect_navigation():
+        page.click("form[action$='/logout'] button")
     login(page, base, "li@example.com")
     page.goto(f"{base}/apps/crm/dashboards/sales")
     expect(won).to_have_text("¥100,000.00")

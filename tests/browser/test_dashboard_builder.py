@@ -73,7 +73,8 @@ def test_build_publish_and_drill_down(live_server, db, page):  # noqa: F811
     page.click("#to-publish")
     page.click("#publish button.primary")
     expect(page).to_have_url(re.compile(r"/design/versions"))
-    page.click("form[action$='/logout'] button")
+    with page.expect_navigation():
+        page.click("form[action$='/logout'] button")
 
     # the manager, in Chinese, clicks a bar and a funnel step
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -96,7 +97,8 @@ def test_build_publish_and_drill_down(live_server, db, page):  # noqa: F811
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.screenshot(path=str(SHOTS / "dashboard-drill-zh-375.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.click("form[action$='/logout'] button")
+    with page.expect_navigation():
+        page.click("form[action$='/logout'] button")
 
     # a rep's drill-down holds their deals only
     login(page, base, "li@example.com")

@@ -67,7 +67,8 @@ def login(page, base: str, email: str) -> None:
 
 
 def logout(page) -> None:
-    page.click("form[action$='/logout'] button")
+    with page.expect_navigation():
+        page.click("form[action$='/logout'] button")
 
 
 def shot(page, name: str) -> None:

@@ -81,7 +81,8 @@ def test_admin_lays_out_the_form_previews_it_as_a_role_and_agents_see_it(live_se
     # options are reordered with their arrow buttons (the saved order is the rows' order)
     page.goto(f"{base}/apps/desk/design/e/case/fields/priority")
     page.click("button[aria-label='Option 1: move down']")
-    page.click("form.settings-form button[type=submit]")
+    with page.expect_navigation():
+        page.click("form.settings-form button[type=submit]")
     page.goto(f"{base}/apps/desk/design/e/case/fields/priority")
     assert page.locator("input[name=s-options-value]").evaluate_all("els => els.map(e => e.value)")[:2] == [
         "high", "low"]

@@ -115,10 +115,12 @@ def test_an_app_built_in_the_browser_is_used_by_a_second_person(live_server, pag
 
     # permissions: members create items and read every team
     page.select_option("#permissions select[name=member-read]", "all")
-    page.click("#permissions button[type=submit]")
+    with page.expect_navigation():
+        page.click("#permissions button[type=submit]")
     page.goto(f"{base}/apps/projects/design/e/team")
     page.select_option("#permissions select[name=member-read]", "all")
-    page.click("#permissions button[type=submit]")
+    with page.expect_navigation():
+        page.click("#permissions button[type=submit]")
     expect(page.locator("#permissions select[name=member-read]")).to_have_value("all")
     page.goto(f"{base}/apps/projects/design/e/item")
     shot(page, "walk-3-item-fields")

@@ -70,7 +70,8 @@ def test_drag_into_a_gated_stage_fill_the_fields_and_land(live_server, page):  #
     page.goto(f"{base}/login")
     page.fill("#email", EMAIL)
     page.fill("#password", PASSWORD)
-    page.click("button.primary")
+    with page.expect_navigation():
+        page.click("button.primary")
     page.goto(f"{base}/apps/{APP_KEY}/{ENTITY_KEY}/board")
 
     card = page.locator(f"#card-{ids['Drag me']}")

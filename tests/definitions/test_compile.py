@@ -140,3 +140,9 @@ def test_content_hash_ignores_key_order_but_not_content(make_app, make_workflow)
 
 def test_app_description_is_compiled(compiled):
     assert compiled(description={"en": "Deals", "zh": "商机"}).description.get("zh") == "商机"
+
+
+def test_a_role_reads_its_label_in_each_language_and_its_key_without_one(make_app):
+    app = compile_app(make_app(role_labels={"admin": {"en": "Administrator", "zh": "管理员"}}), {})
+    assert app.role_label("admin").get("zh") == "管理员" and app.role_label("admin").get("en") == "Administrator"
+    assert [app.role_label(r).get("zh") for r in app.roles if r != "admin"] == [r for r in app.roles if r != "admin"]

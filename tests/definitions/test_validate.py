@@ -326,6 +326,13 @@ def test_roles_must_be_declared_everywhere_they_are_named(make_app, make_field, 
                      "$.stages[2].gate.roles[0]"]
 
 
+def test_role_labels_name_declared_roles_only(make_app, problems_of):
+    app = make_app(role_labels={"admin": {"en": "Boss", "zh": "老板"}, "ghost": "Ghost"})
+    problems = problems_of(app)
+    assert [p.json_path for p in problems] == ["$.role_labels.ghost"]
+    assert "the role 'ghost'" in problems[0].message
+
+
 def test_admin_role_must_be_a_role(make_app, problems_of):
     assert at(problems_of(make_app(admin_role="root")), "$.admin_role")
 

@@ -73,6 +73,11 @@ def roles_declared(s: Subject) -> Iterator[Problem]:
     if isinstance(admin, str) and roles and admin not in roles:
         yield s.problem("admin_role" if "admin_role" in s.doc else "roles",
                         message=f"The admin role {admin!r} must be one of the app's roles ({', '.join(map(str, roles))}).")
+    labels = s.doc.get("role_labels")
+    for role in labels if isinstance(labels, dict) else ():
+        if role not in roles:
+            yield s.problem("role_labels", role,
+                            message=f"A label is given to {unknown('the role', role, roles)}, which is not one of the app's roles.")
     for ei, entity in entities_of(s.doc):
         permissions = entity.get("permissions")
         for role in permissions if isinstance(permissions, dict) else ():

@@ -317,6 +317,12 @@ class AppDef:
     working_days: tuple[int, ...] = (1, 2, 3, 4, 5)   # ISO weekday numbers
     content_hash: str = ""
     description: Label | None = None
+    role_labels: Mapping[str, Label] = field(default_factory=lambda: EMPTY)
+
+    def role_label(self, role: str) -> Label:
+        """What people read for a role: its label where the document gives one, else its key,
+        so that an app written before role labels existed still names every role."""
+        return self.role_labels.get(role) or Label.of(role)
 
     def entity(self, key: str) -> EntityDef | None:
         return next((e for e in self.entities if e.key == key), None)

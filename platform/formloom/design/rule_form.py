@@ -107,7 +107,7 @@ class Choices:
         return tuple({"stage": self.stages, "field": self.fields, "entity": self.entities}[kind])
 
 
-def recipient_choices(kinds: Mapping[str, Any], roles: list[str], user_fields: list[tuple[str, str]],
+def recipient_choices(kinds: Mapping[str, Any], roles: list[tuple[str, str]], user_fields: list[tuple[str, str]],
                       lang: str) -> list[tuple[str, str]]:
     """Every way to name a recipient in this app, from the recipient-kinds registry: kinds that
     take nothing as they are, ROLE kinds once per role, FIELD kinds once per user field."""
@@ -117,7 +117,7 @@ def recipient_choices(kinds: Mapping[str, Any], roles: list[str], user_fields: l
         if kind.argument is None:
             out.append((kind.name, label))
         elif kind.argument == "ROLE":
-            out += [(f"{kind.name}:{role}", f"{label}: {role}") for role in roles]
+            out += [(f"{kind.name}:{role}", f"{label}: {text}") for role, text in roles]
         elif kind.argument == "FIELD":
             out += [(f"{kind.name}:{key}", f"{label}: {text}") for key, text in user_fields]
     return out

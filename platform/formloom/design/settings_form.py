@@ -134,7 +134,7 @@ def _shown(widget: str, value: Any) -> Any:
 
 def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: str, *, editing: bool,
                  errors: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None,
-                 roles: tuple[str, ...] = ()) -> list[Control]:
+                 roles: tuple[str, ...] = (), role_text: Callable[[str], str] = str) -> list[Control]:
     """The settings form of `ftype`, showing `field_doc` (a new field: None). `raw` holds values a
     refused post carried, shown again as typed; `roles` are the app's, offered by role pickers."""
     doc = dict(field_doc or {})
@@ -152,7 +152,7 @@ def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: st
             value = "" if current is None else (json.dumps(current) if not isinstance(current, str) else current)
         elif widget == "roles":
             chosen = [r for r in doc.get(setting.name) or [] if isinstance(r, str)]
-            choices = tuple((r, r) for r in dict.fromkeys([*roles, *chosen]))
+            choices = tuple((r, role_text(r)) for r in dict.fromkeys([*roles, *chosen]))
             value = chosen
         out.append(Control(setting.name, widget, _text(setting.label, lang), _text(setting.help, lang),
                            setting.required, value, choices,

@@ -30,7 +30,7 @@ from ..errors import ConflictError, FormloomError, NotFoundError
 from ..fields import FIELD_TYPES
 from ..store.apps import current_version
 from ..store.tables import definition_versions, users
-from .helpers import Place, current_actor, db, lang, load_app, local_time, zone_for
+from .helpers import Place, current_actor, db, lang, load_app, local_time, role_name, zone_for
 from .problem_text import formula_problem, in_reader_language
 from .records import readable_record
 
@@ -391,7 +391,8 @@ def _field_form(place: Place, state: State, entity_key: str, type_name: str, fie
                             hint=_("Pick a type from the palette."))
     editing = bool((request.view_args or {}).get("field_key"))
     controls = controls_for(ftype, field_doc, lang(), editing=editing, errors=errors, raw=raw,
-                            roles=tuple(r for r in state.app.get("roles", []) if isinstance(r, str)))
+                            roles=tuple(r for r in state.app.get("roles", []) if isinstance(r, str)),
+                            role_text=lambda role: role_name(role, state.app))
     return render_template("designer/field.html", place=place, state=state, entity=state.entity(entity_key),
                            ftype=ftype, type_label=_type_label(type_name), controls=controls, editing=editing,
                            palette=_palette(), condition_fields=_condition_fields(state, entity_key),

@@ -136,8 +136,9 @@ def save(app_key: str, entity_key: str):
 def preview(app_key: str, entity_key: str):
     place = load_design(app_key)
     role, mode = _preview_args()
-    return render_template("designer/_preview.html", preview=preview_view(place, load_state(app_key), entity_key,
-                                                                          role, mode))
+    state = load_state(app_key)
+    return render_template("designer/_preview.html", state=state,
+                           preview=preview_view(place, state, entity_key, role, mode))
 
 
 @bp.app_template_global()

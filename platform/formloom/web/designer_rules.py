@@ -30,7 +30,7 @@ from ..design.edits import EditError
 from ..errors import FormloomError, NotFoundError
 from ..store.tables import notifications, users
 from .designer import State, doc_label, edit_documents, load_design, load_state, worded
-from .helpers import Place, db, lang, local_time
+from .helpers import Place, db, lang, local_time, role_name
 from .params import int_arg
 
 bp = Blueprint("designer_rules", __name__)
@@ -149,7 +149,7 @@ def _choices(state: State, workflow: dict) -> rule_form.Choices:
         vias={e["key"]: [(f["key"], doc_label(f.get("label")) or f["key"])
                          for f in via_fields(state.app, e["key"], workflow.get("entity"))]
               for e in state.app.get("entities", []) if isinstance(e, dict) and "key" in e},
-        recipients=rule_form.recipient_choices(RECIPIENTS, [r for r in state.app.get("roles", [])],
+        recipients=rule_form.recipient_choices(RECIPIENTS, [(r, role_name(r, state.app)) for r in state.app.get("roles", [])],
                                                user_fields, lang()))
 
 

@@ -27,7 +27,7 @@ from ..design.settings_form import LANGS, suggested_key
 from ..design.stage_moves import records_per_stage
 from ..errors import NotFoundError
 from .designer import State, _label_from_form, doc_label, edit_documents as _edit, load_design, load_state, worded
-from .helpers import Place, current_actor, db, lang
+from .helpers import Place, current_actor, db, lang, role_name
 
 bp = Blueprint("designer_workflows", __name__)
 
@@ -215,7 +215,7 @@ def rot_parts(value: Any) -> tuple[str, str]:
 def _choices(flow: Flow) -> dict[str, tuple]:
     entity = flow.entity()
     fields = tuple((f["key"], doc_label(f.get("label")) or f["key"]) for f in entity.get("fields", []))
-    roles = tuple((r, r) for r in flow.state.app.get("roles", []))
+    roles = tuple((r, role_name(r, flow.state.app)) for r in flow.state.app.get("roles", []))
     entities = tuple((e["key"], doc_label(e.get("label")) or e["key"]) for e in flow.state.app.get("entities", []))
     return {"fields": fields, "roles": roles, "entities": entities}
 

@@ -6,7 +6,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -144,6 +144,17 @@ def label(value: Label | str | None) -> str:
     if isinstance(value, Label):
         return value.get(lang())
     return str(value)
+
+
+def role_name(role: str, app: Any) -> str:
+    """What people read for a role of a live app (an AppDef) or of a draft (its app document):
+    the label in the reader's language, else the key."""
+    if isinstance(app, Mapping):
+        raw = (app.get("role_labels") or {}).get(role)
+        if isinstance(raw, Mapping):
+            return raw.get(lang()) or raw.get("en") or next(iter(raw.values()), "") or role
+        return raw or role
+    return label(app.role_label(role)) if app is not None else role
 
 
 def is_fragment_request() -> bool:
@@ -312,6 +323,7 @@ def init_templates(app: Flask) -> None:
     app.teardown_request(_close_page_read)
     app.jinja_env.globals["nav_menu"] = nav_menu
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["field_type"] = lambda f: field_type(f.type)     # its widget_template, validates_live
     init_filters(app)
     app.jinja_env.globals.update(current_actor=current_actor, nav_apps=nav_apps, current_lang=lang,

@@ -158,6 +158,10 @@ SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(re.compile(p, re.
      r"one another key\.",
      lambda m: _("The key %(key)s belongs to an archived field whose values are kept; restore that field, or give "
                  "this one another key.", key=m["k"])),
+    (rf"(?P<pre>.*?)\bthe role (?P<r>{Q})(?P<m> \(did you mean {Q}\?\))?(?P<post>.*)which is not one of the app's "
+     r"roles\.",
+     lambda m: _("%(where)s names the role %(role)s, which is not one of the app's roles%(mean)s.",
+                 where=", ".join(re.findall(Q, m["pre"])) or _("The app"), role=m["r"], mean=_mean(m["m"]))),
 ]]
 
 

@@ -18,7 +18,7 @@ from . import pipeline
 from . import admin_automation, notifications
 from . import admin_users, api, api_dashboards, api_design, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboard_builder, dashboard_targets, dashboards, designer,
-               designer_layout, designer_rules, designer_workflows, exports, files, gallery, imports, pools,
+               designer_layout, designer_roles, designer_rules, designer_workflows, exports, files, gallery, imports, pools,
                public_forms, saved_views, search, todos)
 
 csrf = CSRFProtect()
@@ -66,6 +66,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(admin_automation.bp)
     app.register_blueprint(designer.bp)
     app.register_blueprint(designer_layout.bp)
+    app.register_blueprint(designer_roles.bp)
     app.register_blueprint(designer_rules.bp)
     app.register_blueprint(designer_workflows.bp)
     app.register_blueprint(gallery.bp)

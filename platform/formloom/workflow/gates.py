@@ -476,7 +476,7 @@ def _roles(app: AppDef, stage: StageDef, actor: Any, lang: str) -> Iterator[Gate
         return
     yield GateFailure("role", stage.key, None,
                       translate(lang, "Only %(roles)s may move records to %(stage)s.",
-                                roles=", ".join(roles), stage=stage.label.get(lang)),
+                                roles=", ".join(app.role_label(r).get(lang) for r in roles), stage=stage.label.get(lang)),
                       MappingProxyType({"roles": list(roles)}))
 
 
