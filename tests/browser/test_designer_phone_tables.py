@@ -61,3 +61,15 @@ def test_designer_tables_name_every_control_on_a_phone(live_server, page):  # no
     page.goto(f"{base}/apps/desk/design/workflows/case_flow/stages/open")
     assert labels_shown(page, "#control-field-rules td") == {"必填", "只读", "隐藏"}
     shot(page, "phone-stage-field-rules-zh")
+
+    # the roles page: names typed on a phone, then read wherever roles are offered
+    page.goto(f"{base}/apps/desk/design/roles")
+    assert labels_shown(page, ".roles-table td") == {"英文", "中文", "人员"}
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.fill("input[name=role-agent-zh]", "客服")
+    with page.expect_navigation():
+        page.click("#role-labels button[type=submit]")
+    expect(page.locator("input[name=role-agent-zh]")).to_have_value("客服")
+    shot(page, "phone-roles-zh")
+    page.goto(f"{base}/apps/desk/design/e/case")
+    expect(page.locator(".permission-grid th[scope=row]").first).to_contain_text("客服")
