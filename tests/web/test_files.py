@@ -81,7 +81,7 @@ def test_a_rep_attaches_a_pdf_and_an_image_and_opens_them(app, as_agent, saved):
     assert doc == {"id": doc["id"], "name": "Quote.pdf", "size": len(PDF), "type": "application/pdf"}
     assert photo["type"] == "image/png"
     page = as_agent.get(f"/apps/desk/case/{saved.id}").get_data(as_text=True)
-    assert f'href="{file_url(doc)}"' in page and f'<img src="{file_url(photo)}" alt="site.png"' in page
+    assert f'href="{file_url(doc)}"' in page and f'<img src="{file_url(photo)}/thumbnail" alt="site.png"' in page
     served = as_agent.get(file_url(doc))
     assert served.status_code == 200 and served.data == PDF
     assert served.headers["Content-Type"] == "application/pdf"
