@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from ..definitions.model import EntityDef, FieldDef
 from ..fields import FieldProblem, field_type
-from ..i18n import translate
+from ..i18n import N_, translate
 from . import files as stored_files
 from ..files.sniff import IMAGE_EXTENSIONS, check, extension, safe_name
 from ..files.storage import Storage
@@ -31,8 +31,8 @@ REFUSALS = {
     "content": "%(name)s is not really a .%(ext)s file: its content does not match its name.",
     "markup": "%(name)s contains web page code hidden in an image; it was refused.",
 }
-TOO_MANY_PIXELS = ("%(name)s is too large a picture to process (%(width)s × %(height)s pixels); "
-                   "the limit is %(max)s megapixels.")
+TOO_MANY_PIXELS = N_("%(name)s is too large a picture to process (%(width)s × %(height)s pixels); "
+                     "the limit is %(max)s megapixels.")
 
 
 @dataclass(frozen=True)
