@@ -193,6 +193,15 @@ def test_a_file_over_the_size_limit_is_refused(app, monkeypatch):
     assert stored(app) == []
 
 
+def test_a_decompression_bomb_is_refused_with_a_clear_sentence(app, as_agent, case):
+    from tests.files.test_thumbnails import bomb_png
+    response = post(as_agent, case, "huge", ("bomb.png", bomb_png(50_000, 50_000)))
+    assert response.status_code == 422
+    assert ("bomb.png is too large a picture to process (2,500 megapixels); the limit is 40 megapixels."
+            in response.get_data(as_text=True))
+    assert stored(app) == []
+
+
 def test_more_files_than_a_comment_carries_are_refused(app, as_agent, case):
     response = post(as_agent, case, "many", *[(f"f{i}.pdf", PDF) for i in range(6)])
     assert response.status_code == 422

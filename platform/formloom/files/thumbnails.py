@@ -12,6 +12,7 @@ under the same strict headers.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -25,9 +26,15 @@ JPEG_QUALITY = 82
 class ImageTooLarge(Exception):
     """The image declares more pixels than MAX_PIXELS (a decompression bomb, or simply too big)."""
 
-    def __init__(self, width: int, height: int):
-        super().__init__(f"{width} x {height} pixels")
-        self.width, self.height = width, height
+    def __init__(self, pixels: int):
+        super().__init__(f"{pixels} pixels")
+        self.pixels = pixels
+
+
+def _declared_pixels(error: Exception) -> int:
+    """The size the library read from the header before it refused to go on (0 if unsaid)."""
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return int(found.group(1)) if found else 0
 
 
 @dataclass(frozen=True)
@@ -45,20 +52,20 @@ def make_thumbnail(data: bytes, side: int = THUMB_SIDE, max_pixels: int = MAX_PI
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # our own limit decides, below
         try:
             image = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError:
-            raise ImageTooLarge(0, 0) from None
+        except Image.DecompressionBombError as error:         # far beyond even the library's own limit
+            raise ImageTooLarge(_declared_pixels(error)) from None
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
             return None
         with image:
             width, height = image.size
             if width * height > max_pixels:
-                raise ImageTooLarge(width, height)
+                raise ImageTooLarge(width * height)
             try:
                 image.seek(0)                      # the first frame of an animation
                 upright = ImageOps.exif_transpose(image)
                 upright.thumbnail((side, side), Image.Resampling.LANCZOS)
             except Image.DecompressionBombError:
-                raise ImageTooLarge(width, height) from None
+                raise ImageTooLarge(width * height) from None
             except (OSError, ValueError, SyntaxError, EOFError):
                 return None                        # truncated or corrupt: no thumbnail
     return _encoded(upright)

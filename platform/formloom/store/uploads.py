@@ -31,7 +31,7 @@ REFUSALS = {
     "content": "%(name)s is not really a .%(ext)s file: its content does not match its name.",
     "markup": "%(name)s contains web page code hidden in an image; it was refused.",
 }
-TOO_MANY_PIXELS = N_("%(name)s is too large a picture to process (%(width)s × %(height)s pixels); "
+TOO_MANY_PIXELS = N_("%(name)s is too large a picture to process (%(megapixels)s megapixels); "
                      "the limit is %(max)s megapixels.")
 
 
@@ -86,7 +86,7 @@ def take_file(conn: Connection, storage: Storage, limits: Limits, *, app_key: st
         try:
             thumbnail = make_thumbnail(data)
         except ImageTooLarge as big:
-            raise refuse("image_too_large", TOO_MANY_PIXELS, width=big.width or "?", height=big.height or "?",
+            raise refuse("image_too_large", TOO_MANY_PIXELS, megapixels=f"{big.pixels / 1_000_000:,.0f}",
                          max=f"{MAX_PIXELS / 1_000_000:g}") from None
         if thumbnail is not None:
             thumb_id = storage.put(thumbnail.data)

@@ -88,9 +88,18 @@ def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record) -> dict:
 def _attachment(app: AppDef, item: dict) -> dict:
     """A comment's file as the timeline shows it: a link, with a thumbnail for an image."""
     image = str(item.get("type", "")).startswith("image/")
-    return {"name": item["name"], "size": item["size"], "image": image,
+    return {"name": item["name"], "size": size_text(item["size"]), "image": image,
             "href": url_for("files.serve", app_key=app.key, file_id=item["id"]),
             "thumb": url_for("files.serve_thumbnail", app_key=app.key, file_id=item["id"]) if image else None}
+
+
+def size_text(size: int) -> str:
+    """A file's size in units read alike in English and Chinese (B, KB, MB)."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} KB"
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _args(kinds: list[str], offset: int | None, limit: int) -> str:
