@@ -159,3 +159,31 @@ def test_an_upload_and_its_thumbnail_live_in_the_bucket_and_are_served_from_it(
         assert Image.open(io.BytesIO(thumb.data)).size == (320, 160)
     finally:
         db.dispose()
+
+
+def test_a_bucket_out_of_reach_is_unavailable_not_a_crash(tmp_path):
+    from formloom.files.storage import StorageUnavailable
+    unreachable = storage_from_config({"INSTANCE": str(tmp_path), "FILES_S3_BUCKET": "gone",
+                                       "FILES_S3_ENDPOINT": f"http://127.0.0.1:{_free_port()}", **KEYS})
+    unreachable.client.meta.config.retries = {"max_attempts": 1}
+    with pytest.raises(StorageUnavailable):
+        unreachable.put(b"x")
+    with pytest.raises(StorageUnavailable):
+        unreachable.open("0" * 32)
+
+
+def test_a_missing_bucket_answers_503_with_a_retry_on_the_web(s3_endpoint, database_url, tmp_path):
+    from formloom.app import create_app
+    flask_app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "s3", "INSTANCE": str(tmp_path / "i"),
+                            "FILES_S3_BUCKET": "no-such-bucket", "FILES_S3_ENDPOINT": s3_endpoint, **KEYS})
+    try:
+        with flask_app.test_request_context("/apps/x/files/y", headers={"Accept": "application/json"}):
+            from formloom.files.storage import StorageUnavailable
+            from formloom.web.files import _storage_unavailable, storage
+            with pytest.raises(StorageUnavailable) as refused:
+                storage().put(b"x")
+            response = _storage_unavailable(refused.value)
+            assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+            assert response.get_json()["error"]["code"] == "unavailable"
+    finally:
+        flask_app.extensions["formloom.db"].dispose()

@@ -16,10 +16,11 @@ bucket is configured, and its absence is then said in one sentence.
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Mapping
 
-from .storage import is_file_id, new_file_id
+from .storage import StorageUnavailable, is_file_id, new_file_id
 
 SETTINGS = ("BUCKET", "ENDPOINT", "REGION", "ACCESS_KEY", "SECRET_KEY", "PREFIX")
 
@@ -37,6 +38,21 @@ def s3_settings(config: Mapping[str, Any]) -> dict[str, str] | None:
         if value:
             found[name.lower()] = str(value)
     return found if found.get("bucket") else None
+
+
+def _reachable(method):
+    """A transport failure or a refusal other than "no such key" is the storage being
+    unavailable (503 and a retry), not a bug of the request."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        from botocore.exceptions import BotoCoreError, ClientError
+        try:
+            return method(self, *args, **kwargs)
+        except (KeyError, StorageUnavailable):
+            raise
+        except (BotoCoreError, ClientError) as error:
+            raise StorageUnavailable(f"S3 bucket {self.bucket!r}: {error}") from error
+    return wrapper
 
 
 class S3Storage:
@@ -66,12 +82,14 @@ class S3Storage:
         code = str(error.response.get("Error", {}).get("Code", ""))
         return code in ("404", "NoSuchKey", "NotFound")
 
+    @_reachable
     def put(self, data: bytes) -> str:
         file_id = new_file_id()
         self.client.put_object(Bucket=self.bucket, Key=self._key(file_id), Body=data,
                                ContentType="application/octet-stream")
         return file_id
 
+    @_reachable
     def open(self, file_id: str) -> bytes:
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=self._key(file_id))
@@ -81,9 +99,11 @@ class S3Storage:
             raise
         return answer["Body"].read()
 
+    @_reachable
     def delete(self, file_id: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(file_id))   # absent: no error in S3
 
+    @_reachable
     def exists(self, file_id: str) -> bool:
         if not is_file_id(file_id):
             return False
@@ -95,6 +115,7 @@ class S3Storage:
             raise
         return True
 
+    @_reachable
     def ids(self) -> list[str]:
         out = []
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix):

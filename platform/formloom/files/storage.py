@@ -16,6 +16,11 @@ from typing import Protocol
 FILE_ID = re.compile(r"[0-9a-f]{32}")
 
 
+class StorageUnavailable(Exception):
+    """The storage cannot be reached right now (a bucket's server down or refusing us):
+    the request answers 503 and may be tried again, never 500."""
+
+
 def new_file_id() -> str:
     return secrets.token_hex(16)
 

@@ -24,7 +24,7 @@ from ..definitions.model import EntityDef
 from ..errors import ForbiddenError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..files.sniff import INLINE_TYPES
-from ..files.storage import Storage, is_file_id, storage_from_config
+from ..files.storage import Storage, StorageUnavailable, is_file_id, storage_from_config
 from ..files.sniff import sniff
 from ..store.uploads import (COMMENT_FIELD, MAX_COMMENT_FILES, UploadRefused, comment_limits,
                              comment_upload_limit, take_file, take_upload, upload_limit)
@@ -43,6 +43,18 @@ api_bp.register_error_handler(RecordInvalid, api._invalid)
 UPLOAD_SUFFIX = "__upload"      # the form's <input type=file> for field `key` is `key__upload`
 KNOWN_TYPES = INLINE_TYPES | {"application/zip", "application/msword", "application/vnd.ms-excel",
                               "text/plain; charset=utf-8", "text/csv; charset=utf-8"}
+
+
+@bp.app_errorhandler(StorageUnavailable)
+def _storage_unavailable(error: StorageUnavailable):
+    """The files' storage is out of reach: 503 with a retry, as for a database outage."""
+    from .errors import RETRY_AFTER_SECONDS, _http_texts, error_response
+    current_app.logger.error("file storage unavailable on %s %s: %s", request.method, request.path, error)
+    message, hint = _http_texts(503)
+    response = error_response(503, "unavailable", message, hint)
+    response = current_app.make_response(response)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def storage() -> Storage:
