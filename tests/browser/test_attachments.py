@@ -115,6 +115,7 @@ def test_a_rep_attaches_a_pdf_and_a_photo_and_another_rep_cannot_open_them(live,
     thumb = page.locator("dl a.file-thumb img[alt='site.png']")
     expect(thumb).to_be_visible()
     assert page.evaluate("img => img.naturalWidth", thumb.element_handle()) == 160     # the image really loaded
+    assert thumb.get_attribute("src").endswith("/thumbnail")                          # the server's thumbnail
     record_url = page.url
     shot(page, "attachments-2-detail-zh")
 
@@ -126,6 +127,7 @@ def test_a_rep_attaches_a_pdf_and_a_photo_and_another_rep_cannot_open_them(live,
     page.goto(f"{base}/apps/desk/case/board")
     card_thumb = page.locator(".kanban-card a.file-thumb img[alt='site.png']")
     expect(card_thumb).to_be_visible()
+    assert card_thumb.get_attribute("src").endswith("/thumbnail")
     shot(page, "attachments-3-board-zh")
 
     # 4. on a phone the record page still shows the thumbnail within the screen
