@@ -129,6 +129,10 @@ def test_the_api_feed_lists_attachments_and_serves_them_to_readers_only(app, api
     unknown = other.client.get(f"/api/v1/desk/files/{'f' * 32}/content", headers=other.headers())
     assert forbidden.status_code == unknown.status_code == 404
     assert forbidden.get_json() == unknown.get_json()
+    jpg = posted["site.jpg"]["id"]
+    thumb = agent.client.get(f"/api/v1/desk/files/{jpg}/thumbnail", headers=agent.headers())
+    assert thumb.status_code == 200 and thumb.headers["Content-Type"] == "image/jpeg"
+    assert other.client.get(f"/api/v1/desk/files/{jpg}/thumbnail", headers=other.headers()).status_code == 404
 
 
 def test_the_attachment_filter_shows_only_comments_with_files(as_agent, case, posted):
