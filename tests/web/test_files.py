@@ -81,7 +81,7 @@ def test_a_rep_attaches_a_pdf_and_an_image_and_opens_them(app, as_agent, saved):
     assert doc == {"id": doc["id"], "name": "Quote.pdf", "size": len(PDF), "type": "application/pdf"}
     assert photo["type"] == "image/png"
     page = as_agent.get(f"/apps/desk/case/{saved.id}").get_data(as_text=True)
-    assert f'href="{file_url(doc)}"' in page and f'<img src="{file_url(photo)}" alt="site.png"' in page
+    assert f'href="{file_url(doc)}"' in page and f'<img src="{file_url(photo)}/thumbnail" alt="site.png"' in page
     served = as_agent.get(file_url(doc))
     assert served.status_code == 200 and served.data == PDF
     assert served.headers["Content-Type"] == "application/pdf"
@@ -245,3 +245,22 @@ def test_editing_keeps_unticked_files_out_and_adds_new_ones(app, as_agent, saved
     assert after.data["photo"] == [photo]
     assert [d["name"] for d in after.data["docs"]] == ["more.txt"]
     assert doc["id"] not in {d["id"] for d in after.data["docs"]}
+
+
+def test_an_image_field_refuses_a_decompression_bomb_in_the_writers_language(app, browser, people):
+    from formloom.auth.users import set_language
+    from tests.files.test_thumbnails import bomb_png
+    with app.extensions["formloom.db"].write() as conn:
+        set_language(conn, people.agent, "zh")
+    browser.login("agent@example.com")
+    response = create(browser, photo__upload=upload("bomb.png", bomb_png(60_000, 60_000)))
+    assert response.status_code == 422
+    assert "bomb.png 图片过大，无法处理（3,600 百万像素）；上限为 40 百万像素。" in response.get_data(as_text=True)
+    assert rows(app) == []
+
+
+def test_an_image_field_keeps_a_thumbnail_beside_the_image(app, as_agent, saved):
+    [row] = [r for r in rows(app) if r["field_key"] == "photo"]
+    answer = as_agent.get(file_url(saved.data["photo"][0]) + "/thumbnail")
+    assert answer.status_code == 200 and answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert row["thumb_id"] is None and answer.data == PNG         # undecodable: the original stands in

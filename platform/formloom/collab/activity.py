@@ -25,7 +25,8 @@ from ..store.query import Filter, field_expr, filter_clause, scoped
 from ..store.tables import audit, records, stage_history, users
 
 #: The kinds a timeline can be filtered by, in the order the filter offers them.
-KINDS = ("comment", "change", "stage", "related", "rule", "approval")
+#: "attachment" entries are comments carrying files (kind "comment", also "attachment").
+KINDS = ("comment", "attachment", "change", "stage", "related", "rule", "approval")
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
@@ -41,6 +42,10 @@ class Activity:
     detail: dict = dc_field(default_factory=dict)
     via: str | None = None
     sort_id: int = 0          # ties at the same instant keep the order of writing
+    also: frozenset[str] = frozenset()      # further kinds whose filter shows it (a comment with files)
+
+    def shown_for(self, kinds: frozenset[str]) -> bool:
+        return self.kind in kinds or bool(self.also & kinds)
 
     def as_json(self) -> dict:
         return {"kind": self.kind, "at": self.at.isoformat(),
@@ -98,7 +103,7 @@ def timeline(conn: Connection, query: TimelineQuery) -> ActivityPage:
     merged: list[Activity] = []
     for source in SOURCES.values():
         if source.kinds & query.kinds:
-            merged.extend(a for a in source.read(conn, query, want) if a.kind in query.kinds)
+            merged.extend(a for a in source.read(conn, query, want) if a.shown_for(query.kinds))
     merged.sort(key=lambda a: (a.at, a.sort_id), reverse=True)
     window = merged[query.offset:query.offset + query.limit + 1]
     return ActivityPage(window[:query.limit], len(window) > query.limit, query.offset, query.limit)

@@ -6,15 +6,20 @@ notification and an email with a link. Nobody else is ever named as mentionable
 or told anything. The author may edit or delete a comment for `EDIT_WINDOW`;
 both leave a trace in the audit table (the old text), a deleted comment stays in
 the timeline as "deleted".
+
+A comment may carry files (free attachments, taken by store/uploads.py with the same
+checks as a file field, before the comment is written): they are served to exactly
+the record's readers, show in the timeline under "attachment" too, and are hidden
+when the comment is deleted (the trace keeps their names).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..auth import policy
@@ -24,8 +29,9 @@ from ..automation.jobs import enqueue
 from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError, ForbiddenError, NotFoundError
 from ..i18n import translate
+from ..store import files as stored_files
 from ..store.records import Record
-from ..store.tables import audit, comments, users
+from ..store.tables import audit, comments, files, users
 from .activity import Activity, TimelineQuery, register_source
 
 MAX_LENGTH = 4000
@@ -61,9 +67,10 @@ def _team_of(conn: Connection):
     return lambda user_id: reports_of(conn, user_id)
 
 
-def clean_body(text: str | None, lang: str) -> str:
+def clean_body(text: str | None, lang: str, *, may_be_empty: bool = False) -> str:
+    """The text as stored; empty only when the comment carries files (`may_be_empty`)."""
     body = _CONTROL.sub("", (text or "").replace("\r\n", "\n")).strip()
-    if not body:
+    if not body and not may_be_empty:
         raise CommentInvalid(translate(lang, "Write something before sending the comment."))
     if len(body) > MAX_LENGTH:
         raise CommentInvalid(translate(lang, "A comment can be at most %(max)s characters (this one has %(n)s).",
@@ -106,15 +113,19 @@ def mentions_in(body: str, people: Iterable[Actor]) -> list[int]:
 
 
 def add_comment(conn: Connection, app: AppDef, entity: EntityDef, record: Record, actor: Actor, text: str,
-                now: datetime, *, base_url: str = "", lang: str = "en") -> Comment:
+                now: datetime, *, base_url: str = "", lang: str = "en", attached: Sequence[dict] = ()) -> Comment:
+    """Write the comment, give it the `attached` uploads (stored values taken for this
+    record), and tell the people it mentions."""
     if not policy.can_comment(actor, app, entity, record, team_of=_team_of(conn)):
         raise NotFoundError(translate(lang, "There is no such record."))
-    body = clean_body(text, lang)
+    body = clean_body(text, lang, may_be_empty=bool(attached))
     readers = mentionable(conn, app, entity, record, limit=MAX_MENTIONABLE)
     mentioned = [i for i in mentions_in(body, readers) if i != actor.id]
     comment_id = conn.execute(insert(comments).values(
         app_key=app.key, entity_key=entity.key, record_id=record.id, author_id=actor.id, body=body,
         mentions=mentioned, created_at=now).returning(comments.c.id)).scalar_one()
+    stored_files.attach_to_comment(conn, record.id, comment_id, [v["id"] for v in attached])
+    names = "".join(f"\n📎 {v['name']}" for v in attached)
     by_id = {p.id: p for p in readers}
     link = f"{base_url.rstrip('/')}/apps/{app.key}/{entity.key}/{record.id}#comment-{comment_id}"
     for user_id in mentioned:
@@ -123,10 +134,11 @@ def add_comment(conn: Connection, app: AppDef, entity: EntityDef, record: Record
         subject = translate(person.language, "%(name)s mentioned you on %(title)s", name=actor.name or actor.email,
                             title=title)
         key = f"comment:{comment_id}:mention:u{user_id}"
-        notify_user(conn, user_id, subject, body[:1000], key, now, app_key=app.key, record_id=record.id)
+        notify_user(conn, user_id, subject, (body[:1000] + names)[:1200], key, now, app_key=app.key,
+                    record_id=record.id)
         if person.email:
             enqueue(conn, "email", key, {"to": person.email, "subject": subject,
-                                         "body": f"{body}\n\n{link}", "user_id": user_id},
+                                         "body": f"{body}{names}\n\n{link}", "user_id": user_id},
                     now, now, app_key=app.key, record_id=record.id)
     return get_comment(conn, record.id, comment_id)
 
@@ -177,7 +189,9 @@ def delete_comment(conn: Connection, app: AppDef, entity: EntityDef, record: Rec
                    now: datetime, *, lang: str = "en") -> None:
     comment = _changeable(conn, app, entity, record, actor, comment_id, now, lang)
     conn.execute(update(comments).where(comments.c.id == comment.id).values(deleted_at=now))
-    _trace(conn, app, entity, record, actor, "comment_delete", {"id": comment.id, "body": comment.body}, None, now)
+    names = stored_files.hide_comment_files(conn, comment.id, now)
+    old = {"id": comment.id, "body": comment.body, **({"files": names} if names else {})}
+    _trace(conn, app, entity, record, actor, "comment_delete", old, None, now)
 
 
 def comment_count(conn: Connection, record_id: int) -> int:
@@ -186,18 +200,24 @@ def comment_count(conn: Connection, record_id: int) -> int:
 
 
 def _comment_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Activity]:
-    rows = conn.execute(
-        select(comments, users.c.name.label("user_name"), users.c.email.label("user_email"))
-        .select_from(comments.outerjoin(users, users.c.id == comments.c.author_id))
-        .where(comments.c.record_id == q.record_id)
-        .order_by(comments.c.created_at.desc(), comments.c.id.desc()).limit(want))
+    """Comments, with the files they carry; only those carrying files when only
+    attachments are asked for."""
+    query = (select(comments, users.c.name.label("user_name"), users.c.email.label("user_email"))
+             .select_from(comments.outerjoin(users, users.c.id == comments.c.author_id))
+             .where(comments.c.record_id == q.record_id))
+    if "comment" not in q.kinds:
+        query = query.where(exists().where(files.c.comment_id == comments.c.id, files.c.deleted_at.is_(None)))
+    rows = conn.execute(query.order_by(comments.c.created_at.desc(), comments.c.id.desc()).limit(want)).all()
+    attached = stored_files.comment_files(conn, [r.id for r in rows if r.deleted_at is None])
     for r in rows:
         deleted = r.deleted_at is not None
+        carried = [] if deleted else [{"id": v["id"], "name": v["name"], "size": v["size"], "type": v["type"],
+                                       "thumbnail": v["thumb"]} for v in attached.get(r.id, ())]
         yield Activity("comment", at=_aware(r.created_at), user_id=r.author_id, user_name=r.user_name or r.user_email,
-                       sort_id=r.id,
+                       sort_id=r.id, also=frozenset({"attachment"}) if carried else frozenset(),
                        detail={"id": r.id, "body": None if deleted else r.body, "deleted": deleted,
                                "edited_at": _aware(r.edited_at).isoformat() if r.edited_at else None,
-                               "mentions": [] if deleted else list(r.mentions or [])})
+                               "mentions": [] if deleted else list(r.mentions or []), "files": carried})
 
 
-register_source("comments", ("comment",), _comment_source)
+register_source("comments", ("comment", "attachment"), _comment_source)

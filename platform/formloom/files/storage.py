@@ -1,9 +1,9 @@
-"""Where attachment bytes live, behind a four-call interface keyed by an opaque id.
+"""Where attachment bytes live, behind a five-call interface keyed by an opaque id.
 
 The id is generated here (128 random bits as hex); a file's name is data shown to
 people and never part of a path, so no name can reach outside the storage root.
-The local-disk backend keeps files under the instance folder; another backend
-(an S3-compatible bucket) would implement the same four calls.
+The local-disk backend keeps files under the instance folder; files/s3.py keeps them
+in an S3-compatible bucket behind the same calls, chosen by configuration.
 """
 from __future__ import annotations
 
@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import Protocol
 
 FILE_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class StorageUnavailable(Exception):
+    """The storage cannot be reached right now (a bucket's server down or refusing us):
+    the request answers 503 and may be tried again, never 500."""
 
 
 def new_file_id() -> str:
@@ -76,6 +81,11 @@ class LocalStorage:
 
 
 def storage_from_config(config) -> Storage:
-    """The storage an app uses: FORMLOOM_FILES_DIR, else <instance>/files."""
+    """The storage an app uses: an S3-compatible bucket when FORMLOOM_FILES_S3_BUCKET
+    (or FILES_S3_BUCKET in the config) is set, else the local disk at
+    FORMLOOM_FILES_DIR, else <instance>/files."""
+    from .s3 import S3Storage, s3_settings
+    if (settings := s3_settings(config)) is not None:
+        return S3Storage.from_settings(settings)
     root = os.environ.get("FORMLOOM_FILES_DIR") or config.get("FILES_DIR") or Path(config["INSTANCE"]) / "files"
     return LocalStorage(Path(root))

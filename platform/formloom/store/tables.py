@@ -347,4 +347,8 @@ files = Table(
     Column("created_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("deleted_at", UtcDateTime, nullable=True),
+    # a free attachment of a comment (field_key "$comment"): hidden when the comment is deleted
+    Column("comment_id", Id, nullable=True, index=True),
+    # the storage id of a bounded-size thumbnail, for images a library could decode
+    Column("thumb_id", String(32), nullable=True),
 )

@@ -19,6 +19,7 @@ from ..collab.activity import DEFAULT_LIMIT, KINDS, MAX_LIMIT, ActivityPage, Tim
 from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError
 from ..store.records import Record
+from ..store.uploads import MAX_COMMENT_FILES, comment_limits
 from . import api
 from .display import lookups_for, show
 from .helpers import current_actor, db, lang, load_entity
@@ -29,7 +30,7 @@ api_bp = Blueprint("activity_api", __name__)
 
 
 def kind_labels() -> dict[str, str]:
-    return {"comment": _("Comments"), "change": _("Changes"), "stage": _("Stage moves"),
+    return {"comment": _("Comments"), "attachment": _("Attachments"), "change": _("Changes"), "stage": _("Stage moves"),
             "related": _("Related records"), "rule": _("Automation"), "approval": _("Approvals")}
 
 
@@ -70,14 +71,35 @@ def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record) -> dict:
                 actor, e["user_id"], e["at"], now, EDIT_WINDOW))
             e["edit_url"] = url_for("comments.edit", comment_id=cid, **record_url)
             e["delete_url"] = url_for("comments.remove", comment_id=cid, **record_url)
+            e["files"] = [_attachment(app, item) for item in e["detail"].get("files", ())]
     form = g.get("comment_form") or {}
+    limits = comment_limits()
     return {"entries": entries, "can_comment": can_comment,
+            "attach_accept": ",".join(f".{e}" for e in limits.extensions), "attach_max_files": MAX_COMMENT_FILES,
+            "attach_max_mb": f"{limits.max_bytes / 1_000_000:g}",
             "post_url": url_for("comments.create", **record_url),
             "mention_url": url_for("comments.people", **record_url),
             "comment_error": form.get("comment_error"), "comment_draft": form.get("comment_draft", ""), "page": page, "kinds": kind_labels(), "chosen": chosen, "base": base,
             "older": (f"{base}?{_args(chosen, page.next_offset, page.limit)}" if page.has_more else None),
             "newer": (f"{base}?{_args(chosen, max(0, page.offset - page.limit), page.limit)}"
                       if page.offset else None)}
+
+
+def _attachment(app: AppDef, item: dict) -> dict:
+    """A comment's file as the timeline shows it: a link, with a thumbnail for an image."""
+    image = str(item.get("type", "")).startswith("image/")
+    return {"name": item["name"], "size": size_text(item["size"]), "image": image,
+            "href": url_for("files.serve", app_key=app.key, file_id=item["id"]),
+            "thumb": url_for("files.serve_thumbnail", app_key=app.key, file_id=item["id"]) if image else None}
+
+
+def size_text(size: int) -> str:
+    """A file's size in units read alike in English and Chinese (B, KB, MB)."""
+    if size < 1000:
+        return f"{size} B"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} KB"
+    return f"{size / 1_000_000:.1f} MB"
 
 
 def _args(kinds: list[str], offset: int | None, limit: int) -> str:

@@ -1,5 +1,6 @@
-"""Comments on the record page: write, edit and delete one's own (for a while),
-and the @mention picker, which offers only people who may read the record.
+"""Comments on the record page: write (with files attached, if any), edit and delete
+one's own (for a while), and the @mention picker, which offers only people who may
+read the record.
 
 The rules are collab/comments.py's (through policy.can_comment); here a post
 answers with the activity fragment for htmx, or a redirect back to the record.
@@ -12,8 +13,10 @@ from flask import Blueprint, current_app, g, jsonify, redirect, render_template,
 from flask_login import login_required
 
 from ..automation.settings import Settings
+from ..store.uploads import UploadRefused
 from ..collab.comments import CommentInvalid, add_comment, delete_comment, edit_comment, mentionable
 from .activity import timeline_view
+from .files import comment_uploads, discard
 from .helpers import current_actor, db, is_fragment_request, lang, load_entity
 from .params import int_arg
 
@@ -54,10 +57,17 @@ def create(app_key: str, entity_key: str, record_id: int):
     try:
         with db().write() as conn:
             record = readable_record(place, record_id, conn)
-            add_comment(conn, place.app, place.entity, record, current_actor(), text, _now(),
-                        base_url=_base_url(), lang=lang())
+            attached = comment_uploads(conn, place.app.key, place.entity, record)
+            try:
+                add_comment(conn, place.app, place.entity, record, current_actor(), text, _now(),
+                            base_url=_base_url(), lang=lang(), attached=attached)
+            except CommentInvalid:
+                discard(conn, [v["id"] for v in attached])
+                raise
     except CommentInvalid as invalid:
         return _answer(place, record_id, 422, comment_error=invalid.message, comment_draft=text)
+    except UploadRefused as refused:
+        return _answer(place, record_id, 422, comment_error=refused.problem.message, comment_draft=text)
     return _answer(place, record_id)
 
 

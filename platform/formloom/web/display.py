@@ -24,6 +24,7 @@ class Shown:
     links: tuple[tuple[str, str], ...] = ()     # (href, text); href "" for a record the viewer may not open
     empty: bool = False
     files: tuple[tuple[str, str, bool], ...] = ()     # (href, name, is an image): attachments
+    thumbs: tuple[str, ...] = ()        # per file, its thumbnail's href ("" for a file that is no image)
 
     def __html__(self) -> str:
         """The same markup as the `value` macro in records/_macros.html, without a macro
@@ -34,15 +35,18 @@ class Shown:
             return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
                              for href, text in self.links)
         if self.files:
-            return "".join(_file_html(href, name, image) for href, name, image in self.files)
+            thumbs = self.thumbs or ("",) * len(self.files)
+            return "".join(_file_html(href, name, image, thumb)
+                           for (href, name, image), thumb in zip(self.files, thumbs))
         return str(escape(self.text))
 
 
-def _file_html(href: str, name: str, image: bool) -> str:
-    """An image as a thumbnail (scaled by CSS: no image library here), any other file as a link."""
+def _file_html(href: str, name: str, image: bool, thumb: str = "") -> str:
+    """An image as its thumbnail (made at upload, files/thumbnails.py) linking to the
+    full image, any other file as a link."""
     if image:
         return (f'<a class="file-thumb" href="{escape(href)}" target="_blank" rel="noopener">'
-                f'<img src="{escape(href)}" alt="{escape(name)}" loading="lazy"></a>')
+                f'<img src="{escape(thumb or href)}" alt="{escape(name)}" loading="lazy"></a>')
     return f'<a class="file-link" href="{escape(href)}" target="_blank" rel="noopener">{escape(name)}</a>'
 
 
@@ -120,9 +124,12 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
     if f.type == "user":
         return Shown(text=", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
     if ftype.holds_files:
+        items = [i for i in value if isinstance(i, dict) and isinstance(i.get("id"), str)]
+        images = [f.type == "image" or str(i.get("type", "")).startswith("image/") for i in items]
         return Shown(files=tuple((url_for("files.serve", app_key=app.key, file_id=i["id"]), str(i.get("name", "")),
-                                  f.type == "image" or str(i.get("type", "")).startswith("image/"))
-                                 for i in value if isinstance(i, dict) and isinstance(i.get("id"), str)))
+                                  image) for i, image in zip(items, images)),
+                     thumbs=tuple(url_for("files.serve_thumbnail", app_key=app.key, file_id=i["id"]) if image else ""
+                                  for i, image in zip(items, images)))
     if f.type in ("date", "datetime"):
         text = format_value(f.type, value, lang, lookups.zone(app))
         if text is not None:

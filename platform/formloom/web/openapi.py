@@ -106,7 +106,14 @@ ACTIVITY = {
         "entity": {"type": "string"}, "field": {"type": "string"}, "id": {"type": "integer"},
         "title": {"type": "string"},
         "decision": {"type": ["string", "null"]}, "comment": {"type": ["string", "null"]},
-        "request": {"type": ["integer", "null"]}}}
+        "request": {"type": ["integer", "null"]},
+        "files": {"type": "array", "description": "comment: the files it carries (none once deleted); read one at "
+                                                  "/api/v1/{app}/files/{id}/content, an image's thumbnail at "
+                                                  "/api/v1/{app}/files/{id}/thumbnail",
+                  "items": {"type": "object", "required": ["id", "name", "size", "type", "thumbnail"],
+                            "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                           "size": {"type": "integer"}, "type": {"type": "string"},
+                                           "thumbnail": {"type": "boolean"}}}}}}
 
 
 def _activity_path(app: AppDef, op_id: str, label: str, record_id: dict) -> dict:
@@ -621,7 +628,8 @@ def _only(schema: dict, keys: set[str]) -> dict:
 
 def _file_paths(actor: Actor, app: AppDef, entity: EntityDef, base: str, op_id: str, paths: dict) -> None:
     """POST {base}/files/{field}: the uploads a file or image field takes (web/files.py), and
-    GET /api/v1/{app}/files/{file_id}/content to read one back."""
+    GET /api/v1/{app}/files/{file_id}/content (and /thumbnail) to read one back: a field's
+    file, or a comment's attachment, which any entity's records may carry."""
     may_write = policy.scope(actor, "create", app, entity) != "none" or policy.scope(actor, "update", app, entity) != "none"
     fields = [f.key for f in policy.writable_fields(actor, app, entity) if field_type(f.type).holds_files]
     if fields and may_write:
@@ -637,10 +645,18 @@ def _file_paths(actor: Actor, app: AppDef, entity: EntityDef, base: str, op_id: 
                           **COMMON_ERRORS, "413": _error("Body too large"),
                           "422": _refused("A file was refused", UPLOAD_RULES)}}}
     content = f"/api/v1/{app.key}/files/{{file_id}}/content"
-    if content not in paths and any(field_type(f.type).holds_files for f in entity.fields):
+    if content not in paths:
         paths[content] = {"get": {
             "operationId": f"file_{app.key}", "tags": [app.key],
-            "summary": "A stored file, if you may read its record and field",
+            "summary": "A stored file, if you may read its record and field (or its record and comment)",
             "parameters": [{"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "The file's bytes", "content": {"*/*": {"schema": {}}}},
+                          **COMMON_ERRORS}}}
+        paths[f"/api/v1/{app.key}/files/{{file_id}}/thumbnail"] = {"get": {
+            "operationId": f"file_thumbnail_{app.key}", "tags": [app.key],
+            "summary": "An image's thumbnail (at most 320 px a side; the image itself when none could be made), "
+                       "under the same check as its content",
+            "parameters": [{"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "A JPEG or PNG picture",
+                                  "content": {"image/jpeg": {"schema": {}}, "image/png": {"schema": {}}}},
                           **COMMON_ERRORS}}}
