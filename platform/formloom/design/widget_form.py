@@ -8,16 +8,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
+from ..dashboards.filters import filter_problems
 from ..dashboards.kinds import MEASURE_KINDS, WIDGET_KINDS
 from ..dashboards.model import FORMATS
 from ..dashboards.periods import BUCKETS
 from ..dashboards.variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
 from ..definitions.schema_check import KEY_PATTERN
+from . import condition_builder as cb
 
 KEY = re.compile(KEY_PATTERN)
 LANGS = ("en", "zh")
+#: the widget's conditions, each edited with the condition builder under this prefix
+CONDITIONS = ("filter", "of_filter", "per_filter")
 
 
 @dataclass(frozen=True)
@@ -109,9 +113,59 @@ def _group(form: Mapping[str, str], prefix: str) -> dict | None:
     return {"by": by, **({"bucket": bucket} if bucket in BUCKETS else {})}
 
 
-def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
+def _english(msgid: str, **params: Any) -> str:
+    return msgid % params if params else msgid
+
+
+def read_conditions(form: Any, fields: list[cb.BuilderField], entity_doc: Mapping[str, Any] | None,
+                    source: str = "records", gettext=_english, lang: str = "en") -> tuple[dict[str, Any], list[cb.BuilderProblem]]:
+    """The widget's conditions as the condition builders posted them (prefix -> JSON Logic or None),
+    and every problem located at its input: what the builder refuses, and what it accepts but a
+    dashboard cannot answer in SQL (e.g. "contains" or "is empty"), said at the row that asks it."""
+    entity_fields = {f["key"]: f for f in (entity_doc or {}).get("fields", []) if isinstance(f, dict) and "key" in f}
+    out: dict[str, Any] = {}
+    problems: list[cb.BuilderProblem] = []
+    for prefix in CONDITIONS:
+        logic, found = cb.from_form(form, prefix, fields, gettext=gettext)
+        if not found and logic is not None:
+            found = list(sql_refusals(logic, prefix, fields, entity_fields, source, gettext, lang))
+        problems += found
+        out[prefix] = logic
+    return out, problems
+
+
+def sql_refusals(logic: Any, prefix: str, fields: list[cb.BuilderField], entity_fields: Mapping[str, Mapping],
+                 source: str, gettext=_english, lang: str = "en") -> Iterator[cb.BuilderProblem]:
+    """Where a condition asks what a dashboard cannot count in SQL: at the row's operator when
+    the builder shows it as rows, else at its JSON."""
+    tree = cb.to_builder(logic, fields)
+    if tree is None:
+        for sentence in filter_problems(logic, entity_fields, source):
+            yield cb.BuilderProblem(f"{prefix}-json", gettext("A dashboard cannot count with this condition: it %(problem)s.",
+                                                              problem=sentence))
+        return
+    for row in _rows(tree):
+        if next(filter_problems(cb.to_logic_item(row), entity_fields, source), None) is not None:
+            op = cb.OPERATORS[row.op]
+            yield cb.BuilderProblem(f"{prefix}-{row.id}-op", gettext(
+                "A dashboard cannot count records with “%(operator)s”; choose is, is not, is one of, "
+                "or (for numbers and dates) more or less than.", operator=op.text(lang)))
+
+
+def _rows(group: cb.Group) -> Iterator[cb.Row]:
+    for item in group.items:
+        if isinstance(item, cb.Group):
+            yield from _rows(item)
+        else:
+            yield item
+
+
+def parse_widget(form: Mapping[str, str], key: str | None = None, conditions: Mapping[str, Any] | None = None) -> dict:
     """The widget document the form describes (only the parts its kind uses). `key` is the
-    widget's when it is edited (keys never change); a new one takes the form's."""
+    widget's when it is edited (keys never change); a new one takes the form's. `conditions`:
+    the filters read by `read_conditions` (without it, the filters are posted as JSON text)."""
+    def condition(name: str) -> Any:
+        return conditions.get(name) if conditions is not None else _json(form, name)
     kind = WIDGET_KINDS.get(form.get("type") or "")
     if kind is None:
         raise FormProblem("type", "Pick what kind of widget this is.")
@@ -126,8 +180,8 @@ def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
         measure: dict[str, Any] = {"agg": agg}
         spec = MEASURE_KINDS.get(agg)
         if spec is not None and spec.field == "parts":
-            measure["of"] = {"agg": "count", **({"filter": f} if (f := _json(form, "of_filter")) else {})}
-            measure["per"] = {"agg": "count", **({"filter": f} if (f := _json(form, "per_filter")) else {})}
+            measure["of"] = {"agg": "count", **({"filter": f} if (f := condition("of_filter")) else {})}
+            measure["per"] = {"agg": "count", **({"filter": f} if (f := condition("per_filter")) else {})}
         elif spec is not None and spec.field != "none" and form.get("field"):
             measure["field"] = form["field"].strip()
         widget["measures"] = [measure]
@@ -135,7 +189,7 @@ def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
         widget["group"] = group
     if kind.across and (across := _group(form, "across")):
         widget["across"] = across
-    if (filt := _json(form, "filter")) is not None:
+    if (filt := condition("filter")) is not None:
         widget["filter"] = filt
     if form.get("date"):
         widget["date"] = form["date"].strip()
@@ -164,9 +218,8 @@ def form_values(widget: dict) -> dict[str, Any]:
            "label-en": label.get("en", "") if isinstance(label, dict) else (label or ""),
            "label-zh": label.get("zh", "") if isinstance(label, dict) else "",
            "agg": m.get("agg", "count"), "field": m.get("field", ""),
-           "of_filter": json.dumps(m["of"]["filter"], ensure_ascii=False) if m.get("of", {}).get("filter") else "",
-           "per_filter": json.dumps(m["per"]["filter"], ensure_ascii=False) if m.get("per", {}).get("filter") else "",
-           "filter": json.dumps(widget["filter"], ensure_ascii=False) if widget.get("filter") else "",
+           "of_filter": (m.get("of") or {}).get("filter"), "per_filter": (m.get("per") or {}).get("filter"),
+           "filter": widget.get("filter"),
            "date": widget.get("date", ""), "compare": widget.get("compare", False),
            "target": (widget.get("target") or {}).get("value", ""),
            "better": (widget.get("target") or {}).get("better", "higher"),

@@ -26,7 +26,7 @@ from ..design.edits import EditError
 from ..design.settings_form import suggested_key
 from ..errors import FormloomError
 from .dashboards import _view, period_names
-from .designer import _edit_documents, _label_from_form, load_design, load_state
+from .designer import _condition_fields, _edit_documents, _label_from_form, load_design, load_state, worded
 from .helpers import catalog, current_actor, db, lang, zone_for
 
 bp = Blueprint("dashboard_builder", __name__)
@@ -130,11 +130,36 @@ def layout(app_key: str, key: str, widget_key: str):
 
 # -- one widget: the form and its live preview ----------------------------------------------------
 
-def _form_context(place, state, key: str, values: dict, widget_key: str | None) -> dict:
-    entity = values.get("entity") or (state.app["entities"][0]["key"] if state.app.get("entities") else "")
+def _entity_key(state, values) -> str:
+    return values.get("entity") or (state.app["entities"][0]["key"] if state.app.get("entities") else "")
+
+
+def _entity_doc(state, entity_key: str) -> dict | None:
+    return next((e for e in state.app.get("entities", []) if e.get("key") == entity_key), None)
+
+
+def _builder_fields(state, entity_key: str) -> list:
+    """What a widget's conditions may test: the designer's fields for conditions (the entity's
+    fields, its stage, the app's people for user fields)."""
+    return _condition_fields(state, entity_key) if _entity_doc(state, entity_key) is not None else []
+
+
+def _conditions(state, form) -> tuple[dict, list]:
+    """The widget's conditions as its condition builders posted them, and their located problems."""
+    entity_key = _entity_key(state, form)
+    return widget_form.read_conditions(form, _builder_fields(state, entity_key), _entity_doc(state, entity_key),
+                                       gettext=worded, lang=lang())
+
+
+def _form_context(place, state, key: str, values: dict, widget_key: str | None, posted=None,
+                  condition_problems=()) -> dict:
+    entity = _entity_key(state, values)
     names = variable_names()
     variables = widget_form.variable_choices(state.app, entity, lang(), names)
     return dict(place=place, state=state, board=edits.dashboard(state.documents, key), values=values,
+                condition_fields=_builder_fields(state, entity), posted=posted,
+                condition_problems={p: [x for x in condition_problems if x.where.startswith(p + "-")]
+                                    for p in widget_form.CONDITIONS},
                 widget_key=widget_key, kinds=widget_form.kind_choices(lang()), aggs=widget_form.agg_choices(lang()),
                 entities=[(e["key"], e.get("label")) for e in state.app.get("entities", [])],
                 groupable=widget_form.groupable(variables), numbers=[v for v in variables if v.kind == "number"],
@@ -166,16 +191,20 @@ def widget(app_key: str, key: str, widget_key: str | None = None):
 @bp.post("/apps/<app_key>/design/dashboards/<key>/widgets/<widget_key>")
 def save_widget(app_key: str, key: str, widget_key: str | None = None):
     place = load_design(app_key)
+    state = load_state(app_key)
     form = request.form.to_dict()
     if widget_key is None and not form.get("key") and form.get("label-en"):
         form["key"] = suggested_key(form["label-en"])
+    conditions, problems = _conditions(state, request.form)
     try:
-        doc = widget_form.parse_widget(form, widget_key)
+        if problems:
+            raise widget_form.FormProblem("filter", "A condition cannot be used as it is; the marked rows say why.")
+        doc = widget_form.parse_widget(form, widget_key, conditions)
         _edit_documents(place, lambda docs: edits.put_widget(docs, key, doc, replacing=widget_key))
     except (widget_form.FormProblem, EditError) as problem:
-        state = load_state(app_key)
         message = _(problem.args[0] if isinstance(problem, widget_form.FormProblem) else problem.message)
-        return render_template("designer/widget.html", **_form_context(place, state, key, form, widget_key),
+        return render_template("designer/widget.html",
+                               **_form_context(place, state, key, form, widget_key, request.form, problems),
                                error=message, error_at=getattr(problem, "name", None),
                                preview=None), 422
     return _back(app_key, key, f"#w-{doc['key']}")
@@ -187,15 +216,23 @@ def preview(app_key: str, key: str):
     place = load_design(app_key)
     state = load_state(app_key)
     return render_template("designer/_widget_preview.html",
-                           preview=_preview(place, state, key, request.args.to_dict(), request.args.get("widget") or None))
+                           preview=_preview(place, state, key, request.args.to_dict(), request.args.get("widget") or None,
+                                            request.args))
 
 
-def _preview(place, state, key: str, values: dict, widget_key: str | None) -> dict:
+def _preview(place, state, key: str, values: dict, widget_key: str | None, posted=None) -> dict:
     """{"problems": [...]} or {"view": WidgetView}: the form's widget checked against the draft,
-    then computed on the live app (a widget over fields not yet published shows after publishing)."""
+    then computed on the live app (a widget over fields not yet published shows after publishing).
+    `posted`: the form with its condition builders (None: the widget's own conditions, in `values`)."""
     values = {**values, "key": widget_key or values.get("key") or "preview"}
+    if posted is not None:
+        conditions, problems = _conditions(state, posted)
+        if problems:
+            return {"problems": [p.message for p in problems]}
+    else:
+        conditions = {name: values.get(name) for name in widget_form.CONDITIONS}
     try:
-        doc = widget_form.parse_widget(values, widget_key)
+        doc = widget_form.parse_widget(values, widget_key, conditions)
     except widget_form.FormProblem as problem:
         return {"problems": [_(problem.args[0])]}
     board = {**edits.dashboard(state.documents, key), "widgets": [doc]}
