@@ -242,7 +242,8 @@ def _attained(conn, viewer: Viewer, dashboard: DashboardDef, view: WidgetView) -
     if not takes_targets(view.widget) or not months:
         return view
     view.personal_target = target_for(conn, viewer.app.key, dashboard.key, view.widget.key, months,
-                                      counted_people(conn, viewer, view.widget))
+                                      counted_people(conn, viewer, view.widget),
+                                      team_of=lambda manager: reports_of(conn, manager))
     if view.personal_target:
         view.attainment = (view.data.value or 0) / view.personal_target
     return view
