@@ -31,6 +31,7 @@ from ..store.tables import records, stage_history
 from .filters import compile_filter, day_bound
 from .model import GroupDef, MeasureDef, WidgetDef
 from .periods import Period, bucket_label, buckets, next_bucket
+from .related import widget_entity
 from .variables import expression, variable_kind
 
 MEDIAN_ROWS = 200_000
@@ -154,6 +155,8 @@ def _aggregate(v: Viewer, entity: EntityDef, m: MeasureDef) -> ColumnElement:
     if m.agg == "count":
         return func.count(case((cond, 1))) if cond is not None else func.count()
     value = expression(v.dialect, entity, m.field)
+    if m.weighted:
+        value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
     if cond is not None:
         value = case((cond, value))
     if m.agg == "count_distinct":
@@ -287,7 +290,7 @@ def _key(value: Any) -> Any:
 # -- running a widget ------------------------------------------------------------------------------------------
 
 def run_widget(v: Viewer, widget: WidgetDef) -> WidgetData:
-    entity = v.app.entity(widget.entity)
+    entity = widget_entity(v.app, widget)
     data = WidgetData(widget.key, widget.type, widget.format, [m.label.get(v.lang) for m in widget.measures],
                       group_by=widget.group.by if widget.group else None)
     if widget.type == "records":
@@ -395,6 +398,8 @@ def _in_order(v: Viewer, entity: EntityDef, widget: WidgetDef, found: dict) -> l
 def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureDef, where: list,
                     group_expr: ColumnElement | None) -> dict | None:
     value = expression(v.dialect, entity, m.field)
+    if m.weighted:
+        value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
     conds = [value.is_not(None)]
     if m.filter is not None:
         conds.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone))
@@ -450,6 +455,6 @@ def list_records(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list:
 
 def count_matching(v: Viewer, widget: WidgetDef) -> int:
     """How many records a widget's filters, scope and period let through (drill-down checks)."""
-    entity = v.app.entity(widget.entity)
+    entity = widget_entity(v.app, widget)
     return v.conn.execute(select(func.count()).select_from(records)
                           .where(*base_where(v, entity, widget, v.period))).scalar_one()

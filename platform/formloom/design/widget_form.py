@@ -14,6 +14,7 @@ from ..dashboards.filters import filter_problems
 from ..dashboards.kinds import MEASURE_KINDS, WIDGET_KINDS
 from ..dashboards.model import FORMATS
 from ..dashboards.periods import BUCKETS
+from ..dashboards.related import RELATED_VARIABLES
 from ..dashboards.variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
 from ..definitions.schema_check import KEY_PATTERN
 from . import condition_builder as cb
@@ -54,7 +55,7 @@ def variable_choices(app_doc: dict, entity_key: str, lang: str, names: Mapping[s
         return []
     fields = {f["key"]: f for f in entity.get("fields", []) if isinstance(f, dict) and "key" in f}
     out = [Choice(k, names.get(k, k), kind) for k, (kind, sources) in RECORD_VARIABLES.items()
-           if "records" in sources]
+           if "records" in sources and k not in RELATED_VARIABLES]
     for key, f in fields.items():
         kind = variable_kind(fields, key, "records")
         if kind is not None and kind != "list":

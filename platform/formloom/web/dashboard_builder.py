@@ -40,7 +40,7 @@ def _require_login():
 
 def variable_names() -> dict[str, str]:
     return {"$stage": _("Stage"), "$owner": _("Owner"), "$created": _("Created"), "$updated": _("Updated"),
-            "$stage_entered": _("Entered the stage")}
+            "$stage_entered": _("Entered the stage"), "$probability": _("Stage probability")}
 
 
 def bucket_names() -> dict[str, str]:
