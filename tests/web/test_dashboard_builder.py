@@ -149,3 +149,33 @@ def test_a_condition_a_dashboard_cannot_count_is_refused_at_its_row_in_the_admin
         assert row.index(said) < row.index("</li>")                  # said at the second row, the one asking it
         preview = admin.get(f"{board}/preview", query_string={"type": "number", "entity": "deal", "agg": "count", **rows})
         assert said in preview.get_data(as_text=True)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_editing_a_widget_keeps_what_the_form_does_not_show(site):
+    """The shop's "By stage" bar gets a second measure, a related-records link and a sort in its
+    document; saved again from the form (with a condition on the related count) it keeps them."""
+    from formloom.design import drafts
+    admin = client_for(site, "admin@example.com")
+    board = f"{BASE}/board"
+    db = site.extensions["formloom.db"]
+    with db.write() as conn:
+        draft = drafts.open_draft(conn, "shop", None)
+        docs = draft.documents
+        widget = next(w for w in docs["dashboards"]["board"]["widgets"] if w["key"] == "by_stage")
+        widget["measures"].append({"key": "amount", "agg": "sum", "field": "amount", "weighted": True})
+        widget["related"] = {"entity": "deal", "via": "account"}
+        drafts.save_draft(conn, "shop", docs, draft.revision, None)
+    form = admin.get(f"{board}/widgets/by_stage").get_data(as_text=True)
+    assert '<option value="$related_count">Related records</option>' in form      # the widget counts related records
+    rows = builder_rows("filter", [("$owner", "eq", ["1"])])
+    answer = post(admin, f"{board}/widgets/by_stage", {"type": "bar", "entity": "deal", "agg": "count",
+                                                       "group_by": "$stage", "label-en": "By stage", **rows}, board)
+    assert answer.status_code == 303, answer.get_data(as_text=True)[:3000]
+    with db.read() as conn:
+        saved = next(w for w in drafts.load_draft(conn, "shop").documents["dashboards"]["board"]["widgets"]
+                     if w["key"] == "by_stage")
+    assert saved["related"] == {"entity": "deal", "via": "account"}
+    assert saved["measures"][1] == {"key": "amount", "agg": "sum", "field": "amount", "weighted": True}
+    assert saved["measures"][0]["label"] == {"en": "Deals", "zh": "交易数"}
+    assert saved["filter"] == {"==": [{"var": "$owner"}, 1]}

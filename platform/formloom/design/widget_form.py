@@ -230,3 +230,27 @@ def form_values(widget: dict) -> dict[str, Any]:
         g = widget.get(part) or {}
         out[f"{part}_by"], out[f"{part}_bucket"] = g.get("by", ""), g.get("bucket", "")
     return out
+
+
+#: what a widget may say that the form does not edit, kept when the form saves it again
+UNEDITED = ("source", "sort", "columns", "mine", "related")
+MEASURE_UNEDITED = ("key", "label", "weighted")
+
+
+def keep_unedited(old: Mapping[str, Any] | None, new: dict) -> dict:
+    """`new` (what the form posted for a widget being edited) with what only its document says:
+    its source, sort, columns, related records, the first measure's key, label and weighting, and
+    the measures after the first where its kind still shows several."""
+    if not old:
+        return new
+    out = dict(new)
+    for key in UNEDITED:
+        if key in old and key not in out:
+            out[key] = old[key]
+    old_measures = [m for m in old.get("measures") or [] if isinstance(m, dict)]
+    if out.get("measures") and old_measures:
+        first = {**{k: v for k, v in old_measures[0].items() if k in MEASURE_UNEDITED}, **out["measures"][0]}
+        kind = WIDGET_KINDS.get(out.get("type") or "")
+        more = old_measures[1:kind.measures] if kind is not None else []
+        out["measures"] = [first, *more]
+    return out
