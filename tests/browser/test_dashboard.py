@@ -119,6 +119,11 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     expect(board.nth(0)).to_contain_text("250,000")
     # charts are drawn, and their tables hold the same numbers
     expect(page.locator("#widget-pipeline canvas")).to_be_visible()
+    ticks = page.evaluate("Chart.getChart(document.querySelector('#widget-pipeline canvas'))"
+                          ".scales.y.ticks.map(t => t.label)")
+    assert "¥80,000" in ticks and all(t.startswith("¥") for t in ticks)     # money: the currency on the axis
+    page.click("#widget-pipeline summary")
+    expect(page.locator("#widget-pipeline table")).to_contain_text("¥80,000.00")   # and in the table beside it
     funnel = page.locator("#widget-funnel tbody tr")       # 4 deals created this month; 3 reached a proposal
     expect(funnel.nth(0)).to_contain_text("4")
     expect(funnel.nth(2)).to_contain_text("3")
