@@ -129,7 +129,8 @@ def read_conditions(form: Any, fields: list[cb.BuilderField], entity_doc: Mappin
     for prefix in CONDITIONS:
         logic, found = cb.from_form(form, prefix, fields, gettext=gettext)
         if not found and logic is not None:
-            found = list(sql_refusals(logic, prefix, fields, entity_fields, source, gettext, lang))
+            as_json = form.get(f"{prefix}-source") == "json"      # then the rows are not on the page
+            found = list(sql_refusals(logic, prefix, [] if as_json else fields, entity_fields, source, gettext, lang))
         problems += found
         out[prefix] = logic
     return out, problems
@@ -138,16 +139,21 @@ def read_conditions(form: Any, fields: list[cb.BuilderField], entity_doc: Mappin
 def sql_refusals(logic: Any, prefix: str, fields: list[cb.BuilderField], entity_fields: Mapping[str, Mapping],
                  source: str, gettext=_english, lang: str = "en") -> Iterator[cb.BuilderProblem]:
     """Where a condition asks what a dashboard cannot count in SQL: at the row's operator when
-    the builder shows it as rows, else at its JSON."""
-    tree = cb.to_builder(logic, fields)
+    the builder shows it as rows (given the `fields` it shows), else at its JSON."""
+    tree = cb.to_builder(logic, fields) if fields else None
     if tree is None:
         for sentence in filter_problems(logic, entity_fields, source):
             yield cb.BuilderProblem(f"{prefix}-json", gettext("A dashboard cannot count with this condition: it %(problem)s.",
                                                               problem=sentence))
         return
     for row in _rows(tree):
-        if next(filter_problems(cb.to_logic_item(row), entity_fields, source), None) is not None:
-            op = cb.OPERATORS[row.op]
+        op = cb.OPERATORS[row.op]
+        moment = RECORD_VARIABLES.get(row.field, ("",))[0] == "timestamp" and op.logic in ("==", "!=", "in")
+        if moment:
+            yield cb.BuilderProblem(f"{prefix}-{row.id}-op", gettext(
+                "A moment is compared with a day using more or less than, not with “%(operator)s”.",
+                operator=op.text(lang)))
+        elif next(filter_problems(cb.to_logic_item(row), entity_fields, source), None) is not None:
             yield cb.BuilderProblem(f"{prefix}-{row.id}-op", gettext(
                 "A dashboard cannot count records with “%(operator)s”; choose is, is not, is one of, "
                 "or (for numbers and dates) more or less than.", operator=op.text(lang)))
