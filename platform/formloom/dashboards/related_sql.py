@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, literal, null, select
+from sqlalchemy import ColumnElement, Float, case, cast, func, literal, null, select, text
 
 from ..definitions.model import EntityDef
-from ..store.expressions import field_expr
+from ..store.expressions import _literal_key, field_expr
 from ..store.tables import UtcDateTime, records
 
 
@@ -23,7 +23,9 @@ def related_expression(dialect: str, entity: EntityDef, name: str) -> ColumnElem
     if via is None:
         raise KeyError(name)             # the checks ask for `related` before a widget uses these
     rel = records.alias("rel")
-    where = (rel.c.app_key == getattr(entity, "app_key", ""), rel.c.entity_key == related.key,
+    # app and entity as literals, so the reference field's partial expression index applies
+    where = (text(f"rel.app_key = '{_literal_key(getattr(entity, 'app_key', ''))}' "
+                  f"AND rel.entity_key = '{_literal_key(related.key)}'"),
              rel.c.deleted_at.is_(None), field_expr(dialect, via, rel.c.data) == records.c.id)
     if name == "$related_count":
         return select(func.count()).where(*where).scalar_subquery()
