@@ -83,6 +83,7 @@ def test_the_manager_board_has_the_issues_metrics(demo):
     forecast = shown["forecast"][1]
     weighted, amount = (sum(r.values[i] or 0 for r in forecast.rows) for i in (0, 1))
     assert 0 < weighted < amount                        # amount x a probability below 100% for open deals
+    assert max(r.key for r in forecast.rows) > "2026-06"     # expected closes after today have their months
     assert [s.strip() for s in shown["leaderboard"][1].series][-1] == "Follow-ups"
     first = shown["first_follow_up_24h"][1].value
     assert 0 <= first <= 1
