@@ -153,8 +153,8 @@ def test_a_condition_a_dashboard_cannot_count_is_refused_at_its_row_in_the_admin
 
 @time_machine.travel(NOW, tick=False)
 def test_editing_a_widget_keeps_what_the_form_does_not_show(site):
-    """The shop's "By stage" bar gets a second measure, a related-records link and a sort in its
-    document; saved again from the form (with a condition on the related count) it keeps them."""
+    """The shop's "By stage" bar gets a second, weighted measure in its document; saved again
+    from the form (with a condition on the owner) it keeps it, and the first measure's label."""
     from formloom.design import drafts
     admin = client_for(site, "admin@example.com")
     board = f"{BASE}/board"
@@ -164,10 +164,7 @@ def test_editing_a_widget_keeps_what_the_form_does_not_show(site):
         docs = draft.documents
         widget = next(w for w in docs["dashboards"]["board"]["widgets"] if w["key"] == "by_stage")
         widget["measures"].append({"key": "amount", "agg": "sum", "field": "amount", "weighted": True})
-        widget["related"] = {"entity": "deal", "via": "account"}
         drafts.save_draft(conn, "shop", docs, draft.revision, None)
-    form = admin.get(f"{board}/widgets/by_stage").get_data(as_text=True)
-    assert '<option value="$related_count">Related records</option>' in form      # the widget counts related records
     rows = builder_rows("filter", [("$owner", "eq", ["1"])])
     answer = post(admin, f"{board}/widgets/by_stage", {"type": "bar", "entity": "deal", "agg": "count",
                                                        "group_by": "$stage", "label-en": "By stage", **rows}, board)
@@ -175,7 +172,34 @@ def test_editing_a_widget_keeps_what_the_form_does_not_show(site):
     with db.read() as conn:
         saved = next(w for w in drafts.load_draft(conn, "shop").documents["dashboards"]["board"]["widgets"]
                      if w["key"] == "by_stage")
-    assert saved["related"] == {"entity": "deal", "via": "account"}
     assert saved["measures"][1] == {"key": "amount", "agg": "sum", "field": "amount", "weighted": True}
     assert saved["measures"][0]["label"] == {"en": "Deals", "zh": "交易数"}
     assert saved["filter"] == {"==": [{"var": "$owner"}, 1]}
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_widget_counts_related_records_and_weights_by_probability_from_the_form(site):
+    admin = client_for(site, "admin@example.com")
+    board = f"{BASE}/board"
+    form = admin.get(f"{board}/widgets/new?entity=account").get_data(as_text=True)
+    assert '<option value="deal.account" >Deal · Account</option>' in form         # deals point at accounts
+    assert '<option value="$related_count"' not in form                             # offered once related is picked
+    form = admin.get(f"{board}/widgets/new?entity=account&related=deal.account").get_data(as_text=True)
+    assert '<option value="$related_count" data-kind="number" >Related records</option>' in form
+    rows = builder_rows("filter", [("$last_activity_days", "gte", ["30"])])
+    stale = {"type": "number", "entity": "account", "related": "deal.account", "agg": "count",
+             "label-en": "Quiet accounts", **rows}
+    preview = admin.get(f"{board}/preview", query_string=stale).get_data(as_text=True)
+    assert re.search(r'class="big-number[^"]*"[^>]*>\s*2\s*<', preview)   # bolt and core: no deal for 30 days
+    assert post(admin, f"{board}/widgets/new", stale, board).status_code == 303
+    weighted = {"type": "number", "entity": "deal", "agg": "sum", "field": "amount", "weighted": "1",
+                "label-en": "Weighted pipeline"}
+    assert post(admin, f"{board}/widgets/new", weighted, board).status_code == 303
+    from formloom.design import drafts
+    with site.extensions["formloom.db"].read() as conn:
+        widgets = {w["key"]: w for w in drafts.load_draft(conn, "shop").documents["dashboards"]["board"]["widgets"]}
+    assert widgets["quiet_accounts"]["related"] == {"entity": "deal", "via": "account"}
+    assert widgets["quiet_accounts"]["filter"] == {">=": [{"var": "$last_activity_days"}, 30]}
+    assert widgets["weighted_pipeline"]["measures"] == [{"agg": "sum", "weighted": True, "field": "amount"}]
+    bad = post(admin, f"{board}/widgets/new", {**stale, "related": "deal", "label-en": "Odd"}, board)
+    assert bad.status_code == 422 and "Pick the related records from the list." in bad.get_data(as_text=True)

@@ -48,14 +48,29 @@ def agg_choices(lang: str) -> list[Choice]:
     return [Choice(m.name, _text(m.label, lang), m.field) for m in MEASURE_KINDS.values()]
 
 
-def variable_choices(app_doc: dict, entity_key: str, lang: str, names: Mapping[str, str]) -> list[Choice]:
-    """The entity's fields and the record variables ($stage, $owner, $created ...) with their kinds."""
+def related_choices(app_doc: dict, entity_key: str, lang: str) -> list[Choice]:
+    """The (entity, reference field) pairs whose records point at one record of `entity_key`,
+    as "entity.field": what a widget's `related` may name."""
+    out = []
+    for e in app_doc.get("entities", []):
+        for f in e.get("fields", []) if isinstance(e, dict) else []:
+            if (isinstance(f, dict) and f.get("type") == "reference" and f.get("entity") == entity_key
+                    and not f.get("multiple") and "key" in f and "key" in e):
+                out.append(Choice(f"{e['key']}.{f['key']}",
+                                  f"{_text(e.get('label'), lang) or e['key']} · {_text(f.get('label'), lang) or f['key']}"))
+    return out
+
+
+def variable_choices(app_doc: dict, entity_key: str, lang: str, names: Mapping[str, str],
+                     related: bool = False) -> list[Choice]:
+    """The entity's fields and the record variables ($stage, $owner, $created ...) with their kinds
+    (the related-record counts when the widget names its `related` records)."""
     entity = next((e for e in app_doc.get("entities", []) if e.get("key") == entity_key), None)
     if entity is None:
         return []
     fields = {f["key"]: f for f in entity.get("fields", []) if isinstance(f, dict) and "key" in f}
     out = [Choice(k, names.get(k, k), kind) for k, (kind, sources) in RECORD_VARIABLES.items()
-           if "records" in sources and k not in RELATED_VARIABLES]
+           if "records" in sources and (related or k not in RELATED_VARIABLES)]
     for key, f in fields.items():
         kind = variable_kind(fields, key, "records")
         if kind is not None and kind != "list":
@@ -182,9 +197,17 @@ def parse_widget(form: Mapping[str, str], key: str | None = None, conditions: Ma
     label = {code: (form.get(f"label-{code}") or "").strip()[:200] for code in LANGS}
     widget: dict[str, Any] = {"key": key, "type": kind.name, "entity": (form.get("entity") or "").strip(),
                               "label": {k: v for k, v in label.items() if v} or key}
+    related = (form.get("related") or "").strip()
+    if related:
+        entity_key, _dot, via = related.partition(".")
+        if not (KEY.match(entity_key) and KEY.match(via)):
+            raise FormProblem("related", "Pick the related records from the list.")
+        widget["related"] = {"entity": entity_key, "via": via}
     if kind.measures:
         agg = form.get("agg") or "count"
         measure: dict[str, Any] = {"agg": agg}
+        if form.get("weighted") and agg in ("sum", "avg"):
+            measure["weighted"] = True
         spec = MEASURE_KINDS.get(agg)
         if spec is not None and spec.field == "parts":
             measure["of"] = {"agg": "count", **({"filter": f} if (f := condition("of_filter")) else {})}
@@ -231,6 +254,8 @@ def form_values(widget: dict) -> dict[str, Any]:
            "target": (widget.get("target") or {}).get("value", ""),
            "better": (widget.get("target") or {}).get("better", "higher"),
            "format": widget.get("format", "number"), "limit": widget.get("limit", ""),
+           "weighted": bool(m.get("weighted")),
+           "related": f"{widget['related']['entity']}.{widget['related']['via']}" if widget.get("related") else "",
            "width": str(widget.get("width", 1))}
     for part in ("group", "across"):
         g = widget.get(part) or {}
@@ -239,8 +264,8 @@ def form_values(widget: dict) -> dict[str, Any]:
 
 
 #: what a widget may say that the form does not edit, kept when the form saves it again
-UNEDITED = ("source", "sort", "columns", "mine", "related")
-MEASURE_UNEDITED = ("key", "label", "weighted")
+UNEDITED = ("source", "sort", "columns", "mine")
+MEASURE_UNEDITED = ("key", "label")
 
 
 def keep_unedited(old: Mapping[str, Any] | None, new: dict) -> dict:

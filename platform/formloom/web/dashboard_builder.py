@@ -42,7 +42,9 @@ def _require_login():
 
 def variable_names() -> dict[str, str]:
     return {"$stage": _("Stage"), "$owner": _("Owner"), "$created": _("Created"), "$updated": _("Updated"),
-            "$stage_entered": _("Entered the stage"), "$probability": _("Stage probability")}
+            "$stage_entered": _("Entered the stage"), "$probability": _("Stage probability"),
+            "$related_count": _("Related records"), "$first_related_hours": _("Hours to the first related record"),
+            "$last_activity_days": _("Days since the last activity")}
 
 
 def bucket_names() -> dict[str, str]:
@@ -140,7 +142,7 @@ def _entity_doc(state, entity_key: str) -> dict | None:
     return next((e for e in state.app.get("entities", []) if e.get("key") == entity_key), None)
 
 
-def _builder_fields(state, entity_key: str, old: dict | None = None) -> list:
+def _builder_fields(state, entity_key: str, old: dict | None = None, related: bool = False) -> list:
     """What a widget's conditions may test: the designer's fields for conditions (the entity's
     fields, its stage, the app's people for user fields), the record's owner and dates and its
     stage's probability, and what only some widgets have: related-record counts (`related`) and
@@ -154,7 +156,7 @@ def _builder_fields(state, entity_key: str, old: dict | None = None) -> list:
         cb.BuilderField("$probability", _("Stage probability"), "number")]
     with db().read() as conn:
         fields = cb.with_options(fields, "$user", members_of(conn, state.app_key))
-    if old and old.get("related"):
+    if related or (old and old.get("related")):
         fields += [cb.BuilderField("$related_count", _("Related records"), "number"),
                    cb.BuilderField("$first_related_hours", _("Hours to the first related record"), "number"),
                    cb.BuilderField("$last_activity_days", _("Days since the last activity"), "number")]
@@ -180,7 +182,8 @@ def _conditions(state, form, old: dict | None = None) -> tuple[dict, list]:
     """The widget's conditions as its condition builders posted them, and their located problems."""
     entity_key = _entity_key(state, form)
     source = (old or {}).get("source", "records")
-    return widget_form.read_conditions(form, _builder_fields(state, entity_key, old), _entity_doc(state, entity_key),
+    fields = _builder_fields(state, entity_key, old, related=bool(form.get("related")))
+    return widget_form.read_conditions(form, fields, _entity_doc(state, entity_key),
                                        source=source, gettext=worded, lang=lang())
 
 
@@ -188,9 +191,11 @@ def _form_context(place, state, key: str, values: dict, widget_key: str | None, 
                   condition_problems=()) -> dict:
     entity = _entity_key(state, values)
     names = variable_names()
-    variables = widget_form.variable_choices(state.app, entity, lang(), names)
+    related = bool(values.get("related"))
+    variables = widget_form.variable_choices(state.app, entity, lang(), names, related=related)
     return dict(place=place, state=state, board=edits.dashboard(state.documents, key), values=values,
-                condition_fields=_builder_fields(state, entity, _old_widget(state, key, widget_key)), posted=posted,
+                condition_fields=_builder_fields(state, entity, _old_widget(state, key, widget_key), related),
+                posted=posted, related_choices=widget_form.related_choices(state.app, entity, lang()),
                 condition_problems={p: [x for x in condition_problems if x.where.startswith(p + "-")]
                                     for p in widget_form.CONDITIONS},
                 widget_key=widget_key, kinds=widget_form.kind_choices(lang()), aggs=widget_form.agg_choices(lang()),
@@ -216,6 +221,8 @@ def widget(app_key: str, key: str, widget_key: str | None = None):
         values["entity"] = request.args["entity"][:64]
     if request.args.get("type") in WIDGET_KINDS:
         values["type"] = request.args["type"]
+    if "related" in request.args:              # ... and when the related records change (their counts are choices)
+        values["related"] = request.args["related"][:130]
     return render_template("designer/widget.html", **_form_context(place, state, key, values, widget_key),
                            preview=_preview(place, state, key, values, widget_key))
 
