@@ -26,12 +26,16 @@
     type.addEventListener("change", sync);
     agg.addEventListener("change", sync);
     var entity = form.querySelector("#w-entity");
-    entity.addEventListener("change", function () {
+    var related = form.querySelector("#w-related");
+    function reload(withRelated) {       // the fields offered depend on the entity and its related records
       var url = new URL(window.location.href);
       url.searchParams.set("entity", entity.value);
       url.searchParams.set("type", type.value);
+      if (withRelated && related) { url.searchParams.set("related", related.value); } else { url.searchParams.delete("related"); }
       window.location.assign(url.toString());
-    });
+    }
+    entity.addEventListener("change", function () { reload(false); });
+    if (related) { related.addEventListener("change", function () { reload(true); }); }
     sync();
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }

@@ -5,15 +5,19 @@
   "use strict";
   var PALETTE = ["#2160d6", "#1a7a43", "#d9822b", "#8e44ad", "#c62a2a", "#16a2b8", "#7f8c8d", "#b8860b", "#2c3e50", "#e84393"];
 
-  function formatter(format, lang) {
+  /* How a series' numbers read on its axis and in its tooltips; `symbol` is the currency sign of a
+     money series (the server's, so the chart, its table and the cards agree: ¥1,234,567). */
+  function formatter(format, lang, symbol) {
     var locale = lang === "zh" ? "zh-CN" : "en";
     return function (value) {
       if (value === null || value === undefined) { return "—"; }
       if (format === "percent") { return new Intl.NumberFormat(locale, {style: "percent", maximumFractionDigits: 1}).format(value); }
       if (format === "days") { return new Intl.NumberFormat(locale, {maximumFractionDigits: 1}).format(value) + (lang === "zh" ? " 天" : " d"); }
-      return new Intl.NumberFormat(locale, {maximumFractionDigits: format === "money" ? 0 : 2}).format(value);
+      var text = new Intl.NumberFormat(locale, {maximumFractionDigits: format === "money" ? 0 : 2}).format(Math.abs(value));
+      return (value < 0 ? "-" : "") + (format === "money" && symbol ? symbol : "") + text;
     };
   }
+  function seriesFormatter(s, lang) { return s ? formatter(s.format, lang, s.symbol) : formatter("number", lang); }
 
   function draw(canvas) {
     var source = document.getElementById(canvas.getAttribute("data-chart"));
@@ -30,7 +34,7 @@
         yAxisID: !round && i > 0 && s.format !== spec.series[0].format ? "y2" : "y"
       };
     });
-    var format = formatter(spec.series[0] ? spec.series[0].format : "number", spec.lang);
+    var format = seriesFormatter(spec.series[0], spec.lang);
     var links = spec.links || [];
     var options = {
       responsive: true, maintainAspectRatio: false, animation: false,
@@ -43,7 +47,7 @@
       plugins: {legend: {display: round || spec.series.length > 1, position: "bottom"},
                 tooltip: {callbacks: {label: function (ctx) {
                   var s = spec.series[ctx.datasetIndex];
-                  return (s ? s.label + ": " : "") + formatter(s ? s.format : "number", spec.lang)(ctx.raw);
+                  return (s ? s.label + ": " : "") + seriesFormatter(s, spec.lang)(ctx.raw);
                 }}}}
     };
     if (!round) {
@@ -56,7 +60,7 @@
         var second = spec.series.filter(function (s) { return s.format !== spec.series[0].format; })[0];
         if (second) {
           options.scales.y2 = {beginAtZero: true, position: "right", grid: {drawOnChartArea: false},
-                               ticks: {callback: formatter(second.format, spec.lang)}};
+                               ticks: {callback: seriesFormatter(second, spec.lang)}};
         }
       }
     }

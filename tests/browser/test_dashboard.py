@@ -102,6 +102,9 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     page.click("nav.nav details.menu summary")
     page.click("nav.nav a:has-text('Sales dashboard')")
     expect(page).to_have_url(f"{base}/apps/crm/dashboards/sales")
+    expect(page.locator("#period")).to_have_value("last_30_days")      # the board opens on a rolling month
+    page.select_option("#period", "this_month")
+    expect(page).to_have_url(f"{base}/apps/crm/dashboards/sales?period=this_month")
     won = page.locator("#widget-won_amount .big-number")
     expect(won).to_have_text("¥350,000.00")                              # 100,000 + 250,000 this month
     expect(page.locator("#widget-won_count .big-number")).to_have_text("2")
@@ -116,6 +119,11 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     expect(board.nth(0)).to_contain_text("250,000")
     # charts are drawn, and their tables hold the same numbers
     expect(page.locator("#widget-pipeline canvas")).to_be_visible()
+    ticks = page.evaluate("Chart.getChart(document.querySelector('#widget-pipeline canvas'))"
+                          ".scales.y.ticks.map(t => t.label)")
+    assert "¥80,000" in ticks and all(t.startswith("¥") for t in ticks)     # money: the currency on the axis
+    page.click("#widget-pipeline summary")
+    expect(page.locator("#widget-pipeline table")).to_contain_text("¥80,000.00")   # and in the table beside it
     funnel = page.locator("#widget-funnel tbody tr")       # 4 deals created this month; 3 reached a proposal
     expect(funnel.nth(0)).to_contain_text("4")
     expect(funnel.nth(2)).to_contain_text("3")
@@ -140,7 +148,7 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     expect(won).to_have_text("¥100,000.00")
 
     # the same page on a phone
-    page.goto(f"{base}/apps/crm/dashboards/sales")
+    page.goto(f"{base}/apps/crm/dashboards/sales?period=this_month")
     page.set_viewport_size({"width": 375, "height": 800})
     expect(won).to_have_text("¥350,000.00")
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -153,7 +161,7 @@ def test_manager_and_rep_dashboards(live_server, page):  # noqa: F811
     with page.expect_navigation():
         page.click("form[action$='/logout'] button")
     login(page, base, "li@example.com")
-    page.goto(f"{base}/apps/crm/dashboards/sales")
+    page.goto(f"{base}/apps/crm/dashboards/sales?period=this_month")
     expect(won).to_have_text("¥100,000.00")
     expect(page.locator("#widget-won_count .big-number")).to_have_text("1")
     expect(page.locator("#widget-win_rate .big-number")).to_have_text("100.0%")

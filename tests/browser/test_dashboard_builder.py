@@ -1,6 +1,6 @@
 """The dashboard builder and drill-down in a real Chromium (axe checks every page): an
-admin adds a pivot to the CRM's sales dashboard, watching the live preview, and publishes
-it; the manager, in Chinese, clicks a bar of the pipeline chart and a step of the funnel
+admin adds a pivot to the CRM's sales dashboard, watching the live preview, and a number
+card filtered with the condition builder (the preview follows the rows), and publishes; the manager, in Chinese, clicks a bar of the pipeline chart and a step of the funnel
 and lands on the list of exactly those records; a rep's drill-down holds only their own
 deals. Screenshots at 1440 and 375 px go to docs/screenshots/."""
 from __future__ import annotations
@@ -69,6 +69,32 @@ def test_build_publish_and_drill_down(live_server, db, page):  # noqa: F811
     page.screenshot(path=str(SHOTS / "dashboard-builder-1440.png"), full_page=True)
     page.click("#save-widget")
     expect(page.locator("#w-deals_by_owner")).to_be_visible()
+
+    # a number card whose filter is built with the condition builder: amount at least 60,000
+    with page.expect_navigation():
+        page.click("#add-widget")
+    with page.expect_navigation():
+        page.select_option("#w-entity", "opportunity")              # the form reloads with its fields
+    expect(page.locator("#w-entity")).to_have_value("opportunity")
+    page.select_option("#w-type", "number")
+    page.fill("input[name=label-en]", "Big deals")
+    page.fill("input[name=label-zh]", "大单")
+    expect(page.locator("#widget-preview .big-number")).to_have_text("5")        # no condition yet: every deal
+    page.click("#cb-filter [data-cb-add=row]")
+    page.select_option("#cb-filter select[name=filter-1-field]", "amount")
+    page.select_option("#cb-filter select[name=filter-1-op]", "gte")
+    page.fill("#cb-filter input[name=filter-1-value]", "60000")
+    page.locator("#cb-filter input[name=filter-1-value]").dispatch_event("change")
+    expect(page.locator("#widget-preview .big-number")).to_have_text("3")        # 100,000, 250,000 and 80,000
+    expect(page.locator("#cb-filter [data-cb-json]")).to_have_text('{">=":[{"var":"amount"},60000]}')
+    page.set_viewport_size({"width": 375, "height": 800})
+    settle(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=str(SHOTS / "dashboard-builder-condition-375.png"), full_page=True)
+    page.set_viewport_size({"width": 1440, "height": 900})
+    with page.expect_navigation():
+        page.click("#save-widget")
+    expect(page.locator("#w-big_deals")).to_be_visible()
     page.click("#w-deals_by_owner button[value=up]")
     page.click("#to-publish")
     page.click("#publish button.primary")
@@ -82,6 +108,8 @@ def test_build_publish_and_drill_down(live_server, db, page):  # noqa: F811
     page.goto(f"{base}/apps/crm/dashboards/sales")
     expect(page.locator("#widget-deals_by_owner h2")).to_have_text("各负责人商机")
     expect(page.locator("#widget-deals_by_owner tfoot")).to_contain_text("5")
+    expect(page.locator("#widget-big_deals h2")).to_have_text("大单")
+    expect(page.locator("#widget-big_deals .big-number")).to_have_text("3")
     counts = chart_values(page, "pipeline", 1)               # the deals in each stage (the bars: their amounts)
     index = next(i for i, n in enumerate(counts) if n)
     click_bar(page, "#widget-pipeline canvas", index)

@@ -12,6 +12,7 @@ from ..definitions.schema_check import check_schema
 from ..definitions.wording import did_you_mean
 from .filters import filter_problems
 from .kinds import WIDGET_KINDS
+from .related import RELATED_VARIABLES
 from .variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
 
 NUMERIC_AGGS = ("sum", "avg", "min", "max", "median")
@@ -201,6 +202,39 @@ def _measure_problems(c: _Ctx, at: tuple, m: dict, fields: dict, source: str) ->
             yield c.problem(*at, "filter", message=f"This filter {sentence}.")
 
 
+def widget_related(c: _Ctx) -> Iterator[Problem]:
+    """`related` names an entity whose reference field points at the widget's entity, and a
+    widget that counts related records ($related_count ...) says which in `related`."""
+    import json
+    for i, w in widgets(c):
+        entity = c.entity(w)
+        if entity is None:
+            continue
+        related = w.get("related")
+        if isinstance(related, dict):
+            other = entity_named(c.app, related.get("entity"))
+            if other is None:
+                names = [e.get("key") for e in c.app.get("entities", []) if isinstance(e, dict)]
+                yield c.problem("widgets", i, "related", "entity", message=f"The app has no entity "
+                                f"{related.get('entity')!r}{did_you_mean(related.get('entity'), names)}.")
+                continue
+            via = fields_by_key(other).get(related.get("via"))
+            if via is None or via.get("type") != "reference" or via.get("entity") != w["entity"] or via.get("multiple"):
+                refs = [k for k, f in fields_by_key(other).items()
+                        if f.get("type") == "reference" and f.get("entity") == w["entity"] and not f.get("multiple")]
+                yield c.problem("widgets", i, "related", "via", message=(
+                    f"{related.get('via')!r} is not a field of {other['key']!r} that links one record to a "
+                    f"{w['entity']!r}" + (f"; use {', '.join(map(repr, refs))}." if refs else ".")))
+        elif any(f'"{name}"' in json.dumps(w) for name in RELATED_VARIABLES):
+            yield c.problem("widgets", i, message="This widget counts related records ($related_count, "
+                                                  "$first_related_hours or $last_activity_days): say which in "
+                                                  "'related', e.g. {\"entity\": \"task\", \"via\": \"project\"}.")
+        for j, m in indexed_dicts(w.get("measures")):
+            if m.get("weighted") and (m.get("agg") not in ("sum", "avg") or not c.has_workflow(entity)):
+                yield c.problem("widgets", i, "measures", j, "weighted", message="Only a sum or an average over an "
+                                "entity with a workflow can be weighted by the stage's probability.")
+
+
 def widget_filters(c: _Ctx) -> Iterator[Problem]:
     for i, w in widgets(c):
         if c.entity(w) is None or w.get("filter") is None:
@@ -210,7 +244,7 @@ def widget_filters(c: _Ctx) -> Iterator[Problem]:
 
 
 DASHBOARD_CHECKS: tuple[Check, ...] = (roles_exist, widget_keys_unique, widget_entities, widget_shapes,
-                                       widget_variables, widget_measures, widget_filters)
+                                       widget_variables, widget_measures, widget_related, widget_filters)
 
 
 def validate_dashboard(doc: Any, app_doc: dict | None, workflow_docs: dict, source: str) -> list[Problem]:

@@ -19,6 +19,7 @@ from ..store.tables import records, stage_history
 from .filters import compile_filter
 from .measures import NONE_KEY, Viewer, _from, _group, _labels, _thaw, base_where
 from .model import GroupDef, MeasureDef, WidgetDef
+from .related import widget_entity
 
 MAX_KEY = 200
 
@@ -41,7 +42,7 @@ def counted_measure(widget: WidgetDef) -> MeasureDef | None:
 
 def _measure_clause(v: Viewer, widget: WidgetDef) -> list:
     from .variables import expression
-    entity = v.app.entity(widget.entity)
+    entity = widget_entity(v.app, widget)
     m = counted_measure(widget)
     if m is None:
         return []
@@ -54,7 +55,7 @@ def _measure_clause(v: Viewer, widget: WidgetDef) -> list:
 
 
 def _group_clause(v: Viewer, widget: WidgetDef, group: GroupDef, key: str) -> ColumnElement[bool]:
-    expr, _order = _group(v, v.app.entity(widget.entity), widget, v.period, group)
+    expr, _order = _group(v, widget_entity(v.app, widget), widget, v.period, group)
     if key == NONE_KEY:
         return expr.is_(None)
     return cast(expr, String) == str(key)[:MAX_KEY]
@@ -76,7 +77,7 @@ def _funnel_clause(v: Viewer, widget: WidgetDef, step: str) -> ColumnElement[boo
 
 def drill_where(v: Viewer, widget: WidgetDef, cell: Cell) -> list:
     """The WHERE over `records` for the records behind `cell` of `widget`."""
-    entity = v.app.entity(widget.entity)
+    entity = widget_entity(v.app, widget)
     where = base_where(v, entity, widget, v.period)
     if widget.type == "records":
         return where
@@ -122,6 +123,6 @@ def _label(v: Viewer, widget: WidgetDef, group: GroupDef | None, key: Any) -> st
     if group is None:
         return str(key)
     from dataclasses import replace
-    entity = v.app.entity(widget.entity)
+    entity = widget_entity(v.app, widget)
     typed = int(key) if str(key).isdigit() else key
     return _labels(v, entity, replace(widget, group=group), [typed]).get(typed, str(key))

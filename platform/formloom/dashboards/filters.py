@@ -19,11 +19,14 @@ from sqlalchemy import ColumnElement, and_, false, literal, not_, or_
 from ..definitions.model import EntityDef
 from ..store import logic_sql
 from ..store.tables import UtcDateTime
+from .related import RELATED_VARIABLES, STAGE_VARIABLES
 from .variables import RECORD_VARIABLES, expression, variable_kind
 
 ORDERED = ("<", "<=", ">", ">=")
 TODAY = "$today"
 _HISTORY_ONLY = {k for k, (_kind, sources) in RECORD_VARIABLES.items() if sources == ("history",)}
+#: variables compiled here rather than by store.logic_sql (which knows $stage and $owner)
+_OWN_SQL = {"$created", "$updated", "$stage_entered", *RELATED_VARIABLES, *STAGE_VARIABLES}
 
 
 def filter_problems(logic: Any, fields: Mapping[str, Mapping], source: str) -> Iterator[str]:
@@ -113,7 +116,7 @@ def compile_filter(dialect: str, entity: EntityDef, logic: Any, today: date, zon
     name = _var_name(args)
     if op in ORDERED:
         return _ordered(dialect, entity, op, name, args[1], today, zone)
-    if name in _HISTORY_ONLY or name in ("$created", "$updated", "$stage_entered"):
+    if name in _HISTORY_ONLY or name in _OWN_SQL:
         column = expression(dialect, entity, name)
         values = list(args[1]) if op == "in" else [args[1]]
         hit = and_(column.is_not(None), or_(*[column == v for v in values])) if values else false()
@@ -124,7 +127,8 @@ def compile_filter(dialect: str, entity: EntityDef, logic: Any, today: date, zon
 def _ordered(dialect: str, entity: EntityDef, op: str, name: str, right: Any, today: date,
              zone: ZoneInfo) -> ColumnElement[bool]:
     column = expression(dialect, entity, name)
-    kind = variable_kind({f.key: f for f in entity.fields}, name, "history")
+    kind = RECORD_VARIABLES[name][0] if name in RECORD_VARIABLES else \
+        variable_kind({f.key: f for f in entity.fields}, name, "records")
     if kind == "number":
         compare = {"<": column < right, "<=": column <= right, ">": column > right, ">=": column >= right}[op]
         return and_(column.is_not(None), compare)

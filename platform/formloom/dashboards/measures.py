@@ -31,6 +31,7 @@ from ..store.tables import records, stage_history
 from .filters import compile_filter, day_bound
 from .model import GroupDef, MeasureDef, WidgetDef
 from .periods import Period, bucket_label, buckets, next_bucket
+from .related import widget_entity
 from .variables import expression, variable_kind
 
 MEDIAN_ROWS = 200_000
@@ -139,8 +140,9 @@ def _from(widget: WidgetDef):
 
 
 def _hinted(v: Viewer, widget: WidgetDef, stmt):
-    """Over the records alone, on SQLite: read the entity's dashboard index (dashboards.storage)."""
-    if widget.source != "records":
+    """Over the records alone, on SQLite: read the entity's dashboard index (dashboards.storage).
+    Not with related records: their subqueries read `records` too, and the hint names the first."""
+    if widget.source != "records" or widget.related is not None:
         return stmt
     from .storage import hint_for, use_index
     name = hint_for(v.conn, v.app.key, widget.entity)
@@ -154,6 +156,8 @@ def _aggregate(v: Viewer, entity: EntityDef, m: MeasureDef) -> ColumnElement:
     if m.agg == "count":
         return func.count(case((cond, 1))) if cond is not None else func.count()
     value = expression(v.dialect, entity, m.field)
+    if m.weighted:
+        value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
     if cond is not None:
         value = case((cond, value))
     if m.agg == "count_distinct":
@@ -208,7 +212,9 @@ def _group(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period | Non
     kind = variable_kind({f.key: f for f in entity.fields}, by, widget.source)
     if group.bucket:
         period = period or v.period
-        if not period.bounded:                 # "all": from the first value there is to today
+        if widget.date is None:                # the period does not apply: every value there is, future ones too
+            period = _data_span(v, entity, widget, column, kind, period, future=True)
+        elif not period.bounded:               # "all": from the first value there is to today
             period = _data_span(v, entity, widget, column, kind, period)
         starts = buckets(period, group.bucket, v.today)
         end = next_bucket(starts[-1], group.bucket)
@@ -234,22 +240,28 @@ def _bucket_search(column, kind: str, starts: list, zone: ZoneInfo):
                 else_=_bucket_search(column, kind, starts[mid:], zone))
 
 
-def _data_span(v: Viewer, entity: EntityDef, widget: WidgetDef, column, kind: str, period: Period) -> Period:
-    """The local days from the earliest value of `column` the widget can see to today."""
-    earliest = v.conn.execute(select(func.min(column)).select_from(_from(widget))
-                              .where(*base_where(v, entity, widget, period))).scalar()
-    start = v.today
-    if earliest is not None:
-        if kind == "date":
-            start = date.fromisoformat(str(earliest)[:10])
-        else:
-            from datetime import datetime, timezone
-            moment = earliest if isinstance(earliest, datetime) else \
-                datetime.fromisoformat(str(earliest).replace("Z", "+00:00").replace(" ", "T"))
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-            start = moment.astimezone(v.zone).date()
+def _data_span(v: Viewer, entity: EntityDef, widget: WidgetDef, column, kind: str, period: Period,
+               future: bool = False) -> Period:
+    """The local days from the earliest value of `column` the widget can see to today (`future`:
+    to the latest value when that is later, e.g. expected close dates)."""
+    earliest, latest = v.conn.execute(select(func.min(column), func.max(column)).select_from(_from(widget))
+                                      .where(*base_where(v, entity, widget, period))).one()
     from datetime import timedelta
-    return Period(period.key, min(start, v.today), v.today + timedelta(days=1), v.zone)
+    start = _local_day(v, kind, earliest) if earliest is not None else v.today
+    end = v.today
+    if future and latest is not None:
+        end = max(end, _local_day(v, kind, latest))
+    return Period(period.key, min(start, v.today), end + timedelta(days=1), v.zone)
+
+
+def _local_day(v: Viewer, kind: str, value) -> date:
+    if kind == "date":
+        return date.fromisoformat(str(value)[:10])
+    from datetime import datetime, timezone
+    moment = value if isinstance(value, datetime) else \
+        datetime.fromisoformat(str(value).replace("Z", "+00:00").replace(" ", "T"))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(v.zone).date()
 
 
 def _labels(v: Viewer, entity: EntityDef, widget: WidgetDef, keys: list) -> dict:
@@ -287,7 +299,7 @@ def _key(value: Any) -> Any:
 # -- running a widget ------------------------------------------------------------------------------------------
 
 def run_widget(v: Viewer, widget: WidgetDef) -> WidgetData:
-    entity = v.app.entity(widget.entity)
+    entity = widget_entity(v.app, widget)
     data = WidgetData(widget.key, widget.type, widget.format, [m.label.get(v.lang) for m in widget.measures],
                       group_by=widget.group.by if widget.group else None)
     if widget.type == "records":
@@ -395,6 +407,8 @@ def _in_order(v: Viewer, entity: EntityDef, widget: WidgetDef, found: dict) -> l
 def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureDef, where: list,
                     group_expr: ColumnElement | None) -> dict | None:
     value = expression(v.dialect, entity, m.field)
+    if m.weighted:
+        value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
     conds = [value.is_not(None)]
     if m.filter is not None:
         conds.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone))
@@ -450,6 +464,6 @@ def list_records(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list:
 
 def count_matching(v: Viewer, widget: WidgetDef) -> int:
     """How many records a widget's filters, scope and period let through (drill-down checks)."""
-    entity = v.app.entity(widget.entity)
+    entity = widget_entity(v.app, widget)
     return v.conn.execute(select(func.count()).select_from(records)
                           .where(*base_where(v, entity, widget, v.period))).scalar_one()

@@ -26,12 +26,19 @@ class MeasureDef:
     filter: Any = None                 # JSON Logic (frozen), applies to this measure only
     of: "MeasureDef | None" = None     # ratio: numerator
     per: "MeasureDef | None" = None    # ratio: denominator
+    weighted: bool = False             # the field times the probability of the record's stage (/ 100)
 
 
 @dataclass(frozen=True)
 class GroupDef:
     by: str                            # $stage | $owner | $from_stage | $to_stage | field key
     bucket: str | None = None          # date fields: day | week | month | quarter | year
+
+
+@dataclass(frozen=True)
+class RelatedDef:
+    entity: str                        # the entity whose records point at the widget's records
+    via: str                           # ... through this reference field of theirs
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class WidgetDef:
     sort: str | None = None            # records: "-field" newest/largest first
     mine: bool = False                 # records: only the viewer's own
     width: int = 1
+    related: RelatedDef | None = None  # the records $related_count ... count (dashboards.related)
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,7 @@ def compile_measure(raw: Mapping[str, Any], fallback_key: str = "value") -> Meas
         key=key, label=Label.of(raw.get("label"), key), agg=raw["agg"], field=raw.get("field"),
         filter=freeze(raw["filter"]) if raw.get("filter") is not None else None,
         of=compile_measure(raw["of"], "of") if raw.get("of") else None,
-        per=compile_measure(raw["per"], "per") if raw.get("per") else None)
+        per=compile_measure(raw["per"], "per") if raw.get("per") else None, weighted=bool(raw.get("weighted")))
 
 
 def compile_widget(raw: Mapping[str, Any]) -> WidgetDef:
@@ -99,7 +107,8 @@ def compile_widget(raw: Mapping[str, Any]) -> WidgetDef:
         date=raw.get("date"), compare=bool(raw.get("compare")),
         target=TargetDef(float(target["value"]), target.get("better", "higher")) if target else None,
         format=raw.get("format", "number"), limit=raw.get("limit"), columns=tuple(raw.get("columns", ())),
-        sort=raw.get("sort"), mine=bool(raw.get("mine")), width=int(raw.get("width", 1)))
+        sort=raw.get("sort"), mine=bool(raw.get("mine")), width=int(raw.get("width", 1)),
+        related=RelatedDef(raw["related"]["entity"], raw["related"]["via"]) if raw.get("related") else None)
 
 
 def compile_dashboard(raw: Mapping[str, Any]) -> DashboardDef:

@@ -31,6 +31,11 @@ RECORD_VARIABLES = {
     "$at": ("timestamp", ("history",)),
     "$duration_days": ("number", ("history",)),
     "$age_days": ("number", ("history",)),
+    # dashboards.related: over the widget's `related` records, and the stage's probability
+    "$related_count": ("number", ("records",)),
+    "$first_related_hours": ("number", ("records",)),
+    "$last_activity_days": ("number", ("records",)),
+    "$probability": ("number", ("records", "history")),
 }
 GROUPABLE_KINDS = ("stage", "user", "select", "reference", "date", "datetime", "timestamp", "bool", "text")
 DATE_KINDS = ("date", "datetime", "timestamp")
@@ -85,6 +90,9 @@ def expression(dialect: str, entity: EntityDef, name: str) -> ColumnElement:
         return cast(stage_history.c.seconds_in_previous, Float) / literal(86400.0)
     if name == "$age_days":
         return _days_between(dialect, records.c.created_at, stage_history.c.at)
+    if name in ("$related_count", "$first_related_hours", "$last_activity_days", "$probability"):
+        from .related_sql import related_expression
+        return related_expression(dialect, entity, name)
     f = entity.field(name)
     if f is None:
         raise KeyError(name)

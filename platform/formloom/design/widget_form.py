@@ -8,16 +8,21 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
+from ..dashboards.filters import filter_problems
 from ..dashboards.kinds import MEASURE_KINDS, WIDGET_KINDS
 from ..dashboards.model import FORMATS
 from ..dashboards.periods import BUCKETS
+from ..dashboards.related import RELATED_VARIABLES
 from ..dashboards.variables import DATE_KINDS, GROUPABLE_KINDS, RECORD_VARIABLES, variable_kind
 from ..definitions.schema_check import KEY_PATTERN
+from . import condition_builder as cb
 
 KEY = re.compile(KEY_PATTERN)
 LANGS = ("en", "zh")
+#: the widget's conditions, each edited with the condition builder under this prefix
+CONDITIONS = ("filter", "of_filter", "per_filter")
 
 
 @dataclass(frozen=True)
@@ -43,14 +48,29 @@ def agg_choices(lang: str) -> list[Choice]:
     return [Choice(m.name, _text(m.label, lang), m.field) for m in MEASURE_KINDS.values()]
 
 
-def variable_choices(app_doc: dict, entity_key: str, lang: str, names: Mapping[str, str]) -> list[Choice]:
-    """The entity's fields and the record variables ($stage, $owner, $created ...) with their kinds."""
+def related_choices(app_doc: dict, entity_key: str, lang: str) -> list[Choice]:
+    """The (entity, reference field) pairs whose records point at one record of `entity_key`,
+    as "entity.field": what a widget's `related` may name."""
+    out = []
+    for e in app_doc.get("entities", []):
+        for f in e.get("fields", []) if isinstance(e, dict) else []:
+            if (isinstance(f, dict) and f.get("type") == "reference" and f.get("entity") == entity_key
+                    and not f.get("multiple") and "key" in f and "key" in e):
+                out.append(Choice(f"{e['key']}.{f['key']}",
+                                  f"{_text(e.get('label'), lang) or e['key']} · {_text(f.get('label'), lang) or f['key']}"))
+    return out
+
+
+def variable_choices(app_doc: dict, entity_key: str, lang: str, names: Mapping[str, str],
+                     related: bool = False) -> list[Choice]:
+    """The entity's fields and the record variables ($stage, $owner, $created ...) with their kinds
+    (the related-record counts when the widget names its `related` records)."""
     entity = next((e for e in app_doc.get("entities", []) if e.get("key") == entity_key), None)
     if entity is None:
         return []
     fields = {f["key"]: f for f in entity.get("fields", []) if isinstance(f, dict) and "key" in f}
     out = [Choice(k, names.get(k, k), kind) for k, (kind, sources) in RECORD_VARIABLES.items()
-           if "records" in sources]
+           if "records" in sources and (related or k not in RELATED_VARIABLES)]
     for key, f in fields.items():
         kind = variable_kind(fields, key, "records")
         if kind is not None and kind != "list":
@@ -109,9 +129,65 @@ def _group(form: Mapping[str, str], prefix: str) -> dict | None:
     return {"by": by, **({"bucket": bucket} if bucket in BUCKETS else {})}
 
 
-def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
+def _english(msgid: str, **params: Any) -> str:
+    return msgid % params if params else msgid
+
+
+def read_conditions(form: Any, fields: list[cb.BuilderField], entity_doc: Mapping[str, Any] | None,
+                    source: str = "records", gettext=_english, lang: str = "en") -> tuple[dict[str, Any], list[cb.BuilderProblem]]:
+    """The widget's conditions as the condition builders posted them (prefix -> JSON Logic or None),
+    and every problem located at its input: what the builder refuses, and what it accepts but a
+    dashboard cannot answer in SQL (e.g. "contains" or "is empty"), said at the row that asks it."""
+    entity_fields = {f["key"]: f for f in (entity_doc or {}).get("fields", []) if isinstance(f, dict) and "key" in f}
+    out: dict[str, Any] = {}
+    problems: list[cb.BuilderProblem] = []
+    for prefix in CONDITIONS:
+        logic, found = cb.from_form(form, prefix, fields, gettext=gettext)
+        if not found and logic is not None:
+            as_json = form.get(f"{prefix}-source") == "json"      # then the rows are not on the page
+            found = list(sql_refusals(logic, prefix, [] if as_json else fields, entity_fields, source, gettext, lang))
+        problems += found
+        out[prefix] = logic
+    return out, problems
+
+
+def sql_refusals(logic: Any, prefix: str, fields: list[cb.BuilderField], entity_fields: Mapping[str, Mapping],
+                 source: str, gettext=_english, lang: str = "en") -> Iterator[cb.BuilderProblem]:
+    """Where a condition asks what a dashboard cannot count in SQL: at the row's operator when
+    the builder shows it as rows (given the `fields` it shows), else at its JSON."""
+    tree = cb.to_builder(logic, fields) if fields else None
+    if tree is None:
+        for sentence in filter_problems(logic, entity_fields, source):
+            yield cb.BuilderProblem(f"{prefix}-json", gettext("A dashboard cannot count with this condition: it %(problem)s.",
+                                                              problem=sentence))
+        return
+    for row in _rows(tree):
+        op = cb.OPERATORS[row.op]
+        moment = RECORD_VARIABLES.get(row.field, ("",))[0] == "timestamp" and op.logic in ("==", "!=", "in")
+        if moment:
+            yield cb.BuilderProblem(f"{prefix}-{row.id}-op", gettext(
+                "A moment is compared with a day using more or less than, not with “%(operator)s”.",
+                operator=op.text(lang)))
+        elif next(filter_problems(cb.to_logic_item(row), entity_fields, source), None) is not None:
+            yield cb.BuilderProblem(f"{prefix}-{row.id}-op", gettext(
+                "A dashboard cannot count records with “%(operator)s”; choose is, is not, is one of, "
+                "or (for numbers and dates) more or less than.", operator=op.text(lang)))
+
+
+def _rows(group: cb.Group) -> Iterator[cb.Row]:
+    for item in group.items:
+        if isinstance(item, cb.Group):
+            yield from _rows(item)
+        else:
+            yield item
+
+
+def parse_widget(form: Mapping[str, str], key: str | None = None, conditions: Mapping[str, Any] | None = None) -> dict:
     """The widget document the form describes (only the parts its kind uses). `key` is the
-    widget's when it is edited (keys never change); a new one takes the form's."""
+    widget's when it is edited (keys never change); a new one takes the form's. `conditions`:
+    the filters read by `read_conditions` (without it, the filters are posted as JSON text)."""
+    def condition(name: str) -> Any:
+        return conditions.get(name) if conditions is not None else _json(form, name)
     kind = WIDGET_KINDS.get(form.get("type") or "")
     if kind is None:
         raise FormProblem("type", "Pick what kind of widget this is.")
@@ -121,13 +197,21 @@ def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
     label = {code: (form.get(f"label-{code}") or "").strip()[:200] for code in LANGS}
     widget: dict[str, Any] = {"key": key, "type": kind.name, "entity": (form.get("entity") or "").strip(),
                               "label": {k: v for k, v in label.items() if v} or key}
+    related = (form.get("related") or "").strip()
+    if related:
+        entity_key, _dot, via = related.partition(".")
+        if not (KEY.match(entity_key) and KEY.match(via)):
+            raise FormProblem("related", "Pick the related records from the list.")
+        widget["related"] = {"entity": entity_key, "via": via}
     if kind.measures:
         agg = form.get("agg") or "count"
         measure: dict[str, Any] = {"agg": agg}
+        if form.get("weighted") and agg in ("sum", "avg"):
+            measure["weighted"] = True
         spec = MEASURE_KINDS.get(agg)
         if spec is not None and spec.field == "parts":
-            measure["of"] = {"agg": "count", **({"filter": f} if (f := _json(form, "of_filter")) else {})}
-            measure["per"] = {"agg": "count", **({"filter": f} if (f := _json(form, "per_filter")) else {})}
+            measure["of"] = {"agg": "count", **({"filter": f} if (f := condition("of_filter")) else {})}
+            measure["per"] = {"agg": "count", **({"filter": f} if (f := condition("per_filter")) else {})}
         elif spec is not None and spec.field != "none" and form.get("field"):
             measure["field"] = form["field"].strip()
         widget["measures"] = [measure]
@@ -135,7 +219,7 @@ def parse_widget(form: Mapping[str, str], key: str | None = None) -> dict:
         widget["group"] = group
     if kind.across and (across := _group(form, "across")):
         widget["across"] = across
-    if (filt := _json(form, "filter")) is not None:
+    if (filt := condition("filter")) is not None:
         widget["filter"] = filt
     if form.get("date"):
         widget["date"] = form["date"].strip()
@@ -164,15 +248,40 @@ def form_values(widget: dict) -> dict[str, Any]:
            "label-en": label.get("en", "") if isinstance(label, dict) else (label or ""),
            "label-zh": label.get("zh", "") if isinstance(label, dict) else "",
            "agg": m.get("agg", "count"), "field": m.get("field", ""),
-           "of_filter": json.dumps(m["of"]["filter"], ensure_ascii=False) if m.get("of", {}).get("filter") else "",
-           "per_filter": json.dumps(m["per"]["filter"], ensure_ascii=False) if m.get("per", {}).get("filter") else "",
-           "filter": json.dumps(widget["filter"], ensure_ascii=False) if widget.get("filter") else "",
+           "of_filter": (m.get("of") or {}).get("filter"), "per_filter": (m.get("per") or {}).get("filter"),
+           "filter": widget.get("filter"),
            "date": widget.get("date", ""), "compare": widget.get("compare", False),
            "target": (widget.get("target") or {}).get("value", ""),
            "better": (widget.get("target") or {}).get("better", "higher"),
            "format": widget.get("format", "number"), "limit": widget.get("limit", ""),
+           "weighted": bool(m.get("weighted")),
+           "related": f"{widget['related']['entity']}.{widget['related']['via']}" if widget.get("related") else "",
            "width": str(widget.get("width", 1))}
     for part in ("group", "across"):
         g = widget.get(part) or {}
         out[f"{part}_by"], out[f"{part}_bucket"] = g.get("by", ""), g.get("bucket", "")
+    return out
+
+
+#: what a widget may say that the form does not edit, kept when the form saves it again
+UNEDITED = ("source", "sort", "columns", "mine")
+MEASURE_UNEDITED = ("key", "label")
+
+
+def keep_unedited(old: Mapping[str, Any] | None, new: dict) -> dict:
+    """`new` (what the form posted for a widget being edited) with what only its document says:
+    its source, sort, columns, related records, the first measure's key, label and weighting, and
+    the measures after the first where its kind still shows several."""
+    if not old:
+        return new
+    out = dict(new)
+    for key in UNEDITED:
+        if key in old and key not in out:
+            out[key] = old[key]
+    old_measures = [m for m in old.get("measures") or [] if isinstance(m, dict)]
+    if out.get("measures") and old_measures:
+        first = {**{k: v for k, v in old_measures[0].items() if k in MEASURE_UNEDITED}, **out["measures"][0]}
+        kind = WIDGET_KINDS.get(out.get("type") or "")
+        more = old_measures[1:kind.measures] if kind is not None else []
+        out["measures"] = [first, *more]
     return out

@@ -331,6 +331,24 @@ dashboard_targets = Table(
                      name="uq_dashboard_targets_cell"),
 )
 
+#: A team's target for a number card of a dashboard in one month (dashboards/targets.py): the
+#: team is its manager's (the manager and everyone reporting to them); where it is set it stands
+#: for the sum of its members' own targets on a card that counts the whole team.
+dashboard_team_targets = Table(
+    "dashboard_team_targets", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("app_key", String(63), nullable=False),
+    Column("dashboard_key", String(63), nullable=False),
+    Column("widget_key", String(63), nullable=False),
+    Column("manager_id", Id, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("month", String(7), nullable=False),                # YYYY-MM, in the app's timezone
+    Column("value", Float, nullable=False),
+    Column("updated_by", Id, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("app_key", "dashboard_key", "widget_key", "manager_id", "month",
+                     name="uq_dashboard_team_targets_cell"),
+)
+
 #: Attachments (store/files.py): the bytes are in files/storage.py under `id`; a row
 #: says what the file is, who uploaded it, and the record holding it (none until the
 #: record is saved). `deleted_at` is set while the record is deleted.

@@ -20,13 +20,15 @@ from ..dashboards.kinds import WIDGET_KINDS
 from ..dashboards.measures import Viewer, run_widget
 from ..dashboards.model import compile_widget
 from ..dashboards.periods import PERIODS, resolve_period
+from ..auth.users import members_of
+from ..design import condition_builder as cb
 from ..design import dashboard_edits as edits
 from ..design import widget_form
 from ..design.edits import EditError
 from ..design.settings_form import suggested_key
 from ..errors import FormloomError
 from .dashboards import _view, period_names
-from .designer import _edit_documents, _label_from_form, load_design, load_state
+from .designer import _condition_fields, _edit_documents, _label_from_form, load_design, load_state, worded
 from .helpers import catalog, current_actor, db, lang, zone_for
 
 bp = Blueprint("dashboard_builder", __name__)
@@ -40,7 +42,9 @@ def _require_login():
 
 def variable_names() -> dict[str, str]:
     return {"$stage": _("Stage"), "$owner": _("Owner"), "$created": _("Created"), "$updated": _("Updated"),
-            "$stage_entered": _("Entered the stage")}
+            "$stage_entered": _("Entered the stage"), "$probability": _("Stage probability"),
+            "$related_count": _("Related records"), "$first_related_hours": _("Hours to the first related record"),
+            "$last_activity_days": _("Days since the last activity")}
 
 
 def bucket_names() -> dict[str, str]:
@@ -130,11 +134,70 @@ def layout(app_key: str, key: str, widget_key: str):
 
 # -- one widget: the form and its live preview ----------------------------------------------------
 
-def _form_context(place, state, key: str, values: dict, widget_key: str | None) -> dict:
-    entity = values.get("entity") or (state.app["entities"][0]["key"] if state.app.get("entities") else "")
+def _entity_key(state, values) -> str:
+    return values.get("entity") or (state.app["entities"][0]["key"] if state.app.get("entities") else "")
+
+
+def _entity_doc(state, entity_key: str) -> dict | None:
+    return next((e for e in state.app.get("entities", []) if e.get("key") == entity_key), None)
+
+
+def _builder_fields(state, entity_key: str, old: dict | None = None, related: bool = False) -> list:
+    """What a widget's conditions may test: the designer's fields for conditions (the entity's
+    fields, its stage, the app's people for user fields), the record's owner and dates and its
+    stage's probability, and what only some widgets have: related-record counts (`related`) and
+    the stage history's variables (`source: history`)."""
+    if _entity_doc(state, entity_key) is None:
+        return []
+    fields = _condition_fields(state, entity_key) + [
+        cb.BuilderField("$owner", _("Owner"), "id", picker="$user"),
+        cb.BuilderField("$created", _("Created"), "date"), cb.BuilderField("$updated", _("Updated"), "date"),
+        cb.BuilderField("$stage_entered", _("Entered the stage"), "date"),
+        cb.BuilderField("$probability", _("Stage probability"), "number")]
+    with db().read() as conn:
+        fields = cb.with_options(fields, "$user", members_of(conn, state.app_key))
+    if related or (old and old.get("related")):
+        fields += [cb.BuilderField("$related_count", _("Related records"), "number"),
+                   cb.BuilderField("$first_related_hours", _("Hours to the first related record"), "number"),
+                   cb.BuilderField("$last_activity_days", _("Days since the last activity"), "number")]
+    if old and old.get("source") == "history":
+        stages = next((f.options for f in fields if f.key == "$stage"), ())
+        fields += [cb.BuilderField("$from_stage", _("Stage left"), "choice", stages),
+                   cb.BuilderField("$to_stage", _("Stage entered"), "choice", stages),
+                   cb.BuilderField("$at", _("Changed at"), "date"),
+                   cb.BuilderField("$duration_days", _("Days in the stage left"), "number"),
+                   cb.BuilderField("$age_days", _("Age in days at the change"), "number")]
+    return fields
+
+
+def _old_widget(state, key: str, widget_key: str | None) -> dict | None:
+    """The draft's widget being edited (None: a new one)."""
+    if widget_key is None:
+        return None
+    board = edits.dashboard(state.documents, key)
+    return next((w for w in board.get("widgets", []) if w.get("key") == widget_key), None)
+
+
+def _conditions(state, form, old: dict | None = None) -> tuple[dict, list]:
+    """The widget's conditions as its condition builders posted them, and their located problems."""
+    entity_key = _entity_key(state, form)
+    source = (old or {}).get("source", "records")
+    fields = _builder_fields(state, entity_key, old, related=bool(form.get("related")))
+    return widget_form.read_conditions(form, fields, _entity_doc(state, entity_key),
+                                       source=source, gettext=worded, lang=lang())
+
+
+def _form_context(place, state, key: str, values: dict, widget_key: str | None, posted=None,
+                  condition_problems=()) -> dict:
+    entity = _entity_key(state, values)
     names = variable_names()
-    variables = widget_form.variable_choices(state.app, entity, lang(), names)
+    related = bool(values.get("related"))
+    variables = widget_form.variable_choices(state.app, entity, lang(), names, related=related)
     return dict(place=place, state=state, board=edits.dashboard(state.documents, key), values=values,
+                condition_fields=_builder_fields(state, entity, _old_widget(state, key, widget_key), related),
+                posted=posted, related_choices=widget_form.related_choices(state.app, entity, lang()),
+                condition_problems={p: [x for x in condition_problems if x.where.startswith(p + "-")]
+                                    for p in widget_form.CONDITIONS},
                 widget_key=widget_key, kinds=widget_form.kind_choices(lang()), aggs=widget_form.agg_choices(lang()),
                 entities=[(e["key"], e.get("label")) for e in state.app.get("entities", [])],
                 groupable=widget_form.groupable(variables), numbers=[v for v in variables if v.kind == "number"],
@@ -158,6 +221,8 @@ def widget(app_key: str, key: str, widget_key: str | None = None):
         values["entity"] = request.args["entity"][:64]
     if request.args.get("type") in WIDGET_KINDS:
         values["type"] = request.args["type"]
+    if "related" in request.args:              # ... and when the related records change (their counts are choices)
+        values["related"] = request.args["related"][:130]
     return render_template("designer/widget.html", **_form_context(place, state, key, values, widget_key),
                            preview=_preview(place, state, key, values, widget_key))
 
@@ -166,16 +231,21 @@ def widget(app_key: str, key: str, widget_key: str | None = None):
 @bp.post("/apps/<app_key>/design/dashboards/<key>/widgets/<widget_key>")
 def save_widget(app_key: str, key: str, widget_key: str | None = None):
     place = load_design(app_key)
+    state = load_state(app_key)
     form = request.form.to_dict()
     if widget_key is None and not form.get("key") and form.get("label-en"):
         form["key"] = suggested_key(form["label-en"])
+    old = _old_widget(state, key, widget_key)
+    conditions, problems = _conditions(state, request.form, old)
     try:
-        doc = widget_form.parse_widget(form, widget_key)
+        if problems:
+            raise widget_form.FormProblem("filter", "A condition cannot be used as it is; the marked rows say why.")
+        doc = widget_form.keep_unedited(old, widget_form.parse_widget(form, widget_key, conditions))
         _edit_documents(place, lambda docs: edits.put_widget(docs, key, doc, replacing=widget_key))
     except (widget_form.FormProblem, EditError) as problem:
-        state = load_state(app_key)
         message = _(problem.args[0] if isinstance(problem, widget_form.FormProblem) else problem.message)
-        return render_template("designer/widget.html", **_form_context(place, state, key, form, widget_key),
+        return render_template("designer/widget.html",
+                               **_form_context(place, state, key, form, widget_key, request.form, problems),
                                error=message, error_at=getattr(problem, "name", None),
                                preview=None), 422
     return _back(app_key, key, f"#w-{doc['key']}")
@@ -187,15 +257,24 @@ def preview(app_key: str, key: str):
     place = load_design(app_key)
     state = load_state(app_key)
     return render_template("designer/_widget_preview.html",
-                           preview=_preview(place, state, key, request.args.to_dict(), request.args.get("widget") or None))
+                           preview=_preview(place, state, key, request.args.to_dict(), request.args.get("widget") or None,
+                                            request.args))
 
 
-def _preview(place, state, key: str, values: dict, widget_key: str | None) -> dict:
+def _preview(place, state, key: str, values: dict, widget_key: str | None, posted=None) -> dict:
     """{"problems": [...]} or {"view": WidgetView}: the form's widget checked against the draft,
-    then computed on the live app (a widget over fields not yet published shows after publishing)."""
+    then computed on the live app (a widget over fields not yet published shows after publishing).
+    `posted`: the form with its condition builders (None: the widget's own conditions, in `values`)."""
     values = {**values, "key": widget_key or values.get("key") or "preview"}
+    old = _old_widget(state, key, widget_key)
+    if posted is not None:
+        conditions, problems = _conditions(state, posted, old)
+        if problems:
+            return {"problems": [p.message for p in problems]}
+    else:
+        conditions = {name: values.get(name) for name in widget_form.CONDITIONS}
     try:
-        doc = widget_form.parse_widget(values, widget_key)
+        doc = widget_form.keep_unedited(old, widget_form.parse_widget(values, widget_key, conditions))
     except widget_form.FormProblem as problem:
         return {"problems": [_(problem.args[0])]}
     board = {**edits.dashboard(state.documents, key), "widgets": [doc]}

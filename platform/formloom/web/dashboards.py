@@ -21,7 +21,7 @@ from ..dashboards.measures import NONE_KEY, Viewer, WidgetData, run_widget
 from ..dashboards.model import CHART_TYPES, DashboardDef, WidgetDef
 from ..dashboards.periods import PERIODS, PeriodError, resolve_period
 from ..errors import NotFoundError
-from ..fields.numbers import money_display
+from ..fields.numbers import CURRENCY_SYMBOLS, money_display
 from .display import lookups_for, show
 from .helpers import cached_url_for, catalog, current_actor, db, lang, load_app, page_read, zone_for
 
@@ -140,6 +140,7 @@ class WidgetView:
     personal_target: float | None = None     # the sum of the targets of the people counted (dashboards.targets)
     attainment: float | None = None
     currency: str | None = None              # a money card: its field's currency (card_currency)
+    formats: list[tuple[str, str | None]] = field(default_factory=list)   # per measure: (format, currency)
 
 
 def format_number(value: float | None, fmt: str, currency: str | None = None) -> str:
@@ -157,14 +158,32 @@ def format_number(value: float | None, fmt: str, currency: str | None = None) ->
 def card_currency(app, widget: WidgetDef) -> str | None:
     """The currency of the field a money card adds up, so the card shows the amount the way the
     record pages do (symbol and all); None when the card is no money or its field has none."""
-    if widget.format != "money" or not widget.measures or widget.entity is None:
+    if not widget.measures:
         return None
-    measure = widget.measures[0]
+    return measure_currency(app, widget, widget.measures[0])
+
+
+def measure_currency(app, widget: WidgetDef, measure) -> str | None:
+    """The currency of the field a money measure aggregates; None when it counts, divides, or
+    its field has no currency."""
+    if widget.format != "money" or widget.entity is None:
+        return None
     if measure.agg not in ("sum", "avg", "min", "max", "median") or not measure.field:
         return None
     entity = app.entity(widget.entity)
     fdef = entity.field(measure.field) if entity is not None else None
-    return fdef.currency if fdef is not None else None
+    return getattr(fdef, "currency", None) if fdef is not None else None
+
+
+def measure_formats(app, widget: WidgetDef) -> list[tuple[str, str | None]]:
+    """How each measure's numbers are shown: a ratio as a percent, a count as a number, anything
+    else as the widget says, with the currency of its field when that is money (charts, their
+    tables and CSV headings agree)."""
+    out = []
+    for m in widget.measures:
+        fmt = "percent" if m.agg == "ratio" else ("number" if m.agg in ("count", "count_distinct") else widget.format)
+        out.append((fmt, measure_currency(app, widget, m) if fmt == "money" else None))
+    return out or [("number", None)]
 
 
 def group_label(app, widget: WidgetDef) -> str:
@@ -223,7 +242,8 @@ def _attained(conn, viewer: Viewer, dashboard: DashboardDef, view: WidgetView) -
     if not takes_targets(view.widget) or not months:
         return view
     view.personal_target = target_for(conn, viewer.app.key, dashboard.key, view.widget.key, months,
-                                      counted_people(conn, viewer, view.widget))
+                                      counted_people(conn, viewer, view.widget),
+                                      team_of=lambda manager: reports_of(conn, manager))
     if view.personal_target:
         view.attainment = (view.data.value or 0) / view.personal_target
     return view
@@ -231,7 +251,7 @@ def _attained(conn, viewer: Viewer, dashboard: DashboardDef, view: WidgetView) -
 
 def _view(conn, place, widget: WidgetDef, data: WidgetData) -> WidgetView:
     view = WidgetView(widget, data, widget.label.get(lang()), widget.type in CHART_TYPES,
-                      group_label=group_label(place.app, widget))
+                      group_label=group_label(place.app, widget), formats=measure_formats(place.app, widget))
     if widget.type == "number":
         view.currency = card_currency(place.app, widget)
         view.shown_value = format_number(data.value, widget.format, view.currency)
@@ -426,9 +446,13 @@ def _template_helpers() -> dict:
 
 def chart_payload(v: WidgetView) -> dict:
     """What dashboards.js draws: labels, one series per measure, how to format numbers."""
-    fmt = [("percent" if m.agg == "ratio" else ("number" if m.agg in ("count", "count_distinct") else v.widget.format))
-           for m in v.widget.measures] or ["number"]
+    formats = v.formats or [("number", None)]
+
+    def shown(i: int) -> dict:
+        fmt, currency = formats[min(i, len(formats) - 1)]
+        return {"format": fmt, **({"currency": currency, "symbol": CURRENCY_SYMBOLS.get(currency, currency + " ")}
+                                  if currency else {})}
     return {"type": v.widget.type, "labels": [r.label for r in v.data.rows],
-            "series": [{"label": s, "format": fmt[min(i, len(fmt) - 1)], "values": [r.values[i] for r in v.data.rows]}
+            "series": [{"label": s, **shown(i), "values": [r.values[i] for r in v.data.rows]}
                        for i, s in enumerate(v.data.series)],
             "links": v.links, "lang": lang()}
