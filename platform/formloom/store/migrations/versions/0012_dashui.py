@@ -7,8 +7,8 @@ Create Date: 2026-11-30
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0011_dashui'
-down_revision = '0010_files'
+revision = '0012_dashui'
+down_revision = '0011_attach'
 branch_labels = None
 depends_on = None
 
