@@ -1,7 +1,7 @@
 """team targets: dashboard_team_targets (issue 14: a manager's target for the whole team)
 
-Revision ID: 0011_dashui
-Revises: 0010_files
+Revision ID: 0012_dashui
+Revises: 0011_attach
 Create Date: 2026-11-30
 """
 from alembic import op
