@@ -35,11 +35,13 @@ from urllib.parse import urlencode
 from . import data as D
 from . import env
 from . import transfer
+from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formloom_api_side, one_api, same_api_list
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
 RESULTS = Path(__file__).resolve().parent / "results"
 GOALS = {"form_get": 1.2, "designer_get": 4.0, "create_post": 1.5, "list_filtered": 1.3, "stage_move": 1.5, "detail_get": 1.3,
-         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3}
+         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3,
+         "api_create": 1.3, "api_list_filtered": 1.3, "api_update": 1.3, "api_stage_move": 1.3}
 WEB_OPS = ["form_get", "designer_get", "create_post", "list_filtered", "stage_move", "detail_get"]
 #: designer_get: Formloom's field editor of the opportunity (every field with its type, settings
 #: summary, problems, the type palette and the permission grid) against the baseline's page
@@ -197,10 +199,15 @@ def one(op: str, side: Side, client, n: int) -> float:
     return elapsed
 
 
-def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup: int, block: int = 5) -> dict:
+def one_json(op: str, side, client, n: int) -> float:
+    return one_api(op, side, client, n, CLOCK)
+
+
+def compare(sides: list, clients: list, iterations: dict[str, int], warmup: int, block: int = 5, *,
+            ops: list[str] = WEB_OPS, one: Callable = one) -> dict:
     """Each op (of `iterations`): warm-up on both, then alternate blocks of requests Formloom/baseline."""
     out = {}
-    for op in [op for op in WEB_OPS if op in iterations]:
+    for op in [op for op in ops if op in iterations]:
         samples = {s.name: [] for s in sides}
         errors = {}
         for s, c in zip(sides, clients):
@@ -228,6 +235,61 @@ def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup
         out[op] = st
         log(f"  {op:14s} formloom {st['formloom']['median_ms']:7.2f} ms  baseline {st['baseline']['median_ms']:7.2f} ms"
             f"  ratio {st['ratio_median']:.2f}")
+    return out
+
+
+class StatementCounter:
+    """Statements (each cursor execute, executemany counted once), transaction begins and
+    commits/rollbacks on one engine: the round trips a request makes to the database are
+    statements + begins + ends (psycopg sends BEGIN and COMMIT as their own round trips)."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+        self.engine, self.event = engine, event
+        self.counts = {"statements": 0, "begins": 0, "ends": 0}
+        self.hooks = [("before_cursor_execute", self._statement), ("begin", self._begin),
+                      ("commit", self._end), ("rollback", self._end)]
+
+    def _statement(self, *args):
+        self.counts["statements"] += 1
+
+    def _begin(self, *args):
+        self.counts["begins"] += 1
+
+    def _end(self, *args):
+        self.counts["ends"] += 1
+
+    def __enter__(self):
+        for name, fn in self.hooks:
+            self.event.listen(self.engine, name, fn)
+        return self
+
+    def __exit__(self, *exc):
+        for name, fn in self.hooks:
+            self.event.remove(self.engine, name, fn)
+
+
+def api_statements(fapp, client, side, n: int = 20) -> dict:
+    """Statements and round trips per API write (issue 16): the request's own, and the
+    worker's processing of the events those writes queued (what follows every write)."""
+    from formloom.automation.events import process_events
+    db = fapp.extensions["formloom.db"]
+    catalog = fapp.extensions["formloom.catalog"]
+    process_events(db, catalog)                          # nothing of earlier operations left over
+    out = {}
+    for op in ("api_create", "api_update"):
+        with StatementCounter(db.engine) as request_count:
+            for k in range(n):
+                one_api(op, side, client, 50_000 + k)
+        with StatementCounter(db.engine) as worker_count:
+            process_events(db, catalog)
+        per = {}
+        for who, counter in (("request", request_count), ("worker", worker_count)):
+            c = counter.counts
+            begins = 0 if db.is_sqlite else c["begins"]   # SQLite's BEGIN is one of the statements
+            per[who] = {"statements": c["statements"] / n, "transactions": c["begins"] / n,
+                        "round_trips": (c["statements"] + begins + c["ends"]) / n}
+        out[op] = per
     return out
 
 
@@ -461,6 +523,14 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     bclient.login(bside.form_path)
     res["same_list_page"] = same_list(fclient, bclient, fside, bside)
     res["in_process"] = compare([fside, bside], [fclient, bclient], iters, warm)
+    log(f"[{kind}] JSON API, in-process, {web_size:,} opportunities")
+    tokens = info["api_tokens"]
+    fapi, bapi = formloom_api_side(fside.move_pool), baseline_api_side(bside.move_pool)
+    fj, bj = JsonInProcess(fapp, tokens["formloom"]), JsonInProcess(bapp, tokens["baseline"])
+    res["same_api_list"] = same_api_list(fj, bj, fapi, bapi)
+    res["api_in_process"] = compare([fapi, bapi], [fj, bj], {op: iters["create_post"] for op in API_OPS}, warm,
+                                    ops=API_OPS, one=one_json)
+    res["api_statements"] = api_statements(fapp, fj, fapi)
     fapp.extensions["formloom.db"].dispose()
     bapp.extensions["baseline.engine"].dispose()
 
@@ -476,6 +546,9 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
         fh.login(fside.form_path)
         bh.login(bside.form_path)
         res["http"] = compare([fside, bside], [fh, bh], http_iters, warm)
+        log(f"[{kind}] JSON API, HTTP (waitress, loopback, keep-alive)")
+        res["api_http"] = compare([fapi, bapi], [JsonHttp(fport, tokens["formloom"]), JsonHttp(bport, tokens["baseline"])],
+                                  {op: http_iters["create_post"] for op in API_OPS}, warm, ops=API_OPS, one=one_json)
         for _ in range(20):
             fh.request("GET", fside.list_path)
             bh.request("GET", bside.list_path)
@@ -513,6 +586,7 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
         "list_1m_vs_10k": scale["list"][str(large)]["median_ms"] / scale["list"][str(small)]["median_ms"],
         "reminder_sweep_1m_vs_10k": scale["sweep"][str(large)]["seconds"] / scale["sweep"][str(small)]["seconds"],
         "dashboard_1m_vs_sql": scale["dashboard"][str(large)]["ratio_median"],
+        **{op: res["api_in_process"][op].get("ratio_median") for op in API_OPS},
     }
     raw_rates = [l["records_per_s"] for l in res["loads"]]
     res["memory"]["bulk_load_peak_rss_mb"] = max(l["peak_rss_mb"] for l in res["loads"])
@@ -525,7 +599,7 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     return res
 
 
-def run_pages(kind: str, ops: list[str], n: int, workdir: Path) -> dict:
+def run_pages(kind: str, ops: list[str], n: int, workdir: Path, statements: bool = False) -> dict:
     """Only the given web operations, in-process, at the small size: for comparing a change
     with its base in interleaved runs without the rest of the benchmark."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -537,8 +611,18 @@ def run_pages(kind: str, ops: list[str], n: int, workdir: Path) -> dict:
     fclient, bclient = InProcess(fapp), InProcess(bapp)
     fclient.login(fside.form_path)
     bclient.login(bside.form_path)
+    web, api = [op for op in ops if op in WEB_OPS], [op for op in ops if op in API_OPS]
     try:
-        return compare([fside, bside], [fclient, bclient], {op: n for op in ops}, 5)
+        out = compare([fside, bside], [fclient, bclient], {op: n for op in web}, 5) if web else {}
+        if api:
+            tokens = info["api_tokens"]
+            fapi, bapi = formloom_api_side(fside.move_pool), baseline_api_side(bside.move_pool)
+            fj, bj = JsonInProcess(fapp, tokens["formloom"]), JsonInProcess(bapp, tokens["baseline"])
+            out.update(compare([fapi, bapi], [fj, bj], {op: n for op in api}, 5, ops=API_OPS, one=one_json))
+            out["same_api_list"] = same_api_list(fj, bj, fapi, bapi)
+            if statements:
+                out["api_statements"] = api_statements(fapp, fj, fapi)
+        return out
     finally:
         fapp.extensions["formloom.db"].dispose()
         bapp.extensions["baseline.engine"].dispose()
@@ -624,6 +708,7 @@ def markdown(r: dict) -> str:
                 L.append(f"| {op} | {f['median_ms']:.2f} ms | {f['p95_ms']:.2f} ms | {b['median_ms']:.2f} ms | "
                          f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
             L.append("")
+        L += api_lines(d)
         sc = d["scale"]
         small, large = str(s["small"]), str(s["large"])
         L += ["### Scale (Formloom alone)", "", "| measurement | small | large | ratio |", "|---|---:|---:|---:|",
@@ -658,6 +743,43 @@ def markdown(r: dict) -> str:
     return "\n".join(L) + "\n"
 
 
+def api_lines(d: dict) -> list[str]:
+    """The JSON API against the baseline's (issue 16), and what each write costs in statements."""
+    L = []
+    for mode in ("api_in_process", "api_http"):
+        if mode not in d:
+            continue
+        L += [f"### JSON API, {'in-process' if mode == 'api_in_process' else 'HTTP (waitress, loopback)'} "
+              f"(Bearer token; goal <= 1.3)", "",
+              "| op | Formloom median | p95 | baseline median | p95 | ratio median | ratio p95 | n |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for op in API_OPS:
+            x = d[mode].get(op)
+            if x is None:
+                continue
+            if "error" in x:
+                L.append(f"| {op} | failed: {x['error'][:120]} | | | | | | |")
+                continue
+            f, b = x["formloom"], x["baseline"]
+            L.append(f"| {op} | {f['median_ms']:.2f} ms | {f['p95_ms']:.2f} ms | {b['median_ms']:.2f} ms | "
+                     f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
+        L.append("")
+    if "same_api_list" in d:
+        L += [f"Both APIs list the same 50 records in the same order: {'yes' if d['same_api_list'] else '**no**'}.", ""]
+    st = d.get("api_statements")
+    if st:
+        L += ["Statements and round trips per Formloom API write (mean of 20; the worker's share is its "
+              "processing of the events those writes queued, in its own transactions):", "",
+              "| write | request statements | request transactions | request round trips | worker statements | "
+              "worker round trips |", "|---|---:|---:|---:|---:|---:|"]
+        for op, x in st.items():
+            L.append(f"| {op} | {x['request']['statements']:.1f} | {x['request']['transactions']:.1f} | "
+                     f"{x['request']['round_trips']:.1f} | {x['worker']['statements']:.1f} | "
+                     f"{x['worker']['round_trips']:.1f} |")
+        L.append("")
+    return L
+
+
 def transfer_lines(t: dict) -> list[str]:
     """Import and export (issue 15): `import_rows_per_s` (goal >= 2,000 on SQLite) and `export`."""
     if not t:
@@ -688,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", help=f"comma-separated web operations ({', '.join(WEB_OPS)}): "
+    parser.add_argument("--only", help=f"comma-separated web or API operations ({', '.join(WEB_OPS + API_OPS)}): "
                                        "just those, in-process, printed as JSON, no report written")
     parser.add_argument("--iterations", type=int, default=40, help="requests per operation with --only")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -698,9 +820,9 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if args.only:
         ops = [op.strip() for op in args.only.split(",") if op.strip()]
-        unknown = [op for op in ops if op not in WEB_OPS]
+        unknown = [op for op in ops if op not in WEB_OPS + API_OPS]
         if unknown:
-            parser.error(f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(WEB_OPS)}")
+            parser.error(f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(WEB_OPS + API_OPS)}")
         global CLOCK
         CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
         with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
