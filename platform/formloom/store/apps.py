@@ -58,6 +58,11 @@ def compile_version(documents: dict) -> AppDef:
     return compile_app(documents["app"], documents.get("workflows", {}), archived=documents.get("archived") or None)
 
 
+#: built once: every request asks it
+_CURRENT_VERSIONS = (select(apps.c.key, apps.c.current_version_id)
+                     .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key))
+
+
 class AppCatalog:
     """Compiled models of the installed apps, recompiled only when a new version is published."""
 
@@ -94,8 +99,7 @@ class AppCatalog:
         if conn is None:
             with self.db.read() as conn:
                 return self.installed_versions(conn)
-        rows = conn.execute(select(apps.c.key, apps.c.current_version_id)
-                            .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key)).all()
+        rows = conn.execute(_CURRENT_VERSIONS).all()
         out = []
         for key, version_id in rows:
             compiled = self._compiled.get(version_id)
