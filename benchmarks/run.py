@@ -380,7 +380,7 @@ def explain_list(flask_app, client: InProcess, path: str) -> str:
     return f"{statement.strip()}\n-- params: {params}\n-- plan:\n{plan}"
 
 
-def reminder_sweep(flask_app, owners_pool: range, now: datetime) -> dict:
+def reminder_sweep(flask_app, owners_pool: range, now: datetime, settings=None) -> dict:
     """Create 1,000 due "proposal_silence_48h" reminders (Formloom's own trigger computes
     the occurrence; Formloom's enqueue writes the row), then time the worker's run_once
     claiming and firing them."""
@@ -408,13 +408,17 @@ def reminder_sweep(flask_app, owners_pool: range, now: datetime) -> dict:
                                 + occurrence, {"workflow": workflow.key, "rule": rule.key, "occurrence": occurrence,
                                                "repeat": 0}, due, created_at, app_key=app.key, rule_key=rule.key,
                                 record_id=record.id)
-    t0 = time.perf_counter()
-    ran = run_once(db, flask_app.extensions["formloom.catalog"], now=now)
-    seconds = time.perf_counter() - t0
+    with StatementCounter(db.engine) as counter:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        ran = run_once(db, flask_app.extensions["formloom.catalog"], now=now, settings=settings)
+        seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
     with db.read() as conn:
         fired = conn.execute(select(jobs.c.id).where(jobs.c.rule_key == rule.key, jobs.c.status == "done")).all()
-    return {"created": made, "ran": ran, "done_total": len(fired), "seconds": seconds,
-            "per_reminder_ms": seconds / max(ran, 1) * 1000}
+    return {"created": made, "ran": ran, "done_total": len(fired), "seconds": seconds, "cpu_seconds": cpu,
+            "per_reminder_ms": seconds / max(ran, 1) * 1000, "per_s": ran / seconds if seconds else None,
+            "per_cpu_s": ran / cpu if cpu else None,
+            "statements_per_reminder": counter.counts["statements"] / max(ran, 1),
+            "commits": counter.counts["ends"]}
 
 
 def aggregates_agree(formloom: dict, baseline: dict) -> bool:
