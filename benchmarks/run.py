@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 
 from . import data as D
 from . import env
+from . import reminders
 from . import transfer
 from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formloom_api_side, one_api, same_api_list
 
@@ -514,6 +515,7 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     scale["list"][str(small)] = list_timing(fclient, F_LIST, n_list)
     scale["explain"][str(small)] = explain_list(fapp, fclient, F_LIST)
     scale["sweep"][str(small)] = reminder_sweep(fapp, range(D.SWEEP_START, D.SWEEP_START + 1000), now)
+    res["reminders"] = reminder_throughput(kind, fapp, url, now)
     scale["dashboard"][str(small)] = dashboard(fapp, 5)
     fapp.extensions["formloom.db"].dispose()
 
@@ -603,6 +605,25 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     return res
 
 
+REMINDER_OPS = ["reminder_throughput_per_s", "reminder_throughput_2_workers_pg"]
+
+
+def reminder_throughput(kind: str, fapp, url: str, now: datetime, rounds: int = 3) -> dict:
+    """`reminder_throughput_per_s` (one worker, in-process, median of rounds) and, on
+    PostgreSQL, `reminder_throughput_2_workers_pg` (two worker processes against one)."""
+    log(f"[{kind}] reminder throughput, one worker, {rounds} rounds")
+    out = {"one_worker": reminders.one_worker(fapp, now, rounds)}
+    log(f"[{kind}]   {out['one_worker']['per_s']:,.0f}/s ({out['one_worker']['per_cpu_s']:,.0f} per CPU second)")
+    if kind == "postgres":
+        log(f"[{kind}] reminder throughput, 1 vs 2 worker processes")
+        one, two = reminders.workers(fapp, url, now, 1, rounds), reminders.workers(fapp, url, now, 2, rounds)
+        out["processes"] = {"1": one, "2": two}
+        out["two_vs_one"] = two["per_s"] / one["per_s"]
+        log(f"[{kind}]   1 process {one['per_s']:,.0f}/s, 2 processes {two['per_s']:,.0f}/s "
+            f"({out['two_vs_one']:.2f}x)")
+    return out
+
+
 def run_pages(kind: str, ops: list[str], n: int, workdir: Path, statements: bool = False) -> dict:
     """Only the given web operations, in-process, at the small size: for comparing a change
     with its base in interleaved runs without the rest of the benchmark."""
@@ -618,6 +639,9 @@ def run_pages(kind: str, ops: list[str], n: int, workdir: Path, statements: bool
     web, api = [op for op in ops if op in WEB_OPS], [op for op in ops if op in API_OPS]
     try:
         out = compare([fside, bside], [fclient, bclient], {op: n for op in web}, 5) if web else {}
+        if any(op in REMINDER_OPS for op in ops):
+            out["reminder_sweep"] = reminder_sweep(fapp, range(D.SWEEP_START, D.SWEEP_START + 1000), now)
+            out["reminders"] = reminder_throughput(kind, fapp, url, now)
         if api:
             tokens = info["api_tokens"]
             fapi, bapi = formloom_api_side(fside.move_pool), baseline_api_side(bside.move_pool)
@@ -713,6 +737,7 @@ def markdown(r: dict) -> str:
                          f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
             L.append("")
         L += api_lines(d)
+        L += reminder_lines(d.get("reminders") or {})
         sc = d["scale"]
         small, large = str(s["small"]), str(s["large"])
         L += ["### Scale (Formloom alone)", "", "| measurement | small | large | ratio |", "|---|---:|---:|---:|",
@@ -784,6 +809,22 @@ def api_lines(d: dict) -> list[str]:
     return L
 
 
+def reminder_lines(r: dict) -> list[str]:
+    if not r:
+        return []
+    one = r["one_worker"]
+    L = ["### Reminder throughput (in-app notify jobs, 1,000 due, median of rounds)", "",
+         f"- `reminder_throughput_per_s`: {one['per_s']:,.0f}/s by one worker ({one['per_cpu_s']:,.0f} per CPU second "
+         f"of the worker's thread; goal >= 3,000/s); rounds: "
+         + ", ".join(f"{x['ran']} in {x['seconds']:.2f} s ({x['cpu_seconds']:.2f} s CPU)" for x in one["rounds"])]
+    if "processes" in r:
+        p1, p2 = r["processes"]["1"], r["processes"]["2"]
+        L.append(f"- `reminder_throughput_2_workers_pg`: {p2['per_s']:,.0f}/s by two worker processes against "
+                 f"{p1['per_s']:,.0f}/s by one ({r['two_vs_one']:.2f}x); jobs per worker in each round: "
+                 + ", ".join(str(x["by_worker"]) for x in p2["rounds"]))
+    return L + [""]
+
+
 def transfer_lines(t: dict) -> list[str]:
     """Import and export (issue 15): `import_rows_per_s` (goal >= 2,000 on SQLite) and `export`."""
     if not t:
@@ -824,9 +865,10 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if args.only:
         ops = [op.strip() for op in args.only.split(",") if op.strip()]
-        unknown = [op for op in ops if op not in WEB_OPS + API_OPS]
+        unknown = [op for op in ops if op not in WEB_OPS + API_OPS + REMINDER_OPS]
         if unknown:
-            parser.error(f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(WEB_OPS + API_OPS)}")
+            parser.error(f"unknown operation(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(WEB_OPS + API_OPS + REMINDER_OPS)}")
         global CLOCK
         CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
         with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
@@ -849,6 +891,16 @@ def main(argv: list[str] | None = None) -> int:
     moved = (details[headline].get("transfer") or {})
     result["import_rows_per_s"] = {"value": (moved.get("import") or {}).get("rows_per_s"), "goal_at_least": 2000,
                                    "peak_rss_mb": (moved.get("import") or {}).get("peak_rss_mb")}
+    rem = {db: d.get("reminders") or {} for db, d in details.items()}
+    result["reminder_throughput_per_s"] = {
+        "goal_at_least": 3000, "value": (rem.get(headline, {}).get("one_worker") or {}).get("per_s"),
+        "per_cpu_s": (rem.get(headline, {}).get("one_worker") or {}).get("per_cpu_s"),
+        "by_db": {db: {k: (r.get("one_worker") or {}).get(k) for k in ("per_s", "per_cpu_s")} for db, r in rem.items()}}
+    pg = rem.get("postgres") or {}
+    result["reminder_throughput_2_workers_pg"] = {
+        "per_s": ((pg.get("processes") or {}).get("2") or {}).get("per_s"),
+        "one_process_per_s": ((pg.get("processes") or {}).get("1") or {}).get("per_s"),
+        "two_vs_one": pg.get("two_vs_one")}
     result["export"] = {key: {k: x.get(k) for k in ("rows", "seconds", "peak_rss_mb")}
                         for key, x in moved.items() if key.startswith("export")}
     result["export_1m_s"] = {fmt: (moved.get(f"export_{fmt}_large") or {}).get("seconds") for fmt in ("csv", "xlsx")}
