@@ -307,20 +307,26 @@ def template_context(ctx: RuleContext, lang: str, **extra: Any) -> dict:
             "link": record_link(ctx), "late": ctx.late, **extra}
 
 
-def render_label(raw: Any, lang: str, context: Mapping[str, Any], default: str) -> str:
+def render_label(raw: Any, lang: str, context: Mapping[str, Any], default: str, *, thawed: bool = False) -> str:
     if raw is None or raw == "" or raw == {}:
         return default
     label = remembered(("label", id(raw)), lambda: (raw, Label.of(thaw(raw))))[1]   # raw held: its id stays its own
-    return render(label.get(lang), context)
+    return render(label.get(lang), context, thawed=thawed)
 
 
 def message_for(ctx: RuleContext, spec: Mapping[str, Any], lang: str, default_body: str | None = None) -> tuple[str, str]:
     """(subject, body) of a notify/email/escalate action, rendered in `lang`."""
-    context = template_context(ctx, lang)
+    record = ctx.record
+    # made plain once for the subject and the body, and in a worker's batch once per record,
+    # version, rule and language (the sandbox cannot change it)
+    key = ("template_context", ctx.app.key, ctx.rule.key, record.id if record else None,
+           record.version if record else None, record.updated_at if record else None, lang, ctx.late)
+    context = remembered(key, lambda: thaw(template_context(ctx, lang)))
     rule_label = context["rule"]["label"]
     title = ctx.record.title if ctx.record else ""
-    subject = render_label(spec.get("subject"), lang, context, f"{rule_label}: {title}" if title else rule_label)
-    body = render_label(spec.get("message"), lang, context, default_body or subject)
+    subject = render_label(spec.get("subject"), lang, context, f"{rule_label}: {title}" if title else rule_label,
+                           thawed=True)
+    body = render_label(spec.get("message"), lang, context, default_body or subject, thawed=True)
     return subject, body
 
 
