@@ -18,16 +18,22 @@ from datetime import datetime
 RULE = "proposal_silence_48h"
 
 
-def rearm(db, rule_key: str = RULE) -> int:
+def rearm(db, rule_key: str = RULE, record_ids: list[int] | None = None) -> int:
+    """The rule's reminder jobs (of `record_ids` only, when given) pending again, with their
+    notifications and run logs deleted: the next run fires the same work again."""
     from sqlalchemy import delete, update
     from formloom.automation.tables import rule_runs
     from formloom.store.tables import jobs, notifications
+    which = [jobs.c.rule_key == rule_key] + ([jobs.c.record_id.in_(record_ids)] if record_ids is not None else [])
+    runs = [rule_runs.c.rule_key == rule_key] + ([rule_runs.c.record_id.in_(record_ids)] if record_ids is not None else [])
+    notes = [notifications.c.idempotency_key.like(f"%:{rule_key}:%")] + (
+        [notifications.c.record_id.in_(record_ids)] if record_ids is not None else [])
     with db.write() as conn:
-        n = conn.execute(update(jobs).where(jobs.c.rule_key == rule_key).values(
+        n = conn.execute(update(jobs).where(*which).values(
             status="pending", locked_by=None, lease_until=None, attempts=0, finished_at=None,
             last_error=None)).rowcount
-        conn.execute(delete(rule_runs).where(rule_runs.c.rule_key == rule_key))
-        conn.execute(delete(notifications).where(notifications.c.idempotency_key.like(f"%:{rule_key}:%")))
+        conn.execute(delete(rule_runs).where(*runs))
+        conn.execute(delete(notifications).where(*notes))
     return n
 
 

@@ -409,17 +409,26 @@ def reminder_sweep(flask_app, owners_pool: range, now: datetime, settings=None) 
                                 + occurrence, {"workflow": workflow.key, "rule": rule.key, "occurrence": occurrence,
                                                "repeat": 0}, due, created_at, app_key=app.key, rule_key=rule.key,
                                 record_id=record.id)
-    with StatementCounter(db.engine) as counter:
-        t0, c0 = time.perf_counter(), time.thread_time()
-        ran = run_once(db, flask_app.extensions["formloom.catalog"], now=now, settings=settings)
-        seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
+    from .reminders import rearm
+    ids = [L0.f_opp(i) for i in owners_pool]
+    rounds = []
+    for r in range(3):                 # the median of three sweeps over the same reminders, re-armed
+        if r:
+            rearm(db, rule.key, ids)
+        with StatementCounter(db.engine) as counter:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            ran = run_once(db, flask_app.extensions["formloom.catalog"], now=now, settings=settings)
+            seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
+        rounds.append({"ran": ran, "seconds": seconds, "cpu_seconds": cpu,
+                       "statements": counter.counts["statements"], "commits": counter.counts["ends"]})
+    mid = sorted(rounds, key=lambda x: x["seconds"])[1]
+    seconds, cpu, ran = mid["seconds"], statistics.median(x["cpu_seconds"] for x in rounds), mid["ran"]
     with db.read() as conn:
         fired = conn.execute(select(jobs.c.id).where(jobs.c.rule_key == rule.key, jobs.c.status == "done")).all()
     return {"created": made, "ran": ran, "done_total": len(fired), "seconds": seconds, "cpu_seconds": cpu,
-            "per_reminder_ms": seconds / max(ran, 1) * 1000, "per_s": ran / seconds if seconds else None,
-            "per_cpu_s": ran / cpu if cpu else None,
-            "statements_per_reminder": counter.counts["statements"] / max(ran, 1),
-            "commits": counter.counts["ends"]}
+            "rounds": rounds, "per_reminder_ms": seconds / max(ran, 1) * 1000,
+            "per_s": ran / seconds if seconds else None, "per_cpu_s": ran / cpu if cpu else None,
+            "statements_per_reminder": mid["statements"] / max(ran, 1), "commits": mid["commits"]}
 
 
 def aggregates_agree(formloom: dict, baseline: dict) -> bool:
@@ -743,7 +752,7 @@ def markdown(r: dict) -> str:
         L += ["### Scale (Formloom alone)", "", "| measurement | small | large | ratio |", "|---|---:|---:|---:|",
               f"| list page (median) | {sc['list'][small]['median_ms']:.2f} ms | {sc['list'][large]['median_ms']:.2f} ms | "
               f"{d['ratios']['list_1m_vs_10k']:.2f} |",
-              f"| reminder sweep, 1,000 due (run_once) | {sc['sweep'][small]['seconds']:.2f} s "
+              f"| reminder sweep, 1,000 due (run_once, median of 3) | {sc['sweep'][small]['seconds']:.2f} s "
               f"(ran {sc['sweep'][small]['ran']}) | {sc['sweep'][large]['seconds']:.2f} s (ran {sc['sweep'][large]['ran']}) | "
               f"{d['ratios']['reminder_sweep_1m_vs_10k']:.2f} |",
               f"| dashboard, Formloom kanban_columns | {sc['dashboard'][small]['formloom']['median_ms']:.1f} ms | "
