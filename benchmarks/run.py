@@ -633,7 +633,7 @@ def reminder_throughput(kind: str, fapp, url: str, now: datetime, rounds: int = 
     return out
 
 
-def run_pages(kind: str, ops: list[str], n: int, workdir: Path, statements: bool = False) -> dict:
+def run_pages(kind: str, ops: list[str], n: int, workdir: Path) -> dict:
     """Only the given web operations, in-process, at the small size: for comparing a change
     with its base in interleaved runs without the rest of the benchmark."""
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -657,8 +657,7 @@ def run_pages(kind: str, ops: list[str], n: int, workdir: Path, statements: bool
             fj, bj = JsonInProcess(fapp, tokens["formloom"]), JsonInProcess(bapp, tokens["baseline"])
             out.update(compare([fapi, bapi], [fj, bj], {op: n for op in api}, 5, ops=API_OPS, one=one_json))
             out["same_api_list"] = same_api_list(fj, bj, fapi, bapi)
-            if statements:
-                out["api_statements"] = api_statements(fapp, fj, fapi)
+            out["api_statements"] = api_statements(fapp, fj, fapi)
         return out
     finally:
         fapp.extensions["formloom.db"].dispose()
