@@ -328,8 +328,9 @@ def run_once(db: Database, catalog, now: datetime | None = None, settings: Setti
     """Process pending events, then run every job due at `now`; returns how many jobs ran.
     Safe to call from any number of processes at once.
 
-    `should_stop` is asked between events and between jobs: once it answers True the
-    job at hand finishes, claimed jobs not yet started are released, and run_once returns."""
+    `should_stop` is asked between events and between jobs (a claimed batch of reminders,
+    one transaction, counts as one): once it answers True the job or batch at hand
+    finishes, claimed jobs not yet started are released, and run_once returns."""
     settings = settings or Settings.from_env()
     worker_id = worker_id or default_worker_id()
     stop = should_stop or (lambda: False)
