@@ -73,6 +73,15 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
+class ApiToken(Base):
+    """A bearer token for the JSON API, stored as its SHA-256 (as Formloom stores its own)."""
+    __tablename__ = "bl_api_tokens"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("bl_users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Customer(Base):
     __tablename__ = "bl_customer"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -91,28 +100,32 @@ class Contact(Base):
 
 
 class Opportunity(Base):
+    """Indexed like Formloom indexes the CRM's opportunity (issue 16: the same indexes on
+    both sides): every column whose field `formloom install` indexes (references, money,
+    numbers, dates, selects, checkboxes; `store.install.fields_to_index`), plus the title
+    (name), stage, owner and updated_at, as `records` has them per entity."""
     __tablename__ = "bl_opportunity"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120), index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("bl_customer.id"), index=True)
-    decision_maker_id: Mapped[int | None] = mapped_column(ForeignKey("bl_contact.id"))
+    decision_maker_id: Mapped[int | None] = mapped_column(ForeignKey("bl_contact.id"), index=True)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(15, 2), index=True)
     source: Mapped[str | None] = mapped_column(String(16), index=True)
     expected_close: Mapped[date | None] = mapped_column(Date, index=True)
-    need: Mapped[int | None] = mapped_column(Integer)
-    budget_fit: Mapped[int | None] = mapped_column(Integer)
-    authority: Mapped[int | None] = mapped_column(Integer)
-    timing: Mapped[int | None] = mapped_column(Integer)
+    need: Mapped[int | None] = mapped_column(Integer, index=True)
+    budget_fit: Mapped[int | None] = mapped_column(Integer, index=True)
+    authority: Mapped[int | None] = mapped_column(Integer, index=True)
+    timing: Mapped[int | None] = mapped_column(Integer, index=True)
     score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     tier: Mapped[str | None] = mapped_column(String(1))
-    competitor_count: Mapped[int | None] = mapped_column(Integer)
-    risk: Mapped[str | None] = mapped_column(String(8))
-    budget_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    competitor_count: Mapped[int | None] = mapped_column(Integer, index=True)
+    risk: Mapped[str | None] = mapped_column(String(8), index=True)
+    budget_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     needs_summary: Mapped[str | None] = mapped_column(Text)
-    proposal_date: Mapped[date | None] = mapped_column(Date)
+    proposal_date: Mapped[date | None] = mapped_column(Date, index=True)
     proposal_link: Mapped[str | None] = mapped_column(String(2000))
-    contract_signed_on: Mapped[date | None] = mapped_column(Date)
-    lost_reason: Mapped[str | None] = mapped_column(String(16))
+    contract_signed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    lost_reason: Mapped[str | None] = mapped_column(String(16), index=True)
     lost_note: Mapped[str | None] = mapped_column(Text)
     last_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     in_pool: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -327,43 +340,10 @@ def create_baseline_app(database_url: str, secret_key: str = "baseline-secret", 
     @app.get("/opportunities/")
     @login_required
     def list_view():
-        stmt = select(Opportunity, Customer.name.label("customer_name")).join(
-            Customer, Customer.id == Opportunity.customer_id)
-        args = request.args
-        if args.get("source"):
-            if args["source"] not in dict(SOURCES):
-                abort(400)
-            stmt = stmt.where(Opportunity.source == args["source"])
-        if args.get("stage"):
-            stmt = stmt.where(Opportunity.stage == args["stage"])
-        try:
-            if args.get("amount_min"):
-                stmt = stmt.where(Opportunity.amount >= Decimal(args["amount_min"]))
-            if args.get("amount_max"):
-                stmt = stmt.where(Opportunity.amount <= Decimal(args["amount_max"]))
-            offset = int(args.get("offset") or 0)
-        except ArithmeticError:
-            abort(400)
-        except ValueError:
-            abort(400)
-        if args.get("q"):
-            stmt = stmt.where(func.lower(Opportunity.name).contains(args["q"].lower(), autoescape=True))
-        sort = args.get("sort") or "-updated_at"
-        column = {"amount": Opportunity.amount, "expected_close": Opportunity.expected_close,
-                  "name": Opportunity.name, "updated_at": Opportunity.updated_at}.get(sort.lstrip("-"))
-        if column is None:
-            abort(400)
-        # the query shape Formloom uses (store/query.py `_order`): missing values last, except
-        # where a filter already rules them out, so PostgreSQL can walk the index backwards
-        never_null = sort.lstrip("-") == "amount" and bool(args.get("amount_min") or args.get("amount_max"))
-        if sort.startswith("-"):
-            order = [column.desc().nulls_last() if engine.dialect.name == "postgresql" and not never_null
-                     else column.desc(), Opportunity.id.desc()]
-        else:
-            order = [column.asc(), Opportunity.id.asc()]
-        rows = g.db.execute(stmt.order_by(*order).limit(PAGE + 1).offset(max(0, offset))).all()
+        stmt, offset = list_statement(request.args, engine.dialect.name)
+        rows = g.db.execute(stmt).all()
         return render_template("list.html", rows=rows[:PAGE], has_more=len(rows) > PAGE, offset=offset,
-                               args=args, sources=SOURCES, stages=STAGE_LABELS)
+                               args=request.args, sources=SOURCES, stages=STAGE_LABELS)
 
     @app.route("/opportunities/new", methods=["GET", "POST"])
     @login_required
@@ -374,17 +354,7 @@ def create_baseline_app(database_url: str, secret_key: str = "baseline-secret", 
             o = Opportunity(stage="initial_contact", stage_entered_at=now, owner_id=current_user.id,
                             created_by=current_user.id, updated_by=current_user.id, created_at=now, updated_at=now,
                             version=1)
-            for name in ("name", "amount", "expected_close", "need", "budget_fit", "authority", "timing",
-                         "competitor_count", "needs_summary", "proposal_date", "proposal_link",
-                         "contract_signed_on", "lost_note", "budget_confirmed", "in_pool"):
-                setattr(o, name, getattr(form, name).data)
-            o.name = o.name.strip()
-            o.customer_id, o.decision_maker_id = form.customer.data, form.decision_maker.data
-            o.source, o.risk = form.source.data or None, form.risk.data or None
-            o.lost_reason = form.lost_reason.data or None
-            if form.last_follow_up_at.data:
-                o.last_follow_up_at = form.last_follow_up_at.data.replace(tzinfo=timezone.utc)
-            o.score, o.tier = lead_score(o)
+            fill(o, form)
             g.db.add(o)
             g.db.flush()
             for cid in contact_ids(form.contacts.data) or []:
@@ -436,36 +406,10 @@ def create_baseline_app(database_url: str, secret_key: str = "baseline-secret", 
         expected = request.form.get("version", "")
         if expected.isdigit() and int(expected) != o.version:
             return render_template("detail_error.html", o=o, problems=["Someone else changed this record."]), 409
-        problems = []
-        if target not in ("lost",) and order.index(target) > order.index(o.stage) + 1:
-            problems.append("Move one stage at a time.")
-        if target == "needs_confirmed":
-            if o.decision_maker_id is None:
-                problems.append("Decision maker is required.")
-            if not (o.needs_summary or "").strip():
-                problems.append("Needs summary is required.")
-            if not o.budget_confirmed:
-                problems.append("Budget must be confirmed")
-        elif target == "proposal" and (o.proposal_date is None or not o.proposal_link):
-            problems.append("Proposal date and link are required.")
-        elif target == "quotation" and not (o.amount and o.amount > 0):
-            problems.append("Enter the quoted amount before quoting")
-        elif target == "negotiation":
-            n = g.db.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.opportunity_id == o.id))
-            if n < 3:
-                problems.append("Log at least 3 follow-ups before negotiating")
-        elif target == "won" and o.contract_signed_on is None:
-            problems.append("Contract signed on is required.")
-        elif target == "lost" and not o.lost_reason:
-            problems.append("Lost reason is required.")
+        problems = move_problems(g.db, o, target)
         if problems:
             return render_template("detail_error.html", o=o, problems=problems), 422
-        now = utcnow()
-        entered = aware(o.stage_entered_at)
-        g.db.add(StageHistory(opportunity_id=o.id, from_stage=o.stage, to_stage=target, user_id=current_user.id,
-                              at=now, seconds_in_previous=int((now - entered).total_seconds()) if entered else None))
-        o.stage, o.stage_entered_at, o.updated_at, o.updated_by = target, now, now, current_user.id
-        o.version += 1
+        apply_move(g.db, o, target, current_user.id)
         g.db.commit()
         return redirect(url_for("detail", opportunity_id=o.id), 303)
 
@@ -473,7 +417,101 @@ def create_baseline_app(database_url: str, secret_key: str = "baseline-secret", 
     def _money_filter(value):
         return "" if value is None else f"¥{value:,.2f}"
 
+    from .baseline_api import register_api
+    register_api(app, engine)
     return app
+
+
+def fill(o: Opportunity, form: OpportunityForm) -> None:
+    """The form's values into the columns, and the lead score computed (page and API)."""
+    for name in ("name", "amount", "expected_close", "need", "budget_fit", "authority", "timing",
+                 "competitor_count", "needs_summary", "proposal_date", "proposal_link",
+                 "contract_signed_on", "lost_note", "budget_confirmed", "in_pool"):
+        setattr(o, name, getattr(form, name).data)
+    o.name = o.name.strip()
+    o.customer_id, o.decision_maker_id = form.customer.data, form.decision_maker.data
+    o.source, o.risk = form.source.data or None, form.risk.data or None
+    o.lost_reason = form.lost_reason.data or None
+    o.last_follow_up_at = form.last_follow_up_at.data.replace(tzinfo=timezone.utc) \
+        if form.last_follow_up_at.data else None
+    o.score, o.tier = lead_score(o)
+
+
+def list_statement(args, dialect: str):
+    """One page (plus one row to tell whether more follow) of the filtered, sorted list;
+    aborts with 400 on a bad parameter. The page and the JSON API share it."""
+    stmt = select(Opportunity, Customer.name.label("customer_name")).join(
+        Customer, Customer.id == Opportunity.customer_id)
+    if args.get("source"):
+        if args["source"] not in dict(SOURCES):
+            abort(400)
+        stmt = stmt.where(Opportunity.source == args["source"])
+    if args.get("stage"):
+        stmt = stmt.where(Opportunity.stage == args["stage"])
+    try:
+        if args.get("amount_min"):
+            stmt = stmt.where(Opportunity.amount >= Decimal(args["amount_min"]))
+        if args.get("amount_max"):
+            stmt = stmt.where(Opportunity.amount <= Decimal(args["amount_max"]))
+        offset = int(args.get("offset") or 0)
+    except ArithmeticError:
+        abort(400)
+    except ValueError:
+        abort(400)
+    if args.get("q"):
+        stmt = stmt.where(func.lower(Opportunity.name).contains(args["q"].lower(), autoescape=True))
+    sort = args.get("sort") or "-updated_at"
+    column = {"amount": Opportunity.amount, "expected_close": Opportunity.expected_close,
+              "name": Opportunity.name, "updated_at": Opportunity.updated_at}.get(sort.lstrip("-"))
+    if column is None:
+        abort(400)
+    # the query shape Formloom uses (store/query.py `_order`): missing values last, except
+    # where a filter already rules them out, so PostgreSQL can walk the index backwards
+    never_null = sort.lstrip("-") == "amount" and bool(args.get("amount_min") or args.get("amount_max"))
+    if sort.startswith("-"):
+        order = [column.desc().nulls_last() if dialect == "postgresql" and not never_null
+                 else column.desc(), Opportunity.id.desc()]
+    else:
+        order = [column.asc(), Opportunity.id.asc()]
+    return stmt.order_by(*order).limit(PAGE + 1).offset(max(0, offset)), offset
+
+
+def move_problems(db, o: Opportunity, target: str) -> list[str]:
+    """The gate of each stage, checked by hand (the page and the JSON API share it)."""
+    order = [k for k, _l, _p in STAGES]
+    problems = []
+    if target not in ("lost",) and order.index(target) > order.index(o.stage) + 1:
+        problems.append("Move one stage at a time.")
+    if target == "needs_confirmed":
+        if o.decision_maker_id is None:
+            problems.append("Decision maker is required.")
+        if not (o.needs_summary or "").strip():
+            problems.append("Needs summary is required.")
+        if not o.budget_confirmed:
+            problems.append("Budget must be confirmed")
+    elif target == "proposal" and (o.proposal_date is None or not o.proposal_link):
+        problems.append("Proposal date and link are required.")
+    elif target == "quotation" and not (o.amount and o.amount > 0):
+        problems.append("Enter the quoted amount before quoting")
+    elif target == "negotiation":
+        n = db.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.opportunity_id == o.id))
+        if n < 3:
+            problems.append("Log at least 3 follow-ups before negotiating")
+    elif target == "won" and o.contract_signed_on is None:
+        problems.append("Contract signed on is required.")
+    elif target == "lost" and not o.lost_reason:
+        problems.append("Lost reason is required.")
+    return problems
+
+
+def apply_move(db, o: Opportunity, target: str, user_id: int) -> None:
+    """The move itself: a history row, the stage, the version."""
+    now = utcnow()
+    entered = aware(o.stage_entered_at)
+    db.add(StageHistory(opportunity_id=o.id, from_stage=o.stage, to_stage=target, user_id=user_id,
+                        at=now, seconds_in_previous=int((now - entered).total_seconds()) if entered else None))
+    o.stage, o.stage_entered_at, o.updated_at, o.updated_by = target, now, now, user_id
+    o.version += 1
 
 
 def app_from_env() -> Flask:

@@ -356,6 +356,53 @@ def drop_expression_indexes(engine) -> int:
     return len(names)
 
 
+# -- the generated data is what Formloom itself would store ------------------------------------------------------
+
+SAMPLE = 25
+
+
+def check_sample(db, app, lay: Layout, n: int = SAMPLE) -> dict:
+    """Up to `n` records of each generated entity of the tranche, read back and put through
+    Formloom's own `clean_record_data` (settable values in, formulas computed, every rule and
+    the stage's requirements judged, as `create_record` does): the cleaned data must equal the
+    stored data, with no problem. Returns {entity: {"checked", "mismatches"}}; raises when any
+    record differs, since every figure of the run would then be about other data."""
+    from sqlalchemy import select
+    from formloom.store.records import _special_vars, _stage_required, clean_context, record_from_row
+    from formloom.record_data import clean_record_data
+    from formloom.store.tables import records
+    step = max(1, (lay.end - lay.start) // n)
+    opps = list(range(lay.start, lay.end, step))[:n]
+    cs = list(range(lay.c_start, lay.c_end, max(1, (lay.c_end - lay.c_start) // n)))[:n]
+    fus = [j for i in opps for j in follow_ups_of(i)][:n]
+    ids = {"opportunity": [lay.f_opp(i) for i in opps], "customer": [lay.f_customer(c) for c in cs],
+           "contact": [lay.f_contact(c) for c in cs], "follow_up": [lay.f_follow(j) for j in fus]}
+    out, bad = {}, []
+    with db.read() as conn:
+        ctx = clean_context(conn, app, "en")
+        for kind, wanted in ids.items():
+            entity = app.entity(kind)
+            rows = conn.execute(select(records).where(records.c.id.in_(wanted), records.c.entity_key == kind)).all()
+            mismatches = []
+            for row in rows:
+                rec = record_from_row(row)
+                incoming = {k: v for k, v in rec.data.items() if (f := entity.field(k)) is not None and not f.is_computed}
+                cleaned, problems = clean_record_data(
+                    entity, incoming, ctx, existing=None, stage_required=_stage_required(app, entity, rec.stage),
+                    extra_vars=_special_vars(rec.stage, app, entity, rec.owner_id))
+                differs = sorted(k for k in set(cleaned) | set(rec.data)
+                                 if cleaned.get(k) not in (None, "", []) or rec.data.get(k) not in (None, "", [])
+                                 if cleaned.get(k) != rec.data.get(k))
+                if problems or differs:
+                    mismatches.append({"id": rec.id, "fields": differs[:5],
+                                       "problems": [f"{p.field}: {p.code}" for p in problems][:5]})
+            out[kind] = {"checked": len(rows), "mismatches": len(mismatches)}
+            bad += [{"entity": kind, **m} for m in mismatches[:3]]
+    if bad:
+        raise RuntimeError(f"generated data differs from what clean_record_data stores: {bad}")
+    return out
+
+
 # -- the command line (a child process, so its peak RSS is its own) ---------------------------------------------
 
 def _cmd_load(args) -> dict:
@@ -371,6 +418,7 @@ def _cmd_load(args) -> dict:
     t0 = time.perf_counter()
     if rebuild:
         drop_expression_indexes(db.engine)
+    lay = current_layout(db.engine, args.start, args.end)
     result = load(db.engine, args.start, args.end, owners, version_id, now)
     t1 = time.perf_counter()
     if rebuild:
@@ -383,6 +431,7 @@ def _cmd_load(args) -> dict:
         db.analyze(table.name)
     result.update(index_seconds=time.perf_counter() - t1, total_seconds=time.perf_counter() - t0,
                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, rebuilt_indexes=rebuild)
+    result["data_check"] = check_sample(db, app, lay)       # untimed
     db.dispose()
     return result
 

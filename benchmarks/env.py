@@ -2,8 +2,10 @@
 the baseline's tables, the same users in both, and the two Flask apps over it."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -67,6 +69,8 @@ def setup(url: str, workdir: Path) -> dict:
         owners = [create_user(conn, f"sales{n}@bench.formloom", PASSWORD, name=f"Sales {n}",
                               roles=[("crm", "sales")], manager_id=manager) for n in range(8)]
         rows = conn.execute(users.select()).all()
+        from formloom.auth.tokens import create_token
+        formloom_token = create_token(conn, admin, "benchmark")[1]
         # the worker would resync every record on its first pass after an install; an import
         # that wrote its own reminders marks the version as synced (what resync would record)
         from formloom.automation.tables import automation_state
@@ -82,8 +86,12 @@ def setup(url: str, workdir: Path) -> dict:
                        "active": True} for r in rows])
         if bl_engine.dialect.name == "postgresql":
             conn.execute(text("SELECT setval(pg_get_serial_sequence('bl_users', 'id'), (SELECT max(id) FROM bl_users))"))
+        baseline_token = "bl_" + secrets.token_urlsafe(32)
+        conn.execute(text("INSERT INTO bl_api_tokens (user_id, token_hash) VALUES (:user_id, :token_hash)"),
+                     {"user_id": admin, "token_hash": hashlib.sha256(baseline_token.encode()).hexdigest()})
     bl_engine.dispose()
-    return {"version_id": version_id, "admin_id": admin, "owners": owners}
+    return {"version_id": version_id, "admin_id": admin, "owners": owners,
+            "api_tokens": {"formloom": formloom_token, "baseline": baseline_token}}
 
 
 def load_tranche(url: str, start: int, end: int, owners: list[int], now: datetime) -> dict:

@@ -34,12 +34,15 @@ from urllib.parse import urlencode
 
 from . import data as D
 from . import env
+from . import reminders
 from . import transfer
+from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formloom_api_side, one_api, same_api_list
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
 RESULTS = Path(__file__).resolve().parent / "results"
 GOALS = {"form_get": 1.2, "designer_get": 4.0, "create_post": 1.5, "list_filtered": 1.3, "stage_move": 1.5, "detail_get": 1.3,
-         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3}
+         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3,
+         "api_create": 1.3, "api_list_filtered": 1.3, "api_update": 1.3, "api_stage_move": 1.3}
 WEB_OPS = ["form_get", "designer_get", "create_post", "list_filtered", "stage_move", "detail_get"]
 #: designer_get: Formloom's field editor of the opportunity (every field with its type, settings
 #: summary, problems, the type palette and the permission grid) against the baseline's page
@@ -197,10 +200,15 @@ def one(op: str, side: Side, client, n: int) -> float:
     return elapsed
 
 
-def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup: int, block: int = 5) -> dict:
+def one_json(op: str, side, client, n: int) -> float:
+    return one_api(op, side, client, n, CLOCK)
+
+
+def compare(sides: list, clients: list, iterations: dict[str, int], warmup: int, block: int = 5, *,
+            ops: list[str] = WEB_OPS, one: Callable = one) -> dict:
     """Each op (of `iterations`): warm-up on both, then alternate blocks of requests Formloom/baseline."""
     out = {}
-    for op in [op for op in WEB_OPS if op in iterations]:
+    for op in [op for op in ops if op in iterations]:
         samples = {s.name: [] for s in sides}
         errors = {}
         for s, c in zip(sides, clients):
@@ -228,6 +236,61 @@ def compare(sides: list[Side], clients: list, iterations: dict[str, int], warmup
         out[op] = st
         log(f"  {op:14s} formloom {st['formloom']['median_ms']:7.2f} ms  baseline {st['baseline']['median_ms']:7.2f} ms"
             f"  ratio {st['ratio_median']:.2f}")
+    return out
+
+
+class StatementCounter:
+    """Statements (each cursor execute, executemany counted once), transaction begins and
+    commits/rollbacks on one engine: the round trips a request makes to the database are
+    statements + begins + ends (psycopg sends BEGIN and COMMIT as their own round trips)."""
+
+    def __init__(self, engine):
+        from sqlalchemy import event
+        self.engine, self.event = engine, event
+        self.counts = {"statements": 0, "begins": 0, "ends": 0}
+        self.hooks = [("before_cursor_execute", self._statement), ("begin", self._begin),
+                      ("commit", self._end), ("rollback", self._end)]
+
+    def _statement(self, *args):
+        self.counts["statements"] += 1
+
+    def _begin(self, *args):
+        self.counts["begins"] += 1
+
+    def _end(self, *args):
+        self.counts["ends"] += 1
+
+    def __enter__(self):
+        for name, fn in self.hooks:
+            self.event.listen(self.engine, name, fn)
+        return self
+
+    def __exit__(self, *exc):
+        for name, fn in self.hooks:
+            self.event.remove(self.engine, name, fn)
+
+
+def api_statements(fapp, client, side, n: int = 20) -> dict:
+    """Statements and round trips per API write (issue 16): the request's own, and the
+    worker's processing of the events those writes queued (what follows every write)."""
+    from formloom.automation.events import process_events
+    db = fapp.extensions["formloom.db"]
+    catalog = fapp.extensions["formloom.catalog"]
+    process_events(db, catalog)                          # nothing of earlier operations left over
+    out = {}
+    for op in ("api_create", "api_update"):
+        with StatementCounter(db.engine) as request_count:
+            for k in range(n):
+                one_api(op, side, client, 50_000 + k)
+        with StatementCounter(db.engine) as worker_count:
+            process_events(db, catalog)
+        per = {}
+        for who, counter in (("request", request_count), ("worker", worker_count)):
+            c = counter.counts
+            begins = 0 if db.is_sqlite else c["begins"]   # SQLite's BEGIN is one of the statements
+            per[who] = {"statements": c["statements"] / n, "transactions": c["begins"] / n,
+                        "round_trips": (c["statements"] + begins + c["ends"]) / n}
+        out[op] = per
     return out
 
 
@@ -318,7 +381,7 @@ def explain_list(flask_app, client: InProcess, path: str) -> str:
     return f"{statement.strip()}\n-- params: {params}\n-- plan:\n{plan}"
 
 
-def reminder_sweep(flask_app, owners_pool: range, now: datetime) -> dict:
+def reminder_sweep(flask_app, owners_pool: range, now: datetime, settings=None) -> dict:
     """Create 1,000 due "proposal_silence_48h" reminders (Formloom's own trigger computes
     the occurrence; Formloom's enqueue writes the row), then time the worker's run_once
     claiming and firing them."""
@@ -346,13 +409,26 @@ def reminder_sweep(flask_app, owners_pool: range, now: datetime) -> dict:
                                 + occurrence, {"workflow": workflow.key, "rule": rule.key, "occurrence": occurrence,
                                                "repeat": 0}, due, created_at, app_key=app.key, rule_key=rule.key,
                                 record_id=record.id)
-    t0 = time.perf_counter()
-    ran = run_once(db, flask_app.extensions["formloom.catalog"], now=now)
-    seconds = time.perf_counter() - t0
+    from .reminders import rearm
+    ids = [L0.f_opp(i) for i in owners_pool]
+    rounds = []
+    for r in range(3):                 # the median of three sweeps over the same reminders, re-armed
+        if r:
+            rearm(db, rule.key, ids)
+        with StatementCounter(db.engine) as counter:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            ran = run_once(db, flask_app.extensions["formloom.catalog"], now=now, settings=settings)
+            seconds, cpu = time.perf_counter() - t0, time.thread_time() - c0
+        rounds.append({"ran": ran, "seconds": seconds, "cpu_seconds": cpu,
+                       "statements": counter.counts["statements"], "commits": counter.counts["ends"]})
+    mid = sorted(rounds, key=lambda x: x["seconds"])[1]
+    seconds, cpu, ran = mid["seconds"], statistics.median(x["cpu_seconds"] for x in rounds), mid["ran"]
     with db.read() as conn:
         fired = conn.execute(select(jobs.c.id).where(jobs.c.rule_key == rule.key, jobs.c.status == "done")).all()
-    return {"created": made, "ran": ran, "done_total": len(fired), "seconds": seconds,
-            "per_reminder_ms": seconds / max(ran, 1) * 1000}
+    return {"created": made, "ran": ran, "done_total": len(fired), "seconds": seconds, "cpu_seconds": cpu,
+            "rounds": rounds, "per_reminder_ms": seconds / max(ran, 1) * 1000,
+            "per_s": ran / seconds if seconds else None, "per_cpu_s": ran / cpu if cpu else None,
+            "statements_per_reminder": mid["statements"] / max(ran, 1), "commits": mid["commits"]}
 
 
 def aggregates_agree(formloom: dict, baseline: dict) -> bool:
@@ -448,6 +524,7 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     scale["list"][str(small)] = list_timing(fclient, F_LIST, n_list)
     scale["explain"][str(small)] = explain_list(fapp, fclient, F_LIST)
     scale["sweep"][str(small)] = reminder_sweep(fapp, range(D.SWEEP_START, D.SWEEP_START + 1000), now)
+    res["reminders"] = reminder_throughput(kind, fapp, url, now)
     scale["dashboard"][str(small)] = dashboard(fapp, 5)
     fapp.extensions["formloom.db"].dispose()
 
@@ -461,6 +538,14 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
     bclient.login(bside.form_path)
     res["same_list_page"] = same_list(fclient, bclient, fside, bside)
     res["in_process"] = compare([fside, bside], [fclient, bclient], iters, warm)
+    log(f"[{kind}] JSON API, in-process, {web_size:,} opportunities")
+    tokens = info["api_tokens"]
+    fapi, bapi = formloom_api_side(fside.move_pool), baseline_api_side(bside.move_pool)
+    fj, bj = JsonInProcess(fapp, tokens["formloom"]), JsonInProcess(bapp, tokens["baseline"])
+    res["same_api_list"] = same_api_list(fj, bj, fapi, bapi)
+    res["api_in_process"] = compare([fapi, bapi], [fj, bj], {op: iters["create_post"] for op in API_OPS}, warm,
+                                    ops=API_OPS, one=one_json)
+    res["api_statements"] = api_statements(fapp, fj, fapi)
     fapp.extensions["formloom.db"].dispose()
     bapp.extensions["baseline.engine"].dispose()
 
@@ -476,6 +561,9 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
         fh.login(fside.form_path)
         bh.login(bside.form_path)
         res["http"] = compare([fside, bside], [fh, bh], http_iters, warm)
+        log(f"[{kind}] JSON API, HTTP (waitress, loopback, keep-alive)")
+        res["api_http"] = compare([fapi, bapi], [JsonHttp(fport, tokens["formloom"]), JsonHttp(bport, tokens["baseline"])],
+                                  {op: http_iters["create_post"] for op in API_OPS}, warm, ops=API_OPS, one=one_json)
         for _ in range(20):
             fh.request("GET", fside.list_path)
             bh.request("GET", bside.list_path)
@@ -513,6 +601,7 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
         "list_1m_vs_10k": scale["list"][str(large)]["median_ms"] / scale["list"][str(small)]["median_ms"],
         "reminder_sweep_1m_vs_10k": scale["sweep"][str(large)]["seconds"] / scale["sweep"][str(small)]["seconds"],
         "dashboard_1m_vs_sql": scale["dashboard"][str(large)]["ratio_median"],
+        **{op: res["api_in_process"][op].get("ratio_median") for op in API_OPS},
     }
     raw_rates = [l["records_per_s"] for l in res["loads"]]
     res["memory"]["bulk_load_peak_rss_mb"] = max(l["peak_rss_mb"] for l in res["loads"])
@@ -523,6 +612,25 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
                                          for k, v in res["ratios"].items()))
     env.drop_database(kind, url)
     return res
+
+
+REMINDER_OPS = ["reminder_throughput_per_s", "reminder_throughput_2_workers_pg"]
+
+
+def reminder_throughput(kind: str, fapp, url: str, now: datetime, rounds: int = 3) -> dict:
+    """`reminder_throughput_per_s` (one worker, in-process, median of rounds) and, on
+    PostgreSQL, `reminder_throughput_2_workers_pg` (two worker processes against one)."""
+    log(f"[{kind}] reminder throughput, one worker, {rounds} rounds")
+    out = {"one_worker": reminders.one_worker(fapp, now, rounds)}
+    log(f"[{kind}]   {out['one_worker']['per_s']:,.0f}/s ({out['one_worker']['per_cpu_s']:,.0f} per CPU second)")
+    if kind == "postgres":
+        log(f"[{kind}] reminder throughput, 1 vs 2 worker processes")
+        one, two = reminders.workers(fapp, url, now, 1, rounds), reminders.workers(fapp, url, now, 2, rounds)
+        out["processes"] = {"1": one, "2": two}
+        out["two_vs_one"] = two["per_s"] / one["per_s"]
+        log(f"[{kind}]   1 process {one['per_s']:,.0f}/s, 2 processes {two['per_s']:,.0f}/s "
+            f"({out['two_vs_one']:.2f}x)")
+    return out
 
 
 def run_pages(kind: str, ops: list[str], n: int, workdir: Path) -> dict:
@@ -537,8 +645,20 @@ def run_pages(kind: str, ops: list[str], n: int, workdir: Path) -> dict:
     fclient, bclient = InProcess(fapp), InProcess(bapp)
     fclient.login(fside.form_path)
     bclient.login(bside.form_path)
+    web, api = [op for op in ops if op in WEB_OPS], [op for op in ops if op in API_OPS]
     try:
-        return compare([fside, bside], [fclient, bclient], {op: n for op in ops}, 5)
+        out = compare([fside, bside], [fclient, bclient], {op: n for op in web}, 5) if web else {}
+        if any(op in REMINDER_OPS for op in ops):
+            out["reminder_sweep"] = reminder_sweep(fapp, range(D.SWEEP_START, D.SWEEP_START + 1000), now)
+            out["reminders"] = reminder_throughput(kind, fapp, url, now)
+        if api:
+            tokens = info["api_tokens"]
+            fapi, bapi = formloom_api_side(fside.move_pool), baseline_api_side(bside.move_pool)
+            fj, bj = JsonInProcess(fapp, tokens["formloom"]), JsonInProcess(bapp, tokens["baseline"])
+            out.update(compare([fapi, bapi], [fj, bj], {op: n for op in api}, 5, ops=API_OPS, one=one_json))
+            out["same_api_list"] = same_api_list(fj, bj, fapi, bapi)
+            out["api_statements"] = api_statements(fapp, fj, fapi)
+        return out
     finally:
         fapp.extensions["formloom.db"].dispose()
         bapp.extensions["baseline.engine"].dispose()
@@ -624,12 +744,14 @@ def markdown(r: dict) -> str:
                 L.append(f"| {op} | {f['median_ms']:.2f} ms | {f['p95_ms']:.2f} ms | {b['median_ms']:.2f} ms | "
                          f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
             L.append("")
+        L += api_lines(d)
+        L += reminder_lines(d.get("reminders") or {})
         sc = d["scale"]
         small, large = str(s["small"]), str(s["large"])
         L += ["### Scale (Formloom alone)", "", "| measurement | small | large | ratio |", "|---|---:|---:|---:|",
               f"| list page (median) | {sc['list'][small]['median_ms']:.2f} ms | {sc['list'][large]['median_ms']:.2f} ms | "
               f"{d['ratios']['list_1m_vs_10k']:.2f} |",
-              f"| reminder sweep, 1,000 due (run_once) | {sc['sweep'][small]['seconds']:.2f} s "
+              f"| reminder sweep, 1,000 due (run_once, median of 3) | {sc['sweep'][small]['seconds']:.2f} s "
               f"(ran {sc['sweep'][small]['ran']}) | {sc['sweep'][large]['seconds']:.2f} s (ran {sc['sweep'][large]['ran']}) | "
               f"{d['ratios']['reminder_sweep_1m_vs_10k']:.2f} |",
               f"| dashboard, Formloom kanban_columns | {sc['dashboard'][small]['formloom']['median_ms']:.1f} ms | "
@@ -656,6 +778,59 @@ def markdown(r: dict) -> str:
         for size, text_ in sc["explain"].items():
             L += [f"At {int(size):,}:", "", "```", text_, "```", ""]
     return "\n".join(L) + "\n"
+
+
+def api_lines(d: dict) -> list[str]:
+    """The JSON API against the baseline's (issue 16), and what each write costs in statements."""
+    L = []
+    for mode in ("api_in_process", "api_http"):
+        if mode not in d:
+            continue
+        L += [f"### JSON API, {'in-process' if mode == 'api_in_process' else 'HTTP (waitress, loopback)'} "
+              f"(Bearer token; goal <= 1.3)", "",
+              "| op | Formloom median | p95 | baseline median | p95 | ratio median | ratio p95 | n |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for op in API_OPS:
+            x = d[mode].get(op)
+            if x is None:
+                continue
+            if "error" in x:
+                L.append(f"| {op} | failed: {x['error'][:120]} | | | | | | |")
+                continue
+            f, b = x["formloom"], x["baseline"]
+            L.append(f"| {op} | {f['median_ms']:.2f} ms | {f['p95_ms']:.2f} ms | {b['median_ms']:.2f} ms | "
+                     f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
+        L.append("")
+    if "same_api_list" in d:
+        L += [f"Both APIs list the same 50 records in the same order: {'yes' if d['same_api_list'] else '**no**'}.", ""]
+    st = d.get("api_statements")
+    if st:
+        L += ["Statements and round trips per Formloom API write (mean of 20; the worker's share is its "
+              "processing of the events those writes queued, in its own transactions):", "",
+              "| write | request statements | request transactions | request round trips | worker statements | "
+              "worker round trips |", "|---|---:|---:|---:|---:|---:|"]
+        for op, x in st.items():
+            L.append(f"| {op} | {x['request']['statements']:.1f} | {x['request']['transactions']:.1f} | "
+                     f"{x['request']['round_trips']:.1f} | {x['worker']['statements']:.1f} | "
+                     f"{x['worker']['round_trips']:.1f} |")
+        L.append("")
+    return L
+
+
+def reminder_lines(r: dict) -> list[str]:
+    if not r:
+        return []
+    one = r["one_worker"]
+    L = ["### Reminder throughput (in-app notify jobs, 1,000 due, median of rounds)", "",
+         f"- `reminder_throughput_per_s`: {one['per_s']:,.0f}/s by one worker ({one['per_cpu_s']:,.0f} per CPU second "
+         f"of the worker's thread; goal >= 3,000/s); rounds: "
+         + ", ".join(f"{x['ran']} in {x['seconds']:.2f} s ({x['cpu_seconds']:.2f} s CPU)" for x in one["rounds"])]
+    if "processes" in r:
+        p1, p2 = r["processes"]["1"], r["processes"]["2"]
+        L.append(f"- `reminder_throughput_2_workers_pg`: {p2['per_s']:,.0f}/s by two worker processes against "
+                 f"{p1['per_s']:,.0f}/s by one ({r['two_vs_one']:.2f}x); jobs per worker in each round: "
+                 + ", ".join(str(x["by_worker"]) for x in p2["rounds"]))
+    return L + [""]
 
 
 def transfer_lines(t: dict) -> list[str]:
@@ -688,7 +863,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (under 3 minutes)")
     parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", help=f"comma-separated web operations ({', '.join(WEB_OPS)}): "
+    parser.add_argument("--only", help=f"comma-separated web or API operations ({', '.join(WEB_OPS + API_OPS)}): "
                                        "just those, in-process, printed as JSON, no report written")
     parser.add_argument("--iterations", type=int, default=40, help="requests per operation with --only")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -698,9 +873,10 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     if args.only:
         ops = [op.strip() for op in args.only.split(",") if op.strip()]
-        unknown = [op for op in ops if op not in WEB_OPS]
+        unknown = [op for op in ops if op not in WEB_OPS + API_OPS + REMINDER_OPS]
         if unknown:
-            parser.error(f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(WEB_OPS)}")
+            parser.error(f"unknown operation(s) {', '.join(unknown)}; "
+                         f"choose from {', '.join(WEB_OPS + API_OPS + REMINDER_OPS)}")
         global CLOCK
         CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
         with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
@@ -723,6 +899,16 @@ def main(argv: list[str] | None = None) -> int:
     moved = (details[headline].get("transfer") or {})
     result["import_rows_per_s"] = {"value": (moved.get("import") or {}).get("rows_per_s"), "goal_at_least": 2000,
                                    "peak_rss_mb": (moved.get("import") or {}).get("peak_rss_mb")}
+    rem = {db: d.get("reminders") or {} for db, d in details.items()}
+    result["reminder_throughput_per_s"] = {
+        "goal_at_least": 3000, "value": (rem.get(headline, {}).get("one_worker") or {}).get("per_s"),
+        "per_cpu_s": (rem.get(headline, {}).get("one_worker") or {}).get("per_cpu_s"),
+        "by_db": {db: {k: (r.get("one_worker") or {}).get(k) for k in ("per_s", "per_cpu_s")} for db, r in rem.items()}}
+    pg = rem.get("postgres") or {}
+    result["reminder_throughput_2_workers_pg"] = {
+        "per_s": ((pg.get("processes") or {}).get("2") or {}).get("per_s"),
+        "one_process_per_s": ((pg.get("processes") or {}).get("1") or {}).get("per_s"),
+        "two_vs_one": pg.get("two_vs_one")}
     result["export"] = {key: {k: x.get(k) for k in ("rows", "seconds", "peak_rss_mb")}
                         for key, x in moved.items() if key.startswith("export")}
     result["export_1m_s"] = {fmt: (moved.get(f"export_{fmt}_large") or {}).get("seconds") for fmt in ("csv", "xlsx")}

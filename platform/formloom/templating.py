@@ -96,12 +96,14 @@ def check_template(source: str) -> str | None:
     return None
 
 
-def render(source: str, context: Mapping[str, Any]) -> str:
-    """The message text; undefined values print as nothing, anything refused raises TemplateError."""
+def render(source: str, context: Mapping[str, Any], *, thawed: bool = False) -> str:
+    """The message text; undefined values print as nothing, anything refused raises TemplateError.
+    `thawed`: the caller already made `context` plain (several messages of one firing share
+    one: the sandbox is immutable, so no template can change it for the next)."""
     template = _compile(source)
     token = _BUDGET.set(_Budget(MAX_STEPS))
     try:
-        return _capped(template.generate(thaw(context)))
+        return _capped(template.generate(context if thawed else thaw(context)))
     except Exception as exc:  # sandbox refusals, undefined arithmetic, filters given odd data, the budget
         raise TemplateError(f"could not be rendered: {exc}") from exc
     finally:

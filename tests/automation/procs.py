@@ -37,3 +37,23 @@ def die_inside_a_reminder(url: str, now_iso: str, settings, ready) -> None:
     worker.fire_reminder = fire_and_hang
     db = Database(url)
     run_once(db, AppCatalog(db), datetime.fromisoformat(now_iso), settings, worker_id="doomed")
+
+
+def die_mid_batch(url: str, now_iso: str, settings, ready, fired_before_dying: int) -> None:
+    """Fire a few reminders of a claimed batch, then hang before the batch commits (to be killed)."""
+    from formloom.automation import worker
+
+    original = worker.fire_reminder
+    fired = []
+
+    def fire_then_hang(*args, **kwargs):
+        status = original(*args, **kwargs)
+        fired.append(status)
+        if len(fired) == fired_before_dying:
+            ready.set()
+            time.sleep(120)
+        return status
+
+    worker.fire_reminder = fire_then_hang
+    db = Database(url)
+    run_once(db, AppCatalog(db), datetime.fromisoformat(now_iso), settings, worker_id="doomed")

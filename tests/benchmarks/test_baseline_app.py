@@ -72,3 +72,47 @@ def test_stage_move_goes_through_the_gate(client):
     blocked = client.post("/opportunities/1/stage", data={"csrf_token": token, "stage": "needs_confirmed"})
     assert blocked.status_code == 422
     assert "Budget must be confirmed" in blocked.get_data(as_text=True)
+
+
+@pytest.fixture
+def api(client):
+    """The baseline's JSON API with a Bearer token of user 1 (its session is not used)."""
+    import hashlib
+    from benchmarks.baseline_app import ApiToken
+    app = client.application
+    from sqlalchemy.orm import Session
+    with Session(app.extensions["baseline.engine"]) as s:
+        s.add(ApiToken(user_id=1, token_hash=hashlib.sha256(b"secret-1").hexdigest()))
+        s.commit()
+    api_client = app.test_client()
+    headers = {"Authorization": "Bearer secret-1"}
+    return lambda method, path, body=None: api_client.open(path, method=method, json=body, headers=headers)
+
+
+def test_the_api_refuses_a_missing_or_unknown_token(client):
+    api_client = client.application.test_client()
+    assert api_client.get("/api/opportunities").status_code == 401
+    assert api_client.get("/api/opportunities", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_the_api_creates_validates_updates_with_versions_and_moves_through_the_gate(api):
+    bad = api("POST", "/api/opportunities", {"data": {"name": "", "customer": 1, "amount": "-5"}})
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.get_json()["errors"]} == {"name", "amount"}
+    assert api("POST", "/api/opportunities", {"data": {"nope": 1}}).status_code == 422
+    made = api("POST", "/api/opportunities", {"data": {"name": "API deal", "customer": 1, "decision_maker": 1,
+                                                        "amount": "1200.50", "need": 80, "budget_fit": 70}})
+    assert made.status_code == 201, made.get_json()
+    record = made.get_json()
+    assert (record["version"], float(record["data"]["score"]), record["stage"]) == (1, 45.0, "initial_contact")
+    path = f"/api/opportunities/{record['id']}"
+    changed = api("PATCH", path, {"data": {"need": 100}, "version": 1})
+    assert changed.status_code == 200 and changed.get_json()["version"] == 2
+    assert api("PATCH", path, {"data": {"need": 90}, "version": 1}).status_code == 409
+    blocked = api("POST", f"{path}/stage", {"to": "needs_confirmed", "version": 2})
+    assert blocked.status_code == 422 and "Budget must be confirmed" in blocked.get_data(as_text=True)
+    api("PATCH", path, {"data": {"budget_confirmed": True, "needs_summary": "Phased."}, "version": 2})
+    moved = api("POST", f"{path}/stage", {"to": "needs_confirmed", "version": 3})
+    assert moved.status_code == 200 and moved.get_json()["stage"] == "needs_confirmed"
+    listed = api("GET", "/api/opportunities?amount_min=1000&sort=-amount").get_json()
+    assert [x["data"]["name"] for x in listed["items"]] == ["API deal"]

@@ -10,11 +10,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
-from ..store.tables import api_tokens
-from .users import Actor, UserError, load_actor
+from ..store.tables import api_tokens, users
+from .users import Actor, UserError, actor_of_row, load_actor
 
 PREFIX = "flm_"                 # recognisable in logs and by secret scanners
 MAX_NAME = 200
@@ -86,19 +87,27 @@ def revoke_all_tokens(conn: Connection, user_id: int, now: datetime | None = Non
     return result.rowcount
 
 
+#: The token and its user in one statement, built once: every API request asks it.
+_TOKEN_AND_USER = (select(api_tokens, *[c.label(f"u__{c.name}") for c in users.c])
+                   .join(users, users.c.id == api_tokens.c.user_id)
+                   .where(api_tokens.c.token_hash == bindparam("token_hash")))
+
+
 def actor_for_token(conn: Connection, secret: str, *, max_age: timedelta | None = None,
                     now: datetime | None = None) -> tuple[Actor, Token] | None:
     """The actor a presented secret stands for, or None (unknown, revoked, expired, user inactive)."""
     if not secret or len(secret) > 200:
         return None
-    row = conn.execute(select(api_tokens).where(api_tokens.c.token_hash == hash_secret(secret))).first()
-    if row is None or row.revoked_at is not None:
+    found = conn.execute(_TOKEN_AND_USER, {"token_hash": hash_secret(secret)}).first()
+    if found is None or found.revoked_at is not None:
         return None
-    token = _token(row)
+    token = _token(found)
     now = now or datetime.now(timezone.utc)
     if max_age is not None and now - token.created_at > max_age:
         return None
-    actor = load_actor(conn, token.user_id)
+    mapping = found._mapping
+    user = SimpleNamespace(**{c.name: mapping[f"u__{c.name}"] for c in users.c})
+    actor = actor_of_row(conn, user)
     if actor is None:
         return None
     return actor, token

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import FormloomError
@@ -111,12 +111,20 @@ def authenticate(conn: Connection, email: str, password: str) -> Actor | None:
     return load_actor(conn, row.id)
 
 
+#: built once: every request with a person behind it asks it
+_ROLES_OF = select(memberships.c.app_key, memberships.c.role).where(memberships.c.user_id == bindparam("user_id"))
+
+
 def load_actor(conn: Connection, user_id: int) -> Actor | None:
-    row = conn.execute(select(users).where(users.c.id == user_id)).first()
+    return actor_of_row(conn, conn.execute(select(users).where(users.c.id == user_id)).first())
+
+
+def actor_of_row(conn: Connection, row: Any) -> Actor | None:
+    """The actor of a `users` row already read (its roles read now); None when inactive."""
     if row is None or not row.active:
         return None
     roles: dict[str, set[str]] = {}
-    for m in conn.execute(select(memberships).where(memberships.c.user_id == user_id)):
+    for m in conn.execute(_ROLES_OF, {"user_id": row.id}):
         roles.setdefault(m.app_key, set()).add(m.role)
     return Actor(id=row.id, email=row.email, name=row.name, language=row.language, timezone=row.timezone,
                  manager_id=row.manager_id, is_superuser=row.is_superuser,

@@ -31,6 +31,7 @@ from ..store.records import Record, create_record, emit_event, get_record, recor
 from ..store.tables import audit, events, records, users
 from ..templating import TemplateError, render
 from .channels.inapp import notify_user
+from .batch import current as current_batch, remembered
 from .jobs import enqueue, insert_ignore
 from .recipients import manager_of, resolve_ids  # noqa: F401 -- manager_of kept importable from here
 from ..definitions import rule_checks
@@ -117,6 +118,12 @@ class ActionError(FormloomError):
 
 # -- firing ----------------------------------------------------------------------------------
 
+#: Actions that only send messages: they change no record and write no event.
+MESSAGE_ACTIONS = frozenset({"notify", "email", "webhook"})
+#: Actions whose every write is queued in a worker's batch (automation.batch) when one runs.
+QUEUED_ACTIONS = frozenset({"notify"})
+
+
 def condition_vars(ctx: RuleContext, record: Record | None = None) -> dict:
     record = record or ctx.record
     today = ctx.now.astimezone(zone(ctx.app.timezone)).date().isoformat()
@@ -135,24 +142,35 @@ def fire_rule(ctx: RuleContext) -> str:
         return log_run(ctx, "skipped", "the record was deleted", started)
     if ctx.rule.condition is not None and not truthy(ctx.rule.condition, condition_vars(ctx)):
         return log_run(ctx, "skipped", "the condition does not hold", started)
-    last_event = ctx.conn.execute(select(func.max(events.c.id))).scalar() or 0
+    # messages change no record and write no event: nothing to re-read or to deepen after them
+    messages_only = all(spec.get("type") in MESSAGE_ACTIONS for spec in ctx.rule.actions)
+    last_event = 0 if messages_only else ctx.conn.execute(select(func.max(events.c.id))).scalar() or 0
+    batch = current_batch()
     failures = []
     for index, spec in enumerate(ctx.rule.actions):
         kind = spec.get("type")
         fn = ACTIONS[kind].run if kind in ACTIONS else None
+        mark = batch.mark() if batch is not None else None
         try:
             if fn is None:
                 raise ActionError(f"there is no action type {kind!r}")
-            with ctx.conn.begin_nested():
+            if batch is not None and kind in QUEUED_ACTIONS:    # all it writes is queued: dropped on failure
                 fn(ctx, spec, index)
+            else:
+                with ctx.conn.begin_nested():
+                    fn(ctx, spec, index)
         except Exception as exc:   # one broken action never stops the others
+            if batch is not None:
+                batch.drop_since(mark)
             failures.append(f"{kind}: {describe_error(exc)}")
             if not isinstance(exc, (FormloomError, TemplateError)):
                 log.exception("rule %s action %s failed for record %s", ctx.rule.key, kind,
                               ctx.record.id if ctx.record else None)
-        if ctx.record is not None and ctx.entity is not None:   # later actions see earlier changes
+        if ctx.record is not None and ctx.entity is not None and kind not in MESSAGE_ACTIONS:
+            # later actions see earlier changes
             ctx.record = get_record(ctx.conn, ctx.app, ctx.entity, ctx.record.id, include_deleted=True)
-    _deepen_new_events(ctx, last_event)
+    if not messages_only:
+        _deepen_new_events(ctx, last_event)
     if failures:
         return log_run(ctx, "failed", "; ".join(ctx.notes + failures), started)
     return log_run(ctx, "fired", "; ".join(ctx.notes), started)
@@ -180,10 +198,14 @@ def log_run(ctx: RuleContext, outcome: str, message: str, started: float | None 
     duration = int((_time.monotonic() - started) * 1000) if started is not None else 0
     if ctx.late:
         message = ("late; " + message) if message else "late"
-    ctx.conn.execute(insert(rule_runs).values(
-        app_key=ctx.app.key, rule_key=ctx.rule.key, record_id=ctx.record.id if ctx.record else None,
-        trigger=ctx.trigger or ctx.rule.trigger.get("type", ""), outcome=outcome, late=ctx.late,
-        duration_ms=duration, message=message[:4000], job_id=ctx.job_id, at=ctx.now))
+    row = dict(app_key=ctx.app.key, rule_key=ctx.rule.key, record_id=ctx.record.id if ctx.record else None,
+               trigger=ctx.trigger or ctx.rule.trigger.get("type", ""), outcome=outcome, late=ctx.late,
+               duration_ms=duration, message=message[:4000], job_id=ctx.job_id, at=ctx.now)
+    batch = current_batch()
+    if batch is not None:            # a worker's batch of reminders writes its run logs together
+        batch.rule_runs.append(row)
+    else:
+        ctx.conn.execute(insert(rule_runs).values(**row))
     if outcome == "failed":
         log.warning("rule %s for record %s failed: %s", ctx.rule.key, ctx.record.id if ctx.record else None, message)
     return outcome
@@ -204,7 +226,8 @@ def resolve_recipients(ctx: RuleContext, to: Any) -> list[Recipient]:
     wanted = resolve_ids(ctx, to)
     if not wanted:
         return []
-    rows = {r.id: r for r in ctx.conn.execute(select(users).where(users.c.id.in_(wanted), users.c.active.is_(True)))}
+    rows = remembered(("active_users", tuple(wanted)), lambda: {
+        r.id: r for r in ctx.conn.execute(select(users).where(users.c.id.in_(wanted), users.c.active.is_(True)))})
     found = [Recipient(r.id, r.email, r.name or r.email, r.language or "en") for i in wanted if (r := rows.get(i))]
     return readers_only(ctx, found)
 
@@ -218,11 +241,12 @@ def readers_only(ctx: RuleContext, people: list[Recipient]) -> list[Recipient]:
 
     def team_of(user_id: int) -> set[int]:
         if user_id not in team:
-            team[user_id] = reports_of(ctx.conn, user_id)
+            team[user_id] = remembered(("reports_of", user_id), lambda: reports_of(ctx.conn, user_id))
         return team[user_id]
 
-    kept = [p for p in people if policy.can(load_actor(ctx.conn, p.id), "read", ctx.app, ctx.entity, ctx.record,
-                                            team_of=team_of)]
+    kept = [p for p in people
+            if policy.can(remembered(("actor", p.id), lambda: load_actor(ctx.conn, p.id)), "read", ctx.app,
+                          ctx.entity, ctx.record, team_of=team_of)]
     if len(kept) < len(people):
         ctx.notes.append(f"not sent to {len(people) - len(kept)} recipient(s) who may not read this record")
     return kept
@@ -240,6 +264,11 @@ def record_view(ctx: RuleContext, record: Record | None, lang: str) -> dict:
     owner, created_at, and `labels` (each value as shown to people, in `lang`)."""
     if record is None:
         return {}
+    key = ("record_view", ctx.app.key, record.id, record.version, record.updated_at, record.stage, lang)
+    return remembered(key, lambda: _record_view(ctx, record, lang))
+
+
+def _record_view(ctx: RuleContext, record: Record, lang: str) -> dict:
     from ..fields import field_type   # fields register on import; keep module import light
 
     entity = ctx.app.entity(record.entity_key)
@@ -259,7 +288,8 @@ def record_view(ctx: RuleContext, record: Record | None, lang: str) -> dict:
             labels[f.key] = str(record.data.get(f.key) or "")
     workflow = ctx.app.workflow_for(record.entity_key)
     stage = workflow.stage(record.stage) if workflow and record.stage else None
-    owner = ctx.conn.execute(select(users.c.name, users.c.email).where(users.c.id == record.owner_id)).first() \
+    owner = remembered(("owner_name", record.owner_id), lambda: ctx.conn.execute(
+        select(users.c.name, users.c.email).where(users.c.id == record.owner_id)).first()) \
         if record.owner_id else None
     return {**record.data, "id": record.id, "title": record.title, "stage": record.stage,
             "stage_label": stage.label.get(lang) if stage else "", "owner_id": record.owner_id,
@@ -277,19 +307,26 @@ def template_context(ctx: RuleContext, lang: str, **extra: Any) -> dict:
             "link": record_link(ctx), "late": ctx.late, **extra}
 
 
-def render_label(raw: Any, lang: str, context: Mapping[str, Any], default: str) -> str:
+def render_label(raw: Any, lang: str, context: Mapping[str, Any], default: str, *, thawed: bool = False) -> str:
     if raw is None or raw == "" or raw == {}:
         return default
-    return render(Label.of(thaw(raw)).get(lang), context)
+    label = remembered(("label", id(raw)), lambda: (raw, Label.of(thaw(raw))))[1]   # raw held: its id stays its own
+    return render(label.get(lang), context, thawed=thawed)
 
 
 def message_for(ctx: RuleContext, spec: Mapping[str, Any], lang: str, default_body: str | None = None) -> tuple[str, str]:
     """(subject, body) of a notify/email/escalate action, rendered in `lang`."""
-    context = template_context(ctx, lang)
+    record = ctx.record
+    # made plain once for the subject and the body, and in a worker's batch once per record,
+    # version, rule and language (the sandbox cannot change it)
+    key = ("template_context", ctx.app.key, ctx.rule.key, record.id if record else None,
+           record.version if record else None, record.updated_at if record else None, lang, ctx.late)
+    context = remembered(key, lambda: thaw(template_context(ctx, lang)))
     rule_label = context["rule"]["label"]
     title = ctx.record.title if ctx.record else ""
-    subject = render_label(spec.get("subject"), lang, context, f"{rule_label}: {title}" if title else rule_label)
-    body = render_label(spec.get("message"), lang, context, default_body or subject)
+    subject = render_label(spec.get("subject"), lang, context, f"{rule_label}: {title}" if title else rule_label,
+                           thawed=True)
+    body = render_label(spec.get("message"), lang, context, default_body or subject, thawed=True)
     return subject, body
 
 

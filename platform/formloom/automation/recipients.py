@@ -18,6 +18,7 @@ from ..auth.users import members_of
 from ..person_kinds import parse_written, people_in, role_check, user_field_check, written_pattern
 from ..registry import Registry
 from ..store.tables import users
+from .batch import remembered
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def resolve_ids(ctx: Any, targets: Any) -> list[int]:
 def manager_of(conn: Connection, user_id: int | None) -> int | None:
     if user_id is None:
         return None
-    return conn.execute(select(users.c.manager_id).where(users.c.id == user_id)).scalar()
+    return remembered(("manager_of", user_id), lambda: conn.execute(
+        select(users.c.manager_id).where(users.c.id == user_id)).scalar())
 
 
 # -- the built-in kinds ---------------------------------------------------------------------------
@@ -110,7 +112,8 @@ def manager(ctx: Any, argument: str | None) -> list:
            help={"en": "Every member of a role of this app, such as role:lead.", "zh": "本应用某角色的所有成员，例如 role:lead。"},
            check=role_check("notifies {}"))
 def role(ctx: Any, argument: str | None) -> list:
-    return [uid for uid, _ in members_of(ctx.conn, ctx.app.key, argument)]
+    members = remembered(("members_of", ctx.app.key, argument), lambda: members_of(ctx.conn, ctx.app.key, argument))
+    return [uid for uid, _ in members]
 
 
 @recipient("field", "FIELD", label={"en": "People in a user field", "zh": "用户字段中的人"},

@@ -33,7 +33,8 @@ class Settings:
     backoff_base: float = 30.0                             # seconds; doubled per attempt, with jitter
     backoff_cap: float = 3600.0
     lease_seconds: float = 300.0                           # a claimed job is reclaimable after this
-    batch_size: int = 50
+    batch_size: int = 200                                  # jobs claimed at once (reminders: one transaction)
+    batch_reminders: bool = True                           # a claimed batch's reminders in one transaction
     poll_interval: float = 2.0
     secrets: Mapping[str, str] = field(default_factory=dict)   # secret_ref -> value (else env FORMLOOM_SECRET_<REF>)
 

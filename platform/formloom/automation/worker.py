@@ -33,6 +33,7 @@ from ..store.db import Database
 from ..store.statistics import refresh_if_moved
 from ..store.tables import jobs
 from .actions import describe_error
+from .batch import batch, flush, remembered
 from .channels import DeliveryError, PermanentError, TemporaryError
 from .channels.email import build_message, message_id_for, send_smtp, store_in_outbox
 from .channels.webhook import post
@@ -118,18 +119,23 @@ def backoff_seconds(attempts: int, settings: Settings, rand: Callable[[], float]
 
 
 def _failed(db: Database, job: Any, token: str, error: Exception, now: datetime, settings: Settings) -> str:
+    with db.write() as conn:
+        return _failed_in(conn, job, token, error, now, settings)
+
+
+def _failed_in(conn: Connection, job: Any, token: str, error: Exception, now: datetime, settings: Settings) -> str:
+    """Record a failed attempt in the caller's transaction: retry later, or give up."""
     message = describe_error(error)[:4000]
     permanent = isinstance(error, DeliveryError) and error.permanent
-    with db.write() as conn:
-        if permanent:
-            status, values = "failed", {"status": "failed", "finished_at": now}
-        elif job.attempts >= settings.max_attempts:
-            status, values = "dead", {"status": "dead", "finished_at": now}
-        else:
-            status = "pending"
-            values = {"status": "pending", "due_at": now + timedelta(seconds=backoff_seconds(job.attempts, settings))}
-        conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.locked_by == token, jobs.c.status == "running")
-                     .values(lease_until=None, last_error=message, **values))
+    if permanent:
+        status, values = "failed", {"status": "failed", "finished_at": now}
+    elif job.attempts >= settings.max_attempts:
+        status, values = "dead", {"status": "dead", "finished_at": now}
+    else:
+        status = "pending"
+        values = {"status": "pending", "due_at": now + timedelta(seconds=backoff_seconds(job.attempts, settings))}
+    conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.locked_by == token, jobs.c.status == "running")
+                 .values(lease_until=None, last_error=message, **values))
     level = logging.WARNING if status != "pending" else logging.INFO
     log.log(level, "job %s (%s) attempt %s failed (%s): %s", job.id, job.kind, job.attempts, status, message)
     return status
@@ -169,6 +175,54 @@ def _run_reminder(db, catalog, job, token, now, settings) -> str:
         status = fire_reminder(conn, app, job, now, settings)
         _finish(conn, job.id, token, status, now, None if status == "done" else "no longer due")
     return status
+
+
+def _run_reminder_batch(db: Database, catalog, claimed: list[Any], token: str, now: datetime,
+                        settings: Settings) -> None:
+    """Fire a claimed batch of reminders in one transaction: one fence for the batch (the rows
+    still ours, locked on PostgreSQL), each firing in a savepoint (one that fails is rolled
+    back alone and retried later, as a single job would be), the batch's notifications in one
+    INSERT, one UPDATE per outcome, one commit. Effects and "done" commit together, so a
+    crash anywhere before the commit leaves every job of the batch to be claimed again when
+    its lease expires, with nothing of it written: exactly once, as job by job.
+
+    If the batch's transaction itself fails (the database refused the commit), its jobs are
+    run one by one, each in its own transaction."""
+    ids = [job.id for job in claimed]
+    try:
+        with batch() as b, db.write() as conn:
+            fence = select(jobs.c.id).where(jobs.c.id.in_(ids), jobs.c.locked_by == token, jobs.c.status == "running")
+            if conn.dialect.name == "postgresql":
+                fence = fence.with_for_update()
+            ours = set(conn.execute(fence).scalars())
+            outcomes: dict[tuple[str, str | None], list[int]] = {}
+            for job in claimed:
+                if job.id not in ours:
+                    log.info("job %s was taken over by another worker", job.id)
+                    continue
+                if job.attempts > settings.max_attempts:   # its workers keep dying: give up
+                    outcomes.setdefault(("dead", f"gave up after {job.attempts - 1} attempts"), []).append(job.id)
+                    continue
+                mark = b.mark()
+                try:
+                    with conn.begin_nested():
+                        app = remembered(("app", job.app_key), lambda: catalog.app(job.app_key, conn))
+                        status = fire_reminder(conn, app, job, now, settings)
+                except Exception as exc:
+                    b.drop_since(mark)
+                    log.exception("job %s (%s) failed", job.id, job.kind)
+                    _failed_in(conn, job, token, exc, now, settings)
+                    continue
+                outcomes.setdefault((status, None if status == "done" else "no longer due"), []).append(job.id)
+            flush(conn, b)
+            for (status, error), done in outcomes.items():
+                conn.execute(update(jobs).where(jobs.c.id.in_(done), jobs.c.locked_by == token,
+                                                jobs.c.status == "running")
+                             .values(status=status, finished_at=now, lease_until=None, last_error=error))
+    except Exception:
+        log.exception("a batch of %s reminders failed as a whole; running them one by one", len(claimed))
+        for job in claimed:
+            run_job(db, catalog, job, token, now, settings)
 
 
 def _run_email(db, catalog, job, token, now, settings) -> str:
@@ -274,8 +328,9 @@ def run_once(db: Database, catalog, now: datetime | None = None, settings: Setti
     """Process pending events, then run every job due at `now`; returns how many jobs ran.
     Safe to call from any number of processes at once.
 
-    `should_stop` is asked between events and between jobs: once it answers True the
-    job at hand finishes, claimed jobs not yet started are released, and run_once returns."""
+    `should_stop` is asked between events and between jobs (a claimed batch of reminders,
+    one transaction, counts as one): once it answers True the job or batch at hand
+    finishes, claimed jobs not yet started are released, and run_once returns."""
     settings = settings or Settings.from_env()
     worker_id = worker_id or default_worker_id()
     stop = should_stop or (lambda: False)
@@ -295,6 +350,15 @@ def run_once(db: Database, catalog, now: datetime | None = None, settings: Setti
                                     lease_seconds=settings.lease_seconds)
         if not claimed:
             break
+        reminders = [job for job in claimed if job.kind == REMINDER]
+        if reminders and settings.batch_reminders:
+            if stop():
+                released = release_jobs(db, token, [j.id for j in claimed])
+                log.info("stopping: released %s claimed job(s) not started", released)
+                return ran
+            _run_reminder_batch(db, catalog, reminders, token, moment(), settings)
+            ran += len(reminders)
+            claimed = [job for job in claimed if job.kind != REMINDER]
         for i, job in enumerate(claimed):
             if stop():
                 released = release_jobs(db, token, [j.id for j in claimed[i:]])

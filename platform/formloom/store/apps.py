@@ -58,6 +58,11 @@ def compile_version(documents: dict) -> AppDef:
     return compile_app(documents["app"], documents.get("workflows", {}), archived=documents.get("archived") or None)
 
 
+#: built once: every request asks it
+_CURRENT_VERSIONS = (select(apps.c.key, apps.c.current_version_id)
+                     .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key))
+
+
 class AppCatalog:
     """Compiled models of the installed apps, recompiled only when a new version is published."""
 
@@ -87,17 +92,19 @@ class AppCatalog:
     def installed(self) -> list[AppDef]:
         return [app for app, _version_id in self.installed_versions()]
 
-    def installed_versions(self) -> list[tuple[AppDef, int]]:
+    def installed_versions(self, conn: Connection | None = None) -> list[tuple[AppDef, int]]:
         """Each installed app's current model and version id, in key order (one query
-        unless a version has not been compiled yet)."""
-        with self.db.read() as conn:
-            rows = conn.execute(select(apps.c.key, apps.c.current_version_id)
-                                .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key)).all()
-            out = []
-            for key, version_id in rows:
-                compiled = self._compiled.get(version_id)
-                out.append((compiled, version_id) if compiled is not None else self.get(key, conn))
-            return out
+        unless a version has not been compiled yet). With `conn`, in the caller's
+        transaction (the API asks it in the one that checked the token)."""
+        if conn is None:
+            with self.db.read() as conn:
+                return self.installed_versions(conn)
+        rows = conn.execute(_CURRENT_VERSIONS).all()
+        out = []
+        for key, version_id in rows:
+            compiled = self._compiled.get(version_id)
+            out.append((compiled, version_id) if compiled is not None else self.get(key, conn))
+        return out
 
 
 def template_source(path: Path) -> str:

@@ -8,7 +8,7 @@ field one may not write is refused here too rather than silently dropped.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Collection, Mapping, Sequence
 
@@ -392,16 +392,22 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
                   incoming: Mapping[str, Any], *, actor_id: int | None, expected_version: int | None,
                   lang: str = "en", writable: Collection[str] | None = None, version_id: int | None = None,
                   now: datetime | None = None, reader: Reader | None = None, via: str | None = None,
-                  judged_in: str | None = None, check_hidden: bool = False) -> Record:
+                  judged_in: str | None = None, check_hidden: bool = False,
+                  current: Record | None = None) -> Record:
     """Apply a partial change; refuse a stale `expected_version` with ConflictError.
     `reader`, `via` and `check_hidden` as for create_record; references already stored
     stay acceptable.
 
     `judged_in` names the stage whose rules (visible_if/required_if on `$stage`, the
     stage's `required`) judge the values, when it is not the record's own: a stage move
-    saving values with the move judges them in the stage the record is entering."""
+    saving values with the move judges them in the stage the record is entering.
+
+    `current` is the record as the caller already read it FOR UPDATE in this transaction
+    (the API reads it to check the policy first): not read a second time. The record
+    returned is built from what was written, not read back."""
     now = now or utcnow()
-    current = get_record(conn, app, entity, record_id, for_update=True)
+    if current is None or current.id != record_id:
+        current = get_record(conn, app, entity, record_id, for_update=True)
     if expected_version is not None and expected_version != current.version:
         raise stale(current, lang)
     judged = current.stage if judged_in is None else judged_in
@@ -422,8 +428,9 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     if not changes:
         return current
     _refuse_while_awaiting(conn, current, changes, actor_id, lang)
+    title = compute_title(entity, data, lang)
     result = conn.execute(update(records).where(records.c.id == record_id, records.c.version == current.version)
-                          .values(data=data, title=compute_title(entity, data, lang), updated_by=actor_id,
+                          .values(data=data, title=title, updated_by=actor_id,
                                   updated_at=now, version=current.version + 1,
                                   definition_version_id=version_id or current.definition_version_id))
     if result.rowcount != 1:
@@ -434,7 +441,8 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
     emit_event(conn, app.key, entity.key, record_id, "record_updated",
                {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
-    return get_record(conn, app, entity, record_id)
+    return replace(current, data=dict(data), title=title, updated_by=actor_id, updated_at=now,
+                   version=current.version + 1, definition_version_id=version_id or current.definition_version_id)
 
 
 class AwaitingApproval(FormloomError):

@@ -90,6 +90,8 @@ def authenticate() -> None:
         with db().read() as conn:
             found = actor_for_token(conn, secret.strip(),
                                     max_age=timedelta(days=max_days) if max_days else None)
+            if found is not None:
+                catalog().installed(conn)     # the apps this request will look up: same transaction
         if found is None:
             raise Unauthorized(_("This API token is not valid (unknown, revoked or expired)."),
                                hint=_("Create a new token on your profile page."))
@@ -217,15 +219,28 @@ def stage_def(app: AppDef, entity: EntityDef, stage_key: str | None) -> StageDef
     return workflow.stage(stage_key)
 
 
-def record_json(app: AppDef, entity: EntityDef, record: Record) -> dict:
+def shown_keys(app: AppDef, entity: EntityDef, stage_key: str | None, cache: dict | None = None) -> tuple[str, ...]:
+    """The keys of the fields the actor sees in a record at `stage_key` (hidden and archived
+    fields are absent), asked of the policy once per stage in a request: a list of 50
+    records in a few stages asks it a few times, not 50."""
+    if cache is None:
+        cache = g.setdefault("api_shown_keys", {})
+    found = cache.get((app.key, entity.key, stage_key))
+    if found is None:
+        visible = policy.visible_fields(actor(), app, entity, stage_def(app, entity, stage_key))
+        found = cache[(app.key, entity.key, stage_key)] = tuple(f.key for f in visible if not f.archived)
+    return found
+
+
+def record_json(app: AppDef, entity: EntityDef, record: Record, shown: dict | None = None) -> dict:
     """The record as the actor may see it: hidden (and archived) fields are absent."""
-    visible = policy.visible_fields(actor(), app, entity, stage_def(app, entity, record.stage))
+    data = record.data
     return {
         "id": record.id,
         "version": record.version,
         "stage": record.stage,
         "owner": record.owner_id,
-        "data": {f.key: record.data.get(f.key) for f in visible if not f.archived},
+        "data": {key: data.get(key) for key in shown_keys(app, entity, record.stage, shown)},
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
     }
@@ -405,17 +420,37 @@ def openapi_json():
     return jsonify(openapi_document(current_actor(), lang()))
 
 
+#: (the compiled entity, visible field keys) -> the list's parameters: they depend on nothing
+#: else, and building them (option patterns in any case, per operator) cost more than the
+#: list's query. The catalog keeps one compiled entity per published version, so a new
+#: version is a new entry; the entity is held in the value, so its id is never reused while
+#: the entry lives. Bounded: cleared when it grows past what a few versions and roles need.
+_PARAMETERS: dict[tuple, tuple[EntityDef, list]] = {}
+_PARAMETERS_MAX = 512
+
+
+def cached_list_parameters(entity: EntityDef, visible) -> list:
+    key = (id(entity), tuple(f.key for f in visible))
+    found = _PARAMETERS.get(key)
+    if found is None or found[0] is not entity:
+        if len(_PARAMETERS) >= _PARAMETERS_MAX:
+            _PARAMETERS.clear()
+        found = _PARAMETERS[key] = (entity, list_parameters(entity, visible))
+    return found[1]
+
+
 @bp.get("/<app_key>/<entity_key>")
 def list_view(app_key: str, entity_key: str):
     app, _version_id, entity = place(app_key, entity_key)
     visible = policy.visible_fields(actor(), app, entity)
-    check_query(request.args.items(multi=True), list_parameters(entity, visible))
+    check_query(request.args.items(multi=True), cached_list_parameters(entity, visible))
     query = parse_list_args(entity, request.args, visible, getlist=request.args.getlist, lang=lang())
     if query.owner_id is not None and not 0 < query.owner_id <= MAX_ID:
         raise FormloomError(_("owner must be a user id."))
     with db().read() as conn:
         page = list_records(conn, app, entity, actor(), query)
-    return jsonify({"items": [record_json(app, entity, r) for r in page.items], "limit": page.limit,
+    shown: dict = {}
+    return jsonify({"items": [record_json(app, entity, r, shown) for r in page.items], "limit": page.limit,
                     "offset": page.offset, "has_more": page.has_more, "next_offset": page.next_offset})
 
 
@@ -467,7 +502,7 @@ def change(app_key: str, entity_key: str, record_id: int):
             allowed = {k: v for k, v in incoming.items() if k in writable}
             record = update_record(conn, app, entity, record.id, allowed, actor_id=actor().id,
                                    expected_version=expected, lang=lang(), writable=writable,
-                                   version_id=version_id, reader=actor(), check_hidden=True)
+                                   version_id=version_id, reader=actor(), check_hidden=True, current=record)
             if problems:
                 raise RecordInvalid(problems)
     except RecordInvalid as invalid:

@@ -95,9 +95,9 @@ class RequestCatalog:
     def app(self, app_key: str, conn=None) -> AppDef:
         return self.get(app_key, conn)[0]
 
-    def installed(self) -> list[AppDef]:
+    def installed(self, conn=None) -> list[AppDef]:
         if self._installed is None:
-            pairs = self._catalog.installed_versions()
+            pairs = self._catalog.installed_versions(conn)
             for app, version_id in pairs:
                 self._got.setdefault(app.key, (app, version_id))
             self._installed = [app for app, _version in pairs]

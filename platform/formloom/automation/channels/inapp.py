@@ -9,6 +9,7 @@ from typing import Iterable
 from sqlalchemy import Connection, func, select, update
 
 from ...store.tables import notifications
+from ..batch import current as current_batch
 from ..jobs import insert_ignore
 
 #: Notifications whose key starts with this were written by a demo's loader (replayed
@@ -18,10 +19,16 @@ DEMO_PREFIX = "demo:"
 
 def notify_user(conn: Connection, user_id: int, subject: str, body: str, key: str, now: datetime, *,
                 app_key: str | None = None, record_id: int | None = None) -> bool:
-    """Write one notification unless `key` was written before; True when written."""
-    return insert_ignore(conn, notifications, {
-        "user_id": user_id, "app_key": app_key, "record_id": record_id, "subject": subject[:500],
-        "body": body, "idempotency_key": key[:300], "created_at": now}, "idempotency_key")
+    """Write one notification unless `key` was written before; True when written. In a
+    worker's batch of reminders (automation.batch) it is queued and written with the
+    batch's others, in the same transaction (True: queued)."""
+    row = {"user_id": user_id, "app_key": app_key, "record_id": record_id, "subject": subject[:500],
+           "body": body, "idempotency_key": key[:300], "created_at": now}
+    batch = current_batch()
+    if batch is not None:
+        batch.notifications.append(row)
+        return True
+    return insert_ignore(conn, notifications, row, "idempotency_key")
 
 
 def unread_count(conn: Connection, user_id: int) -> int:
