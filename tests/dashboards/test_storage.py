@@ -12,6 +12,7 @@ from formloom.dashboards.model import compile_widget
 from formloom.dashboards.periods import resolve_period
 from formloom.dashboards.storage import aggregated_fields, index_name
 from formloom.store.install import install_documents
+from formloom.store.slots import mapping
 
 from . import shop
 from .conftest import ZONE, actor_of
@@ -44,7 +45,10 @@ def test_the_index_holds_the_aggregated_fields_and_changes_no_answer(shop_db):
     with db.read() as conn:
         ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE name = :n"),
                            {"n": index_name("shop", "deal")}).scalar()
-    assert "json_extract(data, '$.amount')" in ddl and "entity_key = 'deal'" in ddl
+    with db.read() as conn:
+        slot = mapping(conn, "shop")["deal"]["amount"]
+    # the typed slot column that holds the amount (store.slots), not the JSON expression
+    assert f"({slot})" in ddl and "json_extract" not in ddl and "entity_key = 'deal'" in ddl
     with_index = {who: answers(db, app, people, who) for who in ("admin", "a", "lead")}
     with db.write() as conn:
         conn.exec_driver_sql(f"DROP INDEX {index_name('shop', 'deal')}")

@@ -2,9 +2,10 @@
 dashboards aggregate, on SQLite.
 
 The JSON document stays the only source of truth; the index holds the stage,
-owner, creator, creation and stage-entry times and the typed values (store.expressions.field_expr, the same
-expressions queries use) of the fields the app's dashboards sum, average or
-group by, for the live records of that entity. SQLite's planner does not pick
+owner, creator, creation and stage-entry times and the typed values of the fields
+the app's dashboards sum, average or group by (their typed slot columns,
+store.slots, assigned at install from `aggregated_fields`; the JSON expression of
+a field left without a slot), for the live records of that entity. SQLite's planner does not pick
 a partial expression index for a GROUP BY over every row by itself, so widget
 queries over the records name it (`INDEXED BY`, always valid: their WHERE holds
 the index's condition as literal text). The database maintains the index on
@@ -44,7 +45,8 @@ def aggregated_fields(app: AppDef, dashboards: Mapping[str, dict]) -> dict[str, 
                 continue
             entity = app.entity(w.entity)
             keys = found.setdefault(w.entity, set())
-            names = [m.field for m in _flat(w.measures)] + ([w.group.by] if w.group else [])
+            names = ([m.field for m in _flat(w.measures)] + ([w.group.by] if w.group else [])
+                     + ([w.across.by] if w.across else []) + ([w.date] if w.date else []))
             for name in names:
                 f = entity.field(name) if name and not name.startswith("$") else None
                 if f is not None and not f.multiple and f.type not in ("multiselect", "subtable"):
@@ -60,8 +62,12 @@ def _flat(measures) -> Iterable:
             yield m
 
 
-def create_sql(app_key: str, entity: EntityDef, keys: list[str]) -> str:
-    exprs = [str(field_expr("sqlite", entity.field(k), column("data", JsonDoc))
+def create_sql(app_key: str, entity: EntityDef, keys: list[str], slots: Mapping[str, str] | None = None) -> str:
+    """The covering index: a field's typed slot column where it has one (store.slots), else
+    the expression over the JSON document that queries use for it."""
+    slots = slots or {}
+    exprs = [slots[k] if k in slots else
+             str(field_expr("sqlite", entity.field(k), column("data", JsonDoc))
                  .compile(dialect=_dialect("sqlite"), compile_kwargs={"literal_binds": True})) for k in keys]
     # the scope (owner, creator), the stage and the timestamps periods apply to, then the typed values
     columns = ", ".join(["stage", "owner_id", "created_by", "created_at", "stage_entered_at", *(f"({e})" for e in exprs)])
@@ -75,13 +81,15 @@ def rebuild_indexes(conn: Connection, app: AppDef, dashboards: Mapping[str, dict
     if conn.dialect.name != "sqlite":
         return []
     wanted = aggregated_fields(app, dashboards)
+    from ..store.slots import mapping
+    slots = mapping(conn, app.key)
     made = []
     for entity in app.entities:
         name = index_name(app.key, entity.key)
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
         _known.pop((str(conn.engine.url), name), None)
         if entity.key in wanted:
-            conn.exec_driver_sql(create_sql(app.key, entity, wanted[entity.key]))
+            conn.exec_driver_sql(create_sql(app.key, entity, wanted[entity.key], slots.get(entity.key)))
             made.append(name)
     return made
 
