@@ -65,3 +65,22 @@ def test_reinstalling_without_dashboards_drops_the_index(shop_db):
     with db.read() as conn:
         assert conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = :n"),
                             {"n": index_name("shop", "deal")}).first() is None
+
+
+def test_reading_the_typed_slots_changes_no_answer(shop_db):
+    """Every widget kind that reads a slotted field (group by a select, sum, median, a filter
+    on the number) answers the same from the slots as from the JSON documents."""
+    db, app, _vid, people, _ids = shop_db
+    doc = {"key": "slotted", "label": "Slotted", "roles": ["lead"],
+           "widgets": [{**w, "label": w["key"]} for w in WIDGETS]}
+    install_documents(db, shop.shop_app(), {"deal_flow": shop.deal_flow()},
+                      dashboard_docs={"board": shop.board(), "slotted": doc})
+    with db.read() as conn:
+        assert set(mapping(conn, "shop")["deal"]) == {"amount", "channel"}
+    from_slots = {who: answers(db, app, people, who) for who in ("admin", "a", "lead")}
+    with db.write() as conn:
+        conn.exec_driver_sql("DELETE FROM record_slots")
+    from formloom.dashboards import storage
+    storage._known.clear()
+    assert {who: answers(db, app, people, who) for who in ("admin", "a", "lead")} == from_slots
+    assert from_slots["admin"][0]          # not empty: there are groups to compare
