@@ -359,6 +359,7 @@ def drop_expression_indexes(engine) -> int:
 # -- the command line (a child process, so its peak RSS is its own) ---------------------------------------------
 
 def _cmd_load(args) -> dict:
+    from sqlalchemy import text
     from formloom.store.db import Database
     from formloom.store.install import create_indexes
     from formloom.store.apps import AppCatalog
@@ -371,8 +372,16 @@ def _cmd_load(args) -> dict:
     t0 = time.perf_counter()
     if rebuild:
         drop_expression_indexes(db.engine)
+    with db.read() as conn:
+        first_id = (conn.execute(text("SELECT max(id) FROM records")).scalar() or 0) + 1
     result = load(db.engine, args.start, args.end, owners, version_id, now)
     t1 = time.perf_counter()
+    # the loader writes the JSON documents around the engine: their typed slots (store.slots)
+    # are filled from them as `formloom slots rebuild` does, for the new rows only
+    from formloom.store.slots import rebuild as rebuild_slots
+    with db.write() as conn:
+        rebuild_slots(conn, app, since_id=first_id)
+    result["slots_seconds"] = time.perf_counter() - t1
     if rebuild:
         create_indexes(db, app)
     # Formloom's statistics are the engine's own business (what every bulk load calls); the
