@@ -239,20 +239,42 @@ class Writer:
         self.raw.close()
 
 
+def _slot_columns() -> tuple[str, ...]:
+    from formloom.store.slots import ALL_SLOTS
+    return ALL_SLOTS
+
+
 REC_COLS = ["id", "app_key", "entity_key", "data", "title", "stage", "stage_entered_at", "owner_id", "created_by",
-            "updated_by", "created_at", "updated_at", "version", "definition_version_id"]
+            "updated_by", "created_at", "updated_at", "version", "definition_version_id", *_slot_columns()]
 
 
 def _rec(w: Writer, rid, entity, data, title, stage, entered, owner, created, updated, vid) -> tuple:
+    """One records row, with its typed slots (store.slots) computed from the document as
+    the engine's write path does, in the same row."""
+    from formloom.store.slots import slot_values
     s = w.sqlite
+    entity_def, slots = w.slots[entity]
+    held = slot_values("sqlite" if s else "postgresql", entity_def, slots, data) if slots else {}
     return (rid, APP, entity, json.dumps(data, ensure_ascii=False, separators=(",", ":")), title[:500], stage,
-            _ts(entered, s), owner, owner, owner, _ts(created, s), _ts(updated, s), 1, vid)
+            _ts(entered, s), owner, owner, owner, _ts(created, s), _ts(updated, s), 1, vid,
+            *[held.get(c) for c in _slot_columns()])
 
 
 def load(engine, start: int, end: int, owners: list[int], version_id: int, now: datetime) -> dict:
     """Opportunities [start, end) with their customers, contacts and follow-ups, into both schemas."""
     lay = current_layout(engine, start, end)
     w = Writer(engine)
+    from formloom.store.apps import compile_version
+    from formloom.store.slots import mapping
+    from sqlalchemy import text
+    with engine.connect() as conn:
+        documents = conn.execute(text("SELECT documents FROM definition_versions WHERE id = :v"),
+                                 {"v": version_id}).scalar_one()
+        held = mapping(conn, APP)
+    if isinstance(documents, str):
+        documents = json.loads(documents)
+    app = compile_version(documents)
+    w.slots = {e.key: (e, held.get(e.key, {})) for e in app.entities}
     s = w.sqlite
     counts = {"opportunity": 0, "customer": 0, "contact": 0, "follow_up": 0, "jobs": 0}
     t0 = time.perf_counter()

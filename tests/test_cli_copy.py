@@ -50,6 +50,9 @@ def fill(url: str) -> None:
         for i in range(5):
             create_record(conn, app, app.entity("ticket"), {"subject": f"t{i}", "client": client.id, "hours": 1.5,
                                                             "cost": "12.50"}, actor_id=rep)
+        # typed slot columns (store.slots) travel exactly: a float no 15-digit rounding keeps, a whole one
+        conn.execute(text("UPDATE records SET num_1 = 0.30000000000000004, num_2 = 7, txt_1 = '2026-01-02' "
+                          "WHERE entity_key = 'ticket'"))
         enqueue(conn, "reminder", "rem:1", {"x": 1}, DUE, DUE - timedelta(days=1), app_key="helpdesk")
     db.dispose()
 

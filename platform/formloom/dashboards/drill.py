@@ -48,9 +48,9 @@ def _measure_clause(v: Viewer, widget: WidgetDef) -> list:
         return []
     out = []
     if m.filter is not None:
-        out.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone))
+        out.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone, v.slots_of(entity)))
     if m.agg != "count" and m.field:
-        out.append(expression(v.dialect, entity, m.field).is_not(None))
+        out.append(expression(v.dialect, entity, m.field, v.slots_of(entity)).is_not(None))
     return out
 
 

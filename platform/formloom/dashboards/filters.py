@@ -104,18 +104,19 @@ def _is_iso_date(text: str) -> bool:
         return False
 
 
-def compile_filter(dialect: str, entity: EntityDef, logic: Any, today: date, zone: ZoneInfo) -> ColumnElement[bool]:
-    """The filter as a SQL clause (never NULL)."""
+def compile_filter(dialect: str, entity: EntityDef, logic: Any, today: date, zone: ZoneInfo,
+                   slots: Mapping[str, str] | None = None) -> ColumnElement[bool]:
+    """The filter as a SQL clause (never NULL); `slots` as in variables.expression."""
     (op, args), = logic.items()
     if op in ("and", "or"):
-        parts = [compile_filter(dialect, entity, p, today, zone) for p in args]
+        parts = [compile_filter(dialect, entity, p, today, zone, slots) for p in args]
         return and_(*parts) if op == "and" else or_(*parts)
     if op == "!":
         inner = args[0] if isinstance(args, list) and len(args) == 1 else args
-        return not_(compile_filter(dialect, entity, inner, today, zone))
+        return not_(compile_filter(dialect, entity, inner, today, zone, slots))
     name = _var_name(args)
     if op in ORDERED:
-        return _ordered(dialect, entity, op, name, args[1], today, zone)
+        return _ordered(dialect, entity, op, name, args[1], today, zone, slots)
     if name in _HISTORY_ONLY or name in _OWN_SQL:
         column = expression(dialect, entity, name)
         values = list(args[1]) if op == "in" else [args[1]]
@@ -125,8 +126,8 @@ def compile_filter(dialect: str, entity: EntityDef, logic: Any, today: date, zon
 
 
 def _ordered(dialect: str, entity: EntityDef, op: str, name: str, right: Any, today: date,
-             zone: ZoneInfo) -> ColumnElement[bool]:
-    column = expression(dialect, entity, name)
+             zone: ZoneInfo, slots: Mapping[str, str] | None = None) -> ColumnElement[bool]:
+    column = expression(dialect, entity, name, slots)
     kind = RECORD_VARIABLES[name][0] if name in RECORD_VARIABLES else \
         variable_kind({f.key: f for f in entity.fields}, name, "records")
     if kind == "number":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable
@@ -57,6 +58,15 @@ class Viewer:
     @property
     def dialect(self) -> str:
         return self.conn.dialect.name
+
+    @cached_property
+    def slots(self) -> dict[str, dict[str, str]]:
+        """The app's typed slot columns (store.slots), read once per viewer in its transaction."""
+        from ..store.slots import mapping
+        return mapping(self.conn, self.app.key)
+
+    def slots_of(self, entity: EntityDef) -> dict[str, str]:
+        return self.slots.get(entity.key, {})
 
 
 @dataclass
@@ -115,14 +125,14 @@ def base_where(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period |
     if widget.mine and v.actor is not None:
         where.append(records.c.owner_id == v.actor.id)
     if widget.filter is not None:
-        where.append(compile_filter(v.dialect, entity, _thaw(widget.filter), v.today, v.zone))
+        where.append(compile_filter(v.dialect, entity, _thaw(widget.filter), v.today, v.zone, v.slots_of(entity)))
     if widget.date and period is not None and period.bounded:
         where.append(period_clause(v, entity, widget.date, period))
     return where
 
 
 def period_clause(v: Viewer, entity: EntityDef, name: str, period: Period) -> ColumnElement[bool]:
-    column = expression(v.dialect, entity, name)
+    column = expression(v.dialect, entity, name, v.slots_of(entity))
     kind = variable_kind({f.key: f for f in entity.fields}, name, "history")
     return and_(column.is_not(None), column >= day_bound(kind, period.start, v.zone),
                 column < day_bound(kind, period.end, v.zone))
@@ -152,10 +162,11 @@ def _hinted(v: Viewer, widget: WidgetDef, stmt):
 # -- measures --------------------------------------------------------------------------------------------------
 
 def _aggregate(v: Viewer, entity: EntityDef, m: MeasureDef) -> ColumnElement:
-    cond = compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone) if m.filter is not None else None
+    cond = (compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone, v.slots_of(entity))
+            if m.filter is not None else None)
     if m.agg == "count":
         return func.count(case((cond, 1))) if cond is not None else func.count()
-    value = expression(v.dialect, entity, m.field)
+    value = expression(v.dialect, entity, m.field, v.slots_of(entity))
     if m.weighted:
         value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
     if cond is not None:
@@ -208,7 +219,7 @@ def _group(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period | Non
     (default: the widget's)."""
     group = group or widget.group
     by = group.by
-    column = expression(v.dialect, entity, by)
+    column = expression(v.dialect, entity, by, v.slots_of(entity))
     kind = variable_kind({f.key: f for f in entity.fields}, by, widget.source)
     if group.bucket:
         period = period or v.period
@@ -406,12 +417,12 @@ def _in_order(v: Viewer, entity: EntityDef, widget: WidgetDef, found: dict) -> l
 
 def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureDef, where: list,
                     group_expr: ColumnElement | None) -> dict | None:
-    value = expression(v.dialect, entity, m.field)
+    value = expression(v.dialect, entity, m.field, v.slots_of(entity))
     if m.weighted:
         value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
     conds = [value.is_not(None)]
     if m.filter is not None:
-        conds.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone))
+        conds.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone, v.slots_of(entity)))
     g = group_expr if group_expr is not None else literal(None)
     rows = v.conn.execute(select(g, value).select_from(_from(widget)).where(*where, *conds)
                           .limit(MEDIAN_ROWS + 1)).all()
@@ -456,7 +467,7 @@ def list_records(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list:
     if widget.sort:
         name = widget.sort.lstrip("-")
         f = entity.field(name)
-        column = field_expr(v.dialect, f) if f is not None else expression(v.dialect, entity, name)
+        column = field_expr(v.dialect, f) if f is not None else expression(v.dialect, entity, name, v.slots_of(entity))
         order = [(column.desc() if widget.sort.startswith("-") else column.asc()), records.c.id]
     stmt = select(records).where(*where).order_by(*order).limit(widget.limit or 10)
     return [record_from_row(r) for r in v.conn.execute(stmt)]

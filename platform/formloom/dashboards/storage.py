@@ -1,15 +1,17 @@
-"""Typed storage for dashboards: one covering expression index per entity that
-dashboards aggregate, on SQLite.
+"""Typed storage for dashboards: one covering index per entity that dashboards
+aggregate (SQLite and PostgreSQL).
 
 The JSON document stays the only source of truth; the index holds the stage,
-owner, creator, creation and stage-entry times and the typed values (store.expressions.field_expr, the same
-expressions queries use) of the fields the app's dashboards sum, average or
-group by, for the live records of that entity. SQLite's planner does not pick
+owner, creator, creation and stage-entry times and the typed values of the fields
+the app's dashboards sum, average or group by (their typed slot columns,
+store.slots, assigned at install from `aggregated_fields`; the JSON expression of
+a field left without a slot), for the live records of that entity. SQLite's planner does not pick
 a partial expression index for a GROUP BY over every row by itself, so widget
 queries over the records name it (`INDEXED BY`, always valid: their WHERE holds
 the index's condition as literal text). The database maintains the index on
 every write; reinstalling rebuilds it from the documents (`formloom install`).
-PostgreSQL answers from its own plans (no hint; measured in benchmarks/dashboard.py).
+PostgreSQL has the same index and picks it by itself (an index-only scan once VACUUM has
+marked the pages all-visible: store.statistics); no hint there.
 """
 from __future__ import annotations
 
@@ -44,7 +46,8 @@ def aggregated_fields(app: AppDef, dashboards: Mapping[str, dict]) -> dict[str, 
                 continue
             entity = app.entity(w.entity)
             keys = found.setdefault(w.entity, set())
-            names = [m.field for m in _flat(w.measures)] + ([w.group.by] if w.group else [])
+            names = ([m.field for m in _flat(w.measures)] + ([w.group.by] if w.group else [])
+                     + ([w.across.by] if w.across else []) + ([w.date] if w.date else []))
             for name in names:
                 f = entity.field(name) if name and not name.startswith("$") else None
                 if f is not None and not f.multiple and f.type not in ("multiselect", "subtable"):
@@ -60,28 +63,39 @@ def _flat(measures) -> Iterable:
             yield m
 
 
-def create_sql(app_key: str, entity: EntityDef, keys: list[str]) -> str:
-    exprs = [str(field_expr("sqlite", entity.field(k), column("data", JsonDoc))
-                 .compile(dialect=_dialect("sqlite"), compile_kwargs={"literal_binds": True})) for k in keys]
+def create_sql(app_key: str, entity: EntityDef, keys: list[str], slots: Mapping[str, str] | None = None,
+               dialect: str = "sqlite") -> str:
+    """The covering index: a field's typed slot column where it has one (store.slots), else
+    the expression over the JSON document that queries use for it."""
+    slots = slots or {}
+    exprs = [slots[k] if k in slots else f"({_json_expr(dialect, entity, k)})" for k in keys]
     # the scope (owner, creator), the stage and the timestamps periods apply to, then the typed values
-    columns = ", ".join(["stage", "owner_id", "created_by", "created_at", "stage_entered_at", *(f"({e})" for e in exprs)])
+    columns = ", ".join(["stage", "owner_id", "created_by", "created_at", "stage_entered_at", *exprs])
     return (f"CREATE INDEX {index_name(app_key, entity.key)} ON records ({columns}) "
             f"WHERE app_key = '{_literal_key(app_key)}' AND entity_key = '{_literal_key(entity.key)}' "
             f"AND deleted_at IS NULL")
 
 
+def _json_expr(dialect: str, entity: EntityDef, key: str) -> str:
+    return str(field_expr(dialect, entity.field(key), column("data", JsonDoc))
+               .compile(dialect=_dialect(dialect), compile_kwargs={"literal_binds": True}))
+
+
 def rebuild_indexes(conn: Connection, app: AppDef, dashboards: Mapping[str, dict]) -> list[str]:
-    """Drop and create the app's dashboard indexes (SQLite only); returns the names created."""
-    if conn.dialect.name != "sqlite":
-        return []
+    """Drop and create the app's dashboard indexes; returns the names created. On PostgreSQL
+    the same index answers by an index-only scan (every column a plain one once the fields
+    have slots), which reads a fraction of the pages a scan of the documents' rows does."""
+    dialect = conn.dialect.name
     wanted = aggregated_fields(app, dashboards)
+    from ..store.slots import mapping
+    slots = mapping(conn, app.key)
     made = []
     for entity in app.entities:
         name = index_name(app.key, entity.key)
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
         _known.pop((str(conn.engine.url), name), None)
         if entity.key in wanted:
-            conn.exec_driver_sql(create_sql(app.key, entity, wanted[entity.key]))
+            conn.exec_driver_sql(create_sql(app.key, entity, wanted[entity.key], slots.get(entity.key), dialect))
             made.append(name)
     return made
 

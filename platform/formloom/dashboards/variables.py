@@ -11,6 +11,7 @@ the stage entered is the won one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from sqlalchemy import ColumnElement, Float, cast, func, literal
 
@@ -68,8 +69,9 @@ def variable_kind(entity_fields: dict, name: str, source: str) -> str | None:
     return ftype.sql_kind
 
 
-def expression(dialect: str, entity: EntityDef, name: str) -> ColumnElement:
-    """The SQL value of a variable or field (numbers typed as numbers)."""
+def expression(dialect: str, entity: EntityDef, name: str, slots: Mapping[str, str] | None = None) -> ColumnElement:
+    """The SQL value of a variable or field (numbers typed as numbers). `slots` (field key ->
+    column, store.slots) names the typed columns that hold the same values as the JSON does."""
     if name == "$stage":
         return records.c.stage
     if name == "$owner":
@@ -96,6 +98,8 @@ def expression(dialect: str, entity: EntityDef, name: str) -> ColumnElement:
     f = entity.field(name)
     if f is None:
         raise KeyError(name)
+    if slots and f.key in slots:
+        return records.c[slots[f.key]]
     kind = field_type(f.type).field_sql_kind(f)
     if f.type in ("reference", "user"):
         return raw_value(dialect, f.key)

@@ -63,6 +63,10 @@ def _for_target(table: Table, row: dict, postgres: bool) -> dict:
                 value = value.replace(tzinfo=timezone.utc)          # SQLite hands back naive UTC
             value = value.astimezone(timezone.utc)
             out[column.name] = value if postgres else value.replace(tzinfo=None)
+        elif isinstance(value, float) and postgres:
+            out[column.name] = Decimal(repr(value))    # a number slot (NUMERIC there): the exact value
+        elif isinstance(value, Decimal) and not postgres:
+            out[column.name] = float(value)            # a number slot (REAL on SQLite)
     return out
 
 
@@ -165,8 +169,8 @@ def _normal(value: Any) -> Any:
         return value.astimezone(timezone.utc).isoformat()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value.normalize())
+    if isinstance(value, Decimal):      # number slots: NUMERIC on PostgreSQL, REAL on SQLite
+        value = int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):

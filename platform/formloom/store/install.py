@@ -149,6 +149,10 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
             converted = _convert_changed_fields(conn, compile_app(previous.documents["app"],
                                                                   previous.documents.get("workflows", {})), new_app)
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id, comment)
+        from ..dashboards.storage import aggregated_fields
+        from .slots import assign as assign_slots
+        # in the publish's transaction: no reader sees the new mapping before its backfill
+        assign_slots(conn, new_app, aggregated_fields(new_app, documents.get("dashboards") or {}))
     create_indexes(db, new_app)
     from ..dashboards.storage import rebuild_indexes
     with db.write() as conn:

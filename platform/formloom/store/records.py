@@ -24,6 +24,7 @@ from ..record_data import clean_record_data
 from .access import Reader, read_check
 from . import files as stored_files
 from .reference_match import match_problems
+from .slots import entity_mapping, slot_values
 from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
                      users)
 
@@ -213,6 +214,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
         app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
         stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
         created_at=now, updated_at=now, version=1, definition_version_id=version_id,
+        **_slots(conn, app, entity, data),
     )).inserted_primary_key[0]
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, None, lang):
         raise RecordInvalid(unique_problems)
@@ -343,9 +345,11 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
             first = take_sequence_block(conn, app.key, entity.key, f.key, period, len(rows))
             for n, (_item, data, _owner) in enumerate(rows):
                 data[f.key] = format_auto_number(fmt, first + n, now)
+    slots = entity_mapping(conn, app.key, entity.key)
     values = [dict(app_key=app.key, entity_key=entity.key, data=data, title=compute_title(entity, data, lang),
                    stage=stage, stage_entered_at=now if stage else None, owner_id=owner, created_by=actor_id,
-                   updated_by=actor_id, created_at=now, updated_at=now, version=1, definition_version_id=version_id)
+                   updated_by=actor_id, created_at=now, updated_at=now, version=1, definition_version_id=version_id,
+                   **slot_values(conn.dialect.name, entity, slots, data))
               for _item, data, owner in rows]
     ids = _insert_records(conn, values)
     claims = [dict(app_key=app.key, entity_key=entity.key, field_key=f.key, value=_unique_token(data[f.key]),
@@ -432,7 +436,8 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     result = conn.execute(update(records).where(records.c.id == record_id, records.c.version == current.version)
                           .values(data=data, title=title, updated_by=actor_id,
                                   updated_at=now, version=current.version + 1,
-                                  definition_version_id=version_id or current.definition_version_id))
+                                  definition_version_id=version_id or current.definition_version_id,
+                                  **_slots(conn, app, entity, data)))
     if result.rowcount != 1:
         raise stale(get_record(conn, app, entity, record_id), lang)
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, current.data, lang):
@@ -505,6 +510,11 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
     stored_files.mark_deleted(conn, record_id, None)
     _audit(conn, app, entity, record_id, "restore", {}, actor_id, now, current.version + 1)
     return get_record(conn, app, entity, record_id)
+
+
+def _slots(conn: Connection, app: AppDef, entity: EntityDef, data: Mapping[str, Any]) -> dict:
+    """The record's typed slot columns (store.slots), written in the statement that writes its JSON."""
+    return slot_values(conn.dialect.name, entity, entity_mapping(conn, app.key, entity.key), data)
 
 
 def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version, via=None) -> None:

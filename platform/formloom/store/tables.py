@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON, BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, MetaData,
-    Float, String, Table, Text, UniqueConstraint,
+    Float, Numeric, String, Table, Text, UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -20,6 +20,11 @@ metadata = MetaData(naming_convention={
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 Id = BigInteger().with_variant(Integer(), "sqlite")   # SQLite needs INTEGER for rowid aliasing
 UtcDateTime = DateTime(timezone=True)
+
+#: Slot columns per family on `records` (num_1.., txt_1..): fixed, so assigning one is no DDL.
+SLOTS_PER_FAMILY = 8
+#: A number slot holds what `CAST(value AS NUMERIC)` (PostgreSQL) / `AS REAL` (SQLite) gives.
+SlotNumber = Float().with_variant(Numeric(), "postgresql")
 
 users = Table(
     "users", metadata,
@@ -94,6 +99,9 @@ records = Table(
     Column("version", Integer, nullable=False, default=1),
     Column("definition_version_id", Id, nullable=True),
     Column("deleted_at", UtcDateTime, nullable=True),
+    # typed copies of the few fields dashboards aggregate (store.slots; the JSON stays the truth)
+    *[Column(f"num_{i}", SlotNumber, nullable=True) for i in range(1, SLOTS_PER_FAMILY + 1)],
+    *[Column(f"txt_{i}", Text, nullable=True) for i in range(1, SLOTS_PER_FAMILY + 1)],
     Index("ix_records_entity_updated", "app_key", "entity_key", "updated_at"),
     Index("ix_records_entity_stage", "app_key", "entity_key", "stage"),
     Index("ix_records_entity_owner", "app_key", "entity_key", "owner_id"),
@@ -369,4 +377,16 @@ files = Table(
     Column("comment_id", Id, nullable=True, index=True),
     # the storage id of a bounded-size thumbnail, for images a library could decode
     Column("thumb_id", String(32), nullable=True),
+)
+
+#: Which typed slot column of `records` holds which field of an entity (store.slots): assigned
+#: at install to the fields dashboards aggregate, backfilled then, written with the JSON after.
+record_slots = Table(
+    "record_slots", metadata,
+    Column("app_key", String(63), primary_key=True),
+    Column("entity_key", String(63), primary_key=True),
+    Column("field_key", String(63), primary_key=True),
+    Column("slot", String(16), nullable=False),             # num_3, txt_1 ...
+    Column("field_type", String(63), nullable=False),       # a type change re-fills the slot
+    UniqueConstraint("app_key", "entity_key", "slot", name="uq_record_slots_slot"),
 )
