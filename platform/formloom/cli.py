@@ -650,3 +650,7 @@ def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, 
 from .cli_files import files as _files_group  # noqa: E402 -- its own module; registered here
 
 main.add_command(_files_group)
+
+from .cli_search import search as _search_group  # noqa: E402 -- its own module; registered here
+
+main.add_command(_search_group)
