@@ -19,10 +19,11 @@ single spaces and casefolded, so one casefolded needle matches on both databases
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any, Iterable, Iterator, Mapping
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..fields import field_type
@@ -87,6 +88,37 @@ def entries_for(entity: EntityDef, data: Mapping[str, Any], title: str) -> list[
     return out
 
 
+# -- entry ids on SQLite ---------------------------------------------------------------------------------------
+#
+# FTS5 walks a phrase's matches in rowid order and seeks to a rowid range cheaply, so on
+# SQLite each entity's entries take their ids from a range of their own (`id_range`): a
+# search of one entity reads only that entity's matches, newest first, and stops as soon
+# as it has enough, however common the words are elsewhere. Ranges come from a hash of
+# the entity's name (no table to keep); two entities sharing one would only be slower,
+# never wrong, since a search still checks the entry's entity.
+
+RANGE_BITS = 37                  # 137 billion entry ids per entity
+_RANGES = (1 << 25) - 1          # (1 << 25) << 37 stays below 2**63
+
+
+def id_range(app_key: str, entity_key: str) -> tuple[int, int]:
+    """The first and last entry id of the entity's range (SQLite)."""
+    digest = hashlib.blake2b(f"{app_key}.{entity_key}".encode(), digest_size=8).digest()
+    low = (int.from_bytes(digest, "big") % _RANGES + 1) << RANGE_BITS
+    return low, low + (1 << RANGE_BITS) - 1
+
+
+def _with_ids(conn: Connection, app_key: str, entity_key: str, rows: list[dict]) -> list[dict]:
+    """On SQLite, the next ids of the entity's range (the write transaction holds the only
+    write lock, so max + 1 onwards are free); PostgreSQL keeps its sequence."""
+    if conn.dialect.name != "sqlite" or not rows:
+        return rows
+    low, high = id_range(app_key, entity_key)
+    last = conn.execute(select(func.max(search_entries.c.id)).where(search_entries.c.id.between(low, high))).scalar()
+    first = (last or low) + 1
+    return [{**row, "id": first + n} for n, row in enumerate(rows)]
+
+
 # -- keeping it in step with writes ----------------------------------------------------------------------------
 
 def _rows(app_key: str, entity: EntityDef, record_id: int, data: Mapping[str, Any], title: str) -> list[dict]:
@@ -99,7 +131,7 @@ def index_new(conn: Connection, app_key: str, entity: EntityDef,
     """Entries of records just created: (id, data, title) each, in one statement."""
     rows = [row for record_id, data, title in written for row in _rows(app_key, entity, record_id, data, title)]
     if rows:
-        conn.execute(insert(search_entries), rows)
+        conn.execute(insert(search_entries), _with_ids(conn, app_key, entity.key, rows))
 
 
 def reindex(conn: Connection, app_key: str, entity: EntityDef, record_id: int,
@@ -192,7 +224,7 @@ def rebuild(conn: Connection, app: AppDef, entity_keys: Iterable[str] | None = N
 def _write(conn: Connection, app_key: str, entity: EntityDef, batch: list) -> int:
     rows = [row for record_id, data, title in batch for row in _rows(app_key, entity, record_id, data, title)]
     if rows:
-        conn.execute(insert(search_entries), rows)
+        conn.execute(insert(search_entries), _with_ids(conn, app_key, entity.key, rows))
     return len(rows)
 
 
