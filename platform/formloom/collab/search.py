@@ -5,12 +5,12 @@ Matching is case-insensitive substring, so CJK text is found by any part of it. 
 index in store/search_index.py serves it: a query of 3 or more characters is looked up
 by trigrams (SQLite FTS5, PostgreSQL pg_trgm) among the entries of the fields the
 reader may see; a shorter one has no trigram and is matched by LIKE over the same
-entries, record by record in recency order, stopping at `per_entity + 1` matches.
+entries, newest first, stopping at `per_entity + 1` matches.
 
-Order: the most recently changed records first, except on SQLite for 3+ characters,
-where the most recently *indexed* text comes first (a record's entries are rewritten
-when its title or searched text changes): that is the order FTS5 can walk and stop early
-in, which keeps a common word fast on a million records.
+Order: on PostgreSQL the most recently changed records first; on SQLite the most
+recently *indexed* text first (a record's entries are rewritten when its title or
+searched text changes): that is the order FTS5 can walk and stop early in, which keeps
+a common word fast on a million records.
 """
 from __future__ import annotations
 
@@ -62,24 +62,33 @@ def _hits(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor, keys: 
     e = search_entries
     of_entity = (e.c.app_key == app.key, e.c.entity_key == entity.key, e.c.field_key.in_(keys))
     recency = (records.c.updated_at.desc(), records.c.id.desc())
-    if len(needle) < TRIGRAM:           # no trigram to look up: recent records first, until enough match
+    sqlite = conn.dialect.name == "sqlite"
+    if len(needle) < TRIGRAM and not sqlite:    # no trigram to look up: recent records first, until enough match
         match = exists().where(e.c.record_id == records.c.id, e.c.field_key.in_(keys),
                                e.c.text.like(_like_pattern(needle), escape="/"))
         query = select(records.c.id, records.c.title).where(scoped(conn, app, entity, actor), match)
         return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
-    if conn.dialect.name != "sqlite":   # the GIN trigram index finds the entries
+    if not sqlite:                      # the GIN trigram index finds the entries
         found = select(e.c.record_id).where(e.c.text.like(_like_pattern(needle), escape="/"), *of_entity)
         query = select(records.c.id, records.c.title).where(scoped(conn, app, entity, actor),
                                                              records.c.id.in_(found))
         return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
-    # FTS5 walks the entity's id range newest entry first and stops when enough records match
+    # the entity's id range, newest entry first, stopping when enough records match: FTS5
+    # finds the entries of 3+ characters; shorter needles scan the range's text with LIKE
     low, high = search_index.id_range(app.key, entity.key)
-    phrase = '"' + needle.replace('"', '""') + '"'
-    query = (select(records.c.id, records.c.title)
-             .select_from(_fts.join(e, e.c.id == _fts_rowid).join(records, records.c.id == e.c.record_id))
-             .where(text("search_fts MATCH :phrase").bindparams(phrase=phrase), _fts_rowid.between(low, high),
-                    *of_entity, scoped(conn, app, entity, actor))
-             .order_by(_fts_rowid.desc()))
+    if len(needle) < TRIGRAM:
+        query = (select(records.c.id, records.c.title)
+                 .select_from(e.join(records, records.c.id == e.c.record_id))
+                 .where(e.c.id.between(low, high), e.c.text.like(_like_pattern(needle), escape="/"),
+                        *of_entity, scoped(conn, app, entity, actor))
+                 .order_by(e.c.id.desc()))
+    else:
+        phrase = '"' + needle.replace('"', '""') + '"'
+        query = (select(records.c.id, records.c.title)
+                 .select_from(_fts.join(e, e.c.id == _fts_rowid).join(records, records.c.id == e.c.record_id))
+                 .where(text("search_fts MATCH :phrase").bindparams(phrase=phrase), _fts_rowid.between(low, high),
+                        *of_entity, scoped(conn, app, entity, actor))
+                 .order_by(_fts_rowid.desc()))
     found: dict[int, str] = {}
     offset, batch = 0, want * 4         # a record matching in two fields comes twice
     while True:

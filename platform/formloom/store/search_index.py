@@ -182,8 +182,8 @@ def _trgm_schema(conn: Connection) -> str | None:
 
 # -- rebuilding and checking -----------------------------------------------------------------------------------
 
-def _live_rows(conn: Connection, app_key: str, entity_key: str) -> Iterator[Any]:
-    last = 0
+def _live_rows(conn: Connection, app_key: str, entity_key: str, after_id: int = 0) -> Iterator[Any]:
+    last = after_id
     while True:
         rows = conn.execute(select(records.c.id, records.c.data, records.c.title).where(
             records.c.app_key == app_key, records.c.entity_key == entity_key, records.c.deleted_at.is_(None),
@@ -233,10 +233,13 @@ def index_since(conn: Connection, app: AppDef, after_id: int) -> int:
     loader that wrote records straight into the table (the benchmarks' data loader)."""
     written = 0
     for entity in app.entities:
-        batch = [(row.id, row.data or {}, row.title) for row in _live_rows(conn, app.key, entity.key)
-                 if row.id > after_id]
-        for start in range(0, len(batch), CHUNK):
-            written += _write(conn, app.key, entity, batch[start:start + CHUNK])
+        batch: list[tuple[int, Any, str]] = []
+        for row in _live_rows(conn, app.key, entity.key, after_id):
+            batch.append((row.id, row.data or {}, row.title))
+            if len(batch) >= CHUNK:
+                written += _write(conn, app.key, entity, batch)
+                batch = []
+        written += _write(conn, app.key, entity, batch)
     return written
 
 
