@@ -119,3 +119,18 @@ def test_results_in_chinese(browser, make_record):
     browser.login("viewer@example.com")                                 # their language is Chinese
     page = browser.get("/search?find=华东电").get_data(as_text=True)
     assert ">华东电子</a>" in page and "公司" in page and "支持台" in page and "搜索" in page
+
+
+def test_the_designer_chooses_the_fields_search_finds_records_by(app, browser, make_record, people):
+    from .test_designer import CASE, post, publish
+    make_record("case", {"subject": "Jammed", "notes": "toner everywhere", "code": "AUD-7"}, actor=people.agent)
+    browser.login("admin@example.com")
+    page = browser.get(CASE).get_data(as_text=True)
+    assert 'name="search_fields" value="notes"' in page and 'name="search_fields" value="budget"' not in page
+    answer = post(browser, f"{CASE}/settings", {"label-en": "Case", "label-zh": "工单", "plural-en": "Cases",
+                                                "title": "subject", "search_fields": ["code", "budget"]})
+    assert answer.status_code == 303
+    assert publish(browser).status_code == 303
+    assert app.extensions["formloom.catalog"].app("desk").entity("case").search_fields == ("code",)
+    assert ">Jammed</a>" in browser.get("/search?find=aud-7").get_data(as_text=True)
+    assert ">Jammed</a>" not in browser.get("/search?find=toner").get_data(as_text=True)   # no longer searched
