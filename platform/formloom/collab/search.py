@@ -55,24 +55,42 @@ def _like_pattern(needle: str) -> str:
     return "%" + needle.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
+#: PostgreSQL: a text matching fewer entries of an entity than this is "rare"
+FEW = 1000
+
+
+def _hits_postgres(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor, keys: list[str], needle: str,
+                   want: int) -> list[tuple[int, str]]:
+    """A rare text: the entity's partial trigram index finds all its entries (fewer than
+    FEW), and the newest records among them are picked. A common text (or 1-2 characters):
+    the newest records are walked, each checked by its entries, until enough match; a
+    common text matches early. Deciding first keeps the planner from guessing."""
+    e = search_entries
+    pattern = _like_pattern(needle)
+    recency = (records.c.updated_at.desc(), records.c.id.desc())
+    scope = scoped(conn, app, entity, actor)
+    if len(needle) >= TRIGRAM:
+        few = conn.execute(select(e.c.record_id).where(
+            search_index.entity_clause(app.key, entity.key), e.c.field_key.in_(keys),
+            e.c.text.like(pattern, escape="/")).limit(FEW)).scalars().all()
+        if len(few) < FEW:
+            if not few:
+                return []
+            query = select(records.c.id, records.c.title).where(scope, records.c.id.in_(sorted(set(few))))
+            return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
+    match = exists().where(e.c.record_id == records.c.id, e.c.field_key.in_(keys), e.c.text.like(pattern, escape="/"))
+    query = select(records.c.id, records.c.title).where(scope, match)
+    return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
+
+
 def _hits(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor, keys: list[str], needle: str,
           want: int) -> list[tuple[int, str]]:
     """Up to `want` (record id, title) of `entity` in the reader's scope with an entry of one
     of `keys` containing `needle` (casefolded)."""
     e = search_entries
     of_entity = (e.c.app_key == app.key, e.c.entity_key == entity.key, e.c.field_key.in_(keys))
-    recency = (records.c.updated_at.desc(), records.c.id.desc())
-    sqlite = conn.dialect.name == "sqlite"
-    if len(needle) < TRIGRAM and not sqlite:    # no trigram to look up: recent records first, until enough match
-        match = exists().where(e.c.record_id == records.c.id, e.c.field_key.in_(keys),
-                               e.c.text.like(_like_pattern(needle), escape="/"))
-        query = select(records.c.id, records.c.title).where(scoped(conn, app, entity, actor), match)
-        return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
-    if not sqlite:                      # the GIN trigram index finds the entries
-        found = select(e.c.record_id).where(e.c.text.like(_like_pattern(needle), escape="/"), *of_entity)
-        query = select(records.c.id, records.c.title).where(scoped(conn, app, entity, actor),
-                                                             records.c.id.in_(found))
-        return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
+    if conn.dialect.name != "sqlite":
+        return _hits_postgres(conn, app, entity, actor, keys, needle, want)
     # the entity's id range, newest entry first, stopping when enough records match: FTS5
     # finds the entries of 3+ characters; shorter needles scan the range's text with LIKE
     low, high = search_index.id_range(app.key, entity.key)

@@ -272,6 +272,7 @@ def create_indexes(db: Database, app: AppDef) -> int:
     n = 0
     with db.write() as conn:
         statistics = dialect == "postgresql" and (conn.dialect.server_version_info or (0,)) >= (14,)
+        search_index.create_entity_indexes(conn, app)
         for entity, f in fields_to_index(app):
             conn.exec_driver_sql(create_index_sql(dialect, app.key, entity.key, f))
             if statistics:

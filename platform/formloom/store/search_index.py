@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, text
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..fields import field_type
@@ -47,7 +48,7 @@ _SQLITE_DDL = (
     "INSERT INTO search_fts(search_fts, rowid, text) VALUES ('delete', old.id, old.text); "
     "INSERT INTO search_fts(rowid, text) VALUES (new.id, new.text); END",
 )
-PG_INDEX = "ix_search_entries_trgm"
+_KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 # -- what is indexed -------------------------------------------------------------------------------------------
@@ -152,10 +153,35 @@ def unindex(conn: Connection, record_id: int) -> None:
 
 # -- the text index itself -------------------------------------------------------------------------------------
 
+def entity_clause(app_key: str, entity_key: str):
+    """The entity's entries, with the keys as literals so PostgreSQL's partial index applies."""
+    if not (_KEY.match(app_key) and _KEY.match(entity_key)):
+        raise ValueError(f"not valid keys: {app_key!r}, {entity_key!r}")
+    return text(f"search_entries.app_key = '{app_key}' AND search_entries.entity_key = '{entity_key}'")
+
+
+def pg_index_name(app_key: str, entity_key: str) -> str:
+    name = f"ixs_{app_key}_{entity_key}"
+    return name if len(name) <= 60 else "ixs_" + hashlib.sha1(name.encode()).hexdigest()[:24]
+
+
+def create_entity_indexes(conn: Connection, app: AppDef) -> None:
+    """PostgreSQL: one partial trigram GIN index per entity, so a search of one entity reads
+    only that entity's matches (one index over all would hand every entity's matches to
+    each, to be filtered out row by row). Made at install, like the field indexes."""
+    if conn.dialect.name != "postgresql" or (schema := _trgm_schema(conn)) is None:
+        return
+    for entity in app.entities:
+        where = entity_clause(app.key, entity.key).text.replace("search_entries.", "")
+        conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {pg_index_name(app.key, entity.key)} ON search_entries '
+                             f'USING gin (text "{schema}".gin_trgm_ops) WHERE {where}')
+
+
 def create_text_index(conn: Connection) -> str | None:
     """Create what serves substring matching; None when it is in place, else why it is not
     (PostgreSQL without pg_trgm and without the right to create it: search stays correct,
-    by LIKE over `search_entries`, only unindexed)."""
+    by LIKE over `search_entries`, only unindexed). PostgreSQL's indexes are per entity
+    (`create_entity_indexes`); this makes sure pg_trgm is there."""
     if conn.dialect.name == "sqlite":
         for ddl in _SQLITE_DDL:
             conn.exec_driver_sql(ddl)
@@ -170,9 +196,6 @@ def create_text_index(conn: Connection) -> str | None:
             log.warning("global search runs without a trigram index: %s; ask an administrator to run "
                         "CREATE EXTENSION pg_trgm, then `formloom search rebuild`", reason)
             return reason
-        schema = _trgm_schema(conn)
-    conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {PG_INDEX} ON search_entries '
-                         f'USING gin (text "{schema}".gin_trgm_ops)')
     return None
 
 
@@ -201,6 +224,7 @@ def rebuild(conn: Connection, app: AppDef, entity_keys: Iterable[str] | None = N
     from the entries in one pass, not row by row through its triggers."""
     wanted = [e for e in app.entities if entity_keys is None or e.key in set(entity_keys)]
     with _fts_rebuilt_after(conn):
+        create_entity_indexes(conn, app)
         written = 0
         for entity in wanted:
             conn.execute(delete(search_entries).where(search_entries.c.app_key == app.key,

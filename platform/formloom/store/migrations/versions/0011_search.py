@@ -8,7 +8,8 @@ The entries are derived data: this migration creates them empty and fills them f
 records already stored (the same code as `formloom search rebuild`), so an upgraded
 database finds its old records at once.
 
-On PostgreSQL the trigram index needs the pg_trgm extension. If it is missing and this
+On PostgreSQL the trigram indexes (one partial GIN index per entity, made at install
+like the field indexes) need the pg_trgm extension. If it is missing and this
 role may not create it, the migration goes on without the index and logs why: search
 still answers (the same LIKE, unindexed), only slower, until an administrator runs
 `CREATE EXTENSION pg_trgm` and `formloom search rebuild` (which then creates the index).
@@ -50,7 +51,5 @@ def downgrade() -> None:
         for name in ('search_entries_ai', 'search_entries_ad', 'search_entries_au'):
             conn.exec_driver_sql(f'DROP TRIGGER IF EXISTS {name}')
         conn.exec_driver_sql('DROP TABLE IF EXISTS search_fts')
-    else:
-        conn.exec_driver_sql('DROP INDEX IF EXISTS ix_search_entries_trgm')
     op.drop_index('ix_search_entries_record_id', table_name='search_entries')
     op.drop_table('search_entries')
