@@ -134,3 +134,12 @@ def test_the_designer_chooses_the_fields_search_finds_records_by(app, browser, m
     assert app.extensions["formloom.catalog"].app("desk").entity("case").search_fields == ("code",)
     assert ">Jammed</a>" in browser.get("/search?find=aud-7").get_data(as_text=True)
     assert ">Jammed</a>" not in browser.get("/search?find=toner").get_data(as_text=True)   # no longer searched
+
+
+def test_the_newest_matches_come_first(as_agent, make_record):
+    made = [make_record("company", {"name": f"Customer {n} Co."}) for n in range(8)]
+    page = as_agent.get("/search?find=customer").get_data(as_text=True)
+    shown = [int(i) for i in re.findall(r'href="/apps/desk/company/(\d+)"', page)]
+    assert shown == [r.id for r in reversed(made)][:5]
+    page = as_agent.get("/search?find=r 4").get_data(as_text=True)          # a phrase across a space
+    assert re.findall(r'href="/apps/desk/company/(\d+)"', page) == [str(made[4].id)]

@@ -91,7 +91,8 @@ def _hits(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor, keys: 
     of_entity = (e.c.app_key == app.key, e.c.entity_key == entity.key, e.c.field_key.in_(keys))
     if conn.dialect.name != "sqlite":
         return _hits_postgres(conn, app, entity, actor, keys, needle, want)
-    # the entity's id range, newest entry first, stopping when enough records match: FTS5
+    # the entity's id range, newest entry first (lowest id: store/search_index.py), stopping
+    # when enough records match: FTS5
     # finds the entries of 3+ characters; shorter needles scan the range's text with LIKE
     low, high = search_index.id_range(app.key, entity.key)
     if len(needle) < TRIGRAM:
@@ -99,14 +100,14 @@ def _hits(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor, keys: 
                  .select_from(e.join(records, records.c.id == e.c.record_id))
                  .where(e.c.id.between(low, high), e.c.text.like(_like_pattern(needle), escape="/"),
                         *of_entity, scoped(conn, app, entity, actor))
-                 .order_by(e.c.id.desc()))
+                 .order_by(e.c.id))
     else:
         phrase = '"' + needle.replace('"', '""') + '"'
         query = (select(records.c.id, records.c.title)
                  .select_from(_fts.join(e, e.c.id == _fts_rowid).join(records, records.c.id == e.c.record_id))
                  .where(text("search_fts MATCH :phrase").bindparams(phrase=phrase), _fts_rowid.between(low, high),
                         *of_entity, scoped(conn, app, entity, actor))
-                 .order_by(_fts_rowid.desc()))
+                 .order_by(_fts_rowid))
     found: dict[int, str] = {}
     offset, batch = 0, want * 4         # a record matching in two fields comes twice
     while True:

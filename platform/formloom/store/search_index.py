@@ -93,9 +93,9 @@ def entries_for(entity: EntityDef, data: Mapping[str, Any], title: str) -> list[
 # -- entry ids on SQLite ---------------------------------------------------------------------------------------
 #
 # FTS5 walks a phrase's matches in rowid order and seeks to a rowid range cheaply, so on
-# SQLite each entity's entries take their ids from a range of their own (`id_range`): a
-# search of one entity reads only that entity's matches, newest first, and stops as soon
-# as it has enough, however common the words are elsewhere. Ranges come from a hash of
+# SQLite each entity's entries take their ids from a range of their own (`id_range`), from
+# its top downwards: a search of one entity reads only that entity's matches, newest first,
+# and stops as soon as it has enough, however common the words are elsewhere. Ranges come from a hash of
 # the entity's name (no table to keep); two entities sharing one would only be slower,
 # never wrong, since a search still checks the entry's entity.
 
@@ -111,14 +111,18 @@ def id_range(app_key: str, entity_key: str) -> tuple[int, int]:
 
 
 def _with_ids(conn: Connection, app_key: str, entity_key: str, rows: list[dict]) -> list[dict]:
-    """On SQLite, the next ids of the entity's range (the write transaction holds the only
-    write lock, so max + 1 onwards are free); PostgreSQL keeps its sequence."""
+    """On SQLite, the next ids of the entity's range, counting *down* from its top (the write
+    transaction holds the only write lock, so those below the lowest are free): the newest
+    entries have the lowest ids, so FTS5 walks them first in ascending rowid order. (Not
+    descending: SQLite 3.40's FTS5 drops matches of some phrases when walking rowids
+    downwards.) PostgreSQL keeps its sequence."""
     if conn.dialect.name != "sqlite" or not rows:
         return rows
     low, high = id_range(app_key, entity_key)
-    last = conn.execute(select(func.max(search_entries.c.id)).where(search_entries.c.id.between(low, high))).scalar()
-    first = (last or low) + 1
-    return [{**row, "id": first + n} for n, row in enumerate(rows)]
+    lowest = conn.execute(select(func.min(search_entries.c.id)).where(search_entries.c.id.between(low, high))).scalar()
+    below = (lowest or high + 1) - 1
+    count = len(rows)
+    return [{**row, "id": below - (count - 1 - n)} for n, row in enumerate(rows)]
 
 
 # -- keeping it in step with writes ----------------------------------------------------------------------------
