@@ -46,6 +46,8 @@ SOURCES = ["expo", "referral", "website", "cold_call", "partner", "ad"]
 RISKS = ["low", "medium", "high", None]
 INDUSTRIES = ["manufacturing", "retail", "it", "finance", "healthcare", "education", "logistics", "energy", "other"]
 REGIONS = ["east", "north", "south", "central", "west", "northeast", "overseas"]
+#: customers' addresses, in Chinese like a Chinese sales team's data (global search's CJK queries)
+CITIES = ["上海市浦东新区", "北京市朝阳区", "深圳市南山区", "杭州市西湖区", "广州市天河区", "成都市高新区", "苏州工业园区"]
 LOST = ["price", "competitor", "budget", "timing", "no_decision", "other"]
 KINDS = ["call", "visit", "meeting", "email", "demo"]
 STAGE_WEIGHTS = [("initial_contact", 30), ("needs_confirmed", 20), ("proposal", 15), ("quotation", 10),
@@ -148,7 +150,7 @@ def customer(c: int, owners: list[int], now: datetime) -> dict:
     return {"c": c, "created": now - timedelta(days=r.uniform(400, 800)), "owner": owners[r.randrange(len(owners))],
             "data": {"name": f"Customer {c} Co., Ltd.", "industry": INDUSTRIES[r.randrange(9)], "size": None,
                      "region": REGIONS[r.randrange(7)], "grade": None, "tags": None, "source": None, "phone": None,
-                     "website": None, "address": None, "last_follow_up_at": None, "in_pool": False},
+                     "website": None, "address": f"{CITIES[r.randrange(7)]}科技路{c}号", "last_follow_up_at": None, "in_pool": False},
             "contact": {"customer": c, "name": f"Contact {c}", "job_title": "CTO", "decision_role": "decision_maker",
                         "phone": None, "email": None, "wechat": None, "is_primary": True, "notes": None}}
 
@@ -432,6 +434,8 @@ def _cmd_load(args) -> dict:
     from formloom.store.install import create_indexes
     from formloom.store.apps import AppCatalog
     from formloom.store.statistics import refresh_if_moved
+    from formloom.store import search_index
+    from sqlalchemy import text
     db = Database(args.url)
     app, version_id = AppCatalog(db).get(APP)
     owners = json.loads(args.owners)
@@ -441,10 +445,18 @@ def _cmd_load(args) -> dict:
     if rebuild:
         drop_expression_indexes(db.engine)
     lay = current_layout(db.engine, args.start, args.end)
+    with db.read() as conn:
+        before = conn.execute(text("SELECT coalesce(max(id), 0) FROM records")).scalar()
     result = load(db.engine, args.start, args.end, owners, version_id, now)
     t1 = time.perf_counter()
     if rebuild:
         create_indexes(db, app)
+    # the rows went straight into `records`: global search's entries are written as the
+    # engine's own bulk paths would have (store/search_index.py)
+    t2 = time.perf_counter()
+    with db.write() as conn:
+        result["search_entries"] = search_index.index_since(conn, app, before)
+    result["search_index_seconds"] = time.perf_counter() - t2
     # Formloom's statistics are the engine's own business (what every bulk load calls); the
     # baseline's tables are analyzed as their hand-written app would after a bulk load.
     refresh_if_moved(db)

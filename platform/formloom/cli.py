@@ -654,3 +654,6 @@ main.add_command(_files_group)
 from .cli_slots import slots as _slots_group  # noqa: E402 -- its own module; registered here
 
 main.add_command(_slots_group)
+from .cli_search import search as _search_group  # noqa: E402 -- its own module; registered here
+
+main.add_command(_search_group)

@@ -26,6 +26,7 @@ from .test_record_flow import page  # noqa: F401  (the Chromium fixture)
 pytestmark = pytest.mark.browser
 
 REP, MANAGER = "li.wei@demo.formloom", "manager@demo.formloom"
+ZH_MANAGER = "zhao@demo.formloom"
 
 
 @pytest.fixture
@@ -40,8 +41,10 @@ def crm(database_url, tmp_path):
         manager = create_user(conn, MANAGER, "demo1234", name="Wang Manager", roles=[("crm", "manager")])
         rep = create_user(conn, REP, "demo1234", name="Li Wei", roles=[("crm", "sales")])
         create_user(conn, "other@demo.formloom", "demo1234", name="Wanda Otherrep", roles=[("crm", "sales")])
+        create_user(conn, ZH_MANAGER, "demo1234", name="赵经理", roles=[("crm", "manager")], language="zh")
         set_manager(conn, rep, manager)
-        customer = create_record(conn, app_def, app_def.entity("customer"), {"name": "Acme Robotics"},
+        customer = create_record(conn, app_def, app_def.entity("customer"), {"name": "Acme Robotics",
+                                                                                  "address": "上海市浦东新区张江路88号"},
                                  actor_id=rep, version_id=version_id)
         deal = create_record(conn, app_def, app_def.entity("opportunity"), {
             "name": "Acme robot arms", "customer": customer.id, "amount": 250000},
@@ -138,6 +141,20 @@ def test_rep_mentions_manager_who_replies_saves_a_view_and_searches(crm, page): 
     expect(page.get_by_role("link", name="Acme robot arms")).to_be_visible()
     expect(page.get_by_role("link", name="Acme Robotics")).to_be_visible()
     shot(page, "collab-5-search")
-    page.get_by_role("link", name="Acme robot arms").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Acme robot arms").click()
     expect(page).to_have_url(record)
+
+    # 6. a Chinese-speaking manager on a phone finds the customer by part of its Chinese address
+    page.set_viewport_size({"width": 375, "height": 800})
+    login(page, base, ZH_MANAGER)
+    box = page.get_by_role("searchbox", name="搜索所有记录")
+    box.fill("浦东新区")
+    with page.expect_navigation():
+        box.press("Enter")
+    expect(page.locator(".search-group h2")).to_have_count(1)
+    expect(page.locator(".search-group h2")).to_contain_text("客户")
+    expect(page.get_by_role("link", name="Acme Robotics")).to_be_visible()
+    expect(page.get_by_role("link", name="Acme robot arms")).to_have_count(0)
+    shot(page, "collab-6-search-zh-phone")
     assert page.console_problems == []

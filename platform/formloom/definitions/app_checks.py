@@ -419,3 +419,19 @@ def pools_and_calendars(s: Subject) -> Iterator[Problem]:
                 yield s.problem("entities", ei, "calendar_fields", ci,
                                 message=f"The calendar field {key!r} of entity {name!r} is a {f.get('type')}; "
                                         "only date and date-time fields can be shown on a calendar.")
+        for si, key in indexed(entity.get("search_fields")):
+            f = fields.get(key)
+            if f is None:
+                yield s.problem("entities", ei, "search_fields", si,
+                                message=f"The search field {key!r} is not a field of entity {name!r}"
+                                        f"{did_you_mean(key, fields)}.")
+            elif not _searchable_type(f.get("type")):
+                yield s.problem("entities", ei, "search_fields", si,
+                                message=f"The search field {key!r} of entity {name!r} is a {f.get('type')}; "
+                                        "search finds records by text fields only (text, textarea, email, phone, "
+                                        "url).")
+
+
+def _searchable_type(name: Any) -> bool:
+    from ..fields import FIELD_TYPES
+    return isinstance(name, str) and name in FIELD_TYPES and FIELD_TYPES[name].searchable

@@ -65,6 +65,7 @@ def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> En
         archived=bool(doc.get("archived", False)),
         pool=_compile_pool(doc.get("pool")),
         calendar_fields=tuple(doc.get("calendar_fields", ())),
+        search_fields=tuple(doc.get("search_fields", ())),
         layout=tuple(compile_section(sec) for sec in (doc.get("layout") or {}).get("sections", ())),
     )
 

@@ -198,6 +198,7 @@ class EntityDef:
     layout: tuple[SectionDef, ...] = ()      # none: one untitled single-column section
     pool: PoolDef | None = None              # unowned records others may claim
     calendar_fields: tuple[str, ...] = ()    # date fields shown on their owner's to-do calendar
+    search_fields: tuple[str, ...] = ()      # text fields global search indexes (none: every text field)
 
     def field(self, key: str) -> FieldDef | None:
         return self._field_index.get(key)

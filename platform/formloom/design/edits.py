@@ -114,7 +114,7 @@ def restore_field(doc: dict, entity_key: str, field_doc: dict) -> dict:
 
 # -- entities ----------------------------------------------------------------------------------------
 
-ENTITY_SETTINGS = ("label", "plural", "title", "list_columns", "icon", "subtitle")
+ENTITY_SETTINGS = ("label", "plural", "title", "list_columns", "icon", "subtitle", "search_fields")
 
 
 def add_entity(doc: dict, key: str, label: Any, title_label: Any) -> dict:

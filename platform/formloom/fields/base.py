@@ -105,6 +105,8 @@ class FieldType:
     validates_live: ClassVar[bool] = True
     #: True when values are lists of stored files ({id, name, size, type}; see store/files.py)
     holds_files: ClassVar[bool] = False
+    #: whether global search may index the value (plain text: store/search_index.py)
+    searchable: ClassVar[bool] = False
 
     # -- values -----------------------------------------------------------------
     def is_empty(self, value: Any) -> bool:

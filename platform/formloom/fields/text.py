@@ -46,6 +46,7 @@ class _StringType(FieldType):
 
     sql_kind = "text"
     operators = TEXT_OPERATORS
+    searchable = True
     default_max_length = TEXT_MAX_LENGTH
     forbidden = SINGLE_LINE_FORBIDDEN
     _forbidden = _SINGLE_LINE_FORBIDDEN

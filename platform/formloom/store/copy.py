@@ -154,7 +154,12 @@ def copy_instance(source_url: str, target_url: str, *, batch_size: int = BATCH_S
                 progress(table.name, 0, 0)
         if postgres:
             _reset_sequences(target)
-        return verify(source, target)
+        checks = verify(source, target)
+        if not postgres:        # search entries take ids by entity on SQLite (store/search_index.py)
+            from .search_index import rebuild_all
+            with target.write() as conn:
+                rebuild_all(conn)
+        return checks
     finally:
         source.dispose()
         target.dispose()

@@ -28,6 +28,7 @@ from ..resources import workflows_dir
 from .apps import InstalledVersion, current_version, publish_version
 from .db import Database
 from .expressions import create_index_sql, create_statistics_sql
+from . import search_index
 from .statistics import refresh_statistics
 from .tables import records
 
@@ -142,17 +143,22 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
         digest = content_hash(documents)
         new_app = compile_app(app_doc, documents["workflows"], archived=archived or None)
         converted = 0
+        stale_search: set[str] = set()
         if previous is not None:
             if previous.content_hash == digest:
                 return InstallResult(app_doc["key"], previous, changed=False)
             _refuse_lost_entities(conn, previous, app_doc)
-            converted = _convert_changed_fields(conn, compile_app(previous.documents["app"],
-                                                                  previous.documents.get("workflows", {})), new_app)
+            old_app = compile_app(previous.documents["app"], previous.documents.get("workflows", {}))
+            converted = _convert_changed_fields(conn, old_app, new_app)
+            stale_search = set(search_index.stale_entities(old_app, new_app))
+            stale_search |= {entity.key for entity, _prior, _f in _changed_fields(old_app, new_app)}
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id, comment)
         from ..dashboards.storage import aggregated_fields
         from .slots import assign as assign_slots
         # in the publish's transaction: no reader sees the new mapping before its backfill
         assign_slots(conn, new_app, aggregated_fields(new_app, documents.get("dashboards") or {}))
+        if stale_search:        # what global search indexes changed: those entities' entries again
+            search_index.rebuild(conn, new_app, stale_search)
     create_indexes(db, new_app)
     from ..dashboards.storage import rebuild_indexes
     with db.write() as conn:
@@ -270,6 +276,7 @@ def create_indexes(db: Database, app: AppDef) -> int:
     n = 0
     with db.write() as conn:
         statistics = dialect == "postgresql" and (conn.dialect.server_version_info or (0,)) >= (14,)
+        search_index.create_entity_indexes(conn, app)
         for entity, f in fields_to_index(app):
             conn.exec_driver_sql(create_index_sql(dialect, app.key, entity.key, f))
             if statistics:

@@ -23,6 +23,7 @@ from ..i18n import translate
 from ..record_data import clean_record_data
 from .access import Reader, read_check
 from . import files as stored_files
+from . import search_index
 from .reference_match import match_problems
 from .slots import entity_mapping, slot_values
 from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
@@ -219,6 +220,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, None, lang):
         raise RecordInvalid(unique_problems)
     stored_files.attach(conn, entity, record_id, data)
+    search_index.index_new(conn, app.key, entity, [(record_id, data, title)])
     changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
     _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
     if stage:
@@ -358,6 +360,7 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
               if f.unique and data.get(f.key) not in (None, "", [])]
     if claims:
         conn.execute(insert(unique_values), claims)
+    search_index.index_new(conn, app.key, entity, [(record_id, v["data"], v["title"]) for record_id, v in zip(ids, values)])
     changes = [{k: [None, v] for k, v in data.items() if v not in (None, "", [])} for _item, data, _owner in rows]
     conn.execute(insert(audit), [dict(record_id=record_id, app_key=app.key, entity_key=entity.key, action="create",
                                       changes=change, user_id=actor_id, at=now, record_version=1,
@@ -443,6 +446,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, current.data, lang):
         raise RecordInvalid(unique_problems)
     stored_files.attach(conn, entity, record_id, data)
+    search_index.reindex(conn, app.key, entity, record_id, data, title, before=(current.data, current.title))
     _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
     emit_event(conn, app.key, entity.key, record_id, "record_updated",
                {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
@@ -493,6 +497,7 @@ def delete_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
                  .values(deleted_at=now, updated_at=now, updated_by=actor_id, version=current.version + 1))
     conn.execute(delete(unique_values).where(unique_values.c.record_id == record_id))
     stored_files.mark_deleted(conn, record_id, now)
+    search_index.unindex(conn, record_id)
     _audit(conn, app, entity, record_id, "delete", {}, actor_id, now, current.version + 1)
     emit_event(conn, app.key, entity.key, record_id, "record_deleted", {"actor": actor_id}, now)
 
@@ -508,6 +513,7 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
     conn.execute(update(records).where(records.c.id == record_id)
                  .values(deleted_at=None, updated_at=now, updated_by=actor_id, version=current.version + 1))
     stored_files.mark_deleted(conn, record_id, None)
+    search_index.reindex(conn, app.key, entity, record_id, current.data, current.title)
     _audit(conn, app, entity, record_id, "restore", {}, actor_id, now, current.version + 1)
     return get_record(conn, app, entity, record_id)
 

@@ -390,3 +390,20 @@ record_slots = Table(
     Column("field_type", String(63), nullable=False),       # a type change re-fills the slot
     UniqueConstraint("app_key", "entity_key", "slot", name="uq_record_slots_slot"),
 )
+
+
+#: Global search's index (store/search_index.py): one row per live record and indexed text
+#: (`field_key` "$title" for its title, else the field's key), the text casefolded. It is
+#: derived from `records` in the same transaction as each write and rebuildable from it.
+#: Served by an FTS5 trigram table (`search_fts`, SQLite) or a pg_trgm GIN index on `text`
+#: (PostgreSQL), both made by migration 0011; matching by field lets a search skip the
+#: fields a reader may not see.
+search_entries = Table(
+    "search_entries", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("record_id", Id, ForeignKey("records.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("app_key", String(63), nullable=False),
+    Column("entity_key", String(63), nullable=False),
+    Column("field_key", String(63), nullable=False),
+    Column("text", Text, nullable=False),
+)

@@ -339,7 +339,13 @@ def _entity_page(place: Place, state: State, entity_key: str, status: int = 200,
     roles = [r for r in state.app.get("roles", []) if r != place.app.admin_role]
     return render_template("designer/entity.html", place=place, state=state, entity=entity,
                            archived=state.archived.get(entity_key, []), palette=_palette(),
-                           type_label=_type_label, roles=roles, scopes=SCOPES, **extra), status
+                           type_label=_type_label, roles=roles, scopes=SCOPES, search_types=_search_types(),
+                           **extra), status
+
+
+def _search_types() -> frozenset[str]:
+    """Field types global search can index (the entity's `search_fields` choices)."""
+    return frozenset(name for name, kind in FIELD_TYPES.items() if kind.searchable)
 
 
 @bp.get("/apps/<app_key>/design/e/<entity_key>")
@@ -352,12 +358,15 @@ def entity(app_key: str, entity_key: str):
 def entity_settings(app_key: str, entity_key: str):
     place = load_design(app_key)
     state = load_state(app_key)
-    known = {f["key"] for f in state.entity(entity_key).get("fields", [])}
+    fields = state.entity(entity_key).get("fields", [])
+    known = {f["key"] for f in fields}
+    texts = {f["key"] for f in fields if f.get("type") in _search_types()}
     changes = {
         "label": _label_from_form("label"),
         "plural": _label_from_form("plural"),
         "title": request.form.get("title", "").strip() or None,
         "list_columns": [k for k in request.form.getlist("list_columns") if k in known] or None,
+        "search_fields": [k for k in request.form.getlist("search_fields") if k in texts] or None,
     }
     if changes["label"] is None:
         return _entity_page(place, state, entity_key, 422, settings_posted=changes,

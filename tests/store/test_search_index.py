@@ -1,0 +1,161 @@
+"""Global search's index: written with every record write, in its transaction; equal to a
+rebuild from the records' JSON; served by FTS5 trigrams (SQLite) or pg_trgm (PostgreSQL)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+
+from formloom.definitions.validate import validate_app
+from formloom.store import search_index
+from formloom.store.install import install_documents
+from formloom.store.apps import AppCatalog
+from formloom.store.records import (NewRecord, create_record, create_records, delete_record, restore_record,
+                                    update_record)
+from formloom.store.tables import records, search_entries
+
+from ..conftest import helpdesk_app
+
+
+def entries(db, record_id=None):
+    query = select(search_entries.c.record_id, search_entries.c.field_key, search_entries.c.text)
+    if record_id is not None:
+        query = query.where(search_entries.c.record_id == record_id)
+    with db.read() as conn:
+        return sorted(tuple(r) for r in conn.execute(query))
+
+
+def client(db, app, name="Acme", **data):
+    with db.write() as conn:
+        return create_record(conn, app, app.entity("client"), {"name": name, **data}, actor_id=None)
+
+
+def ticket(db, app, client_id, **data):
+    with db.write() as conn:
+        return create_record(conn, app, app.entity("ticket"), {"subject": "Printer", "client": client_id, **data},
+                             actor_id=None)
+
+
+def test_a_new_record_is_indexed_by_title_and_text_fields_casefolded(db, installed):
+    app, _ = installed
+    acme = client(db, app, "ACME  上海\u3000浦东", email="Info@Acme.example", tier="gold")
+    assert entries(db, acme.id) == [(acme.id, "$title", "acme 上海 浦东"), (acme.id, "email", "info@acme.example")]
+
+
+def test_an_update_rewrites_the_entries_only_when_indexed_text_changes(db, installed):
+    app, _ = installed
+    acme = client(db, app, email="a@example.com")
+    with db.read() as conn:
+        ids_before = conn.execute(select(search_entries.c.id).where(search_entries.c.record_id == acme.id)).scalars().all()
+    with db.write() as conn:
+        update_record(conn, app, app.entity("client"), acme.id, {"tier": "silver"}, actor_id=None, expected_version=1)
+    with db.read() as conn:
+        assert conn.execute(select(search_entries.c.id).where(
+            search_entries.c.record_id == acme.id)).scalars().all() == ids_before
+    with db.write() as conn:
+        update_record(conn, app, app.entity("client"), acme.id, {"name": "Zenith", "email": None}, actor_id=None,
+                      expected_version=2)
+    assert entries(db, acme.id) == [(acme.id, "$title", "zenith")]
+
+
+def test_a_deleted_record_leaves_the_index_and_a_restored_one_comes_back(db, installed):
+    app, _ = installed
+    acme = client(db, app, email="a@example.com")
+    before = entries(db, acme.id)
+    with db.write() as conn:
+        delete_record(conn, app, app.entity("client"), acme.id, actor_id=None)
+    assert entries(db, acme.id) == []
+    with db.write() as conn:
+        restore_record(conn, app, app.entity("client"), acme.id, actor_id=None)
+    assert entries(db, acme.id) == before
+
+
+def test_a_failed_write_leaves_no_entries(db, installed):
+    app, _ = installed
+    client(db, app, "Acme")
+    with pytest.raises(Exception), db.write() as conn:
+        create_record(conn, app, app.entity("client"), {"name": "Acme"}, actor_id=None)    # unique name
+    assert [e[2] for e in entries(db)] == ["acme"]
+
+
+def test_batched_creates_are_indexed_like_single_ones(db, installed):
+    app, _ = installed
+    with db.write() as conn:
+        made = create_records(conn, app, app.entity("client"),
+                              [NewRecord({"name": f"Batch {n}", "email": f"b{n}@example.com"}) for n in range(3)],
+                              actor_id=None)
+    assert entries(db) == sorted([(r.id, "$title", f"batch {n}") for n, r in enumerate(made)]
+                                 + [(r.id, "email", f"b{n}@example.com") for n, r in enumerate(made)])
+
+
+def test_a_rebuild_writes_exactly_what_the_writes_maintained(db, installed):
+    app, _ = installed
+    acme = client(db, app, "Acme 北京", email="x@example.com")
+    gone = client(db, app, "Gone")
+    t = ticket(db, app, acme.id, escalated=True, reason="客户投诉 urgent")
+    with db.write() as conn:
+        update_record(conn, app, app.entity("ticket"), t.id, {"subject": "Printer on fire"}, actor_id=None,
+                      expected_version=1)
+        delete_record(conn, app, app.entity("client"), gone.id, actor_id=None)
+    maintained = entries(db)
+    with db.read() as conn:
+        assert search_index.differences(conn, app) == []
+    with db.write() as conn:
+        search_index.rebuild(conn, app)
+    assert entries(db) == maintained
+    with db.read() as conn:
+        assert search_index.differences(conn, app) == []
+
+
+def test_differences_name_records_written_around_the_engine_and_a_rebuild_mends_them(db, installed):
+    app, _ = installed
+    acme = client(db, app, "Acme")
+    with db.write() as conn:
+        conn.execute(update(records).where(records.c.id == acme.id).values(title="Renamed", data={"name": "Renamed"}))
+    with db.read() as conn:
+        assert [line.split(":")[0] for line in search_index.differences(conn, app)] == [f"client {acme.id}"]
+    with db.write() as conn:
+        search_index.rebuild(conn, app, ["client"])
+    with db.read() as conn:
+        assert search_index.differences(conn, app) == []
+    assert entries(db, acme.id) == [(acme.id, "$title", "renamed")]
+
+
+def test_publishing_other_search_fields_rebuilds_that_entitys_entries(db, installed):
+    app, _ = installed
+    acme = client(db, app, "Acme")
+    t = ticket(db, app, acme.id, escalated=True, reason="Paper jam")
+    assert (t.id, "reason", "paper jam") in entries(db, t.id)
+    doc = helpdesk_app()
+    doc["entities"][1]["search_fields"] = ["subject"]
+    install_documents(db, doc, {})
+    app = AppCatalog(db).app("helpdesk")
+    assert entries(db, t.id) == [(t.id, "$title", "printer")]
+    with db.read() as conn:
+        assert search_index.differences(conn, app) == []
+
+
+def test_search_fields_must_be_text_fields_of_the_entity():
+    doc = helpdesk_app()
+    doc["entities"][1]["search_fields"] = ["subject", "subjcet", "cost"]
+    messages = [p.message for p in validate_app(doc, {}, "app.json")]
+    assert any("'subjcet' is not a field of entity 'ticket'" in m and "subject" in m for m in messages)
+    assert any("'cost' of entity 'ticket' is a money" in m for m in messages)
+
+
+def test_the_database_serves_substrings_from_a_trigram_index(db, installed):
+    app, _ = installed
+    acme = client(db, app, "上海浦东新区贸易公司")
+    with db.read() as conn:
+        if conn.dialect.name == "sqlite":
+            found = conn.execute(text("SELECT e.record_id FROM search_fts JOIN search_entries e "
+                                      "ON e.id = search_fts.rowid WHERE search_fts MATCH '\"浦东新\"'")).scalars().all()
+            assert found == [acme.id]
+        else:
+            assert "USING gin (text" in conn.execute(text(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ixs_helpdesk_client' "
+                "AND schemaname = current_schema()")).scalar()
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            query = ("SELECT record_id FROM search_entries WHERE app_key = 'helpdesk' AND entity_key = 'client' "
+                     "AND text LIKE '%浦东新%'")
+            assert "ixs_helpdesk_client" in "\n".join(conn.execute(text("EXPLAIN " + query)).scalars())
+            assert conn.execute(text(query)).scalars().all() == [acme.id]
