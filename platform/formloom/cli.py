@@ -650,3 +650,5 @@ def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, 
 from .cli_files import files as _files_group  # noqa: E402 -- its own module; registered here
 
 main.add_command(_files_group)
+from .cli_rollups import rollups as _rollups_group  # noqa: E402 -- its own module; registered here
+main.add_command(_rollups_group)

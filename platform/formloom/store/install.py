@@ -28,6 +28,7 @@ from ..resources import workflows_dir
 from .apps import InstalledVersion, current_version, publish_version
 from .db import Database
 from .expressions import create_index_sql, create_statistics_sql
+from . import rollups
 from .statistics import refresh_statistics
 from .tables import records
 
@@ -142,13 +143,16 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
         digest = content_hash(documents)
         new_app = compile_app(app_doc, documents["workflows"], archived=archived or None)
         converted = 0
+        old_app = None
         if previous is not None:
             if previous.content_hash == digest:
                 return InstallResult(app_doc["key"], previous, changed=False)
             _refuse_lost_entities(conn, previous, app_doc)
-            converted = _convert_changed_fields(conn, compile_app(previous.documents["app"],
-                                                                  previous.documents.get("workflows", {})), new_app)
+            old_app = compile_app(previous.documents["app"], previous.documents.get("workflows", {}))
+            converted = _convert_changed_fields(conn, old_app, new_app)
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id, comment)
+        if fresh := new_rollups(old_app, new_app):       # a new or changed rollup starts from its related records
+            rollups.rebuild(conn, new_app, only=fresh)
     create_indexes(db, new_app)
     from ..dashboards.storage import rebuild_indexes
     with db.write() as conn:
@@ -156,6 +160,18 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
     refresh_statistics(db)      # new indexes are only picked well with fresh statistics (if rows exist)
     return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,
                          converted=converted)
+
+
+def new_rollups(old: AppDef | None, new: AppDef) -> set[str]:
+    """"entity.field" of each rollup of `new` that `old` does not have with the same settings."""
+    out = set()
+    for entity in new.entities:
+        before = old.entity(entity.key) if old is not None else None
+        for f in entity.fields:
+            prior = before.field(f.key) if before is not None else None
+            if f.type == "rollup" and (prior is None or prior.type != f.type or prior.extra != f.extra):
+                out.add(f"{entity.key}.{f.key}")
+    return out
 
 
 def _archive(previous: InstalledVersion | None, app_doc: dict) -> tuple[dict, list[str], list[str]]:

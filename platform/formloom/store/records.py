@@ -23,6 +23,7 @@ from ..i18n import translate
 from ..record_data import clean_record_data
 from .access import Reader, read_check
 from . import files as stored_files
+from . import rollups
 from .reference_match import match_problems
 from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
                      users)
@@ -224,6 +225,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
                                                    user_id=actor_id, at=now, seconds_in_previous=None))
     emit_event(conn, app.key, entity.key, record_id, "record_created",
                {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
+    rollups.after_write(conn, app, entity, None, data, now)
     return Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(data), title=title, stage=stage,
                   stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
                   updated_by=actor_id, created_at=now, updated_at=now, version=1,
@@ -367,6 +369,7 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
                                        type="record_created", depth=0, created_at=now,
                                        payload={"actor": actor_id, "stage": stage, "fields": sorted(change)})
                                   for record_id, change in zip(ids, changes)])
+    rollups.after_writes(conn, app, entity, [data for _item, data, _owner in rows], now)
     return [Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(v["data"]), title=v["title"],
                    stage=stage, stage_entered_at=now if stage else None, owner_id=v["owner_id"],
                    created_by=actor_id, updated_by=actor_id, created_at=now, updated_at=now, version=1,
@@ -434,6 +437,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
     emit_event(conn, app.key, entity.key, record_id, "record_updated",
                {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
+    rollups.after_write(conn, app, entity, current.data, data, now)
     return get_record(conn, app, entity, record_id)
 
 
@@ -482,6 +486,7 @@ def delete_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     stored_files.mark_deleted(conn, record_id, now)
     _audit(conn, app, entity, record_id, "delete", {}, actor_id, now, current.version + 1)
     emit_event(conn, app.key, entity.key, record_id, "record_deleted", {"actor": actor_id}, now)
+    rollups.after_write(conn, app, entity, current.data, None, now)
 
 
 def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *, actor_id: int | None,
@@ -496,6 +501,7 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
                  .values(deleted_at=None, updated_at=now, updated_by=actor_id, version=current.version + 1))
     stored_files.mark_deleted(conn, record_id, None)
     _audit(conn, app, entity, record_id, "restore", {}, actor_id, now, current.version + 1)
+    rollups.after_write(conn, app, entity, None, current.data, now)
     return get_record(conn, app, entity, record_id)
 
 

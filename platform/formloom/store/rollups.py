@@ -1,0 +1,437 @@
+"""Keeping rollup fields (fields/rollup.py) up to date, in the transaction of the write that changes them.
+
+Every write of a record that a rollup reads (create, update, delete, restore, in a
+form, the API, an import, a bulk edit or a rule) calls `after_write` with the data
+before and after; the parents it pointed at, before and after, are re-counted from
+their related records by one aggregate query per rollup, and their data is updated
+(with the formulas that read the rollup, and a record_updated event for rules). The
+value is never computed on read. Re-counting rather than adding deltas keeps
+min, max and latest exact and makes `rebuild` the same code as the maintenance.
+
+A rollup with a time window changes without any write when a related record ages out
+of the window (or a future-dated one comes into it): each parent's next such moment is
+kept as a `rollup_window` job, which the worker runs (`run_window_job`).
+
+The parent's version is not bumped: a rollup is derived, not an edit, and a person
+editing the parent meanwhile must not be told someone else changed it.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
+
+import isodate
+from sqlalchemy import Connection, case, func, literal, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..definitions.model import AppDef, EntityDef, FieldDef, thaw
+from ..fields.computed import formula_json_value
+from ..fields.dates import parse_date, parse_datetime, utc_text
+from ..record_data import compute_formulas
+from . import logic_sql
+from .expressions import field_expr, live, raw_value
+from .tables import events, jobs, records
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "rollup_window"
+#: how far a rollup's change may travel up (a rollup of a rollup of ...)
+MAX_DEPTH = 4
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class RollupPlan:
+    """One rollup field, with the definitions it reads resolved."""
+
+    parent: EntityDef
+    field: FieldDef
+    source: EntityDef
+    via: FieldDef
+    function: str
+    rolled: FieldDef | None
+    where: Any
+    window_field: FieldDef | None
+    window: timedelta | None
+
+    @property
+    def reads(self) -> frozenset[str]:
+        """The keys of the related record's data whose change can change the result."""
+        keys = {self.via.key}
+        if self.rolled is not None:
+            keys.add(self.rolled.key)
+        if self.window_field is not None:
+            keys.add(self.window_field.key)
+        if self.where is not None:
+            keys |= _variables(self.where)
+        return frozenset(keys)
+
+
+def _variables(logic: Any) -> set[str]:
+    if isinstance(logic, Mapping):
+        if set(logic) == {"var"}:
+            var = logic["var"]
+            name = var[0] if isinstance(var, (list, tuple)) and var else var
+            return {name} if isinstance(name, str) else set()
+        return set().union(*(_variables(v) for v in logic.values())) if logic else set()
+    if isinstance(logic, (list, tuple)):
+        return set().union(*(_variables(v) for v in logic)) if logic else set()
+    return set()
+
+
+def window_length(text: Any) -> timedelta | None:
+    """P30D, P2W, PT48H as a timedelta; None for anything else (months have no fixed length)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        parsed = isodate.parse_duration(text)
+    except (isodate.ISO8601Error, ValueError):
+        return None
+    return parsed if isinstance(parsed, timedelta) and parsed > timedelta(0) else None
+
+
+def plans_of(app: AppDef) -> tuple[RollupPlan, ...]:
+    """Every rollup of the app whose definitions resolve (documents are validated on install)."""
+    cache_key = (app.key, app.content_hash)
+    if app.content_hash and cache_key in _PLANS:
+        return _PLANS[cache_key]
+    plans = []
+    for parent in app.entities:
+        for f in parent.fields:
+            if f.type != "rollup" or f.archived:
+                continue
+            source = app.entity(f.extra.get("source"))
+            via = source.field(f.extra.get("via")) if source else None
+            if source is None or via is None or via.type != "reference" or via.entity != parent.key or via.multiple:
+                continue
+            window = thaw(f.extra.get("window")) or {}
+            window_field = source.field(window.get("field")) if window else None
+            plans.append(RollupPlan(
+                parent=parent, field=f, source=source, via=via, function=f.extra.get("function", "count"),
+                rolled=source.field(f.extra.get("field")) if f.extra.get("field") else None,
+                where=thaw(f.extra.get("where")), window_field=window_field,
+                window=window_length(window.get("last")) if window_field is not None else None))
+    result = tuple(plans)
+    if app.content_hash:
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        _PLANS[cache_key] = result
+    return result
+
+
+_PLANS: dict[tuple[str, str], tuple[RollupPlan, ...]] = {}
+
+
+def fed_by(app: AppDef, entity_key: str) -> tuple[RollupPlan, ...]:
+    return tuple(p for p in plans_of(app) if p.source.key == entity_key)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# -- maintenance -----------------------------------------------------------------------------------
+
+def after_write(conn: Connection, app: AppDef, entity: EntityDef, before: Mapping[str, Any] | None,
+                after: Mapping[str, Any] | None, now: datetime | None = None, *, depth: int = 0) -> None:
+    """A record of `entity` was written (`before` None: created or restored; `after` None:
+    deleted): re-count the rollups of the records it pointed at, before and after."""
+    plans = fed_by(app, entity.key)
+    if not plans:
+        return
+    wanted: dict[str, tuple[list[RollupPlan], set[int]]] = {}
+    for plan in plans:
+        if before is not None and after is not None and all(before.get(k) == after.get(k) for k in plan.reads):
+            continue
+        ids = {_ref(data.get(plan.via.key)) for data in (before, after) if data is not None} - {None}
+        if ids:
+            bucket = wanted.setdefault(plan.parent.key, ([], set()))
+            bucket[0].append(plan)
+            bucket[1].update(ids)
+    for parent_key, (parent_plans, ids) in wanted.items():
+        refresh(conn, app, parent_plans, sorted(ids), now or utcnow(), depth=depth)
+
+
+def after_writes(conn: Connection, app: AppDef, entity: EntityDef, written: Sequence[Mapping[str, Any]],
+                 now: datetime | None = None) -> None:
+    """Records of `entity` were created in a batch: one re-count per parent, not per record."""
+    plans = fed_by(app, entity.key)
+    by_parent: dict[str, tuple[list[RollupPlan], set[int]]] = {}
+    for plan in plans:
+        ids = {_ref(data.get(plan.via.key)) for data in written} - {None}
+        if ids:
+            bucket = by_parent.setdefault(plan.parent.key, ([], set()))
+            bucket[0].append(plan)
+            bucket[1].update(ids)
+    for parent_key, (parent_plans, ids) in by_parent.items():
+        refresh(conn, app, parent_plans, sorted(ids), now or utcnow())
+
+
+def _ref(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def refresh(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], ids: Sequence[int], now: datetime, *,
+            depth: int = 0, emit: bool = True) -> int:
+    """Re-count `plans` (rollups of one parent entity) for the parent records `ids` and write
+    what changed; returns how many records changed."""
+    if not plans or not ids:
+        return 0
+    parent = plans[0].parent
+    changed = 0
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start:start + _CHUNK])
+        values, edges = compute(conn, app, plans, chunk, now)
+        query = select(records.c.id, records.c.data, records.c.stage).where(
+            records.c.id.in_(chunk), records.c.app_key == app.key, records.c.entity_key == parent.key,
+            records.c.deleted_at.is_(None))
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in conn.execute(query).all():
+            old = dict(row.data or {})
+            new = {**old, **values[row.id]}
+            if new != old:
+                new.update(compute_formulas(parent, new))
+            keys = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+            if keys:
+                conn.execute(update(records).where(records.c.id == row.id).values(data=new))
+                changed += 1
+                if emit:
+                    conn.execute(events.insert().values(
+                        app_key=app.key, entity_key=parent.key, record_id=row.id, type="record_updated",
+                        payload={"actor": None, "fields": keys, "stage": row.stage, "via": "rollup"},
+                        depth=0, created_at=now))
+                if depth < MAX_DEPTH:
+                    after_write(conn, app, parent, old, new, now, depth=depth + 1)
+            if any(p.window is not None for p in plans):
+                schedule_edge(conn, app, parent, row.id, edges.get(row.id), now)
+    return changed
+
+
+def compute(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], ids: Sequence[int],
+            now: datetime) -> tuple[dict[int, dict[str, Any]], dict[int, datetime]]:
+    """(parent id -> {rollup key: value}, parent id -> the next moment a window changes a value)
+    for the parents `ids`, from their live related records."""
+    values: dict[int, dict[str, Any]] = {i: {} for i in ids}
+    edges: dict[int, datetime] = {}
+    for plan in plans:
+        for parent_id, value, edge in _compute_one(conn, app, plan, ids, now):
+            values[parent_id][plan.field.key] = value
+            if edge is not None and (parent_id not in edges or edge < edges[parent_id]):
+                edges[parent_id] = edge
+    return values, edges
+
+
+def _compute_one(conn: Connection, app: AppDef, plan: RollupPlan, ids: Sequence[int], now: datetime):
+    dialect = conn.dialect.name
+    ref = field_expr(dialect, plan.via)
+    clauses = [live(app.key, plan.source.key), ref.in_(list(ids))]
+    if plan.where is not None:
+        clauses.append(logic_sql.clause(dialect, plan.source, plan.where))
+    inside, upper, at = _window(dialect, app, plan, now)
+    initial = 0 if plan.function in ("count", "sum") else None
+    found: dict[int, list] = {}
+    if plan.function == "latest":
+        key = plan.rolled.key if plan.rolled is not None else None
+        rows = conn.execute(select(ref.label("ref"), records.c.data, records.c.created_at, records.c.id)
+                            .where(*clauses, inside).order_by(records.c.created_at.desc(), records.c.id.desc()))
+        for row in rows:
+            parent_id = _as_id(row.ref)
+            if parent_id is not None and parent_id not in found:
+                found[parent_id] = [(row.data or {}).get(key) if key else None]
+        edge_rows = []
+        if plan.window is not None:
+            edge_rows = conn.execute(select(ref.label("ref"), *_edge_columns(dialect, plan, inside, upper))
+                                     .where(*clauses).group_by(ref)).all()
+        edges = {_as_id(r.ref): (r.oldest, r.soonest) for r in edge_rows}
+    else:
+        expr = _value_expr(dialect, plan)
+        aggregate = {"count": func.count(case((inside, literal(1)))),
+                     "sum": func.sum(case((inside, expr))),
+                     "min": func.min(case((inside, expr))),
+                     "max": func.max(case((inside, expr)))}[plan.function]
+        columns = [ref.label("ref"), aggregate.label("value")]
+        if plan.window is not None:
+            columns += _edge_columns(dialect, plan, inside, upper)
+        rows = conn.execute(select(*columns).where(*clauses).group_by(ref)).all()
+        edges = {}
+        for row in rows:
+            parent_id = _as_id(row.ref)
+            if parent_id is None:
+                continue
+            found[parent_id] = [row.value]
+            if plan.window is not None:
+                edges[parent_id] = (row.oldest, row.soonest)
+    for parent_id in ids:
+        raw = found.get(parent_id, [initial])[0]
+        value = _result(plan, raw, initial)
+        edge = _next_edge(app, plan, *edges.get(parent_id, (None, None))) if plan.window is not None else None
+        yield parent_id, value, edge
+
+
+def _as_id(value: Any) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _value_expr(dialect: str, plan: RollupPlan):
+    if plan.rolled is None:
+        return literal(1)
+    return field_expr(dialect, plan.rolled)
+
+
+def _window(dialect: str, app: AppDef, plan: RollupPlan, now: datetime):
+    """(the SQL condition "in the window", the upper bound as stored text, now)."""
+    if plan.window is None or plan.window_field is None:
+        return true(), None, now
+    value = raw_value(dialect, plan.window_field.key)
+    if plan.window_field.type == "date":
+        zone = ZoneInfo(app.timezone)
+        upper = now.astimezone(zone).date().isoformat()
+        lower = (now - plan.window).astimezone(zone).date().isoformat()
+    else:
+        upper, lower = utc_text(now), utc_text(now - plan.window)
+    return (value > lower) & (value <= upper), upper, now
+
+
+def _edge_columns(dialect: str, plan: RollupPlan, inside, upper: str) -> list:
+    value = raw_value(dialect, plan.window_field.key)
+    return [func.min(case((inside, value))).label("oldest"), func.min(case((value > upper, value))).label("soonest")]
+
+
+def _next_edge(app: AppDef, plan: RollupPlan, oldest: Any, soonest: Any) -> datetime | None:
+    """The next moment the window changes this parent's value: the oldest counted record
+    leaves it, or the soonest future-dated one enters it."""
+    moments = []
+    if oldest is not None and (start := _instant(app, plan, oldest)) is not None:
+        moments.append(start + plan.window)
+    if soonest is not None and (start := _instant(app, plan, soonest)) is not None:
+        moments.append(start)
+    return min(moments) if moments else None
+
+
+def _instant(app: AppDef, plan: RollupPlan, stored: Any) -> datetime | None:
+    if plan.window_field.type == "date":
+        day = parse_date(stored)
+        if day is None:
+            return None
+        zone = ZoneInfo(app.timezone)
+        local = datetime.combine(day, time(0), tzinfo=zone)
+        return local.astimezone(timezone.utc)
+    return parse_datetime(stored)
+
+
+def _result(plan: RollupPlan, raw: Any, initial: Any) -> Any:
+    """A value as the JSON the record keeps: whole numbers as ints, sums rounded to the
+    rolled-up field's places (so the order the database adds in cannot show)."""
+    if raw is None:
+        return initial
+    if plan.function == "count":
+        return int(raw)
+    if plan.function == "latest":
+        return raw
+    kind = plan.field.extra.get("value_type")
+    if kind in ("date", "datetime", "text"):
+        return raw if isinstance(raw, str) else str(raw)
+    if isinstance(raw, str):
+        try:
+            raw = Decimal(raw)
+        except ArithmeticError:
+            return raw
+    if isinstance(raw, float):
+        raw = Decimal(repr(raw))
+    if isinstance(raw, (int, Decimal)):
+        places = 2 if kind == "money" else (plan.rolled.precision if plan.rolled is not None
+                                             and plan.rolled.precision is not None else 6)
+        return formula_json_value(Decimal(raw).quantize(Decimal(1).scaleb(-places)))
+    return raw
+
+
+# -- window edges -------------------------------------------------------------------------------------
+
+def job_key(app_key: str, record_id: int) -> str:
+    return f"rollup:{app_key}:{record_id}"
+
+
+def schedule_edge(conn: Connection, app: AppDef, parent: EntityDef, record_id: int, edge: datetime | None,
+                  now: datetime) -> None:
+    """Keep one pending `rollup_window` job per parent, due at its next window edge (none: cancelled)."""
+    key = job_key(app.key, record_id)
+    if edge is None:
+        conn.execute(update(jobs).where(jobs.c.idempotency_key == key, jobs.c.status == "pending")
+                     .values(status="cancelled", finished_at=now))
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    fresh = {"status": "pending", "due_at": edge, "attempts": 0, "locked_by": None, "lease_until": None,
+             "finished_at": None, "last_error": None}
+    stmt = dialect.insert(jobs).values(kind=JOB_KIND, idempotency_key=key, app_key=app.key, record_id=record_id,
+                                       payload={"entity": parent.key}, created_at=now, **fresh)
+    conn.execute(stmt.on_conflict_do_update(index_elements=[jobs.c.idempotency_key], set_=fresh))
+
+
+def run_window_job(conn: Connection, app: AppDef, payload: Mapping[str, Any], record_id: int | None,
+                   now: datetime) -> int:
+    """A window edge passed: re-count the parent's windowed rollups (which schedules the next edge)."""
+    parent = app.entity((payload or {}).get("entity"))
+    if parent is None or record_id is None:
+        return 0
+    plans = [p for p in plans_of(app) if p.parent.key == parent.key and p.window is not None]
+    return refresh(conn, app, plans, [record_id], now)
+
+
+# -- rebuilding ------------------------------------------------------------------------------------
+
+def parent_ids(conn: Connection, app: AppDef, parent: EntityDef) -> list[int]:
+    return list(conn.execute(select(records.c.id).where(
+        records.c.app_key == app.key, records.c.entity_key == parent.key,
+        records.c.deleted_at.is_(None)).order_by(records.c.id)).scalars())
+
+
+def rebuild(conn: Connection, app: AppDef, *, only: Iterable[str] | None = None, now: datetime | None = None) -> int:
+    """Recompute every rollup of the app (or those named "entity.field" in `only`) from the
+    related records; returns how many records changed. What install runs for a new rollup,
+    and `formloom rollups rebuild`."""
+    now = now or utcnow()
+    wanted = set(only) if only is not None else None
+    by_parent: dict[str, list[RollupPlan]] = {}
+    for plan in plans_of(app):
+        if wanted is None or f"{plan.parent.key}.{plan.field.key}" in wanted:
+            by_parent.setdefault(plan.parent.key, []).append(plan)
+    changed = 0
+    for parent_key, plans in by_parent.items():
+        changed += refresh(conn, app, plans, parent_ids(conn, app, plans[0].parent), now, emit=False)
+    return changed
+
+
+def differences(conn: Connection, app: AppDef, now: datetime | None = None) -> list[tuple[int, str, Any, Any]]:
+    """(record id, rollup key, stored, recomputed) for every stored value that differs from a
+    recount: empty when the maintenance kept up."""
+    now = now or utcnow()
+    out = []
+    by_parent: dict[str, list[RollupPlan]] = {}
+    for plan in plans_of(app):
+        by_parent.setdefault(plan.parent.key, []).append(plan)
+    for plans in by_parent.values():
+        ids = parent_ids(conn, app, plans[0].parent)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            values, _edges = compute(conn, app, plans, chunk, now)
+            stored = {r.id: dict(r.data or {}) for r in conn.execute(
+                select(records.c.id, records.c.data).where(records.c.id.in_(chunk)))}
+            for record_id in chunk:
+                for key, value in values[record_id].items():
+                    if stored[record_id].get(key) != value:
+                        out.append((record_id, key, stored[record_id].get(key), value))
+    return out
+
+
+__all__ = ["JOB_KIND", "RollupPlan", "after_write", "after_writes", "compute", "differences", "fed_by", "plans_of",
+           "rebuild", "refresh", "run_window_job", "schedule_edge", "window_length"]
