@@ -1,7 +1,7 @@
 """The rollup field type: a count, sum, minimum, maximum or latest value of related records.
 
 A rollup on entity P reads the records of another entity C whose reference field
-`via` points at the P record (a customer's follow-ups through `follow_up.customer`),
+`via` points at the P record (a team's tickets through `ticket.team`),
 optionally only those matching `where` (the JSON Logic subset the database answers)
 and only those whose `window.field` lies in the last `window.last` (P30D).
 
@@ -48,11 +48,11 @@ class RollupType(_ComputedType):
            "count, sum, min, max or latest (the value of the newest related record).",
            "count（数量）、sum（合计）、min（最小）、max（最大）或 latest（最新一条关联记录的值）。", required=True),
         _s("source", _KEY, "Related entity", "关联实体",
-           "The entity whose records are rolled up, such as follow_up.", "被汇总记录所在的实体，例如 follow_up。",
+           "The entity whose records are rolled up, such as ticket.", "被汇总记录所在的实体，例如 ticket。",
            required=True),
         _s("via", _KEY, "Through reference field", "通过引用字段",
-           "The related entity's reference field that points at this entity, such as customer.",
-           "关联实体中指向本实体的引用字段，例如 customer。", required=True),
+           "The related entity's reference field that points at this entity, such as team.",
+           "关联实体中指向本实体的引用字段，例如 team。", required=True),
         _s("field", _KEY, "Field rolled up", "汇总字段",
            "The related entity's field to sum, compare or take (not needed for count).",
            "关联实体中要合计、比较或取值的字段（count 不需要）。"),
