@@ -2,6 +2,7 @@
 worker running), on SQLite and, with FORMLOOM_TEST_DATABASE_URL, on PostgreSQL."""
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +19,7 @@ from formloom.store.records import (NewRecord, create_record, create_records, de
 from .test_rollups import NOW, rollup_app
 
 CLIENTS = 3
+NAMES = itertools.count()          # client names are unique, and examples share the database
 values = st.fixed_dictionaries({}, optional={
     "priority": st.sampled_from(["low", "high", None]),
     "cost": st.sampled_from(["0.10", "0.20", "12.35", "100.00", None]),
@@ -46,8 +48,8 @@ def test_maintained_rollups_equal_a_recount(db, ops):
     client, ticket = app.entity("client"), app.entity("ticket")
     now = NOW
     with db.write() as conn:
-        clients = [create_record(conn, app, client, {"name": f"c{i}-{id(ops)}-{now.timestamp()}"}, actor_id=None,
-                                 now=now).id for i in range(CLIENTS)]
+        clients = [create_record(conn, app, client, {"name": f"client {next(NAMES)}"}, actor_id=None,
+                                 now=now).id for _ in range(CLIENTS)]
     tickets: list[int] = []
     for op in ops:
         with db.write() as conn:

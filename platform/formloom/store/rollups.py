@@ -17,6 +17,7 @@ editing the parent meanwhile must not be told someone else changed it.
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
@@ -25,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 import isodate
-from sqlalchemy import Connection, case, func, literal, select, true, update
+from sqlalchemy import Connection, String, bindparam, case, func, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..definitions.model import AppDef, EntityDef, FieldDef, thaw
@@ -127,7 +128,10 @@ _PLANS: dict[tuple[str, str], tuple[RollupPlan, ...]] = {}
 
 
 def fed_by(app: AppDef, entity_key: str) -> tuple[RollupPlan, ...]:
-    return tuple(p for p in plans_of(app) if p.source.key == entity_key)
+    plans = plans_of(app)
+    if not plans:
+        return ()
+    return tuple(p for p in plans if p.source.key == entity_key)
 
 
 def utcnow() -> datetime:
@@ -182,6 +186,8 @@ def refresh(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], ids: Seq
     if not plans or not ids:
         return 0
     parent = plans[0].parent
+    if len(ids) <= _FEW and all(p.function != "latest" for p in plans):
+        return sum(_refresh_one(conn, app, plans, record_id, now, depth, emit) for record_id in ids)
     changed = 0
     for start in range(0, len(ids), _CHUNK):
         chunk = list(ids[start:start + _CHUNK])
@@ -353,6 +359,159 @@ def _result(plan: RollupPlan, raw: Any, initial: Any) -> Any:
                                              and plan.rolled.precision is not None else 6)
         return formula_json_value(Decimal(raw).quantize(Decimal(1).scaleb(-places)))
     return raw
+
+
+# -- the path of one write: statements compiled once, run at the driver ----------------------------------
+#
+# A write of one related record re-counts one or two parents. Building SQLAlchemy statements
+# costs more than running them, several times over, so the statements of this path are compiled
+# once per rollup and dialect and run with exec_driver_sql; what they compute is the same select
+# as the batch path above (`_compute_one`), so maintenance and rebuild cannot disagree.
+
+_FEW = 4
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    positional: tuple[str, ...] | None
+    compiled: Any
+
+    def run(self, conn: Connection, **values: Any):
+        params = self.compiled.construct_params(values)
+        if self.positional is not None:
+            return conn.exec_driver_sql(self.sql, tuple(params[name] for name in self.positional))
+        return conn.exec_driver_sql(self.sql, params)
+
+
+def _compile(conn: Connection, stmt) -> _Compiled:
+    compiled = stmt.compile(dialect=conn.dialect)
+    positional = tuple(compiled.positiontup) if compiled.positional else None
+    return _Compiled(compiled.string, positional, compiled)
+
+
+_COMPILED: dict[tuple, _Compiled] = {}
+
+
+def _aggregate(conn: Connection, app: AppDef, plan: RollupPlan) -> _Compiled:
+    """value (, oldest, soonest) of one parent's related records, for `pid`, `lower`, `upper`."""
+    dialect = conn.dialect.name
+    key = ("aggregate", dialect, app.key, app.content_hash, plan.parent.key, plan.field.key)
+    if key not in _COMPILED:
+        ref = field_expr(dialect, plan.via)
+        clauses = [live(app.key, plan.source.key), ref == bindparam("pid")]
+        if plan.where is not None:
+            clauses.append(logic_sql.clause(dialect, plan.source, plan.where))
+        if plan.window is not None:
+            value = raw_value(dialect, plan.window_field.key)
+            upper = bindparam("upper", type_=String)
+            inside = (value > bindparam("lower", type_=String)) & (value <= upper)
+        else:
+            inside, upper = true(), None
+        expr = _value_expr(dialect, plan)
+        aggregate = {"count": func.count(case((inside, literal(1)))), "sum": func.sum(case((inside, expr))),
+                     "min": func.min(case((inside, expr))), "max": func.max(case((inside, expr)))}[plan.function]
+        columns = [aggregate.label("value")]
+        if plan.window is not None:
+            columns += _edge_columns(dialect, plan, inside, upper)
+        if len(_COMPILED) > 256:
+            _COMPILED.clear()
+        _COMPILED[key] = _compile(conn, select(*columns).where(*clauses))
+    return _COMPILED[key]
+
+
+def _bounds(app: AppDef, plan: RollupPlan, now: datetime) -> dict[str, str]:
+    if plan.window is None:
+        return {}
+    if plan.window_field.type == "date":
+        zone = ZoneInfo(app.timezone)
+        return {"upper": now.astimezone(zone).date().isoformat(),
+                "lower": (now - plan.window).astimezone(zone).date().isoformat()}
+    return {"upper": utc_text(now), "lower": utc_text(now - plan.window)}
+
+
+def _refresh_one(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], record_id: int, now: datetime,
+                 depth: int, emit: bool) -> int:
+    """`refresh` of one parent record, at the driver."""
+    postgres = conn.dialect.name == "postgresql"
+    values: dict[str, Any] = {}
+    edge: datetime | None = None
+    for plan in plans:
+        row = _aggregate(conn, app, plan).run(conn, pid=record_id, **_bounds(app, plan, now)).first()
+        initial = 0 if plan.function in ("count", "sum") else None
+        values[plan.field.key] = _result(plan, row[0] if row is not None else None, initial)
+        if plan.window is not None and row is not None:
+            moment = _next_edge(app, plan, row[1], row[2])
+            if moment is not None and (edge is None or moment < edge):
+                edge = moment
+    parent = plans[0].parent
+    row = conn.exec_driver_sql(
+        "SELECT data, stage FROM records WHERE id = %(id)s AND deleted_at IS NULL FOR UPDATE" if postgres else
+        "SELECT data, stage FROM records WHERE id = ? AND deleted_at IS NULL", {"id": record_id} if postgres
+        else (record_id,)).first()
+    if row is None:
+        return 0
+    old = row[0] if isinstance(row[0], dict) else json.loads(row[0] or "{}")
+    new = {**old, **values}
+    if new != old:
+        new.update(compute_formulas(parent, new))
+    keys = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
+    if keys:
+        if postgres:
+            conn.exec_driver_sql("UPDATE records SET data = %(data)s::jsonb WHERE id = %(id)s",
+                                 {"data": json.dumps(new), "id": record_id})
+        else:
+            conn.exec_driver_sql("UPDATE records SET data = ? WHERE id = ?", (json.dumps(new), record_id))
+        if emit:
+            payload = json.dumps({"actor": None, "fields": keys, "stage": row[1], "via": "rollup"})
+            if postgres:
+                conn.exec_driver_sql(
+                    "INSERT INTO events (app_key, entity_key, record_id, type, payload, depth, created_at) "
+                    "VALUES (%(a)s, %(e)s, %(r)s, 'record_updated', %(p)s::jsonb, 0, %(t)s)",
+                    {"a": app.key, "e": parent.key, "r": record_id, "p": payload, "t": now})
+            else:
+                conn.exec_driver_sql(
+                    "INSERT INTO events (app_key, entity_key, record_id, type, payload, depth, created_at) "
+                    "VALUES (?, ?, ?, 'record_updated', ?, 0, ?)",
+                    (app.key, parent.key, record_id, payload, _sqlite_time(now)))
+        if depth < MAX_DEPTH:
+            after_write(conn, app, parent, old, new, now, depth=depth + 1)
+    if any(p.window is not None for p in plans):
+        _schedule_edge_fast(conn, app, parent, record_id, edge, now)
+    return 1 if keys else 0
+
+
+def _sqlite_time(moment: datetime) -> str:
+    """A moment as SQLAlchemy stores DateTime on SQLite (UTC, no offset), so it compares with the rest."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _schedule_edge_fast(conn: Connection, app: AppDef, parent: EntityDef, record_id: int, edge: datetime | None,
+                        now: datetime) -> None:
+    """`schedule_edge` at the driver: one statement, which writes nothing when the edge did not move."""
+    key = job_key(app.key, record_id)
+    if conn.dialect.name == "postgresql":
+        if edge is None:
+            conn.exec_driver_sql("UPDATE jobs SET status = 'cancelled', finished_at = %(t)s "
+                                 "WHERE idempotency_key = %(k)s AND status = 'pending'", {"t": now, "k": key})
+            return
+        conn.exec_driver_sql(_UPSERT_JOB.replace("?", "%s"),
+                             (JOB_KIND, key, app.key, record_id, json.dumps({"entity": parent.key}), edge, now))
+        return
+    if edge is None:
+        conn.exec_driver_sql("UPDATE jobs SET status = 'cancelled', finished_at = ? "
+                             "WHERE idempotency_key = ? AND status = 'pending'", (_sqlite_time(now), key))
+        return
+    conn.exec_driver_sql(_UPSERT_JOB, (JOB_KIND, key, app.key, record_id, json.dumps({"entity": parent.key}),
+                                       _sqlite_time(edge), _sqlite_time(now)))
+
+
+_UPSERT_JOB = (
+    "INSERT INTO jobs (kind, idempotency_key, app_key, record_id, payload, due_at, status, attempts, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?) "
+    "ON CONFLICT (idempotency_key) DO UPDATE SET due_at = excluded.due_at, status = 'pending', attempts = 0, "
+    "locked_by = NULL, lease_until = NULL, finished_at = NULL, last_error = NULL "
+    "WHERE jobs.status <> 'pending' OR jobs.due_at <> excluded.due_at")
 
 
 # -- window edges -------------------------------------------------------------------------------------
