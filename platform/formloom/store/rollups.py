@@ -175,6 +175,30 @@ def after_writes(conn: Connection, app: AppDef, entity: EntityDef, written: Sequ
         refresh(conn, app, parent_plans, sorted(ids), now or utcnow())
 
 
+def _reads_rollups(entity: EntityDef) -> bool:
+    """True when a formula of `entity` reads a rollup (or a formula that does): only then does a
+    re-count have formulas to compute again."""
+    key = (entity.key, tuple((f.key, f.type, f.formula) for f in entity.fields))
+    if key not in _READERS:
+        from ..record_data import parsed_formula
+        formulas = {f.key: parsed_formula(f.formula or "") for f in entity.fields if f.type == "formula"}
+        reached = {f.key for f in entity.maintained_fields}
+        grew = True
+        while grew:
+            grew = False
+            for name, parsed in formulas.items():
+                if name not in reached and parsed is not None and set(parsed.variables) & reached:
+                    reached.add(name)
+                    grew = True
+        if len(_READERS) > 256:
+            _READERS.clear()
+        _READERS[key] = bool(reached - {f.key for f in entity.maintained_fields})
+    return _READERS[key]
+
+
+_READERS: dict[tuple, bool] = {}
+
+
 def _ref(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -200,7 +224,7 @@ def refresh(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], ids: Seq
         for row in conn.execute(query).all():
             old = dict(row.data or {})
             new = {**old, **values[row.id]}
-            if new != old:
+            if new != old and _reads_rollups(parent):
                 new.update(compute_formulas(parent, new))
             keys = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
             if keys:
@@ -393,67 +417,83 @@ def _compile(conn: Connection, stmt) -> _Compiled:
 _COMPILED: dict[tuple, _Compiled] = {}
 
 
-def _aggregate(conn: Connection, app: AppDef, plan: RollupPlan) -> _Compiled:
-    """value (, oldest, soonest) of one parent's related records, for `pid`, `lower`, `upper`."""
+def _combined(conn: Connection, app: AppDef, plans: Sequence[RollupPlan]) -> _Compiled:
+    """One statement for one parent (`pid`): its data and stage, each plan's value (with the oldest
+    counted and the soonest future window value for a windowed plan: `lower_i`, `upper_i`), and the
+    due time of its pending window job (`job`), so an unmoved edge costs no write."""
     dialect = conn.dialect.name
-    key = ("aggregate", dialect, app.key, app.content_hash, plan.parent.key, plan.field.key)
+    key = ("combined", dialect, app.key, app.content_hash, plans[0].parent.key, tuple(p.field.key for p in plans))
     if key not in _COMPILED:
-        ref = field_expr(dialect, plan.via)
-        clauses = [live(app.key, plan.source.key), ref == bindparam("pid")]
-        if plan.where is not None:
-            clauses.append(logic_sql.clause(dialect, plan.source, plan.where))
-        if plan.window is not None:
-            value = raw_value(dialect, plan.window_field.key)
-            upper = bindparam("upper", type_=String)
-            inside = (value > bindparam("lower", type_=String)) & (value <= upper)
-        else:
-            inside, upper = true(), None
-        expr = _value_expr(dialect, plan)
-        aggregate = {"count": func.count(case((inside, literal(1)))), "sum": func.sum(case((inside, expr))),
-                     "min": func.min(case((inside, expr))), "max": func.max(case((inside, expr)))}[plan.function]
-        columns = [aggregate.label("value")]
-        if plan.window is not None:
-            columns += _edge_columns(dialect, plan, inside, upper)
+        parent = records.alias("parent")
+        columns = [parent.c.data, parent.c.stage]
+        for i, plan in enumerate(plans):
+            ref = field_expr(dialect, plan.via)
+            clauses = [live(app.key, plan.source.key), ref == parent.c.id]
+            if plan.where is not None:
+                clauses.append(logic_sql.clause(dialect, plan.source, plan.where))
+            if plan.window is not None:
+                value = raw_value(dialect, plan.window_field.key)
+                upper = bindparam(f"upper_{i}", type_=String)
+                inside = (value > bindparam(f"lower_{i}", type_=String)) & (value <= upper)
+            else:
+                inside, upper = true(), None
+            expr = _value_expr(dialect, plan)
+            aggregate = {"count": func.count(case((inside, literal(1)))), "sum": func.sum(case((inside, expr))),
+                         "min": func.min(case((inside, expr))), "max": func.max(case((inside, expr)))}[plan.function]
+            parts = [aggregate] + (_edge_columns(dialect, plan, inside, upper) if plan.window is not None else [])
+            columns += [select(part).where(*clauses).scalar_subquery().label(f"c{i}_{j}")
+                        for j, part in enumerate(parts)]
+        columns.append(select(jobs.c.due_at).where(jobs.c.idempotency_key == bindparam("job"),
+                                                   jobs.c.status == "pending").scalar_subquery().label("due"))
+        stmt = select(*columns).where(parent.c.id == bindparam("pid"), parent.c.deleted_at.is_(None))
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update(of=parent)
         if len(_COMPILED) > 256:
             _COMPILED.clear()
-        _COMPILED[key] = _compile(conn, select(*columns).where(*clauses))
+        _COMPILED[key] = _compile(conn, stmt)
     return _COMPILED[key]
 
 
-def _bounds(app: AppDef, plan: RollupPlan, now: datetime) -> dict[str, str]:
-    if plan.window is None:
-        return {}
-    if plan.window_field.type == "date":
-        zone = ZoneInfo(app.timezone)
-        return {"upper": now.astimezone(zone).date().isoformat(),
-                "lower": (now - plan.window).astimezone(zone).date().isoformat()}
-    return {"upper": utc_text(now), "lower": utc_text(now - plan.window)}
+def _bounds(app: AppDef, plans: Sequence[RollupPlan], now: datetime) -> dict[str, str]:
+    out = {}
+    for i, plan in enumerate(plans):
+        if plan.window is None:
+            continue
+        if plan.window_field.type == "date":
+            zone = ZoneInfo(app.timezone)
+            out[f"upper_{i}"] = now.astimezone(zone).date().isoformat()
+            out[f"lower_{i}"] = (now - plan.window).astimezone(zone).date().isoformat()
+        else:
+            out[f"upper_{i}"], out[f"lower_{i}"] = utc_text(now), utc_text(now - plan.window)
+    return out
 
 
 def _refresh_one(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], record_id: int, now: datetime,
                  depth: int, emit: bool) -> int:
-    """`refresh` of one parent record, at the driver."""
+    """`refresh` of one parent record: one statement reads it and re-counts, at most three write."""
     postgres = conn.dialect.name == "postgresql"
-    values: dict[str, Any] = {}
-    edge: datetime | None = None
-    for plan in plans:
-        row = _aggregate(conn, app, plan).run(conn, pid=record_id, **_bounds(app, plan, now)).first()
-        initial = 0 if plan.function in ("count", "sum") else None
-        values[plan.field.key] = _result(plan, row[0] if row is not None else None, initial)
-        if plan.window is not None and row is not None:
-            moment = _next_edge(app, plan, row[1], row[2])
-            if moment is not None and (edge is None or moment < edge):
-                edge = moment
     parent = plans[0].parent
-    row = conn.exec_driver_sql(
-        "SELECT data, stage FROM records WHERE id = %(id)s AND deleted_at IS NULL FOR UPDATE" if postgres else
-        "SELECT data, stage FROM records WHERE id = ? AND deleted_at IS NULL", {"id": record_id} if postgres
-        else (record_id,)).first()
+    row = _combined(conn, app, plans).run(conn, pid=record_id, job=job_key(app.key, record_id),
+                                          **_bounds(app, plans, now)).first()
     if row is None:
         return 0
+    values: dict[str, Any] = {}
+    edge: datetime | None = None
+    at = 2
+    for plan in plans:
+        initial = 0 if plan.function in ("count", "sum") else None
+        values[plan.field.key] = _result(plan, row[at], initial)
+        if plan.window is not None:
+            moment = _next_edge(app, plan, row[at + 1], row[at + 2])
+            if moment is not None and (edge is None or moment < edge):
+                edge = moment
+            at += 3
+        else:
+            at += 1
+    due = row[at]
     old = row[0] if isinstance(row[0], dict) else json.loads(row[0] or "{}")
     new = {**old, **values}
-    if new != old:
+    if new != old and _reads_rollups(parent):
         new.update(compute_formulas(parent, new))
     keys = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
     if keys:
@@ -476,9 +516,20 @@ def _refresh_one(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], rec
                     (app.key, parent.key, record_id, payload, _sqlite_time(now)))
         if depth < MAX_DEPTH:
             after_write(conn, app, parent, old, new, now, depth=depth + 1)
-    if any(p.window is not None for p in plans):
+    if any(p.window is not None for p in plans) and not _same_moment(due, edge):
         _schedule_edge_fast(conn, app, parent, record_id, edge, now)
     return 1 if keys else 0
+
+
+def _same_moment(stored: Any, edge: datetime | None) -> bool:
+    """The pending job's due time (as the driver hands it back) is `edge` (None: no pending job)."""
+    if stored is None or edge is None:
+        return stored is None and edge is None
+    if isinstance(stored, str):
+        return stored == _sqlite_time(edge)
+    if stored.tzinfo is None:
+        stored = stored.replace(tzinfo=timezone.utc)
+    return stored == edge
 
 
 def _sqlite_time(moment: datetime) -> str:
