@@ -179,3 +179,56 @@ def test_installing_a_new_rollup_backfills_it(db):
     install_documents(db, doc, {})
     app = AppCatalog(db).get("helpdesk")[0]
     assert data(db, app, c.id)["tickets"] == 2
+
+
+def test_lists_filter_and_sort_on_a_rollup(db, app, make_user):
+    from formloom.store.query import Filter, ListQuery, list_records
+    agent = make_user()
+    a, b, c = client(db, app, "A"), client(db, app, "B"), client(db, app, "C")
+    for owner, n in ((a, 1), (b, 3), (c, 2)):
+        for _ in range(n):
+            ticket(db, app, owner.id, cost="1.50")
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("client"), agent,
+                            ListQuery(filters=(Filter("tickets", "gte", 2),), sort="-total_cost"))
+    assert [r.title for r in page.items] == ["B", "C"]
+
+
+def test_a_rule_reacts_when_a_rollup_changes(db):
+    from formloom.automation.worker import run_once
+    doc = rollup_app()
+    doc["entities"][0]["workflow"] = "client_rules"
+    rules = {"key": "client_rules", "entity": "client", "stages": [], "rules": [
+        {"key": "gold_when_busy", "trigger": {"type": "field_changed", "field": "tickets"},
+         "condition": {">=": [{"var": "tickets"}, 2]},
+         "actions": [{"type": "set_field", "field": "tier", "value": "gold"}]}]}
+    install_documents(db, doc, {"client_rules": rules})
+    catalog = AppCatalog(db)
+    app = catalog.get("helpdesk")[0]
+    c = client(db, app)
+    ticket(db, app, c.id)
+    run_once(db, catalog, now=NOW)
+    assert data(db, app, c.id).get("tier") is None
+    ticket(db, app, c.id)
+    run_once(db, catalog, now=NOW)
+    assert data(db, app, c.id)["tier"] == "gold"
+
+
+def test_a_gate_can_require_a_rollup(db):
+    doc = rollup_app()
+    doc["entities"][0]["workflow"] = "client_flow"
+    flow = {"key": "client_flow", "entity": "client", "stages": [
+        {"key": "new", "label": "New"},
+        {"key": "active", "label": "Active", "gate": {"conditions": [
+            {"rule": {">=": [{"var": "tickets"}, 1]}, "message": "Log a ticket first"}]}}]}
+    install_documents(db, doc, {"client_flow": flow})
+    app = AppCatalog(db).get("helpdesk")[0]
+    from formloom.automation.actions import SYSTEM_ACTOR
+    from formloom.workflow.gates import GateBlocked
+    from formloom.workflow.moves import move_to_stage
+    c = client(db, app)
+    with db.write() as conn, pytest.raises(GateBlocked):
+        move_to_stage(conn, app, app.entity("client"), c.id, "active", SYSTEM_ACTOR)
+    ticket(db, app, c.id)
+    with db.write() as conn:
+        assert move_to_stage(conn, app, app.entity("client"), c.id, "active", SYSTEM_ACTOR).stage == "active"

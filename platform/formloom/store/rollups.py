@@ -175,10 +175,11 @@ def after_writes(conn: Connection, app: AppDef, entity: EntityDef, written: Sequ
         refresh(conn, app, parent_plans, sorted(ids), now or utcnow())
 
 
-def _reads_rollups(entity: EntityDef) -> bool:
+def _reads_rollups(app: AppDef, entity: EntityDef) -> bool:
     """True when a formula of `entity` reads a rollup (or a formula that does): only then does a
     re-count have formulas to compute again."""
-    key = (entity.key, tuple((f.key, f.type, f.formula) for f in entity.fields))
+    key = ((app.key, app.content_hash, entity.key) if app.content_hash
+           else (entity.key, tuple((f.key, f.type, f.formula) for f in entity.fields)))
     if key not in _READERS:
         from ..record_data import parsed_formula
         formulas = {f.key: parsed_formula(f.formula or "") for f in entity.fields if f.type == "formula"}
@@ -197,6 +198,24 @@ def _reads_rollups(entity: EntityDef) -> bool:
 
 
 _READERS: dict[tuple, bool] = {}
+
+#: rule triggers that react to a record_updated event of the record itself
+_EVENT_TRIGGERS = frozenset({"record_updated", "field_changed"})
+
+
+def _wants_events(app: AppDef, entity: EntityDef) -> bool:
+    """True when a rule of the entity's workflow reacts to its record_updated events (an update or
+    field-change trigger, or a date trigger on a rollup): only then is a re-count's change an event.
+    Other rules read the stored value when they fire, so they see it without one."""
+    key = ("events", app.key, app.content_hash, entity.key)
+    if key not in _READERS or not app.content_hash:
+        workflow = app.workflow_for(entity.key)
+        rollup_keys = {f.key for f in entity.maintained_fields}
+        _READERS[key] = workflow is not None and any(
+            rule.trigger.get("type") in _EVENT_TRIGGERS
+            or (rule.trigger.get("type") == "date_field" and rule.trigger.get("field") in rollup_keys)
+            for rule in workflow.rules)
+    return _READERS[key]
 
 
 def _ref(value: Any) -> int | None:
@@ -224,13 +243,13 @@ def refresh(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], ids: Seq
         for row in conn.execute(query).all():
             old = dict(row.data or {})
             new = {**old, **values[row.id]}
-            if new != old and _reads_rollups(parent):
+            if new != old and _reads_rollups(app, parent):
                 new.update(compute_formulas(parent, new))
             keys = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
             if keys:
                 conn.execute(update(records).where(records.c.id == row.id).values(data=new))
                 changed += 1
-                if emit:
+                if emit and _wants_events(app, parent):
                     conn.execute(events.insert().values(
                         app_key=app.key, entity_key=parent.key, record_id=row.id, type="record_updated",
                         payload={"actor": None, "fields": keys, "stage": row.stage, "via": "rollup"},
@@ -399,10 +418,10 @@ _FEW = 4
 class _Compiled:
     sql: str
     positional: tuple[str, ...] | None
-    compiled: Any
+    constants: Mapping[str, Any]        # the statement's own literal values, by bind name
 
     def run(self, conn: Connection, **values: Any):
-        params = self.compiled.construct_params(values)
+        params = {**self.constants, **values}
         if self.positional is not None:
             return conn.exec_driver_sql(self.sql, tuple(params[name] for name in self.positional))
         return conn.exec_driver_sql(self.sql, params)
@@ -411,7 +430,7 @@ class _Compiled:
 def _compile(conn: Connection, stmt) -> _Compiled:
     compiled = stmt.compile(dialect=conn.dialect)
     positional = tuple(compiled.positiontup) if compiled.positional else None
-    return _Compiled(compiled.string, positional, compiled)
+    return _Compiled(compiled.string, positional, compiled.construct_params(_check=False))
 
 
 _COMPILED: dict[tuple, _Compiled] = {}
@@ -493,7 +512,7 @@ def _refresh_one(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], rec
     due = row[at]
     old = row[0] if isinstance(row[0], dict) else json.loads(row[0] or "{}")
     new = {**old, **values}
-    if new != old and _reads_rollups(parent):
+    if new != old and _reads_rollups(app, parent):
         new.update(compute_formulas(parent, new))
     keys = sorted(k for k in set(new) | set(old) if new.get(k) != old.get(k))
     if keys:
@@ -502,7 +521,7 @@ def _refresh_one(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], rec
                                  {"data": json.dumps(new), "id": record_id})
         else:
             conn.exec_driver_sql("UPDATE records SET data = ? WHERE id = ?", (json.dumps(new), record_id))
-        if emit:
+        if emit and _wants_events(app, parent):
             payload = json.dumps({"actor": None, "fields": keys, "stage": row[1], "via": "rollup"})
             if postgres:
                 conn.exec_driver_sql(
@@ -534,7 +553,7 @@ def _same_moment(stored: Any, edge: datetime | None) -> bool:
 
 def _sqlite_time(moment: datetime) -> str:
     """A moment as SQLAlchemy stores DateTime on SQLite (UTC, no offset), so it compares with the rest."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _schedule_edge_fast(conn: Connection, app: AppDef, parent: EntityDef, record_id: int, edge: datetime | None,
