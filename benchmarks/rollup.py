@@ -8,7 +8,7 @@ one follow-up (store.records.create_record in its own transaction) is timed in a
 blocks on both, so drift on a loaded machine hits both sides alike; the ratio is
 median(with) / median(without).
 
-    python -m benchmarks.rollup [--db sqlite|postgres] [--n 300] [--clock cpu]
+    python -m benchmarks.rollup [--db sqlite|postgres] [--n 300] [--clock cpu|wall] [--pg-database NAME]
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _plain(app_doc: dict) -> dict:
 
 
 def measure(kind: str, workdir: Path, n: int = 300, customers: int = 50, per_customer: int = 10,
-            block: int = 10, clock=time.perf_counter) -> dict:
+            block: int = 10, clock=time.perf_counter, pg_database: str | None = None) -> dict:
     from formloom.resources import template_dir
     from formloom.store.apps import AppCatalog
     from formloom.store.db import Database
@@ -51,7 +51,7 @@ def measure(kind: str, workdir: Path, n: int = 300, customers: int = 50, per_cus
     from formloom.store.migrate import upgrade
     from formloom.store.records import NewRecord, create_record, create_records
 
-    url = env.fresh_database(kind, workdir)
+    url = env.fresh_database(kind, workdir, pg_database)
     upgrade(url)
     db = Database(url)
     try:
@@ -94,7 +94,7 @@ def measure(kind: str, workdir: Path, n: int = 300, customers: int = 50, per_cus
                 "clock": "cpu" if clock is time.thread_time else "wall"}
     finally:
         db.dispose()
-        env.drop_database(kind, url)
+        env.drop_database(kind, url, pg_database)
 
 
 def _follow_up(customer_id: int, when: datetime) -> dict:
@@ -107,10 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--n", type=int, default=300, help="follow-ups created on each side")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="cpu")
+    parser.add_argument("--pg-database", default=f"{env.PG_DB}_rollup",
+                        help="the PostgreSQL database dropped and created for the run")
     args = parser.parse_args(argv)
     clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     with tempfile.TemporaryDirectory(prefix="formloom-bench-rollup-") as tmp:
-        print(json.dumps(measure(args.db, Path(tmp), args.n, clock=clock), indent=1))
+        print(json.dumps(measure(args.db, Path(tmp), args.n, clock=clock, pg_database=args.pg_database), indent=1))
     return 0
 
 

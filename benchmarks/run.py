@@ -34,12 +34,14 @@ from urllib.parse import urlencode
 
 from . import data as D
 from . import env
+from . import rollup
 from . import transfer
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
 RESULTS = Path(__file__).resolve().parent / "results"
 GOALS = {"form_get": 1.2, "designer_get": 4.0, "create_post": 1.5, "list_filtered": 1.3, "stage_move": 1.5, "detail_get": 1.3,
-         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3}
+         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3,
+         "rollup_write_overhead": 1.3}
 WEB_OPS = ["form_get", "designer_get", "create_post", "list_filtered", "stage_move", "detail_get"]
 #: designer_get: Formloom's field editor of the opportunity (every field with its type, settings
 #: summary, problems, the type palette and the permission grid) against the baseline's page
@@ -494,6 +496,12 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
         log(f"[{kind}] export {fmt} at {web_size:,}")
         res["transfer"][f"export_{fmt}_web"] = transfer.run_child("export", url, workdir, fmt=fmt)
 
+    log(f"[{kind}] rollup_write_overhead: a follow-up with its customer's rollup vs without (own database)")
+    rollup_dir = workdir / "rollup"
+    rollup_dir.mkdir(exist_ok=True)
+    res["rollup"] = rollup.measure(kind, rollup_dir, 200 if quick else 600, clock=time.thread_time,
+                                   pg_database=f"{env.PG_DB}_rollup")
+
     have = grow(large, have)
     fapp = env.formloom_app(url, workdir)
     fclient = InProcess(fapp)
@@ -513,6 +521,7 @@ def run_db(kind: str, quick: bool, workdir: Path) -> dict:
         "list_1m_vs_10k": scale["list"][str(large)]["median_ms"] / scale["list"][str(small)]["median_ms"],
         "reminder_sweep_1m_vs_10k": scale["sweep"][str(large)]["seconds"] / scale["sweep"][str(small)]["seconds"],
         "dashboard_1m_vs_sql": scale["dashboard"][str(large)]["ratio_median"],
+        "rollup_write_overhead": res["rollup"]["ratio"],
     }
     raw_rates = [l["records_per_s"] for l in res["loads"]]
     res["memory"]["bulk_load_peak_rss_mb"] = max(l["peak_rss_mb"] for l in res["loads"])
@@ -651,11 +660,24 @@ def markdown(r: dict) -> str:
         for l in d["loads"]:
             L.append(f"| {l['from']:,} -> {l['to']:,} | {l['records']:,} | {l['seconds']:.1f} | {l['records_per_s']:,.0f} | "
                      f"{l['index_seconds']:.1f} | {l['peak_rss_mb']:.0f} |")
+        L += rollup_lines(d.get("rollup") or {})
         L += transfer_lines(d.get("transfer") or {})
         L += ["", "### EXPLAIN of the list query", ""]
         for size, text_ in sc["explain"].items():
             L += [f"At {int(size):,}:", "", "```", text_, "```", ""]
     return "\n".join(L) + "\n"
+
+
+def rollup_lines(x: dict) -> list[str]:
+    """`rollup_write_overhead` (issue 14): creating a follow-up with its customer's rollup vs without."""
+    if not x:
+        return []
+    return ["", "### Rollup write overhead (benchmarks/rollup.py)", "",
+            f"Creating one follow-up (create_record, own transaction), {x['n']} on each side, "
+            f"{x['customers']} customers holding {x['follow_ups_per_customer_before']} follow-ups each first, "
+            f"{x['clock']} clock: with the rollup {x['with_rollup_median_ms']:.2f} ms, without "
+            f"{x['without_rollup_median_ms']:.2f} ms, ratio {x['ratio']:.2f} (goal <= {x['goal']}); "
+            f"maintained rollups equal a recount: {x['rollups_equal_recount']}."]
 
 
 def transfer_lines(t: dict) -> list[str]:
