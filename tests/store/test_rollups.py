@@ -232,3 +232,19 @@ def test_a_gate_can_require_a_rollup(db):
     ticket(db, app, c.id)
     with db.write() as conn:
         assert move_to_stage(conn, app, app.entity("client"), c.id, "active", SYSTEM_ACTOR).stage == "active"
+
+
+def test_a_restored_parent_is_recounted(db, app):
+    c = client(db, app)
+    with db.write() as conn:
+        delete_record(conn, app, app.entity("client"), c.id, actor_id=None)
+    ticket_while_deleted = None
+    with db.write() as conn:       # an automation may still point a ticket at it (no reader checks the link)
+        from sqlalchemy import insert
+        from formloom.store.tables import records
+        ticket_while_deleted = conn.execute(insert(records).values(
+            app_key=app.key, entity_key="ticket", data={"subject": "x", "client": c.id}, title="x",
+            created_at=NOW, updated_at=NOW, version=1)).inserted_primary_key[0]
+    with db.write() as conn:
+        restore_record(conn, app, app.entity("client"), c.id, actor_id=None)
+    assert ticket_while_deleted and data(db, app, c.id)["tickets"] == 1

@@ -151,8 +151,9 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
             old_app = compile_app(previous.documents["app"], previous.documents.get("workflows", {}))
             converted = _convert_changed_fields(conn, old_app, new_app)
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id, comment)
-        if fresh := new_rollups(old_app, new_app):       # a new or changed rollup starts from its related records
-            rollups.rebuild(conn, new_app, only=fresh)
+        fresh = new_rollups(old_app, new_app)
+        if fresh or converted:      # a new or changed rollup starts from its related records; converted values recount
+            rollups.rebuild(conn, new_app, only=None if converted else fresh)
     create_indexes(db, new_app)
     from ..dashboards.storage import rebuild_indexes
     with db.write() as conn:

@@ -502,6 +502,7 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
     stored_files.mark_deleted(conn, record_id, None)
     _audit(conn, app, entity, record_id, "restore", {}, actor_id, now, current.version + 1)
     rollups.after_write(conn, app, entity, None, current.data, now)
+    rollups.recount(conn, app, entity, record_id, now)     # its related records may have changed meanwhile
     return get_record(conn, app, entity, record_id)
 
 

@@ -160,6 +160,13 @@ def after_write(conn: Connection, app: AppDef, entity: EntityDef, before: Mappin
         refresh(conn, app, parent_plans, sorted(ids), now or utcnow(), depth=depth)
 
 
+def recount(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, now: datetime | None = None) -> int:
+    """Re-count the rollups of one record of `entity` itself (a restored record: its related
+    records were written while it was deleted, and deleted records are not kept up to date)."""
+    plans = [p for p in plans_of(app) if p.parent.key == entity.key]
+    return refresh(conn, app, plans, [record_id], now or utcnow()) if plans else 0
+
+
 def after_writes(conn: Connection, app: AppDef, entity: EntityDef, written: Sequence[Mapping[str, Any]],
                  now: datetime | None = None) -> None:
     """Records of `entity` were created in a batch: one re-count per parent, not per record."""
