@@ -61,7 +61,9 @@ def test_a_window_in_months_is_refused_by_the_schema():
 def test_a_condition_the_database_cannot_answer_is_refused():
     found = problems_with({"function": "count", "source": "ticket", "via": "client",
                            "where": {">": [{"var": "hours"}, 3]}})
-    assert [path for path, _ in found] == [f"{AT}.where"]
+    assert found == [(f"{AT}.where", "The condition of rollup 'r' uses '>', which a rollup's condition cannot use; "
+                                     "use ==, !=, in, and, or, ! comparing a field of the related entity with fixed "
+                                     "values.")]
 
 
 def test_the_problems_are_said_in_chinese():

@@ -87,6 +87,8 @@ def _where_problems(s: Subject, logic: Any, fields: dict, path: tuple, key: Any)
                                            "can only use the related entity's fields.")
             return
     for sentence in logic_sql.problems(logic, fields):
+        sentence = sentence.replace("a permission", "a rollup's condition").replace(
+            "comparing a field or $stage with", "comparing a field of the related entity with")
         yield s.problem(*path, message=f"The condition of rollup {key!r} {sentence}.")
 
 
