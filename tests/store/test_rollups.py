@@ -248,3 +248,26 @@ def test_a_restored_parent_is_recounted(db, app):
     with db.write() as conn:
         restore_record(conn, app, app.entity("client"), c.id, actor_id=None)
     assert ticket_while_deleted and data(db, app, c.id)["tickets"] == 1
+
+
+def test_concurrent_writers_for_one_parent_lose_no_count(db, app):
+    """Two transactions adding tickets to one client at once: each re-counts after the other's commit
+    (on PostgreSQL the parent is locked before the count; SQLite serializes writers)."""
+    import threading
+    c = client(db, app)
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for _ in range(n):
+                ticket(db, app, c.id)
+        except BaseException as exc:      # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(8,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert data(db, app, c.id)["tickets"] == 24

@@ -241,13 +241,16 @@ def refresh(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], ids: Seq
     changed = 0
     for start in range(0, len(ids), _CHUNK):
         chunk = list(ids[start:start + _CHUNK])
-        values, edges = compute(conn, app, plans, chunk, now)
         query = select(records.c.id, records.c.data, records.c.stage).where(
             records.c.id.in_(chunk), records.c.app_key == app.key, records.c.entity_key == parent.key,
-            records.c.deleted_at.is_(None))
+            records.c.deleted_at.is_(None)).order_by(records.c.id)
         if conn.dialect.name == "postgresql":
+            # lock the parents first, then count in later statements: under READ COMMITTED each
+            # statement sees what writers that held the lock before us committed
             query = query.with_for_update()
-        for row in conn.execute(query).all():
+        rows = conn.execute(query).all()
+        values, edges = compute(conn, app, plans, chunk, now)
+        for row in rows:
             old = dict(row.data or {})
             new = {**old, **values[row.id]}
             if new != old and _reads_rollups(app, parent):
@@ -472,8 +475,6 @@ def _combined(conn: Connection, app: AppDef, plans: Sequence[RollupPlan]) -> _Co
         columns.append(select(jobs.c.due_at).where(jobs.c.idempotency_key == bindparam("job"),
                                                    jobs.c.status == "pending").scalar_subquery().label("due"))
         stmt = select(*columns).where(parent.c.id == bindparam("pid"), parent.c.deleted_at.is_(None))
-        if dialect == "postgresql":
-            stmt = stmt.with_for_update(of=parent)
         if len(_COMPILED) > 256:
             _COMPILED.clear()
         _COMPILED[key] = _compile(conn, stmt)
@@ -499,6 +500,8 @@ def _refresh_one(conn: Connection, app: AppDef, plans: Sequence[RollupPlan], rec
     """`refresh` of one parent record: one statement reads it and re-counts, at most three write."""
     postgres = conn.dialect.name == "postgresql"
     parent = plans[0].parent
+    if postgres:        # lock first: the re-count below then runs on a snapshot taken after any writer before us
+        conn.exec_driver_sql("SELECT id FROM records WHERE id = %(id)s FOR UPDATE", {"id": record_id})
     row = _combined(conn, app, plans).run(conn, pid=record_id, job=job_key(app.key, record_id),
                                           **_bounds(app, plans, now)).first()
     if row is None:
