@@ -20,7 +20,10 @@ SECRET = "bench-secret-key"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def fresh_database(kind: str, workdir: Path) -> str:
+def fresh_database(kind: str, workdir: Path, pg_database: str | None = None) -> str:
+    """An empty database: a file in `workdir`, or PostgreSQL's `pg_database` (default PG_DB) dropped
+    and created again."""
+    name = pg_database or PG_DB
     if kind == "sqlite":
         path = workdir / "bench.db"
         for suffix in ("", "-wal", "-shm"):
@@ -28,17 +31,17 @@ def fresh_database(kind: str, workdir: Path) -> str:
         return f"sqlite:///{path}"
     engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {PG_DB}"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
     engine.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-def drop_database(kind: str, url: str) -> None:
+def drop_database(kind: str, url: str, pg_database: str | None = None) -> None:
     if kind == "postgres":
         engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with engine.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)"))
+            conn.execute(text(f"DROP DATABASE IF EXISTS {pg_database or PG_DB} WITH (FORCE)"))
         engine.dispose()
 
 

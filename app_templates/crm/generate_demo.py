@@ -350,6 +350,10 @@ class Gen:
             data["source"] = rng.choices(SOURCES, SOURCE_WEIGHTS)[0]
             in_pool = i in pool_idx
             data["in_pool"] = in_pool
+            if i % 3 == 1:          # some profiles are incomplete (profile completeness varies); no rng: the rest stays
+                data["website"] = None
+            if i % 5 == 2:
+                data["address"] = None
             if in_pool:
                 owner = MANAGER
             else:
@@ -357,7 +361,8 @@ class Gen:
             # created_days_ago is fixed later, once its opportunities are known
             rec = self.add("customer", owner, "pool" if in_pool else "owned", 0,
                            {k: data[k] for k in ("name", "industry", "size", "region", "grade", "tags",
-                                                 "source", "phone", "website", "address", "in_pool")})
+                                                 "source", "phone", "website", "address", "in_pool")
+                            if data[k] is not None})
             rec["_lang"], rec["_short"], rec["_domain"], rec["_contacts"] = spec["lang"], spec["short"], spec["domain"], []
             rec["_pool"] = in_pool
 

@@ -657,3 +657,5 @@ main.add_command(_slots_group)
 from .cli_search import search as _search_group  # noqa: E402 -- its own module; registered here
 
 main.add_command(_search_group)
+from .cli_rollups import rollups as _rollups_group  # noqa: E402 -- its own module; registered here
+main.add_command(_rollups_group)

@@ -35,6 +35,7 @@ from sqlalchemy import func, select
 from .auth.users import create_user, load_actor, set_roles, user_id_by_email
 from .definitions.model import AppDef
 from .store.db import Database
+from .store import rollups
 from .store.records import create_record
 from .store.statistics import refresh_statistics
 from .store.tables import events, notifications, records, stage_history, users
@@ -74,6 +75,7 @@ def load_demo(db: Database, app: AppDef, version_id: int, template_dir: Path, no
                 _write_stage_history(conn, record.id, item["stage_history"], owner, now)
             refs[item["ref"]] = record.id
             created += 1
+        rollups.rebuild(conn, app, now=now)     # records were written at their past moments: windows count from now
         _settle_automation(conn, app, now, float(data.get("replay_days", REPLAY_DAYS)))
         _demo_notes(conn, app, data.get("notifications", []), user_ids, now)
         _open_approvals(conn, app, data.get("approvals", []), refs, user_ids, now)

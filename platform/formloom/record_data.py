@@ -143,9 +143,13 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
                 option=", ".join(f.option(v).label.get(lang) for v in newly)))]
             tentative[f.key] = fallback
 
+    # maintained values (rollups) are the store's: kept as stored, and formulas may read them
+    held = {f.key: stored.get(f.key, FIELD_TYPES[f.type].initial_value(f)) if not creating
+            else FIELD_TYPES[f.type].initial_value(f) for f in entity.maintained_fields}
+
     # 3. visibility, judged on the tentative values and their formulas
-    tentative_formulas = compute_formulas(entity, tentative, extra_vars)
-    scope = {**tentative, **tentative_formulas, **(extra_vars or {})}
+    tentative_formulas = compute_formulas(entity, {**held, **tentative}, extra_vars)
+    scope = {**held, **tentative, **tentative_formulas, **(extra_vars or {})}
     plain = conditions.plain_data(scope)          # converted once for every visible_if / required_if
     visible = {f.key: f.visible_if is None or conditions.truthy(f.visible_if, plain, plain=True) for f in writable}
 
@@ -166,6 +170,7 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
 
     # 5. computed fields (step 3's, when no hidden field changed a value they could read)
     same = all(data[f.key] is tentative[f.key] for f in writable)
+    data.update(held)
     data.update(tentative_formulas if same else compute_formulas(entity, data, extra_vars))
     for f in entity.fields:
         if f.type == "auto_number":

@@ -34,6 +34,7 @@ CASES = {
     "user": ({"multiple": True}, [[1, 2], [1, 1], 1, ["x"]]),
     "formula": ({"formula": "1 + 1"}, [2, "x"]),
     "auto_number": ({}, ["T-0001", 1]),
+    "rollup": ({"function": "count", "source": "thing", "via": "name"}, [2, "x"]),
     "subtable": ({"columns": [{"key": "qty", "type": "number", "label": "Qty"}], "max_rows": 1},
                  [[{"qty": 1}], [{"qty": "x"}], [{"qty": 1}, {"qty": 2}], [1], "rows"]),
     "file": ({"multiple": True}, [[{"id": "a" * 32, "name": "a.pdf", "size": 1, "type": "application/pdf"}],

@@ -278,9 +278,22 @@ def _run_approval_timeout(db, catalog, job, token, now, settings) -> str:
     return status
 
 
+def _run_rollup_window(db, catalog, job, token, now, settings) -> str:
+    """A related record left (or entered) a rollup's time window: re-count that record
+    (store.rollups), which keeps the job pending for the next edge, if there is one."""
+    from ..store.rollups import run_window_job
+    with db.write() as conn:
+        if not _still_ours(conn, job.id, token):
+            raise _LostLease()
+        _finish(conn, job.id, token, "done", now)
+        run_window_job(conn, catalog.app(job.app_key, conn), job.payload or {}, job.record_id, now)
+    return "done"
+
+
 #: job kind -> handler(db, catalog, job, token, now, settings) -> status
 JOB_KINDS: dict[str, Callable[..., str]] = {REMINDER: _run_reminder, "email": _run_email, "webhook": _run_webhook,
-                                            "bulk_edit": _run_bulk_edit, "approval_timeout": _run_approval_timeout}
+                                            "bulk_edit": _run_bulk_edit, "approval_timeout": _run_approval_timeout,
+                                            "rollup_window": _run_rollup_window}
 
 
 def webhook_secret(conn: Connection, app_key: str, now: datetime | None = None) -> str:

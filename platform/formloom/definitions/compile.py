@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import Any, Mapping
 
 from .model import (
     AppDef, EntityDef, FieldDef, GateConditionDef, GateDef, GateRelatedDef, Label, OptionDef,
-    PlacedFieldDef, PoolDef, RuleDef, SectionDef, StageDef, WorkflowDef, freeze,
+    PlacedFieldDef, PoolDef, RuleDef, SectionDef, StageDef, WorkflowDef, freeze, thaw,
 )
 
 
@@ -42,10 +43,35 @@ def compile_app(app_doc: dict, workflow_docs: Mapping[str, dict],
         admin_role=app_doc.get("admin_role", "admin"),
         holidays=tuple(app_doc.get("holidays", ())),
         working_days=tuple(app_doc.get("working_days", (1, 2, 3, 4, 5))),
-        entities=tuple(compile_entity(e, archived.get(e["key"], ())) for e in app_doc["entities"]),
+        entities=resolve_rollups(tuple(compile_entity(e, archived.get(e["key"], ())) for e in app_doc["entities"])),
         workflows=freeze({doc["key"]: compile_workflow(doc) for doc in workflow_docs.values()}),
         content_hash=content_hash(app_doc, workflow_docs),
     )
+
+
+def resolve_rollups(entities: tuple[EntityDef, ...]) -> tuple[EntityDef, ...]:
+    """Rollup fields learn what their result is from the field they roll up (a rollup's document
+    names another entity's field, so only the whole app can say): `value_type` in `extra`, and the
+    currency and decimal places of a rolled-up money or number field, so the result shows as it does."""
+    by_key = {e.key: e for e in entities}
+    out = []
+    for entity in entities:
+        if not any(f.type == "rollup" for f in entity.fields):
+            out.append(entity)
+            continue
+        fields = []
+        for f in entity.fields:
+            if f.type == "rollup":
+                source = by_key.get(f.extra.get("source"))
+                rolled = source.field(f.extra.get("field")) if source and f.extra.get("field") else None
+                count = f.extra.get("function") == "count" or rolled is None
+                value_type = "number" if count else rolled.type
+                f = replace(f, currency=None if count else rolled.currency,
+                            precision=0 if count else rolled.precision,
+                            extra=freeze({**thaw(f.extra), "value_type": value_type}))
+            fields.append(f)
+        out.append(replace(entity, fields=tuple(fields)))
+    return tuple(out)
 
 
 def compile_entity(doc: Mapping, archived_fields: list[dict] | tuple = ()) -> EntityDef:

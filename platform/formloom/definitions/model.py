@@ -210,6 +210,12 @@ class EntityDef:
         return tuple(f for f in self.fields if not f.is_computed and not f.archived)
 
     @cached_property
+    def maintained_fields(self) -> tuple[FieldDef, ...]:
+        """The fields whose values the store keeps up to date from other records (rollups)."""
+        return tuple(f for f in self.fields if not f.archived
+                     and getattr(_field_types().get(f.type), "maintained", False))
+
+    @cached_property
     def _field_index(self) -> dict[str, FieldDef]:
         """key -> field, built once: `field` is called for every value of every record written."""
         index: dict[str, FieldDef] = {}

@@ -26,6 +26,7 @@ from .layout_checks import layout_fields
 from .load import load_document
 from .problems import DocumentError, Problem, json_path, sorted_problems
 from .rule_checks import rule_actions, rule_conditions, rule_triggers
+from .rollup_checks import rollups_resolve
 from .schema_check import KEY_PATTERN, SCHEMAS_DIR, check_schema, schema_validator
 from .subject import Check, Subject, for_kind
 from .time_values import CRON_NAMES, CRON_RANGES, cron_problem
@@ -48,7 +49,7 @@ CROSS_CHECKS: tuple[Check, ...] = (
     # app documents
     unique_keys, reserved_keys, roles_declared, entity_references, field_settings,
     field_conditions, formulas_resolve, app_calendar, permission_conditions, reference_matches,
-    layout_fields, pools_and_calendars,
+    layout_fields, pools_and_calendars, rollups_resolve,
     # workflow documents
     workflow_unique_keys, workflow_entity, stage_references, gate_conditions, gate_requirement_settings,
     rules_only_workflow, rule_triggers,

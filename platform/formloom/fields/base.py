@@ -103,6 +103,9 @@ class FieldType:
     widget_template: ClassVar[str] = "fields/input.html"
     #: True when the form checks the value on the server as soon as focus leaves the widget
     validates_live: ClassVar[bool] = True
+    #: True when the store keeps the value up to date from other records (rollup): a write of the
+    #: record keeps what is stored, and a new record starts with `initial_value`
+    maintained: ClassVar[bool] = False
     #: True when values are lists of stored files ({id, name, size, type}; see store/files.py)
     holds_files: ClassVar[bool] = False
     #: whether global search may index the value (plain text: store/search_index.py)
@@ -130,6 +133,10 @@ class FieldType:
 
     def default_value(self, f: FieldDef) -> Any:
         return f.default
+
+    def initial_value(self, f: FieldDef) -> Any:
+        """What a maintained value is before the store first computes it (a new record)."""
+        return None
 
     def value_problem(self, f: FieldDef, value: Any) -> str | None:
         """None when `clean` accepts `value` for `f`, else a sentence fragment for document

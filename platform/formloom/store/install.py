@@ -28,7 +28,7 @@ from ..resources import workflows_dir
 from .apps import InstalledVersion, current_version, publish_version
 from .db import Database
 from .expressions import create_index_sql, create_statistics_sql
-from . import search_index
+from . import rollups, search_index
 from .statistics import refresh_statistics
 from .tables import records
 
@@ -144,6 +144,7 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
         new_app = compile_app(app_doc, documents["workflows"], archived=archived or None)
         converted = 0
         stale_search: set[str] = set()
+        old_app = None
         if previous is not None:
             if previous.content_hash == digest:
                 return InstallResult(app_doc["key"], previous, changed=False)
@@ -153,6 +154,9 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
             stale_search = set(search_index.stale_entities(old_app, new_app))
             stale_search |= {entity.key for entity, _prior, _f in _changed_fields(old_app, new_app)}
         version = publish_version(conn, app_doc["key"], documents, digest, source, user_id, comment)
+        fresh = new_rollups(old_app, new_app)
+        if fresh or converted:      # a new or changed rollup starts from its related records; converted values recount
+            rollups.rebuild(conn, new_app, only=None if converted else fresh)
         from ..dashboards.storage import aggregated_fields
         from .slots import assign as assign_slots
         # in the publish's transaction: no reader sees the new mapping before its backfill
@@ -166,6 +170,18 @@ def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, d
     refresh_statistics(db)      # new indexes are only picked well with fresh statistics (if rows exist)
     return InstallResult(app_doc["key"], version, changed=True, archived=archived_names, restored=restored,
                          converted=converted)
+
+
+def new_rollups(old: AppDef | None, new: AppDef) -> set[str]:
+    """"entity.field" of each rollup of `new` that `old` does not have with the same settings."""
+    out = set()
+    for entity in new.entities:
+        before = old.entity(entity.key) if old is not None else None
+        for f in entity.fields:
+            prior = before.field(f.key) if before is not None else None
+            if f.type == "rollup" and (prior is None or prior.type != f.type or prior.extra != f.extra):
+                out.add(f"{entity.key}.{f.key}")
+    return out
 
 
 def _archive(previous: InstalledVersion | None, app_doc: dict) -> tuple[dict, list[str], list[str]]:

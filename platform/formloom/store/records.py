@@ -23,7 +23,7 @@ from ..i18n import translate
 from ..record_data import clean_record_data
 from .access import Reader, read_check
 from . import files as stored_files
-from . import search_index
+from . import rollups, search_index
 from .reference_match import match_problems
 from .slots import entity_mapping, slot_values
 from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
@@ -228,6 +228,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
                                                    user_id=actor_id, at=now, seconds_in_previous=None))
     emit_event(conn, app.key, entity.key, record_id, "record_created",
                {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
+    rollups.after_write(conn, app, entity, None, data, now)
     return Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(data), title=title, stage=stage,
                   stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
                   updated_by=actor_id, created_at=now, updated_at=now, version=1,
@@ -374,6 +375,7 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
                                        type="record_created", depth=0, created_at=now,
                                        payload={"actor": actor_id, "stage": stage, "fields": sorted(change)})
                                   for record_id, change in zip(ids, changes)])
+    rollups.after_writes(conn, app, entity, [data for _item, data, _owner in rows], now)
     return [Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(v["data"]), title=v["title"],
                    stage=stage, stage_entered_at=now if stage else None, owner_id=v["owner_id"],
                    created_by=actor_id, updated_by=actor_id, created_at=now, updated_at=now, version=1,
@@ -450,6 +452,7 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
     emit_event(conn, app.key, entity.key, record_id, "record_updated",
                {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
+    rollups.after_write(conn, app, entity, current.data, data, now)      # the parents it counts toward
     return replace(current, data=dict(data), title=title, updated_by=actor_id, updated_at=now,
                    version=current.version + 1, definition_version_id=version_id or current.definition_version_id)
 
@@ -500,6 +503,7 @@ def delete_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
     search_index.unindex(conn, record_id)
     _audit(conn, app, entity, record_id, "delete", {}, actor_id, now, current.version + 1)
     emit_event(conn, app.key, entity.key, record_id, "record_deleted", {"actor": actor_id}, now)
+    rollups.after_write(conn, app, entity, current.data, None, now)
 
 
 def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *, actor_id: int | None,
@@ -515,6 +519,8 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
     stored_files.mark_deleted(conn, record_id, None)
     search_index.reindex(conn, app.key, entity, record_id, current.data, current.title)
     _audit(conn, app, entity, record_id, "restore", {}, actor_id, now, current.version + 1)
+    rollups.after_write(conn, app, entity, None, current.data, now)
+    rollups.recount(conn, app, entity, record_id, now)     # its related records may have changed meanwhile
     return get_record(conn, app, entity, record_id)
 
 

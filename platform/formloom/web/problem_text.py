@@ -165,6 +165,49 @@ SHAPES: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [(re.compile(p, re.
 ]]
 
 
+#: what a rollup does with the field it reads (definitions/rollup_checks.py), in the reader's language
+_ROLLUP_VERBS = {"sum": lambda: _("sum"), "take the minimum of": lambda: _("take the minimum of"),
+                 "take the maximum of": lambda: _("take the maximum of"), "take the latest": lambda: _("take the latest")}
+_VERB = "|".join(map(re.escape, _ROLLUP_VERBS))
+
+#: the sentences of definitions/rollup_checks.py
+SHAPES += [(re.compile(p, re.S), say) for p, say in [
+    (rf"Rollup (?P<k>{Q}) reads the entity (?P<e>{Q})(?P<m> \(did you mean {Q}\?\))?, which this app does not have\.",
+     lambda m: _("Rollup %(key)s reads the entity %(entity)s%(mean)s, which this app does not have.", key=m["k"],
+                 entity=m["e"], mean=_mean(m["m"]))),
+    (rf"Rollup (?P<k>{Q}) goes through (?P<v>{Q}), which is not a field of entity (?P<e>{Q})"
+     rf"(?P<m> \(did you mean {Q}\?\))?\.",
+     lambda m: _("Rollup %(key)s goes through %(via)s, which is not a field of entity %(entity)s%(mean)s.",
+                 key=m["k"], via=m["v"], entity=m["e"], mean=_mean(m["m"]))),
+    (rf"Rollup (?P<k>{Q}) goes through (?P<s>\w+)\.(?P<v>\w+), which is not a single reference to entity "
+     rf"(?P<h>{Q}); choose a reference field of {Q} that points at {Q}\.",
+     lambda m: _("Rollup %(key)s goes through %(source)s.%(via)s, which is not a single reference to entity "
+                 "%(here)s; choose a reference field of %(source)s that points at %(here)s.", key=m["k"],
+                 source=m["s"], via=m["v"], here=m["h"])),
+    (rf"Rollup (?P<k>{Q}) needs a 'field' of entity (?P<e>{Q}) to (?P<w>{_VERB})\.",
+     lambda m: _("Rollup %(key)s needs a 'field' of entity %(entity)s to %(verb)s.", key=m["k"], entity=m["e"],
+                 verb=_ROLLUP_VERBS[m["w"]]())),
+    (rf"Rollup (?P<k>{Q}) reads (?P<f>{Q}), which is not a field of entity (?P<e>{Q})(?P<m> \(did you mean {Q}\?\))?\.",
+     lambda m: _("Rollup %(key)s reads %(field)s, which is not a field of entity %(entity)s%(mean)s.", key=m["k"],
+                 field=m["f"], entity=m["e"], mean=_mean(m["m"]))),
+    (rf"Rollup (?P<k>{Q}) cannot (?P<w>{_VERB}) (?P<f>{Q}), a (?P<t>\w+) field; it works on (?P<l>[\w, ]+) fields\.",
+     lambda m: _("Rollup %(key)s cannot %(verb)s %(field)s, a %(type)s field; it works on %(types)s fields.",
+                 key=m["k"], verb=_ROLLUP_VERBS[m["w"]](), field=m["f"], type=m["t"], types=m["l"])),
+    (rf"The condition of rollup (?P<k>{Q}) uses (?P<n>{Q}); a rollup's condition can only use the related "
+     r"entity's fields\.",
+     lambda m: _("The condition of rollup %(key)s uses %(name)s; a rollup's condition can only use the related "
+                 "entity's fields.", key=m["k"], name=m["n"])),
+    (rf"The window of rollup (?P<k>{Q}) is measured on (?P<f>{Q}), which is not a field of entity (?P<e>{Q})"
+     rf"(?P<m> \(did you mean {Q}\?\))?\.",
+     lambda m: _("The window of rollup %(key)s is measured on %(field)s, which is not a field of entity "
+                 "%(entity)s%(mean)s.", key=m["k"], field=m["f"], entity=m["e"], mean=_mean(m["m"]))),
+    (rf"The window of rollup (?P<k>{Q}) is measured on (?P<f>{Q}), a (?P<t>\w+) field; choose a date or date-time "
+     r"field\.",
+     lambda m: _("The window of rollup %(key)s is measured on %(field)s, a %(type)s field; choose a date or "
+                 "date-time field.", key=m["k"], field=m["f"], type=m["t"])),
+]]
+
+
 def problem_message(message: str) -> str:
     """`message` in the reader's language when its shape is known; as written otherwise."""
     if lang() == "en":
