@@ -30,11 +30,11 @@ class Shown:
         call per cell (`{{ shown }}` in a template)."""
         if self.empty:
             return '<span class="muted">—</span>'
+        if self.files:
+            return "".join(_file_html(href, name, image) for href, name, image in self.files)
         if self.links:
             return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
                              for href, text in self.links)
-        if self.files:
-            return "".join(_file_html(href, name, image) for href, name, image in self.files)
         return str(escape(self.text))
 
 

@@ -28,6 +28,7 @@ from ..layout import arrange, shows
 from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, titles_for
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
+from ..workflow.history import stage_history_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, show
@@ -41,6 +42,7 @@ from .pickers import picker_matches, prefill_references, record_id_arg
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
+RELATED_LIMIT = 20                 # rows of each related list on a record's page
 VERSION_FIELD = "_version"         # field keys never start with "_", so these never collide
 RECORD_FIELD = "_record"
 FILTER_ARGS = ("ff", "fo", "fv")   # the "add a filter" form; redirected to `field__op=value`
@@ -273,6 +275,7 @@ class RelatedList:
     columns: list[FieldDef]
     rows: list[dict]
     new_url: str | None
+    complete: bool = False          # every related record is in `rows` (fewer than the list's limit)
 
 
 @bp.get("/apps/<app_key>/<entity_key>/<int:record_id>")
@@ -291,12 +294,18 @@ def detail(app_key: str, entity_key: str, record_id: int):
         code = lang()
         shown = arrange(entity, [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible],
                         "detail", key_of=lambda pair: pair[0].key)
-        activity = timeline_view(conn, app, entity, record)
         related = _related_lists(conn, place, record)
+        workflow = app.workflow_for(entity.key)
+        stage_rows = stage_history_rows(conn, record.id) if workflow is not None and workflow.stages else None
+        known = {("related", rel.entity.key, rel.via.key): [row["record"] for row in rel.rows]
+                 for rel in related if rel.complete}
+        if stage_rows is not None:
+            known["stages"] = stage_rows
+        activity = timeline_view(conn, app, entity, record, known)
         can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
     return render_template(
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
-        related=related, activity=activity, owner=lookups.names.get(record.owner_id),
+        related=related, activity=activity, owner=lookups.names.get(record.owner_id), stage_rows=stage_rows,
         can_update=can_update, local_time=lambda v: local_time(v, app))
 
 
@@ -323,7 +332,7 @@ def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
         rel_visible = policy.visible_fields(actor, app, rel_entity)
         if via.key not in {f.key for f in rel_visible}:
             continue
-        items = related_records(conn, app, actor, rel_entity, via, record.id)
+        items = related_records(conn, app, actor, rel_entity, via, record.id, limit=RELATED_LIMIT)
         columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]
         lookups = lookups_for(conn, app, columns, [r.data for r in items], actor=actor)
         code = lang()
@@ -334,7 +343,7 @@ def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
         if policy.can(actor, "create", app, rel_entity) and via.key in {
                 f.key for f in policy.writable_fields(actor, app, rel_entity)}:
             new_url = url_for("records.new", app_key=app.key, entity_key=rel_entity.key, **{via.key: record.id})
-        out.append(RelatedList(rel_entity, via, columns, rows, new_url))
+        out.append(RelatedList(rel_entity, via, columns, rows, new_url, complete=len(items) < RELATED_LIMIT))
     return out
 
 
