@@ -15,6 +15,10 @@ from ..errors import NotFoundError
 from .db import Database
 from .tables import apps, definition_versions
 
+#: Every request asks which versions are current; built once (building costs more than running it).
+_INSTALLED = (select(apps.c.key, apps.c.current_version_id)
+              .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key))
+
 
 @dataclass(frozen=True)
 class InstalledVersion:
@@ -91,8 +95,7 @@ class AppCatalog:
         """Each installed app's current model and version id, in key order (one query
         unless a version has not been compiled yet)."""
         with self.db.read() as conn:
-            rows = conn.execute(select(apps.c.key, apps.c.current_version_id)
-                                .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key)).all()
+            rows = conn.execute(_INSTALLED).all()
             out = []
             for key, version_id in rows:
                 compiled = self._compiled.get(version_id)
