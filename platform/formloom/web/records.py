@@ -382,6 +382,12 @@ def form_fields(actor, app, entity: EntityDef, stage: StageDef | None, mode: str
     return [f for f in visible if f.key in form_class.field_names], writable, form_class   # computed: not in forms
 
 
+def writable_keys(place: Place, record: Record | None) -> set[str]:
+    """The keys the actor may write on this form: what a post may bring (files included),
+    without building the form itself."""
+    return {f.key for f in policy.writable_fields(current_actor(), place.app, place.entity, stage_of(place, record))}
+
+
 def form_state(place: Place, record: Record | None, formdata=None, context=None) -> FormState:
     actor, app, entity = current_actor(), place.app, place.entity
     stage = stage_of(place, record)
@@ -516,8 +522,7 @@ def new(app_key: str, entity_key: str):
     actor = current_actor()
     if request.method == "GET":
         return render_form(form_state(place, None), owner=owner_view(place))
-    state = form_state(place, None, request.form)
-    formdata, refused = form_with_uploads(place.entity, state.writable)
+    formdata, refused = form_with_uploads(place.entity, writable_keys(place, None))
     state = form_state(place, None, formdata)
     owner = owner_view(place, request.form.get(OWNER_FIELD, str(actor.id)))
     if refused:
@@ -547,11 +552,10 @@ def edit(app_key: str, entity_key: str, record_id: int):
     follow = move_after_edit(place, request.args if request.method == "GET" else request.form)
     if request.method == "GET":
         return render_form(form_state(place, record), follow=follow)
-    state = form_state(place, record, request.form)
     expected = int_arg(VERSION_FIELD, low=0, source=request.form)
     if expected is None:
         abort(400)
-    formdata, refused = form_with_uploads(place.entity, state.writable)
+    formdata, refused = form_with_uploads(place.entity, writable_keys(place, record))
     state = form_state(place, record, formdata)
     if refused:
         return render_form(state, 422, refused, general=[_("Some values need attention.")], follow=follow)
