@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..auth.policy import can, is_app_admin
 from ..auth.users import load_actor, members_of, reports_of
@@ -149,11 +149,15 @@ def get_request(conn: Connection, request_id: int, *, for_update: bool = False) 
     return _request(row) if row is not None else None
 
 
+#: Built once: every move asks (building a statement costs more than running it).
+_PENDING_OF = (select(approval_requests).where(approval_requests.c.record_id == bindparam("record_id"),
+                                               approval_requests.c.status == PENDING)
+               .order_by(approval_requests.c.id.desc()).limit(1))
+
+
 def pending_request(conn: Connection, record_id: int) -> ApprovalRequest | None:
     """The request the record is waiting on, if any (at most one at a time)."""
-    row = conn.execute(select(approval_requests).where(approval_requests.c.record_id == record_id,
-                                                       approval_requests.c.status == PENDING)
-                       .order_by(approval_requests.c.id.desc()).limit(1)).first()
+    row = conn.execute(_PENDING_OF, {"record_id": record_id}).first()
     return _request(row) if row is not None else None
 
 
