@@ -34,7 +34,7 @@ from ..ids import parse_int
 from .display import lookups_for, show
 from .list_rows import RowCells, select_label
 from .params import int_arg
-from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
+from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 from .activity import timeline_view
 from .files import form_with_uploads
@@ -228,7 +228,7 @@ def list_view(app_key: str, entity_key: str):
     workflow = app.workflow_for(entity.key)
     rows, page = [], None
     show_owner = OWNER_COLUMN in _asked_columns()
-    with db().read() as conn:
+    with page_read() as conn:
         if query is not None:
             try:
                 page = list_records(conn, app, entity, actor, query, with_total=True)
@@ -282,7 +282,7 @@ class RelatedList:
 def detail(app_key: str, entity_key: str, record_id: int):
     place = load_entity(app_key, entity_key)
     actor, app, entity = current_actor(), place.app, place.entity
-    with db().read() as conn:
+    with page_read() as conn:
         record = readable_record(place, record_id, conn)
         stage = stage_of(place, record)
         data = {**record.data, **special_vars(place, record)}

@@ -180,14 +180,20 @@ def decisions_of(conn: Connection, request_ids: Iterable[int]) -> list[dict]:
             for r in rows]
 
 
+#: Built once: the top bar of every page asks (building a statement costs more than running it).
+_PENDING_ALL = select(approval_requests).where(approval_requests.c.status == PENDING).order_by(approval_requests.c.id)
+_PENDING_IN_APPS = _PENDING_ALL.where(approval_requests.c.app_key.in_(bindparam("app_keys", expanding=True)))
+
+
 def waiting_on(conn: Connection, actor: Any, app_keys: Iterable[str] | None = None) -> list[ApprovalRequest]:
     """Pending requests whose current step waits on `actor` (and, for app admins, those
     whose step has nobody left to wait on), oldest first."""
-    query = select(approval_requests).where(approval_requests.c.status == PENDING)
-    if app_keys is not None:
-        query = query.where(approval_requests.c.app_key.in_(list(app_keys)))
+    if app_keys is None:
+        rows = conn.execute(_PENDING_ALL)
+    else:
+        rows = conn.execute(_PENDING_IN_APPS, {"app_keys": list(app_keys)})
     found = []
-    for row in conn.execute(query.order_by(approval_requests.c.id)):
+    for row in rows:
         req = _request(row)
         if actor.id in req.waiting_on or (not req.waiting_on and actor.is_superuser):
             found.append(req)
