@@ -472,7 +472,7 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     problems = list(problems)
     shown_keys = {f.key for f in state.visible}
     general = list(general or []) + [p.message for p in problems if p.field not in shown_keys]
-    with db().read() as conn:
+    with page_read() as conn:              # the top bar reads in the same transaction
         views = field_views(state, conn, problems)
     place = state.place
     groups = arrange(place.entity, views, "create" if state.record is None else "edit", key_of=lambda view: view.f.key)
@@ -497,7 +497,7 @@ def owner_view(place: Place, posted: str | None = None) -> dict:
     reach = policy.assign_scope(actor, place.app, place.entity)
     choices: list[tuple[int, str]] = []
     if reach != "none":
-        with db().read() as conn:
+        with page_read() as conn:
             choices = members_of(conn, place.app.key)
             if reach == "team":
                 team = reports_of(conn, actor.id) | {actor.id}
@@ -524,9 +524,13 @@ def new(app_key: str, entity_key: str):
         return render_form(form_state(place, None), owner=owner_view(place))
     formdata, refused = form_with_uploads(place.entity, writable_keys(place, None))
     state = form_state(place, None, formdata)
-    owner = owner_view(place, request.form.get(OWNER_FIELD, str(actor.id)))
+    posted_owner = request.form.get(OWNER_FIELD, str(actor.id))
     if refused:
-        return render_form(state, 422, refused, general=[_("Some values need attention.")], owner=owner)
+        return render_form(state, 422, refused, general=[_("Some values need attention.")],
+                           owner=owner_view(place, posted_owner))
+    # the actor may always give a new record to themself: only another owner needs the list of choices
+    owner = ({"selected": actor.id, "error": None} if parse_int(posted_owner) == actor.id
+             else owner_view(place, posted_owner))
     try:
         with db().write() as conn:
             record = create_record(conn, place.app, place.entity, incoming_data(state), actor_id=actor.id,
@@ -535,7 +539,8 @@ def new(app_key: str, entity_key: str):
             if owner["error"]:
                 raise RecordInvalid([])
     except RecordInvalid as invalid:
-        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")], owner=owner)
+        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")],
+                           owner=owner_view(place, posted_owner))
     return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
 
 
