@@ -130,3 +130,18 @@ def test_the_api_pages_filters_and_refuses(api_as, story):
     assert api_as("outsider").get(f"/api/v1/desk/case/{case.id}/activity").status_code == 404
     viewer = api_as("viewer").get(f"/api/v1/desk/case/{case.id}/activity").get_json()
     assert all(c["field"] != "notes" for i in viewer["items"] for c in i.get("changes", []))
+
+
+@pytest.mark.parametrize("who", ["agent", "admin"])
+def test_the_record_page_timeline_equals_the_fragment_read_on_its_own(request, story, who):
+    """The record page hands the timeline the related records and stage history it has already read;
+    the fragment reads them itself. Both must show the same entries to the same reader."""
+    acme, case, _other, _mine = story
+    client = request.getfixturevalue(f"as_{who}")
+    for path in (f"/apps/desk/company/{acme.id}", f"/apps/desk/case/{case.id}"):
+        page = client.get(path).get_data(as_text=True)
+        fragment = client.get(f"{path}/activity").get_data(as_text=True)
+        on_page = page[page.index('<ol class="timeline">', page.index('id="activity-title"')):]
+        alone = fragment[fragment.index('<ol class="timeline">'):]
+        assert on_page[:on_page.index("</ol>")] == alone[:alone.index("</ol>")]
+        assert "<li" in alone

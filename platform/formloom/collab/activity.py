@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field as dc_field
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
@@ -65,6 +65,12 @@ class TimelineQuery:
     kinds: frozenset[str] = frozenset(KINDS)
     limit: int = DEFAULT_LIMIT
     offset: int = 0
+    #: Rows the caller has already read in the same transaction, so a source need not read them
+    #: again: "stages" -> every stage-history row of the record (workflow.history.StageChange);
+    #: ("related", entity key, field key) -> *every* record of that entity pointing at this one
+    #: within the reader's scope (anything with id, title, created_at, created_by). The record
+    #: page reads both for its path bar and its related lists.
+    known: Mapping[Any, Any] = dc_field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,14 @@ def _audit_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Act
 
 
 def _stage_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Activity]:
+    known = q.known.get("stages")
+    if known is not None:
+        for r in sorted(known, key=lambda r: (r.at, r.id), reverse=True)[:want]:
+            yield Activity("stage", at=r.at, user_id=r.user_id, user_name=r.user_name, sort_id=r.id,
+                           detail={"from": r.from_stage, "to": r.to_stage,
+                                   "seconds_in_previous": r.seconds_in_previous,
+                                   "override_reason": r.override_reason})
+        return
     rows = conn.execute(
         select(stage_history, users.c.name.label("user_name"), users.c.email.label("user_email"))
         .select_from(stage_history.outerjoin(users, users.c.id == stage_history.c.user_id))
@@ -184,6 +198,11 @@ def _related_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[A
         if policy.scope(q.actor, "read", q.app, rel_entity) == "none":
             continue
         if via.key not in {f.key for f in policy.visible_fields(q.actor, q.app, rel_entity)}:
+            continue
+        known = q.known.get(("related", rel_entity.key, via.key))
+        if known is not None:
+            newest = sorted(known, key=lambda r: (_aware(r.created_at), r.id), reverse=True)[:want]
+            found.extend((rel_entity, via, r) for r in newest)
             continue
         dialect = conn.dialect.name
         clause = (filter_clause(dialect, via, Filter(via.key, "eq", q.record_id)) if via.multiple

@@ -19,6 +19,7 @@ from ..definitions.model import FieldDef
 from ..i18n import translate
 from .base import CleanContext, FieldType, register
 from .formfields import field_kwargs
+from .widgets import FastCheckbox, FastSelect
 from .settings import DEFAULT, OPTIONS, Setting
 
 
@@ -75,7 +76,7 @@ class SelectType(_Choosing, FieldType):
         return (value,) if isinstance(value, str) else ()
 
     def form_field(self, f: FieldDef, lang: str) -> Any:
-        return SelectField(choices=_choices(f, lang, blank=True), validate_choice=False,
+        return SelectField(choices=_choices(f, lang, blank=True), validate_choice=False, widget=FastSelect(),
                            **field_kwargs(self, f, lang))
 
     def display(self, f: FieldDef, value: Any, lang: str) -> str:
@@ -141,7 +142,8 @@ class MultiselectType(_Choosing, FieldType):
         return schema
 
     def form_field(self, f: FieldDef, lang: str) -> Any:
-        return SelectMultipleField(choices=_choices(f, lang), validate_choice=False, **field_kwargs(self, f, lang))
+        return SelectMultipleField(choices=_choices(f, lang), validate_choice=False, widget=FastSelect(multiple=True),
+                                   **field_kwargs(self, f, lang))
 
     def from_form(self, f: FieldDef, data: Any) -> Any:
         return list(data) if data else []
@@ -187,7 +189,7 @@ class CheckboxType(FieldType):
         return {"type": "boolean"}
 
     def form_field(self, f: FieldDef, lang: str) -> Any:
-        return BooleanField(**field_kwargs(self, f, lang))
+        return BooleanField(widget=FastCheckbox(), **field_kwargs(self, f, lang))
 
     def from_form(self, f: FieldDef, data: Any) -> Any:
         return bool(data)

@@ -10,11 +10,11 @@ from typing import Any
 
 from wtforms import StringField, TextAreaField
 from wtforms.validators import StopValidation
-from wtforms.widgets import Input
 
 from ..definitions.model import FieldDef
 from ..i18n import translate
 from .base import CleanContext, FieldType, FieldValueError, always_required
+from .widgets import FastInput, FastTextArea
 
 
 def form_context(form: Any, lang: str) -> CleanContext:
@@ -57,10 +57,8 @@ def field_kwargs(ftype: FieldType, f: FieldDef, lang: str, **render_kw: Any) -> 
     }
 
 
-class TypedInput(Input):
+class TypedInput(FastInput):
     """An <input> of any type (email, tel, url, date, datetime-local...)."""
-
-    validation_attrs = ["required", "maxlength", "minlength", "pattern", "min", "max", "step"]
 
 
 class RawStringField(StringField):
@@ -72,4 +70,4 @@ def string_field(ftype: FieldType, f: FieldDef, lang: str, input_type: str = "te
 
 
 def textarea_field(ftype: FieldType, f: FieldDef, lang: str, **render_kw: Any) -> TextAreaField:
-    return TextAreaField(**field_kwargs(ftype, f, lang, **render_kw))
+    return TextAreaField(widget=FastTextArea(), **field_kwargs(ftype, f, lang, **render_kw))

@@ -15,7 +15,6 @@ from ..errors import NotFoundError
 from .db import Database
 from .tables import apps, definition_versions
 
-
 @dataclass(frozen=True)
 class InstalledVersion:
     id: int

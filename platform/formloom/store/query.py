@@ -15,8 +15,8 @@ from typing import Any, Callable, Iterable, Mapping
 import json
 import math
 
-from sqlalchemy import (ColumnElement, Connection, and_, cast, exists, false, func, literal, literal_column, or_,
-                        select, text)
+from sqlalchemy import (ColumnElement, Connection, and_, bindparam, cast, exists, false, func, literal, literal_column,
+                        or_, select, text)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import OperationalError
 
@@ -585,10 +585,15 @@ def _readable_titles(conn: Connection, app: AppDef, actor: Reader | None, ids: I
     # whole rows: the policy may look at a record's values and stage, not only its owner;
     # unless the reader sees every record of these entities (no row to judge, no JSON to read)
     every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
-    columns = (records.c.id, records.c.app_key, records.c.entity_key, records.c.title) if every else (records,)
-    rows = conn.execute(select(*columns).where(records.c.id.in_(sorted(ids))))
+    rows = conn.execute(_TITLES if every else _TITLE_ROWS, {"ids": sorted(ids)})
     return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key in readable
             and (every or may_read(readable[r.entity_key], r))}
+
+
+#: Built once (every page with references asks): titles only, or whole rows for the policy to judge.
+_TITLES = select(records.c.id, records.c.app_key, records.c.entity_key, records.c.title).where(
+    records.c.id.in_(bindparam("ids", expanding=True)))
+_TITLE_ROWS = select(records).where(records.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def _as_id(value: Any) -> int | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Collection, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
@@ -142,15 +142,29 @@ def prefetch_references(conn: Connection, app: AppDef, entity: EntityDef,
     return known
 
 
+_GET_RECORD: dict[tuple[bool, bool], Any] = {}
+
+
+def _get_record_query(include_deleted: bool, for_update: bool):
+    """The record-by-id statement, built once per shape (most requests read a record, and
+    building a statement costs more than running it)."""
+    query = _GET_RECORD.get((include_deleted, for_update))
+    if query is None:
+        query = select(records).where(records.c.id == bindparam("record_id"),
+                                      records.c.app_key == bindparam("app_key"),
+                                      records.c.entity_key == bindparam("entity_key"))
+        if not include_deleted:
+            query = query.where(records.c.deleted_at.is_(None))
+        if for_update:
+            query = query.with_for_update()
+        _GET_RECORD[(include_deleted, for_update)] = query
+    return query
+
+
 def get_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *,
                include_deleted: bool = False, for_update: bool = False) -> Record:
-    query = select(records).where(records.c.id == record_id, records.c.app_key == app.key,
-                                  records.c.entity_key == entity.key)
-    if not include_deleted:
-        query = query.where(records.c.deleted_at.is_(None))
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    query = _get_record_query(include_deleted, for_update and conn.dialect.name == "postgresql")
+    row = conn.execute(query, {"record_id": record_id, "app_key": app.key, "entity_key": entity.key}).first()
     if row is None:
         raise NotFoundError(translate("en", "There is no such record."))
     return record_from_row(row)

@@ -21,7 +21,7 @@ from ..errors import FormloomError
 from ..store.records import Record
 from ..store.uploads import MAX_COMMENT_FILES, comment_limits
 from . import api
-from .display import lookups_for, show
+from .display import Shown, lookups_for, show
 from .helpers import current_actor, db, lang, load_entity
 from .params import int_arg
 
@@ -34,7 +34,7 @@ def kind_labels() -> dict[str, str]:
             "related": _("Related records"), "rule": _("Automation"), "approval": _("Approvals")}
 
 
-def _query(app: AppDef, entity: EntityDef, record: Record, actor, stage_key) -> TimelineQuery:
+def _query(app: AppDef, entity: EntityDef, record: Record, actor, stage_key, known=None) -> TimelineQuery:
     kinds, unknown = parse_kinds(request.args.getlist("kind"))
     if unknown:
         raise FormloomError(_("%(value)s is not a valid value for %(name)s.", value=repr(unknown[0][:50]), name="kind"),
@@ -43,13 +43,14 @@ def _query(app: AppDef, entity: EntityDef, record: Record, actor, stage_key) -> 
     visible = frozenset(f.key for f in policy.visible_fields(actor, app, entity, stage))
     return TimelineQuery(app, entity, record.id, actor, visible, kinds,
                          limit=int_arg("limit", DEFAULT_LIMIT, high=MAX_LIMIT),
-                         offset=int_arg("offset", 0, low=0, high=10**9))
+                         offset=int_arg("offset", 0, low=0, high=10**9), known=known or {})
 
 
-def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record) -> dict:
-    """What records/_activity.html needs: the page of entries as people read them, the filter and paging."""
+def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record, known=None) -> dict:
+    """What records/_activity.html needs: the page of entries as people read them, the filter and paging.
+    `known`: rows the page has already read in this transaction (collab.activity.TimelineQuery.known)."""
     actor = current_actor()
-    query = _query(app, entity, record, actor, record.stage)
+    query = _query(app, entity, record, actor, record.stage, known)
     page = timeline(conn, query)
     fields = {f.key: f for f in entity.fields}
     values = [{c["field"]: v} for a in page.items for c in a.detail.get("changes", ()) if c["field"] in fields
@@ -109,6 +110,11 @@ def _args(kinds: list[str], offset: int | None, limit: int) -> str:
     return "&".join(parts)
 
 
+def _person(name: str | None) -> Shown:
+    """An owner in a change entry, shown like any other value (a dash for nobody)."""
+    return Shown(text=name) if name else Shown(empty=True)
+
+
 def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str) -> dict:
     from .stage_panel import duration_text
     from .records import _writer
@@ -118,8 +124,8 @@ def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str) -> dic
         changes = []
         for c in a.detail.get("changes", ()):
             if c["field"] == "$owner":
-                changes.append({"label": _("Owner"), "old": lookups.names.get(c["old"]) or "",
-                                "new": lookups.names.get(c["new"]) or ""})
+                changes.append({"label": _("Owner"), "old": _person(lookups.names.get(c["old"])),
+                                "new": _person(lookups.names.get(c["new"]))})
                 continue
             f = fields.get(c["field"])
             before, after = show(app, f, c["old"], code, lookups), show(app, f, c["new"], code, lookups)

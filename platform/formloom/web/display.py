@@ -31,13 +31,13 @@ class Shown:
         call per cell (`{{ shown }}` in a template)."""
         if self.empty:
             return '<span class="muted">—</span>'
-        if self.links:
-            return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
-                             for href, text in self.links)
         if self.files:
             thumbs = self.thumbs or ("",) * len(self.files)
             return "".join(_file_html(href, name, image, thumb)
                            for (href, name, image), thumb in zip(self.files, thumbs))
+        if self.links:
+            return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
+                             for href, text in self.links)
         return str(escape(self.text))
 
 

@@ -12,7 +12,7 @@ from typing import Iterable
 
 from flask import Blueprint, jsonify, redirect, render_template, request, url_for
 from flask_login import login_required
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..automation import mark_all_read, mark_read, notifications_for, unread_count
 from ..ids import parse_int
@@ -58,8 +58,12 @@ def latest_notifications(limit: int = 5) -> list[dict]:
 def unread_capped(conn, user_id: int, cap: int = BELL_CAP) -> int:
     """The unread count up to `cap` (the bell shows "99+"): a bounded index scan on every page,
     never a full count."""
-    return len(conn.execute(select(notifications.c.id).where(
-        notifications.c.user_id == user_id, notifications.c.read_at.is_(None)).limit(cap)).all())
+    return len(conn.execute(_UNREAD, {"user_id": user_id, "cap": cap}).all())
+
+
+#: Built once: the bell asks on every page.
+_UNREAD = (select(notifications.c.id).where(notifications.c.user_id == bindparam("user_id"),
+                                            notifications.c.read_at.is_(None)).limit(bindparam("cap")))
 
 
 # -- pieces ------------------------------------------------------------------------

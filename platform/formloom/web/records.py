@@ -28,12 +28,13 @@ from ..layout import arrange, shows
 from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, titles_for
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
+from ..workflow.history import stage_history_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, show
 from .list_rows import RowCells, select_label
 from .params import int_arg
-from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity,
+from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 from .activity import timeline_view
 from .files import form_with_uploads
@@ -41,6 +42,7 @@ from .pickers import picker_matches, prefill_references, record_id_arg
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
+RELATED_LIMIT = 20                 # rows of each related list on a record's page
 VERSION_FIELD = "_version"         # field keys never start with "_", so these never collide
 RECORD_FIELD = "_record"
 FILTER_ARGS = ("ff", "fo", "fv")   # the "add a filter" form; redirected to `field__op=value`
@@ -226,7 +228,7 @@ def list_view(app_key: str, entity_key: str):
     workflow = app.workflow_for(entity.key)
     rows, page = [], None
     show_owner = OWNER_COLUMN in _asked_columns()
-    with db().read() as conn:
+    with page_read() as conn:
         if query is not None:
             try:
                 page = list_records(conn, app, entity, actor, query, with_total=True)
@@ -273,13 +275,14 @@ class RelatedList:
     columns: list[FieldDef]
     rows: list[dict]
     new_url: str | None
+    complete: bool = False          # every related record is in `rows` (fewer than the list's limit)
 
 
 @bp.get("/apps/<app_key>/<entity_key>/<int:record_id>")
 def detail(app_key: str, entity_key: str, record_id: int):
     place = load_entity(app_key, entity_key)
     actor, app, entity = current_actor(), place.app, place.entity
-    with db().read() as conn:
+    with page_read() as conn:
         record = readable_record(place, record_id, conn)
         stage = stage_of(place, record)
         data = {**record.data, **special_vars(place, record)}
@@ -291,12 +294,18 @@ def detail(app_key: str, entity_key: str, record_id: int):
         code = lang()
         shown = arrange(entity, [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible],
                         "detail", key_of=lambda pair: pair[0].key)
-        activity = timeline_view(conn, app, entity, record)
         related = _related_lists(conn, place, record)
+        workflow = app.workflow_for(entity.key)
+        stage_rows = stage_history_rows(conn, record.id) if workflow is not None and workflow.stages else None
+        known = {("related", rel.entity.key, rel.via.key): [row["record"] for row in rel.rows]
+                 for rel in related if rel.complete}
+        if stage_rows is not None:
+            known["stages"] = stage_rows
+        activity = timeline_view(conn, app, entity, record, known)
         can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
     return render_template(
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
-        related=related, activity=activity, owner=lookups.names.get(record.owner_id),
+        related=related, activity=activity, owner=lookups.names.get(record.owner_id), stage_rows=stage_rows,
         can_update=can_update, local_time=lambda v: local_time(v, app))
 
 
@@ -323,7 +332,7 @@ def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
         rel_visible = policy.visible_fields(actor, app, rel_entity)
         if via.key not in {f.key for f in rel_visible}:
             continue
-        items = related_records(conn, app, actor, rel_entity, via, record.id)
+        items = related_records(conn, app, actor, rel_entity, via, record.id, limit=RELATED_LIMIT)
         columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]
         lookups = lookups_for(conn, app, columns, [r.data for r in items], actor=actor)
         code = lang()
@@ -334,7 +343,7 @@ def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
         if policy.can(actor, "create", app, rel_entity) and via.key in {
                 f.key for f in policy.writable_fields(actor, app, rel_entity)}:
             new_url = url_for("records.new", app_key=app.key, entity_key=rel_entity.key, **{via.key: record.id})
-        out.append(RelatedList(rel_entity, via, columns, rows, new_url))
+        out.append(RelatedList(rel_entity, via, columns, rows, new_url, complete=len(items) < RELATED_LIMIT))
     return out
 
 
@@ -371,6 +380,12 @@ def form_fields(actor, app, entity: EntityDef, stage: StageDef | None, mode: str
     readonly = tuple(f.key for f in visible if f.key not in writable)
     form_class = build_form_class(entity, lang(), only=[f.key for f in visible], readonly=readonly, timezone=timezone)
     return [f for f in visible if f.key in form_class.field_names], writable, form_class   # computed: not in forms
+
+
+def writable_keys(place: Place, record: Record | None) -> set[str]:
+    """The keys the actor may write on this form: what a post may bring (files included),
+    without building the form itself."""
+    return {f.key for f in policy.writable_fields(current_actor(), place.app, place.entity, stage_of(place, record))}
 
 
 def form_state(place: Place, record: Record | None, formdata=None, context=None) -> FormState:
@@ -457,7 +472,7 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     problems = list(problems)
     shown_keys = {f.key for f in state.visible}
     general = list(general or []) + [p.message for p in problems if p.field not in shown_keys]
-    with db().read() as conn:
+    with page_read() as conn:              # the top bar reads in the same transaction
         views = field_views(state, conn, problems)
     place = state.place
     groups = arrange(place.entity, views, "create" if state.record is None else "edit", key_of=lambda view: view.f.key)
@@ -482,7 +497,7 @@ def owner_view(place: Place, posted: str | None = None) -> dict:
     reach = policy.assign_scope(actor, place.app, place.entity)
     choices: list[tuple[int, str]] = []
     if reach != "none":
-        with db().read() as conn:
+        with page_read() as conn:
             choices = members_of(conn, place.app.key)
             if reach == "team":
                 team = reports_of(conn, actor.id) | {actor.id}
@@ -507,12 +522,15 @@ def new(app_key: str, entity_key: str):
     actor = current_actor()
     if request.method == "GET":
         return render_form(form_state(place, None), owner=owner_view(place))
-    state = form_state(place, None, request.form)
-    formdata, refused = form_with_uploads(place.entity, state.writable)
+    formdata, refused = form_with_uploads(place.entity, writable_keys(place, None))
     state = form_state(place, None, formdata)
-    owner = owner_view(place, request.form.get(OWNER_FIELD, str(actor.id)))
+    posted_owner = request.form.get(OWNER_FIELD, str(actor.id))
     if refused:
-        return render_form(state, 422, refused, general=[_("Some values need attention.")], owner=owner)
+        return render_form(state, 422, refused, general=[_("Some values need attention.")],
+                           owner=owner_view(place, posted_owner))
+    # the actor may always give a new record to themself: only another owner needs the list of choices
+    owner = ({"selected": actor.id, "error": None} if parse_int(posted_owner) == actor.id
+             else owner_view(place, posted_owner))
     try:
         with db().write() as conn:
             record = create_record(conn, place.app, place.entity, incoming_data(state), actor_id=actor.id,
@@ -521,7 +539,8 @@ def new(app_key: str, entity_key: str):
             if owner["error"]:
                 raise RecordInvalid([])
     except RecordInvalid as invalid:
-        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")], owner=owner)
+        return render_form(state, 422, invalid.problems, general=[_("Some values need attention.")],
+                           owner=owner_view(place, posted_owner))
     return redirect(url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=record.id), 303)
 
 
@@ -538,11 +557,10 @@ def edit(app_key: str, entity_key: str, record_id: int):
     follow = move_after_edit(place, request.args if request.method == "GET" else request.form)
     if request.method == "GET":
         return render_form(form_state(place, record), follow=follow)
-    state = form_state(place, record, request.form)
     expected = int_arg(VERSION_FIELD, low=0, source=request.form)
     if expected is None:
         abort(400)
-    formdata, refused = form_with_uploads(place.entity, state.writable)
+    formdata, refused = form_with_uploads(place.entity, writable_keys(place, record))
     state = form_state(place, record, formdata)
     if refused:
         return render_form(state, 422, refused, general=[_("Some values need attention.")], follow=follow)

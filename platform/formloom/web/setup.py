@@ -115,26 +115,29 @@ def _untrusted_host(error: SecurityError):
 
 
 def _memoize_template_gettext(app: Flask) -> None:
-    """Templates call `_()` per row (a column header repeated in each cell's data-label):
-    translate each message once per request and language instead of every time."""
+    """Templates call `_()` dozens of times a page (a column header repeated in each cell's
+    data-label, every label of the top bar): translate each message once per process and
+    language (the compiled catalogs never change while the app runs) instead of asking
+    Flask-Babel for the request's translations every time."""
     from flask import g, has_request_context
     from flask_babel import get_translations
+
+    translated: dict[tuple, str] = {}     # (language, territory, script, message) -> text; this app only
 
     def gettext(message: str) -> str:
         if not has_request_context():
             return get_translations().ugettext(message)
-        store = g._get_current_object()
-        locale = getattr(getattr(store, "_flask_babel", None), "babel_locale", None)
-        memo = getattr(store, "_formloom_gettext", None)
-        if memo is not None and locale is not None and memo[0] is locale:
-            found = memo[1].get(message)
-            if found is not None:
-                return found
+        locale = getattr(getattr(g._get_current_object(), "_flask_babel", None), "babel_locale", None)
+        key = None if locale is None else (locale.language, locale.territory, locale.script, message)
+        found = translated.get(key) if key is not None else None
+        if found is not None:
+            return found
         text = get_translations().ugettext(message)
-        locale = getattr(getattr(store, "_flask_babel", None), "babel_locale", None)
-        if memo is None or memo[0] is not locale:
-            memo = store._formloom_gettext = (locale, {})
-        memo[1][message] = text
+        locale = getattr(getattr(g._get_current_object(), "_flask_babel", None), "babel_locale", None)
+        if locale is not None and isinstance(message, str):
+            if len(translated) > 20_000:             # messages are the templates' literals; never grows far
+                translated.clear()
+            translated[(locale.language, locale.territory, locale.script, message)] = text
         return text
 
     # the same callables Flask-Babel installs, with gettext memoized

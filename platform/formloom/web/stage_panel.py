@@ -60,14 +60,16 @@ def _stage_label(workflow: WorkflowDef, key: str | None, retired: dict | None = 
     return label if isinstance(label, str) and label else key
 
 
-def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = False) -> dict | None:
-    """What the record page's path bar, history and Move-to control show (a template global)."""
+def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = False, rows=None) -> dict | None:
+    """What the record page's path bar, history and Move-to control show (a template global).
+    `rows`: the record's stage history when the page has read it already."""
     workflow = app.workflow_for(entity.key)
     if workflow is None or not workflow.stages:
         return None
     now = utcnow()
     with page_read() as conn:
-        rows = stage_history_rows(conn, record.id)
+        if rows is None:
+            rows = stage_history_rows(conn, record.id)
         gone = {k for r in rows for k in (r.from_stage, r.to_stage) if k and workflow.stage(k) is None}
         retired = retired_stage_labels(conn, app.key, workflow.key, gone)
     spent = time_in_stages(rows, now)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..auth.policy import can, is_app_admin
 from ..auth.users import load_actor, members_of, reports_of
@@ -149,11 +149,15 @@ def get_request(conn: Connection, request_id: int, *, for_update: bool = False) 
     return _request(row) if row is not None else None
 
 
+#: Built once: every move asks (building a statement costs more than running it).
+_PENDING_OF = (select(approval_requests).where(approval_requests.c.record_id == bindparam("record_id"),
+                                               approval_requests.c.status == PENDING)
+               .order_by(approval_requests.c.id.desc()).limit(1))
+
+
 def pending_request(conn: Connection, record_id: int) -> ApprovalRequest | None:
     """The request the record is waiting on, if any (at most one at a time)."""
-    row = conn.execute(select(approval_requests).where(approval_requests.c.record_id == record_id,
-                                                       approval_requests.c.status == PENDING)
-                       .order_by(approval_requests.c.id.desc()).limit(1)).first()
+    row = conn.execute(_PENDING_OF, {"record_id": record_id}).first()
     return _request(row) if row is not None else None
 
 
@@ -176,14 +180,20 @@ def decisions_of(conn: Connection, request_ids: Iterable[int]) -> list[dict]:
             for r in rows]
 
 
+#: Built once: the top bar of every page asks (building a statement costs more than running it).
+_PENDING_ALL = select(approval_requests).where(approval_requests.c.status == PENDING).order_by(approval_requests.c.id)
+_PENDING_IN_APPS = _PENDING_ALL.where(approval_requests.c.app_key.in_(bindparam("app_keys", expanding=True)))
+
+
 def waiting_on(conn: Connection, actor: Any, app_keys: Iterable[str] | None = None) -> list[ApprovalRequest]:
     """Pending requests whose current step waits on `actor` (and, for app admins, those
     whose step has nobody left to wait on), oldest first."""
-    query = select(approval_requests).where(approval_requests.c.status == PENDING)
-    if app_keys is not None:
-        query = query.where(approval_requests.c.app_key.in_(list(app_keys)))
+    if app_keys is None:
+        rows = conn.execute(_PENDING_ALL)
+    else:
+        rows = conn.execute(_PENDING_IN_APPS, {"app_keys": list(app_keys)})
     found = []
-    for row in conn.execute(query.order_by(approval_requests.c.id)):
+    for row in rows:
         req = _request(row)
         if actor.id in req.waiting_on or (not req.waiting_on and actor.is_superuser):
             found.append(req)

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 
 from ..auth.policy import can, is_app_admin, writable_fields
 from ..auth.users import reports_of
@@ -148,13 +148,20 @@ def _override_reason(app: AppDef, actor: Any, override_reason: str | None, lang:
     return reason[:2000]
 
 
+#: Statements of every move, built once (building a statement costs more than running it); the
+#: values come with each execution.
+_MOVE = update(records).where(records.c.id == bindparam("record_id"),
+                              records.c.version == bindparam("expected_version"))
+_HISTORY_ROW = insert(stage_history)
+_AUDIT_ROW = insert(audit)
+
+
 def _write_move(conn: Connection, app: AppDef, entity: EntityDef, record: Record, target: StageDef, actor: Any,
                 reason: str | None, now: datetime, lang: str) -> Record:
     new_version = record.version + 1
-    result = conn.execute(update(records)
-                          .where(records.c.id == record.id, records.c.version == record.version)
-                          .values(stage=target.key, stage_entered_at=now, version=new_version,
-                                  updated_at=now, updated_by=actor.id))
+    result = conn.execute(_MOVE, {"record_id": record.id, "expected_version": record.version, "stage": target.key,
+                                  "stage_entered_at": now, "version": new_version, "updated_at": now,
+                                  "updated_by": actor.id})
     if result.rowcount != 1:
         raise stale(get_record(conn, app, entity, record.id), lang)
     write_move_trail(conn, app, entity, record, target.key, actor.id, now, new_version, reason)
@@ -170,12 +177,11 @@ def write_move_trail(conn: Connection, app: AppDef, entity: EntityDef, record: R
     seconds = None
     if record.stage_entered_at is not None:
         seconds = max(0, int((now - record.stage_entered_at).total_seconds()))
-    conn.execute(insert(stage_history).values(
-        record_id=record.id, from_stage=record.stage, to_stage=to_stage, user_id=actor_id, at=now,
-        seconds_in_previous=seconds, override_reason=reason))
-    conn.execute(insert(audit).values(
-        record_id=record.id, app_key=app.key, entity_key=entity.key, action="stage",
-        changes={"$stage": [record.stage, to_stage]}, user_id=actor_id, at=now, record_version=new_version))
+    conn.execute(_HISTORY_ROW, dict(record_id=record.id, from_stage=record.stage, to_stage=to_stage, user_id=actor_id,
+                                    at=now, seconds_in_previous=seconds, override_reason=reason))
+    conn.execute(_AUDIT_ROW, dict(record_id=record.id, app_key=app.key, entity_key=entity.key, action="stage",
+                                  changes={"$stage": [record.stage, to_stage]}, user_id=actor_id, at=now,
+                                  record_version=new_version))
     payload = {"from": record.stage, "to": to_stage, "actor": actor_id}
     if reason is not None:
         payload["override_reason"] = reason
