@@ -155,7 +155,8 @@ def copy_instance(source_url: str, target_url: str, *, batch_size: int = BATCH_S
         if postgres:
             _reset_sequences(target)
         checks = verify(source, target)
-        if not postgres:        # search entries take ids by entity on SQLite (store/search_index.py)
+        if not postgres and source.is_postgres:     # SQLite lays search entries' ids out its own way
+            # (store/search_index.py); from SQLite they arrive in that layout already
             from .search_index import rebuild_all
             with target.write() as conn:
                 rebuild_all(conn)
