@@ -241,7 +241,7 @@ class NewRecord:
 def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequence[NewRecord], *,
                    actor_id: int | None, lang: str = "en", writable: Collection[str] | None = None,
                    version_id: int | None = None, now: datetime | None = None,
-                   reader: Reader | None = None) -> list[Record | RecordInvalid]:
+                   reader: Reader | None = None, check_hidden: bool = False) -> list[Record | RecordInvalid]:
     """Create many records in the caller's transaction, each exactly as `create_record` would
     (same cleaning, formulas, references through the policy, `match`, uniqueness, auto
     numbers, audit row, stage history, record_created event), but with the writes batched:
@@ -266,7 +266,8 @@ def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequ
         owner_id = item.owner_id if item.owner_id is not None else actor_id
         problems = _refuse_unwritable(entity, item.incoming, writable, lang)
         data, clean_problems = clean_record_data(entity, item.incoming, ctx, existing=None, stage_required=required,
-                                                 extra_vars=_special_vars(stage, app, entity, owner_id))
+                                                 extra_vars=_special_vars(stage, app, entity, owner_id),
+                                                 check_hidden=check_hidden)
         problems += clean_problems
         problems += match_problems(conn, app, entity, data, None, lang, known=known)
         if problems:
@@ -287,7 +288,8 @@ def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequ
                 with conn.begin_nested():
                     results[index] = create_record(
                         conn, app, entity, item.incoming, actor_id=actor_id, lang=lang, owner_id=item.owner_id,
-                        writable=writable, version_id=version_id, now=now, reader=reader, via=item.via)
+                        writable=writable, version_id=version_id, now=now, reader=reader, via=item.via,
+                        check_hidden=check_hidden)
             except RecordInvalid as invalid:
                 results[index] = invalid
         return results      # type: ignore[return-value]
@@ -530,8 +532,12 @@ def audit_rows(conn: Connection, record_id: int) -> list[dict]:
     return [dict(r._mapping) | {"at": _aware(r.at)} for r in rows]
 
 
-def _unique_token(value: Any) -> str:
+def unique_token(value: Any) -> str:
+    """How a unique value is compared and reserved: trimmed, case-folded, at most 500 characters."""
     return str(value).strip().casefold()[:500]
+
+
+_unique_token = unique_token
 
 
 def _claim_unique_values(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,
