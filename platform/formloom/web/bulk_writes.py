@@ -38,7 +38,8 @@ MODES = ("all_or_nothing", "per_item")
 
 
 class TooManyItems(FormloomError):
-    """More items than one request may carry."""
+    """More items than one request may carry (422, with the problem under "errors" like every
+    422 of the API)."""
 
     status = 422
     code = "too_many_items"
@@ -117,7 +118,10 @@ def _result(index: int, outcome: Outcome) -> dict:
 
 
 def post(app: AppDef, version_id: int, entity: EntityDef, body: dict):
-    _checked_body(app, entity, body)
+    try:
+        _checked_body(app, entity, body)
+    except TooManyItems as error:
+        return records_api.missing_reason(error, "/items")
     mode = body.get("mode", "all_or_nothing")
     writer = BulkWriter(app, version_id, entity, records_api.actor(), lang(), upsert_by=body.get("upsert_by"),
                         check_hidden=True, key_check=_key_check(app, entity))
