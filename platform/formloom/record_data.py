@@ -60,7 +60,7 @@ def compute_formulas(entity: EntityDef, values: Mapping[str, Any], extra_vars: M
     parsed, order = _formula_plan(tuple((f.key, f.formula or "") for f in entity.fields if f.type == "formula"))
     if order is None:             # a cycle: refused when the definition was validated; compute none
         return {key: None for key in parsed}
-    today = _today(extra_vars)
+    today = _today(extra_vars) or date.today()        # once for every formula of the record
     scope = dict(values)
     for key in order:
         formula = parsed[key]
