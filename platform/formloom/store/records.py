@@ -356,7 +356,7 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
               if f.unique and data.get(f.key) not in (None, "", [])]
     if claims:
         conn.execute(insert(unique_values), claims)
-    changes = [{k: [None, v] for k, v in data.items() if v not in (None, "", [])} for _item, data, _owner in rows]
+    changes = [{k: [None, v] for k, v in data.items() if not _blank(v)} for _item, data, _owner in rows]
     conn.execute(insert(audit), [dict(record_id=record_id, app_key=app.key, entity_key=entity.key, action="create",
                                       changes=change, user_id=actor_id, at=now, record_version=1,
                                       via=item.via[:200] if item.via else None)
@@ -374,6 +374,12 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
                    created_by=actor_id, updated_by=actor_id, created_at=now, updated_at=now, version=1,
                    definition_version_id=version_id)
             for record_id, v in zip(ids, values)]
+
+
+def _blank(value: Any) -> bool:
+    """`value in (None, "", [])`, without comparing every money text and number with "" and []."""
+    return value is None or ((type(value) is str or type(value) is list) and not value) or (
+        type(value) not in (str, list, int, float, bool, dict) and value in ("", []))
 
 
 def _insert_records(conn: Connection, values: list[dict]) -> list[int]:
