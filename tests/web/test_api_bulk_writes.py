@@ -255,3 +255,21 @@ def test_the_document_publishes_the_bulk_write_body(app, api):
     assert write["properties"]["upsert_by"]["enum"] == ["sku"]
     assert "cost" not in write["properties"]["items"]["items"]["properties"]["data"]["properties"]
     assert "forbidden" in post["responses"]["422"]["x-business-rules"]
+
+
+def test_a_reference_id_no_database_could_hold_is_a_problem_not_a_server_error(app, database_url, tmp_path):
+    """Found by schemathesis: the batch's reference prefetch once sent 2**70 to SQLite."""
+    shop = dict(SHOP)
+    shop["entities"] = [dict(SHOP["entities"][0], fields=SHOP["entities"][0]["fields"] + [
+        {"key": "alt", "type": "reference", "entity": "part", "label": "Alternative"}])]
+    flask_app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
+                            "INSTANCE": str(tmp_path / "instance2"), "WTF_CSRF_ENABLED": True})
+    db = flask_app.extensions["formloom.db"]
+    install_documents(db, shop, {})
+    with db.write() as conn:
+        uid = create_user(conn, "a2@example.com", PASSWORD, name="A", roles=[("shop", "admin")])
+        token = create_token(conn, uid, "t")[1]
+    response = Api(flask_app.test_client(), token).post(URL, json={"items": items({"name": "x", "alt": 2**70})})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["path"] == "/items/0/data/alt"
+    db.dispose()

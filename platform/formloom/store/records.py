@@ -28,6 +28,7 @@ from .tables import (approval_requests, audit, events, memberships, records, seq
                      users)
 
 TITLE_MAX = 500
+MAX_RECORD_ID = 2**53          # no record has a larger id (nor could a database column hold any id)
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,8 @@ def prefetch_references(conn: Connection, app: AppDef, entity: EntityDef,
         for values in incoming:
             value = values.get(f.key)
             for ident in (value if isinstance(value, list) else [value]):
-                if isinstance(ident, int) and not isinstance(ident, bool):
-                    wanted.setdefault(f.entity, set()).add(ident)
+                if isinstance(ident, int) and not isinstance(ident, bool) and 0 < ident <= MAX_RECORD_ID:
+                    wanted.setdefault(f.entity, set()).add(ident)       # others: the field's clean refuses them
     known: dict[tuple[str, int], Any] = {}
     for entity_key, ids in wanted.items():
         ordered = sorted(ids)
