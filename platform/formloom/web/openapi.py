@@ -22,7 +22,7 @@ from ..definitions.model import AppDef, EntityDef
 from ..fields import field_type
 from ..record_schema import record_json_schema
 from .api import IF_MATCH, MAX_REASON
-from .api_params import list_parameters
+from .api_params import NO_NUL, list_parameters
 from .helpers import catalog
 
 ERROR = {
@@ -149,7 +149,7 @@ def _pool_paths(actor, app: AppDef, entity, base: str, op_id: str, label: str, r
             "operationId": f"pool_{op_id}", "tags": [app.key],
             "summary": f"{label} records with no owner, which you may claim; newest change first",
             "parameters": [
-                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200, "pattern": NO_NUL}},
                 {"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
                 {"name": "offset", "in": "query", "required": False,
