@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 from datetime import date, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Collection, Iterator, Mapping
 
 from json_logic.apply import apply
@@ -141,14 +142,37 @@ def _is_field_name(args: Any) -> bool:
     return not args or isinstance(args[0], str) or args[0] is None
 
 
+#: id -> (rule, its first structure problem or None, the rule thawed), for frozen rules (the
+#: model's): they cannot change, so a rule evaluated for every record of a batch is checked
+#: and thawed once (JSON Logic's `apply` does not modify the rule it is given). The rule is
+#: kept with its entry so its id cannot be reused while the entry lives.
+_CHECKED: dict[int, tuple[Any, str | None, Any]] = {}
+_CHECKED_MAX = 4096
+
+
+def _checked(logic: Any) -> tuple[str | None, Any]:
+    frozen = isinstance(logic, (MappingProxyType, tuple))
+    if frozen:
+        hit = _CHECKED.get(id(logic))
+        if hit is not None and hit[0] is logic:
+            return hit[1], hit[2]
+    problem = next(_structure_problems(logic), None)
+    thawed = thaw(logic) if problem is None else None
+    if frozen:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[id(logic)] = (logic, problem, thawed)
+    return problem, thawed
+
+
 def evaluate(logic: Any, data: Mapping, *, plain: bool = False) -> Any:
     """The rule's value for `data`; raises ConditionError instead of anything else.
     `plain=True`: `data` already went through `plain_data` (one conversion for many rules)."""
-    problems = list(_structure_problems(logic))
-    if problems:
-        raise ConditionError(f"This condition {problems[0]}")
+    problem, rule = _checked(logic)
+    if problem is not None:
+        raise ConditionError(f"This condition {problem}")
     try:
-        return apply(thaw(logic), data if plain else _plain(data), OPERATIONS)
+        return apply(rule, data if plain else _plain(data), OPERATIONS)
     except Exception as exc:  # the library raises TypeError, ZeroDivisionError, ReferenceError...
         raise ConditionError(f"This condition could not be evaluated: {exc or type(exc).__name__}") from exc
 

@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property, lru_cache
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 MAX_SOURCE_LENGTH = 2000
@@ -54,12 +55,17 @@ class Formula:
     variables: frozenset[str]
     tree: ast.expr = field(repr=False, compare=False)
 
+    @cached_property
+    def _compiled(self) -> Callable[["_Scope"], Any]:
+        """The tree as nested closures, built once: a formula runs for every record written."""
+        return _compile(self.tree)
+
     def evaluate(self, values: Mapping[str, Any], today: date | None = None) -> Value:
         """The formula's value over a record's values; None when it cannot be computed."""
         scope = _Scope(values, today or date.today())
         try:
             with decimal.localcontext(_CONTEXT):
-                return _result(scope.eval(self.tree))
+                return _result(self._compiled(scope))
         except (_Undefined, ArithmeticError, ValueError, TypeError):
             return None
 
@@ -177,6 +183,7 @@ def _check_constant(node: ast.Constant, names: set[str]) -> None:
         raise FormulaError(f"uses the value {_short(node)}, which formulas do not allow")
 
 
+@lru_cache(maxsize=4096, typed=True)      # typed: 1 and 1.0 are different literals
 def _decimal_of_literal(value: int | float) -> Decimal:
     return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
 
@@ -268,12 +275,21 @@ def _is_empty(value: Any) -> bool:
     return value is None or value == "" or (isinstance(value, (list, tuple)) and not value)
 
 
+_NEG_MAGNITUDE = -MAX_MAGNITUDE
+
+
 def _in_range(number: Decimal) -> bool:
-    return number.is_finite() and abs(number) <= MAX_MAGNITUDE
+    return number.is_finite() and _NEG_MAGNITUDE <= number <= MAX_MAGNITUDE
 
 
 def _number(value: Any) -> Decimal:
     """A value as a Decimal for arithmetic; empty is 0, text that is not a number cannot compute."""
+    kind = type(value)
+    if kind is Decimal or kind is int:      # most operands: no emptiness or text checks to make
+        number = value if kind is Decimal else Decimal(value)
+        if not _in_range(number):
+            raise _Undefined
+        return number
     if _is_empty(value):
         return Decimal(0)
     number = _number_or_none(value)
@@ -283,6 +299,10 @@ def _number(value: Any) -> Decimal:
 
 
 def _number_or_none(value: Any) -> Decimal | None:
+    if type(value) is Decimal:          # the common case (formulas over formulas, literals): no conversion
+        if not _in_range(value):
+            raise _Undefined
+        return value
     if isinstance(value, bool):
         return Decimal(int(value))
     if isinstance(value, (int, Decimal)):
@@ -327,13 +347,15 @@ def _truth(value: Any) -> bool:
     return True
 
 
+_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+          "%": operator.mod, "**": operator.pow}
+
+
 def _arith(symbol: str, left: Any, right: Any) -> Decimal:
     a, b = _number(left), _number(right)
     if symbol in "/%" and b == 0:
         raise _Undefined
-    result = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-              "%": operator.mod, "**": operator.pow}[symbol](a, b)
-    return _checked(result)
+    return _checked(_ARITH[symbol](a, b))
 
 
 def _compare(op: Callable[[Any, Any], bool], left: Any, right: Any) -> bool:
@@ -392,24 +414,23 @@ class _Scope:
         self.today = today
 
     def eval(self, node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant):
-            value = node.value
-            return _decimal_of_literal(value) if type(value) in (int, float) else value
-        if isinstance(node, ast.Name):
-            return self.values.get(node.id)
-        if isinstance(node, ast.BinOp):
-            return _arith(_BIN_OPS[type(node.op)], self.eval(node.left), self.eval(node.right))
-        if isinstance(node, ast.UnaryOp):
-            return self.unary(node)
-        if isinstance(node, ast.BoolOp):
-            return self.boolean(node)
-        if isinstance(node, ast.Compare):
-            return self.compare(node)
-        if isinstance(node, ast.IfExp):
-            return self.eval(node.body) if _truth(self.eval(node.test)) else self.eval(node.orelse)
-        if isinstance(node, ast.Call):
-            return self.call(node)
-        raise _Undefined  # unreachable after parse()
+        step = _EVAL.get(type(node))           # one look-up per node, not a chain of isinstance
+        if step is None:
+            raise _Undefined  # unreachable after parse()
+        return step(self, node)
+
+    def constant(self, node: ast.Constant) -> Any:
+        value = node.value
+        return _decimal_of_literal(value) if type(value) in (int, float) else value
+
+    def name(self, node: ast.Name) -> Any:
+        return self.values.get(node.id)
+
+    def binop(self, node: ast.BinOp) -> Any:
+        return _arith(_BIN_OPS[type(node.op)], self.eval(node.left), self.eval(node.right))
+
+    def ifexp(self, node: ast.IfExp) -> Any:
+        return self.eval(node.body) if _truth(self.eval(node.test)) else self.eval(node.orelse)
 
     def unary(self, node: ast.UnaryOp) -> Any:
         value = self.eval(node.operand)
@@ -454,6 +475,46 @@ class _Scope:
         except (_Undefined, ArithmeticError):
             value = None
         return self.eval(args[1]) if _is_empty(value) else value
+
+
+def _compile(node: ast.AST) -> Callable[[_Scope], Any]:
+    """A closure computing `node` exactly as `_Scope.eval` would (the same helpers, in the same
+    order); node kinds other than the arithmetic and comparison ones defer to `_Scope`."""
+    kind = type(node)
+    if kind is ast.Constant:
+        value = node.value
+        if type(value) in (int, float):
+            value = _decimal_of_literal(value)
+        return lambda scope: value
+    if kind is ast.Name:
+        key = node.id
+        return lambda scope: scope.values.get(key)
+    if kind is ast.BinOp:
+        symbol, left, right = _BIN_OPS[type(node.op)], _compile(node.left), _compile(node.right)
+        return lambda scope: _arith(symbol, left(scope), right(scope))
+    if kind is ast.IfExp:
+        test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+        return lambda scope: body(scope) if _truth(test(scope)) else orelse(scope)
+    if kind is ast.Compare:
+        first = _compile(node.left)
+        steps = [(_COMPARE_OPS[type(op)], _compile(right)) for op, right in zip(node.ops, node.comparators)]
+
+        def compare(scope: _Scope) -> bool:
+            left = first(scope)
+            for op, right_of in steps:
+                right = right_of(scope)
+                if not _compare(op, left, right):
+                    return False
+                left = right
+            return True
+        return compare
+    return lambda scope: scope.eval(node)
+
+
+_EVAL: Mapping[type, Callable[[_Scope, Any], Any]] = {
+    ast.Constant: _Scope.constant, ast.Name: _Scope.name, ast.BinOp: _Scope.binop, ast.UnaryOp: _Scope.unary,
+    ast.BoolOp: _Scope.boolean, ast.Compare: _Scope.compare, ast.IfExp: _Scope.ifexp, ast.Call: _Scope.call,
+}
 
 
 def _fn_round(scope: _Scope, value: Any, places: Any = 0) -> Decimal:

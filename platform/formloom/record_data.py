@@ -60,7 +60,7 @@ def compute_formulas(entity: EntityDef, values: Mapping[str, Any], extra_vars: M
     parsed, order = _formula_plan(tuple((f.key, f.formula or "") for f in entity.fields if f.type == "formula"))
     if order is None:             # a cycle: refused when the definition was validated; compute none
         return {key: None for key in parsed}
-    today = _today(extra_vars)
+    today = _today(extra_vars) or date.today()        # once for every formula of the record
     scope = dict(values)
     for key in order:
         formula = parsed[key]
@@ -120,13 +120,12 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
     pending: dict[str, list[FieldProblem]] = {}
     for f in writable:
         ftype = FIELD_TYPES[f.type]
-        fallback = stored.get(f.key, ftype.empty_value(f))
         if f.key in incoming:
             raw = incoming[f.key]
         elif creating and f.default is not None:
             raw = ftype.default_value(f)
         else:
-            tentative[f.key] = fallback
+            tentative[f.key] = stored.get(f.key, ftype.empty_value(f))
             continue
         if ftype.is_empty(raw):
             tentative[f.key] = ftype.empty_value(f)
@@ -135,13 +134,13 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
             tentative[f.key] = ftype.clean(f, raw, ctx)
         except FieldValueError as error:
             pending[f.key] = [problem(f.key, e.code, e.message, e.path_suffix) for e in error.all()]
-            tentative[f.key] = fallback
+            tentative[f.key] = stored.get(f.key, ftype.empty_value(f))
             continue
-        if newly := _newly_retired(f, tentative[f.key], stored.get(f.key)):
+        if f.retired_values and (newly := _newly_retired(f, tentative[f.key], stored.get(f.key))):
             pending[f.key] = [problem(f.key, "retired_option", translate(
                 lang, "%(option)s is retired: records that have it keep it, but it cannot be chosen anymore.",
                 option=", ".join(f.option(v).label.get(lang) for v in newly)))]
-            tentative[f.key] = fallback
+            tentative[f.key] = stored.get(f.key, ftype.empty_value(f))
 
     # maintained values (rollups) are the store's: kept as stored, and formulas may read them
     held = {f.key: stored.get(f.key, FIELD_TYPES[f.type].initial_value(f)) if not creating
@@ -165,7 +164,8 @@ def clean_record_data(entity: EntityDef, incoming: Mapping[str, Any], ctx: Clean
         data[f.key] = tentative[f.key]
         if f.key in pending:
             problems.extend(pending[f.key])
-        elif ftype.is_empty(data[f.key]) and _required(f, plain, stage_required):
+        elif (f.required or f.required_if is not None or f.key in stage_required) and \
+                ftype.is_empty(data[f.key]) and _required(f, plain, stage_required):
             problems.append(problem(f.key, "required", translate(lang, "This field is required.")))
 
     # 5. computed fields (step 3's, when no hidden field changed a value they could read)

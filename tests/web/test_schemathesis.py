@@ -69,7 +69,11 @@ def _contract_server(database_url, tmp_path, template: Path, app_key: str, seed_
 
     flask_app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "test-secret",
                             "INSTANCE": str(tmp_path / "instance"), "WTF_CSRF_ENABLED": True,
-                            "MAX_CONTENT_LENGTH": 64_000})
+                            "MAX_CONTENT_LENGTH": 64_000,
+                            # the bulk write's maxItems: its boundary (limit + 1 items) is probed, and a
+                            # thousand records per request would outlast the client's 10 s timeout on a
+                            # loaded machine; the limit's own behaviour is tested in test_api_bulk_writes
+                            "BULK_MAX_ITEMS": 20})
     db = flask_app.extensions["formloom.db"]
     install_path(db, template)
     app = flask_app.extensions["formloom.catalog"].app(app_key)

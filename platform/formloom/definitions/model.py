@@ -115,16 +115,16 @@ class FieldDef:
     def option(self, value: str) -> OptionDef | None:
         return next((o for o in self.options if o.value == value), None)
 
-    @property
+    @cached_property
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
 
-    @property
+    @cached_property
     def offered_options(self) -> tuple[OptionDef, ...]:
         """The options a new value may take: all but the retired ones."""
         return tuple(o for o in self.options if not o.retired)
 
-    @property
+    @cached_property
     def retired_values(self) -> frozenset[str]:
         return frozenset(o.value for o in self.options if o.retired)
 
@@ -135,7 +135,7 @@ class FieldDef:
             return self
         return replace(self, options=tuple(replace(o, retired=False) for o in self.options))
 
-    @property
+    @cached_property
     def is_computed(self) -> bool:
         ftype = _field_types().get(self.type)      # the type says
         return ftype is not None and ftype.computed

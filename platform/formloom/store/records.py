@@ -30,6 +30,7 @@ from .tables import (approval_requests, audit, events, memberships, records, seq
                      users)
 
 TITLE_MAX = 500
+MAX_RECORD_ID = 2**53          # no record has a larger id (nor could a database column hold any id)
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ def prefetch_references(conn: Connection, app: AppDef, entity: EntityDef,
         for values in incoming:
             value = values.get(f.key)
             for ident in (value if isinstance(value, list) else [value]):
-                if isinstance(ident, int) and not isinstance(ident, bool):
-                    wanted.setdefault(f.entity, set()).add(ident)
+                if isinstance(ident, int) and not isinstance(ident, bool) and 0 < ident <= MAX_RECORD_ID:
+                    wanted.setdefault(f.entity, set()).add(ident)       # others: the field's clean refuses them
     known: dict[tuple[str, int], Any] = {}
     for entity_key, ids in wanted.items():
         ordered = sorted(ids)
@@ -260,7 +261,7 @@ class NewRecord:
 def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequence[NewRecord], *,
                    actor_id: int | None, lang: str = "en", writable: Collection[str] | None = None,
                    version_id: int | None = None, now: datetime | None = None,
-                   reader: Reader | None = None) -> list[Record | RecordInvalid]:
+                   reader: Reader | None = None, check_hidden: bool = False) -> list[Record | RecordInvalid]:
     """Create many records in the caller's transaction, each exactly as `create_record` would
     (same cleaning, formulas, references through the policy, `match`, uniqueness, auto
     numbers, audit row, stage history, record_created event), but with the writes batched:
@@ -285,7 +286,8 @@ def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequ
         owner_id = item.owner_id if item.owner_id is not None else actor_id
         problems = _refuse_unwritable(entity, item.incoming, writable, lang)
         data, clean_problems = clean_record_data(entity, item.incoming, ctx, existing=None, stage_required=required,
-                                                 extra_vars=_special_vars(stage, app, entity, owner_id))
+                                                 extra_vars=_special_vars(stage, app, entity, owner_id),
+                                                 check_hidden=check_hidden)
         problems += clean_problems
         problems += match_problems(conn, app, entity, data, None, lang, known=known)
         if problems:
@@ -306,7 +308,8 @@ def create_records(conn: Connection, app: AppDef, entity: EntityDef, items: Sequ
                 with conn.begin_nested():
                     results[index] = create_record(
                         conn, app, entity, item.incoming, actor_id=actor_id, lang=lang, owner_id=item.owner_id,
-                        writable=writable, version_id=version_id, now=now, reader=reader, via=item.via)
+                        writable=writable, version_id=version_id, now=now, reader=reader, via=item.via,
+                        check_hidden=check_hidden)
             except RecordInvalid as invalid:
                 results[index] = invalid
         return results      # type: ignore[return-value]
@@ -376,7 +379,7 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
     if claims:
         conn.execute(insert(unique_values), claims)
     search_index.index_new(conn, app.key, entity, [(record_id, v["data"], v["title"]) for record_id, v in zip(ids, values)])
-    changes = [{k: [None, v] for k, v in data.items() if v not in (None, "", [])} for _item, data, _owner in rows]
+    changes = [{k: [None, v] for k, v in data.items() if not _blank(v)} for _item, data, _owner in rows]
     conn.execute(insert(audit), [dict(record_id=record_id, app_key=app.key, entity_key=entity.key, action="create",
                                       changes=change, user_id=actor_id, at=now, record_version=1,
                                       via=item.via[:200] if item.via else None)
@@ -395,6 +398,12 @@ def _insert_batch(conn: Connection, app: AppDef, entity: EntityDef, rows: list[t
                    created_by=actor_id, updated_by=actor_id, created_at=now, updated_at=now, version=1,
                    definition_version_id=version_id)
             for record_id, v in zip(ids, values)]
+
+
+def _blank(value: Any) -> bool:
+    """`value in (None, "", [])`, without comparing every money text and number with "" and []."""
+    return value is None or ((type(value) is str or type(value) is list) and not value) or (
+        type(value) not in (str, list, int, float, bool, dict) and value in ("", []))
 
 
 def _insert_records(conn: Connection, values: list[dict]) -> list[int]:
@@ -574,8 +583,12 @@ def audit_rows(conn: Connection, record_id: int) -> list[dict]:
     return [dict(r._mapping) | {"at": _aware(r.at)} for r in rows]
 
 
-def _unique_token(value: Any) -> str:
+def unique_token(value: Any) -> str:
+    """How a unique value is compared and reserved: trimmed, case-folded, at most 500 characters."""
     return str(value).strip().casefold()[:500]
+
+
+_unique_token = unique_token
 
 
 def _claim_unique_values(conn: Connection, app: AppDef, entity: EntityDef, record_id: int,

@@ -34,6 +34,8 @@ FALSE_WORDS = {"否", "不", "no", "n", "false", "f", "0", "off", "unchecked"}
 CURRENCY_MARKS = re.compile(r"(?i)^(?:[A-Z]{3}|RMB)\s*|\s*(?:[A-Z]{3}|RMB|元|圆)$|[¥￥$€£]")
 EXCEL_EPOCH = datetime(1899, 12, 30)
 DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d", "%d.%m.%Y")
+#: a day as the first three DATE_FORMATS write it (year first, one separator, no time)
+PLAIN_DAY = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
 TIME_FORMATS = ("%H:%M:%S", "%H:%M", "%H时%M分%S秒", "%H时%M分", "%H点%M分", "%H:%M:%S.%f")
 SHOWN_CANDIDATES = 5
 
@@ -166,6 +168,11 @@ class Converter:
             return moment, len(text) > 10
         except ValueError:
             pass
+        if plain := PLAIN_DAY.fullmatch(text):      # 2026/11/23: what strptime's loop would find, at once
+            try:
+                return datetime(int(plain[1]), int(plain[3]), int(plain[4])), False
+            except ValueError:
+                pass
         parts = re.split(r"\s+|T", text, maxsplit=1)
         day, clock = parts[0], (parts[1].strip() if len(parts) > 1 else "")
         for fmt in DATE_FORMATS:

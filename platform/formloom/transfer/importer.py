@@ -31,15 +31,14 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import Connection, func, select, update
 
 from ..auth import policy
-from ..auth.users import Actor, reports_of
+from ..auth.users import Actor
 from ..definitions.model import AppDef, EntityDef
 from ..errors import FormloomError, RecordInvalid
 from ..i18n import translate
-from ..store.records import NewRecord, create_record, create_records, get_record, update_record
+from ..bulk_write import BulkWriter, Refused, WriteItem
 from ..store.statistics import refresh_if_moved
-from ..store.tables import events, unique_values
+from ..store.tables import events
 from ..workflow.gates import GateBlocked
-from ..workflow.moves import move_to_stage
 from .convert import CellError, Converter, cell_text, is_blank
 from .files import Table
 from .mapping import OWNER, STAGE
@@ -132,6 +131,8 @@ class Importer:
         self.workflow = app.workflow_for(entity.key)
         self._converter: Converter | None = None
         self._check()
+        self.writer = BulkWriter(app, version_id, entity, actor, lang, upsert_by=options.upsert_by,
+                                 override_reason=options.override_reason)
 
     def _refuse(self, msgid: str, **params: Any):
         raise ImportRefused(translate(self.lang, msgid, **params))
@@ -317,8 +318,6 @@ class Importer:
         """The same outcome, row for row, as _row_by_row when every row is a create: rows that
         do not convert fail as there; the others are cleaned and written by create_records
         (chunks of 200, between which a cancel is noticed)."""
-        first = self.workflow.first_stage if self.workflow else None
-        writable = [f.key for f in policy.writable_fields(self.actor, self.app, self.entity, first)]
         rows = iter(rows)
         while True:
             chunk = []
@@ -329,7 +328,7 @@ class Importer:
             if not chunk:
                 return
             converted: list[tuple[Group, Any]] = []
-            items: list[NewRecord] = []
+            items: list[WriteItem] = []
             for group in chunk:
                 try:
                     incoming, _stage, owner, raw_of, origins = self._incoming(converter, group)
@@ -337,21 +336,19 @@ class Importer:
                     converted.append((group, failure))
                     continue
                 converted.append((group, (len(items), raw_of, origins)))
-                items.append(NewRecord(incoming, owner_id=owner, via=self._via(group)))
-            written = create_records(conn, self.app, self.entity, items, actor_id=self.actor.id, lang=self.lang,
-                                     writable=writable, version_id=self.version_id, reader=self.actor)
+                items.append(WriteItem(incoming, owner_id=owner, via=self._via(group)))
+            written = self.writer.write(conn, items)
             for group, outcome in converted:
                 result.done += group.size
                 if isinstance(outcome, _RowFailed):
                     self._failed(result, group, outcome)
                     continue
                 index, raw_of, origins = outcome
-                record = written[index]
-                if isinstance(record, RecordInvalid):
-                    self._failed(result, group, _RowFailed(
-                        self._problem_errors(group.number, record.problems, raw_of, origins)))
+                done = written[index]
+                if not done.ok:
+                    self._failed(result, group, _RowFailed(self._failure(group.number, done.error, raw_of, origins)))
                     continue
-                touched.append(record.id)
+                touched.append(done.record.id)
                 result.created += 1
             if self.cancelled():
                 result.cancelled = True
@@ -448,45 +445,28 @@ class Importer:
     def _row(self, conn: Connection, conv: Converter, group: Group) -> tuple[str, int]:
         number = group.number
         incoming, stage, owner, raw_of, origins = self._incoming(conv, group)
-        via = self._via(group)
-        existing = self._existing(conn, incoming, number, raw_of)
         try:
-            if existing is not None:
-                if not policy.can(self.actor, "update", self.app, self.entity, existing,
-                                  team_of=lambda uid: reports_of(conn, uid)):
-                    raise _RowFailed([RowError(number, self.column_of.get(self.options.upsert_by or "", ""),
-                                               cell_text(raw_of.get(self.options.upsert_by or ""))[:200],
-                                               translate(self.lang, "You may not change the record this row "
-                                                                    "matches."))])
-                stage_def = self.workflow.stage(existing.stage) if self.workflow and existing.stage else None
-                writable = [f.key for f in policy.writable_fields(self.actor, self.app, self.entity, stage_def)]
-                record = update_record(conn, self.app, self.entity, existing.id, incoming, actor_id=self.actor.id,
-                                       expected_version=None, lang=self.lang, writable=writable,
-                                       version_id=self.version_id, reader=self.actor, via=via)
-                outcome = "updated" if record.version != existing.version else "skipped"
-            else:
-                if not policy.can(self.actor, "create", self.app, self.entity):
-                    raise _RowFailed([RowError(number, "", "", translate(
-                        self.lang, "You may not create %(entity)s records.", entity=self.entity.label.get(self.lang)))])
-                first = self.workflow.first_stage if self.workflow else None
-                writable = [f.key for f in policy.writable_fields(self.actor, self.app, self.entity, first)]
-                record = create_record(conn, self.app, self.entity, incoming, actor_id=self.actor.id, lang=self.lang,
-                                       owner_id=owner, writable=writable, version_id=self.version_id,
-                                       reader=self.actor, via=via)
-                outcome = "created"
-            if stage is not None and stage != record.stage:
-                move_to_stage(conn, self.app, self.entity, record.id, stage, self.actor,
-                              override_reason=self.options.override_reason, lang=self.lang)
-                outcome = "updated" if outcome == "skipped" else outcome
-        except RecordInvalid as invalid:
-            raise _RowFailed(self._problem_errors(number, invalid.problems, raw_of, origins)) from None
-        except GateBlocked as blocked:
-            raise _RowFailed([self._cell_error(number, STAGE, raw_of.get(STAGE), f"{blocked.message} {f.message}")
-                              for f in blocked.failures] or
-                             [self._cell_error(number, STAGE, raw_of.get(STAGE), blocked.message)]) from None
-        except FormloomError as error:
-            raise _RowFailed([RowError(number, "", "", error.message)]) from None
-        return outcome, record.id
+            outcome = self.writer.write_one(conn, WriteItem(incoming, owner_id=owner, stage=stage,
+                                                            via=self._via(group)))
+        except Exception as error:          # noqa: BLE001 - _failure re-raises what it does not know
+            raise _RowFailed(self._failure(number, error, raw_of, origins)) from None
+        return ("skipped" if outcome.status == "unchanged" else outcome.status), outcome.record.id
+
+    def _failure(self, number: int, error: Exception, raw_of: dict, origins: dict) -> list[RowError]:
+        """What refused a row (bulk_write's Outcome.error), as errors located in the file."""
+        if isinstance(error, RecordInvalid):
+            return self._problem_errors(number, error.problems, raw_of, origins)
+        if isinstance(error, GateBlocked):
+            return ([self._cell_error(number, STAGE, raw_of.get(STAGE), f"{error.message} {f.message}")
+                     for f in error.failures] or [self._cell_error(number, STAGE, raw_of.get(STAGE), error.message)])
+        if isinstance(error, Refused) and error.field:
+            message = error.message
+            if error.code == "upsert_key_missing":
+                message = translate(self.lang, "This column is needed to find the record to update; it is empty.")
+            return [self._cell_error(number, error.field, raw_of.get(error.field), message)]
+        if isinstance(error, FormloomError):
+            return [RowError(number, "", "", error.message)]
+        raise error
 
     def _stage_key(self, text: str) -> str:
         folded = text.casefold()
@@ -497,25 +477,6 @@ class Importer:
         names = ", ".join(s.label.get(self.lang) or s.key for s in self.workflow.stages)
         raise CellError(translate(self.lang, "%(value)s is not a stage here. Choose one of: %(stages)s.",
                                   value=repr(text[:50]), stages=names))
-
-    def _existing(self, conn: Connection, incoming: dict, number: int, raw_of: dict):
-        key = self.options.upsert_by
-        if not key:
-            return None
-        value = incoming.get(key)
-        if value in (None, "", []):
-            raise _RowFailed([self._cell_error(number, key, raw_of.get(key), translate(
-                self.lang, "This column is needed to find the record to update; it is empty."))])
-        record_id = conn.execute(select(unique_values.c.record_id).where(
-            unique_values.c.app_key == self.app.key, unique_values.c.entity_key == self.entity.key,
-            unique_values.c.field_key == key, unique_values.c.value == str(value).strip().casefold()[:500])).scalar()
-        if record_id is None:
-            return None
-        record = get_record(conn, self.app, self.entity, record_id)
-        if not policy.can(self.actor, "read", self.app, self.entity, record, team_of=lambda uid: reports_of(conn, uid)):
-            raise _RowFailed([self._cell_error(number, key, raw_of.get(key), translate(
-                self.lang, "Another record already has this value."))])
-        return record
 
 
 def prepare(db, catalog, app_key: str, entity_key: str, path, filename: str, *, actor: Actor, lang: str = "en",

@@ -29,7 +29,7 @@ from ..record_schema import field_validator
 from ..store.query import parse_list_args, where_clauses
 from ..store.records import clean_context
 from ..store.tables import records
-from . import api as records_api
+from . import api as records_api, bulk_writes
 from .helpers import Place, current_actor, db, is_fragment_request, lang, load_entity, zone_for
 from .openapi import bulk_body_schema
 from .records import FieldView
@@ -309,9 +309,12 @@ def _report_json(report) -> dict:
 
 @records_api.bp.post("/<app_key>/<entity_key>/bulk")
 def api_bulk(app_key: str, entity_key: str):
-    """Apply one change to many records: 200 with the report, or 202 with a job to follow."""
-    app, _version_id, entity = records_api.place(app_key, entity_key)
-    body = records_api.json_body(API_KEYS)
+    """Apply one change to many records: 200 with the report, or 202 with a job to follow.
+    A body with `items` creates or upserts records instead (web/bulk_writes.py)."""
+    app, version_id, entity = records_api.place(app_key, entity_key)
+    body = records_api.json_body(tuple(dict.fromkeys(API_KEYS + bulk_writes.KEYS)))
+    if "items" in body:
+        return bulk_writes.post(app, version_id, entity, body)
     actor = records_api.actor()
     ids, op = _api_body(app, entity, body)
     if len(ids) > _config("BULK_JOB_THRESHOLD", JOB_THRESHOLD):

@@ -22,7 +22,7 @@ from ..definitions.model import AppDef, EntityDef
 from ..fields import field_type
 from ..record_schema import record_json_schema
 from .api import IF_MATCH, MAX_REASON
-from .api_params import list_parameters
+from .api_params import NO_NUL, list_parameters
 from .helpers import catalog
 
 ERROR = {
@@ -156,7 +156,7 @@ def _pool_paths(actor, app: AppDef, entity, base: str, op_id: str, label: str, r
             "operationId": f"pool_{op_id}", "tags": [app.key],
             "summary": f"{label} records with no owner, which you may claim; newest change first",
             "parameters": [
-                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200}},
+                {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 200, "pattern": NO_NUL}},
                 {"name": "limit", "in": "query", "required": False,
                  "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
                 {"name": "offset", "in": "query", "required": False,
@@ -529,14 +529,61 @@ def bulk_body_schema(actor: Actor, app: AppDef, entity: EntityDef, lang_code: st
 BULK_ACTION_KEYS = {"owner": ("owner",), "stage": ("stage",)}
 
 
+#: The most items one POST {base}/bulk with `items` may carry (config BULK_MAX_ITEMS).
+MAX_BULK_ITEMS = 1000
+BULK_WRITE_MODES = ("all_or_nothing", "per_item")
+#: Why an item the schema allows may still be refused (each problem's `code`).
+BULK_WRITE_RULES = {
+    **VALUE_RULES, **FILE_VALUE_RULE, **MATCH_RULE, "retired_option": RETIRED_RULE,
+    "required": "a field is required by a condition on other values, or by the stage of the record an upsert "
+                "matches",
+    "readonly": "an upsert matches a record in a stage where a field sent is read-only",
+    "unknown_field": "an upsert matches a record in a stage where a field sent is hidden",
+    "forbidden": "you may not create records of this entity, or not change the record an upsert key matches",
+    "upsert_key_missing": "an item leaves the `upsert_by` field empty",
+    "approval_pending": "an upsert matches a record awaiting approval",
+}
+
+
+def bulk_write_schema(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str,
+                      max_items: int = MAX_BULK_ITEMS) -> dict | None:
+    """The body of POST .../bulk that creates or upserts records, as the document publishes it
+    and web/bulk_writes.py enforces it (one schema); None when the actor may neither create
+    nor update records of `entity`."""
+    may_create = policy.can(actor, "create", app, entity)
+    visible = {f.key for f in policy.visible_fields(actor, app, entity)}
+    unique = sorted(f.key for f in entity.fields if f.unique and not f.archived and f.key in visible)
+    may_update = bool(unique) and policy.scope(actor, "update", app, entity) != "none"
+    if not (may_create or may_update):
+        return None
+    writable = {f.key for f in policy.writable_fields(actor, app, entity)}
+    data = _only(record_json_schema(entity, lang_code), writable)
+    properties: dict[str, Any] = {
+        "items": {"type": "array", "minItems": 1, "maxItems": max_items,
+                  "items": {"type": "object", "additionalProperties": False, "required": ["data"],
+                            "properties": {"data": data}}},
+        "mode": {"type": "string", "enum": list(BULK_WRITE_MODES), "default": "all_or_nothing",
+                 "description": "all_or_nothing: nothing is written unless every item passes (else 422 listing "
+                                "each item's problems); per_item: the items that pass are written"}}
+    if unique:
+        properties["upsert_by"] = {"type": "string", "enum": unique,
+                                   "description": "A unique field: an item whose value matches a record updates "
+                                                  "it (if you may), the others are created"}
+    return {"type": "object", "additionalProperties": False, "required": ["items"], "properties": properties}
+
+
 def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, base: str, op_id: str,
                 paths: dict) -> None:
     """POST {base}/bulk and GET {base}/bulk/{job} (web/bulk.py): one change to many records,
-    each through the same checks as a single edit; refusals are listed, not raised."""
-    body = bulk_body_schema(actor, app, entity, lang_code,
+    each through the same checks as a single edit; refusals are listed, not raised. The same
+    POST with `items` creates or upserts records (web/bulk_writes.py)."""
+    edit = bulk_body_schema(actor, app, entity, lang_code,
                             int(current_app.config.get("BULK_MAX_RECORDS", MAX_RECORDS)))
-    if body is None:
+    write = bulk_write_schema(actor, app, entity, lang_code,
+                              int(current_app.config.get("BULK_MAX_ITEMS", MAX_BULK_ITEMS)))
+    if edit is None and write is None:
         return
+    body = {"oneOf": [edit, write]} if edit is not None and write is not None else (edit or write)
     label = entity.label.get(lang_code)
     report = {"type": "object", "required": ["status", "total", "done", "succeeded", "failed", "failures"],
               "properties": {"status": {"type": "string"}, "job": {"type": "integer"},
@@ -544,21 +591,51 @@ def _bulk_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, ba
                              "succeeded": {"type": "integer"}, "failed": {"type": "integer"},
                              "failures": {"type": "array", "items": {"type": "object", "properties": {
                                  "id": {"type": "integer"}, "messages": {"type": "array", "items": {"type": "string"}}}}}}}
+    written = {"type": "object", "required": ["mode", "created", "updated", "unchanged", "failed", "results"],
+               "properties": {"mode": {"type": "string", "enum": list(BULK_WRITE_MODES)},
+                              **{k: {"type": "integer"} for k in ("created", "updated", "unchanged", "failed")},
+                              "results": {"type": "array", "items": {
+                                  "type": "object", "required": ["index", "status"], "properties": {
+                                      "index": {"type": "integer"},
+                                      "status": {"type": "string",
+                                                 "enum": ["created", "updated", "unchanged", "failed"]},
+                                      "id": {"type": "integer"}, "version": {"type": "integer"},
+                                      "errors": PROBLEMS["properties"]["errors"]}}}}}
+    responses: dict[str, Any] = {}
+    if edit is not None:
+        responses["200"] = {"description": "Done; the report lists every refusal",
+                            "content": {"application/json": {"schema": report}}}
+        responses["202"] = {"description": "Queued as a job; GET the url for progress",
+                            "content": {"application/json": {"schema": {"type": "object", "properties": {
+                                "job": {"type": "integer"}, "status": {"type": "string"},
+                                "url": {"type": "string"}}}}}}
+    if write is not None:
+        responses["200"] = {"description": "Done: with `ids` and `action`, the report of the change (every "
+                                           "refusal listed); with `items`, each item's outcome",
+                            "content": {"application/json": {"schema": {"anyOf": [report, written]}
+                                                             if edit is not None else written}}}
+        responses["207"] = {"description": "With `items` in per_item mode: some items were refused (each "
+                                           "result says why); the others were written",
+                            "content": {"application/json": {"schema": written}}}
+        responses["422"] = _refused("With `items` in all_or_nothing mode: some items were refused and nothing "
+                                    "was written; each problem's path starts at its item (/items/3/data/name)",
+                                    BULK_WRITE_RULES)
     paths[f"{base}/bulk"] = {"post": {
-        "operationId": f"bulk_{op_id}", "summary": f"Change many {label} at once", "tags": [app.key],
-        "description": "Each record goes through the policy, validation, the stage gate, audit and events of a "
-                       "single edit; records that are refused are listed with their reasons. Large selections "
-                       "answer 202 with a job to follow. A body this schema refuses is refused whole (400, "
-                       "naming the key and the rule) before any record is touched.",
+        "operationId": f"bulk_{op_id}", "summary": f"Change, create or upsert many {label} at once",
+        "tags": [app.key],
+        "description": "With `ids` and `action`: each record goes through the policy, validation, the stage gate, "
+                       "audit and events of a single edit; records that are refused are listed with their "
+                       "reasons. Large selections answer 202 with a job to follow. With `items`: up to "
+                       f"{MAX_BULK_ITEMS:,} records created (or, with `upsert_by`, updated when a record holds the "
+                       "item's value) in one transaction, each as a single create or update would be (policy, "
+                       "hidden and read-only fields, validation, audit, events); more items answer 422 "
+                       "(too_many_items). A body this schema refuses is refused whole (400, naming the key and "
+                       "the rule) before any record is touched.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-        "responses": {"200": {"description": "Done; the report lists every refusal",
-                               "content": {"application/json": {"schema": report}}},
-                      "202": {"description": "Queued as a job; GET the url for progress",
-                              "content": {"application/json": {"schema": {"type": "object", "properties": {
-                                  "job": {"type": "integer"}, "status": {"type": "string"},
-                                  "url": {"type": "string"}}}}}},
-                      **COMMON_ERRORS, "413": _error("Body too large"),
+        "responses": {**responses, **COMMON_ERRORS, "413": _error("Body too large"),
                       "415": _error("The body is not JSON")}}}
+    if edit is None:
+        return
     paths[f"{base}/bulk/{{job}}"] = {"get": {
         "operationId": f"bulk_job_{op_id}", "summary": f"Progress of a bulk change of {label}", "tags": [app.key],
         "parameters": [{"name": "job", "in": "path", "required": True,
