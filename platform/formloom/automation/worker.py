@@ -39,7 +39,7 @@ from .channels.email import build_message, message_id_for, send_smtp, store_in_o
 from .channels.webhook import post
 from .events import process_events
 from .jobs import insert_ignore
-from .reminders import REMINDER, fire_reminder, resync_app
+from .reminders import REMINDER, fire_reminder, prefetch_records, resync_app
 from .settings import Settings
 from .tables import automation_state
 
@@ -195,6 +195,8 @@ def _run_reminder_batch(db: Database, catalog, claimed: list[Any], token: str, n
             if conn.dialect.name == "postgresql":
                 fence = fence.with_for_update()
             ours = set(conn.execute(fence).scalars())
+            prefetch_records(conn, lambda key: remembered(("app", key), lambda: catalog.app(key, conn)),
+                             [job for job in claimed if job.id in ours and job.attempts <= settings.max_attempts])
             outcomes: dict[tuple[str, str | None], list[int]] = {}
             for job in claimed:
                 if job.id not in ours:
