@@ -117,6 +117,17 @@ def render(source: str, context: Mapping[str, Any], *, thawed: bool = False) -> 
 _MISSING = object()
 
 
+def lookup_paths(source: Any) -> frozenset[tuple[str, ...]] | None:
+    """The `name.key...` paths a lookup-only template prints (see `_lookups`), or None when
+    it is anything else or unusable. Callers skip building context nobody reads."""
+    try:
+        _compile(source)
+    except TemplateError:
+        return None
+    parts = _lookups(source)
+    return None if parts is None else frozenset(p for p in parts if type(p) is tuple)
+
+
 @lru_cache(maxsize=256)
 def _lookups(source: str) -> tuple | None:
     """Text and `{{ name.key.key }}` lookups, in order, when that is all the template is
