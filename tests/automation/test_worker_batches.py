@@ -142,3 +142,32 @@ def test_batched_messages_that_read_labels_get_them_and_plain_lookups_render_the
     assert desk.work(SETTINGS.but(batch_size=10)) == 1
     [note] = desk.notes_for("ann")
     assert (note.subject, note.body) == ("Printer", "Printer is due 3 Mar 2026")   # the label, as people read it
+
+
+def _savepoints(desk, settings):
+    seen = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)    # noqa: E731
+    event.listen(desk.db.engine, "before_cursor_execute", listener)
+    try:
+        ran = run_once(desk.db, desk.catalog, settings=settings, max_batches=1)
+    finally:
+        event.remove(desk.db.engine, "before_cursor_execute", listener)
+    return ran, sum(s.lstrip().upper().startswith("SAVEPOINT") for s in seen)
+
+
+def test_firings_that_only_queue_notifications_take_no_savepoint(desk_factory):
+    desk, records = desk_with_reminders(desk_factory, 4)
+    desk.travel(DUE)
+    assert _savepoints(desk, SETTINGS.but(batch_size=10)) == (4, 0)
+    assert sorted(n.record_id for n in desk.notes_for("ann")) == sorted(r.id for r in records)
+
+
+def test_firings_that_write_rows_of_their_own_keep_a_savepoint_each(desk_factory):
+    desk = desk_factory([rule("due_soon", {"type": "date_field", "field": "due", "at": "09:00"},
+                              {"type": "notify", "to": ["owner"]}, {"type": "email", "to": ["owner"]})])
+    for i in range(3):
+        desk.create(subject=f"T{i}", due="2026-03-03")
+    desk.process()
+    desk.travel(DUE)
+    ran, savepoints = _savepoints(desk, SETTINGS.but(batch_size=10))
+    assert ran == 3 and savepoints >= 3
