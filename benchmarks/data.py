@@ -414,7 +414,8 @@ def check_sample(db, app, lay: Layout, n: int = SAMPLE) -> dict:
                 cleaned, problems = clean_record_data(
                     entity, incoming, ctx, existing=None, stage_required=_stage_required(app, entity, rec.stage),
                     extra_vars=_special_vars(rec.stage, app, entity, rec.owner_id))
-                differs = sorted(k for k in set(cleaned) | set(rec.data)
+                computed = {f.key for f in entity.fields if f.is_computed}
+                differs = sorted(k for k in (set(cleaned) | set(rec.data)) - computed   # rollups: not cleaned input
                                  if cleaned.get(k) not in (None, "", []) or rec.data.get(k) not in (None, "", [])
                                  if cleaned.get(k) != rec.data.get(k))
                 if problems or differs:

@@ -980,7 +980,6 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown operation(s) {', '.join(unknown)}; "
                          f"choose from {', '.join(WEB_OPS + API_OPS + REMINDER_OPS)}")
-        global CLOCK
         CLOCK = time.thread_time if args.clock == "cpu" else time.perf_counter
         with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
             pages = {kind: run_pages(kind, ops, args.iterations, Path(tmp)) for kind in kinds}

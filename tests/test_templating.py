@@ -113,3 +113,49 @@ def test_the_step_budget_is_per_render_and_leaves_ordinary_loops_alone():
     source = "{% for r in record.rows %}{% for s in record.rows %}{% endfor %}{{ loop.length }}{% endfor %}"
     for _ in range(3):                                # 200 * 200 steps each time: within budget
         assert render(source, context).startswith("200200")
+
+
+# -- the lookup fast path (no Jinja at render time) prints exactly what Jinja would --------------------
+
+_CONTEXT = {"record": {"name": "Acme", "amount": 1.5, "none": None, "flag": True, "tags": ["a", "b"],
+                       "owner": {"name": "Li"}, "items": "shadowed by dict.items"},
+            "late": False, "rule": {"label": "Silence"}}
+
+
+@pytest.mark.parametrize("source", [
+    "plain text only",
+    "Proposal waiting: {{ record.name }}",
+    "{{ record.name }} / {{ record.amount }} / {{ record.none }} / {{ record.flag }} / {{ late }}",
+    "{{ record.owner.name }}{{ record.owner }}{{ record.tags }}",
+    "[{{ record.missing }}][{{ record.missing.deeper.still }}]",
+    "{{ range.missing }}",                     # a Jinja global, not in the context
+    "trailing newline\n",
+    "{{ record.name|upper }} {% if late %}late{% endif %}",
+])
+def test_lookup_templates_render_as_jinja_does(source):
+    from formloom.templating import _compile
+    assert render(source, _CONTEXT) == _compile(source).render(_CONTEXT)
+
+
+@pytest.mark.parametrize("source", ["{{ record.items }}", "{{ record.name.upper }}", "{{ range }}",
+                                    "{{ record.none.x }}", "{{ record['name'] }}"])
+def test_lookups_jinja_would_resolve_otherwise_are_left_to_jinja(source):
+    """A dict method's name, an attribute of text or None, a Jinja global, a subscript."""
+    from formloom.templating import _lookup_render, _lookups
+    assert _lookup_render(_lookups(source), _CONTEXT) is None
+
+
+def test_plain_and_lookup_templates_skip_jinja_at_render_time(monkeypatch):
+    from formloom import templating
+    render("Waiting: {{ record.name }}", _CONTEXT)           # compiled and planned
+    monkeypatch.setattr(templating, "_BUDGET", None)         # the Jinja path would fail on this
+    assert render("Waiting: {{ record.name }}", _CONTEXT) == "Waiting: Acme"
+    assert render("{{ record.name }}", freeze(_CONTEXT)) == "Acme"
+
+
+def test_lookup_templates_are_still_checked_and_capped():
+    assert "attribute" in check_template("{{ record._secret }}")
+    with pytest.raises(TemplateError):
+        render("{{ record._secret }}", _CONTEXT)
+    long = {"record": {"name": "x" * (MAX_OUTPUT_LENGTH + 10)}}
+    assert len(render("{{ record.name }}", long)) == MAX_OUTPUT_LENGTH

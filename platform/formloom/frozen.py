@@ -19,8 +19,13 @@ def freeze(value: Any) -> Any:
     return value
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def thaw(value: Any) -> Any:
     """The inverse of `freeze`, for handing model data to JSON or JSON Logic."""
+    if type(value) in _SCALARS:     # most values; an ABC isinstance check costs far more
+        return value
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, tuple):

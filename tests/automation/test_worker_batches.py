@@ -97,3 +97,77 @@ def test_a_batch_writes_what_firing_one_by_one_writes_in_one_commit(desk_factory
     assert shape(True) == shape(False) and len(notes) == 8
     assert sorted(r.outcome for r in desk.runs("due_soon")) == ["fired"] * 8
     assert commits["batched"] == commits["singly"] - 4 + 1      # one commit for the batch, not one per job
+
+
+def _record_reads(desk, settings):
+    """One batched run's reads of the records table by id: (many at once, one each)."""
+    seen = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)    # noqa: E731
+    event.listen(desk.db.engine, "before_cursor_execute", listener)
+    try:
+        ran = run_once(desk.db, desk.catalog, settings=settings, max_batches=1)
+    finally:
+        event.remove(desk.db.engine, "before_cursor_execute", listener)
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT") and "FROM records" in s]
+    return ran, sum("records.id IN" in s for s in reads), sum("records.id = " in s for s in reads)
+
+
+def test_a_batch_of_message_only_rules_reads_its_records_in_one_query(desk_factory):
+    desk, records = desk_with_reminders(desk_factory, 6)
+    desk.travel(DUE)
+    assert _record_reads(desk, SETTINGS.but(batch_size=10)) == (6, 1, 0)
+    assert sorted(n.record_id for n in desk.notes_for("ann")) == sorted(r.id for r in records)
+
+
+def test_a_batch_whose_rules_change_records_reads_each_record_when_it_fires(desk_factory):
+    desk = desk_factory([rule("due_soon", {"type": "date_field", "field": "due", "at": "09:00"},
+                              {"type": "set_field", "field": "subject", "value": "{{ record.subject }}!"},
+                              {"type": "notify", "to": ["owner"], "message": {"en": "{{ record.subject }}"}})])
+    records = [desk.create(subject=f"T{i}", due="2026-03-03") for i in range(3)]
+    desk.process()
+    desk.travel(DUE)
+    ran, together, one_each = _record_reads(desk, SETTINGS.but(batch_size=10))
+    assert (ran, together) == (3, 0) and one_each >= 3      # a firing may change what the next one reads
+    assert sorted(n.body for n in desk.notes_for("ann")) == [f"T{i}!" for i in range(3)]
+    assert len(records) == 3
+
+
+def test_batched_messages_that_read_labels_get_them_and_plain_lookups_render_the_same(desk_factory):
+    desk = desk_factory([rule("due_soon", {"type": "date_field", "field": "due", "at": "09:00"},
+                              {"type": "notify", "to": ["owner"], "subject": {"en": "{{ record.subject }}"},
+                               "message": {"en": "{{ record.subject }} is due {{ record.labels.due }}"}})])
+    desk.create(subject="Printer", due="2026-03-03")
+    desk.process()
+    desk.travel(DUE)
+    assert desk.work(SETTINGS.but(batch_size=10)) == 1
+    [note] = desk.notes_for("ann")
+    assert (note.subject, note.body) == ("Printer", "Printer is due 3 Mar 2026")   # the label, as people read it
+
+
+def _savepoints(desk, settings):
+    seen = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(statement)    # noqa: E731
+    event.listen(desk.db.engine, "before_cursor_execute", listener)
+    try:
+        ran = run_once(desk.db, desk.catalog, settings=settings, max_batches=1)
+    finally:
+        event.remove(desk.db.engine, "before_cursor_execute", listener)
+    return ran, sum(s.lstrip().upper().startswith("SAVEPOINT") for s in seen)
+
+
+def test_firings_that_only_queue_notifications_take_no_savepoint(desk_factory):
+    desk, records = desk_with_reminders(desk_factory, 4)
+    desk.travel(DUE)
+    assert _savepoints(desk, SETTINGS.but(batch_size=10)) == (4, 0)
+    assert sorted(n.record_id for n in desk.notes_for("ann")) == sorted(r.id for r in records)
+
+
+def test_firings_that_write_rows_of_their_own_keep_a_savepoint_each(desk_factory):
+    desk = desk_factory([rule("due_soon", {"type": "date_field", "field": "due", "at": "09:00"},
+                              {"type": "notify", "to": ["owner"]}, {"type": "email", "to": ["owner"]})])
+    for i in range(3):
+        desk.create(subject=f"T{i}", due="2026-03-03")
+    desk.process()
+    desk.travel(DUE)
+    ran, savepoints = _savepoints(desk, SETTINGS.but(batch_size=10))
+    assert ran == 3 and savepoints >= 3

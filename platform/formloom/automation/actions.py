@@ -29,7 +29,7 @@ from ..errors import FormloomError, NotFoundError
 from ..i18n import translate
 from ..store.records import Record, create_record, emit_event, get_record, record_from_row, update_record
 from ..store.tables import audit, events, records, users
-from ..templating import TemplateError, render
+from ..templating import TemplateError, lookup_paths, render
 from .channels.inapp import notify_user
 from .batch import current as current_batch, remembered
 from .jobs import enqueue, insert_ignore
@@ -259,23 +259,25 @@ def record_link(ctx: RuleContext, record: Record | None = None) -> str:
     return f"{ctx.settings.base_url}/apps/{ctx.app.key}/{record.entity_key}/{record.id}"
 
 
-def record_view(ctx: RuleContext, record: Record | None, lang: str) -> dict:
+def record_view(ctx: RuleContext, record: Record | None, lang: str, *, labels: bool = True) -> dict:
     """The record as templates see it: its values by field key, plus id, title, stage,
-    owner, created_at, and `labels` (each value as shown to people, in `lang`)."""
+    owner, created_at, and `labels` (each value as shown to people, in `lang`; `labels=False`
+    leaves them out for templates known not to read them: formatting every field was the
+    larger part of a reminder's context)."""
     if record is None:
         return {}
-    key = ("record_view", ctx.app.key, record.id, record.version, record.updated_at, record.stage, lang)
-    return remembered(key, lambda: _record_view(ctx, record, lang))
+    key = ("record_view", ctx.app.key, record.id, record.version, record.updated_at, record.stage, lang, labels)
+    return remembered(key, lambda: _record_view(ctx, record, lang, labels))
 
 
-def _record_view(ctx: RuleContext, record: Record, lang: str) -> dict:
+def _record_view(ctx: RuleContext, record: Record, lang: str, with_labels: bool = True) -> dict:
     from ..fields import field_type   # fields register on import; keep module import light
 
     entity = ctx.app.entity(record.entity_key)
     from ..timefmt import format_value
 
     labels = {}
-    for f in (entity.fields if entity else ()):
+    for f in (entity.fields if entity and with_labels else ()):
         try:
             if f.type in ("date", "datetime"):      # dates as the reader reads them, in the app's zone
                 text = format_value(f.type, record.data.get(f.key), lang, zone(ctx.app.timezone),
@@ -294,13 +296,13 @@ def _record_view(ctx: RuleContext, record: Record, lang: str) -> dict:
     return {**record.data, "id": record.id, "title": record.title, "stage": record.stage,
             "stage_label": stage.label.get(lang) if stage else "", "owner_id": record.owner_id,
             "owner": (owner.name or owner.email) if owner else "", "created_at": record.created_at.isoformat(),
-            "updated_at": record.updated_at.isoformat(), "labels": labels}
+            "updated_at": record.updated_at.isoformat(), **({"labels": labels} if with_labels else {})}
 
 
-def template_context(ctx: RuleContext, lang: str, **extra: Any) -> dict:
+def template_context(ctx: RuleContext, lang: str, *, labels: bool = True, **extra: Any) -> dict:
     entity = ctx.entity
     rule_label = ctx.rule.label.get(lang) if ctx.rule.label else ctx.rule.key
-    return {"record": record_view(ctx, ctx.record, lang),
+    return {"record": record_view(ctx, ctx.record, lang, labels=labels),
             "app": {"key": ctx.app.key, "label": ctx.app.label.get(lang), "timezone": ctx.app.timezone},
             "entity": {"key": entity.key, "label": entity.label.get(lang)} if entity else {},
             "rule": {"key": ctx.rule.key, "label": rule_label},
@@ -314,14 +316,25 @@ def render_label(raw: Any, lang: str, context: Mapping[str, Any], default: str, 
     return render(label.get(lang), context, thawed=thawed)
 
 
+def _reads_labels(raw: Any, lang: str) -> bool:
+    """Whether the message template `raw` may read `record.labels` (anything but plain
+    lookups may; printing the whole record does)."""
+    if raw is None or raw == "" or raw == {}:
+        return False
+    source = remembered(("label", id(raw)), lambda: (raw, Label.of(thaw(raw))))[1].get(lang)
+    paths = remembered(("lookup_paths", source), lambda: lookup_paths(source))
+    return paths is None or any(p[0] == "record" and (len(p) == 1 or p[1] == "labels") for p in paths)
+
+
 def message_for(ctx: RuleContext, spec: Mapping[str, Any], lang: str, default_body: str | None = None) -> tuple[str, str]:
     """(subject, body) of a notify/email/escalate action, rendered in `lang`."""
     record = ctx.record
+    labels = _reads_labels(spec.get("subject"), lang) or _reads_labels(spec.get("message"), lang)
     # made plain once for the subject and the body, and in a worker's batch once per record,
     # version, rule and language (the sandbox cannot change it)
     key = ("template_context", ctx.app.key, ctx.rule.key, record.id if record else None,
-           record.version if record else None, record.updated_at if record else None, lang, ctx.late)
-    context = remembered(key, lambda: thaw(template_context(ctx, lang)))
+           record.version if record else None, record.updated_at if record else None, lang, ctx.late, labels)
+    context = remembered(key, lambda: thaw(template_context(ctx, lang, labels=labels)))
     rule_label = context["rule"]["label"]
     title = ctx.record.title if ctx.record else ""
     subject = render_label(spec.get("subject"), lang, context, f"{rule_label}: {title}" if title else rule_label,

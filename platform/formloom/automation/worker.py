@@ -39,7 +39,7 @@ from .channels.email import build_message, message_id_for, send_smtp, store_in_o
 from .channels.webhook import post
 from .events import process_events
 from .jobs import insert_ignore
-from .reminders import REMINDER, fire_reminder, resync_app
+from .reminders import REMINDER, fire_reminder, prefetch_records, resync_app, writes_only_to_batch
 from .settings import Settings
 from .tables import automation_state
 
@@ -181,7 +181,8 @@ def _run_reminder_batch(db: Database, catalog, claimed: list[Any], token: str, n
                         settings: Settings) -> None:
     """Fire a claimed batch of reminders in one transaction: one fence for the batch (the rows
     still ours, locked on PostgreSQL), each firing in a savepoint (one that fails is rolled
-    back alone and retried later, as a single job would be), the batch's notifications in one
+    back alone and retried later, as a single job would be; a firing that writes only rows
+    the batch queues needs none, see reminders.writes_only_to_batch), the batch's notifications in one
     INSERT, one UPDATE per outcome, one commit. Effects and "done" commit together, so a
     crash anywhere before the commit leaves every job of the batch to be claimed again when
     its lease expires, with nothing of it written: exactly once, as job by job.
@@ -195,6 +196,8 @@ def _run_reminder_batch(db: Database, catalog, claimed: list[Any], token: str, n
             if conn.dialect.name == "postgresql":
                 fence = fence.with_for_update()
             ours = set(conn.execute(fence).scalars())
+            prefetch_records(conn, lambda key: remembered(("app", key), lambda: catalog.app(key, conn)),
+                             [job for job in claimed if job.id in ours and job.attempts <= settings.max_attempts])
             outcomes: dict[tuple[str, str | None], list[int]] = {}
             for job in claimed:
                 if job.id not in ours:
@@ -205,9 +208,12 @@ def _run_reminder_batch(db: Database, catalog, claimed: list[Any], token: str, n
                     continue
                 mark = b.mark()
                 try:
-                    with conn.begin_nested():
-                        app = remembered(("app", job.app_key), lambda: catalog.app(job.app_key, conn))
+                    app = remembered(("app", job.app_key), lambda: catalog.app(job.app_key, conn))
+                    if writes_only_to_batch(app, job):
                         status = fire_reminder(conn, app, job, now, settings)
+                    else:
+                        with conn.begin_nested():
+                            status = fire_reminder(conn, app, job, now, settings)
                 except Exception as exc:
                     b.drop_since(mark)
                     log.exception("job %s (%s) failed", job.id, job.kind)
