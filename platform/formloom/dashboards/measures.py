@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, literal, literal_column, null, select, union_all
+from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, literal, literal_column, null, select
 
 from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, EntityDef
@@ -452,11 +452,11 @@ def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -
     def rank(column):
         return case(ordinal, value=column, else_=-1) if ordinal else literal(-1)
 
-    now = select(records.c.id.label("rid"), rank(records.c.stage).label("o")).where(*where)
-    before = (select(stage_history.c.record_id.label("rid"), rank(stage_history.c.to_stage).label("o"))
-              .select_from(stage_history.join(records, records.c.id == stage_history.c.record_id)).where(*where))
-    both = union_all(now, before).subquery()
-    furthest = select(both.c.rid, func.max(both.c.o).label("m")).group_by(both.c.rid).subquery()
+    # one pass: each record with its history rows (none: -1), the furthest of those and where it is now
+    now, before = func.max(rank(records.c.stage)), func.max(rank(stage_history.c.to_stage))
+    furthest = (select(records.c.id.label("rid"), case((before > now, before), else_=now).label("m"))
+                .select_from(records.outerjoin(stage_history, stage_history.c.record_id == records.c.id))
+                .where(*where).group_by(records.c.id).subquery())
     counts = {m: n for m, n in v.conn.execute(select(furthest.c.m, func.count()).group_by(furthest.c.m))}
     data.series = [data.series[0] if data.series else "count"]
     for i, s in enumerate(steps):        # every record entered the pipeline: at least the first step
