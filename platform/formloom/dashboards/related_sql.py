@@ -53,7 +53,13 @@ def _grouped(entity: EntityDef, related: EntityDef, via, rel, where) -> tuple:
     materialized CTE that SQLite looks up by an automatic index), instead of one probe of the
     reference's expression index per counted record. PostgreSQL keeps the correlated
     subqueries: it would scan a materialized CTE once per record."""
-    key = (getattr(entity, "app_key", ""), entity.key, related.key, via.key)
+    # one CTE object per reference (a statement may read it twice; two of one name would clash),
+    # keyed by the field's whole definition so a reinstall that changes it builds a new one
+    try:
+        key = (getattr(entity, "app_key", ""), entity.key, related.key, via)
+        hash(key)
+    except TypeError:
+        key = (getattr(entity, "app_key", ""), entity.key, related.key, via.key, repr(via))
     cte = _ctes.get(key)
     if cte is None:
         ref = field_expr("sqlite", via, rel.c.data)
