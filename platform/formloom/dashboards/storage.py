@@ -3,7 +3,7 @@ aggregate (SQLite and PostgreSQL).
 
 The JSON document stays the only source of truth; the index holds the stage,
 owner, creator, creation and stage-entry times and the typed values of the fields
-the app's dashboards sum, average or group by (their typed slot columns,
+the app's dashboards sum, average, group or filter by (their typed slot columns,
 store.slots, assigned at install from `aggregated_fields`; the JSON expression of
 a field left without a slot), for the live records of that entity. SQLite's planner does not pick
 a partial expression index for a GROUP BY over every row by itself, so widget
