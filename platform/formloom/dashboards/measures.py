@@ -9,13 +9,12 @@ the page's owner filter, the widget's filter and the period. Date buckets are
 boundaries computed in the app's timezone (dashboards.periods) and compared in
 a CASE, so SQLite and PostgreSQL answer the same, empty buckets included.
 
-Median: PostgreSQL has `percentile_cont`; SQLite has no median, so there the
-values of that measure are read (at most MEDIAN_ROWS per widget) and the median
-is computed in Python; above the bound the widget says it could not.
+Median: PostgreSQL has `percentile_cont`; SQLite has no median, so there it is
+the middle of each group's values ranked by a window function (at most MEDIAN_ROWS
+values per widget; above the bound the widget says it could not).
 """
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import date
@@ -23,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, literal, literal_column, null, select, union_all
+from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, literal, literal_column, null, select
 
 from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, EntityDef
@@ -417,6 +416,10 @@ def _in_order(v: Viewer, entity: EntityDef, widget: WidgetDef, found: dict) -> l
 
 def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureDef, where: list,
                     group_expr: ColumnElement | None) -> dict | None:
+    """Medians per group in SQL: each value's rank within its group (a window function), then
+    the average of the one or two middle ranks, so no row leaves the database. The average of
+    two middles is (a + b) / 2 as statistics.median computes it; above MEDIAN_ROWS values the
+    widget still says it could not (the same answer on every database size)."""
     value = expression(v.dialect, entity, m.field, v.slots_of(entity))
     if m.weighted:
         value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
@@ -424,14 +427,17 @@ def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureD
     if m.filter is not None:
         conds.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone, v.slots_of(entity)))
     g = group_expr if group_expr is not None else literal(None)
-    rows = v.conn.execute(select(g, value).select_from(_from(widget)).where(*where, *conds)
-                          .limit(MEDIAN_ROWS + 1)).all()
-    if len(rows) > MEDIAN_ROWS:
+    base = select(g.label("g"), value.label("x")).select_from(_from(widget)).where(*where, *conds).subquery()
+    ranked = select(base.c.g, base.c.x,
+                    func.row_number().over(partition_by=base.c.g, order_by=base.c.x).label("rn"),
+                    func.count().over(partition_by=base.c.g).label("n"),
+                    func.count().over().label("total")).subquery()
+    rows = v.conn.execute(select(ranked.c.g, func.avg(ranked.c.x), func.max(ranked.c.total))
+                          .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
+                          .group_by(ranked.c.g)).all()
+    if any(total > MEDIAN_ROWS for _g, _x, total in rows):
         return None
-    by: dict[Any, list[float]] = {}
-    for key, x in rows:
-        by.setdefault(_key(key), []).append(float(x))
-    return {k: statistics.median(xs) for k, xs in by.items()}
+    return {_key(key): float(x) for key, x, _total in rows}
 
 
 def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -> WidgetData:
@@ -446,11 +452,11 @@ def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -
     def rank(column):
         return case(ordinal, value=column, else_=-1) if ordinal else literal(-1)
 
-    now = select(records.c.id.label("rid"), rank(records.c.stage).label("o")).where(*where)
-    before = (select(stage_history.c.record_id.label("rid"), rank(stage_history.c.to_stage).label("o"))
-              .select_from(stage_history.join(records, records.c.id == stage_history.c.record_id)).where(*where))
-    both = union_all(now, before).subquery()
-    furthest = select(both.c.rid, func.max(both.c.o).label("m")).group_by(both.c.rid).subquery()
+    # one pass: each record with its history rows (none: -1), the furthest of those and where it is now
+    now, before = func.max(rank(records.c.stage)), func.max(rank(stage_history.c.to_stage))
+    furthest = (select(records.c.id.label("rid"), case((before > now, before), else_=now).label("m"))
+                .select_from(records.outerjoin(stage_history, stage_history.c.record_id == records.c.id))
+                .where(*where).group_by(records.c.id).subquery())
     counts = {m: n for m, n in v.conn.execute(select(furthest.c.m, func.count()).group_by(furthest.c.m))}
     data.series = [data.series[0] if data.series else "count"]
     for i, s in enumerate(steps):        # every record entered the pipeline: at least the first step

@@ -3,7 +3,7 @@ aggregate (SQLite and PostgreSQL).
 
 The JSON document stays the only source of truth; the index holds the stage,
 owner, creator, creation and stage-entry times and the typed values of the fields
-the app's dashboards sum, average or group by (their typed slot columns,
+the app's dashboards sum, average, group or filter by (their typed slot columns,
 store.slots, assigned at install from `aggregated_fields`; the JSON expression of
 a field left without a slot), for the live records of that entity. SQLite's planner does not pick
 a partial expression index for a GROUP BY over every row by itself, so widget
@@ -22,7 +22,7 @@ from typing import Iterable, Mapping
 
 from sqlalchemy import Connection, column, event, text
 
-from ..definitions.model import AppDef, EntityDef
+from ..definitions.model import AppDef, EntityDef, thaw
 from ..store.expressions import _dialect, _literal_key, field_expr
 from ..store.tables import JsonDoc
 from .model import compile_dashboard
@@ -38,7 +38,7 @@ def index_name(app_key: str, entity_key: str) -> str:
 
 
 def aggregated_fields(app: AppDef, dashboards: Mapping[str, dict]) -> dict[str, list[str]]:
-    """Entity key -> the fields its record widgets aggregate or group by (typed, single-valued)."""
+    """Entity key -> the fields its record widgets aggregate, group by or filter on (typed, single-valued)."""
     found: dict[str, set[str]] = {}
     for doc in dashboards.values():
         for w in compile_dashboard(doc).widgets:
@@ -47,12 +47,25 @@ def aggregated_fields(app: AppDef, dashboards: Mapping[str, dict]) -> dict[str, 
             entity = app.entity(w.entity)
             keys = found.setdefault(w.entity, set())
             names = ([m.field for m in _flat(w.measures)] + ([w.group.by] if w.group else [])
-                     + ([w.across.by] if w.across else []) + ([w.date] if w.date else []))
+                     + ([w.across.by] if w.across else []) + ([w.date] if w.date else [])
+                     + _filter_vars(thaw(w.filter)) + [n for m in _flat(w.measures) for n in _filter_vars(thaw(m.filter))])
             for name in names:
                 f = entity.field(name) if name and not name.startswith("$") else None
                 if f is not None and not f.multiple and f.type not in ("multiselect", "subtable"):
                     keys.add(f.key)
     return {k: sorted(v) for k, v in found.items()}
+
+
+def _filter_vars(logic) -> list[str]:
+    """The variables a filter reads: held in the index too, or every filtered row would be
+    read back from its document (a filtered count over a formula field took most of a widget)."""
+    if isinstance(logic, Mapping):
+        if "var" in logic and isinstance(logic["var"], str):
+            return [logic["var"]]
+        return [n for v in logic.values() for n in _filter_vars(v)]
+    if isinstance(logic, (list, tuple)):
+        return [n for v in logic for n in _filter_vars(v)]
+    return []
 
 
 def _flat(measures) -> Iterable:
