@@ -121,3 +121,17 @@ def test_a_session_caller_needs_the_csrf_token_and_no_credentials_is_401(app, br
 def test_errors_speak_the_callers_language(api_as, case):
     response = api_as("agent", lang="zh").post(url(case), {"body": ""})
     assert response.status_code == 422 and "评论" in response.get_json()["errors"][0]["message"]
+
+
+def test_a_whole_number_written_as_a_float_is_an_id_and_the_raw_text_keeps_the_published_limit(app, api_as, case,
+                                                                                                people):
+    agent = api_as("agent")
+    assert agent.post(url(case), {"body": "hi", "mentions": [float(people.admin)]}).get_json()["mentions"] == \
+        [people.admin]
+    long = agent.post(url(case), {"body": "\u0085" + "x" * 4000})       # 4001 as sent, 4000 once trimmed
+    assert long.status_code == 422 and long.get_json()["errors"][0]["path"] == "/body"
+
+
+def test_a_refused_mention_is_named_in_the_callers_language(api_as, case, people):
+    response = api_as("agent", lang="zh").post(url(case), {"body": "hi", "mentions": [people.outsider]})
+    assert response.status_code == 422 and "无法在此提及" in response.get_json()["errors"][0]["message"]

@@ -15,7 +15,7 @@ from flask import Blueprint, current_app, jsonify, request
 from flask_babel import gettext as _
 
 from ..automation.settings import Settings
-from ..collab.comments import (Comment, CommentInvalid, MentionRefused, add_comment, delete_comment, edit_comment)
+from ..collab.comments import (MAX_LENGTH, Comment, CommentInvalid, MentionRefused, add_comment, delete_comment, edit_comment)
 from ..errors import FormloomError, NotFoundError, RecordInvalid
 from ..store import files as stored_files
 from ..store.uploads import UploadRefused
@@ -58,10 +58,21 @@ def _mention_ids(values: list) -> list[int]:
     for value in values:
         if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 16:
             value = int(value.strip())
+        elif isinstance(value, float) and value.is_integer():
+            value = int(value)                     # 3.0 is the whole number 3, as in JSON Schema
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= api.MAX_ID:
             raise FormloomError(_("mentions must be a list of user ids."))
         ids.append(value)
     return ids
+
+
+def _text(text: str) -> str:
+    """The text as sent is held to the published maxLength (what the page stores is cleaned:
+    trimmed, without control characters, so a longer text could otherwise slip in)."""
+    if len(text) > MAX_LENGTH:
+        raise CommentInvalid(_("A comment can be at most %(max)s characters (this one has %(n)s).",
+                               max=MAX_LENGTH, n=len(text)))
+    return text
 
 
 def _posted() -> tuple[str, list[int], bool]:
@@ -72,7 +83,7 @@ def _posted() -> tuple[str, list[int], bool]:
             raise FormloomError(_("Unknown key %(key)s in the body.", key=repr(unknown[0])[:80]),
                                 hint=_("Allowed keys: %(keys)s.", keys="body, mentions, files"))
         api._refuse_bad_text(request.form.items(multi=True))
-        return request.form.get("body", ""), _mention_ids(request.form.getlist("mentions")), True
+        return _text(request.form.get("body", "")), _mention_ids(request.form.getlist("mentions")), True
     body = api.json_body(("body", "mentions"))
     text = body.get("body", "")
     if not isinstance(text, str):
@@ -80,7 +91,7 @@ def _posted() -> tuple[str, list[int], bool]:
     mentions = body.get("mentions", [])
     if not isinstance(mentions, list):
         raise FormloomError(_("mentions must be a list of user ids."))
-    return text, _mention_ids(mentions), False
+    return _text(text), _mention_ids(mentions), False
 
 
 def comment_json(conn, comment: Comment) -> dict:
@@ -122,6 +133,7 @@ def change(app_key: str, entity_key: str, record_id: int, comment_id: int):
     text = body.get("body")
     if not isinstance(text, str):
         raise FormloomError(_("Send the new text as \"body\"."))
+    _text(text)
     if comment_id > api.MAX_ID:
         raise _no_comment()
     with db().write() as conn:
