@@ -52,6 +52,17 @@ class Comment:
     deleted_at: datetime | None
 
 
+class MentionRefused(FormloomError):
+    """Someone named as mentioned may not read the record: they are never told about it."""
+
+    status = 422
+    code = "mention_refused"
+
+    def __init__(self, message: str, user_ids: Sequence[int]):
+        super().__init__(message)
+        self.user_ids = list(user_ids)
+
+
 class CommentInvalid(FormloomError):
     """The text cannot be a comment: empty, too long, or with characters no database stores."""
 
@@ -113,14 +124,22 @@ def mentions_in(body: str, people: Iterable[Actor]) -> list[int]:
 
 
 def add_comment(conn: Connection, app: AppDef, entity: EntityDef, record: Record, actor: Actor, text: str,
-                now: datetime, *, base_url: str = "", lang: str = "en", attached: Sequence[dict] = ()) -> Comment:
+                now: datetime, *, base_url: str = "", lang: str = "en", attached: Sequence[dict] = (),
+                also_mention: Sequence[int] = ()) -> Comment:
     """Write the comment, give it the `attached` uploads (stored values taken for this
-    record), and tell the people it mentions."""
+    record), and tell the people it mentions: those its text names, and `also_mention`
+    (user ids an API caller lists), who must all be readers or nothing is written."""
     if not policy.can_comment(actor, app, entity, record, team_of=_team_of(conn)):
         raise NotFoundError(translate(lang, "There is no such record."))
     body = clean_body(text, lang, may_be_empty=bool(attached))
     readers = mentionable(conn, app, entity, record, limit=MAX_MENTIONABLE)
     mentioned = [i for i in mentions_in(body, readers) if i != actor.id]
+    reader_ids = {p.id for p in readers}
+    refused = sorted({i for i in also_mention if i not in reader_ids})
+    if refused:
+        raise MentionRefused(translate(lang, "These users cannot be mentioned here (they may not read this record, "
+                                             "or do not exist): %(ids)s.", ids=", ".join(map(str, refused))), refused)
+    mentioned += [i for i in dict.fromkeys(also_mention) if i != actor.id and i not in mentioned]
     comment_id = conn.execute(insert(comments).values(
         app_key=app.key, entity_key=entity.key, record_id=record.id, author_id=actor.id, body=body,
         mentions=mentioned, created_at=now).returning(comments.c.id)).scalar_one()
@@ -187,6 +206,8 @@ def edit_comment(conn: Connection, app: AppDef, entity: EntityDef, record: Recor
 
 def delete_comment(conn: Connection, app: AppDef, entity: EntityDef, record: Record, actor: Actor, comment_id: int,
                    now: datetime, *, lang: str = "en") -> None:
+    """Hide the comment (its trace keeps the text): its author, within the edit window, on the
+    web and the API alike."""
     comment = _changeable(conn, app, entity, record, actor, comment_id, now, lang)
     conn.execute(update(comments).where(comments.c.id == comment.id).values(deleted_at=now))
     names = stored_files.hide_comment_files(conn, comment.id, now)

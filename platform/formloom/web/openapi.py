@@ -21,7 +21,9 @@ from ..collab.activity import KINDS as ACTIVITY_KINDS, MAX_LIMIT as ACTIVITY_MAX
 from ..definitions.model import AppDef, EntityDef
 from ..fields import field_type
 from ..record_schema import record_json_schema
+from ..collab.comments import MAX_LENGTH as COMMENT_MAX_LENGTH
 from .api import IF_MATCH, MAX_REASON
+from .api_comments import MAX_MENTIONS as COMMENT_MAX_MENTIONS
 from .api_params import NO_NUL, list_parameters
 from .helpers import catalog
 
@@ -409,6 +411,7 @@ def _entity_paths(actor: Actor, app: AppDef, entity: EntityDef, lang_code: str, 
                           "422": _refused("A value of the record is now taken by another record",
                                           {"unique": VALUE_RULES["unique"]})}}}
 
+    _comment_paths(app, base, op_id, label, record_id, paths)
     _bulk_paths(actor, app, entity, lang_code, base, op_id, paths)
     _file_paths(actor, app, entity, base, op_id, paths)
 
@@ -737,3 +740,54 @@ def _file_paths(actor: Actor, app: AppDef, entity: EntityDef, base: str, op_id: 
             "responses": {"200": {"description": "A JPEG or PNG picture",
                                   "content": {"image/jpeg": {"schema": {}}, "image/png": {"schema": {}}}},
                           **COMMON_ERRORS}}}
+
+
+COMMENT_RULES = {"comment_invalid": "the text is empty (without files), only spaces, or longer than "
+                                    f"{COMMENT_MAX_LENGTH} characters",
+                 "mention_refused": "a user id in `mentions` is not someone who may read the record",
+                 "too_many_files": "more files than a comment carries",
+                 **{k: v for k, v in UPLOAD_RULES.items() if k != "required"}}
+
+
+def _comment_paths(app: AppDef, base: str, op_id: str, label: str, record_id: dict, paths: dict) -> None:
+    """POST {base}/{id}/comments, PATCH and DELETE {base}/{id}/comments/{comment} (web/api_comments.py):
+    every reader of the record may comment, so the paths are there for whoever reads the entity."""
+    comment = {"type": "object", "required": ["id", "record_id", "author", "body", "mentions", "created_at", "files"],
+               "properties": {"id": {"type": "integer"}, "record_id": {"type": "integer"},
+                              "author": {"type": ["integer", "null"]}, "body": {"type": "string"},
+                              "mentions": {"type": "array", "items": {"type": "integer"}},
+                              "created_at": {"type": "string", "format": "date-time"},
+                              "edited_at": {"type": ["string", "null"], "format": "date-time"},
+                              "files": {"type": "array", "items": FILE_VALUE}}}
+    mentions = {"type": "array", "maxItems": COMMENT_MAX_MENTIONS,
+                "items": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                "description": "User ids to notify besides those the text @names; each must be able to read "
+                               "the record"}
+    text = {"type": "string", "maxLength": COMMENT_MAX_LENGTH, "description": "Plain text; `@Name` or `@email` "
+                                                                           "of a reader mentions them"}
+    made = {"description": "The comment", "content": {"application/json": {"schema": comment}}}
+    paths[f"{base}/{{id}}/comments"] = {"parameters": [record_id], "post": {
+        "operationId": f"comment_{op_id}", "tags": [app.key],
+        "summary": f"Comment on a {label} (JSON, or multipart with `files` attached)",
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"type": "object", "additionalProperties": False, "required": ["body"],
+                                            "properties": {"body": text, "mentions": mentions}}},
+            "multipart/form-data": {"schema": {"type": "object", "additionalProperties": False,
+                                               "properties": {"body": text, "mentions": mentions, "files": {
+                                                   "type": "array", "items": {"type": "string",
+                                                                              "format": "binary"}}}}}}},
+        "responses": {"201": made, **COMMON_ERRORS, "413": _error("Body too large"),
+                      "422": _refused("The comment is refused", COMMENT_RULES)}}}
+    comment_id = {"name": "comment", "in": "path", "required": True,
+                  "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+    paths[f"{base}/{{id}}/comments/{{comment}}"] = {"parameters": [record_id, comment_id], "patch": {
+        "operationId": f"edit_comment_{op_id}", "tags": [app.key],
+        "summary": "Change your comment's text (its author, within the edit window)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "required": ["body"], "properties": {"body": text}}}}},
+        "responses": {"200": made, **COMMON_ERRORS,
+                      "422": _refused("The text is refused", {"comment_invalid": COMMENT_RULES["comment_invalid"]})}},
+        "delete": {
+        "operationId": f"delete_comment_{op_id}", "tags": [app.key],
+        "summary": "Delete a comment (its author, within the edit window); a trace keeps the text",
+        "responses": {"204": {"description": "Deleted"}, **COMMON_ERRORS}}}

@@ -16,7 +16,7 @@ from ..resources import static_dir
 from . import auth, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, notifications
-from . import admin_users, api, api_dashboards, api_design, params, profile, ratelimit
+from . import admin_users, api, api_comments, api_dashboards, api_design, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboard_builder, dashboard_targets, dashboards, designer,
                designer_layout, designer_roles, designer_rules, designer_workflows, exports, files, gallery, imports, pools,
                public_forms, saved_views, search, todos)
@@ -79,6 +79,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(activity.bp)
     app.register_blueprint(activity.api_bp)
     app.register_blueprint(comments.bp)
+    app.register_blueprint(api_comments.bp)
+    csrf.exempt(api_comments.bp)     # same as api.bp: api.authenticate checks CSRF for session callers
     app.register_blueprint(saved_views.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(pools.bp)
