@@ -42,6 +42,20 @@ def _database():
     return db
 
 
+def _apps_named(db, app_key: str | None) -> list:
+    """The app a maintenance command was given, or every installed app (rebuilds and checks of
+    what the engine derives from records: search entries, typed slots, rollups)."""
+    from .errors import NotFoundError
+    from .store.apps import AppCatalog
+    catalog = AppCatalog(db)
+    if app_key:
+        return [catalog.app(app_key)]
+    apps = catalog.installed()
+    if not apps:
+        raise NotFoundError("No app is installed.")
+    return apps
+
+
 def _init_database(url: str) -> None:
     from sqlalchemy.exc import OperationalError
     from .store.migrate import upgrade

@@ -19,15 +19,13 @@ def rollups() -> None:
 @click.option("--check", is_flag=True, help="Only list the stored values that differ from a recount; exit 1 if any.")
 def rebuild(app_key: str | None, check: bool) -> None:
     """Recompute the rollups of APP (or of every installed app)."""
-    from .cli import _database, _one_line_errors
+    from .cli import _apps_named, _database, _one_line_errors
     from .store import rollups as maintained
-    from .store.apps import AppCatalog
 
     @_one_line_errors
     def run() -> None:
         db = _database()
-        catalog = AppCatalog(db)
-        apps = [catalog.app(app_key)] if app_key else catalog.installed()
+        apps = _apps_named(db, app_key)
         drifted = changed = 0
         for app in apps:
             with db.write() as conn:

@@ -15,29 +15,18 @@ def search() -> None:
     """Global search's index."""
 
 
-def _apps(db, app_key: str | None):
-    from .errors import NotFoundError
-    from .store.apps import AppCatalog
-    catalog = AppCatalog(db)
-    if app_key:
-        return [catalog.app(app_key)]
-    apps = catalog.installed()
-    if not apps:
-        raise NotFoundError("No app is installed.")
-    return apps
-
 
 @search.command()
 @click.argument("app_key", required=False)
 def rebuild(app_key: str | None) -> None:
     """Write the index of APP (default: every app) again from its records."""
-    from .cli import _database, _one_line_errors
+    from .cli import _apps_named, _database, _one_line_errors
     from .store import search_index
 
     @_one_line_errors
     def run() -> None:
         db = _database()
-        for app in _apps(db, app_key):
+        for app in _apps_named(db, app_key):
             with db.write() as conn:
                 problem = search_index.create_text_index(conn)
                 written = search_index.rebuild(conn, app)
@@ -51,14 +40,14 @@ def rebuild(app_key: str | None) -> None:
 @click.argument("app_key", required=False)
 def check(app_key: str | None) -> None:
     """Compare the index of APP (default: every app) with its records; exit 1 if they differ."""
-    from .cli import _database, _one_line_errors
+    from .cli import _apps_named, _database, _one_line_errors
     from .store import search_index
 
     @_one_line_errors
     def run() -> None:
         db = _database()
         wrong = 0
-        for app in _apps(db, app_key):
+        for app in _apps_named(db, app_key):
             with db.read() as conn:
                 found = search_index.differences(conn, app)
             for line in found[:20]:

@@ -12,28 +12,17 @@ def slots() -> None:
     """Typed copies of aggregated fields (the JSON documents stay the truth)."""
 
 
-def _apps(db, app_key: str | None):
-    from .errors import FormloomError
-    from .store.apps import AppCatalog
-    apps = AppCatalog(db).installed()
-    if app_key is not None:
-        apps = [a for a in apps if a.key == app_key]
-        if not apps:
-            raise FormloomError(f"There is no app {app_key!r}.")
-    return apps
-
-
 @slots.command()
 @click.argument("app_key", required=False)
 def rebuild(app_key: str | None) -> None:
     """Recompute the slots of every record of APP (default: every app) from its JSON."""
-    from .cli import _database, _one_line_errors
+    from .cli import _apps_named, _database, _one_line_errors
     from .store.slots import rebuild as rebuild_slots
 
     @_one_line_errors
     def run() -> None:
         db = _database()
-        for app in _apps(db, app_key):
+        for app in _apps_named(db, app_key):
             with db.write() as conn:
                 n = rebuild_slots(conn, app)
             click.echo(f"{app.key}: rebuilt the slots of {n} record(s)")
@@ -44,14 +33,14 @@ def rebuild(app_key: str | None) -> None:
 @click.argument("app_key", required=False)
 def check(app_key: str | None) -> None:
     """Count the records whose slots differ from their JSON (exit 1 if any)."""
-    from .cli import _database, _one_line_errors
+    from .cli import _apps_named, _database, _one_line_errors
     from .store.slots import mapping, mismatches
 
     @_one_line_errors
     def run() -> int:
         db = _database()
         bad = 0
-        for app in _apps(db, app_key):
+        for app in _apps_named(db, app_key):
             with db.read() as conn:
                 n, held = mismatches(conn, app), mapping(conn, app.key)
             fields = ", ".join(f"{e}.{k}={s}" for e, m in sorted(held.items()) for k, s in sorted(m.items()))
