@@ -10,6 +10,7 @@ restore never merges into, or silently replaces, an instance in use.
 """
 from __future__ import annotations
 
+import logging
 import shutil
 import sqlite3
 import subprocess
@@ -22,6 +23,8 @@ from sqlalchemy.engine import make_url
 from ..errors import FormloomError
 from .db import Database
 from .tables import metadata
+
+log = logging.getLogger(__name__)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PG_MAGIC = b"PGDMP"
@@ -160,6 +163,22 @@ def _pg_dump(url: str, path: Path) -> None:
 
 def _pg_restore(url: str, path: Path) -> None:
     conninfo, _schema = _libpq(url)     # a dump of one schema creates that schema itself
+    _trigram_extension(url)
     # the target may hold empty platform tables (`formloom init`): they are replaced
     _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
           "--exit-on-error", f"--dbname={conninfo}", str(path)], "pg_restore")
+
+
+def _trigram_extension(url: str) -> None:
+    """Global search's indexes use pg_trgm, which a dump of Formloom's schema does not carry
+    (extensions belong to the database): create it in the target first where the role may.
+    Where it may not, pg_restore names what is missing."""
+    from .search_index import CREATE_TRGM
+    target = Database(url)
+    try:
+        with target.engine.begin() as conn:
+            conn.exec_driver_sql(CREATE_TRGM)
+    except Exception as exc:        # noqa: BLE001 -- no right to create extensions: pg_restore says what it lacks
+        log.warning("pg_trgm could not be created before the restore: %s", str(exc).splitlines()[0])
+    finally:
+        target.dispose()

@@ -181,6 +181,11 @@ def create_entity_indexes(conn: Connection, app: AppDef) -> None:
                              f'USING gin (text "{schema}".gin_trgm_ops) WHERE {where}')
 
 
+#: in `public`, whatever the search_path: the indexes name its operator class with its schema, and a
+#: backup restored into an empty database (store/backup.py) must find it in the same place
+CREATE_TRGM = "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"
+
+
 def create_text_index(conn: Connection) -> str | None:
     """Create what serves substring matching; None when it is in place, else why it is not
     (PostgreSQL without pg_trgm and without the right to create it: search stays correct,
@@ -194,7 +199,7 @@ def create_text_index(conn: Connection) -> str | None:
     if schema is None:
         try:
             with conn.begin_nested():
-                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                conn.exec_driver_sql(CREATE_TRGM)
         except Exception as exc:        # the role may not create extensions: say why and go on
             reason = f"pg_trgm is not installed and could not be created ({str(exc).splitlines()[0]})"
             log.warning("global search runs without a trigram index: %s; ask an administrator to run "
