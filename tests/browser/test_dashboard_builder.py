@@ -52,7 +52,8 @@ def test_build_publish_and_drill_down(live_server, db, page):  # noqa: F811
     login(page, base, "ada@example.com")
     page.goto(f"{base}/apps/crm/design/dashboards/sales")
     page.click("#add-widget")
-    page.select_option("#w-entity", "opportunity")                  # the form reloads with its fields
+    with page.expect_navigation():
+        page.select_option("#w-entity", "opportunity")                  # the form reloads with its fields
     expect(page.locator("#w-entity")).to_have_value("opportunity")
     page.select_option("#w-type", "bar")
     page.fill("input[name=label-en]", "Deals by owner")

@@ -107,11 +107,13 @@ def test_admin_adds_a_reminder_rule_dry_runs_it_publishes_and_it_fires(live_serv
 
     # the trigger picker comes from the registry; its form from the trigger's settings
     page.select_option("#trigger-type", "no_related")
-    page.click("button[value=refresh]")
+    with page.expect_navigation():
+        page.click("button[value=refresh]")
     page.fill("input[name=label-en]", "No note for 3 days")
     page.fill("input[name=label-zh]", "3天无备注")
     page.fill("#rule-key", "no_note_3d")
-    page.select_option("select[name=t-entity]", "note")                     # the form reloads with its fields
+    with page.expect_navigation():
+        page.select_option("select[name=t-entity]", "note")                     # the form reloads with its fields
     expect(page.locator("select[name=t-via]")).to_have_value("case")
     page.fill("input[name=t-for-n]", "3")
     page.select_option("select[name=t-for-unit]", "days")

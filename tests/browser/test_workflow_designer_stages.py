@@ -77,7 +77,8 @@ def test_admin_adds_a_gated_stage_removes_one_and_publishes(live_server, page): 
     page.click("#stage-settings button[type=submit]")
     expect(page.locator("#rot-amount")).to_have_value("3")
     page.check("#gate-require input[value=due]")
-    page.select_option("select[name=g-related-0-entity]", "visit")           # the form reloads with its fields
+    with page.expect_navigation():
+        page.select_option("select[name=g-related-0-entity]", "visit")           # the form reloads with its fields
     expect(page.locator("select[name=g-related-0-via]")).to_have_value("case")
     page.fill("input[name=g-related-0-min]", "1")
     page.fill("input[name=g-related-0-message-en]", "Log a visit first")

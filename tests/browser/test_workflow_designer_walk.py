@@ -82,7 +82,8 @@ def test_admin_builds_a_gated_stage_and_a_reminder_and_the_rep_meets_both(crm, p
     page.fill("#add-stage input[name=label-zh]", "技术评审")
     page.click("#add-stage button[type=submit]")
     expect(page.locator("h1")).to_contain_text("Technical review")
-    page.select_option("select[name=g-related-0-entity]", "follow_up")       # the form reloads with its fields
+    with page.expect_navigation():
+        page.select_option("select[name=g-related-0-entity]", "follow_up")       # the form reloads with its fields
     via = page.locator("select[name=g-related-0-via]")
     expect(via).to_have_value("opportunity")                                 # the one field that links here
     assert via.locator("option").all_inner_texts() == ["—", "Opportunity"]
@@ -97,8 +98,10 @@ def test_admin_builds_a_gated_stage_and_a_reminder_and_the_rep_meets_both(crm, p
     # the rule: no follow-up for 3 days -> notify the owner
     page.goto(f"{base}{RULES}/new")
     page.select_option("#trigger-type", "no_related")
-    page.click("button[value=refresh]")
-    page.select_option("select[name=t-entity]", "follow_up")                 # the form reloads with its fields
+    with page.expect_navigation():
+        page.click("button[value=refresh]")
+    with page.expect_navigation():
+        page.select_option("select[name=t-entity]", "follow_up")                 # the form reloads with its fields
     expect(page.locator("select[name=t-via]")).to_have_value("opportunity")
     page.fill("input[name=label-en]", "No follow-up for 3 days")
     page.fill("input[name=label-zh]", "3天未跟进")
