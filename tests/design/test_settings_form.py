@@ -16,8 +16,8 @@ from formloom.definitions.compile import compile_field
 from formloom.definitions.load import load_document
 from formloom.definitions.validate import validate_app
 from formloom.design.condition_builder import builder_fields, form_items
-from formloom.design.settings_form import (controls_for, missing_required, parse_settings, problems_by_setting,
-                                           widget_for)
+from formloom.design.settings_form import (catalog_of, controls_for, missing_required, parse_settings,
+                                           problems_by_setting, widget_for)
 from formloom.fields import FIELD_TYPES
 
 from ..conftest import helpdesk_app
@@ -31,8 +31,13 @@ def posted(controls, condition_fields=()) -> MultiDict:
         if c.widget == "fixed":
             continue
         if c.widget == "condition":
-            for name, value in form_items(c.input_name, condition_fields, c.value):
+            offered = c.fields if c.fields is not None else condition_fields
+            for name, value in form_items(c.input_name, offered, c.value):
                 form.add(name, value)
+            continue
+        if c.widget == "group":
+            for part in c.value:
+                form.add(part.input_name, part.value)
             continue
         if c.widget == "label":
             for lang, text in c.value.items():
@@ -77,14 +82,20 @@ def test_the_form_has_exactly_the_settings_the_schema_allows(name):
 
 @pytest.mark.parametrize("case", shipped_fields(), ids=lambda c: f"{c[0]}-{c[1]['entities'][c[2]]['fields'][c[3]]['key']}"
                          if isinstance(c, tuple) else str(c))
-def test_a_shipped_field_posted_back_unchanged_is_the_same_field(case):
+@pytest.mark.parametrize("pickers", [False, True], ids=["typed-keys", "pickers"])
+def test_a_shipped_field_posted_back_unchanged_is_the_same_field(case, pickers):
+    """With pickers (the designer's form) and without (keys typed), every shipped field survives."""
     _name, app_doc, i, j = case
     original = app_doc["entities"][i]["fields"][j]
     ftype = FIELD_TYPES[original["type"]]
-    controls = controls_for(ftype, original, "en", editing=True)
+    catalog = catalog_of(app_doc, app_doc["entities"][i]["key"], "en") if pickers else None
+    controls = controls_for(ftype, original, "en", editing=True, catalog=catalog)
     fields = builder_fields(app_doc["entities"][i], "en")
+    for c in controls:
+        if c.widget == "pick":
+            assert original.get(c.name) is None or c.value in [v for v, _t in c.choices], (c.name, c.choices)
     doc, errors, _raw = parse_settings(ftype, posted(controls, fields), "en", key=original["key"],
-                                       condition_fields=fields)
+                                       condition_fields=fields, catalog=catalog)
     assert errors == {}
     assert compile_field(doc) == compile_field(original)
     changed = copy.deepcopy(app_doc)

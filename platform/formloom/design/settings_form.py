@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from ..definitions.schema_check import KEY_PATTERN
 from ..fields.base import FieldType
 from ..fields.settings import COMMON_SETTINGS, Setting
 from ..i18n import translate
-from .condition_builder import BuilderField, BuilderProblem, from_form as condition_from_form
+from .condition_builder import (BuilderField, BuilderProblem, builder_fields, from_form as condition_from_form,
+                                with_options)
 
 #: $ref targets of field.schema.json -> the widget that edits such a value
 _REF_WIDGETS = {"label": "label", "options": "options", "logic": "condition", "formula": "formula", "key_list": "keys",
@@ -32,7 +33,11 @@ _EMPTY_OPTION = {"value": "", "en": "", "zh": "", "color": "", "retired": False}
 
 
 def widget_for(setting: Setting) -> str:
-    """Which control edits the setting: read from its JSON Schema, never from its name."""
+    """Which control edits the setting: read from its JSON Schema and what it picks, never from its name."""
+    if setting.parts:
+        return "group"
+    if setting.picks:
+        return "pick"
     schema = setting.schema
     if schema is None:
         return "fixed"
@@ -64,10 +69,55 @@ class Control:
     error: str | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)   # min/max/maxlength/pattern from the schema
     common: bool = False           # a key every field may have (shown under "More settings" unless required)
+    refresh: bool = False          # other controls offer what this one chooses: changing it reloads the form
+    fields: Any = None             # a condition about another entity: the fields its builder offers
+    note: str = ""                 # why a picker offers nothing yet ("choose the related entity first")
 
     @property
     def input_name(self) -> str:
         return f"s-{self.name}"
+
+    def but(self, **changes: Any) -> "Control":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the pickers of a settings form offer: the draft's entities and their fields, so an
+    admin chooses an entity or field by its label instead of typing its key."""
+
+    here: str                                                # the entity the field belongs to
+    entities: tuple[tuple[str, str], ...] = ()               # (key, label) of every entity
+    fields: Callable[[str], tuple[tuple[str, str, str, str], ...]] = lambda key: ()
+    #                                      entity key -> (key, label, type, referenced entity or "")
+    condition_fields: Callable[[str], list[BuilderField]] = lambda key: []
+
+    def entity_named(self, key: Any) -> bool:
+        return isinstance(key, str) and any(k == key for k, _ in self.entities)
+
+
+def catalog_of(app_doc: Mapping[str, Any], entity_key: str, lang: str,
+               people: Callable[[], list] | None = None) -> Catalog:
+    """The catalog of an app document (the designer's draft) for a field of `entity_key`;
+    `people` lists the app's members for conditions on user fields (read only when needed)."""
+    by_key = {e["key"]: e for e in app_doc.get("entities", []) if isinstance(e, Mapping) and e.get("key")}
+
+    def label(doc: Mapping[str, Any]) -> str:
+        label = doc.get("label")
+        text = (label.get(lang) or label.get("en") or "") if isinstance(label, Mapping) else (label or "")
+        return f"{text} ({doc['key']})" if text and text != doc["key"] else doc["key"]
+
+    def fields(key: str) -> tuple:
+        return tuple((f["key"], label(f), f.get("type", ""), f.get("entity", "") if f.get("type") == "reference" else "")
+                     for f in by_key.get(key, {}).get("fields", []) if isinstance(f, Mapping) and f.get("key"))
+
+    def condition_fields(key: str) -> list[BuilderField]:
+        found = builder_fields(by_key.get(key, {}), lang)
+        if people is not None and any(f.picker == "$user" for f in found):
+            found = with_options(found, "$user", people())
+        return found
+
+    return Catalog(entity_key, tuple((k, label(e)) for k, e in by_key.items()), fields, condition_fields)
 
 
 @dataclass(frozen=True)
@@ -132,20 +182,95 @@ def _shown(widget: str, value: Any) -> Any:
     return str(value) if not isinstance(value, bool) else json.dumps(value)
 
 
+def _about(setting: Setting, doc: Mapping[str, Any], catalog: Catalog) -> str | None:
+    """The entity a field pick or a condition of `setting` is about: the one its sibling `of`
+    names (when that names an entity of the app), else the field's own entity."""
+    if setting.of is None:
+        return catalog.here
+    named = doc.get(setting.of)
+    return named if catalog.entity_named(named) else None
+
+
+def _pick_choices(setting: Setting, doc: Mapping[str, Any], catalog: Catalog) -> tuple[tuple[str, str], ...]:
+    if setting.picks == "entity":
+        return catalog.entities
+    about = _about(setting, doc, catalog)
+    if about is None:
+        return ()
+    return tuple((key, label) for key, label, kind, target in catalog.fields(about)
+                 if (not setting.types or kind in setting.types)
+                 and (not setting.refers_here or target == catalog.here))
+
+
+def _pick_note(setting: Setting, doc: Mapping[str, Any], catalog: Catalog, lang: str,
+               settings: Mapping[str, Setting]) -> str:
+    if setting.picks != "field" or setting.of is None or _about(setting, doc, catalog) is not None:
+        return ""
+    sibling = settings.get(setting.of)
+    return translate(lang, "Choose %(setting)s first.", setting=_text(sibling.label, lang) if sibling else setting.of)
+
+
+def _control(setting: Setting, widget: str, value: Any, lang: str, **more: Any) -> Control:
+    return Control(setting.name, widget, _text(setting.label, lang), _text(setting.help, lang), setting.required,
+                   value, attrs=_attrs(setting.schema), **more)
+
+
+def _group_parts(setting: Setting, value: Any, doc: Mapping[str, Any], catalog: Catalog, lang: str,
+                 settings: Mapping[str, Setting]) -> tuple[Control, ...]:
+    """One control per key of an object setting, named `<setting>-<key>`; a part that picks a
+    field reads its entity from the enclosing document (a window "measured on" the related entity)."""
+    value = value if isinstance(value, Mapping) else {}
+    parts = []
+    for part in setting.parts:
+        name = f"{setting.name}-{part.name}"
+        shown = value.get(part.name)
+        if part.picks:
+            parts.append(_control(part, "pick", "" if shown is None else str(shown), lang,
+                                  choices=_with_current(_pick_choices(part, doc, catalog), shown),
+                                  note=_pick_note(part, doc, catalog, lang, settings)).but(name=name))
+        else:
+            parts.append(_control(part, widget_for(part), "" if shown is None else str(shown), lang).but(name=name))
+    return tuple(parts)
+
+
+def _with_current(choices: tuple[tuple[str, str], ...], current: Any) -> tuple[tuple[str, str], ...]:
+    """The choices, with a value the document has that is not among them kept (shown by its key),
+    so opening and saving a form never drops what an admin wrote."""
+    if isinstance(current, str) and current and all(value != current for value, _ in choices):
+        return (*choices, (current, current))
+    return choices
+
+
 def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: str, *, editing: bool,
                  errors: Mapping[str, str] | None = None, raw: Mapping[str, Any] | None = None,
-                 roles: tuple[str, ...] = (), role_text: Callable[[str], str] = str) -> list[Control]:
+                 roles: tuple[str, ...] = (), role_text: Callable[[str], str] = str,
+                 catalog: Catalog | None = None) -> list[Control]:
     """The settings form of `ftype`, showing `field_doc` (a new field: None). `raw` holds values a
-    refused post carried, shown again as typed; `roles` are the app's, offered by role pickers."""
+    refused post carried, shown again as typed; `roles` are the app's, offered by role pickers;
+    `catalog` is what entity and field pickers offer (without it they are typed keys)."""
     doc = dict(field_doc or {})
     errors = errors or {}
+    settings = {s.name: s for s in ftype.all_settings()}
+    depended_on = {s.of for s in settings.values() for s in (s, *s.parts) if s.of}
     out = []
     for setting in ftype.all_settings():
         widget = widget_for(setting)
+        if catalog is None and widget in ("pick", "group"):
+            widget = "key" if widget == "pick" else "json"
         value = raw[setting.name] if raw is not None and setting.name in raw else _shown(widget, doc.get(setting.name))
         if setting.name == "type":
             value = ftype.name
-        choices = ()
+        extra: dict[str, Any] = {}
+        if widget == "pick":
+            extra = {"choices": _with_current(_pick_choices(setting, doc, catalog), doc.get(setting.name)),
+                     "refresh": setting.name in depended_on, "note": _pick_note(setting, doc, catalog, lang, settings)}
+        elif widget == "group":
+            value = _group_parts(setting, doc.get(setting.name), doc, catalog, lang, settings)
+        elif widget == "condition" and setting.of is not None and catalog is not None:
+            about = _about(setting, doc, catalog)
+            extra = {"fields": catalog.condition_fields(about) if about else [],
+                     "note": _pick_note(setting.but(picks="field"), doc, catalog, lang, settings)}
+        choices = extra.pop("choices", ())
         if widget == "enum":
             choices = tuple((json.dumps(v) if not isinstance(v, str) else v, str(v)) for v in setting.schema["enum"])
             current = doc.get(setting.name)
@@ -158,7 +283,7 @@ def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: st
                            setting.required, value, choices,
                            readonly=widget == "fixed" or (editing and setting.name == "key"),
                            error=errors.get(setting.name), attrs=_attrs(setting.schema),
-                           common=setting.name in _COMMON and not setting.required))
+                           common=setting.name in _COMMON and not setting.required, **extra))
     return out
 
 
@@ -183,7 +308,8 @@ def suggested_key(label: Any) -> str | None:
 
 def parse_settings(ftype: FieldType, form: Any, lang: str, *, key: str | None = None,
                    condition_fields: list[BuilderField] | None = None,
-                   gettext: Callable[..., str] | None = None) -> tuple[dict, dict[str, str], dict]:
+                   gettext: Callable[..., str] | None = None,
+                   catalog: Catalog | None = None) -> tuple[dict, dict[str, str], dict]:
     """What a settings form posted, as a field document of `ftype`.
 
     Returns (document, errors by setting name, raw values to show again). `form` is a
@@ -193,8 +319,12 @@ def parse_settings(ftype: FieldType, form: Any, lang: str, *, key: str | None = 
     def get(name: str) -> str:
         return str(form.get(f"s-{name}", "") or "")
 
-    def condition(name: str) -> Any:
-        logic, problems = condition_from_form(form, f"s-{name}", condition_fields or [],
+    def condition(setting: Setting) -> Any:
+        name, fields = setting.name, condition_fields or []
+        if setting.of is not None and catalog is not None:
+            about = get(setting.of).strip()
+            fields = catalog.condition_fields(about) if catalog.entity_named(about) else []
+        logic, problems = condition_from_form(form, f"s-{name}", fields,
                                               gettext or (lambda msgid, **p: translate(lang, msgid, **p)))
         if problems:
             raise _Refused(" ".join(p.message for p in problems), PostedCondition(form, tuple(problems)))
@@ -205,8 +335,15 @@ def parse_settings(ftype: FieldType, form: Any, lang: str, *, key: str | None = 
     raw: dict[str, Any] = {}
     for setting in ftype.all_settings():
         name, widget = setting.name, widget_for(setting)
+        if catalog is None and widget in ("pick", "group"):
+            widget = "key" if widget == "pick" else "json"
         try:
-            value = condition(name) if widget == "condition" else _parse_one(setting, widget, name, get, form, lang)
+            if widget == "condition":
+                value = condition(setting)
+            elif widget == "group":
+                value = _parse_group(setting, get, form, lang)
+            else:
+                value = _parse_one(setting, widget, name, get, form, lang)
         except _Refused as refused:
             errors[name] = refused.message
             raw[name] = refused.shown
@@ -279,6 +416,19 @@ def _parse_one(setting: Setting, widget: str, name: str, get: Callable[[str], st
         except ValueError:
             return text
     return text                     # text, key, date
+
+
+def _parse_group(setting: Setting, get: Callable[[str], str], form: Any, lang: str) -> dict | None:
+    """An object setting from its parts' controls: nothing when every part is empty (the setting is
+    left out); a part left empty beside filled ones is left out too, for the validator to name."""
+    out = {}
+    for part in setting.parts:
+        name = f"{setting.name}-{part.name}"
+        widget = "key" if part.picks else widget_for(part)
+        value = _parse_one(part, widget, name, get, form, lang)
+        if value is not None:
+            out[part.name] = value
+    return out or None
 
 
 def _parse_options(name: str, form: Any, lang: str) -> list | None:

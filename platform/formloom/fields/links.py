@@ -134,7 +134,7 @@ class ReferenceType(_LinkType):
     settings = (DEFAULT,
                 Setting("entity", {"$ref": "field.schema.json#/$defs/key"}, {"en": "Entity", "zh": "实体"},
                         {"en": "The entity whose records the field refers to.", "zh": "字段所关联记录的实体。"},
-                        required=True),
+                        required=True, picks="entity"),
                 MULTIPLE,
                 Setting("match", {"type": "object", "minProperties": 1, "maxProperties": 5,
                                   "propertyNames": {"$ref": "#/$defs/key"}, "additionalProperties": {"$ref": "#/$defs/key"}},

@@ -19,7 +19,7 @@ from typing import Any
 from ..definitions.model import FieldDef
 from .base import FIELD_TYPES, register
 from .computed import _ComputedType
-from .settings import Setting
+from .settings import Setting, group
 
 FUNCTIONS = ("count", "sum", "min", "max", "latest")
 #: the types each function may roll up (count reads no field); checked with the documents
@@ -49,25 +49,31 @@ class RollupType(_ComputedType):
            "count（数量）、sum（合计）、min（最小）、max（最大）或 latest（最新一条关联记录的值）。", required=True),
         _s("source", _KEY, "Related entity", "关联实体",
            "The entity whose records are rolled up, such as ticket.", "被汇总记录所在的实体，例如 ticket。",
-           required=True),
+           required=True, picks="entity"),
         _s("via", _KEY, "Through reference field", "通过引用字段",
            "The related entity's reference field that points at this entity, such as team.",
-           "关联实体中指向本实体的引用字段，例如 team。", required=True),
+           "关联实体中指向本实体的引用字段，例如 team。", required=True, picks="field", of="source",
+           types=("reference",), refers_here=True),
         _s("field", _KEY, "Field rolled up", "汇总字段",
            "The related entity's field to sum, compare or take (not needed for count).",
-           "关联实体中要合计、比较或取值的字段（count 不需要）。"),
-        _s("where", {"type": "object"}, "Only related records where", "仅统计满足条件的关联记录",
-           "A condition on the related records, such as {\"==\": [{\"var\": \"kind\"}, \"visit\"]}.",
-           "对关联记录的条件，例如 {\"==\": [{\"var\": \"kind\"}, \"visit\"]}。"),
-        _s("window", {"type": "object", "required": ["field", "last"], "additionalProperties": False,
-                      "properties": {"field": _KEY,
-                                     "last": {"type": "string", "pattern": "^P(?:[0-9]+W|(?:[0-9]+D)?(?:T[0-9]+H)?)$",
-                                              "x-message": "must be a duration in weeks, days or hours, "
-                                                           "such as P30D, P2W or PT48H"}}},
-           "Time window", "时间范围",
-           "Only related records whose date field lies in the last period, such as "
-           "{\"field\": \"date\", \"last\": \"P30D\"}.",
-           "仅统计日期字段落在最近一段时间内的关联记录，例如 {\"field\": \"date\", \"last\": \"P30D\"}。"),
+           "关联实体中要合计、比较或取值的字段（count 不需要）。", picks="field", of="source",
+           types=tuple(sorted(LATEST_TYPES))),
+        _s("where", {"$ref": "#/$defs/logic"}, "Only related records where", "仅统计满足条件的关联记录",
+           "A condition on the related records' fields, such as: kind is visit.",
+           "对关联记录字段的条件，例如：类型 等于 拜访。", of="source"),
+        group("window", (
+            _s("field", _KEY, "Measured on", "按此日期",
+               "The related entity's date or date-time field the window is measured on.",
+               "关联实体中用来计算时间范围的日期或日期时间字段。", required=True, picks="field", of="source",
+               types=tuple(sorted(WINDOW_TYPES))),
+            _s("last", {"type": "string", "pattern": "^P(?:[0-9]+W|(?:[0-9]+D)?(?:T[0-9]+H)?)$",
+                        "x-message": "must be a duration in weeks, days or hours, such as P30D, P2W or PT48H"},
+               "Within the last", "最近",
+               "A duration: P30D is 30 days, P2W two weeks, PT48H 48 hours.",
+               "一段时长：P30D 为 30 天，P2W 为两周，PT48H 为 48 小时。", required=True),
+        ), {"en": "Time window", "zh": "时间范围"},
+           {"en": "Only related records whose date lies in the last period, such as the last 30 days.",
+            "zh": "仅统计日期落在最近一段时间内的关联记录，例如最近 30 天。"}),
     )
     operators = ("eq", "ne", "lt", "lte", "gt", "gte", "is_empty")
     summable = True

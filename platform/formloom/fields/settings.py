@@ -27,6 +27,13 @@ class Setting:
     help: Mapping[str, str]
     default: Any = NO_DEFAULT         # what compiling fills in when the document leaves it out
     required: bool = False            # the document must give it
+    # What a designer offers instead of a typed key, so an admin picks from what exists:
+    picks: str | None = None          # "entity": one of the app's entities; "field": a field of an entity
+    of: str | None = None             # the sibling setting naming the entity a field pick or a condition is
+                                      # about (None: the entity the field itself belongs to)
+    types: tuple[str, ...] = ()       # the field types a "field" pick offers (empty: every type)
+    refers_here: bool = False         # a "field" pick offers only references to the field's own entity
+    parts: tuple["Setting", ...] = () # an object setting's keys, each edited by a control of its own
 
     def but(self, **changes: Any) -> "Setting":
         """This setting with some parts changed (a type's own maximum or default)."""
@@ -39,6 +46,15 @@ class Setting:
 
 def _s(name: str, schema: Any, en: str, zh: str, help_en: str, help_zh: str, **more: Any) -> Setting:
     return Setting(name, schema, {"en": en, "zh": zh}, {"en": help_en, "zh": help_zh}, **more)
+
+
+def group(name: str, parts: tuple[Setting, ...], label: Mapping[str, str], help: Mapping[str, str],
+          **more: Any) -> Setting:
+    """An object setting whose keys are `parts`: its schema is derived from them, so the
+    meta-schema and the designer's controls (one per part) cannot disagree."""
+    schema = {"type": "object", "required": [p.name for p in parts if p.required], "additionalProperties": False,
+              "properties": {p.name: p.schema for p in parts}}
+    return Setting(name, schema, label, help, parts=parts, **more)
 
 
 _LABEL = {"$ref": "#/$defs/label"}

@@ -24,8 +24,8 @@ from ..auth import policy
 from ..auth.users import members_of
 from ..definitions.problems import Problem
 from ..design import condition_builder, drafts, edits, formula_preview, impact as impact_mod
-from ..design.settings_form import (LANGS, controls_for, missing_required, parse_settings, problems_by_setting,
-                                    suggested_key)
+from ..design.settings_form import (LANGS, Catalog, catalog_of, controls_for, missing_required, parse_settings,
+                                    problems_by_setting, suggested_key)
 from ..errors import ConflictError, FormloomError, NotFoundError
 from ..fields import FIELD_TYPES
 from ..store.apps import current_version
@@ -401,7 +401,7 @@ def _field_form(place: Place, state: State, entity_key: str, type_name: str, fie
     editing = bool((request.view_args or {}).get("field_key"))
     controls = controls_for(ftype, field_doc, lang(), editing=editing, errors=errors, raw=raw,
                             roles=tuple(r for r in state.app.get("roles", []) if isinstance(r, str)),
-                            role_text=lambda role: role_name(role, state.app))
+                            role_text=lambda role: role_name(role, state.app), catalog=_catalog(state, entity_key))
     return render_template("designer/field.html", place=place, state=state, entity=state.entity(entity_key),
                            ftype=ftype, type_label=_type_label(type_name), controls=controls, editing=editing,
                            palette=_palette(), condition_fields=_condition_fields(state, entity_key),
@@ -433,12 +433,24 @@ def _condition_fields(state: State, entity_key: str) -> list:
     return fields
 
 
+def _catalog(state: State, entity_key: str) -> Catalog:
+    """The draft's entities and fields, for the settings form's entity and field pickers."""
+    def people() -> list:
+        with db().read() as conn:
+            return members_of(conn, state.app_key)
+    return catalog_of(state.app, entity_key, lang(), people)
+
+
 def _save_field(place: Place, state: State, entity_key: str, type_name: str, field_key: str | None):
     ftype = FIELD_TYPES.get(type_name)
     if ftype is None:
         raise NotFoundError(_("There is no field type %(name)s.", name=type_name))
     doc, errors, raw = parse_settings(ftype, request.form, lang(), key=field_key,
-                                      condition_fields=_condition_fields(state, entity_key), gettext=worded)
+                                      condition_fields=_condition_fields(state, entity_key), gettext=worded,
+                                      catalog=_catalog(state, entity_key))
+    if request.form.get("do") == "refresh":       # a picker changed what others offer: nothing is saved yet
+        shown = {**doc, **({"key": field_key} if field_key else {})}
+        return _field_form(place, state, entity_key, type_name, shown, 200, {}, raw)
     if not errors:
         app_doc = state.app
         try:
