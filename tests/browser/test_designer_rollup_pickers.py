@@ -21,7 +21,6 @@ pytestmark = pytest.mark.browser
 
 
 def _store(database_url: str, entity: str, data: dict) -> int:
-    from flask import Flask  # noqa: F401  (the store needs no app; the catalog reads the live version)
     db = Database(database_url)
     try:
         with db.write() as conn:

@@ -24,7 +24,7 @@ from ..auth import policy
 from ..auth.users import members_of
 from ..definitions.problems import Problem
 from ..design import condition_builder, drafts, edits, formula_preview, impact as impact_mod
-from ..design.settings_form import (LANGS, Catalog, catalog_of, controls_for, missing_required, parse_settings,
+from ..design.settings_form import (LANGS, catalog_of, controls_for, missing_required, parse_settings,
                                     problems_by_setting, suggested_key)
 from ..errors import ConflictError, FormloomError, NotFoundError
 from ..fields import FIELD_TYPES
@@ -433,7 +433,7 @@ def _condition_fields(state: State, entity_key: str) -> list:
     return fields
 
 
-def _catalog(state: State, entity_key: str) -> Catalog:
+def _catalog(state: State, entity_key: str):
     """The draft's entities and fields, for the settings form's entity and field pickers."""
     def people() -> list:
         with db().read() as conn:
