@@ -40,8 +40,9 @@ from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formlo
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
 RESULTS = Path(__file__).resolve().parent / "results"
-GOALS = {"form_get": 1.2, "designer_get": 4.0, "create_post": 1.5, "list_filtered": 1.3, "stage_move": 1.5, "detail_get": 1.3,
-         "list_1m_vs_10k": 2.0, "reminder_sweep_1m_vs_10k": 1.5, "dashboard_1m_vs_sql": 1.3,
+#: issue 16 raised create_post and stage_move to 1.3 and both scale goals to 1.2 (they were met at 1.5/2.0)
+GOALS = {"form_get": 1.2, "designer_get": 4.0, "create_post": 1.3, "list_filtered": 1.3, "stage_move": 1.3, "detail_get": 1.3,
+         "list_1m_vs_10k": 1.2, "reminder_sweep_1m_vs_10k": 1.2, "dashboard_1m_vs_sql": 1.3,
          "api_create": 1.3, "api_list_filtered": 1.3, "api_update": 1.3, "api_stage_move": 1.3,
          "global_search_1m_ms": 100.0, "rollup_write_overhead": 1.3}
 #: global_search_1m_ms (issue 17) is not a ratio but milliseconds: the median, over the
