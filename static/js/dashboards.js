@@ -39,10 +39,13 @@
     var options = {
       responsive: true, maintainAspectRatio: false, animation: false,
       onClick: function (_event, elements) {          // drill down: the records behind this bar, slice or step
-        if (elements.length && links[elements[0].index]) { window.location.assign(links[elements[0].index]); }
+        if (!elements.length) { return; }
+        var own = (spec.series[elements[0].datasetIndex] || {}).links;      // a chart of series: that series' records
+        var link = (own || links)[elements[0].index];
+        if (link) { window.location.assign(link); }
       },
       onHover: function (event, elements) {
-        event.native.target.style.cursor = elements.length && links.length ? "pointer" : "default";
+        event.native.target.style.cursor = elements.length && (links.length || spec.series[0].links) ? "pointer" : "default";
       },
       plugins: {legend: {display: round || spec.series.length > 1, position: "bottom"},
                 tooltip: {callbacks: {label: function (ctx) {
