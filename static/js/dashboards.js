@@ -21,8 +21,9 @@
 
   function draw(canvas) {
     var source = document.getElementById(canvas.getAttribute("data-chart"));
-    if (!source || typeof window.Chart === "undefined") { return; }
-    var spec = JSON.parse(source.textContent);
+    var text = canvas.getAttribute("data-chart-spec") || (source && source.textContent);   // the builder's preview: on the canvas
+    if (!text || typeof window.Chart === "undefined") { return; }
+    var spec = JSON.parse(text);
     var round = spec.type === "pie" || spec.type === "donut";
     var kind = {bar: "bar", line: "line", pie: "pie", donut: "doughnut", funnel: "bar"}[spec.type] || "bar";
     var datasets = spec.series.map(function (s, i) {

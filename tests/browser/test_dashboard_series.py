@@ -168,3 +168,52 @@ def test_finance_and_manager_see_contract_amount_vs_collected_and_drill_into_pay
     assert list(series_shown(page)) == ["签约金额", "已回款"]
     page.click("button[name=lang][value=en]")
     assert page.console_problems == []
+
+
+def test_an_admin_builds_a_chart_of_series_in_the_builder(finance_server, db, page):  # noqa: F811
+    """Compare several entities turns a bar into series; changing a series' entity re-offers its
+    fields and dates; the live preview draws one bar per series; saving puts it in the draft."""
+    from playwright.sync_api import expect
+
+    base, _today = finance_server
+    with db.write() as conn:
+        create_user(conn, "ada@example.com", PASSWORD, name="Ada Admin", roles=[("crm", "admin")])
+    login(page, base, "ada@example.com")
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{base}/apps/crm/design/dashboards/finance")
+    with page.expect_navigation():
+        page.click("#add-widget")
+    page.select_option("#w-type", "bar")
+    expect(page.locator("#series-add")).to_be_visible()          # the registry says bars take series
+    page.fill("input[name=label-en]", "Signed vs received")
+    page.fill("input[name=label-zh]", "签约与到账")
+    with page.expect_navigation():
+        page.click("#series-add")
+    expect(page.locator("[data-series-row]")).to_have_count(2)
+    for n, (entity, date_field) in enumerate((("contract", "signed_on"), ("payment", "received_on"))):
+        with page.expect_navigation():                           # its fields and dates are the choices
+            page.select_option(f"#s{n}-entity", entity)
+        expect(page.locator(f"#s{n}-entity")).to_have_value(entity)
+        page.select_option(f"#s{n}-agg", "sum")
+        page.select_option(f"#s{n}-field", "amount")
+        page.select_option(f"#s{n}-date", date_field)
+    page.select_option("#w-format", "money")
+    page.fill("input[name=s0_label-en]", "Signed")
+    page.fill("input[name=s1_label-en]", "Received")
+    page.locator("input[name=s1_label-en]").dispatch_event("change")
+    page.wait_for_function("""() => {              // the preview redrawn with the series' names
+        const canvas = document.querySelector('#widget-preview canvas');
+        const chart = canvas && Chart.getChart(canvas);
+        return chart && chart.data.datasets.map(d => d.label).join('|') === 'Signed|Received'; }""")
+    expect(page.locator("#widget-preview table")).to_contain_text("¥120,000.00")      # this month's contract
+    page.evaluate("window.scrollTo(0, 0)")
+    settle(page)
+    page.screenshot(path=str(SHOTS / "dashboard-builder-series-1440.png"), full_page=True)
+    page.set_viewport_size({"width": 375, "height": 800})
+    settle(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.set_viewport_size({"width": 1440, "height": 900})
+    with page.expect_navigation():
+        page.click("#save-widget")
+    expect(page.locator("#w-signed_vs_received")).to_be_visible()
+    assert page.console_problems == []
