@@ -81,3 +81,24 @@ def test_a_widget_of_series_previews_saves_to_the_draft_and_publishes(site):
     by_month = dict(zip(body["keys"], zip(*body["values"])))
     assert by_month["2026-03-01"] == (300.0, 0.0) and by_month["2026-04-01"] == (300.0, 0.0)
     assert by_month["2026-01-01"] == (0.0, 3.0)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_bad_series_input_is_a_located_422_or_a_preview_problem_never_a_500(site):
+    admin = client_for(site, "admin@example.com")
+    rows = {"series_count": "2", "s0_entity": "deal", "s0_agg": "count", "s0_date": "$created",
+            "s1_entity": "nope", "s1_agg": "count", "s1_date": "$created"}
+    base = {k: v for k, v in WIDGET.items() if k not in ("entity", "agg", "field", "date")}
+    preview = admin.get(f"{BOARD}/preview", query_string={**base, **rows}).get_data(as_text=True)
+    assert "The app has no entity &#39;nope&#39;" in preview
+    post(admin, NEW, {**base, **rows}, BOARD)           # kept in the draft, said at its place, stops publishing
+    html = admin.get(BOARD).get_data(as_text=True)
+    assert "The app has no entity &#39;nope&#39;" in html and "$.widgets[5].series[1].entity" in html
+    assert post(admin, "/apps/shop/design/publish", {}, "/apps/shop/design").status_code == 422
+    post(admin, f"{BOARD}/widgets/deals_vs_accounts/layout", {"action": "remove"}, BOARD)
+    for odd in ({"series_count": "x"}, {"series_count": "999"}, {"series_action": "remove-77"},
+                {"series_action": "boom"}, {"s0_agg": "ratio"}, {"s0_key": "Bad Key"}):
+        answer = post(admin, NEW, {**base, **rows, "s1_entity": "account", **odd}, BOARD)
+        assert answer.status_code in (200, 303, 422), (odd, answer.status_code)
+    ratio = post(admin, NEW, {**base, **rows, "s1_entity": "account", "s0_agg": "ratio"}, BOARD)
+    assert ratio.status_code == 422 and "A series counts, adds up or averages" in ratio.get_data(as_text=True)
