@@ -86,6 +86,23 @@ def test_a_bar_drills_into_its_own_series_records_adding_up_to_the_bar(ledger_db
     assert april_received.row_label == "2026-04"
 
 
+def test_a_line_compares_the_same_series(ledger_db):
+    db, app, _version, people, _ids = ledger_db
+    with db.read() as conn:
+        data = run_widget(viewer(conn, app, people, "lead"), compile_widget({**ledger.VERSUS, "type": "line"}))
+    assert columns(data) == EXPECTED["lead"]
+
+
+def test_all_time_spans_the_buckets_any_series_has(ledger_db):
+    """With no period bounds each series reaches back to its own first record; the chart has
+    the months of either, an empty month of one series included."""
+    db, app, _version, people, _ids = ledger_db
+    with db.read() as conn:
+        v = Viewer(conn, app, load_actor(conn, people["lead"]), resolve_period("all", TODAY, ZONE), TODAY)
+        data = run_widget(v, compile_widget(ledger.VERSUS))
+    assert [row.key for row in data.rows] == MONTHS and columns(data) == EXPECTED["lead"]
+
+
 def test_a_count_series_drills_into_exactly_as_many_records(ledger_db):
     db, app, _version, people, _ids = ledger_db
     doc = {**ledger.VERSUS, "format": "number",
