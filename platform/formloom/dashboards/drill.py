@@ -108,7 +108,8 @@ class DrillPage:
 
 def drill(v: Viewer, widget: WidgetDef, cell: Cell, *, offset: int = 0, limit: int = 50) -> DrillPage:
     where = drill_where(v, widget, cell)
-    widget = widget.part(cell.series) or widget if widget.series else widget
+    if widget.series:              # its labels are those of the series clicked
+        widget = widget.part(cell.series) or widget
     total = v.conn.execute(select(func.count()).select_from(records).where(*where)).scalar_one()
     rows = v.conn.execute(select(records).where(*where).order_by(records.c.updated_at.desc(), records.c.id.desc())
                           .offset(offset).limit(limit))
