@@ -3,7 +3,6 @@ filter against its own entity, the bucket its series share, and money in one cur
 every problem at its JSON path in a sentence."""
 from __future__ import annotations
 
-
 import pytest
 
 from formloom.dashboards.checks import validate_dashboard
