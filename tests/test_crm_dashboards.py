@@ -87,3 +87,28 @@ def test_the_manager_board_has_the_issues_metrics(demo):
     assert [s.strip() for s in shown["leaderboard"][1].series][-1] == "Follow-ups"
     first = shown["first_follow_up_24h"][1].value
     assert 0 <= first <= 1
+
+
+def test_the_finance_board_compares_contract_amount_and_collected_by_month_in_one_chart(demo):
+    """Both series have money in the demo's months, each bar drills into its own entity's
+    records adding up to the bar (contracts signed; payments received), and the cards stay."""
+    from decimal import Decimal
+    from formloom.dashboards.drill import Cell, drill
+    shown = _shown(*demo, "finance")
+    widget, data = shown["signed_vs_collected"]
+    assert data.series_keys == ["signed", "collected"] and len(data.series) == 2
+    for i in range(2):
+        assert any(row.values[i] for row in data.rows), data.series[i]
+    assert {"contract_amount", "collected", "collection_rate"} <= set(shown)
+    db, app, version_id = demo
+    zone = ZoneInfo(app.timezone)
+    today = NOW.astimezone(zone).date()
+    with time_machine.travel(NOW, tick=False), db.read() as conn:
+        actor = load_actor(conn, user_id_by_email(conn, READER["finance"]))
+        viewer = Viewer(conn, app, actor, resolve_period("this_year", today, zone), today)
+        for i, key in enumerate(data.series_keys):
+            for row in data.rows:
+                page = drill(viewer, widget, Cell(str(row.key), series=key), limit=10_000)
+                assert {r.entity_key for r in page.records} <= {"contract" if key == "signed" else "payment"}
+                total = sum(Decimal(str(r.data.get("amount") or 0)) for r in page.records)
+                assert abs(total - Decimal(str(row.values[i]))) < Decimal("0.01"), (key, row.key)

@@ -182,7 +182,13 @@ def workflow_schema() -> dict:
 
 
 #: file name -> the function building it. Schemas not listed here are written by hand.
+def dashboard_schema() -> dict:
+    from .dashboards.schema import dashboard_schema as build
+    return build()
+
+
 GENERATED: dict[str, Callable[[], dict]] = {
+    "dashboard.schema.json": dashboard_schema,
     "field.schema.json": field_schema,
     "workflow.schema.json": workflow_schema,
 }
@@ -206,8 +212,10 @@ def signature() -> tuple:
     from .automation.recipients import RECIPIENTS
     from .fields import FIELD_TYPES
     from .workflow.gates import GATE_REQUIREMENTS
+    from .dashboards.kinds import MEASURE_KINDS, WIDGET_KINDS
     return tuple(tuple((name, id(entry)) for name, entry in registry.items())
-                 for registry in (FIELD_TYPES, TRIGGERS, ACTIONS, RECIPIENTS, GATE_REQUIREMENTS))
+                 for registry in (FIELD_TYPES, TRIGGERS, ACTIONS, RECIPIENTS, GATE_REQUIREMENTS,
+                                  WIDGET_KINDS, MEASURE_KINDS))
 
 
 def render(schema: dict) -> str:

@@ -1,6 +1,7 @@
 /* The dashboard builder's widget form: show only the controls the chosen kind of widget and
    measure use (what each kind needs comes from the registry, in data-kinds), and reload the
-   form when the entity changes (its fields are the choices). The live preview is htmx's. */
+   form when the entity changes (its fields are the choices; a series' entity: the server
+   re-offers that series' choices). The live preview is htmx's. */
 (function () {
   "use strict";
   function init() {
@@ -17,6 +18,7 @@
       Array.prototype.forEach.call(form.querySelectorAll("[data-only]"), function (el) {
         el.hidden = el.getAttribute("data-only") !== type.value;
       });
+      if (!agg) { return; }          // a widget of series: each row has its own measure
       var needs = agg.options[agg.selectedIndex] ? agg.options[agg.selectedIndex].getAttribute("data-field") : "none";
       Array.prototype.forEach.call(form.querySelectorAll("[data-agg-needs]"), function (el) {
         var want = el.getAttribute("data-agg-needs");
@@ -24,7 +26,11 @@
       });
     }
     type.addEventListener("change", sync);
-    agg.addEventListener("change", sync);
+    if (agg) { agg.addEventListener("change", sync); }
+    var refresh = form.querySelector("#series-refresh");
+    Array.prototype.forEach.call(form.querySelectorAll("[data-series-entity]"), function (select) {
+      select.addEventListener("change", function () { if (refresh) { refresh.click(); } });
+    });
     var entity = form.querySelector("#w-entity");
     var related = form.querySelector("#w-related");
     function reload(withRelated) {       // the fields offered depend on the entity and its related records
@@ -34,7 +40,7 @@
       if (withRelated && related) { url.searchParams.set("related", related.value); } else { url.searchParams.delete("related"); }
       window.location.assign(url.toString());
     }
-    entity.addEventListener("change", function () { reload(false); });
+    if (entity) { entity.addEventListener("change", function () { reload(false); }); }
     if (related) { related.addEventListener("change", function () { reload(true); }); }
     sync();
   }

@@ -21,8 +21,9 @@
 
   function draw(canvas) {
     var source = document.getElementById(canvas.getAttribute("data-chart"));
-    if (!source || typeof window.Chart === "undefined") { return; }
-    var spec = JSON.parse(source.textContent);
+    var text = canvas.getAttribute("data-chart-spec") || (source && source.textContent);   // the builder's preview: on the canvas
+    if (!text || typeof window.Chart === "undefined") { return; }
+    var spec = JSON.parse(text);
     var round = spec.type === "pie" || spec.type === "donut";
     var kind = {bar: "bar", line: "line", pie: "pie", donut: "doughnut", funnel: "bar"}[spec.type] || "bar";
     var datasets = spec.series.map(function (s, i) {
@@ -39,10 +40,13 @@
     var options = {
       responsive: true, maintainAspectRatio: false, animation: false,
       onClick: function (_event, elements) {          // drill down: the records behind this bar, slice or step
-        if (elements.length && links[elements[0].index]) { window.location.assign(links[elements[0].index]); }
+        if (!elements.length) { return; }
+        var own = (spec.series[elements[0].datasetIndex] || {}).links;      // a chart of series: that series' records
+        var link = (own || links)[elements[0].index];
+        if (link) { window.location.assign(link); }
       },
       onHover: function (event, elements) {
-        event.native.target.style.cursor = elements.length && links.length ? "pointer" : "default";
+        event.native.target.style.cursor = elements.length && (links.length || spec.series[0].links) ? "pointer" : "default";
       },
       plugins: {legend: {display: round || spec.series.length > 1, position: "bottom"},
                 tooltip: {callbacks: {label: function (ctx) {

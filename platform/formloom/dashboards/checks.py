@@ -62,6 +62,8 @@ def widget_entities(c: _Ctx) -> Iterator[Problem]:
     names = [e.get("key") for e in c.app.get("entities", []) if isinstance(e, dict)]
     for i, w in widgets(c):
         entity = c.entity(w)
+        if entity is None and "series" in w and "entity" not in w:
+            continue                        # each series names its own (widget_series)
         if entity is None:
             yield c.problem("widgets", i, "entity", message=f"The app has no entity {w.get('entity')!r}"
                                                             f"{did_you_mean(w.get('entity'), names)}.")
@@ -77,8 +79,10 @@ def widget_shapes(c: _Ctx) -> Iterator[Problem]:
         kind = w.get("type")
         measures = w.get("measures") or []
         spec = WIDGET_KINDS.get(kind)
-        if spec is None:
-            continue
+        if spec is None or "series" in w:
+            continue                        # a widget of series: widget_series
+        if isinstance(w.get("group"), dict) and not w["group"].get("by"):
+            yield c.problem("widgets", i, "group", message="Say what to group by in 'by', e.g. {\"by\": \"$stage\"}.")
         if spec.measures and not measures:
             yield c.problem("widgets", i, message=f"A {kind} widget needs at least one measure in 'measures', "
                                                   "e.g. {\"agg\": \"count\"}.")
@@ -243,8 +247,84 @@ def widget_filters(c: _Ctx) -> Iterator[Problem]:
             yield c.problem("widgets", i, "filter", message=f"This filter {sentence}.")
 
 
+#: what a widget of series takes from each series, not from itself
+SERIES_OWN = ("entity", "measures", "filter", "date")
+#: what a widget of series cannot have: its series are counted over their records and buckets
+NOT_WITH_SERIES = ("source", "across", "related", "compare", "target", "columns", "sort", "mine", "limit")
+
+
+def widget_series(c: _Ctx) -> Iterator[Problem]:
+    """A widget of series (several entities over shared time buckets): a kind that takes
+    them, a bucket and no `by` (each series groups by its own date), and for each series an
+    entity, a date of that entity, one measure and a filter it can answer; money series in
+    one currency (a chart has one money axis)."""
+    for i, w in widgets(c):
+        if "series" not in w:
+            continue
+        spec = WIDGET_KINDS.get(w.get("type"))
+        takes = [k.name for k in WIDGET_KINDS.values() if k.series]
+        if spec is not None and not spec.series:
+            yield c.problem("widgets", i, "series", message=f"A {w.get('type')} widget shows one entity; only "
+                            f"{', '.join(takes)} widgets compare series.")
+            continue
+        if spec is not None and len(w["series"] or []) > spec.series:
+            yield c.problem("widgets", i, "series", message=f"A {w['type']} widget shows at most {spec.series} series.")
+        for key in SERIES_OWN:
+            if key in w:
+                yield c.problem("widgets", i, key, message=f"Each series says its own '{key}'; move it into "
+                                                         "the series (or remove it here).")
+        for key in NOT_WITH_SERIES:
+            if key in w:
+                yield c.problem("widgets", i, key, message=f"A widget of series cannot use '{key}'; remove it.")
+        group = w.get("group")
+        if not isinstance(group, dict) or not group.get("bucket"):
+            yield c.problem("widgets", i, *(("group",) if isinstance(group, dict) else ()),
+                            message="A widget of series needs 'group' with a 'bucket' (day, week, month, quarter "
+                                    "or year): the time buckets its series share, e.g. {\"bucket\": \"month\"}.")
+        elif group.get("by"):
+            yield c.problem("widgets", i, "group", "by", message="Each series is grouped by its own 'date'; "
+                                                                 "remove 'by'.")
+        yield from _series_problems(c, i, w)
+
+
+def _series_problems(c: _Ctx, i: int, w: dict) -> Iterator[Problem]:
+    names = [e.get("key") for e in c.app.get("entities", []) if isinstance(e, dict)]
+    seen: set = set()
+    money: list[tuple[int, str]] = []          # (series, currency) of each series adding up money
+    for j, s in indexed_dicts(w.get("series")):
+        at = ("widgets", i, "series", j)
+        if s.get("key") in seen:
+            yield c.problem(*at, "key", message=f"Another series already has the key {s.get('key')!r}; "
+                                                "give each series its own key.")
+        seen.add(s.get("key"))
+        entity = entity_named(c.app, s.get("entity"))
+        if entity is None:
+            yield c.problem(*at, "entity", message=f"The app has no entity {s.get('entity')!r}"
+                                                   f"{did_you_mean(s.get('entity'), names)}.")
+            continue
+        fields = fields_by_key(entity)
+        if isinstance(s.get("date"), str):
+            kind = variable_kind(fields, s["date"], "records")
+            if kind not in DATE_KINDS:
+                yield c.problem(*at, "date", message=_not_a(s["date"], kind, "a date", fields, "records"))
+        for k, m in indexed_dicts(s.get("measures")):
+            yield from _measure_problems(c, (*at, "measures", k), m, fields, "records")
+            f = fields.get(m.get("field")) if isinstance(m.get("field"), str) else None
+            if w.get("format") == "money" and m.get("agg") in NUMERIC_AGGS and f and f.get("type") == "money":
+                money.append((j, f.get("currency") or "CNY"))
+        if s.get("filter") is not None:
+            for sentence in filter_problems(s["filter"], fields, "records"):
+                yield c.problem(*at, "filter", message=f"This filter {sentence}.")
+    for j, currency in money[1:]:
+        if currency != money[0][1]:
+            yield c.problem("widgets", i, "series", j, "measures", 0, "field", message=(
+                f"This series adds up {currency} and the first money series {money[0][1]}; a chart has one "
+                "money axis: compare amounts in one currency, or show them in separate charts."))
+
+
 DASHBOARD_CHECKS: tuple[Check, ...] = (roles_exist, widget_keys_unique, widget_entities, widget_shapes,
-                                       widget_variables, widget_measures, widget_related, widget_filters)
+                                       widget_variables, widget_measures, widget_related, widget_filters,
+                                       widget_series)
 
 
 def validate_dashboard(doc: Any, app_doc: dict | None, workflow_docs: dict, source: str) -> list[Problem]:

@@ -30,6 +30,7 @@ class Cell:
     widget's JSON `keys`; None means the whole widget (a card, a total)."""
     row: str | None = None
     column: str | None = None
+    series: str | None = None          # a widget of series: whose records (its `series_keys`)
 
 
 def counted_measure(widget: WidgetDef) -> MeasureDef | None:
@@ -77,6 +78,9 @@ def _funnel_clause(v: Viewer, widget: WidgetDef, step: str) -> ColumnElement[boo
 
 def drill_where(v: Viewer, widget: WidgetDef, cell: Cell) -> list:
     """The WHERE over `records` for the records behind `cell` of `widget`."""
+    if widget.series:              # the series' own records, as the bucketed widget it is
+        part = widget.part(cell.series)
+        return drill_where(v, part, Cell(cell.row)) if part is not None else [records.c.id.is_(None)]
     entity = widget_entity(v.app, widget)
     where = base_where(v, entity, widget, v.period)
     if widget.type == "records":
@@ -104,6 +108,8 @@ class DrillPage:
 
 def drill(v: Viewer, widget: WidgetDef, cell: Cell, *, offset: int = 0, limit: int = 50) -> DrillPage:
     where = drill_where(v, widget, cell)
+    if widget.series:              # its labels are those of the series clicked
+        widget = widget.part(cell.series) or widget
     total = v.conn.execute(select(func.count()).select_from(records).where(*where)).scalar_one()
     rows = v.conn.execute(select(records).where(*where).order_by(records.c.updated_at.desc(), records.c.id.desc())
                           .offset(offset).limit(limit))

@@ -22,6 +22,8 @@ class WidgetKind:
     across: bool = False              # needs a second group: the columns of a pivot
     chart: bool = False               # drawn as a chart (with a table fallback)
     dated_group: bool = False         # its group must be a date in buckets
+    series: int = 0                   # how many series (each its own entity, measure, filter and date,
+                                      # sharing the time bucket) it may compare instead of one entity (0: none)
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,10 @@ MEASURE_KINDS: Registry[MeasureKind] = Registry("measure")
 
 for _kind in (
     WidgetKind("number", {"en": "Number card", "zh": "数字卡片"}),
-    WidgetKind("bar", {"en": "Bar chart", "zh": "柱状图"}, measures=6, grouped=True, chart=True),
+    WidgetKind("bar", {"en": "Bar chart", "zh": "柱状图"}, measures=6, grouped=True, chart=True,
+               series=6),
     WidgetKind("line", {"en": "Line over time", "zh": "折线图"}, measures=6, grouped=True, chart=True,
-               dated_group=True),
+               dated_group=True, series=6),
     WidgetKind("pie", {"en": "Pie chart", "zh": "饼图"}, grouped=True, chart=True),
     WidgetKind("donut", {"en": "Donut chart", "zh": "环形图"}, grouped=True, chart=True),
     WidgetKind("funnel", {"en": "Stage funnel", "zh": "阶段漏斗"}, measures=0, chart=True),
@@ -63,6 +66,10 @@ for _measure in (
 
 def grouped_kinds() -> tuple[str, ...]:
     return tuple(k.name for k in WIDGET_KINDS.values() if k.grouped)
+
+
+def series_kinds() -> tuple[str, ...]:
+    return tuple(k.name for k in WIDGET_KINDS.values() if k.series)
 
 
 def chart_kinds() -> tuple[str, ...]:

@@ -90,13 +90,14 @@ class WidgetData:
     note: str | None = None            # a sentence key when a number could not be computed
     group_by: str | None = None
     pivot: "Pivot | None" = None
+    series_keys: list[str] | None = None     # a widget of series: each column's series (drill-down names it)
 
     def as_json(self) -> dict:
         return {**({"pivot": self.pivot.as_json()} if self.pivot else {}),"key": self.key, "type": self.type, "format": self.format, "series": self.series,
                 "labels": [r.label for r in self.rows], "keys": [r.key for r in self.rows],
                 "values": [[r.values[i] for r in self.rows] for i in range(len(self.series))],
                 "value": self.value, "previous": self.previous, "status": self.status, "target": self.target,
-                "note": self.note}
+                "note": self.note, **({"series_keys": self.series_keys} if self.series_keys else {})}
 
 
 @dataclass
@@ -315,6 +316,10 @@ def run_widget(v: Viewer, widget: WidgetDef) -> WidgetData:
     if widget.type == "records":
         data.records = list_records(v, entity, widget)
         return data
+    if widget.series:
+        data.series_keys = [s.key for s in widget.series]
+        data.rows = _series(v, widget)
+        return data
     if widget.type == "funnel":
         return _funnel(v, entity, widget, data)
     if widget.across is not None:
@@ -374,6 +379,23 @@ def _grouped(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list[Row]:
         rows.sort(key=lambda r: (r.values[0] is None, -(r.values[0] or 0), r.label))
     if widget.limit:
         rows = rows[:widget.limit]
+    return rows
+
+
+def _series(v: Viewer, widget: WidgetDef) -> list[Row]:
+    """One column per series, each computed as the bucketed widget it is (its own entity,
+    scope, filter and date), joined on the bucket. A bucket one series has no records in
+    shows its empty value (0 for counts and sums), so every series has every bucket."""
+    columns = []
+    for part in (s.widget for s in widget.series):
+        entity = widget_entity(v.app, part)
+        empty = _values(part.measures, [None] * len(_columns(v, entity, part.measures)))[0]
+        columns.append(({r.key: r for r in _grouped(v, entity, part)}, empty))
+    keys = sorted({k for found, _empty in columns for k in found})      # ISO dates: in time order
+    rows = []
+    for k in keys:
+        label = next(found[k].label for found, _empty in columns if k in found)
+        rows.append(Row(k, label, [found[k].values[0] if k in found else empty for found, empty in columns]))
     return rows
 
 

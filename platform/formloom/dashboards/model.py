@@ -48,6 +48,17 @@ class TargetDef:
 
 
 @dataclass(frozen=True)
+class SeriesDef:
+    """One series of a widget that compares several entities over the same time buckets:
+    `widget` is the series as a widget of its own (its entity, one measure, filter and date,
+    grouped by that date in the parent's bucket), so computing, scoping and drilling into a
+    series is exactly what they are for any bucketed widget."""
+    key: str
+    label: Label
+    widget: "WidgetDef"
+
+
+@dataclass(frozen=True)
 class WidgetDef:
     key: str
     type: str
@@ -68,6 +79,19 @@ class WidgetDef:
     mine: bool = False                 # records: only the viewer's own
     width: int = 1
     related: RelatedDef | None = None  # the records $related_count ... count (dashboards.related)
+    series: tuple[SeriesDef, ...] = ()  # several entities' measures over shared buckets (then `entity`,
+                                        # `measures` and `group` are the series' own: the first's, each one's)
+
+    def part(self, series_key: str | None) -> "WidgetDef | None":
+        """The series `series_key` as a widget of its own (None: there is no such series)."""
+        return next((s.widget for s in self.series if s.key == series_key), None)
+
+    def parts(self) -> tuple["WidgetDef", ...]:
+        """What is computed: each series, or the widget itself."""
+        return tuple(s.widget for s in self.series) or (self,)
+
+    def entities(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(p.entity for p in self.parts()))
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,25 @@ def compile_measure(raw: Mapping[str, Any], fallback_key: str = "value") -> Meas
         per=compile_measure(raw["per"], "per") if raw.get("per") else None, weighted=bool(raw.get("weighted")))
 
 
+def compile_series(parent: Mapping[str, Any], raw: Mapping[str, Any]) -> SeriesDef:
+    label = Label.of(raw.get("label"), raw["key"])
+    measure = {**raw["measures"][0], "key": raw["key"], "label": raw.get("label") or raw["key"]}
+    widget = {"key": f"{parent['key']}.{raw['key']}", "type": parent["type"], "label": raw.get("label") or raw["key"],
+              "entity": raw["entity"], "measures": [measure], "date": raw["date"],
+              "group": {"by": raw["date"], "bucket": parent["group"]["bucket"]},
+              "format": parent.get("format", "number"), "width": parent.get("width", 1),
+              **({"filter": raw["filter"]} if raw.get("filter") is not None else {})}
+    return SeriesDef(raw["key"], label, compile_widget(widget))
+
+
 def compile_widget(raw: Mapping[str, Any]) -> WidgetDef:
+    if raw.get("series"):
+        series = tuple(compile_series(raw, s) for s in raw["series"])
+        first = series[0].widget
+        return WidgetDef(
+            key=raw["key"], type=raw["type"], label=Label.of(raw.get("label"), raw["key"]), entity=first.entity,
+            measures=tuple(s.widget.measures[0] for s in series), group=first.group,
+            format=raw.get("format", "number"), width=int(raw.get("width", 1)), series=series)
     group, across = raw.get("group"), raw.get("across")
     target = raw.get("target")
     return WidgetDef(

@@ -41,7 +41,7 @@ def aggregated_fields(app: AppDef, dashboards: Mapping[str, dict]) -> dict[str, 
     """Entity key -> the fields its record widgets aggregate, group by or filter on (typed, single-valued)."""
     found: dict[str, set[str]] = {}
     for doc in dashboards.values():
-        for w in compile_dashboard(doc).widgets:
+        for w in (part for widget in compile_dashboard(doc).widgets for part in widget.parts()):
             if w.source != "records" or w.type == "records":
                 continue
             entity = app.entity(w.entity)

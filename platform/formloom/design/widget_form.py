@@ -41,7 +41,7 @@ def _text(label: Any, lang: str) -> str:
 def kind_choices(lang: str) -> list[dict]:
     """Each registered widget kind with what its form needs (read by the template and the JS)."""
     return [{"value": k.name, "text": _text(k.label, lang), "grouped": k.grouped, "across": k.across,
-             "measures": k.measures > 0} for k in WIDGET_KINDS.values()]
+             "measures": k.measures > 0, "series": k.series > 0} for k in WIDGET_KINDS.values()]
 
 
 def agg_choices(lang: str) -> list[Choice]:
@@ -134,14 +134,15 @@ def _english(msgid: str, **params: Any) -> str:
 
 
 def read_conditions(form: Any, fields: list[cb.BuilderField], entity_doc: Mapping[str, Any] | None,
-                    source: str = "records", gettext=_english, lang: str = "en") -> tuple[dict[str, Any], list[cb.BuilderProblem]]:
+                    source: str = "records", gettext=_english, lang: str = "en",
+                    prefixes: tuple[str, ...] = CONDITIONS) -> tuple[dict[str, Any], list[cb.BuilderProblem]]:
     """The widget's conditions as the condition builders posted them (prefix -> JSON Logic or None),
     and every problem located at its input: what the builder refuses, and what it accepts but a
     dashboard cannot answer in SQL (e.g. "contains" or "is empty"), said at the row that asks it."""
     entity_fields = {f["key"]: f for f in (entity_doc or {}).get("fields", []) if isinstance(f, dict) and "key" in f}
     out: dict[str, Any] = {}
     problems: list[cb.BuilderProblem] = []
-    for prefix in CONDITIONS:
+    for prefix in prefixes:
         logic, found = cb.from_form(form, prefix, fields, gettext=gettext)
         if not found and logic is not None:
             as_json = form.get(f"{prefix}-source") == "json"      # then the rows are not on the page
@@ -203,6 +204,8 @@ def parse_widget(form: Mapping[str, str], key: str | None = None, conditions: Ma
         if not (KEY.match(entity_key) and KEY.match(via)):
             raise FormProblem("related", "Pick the related records from the list.")
         widget["related"] = {"entity": entity_key, "via": via}
+    if kind.series and series_count(form):
+        return _series_widget(form, widget, kind.series, condition)
     if kind.measures:
         agg = form.get("agg") or "count"
         measure: dict[str, Any] = {"agg": agg}
@@ -240,6 +243,107 @@ def parse_widget(form: Mapping[str, str], key: str | None = None, conditions: Ma
     return widget
 
 
+# -- a widget of series: several entities' measures over the same time buckets -----------------------
+
+#: what one series row of the form posts, after its prefix s<n>_
+SERIES_INPUTS = ("key", "label-en", "label-zh", "entity", "agg", "field", "date")
+MAX_SERIES_ROWS = 12
+
+
+def series_count(form: Mapping[str, Any]) -> int:
+    """How many series rows the form has (0: a widget of one entity)."""
+    try:
+        return max(0, min(int(form.get("series_count") or 0), MAX_SERIES_ROWS))
+    except (TypeError, ValueError):
+        return 0
+
+
+def series_prefix(n: int) -> str:
+    """The condition builder's prefix of series row `n`'s filter."""
+    return f"s{n}_filter"
+
+
+def _series_widget(form: Mapping[str, str], widget: dict, most: int, condition) -> dict:
+    """The widget of series the form's rows describe: each row an entity, one measure, a date and
+    a filter; the bucket is the widget's."""
+    count = series_count(form)
+    if count > most:
+        raise FormProblem("series_count", "This kind of widget cannot show that many series; remove one.")
+    rows = []
+    for n in range(count):
+        def get(name: str) -> str:
+            return str(form.get(f"s{n}_{name}") or "").strip()
+        key = get("key") or f"s{n + 1}"
+        if not KEY.match(key):
+            raise FormProblem(f"s{n}_key", "A key is lower-case letters, digits and _ and starts with a letter, "
+                                           "e.g. won_by_month.")
+        agg = get("agg") or "count"
+        measure: dict[str, Any] = {"agg": agg}
+        spec = MEASURE_KINDS.get(agg)
+        if spec is None or spec.field == "parts":
+            raise FormProblem(f"s{n}_agg", "A series counts, adds up or averages; pick one of the list.")
+        if spec.field != "none" and get("field"):
+            measure["field"] = get("field")
+        label = {code: get(f"label-{code}")[:200] for code in LANGS}
+        row: dict[str, Any] = {"key": key, "label": {k: v for k, v in label.items() if v} or key,
+                               "entity": get("entity"), "measures": [measure], "date": get("date")}
+        if (filt := condition(series_prefix(n))) is not None:
+            row["filter"] = filt
+        rows.append(row)
+    bucket = (form.get("group_bucket") or "").strip()
+    widget.pop("entity", None)
+    widget.pop("related", None)
+    widget.update({"group": {"bucket": bucket if bucket in BUCKETS else "month"}, "series": rows})
+    if form.get("format") in FORMATS and form.get("format") != "number":
+        widget["format"] = form["format"]
+    if form.get("width") in ("2", "3"):
+        widget["width"] = int(form["width"])
+    return widget
+
+
+def series_values(widget: dict) -> dict[str, Any]:
+    """A widget of series' rows as the form's values (the inverse of _series_widget)."""
+    out: dict[str, Any] = {"series_count": str(len(widget.get("series") or []))}
+    for n, s in enumerate(widget.get("series") or []):
+        label = s.get("label")
+        m = (s.get("measures") or [{}])[0]
+        out.update({f"s{n}_key": s.get("key", ""), f"s{n}_entity": s.get("entity", ""),
+                    f"s{n}_label-en": label.get("en", "") if isinstance(label, dict) else (label or ""),
+                    f"s{n}_label-zh": label.get("zh", "") if isinstance(label, dict) else "",
+                    f"s{n}_agg": m.get("agg", "count"), f"s{n}_field": m.get("field", ""),
+                    f"s{n}_date": s.get("date", ""), series_prefix(n): s.get("filter")})
+    return out
+
+
+def change_series(values: dict, action: str, default_entity: str) -> dict:
+    """The form's values with a series row added ("add"; the first turns the widget's entity and
+    measure into the first series) or removed ("remove-<n>", the rows after it moving up)."""
+    out = dict(values)
+    count = series_count(out)
+    if action == "add" and count < MAX_SERIES_ROWS:
+        if count == 0:
+            out.update({"s0_key": "s1", "s0_entity": out.get("entity") or default_entity,
+                        "s0_agg": out.get("agg") or "count", "s0_field": out.get("field") or "",
+                        "s0_date": out.get("date") or "", series_prefix(0): out.get("filter")})
+            count = 1
+        out.update({f"s{count}_key": f"s{count + 1}", f"s{count}_entity": default_entity, f"s{count}_agg": "count"})
+        for name in ("field", "date", "label-en", "label-zh"):
+            out.pop(f"s{count}_{name}", None)
+        out[series_prefix(count)] = None
+        out["series_count"] = str(count + 1)
+    elif action.startswith("remove-") and action[7:].isdigit() and int(action[7:]) < count:
+        gone = int(action[7:])
+        for n in range(gone, count - 1):
+            for name in SERIES_INPUTS:
+                out[f"s{n}_{name}"] = out.get(f"s{n + 1}_{name}", "")
+            out[series_prefix(n)] = out.get(series_prefix(n + 1))
+        for name in SERIES_INPUTS:
+            out.pop(f"s{count - 1}_{name}", None)
+        out.pop(series_prefix(count - 1), None)
+        out["series_count"] = str(count - 1)
+    return out
+
+
 def form_values(widget: dict) -> dict[str, Any]:
     """A widget document as the form's values (the inverse of parse_widget, for editing)."""
     m = (widget.get("measures") or [{}])[0]
@@ -260,6 +364,8 @@ def form_values(widget: dict) -> dict[str, Any]:
     for part in ("group", "across"):
         g = widget.get(part) or {}
         out[f"{part}_by"], out[f"{part}_bucket"] = g.get("by", ""), g.get("bucket", "")
+    if widget.get("series"):
+        out.update(series_values(widget))
     return out
 
 
@@ -272,7 +378,7 @@ def keep_unedited(old: Mapping[str, Any] | None, new: dict) -> dict:
     """`new` (what the form posted for a widget being edited) with what only its document says:
     its source, sort, columns, related records, the first measure's key, label and weighting, and
     the measures after the first where its kind still shows several."""
-    if not old:
+    if not old or new.get("series"):
         return new
     out = dict(new)
     for key in UNEDITED:

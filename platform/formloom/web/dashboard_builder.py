@@ -179,12 +179,35 @@ def _old_widget(state, key: str, widget_key: str | None) -> dict | None:
 
 
 def _conditions(state, form, old: dict | None = None) -> tuple[dict, list]:
-    """The widget's conditions as its condition builders posted them, and their located problems."""
+    """The widget's conditions as its condition builders posted them, and their located problems
+    (each series' filter against its own entity's fields)."""
     entity_key = _entity_key(state, form)
     source = (old or {}).get("source", "records")
     fields = _builder_fields(state, entity_key, old, related=bool(form.get("related")))
-    return widget_form.read_conditions(form, fields, _entity_doc(state, entity_key),
-                                       source=source, gettext=worded, lang=lang())
+    found, problems = widget_form.read_conditions(form, fields, _entity_doc(state, entity_key),
+                                                  source=source, gettext=worded, lang=lang())
+    for n in range(widget_form.series_count(form)):
+        series_entity = form.get(f"s{n}_entity") or entity_key
+        more, wrong = widget_form.read_conditions(form, _builder_fields(state, series_entity),
+                                                  _entity_doc(state, series_entity), gettext=worded, lang=lang(),
+                                                  prefixes=(widget_form.series_prefix(n),))
+        found.update(more)
+        problems += wrong
+    return found, problems
+
+
+def _series_rows(state, values: dict, posted, condition_problems) -> list[dict]:
+    """Each series row of the form with its own entity's choices (fields, dates, conditions)."""
+    rows = []
+    for n in range(widget_form.series_count(values)):
+        entity = values.get(f"s{n}_entity") or _entity_key(state, {})
+        variables = widget_form.variable_choices(state.app, entity, lang(), variable_names())
+        prefix = widget_form.series_prefix(n)
+        rows.append({"n": n, "entity": entity, "prefix": prefix, "fields": variables,
+                     "dates": widget_form.dates(variables), "condition_fields": _builder_fields(state, entity),
+                     "logic": None if posted is not None else values.get(prefix),
+                     "problems": [x for x in condition_problems if x.where.startswith(prefix + "-")]})
+    return rows
 
 
 def _form_context(place, state, key: str, values: dict, widget_key: str | None, posted=None,
@@ -198,6 +221,7 @@ def _form_context(place, state, key: str, values: dict, widget_key: str | None, 
                 posted=posted, related_choices=widget_form.related_choices(state.app, entity, lang()),
                 condition_problems={p: [x for x in condition_problems if x.where.startswith(p + "-")]
                                     for p in widget_form.CONDITIONS},
+                series_rows=_series_rows(state, values, posted, condition_problems),
                 widget_key=widget_key, kinds=widget_form.kind_choices(lang()), aggs=widget_form.agg_choices(lang()),
                 entities=[(e["key"], e.get("label")) for e in state.app.get("entities", [])],
                 groupable=widget_form.groupable(variables), numbers=[v for v in variables if v.kind == "number"],
@@ -237,6 +261,11 @@ def save_widget(app_key: str, key: str, widget_key: str | None = None):
         form["key"] = suggested_key(form["label-en"])
     old = _old_widget(state, key, widget_key)
     conditions, problems = _conditions(state, request.form, old)
+    action = request.form.get("series_action") or ""
+    if action and not problems:        # add, remove or re-offer series rows: the form again, nothing saved
+        values = widget_form.change_series({**form, **conditions}, action, _entity_key(state, {}))
+        return render_template("designer/widget.html", **_form_context(place, state, key, values, widget_key),
+                               preview=_preview(place, state, key, values, widget_key))
     try:
         if problems:
             raise widget_form.FormProblem("filter", "A condition cannot be used as it is; the marked rows say why.")
@@ -273,6 +302,8 @@ def _preview(place, state, key: str, values: dict, widget_key: str | None, poste
             return {"problems": [p.message for p in problems]}
     else:
         conditions = {name: values.get(name) for name in widget_form.CONDITIONS}
+        conditions.update({widget_form.series_prefix(n): values.get(widget_form.series_prefix(n))
+                           for n in range(widget_form.series_count(values))})
     try:
         doc = widget_form.keep_unedited(old, widget_form.parse_widget(values, widget_key, conditions))
     except widget_form.FormProblem as problem:

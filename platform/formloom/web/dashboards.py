@@ -91,7 +91,7 @@ def _owner_choices(conn, place, dashboard: DashboardDef) -> list[tuple[str, str]
     """Whose numbers the viewer may narrow to: themselves, their team, or anyone they may
     read (the data scope in SQL still applies; this only narrows)."""
     actor = current_actor()
-    entities = [place.app.entity(w.entity) for w in dashboard.widgets]
+    entities = [place.app.entity(key) for w in dashboard.widgets for key in w.entities()]
     widest = max((policy.SCOPE_ORDER.index(policy.scope(actor, "read", place.app, e)) for e in entities if e),
                  default=0)
     choices = [("me", _("Only me"))]
@@ -136,6 +136,7 @@ class WidgetView:
     link: str = ""                                   # the records behind the whole widget
     links: list[str] = field(default_factory=list)   # ... behind each row (bar, slice, step)
     cell_links: list[list[str]] = field(default_factory=list)   # pivot: ... behind each cell
+    series_links: list[list[str]] = field(default_factory=list)  # series: ... behind each bucket of each series
     column_links: list[str] = field(default_factory=list)       # pivot: ... behind each column
     personal_target: float | None = None     # the sum of the targets of the people counted (dashboards.targets)
     attainment: float | None = None
@@ -170,7 +171,7 @@ def measure_currency(app, widget: WidgetDef, measure) -> str | None:
         return None
     if measure.agg not in ("sum", "avg", "min", "max", "median") or not measure.field:
         return None
-    entity = app.entity(widget.entity)
+    entity = app.entity(next((p.entity for p in widget.parts() if measure in p.measures), widget.entity))
     fdef = entity.field(measure.field) if entity is not None else None
     return getattr(fdef, "currency", None) if fdef is not None else None
 
@@ -216,6 +217,9 @@ def _linked(view: WidgetView, app_key: str, dashboard_key: str, filters: Filters
                               widget_key=view.widget.key, **filter_args(filters), **cell)
     view.link = url()
     view.links = [url(row=str(r.key)) for r in view.data.rows]
+    if view.widget.series:         # each bar (and table cell) opens its own series' records
+        view.series_links = [[url(series=s.key, row=str(r.key)) for r in view.data.rows] for s in view.widget.series]
+        view.links = []
     if view.data.pivot is not None:
         columns = [str(k) for k in view.data.pivot.keys]
         view.column_links = [url(col=c) for c in columns]
@@ -356,9 +360,13 @@ def drill_view(app_key: str, key: str, widget_key: str):
         if widget is None:
             raise NotFoundError(_("There is no widget %(key)s on this dashboard.", key=repr(widget_key[:60])))
         viewer, filters, _choices = _viewer(conn, place, dashboard)
-        cell = Cell(_cell_key("row"), _cell_key("col"))
+        cell = Cell(_cell_key("row"), _cell_key("col"), _cell_key("series"))
+        series = next((s for s in widget.series if s.key == cell.series), None)
+        if widget.series and series is None:
+            raise NotFoundError(_("There is no series %(key)s on this widget.", key=repr((cell.series or "")[:60])),
+                                hint=_("Click a bar or point of the chart to see its records."))
         page = drill(viewer, widget, cell, offset=offset, limit=DRILL_PAGE)
-        entity = place.app.entity(widget.entity)
+        entity = place.app.entity(series.widget.entity if series else widget.entity)
         visible = {f.key: f for f in policy.visible_fields(actor, place.app, entity)}
         keys = list(widget.columns) or list(entity.default_columns)
         columns = [visible[k] for k in keys if k in visible and k != entity.title][:6]
@@ -369,7 +377,7 @@ def drill_view(app_key: str, key: str, widget_key: str):
                  "stage": workflow.stage(r.stage) if workflow and r.stage else None,
                  "cells": [show(place.app, f, r.data.get(f.key), lang(), lookups) for f in columns]}
                 for r in page.records]
-    return render_template("dashboards/drill.html", app=place.app, dashboard=dashboard, widget=widget,
+    return render_template("dashboards/drill.html", app=place.app, dashboard=dashboard, widget=widget, series=series,
                            entity=entity, page=page, rows=rows, columns=columns, workflow=workflow,
                            filters=filters, offset=offset, size=DRILL_PAGE,
                            back=cached_url_for("dashboards.view", app_key=place.app.key, key=dashboard.key,
@@ -453,6 +461,7 @@ def chart_payload(v: WidgetView) -> dict:
         return {"format": fmt, **({"currency": currency, "symbol": CURRENCY_SYMBOLS.get(currency, currency + " ")}
                                   if currency else {})}
     return {"type": v.widget.type, "labels": [r.label for r in v.data.rows],
-            "series": [{"label": s, **shown(i), "values": [r.values[i] for r in v.data.rows]}
+            "series": [{"label": s, **shown(i), "values": [r.values[i] for r in v.data.rows],
+                        **({"links": v.series_links[i]} if v.series_links else {})}
                        for i, s in enumerate(v.data.series)],
             "links": v.links, "lang": lang()}

@@ -266,6 +266,9 @@ DASHBOARD_WIDGET = {
         "value": {"type": ["number", "null"]}, "previous": {"type": ["number", "null"]},
         "status": {"type": ["string", "null"]}, "target": {"type": ["number", "null"]},
         "note": {"type": ["string", "null"]},
+        "series_keys": {"type": "array", "items": {"type": "string"},
+                        "description": "A widget of series (several entities over the same buckets): each "
+                                       "column's series key; its bar's records are the drill-down's `series`"},
         "personal_target": {"type": ["number", "null"], "description": "Number cards: the sum of the monthly "
                             "targets of the people counted, for the period's months"},
         "attainment": {"type": ["number", "null"], "description": "value / personal_target"},
