@@ -28,6 +28,7 @@ from ..ids import MAX_ID, parse_int
 from .access import Reader, read_check, scope_clause
 from .expressions import field_expr, live, raw_value
 from .records import Record, record_from_row
+from .slots import entity_mapping
 from .tables import records
 
 MAX_LIMIT = 500
@@ -245,9 +246,15 @@ def _bool_literal(dialect: str, value: bool):
     return 1 if value else 0
 
 
-def filter_clause(dialect: str, f: FieldDef, flt: Filter) -> ColumnElement[bool]:
-    expr = field_expr(dialect, f)
+#: operators whose clause compares `field_expr`, which a typed slot holds exactly (store/slots.py)
+SLOT_OPS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in"})
+
+
+def filter_clause(dialect: str, f: FieldDef, flt: Filter, slot: str | None = None) -> ColumnElement[bool]:
+    """`slot`: the typed slot column holding the field, read instead of its JSON expression
+    (same answer; no document parsed per row, but no expression index either)."""
     kind = field_type(f.type).field_sql_kind(f)
+    expr = records.c[slot] if slot is not None and flt.op in SLOT_OPS else field_expr(dialect, f)
     value = flt.value
     if kind == "bool" and flt.op in ("eq", "ne"):
         value = _bool_literal(dialect, value)
@@ -341,9 +348,41 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
         if not page.has_more and (page.items or not query.offset):   # the last page: all before it plus it
             page.total = Total(query.offset + len(page.items), "exact")
         else:
+            slots = count_slots(conn, app, entity, query)
             page.total = count_total(conn, app, entity, where, narrowed=_narrowed(app, entity, actor, query),
-                                     at_least=query.offset + len(page.items))
+                                     at_least=query.offset + len(page.items),
+                                     count_where=_with_slots(dialect, entity, query, where, slots) if slots else None)
     return page
+
+
+def _with_slots(dialect: str, entity: EntityDef, query: ListQuery, where: list, slots: Mapping[str, str]) -> list:
+    """`where` (as where_clauses wrote it: the scope, then one clause per filter) with the
+    filters on `slots` comparing their slot columns."""
+    out = list(where)
+    for i, flt in enumerate(query.filters, start=1):
+        if flt.field in slots:
+            out[i] = filter_clause(dialect, entity.field(flt.field), flt, slots[flt.field])
+    return out
+
+
+def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery) -> dict[str, str]:
+    """The filtered fields a total reads from their typed slot columns (store/slots.py).
+
+    SQLite walks one index per table and tests every other condition on each row it
+    reaches; a condition on a JSON field parses that row's document. The field that
+    drives the count (the first equality filter, or else the first filter) keeps its JSON
+    expression, so the plan keeps its expression index; the others read their slots,
+    which hold the same values as columns. Counting 1,000 of 10,000 opportunities by
+    source with an amount range took 1.5 ms parsing documents, 0.6 ms reading slots."""
+    if len(query.filters) < 2:
+        return {}
+    mapping = entity_mapping(conn, app.key, entity.key)
+    if not mapping:
+        return {}
+    driving = next((flt for flt in query.filters if flt.op in ("eq", "in")), query.filters[0])
+    return {flt.field: mapping[flt.field] for flt in query.filters
+            if flt is not driving and flt.field != driving.field and flt.field in mapping
+            and flt.op in SLOT_OPS and not _named_values(flt.value)}
 
 
 def where_clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQuery) -> list:
@@ -425,7 +464,7 @@ def _narrowed(app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQ
 
 
 def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, narrowed: bool = True,
-                exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0) -> Total:
+                exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0, count_where: list | None = None) -> Total:
     """How many records match, without counting a million rows: an exact count when at
     most `exact_up_to` match (a count that stops after exact_up_to + 1 rows), otherwise
     the planner's estimate (PostgreSQL) or the entity's size from ANALYZE statistics
@@ -433,12 +472,13 @@ def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, n
     "more" when there is no estimate. The count itself is bounded in work too: PostgreSQL
     skips it when the planner expects far more than the bound, and on SQLite it gives up
     after a fixed number of steps (sparse matches in a big table), answering "more than
-    `at_least`" (what the caller already knows exists)."""
+    `at_least`" (what the caller already knows exists). `count_where`: the same conditions
+    written for counting (`count_slots`); the planner's estimate reads `where`."""
     postgres = conn.dialect.name == "postgresql"
     estimate = _planner_estimate(conn, where) if postgres else None
     if estimate is not None and estimate > 10 * exact_up_to:
         return Total(_round_estimate(estimate), "about")
-    bounded = select(records.c.id).where(*where).limit(exact_up_to + 1).subquery()
+    bounded = select(records.c.id).where(*(count_where or where)).limit(exact_up_to + 1).subquery()
     n = _bounded_count(conn, select(func.count()).select_from(bounded))
     if n is None:
         return Total(at_least, "more")

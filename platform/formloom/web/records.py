@@ -57,10 +57,20 @@ def _require_login():
 
 # -- small pieces ------------------------------------------------------------------
 
+_OP_LABELS: dict[str, dict[str, str]] = {}
+
+
 def op_labels() -> dict[str, str]:
-    return {"eq": _("is"), "ne": _("is not"), "lt": _("less than"), "lte": _("at most"),
+    """The operators in the reader's language (kept per language: the compiled catalogs do
+    not change while the app runs; a copy, so no caller can change them for the next)."""
+    code = lang()
+    found = _OP_LABELS.get(code)
+    if found is None:
+        found = _OP_LABELS[code] = {
+            "eq": _("is"), "ne": _("is not"), "lt": _("less than"), "lte": _("at most"),
             "gt": _("greater than"), "gte": _("at least"), "in": _("is one of"),
             "contains": _("contains"), "is_empty": _("is empty")}
+    return dict(found)
 
 
 def stage_of(place: Place, record: Record | None) -> StageDef | None:
