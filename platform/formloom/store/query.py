@@ -519,7 +519,10 @@ def _bounded_count(conn: Connection, stmt) -> int | None:
 
 
 def _planner_estimate(conn: Connection, where: list) -> int | None:
-    compiled = select(records.c.id).where(*where).compile(dialect=conn.dialect)
+    # render_postcompile: an `in` filter's list is an expanding parameter, which only the
+    # driver-level execution would spell out; EXPLAIN is sent as text
+    compiled = select(records.c.id).where(*where).compile(dialect=conn.dialect,
+                                                           compile_kwargs={"render_postcompile": True})
     plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
     if isinstance(plan, str):
         plan = json.loads(plan)
