@@ -89,3 +89,12 @@ def test_a_single_filter_or_an_entity_without_slots_counts_as_before(db, deals):
         assert count_slots(conn, app, app.entity("deal"), ListQuery(filters=(Filter("amount", "gte", 0),))) == {}
         assert count_slots(conn, app, app.entity("account"),
                            ListQuery(filters=(Filter("name", "eq", "a"), Filter("name", "ne", "b")))) == {}
+
+
+def test_an_unindexed_equality_never_takes_the_index_from_an_indexed_filter(db, deals):
+    app = deals
+    deal = app.entity("deal")
+    query = ListQuery(filters=(Filter("name", "eq", "deal 1"), Filter("amount", "gte", 0), Filter("closed_on", "gte", "2026-01-01")))
+    with db.read() as conn:
+        slots = count_slots(conn, app, deal, query)
+    assert set(slots) == {"closed_on"}      # amount, the first indexed filter, drives; name has no slot anyway
