@@ -33,7 +33,7 @@ from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, show
 from .list_panels import columns_panel, filter_panel
-from .list_rows import RowCells, select_label
+from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
@@ -278,7 +278,7 @@ def list_view(app_key: str, entity_key: str):
         column_labels=column_labels,
         query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
         q=request.args.get("q", ""), filters=filters,
-        chosen_cols=chosen_cols, show_owner=show_owner, can_create=policy.can(actor, "create", app, entity), **panels,
+        chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity), **panels,
     )
     return render_page_or_fragment("records/list.html", "records/_rows.html", status=status, **context)
 
