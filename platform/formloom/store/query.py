@@ -28,7 +28,7 @@ from ..ids import MAX_ID, parse_int
 from .access import Reader, read_check, scope_clause
 from .expressions import field_expr, live, raw_value
 from .records import Record, record_from_row
-from .slots import entity_mapping
+from .slots import ALL_SLOTS, entity_mapping
 from .tables import records
 
 MAX_LIMIT = 500
@@ -334,12 +334,16 @@ def scoped(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | Non
     return and_(live(app.key, entity.key), scope_clause(conn, actor, app, entity, action))
 
 
+#: what a record is made of: not the typed slot columns, copies of fields its document holds
+LIST_COLUMNS = tuple(c for c in records.c if c.name not in ALL_SLOTS)
+
+
 def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQuery,
                  with_total: bool = False) -> Page:
     """One page of records; with `with_total`, also how many match (see `count_total`)."""
     dialect = conn.dialect.name
     where = where_clauses(conn, app, entity, actor, query)
-    stmt = (select(records).where(*where)
+    stmt = (select(*LIST_COLUMNS).where(*where)
             .order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
             .limit(query.limit + 1).offset(query.offset))
     rows = conn.execute(stmt).all()
