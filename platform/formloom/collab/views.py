@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Iterable
 from urllib.parse import parse_qsl, urlencode
 
-from sqlalchemy import and_, delete, insert, or_, select
+from sqlalchemy import and_, bindparam, delete, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from ..auth import policy
@@ -47,15 +47,17 @@ def kept_query(pairs: Iterable[tuple[str, str]]) -> str:
     return urlencode([(k, v) for k, v in pairs if k not in NOT_KEPT and v != ""])
 
 
+#: built once (every list page reads it; building a statement costs more than running this one)
+_VIEWS_FOR = (select(saved_views).where(
+    saved_views.c.app_key == bindparam("app_key"), saved_views.c.entity_key == bindparam("entity_key"),
+    or_(saved_views.c.owner_id == bindparam("owner_id"), saved_views.c.role.in_(bindparam("roles", expanding=True))))
+    .order_by(saved_views.c.role.is_(None), saved_views.c.name, saved_views.c.id))
+
+
 def views_for(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor) -> list[SavedView]:
     """The views `actor` may pick: their own, and those shared with a role they have here."""
-    roles = sorted(actor.roles_in(app.key))
-    mine = saved_views.c.owner_id == actor.id
-    shared = saved_views.c.role.in_(roles) if roles else None
-    who = or_(mine, shared) if shared is not None else mine
-    rows = conn.execute(select(saved_views).where(
-        saved_views.c.app_key == app.key, saved_views.c.entity_key == entity.key, who)
-        .order_by(saved_views.c.role.is_(None), saved_views.c.name, saved_views.c.id))
+    rows = conn.execute(_VIEWS_FOR, {"app_key": app.key, "entity_key": entity.key, "owner_id": actor.id,
+                                     "roles": sorted(actor.roles_in(app.key))})
     return [SavedView(r.id, r.name, r.query, r.owner_id, r.role) for r in rows]
 
 

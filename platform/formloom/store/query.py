@@ -28,6 +28,7 @@ from ..ids import MAX_ID, parse_int
 from .access import Reader, read_check, scope_clause
 from .expressions import field_expr, live, raw_value
 from .records import Record, record_from_row
+from .slots import ALL_SLOTS, entity_mapping
 from .tables import records
 
 MAX_LIMIT = 500
@@ -245,9 +246,15 @@ def _bool_literal(dialect: str, value: bool):
     return 1 if value else 0
 
 
-def filter_clause(dialect: str, f: FieldDef, flt: Filter) -> ColumnElement[bool]:
-    expr = field_expr(dialect, f)
+#: operators whose clause compares `field_expr`, which a typed slot holds exactly (store/slots.py)
+SLOT_OPS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in"})
+
+
+def filter_clause(dialect: str, f: FieldDef, flt: Filter, slot: str | None = None) -> ColumnElement[bool]:
+    """`slot`: the typed slot column holding the field, read instead of its JSON expression
+    (same answer; no document parsed per row, but no expression index either)."""
     kind = field_type(f.type).field_sql_kind(f)
+    expr = records.c[slot] if slot is not None and flt.op in SLOT_OPS else field_expr(dialect, f)
     value = flt.value
     if kind == "bool" and flt.op in ("eq", "ne"):
         value = _bool_literal(dialect, value)
@@ -327,12 +334,16 @@ def scoped(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | Non
     return and_(live(app.key, entity.key), scope_clause(conn, actor, app, entity, action))
 
 
+#: what a record is made of: not the typed slot columns, copies of fields its document holds
+LIST_COLUMNS = tuple(c for c in records.c if c.name not in ALL_SLOTS)
+
+
 def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQuery,
                  with_total: bool = False) -> Page:
     """One page of records; with `with_total`, also how many match (see `count_total`)."""
     dialect = conn.dialect.name
     where = where_clauses(conn, app, entity, actor, query)
-    stmt = (select(records).where(*where)
+    stmt = (select(*LIST_COLUMNS).where(*where)
             .order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
             .limit(query.limit + 1).offset(query.offset))
     rows = conn.execute(stmt).all()
@@ -341,9 +352,48 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
         if not page.has_more and (page.items or not query.offset):   # the last page: all before it plus it
             page.total = Total(query.offset + len(page.items), "exact")
         else:
+            slots = count_slots(conn, app, entity, query)
             page.total = count_total(conn, app, entity, where, narrowed=_narrowed(app, entity, actor, query),
-                                     at_least=query.offset + len(page.items))
+                                     at_least=query.offset + len(page.items),
+                                     count_where=_with_slots(dialect, entity, query, where, slots) if slots else None)
     return page
+
+
+def _with_slots(dialect: str, entity: EntityDef, query: ListQuery, where: list, slots: Mapping[str, str]) -> list:
+    """`where` (as where_clauses wrote it: the scope, then one clause per filter) with the
+    filters on `slots` comparing their slot columns."""
+    out = list(where)
+    for i, flt in enumerate(query.filters, start=1):
+        if flt.field in slots:
+            out[i] = filter_clause(dialect, entity.field(flt.field), flt, slots[flt.field])
+    return out
+
+
+def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery) -> dict[str, str]:
+    """The filtered fields a total reads from their typed slot columns (store/slots.py).
+
+    SQLite walks one index per table and tests every other condition on each row it
+    reaches; a condition on a JSON field parses that row's document. The filter that
+    drives the count (the first equality on an indexed field, or else the first filter on
+    one) keeps its JSON expression, so the plan keeps its expression index; the others
+    read their slots, which hold the same values as columns but have no index (the plan
+    gives up only indexes it would have walked instead of the driving one, which SQLite
+    without value statistics seldom prefers). Counting 1,000 of 10,000 opportunities by
+    source with an amount range took 1.5 ms parsing documents, 0.6 ms reading slots."""
+    if len(query.filters) < 2:
+        return {}
+    mapping = entity_mapping(conn, app.key, entity.key)
+    if not mapping:
+        return {}
+    indexed = [flt for flt in query.filters if _has_index(entity.field(flt.field))]
+    driving = next((flt.field for flt in indexed if flt.op in ("eq", "in")), indexed[0].field if indexed else None)
+    return {flt.field: mapping[flt.field] for flt in query.filters
+            if flt.field != driving and flt.field in mapping and flt.op in SLOT_OPS and not _named_values(flt.value)}
+
+
+def _has_index(f: FieldDef | None) -> bool:
+    """Whether install gives the field an expression index (store/install.py `fields_to_index`)."""
+    return f is not None and (f.indexed or (field_type(f.type).indexed_by_default and not f.multiple))
 
 
 def where_clauses(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQuery) -> list:
@@ -425,7 +475,7 @@ def _narrowed(app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQ
 
 
 def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, narrowed: bool = True,
-                exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0) -> Total:
+                exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0, count_where: list | None = None) -> Total:
     """How many records match, without counting a million rows: an exact count when at
     most `exact_up_to` match (a count that stops after exact_up_to + 1 rows), otherwise
     the planner's estimate (PostgreSQL) or the entity's size from ANALYZE statistics
@@ -433,12 +483,13 @@ def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list, n
     "more" when there is no estimate. The count itself is bounded in work too: PostgreSQL
     skips it when the planner expects far more than the bound, and on SQLite it gives up
     after a fixed number of steps (sparse matches in a big table), answering "more than
-    `at_least`" (what the caller already knows exists)."""
+    `at_least`" (what the caller already knows exists). `count_where`: the same conditions
+    written for counting (`count_slots`); the planner's estimate reads `where`."""
     postgres = conn.dialect.name == "postgresql"
     estimate = _planner_estimate(conn, where) if postgres else None
     if estimate is not None and estimate > 10 * exact_up_to:
         return Total(_round_estimate(estimate), "about")
-    bounded = select(records.c.id).where(*where).limit(exact_up_to + 1).subquery()
+    bounded = select(records.c.id).where(*(count_where or where)).limit(exact_up_to + 1).subquery()
     n = _bounded_count(conn, select(func.count()).select_from(bounded))
     if n is None:
         return Total(at_least, "more")
@@ -479,7 +530,10 @@ def _bounded_count(conn: Connection, stmt) -> int | None:
 
 
 def _planner_estimate(conn: Connection, where: list) -> int | None:
-    compiled = select(records.c.id).where(*where).compile(dialect=conn.dialect)
+    # render_postcompile: an `in` filter's list is an expanding parameter, which only the
+    # driver-level execution would spell out; EXPLAIN is sent as text
+    compiled = select(records.c.id).where(*where).compile(dialect=conn.dialect,
+                                                           compile_kwargs={"render_postcompile": True})
     plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
     if isinstance(plan, str):
         plan = json.loads(plan)

@@ -63,3 +63,13 @@ class RowCells:
 def select_label(pattern: str, cells: Sequence[Shown], record_id: Any) -> str:
     """The row checkbox's accessible name from the translated pattern "Select %(title)s"."""
     return pattern % {"title": (cells[0].text if cells else "") or f"#{record_id}"}
+
+
+def rows_html(rows: Sequence[dict], selectable: bool) -> Markup:
+    """The table's rows of one page in one join (the template looped over them: attribute
+    look-ups and an escape per row), with the select box when the page offers bulk actions."""
+    if not selectable:
+        return Markup("".join(f"<tr>{row['html']}</tr>\n" for row in rows))
+    return Markup("".join(
+        f'<tr><td class="select-col"><input type="checkbox" name="ids" value="{int(row["record"].id)}" '
+        f'form="bulk-form" aria-label="{escape(row["select_label"])}"></td>{row["html"]}</tr>\n' for row in rows))

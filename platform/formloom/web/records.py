@@ -32,7 +32,8 @@ from ..workflow.history import stage_history_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, show
-from .list_rows import RowCells, select_label
+from .list_panels import columns_panel, filter_panel
+from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
@@ -56,10 +57,20 @@ def _require_login():
 
 # -- small pieces ------------------------------------------------------------------
 
+_OP_LABELS: dict[str, dict[str, str]] = {}
+
+
 def op_labels() -> dict[str, str]:
-    return {"eq": _("is"), "ne": _("is not"), "lt": _("less than"), "lte": _("at most"),
+    """The operators in the reader's language (kept per language: the compiled catalogs do
+    not change while the app runs; a copy, so no caller can change them for the next)."""
+    code = lang()
+    found = _OP_LABELS.get(code)
+    if found is None:
+        found = _OP_LABELS[code] = {
+            "eq": _("is"), "ne": _("is not"), "lt": _("less than"), "lte": _("at most"),
             "gt": _("greater than"), "gte": _("at least"), "in": _("is one of"),
             "contains": _("contains"), "is_empty": _("is empty")}
+    return dict(found)
 
 
 def stage_of(place: Place, record: Record | None) -> StageDef | None:
@@ -254,14 +265,20 @@ def list_view(app_key: str, entity_key: str):
                              "html": cells_of(r.id, cells, url, owner, stage),
                              "select_label": select_label(select_pattern, cells, r.id)})
         filters = active_filters(entity, labels, conn, app)
+    chosen_cols = [f.key for f in columns] + ([OWNER_COLUMN] if show_owner else [])
+    panels = {}
+    if not is_fragment_request():
+        choices = filter_choices(app, entity, visible)
+        panels = dict(
+            filter_panel=filter_panel(app, entity, visible, lang(), op_labels=labels, owner_column=OWNER_COLUMN,
+                                      **choices),
+            columns_panel=columns_panel(app, entity, visible, lang(), chosen=chosen_cols, owner_column=OWNER_COLUMN))
     context = dict(
         place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
         column_labels=column_labels,
         query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
         q=request.args.get("q", ""), filters=filters,
-        all_fields=visible, op_labels=labels, chosen_cols=[f.key for f in columns] + ([OWNER_COLUMN] if show_owner else []),
-        show_owner=show_owner, owner_column=OWNER_COLUMN,
-        can_create=policy.can(actor, "create", app, entity), **filter_choices(app, entity, visible),
+        chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity), **panels,
     )
     return render_page_or_fragment("records/list.html", "records/_rows.html", status=status, **context)
 
