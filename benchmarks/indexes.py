@@ -13,7 +13,9 @@ Timed, by this thread's CPU time (in-process, SQLite: all of a request's work is
 thread; on PostgreSQL the server's share is not counted, so its ratio understates the cost):
 - `api_create`: N single creates, POST /api/v1/crm/opportunity, the JSON API's body;
 - `bulk_create`: N creates through POST /api/v1/crm/opportunity/bulk, 1,000 per request
-  (the path imports write through).
+  (the path imports write through);
+- `sql_insert`: the database's share alone: N stored opportunity rows inserted again by one
+  executemany, rolled back (what the indexes cost with none of the engine's Python around it).
 `index_write_overhead` is automatic / policy, the median over rounds for each.
 """
 from __future__ import annotations
@@ -80,12 +82,25 @@ def bulk_bodies(app, customers: list[int], contact_of: dict, n: int, per: int, t
     return bodies
 
 
-def run(kind: str, creates: int, bulk: int, rounds: int, workdir: Path) -> dict:
+def sql_insert(db, rows: list[dict]) -> float:
+    """CPU seconds to insert `rows` into records in one statement, then roll back."""
+    from formloom.store.tables import records
+    with db.engine.connect() as conn:
+        tx = conn.begin()
+        t0 = time.thread_time()
+        conn.execute(records.insert(), rows)
+        spent = time.thread_time() - t0
+        tx.rollback()
+    return spent
+
+
+def run(kind: str, creates: int, bulk: int, rounds: int, workdir: Path, pg_database: str | None = None) -> dict:
     from sqlalchemy import select
     from formloom.store.index_catalog import field_indexes
     from formloom.store.tables import records
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    url = env.fresh_database(kind, workdir)
+    pg_database = pg_database or env.PG_DB + "_ix"
+    url = env.fresh_database(kind, workdir, pg_database)
     info = env.setup(url, workdir)
     env.load_tranche(url, 0, D.FIRST, [info["admin_id"]] + info["owners"], now)
     fapp = env.formloom_app(url, workdir)
@@ -102,9 +117,14 @@ def run(kind: str, creates: int, bulk: int, rounds: int, workdir: Path) -> dict:
         for r in conn.execute(select(records.c.id, records.c.data).where(
                 records.c.app_key == "crm", records.c.entity_key == "contact").order_by(records.c.id).limit(4000)):
             contact_of.setdefault(r.data.get("customer"), r.id)
+    with db.read() as conn:
+        template = [dict(r._mapping) for r in conn.execute(select(records).where(
+            records.c.app_key == "crm", records.c.entity_key == "opportunity").order_by(records.c.id).limit(2000))]
+    for row in template:
+        row.pop("id")
     headers = {"Authorization": f"Bearer {info['api_tokens']['formloom']}", "Content-Type": "application/json"}
     samples = {state: {"api_create_ms": [], "api_create_wall_ms": [], "bulk_rows_per_cpu_s": [],
-                       "bulk_rows_per_wall_s": []} for state in ("policy", "automatic")}
+                       "bulk_rows_per_wall_s": [], "sql_rows_per_cpu_s": []} for state in ("policy", "automatic")}
     present = {}
     n = 0
     try:
@@ -138,12 +158,14 @@ def run(kind: str, creates: int, bulk: int, rounds: int, workdir: Path) -> dict:
                         raise RuntimeError(f"bulk: {response.status_code} {response.data[:300]!r}")
                 samples[state]["bulk_rows_per_cpu_s"].append(bulk / (time.thread_time() - c0))
                 samples[state]["bulk_rows_per_wall_s"].append(bulk / (time.perf_counter() - w0))
+                samples[state]["sql_rows_per_cpu_s"].append(len(template) / sql_insert(db, template))
                 print(time.strftime("%H:%M:%S"), kind, "round", r, state,
                       f"create {samples[state]['api_create_ms'][-1]:.2f} ms",
-                      f"bulk {samples[state]['bulk_rows_per_cpu_s'][-1]:.0f} rows/cpu-s", file=sys.stderr, flush=True)
+                      f"bulk {samples[state]['bulk_rows_per_cpu_s'][-1]:.0f} rows/cpu-s",
+                      f"sql {samples[state]['sql_rows_per_cpu_s'][-1]:.0f} rows/cpu-s", file=sys.stderr, flush=True)
     finally:
         db.dispose()
-        env.drop_database(kind, url)
+        env.drop_database(kind, url, pg_database)
     med = {state: {k: statistics.median(v) for k, v in s.items()} for state, s in samples.items()}
     return {
         "extra_indexes_on_opportunity": [f.key for _e, f in extra],
@@ -155,6 +177,7 @@ def run(kind: str, creates: int, bulk: int, rounds: int, workdir: Path) -> dict:
         "index_write_overhead": {
             "api_create": med["automatic"]["api_create_ms"] / med["policy"]["api_create_ms"],
             "bulk_create": med["policy"]["bulk_rows_per_cpu_s"] / med["automatic"]["bulk_rows_per_cpu_s"],
+            "sql_insert": med["policy"]["sql_rows_per_cpu_s"] / med["automatic"]["sql_rows_per_cpu_s"],
             "api_create_wall": med["automatic"]["api_create_wall_ms"] / med["policy"]["api_create_wall_ms"],
             "bulk_create_wall": med["policy"]["bulk_rows_per_wall_s"] / med["automatic"]["bulk_rows_per_wall_s"]},
     }
@@ -166,12 +189,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--creates", type=int, default=100)
     parser.add_argument("--bulk", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--write-latest", action="store_true",
+                        help="also record the result as index_write_overhead in benchmarks/results/latest.json")
     args = parser.parse_args(argv)
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
         out = {kind: run(kind, args.creates, args.bulk, args.rounds, Path(tmp)) for kind in kinds}
     print(json.dumps(out, indent=1))
+    if args.write_latest:
+        write_latest(out)
     return 0
+
+
+def write_latest(out: dict) -> None:
+    """Put this run beside `make bench`'s figures (latest.json), saying when, where and at what load."""
+    import os
+    from .run import RESULTS, source_state
+    path = RESULTS / "latest.json"
+    latest = json.loads(path.read_text()) if path.exists() else {}
+    latest["index_write_overhead"] = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "source": source_state(),
+        "load_average": os.getloadavg(), "command": "python -m benchmarks.indexes " + " ".join(sys.argv[1:]),
+        "by_db": {kind: {"ratios": r["index_write_overhead"], "median": r["median"],
+                         "indexes_on_opportunity": r["indexes_on_opportunity"], "rounds": r["rounds"]}
+                  for kind, r in out.items()}}
+    path.write_text(json.dumps(latest, indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
