@@ -213,7 +213,7 @@ def write_latest(out: dict) -> None:
         "by_db": {kind: {"ratios": r["index_write_overhead"], "median": r["median"],
                          "indexes_on_opportunity": r["indexes_on_opportunity"], "rounds": r["rounds"]}
                   for kind, r in out.items()}}
-    path.write_text(json.dumps(latest, indent=1, ensure_ascii=False) + "\n")
+    path.write_text(json.dumps(latest, indent=2, default=str) + "\n")     # as run.py writes it
 
 
 if __name__ == "__main__":
