@@ -110,7 +110,7 @@ class Opportunity(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("bl_customer.id"), index=True)
     decision_maker_id: Mapped[int | None] = mapped_column(ForeignKey("bl_contact.id"), index=True)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(15, 2), index=True)
-    source: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(16), index=True)
     expected_close: Mapped[date | None] = mapped_column(Date, index=True)
     need: Mapped[int | None] = mapped_column(Integer)
     budget_fit: Mapped[int | None] = mapped_column(Integer)
