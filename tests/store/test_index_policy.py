@@ -103,3 +103,20 @@ def test_another_apps_indexes_are_left_alone(db):
     with db.read() as conn:
         assert "ixf_stockroom2_item_price" in {i.name for i in field_indexes(conn, "stockroom2")}
         assert "ixf_stockroom_item_price" not in {i.name for i in field_indexes(conn, "stockroom")}
+
+
+def test_installing_the_same_documents_again_applies_the_current_policy(db, tmp_path):
+    """An instance upgraded to this engine keeps the indexes the old one made until
+    `formloom install` runs again, even with unchanged documents."""
+    import json
+
+    from formloom.store.expressions import create_index_sql
+    from formloom.store.install import install_path
+    (tmp_path / "app.json").write_text(json.dumps(stock()))
+    install_path(db, tmp_path)
+    item = compile_app(stock(), {}).entity("item")
+    with db.write() as conn:      # what the engine made before issue 16: an index for the type alone
+        conn.exec_driver_sql(create_index_sql(db.engine.dialect.name, "stockroom", "item", item.field("weight")))
+    install_path(db, tmp_path)
+    with db.read() as conn:
+        assert "ixf_stockroom_item_weight" not in {i.name for i in field_indexes(conn, "stockroom")}
