@@ -77,3 +77,16 @@ def test_the_api_gives_the_same_report_to_admins_only(api_as, published):
     assert case["unindexed_filters"] == [{"field": "escalated", "saved_views": 1}]
     assert api_as("agent").get(API).status_code == 403
     assert api_as("outsider").get(API).status_code == 404
+
+
+def test_an_index_an_earlier_version_made_is_listed_until_a_publish_drops_it(app, api_as, published):
+    from formloom.store.expressions import create_index_sql
+    db = app.extensions["formloom.db"]
+    desk, _version = app.extensions["formloom.catalog"].get("desk")
+    with db.write() as conn:
+        conn.exec_driver_sql(create_index_sql(db.engine.dialect.name, "desk", "case",
+                                              desk.entity("case").field("escalated")))
+    case = next(e for e in api_as("admin").get(API).get_json()["entities"] if e["entity"] == "case")
+    stale = next(x for x in case["indexes"] if x["name"] == "ixf_desk_case_escalated")
+    assert stale["kind"] == "stale"
+    assert stale["reasons"][0]["text"] == "Left from an earlier version: the next publish drops it"
