@@ -101,8 +101,8 @@ class Contact(Base):
 
 class Opportunity(Base):
     """Indexed like Formloom indexes the CRM's opportunity (issue 16: the same indexes on
-    both sides): every column whose field `formloom install` indexes (references, money,
-    numbers, dates, selects, checkboxes; `store.install.fields_to_index`), plus the title
+    both sides): every column whose field `formloom install` indexes (those the app queries
+    by: `store.index_policy.wanted_indexes`, checked by tests/benchmarks), plus the title
     (name), stage, owner and updated_at, as `records` has them per entity."""
     __tablename__ = "bl_opportunity"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -112,20 +112,20 @@ class Opportunity(Base):
     amount: Mapped[Decimal | None] = mapped_column(Numeric(15, 2), index=True)
     source: Mapped[str | None] = mapped_column(String(16), index=True)
     expected_close: Mapped[date | None] = mapped_column(Date, index=True)
-    need: Mapped[int | None] = mapped_column(Integer, index=True)
-    budget_fit: Mapped[int | None] = mapped_column(Integer, index=True)
-    authority: Mapped[int | None] = mapped_column(Integer, index=True)
-    timing: Mapped[int | None] = mapped_column(Integer, index=True)
+    need: Mapped[int | None] = mapped_column(Integer)
+    budget_fit: Mapped[int | None] = mapped_column(Integer)
+    authority: Mapped[int | None] = mapped_column(Integer)
+    timing: Mapped[int | None] = mapped_column(Integer)
     score: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     tier: Mapped[str | None] = mapped_column(String(1))
-    competitor_count: Mapped[int | None] = mapped_column(Integer, index=True)
-    risk: Mapped[str | None] = mapped_column(String(8), index=True)
-    budget_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    competitor_count: Mapped[int | None] = mapped_column(Integer)
+    risk: Mapped[str | None] = mapped_column(String(8))
+    budget_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     needs_summary: Mapped[str | None] = mapped_column(Text)
-    proposal_date: Mapped[date | None] = mapped_column(Date, index=True)
+    proposal_date: Mapped[date | None] = mapped_column(Date)
     proposal_link: Mapped[str | None] = mapped_column(String(2000))
-    contract_signed_on: Mapped[date | None] = mapped_column(Date, index=True)
-    lost_reason: Mapped[str | None] = mapped_column(String(16), index=True)
+    contract_signed_on: Mapped[date | None] = mapped_column(Date)
+    lost_reason: Mapped[str | None] = mapped_column(String(16))
     lost_note: Mapped[str | None] = mapped_column(Text)
     last_follow_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     in_pool: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

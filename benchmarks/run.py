@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 from . import data as D
 from . import env
 from . import reminders, rollup
-from . import transfer
+from . import indexes, transfer
 from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formloom_api_side, one_api, same_api_list
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
@@ -783,6 +783,13 @@ def markdown(r: dict) -> str:
         val = r["ratios"].get(key)
         L.append(f"| {key} | {val:.2f} | <= {goal} | {'yes' if val is not None and val <= goal else '**no**'} |"
                  if val is not None else f"| {key} | n/a | <= {goal} | n/a |")
+    ix = r.get("index_write_overhead")
+    if ix:
+        x = ix["ratios"]
+        L += ["", f"index_write_overhead ({ix['db']}, CPU clock, today's automatic indexes / the policy's; "
+              f"{ix['indexes_on_opportunity']['automatic']} vs {ix['indexes_on_opportunity']['policy']} on the "
+              f"opportunity): API create {x['api_create']:.2f}, bulk create {x['bulk_create']:.2f}, "
+              f"SQL insert alone {x['sql_insert']:.2f}."]
     for db, d in r["details"].items():
         s = d["sizes"]
         L += ["", f"## {db}", "",
@@ -990,7 +997,11 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
         for kind in kinds:
             details[kind] = run_db(kind, args.quick, Path(tmp))
-    headline = "sqlite" if "sqlite" in details else kinds[0]
+        headline = "sqlite" if "sqlite" in details else kinds[0]
+        log(f"[{headline}] index_write_overhead: creates with today's indexes against the policy's")
+        (Path(tmp) / "indexes").mkdir()
+        overhead = indexes.run(headline, 40 if args.quick else 100, 2000 if args.quick else 3000,
+                               2 if args.quick else 4, Path(tmp) / "indexes")
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
               "source": source_state(),
               "seconds": time.time() - started, "machine": machine(), "versions": versions(),
@@ -999,6 +1010,9 @@ def main(argv: list[str] | None = None) -> int:
               "met": {k: (details[headline]["ratios"][k] <= g if details[headline]["ratios"][k] is not None else None)
                       for k, g in GOALS.items()},
               "details": details}
+    result["index_write_overhead"] = {"db": headline, "ratios": overhead["index_write_overhead"],
+                                      "median": overhead["median"],
+                                      "indexes_on_opportunity": overhead["indexes_on_opportunity"]}
     moved = (details[headline].get("transfer") or {})
     result["import_rows_per_s"] = {"value": (moved.get("import") or {}).get("rows_per_s"), "goal_at_least": 2000,
                                    "peak_rss_mb": (moved.get("import") or {}).get("peak_rss_mb")}

@@ -91,7 +91,7 @@ class FieldDef:
     max_length: int | None = None
     pattern: str | None = None
     unique: bool = False
-    indexed: bool = False
+    indexed: bool | None = None            # True/False: the document's choice over the engine's (store/index_policy.py)
     visible_if: Any = None                  # JSON Logic (frozen)
     required_if: Any = None                 # JSON Logic (frozen)
     options: tuple[OptionDef, ...] = ()

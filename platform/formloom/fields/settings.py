@@ -73,8 +73,11 @@ COMMON_SETTINGS: tuple[Setting, ...] = (
     _s("required", _BOOL, "Required", "必填", "A record cannot be saved without a value.", "没有值时记录不能保存。"),
     _s("help", _LABEL, "Help", "帮助", "A sentence shown under the input.", "显示在输入框下方的说明。"),
     _s("placeholder", _LABEL, "Placeholder", "占位提示", "Grey text shown in an empty input.", "输入框为空时显示的灰色文字。"),
-    _s("indexed", _BOOL, "Indexed", "建立索引", "Make lists filtered or sorted by this field fast.",
-       "让按此字段筛选或排序的列表更快。"),
+    _s("indexed", _BOOL, "Indexed", "建立索引",
+       "true: index this field so lists filtered or sorted by it are fast; false: never index it "
+       "(every index slows each write). Unset: the engine indexes it when the app queries by it.",
+       "true：为此字段建立索引，按它筛选或排序的列表更快；false：从不建立索引（每个索引都会拖慢写入）。"
+       "不填：应用按此字段查询时由引擎自动建立。"),
     _s("visible_if", _LOGIC, "Visible if", "显示条件", "A condition; the field is shown only when it holds.",
        "一个条件；仅当条件成立时显示此字段。"),
     _s("required_if", _LOGIC, "Required if", "必填条件", "A condition; the field is required only when it holds.",

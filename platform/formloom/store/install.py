@@ -5,7 +5,8 @@ the document are archived with their values (restorable by putting them back);
 a changed label keeps the key and the data; a type or option change is checked
 against every stored value first and refused, with the count and examples, if
 any value would not survive. Nothing here runs DDL on user data: the only DDL
-is creating expression indexes, which never changes a value.
+is creating and dropping expression indexes (store/index_policy.py decides which), which
+never changes a value.
 """
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ from ..fields import CleanContext, FieldValueError, field_type
 from ..resources import workflows_dir
 from .apps import InstalledVersion, current_version, publish_version
 from .db import Database
-from .expressions import create_index_sql, create_statistics_sql
+from .expressions import create_index_sql, create_statistics_sql, index_name
+from .index_catalog import field_indexes
+from .index_policy import wanted_indexes
 from . import rollups, search_index
 from .statistics import refresh_statistics
 from .tables import records
@@ -110,7 +113,12 @@ def read_dashboards(path: Path, app_doc: dict, workflows: Mapping[str, dict]) ->
 def install_path(db: Database, path: Path, *, user_id: int | None = None) -> InstallResult:
     app_doc, workflows, source = read_template(path)
     dashboards = read_dashboards(path, app_doc, workflows)
-    return install_documents(db, app_doc, workflows, source=source, user_id=user_id, dashboard_docs=dashboards)
+    result = install_documents(db, app_doc, workflows, source=source, user_id=user_id, dashboard_docs=dashboards)
+    if not result.changed:      # the same documents under a newer engine: its index policy applies
+        documents = result.version.documents
+        create_indexes(db, compile_app(documents["app"], documents.get("workflows", {}),
+                                       archived=documents.get("archived") or None))
+    return result
 
 
 def install_documents(db: Database, app_doc: dict, workflow_docs: Mapping[str, dict], *, source: str | None = None,
@@ -280,22 +288,30 @@ def _convert_changed_fields(conn: Connection, old: AppDef, new: AppDef) -> int:
 
 
 def fields_to_index(app: AppDef) -> Iterator[tuple[EntityDef, FieldDef]]:
-    for entity in app.entities:
-        for f in entity.fields:
-            if f.indexed or (field_type(f.type).indexed_by_default and not f.multiple):
-                yield entity, f
+    """The fields the app queries records by (store/index_policy.py says why, per field)."""
+    for wanted in wanted_indexes(app):
+        yield wanted.entity, wanted.field
 
 
 def create_indexes(db: Database, app: AppDef) -> int:
-    """Expression indexes on the fields lists, filters, gates and reminders use."""
+    """Make the field indexes the app's policy wants and drop the app's others (a field no
+    longer queried by, an index of an earlier version or policy): every index costs each
+    write. Runs at install and publish only, never while records are written."""
     dialect = db.engine.dialect.name
     n = 0
     with db.write() as conn:
         statistics = dialect == "postgresql" and (conn.dialect.server_version_info or (0,)) >= (14,)
         search_index.create_entity_indexes(conn, app)
+        keep = set()
         for entity, f in fields_to_index(app):
+            keep.add(index_name(app.key, entity.key, f.key))
             conn.exec_driver_sql(create_index_sql(dialect, app.key, entity.key, f))
             if statistics:
                 conn.exec_driver_sql(create_statistics_sql(dialect, app.key, entity.key, f))
             n += 1
+        for existing in field_indexes(conn, app.key):
+            if existing.name not in keep:
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {existing.name}")
+                if statistics:
+                    conn.exec_driver_sql(f"DROP STATISTICS IF EXISTS stx{existing.name[3:]}")
     return n

@@ -147,3 +147,24 @@ def design_paths(app: AppDef, paths: dict) -> None:
         "responses": {"200": {"description": "Published",
                               "content": {"application/json": {"schema": _ref("Published")}}},
                       **COMMON_ERRORS, "422": _refused("Publishing is refused", {**PROBLEM_RULE, **VALUES_RULE})}}}
+    reason = {"type": "object", "required": ["kind", "text"], "properties": {
+        "kind": {"type": "string", "description": "unique, reference, match, list_column, calendar, permission, "
+                                                  "chosen; or dashboard, search, stale for the engine's other indexes"},
+        "source": {"type": ["string", "null"], "description": "What it comes from: a role, an entity, entity.field"},
+        "text": {"type": "string", "description": "The reason in words, in the caller's language"}}}
+    index = {"type": "object", "required": ["name", "kind", "fields", "reasons", "size_bytes"], "properties": {
+        "name": {"type": "string"}, "kind": {"type": "string", "enum": ["field", "dashboard", "search", "stale"]},
+        "fields": {"type": "array", "items": {"type": "string"}},
+        "reasons": {"type": "array", "items": reason},
+        "size_bytes": {"type": ["integer", "null"], "description": "null where the database cannot tell"}}}
+    paths[f"{base}/indexes"] = {"get": {
+        "operationId": f"indexes_{app.key}", "tags": tags,
+        "summary": "Every index Formloom made for the app, why, and its size; saved views' filters without one",
+        "responses": {"200": {"description": "The report, per entity", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["app", "entities"], "properties": {
+                "app": {"type": "string"},
+                "entities": {"type": "array", "items": {"type": "object", "properties": {
+                    "entity": {"type": "string"}, "indexes": {"type": "array", "items": index},
+                    "unindexed_filters": {"type": "array", "items": {"type": "object", "properties": {
+                        "field": {"type": "string"}, "saved_views": {"type": "integer"}}}}}}}}}}}},
+                      **COMMON_ERRORS}}}

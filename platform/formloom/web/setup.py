@@ -15,7 +15,7 @@ from ..definitions.model import LANGUAGES, DEFAULT_LANGUAGE
 from ..resources import static_dir
 from . import auth, errors, health, helpers, records
 from . import pipeline
-from . import admin_automation, notifications
+from . import admin_automation, admin_indexes, notifications
 from . import admin_users, api, api_comments, api_dashboards, api_design, params, profile, ratelimit
 from . import (activity, approvals, bulk, comments, dashboard_builder, dashboard_targets, dashboards, designer,
                designer_layout, designer_roles, designer_rules, designer_workflows, exports, files, gallery, imports, pools,
@@ -64,6 +64,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(notifications.bp)
     app.register_blueprint(notifications.api_bp)
     app.register_blueprint(admin_automation.bp)
+    app.register_blueprint(admin_indexes.bp)
+    app.register_blueprint(admin_indexes.api_bp)
     app.register_blueprint(designer.bp)
     app.register_blueprint(designer_layout.bp)
     app.register_blueprint(designer_roles.bp)
