@@ -51,6 +51,8 @@ def posted(controls, condition_fields=()) -> MultiDict:
         elif c.widget == "boolean":
             if c.value:
                 form.add(c.input_name, "1")
+            if c.was_false:
+                form.add(f"{c.input_name}-was", "false")
         elif c.widget == "roles":
             for role in c.value:
                 form.add(c.input_name, role)
@@ -167,3 +169,18 @@ def test_a_retired_option_round_trips_through_the_options_table():
     controls = controls_for(ftype, doc, "en", editing=False)
     parsed, errors, _raw = parse_settings(ftype, posted(controls), "en")
     assert errors == {} and parsed["options"] == ["a", {"value": "b", "retired": True}]
+
+
+def test_a_setting_the_document_sets_to_false_stays_false_when_the_form_is_saved_unchanged():
+    """`indexed: false` removes an index the app would otherwise get: opening and saving the field
+    must not turn it into "unset"."""
+    ftype = FIELD_TYPES["number"]
+    original = {"key": "score", "type": "number", "label": "Score", "indexed": False}
+    controls = controls_for(ftype, original, "en", editing=True)
+    doc, errors, _raw = parse_settings(ftype, posted(controls), "en", key="score")
+    assert errors == {} and doc["indexed"] is False
+    ticked = posted(controls)
+    ticked.add("s-indexed", "1")
+    assert parse_settings(ftype, ticked, "en", key="score")[0]["indexed"] is True
+    assert "indexed" not in parse_settings(ftype, posted(controls_for(ftype, {**original, "indexed": None},
+                                                                      "en", editing=True)), "en", key="score")[0]

@@ -72,6 +72,7 @@ class Control:
     refresh: bool = False          # other controls offer what this one chooses: changing it reloads the form
     fields: Any = None             # a condition about another entity: the fields its builder offers
     note: str = ""                 # why a picker offers nothing yet ("choose the related entity first")
+    was_false: bool = False        # a checkbox whose document says false (not just unset): kept false
 
     @property
     def input_name(self) -> str:
@@ -264,6 +265,8 @@ def controls_for(ftype: FieldType, field_doc: Mapping[str, Any] | None, lang: st
         if widget == "pick":
             extra = {"choices": _with_current(_pick_choices(setting, doc, catalog), doc.get(setting.name)),
                      "refresh": setting.name in depended_on, "note": _pick_note(setting, doc, catalog, lang, settings)}
+        elif widget == "boolean" and doc.get(setting.name) is False:
+            extra = {"was_false": True}
         elif widget == "group":
             value = _group_parts(setting, doc.get(setting.name), doc, catalog, lang, settings)
         elif widget == "condition" and setting.of is not None and catalog is not None:
@@ -377,7 +380,9 @@ def _parse_one(setting: Setting, widget: str, name: str, get: Callable[[str], st
     if widget == "label":
         return _label_value(get, name)
     if widget == "boolean":
-        return True if get(name) else None
+        if get(name):
+            return True
+        return False if get(f"{name}-was") == "false" else None      # an explicit false is not dropped
     if widget == "options":
         return _parse_options(name, form, lang)
     if widget == "roles":
