@@ -106,6 +106,10 @@ def one_api(op: str, side: ApiSide, client, n: int, clock: Callable[[], float] =
     elif op == "api_update":
         path, body, rid = side.next_update(n)
         method, ok = "PATCH", 200
+        if rid not in side.versions:      # a record an earlier phase (another side object) changed: ask, untimed
+            status, payload = client.request("GET", path)
+            if status == 200:
+                side.versions[rid] = body["version"] = json.loads(payload)["version"]
     elif op == "api_stage_move":
         path, body = side.next_move()
         method, ok = "POST", 200

@@ -139,6 +139,11 @@ def register_api(app: Flask, engine) -> None:
         g.db.commit()
         return jsonify(record_json(o, contacts)), 201
 
+    @api.get("/opportunities/<int:opportunity_id>")
+    def read_api(opportunity_id: int):
+        o = load(opportunity_id)
+        return jsonify(record_json(o, contacts_of(o)))
+
     @api.patch("/opportunities/<int:opportunity_id>")
     def update_api(opportunity_id: int):
         payload, refused = body(("data", "version"))
