@@ -71,6 +71,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Built once (every write with a reference asks): the whole row, as the policy may look at values.
+_LIVE_RECORD = select(records).where(records.c.id == bindparam("id"), records.c.app_key == bindparam("app_key"),
+                                     records.c.entity_key == bindparam("entity_key"), records.c.deleted_at.is_(None))
+
+
 def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Reader | None = None,
                   kept: Collection[tuple[str, int]] = (),
                   known: dict[tuple[str, int], Any] | None = None) -> CleanContext:
@@ -88,9 +93,7 @@ def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Reader | 
         if known is not None and (entity_key, record_id) in known:
             row = known[entity_key, record_id]
         else:
-            row = conn.execute(select(records).where(          # the whole row: the policy may look at values
-                records.c.id == record_id, records.c.app_key == app.key, records.c.entity_key == entity_key,
-                records.c.deleted_at.is_(None))).first()
+            row = conn.execute(_LIVE_RECORD, {"id": record_id, "app_key": app.key, "entity_key": entity_key}).first()
             if known is not None:
                 known[entity_key, record_id] = row
         if row is None or reader is None or (entity_key, record_id) in kept:
@@ -216,12 +219,13 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     if stage is None and workflow and workflow.first_stage:
         stage = workflow.first_stage.key
     problems = _refuse_unwritable(entity, incoming, writable, lang)
+    read: dict[tuple[str, int], Any] = {}      # the references' rows, read once: existence, then `match`
     data, clean_problems = clean_record_data(
-        entity, incoming, clean_context(conn, app, lang, reader=reader), existing=None,
+        entity, incoming, clean_context(conn, app, lang, reader=reader, known=read), existing=None,
         stage_required=_stage_required(app, entity, stage),
         extra_vars=_special_vars(stage, app, entity, owner_id), check_hidden=check_hidden)
     problems += clean_problems
-    problems += match_problems(conn, app, entity, data, None, lang)
+    problems += match_problems(conn, app, entity, data, None, lang, known=read)
     if problems:
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
@@ -444,15 +448,18 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
         raise stale(current, lang)
     judged = current.stage if judged_in is None else judged_in
     problems = _refuse_unwritable(entity, incoming, writable, lang)
+    read: dict[tuple[str, int], Any] = {}      # the references' rows, read once: existence, then `match`
     data, clean_problems = clean_record_data(
-        entity, incoming, clean_context(conn, app, lang, reader=reader, kept=stored_references(entity, current.data)),
+        entity, incoming, clean_context(conn, app, lang, reader=reader, kept=stored_references(entity, current.data),
+                                        known=read),
         existing=current.data,
         stage_required=_stage_required(app, entity, judged),
         extra_vars=_special_vars(judged, app, entity, current.owner_id), check_hidden=check_hidden)
     if judged_in is not None:
         clean_problems = [p for p in clean_problems if p.code != "required" or p.field in incoming]
     problems += clean_problems
-    problems += match_problems(conn, app, entity, data, {k for k in data if data[k] != current.data.get(k)}, lang)
+    problems += match_problems(conn, app, entity, data, {k for k in data if data[k] != current.data.get(k)}, lang,
+                               known=read)
     if problems:
         raise RecordInvalid(problems)
     changes = {k: [current.data.get(k), data.get(k)] for k in set(data) | set(current.data)
