@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _, ngettext
 from flask_login import login_required
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
@@ -37,6 +38,7 @@ from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
 from .activity import change_values, read_timeline, timeline_view
+from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
 
@@ -370,6 +372,7 @@ class FieldView:
     rule: Any = None                             # visible_if, thawed for |tojson
     refs: list[tuple[int, str]] = dc_field(default_factory=list)    # current (id, title) of a reference
     errors: list[str] = dc_field(default_factory=list)
+    html: Markup | None = None      # the field written in Python (web/field_html.py), else _field.html is included
 
 
 @dataclass
@@ -486,14 +489,17 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     with page_read() as conn:              # the top bar reads in the same transaction
         views = field_views(state, conn, problems)
     place = state.place
+    validate_url = url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__")
+    for view in views:
+        if written_here(view):
+            view.html = field_html(view, validate_url)
     groups = arrange(place.entity, views, "create" if state.record is None else "edit", key_of=lambda view: view.f.key)
     return render_template(
         "records/form.html", place=place, app=place.app, entity=place.entity, record=state.record,
         stage=state.stage, groups=groups, open_sections={g.key for g in groups if any(v.errors for v in g.items)},
         fields=views, general=general, conflict=conflict, follow=follow,
         version=(conflict or {}).get("version") or (state.record.version if state.record else None),
-        validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
-        owner=owner,
+        validate_url=validate_url, owner=owner,
     ), status
 
 
