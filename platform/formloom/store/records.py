@@ -230,7 +230,7 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
     title = compute_title(entity, data, lang)
-    record_id = conn.execute(insert(records).values(
+    record_id = conn.execute(_INSERT_RECORD, dict(
         app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
         stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
         created_at=now, updated_at=now, version=1, definition_version_id=version_id,
@@ -243,8 +243,8 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
     _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
     if stage:
-        conn.execute(insert(stage_history).values(record_id=record_id, from_stage=None, to_stage=stage,
-                                                   user_id=actor_id, at=now, seconds_in_previous=None))
+        conn.execute(_INSERT_STAGE, {"record_id": record_id, "from_stage": None, "to_stage": stage,
+                                     "user_id": actor_id, "at": now, "seconds_in_previous": None})
     emit_event(conn, app.key, entity.key, record_id, "record_created",
                {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
     rollups.after_write(conn, app, entity, None, data, now)
@@ -559,17 +559,25 @@ def _slots(conn: Connection, app: AppDef, entity: EntityDef, data: Mapping[str, 
     return slot_values(conn.dialect.name, entity, entity_mapping(conn, app.key, entity.key), data)
 
 
+#: Built once (every write adds an audit row and an event); the values come as parameters.
+_INSERT_AUDIT = insert(audit)
+_INSERT_EVENT = insert(events)
+_INSERT_RECORD = insert(records)
+_INSERT_STAGE = insert(stage_history)
+
+
 def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version, via=None) -> None:
-    conn.execute(insert(audit).values(record_id=record_id, app_key=app.key, entity_key=entity.key, action=action,
-                                      changes=changes, user_id=actor_id, at=now, record_version=version,
-                                      via=via[:200] if via else None))
+    conn.execute(_INSERT_AUDIT, {"record_id": record_id, "app_key": app.key, "entity_key": entity.key,
+                                 "action": action, "changes": changes, "user_id": actor_id, "at": now,
+                                 "record_version": version, "via": via[:200] if via else None})
 
 
 def emit_event(conn: Connection, app_key: str, entity_key: str, record_id: int | None, event_type: str,
                payload: Mapping[str, Any], now: datetime | None = None, depth: int = 0) -> None:
     """Write an event in the caller's transaction (the outbox); automation reads it after commit."""
-    conn.execute(insert(events).values(app_key=app_key, entity_key=entity_key, record_id=record_id, type=event_type,
-                                       payload=dict(payload), depth=depth, created_at=now or utcnow()))
+    conn.execute(_INSERT_EVENT, {"app_key": app_key, "entity_key": entity_key, "record_id": record_id,
+                                 "type": event_type, "payload": dict(payload), "depth": depth,
+                                 "created_at": now or utcnow()})
 
 
 def emit_events(conn: Connection, app_key: str, entity_key: str, record_id: int | None,

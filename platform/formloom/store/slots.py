@@ -15,7 +15,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, null, or_, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, null, or_, select, update
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..fields import field_type
@@ -57,10 +57,14 @@ def mapping(conn: Connection, app_key: str) -> dict[str, dict[str, str]]:
     return out
 
 
+#: Built once: every write reads its entity's slots.
+_MAPPING = select(record_slots.c.field_key, record_slots.c.slot).where(
+    record_slots.c.app_key == bindparam("app_key"), record_slots.c.entity_key == bindparam("entity_key"))
+
+
 def entity_mapping(conn: Connection, app_key: str, entity_key: str) -> dict[str, str]:
-    return {field_key: slot for field_key, slot in conn.execute(
-        select(record_slots.c.field_key, record_slots.c.slot)
-        .where(record_slots.c.app_key == app_key, record_slots.c.entity_key == entity_key))}
+    return {field_key: slot for field_key, slot in conn.execute(_MAPPING, {"app_key": app_key,
+                                                                            "entity_key": entity_key})}
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
