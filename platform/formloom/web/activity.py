@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from markupsafe import Markup, escape
 
 from ..auth import policy
 from ..auth.users import reports_of
@@ -161,6 +162,10 @@ def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str, curren
             if before != after:
                 changes.append({"label": f.label.get(code), "old": before, "new": after})
         entry["changes"] = changes
+        entry["changes_html"] = Markup("".join(
+            f'        <li><span class="change-field">{escape(c["label"])}</span>:\n'
+            f'          <span class="old">{c["old"].__html__()}</span> → <span class="new">{c["new"].__html__()}</span></li>\n'
+            for c in changes))
     elif a.kind == "stage":
         workflow = app.workflow_for(entity.key)
         label = (lambda key: (workflow.stage(key).label.get(code) if workflow and key and workflow.stage(key)

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _, ngettext
 from flask_login import login_required
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
@@ -313,7 +313,8 @@ def detail(app_key: str, entity_key: str, record_id: int):
                                actor=actor)
         code = lang()
         pairs = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
-        shown = arrange(entity, pairs, "detail", key_of=lambda pair: pair[0].key)
+        shown = arrange(entity, [(f.key, _pair_html(f, value)) for f, value in pairs], "detail",
+                        key_of=lambda pair: pair[0])
         for rel in related:
             rel.fill(app, lookups, code)
         current = {f.key: (record.data.get(f.key), value) for f, value in pairs}
@@ -323,6 +324,13 @@ def detail(app_key: str, entity_key: str, record_id: int):
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
         related=related, activity=activity, owner=lookups.names.get(record.owner_id), stage_rows=stage_rows,
         can_update=can_update, local_time=lambda v: local_time(v, app))
+
+
+def _pair_html(f: FieldDef, value) -> Markup:
+    """One field of the record page as records/_sections.html shows it: written here rather
+    than through a macro call per field."""
+    return Markup(f'    <div class="pair" data-key="{escape(f.key)}"><dt>{escape(label(f.label))}</dt>'
+                  f'<dd>{value.__html__()}</dd></div>\n')
 
 
 def _writer(app, via: str | None) -> str:
