@@ -4,7 +4,12 @@ and a change shows the value it made even when the record holds another one now
 (tests/web/test_scoped_references.py: a title only where the reader may read the record)."""
 from __future__ import annotations
 
-from formloom.store.records import update_record
+import copy
+
+from formloom.store.install import install_documents
+from formloom.store.records import create_record, update_record
+
+from .desk import CASE_FLOW, desk_app
 
 
 def _update(app, entity_key: str, record, data: dict, actor: int):
@@ -40,3 +45,21 @@ def test_one_title_look_up_serves_fields_related_lists_and_changes(app, as_agent
             f'<span class="new"><a href="/apps/desk/company/{second.id}">Second Co</a></span>') in page
     company_page = as_agent.get(f"/apps/desk/company/{second.id}").get_data(as_text=True)
     assert f'href="/apps/desk/case/{case.id}">Jammed</a>' in company_page      # its related list
+
+
+def test_a_new_version_of_the_app_brings_its_related_lists_at_once(app, as_agent, make_record):
+    company = make_record("company", {"name": "Acme"})
+    assert as_agent.get(f"/apps/desk/company/{company.id}").status_code == 200     # statements built and kept
+    doc = desk_app()
+    doc["entities"].append({"key": "visit", "label": "Visit", "plural": {"en": "Visits", "zh": "拜访"},
+                            "title": "name", "permissions": {"agent": {"read": "all", "create": True}},
+                            "fields": [{"key": "name", "type": "text", "label": "Name"},
+                                       {"key": "company", "type": "reference", "entity": "company",
+                                        "label": "Company"}]})
+    install_documents(app.extensions["formloom.db"], doc, {"case_flow": copy.deepcopy(CASE_FLOW)})
+    desk, version_id = app.extensions["formloom.catalog"].get("desk")
+    with app.extensions["formloom.db"].write() as conn:
+        create_record(conn, desk, desk.entity("visit"), {"name": "First visit", "company": company.id},
+                      actor_id=None, version_id=version_id)
+    page = as_agent.get(f"/apps/desk/company/{company.id}").get_data(as_text=True)
+    assert "Visits" in page and ">First visit</a>" in page
