@@ -148,12 +148,17 @@ def user_names(conn: Connection, ids: Iterable[int]) -> dict[int, str]:
     return {r.id: r.name or r.email for r in conn.execute(_NAMES_OF, {"ids": sorted(ids)})}
 
 
+#: Built once: every new-record form lists who may own the record.
+_MEMBERS_OF = (select(users.c.id, users.c.name, users.c.email).join(memberships, memberships.c.user_id == users.c.id)
+               .where(memberships.c.app_key == bindparam("app_key"), users.c.active.is_(True))
+               .distinct().order_by(users.c.name))
+_MEMBERS_IN_ROLE = _MEMBERS_OF.where(memberships.c.role == bindparam("role"))
+
+
 def members_of(conn: Connection, app_key: str, role: str | None = None) -> list[tuple[int, str]]:
-    q = (select(users.c.id, users.c.name, users.c.email).join(memberships, memberships.c.user_id == users.c.id)
-         .where(memberships.c.app_key == app_key, users.c.active.is_(True)).distinct().order_by(users.c.name))
-    if role:
-        q = q.where(memberships.c.role == role)
-    return [(r.id, r.name or r.email) for r in conn.execute(q)]
+    rows = conn.execute(_MEMBERS_IN_ROLE, {"app_key": app_key, "role": role}) if role else \
+        conn.execute(_MEMBERS_OF, {"app_key": app_key})
+    return [(r.id, r.name or r.email) for r in rows]
 
 
 def reports_of(conn: Connection, manager_id: int) -> set[int]:

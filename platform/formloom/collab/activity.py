@@ -14,7 +14,7 @@ from dataclasses import dataclass, field as dc_field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.engine import Connection
 
 from ..auth import policy
@@ -128,19 +128,32 @@ def _aware(value: datetime) -> datetime:
 
 # -- sources ----------------------------------------------------------------------
 
+_AUDIT_KINDS = frozenset(("approval", "rule", "change"))
+_AUDIT_STATEMENTS: dict[frozenset[str], Any] = {}
+
+
+def _audit_statement(kinds: frozenset[str]):
+    """The audit rows of `:record_id` of the asked kinds, newest `:want` first; built once per
+    set of kinds (every record page asks, and building a statement costs more than running it)."""
+    found = _AUDIT_STATEMENTS.get(kinds)
+    if found is None:
+        by_rule = audit.c.via.startswith(RULE_VIA, autoescape=True)
+        wanted = {"approval": audit.c.action == "approval",
+                  "rule": and_(audit.c.action != "approval", by_rule),
+                  "change": and_(audit.c.action != "approval", or_(audit.c.via.is_(None), ~by_rule))}
+        found = _AUDIT_STATEMENTS[kinds] = (
+            select(audit, users.c.name.label("user_name"), users.c.email.label("user_email"))
+            .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))
+            .where(audit.c.record_id == bindparam("record_id"), audit.c.action != "stage",
+                   or_(*(clause for kind, clause in wanted.items() if kind in kinds)))
+            .order_by(audit.c.at.desc(), audit.c.id.desc()).limit(bindparam("want")))
+    return found
+
+
 def _audit_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Activity]:
     """Field changes, creation/deletion, owner changes, rule writes and approval decisions.
     Stage rows are left to the stage history, which knows how long the record stayed."""
-    by_rule = audit.c.via.startswith(RULE_VIA, autoescape=True)
-    wanted = {"approval": audit.c.action == "approval",
-              "rule": and_(audit.c.action != "approval", by_rule),
-              "change": and_(audit.c.action != "approval", or_(audit.c.via.is_(None), ~by_rule))}
-    rows = conn.execute(
-        select(audit, users.c.name.label("user_name"), users.c.email.label("user_email"))
-        .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))
-        .where(audit.c.record_id == q.record_id, audit.c.action != "stage",
-               or_(*(clause for kind, clause in wanted.items() if kind in q.kinds)))
-        .order_by(audit.c.at.desc(), audit.c.id.desc()).limit(want))
+    rows = conn.execute(_audit_statement(q.kinds & _AUDIT_KINDS), {"record_id": q.record_id, "want": want})
     for r in rows:
         changes = r.changes or {}
         base = dict(at=_aware(r.at), user_id=r.user_id, user_name=r.user_name or r.user_email,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import bindparam, exists, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..auth import policy
@@ -220,15 +220,19 @@ def comment_count(conn: Connection, record_id: int) -> int:
         comments.c.record_id == record_id, comments.c.deleted_at.is_(None))).scalar_one()
 
 
+#: Built once (every record page asks): the record's newest comments, or only those carrying files.
+_COMMENTS = (select(comments, users.c.name.label("user_name"), users.c.email.label("user_email"))
+             .select_from(comments.outerjoin(users, users.c.id == comments.c.author_id))
+             .where(comments.c.record_id == bindparam("record_id"))
+             .order_by(comments.c.created_at.desc(), comments.c.id.desc()).limit(bindparam("want")))
+_ATTACHING = _COMMENTS.where(exists().where(files.c.comment_id == comments.c.id, files.c.deleted_at.is_(None)))
+
+
 def _comment_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Activity]:
     """Comments, with the files they carry; only those carrying files when only
     attachments are asked for."""
-    query = (select(comments, users.c.name.label("user_name"), users.c.email.label("user_email"))
-             .select_from(comments.outerjoin(users, users.c.id == comments.c.author_id))
-             .where(comments.c.record_id == q.record_id))
-    if "comment" not in q.kinds:
-        query = query.where(exists().where(files.c.comment_id == comments.c.id, files.c.deleted_at.is_(None)))
-    rows = conn.execute(query.order_by(comments.c.created_at.desc(), comments.c.id.desc()).limit(want)).all()
+    rows = conn.execute(_COMMENTS if "comment" in q.kinds else _ATTACHING,
+                        {"record_id": q.record_id, "want": want}).all()
     attached = stored_files.comment_files(conn, [r.id for r in rows if r.deleted_at is None])
     for r in rows:
         deleted = r.deleted_at is not None

@@ -587,6 +587,9 @@ def related_records(conn: Connection, app: AppDef, actor: Reader | None, entity:
                     record_id: int, limit: int = 20) -> list[Record]:
     """Records of `entity` whose reference field `via` points at `record_id`."""
     dialect = conn.dialect.name
+    if not via.multiple and actor is not None and actor.sees_every(app, entity):
+        return [record_from_row(r) for r in conn.execute(_related_statement(dialect, app.key, entity.key, via, limit),
+                                                          {"record_id": record_id})]
     if via.multiple:
         clause = filter_clause(dialect, via, Filter(via.key, "eq", record_id))
     else:
@@ -594,6 +597,26 @@ def related_records(conn: Connection, app: AppDef, actor: Reader | None, entity:
     stmt = (select(records).where(scoped(conn, app, entity, actor), clause)
             .order_by(records.c.updated_at.desc(), records.c.id.desc()).limit(limit))
     return [record_from_row(r) for r in conn.execute(stmt)]
+
+
+#: Prebuilt related-list statements, per (dialect, app, entity, field, its type, limit): a record
+#: page asks for each of its related lists, and building a statement costs more than running it.
+_RELATED: dict[tuple, Any] = {}
+RELATED_CACHE_SIZE = 1_000
+
+
+def _related_statement(dialect: str, app_key: str, entity_key: str, via: FieldDef, limit: int):
+    """Every live record of the entity pointing at `:record_id` through `via` (a single reference),
+    for a reader who sees every record of the entity: nothing in it depends on who reads."""
+    key = (dialect, app_key, entity_key, via.key, via.type, limit)
+    found = _RELATED.get(key)
+    if found is None:
+        found = (select(records).where(live(app_key, entity_key), field_expr(dialect, via) == bindparam("record_id"))
+                 .order_by(records.c.updated_at.desc(), records.c.id.desc()).limit(limit))
+        if len(_RELATED) >= RELATED_CACHE_SIZE:
+            _RELATED.clear()
+        _RELATED[key] = found
+    return found
 
 
 def search_titles(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None, q: str,
@@ -641,6 +664,25 @@ def _readable_titles(conn: Connection, app: AppDef, actor: Reader | None, ids: I
     every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
     rows = conn.execute(_TITLES if every else _TITLE_ROWS, {"ids": sorted(ids)})
     return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key in readable
+            and (every or may_read(readable[r.entity_key], r))}
+
+
+def titles_by_entity(conn: Connection, app: AppDef, actor: Reader | None,
+                     wanted: Mapping[str, Iterable[int]]) -> dict[tuple[str, int], str]:
+    """`titles_for` for several target entities in one query (a record page references
+    customers, contacts and more): (entity key, id) -> title, only for an id that is a record
+    of that entity the actor may read."""
+    asked = {key: {n for n in (_as_id(i) for i in ids) if n is not None} for key, ids in wanted.items()}
+    asked = {key: ids for key, ids in asked.items() if ids}
+    may_read = read_check(conn, actor, app)
+    readable = {key: e for key in asked if (e := app.entity(key)) is not None and may_read(e, None)}
+    ids = sorted({i for key in readable for i in asked[key]})
+    if not ids:
+        return {}
+    every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
+    rows = conn.execute(_TITLES if every else _TITLE_ROWS, {"ids": ids})
+    return {(r.entity_key, r.id): r.title for r in rows
+            if r.app_key == app.key and r.entity_key in readable and r.id in asked[r.entity_key]
             and (every or may_read(readable[r.entity_key], r))}
 
 

@@ -71,6 +71,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+#: Built once (every write with a reference asks): the whole row, as the policy may look at values.
+_LIVE_RECORD = select(records).where(records.c.id == bindparam("id"), records.c.app_key == bindparam("app_key"),
+                                     records.c.entity_key == bindparam("entity_key"), records.c.deleted_at.is_(None))
+
+
 def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Reader | None = None,
                   kept: Collection[tuple[str, int]] = (),
                   known: dict[tuple[str, int], Any] | None = None) -> CleanContext:
@@ -88,9 +93,7 @@ def clean_context(conn: Connection, app: AppDef, lang: str, *, reader: Reader | 
         if known is not None and (entity_key, record_id) in known:
             row = known[entity_key, record_id]
         else:
-            row = conn.execute(select(records).where(          # the whole row: the policy may look at values
-                records.c.id == record_id, records.c.app_key == app.key, records.c.entity_key == entity_key,
-                records.c.deleted_at.is_(None))).first()
+            row = conn.execute(_LIVE_RECORD, {"id": record_id, "app_key": app.key, "entity_key": entity_key}).first()
             if known is not None:
                 known[entity_key, record_id] = row
         if row is None or reader is None or (entity_key, record_id) in kept:
@@ -216,17 +219,18 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     if stage is None and workflow and workflow.first_stage:
         stage = workflow.first_stage.key
     problems = _refuse_unwritable(entity, incoming, writable, lang)
+    read: dict[tuple[str, int], Any] = {}      # the references' rows, read once: existence, then `match`
     data, clean_problems = clean_record_data(
-        entity, incoming, clean_context(conn, app, lang, reader=reader), existing=None,
+        entity, incoming, clean_context(conn, app, lang, reader=reader, known=read), existing=None,
         stage_required=_stage_required(app, entity, stage),
         extra_vars=_special_vars(stage, app, entity, owner_id), check_hidden=check_hidden)
     problems += clean_problems
-    problems += match_problems(conn, app, entity, data, None, lang)
+    problems += match_problems(conn, app, entity, data, None, lang, known=read)
     if problems:
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
     title = compute_title(entity, data, lang)
-    record_id = conn.execute(insert(records).values(
+    record_id = conn.execute(_INSERT_RECORD, dict(
         app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
         stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
         created_at=now, updated_at=now, version=1, definition_version_id=version_id,
@@ -239,8 +243,8 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
     changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
     _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
     if stage:
-        conn.execute(insert(stage_history).values(record_id=record_id, from_stage=None, to_stage=stage,
-                                                   user_id=actor_id, at=now, seconds_in_previous=None))
+        conn.execute(_INSERT_STAGE, {"record_id": record_id, "from_stage": None, "to_stage": stage,
+                                     "user_id": actor_id, "at": now, "seconds_in_previous": None})
     emit_event(conn, app.key, entity.key, record_id, "record_created",
                {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
     rollups.after_write(conn, app, entity, None, data, now)
@@ -444,15 +448,18 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
         raise stale(current, lang)
     judged = current.stage if judged_in is None else judged_in
     problems = _refuse_unwritable(entity, incoming, writable, lang)
+    read: dict[tuple[str, int], Any] = {}      # the references' rows, read once: existence, then `match`
     data, clean_problems = clean_record_data(
-        entity, incoming, clean_context(conn, app, lang, reader=reader, kept=stored_references(entity, current.data)),
+        entity, incoming, clean_context(conn, app, lang, reader=reader, kept=stored_references(entity, current.data),
+                                        known=read),
         existing=current.data,
         stage_required=_stage_required(app, entity, judged),
         extra_vars=_special_vars(judged, app, entity, current.owner_id), check_hidden=check_hidden)
     if judged_in is not None:
         clean_problems = [p for p in clean_problems if p.code != "required" or p.field in incoming]
     problems += clean_problems
-    problems += match_problems(conn, app, entity, data, {k for k in data if data[k] != current.data.get(k)}, lang)
+    problems += match_problems(conn, app, entity, data, {k for k in data if data[k] != current.data.get(k)}, lang,
+                               known=read)
     if problems:
         raise RecordInvalid(problems)
     changes = {k: [current.data.get(k), data.get(k)] for k in set(data) | set(current.data)
@@ -552,17 +559,25 @@ def _slots(conn: Connection, app: AppDef, entity: EntityDef, data: Mapping[str, 
     return slot_values(conn.dialect.name, entity, entity_mapping(conn, app.key, entity.key), data)
 
 
+#: Built once (every write adds an audit row and an event); the values come as parameters.
+_INSERT_AUDIT = insert(audit)
+_INSERT_EVENT = insert(events)
+_INSERT_RECORD = insert(records)
+_INSERT_STAGE = insert(stage_history)
+
+
 def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version, via=None) -> None:
-    conn.execute(insert(audit).values(record_id=record_id, app_key=app.key, entity_key=entity.key, action=action,
-                                      changes=changes, user_id=actor_id, at=now, record_version=version,
-                                      via=via[:200] if via else None))
+    conn.execute(_INSERT_AUDIT, {"record_id": record_id, "app_key": app.key, "entity_key": entity.key,
+                                 "action": action, "changes": changes, "user_id": actor_id, "at": now,
+                                 "record_version": version, "via": via[:200] if via else None})
 
 
 def emit_event(conn: Connection, app_key: str, entity_key: str, record_id: int | None, event_type: str,
                payload: Mapping[str, Any], now: datetime | None = None, depth: int = 0) -> None:
     """Write an event in the caller's transaction (the outbox); automation reads it after commit."""
-    conn.execute(insert(events).values(app_key=app_key, entity_key=entity_key, record_id=record_id, type=event_type,
-                                       payload=dict(payload), depth=depth, created_at=now or utcnow()))
+    conn.execute(_INSERT_EVENT, {"app_key": app_key, "entity_key": entity_key, "record_id": record_id,
+                                 "type": event_type, "payload": dict(payload), "depth": depth,
+                                 "created_at": now or utcnow()})
 
 
 def emit_events(conn: Connection, app_key: str, entity_key: str, record_id: int | None,

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, g, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
+from markupsafe import Markup, escape
 
 from ..auth import policy
 from ..auth.users import reports_of
@@ -46,20 +47,39 @@ def _query(app: AppDef, entity: EntityDef, record: Record, actor, stage_key, kno
                          offset=int_arg("offset", 0, low=0, high=10**9), known=known or {})
 
 
-def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record, known=None) -> dict:
-    """What records/_activity.html needs: the page of entries as people read them, the filter and paging.
+def read_timeline(conn, app: AppDef, entity: EntityDef, record: Record, known=None) -> tuple[TimelineQuery, ActivityPage]:
+    """The asked page of the record's timeline (the request's kind, limit and offset).
     `known`: rows the page has already read in this transaction (collab.activity.TimelineQuery.known)."""
+    query = _query(app, entity, record, current_actor(), record.stage, known)
+    return query, timeline(conn, query)
+
+
+def change_values(page: ActivityPage, entity: EntityDef) -> tuple[list[dict], list[int]]:
+    """What the page's change entries show, for one look-up of titles and names: values keyed by
+    field (as a record's data is), and the owners an owner change names."""
+    keys = {f.key for f in entity.fields}
+    changes = [c for a in page.items for c in a.detail.get("changes", ())]
+    values = [{c["field"]: v} for c in changes if c["field"] in keys for v in (c["old"], c["new"]) if v is not None]
+    owners = [c.get(k) for c in changes if c["field"] == "$owner" for k in ("old", "new")]
+    return values, owners
+
+
+def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record, known=None, *,
+                  read: tuple[TimelineQuery, ActivityPage] | None = None, lookups=None,
+                  current: dict[str, tuple] | None = None) -> dict:
+    """What records/_activity.html needs: the page of entries as people read them, the filter and paging.
+    The record page passes what it has already: the timeline it read (`read_timeline`), the titles
+    and names of the whole page (`lookups`), and `current`, field key -> (stored value, Shown) of
+    the values it shows, so a change to the value the record still holds (every field of the
+    create entry, often) is not worked out again."""
     actor = current_actor()
-    query = _query(app, entity, record, actor, record.stage, known)
-    page = timeline(conn, query)
+    query, page = read if read is not None else read_timeline(conn, app, entity, record, known)
     fields = {f.key: f for f in entity.fields}
-    values = [{c["field"]: v} for a in page.items for c in a.detail.get("changes", ()) if c["field"] in fields
-              for v in (c["old"], c["new"])]
-    lookups = lookups_for(conn, app, entity.fields, values,
-                          extra_users=[c.get(k) for a in page.items for c in a.detail.get("changes", ())
-                                       if c["field"] == "$owner" for k in ("old", "new")], actor=actor)
+    if lookups is None:
+        values, owners = change_values(page, entity)
+        lookups = lookups_for(conn, app, entity.fields, values, extra_users=owners, actor=actor)
     code = lang()
-    entries = [_entry(app, entity, a, fields, lookups, code) for a in page.items]
+    entries = [_entry(app, entity, a, fields, lookups, code, current or {}) for a in page.items]
     base = url_for("activity.fragment", app_key=app.key, entity_key=entity.key, record_id=record.id)
     chosen = sorted(query.kinds) if query.kinds != frozenset(KINDS) else []
     record_url = dict(app_key=app.key, entity_key=entity.key, record_id=record.id)
@@ -115,7 +135,15 @@ def _person(name: str | None) -> Shown:
     return Shown(text=name) if name else Shown(empty=True)
 
 
-def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str) -> dict:
+_NOTHING = Shown(empty=True)
+
+
+def _same(held, value) -> bool:
+    """The same stored value, type included (1 and True, or 1 and 1.0, may read differently)."""
+    return type(held) is type(value) and held == value
+
+
+def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str, current: dict[str, tuple]) -> dict:
     from .stage_panel import duration_text
     from .records import _writer
     entry = {"kind": a.kind, "at": a.at, "user": a.user_name or _writer(app, a.via), "detail": a.detail,
@@ -128,10 +156,16 @@ def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str) -> dic
                                 "new": _person(lookups.names.get(c["new"]))})
                 continue
             f = fields.get(c["field"])
-            before, after = show(app, f, c["old"], code, lookups), show(app, f, c["new"], code, lookups)
+            before = _NOTHING if c["old"] is None else show(app, f, c["old"], code, lookups)
+            held = current.get(c["field"])
+            after = held[1] if held is not None and _same(held[0], c["new"]) else show(app, f, c["new"], code, lookups)
             if before != after:
                 changes.append({"label": f.label.get(code), "old": before, "new": after})
         entry["changes"] = changes
+        entry["changes_html"] = Markup("".join(
+            f'        <li><span class="change-field">{escape(c["label"])}</span>:\n'
+            f'          <span class="old">{c["old"].__html__()}</span> → <span class="new">{c["new"].__html__()}</span></li>\n'
+            for c in changes))
     elif a.kind == "stage":
         workflow = app.workflow_for(entity.key)
         label = (lambda key: (workflow.stage(key).label.get(code) if workflow and key and workflow.stage(key)

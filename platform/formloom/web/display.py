@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, FieldDef
 from ..fields import field_type
-from ..store.query import titles_for
+from ..store.query import titles_by_entity
 from .datetimes import format_value, reader_zone
 
 
@@ -95,20 +95,30 @@ def _ids(value: Any) -> list[int]:
 def lookups_for(conn: Connection, app: AppDef, fields: Iterable[FieldDef],
                 datas: Iterable[Mapping[str, Any]], extra_users: Iterable[int] = (), *,
                 actor: Actor | None) -> Lookups:
-    """Titles come through `titles_for`, per target entity and scoped to `actor`: a
-    reference to a record the viewer may not read shows its id, never its title."""
-    fields = [f for f in fields if f.type in ("reference", "user")]
+    """Titles come through `titles_by_entity`, scoped to `actor`: a reference to a record the
+    viewer may not read shows its id, never its title."""
+    return page_lookups(conn, app, [(fields, datas)], extra_users, actor=actor)
+
+
+def page_lookups(conn: Connection, app: AppDef,
+                 groups: Iterable[tuple[Iterable[FieldDef], Iterable[Mapping[str, Any]]]],
+                 extra_users: Iterable[int] = (), *, actor: Actor | None) -> Lookups:
+    """One `Lookups` for values of several entities (a record, its related lists, its
+    timeline): each group is (fields, values keyed by those fields' keys), and every title
+    on the page is read in one query, every user name in another."""
     ref_ids: dict[str, set[int]] = {}
     user_ids: set[int] = set(i for i in extra_users if i is not None)
-    for data in datas:
-        for f in fields:
-            if f.type == "reference":
-                ref_ids.setdefault(f.entity or "", set()).update(_ids(data.get(f.key)))
-            else:
-                user_ids.update(_ids(data.get(f.key)))
-    titles = {(entity_key, record_id): title
-              for entity_key, ids in ref_ids.items() if ids
-              for record_id, title in titles_for(conn, app, app.entity(entity_key), actor, ids).items()}
+    for fields, datas in groups:
+        fields = [f for f in fields if f.type in ("reference", "user")]
+        if not fields:
+            continue
+        for data in datas:
+            for f in fields:
+                if f.type == "reference":
+                    ref_ids.setdefault(f.entity or "", set()).update(_ids(data.get(f.key)))
+                else:
+                    user_ids.update(_ids(data.get(f.key)))
+    titles = titles_by_entity(conn, app, actor, ref_ids) if any(ref_ids.values()) else {}
     return Lookups(titles, user_names(conn, user_ids) if user_ids else {})
 
 

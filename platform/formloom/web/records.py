@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _, ngettext
 from flask_login import login_required
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from ..auth import policy
@@ -31,13 +32,14 @@ from ..store.records import (Record, clean_context, create_record, get_record, s
 from ..workflow.history import stage_history_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
-from .display import lookups_for, show
+from .display import lookups_for, page_lookups, show
 from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
 from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
                       local_time, nav_apps, render_page_or_fragment, zone_for)
-from .activity import timeline_view
+from .activity import change_values, read_timeline, timeline_view
+from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
 
@@ -293,6 +295,13 @@ class RelatedList:
     rows: list[dict]
     new_url: str | None
     complete: bool = False          # every related record is in `rows` (fewer than the list's limit)
+    items: list[Record] = dc_field(default_factory=list)      # the records read, in the list's order
+
+    def fill(self, app, lookups, code: str) -> None:
+        """The rows as people read them, once the page's titles and names are known."""
+        columns = self.columns
+        self.rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
+                      "url": lookups.detail_url(app.key, self.entity.key, r.id)} for r in self.items]
 
 
 @bp.get("/apps/<app_key>/<entity_key>/<int:record_id>")
@@ -306,24 +315,39 @@ def detail(app_key: str, entity_key: str, record_id: int):
         visible = [f for f in policy.visible_fields(actor, app, entity, stage)
                    if (is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key)))
                    and shows(entity, f.key, "detail")]
-        lookups = lookups_for(conn, app, entity.fields, [record.data],
-                              extra_users=[record.owner_id, record.created_by, record.updated_by], actor=actor)
-        code = lang()
-        shown = arrange(entity, [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible],
-                        "detail", key_of=lambda pair: pair[0].key)
-        related = _related_lists(conn, place, record)
+        related = _related_reads(conn, place, record)
         workflow = app.workflow_for(entity.key)
         stage_rows = stage_history_rows(conn, record.id) if workflow is not None and workflow.stages else None
-        known = {("related", rel.entity.key, rel.via.key): [row["record"] for row in rel.rows]
-                 for rel in related if rel.complete}
+        known = {("related", rel.entity.key, rel.via.key): rel.items for rel in related if rel.complete}
         if stage_rows is not None:
             known["stages"] = stage_rows
-        activity = timeline_view(conn, app, entity, record, known)
+        read = read_timeline(conn, app, entity, record, known)
+        changed, owners = change_values(read[1], entity)
+        # one look-up of titles and names for the record, its related lists and its timeline
+        lookups = page_lookups(conn, app, [(entity.fields, [record.data, *changed]),
+                                           *((rel.columns, [r.data for r in rel.items]) for rel in related)],
+                               extra_users=[record.owner_id, record.created_by, record.updated_by, *owners],
+                               actor=actor)
+        code = lang()
+        pairs = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
+        shown = arrange(entity, [(f.key, _pair_html(f, value)) for f, value in pairs], "detail",
+                        key_of=lambda pair: pair[0])
+        for rel in related:
+            rel.fill(app, lookups, code)
+        current = {f.key: (record.data.get(f.key), value) for f, value in pairs}
+        activity = timeline_view(conn, app, entity, record, read=read, lookups=lookups, current=current)
         can_update = policy.can(actor, "update", app, entity, record, team_of=_team_of(conn))
     return render_template(
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
         related=related, activity=activity, owner=lookups.names.get(record.owner_id), stage_rows=stage_rows,
         can_update=can_update, local_time=lambda v: local_time(v, app))
+
+
+def _pair_html(f: FieldDef, value) -> Markup:
+    """One field of the record page as records/_sections.html shows it: written here rather
+    than through a macro call per field."""
+    return Markup(f'    <div class="pair" data-key="{escape(f.key)}"><dt>{escape(label(f.label))}</dt>'
+                  f'<dd>{value.__html__()}</dd></div>\n')
 
 
 def _writer(app, via: str | None) -> str:
@@ -340,7 +364,8 @@ def _writer(app, via: str | None) -> str:
     return _("Automation: %(rule)s", rule=name)
 
 
-def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
+def _related_reads(conn, place: Place, record: Record) -> list[RelatedList]:
+    """The record's related lists, read but not yet shown (the page looks up every title at once)."""
     actor, app = current_actor(), place.app
     out = []
     for rel_entity, via in app.referencing(place.entity.key):
@@ -351,16 +376,12 @@ def _related_lists(conn, place: Place, record: Record) -> list[RelatedList]:
             continue
         items = related_records(conn, app, actor, rel_entity, via, record.id, limit=RELATED_LIMIT)
         columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]
-        lookups = lookups_for(conn, app, columns, [r.data for r in items], actor=actor)
-        code = lang()
-        rows = [{"record": r, "cells": [show(app, f, r.data.get(f.key), code, lookups) for f in columns],
-                 "url": lookups.detail_url(app.key, rel_entity.key, r.id)}
-                for r in items]
         new_url = None
         if policy.can(actor, "create", app, rel_entity) and via.key in {
                 f.key for f in policy.writable_fields(actor, app, rel_entity)}:
             new_url = url_for("records.new", app_key=app.key, entity_key=rel_entity.key, **{via.key: record.id})
-        out.append(RelatedList(rel_entity, via, columns, rows, new_url, complete=len(items) < RELATED_LIMIT))
+        out.append(RelatedList(rel_entity, via, columns, [], new_url, complete=len(items) < RELATED_LIMIT,
+                               items=items))
     return out
 
 
@@ -376,6 +397,7 @@ class FieldView:
     rule: Any = None                             # visible_if, thawed for |tojson
     refs: list[tuple[int, str]] = dc_field(default_factory=list)    # current (id, title) of a reference
     errors: list[str] = dc_field(default_factory=list)
+    html: Markup | None = None      # the field written in Python (web/field_html.py), else _field.html is included
 
 
 @dataclass
@@ -492,14 +514,17 @@ def render_form(state: FormState, status: int = 200, problems: Iterable = (), co
     with page_read() as conn:              # the top bar reads in the same transaction
         views = field_views(state, conn, problems)
     place = state.place
+    validate_url = url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__")
+    for view in views:
+        if written_here(view):
+            view.html = field_html(view, validate_url)
     groups = arrange(place.entity, views, "create" if state.record is None else "edit", key_of=lambda view: view.f.key)
     return render_template(
         "records/form.html", place=place, app=place.app, entity=place.entity, record=state.record,
         stage=state.stage, groups=groups, open_sections={g.key for g in groups if any(v.errors for v in g.items)},
         fields=views, general=general, conflict=conflict, follow=follow,
         version=(conflict or {}).get("version") or (state.record.version if state.record else None),
-        validate_url=url_for("records.validate", app_key=place.app.key, entity_key=place.entity.key, field_key="__key__"),
-        owner=owner,
+        validate_url=validate_url, owner=owner,
     ), status
 
 
