@@ -378,8 +378,8 @@ def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQue
     one) keeps its JSON expression, so the plan keeps its expression index; the others
     read their slots, which hold the same values as columns but have no index (the plan
     gives up only indexes it would have walked instead of the driving one, which SQLite
-    without value statistics seldom prefers). Counting 1,000 of 10,000 opportunities by
-    source with an amount range took 1.5 ms parsing documents, 0.6 ms reading slots."""
+    without value statistics seldom prefers). Counting 1,000 of 10,000 records by
+    a select with a money range took 1.5 ms parsing documents, 0.6 ms reading slots."""
     if len(query.filters) < 2:
         return {}
     mapping = entity_mapping(conn, app.key, entity.key)
@@ -670,7 +670,7 @@ def _readable_titles(conn: Connection, app: AppDef, actor: Reader | None, ids: I
 def titles_by_entity(conn: Connection, app: AppDef, actor: Reader | None,
                      wanted: Mapping[str, Iterable[int]]) -> dict[tuple[str, int], str]:
     """`titles_for` for several target entities in one query (a record page references
-    customers, contacts and more): (entity key, id) -> title, only for an id that is a record
+    records of several entities): (entity key, id) -> title, only for an id that is a record
     of that entity the actor may read."""
     asked = {key: {n for n in (_as_id(i) for i in ids) if n is not None} for key, ids in wanted.items()}
     asked = {key: ids for key, ids in asked.items() if ids}
