@@ -36,8 +36,4 @@ def downgrade() -> None:
         conn.exec_driver_sql('DROP TABLE IF EXISTS search_grams')
         conn.exec_driver_sql('ALTER TABLE search_entries DROP COLUMN grams')
         return
-    for (name,) in conn.exec_driver_sql("SELECT indexname FROM pg_indexes WHERE tablename = 'search_entries' "
-                                        "AND schemaname = current_schema() "
-                                        "AND indexname LIKE 'ixg\\_%'").all():
-        conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{name}"')
-    op.drop_column('search_entries', 'grams')
+    op.drop_column('search_entries', 'grams')     # and with it each entity's bigram index
