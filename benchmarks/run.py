@@ -517,9 +517,30 @@ def search_timing(client, rounds: int) -> dict:
                 raise RuntimeError(f"search {q!r}: {status} {body[:300]!r}")
         per[q] = {**stats(samples), "cpu_median_ms": statistics.median(cpu) * 1000,
                   "hits": len(HIT.findall(body.decode()))}
+    for q in SHORT_SEARCHES:        # the baseline, same run: the short queries as before the bigram index
+        per[q]["like_only"] = short_search_by_like(client, q, rounds)
+        per[q]["like_only_vs_index"] = per[q]["like_only"]["median_ms"] / per[q]["median_ms"]
     return {"queries": per, "median_ms": statistics.median(per[q]["median_ms"] for q in SEARCHES),
             "short_median_ms": statistics.median(per[q]["median_ms"] for q in SHORT_SEARCHES),
             "short_cjk_ms": per[SHORT_CJK]["median_ms"], "one_cjk_ms": per[ONE_CJK]["median_ms"]}
+
+
+def short_search_by_like(client, q: str, rounds: int) -> dict:
+    """A 1-2 character query answered as before issue 17's bigram index, by LIKE over the
+    entries alone (no token: `search_index.gram` answers None), with the same hits."""
+    from unittest import mock
+    from formloom.store import search_index
+    path = "/search?" + urlencode({"find": q})
+    samples, cpu = [], []
+    with mock.patch.object(search_index, "gram", lambda needle: None):
+        client.request("GET", path)
+        for _ in range(max(3, rounds // 2)):
+            t0, c0 = CLOCK(), time.thread_time()
+            status, body = client.request("GET", path)
+            samples.append(CLOCK() - t0)
+            cpu.append(time.thread_time() - c0)
+    return {**stats(samples), "cpu_median_ms": statistics.median(cpu) * 1000,
+            "hits": len(HIT.findall(body.decode()))}
 
 
 def run_search(kind: str, size: int, rounds: int, workdir: Path) -> dict:
