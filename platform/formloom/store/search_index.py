@@ -13,8 +13,8 @@ using the `trigram` tokenizer (external content: `search_entries` itself, kept i
 by triggers); PostgreSQL with a pg_trgm GIN index on `text`.
 
 Why bigrams besides: the most common Chinese query is a two-character word (浦东, 北京),
-which has no trigram. Each entry also keeps `grams`, its character bigrams and its
-non-ASCII characters as space-separated tokens (`grams`), written with the text: SQLite
+which has no trigram. Each entry also keeps `grams`: its character bigrams and its
+non-ASCII characters as space-separated tokens, written with the text. SQLite
 indexes them with a second FTS5 table (`search_grams`, tokenizer unicode61, a query is
 one token), PostgreSQL with a GIN index on `string_to_array(grams, ' ')` per entity. A
 token is only ever a candidate: the search keeps the LIKE on the text, so the results are
