@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import re
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping
@@ -115,13 +116,9 @@ def grams(text: str) -> str:
     out: dict[str, None] = {}
     runs = _WORDY.findall(text)
     for run in runs:
-        for i in range(len(run) - 1):
-            out[run[i:i + 2]] = None
+        out.update(dict.fromkeys(map(operator.add, run, run[1:])))
     if not text.isascii():
-        for run in runs:
-            for ch in run:
-                if ch > "\x7f":
-                    out[ch] = None
+        out.update(dict.fromkeys(ch for run in runs for ch in run if ch > "\x7f"))
     return " ".join(out)
 
 
