@@ -1049,10 +1049,10 @@ def main(argv: list[str] | None = None) -> int:
                         for key, x in moved.items() if key.startswith("export")}
     result["dashboard_full_1m"] = {kind: {"ms": d.get("dashboard_full_1m_ms"), "rows": d["sizes"]["large"]}
                                    for kind, d in details.items()}
-    result["global_search_short_1m"] = {kind: {"ms": d.get("global_search_short_1m_ms"),
-                                               "one_char_ms": d.get("global_search_one_char_1m_ms"),
-                                               "query": SHORT_CJK, "one_char_query": ONE_CJK,
-                                               "rows": d["sizes"]["large"]} for kind, d in details.items()}
+    result["global_search_short_1m_ms"] = {kind: {"ms": d.get("global_search_short_1m_ms"),
+                                                  "one_char_ms": d.get("global_search_one_char_1m_ms"),
+                                                  "query": SHORT_CJK, "one_char_query": ONE_CJK,
+                                                  "rows": d["sizes"]["large"]} for kind, d in details.items()}
     result["export_1m_s"] = {fmt: (moved.get(f"export_{fmt}_large") or {}).get("seconds") for fmt in ("csv", "xlsx")}
     write_report(result, args.out)
     log(f"wrote {args.out / 'latest.md'} and latest.json in {result['seconds']:.0f} s")
