@@ -159,3 +159,83 @@ def test_the_database_serves_substrings_from_a_trigram_index(db, installed):
                      "AND text LIKE '%浦东新%'")
             assert "ixs_helpdesk_client" in "\n".join(conn.execute(text("EXPLAIN " + query)).scalars())
             assert conn.execute(text(query)).scalars().all() == [acme.id]
+
+
+# -- bigram tokens for 1-2 character searches (migration 0015) -----------------------------------------------------
+
+def grams_of(db, record_id):
+    with db.read() as conn:
+        return dict(conn.execute(select(search_entries.c.field_key, search_entries.c.grams)
+                                 .where(search_entries.c.record_id == record_id)).all())
+
+
+def short_match(db, token):
+    """Entry record ids the bigram index itself names for `token`."""
+    with db.read() as conn:
+        if conn.dialect.name == "sqlite":
+            query = text("SELECT e.record_id FROM search_grams JOIN search_entries e ON e.id = search_grams.rowid "
+                         "WHERE search_grams MATCH :t")
+            return sorted(conn.execute(query, {"t": f'"{token}"'}).scalars())
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        query = text(f"SELECT record_id FROM search_entries WHERE app_key = 'helpdesk' AND entity_key = 'client' "
+                     f"AND {search_index.PG_GRAMS} @> ARRAY[CAST(:t AS text)]")
+        return sorted(conn.execute(query, {"t": token}).scalars())
+
+
+def test_each_entry_keeps_its_bigrams_and_non_ascii_characters_as_tokens():
+    assert search_index.grams("上海浦东 ab-c") == "上海 海浦 浦东 ab 上 海 浦 东"
+    assert search_index.grams("abab") == "ab ba"            # each token once
+    assert search_index.grams("x") == ""
+
+
+def test_written_entries_carry_their_tokens_and_the_index_follows_updates_and_deletes(db, installed):
+    app, _ = installed
+    acme = client(db, app, "上海浦东", email="pd@example.com")
+    assert grams_of(db, acme.id) == {"$title": "上海 海浦 浦东 上 海 浦 东", "email": "pd ex xa am mp pl le co om"}
+    assert short_match(db, "浦东") == [acme.id]
+    with db.write() as conn:
+        update_record(conn, app, app.entity("client"), acme.id, {"name": "北京"}, actor_id=None, expected_version=1)
+    assert short_match(db, "浦东") == [] and short_match(db, "北京") == [acme.id]
+    with db.write() as conn:
+        delete_record(conn, app, app.entity("client"), acme.id, actor_id=None)
+    assert short_match(db, "北京") == []
+    with db.write() as conn:
+        restore_record(conn, app, app.entity("client"), acme.id, actor_id=None)
+    assert short_match(db, "北京") == [acme.id]
+
+
+def test_a_rebuild_writes_the_same_tokens_and_the_check_names_wrong_ones(db, installed):
+    app, _ = installed
+    acme = client(db, app, "Acme 北京")
+    before = grams_of(db, acme.id)
+    with db.write() as conn:
+        conn.execute(update(search_entries).where(search_entries.c.record_id == acme.id).values(grams="x"))
+    with db.read() as conn:
+        assert [line.split(":")[0] for line in search_index.differences(conn, app)] == [f"client {acme.id}"]
+    with db.write() as conn:
+        search_index.rebuild(conn, app)
+    assert grams_of(db, acme.id) == before
+    assert short_match(db, "北京") == [acme.id]
+    with db.read() as conn:
+        assert search_index.differences(conn, app) == []
+
+
+def test_the_migration_gives_existing_entries_their_tokens(db, database_url, installed):
+    """A database as it was before 0015 (downgraded to 0014, which drops the tokens and
+    their index) holding records: upgraded again, its entries have their tokens and a
+    two-character search is served by the index at once."""
+    from alembic import command
+    from formloom.store.migrate import alembic_config, upgrade
+    app, _ = installed
+    acme = client(db, app, "上海浦东")
+    before = grams_of(db, acme.id)
+    db.dispose()
+    command.downgrade(alembic_config(database_url), "0014_search")
+    try:
+        with db.read() as conn:
+            assert "grams" not in conn.execute(text("SELECT * FROM search_entries")).keys()
+    finally:
+        db.dispose()
+        upgrade(database_url)
+    assert grams_of(db, acme.id) == before
+    assert short_match(db, "浦东") == [acme.id]

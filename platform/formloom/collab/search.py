@@ -4,7 +4,10 @@ fields they may see, scoped in SQL by the same clause as the lists.
 Matching is case-insensitive substring, so CJK text is found by any part of it. The
 index in store/search_index.py serves it: a query of 3 or more characters is looked up
 by trigrams (SQLite FTS5, PostgreSQL pg_trgm) among the entries of the fields the
-reader may see; a shorter one has no trigram and is matched by LIKE over the same
+reader may see; one of 1-2 characters by its bigram token (`search_index.gram`: a pair
+of letters or numbers, or one non-ASCII letter such as a Chinese character), the LIKE
+kept on the candidates so the results are LIKE's. What has no token (one ASCII
+character, a pair with a space or punctuation) is matched by LIKE alone over the same
 entries, newest first, stopping at `per_entity + 1` matches.
 
 Order: on PostgreSQL the most recently changed records first; on SQLite the most
@@ -49,6 +52,8 @@ def searchable_fields(actor: Actor, app: AppDef, entity: EntityDef) -> list[Fiel
 TRIGRAM = 3
 _fts = table("search_fts", column("rowid"))
 _fts_rowid = literal_column("search_fts.rowid")
+_grams = table("search_grams", column("rowid"))
+_grams_rowid = literal_column("search_grams.rowid")
 
 
 def _like_pattern(needle: str) -> str:
@@ -64,21 +69,29 @@ def _hits_postgres(conn: Connection, app: AppDef, entity: EntityDef, actor: Acto
     """A rare text: the entity's partial trigram index finds all its entries (fewer than
     FEW), and the newest records among them are picked. A common text (or 1-2 characters):
     the newest records are walked, each checked by its entries, until enough match; a
-    common text matches early. Deciding first keeps the planner from guessing."""
+    common text matches early. Deciding first keeps the planner from guessing. A needle of
+    1-2 characters is looked up by its bigram token in the entity's partial GIN index."""
     e = search_entries
     pattern = _like_pattern(needle)
     recency = (records.c.updated_at.desc(), records.c.id.desc())
     scope = scoped(conn, app, entity, actor)
-    if len(needle) >= TRIGRAM:
+    gram = search_index.gram(needle) if len(needle) < TRIGRAM else None
+    # a short needle's token narrows the walk of a common one too: its entries come from the
+    # entity's bigram index instead of a scan of every entry
+    token = ([search_index.entity_clause(app.key, entity.key),
+              text(f"{search_index.PG_GRAMS} @> ARRAY[CAST(:gram AS text)]").bindparams(gram=gram)]
+             if gram is not None else [])
+    if len(needle) >= TRIGRAM or gram is not None:
         few = conn.execute(select(e.c.record_id).where(
-            search_index.entity_clause(app.key, entity.key), e.c.field_key.in_(keys),
+            search_index.entity_clause(app.key, entity.key), *token, e.c.field_key.in_(keys),
             e.c.text.like(pattern, escape="/")).limit(FEW)).scalars().all()
         if len(few) < FEW:
             if not few:
                 return []
             query = select(records.c.id, records.c.title).where(scope, records.c.id.in_(sorted(set(few))))
             return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
-    match = exists().where(e.c.record_id == records.c.id, e.c.field_key.in_(keys), e.c.text.like(pattern, escape="/"))
+    match = exists().where(e.c.record_id == records.c.id, *token, e.c.field_key.in_(keys),
+                           e.c.text.like(pattern, escape="/"))
     query = select(records.c.id, records.c.title).where(scope, match)
     return [tuple(r) for r in conn.execute(query.order_by(*recency).limit(want))]
 
@@ -92,10 +105,19 @@ def _hits(conn: Connection, app: AppDef, entity: EntityDef, actor: Actor, keys: 
     if conn.dialect.name != "sqlite":
         return _hits_postgres(conn, app, entity, actor, keys, needle, want)
     # the entity's id range, newest entry first (lowest id: store/search_index.py), stopping
-    # when enough records match: FTS5
-    # finds the entries of 3+ characters; shorter needles scan the range's text with LIKE
+    # when enough records match: FTS5 finds the entries of 3+ characters by trigrams, of 1-2
+    # by their bigram token (LIKE kept on the candidates); needles without a token scan the
+    # range's text with LIKE
     low, high = search_index.id_range(app.key, entity.key)
-    if len(needle) < TRIGRAM:
+    gram = search_index.gram(needle) if len(needle) < TRIGRAM else None
+    if gram is not None:
+        query = (select(records.c.id, records.c.title)
+                 .select_from(_grams.join(e, e.c.id == _grams_rowid).join(records, records.c.id == e.c.record_id))
+                 .where(text("search_grams MATCH :token").bindparams(token=f'"{gram}"'),
+                        _grams_rowid.between(low, high), e.c.text.like(_like_pattern(needle), escape="/"),
+                        *of_entity, scoped(conn, app, entity, actor))
+                 .order_by(_grams_rowid))
+    elif len(needle) < TRIGRAM:
         query = (select(records.c.id, records.c.title)
                  .select_from(e.join(records, records.c.id == e.c.record_id))
                  .where(e.c.id.between(low, high), e.c.text.like(_like_pattern(needle), escape="/"),

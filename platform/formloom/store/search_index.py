@@ -10,8 +10,16 @@ Why trigrams: people look for part of a name, in Chinese as in English ("浦东"
 "上海浦东新区"), and words are not separated by spaces in CJK text, so a word index
 would miss them. SQLite serves substrings of 3 or more characters with an FTS5 table
 using the `trigram` tokenizer (external content: `search_entries` itself, kept in step
-by triggers); PostgreSQL with a pg_trgm GIN index on `text`. Shorter queries have no
-trigram to look up and are matched by LIKE (collab/search.py).
+by triggers); PostgreSQL with a pg_trgm GIN index on `text`.
+
+Why bigrams besides: the most common Chinese query is a two-character word (浦东, 北京),
+which has no trigram. Each entry also keeps `grams`: its character bigrams and its
+non-ASCII characters as space-separated tokens, written with the text. SQLite
+indexes them with a second FTS5 table (`search_grams`, tokenizer unicode61, a query is
+one token), PostgreSQL with a GIN index on `string_to_array(grams, ' ')` per entity. A
+token is only ever a candidate: the search keeps the LIKE on the text, so the results are
+exactly LIKE's. What no token serves (one ASCII character, which is in most entries
+anyway, or a pair with a space or punctuation) is matched by LIKE alone, newest first.
 
 What is indexed: the record's title (field key "$title") and the entity's
 `search_fields` (by default every text-like field), each value's whitespace folded to
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import re
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping
@@ -48,7 +57,27 @@ _SQLITE_DDL = (
     "INSERT INTO search_fts(search_fts, rowid, text) VALUES ('delete', old.id, old.text); "
     "INSERT INTO search_fts(rowid, text) VALUES (new.id, new.text); END",
 )
+#: the bigram table: unicode61's default token characters (letters, numbers, private use) and
+#: the code points its Unicode tables do not know yet (Cn), so every character `_WORDY`
+#: takes for a letter or number stays inside its token on SQLite too; no diacritics folded
+#: (that would only add candidates)
+_GRAMS_TOKENIZER = "unicode61 remove_diacritics 0 categories 'L* N* Co Cn'"
+_SQLITE_GRAMS_DDL = (
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_grams USING fts5("
+    f"grams, content='search_entries', content_rowid='id', tokenize=\"{_GRAMS_TOKENIZER}\")",
+    "CREATE TRIGGER IF NOT EXISTS search_entries_gai AFTER INSERT ON search_entries BEGIN "
+    "INSERT INTO search_grams(rowid, grams) VALUES (new.id, new.grams); END",
+    "CREATE TRIGGER IF NOT EXISTS search_entries_gad AFTER DELETE ON search_entries BEGIN "
+    "INSERT INTO search_grams(search_grams, rowid, grams) VALUES ('delete', old.id, old.grams); END",
+    "CREATE TRIGGER IF NOT EXISTS search_entries_gau AFTER UPDATE ON search_entries BEGIN "
+    "INSERT INTO search_grams(search_grams, rowid, grams) VALUES ('delete', old.id, old.grams); "
+    "INSERT INTO search_grams(rowid, grams) VALUES (new.id, new.grams); END",
+)
+_TRIGGERS = ("search_entries_ai", "search_entries_ad", "search_entries_au",
+             "search_entries_gai", "search_entries_gad", "search_entries_gau")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: runs of letters and numbers (str.isalnum): the characters bigrams are made of
+_WORDY = re.compile(r"[^\W_]+")
 
 
 # -- what is indexed -------------------------------------------------------------------------------------------
@@ -77,6 +106,30 @@ def folded(value: Any) -> str | None:
         return None
     text = " ".join(value.split()).casefold()[:TEXT_MAX]
     return text or None
+
+
+def grams(text: str) -> str:
+    """The tokens that let a 1-2 character search find `text` (folded): every pair of
+    adjacent letters or numbers, and every non-ASCII letter or number alone (a Chinese
+    character is a word; a single ASCII letter is in nearly every entry, so LIKE finds
+    it as fast), each once, space-separated."""
+    out: dict[str, None] = {}
+    runs = _WORDY.findall(text)
+    for run in runs:
+        out.update(dict.fromkeys(map(operator.add, run, run[1:])))
+    if not text.isascii():
+        out.update(dict.fromkeys(ch for run in runs for ch in run if ch > "\x7f"))
+    return " ".join(out)
+
+
+def gram(needle: str) -> str | None:
+    """The token that finds the entries containing a 1-2 character `needle` (folded), or
+    None when no token serves it (LIKE alone then)."""
+    if len(needle) == 2 and _WORDY.fullmatch(needle):
+        return needle
+    if len(needle) == 1 and needle > "\x7f" and _WORDY.fullmatch(needle):
+        return needle
+    return None
 
 
 def entries_for(entity: EntityDef, data: Mapping[str, Any], title: str) -> list[tuple[str, str]]:
@@ -128,8 +181,8 @@ def _with_ids(conn: Connection, app_key: str, entity_key: str, rows: list[dict])
 # -- keeping it in step with writes ----------------------------------------------------------------------------
 
 def _rows(app_key: str, entity: EntityDef, record_id: int, data: Mapping[str, Any], title: str) -> list[dict]:
-    return [{"record_id": record_id, "app_key": app_key, "entity_key": entity.key, "field_key": key, "text": text}
-            for key, text in entries_for(entity, data, title)]
+    return [{"record_id": record_id, "app_key": app_key, "entity_key": entity.key, "field_key": key, "text": text,
+             "grams": grams(text)} for key, text in entries_for(entity, data, title)]
 
 
 def index_new(conn: Connection, app_key: str, entity: EntityDef,
@@ -164,21 +217,31 @@ def entity_clause(app_key: str, entity_key: str):
     return text(f"search_entries.app_key = '{app_key}' AND search_entries.entity_key = '{entity_key}'")
 
 
-def pg_index_name(app_key: str, entity_key: str) -> str:
-    name = f"ixs_{app_key}_{entity_key}"
-    return name if len(name) <= 60 else "ixs_" + hashlib.sha1(name.encode()).hexdigest()[:24]
+def pg_index_name(app_key: str, entity_key: str, prefix: str = "ixs") -> str:
+    name = f"{prefix}_{app_key}_{entity_key}"
+    return name if len(name) <= 60 else f"{prefix}_" + hashlib.sha1(name.encode()).hexdigest()[:24]
+
+
+#: PostgreSQL: the bigram tokens as an array, the expression the bigram indexes are made on
+#: and every short search names (word for word, so the planner matches them)
+PG_GRAMS = "string_to_array(search_entries.grams, ' ')"
 
 
 def create_entity_indexes(conn: Connection, app: AppDef) -> None:
-    """PostgreSQL: one partial trigram GIN index per entity, so a search of one entity reads
-    only that entity's matches (one index over all would hand every entity's matches to
-    each, to be filtered out row by row). Made at install, like the field indexes."""
-    if conn.dialect.name != "postgresql" or (schema := _trgm_schema(conn)) is None:
+    """PostgreSQL: per entity, one partial trigram GIN index (when pg_trgm is there) and one
+    partial GIN index of the bigram tokens, so a search of one entity reads only that
+    entity's matches (one index over all would hand every entity's matches to each, to be
+    filtered out row by row). Made at install, like the field indexes."""
+    if conn.dialect.name != "postgresql":
         return
+    schema = _trgm_schema(conn)
     for entity in app.entities:
         where = entity_clause(app.key, entity.key).text.replace("search_entries.", "")
-        conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {pg_index_name(app.key, entity.key)} ON search_entries '
-                             f'USING gin (text "{schema}".gin_trgm_ops) WHERE {where}')
+        if schema is not None:
+            conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {pg_index_name(app.key, entity.key)} ON search_entries '
+                                 f'USING gin (text "{schema}".gin_trgm_ops) WHERE {where}')
+        conn.exec_driver_sql(f'CREATE INDEX IF NOT EXISTS {pg_index_name(app.key, entity.key, "ixg")} '
+                             f'ON search_entries USING gin ((string_to_array(grams, \' \'))) WHERE {where}')
 
 
 #: in `public`, whatever the search_path: the indexes name its operator class with its schema, and a
@@ -192,7 +255,7 @@ def create_text_index(conn: Connection) -> str | None:
     by LIKE over `search_entries`, only unindexed). PostgreSQL's indexes are per entity
     (`create_entity_indexes`); this makes sure pg_trgm is there."""
     if conn.dialect.name == "sqlite":
-        for ddl in _SQLITE_DDL:
+        for ddl in _SQLITE_DDL + _SQLITE_GRAMS_DDL:
             conn.exec_driver_sql(ddl)
         return None
     schema = _trgm_schema(conn)
@@ -229,7 +292,7 @@ def _live_rows(conn: Connection, app_key: str, entity_key: str, after_id: int = 
 
 def rebuild(conn: Connection, app: AppDef, entity_keys: Iterable[str] | None = None) -> int:
     """Throw away the app's entries (or those of `entity_keys`) and write them again from
-    the records; returns how many entries were written. On SQLite the FTS table is rebuilt
+    the records; returns how many entries were written. On SQLite the FTS tables are rebuilt
     from the entries in one pass, not row by row through its triggers."""
     wanted = [e for e in app.entities if entity_keys is None or e.key in set(entity_keys)]
     with _fts_rebuilt_after(conn):
@@ -244,16 +307,17 @@ def rebuild(conn: Connection, app: AppDef, entity_keys: Iterable[str] | None = N
 
 @contextmanager
 def _fts_rebuilt_after(conn: Connection) -> Iterator[None]:
-    """Many entries at once: on SQLite, without the triggers, then the FTS table rebuilt from
+    """Many entries at once: on SQLite, without the triggers, then the FTS tables rebuilt from
     the entries in one pass (row by row through the triggers is several times slower)."""
     sqlite = conn.dialect.name == "sqlite"
     create_text_index(conn)
     if sqlite:
-        for name in ("search_entries_ai", "search_entries_ad", "search_entries_au"):
+        for name in _TRIGGERS:
             conn.exec_driver_sql(f"DROP TRIGGER {name}")
     yield
     if sqlite:
         conn.exec_driver_sql("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+        conn.exec_driver_sql("INSERT INTO search_grams(search_grams) VALUES ('rebuild')")
         create_text_index(conn)         # the triggers again
 
 
@@ -299,14 +363,14 @@ def differences(conn: Connection, app: AppDef) -> list[str]:
     sentence per record (empty: the index is exact)."""
     out = []
     for entity in app.entities:
-        stored: dict[int, list[tuple[str, str]]] = {}
+        stored: dict[int, list[tuple[str, str, str | None]]] = {}
         for row in conn.execute(select(search_entries.c.record_id, search_entries.c.field_key,
-                                       search_entries.c.text)
+                                       search_entries.c.text, search_entries.c.grams)
                                 .where(search_entries.c.app_key == app.key,
                                        search_entries.c.entity_key == entity.key)):
-            stored.setdefault(row.record_id, []).append((row.field_key, row.text))
+            stored.setdefault(row.record_id, []).append((row.field_key, row.text, row.grams))
         for row in _live_rows(conn, app.key, entity.key):
-            expected = sorted(entries_for(entity, row.data or {}, row.title))
+            expected = sorted((key, text, grams(text)) for key, text in entries_for(entity, row.data or {}, row.title))
             have = sorted(stored.pop(row.id, []))
             if have != expected:
                 out.append(f"{entity.key} {row.id}: index has {have!r}, the record says {expected!r}")
@@ -328,5 +392,5 @@ def stale_entities(old: AppDef | None, new: AppDef) -> list[str]:
             if (before := old.entity(e.key)) is not None and entity_signature(before) != entity_signature(e)]
 
 
-__all__ = ["TITLE", "create_text_index", "differences", "entries_for", "index_new", "index_since",
+__all__ = ["TITLE", "create_text_index", "differences", "entries_for", "gram", "grams", "index_new", "index_since",
            "indexed_fields", "rebuild", "rebuild_all", "reindex", "stale_entities", "unindex"]

@@ -397,7 +397,9 @@ record_slots = Table(
 #: derived from `records` in the same transaction as each write and rebuildable from it.
 #: Served by an FTS5 trigram table (`search_fts`, SQLite) or a pg_trgm GIN index on `text`
 #: (PostgreSQL), both made by migration 0011; matching by field lets a search skip the
-#: fields a reader may not see.
+#: fields a reader may not see. `grams` (migration 0015) holds the text's bigram tokens for
+#: 1-2 character searches (store/search_index.py `grams`), indexed by FTS5 (`search_grams`)
+#: or a GIN index on `string_to_array(grams, ' ')`.
 search_entries = Table(
     "search_entries", metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
@@ -406,4 +408,5 @@ search_entries = Table(
     Column("entity_key", String(63), nullable=False),
     Column("field_key", String(63), nullable=False),
     Column("text", Text, nullable=False),
+    Column("grams", Text),
 )
