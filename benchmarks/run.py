@@ -251,9 +251,9 @@ class StatementCounter:
     def __init__(self, engine):
         from sqlalchemy import event
         self.engine, self.event = engine, event
-        self.counts = {"statements": 0, "begins": 0, "ends": 0}
+        self.counts = {"statements": 0, "begins": 0, "ends": 0, "commits": 0}
         self.hooks = [("before_cursor_execute", self._statement), ("begin", self._begin),
-                      ("commit", self._end), ("rollback", self._end)]
+                      ("commit", self._commit), ("rollback", self._end)]
 
     def _statement(self, *args):
         self.counts["statements"] += 1
@@ -263,6 +263,10 @@ class StatementCounter:
 
     def _end(self, *args):
         self.counts["ends"] += 1
+
+    def _commit(self, *args):
+        self.counts["ends"] += 1
+        self.counts["commits"] += 1
 
     def __enter__(self):
         for name, fn in self.hooks:
@@ -293,7 +297,7 @@ def api_statements(fapp, client, side, n: int = 20) -> dict:
             c = counter.counts
             begins = 0 if db.is_sqlite else c["begins"]   # SQLite's BEGIN is one of the statements
             per[who] = {"statements": c["statements"] / n, "transactions": c["begins"] / n,
-                        "round_trips": (c["statements"] + begins + c["ends"]) / n}
+                        "commits": c["commits"] / n, "round_trips": (c["statements"] + begins + c["ends"]) / n}
         out[op] = per
     return out
 
@@ -871,11 +875,12 @@ def api_lines(d: dict) -> list[str]:
     if st:
         L += ["Statements and round trips per Formloom API write (mean of 20; the worker's share is its "
               "processing of the events those writes queued, in its own transactions):", "",
-              "| write | request statements | request transactions | request round trips | worker statements | "
-              "worker round trips |", "|---|---:|---:|---:|---:|---:|"]
+              "| write | request statements | request transactions | request commits | request round trips | "
+              "worker statements | worker commits | worker round trips |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for op, x in st.items():
             L.append(f"| {op} | {x['request']['statements']:.1f} | {x['request']['transactions']:.1f} | "
-                     f"{x['request']['round_trips']:.1f} | {x['worker']['statements']:.1f} | "
+                     f"{x['request'].get('commits', 0):.2f} | {x['request']['round_trips']:.1f} | "
+                     f"{x['worker']['statements']:.1f} | {x['worker'].get('commits', 0):.2f} | "
                      f"{x['worker']['round_trips']:.1f} |")
         L.append("")
     return L
