@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -73,6 +74,31 @@ def start_worker(url: str, workdir: Path) -> subprocess.Popen:
                "PYTHONPATH": os.pathsep.join(filter(None, [str(env.ROOT / "platform"), os.environ.get("PYTHONPATH")]))}
     return subprocess.Popen([sys.executable, "-m", "formloom", "worker"], cwd=env.ROOT, env=environ,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "w"))
+
+
+def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen, int]:
+    """benchmarks.serve's waitress server, its log kept in `workdir` (a pipe nobody reads could
+    fill up and stall it)."""
+    from .run import free_port
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.serve", "formloom", url, str(port), str(workdir)],
+                            cwd=env.ROOT, stdout=subprocess.PIPE, stderr=open(workdir / "server.log", "w"), text=True)
+    if "ready" not in proc.stdout.readline():
+        raise RuntimeError(f"the server did not start: {(workdir / 'server.log').read_text()[-3000:]}")
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, port
+
+
+def tail(path: Path, n: int = 3000) -> str:
+    try:
+        return path.read_text()[-n:]
+    except OSError:
+        return ""
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -156,15 +182,21 @@ def bulk_item(i: int, owners: list[int], now: datetime) -> dict:
 
 
 def grow(client: JsonHttp, have: int, to: int, owners: list[int], now: datetime) -> dict:
+    refused: list[int] = []
     t0 = time.perf_counter()
     for start in range(have, to, BULK_ITEMS):
         body = {"items": [bulk_item(i, owners, now) for i in range(start, min(to, start + BULK_ITEMS))]}
-        status, payload = client.request("POST", "/api/v1/crm/opportunity/bulk", body)
+        for attempt in range(5):
+            status, payload = client.request("POST", "/api/v1/crm/opportunity/bulk", body)
+            if status != 503:
+                break
+            refused.append(start)                  # all or nothing: nothing was written; send it again
+            time.sleep(1)
         if status != 200:
             raise RuntimeError(f"bulk {start}: {status} {payload[:600]!r}")
     seconds = time.perf_counter() - t0
     return {"records": to - have, "requests": -(-(to - have) // BULK_ITEMS), "seconds": seconds,
-            "records_per_s": (to - have) / seconds}
+            "records_per_s": (to - have) / seconds, "refused_503": refused}
 
 
 def client_writes(side, port: int, token: str, total: int, clients: int = 2) -> dict:
@@ -225,7 +257,7 @@ def current_versions(url: str, ids: list[int]) -> dict[int, int]:
 
 def run_kind(kind: str, workdir: Path, *, rounds: int, n: int, large: int, writes: int) -> dict:
     from . import api_ops
-    from .run import api_statements, start_server
+    from .run import api_statements
     pg_database = f"{env.PG_DB}_api100k"
     CONFLICTS[0] = 0
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -237,7 +269,7 @@ def run_kind(kind: str, workdir: Path, *, rounds: int, n: int, large: int, write
     env.load_tranche(url, 0, D.FIRST, owners, now)
     token = info["api_tokens"]["formloom"]
     backlog = Backlog(url)
-    server, port = start_server("formloom", url, workdir)
+    server, port = start_server(url, workdir)
     worker = start_worker(url, workdir)
     try:
         side = formloom_api_side([])
@@ -274,6 +306,9 @@ def run_kind(kind: str, workdir: Path, *, rounds: int, n: int, large: int, write
         out["client_writes"] = cw
         log(f"[{kind}]   {cw['writes']:,} writes in {cw['seconds']:.1f} s ({cw['writes'] / cw['seconds']:.0f}/s); "
             f"backlog {cw['backlog_at_end']:,}, drained in {cw['drain_s']} s; failures {len(cw['failures'])}")
+    except Exception:
+        log("server log:", tail(workdir / "server.log"), "worker log:", tail(workdir / "worker.log"))
+        raise
     finally:
         stop(worker)
         stop(server)
