@@ -159,15 +159,51 @@ def one(op: str, side, client, n: int) -> float:
         body["version"] = json.loads(payload)["current_version"]
     raise RuntimeError(f"PATCH {path}: {status} {payload[:600]!r}")
 
-def measure(side, client, rounds: int, n: int) -> dict:
-    """`rounds` interleaved rounds (every op each round); per op the median of the rounds' medians."""
+def measure(side, client, rounds: int, n: int, cpu: "ServerCpu") -> dict:
+    """`rounds` interleaved rounds (every op each round); per op the median of the rounds'
+    medians (wall clock per request) and of the rounds' server CPU per request."""
     per_round: dict[str, list[float]] = {op: [] for op in OPS}
+    per_cpu: dict[str, list[float]] = {op: [] for op in OPS}
     for r in range(rounds):
         for op in OPS:
+            before = cpu.seconds()
             samples = [one(op, side, client, 1_000_000 + r * 10_000 + k) for k in range(n)]
+            per_cpu[op].append((cpu.seconds() - before) / n * 1000)
             per_round[op].append(statistics.median(samples) * 1000)
-    return {op: {"median_ms": statistics.median(v), "rounds_ms": [round(x, 3) for x in v], "n": n}
+    return {op: {"median_ms": statistics.median(v), "rounds_ms": [round(x, 3) for x in v], "n": n,
+                 "server_cpu_ms": statistics.median(per_cpu[op]), "server_cpu_rounds_ms": [round(x, 3) for x in per_cpu[op]]}
             for op, v in per_round.items()}
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVER_APP_NAME = "formloom_bench_server"
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class ServerCpu:
+    """CPU the server spends: its process, and on PostgreSQL the backends of its connections
+    (application_name SERVER_APP_NAME), where a plan that reads every row spends its time.
+    Robust to the machine's load as wall clock is not (the worker runs beside it and is not counted)."""
+
+    def __init__(self, pid: int, engine=None):
+        self.pid, self.engine = pid, engine
+
+    def seconds(self) -> float:
+        total = proc_cpu(self.pid)
+        if self.engine is not None:
+            with self.engine.connect() as conn:
+                pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :a"),
+                                    {"a": SERVER_APP_NAME}).scalars().all()
+            total += sum(proc_cpu(p) for p in pids)
+        return total
 
 
 def bulk_item(i: int, owners: list[int], now: datetime) -> dict:
@@ -269,7 +305,9 @@ def run_kind(kind: str, workdir: Path, *, rounds: int, n: int, large: int, write
     env.load_tranche(url, 0, D.FIRST, owners, now)
     token = info["api_tokens"]["formloom"]
     backlog = Backlog(url)
-    server, port = start_server(url, workdir)
+    server_url = url + (f"?application_name={SERVER_APP_NAME}" if kind == "postgres" else "")
+    server, port = start_server(server_url, workdir)
+    cpu = ServerCpu(server.pid, backlog.engine if kind == "postgres" else None)
     worker = start_worker(url, workdir)
     try:
         side = formloom_api_side([])
@@ -279,8 +317,8 @@ def run_kind(kind: str, workdir: Path, *, rounds: int, n: int, large: int, write
                 one(op, side, client, 900_000 + k)
         backlog.drain_seconds()
         log(f"[{kind}] at {D.FIRST:,}: {rounds} rounds x {n}")
-        out["small"] = measure(side, client, rounds, n)
-        log(f"[{kind}]   " + ", ".join(f"{op} {x['median_ms']:.2f} ms" for op, x in out["small"].items()))
+        out["small"] = measure(side, client, rounds, n, cpu)
+        log(f"[{kind}]   " + ", ".join(f"{op} {x['median_ms']:.2f} ms (server CPU {x['server_cpu_ms']:.2f})" for op, x in out["small"].items()))
         have = D.FIRST + 5 + rounds * n                        # the creates above also count
         log(f"[{kind}] growing to {large:,} through the bulk endpoint (worker running)")
         out["growth"] = grow(client, D.FIRST, large, owners, now)
@@ -292,8 +330,8 @@ def run_kind(kind: str, workdir: Path, *, rounds: int, n: int, large: int, write
         time.sleep(1)
         log(f"[{kind}] at {large:,}: {rounds} rounds x {n}")
         client = JsonHttp(port, token)
-        out["large"] = measure(side, client, rounds, n)
-        log(f"[{kind}]   " + ", ".join(f"{op} {x['median_ms']:.2f} ms" for op, x in out["large"].items()))
+        out["large"] = measure(side, client, rounds, n, cpu)
+        log(f"[{kind}]   " + ", ".join(f"{op} {x['median_ms']:.2f} ms (server CPU {x['server_cpu_ms']:.2f})" for op, x in out["large"].items()))
         log(f"[{kind}] {writes:,} single client writes at {large:,}")
         sides = split_sides(2)
         ids = [L0.f_opp(i) for i in api_ops.UPDATE_POOL]
@@ -321,7 +359,8 @@ def run_kind(kind: str, workdir: Path, *, rounds: int, n: int, large: int, write
         out["statements"] = api_statements(fapp, JsonInProcess(fapp, token), side)
     finally:
         fapp.extensions["formloom.db"].dispose()
-    out["ratios"] = {op: out["large"][op]["median_ms"] / out["small"][op]["median_ms"] for op in OPS}
+    out["ratios_wall"] = {op: out["large"][op]["median_ms"] / out["small"][op]["median_ms"] for op in OPS}
+    out["ratios"] = {op: out["large"][op]["server_cpu_ms"] / out["small"][op]["server_cpu_ms"] for op in OPS}
     out["load_average_end"] = load_average()
     out["update_conflicts_retried"] = CONFLICTS[0]
     env.drop_database(kind, url, pg_database)
@@ -351,6 +390,8 @@ def summary(found: dict) -> dict:
     if sq and pg:
         keys["pg_vs_sqlite"] = {f"{op}_{size}": pg[size][op]["median_ms"] / sq[size][op]["median_ms"]
                                 for op in ("api_create", "api_update") for size in ("small", "large")}
+        keys["pg_vs_sqlite_server_cpu"] = {f"{op}_{size}": pg[size][op]["server_cpu_ms"] / sq[size][op]["server_cpu_ms"]
+                                           for op in ("api_create", "api_update") for size in ("small", "large")}
     return keys
 
 
@@ -362,7 +403,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", type=int, default=100_000)
     parser.add_argument("--client-writes", type=int, default=2000)
     parser.add_argument("--out", type=Path, help="also write the JSON here")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                        help="combine the results of separate runs (e.g. --db sqlite and --db postgres) and exit")
     args = parser.parse_args(argv)
+    if args.merge:
+        found = {}
+        for path in args.merge:
+            found.update(json.loads(path.read_text())["details"])
+        from .run import source_state
+        text_ = json.dumps({"source": source_state(), "keys": summary(found), "details": found}, indent=1, default=str)
+        if args.out:
+            args.out.write_text(text_ + "\n")
+        print(text_)
+        return 0
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     with tempfile.TemporaryDirectory(prefix="formloom-api100k-") as tmp:
         found = {kind: run_kind(kind, Path(tmp), rounds=args.rounds, n=args.n, large=args.large,
