@@ -45,3 +45,26 @@ def test_a_short_backlog_is_one_transaction_without_a_pause(desk_factory):
     assert process_events(desk.db, desk.catalog, settings=SETTINGS, clock=Ticking(0.001), pause=pauses.append) == 3
     assert pauses == []
     assert len(desk.notes_for("ann")) == 3
+
+
+def test_keeping_a_records_reminders_in_step_reads_its_pending_reminders_once_whatever_the_rules(desk_factory):
+    from sqlalchemy import event as sa_event
+
+    desk = desk_factory([rule(f"due_{n}", {"type": "date_field", "field": "due", "at": f"0{n}:00"}) for n in (7, 8, 9)])
+    ticket = desk.create(due="2026-03-03")
+    desk.process()
+    assert len(desk.pending()) == 3
+    desk.update(ticket, due="2026-03-04")
+    reads = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM jobs" in statement:
+            reads.append(statement)
+
+    sa_event.listen(desk.db.engine, "before_cursor_execute", seen)
+    try:
+        desk.process()
+    finally:
+        sa_event.remove(desk.db.engine, "before_cursor_execute", seen)
+    assert len(reads) == 1
+    assert sorted(j.due_at.day for j in desk.pending()) == [4, 4, 4]     # all three moved to the new date
