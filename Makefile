@@ -7,7 +7,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: demo test test-postgres bench bench-quick bench-transfer bench-dashboard soak soak-quick clean
+.PHONY: demo test test-postgres bench bench-quick bench-api100k bench-transfer bench-dashboard soak soak-quick clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench: $(VENV)/.installed
 
 bench-quick: $(VENV)/.installed
 	$(PY) -m benchmarks.run --quick
+
+# the JSON API at 100k vs 10k with a worker running, the event backlog, PostgreSQL vs SQLite (DB_API=sqlite|postgres|both)
+DB_API ?= both
+bench-api100k: $(VENV)/.installed
+	$(PY) -m benchmarks.api_scale --db $(DB_API) --out benchmarks/results/api100k.json
 
 # import_rows_per_s (100k CRM opportunity rows) and export_1m_s (CSV and XLSX) alone, on DB=sqlite|postgres
 DB ?= sqlite

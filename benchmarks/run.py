@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 
 from . import data as D
 from . import env
-from . import reminders, rollup
+from . import api_scale, reminders, rollup
 from . import indexes, transfer
 from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formloom_api_side, one_api, same_api_list
 
@@ -252,9 +252,9 @@ class StatementCounter:
     def __init__(self, engine):
         from sqlalchemy import event
         self.engine, self.event = engine, event
-        self.counts = {"statements": 0, "begins": 0, "ends": 0}
+        self.counts = {"statements": 0, "begins": 0, "ends": 0, "commits": 0}
         self.hooks = [("before_cursor_execute", self._statement), ("begin", self._begin),
-                      ("commit", self._end), ("rollback", self._end)]
+                      ("commit", self._commit), ("rollback", self._end)]
 
     def _statement(self, *args):
         self.counts["statements"] += 1
@@ -264,6 +264,10 @@ class StatementCounter:
 
     def _end(self, *args):
         self.counts["ends"] += 1
+
+    def _commit(self, *args):
+        self.counts["ends"] += 1
+        self.counts["commits"] += 1
 
     def __enter__(self):
         for name, fn in self.hooks:
@@ -294,7 +298,7 @@ def api_statements(fapp, client, side, n: int = 20) -> dict:
             c = counter.counts
             begins = 0 if db.is_sqlite else c["begins"]   # SQLite's BEGIN is one of the statements
             per[who] = {"statements": c["statements"] / n, "transactions": c["begins"] / n,
-                        "round_trips": (c["statements"] + begins + c["ends"]) / n}
+                        "commits": c["commits"] / n, "round_trips": (c["statements"] + begins + c["ends"]) / n}
         out[op] = per
     return out
 
@@ -811,7 +815,7 @@ def markdown(r: dict) -> str:
           "Ratios are Formloom / baseline (web) or large / small (scale); lower is better, 1.0 = same cost.", "",
           "## Headline ratios and goals", "",
           "| key | ratio | goal | met |", "|---|---:|---:|---|"]
-    for key, goal in GOALS.items():
+    for key, goal in r["goals"].items():
         val = r["ratios"].get(key)
         L.append(f"| {key} | {val:.2f} | <= {goal} | {'yes' if val is not None and val <= goal else '**no**'} |"
                  if val is not None else f"| {key} | n/a | <= {goal} | n/a |")
@@ -822,6 +826,7 @@ def markdown(r: dict) -> str:
               f"{ix['indexes_on_opportunity']['automatic']} vs {ix['indexes_on_opportunity']['policy']} on the "
               f"opportunity): API create {x['api_create']:.2f}, bulk create {x['bulk_create']:.2f}, "
               f"SQL insert alone {x['sql_insert']:.2f}."]
+    L += api_scale_lines(r.get("api_scale") or {})
     for db, d in r["details"].items():
         s = d["sizes"]
         L += ["", f"## {db}", "",
@@ -911,14 +916,49 @@ def api_lines(d: dict) -> list[str]:
     if st:
         L += ["Statements and round trips per Formloom API write (mean of 20; the worker's share is its "
               "processing of the events those writes queued, in its own transactions):", "",
-              "| write | request statements | request transactions | request round trips | worker statements | "
-              "worker round trips |", "|---|---:|---:|---:|---:|---:|"]
+              "| write | request statements | request transactions | request commits | request round trips | "
+              "worker statements | worker commits | worker round trips |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for op, x in st.items():
             L.append(f"| {op} | {x['request']['statements']:.1f} | {x['request']['transactions']:.1f} | "
-                     f"{x['request']['round_trips']:.1f} | {x['worker']['statements']:.1f} | "
+                     f"{x['request'].get('commits', 0):.2f} | {x['request']['round_trips']:.1f} | "
+                     f"{x['worker']['statements']:.1f} | {x['worker'].get('commits', 0):.2f} | "
                      f"{x['worker']['round_trips']:.1f} |")
         L.append("")
     return L
+
+
+def _secs(x: float | None) -> str:
+    return "not within 15 min" if x is None else f"{x:.1f} s"
+
+
+def api_scale_lines(x: dict) -> list[str]:
+    """The JSON API at the large size against 10k over HTTP with a worker running, and the
+    event backlog (benchmarks/api_scale.py)."""
+    if not x:
+        return []
+    L = ["", "## JSON API at 100k vs 10k, worker running, statistics kept by the engine (HTTP)", "",
+         "Ratios on server CPU per request (the server process and, on PostgreSQL, its backends), which the "
+         "machine's load moves far less than wall clock.", "",
+         "| db | op | 10k wall | large wall | 10k server CPU | large server CPU | ratio (server CPU) | ratio (wall) |",
+         "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for db, d in x["details"].items():
+        for op in api_scale.OPS:
+            a, b = d["small"][op], d["large"][op]
+            L.append(f"| {db} | {op} | {a['median_ms']:.2f} ms | {b['median_ms']:.2f} ms | {a['server_cpu_ms']:.2f} ms | "
+                     f"{b['server_cpu_ms']:.2f} ms | {d['ratios'][op]:.2f} | "
+                     f"{b['median_ms'] / a['median_ms']:.2f} |")
+    L += ["", "| db | growth by bulk | backlog then | drained in | single client writes | backlog then | drained in | "
+              "load average |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for db, d in x["details"].items():
+        g, c = d["growth"], d["client_writes"]
+        L.append(f"| {db} | {g['records']:,} in {g['seconds']:.1f} s | {g['backlog_at_end']:,} | {_secs(g['drain_s'])} | "
+                 f"{c['writes']:,} in {c['seconds']:.1f} s | {c['backlog_at_end']:,} | {_secs(c['drain_s'])} | "
+                 f"{d['load_average_start']} -> {d['load_average_end']} |")
+    pg = x["keys"].get("pg_vs_sqlite")
+    if pg:
+        L += ["", "PostgreSQL / SQLite per request (same server set-up, goal <= 1.5): "
+              + ", ".join(f"{k} {v:.2f}" for k, v in pg.items())]
+    return L + [""]
 
 
 def reminder_lines(r: dict) -> list[str]:
@@ -1028,9 +1068,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"source": source_state(), "pages": pages}, indent=1))
         return 0
     details = {}
+    scaled = {}
     with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
         for kind in kinds:
             details[kind] = run_db(kind, args.quick, Path(tmp))
+        for kind in kinds:
+            log(f"[{kind}] JSON API at {'20,000' if args.quick else '100,000'} vs 10,000 with a worker running "
+                f"(benchmarks/api_scale.py, own database)")
+            scaled[kind] = api_scale.run_kind(kind, Path(tmp), rounds=3, n=20 if args.quick else 40,
+                                              large=20_000 if args.quick else 100_000,
+                                              writes=500 if args.quick else 2000)
         headline = "sqlite" if "sqlite" in details else kinds[0]
         log(f"[{headline}] index_write_overhead: creates with today's indexes against the policy's")
         (Path(tmp) / "indexes").mkdir()
@@ -1039,7 +1086,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
               "source": source_state(),
               "seconds": time.time() - started, "machine": machine(), "versions": versions(),
-              "databases": kinds, "headline_db": headline, "goals": GOALS,
+              "databases": kinds, "headline_db": headline, "goals": dict(GOALS),
               "ratios": dict(details[headline]["ratios"]),
               "met": {k: (details[headline]["ratios"][k] <= g if details[headline]["ratios"][k] is not None else None)
                       for k, g in GOALS.items()},
@@ -1069,6 +1116,13 @@ def main(argv: list[str] | None = None) -> int:
                                                   "query": SHORT_CJK, "one_char_query": ONE_CJK,
                                                   "rows": d["sizes"]["large"]} for kind, d in details.items()}
     result["export_1m_s"] = {fmt: (moved.get(f"export_{fmt}_large") or {}).get("seconds") for fmt in ("csv", "xlsx")}
+    keys = api_scale.summary(scaled)
+    result["api_scale"] = {"keys": keys, "details": scaled}
+    for key, goal in api_scale.GOALS.items():
+        result["goals"][key] = goal
+        result["ratios"][key] = keys.get(key)
+        result["met"][key] = keys[key] <= goal if keys.get(key) is not None else None
+    result["event_backlog_after_100k_writes"] = keys.get("event_backlog_after_100k_writes")
     write_report(result, args.out)
     log(f"wrote {args.out / 'latest.md'} and latest.json in {result['seconds']:.0f} s")
     return 0

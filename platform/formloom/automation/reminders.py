@@ -192,10 +192,24 @@ def sync_record(conn: Connection, app: AppDef, entity_key: str, record: Record |
     if record is None:
         return 0
     changed = 0
-    for workflow, rule in _record_rules(app, entity_key):
-        changed += _sync(tc, workflow, rule, record.id, wanted(tc, workflow, rule, record))
+    rules = list(_record_rules(app, entity_key))
+    # the record's pending reminders of every rule in one statement, not one per rule (the
+    # worker does this after every event): each rule's _sync touches only its own jobs
+    pending = _pending_by_rule(conn, app.key, record.id) if rules else {}
+    for workflow, rule in rules:
+        changed += _sync(tc, workflow, rule, record.id, wanted(tc, workflow, rule, record),
+                         pending=pending.get(rule.key, []))
     changed += _sync_parents(tc, entity_key, record)
     return changed
+
+
+def _pending_by_rule(conn: Connection, app_key: str, record_id: int) -> dict[str, list]:
+    by_rule: dict[str, list] = {}
+    for job in conn.execute(select(jobs.c.id, jobs.c.idempotency_key, jobs.c.due_at, jobs.c.payload, jobs.c.rule_key)
+                            .where(jobs.c.kind == REMINDER, jobs.c.record_id == record_id, jobs.c.app_key == app_key,
+                                   jobs.c.status == "pending").order_by(jobs.c.id)):
+        by_rule.setdefault(job.rule_key, []).append(job)
+    return by_rule
 
 
 def _sync_parents(tc: TimeContext, entity_key: str, record: Record) -> int:
@@ -277,12 +291,15 @@ def _load(conn: Connection, app: AppDef, entity: EntityDef | None, record_id: in
     return record_from_row(row) if row is not None else None
 
 
-def _sync(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record_id: int, want: dict[str, datetime]) -> int:
+def _sync(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record_id: int, want: dict[str, datetime],
+          pending: list | None = None) -> int:
+    """`pending`: the rule's pending reminders of the record, when the caller read them already."""
     conn, now = tc.conn, tc.now
     prefix = reminder_prefix(tc.app.key, workflow.key, rule.key, record_id)
-    pending = conn.execute(select(jobs.c.id, jobs.c.idempotency_key, jobs.c.due_at, jobs.c.payload).where(
-        jobs.c.kind == REMINDER, jobs.c.record_id == record_id, jobs.c.app_key == tc.app.key,
-        jobs.c.rule_key == rule.key, jobs.c.status == "pending")).all()
+    if pending is None:
+        pending = conn.execute(select(jobs.c.id, jobs.c.idempotency_key, jobs.c.due_at, jobs.c.payload).where(
+            jobs.c.kind == REMINDER, jobs.c.record_id == record_id, jobs.c.app_key == tc.app.key,
+            jobs.c.rule_key == rule.key, jobs.c.status == "pending")).all()
     changed = 0
     for job in pending:
         payload = job.payload or {}

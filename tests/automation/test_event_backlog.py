@@ -1,0 +1,70 @@
+"""A worker going through a backlog of events leaves room for web writes on SQLite: its
+transactions end after SQLITE_HOLD_SECONDS and the next starts SQLITE_YIELD_SECONDS later
+(a waiting writer's poll interval). Every event is still handled once, in order; on
+PostgreSQL, which locks rows and not the database, nothing is cut or spaced out."""
+from formloom.automation import process_events
+from formloom.automation.events import SQLITE_HOLD_SECONDS, SQLITE_YIELD_SECONDS
+from formloom.store.tables import events
+
+from .conftest import SETTINGS, rule
+
+
+class Ticking:
+    """A monotonic clock that moves `step` seconds each time it is read."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 0.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_a_long_backlog_is_handled_in_spaced_out_transactions_on_sqlite_and_in_one_on_postgresql(desk_factory):
+    desk = desk_factory([rule("hello", {"type": "record_created"},
+                              {"type": "notify", "to": ["owner"], "message": "{{ record.title }}"})])
+    tickets = [desk.create(subject=f"T{i}") for i in range(12)]
+    pauses: list[float] = []
+    handled = process_events(desk.db, desk.catalog, settings=SETTINGS, clock=Ticking(SQLITE_HOLD_SECONDS / 4),
+                             pause=pauses.append)
+    assert handled == 12
+    assert sorted(n.record_id for n in desk.notes_for("ann")) == [t.id for t in tickets]   # each once
+    assert desk.rows(events, events.c.processed_at.is_(None)) == []
+    if desk.db.is_sqlite:
+        assert len(pauses) >= 2 and set(pauses) == {SQLITE_YIELD_SECONDS}   # cut at least twice
+    else:
+        assert pauses == []
+
+
+def test_a_short_backlog_is_one_transaction_without_a_pause(desk_factory):
+    desk = desk_factory([rule("hello", {"type": "record_created"},
+                              {"type": "notify", "to": ["owner"], "message": "{{ record.title }}"})])
+    for i in range(3):
+        desk.create(subject=f"T{i}")
+    pauses: list[float] = []
+    assert process_events(desk.db, desk.catalog, settings=SETTINGS, clock=Ticking(0.001), pause=pauses.append) == 3
+    assert pauses == []
+    assert len(desk.notes_for("ann")) == 3
+
+
+def test_keeping_a_records_reminders_in_step_reads_its_pending_reminders_once_whatever_the_rules(desk_factory):
+    from sqlalchemy import event as sa_event
+
+    desk = desk_factory([rule(f"due_{n}", {"type": "date_field", "field": "due", "at": f"0{n}:00"}) for n in (7, 8, 9)])
+    ticket = desk.create(due="2026-03-03")
+    desk.process()
+    assert len(desk.pending()) == 3
+    desk.update(ticket, due="2026-03-04")
+    reads = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "FROM jobs" in statement:
+            reads.append(statement)
+
+    sa_event.listen(desk.db.engine, "before_cursor_execute", seen)
+    try:
+        desk.process()
+    finally:
+        sa_event.remove(desk.db.engine, "before_cursor_execute", seen)
+    assert len(reads) == 1
+    assert sorted(j.due_at.day for j in desk.pending()) == [4, 4, 4]     # all three moved to the new date
