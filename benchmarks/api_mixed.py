@@ -55,6 +55,8 @@ PATCH_POOL = range(D.MOVE_END - 32, D.MOVE_END)
 MOVES_PER_CLIENT = 8
 STAGES = ("initial_contact", "needs_confirmed")
 DEFAULT_SETUPS = ["run", "waitress:16", "gunicorn:2x8"]
+#: what `make bench` runs (gunicorn is not a dependency): the shipped default
+BENCH_SETUPS = ["run"]
 PG_DATABASE = "formloom_bench_apimix"
 
 
@@ -278,7 +280,11 @@ def summarize(samples: list[tuple[str, int, float]], seconds: float) -> dict:
     errors = sum(1 for _op, st, _s in samples if st == 0 or st >= 500)
     conflicts = sum(1 for _op, st, _s in samples if st in (409, 428))
     unexpected = sum(1 for _op, st, _s in samples if 400 <= st < 500 and st not in (409, 428))
-    return {"requests": len(samples), "seconds": seconds, "req_per_s": len(samples) / seconds if seconds else None,
+    by_op = {}
+    for name in sorted({op for op, _st, _s in samples}):
+        x = sorted(s for op, _st, s in samples if op == name)
+        by_op[name] = {"n": len(x), "p50_ms": percentile(x, 0.5) * 1000, "p99_ms": percentile(x, 0.99) * 1000}
+    return {"by_op": by_op, "requests": len(samples), "seconds": seconds, "req_per_s": len(samples) / seconds if seconds else None,
             "p50_ms": (percentile(lat, 0.5) or 0) * 1000, "p99_ms": (percentile(lat, 0.99) or 0) * 1000,
             "errors": errors, "conflicts": conflicts, "unexpected": unexpected, "statuses": statuses, **by_class}
 

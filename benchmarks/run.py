@@ -36,6 +36,7 @@ from . import data as D
 from . import env
 from . import reminders, rollup
 from . import transfer
+from . import api_mixed
 from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formloom_api_side, one_api, same_api_list
 
 L0 = D.Layout(0, D.FIRST)     # ids of the first tranche (detail, move and sweep records)
@@ -804,6 +805,11 @@ def markdown(r: dict) -> str:
                          f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
             L.append("")
         L += api_lines(d)
+        if d.get("api_mixed"):
+            m = d["api_mixed"]
+            L += [f"### api_mixed_16_clients ({m['clients']} keep-alive clients, {m['seconds']:.0f} s, "
+                  f"medians of {m['rounds']} interleaved rounds; benchmarks/api_mixed.py)", ""]
+            L += api_mixed.lines({db: m}) + [""]
         L += reminder_lines(d.get("reminders") or {})
         sc = d["scale"]
         small, large = str(s["small"]), str(s["large"])
@@ -989,6 +995,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
         for kind in kinds:
             details[kind] = run_db(kind, args.quick, Path(tmp))
+            log(f"[{kind}] api_mixed_16_clients: 16 concurrent API clients, 80% reads, on its own 10k database")
+            mixed_dir = Path(tmp) / "apimix"
+            mixed_dir.mkdir(exist_ok=True)
+            details[kind]["api_mixed"] = api_mixed.run_kind(
+                kind, [api_mixed.Setup.parse(x) for x in api_mixed.BENCH_SETUPS], 16, 10.0 if args.quick else 20.0,
+                3, mixed_dir)
     headline = "sqlite" if "sqlite" in details else kinds[0]
     result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "quick": args.quick,
               "source": source_state(),
@@ -1015,6 +1027,9 @@ def main(argv: list[str] | None = None) -> int:
                         for key, x in moved.items() if key.startswith("export")}
     result["dashboard_full_1m"] = {kind: {"ms": d.get("dashboard_full_1m_ms"), "rows": d["sizes"]["large"]}
                                    for kind, d in details.items()}
+    result["api_mixed_16_clients"] = {
+        kind: {name: {k: v for k, v in x.items() if k != "runs"} for name, x in d["api_mixed"]["setups"].items()}
+        for kind, d in details.items() if d.get("api_mixed")}
     result["export_1m_s"] = {fmt: (moved.get(f"export_{fmt}_large") or {}).get("seconds") for fmt in ("csv", "xlsx")}
     write_report(result, args.out)
     log(f"wrote {args.out / 'latest.md'} and latest.json in {result['seconds']:.0f} s")
