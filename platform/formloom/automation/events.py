@@ -13,6 +13,7 @@ chain is stopped and logged (a loop between rules).
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -30,6 +31,14 @@ log = logging.getLogger("formloom.automation")
 
 BATCH = 200
 MAX_BATCHES = 100
+#: how long one batch may hold its write transaction before committing what it handled: on
+#: SQLite that transaction holds the database's one write lock, and requests' writes wait
+#: behind it (16 busy API clients measured writes waiting 3-7 s behind 200-event batches)
+BATCH_SECONDS = 0.1
+#: on SQLite, the pause after a batch cut short by BATCH_SECONDS (a backlog remains): a writer
+#: waiting in SQLite's busy handler retries every 100 ms once it has waited a while, and an
+#: immediate BEGIN IMMEDIATE here would take the lock again before it looks
+SQLITE_YIELD_SECONDS = 0.1
 
 
 def process_events(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None,
@@ -43,16 +52,23 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
         if should_stop is not None and should_stop():
             break
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        deadline = time.perf_counter() + BATCH_SECONDS
         with db.write() as conn:
-            handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop)
+            handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
+                                    deadline=deadline)
         total += handled
         if handled == 0:
             break
+        if db.is_sqlite and time.perf_counter() >= deadline:
+            time.sleep(SQLITE_YIELD_SECONDS)     # let the requests' writes waiting on the lock in
     return total
 
 
 def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, *, limit: int = BATCH,
-                  app_key: str | None = None, should_stop: Callable[[], bool] | None = None) -> int:
+                  app_key: str | None = None, should_stop: Callable[[], bool] | None = None,
+                  deadline: float | None = None) -> int:
+    """Handle up to `limit` events in the caller's transaction; past `deadline` (a
+    time.perf_counter() value) commit what was handled and leave the rest."""
     query = select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id).limit(limit)
     if app_key:
         query = query.where(events.c.app_key == app_key)
@@ -63,6 +79,8 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
     for row in rows:
         if should_stop is not None and should_stop():
             break                    # the rest stay unprocessed (and unlocked once this commits)
+        if handled and deadline is not None and time.perf_counter() >= deadline:
+            break                    # the next batch takes them, after others had their turn
         saved = row.created_at
         if saved is not None and saved.tzinfo is None:
             saved = saved.replace(tzinfo=timezone.utc)
