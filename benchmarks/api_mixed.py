@@ -30,6 +30,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import queue
 import random
 import signal
 import socket
@@ -351,18 +352,26 @@ def measure(kind: str, url: str, workdir: Path, tokens: dict, setups: list[Setup
             continue
         usable.append(s)
     runs: dict = {s.name: {"formloom": [], "baseline": []} for s in usable}
+    failed: list[str] = []
     for r in range(rounds):
         for s in usable:
             for side in ("formloom", "baseline"):
-                x = one_run(s, side, url, workdir, tokens[side], clients, seconds)
+                try:
+                    x = one_run(s, side, url, workdir, tokens[side], clients, seconds)
+                except (RuntimeError, OSError, queue.Empty) as failure:   # a server that did not start, a client lost
+                    failed.append(f"round {r + 1} {s.name} {side}: {type(failure).__name__}: {str(failure)[:600]}")
+                    log(f"[{kind}] {failed[-1]}")
+                    continue
                 runs[s.name][side].append(x)
                 log(f"[{kind}] round {r + 1} {s.name:14s} {side:8s} {x['req_per_s']:7.1f} req/s  "
                     f"p50 {x['p50_ms']:6.1f} ms  p99 {x['p99_ms']:7.1f} ms  errors {x['errors']}  "
                     f"conflicts {x['conflicts']}  unexpected {x['unexpected']}  "
                     f"cpu {x['server_cpu_ms_per_req']:.2f} ms/req")
-    out: dict = {"clients": clients, "seconds": seconds, "rounds": rounds, "mix": dict((op, share) for share, op in MIX),
+    out: dict = {"failed_runs": failed, "clients": clients, "seconds": seconds, "rounds": rounds, "mix": dict((op, share) for share, op in MIX),
                  "setups": {}}
     for name, sides in runs.items():
+        if not sides["formloom"] or not sides["baseline"]:
+            continue
         summary = {}
         for side, rs in sides.items():
             summary[side] = {k: median_of(rs, k) for k in ("req_per_s", "p50_ms", "p99_ms", "server_cpu_ms_per_req")}
