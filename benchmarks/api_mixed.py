@@ -255,7 +255,13 @@ def client_loop(side_name: str, port: int, token: str, index: int, start_at: flo
             versions[rid], stages[rid] = record["version"], record["stage"]
         elif rid is not None and status in (409, 428):        # someone else changed it: read it again
             t0 = time.perf_counter()
-            status, payload = client.request("GET", f"{side.collection}/{rid}")
+            try:
+                status, payload = client.request("GET", f"{side.collection}/{rid}")
+            except (OSError, http.client.HTTPException) as failure:
+                samples.append(("reread", 0, time.perf_counter() - t0))
+                first_bodies.setdefault("reread connection", f"{type(failure).__name__}: {failure}")
+                client = JsonHttp(port, token)
+                continue
             samples.append(("reread", status, time.perf_counter() - t0))
             if status == 200:
                 record = json.loads(payload)
