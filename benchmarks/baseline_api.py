@@ -1,6 +1,6 @@
 """The baseline's JSON API: what the hand-written app would add to match Formloom's
 /api/v1 for the opportunity alone (issue 16: api_create, api_list_filtered, api_update,
-api_stage_move are measured against it).
+api_stage_move are measured against it; api_mixed_16_clients also reads single records).
 
 Bearer tokens (SHA-256 in `bl_api_tokens`, as Formloom keeps them), JSON in and out, the
 same validation as the baseline's form (the WTForms form fed the JSON values: required,
@@ -118,6 +118,13 @@ def register_api(app: Flask, engine) -> None:
         items = [record_json(row[0], []) for row in rows[:50]]
         return jsonify({"items": items, "limit": 50, "offset": offset, "has_more": len(rows) > 50})
 
+    @api.get("/opportunities/<int:opportunity_id>")
+    def get_api(opportunity_id: int):
+        o = g.db.get(Opportunity, opportunity_id)
+        if o is None:
+            return error(404, "There is no such record.")
+        return jsonify(record_json(o, contacts_of(o)))
+
     @api.post("/opportunities")
     def create_api():
         payload, refused = body(("data",))
@@ -138,11 +145,6 @@ def register_api(app: Flask, engine) -> None:
         g.db.add(StageHistory(opportunity_id=o.id, from_stage=None, to_stage=o.stage, user_id=user_id, at=now))
         g.db.commit()
         return jsonify(record_json(o, contacts)), 201
-
-    @api.get("/opportunities/<int:opportunity_id>")
-    def read_api(opportunity_id: int):
-        o = load(opportunity_id)
-        return jsonify(record_json(o, contacts_of(o)))
 
     @api.patch("/opportunities/<int:opportunity_id>")
     def update_api(opportunity_id: int):

@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 
 from . import data as D
 from . import env
-from . import api_scale, reminders, rollup
+from . import api_mixed, api_scale, reminders, rollup
 from . import indexes, transfer
 from .api_ops import API_OPS, JsonHttp, JsonInProcess, baseline_api_side, formloom_api_side, one_api, same_api_list
 
@@ -849,6 +849,11 @@ def markdown(r: dict) -> str:
                          f"{b['p95_ms']:.2f} ms | {x['ratio_median']:.2f} | {x['ratio_p95']:.2f} | {f['n']} |")
             L.append("")
         L += api_lines(d)
+        if d.get("api_mixed"):
+            m = d["api_mixed"]
+            L += [f"### api_mixed_16_clients ({m['clients']} keep-alive clients, {m['seconds']:.0f} s, "
+                  f"medians of {m['rounds']} interleaved rounds; benchmarks/api_mixed.py)", ""]
+            L += api_mixed.lines({db: m}) + [""]
         L += reminder_lines(d.get("reminders") or {})
         sc = d["scale"]
         small, large = str(s["small"]), str(s["large"])
@@ -1072,6 +1077,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="formloom-bench-") as tmp:
         for kind in kinds:
             details[kind] = run_db(kind, args.quick, Path(tmp))
+            log(f"[{kind}] api_mixed_16_clients: 16 concurrent API clients, 80% reads, on its own 10k database")
+            mixed_dir = Path(tmp) / "apimix"
+            mixed_dir.mkdir(exist_ok=True)
+            details[kind]["api_mixed"] = api_mixed.run_kind(
+                kind, [api_mixed.Setup.parse(x) for x in api_mixed.BENCH_SETUPS], 16, 10.0 if args.quick else 20.0,
+                3, mixed_dir)
         for kind in kinds:
             log(f"[{kind}] JSON API at {'20,000' if args.quick else '100,000'} vs 10,000 with a worker running "
                 f"(benchmarks/api_scale.py, own database)")
@@ -1115,6 +1126,9 @@ def main(argv: list[str] | None = None) -> int:
                                                   "one_char_ms": d.get("global_search_one_char_1m_ms"),
                                                   "query": SHORT_CJK, "one_char_query": ONE_CJK,
                                                   "rows": d["sizes"]["large"]} for kind, d in details.items()}
+    result["api_mixed_16_clients"] = {
+        kind: {name: {k: v for k, v in x.items() if k != "runs"} for name, x in d["api_mixed"]["setups"].items()}
+        for kind, d in details.items() if d.get("api_mixed")}
     result["export_1m_s"] = {fmt: (moved.get(f"export_{fmt}_large") or {}).get("seconds") for fmt in ("csv", "xlsx")}
     keys = api_scale.summary(scaled)
     result["api_scale"] = {"keys": keys, "details": scaled}

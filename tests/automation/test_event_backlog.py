@@ -1,9 +1,9 @@
 """A worker going through a backlog of events leaves room for web writes on SQLite: its
-transactions end after SQLITE_HOLD_SECONDS and the next starts SQLITE_YIELD_SECONDS later
+transactions end after BATCH_SECONDS and the next starts SQLITE_YIELD_SECONDS later
 (a waiting writer's poll interval). Every event is still handled once, in order; on
 PostgreSQL, which locks rows and not the database, nothing is cut or spaced out."""
 from formloom.automation import process_events
-from formloom.automation.events import SQLITE_HOLD_SECONDS, SQLITE_YIELD_SECONDS
+from formloom.automation.events import BATCH_SECONDS, SQLITE_YIELD_SECONDS
 from formloom.store.tables import events
 
 from .conftest import SETTINGS, rule
@@ -25,7 +25,7 @@ def test_a_long_backlog_is_handled_in_spaced_out_transactions_on_sqlite_and_in_o
                               {"type": "notify", "to": ["owner"], "message": "{{ record.title }}"})])
     tickets = [desk.create(subject=f"T{i}") for i in range(12)]
     pauses: list[float] = []
-    handled = process_events(desk.db, desk.catalog, settings=SETTINGS, clock=Ticking(SQLITE_HOLD_SECONDS / 4),
+    handled = process_events(desk.db, desk.catalog, settings=SETTINGS, clock=Ticking(BATCH_SECONDS / 4),
                              pause=pauses.append)
     assert handled == 12
     assert sorted(n.record_id for n in desk.notes_for("ann")) == [t.id for t in tickets]   # each once

@@ -98,3 +98,20 @@ def test_two_processors_handle_each_event_once(desk_factory):
     assert process_events(desk.db, desk.catalog, settings=SETTINGS) == 5
     assert process_events(desk.db, desk.catalog, settings=SETTINGS) == 0
     assert len(desk.notes_for("ann")) == 5
+
+
+def test_a_batch_past_its_time_commits_what_it_handled_and_leaves_the_rest(desk_factory, monkeypatch):
+    """The worker's transaction holds SQLite's write lock and the rows its rules touch:
+    it must not hold them for a whole batch of 200 events while requests wait."""
+    from datetime import datetime, timezone
+    from formloom.automation import events as outbox
+    desk = desk_factory([rule("hello", {"type": "record_created"}, notify())])
+    for i in range(5):
+        desk.create(subject=f"T{i}")
+    with desk.db.write() as conn:
+        handled = outbox.process_batch(conn, desk.catalog, datetime.now(timezone.utc), SETTINGS, deadline=0.0)
+    assert handled == 1                           # past the deadline: one event, then commit
+    monkeypatch.setattr(outbox, "BATCH_SECONDS", 0.0)
+    monkeypatch.setattr(outbox, "SQLITE_YIELD_SECONDS", 0.0)
+    assert process_events(desk.db, desk.catalog, settings=SETTINGS) == 4    # the rest, a batch each
+    assert len(desk.notes_for("ann")) == 5

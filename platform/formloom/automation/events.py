@@ -31,15 +31,18 @@ log = logging.getLogger("formloom.automation")
 
 BATCH = 200
 MAX_BATCHES = 100
-
-#: SQLite lets one writer in at a time, and a writer kept waiting polls for the lock (at
-#: most every 100 ms, until its busy timeout). A worker going through a backlog in
-#: back-to-back transactions takes the lock again before that poll comes: web writes waited
-#: out their busy timeout (503) for as long as the backlog lasted (seen growing 10k records
-#: to 100k through the bulk API with a worker running). So on SQLite a transaction of events
-#: ends after SQLITE_HOLD_SECONDS, and the next one starts SQLITE_YIELD_SECONDS later, one
-#: poll interval in which a waiting writer gets in. PostgreSQL locks rows, not the database.
-SQLITE_HOLD_SECONDS = 0.25
+#: how long one batch may hold its write transaction before committing what it handled. On
+#: PostgreSQL a long batch kept requests' `SELECT ... FOR UPDATE` queued behind it (a PATCH
+#: unanswered for 60 s under 16 clients); on SQLite the transaction holds the database's one
+#: write lock (16 busy API clients measured writes waiting 3-7 s behind 200-event batches).
+BATCH_SECONDS = 0.1
+#: SQLite lets one writer in at a time, and a writer kept waiting polls for the lock (at most
+#: every 100 ms, until its busy timeout). A worker going through a backlog in back-to-back
+#: transactions takes the lock again before that poll comes: web writes waited out their busy
+#: timeout (503) for as long as the backlog lasted (seen growing 10k records to 100k through the
+#: bulk API with a worker running). So on SQLite the batch after one cut short by BATCH_SECONDS
+#: starts SQLITE_YIELD_SECONDS later, one poll interval in which a waiting writer gets in.
+#: PostgreSQL locks rows, not the database: no pause there.
 SQLITE_YIELD_SECONDS = 0.1
 
 
@@ -48,26 +51,27 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
                    clock: Callable[[], float] = time.monotonic, pause: Callable[[float], None] = time.sleep) -> int:
     """Handle every unprocessed event (and the events that handling writes); returns how many.
     `should_stop` is asked before each event: a stopping worker commits what it handled
-    and leaves the rest of a backlog for the next worker. On SQLite long transactions are
-    cut and spaced out (SQLITE_HOLD_SECONDS) so that web writes are not starved."""
+    and leaves the rest of a backlog for the next worker. A batch commits after BATCH_SECONDS
+    of work, and on SQLite the next one waits SQLITE_YIELD_SECONDS, so web writes are not starved."""
     settings = settings or Settings.from_env()
-    hold = SQLITE_HOLD_SECONDS if db.is_sqlite else None
-    held = 0.0
+    cut_short = False
     total = 0
     for _ in range(MAX_BATCHES):
         if should_stop is not None and should_stop():
             break
-        if hold is not None and held >= hold:
+        if cut_short and db.is_sqlite:
             pause(SQLITE_YIELD_SECONDS)
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         started = clock()
         with db.write() as conn:
             handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
-                                    deadline=None if hold is None else started + hold, clock=clock)
-        held = clock() - started
+                                    deadline=started + BATCH_SECONDS, clock=clock)
+        cut_short = clock() - started >= BATCH_SECONDS
         total += handled
         if handled == 0:
             break
+        if db.is_sqlite and time.perf_counter() >= deadline:
+            time.sleep(SQLITE_YIELD_SECONDS)     # let the requests' writes waiting on the lock in
     return total
 
 
@@ -75,7 +79,7 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
                   app_key: str | None = None, should_stop: Callable[[], bool] | None = None,
                   deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> int:
     """Up to `limit` events in the caller's transaction; past `deadline` (by `clock`) the rest
-    wait for the next batch."""
+    wait for the next batch, after others had their turn."""
     query = select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id).limit(limit)
     if app_key:
         query = query.where(events.c.app_key == app_key)
@@ -87,7 +91,7 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
         if should_stop is not None and should_stop():
             break                    # the rest stay unprocessed (and unlocked once this commits)
         if deadline is not None and handled and clock() >= deadline:
-            break                    # likewise: the transaction held the lock long enough
+            break                    # likewise: the transaction held its locks long enough
         saved = row.created_at
         if saved is not None and saved.tzinfo is None:
             saved = saved.replace(tzinfo=timezone.utc)
