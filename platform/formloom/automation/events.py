@@ -70,8 +70,6 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
         total += handled
         if handled == 0:
             break
-        if db.is_sqlite and time.perf_counter() >= deadline:
-            time.sleep(SQLITE_YIELD_SECONDS)     # let the requests' writes waiting on the lock in
     return total
 
 
