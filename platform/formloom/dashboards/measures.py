@@ -175,7 +175,7 @@ def _aggregate(v: Viewer, entity: EntityDef, m: MeasureDef) -> ColumnElement:
     if m.agg == "median":
         if v.dialect == "postgresql":
             return func.percentile_cont(0.5).within_group(value)
-        return func.count()       # a placeholder aggregate: the median is computed in Python (_sqlite_medians)
+        return func.count(value)  # how many values: the median's n (the median itself: _sqlite_medians)
     return {"sum": func.sum, "avg": func.avg, "min": func.min, "max": func.max}[m.agg](value)
 
 
@@ -342,7 +342,7 @@ def _single(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period) -> 
     raw = list(v.conn.execute(stmt).one())
     values = _values(measures, raw)
     if measures and measures[0].agg == "median" and v.dialect != "postgresql":
-        medians = _sqlite_medians(v, entity, widget, measures[0], where, None)
+        medians = _sqlite_medians(v, entity, widget, measures[0], where, None, int(raw[0] or 0))
         values[0] = medians.get(None) if medians is not None else None
     return values[0] if values else None
 
@@ -356,7 +356,8 @@ def _grouped(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list[Row]:
     found = {_key(r[0]): _values(widget.measures, list(r[1:])) for r in v.conn.execute(_hinted(v, widget, stmt))}
     for i, m in enumerate(widget.measures):
         if m.agg == "median" and v.dialect != "postgresql":
-            medians = _sqlite_medians(v, entity, widget, m, where, group_expr) or {}
+            total = int(sum(values[i] or 0 for values in found.values()))
+            medians = _sqlite_medians(v, entity, widget, m, where, group_expr, total) or {}
             for key, values in found.items():
                 values[i] = medians.get(key)
     if widget.group.bucket:
@@ -415,11 +416,16 @@ def _in_order(v: Viewer, entity: EntityDef, widget: WidgetDef, found: dict) -> l
 
 
 def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureDef, where: list,
-                    group_expr: ColumnElement | None) -> dict | None:
+                    group_expr: ColumnElement | None, total: int) -> dict | None:
     """Medians per group in SQL: each value's rank within its group (a window function), then
     the average of the one or two middle ranks, so no row leaves the database. The average of
-    two middles is (a + b) / 2 as statistics.median computes it; above MEDIAN_ROWS values the
-    widget still says it could not (the same answer on every database size)."""
+    two middles is (a + b) / 2 as statistics.median computes it; above MEDIAN_ROWS values (the
+    `total` the widget's own query counted) the widget says it could not, before sorting any
+    of them (the same answer on every database size)."""
+    if total > MEDIAN_ROWS:
+        return None
+    if total == 0:
+        return {}
     value = expression(v.dialect, entity, m.field, v.slots_of(entity))
     if m.weighted:
         value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
@@ -428,16 +434,15 @@ def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureD
         conds.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone, v.slots_of(entity)))
     g = group_expr if group_expr is not None else literal(None)
     base = select(g.label("g"), value.label("x")).select_from(_from(widget)).where(*where, *conds).subquery()
-    ranked = select(base.c.g, base.c.x,
-                    func.row_number().over(partition_by=base.c.g, order_by=base.c.x).label("rn"),
-                    func.count().over(partition_by=base.c.g).label("n"),
-                    func.count().over().label("total")).subquery()
-    rows = v.conn.execute(select(ranked.c.g, func.avg(ranked.c.x), func.max(ranked.c.total))
+    ranked = (select(base.c.g, base.c.x,
+                     func.row_number().over(partition_by=base.c.g, order_by=base.c.x).label("rn"),
+                     # the same window (one sort), framed over the whole group: its size
+                     func.count().over(partition_by=base.c.g, order_by=base.c.x, rows=(None, None)).label("n"))
+              .subquery())
+    rows = v.conn.execute(select(ranked.c.g, func.avg(ranked.c.x))
                           .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
                           .group_by(ranked.c.g)).all()
-    if any(total > MEDIAN_ROWS for _g, _x, total in rows):
-        return None
-    return {_key(key): float(x) for key, x, _total in rows}
+    return {_key(key): float(x) for key, x in rows}
 
 
 def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -> WidgetData:
