@@ -38,7 +38,7 @@ def _walk(conn: Connection, app_key: str | None) -> Iterator[tuple[int, int, int
     if app_key is not None:
         stmt = stmt.where(stage_history.c.record_id.in_(select(records.c.id).where(records.c.app_key == app_key)))
     last_record, last_at = None, None
-    for row in conn.execution_options(yield_per=5000).execute(stmt):
+    for row in conn.execute(stmt.execution_options(yield_per=5000)):     # streamed, whatever the size
         if row.record_id == last_record:
             yield row.id, row.record_id, row.seconds_in_previous, expected_seconds(row.at, last_at)
         last_record, last_at = row.record_id, row.at
