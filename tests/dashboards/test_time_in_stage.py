@@ -67,3 +67,21 @@ def test_on_sqlite_a_median_over_more_values_than_the_bound_says_it_could_not(re
     monkeypatch.setattr(measures, "MEDIAN_ROWS", 5)          # 6 + 4 + 1 + 1 values
     got = rows(run(reopened, **TIME_IN_STAGE))
     assert got["new"] == [pytest.approx(1.5), None] and got["talk"] == [pytest.approx(2.125), None]
+
+
+def test_the_funnel_counts_where_a_record_went_not_only_where_it_is(reopened):
+    """d8 went new -> offer (skipping talk), then back to talk: it counts for offer. With d7
+    (reopened, now won): new 8, talk 7 (d1, d3, d4, d5, d7, d2 skipped to won, d8),
+    offer 5 (d1, d2, d4, d7 won beyond it; d8 reached it), won 4."""
+    db, app, version_id, people, ids = reopened
+    with db.write() as conn:
+        admin = load_actor(conn, people["admin"])
+        deal = app.entity("deal")
+        record = create_record(conn, app, deal, {"name": "d8"}, actor_id=people["b"], owner_id=people["b"],
+                               version_id=version_id, now=utc("2026-03-01T00:00:00"))
+        move_to_stage(conn, app, deal, record.id, "offer", admin, now=utc("2026-03-02T00:00:00"))
+        move_to_stage(conn, app, deal, record.id, "talk", admin, now=utc("2026-03-03T00:00:00"))
+    data = run(reopened, type="funnel", measures=[{"agg": "count"}])
+    assert [(r.key, r.values[0]) for r in data.rows] == [("new", 8), ("talk", 7), ("offer", 5), ("won", 4)]
+    bob = run(reopened, who="b", type="funnel", measures=[{"agg": "count"}])     # d4, d5, d6, d8
+    assert [(r.key, r.values[0]) for r in bob.rows] == [("new", 4), ("talk", 3), ("offer", 2), ("won", 1)]

@@ -22,7 +22,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, literal, literal_column, null, select
+from sqlalchemy import (ColumnElement, Connection, and_, case, distinct, false, func, literal, literal_column, null,
+                        select)
 
 from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, EntityDef
@@ -448,7 +449,12 @@ def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureD
 def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -> WidgetData:
     """Records that reached each stage (in the stage history or where they sit now), not
     where they are now: a record that skipped a stage counts for it, a lost one for the
-    stages it had reached (at least the first). Lost stages are not steps."""
+    stages it had reached (at least the first). Lost stages are not steps.
+
+    Two queries, neither visiting every record's history: how many records sit at each step
+    now (over the entity's dashboard index, as a bar by stage is), and, from the history
+    rows that entered a step, the records whose history went further than where they are now
+    (reopened, moved back, lost), each with both ranks."""
     workflow = v.app.workflow_for(entity.key)
     steps = [s for s in (workflow.stages if workflow else ()) if s.terminal != "lost"]
     ordinal = {s.key: i for i, s in enumerate(steps)}
@@ -457,15 +463,21 @@ def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -
     def rank(column):
         return case(ordinal, value=column, else_=-1) if ordinal else literal(-1)
 
-    # one pass: each record with its history rows (none: -1), the furthest of those and where it is now
-    now, before = func.max(rank(records.c.stage)), func.max(rank(stage_history.c.to_stage))
-    furthest = (select(records.c.id.label("rid"), case((before > now, before), else_=now).label("m"))
-                .select_from(records.outerjoin(stage_history, stage_history.c.record_id == records.c.id))
-                .where(*where).group_by(records.c.id).subquery())
-    counts = {m: n for m, n in v.conn.execute(select(furthest.c.m, func.count()).group_by(furthest.c.m))}
+    now = rank(records.c.stage)
+    at_now = {c: n for c, n in v.conn.execute(_hinted(v, widget, select(now.label("c"), func.count())
+                                                      .select_from(records).where(*where)
+                                                      .group_by(literal_column("1"))))}
+    before = func.max(rank(stage_history.c.to_stage))
+    further = (select(func.max(now).label("c"), before.label("h"))
+               .select_from(stage_history.join(records, records.c.id == stage_history.c.record_id))
+               .where(*where, stage_history.c.to_stage.in_(list(ordinal)[1:]) if len(ordinal) > 1 else false())
+               .group_by(records.c.id).having(before > func.max(now)).subquery())
+    went_further = v.conn.execute(select(further.c.c, further.c.h, func.count())
+                                  .group_by(further.c.c, further.c.h)).all()
     data.series = [data.series[0] if data.series else "count"]
     for i, s in enumerate(steps):        # every record entered the pipeline: at least the first step
-        reached = sum(n for m, n in counts.items() if max(m if m is not None else 0, 0) >= i)
+        reached = sum(n for c, n in at_now.items() if max(c if c is not None else 0, 0) >= i)
+        reached += sum(n for c, h, n in went_further if max(c if c is not None else 0, 0) < i <= h)
         data.rows.append(Row(s.key, s.label.get(v.lang), [float(reached)]))
     return data
 
