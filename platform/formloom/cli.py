@@ -673,3 +673,5 @@ from .cli_search import search as _search_group  # noqa: E402 -- its own module;
 main.add_command(_search_group)
 from .cli_rollups import rollups as _rollups_group  # noqa: E402 -- its own module; registered here
 main.add_command(_rollups_group)
+from .cli_history import history as _history_group  # noqa: E402 -- its own module; registered here
+main.add_command(_history_group)

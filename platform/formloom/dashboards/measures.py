@@ -22,7 +22,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, and_, case, distinct, func, literal, literal_column, null, select
+from sqlalchemy import (ColumnElement, Connection, and_, case, distinct, false, func, literal, literal_column, null,
+                        select)
 
 from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, EntityDef
@@ -176,7 +177,7 @@ def _aggregate(v: Viewer, entity: EntityDef, m: MeasureDef) -> ColumnElement:
     if m.agg == "median":
         if v.dialect == "postgresql":
             return func.percentile_cont(0.5).within_group(value)
-        return func.count()       # a placeholder aggregate: the median is computed in Python (_sqlite_medians)
+        return func.count(value)  # how many values: the median's n (the median itself: _sqlite_medians)
     return {"sum": func.sum, "avg": func.avg, "min": func.min, "max": func.max}[m.agg](value)
 
 
@@ -347,7 +348,7 @@ def _single(v: Viewer, entity: EntityDef, widget: WidgetDef, period: Period) -> 
     raw = list(v.conn.execute(stmt).one())
     values = _values(measures, raw)
     if measures and measures[0].agg == "median" and v.dialect != "postgresql":
-        medians = _sqlite_medians(v, entity, widget, measures[0], where, None)
+        medians = _sqlite_medians(v, entity, widget, measures[0], where, None, int(raw[0] or 0))
         values[0] = medians.get(None) if medians is not None else None
     return values[0] if values else None
 
@@ -361,7 +362,8 @@ def _grouped(v: Viewer, entity: EntityDef, widget: WidgetDef) -> list[Row]:
     found = {_key(r[0]): _values(widget.measures, list(r[1:])) for r in v.conn.execute(_hinted(v, widget, stmt))}
     for i, m in enumerate(widget.measures):
         if m.agg == "median" and v.dialect != "postgresql":
-            medians = _sqlite_medians(v, entity, widget, m, where, group_expr) or {}
+            total = int(sum(values[i] or 0 for values in found.values()))
+            medians = _sqlite_medians(v, entity, widget, m, where, group_expr, total) or {}
             for key, values in found.items():
                 values[i] = medians.get(key)
     if widget.group.bucket:
@@ -437,11 +439,16 @@ def _in_order(v: Viewer, entity: EntityDef, widget: WidgetDef, found: dict) -> l
 
 
 def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureDef, where: list,
-                    group_expr: ColumnElement | None) -> dict | None:
+                    group_expr: ColumnElement | None, total: int) -> dict | None:
     """Medians per group in SQL: each value's rank within its group (a window function), then
     the average of the one or two middle ranks, so no row leaves the database. The average of
-    two middles is (a + b) / 2 as statistics.median computes it; above MEDIAN_ROWS values the
-    widget still says it could not (the same answer on every database size)."""
+    two middles is (a + b) / 2 as statistics.median computes it; above MEDIAN_ROWS values (the
+    `total` the widget's own query counted) the widget says it could not, before sorting any
+    of them (the same answer on every database size)."""
+    if total > MEDIAN_ROWS:
+        return None
+    if total == 0:
+        return {}
     value = expression(v.dialect, entity, m.field, v.slots_of(entity))
     if m.weighted:
         value = value * expression(v.dialect, entity, "$probability") / literal(100.0)
@@ -450,22 +457,26 @@ def _sqlite_medians(v: Viewer, entity: EntityDef, widget: WidgetDef, m: MeasureD
         conds.append(compile_filter(v.dialect, entity, _thaw(m.filter), v.today, v.zone, v.slots_of(entity)))
     g = group_expr if group_expr is not None else literal(None)
     base = select(g.label("g"), value.label("x")).select_from(_from(widget)).where(*where, *conds).subquery()
-    ranked = select(base.c.g, base.c.x,
-                    func.row_number().over(partition_by=base.c.g, order_by=base.c.x).label("rn"),
-                    func.count().over(partition_by=base.c.g).label("n"),
-                    func.count().over().label("total")).subquery()
-    rows = v.conn.execute(select(ranked.c.g, func.avg(ranked.c.x), func.max(ranked.c.total))
+    ranked = (select(base.c.g, base.c.x,
+                     func.row_number().over(partition_by=base.c.g, order_by=base.c.x).label("rn"),
+                     # the same window (one sort), framed over the whole group: its size
+                     func.count().over(partition_by=base.c.g, order_by=base.c.x, rows=(None, None)).label("n"))
+              .subquery())
+    rows = v.conn.execute(select(ranked.c.g, func.avg(ranked.c.x))
                           .where(ranked.c.rn.in_([(ranked.c.n + 1) // 2, (ranked.c.n + 2) // 2]))
                           .group_by(ranked.c.g)).all()
-    if any(total > MEDIAN_ROWS for _g, _x, total in rows):
-        return None
-    return {_key(key): float(x) for key, x, _total in rows}
+    return {_key(key): float(x) for key, x in rows}
 
 
 def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -> WidgetData:
     """Records that reached each stage (in the stage history or where they sit now), not
     where they are now: a record that skipped a stage counts for it, a lost one for the
-    stages it had reached (at least the first). Lost stages are not steps."""
+    stages it had reached (at least the first). Lost stages are not steps.
+
+    Two queries, neither visiting every record's history: how many records sit at each step
+    now (over the entity's dashboard index, as a bar by stage is), and, from the history
+    rows that entered a step, the records whose history went further than where they are now
+    (reopened, moved back, lost), each with both ranks."""
     workflow = v.app.workflow_for(entity.key)
     steps = [s for s in (workflow.stages if workflow else ()) if s.terminal != "lost"]
     ordinal = {s.key: i for i, s in enumerate(steps)}
@@ -474,15 +485,21 @@ def _funnel(v: Viewer, entity: EntityDef, widget: WidgetDef, data: WidgetData) -
     def rank(column):
         return case(ordinal, value=column, else_=-1) if ordinal else literal(-1)
 
-    # one pass: each record with its history rows (none: -1), the furthest of those and where it is now
-    now, before = func.max(rank(records.c.stage)), func.max(rank(stage_history.c.to_stage))
-    furthest = (select(records.c.id.label("rid"), case((before > now, before), else_=now).label("m"))
-                .select_from(records.outerjoin(stage_history, stage_history.c.record_id == records.c.id))
-                .where(*where).group_by(records.c.id).subquery())
-    counts = {m: n for m, n in v.conn.execute(select(furthest.c.m, func.count()).group_by(furthest.c.m))}
+    now = rank(records.c.stage)
+    at_now = {c: n for c, n in v.conn.execute(_hinted(v, widget, select(now.label("c"), func.count())
+                                                      .select_from(records).where(*where)
+                                                      .group_by(literal_column("1"))))}
+    before = func.max(rank(stage_history.c.to_stage))
+    further = (select(func.max(now).label("c"), before.label("h"))
+               .select_from(stage_history.join(records, records.c.id == stage_history.c.record_id))
+               .where(*where, stage_history.c.to_stage.in_(list(ordinal)[1:]) if len(ordinal) > 1 else false())
+               .group_by(records.c.id).having(before > func.max(now)).subquery())
+    went_further = v.conn.execute(select(further.c.c, further.c.h, func.count())
+                                  .group_by(further.c.c, further.c.h)).all()
     data.series = [data.series[0] if data.series else "count"]
     for i, s in enumerate(steps):        # every record entered the pipeline: at least the first step
-        reached = sum(n for m, n in counts.items() if max(m if m is not None else 0, 0) >= i)
+        reached = sum(n for c, n in at_now.items() if max(c if c is not None else 0, 0) >= i)
+        reached += sum(n for c, h, n in went_further if max(c if c is not None else 0, 0) < i <= h)
         data.rows.append(Row(s.key, s.label.get(v.lang), [float(reached)]))
     return data
 

@@ -45,7 +45,7 @@ def statistics_are_stale(conn: Connection, *, share: float = ANALYZE_SHARE,
 
 
 def refresh_statistics(db: Database, *, now: datetime | None = None) -> bool:
-    """ANALYZE `records` now (when it has rows) and remember what it saw; True when it ran.
+    """ANALYZE `records` (and the stage history) now (when it has rows) and remember what it saw; True when it ran.
     For an install, whose new indexes have no statistics, and a bulk load that knows it
     changed a lot. An empty table is not analyzed: statistics of nothing are what make
     plans collapse once rows arrive."""
@@ -71,15 +71,22 @@ def refresh_if_moved(db: Database, *, share: float = ANALYZE_SHARE, min_rows: in
     return True
 
 
+#: Analyzed together: a dashboard over the stage history joins it to `records`, and without
+#: the history's size the planner walks every record of the entity to probe its history.
+ANALYZED = ("records", "stage_history")
+
+
 def _analyze(db: Database) -> None:
-    """ANALYZE `records`; on PostgreSQL with VACUUM, whose visibility map lets the dashboards'
-    covering indexes (dashboards.storage) answer by index-only scans instead of visiting
-    every row's page, which autovacuum would only set some time after a bulk write."""
+    """ANALYZE `records` and the stage history; on PostgreSQL with VACUUM, whose visibility map
+    lets the dashboards' covering indexes (dashboards.storage) answer by index-only scans instead
+    of visiting every row's page, which autovacuum would only set some time after a bulk write."""
     if not db.is_postgres:
-        db.analyze("records")
+        for table in ANALYZED:
+            db.analyze(table)
         return
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE) records")
+        for table in ANALYZED:
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {table}")
 
 
 def _mark(db: Database, now: datetime) -> None:

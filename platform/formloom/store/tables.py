@@ -152,6 +152,9 @@ stage_history = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("seconds_in_previous", BigInteger, nullable=True),
     Column("override_reason", Text, nullable=True),
+    # dashboards read the rows they aggregate in these indexes (migration 0016_dash1m)
+    Index("ix_stage_history_left", "from_stage", "at", "seconds_in_previous", "record_id"),
+    Index("ix_stage_history_entered", "to_stage", "at", "record_id"),
 )
 
 #: Events written in the transaction of the change that caused them (the outbox).
