@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -80,21 +79,8 @@ def start_worker(url: str, workdir: Path) -> subprocess.Popen:
 
 
 def start_server(url: str, workdir: Path) -> tuple[subprocess.Popen, int]:
-    """benchmarks.serve's waitress server, its log kept in `workdir` (a pipe nobody reads could
-    fill up and stall it)."""
-    from .run import free_port
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.serve", "formloom", url, str(port), str(workdir)],
-                            cwd=env.ROOT, stdout=subprocess.PIPE, stderr=open(workdir / "server.log", "w"), text=True)
-    if "ready" not in proc.stdout.readline():
-        raise RuntimeError(f"the server did not start: {(workdir / 'server.log').read_text()[-3000:]}")
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return proc, port
+    from .run import start_server as start
+    return start("formloom", url, workdir)
 
 
 def tail(path: Path, n: int = 3000) -> str:

@@ -320,12 +320,14 @@ def free_port() -> int:
 
 
 def start_server(which: str, url: str, workdir: Path) -> tuple[subprocess.Popen, int]:
+    """benchmarks.serve's waitress server for `which` (formloom or baseline), its log kept in
+    `workdir` (a stderr pipe nobody reads could fill up and stall the server)."""
     port = free_port()
+    log_path = workdir / f"{which}-server-{port}.log"
     proc = subprocess.Popen([sys.executable, "-m", "benchmarks.serve", which, url, str(port), str(workdir)],
-                            cwd=env.ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    if "ready" not in line:
-        raise RuntimeError(f"{which} server did not start: {proc.stderr.read()[-3000:]}")
+                            cwd=env.ROOT, stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True)
+    if "ready" not in proc.stdout.readline():
+        raise RuntimeError(f"{which} server did not start: {log_path.read_text()[-3000:]}")
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
