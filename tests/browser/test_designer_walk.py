@@ -111,7 +111,7 @@ def test_an_app_built_in_the_browser_is_used_by_a_second_person(live_server, pag
     add_field(page, "text", "Why urgent", "why_urgent", only_when_urgent)
 
     add_field(page, "number", "Budget", "budget", lambda: page.check("input[name=s-required]"))
-    add_field(page, "reference", "Team", "team", lambda: page.fill("input[name=s-entity]", "team"))
+    add_field(page, "reference", "Team", "team", lambda: page.select_option("select[name=s-entity]", "team"))
 
     # permissions: members create items and read every team
     page.select_option("#permissions select[name=member-read]", "all")
