@@ -116,7 +116,9 @@
     }
   });
 
-  document.addEventListener("htmx:afterSwap", function (event) {
+  // opened once htmx has settled the dialog's content: before that its pickers and live checks
+  // have no listeners yet, and what someone typed at once would send nothing
+  document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;
     if (target && target.id === "pipeline-dialog-slot") { openDialog(target); }
   });

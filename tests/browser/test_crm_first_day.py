@@ -107,7 +107,8 @@ def test_a_sales_rep_loses_a_deal_confirms_one_and_picks_the_right_contacts(crm,
     expect(dialog.locator('.gate-failure[data-code="condition"]')).to_be_visible()
     assert dialog.locator(".gate-form [data-field]").evaluate_all("els => els.map(e => e.dataset.field)") == [
         "decision_maker", "budget_confirmed", "needs_summary"]
-    dialog.locator("#pick-decision_maker").fill("Michael")
+    with page.expect_response(lambda r: "/pick/decision_maker" in r.url and "q=Michael" in r.url):
+        dialog.locator("#pick-decision_maker").fill("Michael")      # the search is sent, and answered
     results = dialog.locator("#field-decision_maker .picker-results button.pick")
     expect(results).to_have_count(1)
     expect(results).to_have_attribute("data-pick-id", str(ids["lee_lumen"]))
