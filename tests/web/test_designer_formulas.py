@@ -63,8 +63,10 @@ def test_only_app_admins_see_results(browser, make_record):
     assert browser.get(PREVIEW, query_string={"s-formula": "1"}).status_code == 404
 
 
-#: NUL is refused with 400 before any route runs (test_hostile_input.py); everything else reaches this one
-_TYPED = st.characters(blacklist_characters="\x00")
+#: NUL is refused with 400 before any route runs (test_hostile_input.py); everything else reaches this one.
+#: Lone surrogates are left out: no browser can send them (they are not UTF-8), and the test client
+#: cannot encode them into the query string either.
+_TYPED = st.characters(codec="utf-8", exclude_characters="\x00")
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
