@@ -661,17 +661,11 @@ def import_file(app_key, entity_key, path, dry_run, upsert_by, mode, run_rules, 
         raise click.exceptions.Exit(1)
 
 
-from .cli_files import files as _files_group  # noqa: E402 -- its own module; registered here
+from .cli_files import files as _files_group  # noqa: E402 -- their own modules; registered here
+from .cli_history import history as _history_group  # noqa: E402
+from .cli_rollups import rollups as _rollups_group  # noqa: E402
+from .cli_search import search as _search_group  # noqa: E402
+from .cli_slots import slots as _slots_group  # noqa: E402
 
-main.add_command(_files_group)
-
-from .cli_slots import slots as _slots_group  # noqa: E402 -- its own module; registered here
-
-main.add_command(_slots_group)
-from .cli_search import search as _search_group  # noqa: E402 -- its own module; registered here
-
-main.add_command(_search_group)
-from .cli_rollups import rollups as _rollups_group  # noqa: E402 -- its own module; registered here
-main.add_command(_rollups_group)
-from .cli_history import history as _history_group  # noqa: E402 -- its own module; registered here
-main.add_command(_history_group)
+for _group in (_files_group, _slots_group, _search_group, _rollups_group, _history_group):
+    main.add_command(_group)

@@ -7,48 +7,25 @@ from __future__ import annotations
 
 import click
 
-
-@click.group()
-def history() -> None:
-    """Stage history (the time each record spent in a stage)."""
+from .cli_derived import derived_group
 
 
-@history.command()
-@click.argument("app_key", required=False)
-def check(app_key: str | None) -> None:
-    """List the history rows whose time in stage differs from the history (exit 1 if any)."""
-    from .cli import _apps_named, _database, _one_line_errors
+def _check(conn, app) -> int:
     from .workflow.durations import differences
-
-    @_one_line_errors
-    def run() -> int:
-        db = _database()
-        bad = 0
-        for app in _apps_named(db, app_key):
-            with db.read() as conn:
-                found = differences(conn, app.key)
-            for row_id, record_id, stored, want in found[:50]:
-                click.echo(f"{app.key} record {record_id}: history row {row_id} says {stored!r} s in the previous "
-                           f"stage, the history gives {want} s")
-            click.echo(f"{app.key}: {len(found)} history row(s) differ")
-            bad += len(found)
-        return bad
-    if run():
-        raise click.exceptions.Exit(1)
+    found = differences(conn, app.key)
+    for row_id, record_id, stored, want in found[:50]:
+        click.echo(f"{app.key} record {record_id}: history row {row_id} says {stored!r} s in the previous "
+                   f"stage, the history gives {want} s")
+    click.echo(f"{app.key}: {len(found)} history row(s) differ")
+    return len(found)
 
 
-@history.command()
-@click.argument("app_key", required=False)
-def rebuild(app_key: str | None) -> None:
-    """Recompute the time in stage of every history row of APP (default: every app)."""
-    from .cli import _apps_named, _database, _one_line_errors
-    from .workflow.durations import rebuild as rebuild_durations
+def _rebuild(conn, app) -> None:
+    from .workflow.durations import rebuild
+    click.echo(f"{app.key}: corrected {rebuild(conn, app.key)} history row(s)")
 
-    @_one_line_errors
-    def run() -> None:
-        db = _database()
-        for app in _apps_named(db, app_key):
-            with db.write() as conn:
-                n = rebuild_durations(conn, app.key)
-            click.echo(f"{app.key}: corrected {n} history row(s)")
-    run()
+
+history = derived_group(
+    "history", "Stage history (the time each record spent in a stage).", check=_check, rebuild=_rebuild,
+    check_help="List the history rows whose time in stage differs from the history (exit 1 if any).",
+    rebuild_help="Recompute the time in stage of every history row of APP (default: every app).")
