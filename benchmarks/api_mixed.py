@@ -170,6 +170,16 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
+def start(commands: list[list[str]], environ: dict) -> tuple[list[subprocess.Popen], list]:
+    """Start the processes, each with its stderr going to a file of its own, never to a pipe
+    read only at the end: a server that logs more than a pipe holds (64 KiB) would block in
+    write() and stall every request (as `formloom run` did, a 60 s stall once per run)."""
+    logs = [tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") for _ in commands]
+    procs = [subprocess.Popen(cmd, cwd=env.ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=log_file)
+             for cmd, log_file in zip(commands, logs)]
+    return procs, logs
+
+
 def stop(procs: list[subprocess.Popen], logs: list) -> list[str]:
     """SIGTERM, then wait; what the processes printed to stderr (tracebacks of 500s land there)."""
     for p in procs:
@@ -332,11 +342,7 @@ def one_run(setup: Setup, side: str, url: str, workdir: Path, token: str, client
     port = free_port()
     environ = server_env(url, workdir)
     commands = server_commands(setup, side, port)
-    # stderr goes to files, never to a pipe read only at the end: a server that logs more than a
-    # pipe holds (64 KiB) would block in write() and stall every request (as `formloom run` did)
-    logs = [tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") for _ in commands]
-    procs = [subprocess.Popen(cmd, cwd=env.ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=log_file)
-             for cmd, log_file in zip(commands, logs)]
+    procs, logs = start(commands, environ)
     try:
         wait_ready(port, procs, logs, "/livez" if side == "formloom" else "/login")
         cpu0 = cpu_seconds([p.pid for p in procs])
