@@ -129,20 +129,19 @@ class _DroppingQueueHandler(QueueHandler):
     def __init__(self, backlog: queue.Queue):
         super().__init__(backlog)
         self.dropped = 0
-        self._lock = threading.Lock()
 
     def enqueue(self, record: logging.LogRecord) -> None:
-        with self._lock:
-            try:
-                if self.dropped:
-                    notice = logging.LogRecord("formloom.serving", logging.WARNING, __file__, 0,
-                                               "%d log records dropped: the log output was not keeping up",
-                                               (self.dropped,), None)
-                    self.queue.put_nowait(self.prepare(notice))
-                    self.dropped = 0
-                self.queue.put_nowait(record)
-            except queue.Full:
-                self.dropped += 1
+        """Called under the handler's lock (Handler.handle), so `dropped` needs no other."""
+        try:
+            if self.dropped:
+                notice = logging.LogRecord("formloom.serving", logging.WARNING, __file__, 0,
+                                           "%d log records dropped: the log output was not keeping up",
+                                           (self.dropped,), None)
+                self.queue.put_nowait(self.prepare(notice))
+                self.dropped = 0
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
 
 
 @contextmanager
