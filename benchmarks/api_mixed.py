@@ -58,7 +58,8 @@ STAGES = ("initial_contact", "needs_confirmed")
 DEFAULT_SETUPS = ["run", "waitress:16", "gunicorn:2x8"]
 #: what `make bench` runs (gunicorn is not a dependency): the shipped default
 BENCH_SETUPS = ["run"]
-PG_DATABASE = "formloom_bench_apimix"
+#: the PostgreSQL database the run creates and drops (one per engineer on a shared server)
+PG_DATABASE = os.environ.get("BENCH_APIMIX_PG_DATABASE", "formloom_bench_apimix")
 
 
 def log(*parts) -> None:
@@ -121,12 +122,13 @@ def server_commands(setup: Setup, side: str, port: int) -> list[list[str]]:
     return [server] + ([[py, "-m", "formloom", "worker"]] if side == "formloom" else [])
 
 
-def wait_ready(port: int, procs: list[subprocess.Popen], path: str, timeout: float = 90.0) -> None:
+def wait_ready(port: int, procs: list[subprocess.Popen], logs: list, path: str, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for p in procs:
+        for p, log_file in zip(procs, logs):
             if p.poll() is not None:
-                raise RuntimeError(f"server exited ({p.returncode}): {p.stderr.read()[-3000:] if p.stderr else ''}")
+                log_file.seek(0)
+                raise RuntimeError(f"server exited ({p.returncode}): {log_file.read()[-3000:]}")
         try:
             conn = socket.create_connection(("127.0.0.1", port), timeout=0.5)
             conn.close()
@@ -168,19 +170,32 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
-def stop(procs: list[subprocess.Popen]) -> list[str]:
+def start(commands: list[list[str]], environ: dict) -> tuple[list[subprocess.Popen], list]:
+    """Start the processes, each with its stderr going to a file of its own, never to a pipe
+    read only at the end: a server that logs more than a pipe holds (64 KiB) would block in
+    write() and stall every request (as `formloom run` did, a 60 s stall once per run)."""
+    logs = [tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") for _ in commands]
+    procs = [subprocess.Popen(cmd, cwd=env.ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=log_file)
+             for cmd, log_file in zip(commands, logs)]
+    return procs, logs
+
+
+def stop(procs: list[subprocess.Popen], logs: list) -> list[str]:
     """SIGTERM, then wait; what the processes printed to stderr (tracebacks of 500s land there)."""
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
-    errs = []
     for p in procs:
         try:
-            _out, err = p.communicate(timeout=30)
+            p.wait(timeout=30)
         except subprocess.TimeoutExpired:
             p.kill()
-            _out, err = p.communicate()
-        errs.append(err or "")
+            p.wait()
+    errs = []
+    for f in logs:
+        f.seek(0)
+        errs.append(f.read())
+        f.close()
     return errs
 
 
@@ -326,16 +341,20 @@ def load(side: str, port: int, token: str, clients: int, seconds: float) -> dict
 def one_run(setup: Setup, side: str, url: str, workdir: Path, token: str, clients: int, seconds: float) -> dict:
     port = free_port()
     environ = server_env(url, workdir)
-    procs = [subprocess.Popen(cmd, cwd=env.ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True) for cmd in server_commands(setup, side, port)]
+    commands = server_commands(setup, side, port)
+    procs, logs = start(commands, environ)
     try:
-        wait_ready(port, procs, "/livez" if side == "formloom" else "/login")
+        wait_ready(port, procs, logs, "/livez" if side == "formloom" else "/login")
         cpu0 = cpu_seconds([p.pid for p in procs])
         out = load(side, port, token, clients, seconds)
         out["server_cpu_s"] = cpu_seconds([p.pid for p in procs]) - cpu0     # includes the versions read first
         out["server_cpu_ms_per_req"] = out["server_cpu_s"] / max(out["requests"], 1) * 1000
     finally:
-        stderr = stop(procs)
+        stderr = stop(procs, logs)
+    out["server_stderr_bytes"] = sum(len(e.encode()) for e in stderr)
+    if keep := os.environ.get("BENCH_APIMIX_STDERR_DIR"):      # to read what a server logged under load
+        for i, e in enumerate(stderr):
+            Path(keep, f"{side}-{setup.name.replace(':', '_')}-{i}-{time.strftime('%H%M%S')}.log").write_text(e)
     tracebacks = [e[-2500:] for e in stderr if "Traceback" in e or "database is locked" in e]
     if tracebacks:
         out["server_stderr"] = tracebacks

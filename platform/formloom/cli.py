@@ -177,14 +177,15 @@ def _serve(host: str, port: int, threads: int) -> None:
     check_port_free(host, port)
     _init_database(settings_from_env()["DATABASE_URL"])
     app = create_app()
-    worker = start_background_worker(app)        # the embedded default: reminders run in this process
-    click.echo(f"Serving Formloom on http://{host}:{port}/  (Ctrl+C to stop)")
-    try:
-        serving.serve(app, host=host, port=port, threads=threads, on_stop=worker.request_stop)
-    finally:
-        if not worker.stop(timeout=STOP_GRACE_SECONDS):
-            click.echo("The worker's job at hand did not finish in time; it is left to its lease.", err=True)
-        app.extensions["formloom.db"].dispose()
+    with serving.logging_off_the_loop():          # a stuck stderr must not stall the requests (serving)
+        worker = start_background_worker(app)    # the embedded default: reminders run in this process
+        click.echo(f"Serving Formloom on http://{host}:{port}/  (Ctrl+C to stop)")
+        try:
+            serving.serve(app, host=host, port=port, threads=threads, on_stop=worker.request_stop)
+        finally:
+            if not worker.stop(timeout=STOP_GRACE_SECONDS):
+                click.echo("The worker's job at hand did not finish in time; it is left to its lease.", err=True)
+            app.extensions["formloom.db"].dispose()
     click.echo("Stopped.")
 
 

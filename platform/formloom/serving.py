@@ -9,14 +9,27 @@ is only told afterwards. Here the loop is ours. On SIGTERM or SIGINT:
 3. the loop keeps running until every request in flight has finished and its
    answer has been sent, for at most `drain` seconds;
 4. the request threads are stopped and every connection is closed.
+
+Logging must never hold up the loop. waitress warns "Task queue depth is N" from the loop
+thread, while it holds the lock every request thread needs to take its next request, and it
+does so for every request that waits for a free thread: under a steady load, a line per
+request. Once stderr stopped taking lines (a pipe nobody reads, a stopped terminal, a
+stalled log collector) the loop blocked in write() and every request in flight went
+unanswered. So that warning is let through once a minute, and `logging_off_the_loop` hands
+records to one writer thread through a bounded queue, dropping (and counting) what does not
+fit rather than waiting.
 """
 from __future__ import annotations
 
 import logging
+import queue
 import signal
+import sys
 import threading
 import time
-from typing import Callable
+from contextlib import contextmanager
+from logging.handlers import QueueHandler, QueueListener
+from typing import Callable, Iterator
 
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
@@ -26,6 +39,10 @@ log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+#: waitress's "Task queue depth" warning at most once per this many seconds
+QUEUE_WARNING_SECONDS = 60.0
+#: log records waiting for the writer thread; more are dropped (and counted), never waited for
+LOG_BACKLOG = 10_000
 
 
 def serve(app, *, host: str, port: int, threads: int = 8, on_stop: Callable[[], None] | None = None,
@@ -35,6 +52,8 @@ def serve(app, *, host: str, port: int, threads: int = 8, on_stop: Callable[[], 
     socket_map: dict = {}
     server = create_server(app, map=socket_map, host=host, port=port, threads=threads)
     dispatcher = server.task_dispatcher
+    queue_warnings = Throttle(QUEUE_WARNING_SECONDS)
+    dispatcher.queue_logger.addFilter(queue_warnings)
 
     def _on_signal(signum, frame):
         if not stop.is_set():
@@ -58,6 +77,7 @@ def serve(app, *, host: str, port: int, threads: int = 8, on_stop: Callable[[], 
     finally:
         dispatcher.shutdown(timeout=1)
         wasyncore.close_all(socket_map)
+        dispatcher.queue_logger.removeFilter(queue_warnings)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -76,3 +96,91 @@ def _busy(socket_map: dict, dispatcher) -> bool:
         return True
     return any(isinstance(ch, HTTPChannel) and (ch.requests or ch.request is not None or ch.total_outbufs_len > 0)
                for ch in list(socket_map.values()))
+
+
+class Throttle(logging.Filter):
+    """Lets one record through per `seconds`; the next one through says how many were held
+    back meanwhile, so a warning that repeats on every request still shows, once in a while."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.seconds, self.clock = seconds, clock
+        self._open_at = float("-inf")
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self.clock()
+        with self._lock:
+            if now < self._open_at:
+                self._held += 1
+                return False
+            held, self._held = self._held, 0
+            self._open_at = now + self.seconds
+        if held:
+            record.msg = f"{record.msg} (and {held} more like it in the last {self.seconds:g} s, not logged)"
+        return True
+
+
+class _DroppingQueueHandler(QueueHandler):
+    """Puts records on a bounded queue and never waits: when the writer is behind, a record is
+    dropped and counted, and the next one that fits is preceded by a line saying how many."""
+
+    def __init__(self, backlog: queue.Queue):
+        super().__init__(backlog)
+        self.dropped = 0
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        """Called under the handler's lock (Handler.handle), so `dropped` needs no other."""
+        try:
+            if self.dropped:
+                notice = logging.LogRecord("formloom.serving", logging.WARNING, __file__, 0,
+                                           "%d log records dropped: the log output was not keeping up",
+                                           (self.dropped,), None)
+                self.queue.put_nowait(self.prepare(notice))
+                self.dropped = 0
+            self.queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+
+@contextmanager
+def logging_off_the_loop(*, backlog: int = LOG_BACKLOG) -> Iterator[None]:
+    """While inside, every record that reaches the root logger is written by one thread of
+    its own, to the handlers configured before (or, with none, to stderr from WARNING up, as
+    Python does unconfigured), so no request thread and not the loop ever waits on a slow or
+    stuck log output."""
+    root = logging.getLogger()
+    before = list(root.handlers)
+    if before:
+        targets = before
+    else:
+        fallback = logging.StreamHandler(sys.stderr)
+        fallback.setLevel(logging.WARNING)
+        targets = [fallback]
+    handler = _DroppingQueueHandler(queue.Queue(maxsize=backlog))
+    listener = QueueListener(handler.queue, *targets, respect_handler_level=True)
+    for h in before:
+        root.removeHandler(h)
+    root.addHandler(handler)
+    listener.start()
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        for h in before:
+            root.addHandler(h)
+        _stop_listener(listener)
+
+
+def _stop_listener(listener: QueueListener, timeout: float = 2.0) -> None:
+    """Write what is queued, waiting at most `timeout` for a stuck output (then give up on it:
+    the writer thread is a daemon)."""
+    try:
+        listener.enqueue_sentinel()
+    except queue.Full:
+        return
+    thread = listener._thread
+    if thread is not None:
+        thread.join(timeout)
+    listener._thread = None

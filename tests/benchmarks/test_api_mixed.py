@@ -4,6 +4,9 @@ request answered, and no answer is a server error. Not timed: it checks the harn
 that concurrent reads and writes on SQLite never fail ("database is locked", 500)."""
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from benchmarks import api_mixed
@@ -43,3 +46,14 @@ def test_conflicts_are_counted_apart_from_errors():
     summary = api_mixed.summarize(samples, 2.0)
     assert (summary["errors"], summary["conflicts"], summary["unexpected"]) == (2, 2, 1)
     assert summary["req_per_s"] == 3.0
+
+
+
+def test_a_server_that_logs_more_than_a_pipe_holds_is_never_blocked_by_the_harness():
+    """Read through a pipe only at the end, 64 KiB of warnings blocked `formloom run` in
+    write() and every client timed out (the 60 s stall); the harness must take it all."""
+    chatty = "import sys\nfor k in range(20000): sys.stderr.write(f'warning {k:05d}\\n')"
+    procs, logs = api_mixed.start([[sys.executable, "-c", chatty]], dict(os.environ))
+    assert procs[0].wait(timeout=60) == 0            # wrote its 280 KB with nobody reading, and ended
+    (written,) = api_mixed.stop(procs, logs)
+    assert written.count("\n") == 20000 and written.endswith("warning 19999\n")
