@@ -23,7 +23,7 @@ from ..store.db import Database
 from ..store.records import record_from_row
 from ..store.tables import events, records
 from ..definitions.model import AppDef
-from .actions import MAX_DEPTH, MESSAGE_ACTIONS, RuleContext, fire_rule, log_run
+from .actions import MAX_DEPTH, RuleContext, fire_rule, log_run
 from .batch import Batch, batch, current as current_batch, flush, remembered
 from .reminders import prefetch_for_events, sync_record
 from .rules import Event, all_rules, matching_rules, rules_for
@@ -192,12 +192,16 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
     statement each (per app and entity) instead of one per event."""
     wanted: dict[tuple[str, str], set[int]] = {}
     for row in rows:
+        if row.record_id is not None and (row.app_key, row.entity_key) not in wanted:
+            app = _app(conn, catalog, row.app_key)
+            if app is None or not listened_to(app, row.entity_key):
+                continue
         if row.record_id is not None:
             wanted.setdefault((row.app_key, row.entity_key), set()).add(row.record_id)
     if not wanted:
         return
     b = current_batch()
-    ids = sorted(set().union(*wanted.values()))
+    ids = sorted(i for i in set().union(*wanted.values()) if ("event_record", i) not in b.memo)
     kept = b.memo.setdefault(("prefetched",), [])
     found = {}
     for start in range(0, len(ids), 500):
@@ -211,10 +215,8 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
             b.memo[("record", record.app_key, record_id)] = record
             kept.append(("record", record.app_key, record_id))
     for (app_key, entity_key), record_ids in wanted.items():
-        app = _app(conn, catalog, app_key)
-        if app is None or not listened_to(app, entity_key):
-            continue
-        prefetch_for_events(conn, app, entity_key, [i for i in record_ids if found.get(i) is not None])
+        present = [i for i in record_ids if b.memo.get(("event_record", i)) is not None]
+        prefetch_for_events(conn, _app(conn, catalog, app_key), entity_key, present)
 
 
 def _forget_records(b: Batch) -> None:
@@ -256,9 +258,8 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
             continue
         if record is None or (record.deleted_at is not None and event.type != "record_deleted"):
             continue
-        outcome = fire_rule(ctx)
-        if b is not None and outcome != "skipped" and not all(spec.get("type") in MESSAGE_ACTIONS
-                                                              for spec in rule.actions):
+        fire_rule(ctx)
+        if b is not None and ctx.wrote:
             _forget_records(b)           # its actions may have changed this record, or others
         if ctx.record is not None:
             record = ctx.record
