@@ -19,10 +19,10 @@ from typing import Callable
 
 from sqlalchemy import Connection, select, update
 
+from ..definitions.model import AppDef
 from ..store.db import Database
 from ..store.records import record_from_row
 from ..store.tables import events, records
-from ..definitions.model import AppDef
 from .actions import MAX_DEPTH, RuleContext, fire_rule, log_run
 from .batch import Batch, batch, current as current_batch, flush, remembered
 from .reminders import prefetch_for_events, sync_record
