@@ -71,6 +71,9 @@ class RuleContext:
     job_id: int | None = None
     notes: list[str] = field(default_factory=list)
     event_at: datetime | None = None      # when the triggering change was saved (event triggers)
+    #: an action other than a message completed: records may have changed (a worker's batch of
+    #: events then reads records afresh instead of what it read ahead)
+    wrote: bool = False
 
 
 ActionFn = Callable[[RuleContext, Mapping[str, Any], int], None]
@@ -159,6 +162,8 @@ def fire_rule(ctx: RuleContext) -> str:
             else:
                 with ctx.conn.begin_nested():
                     fn(ctx, spec, index)
+            if kind not in MESSAGE_ACTIONS:
+                ctx.wrote = True
         except Exception as exc:   # one broken action never stops the others
             if batch is not None:
                 batch.drop_since(mark)

@@ -12,6 +12,11 @@ inserting; the worker `flush`es them (notifications with one INSERT ... ON CONFL
 NOTHING, run logs with one executemany) in the same transaction as the jobs' "done", so
 they are still written exactly once. A job whose firing failed drops the rows it had
 queued (`mark` / `drop_since`), as its savepoint drops everything else it wrote.
+
+A batch of events (automation.events) also keeps each record's pending reminders
+(`reminders`, read once for the batch) and queues the reminders it creates (`jobs`, one
+INSERT ... ON CONFLICT DO NOTHING at `flush`, as `enqueue` would have written them one by
+one); each change to those is undone (`undo`) when the event that made it fails.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ from typing import Any, Callable, Iterator
 from sqlalchemy import Connection, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..store.tables import notifications
+from ..store.tables import jobs, notifications
 from .tables import rule_runs
 
 
@@ -31,13 +36,19 @@ class Batch:
         self.memo: dict[Any, Any] = {}
         self.notifications: list[dict] = []
         self.rule_runs: list[dict] = []
+        self.jobs: list[dict] = []
+        #: (app key, record id) -> that record's pending reminders; None outside a batch of events
+        self.reminders: dict[tuple[str, int], list] | None = None
+        self.undo: list[Callable[[], None]] = []
 
-    def mark(self) -> tuple[int, int]:
-        return len(self.notifications), len(self.rule_runs)
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.notifications), len(self.rule_runs), len(self.undo)
 
-    def drop_since(self, mark: tuple[int, int]) -> None:
+    def drop_since(self, mark: tuple[int, int, int]) -> None:
         del self.notifications[mark[0]:]
         del self.rule_runs[mark[1]:]
+        while len(self.undo) > mark[2]:
+            self.undo.pop()()
 
 
 _CURRENT: ContextVar[Batch | None] = ContextVar("formloom_reminder_batch", default=None)
@@ -72,6 +83,11 @@ def remembered(key: Any, compute: Callable[[], Any]) -> Any:
 def flush(conn: Connection, b: Batch) -> int:
     """Write the batch's queued rows: its run logs, and its notifications (a key written
     before is skipped); returns how many notifications were offered."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    if b.jobs:
+        conn.execute(dialect.insert(jobs).on_conflict_do_nothing(index_elements=["idempotency_key"]), b.jobs)
+        b.jobs.clear()
+    b.undo.clear()
     if b.rule_runs:
         conn.execute(insert(rule_runs), b.rule_runs)
         b.rule_runs.clear()
@@ -83,6 +99,5 @@ def flush(conn: Connection, b: Batch) -> int:
     b.notifications.clear()
     if not rows:
         return 0
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(notifications).on_conflict_do_nothing(index_elements=["idempotency_key"]), rows)
     return len(rows)

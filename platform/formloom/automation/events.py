@@ -19,12 +19,14 @@ from typing import Callable
 
 from sqlalchemy import Connection, select, update
 
+from ..definitions.model import AppDef
 from ..store.db import Database
 from ..store.records import record_from_row
 from ..store.tables import events, records
 from .actions import MAX_DEPTH, RuleContext, fire_rule, log_run
-from .reminders import sync_record
-from .rules import Event, matching_rules
+from .batch import Batch, batch, current as current_batch, flush, remembered
+from .reminders import prefetch_for_events, sync_record
+from .rules import Event, all_rules, matching_rules, rules_for
 from .settings import Settings
 
 log = logging.getLogger("formloom.automation")
@@ -63,9 +65,15 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
             pause(SQLITE_YIELD_SECONDS)
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         started = clock()
-        with db.write() as conn:
-            handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
-                                    deadline=started + BATCH_SECONDS, clock=clock)
+        try:
+            with db.write() as conn:
+                handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
+                                        deadline=started + BATCH_SECONDS, clock=clock)
+        except Exception:
+            log.exception("a batch of events failed as a whole; handling it event by event")
+            with db.write() as conn:
+                handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
+                                        deadline=started + BATCH_SECONDS, clock=clock, batched=False)
         cut_short = clock() - started >= BATCH_SECONDS
         total += handled
         if handled == 0:
@@ -75,17 +83,37 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
 
 def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, *, limit: int = BATCH,
                   app_key: str | None = None, should_stop: Callable[[], bool] | None = None,
-                  deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> int:
+                  deadline: float | None = None, clock: Callable[[], float] = time.monotonic,
+                  batched: bool = True) -> int:
     """Up to `limit` events in the caller's transaction; past `deadline` (by `clock`) the rest
-    wait for the next batch, after others had their turn."""
+    wait for the next batch, after others had their turn.
+
+    `batched` (the worker's way): what every event asks is asked once for the batch (the app,
+    the records, their pending reminders and no_related clocks), run logs, in-app
+    notifications and new reminders are written with one statement each, and the events are
+    marked processed with one. Events of an entity nothing listens to (no rule of the current
+    version reacts to them or keeps reminders from them) are marked processed unread. Each
+    event still runs in its own savepoint; what it queued is dropped with it when it fails.
+    `batched=False` handles event by event (the fallback when a batch fails as a whole)."""
     query = select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id).limit(limit)
     if app_key:
         query = query.where(events.c.app_key == app_key)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     rows = conn.execute(query).all()
-    handled = 0
-    for row in rows:
+    if not batched:
+        return _handle_rows(conn, catalog, rows, now, settings, should_stop, deadline, clock, None)
+    with batch() as b:
+        b.reminders = {}
+        return _handle_rows(conn, catalog, rows, now, settings, should_stop, deadline, clock, b)
+
+
+def _handle_rows(conn: Connection, catalog, rows, now: datetime, settings: Settings,
+                 should_stop: Callable[[], bool] | None, deadline: float | None, clock: Callable[[], float],
+                 b: Batch | None) -> int:
+    handled: list[int] = []
+    read_to, chunk = 0, PREFETCH_FIRST
+    for at, row in enumerate(rows):
         if should_stop is not None and should_stop():
             break                    # the rest stay unprocessed (and unlocked once this commits)
         if deadline is not None and handled and clock() >= deadline:
@@ -95,28 +123,129 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
             saved = saved.replace(tzinfo=timezone.utc)
         event = Event(row.id, row.app_key, row.entity_key, row.record_id, row.type, dict(row.payload or {}),
                       row.depth or 0, saved)
+        if b is not None and not _listened_to(conn, catalog, event):
+            handled.append(row.id)
+            continue
+        if b is not None and at >= read_to:
+            read_to, chunk = at + chunk, min(2 * chunk, len(rows))
+            _prefetch(conn, catalog, rows[at:read_to])
+        mark = b.mark() if b is not None else None
         try:
             with conn.begin_nested():
                 handle_event(conn, catalog, event, now, settings)
         except Exception:   # one broken event never blocks the outbox
+            if b is not None:
+                b.drop_since(mark)
+                _forget_records(b)       # it may have read what its savepoint took back
             log.exception("event %s (%s on record %s) could not be handled", event.id, event.type, event.record_id)
-        conn.execute(update(events).where(events.c.id == row.id).values(processed_at=now))
-        handled += 1
-    return handled
+        if b is None:
+            conn.execute(update(events).where(events.c.id == row.id).values(processed_at=now))
+        handled.append(row.id)
+    if b is not None:
+        flush(conn, b)
+        for start in range(0, len(handled), 500):
+            conn.execute(update(events).where(events.c.id.in_(handled[start:start + 500])).values(processed_at=now))
+    return len(handled)
+
+
+def _app(conn: Connection, catalog, app_key: str):
+    """The app's current version, once per batch; None when it was removed."""
+    try:
+        return remembered(("app", app_key), lambda: catalog.app(app_key, conn))
+    except Exception:
+        return None
+
+
+#: (app key, content hash, entity key) -> whether anything handles that entity's events
+_LISTENED: dict[tuple[str, str, str], bool] = {}
+
+
+def listened_to(app: AppDef, entity_key: str) -> bool:
+    """Whether an event of `entity_key` can matter under this version of the app: an enabled rule
+    of its workflows (event-triggered, or a time trigger kept as reminders per record), or a
+    no_related rule whose clock its records restart. Decided at processing time, so an event
+    written before a rule was published is handled by that rule."""
+    key = (app.key, app.content_hash, entity_key)
+    if app.content_hash and key in _LISTENED:
+        return _LISTENED[key]
+    found = app.entity(entity_key) is not None and (
+        any(rule.trigger.get("type") != "schedule" for _w, rule in rules_for(app, entity_key))
+        or any(rule.trigger.get("type") == "no_related" and rule.trigger.get("entity") == entity_key
+               for _w, rule in all_rules(app)))
+    if app.content_hash:
+        _LISTENED[key] = found
+    return found
+
+
+def _listened_to(conn: Connection, catalog, event: Event) -> bool:
+    app = _app(conn, catalog, event.app_key)
+    return app is not None and listened_to(app, event.entity_key)
+
+
+#: A batch reads ahead for this many events, then twice as many each time: a batch cut short by
+#: BATCH_SECONDS (a loaded machine) has not read much more than it handled.
+PREFETCH_FIRST = 16
+
+
+def _prefetch(conn: Connection, catalog, rows) -> None:
+    """The records of the next events, their pending reminders and no_related clocks, one
+    statement each (per app and entity) instead of one per event."""
+    wanted: dict[tuple[str, str], set[int]] = {}
+    for row in rows:
+        if row.record_id is not None and (row.app_key, row.entity_key) not in wanted:
+            app = _app(conn, catalog, row.app_key)
+            if app is None or not listened_to(app, row.entity_key):
+                continue
+        if row.record_id is not None:
+            wanted.setdefault((row.app_key, row.entity_key), set()).add(row.record_id)
+    if not wanted:
+        return
+    b = current_batch()
+    ids = sorted(i for i in set().union(*wanted.values()) if ("event_record", i) not in b.memo)
+    kept = b.memo.setdefault(("prefetched",), [])
+    found = {}
+    for start in range(0, len(ids), 500):
+        for row in conn.execute(select(records).where(records.c.id.in_(ids[start:start + 500]))):
+            found[row.id] = record_from_row(row)
+    for record_id in ids:
+        record = found.get(record_id)
+        b.memo[("event_record", record_id)] = record
+        kept.append(("event_record", record_id))
+        if record is not None:
+            b.memo[("record", record.app_key, record_id)] = record
+            kept.append(("record", record.app_key, record_id))
+    for (app_key, entity_key), record_ids in wanted.items():
+        present = [i for i in record_ids if b.memo.get(("event_record", i)) is not None]
+        prefetch_for_events(conn, _app(conn, catalog, app_key), entity_key, present)
+
+
+def _forget_records(b: Batch) -> None:
+    """Drop what the batch read ahead of records and their related clocks: a rule changed records."""
+    for key in b.memo.pop(("prefetched",), ()):
+        b.memo.pop(key, None)
 
 
 def handle_event(conn: Connection, catalog, event: Event, now: datetime, settings: Settings) -> None:
-    try:
-        app = catalog.app(event.app_key, conn)
-    except Exception:
-        return   # the app was removed
+    b = current_batch()
+    if b is not None:
+        app = _app(conn, catalog, event.app_key)
+        if app is None:
+            return
+    else:
+        try:
+            app = catalog.app(event.app_key, conn)
+        except Exception:
+            return   # the app was removed
     entity = app.entity(event.entity_key)
     if entity is None:
         return
     record = None
     if event.record_id is not None:
-        row = conn.execute(select(records).where(records.c.id == event.record_id)).first()
-        record = record_from_row(row) if row is not None else None
+        if b is not None and ("event_record", event.record_id) in b.memo:
+            record = b.memo[("event_record", event.record_id)]
+        else:
+            row = conn.execute(select(records).where(records.c.id == event.record_id)).first()
+            record = record_from_row(row) if row is not None else None
     for workflow, rule in matching_rules(app, event):
         ctx = RuleContext(conn=conn, app=app, rule=rule, workflow=workflow, entity=entity, record=record,
                           key=f"evt:{event.id}:{workflow.key}:{rule.key}", now=now,
@@ -130,6 +259,8 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
         if record is None or (record.deleted_at is not None and event.type != "record_deleted"):
             continue
         fire_rule(ctx)
+        if b is not None and ctx.wrote:
+            _forget_records(b)           # its actions may have changed this record, or others
         if ctx.record is not None:
             record = ctx.record
     if event.record_id is not None:

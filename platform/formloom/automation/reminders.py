@@ -196,6 +196,11 @@ def sync_record(conn: Connection, app: AppDef, entity_key: str, record: Record |
     # the record's pending reminders of every rule in one statement, not one per rule (the
     # worker does this after every event): each rule's _sync touches only its own jobs
     pending = _pending_by_rule(conn, app.key, record.id) if rules else {}
+    b = current_batch()
+    if b is not None and b.reminders is not None:       # clocks the event batch read for all its records
+        for memo_key in _related_keys(app, entity_key, record.id):
+            if ("related", app.key) + memo_key in b.memo:
+                tc.related[memo_key] = b.memo[("related", app.key) + memo_key]
     for workflow, rule in rules:
         changed += _sync(tc, workflow, rule, record.id, wanted(tc, workflow, rule, record),
                          pending=pending.get(rule.key, []))
@@ -205,11 +210,100 @@ def sync_record(conn: Connection, app: AppDef, entity_key: str, record: Record |
 
 def _pending_by_rule(conn: Connection, app_key: str, record_id: int) -> dict[str, list]:
     by_rule: dict[str, list] = {}
-    for job in conn.execute(select(jobs.c.id, jobs.c.idempotency_key, jobs.c.due_at, jobs.c.payload, jobs.c.rule_key)
-                            .where(jobs.c.kind == REMINDER, jobs.c.record_id == record_id, jobs.c.app_key == app_key,
-                                   jobs.c.status == "pending").order_by(jobs.c.id)):
+    for job in _pending_of(conn, app_key, record_id):
         by_rule.setdefault(job.rule_key, []).append(job)
     return by_rule
+
+
+class PendingReminder:
+    """A pending reminder row as `_sync` sees it: read from the jobs table (`id` set), or, in a
+    worker's batch of events, queued for the batch's one INSERT (`queued` is that row)."""
+
+    __slots__ = ("id", "idempotency_key", "due_at", "payload", "rule_key", "queued")
+
+    def __init__(self, id, idempotency_key, due_at, payload, rule_key, queued=None):
+        self.id, self.idempotency_key, self.due_at = id, idempotency_key, due_at
+        self.payload, self.rule_key, self.queued = payload, rule_key, queued
+
+
+def _read_pending(conn: Connection, app_key: str, record_ids: Iterable[int]) -> dict[int, list[PendingReminder]]:
+    found: dict[int, list[PendingReminder]] = {i: [] for i in record_ids}
+    if not found:
+        return found
+    ids = sorted(found)
+    which = jobs.c.record_id == ids[0] if len(ids) == 1 else jobs.c.record_id.in_(ids)
+    for job in conn.execute(select(jobs.c.id, jobs.c.idempotency_key, jobs.c.due_at, jobs.c.payload, jobs.c.rule_key,
+                                   jobs.c.record_id)
+                            .where(jobs.c.kind == REMINDER, which, jobs.c.app_key == app_key,
+                                   jobs.c.status == "pending").order_by(jobs.c.id)):
+        found[job.record_id].append(PendingReminder(job.id, job.idempotency_key, job.due_at, job.payload, job.rule_key))
+    return found
+
+
+def _pending_of(conn: Connection, app_key: str, record_id: int) -> list[PendingReminder]:
+    """The record's pending reminders. In a worker's batch of events the list is the batch's
+    own (read once, then kept in step by `_sync` with what it queued, moved and cancelled);
+    otherwise read now."""
+    b = current_batch()
+    if b is None or b.reminders is None:
+        return _read_pending(conn, app_key, [record_id])[record_id]
+    key = (app_key, record_id)
+    if key not in b.reminders:
+        b.reminders[key] = _read_pending(conn, app_key, [record_id])[record_id]
+        b.undo.append(lambda: b.reminders.pop(key, None))
+    return b.reminders[key]
+
+
+def prefetch_for_events(conn: Connection, app: AppDef, entity_key: str, record_ids: Iterable[int]) -> None:
+    """What `sync_record` will ask for each record of a batch of events, asked for all of them:
+    their pending reminders, and their no_related clocks."""
+    if any(True for _ in _record_rules(app, entity_key)):
+        ids = sorted(set(record_ids))
+        prefetch_pending(conn, app.key, ids)
+        prefetch_related(conn, app, entity_key, ids)
+
+
+def prefetch_pending(conn: Connection, app_key: str, record_ids: Iterable[int]) -> None:
+    """Read the pending reminders of a batch of events' records in one statement."""
+    b = current_batch()
+    if b is None or b.reminders is None:
+        return
+    missing = {i for i in record_ids if (app_key, i) not in b.reminders}
+    for record_id, found in _read_pending(conn, app_key, missing).items():
+        b.reminders[(app_key, record_id)] = found
+
+
+def _related_keys(app: AppDef, entity_key: str, record_id: int) -> Iterator[tuple[str, str, int]]:
+    for _workflow, rule in _record_rules(app, entity_key):
+        if rule.trigger.get("type") == "no_related":
+            yield (rule.trigger["entity"], rule.trigger["via"], record_id)
+
+
+def prefetch_related(conn: Connection, app: AppDef, entity_key: str, record_ids: Iterable[int]) -> None:
+    """`latest_related` for a batch of events' records, one grouped statement per (entity, via)
+    a no_related rule of `entity_key` counts, remembered in the batch for `sync_record`."""
+    b = current_batch()
+    if b is None or b.reminders is None:
+        return
+    ids = sorted(set(record_ids))
+    pairs = {(rule.trigger["entity"], rule.trigger["via"]) for _w, rule in _record_rules(app, entity_key)
+             if rule.trigger.get("type") == "no_related"}
+    dialect = conn.dialect.name
+    for entity_key_related, via_key in sorted(pairs):
+        entity = app.entity(entity_key_related)
+        via = entity.field(via_key) if entity else None
+        if via is None or via.multiple or not ids:
+            continue                       # latest_related answers these one by one
+        points = field_expr(dialect, via)
+        latest = {}
+        for value, at in conn.execute(select(points, func.max(records.c.created_at))
+                                      .where(live(app.key, entity.key), points.in_(ids)).group_by(points)):
+            if value is not None:
+                latest[int(value)] = at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
+        kept = b.memo.setdefault(("prefetched",), [])
+        for record_id in ids:
+            b.memo[("related", app.key, entity_key_related, via_key, record_id)] = latest.get(record_id)
+            kept.append(("related", app.key, entity_key_related, via_key, record_id))
 
 
 def _sync_parents(tc: TimeContext, entity_key: str, record: Record) -> int:
@@ -293,35 +387,89 @@ def _load(conn: Connection, app: AppDef, entity: EntityDef | None, record_id: in
 
 def _sync(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record_id: int, want: dict[str, datetime],
           pending: list | None = None) -> int:
-    """`pending`: the rule's pending reminders of the record, when the caller read them already."""
+    """`pending`: the rule's pending reminders of the record, when the caller read them already.
+    An occurrence already pending is not inserted again (its key exists: the insert would be
+    ignored). In a worker's batch of events new reminders are queued for one INSERT per batch
+    (automation.batch), and every change is noted in the batch's list of the record's pending
+    reminders, with how to undo it should the event fail."""
     conn, now = tc.conn, tc.now
     prefix = reminder_prefix(tc.app.key, workflow.key, rule.key, record_id)
+    b = current_batch()
+    book = b.reminders if b is not None else None
     if pending is None:
-        pending = conn.execute(select(jobs.c.id, jobs.c.idempotency_key, jobs.c.due_at, jobs.c.payload).where(
-            jobs.c.kind == REMINDER, jobs.c.record_id == record_id, jobs.c.app_key == tc.app.key,
-            jobs.c.rule_key == rule.key, jobs.c.status == "pending")).all()
+        pending = [job for job in _pending_of(conn, tc.app.key, record_id) if job.rule_key == rule.key]
     changed = 0
-    for job in pending:
+    present = set()
+    for job in list(pending):
         payload = job.payload or {}
         if payload.get("workflow") != workflow.key:
             continue
         occurrence = payload.get("occurrence")
         if occurrence not in want:
-            conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.status == "pending")
-                         .values(status="cancelled", finished_at=now, last_error="no longer due"))
+            _cancel_pending(conn, b, tc.app.key, record_id, job, now)
             changed += 1
-        elif not payload.get("repeat") and _aware(job.due_at) != want[occurrence]:
-            conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.status == "pending")
-                         .values(due_at=want[occurrence]))
-            changed += 1
+        else:
+            present.add(occurrence)
+            if not payload.get("repeat") and _aware(job.due_at) != want[occurrence]:
+                _move_pending(conn, b, job, want[occurrence])
+                changed += 1
     for occurrence, due in want.items():
-        if due <= now:
+        if due <= now or occurrence in present:
             continue
-        if enqueue(conn, REMINDER, prefix + occurrence,
-                   {"workflow": workflow.key, "rule": rule.key, "occurrence": occurrence, "repeat": 0},
-                   due, now, app_key=tc.app.key, rule_key=rule.key, record_id=record_id):
+        payload = {"workflow": workflow.key, "rule": rule.key, "occurrence": occurrence, "repeat": 0}
+        if book is not None:
+            _queue_pending(conn, b, tc.app.key, rule.key, record_id, prefix + occurrence, payload, due, now)
+            changed += 1
+        elif enqueue(conn, REMINDER, prefix + occurrence, payload, due, now, app_key=tc.app.key,
+                     rule_key=rule.key, record_id=record_id):
             changed += 1
     return changed
+
+
+def _cancel_pending(conn: Connection, b, app_key: str, record_id: int, job: PendingReminder, now: datetime) -> None:
+    if job.queued is None:
+        conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.status == "pending")
+                     .values(status="cancelled", finished_at=now, last_error="no longer due"))
+    else:        # written as it would have ended: inserted, then cancelled
+        before = dict(job.queued)
+        job.queued.update(status="cancelled", finished_at=now, last_error="no longer due")
+        b.undo.append(lambda: job.queued.update(before))
+    listed = b.reminders.get((app_key, record_id)) if b is not None and b.reminders is not None else None
+    if listed is not None and job in listed:
+        at = listed.index(job)
+        listed.pop(at)
+        b.undo.append(lambda: listed.insert(at, job))
+
+
+def _move_pending(conn: Connection, b, job: PendingReminder, due: datetime) -> None:
+    if job.queued is None:
+        conn.execute(update(jobs).where(jobs.c.id == job.id, jobs.c.status == "pending").values(due_at=due))
+    if b is not None and b.reminders is not None:
+        before = job.due_at
+        _set_due(job, due)
+        b.undo.append(lambda: _set_due(job, before))
+
+
+def _set_due(job: PendingReminder, due: datetime) -> None:
+    job.due_at = due
+    if job.queued is not None:
+        job.queued["due_at"] = due
+
+
+def _queue_pending(conn: Connection, b, app_key: str, rule_key: str, record_id: int, key: str, payload: dict,
+                   due: datetime, now: datetime) -> None:
+    row = {"kind": REMINDER, "idempotency_key": key[:300], "app_key": app_key, "rule_key": rule_key,
+           "record_id": record_id, "payload": payload, "due_at": due, "status": "pending", "attempts": 0,
+           "created_at": now, "finished_at": None, "last_error": None}
+    b.jobs.append(row)
+    listed = _pending_of(conn, app_key, record_id)
+    job = PendingReminder(None, row["idempotency_key"], due, payload, rule_key, queued=row)
+    listed.append(job)
+
+    def undo() -> None:
+        b.jobs.remove(row)
+        listed.remove(job)
+    b.undo.append(undo)
 
 
 def _aware(value: datetime) -> datetime:
