@@ -19,7 +19,8 @@ prints one JSON line per run:
 - `trips`: round trips per request, what a request pays in latency and in backend
   wake-ups, counted as the answers the process read from the server (strace, Linux).
 
-No worker runs: the request's own cost is measured; the events the writes queue are
+Wall time per request is printed too (`--synchronous-commit off` is what the durable commit
+costs, which the CPU clocks do not show). No worker runs: the request's own cost is measured; the events the writes queue are
 processed between rounds, untimed, so the outbox does not grow.
 """
 from __future__ import annotations
@@ -78,12 +79,15 @@ class BackendCpu:
         return sum(proc_cpu(p) for p in pids)
 
 
-def measure(workdir: Path, rounds: int, n: int, label: str, trace_marks: bool = False) -> dict:
+def measure(workdir: Path, rounds: int, n: int, label: str, trace_marks: bool = False,
+            synchronous_commit: str | None = None) -> dict:
     from formloom.automation.events import process_events
     from .run import StatementCounter
     info = json.loads((workdir / "info.json").read_text())
     kind, url = info["kind"], info["url"]
     app_url = url + (f"?application_name={APP_NAME}" if kind == "postgres" else "")
+    if kind == "postgres" and synchronous_commit:      # what an operator's ALTER DATABASE ... SET would do
+        app_url += f"&options=-csynchronous_commit%3D{synchronous_commit}"
     fapp = env.formloom_app(app_url, workdir)
     db, catalog = fapp.extensions["formloom.db"], fapp.extensions["formloom.catalog"]
     client = JsonInProcess(fapp, info["api_tokens"]["formloom"])
@@ -111,11 +115,15 @@ def measure(workdir: Path, rounds: int, n: int, label: str, trace_marks: bool = 
     backend = BackendCpu(url if kind == "postgres" else None)
     cpu: dict[str, list[float]] = {op: [] for op in OPS}
     backend_cpu: dict[str, list[float]] = {op: [] for op in OPS}
+    wall: dict[str, list[float]] = {op: [] for op in OPS}
     for _ in range(rounds):
         for op in OPS:
             b0, p0 = backend.seconds(), time.process_time()
+            w0 = time.perf_counter()
             run(op, n)
+            w1 = time.perf_counter()
             p1, b1 = time.process_time(), backend.seconds()
+            wall[op].append((w1 - w0) / n * 1000)
             cpu[op].append((p1 - p0) / n * 1000)
             backend_cpu[op].append((b1 - b0) / n * 1000)
             settle()
@@ -134,12 +142,13 @@ def measure(workdir: Path, rounds: int, n: int, label: str, trace_marks: bool = 
     db.dispose()
     if backend.engine is not None:
         backend.engine.dispose()
-    out = {"label": label, "kind": kind, "load_average": [round(x, 2) for x in os.getloadavg()], "n": n,
+    out = {"label": label, "kind": kind, "synchronous_commit": synchronous_commit, "load_average": [round(x, 2) for x in os.getloadavg()], "n": n,
            "rounds": rounds}
     for op in OPS:
         out[op] = {"python_cpu_ms": statistics.median(cpu[op]), "backend_cpu_ms": statistics.median(backend_cpu[op]),
                    "cpu_ms": statistics.median(a + b for a, b in zip(cpu[op], backend_cpu[op])),
-                   "rounds_cpu_ms": [round(a + b, 3) for a, b in zip(cpu[op], backend_cpu[op])], **counts[op]}
+                   "rounds_cpu_ms": [round(a + b, 3) for a, b in zip(cpu[op], backend_cpu[op])],
+                   "wall_ms": statistics.median(wall[op]), **counts[op]}
     return out
 
 
@@ -177,6 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--n", type=int, default=100)
     m.add_argument("--label", default="")
     m.add_argument("--trace-marks", action="store_true", help="mark the counted requests for `trips`")
+    m.add_argument("--synchronous-commit", choices=["on", "off"], help="PostgreSQL: the server's setting for the app's sessions")
     t = sub.add_parser("trips")
     t.add_argument("--dir", type=Path, required=True)
     t.add_argument("--label", default="")
@@ -187,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "trips":
         print(json.dumps(round_trips(args.dir, args.label)))
     else:
-        print(json.dumps(measure(args.dir, args.rounds, args.n, args.label, args.trace_marks)))
+        print(json.dumps(measure(args.dir, args.rounds, args.n, args.label, args.trace_marks,
+                                 args.synchronous_commit)))
     return 0
 
 
