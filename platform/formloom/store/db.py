@@ -69,10 +69,14 @@ def _has_input(dbapi_conn) -> bool:
     between requests has nothing to read unless the server is ending it (or, rarely,
     sent a notice). Without a socket to look at, assume so: the ping decides."""
     try:
-        readable, _w, _x = select.select([dbapi_conn.fileno()], [], [], 0)
+        fd = dbapi_conn.fileno()
+        if hasattr(select, "poll"):                # select() refuses descriptors past 1023
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)     # a hang-up or an error is reported too
+            return bool(poller.poll(0))
+        return bool(select.select([fd], [], [], 0)[0])
     except Exception:              # no socket (a closed or unusual driver connection)
         return True
-    return bool(readable)
 
 
 def _tune_sqlite(engine: Engine) -> None:
