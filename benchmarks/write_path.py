@@ -20,8 +20,9 @@ prints one JSON line per run:
   wake-ups, counted as the answers the process read from the server (strace, Linux).
 
 Wall time per request is printed too (`--synchronous-commit off` is what the durable commit
-costs, which the CPU clocks do not show). No worker runs: the request's own cost is measured; the events the writes queue are
-processed between rounds, untimed, so the outbox does not grow.
+costs, which the CPU clocks do not show). No worker runs: the request's own cost is
+measured; the events the writes queue are processed between rounds, untimed, so the
+outbox does not grow.
 """
 from __future__ import annotations
 
@@ -142,8 +143,8 @@ def measure(workdir: Path, rounds: int, n: int, label: str, trace_marks: bool = 
     db.dispose()
     if backend.engine is not None:
         backend.engine.dispose()
-    out = {"label": label, "kind": kind, "synchronous_commit": synchronous_commit, "load_average": [round(x, 2) for x in os.getloadavg()], "n": n,
-           "rounds": rounds}
+    out = {"label": label, "kind": kind, "synchronous_commit": synchronous_commit, "n": n, "rounds": rounds,
+           "load_average": [round(x, 2) for x in os.getloadavg()]}
     for op in OPS:
         out[op] = {"python_cpu_ms": statistics.median(cpu[op]), "backend_cpu_ms": statistics.median(backend_cpu[op]),
                    "cpu_ms": statistics.median(a + b for a, b in zip(cpu[op], backend_cpu[op])),
@@ -159,7 +160,8 @@ def round_trips(workdir: Path, label: str) -> dict:
     trace = workdir / f"strace-{os.getpid()}.txt"
     subprocess.run(["strace", "-f", "-e", "trace=recvfrom,write", "-o", str(trace), sys.executable, "-m",
                     "benchmarks.write_path", "measure", "--dir", str(workdir), "--rounds", "1", "--n", "1",
-                    "--label", label, "--trace-marks"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    "--label", label, "--trace-marks"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     counts: dict[str, int] = {}
     current = None
     for line in trace.read_text().splitlines():
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--n", type=int, default=100)
     m.add_argument("--label", default="")
     m.add_argument("--trace-marks", action="store_true", help="mark the counted requests for `trips`")
-    m.add_argument("--synchronous-commit", choices=["on", "off"], help="PostgreSQL: the server's setting for the app's sessions")
+    m.add_argument("--synchronous-commit", choices=["on", "off"],
+                   help="PostgreSQL: the server's setting for the app's sessions")
     t = sub.add_parser("trips")
     t.add_argument("--dir", type=Path, required=True)
     t.add_argument("--label", default="")
