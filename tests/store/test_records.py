@@ -205,3 +205,28 @@ def test_create_record_returns_what_a_read_returns(db, installed):
     with db.read() as conn:
         assert get_record(conn, app, app.entity("ticket"), ticket.id) == ticket
         assert get_record(conn, app, app.entity("client"), client.id) == client
+
+
+def test_references_are_read_at_once_and_an_id_of_another_entity_is_none(db, installed):
+    from sqlalchemy import event
+
+    from formloom.store.records import prefetch_references
+    app, _ = installed
+    client = make_client(db, app)
+    ticket = make_ticket(db, app, client.id)
+    statements = []
+
+    def seen(_conn, _cursor, statement, *_rest):
+        if statement != "BEGIN":                  # SQLite's, sent as a statement
+            statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        with db.read() as conn:
+            known = prefetch_references(conn, app, app.entity("ticket"),
+                                        [{"client": client.id}, {"client": ticket.id}, {"client": 10**9}])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(statements) == 1
+    assert known[("client", client.id)].id == client.id
+    assert known[("client", ticket.id)] is None and known[("client", 10**9)] is None

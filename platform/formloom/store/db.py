@@ -3,14 +3,30 @@
 SQLite is the embedded default: WAL for concurrent readers, foreign keys on,
 and write transactions opened with BEGIN IMMEDIATE so two writers queue on the
 busy timeout instead of failing mid-transaction with "database is locked".
-PostgreSQL needs nothing special here.
+
+On a server database a pooled connection can die while it waits in the pool (the
+server restarted, an operator ended the backend); handing it out would fail the
+next request. SQLAlchemy's `pool_pre_ping` guards against that with a round trip
+on every checkout, a quarter of an API write's round trips on PostgreSQL (issue
+16), most of them for a connection checked in a few milliseconds before.
+`_check_on_checkout` keeps the guard at no cost for a busy pool: a server that
+ends a connection says so (an error message, then end of file), which makes the
+idle socket readable, so a readable socket, or a connection idle longer than
+PING_AFTER_IDLE seconds (a silent drop is more likely after a long pause), is
+pinged, and a failed ping makes the pool replace every connection it holds.
 """
 from __future__ import annotations
 
+import select
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
+
+#: seconds a pooled connection may sit unused before its next checkout pings it anyway
+PING_AFTER_IDLE = 5.0
+_LAST_USED = "formloom_last_used"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -18,7 +34,49 @@ def make_engine(url: str, **kwargs) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _check_on_checkout(engine)
+    return engine
+
+
+def _check_on_checkout(engine: Engine, idle_limit: float = PING_AFTER_IDLE) -> None:
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_conn, record):
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        idle = time.monotonic() - record.info.get(_LAST_USED, 0.0)
+        if idle <= idle_limit and not _has_input(dbapi_conn):
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_conn, None):
+                # the others most likely died with it (a restart): replace them all
+                raise exc.InvalidatePoolError(str(error)) from error
+            raise
+
+
+def _has_input(dbapi_conn) -> bool:
+    """Whether the server sent something to a connection nobody is using: a connection
+    between requests has nothing to read unless the server is ending it (or, rarely,
+    sent a notice). Without a socket to look at, assume so: the ping decides."""
+    try:
+        fd = dbapi_conn.fileno()
+        if hasattr(select, "poll"):                # select() refuses descriptors past 1023
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)     # a hang-up or an error is reported too
+            return bool(poller.poll(0))
+        return bool(select.select([fd], [], [], 0)[0])
+    except Exception:              # no socket (a closed or unusual driver connection)
+        return True
 
 
 def _tune_sqlite(engine: Engine) -> None:

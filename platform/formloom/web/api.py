@@ -22,11 +22,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Iterator, Mapping
 
 from flask import Blueprint, current_app, g, jsonify, make_response, request
 from flask_babel import gettext as _
+from sqlalchemy import Connection
 
 from ..auth import policy
 from ..auth.tokens import actor_for_token, token_due_for_touch, touch_token
@@ -87,11 +89,15 @@ def authenticate() -> None:
         if scheme.lower() != "bearer" or not secret.strip():
             raise Unauthorized(_("Send your API token as: Authorization: Bearer TOKEN"))
         max_days = current_app.config.get("API_TOKEN_MAX_AGE_DAYS")
-        with db().read() as conn:
-            found = actor_for_token(conn, secret.strip(),
-                                    max_age=timedelta(days=max_days) if max_days else None)
-            if found is not None:
-                catalog().installed(conn)     # the apps this request will look up: same transaction
+        max_age = timedelta(days=max_days) if max_days else None
+        if _shares_transaction():
+            conn = db().engine.connect().execution_options(formloom_write=True)
+            g._api_write = conn                   # write_transaction() commits it, teardown closes it
+            conn.begin()
+            found = _check_token(conn, secret.strip(), max_age)
+        else:
+            with db().read() as conn:
+                found = _check_token(conn, secret.strip(), max_age)
         if found is None:
             raise Unauthorized(_("This API token is not valid (unknown, revoked or expired)."),
                                hint=_("Create a new token on your profile page."))
@@ -107,6 +113,55 @@ def authenticate() -> None:
     if request.method not in SAFE_METHODS:
         from .setup import csrf
         csrf.protect()                            # a session cookie alone never authorizes a write
+
+
+def _check_token(conn, secret: str, max_age: timedelta | None):
+    found = actor_for_token(conn, secret, max_age=max_age)
+    if found is not None:
+        catalog().installed(conn)             # the apps this request will look up: same transaction
+    return found
+
+
+def one_transaction(view):
+    """Mark an API write whose token check may share its write transaction (see write_transaction)."""
+    view.formloom_one_transaction = True
+    return view
+
+
+def _shares_transaction() -> bool:
+    """On PostgreSQL a token-authenticated write checks its token in the transaction that
+    then writes: one BEGIN and one COMMIT fewer, two of a write's ~15 round trips. Not on
+    SQLite, where a write transaction begins with BEGIN IMMEDIATE and would hold the
+    database's one write lock from the token check on, even for a request refused before
+    it writes; nor for a view that does not take the transaction (write_transaction)."""
+    if request.method in SAFE_METHODS or not db().is_postgres:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "formloom_one_transaction", False))
+
+
+@contextmanager
+def write_transaction() -> Iterator[Connection]:
+    """The request's write transaction: the one its token was checked in when authenticate()
+    opened one (committed when the block ends, rolled back if it raises), else a new one."""
+    conn = g.pop("_api_write", None)
+    if conn is None:
+        with db().write() as conn:
+            yield conn
+        return
+    try:
+        yield conn
+        conn.commit()
+    finally:
+        conn.close()                          # rolls back whatever was not committed
+
+
+@bp.teardown_request
+def _close_unused_transaction(_error) -> None:
+    """A request refused before its write (404, 422 on the body) never took the transaction."""
+    conn = g.pop("_api_write", None)
+    if conn is not None:
+        conn.close()
 
 
 def token_authenticated() -> bool:
@@ -480,6 +535,7 @@ def list_view(app_key: str, entity_key: str):
 
 
 @bp.post("/<app_key>/<entity_key>")
+@one_transaction
 def create(app_key: str, entity_key: str):
     app, version_id, entity = place(app_key, entity_key)
     if not policy.can(actor(), "create", app, entity):
@@ -489,7 +545,7 @@ def create(app_key: str, entity_key: str):
     problems = key_problems(entity, incoming, visible, writable, lang())
     allowed = {k: v for k, v in incoming.items() if k in writable}
     try:
-        with db().write() as conn:
+        with write_transaction() as conn:
             record = create_record(conn, app, entity, allowed, actor_id=actor().id, lang=lang(),
                                    writable=writable, version_id=version_id, reader=actor(), check_hidden=True)
             if problems:
@@ -508,6 +564,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
 
 
 @bp.patch("/<app_key>/<entity_key>/<int:record_id>")
+@one_transaction
 def change(app_key: str, entity_key: str, record_id: int):
     app, version_id, entity = place(app_key, entity_key)
     body = json_body(("data", "version"))
@@ -515,7 +572,7 @@ def change(app_key: str, entity_key: str, record_id: int):
     expected = version_of(body, required=True)
     problems: list[FieldProblem] = []
     try:
-        with db().write() as conn:
+        with write_transaction() as conn:
             record = readable(conn, app, entity, record_id, for_update=True)
             if not policy.can(actor(), "update", app, entity, record, team_of=team_of(conn)):
                 raise ForbiddenError(_("You may not change this record."),
@@ -536,10 +593,11 @@ def change(app_key: str, entity_key: str, record_id: int):
 
 
 @bp.delete("/<app_key>/<entity_key>/<int:record_id>")
+@one_transaction
 def remove(app_key: str, entity_key: str, record_id: int):
     app, _version_id, entity = place(app_key, entity_key)
     expected = version_of({}, required=False)
-    with db().write() as conn:
+    with write_transaction() as conn:
         record = readable(conn, app, entity, record_id, for_update=True)
         if not policy.can(actor(), "delete", app, entity, record, team_of=team_of(conn)):
             raise ForbiddenError(_("You may not delete this record."),
@@ -566,6 +624,7 @@ def restore(app_key: str, entity_key: str, record_id: int):
 
 
 @bp.post("/<app_key>/<entity_key>/<int:record_id>/stage")
+@one_transaction
 def move(app_key: str, entity_key: str, record_id: int):
     """Move through the stage gate: 200 with the record, 422 listing every unmet requirement,
     202 with `{"approval": request}` when the move needs approval and a request was started.
@@ -584,7 +643,7 @@ def move(app_key: str, entity_key: str, record_id: int):
     expected = version_of(body, required=bool(incoming))
     problems: list[FieldProblem] = []
     try:
-        with db().write() as conn:
+        with write_transaction() as conn:
             values = None
             if incoming:
                 stage = stage_def(app, entity, target[:200])
