@@ -258,8 +258,10 @@ def list_view(app_key: str, entity_key: str):
                                 stage_label=_("Stage") if staged else None)
             select_pattern = _("Select %(title)s")
             rows = []
+            shown_before: list[dict] = [{} for _f in columns]
             for r in page.items:
-                cells = [show(app, f, r.data.get(f.key), code, lookups) for f in columns]
+                cells = [_shown_once(shown_before[i], app, f, r.data.get(f.key), code, lookups)
+                         for i, f in enumerate(columns)]
                 url = lookups.detail_url(app.key, entity.key, r.id)
                 owner = lookups.names.get(r.owner_id, "") if show_owner else None
                 stage = workflow.stage(r.stage) if workflow and r.stage else None
@@ -283,6 +285,21 @@ def list_view(app_key: str, entity_key: str):
         chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity), **panels,
     )
     return render_page_or_fragment("records/list.html", "records/_rows.html", status=status, **context)
+
+
+def _shown_once(before: dict, app, f: FieldDef, value: Any, code: str, lookups) -> Any:
+    """`show` of a column's value, once per distinct value on a page: a page repeats options,
+    dates, formula tiers and references, and what `show` answers depends only on the field,
+    the value, the language and the page's look-ups (its result is immutable, so shared).
+    Keyed by the value's type too: True == 1 and 1 == 1.0, but they are not shown alike."""
+    try:
+        key = (type(value), value)
+        return before[key]
+    except KeyError:
+        found = before[key] = show(app, f, value, code, lookups)
+        return found
+    except TypeError:                       # lists and dicts (multiselects, files): no key
+        return show(app, f, value, code, lookups)
 
 
 # -- detail ----------------------------------------------------------------------
