@@ -36,8 +36,8 @@ from .display import lookups_for, page_lookups, show
 from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
-from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
-                      local_time, nav_apps, render_page_or_fragment, zone_for)
+from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
+                      load_entity, page_read, local_time, nav_apps, render_page_or_fragment, zone_for)
 from .activity import change_values, read_timeline, timeline_view
 from .field_html import field_html, written_here
 from .files import form_with_uploads
@@ -188,8 +188,8 @@ def active_filters(entity: EntityDef, labels: dict[str, str], conn=None, app=Non
         args.setlist(name, remaining)
         args.pop("offset", None)
         out.append({"field": f, "caption": caption, "op": labels.get(op or "eq", op), "value": shown,
-                    "remove": url_for("records.list_view", app_key=request.view_args["app_key"],
-                                      entity_key=entity.key, **args.to_dict(flat=False))})
+                    "remove": cached_url_for("records.list_view", app_key=request.view_args["app_key"],
+                                             entity_key=entity.key, **args.to_dict(flat=False))})
     return out
 
 
