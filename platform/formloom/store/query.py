@@ -473,6 +473,9 @@ def _bound(expr: ColumnElement, name: str, value: Any, expanding: bool):
 
 def _prepared_list(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None,
                    query: ListQuery) -> _PreparedList | None:
+    """The list's prebuilt statements with this request's values, or None where the statement
+    must be built per request: a narrower scope (a clause that names the reader, their team or
+    conditions), text search, and filters whose clauses carry their values (names, JSON lists)."""
     if query.q or query.owner_name or actor is None or not actor.sees_every(app, entity):
         return None
     dialect = conn.dialect.name
