@@ -36,8 +36,8 @@ from .display import lookups_for, page_lookups, show
 from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
-from .helpers import (Place, current_actor, db, is_fragment_request, label, lang, load_app, load_entity, page_read,
-                      local_time, nav_apps, render_page_or_fragment, zone_for)
+from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
+                      load_entity, page_read, local_time, nav_apps, render_page_or_fragment, zone_for)
 from .activity import change_values, read_timeline, timeline_view
 from .field_html import field_html, written_here
 from .files import form_with_uploads
@@ -188,8 +188,8 @@ def active_filters(entity: EntityDef, labels: dict[str, str], conn=None, app=Non
         args.setlist(name, remaining)
         args.pop("offset", None)
         out.append({"field": f, "caption": caption, "op": labels.get(op or "eq", op), "value": shown,
-                    "remove": url_for("records.list_view", app_key=request.view_args["app_key"],
-                                      entity_key=entity.key, **args.to_dict(flat=False))})
+                    "remove": cached_url_for("records.list_view", app_key=request.view_args["app_key"],
+                                             entity_key=entity.key, **args.to_dict(flat=False))})
     return out
 
 
@@ -258,8 +258,10 @@ def list_view(app_key: str, entity_key: str):
                                 stage_label=_("Stage") if staged else None)
             select_pattern = _("Select %(title)s")
             rows = []
+            shown_before: list[dict] = [{} for _f in columns]
             for r in page.items:
-                cells = [show(app, f, r.data.get(f.key), code, lookups) for f in columns]
+                cells = [_shown_once(shown_before[i], app, f, r.data.get(f.key), code, lookups)
+                         for i, f in enumerate(columns)]
                 url = lookups.detail_url(app.key, entity.key, r.id)
                 owner = lookups.names.get(r.owner_id, "") if show_owner else None
                 stage = workflow.stage(r.stage) if workflow and r.stage else None
@@ -283,6 +285,21 @@ def list_view(app_key: str, entity_key: str):
         chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity), **panels,
     )
     return render_page_or_fragment("records/list.html", "records/_rows.html", status=status, **context)
+
+
+def _shown_once(before: dict, app, f: FieldDef, value: Any, code: str, lookups) -> Any:
+    """`show` of a column's value, once per distinct value on a page: a page repeats options,
+    dates, formula tiers and references, and what `show` answers depends only on the field,
+    the value, the language and the page's look-ups (its result is immutable, so shared).
+    Keyed by the value's type too: True == 1 and 1 == 1.0, but they are not shown alike."""
+    try:
+        key = (type(value), value)
+        return before[key]
+    except KeyError:
+        found = before[key] = show(app, f, value, code, lookups)
+        return found
+    except TypeError:                       # lists and dicts (multiselects, files): no key
+        return show(app, f, value, code, lookups)
 
 
 # -- detail ----------------------------------------------------------------------

@@ -14,7 +14,7 @@ from werkzeug.datastructures import MultiDict
 from ..auth import policy
 from ..collab.views import delete_view, kept_query, save_view, views_for
 from ..store.query import parse_list_args
-from .helpers import current_actor, db, lang, load_entity, page_read
+from .helpers import cached_url_for, current_actor, db, lang, load_entity, page_read
 
 bp = Blueprint("saved_views", __name__)
 
@@ -24,7 +24,7 @@ def views_panel(app, entity) -> dict:
     """What the list's view tabs and save form show (a template global, so the list view stays as it is)."""
     actor = current_actor()
     current = kept_query(request.args.items(multi=True))
-    list_url = url_for("records.list_view", app_key=app.key, entity_key=entity.key)
+    list_url = cached_url_for("records.list_view", app_key=app.key, entity_key=entity.key)
     with page_read() as conn:
         views = views_for(conn, app, entity, actor)
     shown = [{"id": v.id, "name": v.name, "role": v.role, "url": f"{list_url}?{v.query}" if v.query else list_url,
@@ -33,7 +33,7 @@ def views_panel(app, entity) -> dict:
                              if v.owner_id == actor.id or policy.is_app_admin(actor, app) else None)}
              for v in views]
     return {"views": shown, "all_url": list_url, "all_current": not current and not any(v["current"] for v in shown),
-            "save_url": url_for("saved_views.create", app_key=app.key, entity_key=entity.key), "query": current,
+            "save_url": cached_url_for("saved_views.create", app_key=app.key, entity_key=entity.key), "query": current,
             "roles": list(app.roles) if policy.is_app_admin(actor, app) else []}
 
 

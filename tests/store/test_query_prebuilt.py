@@ -1,0 +1,103 @@
+"""A list read by a reader who sees every record goes through statements prebuilt per
+shape with bound values (store/query.py `_prepared_list`) and rows read by position
+(`list_records_of`): the same pages and totals as the statement built per request, on
+SQLite and PostgreSQL, whatever the filters' values, and never a statement of an older
+app version or one holding another request's values."""
+from __future__ import annotations
+
+import random
+
+import pytest
+from sqlalchemy import select
+
+from formloom.auth.users import Actor
+from formloom.store import query as store_query
+from formloom.store.query import (LIST_COLUMNS, Filter, ListQuery, _LISTS, _prepared_list, list_records,
+                                  list_records_of)
+from formloom.store.records import NewRecord, create_records, record_from_row
+from formloom.store.tables import records
+
+from .test_query import _admin
+from .test_slots import BOARD, install, random_values
+
+
+@pytest.fixture
+def deals(db):
+    app, version_id = install(db, {"board": BOARD})
+    rng = random.Random(1616)
+    with db.write() as conn:
+        create_records(conn, app, app.entity("deal"), [NewRecord(random_values(rng)) for _ in range(90)],
+                       actor_id=None, version_id=version_id)
+    return app
+
+
+QUERIES = [
+    ListQuery(limit=5),
+    ListQuery(filters=(Filter("channel", "eq", "web"),), sort="-amount", limit=5),
+    ListQuery(filters=(Filter("channel", "in", ["web", "shop"]), Filter("amount", "gte", 0)), sort="amount", limit=4),
+    ListQuery(filters=(Filter("channel", "in", []),), limit=5),
+    ListQuery(filters=(Filter("channel", "ne", "phone"), Filter("amount", "ne", 0.1)), sort="closed_on", limit=6),
+    ListQuery(filters=(Filter("amount", "gt", -1), Filter("amount", "lte", 500_000.5),
+                       Filter("closed_on", "lt", "2026-09-30")), sort="-closed_on", limit=7, offset=5),
+    ListQuery(filters=(Filter("closed_on", "is_empty", True),), sort="-amount", limit=5),
+    ListQuery(filters=(Filter("closed_on", "is_empty", False), Filter("channel", "eq", "mail")), sort="title", limit=3),
+    ListQuery(filters=(Filter("amount", "gte", 0),), stage="new", sort="-updated_at", limit=5),
+    ListQuery(filters=(Filter("amount", "lt", 10),), owner_id=12345, limit=5),
+    # not prebuilt (text search, JSON lists): the same function answers
+    ListQuery(filters=(Filter("name", "contains", "deal 1"),), limit=5),
+    ListQuery(filters=(Filter("tags", "eq", "a"),), limit=5),
+]
+
+
+def _read(db, app, query, reader):
+    with db.read() as conn:
+        page = list_records(conn, app, app.entity("deal"), reader, query, with_total=True)
+    return page.items, page.has_more, page.total
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=range(len(QUERIES)))
+def test_prebuilt_lists_equal_the_statement_built_per_request(db, deals, query, monkeypatch):
+    prebuilt = _read(db, deals, query, _admin(deals))
+    monkeypatch.setattr(store_query, "_prepared_list", lambda *args: None)
+    assert prebuilt == _read(db, deals, query, _admin(deals))
+
+
+def test_values_are_bound_not_kept_with_the_statement(db, deals, monkeypatch):
+    deal = deals.entity("deal")
+    asked = [ListQuery(filters=(Filter("channel", "eq", channel), Filter("amount", "gte", low)), sort="-amount", limit=3)
+             for channel, low in (("web", 0), ("shop", 1000), ("phone", -1), ("web", 10**6))]
+    with db.read() as conn:
+        shapes = {_prepared_list(conn, deals, deal, _admin(deals), q).shape for q in asked}
+    assert len(shapes) == 1 and _LISTS[shapes.pop()][0] is deal
+    prebuilt = [_read(db, deals, q, _admin(deals)) for q in asked]
+    monkeypatch.setattr(store_query, "_prepared_list", lambda *args: None)
+    built = [_read(db, deals, q, _admin(deals)) for q in asked]
+    assert prebuilt == built
+    assert len({tuple(r.id for r in items) for items, *_rest in built}) > 1      # the values made a difference
+
+
+def test_a_new_app_version_gets_its_own_statement(db, deals):
+    query = ListQuery(filters=(Filter("amount", "gte", 0),), sort="amount", limit=3)
+    again, _version = install(db, {"board": BOARD})          # published again: a new EntityDef
+    assert again.entity("deal") is not deals.entity("deal")
+    with db.read() as conn:
+        first = _prepared_list(conn, deals, deals.entity("deal"), _admin(deals), query)
+        second = _prepared_list(conn, again, again.entity("deal"), _admin(again), query)
+    assert first.shape == second.shape
+    assert _LISTS[second.shape][0] is again.entity("deal")
+
+
+def test_a_reader_with_a_narrower_scope_gets_the_statement_built_per_request(db, deals):
+    seller = Actor(id=7, email="s@example.com", name="s", roles={"shop": frozenset({"seller"})})
+    with db.read() as conn:
+        assert _prepared_list(conn, deals, deals.entity("deal"), seller, ListQuery()) is None
+        assert _prepared_list(conn, deals, deals.entity("deal"), _admin(deals), ListQuery(q="deal")) is None
+        assert _prepared_list(conn, deals, deals.entity("deal"), None, ListQuery()) is None
+
+
+def test_rows_read_by_position_equal_record_from_row(db, deals):
+    with db.read() as conn:
+        rows = conn.execute(select(*LIST_COLUMNS).where(records.c.entity_key == "deal").order_by(records.c.id)).all()
+    assert len(rows) == 90
+    assert list_records_of(rows) == [record_from_row(r) for r in rows]
+    assert all(r.created_at.tzinfo is not None and r.updated_at.tzinfo is not None for r in list_records_of(rows))
