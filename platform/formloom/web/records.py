@@ -42,6 +42,7 @@ from .activity import change_values, read_timeline, timeline_view
 from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
+from .record_html import activity_html, history_html, path_bar_html, related_html
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -55,6 +56,12 @@ FILTER_ARGS = ("ff", "fo", "fv")   # the "add a filter" form; redirected to `fie
 @login_required
 def _require_login():
     return None
+
+
+@bp.record_once
+def _template_globals(state) -> None:
+    state.app.jinja_env.globals.update(activity_html=activity_html, history_html=history_html,
+                                       path_bar_html=path_bar_html, related_html=related_html)
 
 
 # -- small pieces ------------------------------------------------------------------
