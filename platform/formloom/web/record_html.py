@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 from .datetimes import when_html
-from .helpers import label, lang
+from .helpers import cached_url_for, label, lang
 
 _TEXTS: dict[tuple[str, str], str] = {}
 
@@ -50,7 +50,7 @@ def path_bar_html(pipe: dict | None, record, app, appr: dict | None) -> Markup:
         return Markup("")
     from .records import stale_note
     pipeline = _t("Pipeline")
-    out = [f'<script src="{_e(url_for("static", filename="js/kanban.js"))}" defer></script>\n'
+    out = [f'<script src="{_e(cached_url_for("static", filename="js/kanban.js"))}" defer></script>\n'
            f'<section class="card pipeline-panel" aria-label="{pipeline}">\n'
            f'  <ol class="path-bar" tabindex="0" aria-label="{pipeline}">\n']
     for step in pipe["steps"]:

@@ -32,7 +32,7 @@ from ..store.records import (Record, clean_context, create_record, get_record, s
 from ..workflow.history import stage_history_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
-from .display import lookups_for, page_lookups, show
+from .display import lookups_for, page_lookups, record_url, show
 from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
@@ -313,9 +313,9 @@ class RelatedList:
 
 @bp.get("/apps/<app_key>/<entity_key>/<int:record_id>")
 def detail(app_key: str, entity_key: str, record_id: int):
-    place = load_entity(app_key, entity_key)
-    actor, app, entity = current_actor(), place.app, place.entity
     with page_read() as conn:
+        place = load_entity(app_key, entity_key, conn=conn)
+        actor, app, entity = current_actor(), place.app, place.entity
         record = readable_record(place, record_id, conn)
         stage = stage_of(place, record)
         data = {**record.data, **special_vars(place, record)}
@@ -386,7 +386,7 @@ def _related_reads(conn, place: Place, record: Record) -> list[RelatedList]:
         new_url = None
         if policy.can(actor, "create", app, rel_entity) and via.key in {
                 f.key for f in policy.writable_fields(actor, app, rel_entity)}:
-            new_url = url_for("records.new", app_key=app.key, entity_key=rel_entity.key, **{via.key: record.id})
+            new_url = record_url("records.new", record.id, via.key, app_key=app.key, entity_key=rel_entity.key)
         out.append(RelatedList(rel_entity, via, columns, [], new_url, complete=len(items) < RELATED_LIMIT,
                                items=items))
     return out
