@@ -85,8 +85,8 @@ class RequestCatalog:
         self._installed: list[AppDef] | None = None
 
     def get(self, app_key: str, conn=None) -> tuple[AppDef, int]:
-        if self._installed is None and conn is None:
-            self.installed()              # one query answers this and the top bar's menu
+        if self._installed is None:
+            self.installed(conn)          # one query answers this and the top bar's menu
         found = self._got.get(app_key)
         if found is None:
             found = self._got[app_key] = self._catalog.get(app_key, conn)
