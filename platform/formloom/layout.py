@@ -32,8 +32,24 @@ class Group(Generic[T]):
         return self.section.key if self.section is not None else "_rest"
 
 
+#: id(entity) -> (the entity, field key -> its first placement): a page asks for every field
+#: of an entity, and walking the layout for each one was quadratic in its fields. The entity
+#: is held, so its id is never another's while it is kept; compiled entities never change.
+_PLACED: dict[int, tuple[EntityDef, dict[str, PlacedFieldDef]]] = {}
+PLACED_CACHE_SIZE = 1_000
+
+
 def placement(entity: EntityDef, key: str) -> PlacedFieldDef | None:
-    return next((p for s in entity.layout for p in s.fields if p.key == key), None)
+    found = _PLACED.get(id(entity))
+    if found is None or found[0] is not entity:
+        placed: dict[str, PlacedFieldDef] = {}
+        for section in entity.layout:
+            for p in section.fields:
+                placed.setdefault(p.key, p)
+        if len(_PLACED) >= PLACED_CACHE_SIZE:
+            _PLACED.clear()
+        found = _PLACED[id(entity)] = (entity, placed)
+    return found[1].get(key)
 
 
 def shows(entity: EntityDef, key: str, mode: str) -> bool:

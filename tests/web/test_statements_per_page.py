@@ -19,7 +19,7 @@ CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
 #: page -> (statements, transactions) at most
 LIMITS = {
     "list": (11, 4),          # before issue 16: 11 statements in 8 transactions
-    "detail": (13, 4),        # 15 in 8; 13 with one title look-up for the whole page (branch detailpage)
+    "detail": (13, 2),        # 15 in 8; 13 with one title look-up for the whole page (branch detailpage); in 2 with the app read in the page's transaction (detailfast)
     "form": (7, 4),           # 7 in 7
     "create": (10, 3),        # 7, + the slot mapping (store.slots) + global search: the next entry id (SQLite hands them out downwards, store/search_index.py) and the entry
     "stage_move": (9, 3),     # 11 (two event inserts and a re-read) and a savepoint

@@ -131,12 +131,14 @@ def record_scope_clause(actor: Actor | None, action: Action, app: AppDef, entity
 
 def field_access(actor: Actor | None, app: AppDef, f: FieldDef, stage=None) -> FieldAccess:
     """Hidden beats readonly beats write; computed fields are never writable."""
-    if is_app_admin(actor, app):
-        roles: frozenset[str] = frozenset()
-    else:
-        roles = actor.roles_in(app.key) if actor else frozenset()
-        if roles and roles <= f.hidden_for:
-            return "hidden"
+    return _access(_roles_for_fields(actor, app), f, stage)
+
+
+def _access(roles: frozenset[str], f: FieldDef, stage) -> FieldAccess:
+    """`field_access` once the actor's roles in the app are known (none for its admins): a
+    page asks for every field of several entities, the roles are worked out once per entity."""
+    if roles and roles <= f.hidden_for:
+        return "hidden"
     if stage is not None and f.key in stage.hidden:
         return "hidden"
     if f.is_computed or (roles and roles <= f.readonly_for):
@@ -146,12 +148,20 @@ def field_access(actor: Actor | None, app: AppDef, f: FieldDef, stage=None) -> F
     return "write"
 
 
+def _roles_for_fields(actor: Actor | None, app: AppDef) -> frozenset[str]:
+    if is_app_admin(actor, app):
+        return frozenset()
+    return actor.roles_in(app.key) if actor else frozenset()
+
+
 def visible_fields(actor: Actor | None, app: AppDef, entity: EntityDef, stage=None) -> tuple[FieldDef, ...]:
-    return tuple(f for f in entity.fields if field_access(actor, app, f, stage) != "hidden")
+    roles = _roles_for_fields(actor, app)
+    return tuple(f for f in entity.fields if _access(roles, f, stage) != "hidden")
 
 
 def writable_fields(actor: Actor | None, app: AppDef, entity: EntityDef, stage=None) -> tuple[FieldDef, ...]:
-    return tuple(f for f in entity.fields if field_access(actor, app, f, stage) == "write")
+    roles = _roles_for_fields(actor, app)
+    return tuple(f for f in entity.fields if _access(roles, f, stage) == "write")
 
 
 def assign_scope(actor: Actor | None, app: AppDef, entity: EntityDef) -> Scope:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..definitions.compile import compile_app
 from ..definitions.model import AppDef
@@ -62,6 +62,10 @@ _CURRENT_VERSIONS = (select(apps.c.key, apps.c.current_version_id)
                      .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key))
 
 
+#: built once too: every page asks it for the app its URL names
+_VERSION_OF = select(apps.c.current_version_id).where(apps.c.key == bindparam("key"))
+
+
 class AppCatalog:
     """Compiled models of the installed apps, recompiled only when a new version is published."""
 
@@ -75,7 +79,7 @@ class AppCatalog:
         if conn is None:
             with self.db.read() as conn:
                 return self.get(app_key, conn)
-        version_id = conn.execute(select(apps.c.current_version_id).where(apps.c.key == app_key)).scalar()
+        version_id = conn.execute(_VERSION_OF, {"key": app_key}).scalar()
         if version_id is None:
             raise NotFoundError(f"There is no app {app_key!r}.")
         if version_id not in self._compiled:

@@ -22,7 +22,7 @@ from ..errors import FormloomError
 from ..store.records import Record
 from ..store.uploads import MAX_COMMENT_FILES, comment_limits
 from . import api
-from .display import Shown, lookups_for, show
+from .display import Shown, lookups_for, record_url, show
 from .helpers import current_actor, db, lang, load_entity
 from .params import int_arg
 
@@ -30,7 +30,20 @@ bp = Blueprint("activity", __name__)
 api_bp = Blueprint("activity_api", __name__)
 
 
+_KIND_LABELS: dict[str, dict[str, str]] = {}
+
+
 def kind_labels() -> dict[str, str]:
+    """The kinds in the reader's language (kept per language: the compiled catalogs do not
+    change while the app runs; a copy, so no caller can change them for the next)."""
+    code = lang()
+    found = _KIND_LABELS.get(code)
+    if found is None:
+        found = _KIND_LABELS[code] = _kind_labels()
+    return dict(found)
+
+
+def _kind_labels() -> dict[str, str]:
     return {"comment": _("Comments"), "attachment": _("Attachments"), "change": _("Changes"), "stage": _("Stage moves"),
             "related": _("Related records"), "rule": _("Automation"), "approval": _("Approvals")}
 
@@ -80,9 +93,9 @@ def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record, known=No
         lookups = lookups_for(conn, app, entity.fields, values, extra_users=owners, actor=actor)
     code = lang()
     entries = [_entry(app, entity, a, fields, lookups, code, current or {}) for a in page.items]
-    base = url_for("activity.fragment", app_key=app.key, entity_key=entity.key, record_id=record.id)
+    base = record_url("activity.fragment", record.id, app_key=app.key, entity_key=entity.key)
     chosen = sorted(query.kinds) if query.kinds != frozenset(KINDS) else []
-    record_url = dict(app_key=app.key, entity_key=entity.key, record_id=record.id)
+    record_args = dict(app_key=app.key, entity_key=entity.key, record_id=record.id)
     can_comment = policy.can_comment(actor, app, entity, record, team_of=lambda uid: reports_of(conn, uid))
     now = datetime.now(timezone.utc)
     for e in entries:
@@ -90,16 +103,16 @@ def timeline_view(conn, app: AppDef, entity: EntityDef, record: Record, known=No
             cid = e["detail"]["id"]
             e["changeable"] = (can_comment and not e["detail"]["deleted"] and policy.can_change_comment(
                 actor, e["user_id"], e["at"], now, EDIT_WINDOW))
-            e["edit_url"] = url_for("comments.edit", comment_id=cid, **record_url)
-            e["delete_url"] = url_for("comments.remove", comment_id=cid, **record_url)
+            e["edit_url"] = url_for("comments.edit", comment_id=cid, **record_args)
+            e["delete_url"] = url_for("comments.remove", comment_id=cid, **record_args)
             e["files"] = [_attachment(app, item) for item in e["detail"].get("files", ())]
     form = g.get("comment_form") or {}
     limits = comment_limits()
     return {"entries": entries, "can_comment": can_comment,
             "attach_accept": ",".join(f".{e}" for e in limits.extensions), "attach_max_files": MAX_COMMENT_FILES,
             "attach_max_mb": f"{limits.max_bytes / 1_000_000:g}",
-            "post_url": url_for("comments.create", **record_url),
-            "mention_url": url_for("comments.people", **record_url),
+            "post_url": record_url("comments.create", record.id, app_key=app.key, entity_key=entity.key),
+            "mention_url": record_url("comments.people", record.id, app_key=app.key, entity_key=entity.key),
             "comment_error": form.get("comment_error"), "comment_draft": form.get("comment_draft", ""), "page": page, "kinds": kind_labels(), "chosen": chosen, "base": base,
             "older": (f"{base}?{_args(chosen, page.next_offset, page.limit)}" if page.has_more else None),
             "newer": (f"{base}?{_args(chosen, max(0, page.offset - page.limit), page.limit)}"
@@ -175,8 +188,7 @@ def _entry(app: AppDef, entity: EntityDef, a, fields, lookups, code: str, curren
     elif a.kind == "related":
         rel = app.entity(a.detail["entity"])
         entry.update(entity_label=rel.label.get(code) if rel else a.detail["entity"],
-                     url=url_for("records.detail", app_key=app.key, entity_key=a.detail["entity"],
-                                 record_id=a.detail["id"]))
+                     url=record_url("records.detail", a.detail["id"], app_key=app.key, entity_key=a.detail["entity"]))
     return entry
 
 

@@ -28,7 +28,7 @@ from ..errors import ForbiddenError, NotFoundError
 from ..store.query import titles_in_app
 from ..ids import parse_int
 from ..store.tables import jobs, outbox_mail, records
-from .helpers import Place, catalog, current_actor, db, load_app, local_time, page_read
+from .helpers import Place, cached_url_for, catalog, current_actor, db, load_app, local_time, page_read
 from .params import int_arg
 
 bp = Blueprint("admin_automation", __name__)
@@ -85,8 +85,8 @@ def automation_admin_url() -> str | None:
     if not found:
         return None
     if len(found) == 1:
-        return url_for("admin_automation.runs", app_key=found[0].key)
-    return url_for("admin_automation.choose")
+        return cached_url_for("admin_automation.runs", app_key=found[0].key)
+    return cached_url_for("admin_automation.choose")
 
 
 def manages_people(actor) -> bool:

@@ -64,6 +64,19 @@ def detail_url_maker(app_key: str, entity_key: str) -> Callable[[int], str]:
     return lambda record_id: f"{head}{int(record_id)}{tail}"
 
 
+def record_url(endpoint: str, record_id: int, id_name: str = "record_id", **values: Any) -> str:
+    """`url_for(endpoint, **values, id_name=record_id)` for one record's page part (its activity,
+    comments, stage move, a new related record naming it): built once per (endpoint, values)
+    with a stand-in id and kept (helpers.cached_url_for), then the id is put in its place; a
+    record page asks for half a dozen of these."""
+    from .helpers import cached_url_for
+    sample = cached_url_for(endpoint, **values, **{id_name: _SENTINEL_ID})
+    head, sep, tail = sample.rpartition(str(_SENTINEL_ID))
+    if not sep or str(_SENTINEL_ID) in head or str(_SENTINEL_ID) in tail:
+        return url_for(endpoint, **values, **{id_name: record_id})
+    return f"{head}{int(record_id)}{tail}"
+
+
 @dataclass
 class Lookups:
     """Titles of referenced records (by (entity key, id), only those the viewer may read)

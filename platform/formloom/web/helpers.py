@@ -85,8 +85,8 @@ class RequestCatalog:
         self._installed: list[AppDef] | None = None
 
     def get(self, app_key: str, conn=None) -> tuple[AppDef, int]:
-        if self._installed is None and conn is None:
-            self.installed()              # one query answers this and the top bar's menu
+        if self._installed is None:
+            self.installed(conn)          # one query answers this and the top bar's menu
         found = self._got.get(app_key)
         if found is None:
             found = self._got[app_key] = self._catalog.get(app_key, conn)
@@ -187,17 +187,19 @@ class Place:
     entity: EntityDef | None = None
 
 
-def load_app(app_key: str) -> Place:
-    """The app if it exists and the actor belongs to it; 404 otherwise (never reveal other apps)."""
+def load_app(app_key: str, conn: Connection | None = None) -> Place:
+    """The app if it exists and the actor belongs to it; 404 otherwise (never reveal other apps).
+    `conn`: the page's read transaction, when it has opened one already."""
     actor = current_actor()
-    app, version_id = catalog().get(app_key)
+    app, version_id = catalog().get(app_key, conn)
     if not policy.is_member(actor, app):
         raise NotFoundError(_("There is no app %(key)s.", key=app_key))
     return Place(app, version_id)
 
 
-def load_entity(app_key: str, entity_key: str, action: policy.Action = "read") -> Place:
-    place = load_app(app_key)
+def load_entity(app_key: str, entity_key: str, action: policy.Action = "read",
+                conn: Connection | None = None) -> Place:
+    place = load_app(app_key, conn)
     entity = place.app.entity(entity_key)
     if entity is None:
         raise NotFoundError(_("There is no %(key)s here.", key=entity_key),

@@ -32,7 +32,7 @@ from ..store.records import (Record, clean_context, create_record, get_record, s
 from ..workflow.history import stage_history_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
-from .display import lookups_for, page_lookups, show
+from .display import lookups_for, page_lookups, record_url, show
 from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
@@ -42,6 +42,7 @@ from .activity import change_values, read_timeline, timeline_view
 from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
+from .record_html import activity_html, history_html, path_bar_html, related_html
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -55,6 +56,12 @@ FILTER_ARGS = ("ff", "fo", "fv")   # the "add a filter" form; redirected to `fie
 @login_required
 def _require_login():
     return None
+
+
+@bp.record_once
+def _template_globals(state) -> None:
+    state.app.jinja_env.globals.update(activity_html=activity_html, history_html=history_html,
+                                       path_bar_html=path_bar_html, related_html=related_html)
 
 
 # -- small pieces ------------------------------------------------------------------
@@ -323,9 +330,9 @@ class RelatedList:
 
 @bp.get("/apps/<app_key>/<entity_key>/<int:record_id>")
 def detail(app_key: str, entity_key: str, record_id: int):
-    place = load_entity(app_key, entity_key)
-    actor, app, entity = current_actor(), place.app, place.entity
     with page_read() as conn:
+        place = load_entity(app_key, entity_key, conn=conn)
+        actor, app, entity = current_actor(), place.app, place.entity
         record = readable_record(place, record_id, conn)
         stage = stage_of(place, record)
         data = {**record.data, **special_vars(place, record)}
@@ -396,7 +403,7 @@ def _related_reads(conn, place: Place, record: Record) -> list[RelatedList]:
         new_url = None
         if policy.can(actor, "create", app, rel_entity) and via.key in {
                 f.key for f in policy.writable_fields(actor, app, rel_entity)}:
-            new_url = url_for("records.new", app_key=app.key, entity_key=rel_entity.key, **{via.key: record.id})
+            new_url = record_url("records.new", record.id, via.key, app_key=app.key, entity_key=rel_entity.key)
         out.append(RelatedList(rel_entity, via, columns, [], new_url, complete=len(items) < RELATED_LIMIT,
                                items=items))
     return out

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import url_for
 from flask_babel import gettext as _
 
 from ..definitions.model import EntityDef, StageDef, WorkflowDef
 from ..store.records import Record, utcnow
 from ..workflow import is_stale, stage_history_rows, time_in_stages
 from ..workflow.history import retired_stage_labels
-from .helpers import lang, local_time, page_read
+from .display import record_url
+from .helpers import cached_url_for, lang, local_time, page_read
 
 # -- the record page: path bar and history -------------------------------------------------
 
@@ -91,5 +91,5 @@ def pipeline_panel(app, entity: EntityDef, record: Record, can_update: bool = Fa
     return {"workflow": workflow, "steps": steps, "history": history, "current": current,
             "stale": is_stale(current, record, now),
             "targets": [s for s in workflow.stages if s.key != record.stage] if can_update else [],
-            "move_url": url_for("pipeline.move", app_key=app.key, entity_key=entity.key, record_id=record.id),
-            "board_url": url_for("pipeline.board", app_key=app.key, entity_key=entity.key)}
+            "move_url": record_url("pipeline.move", record.id, app_key=app.key, entity_key=entity.key),
+            "board_url": cached_url_for("pipeline.board", app_key=app.key, entity_key=entity.key)}

@@ -183,6 +183,9 @@ def decisions_of(conn: Connection, request_ids: Iterable[int]) -> list[dict]:
 #: Built once: the top bar of every page asks (building a statement costs more than running it).
 _PENDING_ALL = select(approval_requests).where(approval_requests.c.status == PENDING).order_by(approval_requests.c.id)
 _PENDING_IN_APPS = _PENDING_ALL.where(approval_requests.c.app_key.in_(bindparam("app_keys", expanding=True)))
+#: the common case of the top bar's count (a member of one app): a list parameter is expanded
+#: into the statement on every run, which cost more than the count's query itself
+_PENDING_IN_APP = _PENDING_ALL.where(approval_requests.c.app_key == bindparam("app_key"))
 
 
 def waiting_on(conn: Connection, actor: Any, app_keys: Iterable[str] | None = None) -> list[ApprovalRequest]:
@@ -191,7 +194,9 @@ def waiting_on(conn: Connection, actor: Any, app_keys: Iterable[str] | None = No
     if app_keys is None:
         rows = conn.execute(_PENDING_ALL)
     else:
-        rows = conn.execute(_PENDING_IN_APPS, {"app_keys": list(app_keys)})
+        keys = list(app_keys)
+        rows = (conn.execute(_PENDING_IN_APP, {"app_key": keys[0]}) if len(keys) == 1
+                else conn.execute(_PENDING_IN_APPS, {"app_keys": keys}))
     found = []
     for row in rows:
         req = _request(row)
