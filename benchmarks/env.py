@@ -69,8 +69,11 @@ def setup(url: str, workdir: Path) -> dict:
         admin = create_user(conn, ADMIN_EMAIL, PASSWORD, name="Bench Admin", roles=[("crm", "admin")])
         manager = create_user(conn, "bench.manager@bench.formloom", PASSWORD, name="Bench Manager",
                               roles=[("crm", "manager")])
+        # two of the eight are senior sales, as on a real team: the CRM routes high-score
+        # creates to them, and without them that rule fails instead of assigning
         owners = [create_user(conn, f"sales{n}@bench.formloom", PASSWORD, name=f"Sales {n}",
-                              roles=[("crm", "sales")], manager_id=manager) for n in range(8)]
+                              roles=[("crm", "sales")] + ([("crm", "senior_sales")] if n < 2 else []),
+                              manager_id=manager) for n in range(8)]
         rows = conn.execute(users.select()).all()
         from formloom.auth.tokens import create_token
         formloom_token = create_token(conn, admin, "benchmark")[1]
