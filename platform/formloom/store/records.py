@@ -76,6 +76,12 @@ def utcnow() -> datetime:
 #: read, which a server database's driver pays for per column.
 RECORD_COLUMNS = tuple(c for c in records.c if c.name not in ALL_SLOTS)
 
+#: Built once, like _LIVE_RECORD: a single create asks on every request, and building the
+#: select and its cache key costs more than SQLite takes to run it.
+_LIVE_RECORDS = select(*RECORD_COLUMNS).where(records.c.id.in_(bindparam("ids", expanding=True)),
+                                              records.c.app_key == bindparam("app_key"),
+                                              records.c.deleted_at.is_(None))
+
 #: Built once (every write with a reference asks): the whole document, as the policy may look at values.
 _LIVE_RECORD = select(*RECORD_COLUMNS).where(records.c.id == bindparam("id"), records.c.app_key == bindparam("app_key"),
                                      records.c.entity_key == bindparam("entity_key"), records.c.deleted_at.is_(None))
@@ -145,8 +151,7 @@ def prefetch_references(conn: Connection, app: AppDef, entity: EntityDef,
     ordered = sorted({i for ids in wanted.values() for i in ids})
     for start in range(0, len(ordered), 500):
         chunk = ordered[start:start + 500]
-        for row in conn.execute(select(*RECORD_COLUMNS).where(records.c.id.in_(chunk), records.c.app_key == app.key,
-                                                              records.c.deleted_at.is_(None))):
+        for row in conn.execute(_LIVE_RECORDS, {"ids": chunk, "app_key": app.key}):
             if (row.entity_key, row.id) in known:      # an id sent for another entity's field stays None
                 known[row.entity_key, row.id] = row
     return known
