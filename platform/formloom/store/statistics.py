@@ -72,12 +72,14 @@ def refresh_if_moved(db: Database, *, share: float = ANALYZE_SHARE, min_rows: in
 
 
 #: Analyzed together: a dashboard over the stage history joins it to `records`, and without
-#: the history's size the planner walks every record of the entity to probe its history.
-ANALYZED = ("records", "stage_history")
+#: the history's size the planner walks every record of the entity to probe its history;
+#: reminders grow with the records, and a PostgreSQL planner that still thinks `jobs` empty
+#: reads a record's pending reminders by walking every pending one (the worker asks per batch).
+ANALYZED = ("records", "stage_history", "jobs")
 
 
 def _analyze(db: Database) -> None:
-    """ANALYZE `records` and the stage history; on PostgreSQL with VACUUM, whose visibility map
+    """ANALYZE `records`, the stage history and the jobs; on PostgreSQL with VACUUM, whose visibility map
     lets the dashboards' covering indexes (dashboards.storage) answer by index-only scans instead
     of visiting every row's page, which autovacuum would only set some time after a bulk write."""
     if not db.is_postgres:

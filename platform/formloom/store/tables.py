@@ -180,7 +180,7 @@ jobs = Table(
     Column("idempotency_key", String(300), nullable=False, unique=True),
     Column("app_key", String(63), nullable=True),
     Column("rule_key", String(63), nullable=True),
-    Column("record_id", Id, nullable=True, index=True),
+    Column("record_id", Id, nullable=True),
     Column("payload", JsonDoc, nullable=False),
     Column("due_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False, default="pending"),  # pending|running|done|failed|dead|cancelled|skipped
@@ -191,6 +191,9 @@ jobs = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
     Index("ix_jobs_due", "status", "due_at"),
+    # a record's pending reminders: with the status in it, SQLite picks this index over
+    # ix_jobs_due (status alone) even before the jobs table was ever analyzed
+    Index("ix_jobs_record", "record_id", "status"),
 )
 
 api_tokens = Table(
