@@ -8,6 +8,8 @@ field one may not write is refused here too rather than silently dropped.
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Collection, Mapping, Sequence
@@ -77,10 +79,27 @@ def utcnow() -> datetime:
 RECORD_COLUMNS = tuple(c for c in records.c if c.name not in ALL_SLOTS)
 
 #: Built once, like _LIVE_RECORD: a single create asks on every request, and building the
-#: select and its cache key costs more than SQLite takes to run it.
+#: select and its cache key costs more than SQLite takes to run it. An expanding IN is
+#: rendered again on every execution, so the few ids of a single write get a statement of
+#: their own count (`_live_records`), and only a batch's chunks expand.
 _LIVE_RECORDS = select(*RECORD_COLUMNS).where(records.c.id.in_(bindparam("ids", expanding=True)),
                                               records.c.app_key == bindparam("app_key"),
                                               records.c.deleted_at.is_(None))
+_FEW_IDS = 8
+
+
+@functools.lru_cache(maxsize=_FEW_IDS)
+def _live_records(n: int):
+    return select(*RECORD_COLUMNS).where(records.c.id.in_([bindparam(f"i{k}") for k in range(n)]),
+                                         records.c.app_key == bindparam("app_key"),
+                                         records.c.deleted_at.is_(None))
+
+
+def _read_live(conn: Connection, app_key: str, ids: list[int]):
+    if len(ids) <= _FEW_IDS:
+        return conn.execute(_live_records(len(ids)), {"app_key": app_key, **{f"i{k}": i for k, i in enumerate(ids)}})
+    return conn.execute(_LIVE_RECORDS, {"ids": ids, "app_key": app_key})
+
 
 #: Built once (every write with a reference asks): the whole document, as the policy may look at values.
 _LIVE_RECORD = select(*RECORD_COLUMNS).where(records.c.id == bindparam("id"), records.c.app_key == bindparam("app_key"),
@@ -151,7 +170,7 @@ def prefetch_references(conn: Connection, app: AppDef, entity: EntityDef,
     ordered = sorted({i for ids in wanted.values() for i in ids})
     for start in range(0, len(ordered), 500):
         chunk = ordered[start:start + 500]
-        for row in conn.execute(_LIVE_RECORDS, {"ids": chunk, "app_key": app.key}):
+        for row in _read_live(conn, app.key, chunk):
             if (row.entity_key, row.id) in known:      # an id sent for another entity's field stays None
                 known[row.entity_key, row.id] = row
     return known
