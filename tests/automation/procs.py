@@ -9,7 +9,12 @@ from formloom.store.apps import AppCatalog
 from formloom.store.db import Database
 
 
-def work_until_idle(url: str, now_iso: str, worker_id: str, settings) -> int:
+def work_until_idle(url: str, now_iso: str, worker_id: str, settings, barrier=None) -> int:
+    """Run until two passes find nothing. With a `barrier`, the first batch claimed waits
+    there until every other worker has claimed one too, so that all of them take part
+    however fast the first to start would have drained the queue alone."""
+    if barrier is not None:
+        _meet_after_first_claim(barrier)
     db = Database(url)
     catalog = AppCatalog(db)
     now = datetime.fromisoformat(now_iso)
@@ -21,6 +26,22 @@ def work_until_idle(url: str, now_iso: str, worker_id: str, settings) -> int:
         idle = idle + 1 if ran == 0 else 0
     db.dispose()
     return total
+
+
+def _meet_after_first_claim(barrier) -> None:
+    from formloom.automation import worker
+
+    original = worker.claim_jobs
+    met = []
+
+    def claim_then_meet(*args, **kwargs):
+        token, claimed = original(*args, **kwargs)
+        if claimed and not met:
+            met.append(True)
+            barrier.wait(60)
+        return token, claimed
+
+    worker.claim_jobs = claim_then_meet
 
 
 def die_inside_a_reminder(url: str, now_iso: str, settings, ready) -> None:

@@ -88,8 +88,9 @@ def test_two_worker_processes_fire_a_thousand_reminders_exactly_once(desk_factor
             "version": 1} for i in range(1000)])
         assert resync_app(conn, desk.app, now) == 1000
     due = at("2026-03-03T08:00:00Z")
-    with SPAWN.Pool(2) as pool:
-        counts = pool.starmap(procs.work_until_idle, [(database_url, due.isoformat(), f"w{i}", SETTINGS)
+    with SPAWN.Manager() as manager, SPAWN.Pool(2) as pool:
+        barrier = manager.Barrier(2)
+        counts = pool.starmap(procs.work_until_idle, [(database_url, due.isoformat(), f"w{i}", SETTINGS, barrier)
                                                       for i in range(2)])
     assert sum(counts) == 1000 and all(c > 0 for c in counts), counts
     with desk.db.read() as conn:
