@@ -111,14 +111,33 @@ def authenticate(conn: Connection, email: str, password: str) -> Actor | None:
     return load_actor(conn, row.id)
 
 
-#: Built once: every request loads its user, and building a statement costs three times running it.
-_USER_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+#: Built once: building a statement costs three times running it.
 _ROLES_OF = select(memberships.c.app_key, memberships.c.role).where(memberships.c.user_id == bindparam("user_id"))
 _NAMES_OF = select(users.c.id, users.c.name, users.c.email).where(users.c.id.in_(bindparam("ids", expanding=True)))
 
 
+#: The user and its roles in one statement (one row per role, one with no role when it has none):
+#: every request loads its actor, and each statement costs more in the driver and SQLAlchemy than in the database.
+_ACTOR_BY_ID = (select(users, memberships.c.app_key.label("member_app"), memberships.c.role.label("member_role"))
+                .select_from(users.outerjoin(memberships, memberships.c.user_id == users.c.id))
+                .where(users.c.id == bindparam("user_id")))
+
+
 def load_actor(conn: Connection, user_id: int) -> Actor | None:
-    return actor_of_row(conn, conn.execute(_USER_BY_ID, {"user_id": user_id}).first())
+    rows = conn.execute(_ACTOR_BY_ID, {"user_id": user_id}).all()
+    if not rows or not rows[0].active:
+        return None
+    roles: dict[str, set[str]] = {}
+    for m in rows:
+        if m.member_app is not None:
+            roles.setdefault(m.member_app, set()).add(m.member_role)
+    return _actor(rows[0], roles)
+
+
+def _actor(row: Any, roles: Mapping[str, set[str]]) -> Actor:
+    return Actor(id=row.id, email=row.email, name=row.name, language=row.language, timezone=row.timezone,
+                 manager_id=row.manager_id, is_superuser=row.is_superuser,
+                 roles={k: frozenset(v) for k, v in roles.items()}, session_epoch=row.session_epoch)
 
 
 def actor_of_row(conn: Connection, row: Any) -> Actor | None:
