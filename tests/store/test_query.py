@@ -1,8 +1,13 @@
 """Lists: filters per type, sort, search, paging without counting, and scope in SQL."""
 import pytest
 
-from formloom.store.query import Filter, ListQuery, QueryError, list_records, parse_list_args, related_records, search_titles
+from formloom.store.apps import AppCatalog
+from formloom.store.install import install_documents
+from formloom.store.query import (Filter, ListQuery, QueryError, list_records, parse_list_args, related_lists,
+                                  related_records, search_titles)
 from formloom.store.records import create_record
+
+from ..conftest import helpdesk_app
 
 
 @pytest.fixture
@@ -84,6 +89,44 @@ def test_related_records_point_at_the_record(db, tickets):
     with db.read() as conn:
         related = related_records(conn, app, _admin(app), app.entity("ticket"), via, client.id, limit=100)
     assert len(related) == 12
+
+
+@pytest.fixture
+def referred(db, make_user):
+    """Tickets pointing at two clients through three reference fields, one of them multiple:
+    a client's page has three related lists."""
+    doc = helpdesk_app()
+    doc["entities"][1]["fields"] += [
+        {"key": "referred_by", "type": "reference", "entity": "client", "label": "Referred by"},
+        {"key": "also", "type": "reference", "entity": "client", "label": "Also", "multiple": True}]
+    install_documents(db, doc, {})
+    app, _ = AppCatalog(db).get("helpdesk")
+    agent = make_user("agent@example.com")
+    with db.write() as conn:
+        acme, globex = (create_record(conn, app, app.entity("client"), {"name": name}, actor_id=None)
+                        for name in ("Acme", "Globex"))
+        for i in range(9):
+            create_record(conn, app, app.entity("ticket"),
+                          {"subject": f"Ticket {i}", "client": (acme, globex)[i % 2].id,
+                           "referred_by": (acme, globex)[i % 3 == 0].id, "also": [acme.id] if i % 4 else []},
+                          actor_id=agent.id if i % 2 else None)
+    ticket = app.entity("ticket")
+    lists = [(ticket, ticket.field(key)) for key in ("referred_by", "client", "also")]
+    return app, lists, (acme, globex), agent
+
+
+@pytest.mark.parametrize("reader", ["admin", "agent"])
+@pytest.mark.parametrize("limit", [3, 20])
+def test_related_lists_read_together_are_the_lists_read_one_by_one(db, referred, reader, limit):
+    app, lists, clients, agent = referred
+    actor = _admin(app) if reader == "admin" else agent
+    with db.read() as conn:
+        for client in clients:
+            together = related_lists(conn, app, actor, lists, client.id, limit=limit)
+            alone = [related_records(conn, app, actor, entity, via, client.id, limit=limit) for entity, via in lists]
+            assert [[r.id for r in items] for items in together] == [[r.id for r in items] for items in alone]
+            assert together == alone
+    assert any(together)
 
 
 def test_parse_list_args_understands_operators(installed):

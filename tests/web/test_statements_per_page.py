@@ -18,11 +18,11 @@ CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
 
 #: page -> (statements, transactions) at most
 LIMITS = {
-    "list": (11, 4),          # before issue 16: 11 statements in 8 transactions
-    "detail": (13, 2),        # 15 in 8; 13 with one title look-up for the whole page (branch detailpage); in 2 with the app read in the page's transaction (detailfast)
-    "form": (7, 4),           # 7 in 7
-    "create": (10, 3),        # 7, + the slot mapping (store.slots) + global search: the next entry id (SQLite hands them out downwards, store/search_index.py) and the entry
-    "stage_move": (9, 3),     # 11 (two event inserts and a re-read) and a savepoint
+    "list": (10, 2),          # before issue 16: 11 statements in 8 transactions; 10 in 2 with the user and its roles in one statement, read in the page's transaction (detail4)
+    "detail": (11, 1),        # 15 in 8; 13 with one title look-up for the whole page (branch detailpage); in 2 with the app read in the page's transaction (detailfast); 11 in 1 with the user in the page's transaction and one statement, and an admin's related lists in one (detail4)
+    "form": (6, 2),           # 7 in 7; 6 in 2 (detail4, as the list)
+    "create": (9, 3),         # 7, + the slot mapping (store.slots) + global search: the next entry id (SQLite hands them out downwards, store/search_index.py) and the entry; 9 with the user and its roles in one statement (detail4)
+    "stage_move": (8, 3),     # 11 (two event inserts and a re-read) and a savepoint; 8 (detail4, as create)
 }
 
 

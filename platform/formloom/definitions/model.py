@@ -342,5 +342,15 @@ class AppDef:
 
     def referencing(self, entity_key: str) -> tuple[tuple[EntityDef, FieldDef], ...]:
         """(entity, field) pairs whose reference field points at `entity_key`: the related lists."""
-        return tuple((e, f) for e in self.entities for f in e.fields
-                     if f.type == "reference" and f.entity == entity_key)
+        return self._referencing.get(entity_key, ())
+
+    @cached_property
+    def _referencing(self) -> Mapping[str, tuple[tuple[EntityDef, FieldDef], ...]]:
+        """Every entity's related lists, found in one walk over every field of every entity:
+        a record page asks several times, and a definition never changes once built."""
+        found: dict[str, list[tuple[EntityDef, FieldDef]]] = {}
+        for e in self.entities:
+            for f in e.fields:
+                if f.type == "reference" and f.entity is not None:
+                    found.setdefault(f.entity, []).append((e, f))
+        return {key: tuple(pairs) for key, pairs in found.items()}

@@ -16,7 +16,7 @@ import json
 import math
 
 from sqlalchemy import (ColumnElement, Connection, and_, bindparam, cast, exists, false, func, literal, literal_column,
-                        or_, select, text)
+                        or_, select, text, union_all)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import OperationalError
 
@@ -766,6 +766,47 @@ def related_records(conn: Connection, app: AppDef, actor: Reader | None, entity:
     stmt = (select(records).where(scoped(conn, app, entity, actor), clause)
             .order_by(records.c.updated_at.desc(), records.c.id.desc()).limit(limit))
     return [record_from_row(r) for r in conn.execute(stmt)]
+
+
+def related_lists(conn: Connection, app: AppDef, actor: Reader | None,
+                  lists: Iterable[tuple[EntityDef, FieldDef]], record_id: int, limit: int = 20) -> list[list[Record]]:
+    """`related_records` of each (entity, field) in `lists`, in their order. The lists a reader
+    sees whole through a single reference are read together in one statement (a record page
+    has several, and every statement costs more in the driver than in the database); any other
+    list is read by `related_records`, so a scoped reader's lists keep their policy clause."""
+    lists = list(lists)
+    dialect = conn.dialect.name
+    whole = [n for n, (entity, via) in enumerate(lists)
+             if not via.multiple and actor is not None and actor.sees_every(app, entity)]
+    found: dict[int, list[Record]] = {n: [] for n in whole}
+    if len(whole) == 1:
+        entity, via = lists[whole[0]]
+        found[whole[0]] = related_records(conn, app, actor, entity, via, record_id, limit)
+    elif whole:
+        stmt = _related_union(dialect, app.key, tuple((lists[n][0].key, lists[n][1]) for n in whole), limit)
+        for row in conn.execute(stmt, {"record_id": record_id}):
+            found[whole[row.list_no]].append(record_from_row(row))
+    return [found[n] if n in found else related_records(conn, app, actor, entity, via, record_id, limit)
+            for n, (entity, via) in enumerate(lists)]
+
+
+def _related_union(dialect: str, app_key: str, lists: tuple[tuple[str, FieldDef], ...], limit: int):
+    """The prebuilt statements of several related lists as one UNION ALL, each row numbered by
+    its list (`list_no`) and ordered by list, then as each list is. Each list is a subquery,
+    as SQLite allows no ORDER BY or LIMIT on a member of a compound select."""
+    key = ("union", dialect, app_key, tuple((entity_key, via.key, via.type) for entity_key, via in lists), limit)
+    found = _RELATED.get(key)
+    if found is None:
+        parts = []
+        for n, (entity_key, via) in enumerate(lists):
+            sub = _related_statement(dialect, app_key, entity_key, via, limit).subquery()
+            parts.append(select(literal_column(str(n)).label("list_no"), *sub.c))
+        union = union_all(*parts).subquery()
+        found = select(union).order_by(union.c.list_no, union.c.updated_at.desc(), union.c.id.desc())
+        if len(_RELATED) >= RELATED_CACHE_SIZE:
+            _RELATED.clear()
+        _RELATED[key] = found
+    return found
 
 
 #: Prebuilt related-list statements, per (dialect, app, entity, field, its type, limit): a record

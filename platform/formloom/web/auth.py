@@ -22,7 +22,7 @@ from flask_login import LoginManager, UserMixin, login_user, logout_user
 from ..auth.users import Actor, authenticate, end_sessions, load_actor, set_language
 from ..definitions.model import LANGUAGES
 from ..ids import parse_int
-from .helpers import current_actor, db, is_fragment_request, safe_next
+from .helpers import current_actor, db, is_fragment_request, page_read, safe_next
 
 bp = Blueprint("auth", __name__)
 MAX_EMAIL = 254
@@ -64,6 +64,14 @@ def session_expired(now: float | None = None) -> bool:
     return bool((idle and now - seen > idle) or (longest and now - started > longest))
 
 
+def _reading():
+    """A page that only reads (GET, HEAD) reads its user in the transaction its view and
+    templates read in, one transaction a page instead of two. A request that may write keeps
+    a read of its own: on SQLite the shared transaction would hold the snapshot from before
+    the request's write, and the page it renders afterwards would not show that write."""
+    return page_read() if request.method in ("GET", "HEAD") else db().read()
+
+
 def load_session_user(session_id: str) -> SessionUser | None:
     user_part, _sep, epoch_part = session_id.partition(":")
     user_id, epoch = parse_int(user_part), parse_int(epoch_part, low=0)
@@ -73,7 +81,7 @@ def load_session_user(session_id: str) -> SessionUser | None:
     if session_expired(now):
         g._formloom_session_ended = True
         return None
-    with db().read() as conn:
+    with _reading() as conn:
         actor = load_actor(conn, user_id)
     if actor is None or actor.session_epoch != epoch:
         g._formloom_session_ended = True

@@ -115,10 +115,13 @@ def lookups_for(conn: Connection, app: AppDef, fields: Iterable[FieldDef],
 
 def page_lookups(conn: Connection, app: AppDef,
                  groups: Iterable[tuple[Iterable[FieldDef], Iterable[Mapping[str, Any]]]],
-                 extra_users: Iterable[int] = (), *, actor: Actor | None) -> Lookups:
+                 extra_users: Iterable[int] = (), *, actor: Actor | None,
+                 known_names: Mapping[int, str] | None = None) -> Lookups:
     """One `Lookups` for values of several entities (a record, its related lists, its
     timeline): each group is (fields, values keyed by those fields' keys), and every title
-    on the page is read in one query, every user name in another."""
+    on the page is read in one query, every user name in another. `known_names`: names the
+    page has already read in the same transaction (its timeline's entries carry their
+    writers'), as `user_names` gives them; only the others are read, often none."""
     ref_ids: dict[str, set[int]] = {}
     user_ids: set[int] = set(i for i in extra_users if i is not None)
     for fields, datas in groups:
@@ -132,7 +135,12 @@ def page_lookups(conn: Connection, app: AppDef,
                 else:
                     user_ids.update(_ids(data.get(f.key)))
     titles = titles_by_entity(conn, app, actor, ref_ids) if any(ref_ids.values()) else {}
-    return Lookups(titles, user_names(conn, user_ids) if user_ids else {})
+    known_names = known_names or {}
+    names = {i: known_names[i] for i in user_ids if i in known_names}
+    missing = user_ids - names.keys()
+    if missing:
+        names.update(user_names(conn, missing))
+    return Lookups(titles, names)
 
 
 def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> Shown:

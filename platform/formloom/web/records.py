@@ -26,7 +26,7 @@ from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
 from ..layout import arrange, shows
-from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_records, titles_for
+from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_lists, titles_for
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
 from ..workflow.history import stage_history_rows
@@ -351,7 +351,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
         lookups = page_lookups(conn, app, [(entity.fields, [record.data, *changed]),
                                            *((rel.columns, [r.data for r in rel.items]) for rel in related)],
                                extra_users=[record.owner_id, record.created_by, record.updated_by, *owners],
-                               actor=actor)
+                               actor=actor, known_names=_names_read(read[1], stage_rows))
         code = lang()
         pairs = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
         shown = arrange(entity, [(f.key, _pair_html(f, value)) for f, value in pairs], "detail",
@@ -365,6 +365,14 @@ def detail(app_key: str, entity_key: str, record_id: int):
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
         related=related, activity=activity, owner=lookups.names.get(record.owner_id), stage_rows=stage_rows,
         can_update=can_update, local_time=lambda v: local_time(v, app))
+
+
+def _names_read(page, stage_rows) -> dict[int, str]:
+    """The user names the page's timeline and stage history already carry (name, else email,
+    as `user_names` reads them), so the page's one look-up of names need not read them again."""
+    known = {a.user_id: a.user_name for a in page.items if a.user_id is not None and a.user_name}
+    known.update((r.user_id, r.user_name) for r in stage_rows or () if r.user_id is not None and r.user_name)
+    return known
 
 
 def _pair_html(f: FieldDef, value) -> Markup:
@@ -391,14 +399,17 @@ def _writer(app, via: str | None) -> str:
 def _related_reads(conn, place: Place, record: Record) -> list[RelatedList]:
     """The record's related lists, read but not yet shown (the page looks up every title at once)."""
     actor, app = current_actor(), place.app
-    out = []
+    shown = []
     for rel_entity, via in app.referencing(place.entity.key):
         if policy.scope(actor, "read", app, rel_entity) == "none":
             continue
         rel_visible = policy.visible_fields(actor, app, rel_entity)
-        if via.key not in {f.key for f in rel_visible}:
-            continue
-        items = related_records(conn, app, actor, rel_entity, via, record.id, limit=RELATED_LIMIT)
+        if via.key in {f.key for f in rel_visible}:
+            shown.append((rel_entity, via, rel_visible))
+    read = related_lists(conn, app, actor, [(rel_entity, via) for rel_entity, via, _ in shown], record.id,
+                         limit=RELATED_LIMIT)
+    out = []
+    for (rel_entity, via, rel_visible), items in zip(shown, read):
         columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]
         new_url = None
         if policy.can(actor, "create", app, rel_entity) and via.key in {
