@@ -12,12 +12,15 @@ import re
 import pytest
 from markupsafe import Markup
 
+from formloom.definitions.model import Label, SectionDef, StageDef
+from formloom.layout import Group
 from formloom.store.install import install_documents
+from formloom.web.record_html import sections_html, stage_badge_html
 from formloom.store.records import update_record
 
 from .desk import CASE_FLOW, desk_app
 
-WRITERS = ("related_html", "path_bar_html", "history_html", "activity_html")
+WRITERS = ("related_html", "path_bar_html", "history_html", "activity_html", "stage_badge_html", "sections_html")
 _TOKEN = re.compile(r'(name="csrf_token" value="|"X-CSRFToken": ")[^"]+')
 
 
@@ -28,7 +31,14 @@ def _templates(flask_app) -> dict:
     def include(name: str, **context) -> Markup:
         return Markup(env.get_template(name).render(**context))
 
+    def macro(name: str, call: str):
+        return lambda **context: Markup(env.from_string(f'{{% from "{name}" import {call.split("(")[0]} %}}'
+                                                        f'{{{{ {call} }}}}').render(**context))
+
     return {
+        "stage_badge_html": lambda stage: macro("records/_macros.html", "stage_badge(stage)")(stage=stage),
+        "sections_html": lambda groups, tag, cls: macro(
+            "records/_sections.html", "sections(groups, tag=tag, cls=cls, written=true)")(groups=groups, tag=tag, cls=cls),
         "related_html": lambda related: include("records/_related.html", related=related),
         "path_bar_html": lambda pipe, record, app, appr: include("pipeline/_path_bar.html", pipe=pipe,
                                                                  record=record, app=app, appr=appr),
@@ -124,3 +134,42 @@ def test_a_record_waiting_on_an_approval_and_its_decision_read_the_same(app, bro
     assert browser.post(action, {"next": "/approvals"}, token_from="/approvals").status_code == 303
     assert 'data-kind="approval"' in browser.get(f"/apps/desk/case/{decided.id}").get_data(as_text=True)
     assert_same_pages(app, browser, [f"/apps/desk/case/{waiting.id}", f"/apps/desk/case/{decided.id}"])
+
+
+def _section(key: str, **kw) -> SectionDef:
+    return SectionDef(key=key, title=Label({"en": f"<{key}> & co", "zh": f"{key} 区"}), fields=(), **kw)
+
+
+_PAIRS = tuple((key, Markup(f'    <div class="pair" data-key="{key}"><dt>{key}</dt><dd>1 &lt; 2</dd></div>\n'))
+               for key in ("a", "b"))
+LAYOUTS = {
+    "no layout": [Group(None, _PAIRS)],
+    "sections and the rest": [
+        Group(_section("open", columns=2), _PAIRS),
+        Group(_section("folded", collapsed=True, description=Label({"en": "Why <this>", "zh": "说明"})), _PAIRS[:1]),
+        Group(_section("described", description=Label({"en": "More", "zh": "更多"}), columns=3), _PAIRS[1:]),
+        Group(None, _PAIRS)],
+    "sections only": [Group(_section("only"), _PAIRS), Group(_section("last", collapsed=True), _PAIRS)],
+    "nothing": [],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_the_fields_card_equals_the_sections_macro(app, language, layout):
+    groups = LAYOUTS[layout]
+    reference = _templates(app)["sections_html"]
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        assert str(sections_html(groups, tag="dl", cls="fields")) == str(reference(groups, "dl", "fields"))
+        if layout == "sections and the rest" and language == "zh":
+            assert "其他字段" in sections_html(groups, tag="dl", cls="fields")
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+@pytest.mark.parametrize("stage", [None, StageDef(key="open", label=Label({"en": "Open <1>", "zh": "打开"})),
+                                   StageDef(key="won", label=Label({"en": "Won", "zh": "赢单"}), terminal="won"),
+                                   StageDef(key="lost", label=Label({"en": "Lost", "zh": "输单"}), terminal="lost")])
+def test_the_stage_badge_equals_its_macro(app, language, stage):
+    reference = _templates(app)["stage_badge_html"]
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        assert str(stage_badge_html(stage)) == str(reference(stage))

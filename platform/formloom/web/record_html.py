@@ -1,5 +1,5 @@
-"""The record page's path bar, stage history, related lists and activity section, written
-in Python instead of through Jinja loops.
+"""The record page's path bar, stage history, related lists and activity section, its stage
+badge and its fields card, written in Python instead of through Jinja loops and macros.
 
 Those four parts were most of the record page's rendering time: a dozen translations,
 URL builds and escapes per timeline entry, per related row and per stage, each through
@@ -8,6 +8,12 @@ Jinja's call machinery. The markup written here is the templates' to the byte
 records/_activity.html stay as the reference; tests/web/test_record_html.py renders both
 and holds them equal in English and Chinese, for readers who may and may not write).
 A comment's body (attachments, the edit and delete forms) keeps its include.
+
+The stage badge and the fields card are small, but importing their macros
+(records/_macros.html, records/_sections.html) costs the page more than writing them:
+Jinja builds an imported template module anew on every render whose context holds
+globals the imported template does not know (Flask's context processors add some).
+The macros stay the reference for them too, and the other pages keep using them.
 """
 from __future__ import annotations
 
@@ -41,6 +47,41 @@ def _tf(text: str, **values: Any) -> str:
 
 def _e(value: Any) -> str:
     return str(escape(value))
+
+
+# -- the page head's stage badge and the fields card (records/_macros.html, records/_sections.html) --
+
+def stage_badge_html(stage) -> Markup:
+    """The macro `stage_badge`: the stage's label in a badge, classed by its terminal kind."""
+    if not stage:
+        return Markup("")
+    terminal = f" {_e(stage.terminal)}" if stage.terminal else ""
+    return Markup(f'<span class="badge{terminal}">{_e(label(stage.label))}</span>')
+
+
+def sections_html(groups: list, tag: str = "div", cls: str = "") -> Markup:
+    """The macro `sections` called with `written=true`: each group's items are (key, HTML)."""
+    out = []
+    several = len(groups) > 1
+    for g in groups:
+        items = "".join(str(item[1]) for item in g.items)
+        if g.section:
+            section = g.section
+            is_open = " open" if not section.collapsed else ""
+            out.append(f'<details class="layout-section" data-section="{_e(g.key)}"{is_open}>\n'
+                       f'  <summary><h2 class="section-title">{_e(label(section.title))}</h2></summary>\n')
+            if section.description:
+                out.append(f'<p class="help section-help">{_e(label(section.description))}</p>')
+            out.append(f'  <{tag} class="{_e(cls)} section-grid cols-{_e(g.columns)}">{items}</{tag}>\n'
+                       f'</details>\n')
+        else:
+            if several:
+                out.append(f'<div class="layout-section layout-rest" data-section="{_e(g.key)}">'
+                           f'<h2 class="section-title">{_t("Other fields")}</h2>')
+            out.append(f'<{tag} class="{_e(cls)}">{items}</{tag}>\n')
+            if several:
+                out.append("</div>")
+    return Markup("".join(out))
 
 
 # -- the path bar and the stage history (pipeline/_path_bar.html, pipeline/_history.html) ------

@@ -42,7 +42,7 @@ from .activity import change_values, read_timeline, timeline_view
 from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
-from .record_html import activity_html, history_html, path_bar_html, related_html
+from .record_html import activity_html, history_html, path_bar_html, related_html, sections_html, stage_badge_html
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -61,7 +61,8 @@ def _require_login():
 @bp.record_once
 def _template_globals(state) -> None:
     state.app.jinja_env.globals.update(activity_html=activity_html, history_html=history_html,
-                                       path_bar_html=path_bar_html, related_html=related_html)
+                                       path_bar_html=path_bar_html, related_html=related_html,
+                                       sections_html=sections_html, stage_badge_html=stage_badge_html)
 
 
 # -- small pieces ------------------------------------------------------------------
