@@ -72,13 +72,13 @@ def sections_html(groups: list, tag: str = "div", cls: str = "") -> Markup:
                        f'  <summary><h2 class="section-title">{_e(label(section.title))}</h2></summary>\n')
             if section.description:
                 out.append(f'<p class="help section-help">{_e(label(section.description))}</p>')
-            out.append(f'  <{tag} class="{_e(cls)} section-grid cols-{_e(g.columns)}">{items}</{tag}>\n'
+            out.append(f'  <{_e(tag)} class="{_e(cls)} section-grid cols-{_e(g.columns)}">{items}</{_e(tag)}>\n'
                        f'</details>\n')
         else:
             if several:
                 out.append(f'<div class="layout-section layout-rest" data-section="{_e(g.key)}">'
                            f'<h2 class="section-title">{_t("Other fields")}</h2>')
-            out.append(f'<{tag} class="{_e(cls)}">{items}</{tag}>\n')
+            out.append(f'<{_e(tag)} class="{_e(cls)}">{items}</{_e(tag)}>\n')
             if several:
                 out.append("</div>")
     return Markup("".join(out))
