@@ -15,9 +15,9 @@ from typing import Any, Callable, Iterable, Mapping
 import json
 import math
 
-from sqlalchemy import (ColumnElement, Connection, and_, bindparam, cast, exists, false, func, literal, literal_column,
-                        or_, select, text)
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (BigInteger, ColumnElement, Connection, String, and_, any_, bindparam, cast, exists, false, func,
+                        literal, literal_column, or_, select, text)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import OperationalError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
@@ -831,7 +831,7 @@ def _readable_titles(conn: Connection, app: AppDef, actor: Reader | None, ids: I
     # whole rows: the policy may look at a record's values and stage, not only its owner;
     # unless the reader sees every record of these entities (no row to judge, no JSON to read)
     every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
-    rows = conn.execute(_TITLES if every else _TITLE_ROWS, {"ids": sorted(ids)})
+    rows = conn.execute(*_titles_query(conn.dialect.name, every, sorted(ids)))
     return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key in readable
             and (every or may_read(readable[r.entity_key], r))}
 
@@ -851,18 +851,38 @@ def titles_by_entity(conn: Connection, app: AppDef, actor: Reader | None,
     every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
     if every:       # by position: a row's attributes are looked up by name, ~1 µs each
         return {(entity_key, ident): title
-                for ident, app_key, entity_key, title in conn.execute(_TITLES, {"ids": ids}).all()
+                for ident, app_key, entity_key, title in conn.execute(*_titles_query(conn.dialect.name, True, ids)).all()
                 if app_key == app.key and entity_key in readable and ident in asked[entity_key]}
-    rows = conn.execute(_TITLE_ROWS, {"ids": ids})
+    rows = conn.execute(*_titles_query(conn.dialect.name, False, ids))
     return {(r.entity_key, r.id): r.title for r in rows
             if r.app_key == app.key and r.entity_key in readable and r.id in asked[r.entity_key]
             and may_read(readable[r.entity_key], r)}
 
 
 #: Built once (every page with references asks): titles only, or whole rows for the policy to judge.
-_TITLES = select(records.c.id, records.c.app_key, records.c.entity_key, records.c.title).where(
-    records.c.id.in_(bindparam("ids", expanding=True)))
+#: The ids travel as one value (a JSON array on SQLite, an array on PostgreSQL): an expanding IN
+#: is written out again by SQLAlchemy on every execution, one placeholder per id, and its SQL
+#: text differs with the number of ids, so neither side could keep it prepared.
+_TITLE_COLUMNS = (records.c.id, records.c.app_key, records.c.entity_key, records.c.title)
+_IDS_IN = {
+    # a rowid search per value (EXPLAIN QUERY PLAN: SEARCH records USING INTEGER PRIMARY KEY)
+    "sqlite": records.c.id.in_(select(func.json_each(bindparam("ids", type_=String)).table_valued("value").c.value)),
+    "postgresql": records.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+}
+_TITLE_STATEMENTS = {
+    (dialect, every): select(*_TITLE_COLUMNS).where(clause) if every else select(records).where(clause)
+    for dialect, clause in _IDS_IN.items() for every in (True, False)}
+_TITLES = select(*_TITLE_COLUMNS).where(records.c.id.in_(bindparam("ids", expanding=True)))
 _TITLE_ROWS = select(records).where(records.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _titles_query(dialect: str, every: bool, ids: list[int]) -> tuple[Any, dict[str, Any]]:
+    """The statement and parameters reading the rows of `ids` (titles only when `every`):
+    ids as one value where the dialect has a way to take them, else an expanding IN."""
+    found = _TITLE_STATEMENTS.get((dialect, every))
+    if found is None:
+        return (_TITLES if every else _TITLE_ROWS), {"ids": ids}
+    return found, {"ids": json.dumps(ids) if dialect == "sqlite" else ids}
 
 
 def _as_id(value: Any) -> int | None:
