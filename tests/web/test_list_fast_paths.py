@@ -70,3 +70,26 @@ def test_a_value_is_shown_once_per_type_not_per_equal_value():
         record_views.show = original
     assert shown == ["int:1", "bool:True", "float:1.0", "int:1", "bool:True", "list:[1]", "list:[1]"]
     assert calls == [1, True, 1.0, [1], [1]]          # lists have no key: shown each time
+
+
+@pytest.mark.parametrize("values", [
+    dict(text="Acme & Sons"),
+    dict(text=""),
+    dict(links=(("/apps/desk/company/1", "Acme"), ("", "#7"))),
+    dict(files=(("/f/1", "a.png", True), ("/f/2", "b.pdf", False)), thumbs=("/t/1", "")),
+])
+def test_a_cheaply_built_shown_is_the_dataclass_shown(values):
+    """`_shown` skips the frozen dataclass's `__init__`: what it makes must be that `Shown`
+    in every way a page or a memo can tell."""
+    import dataclasses
+
+    from formloom.web.display import EMPTY, Shown, _shown
+
+    cheap, made = _shown(**values), Shown(**values)
+    assert type(cheap) is Shown and cheap == made and hash(cheap) == hash(made) and repr(cheap) == repr(made)
+    assert list(vars(cheap).items()) == list(vars(made).items())
+    assert cheap.__html__() == made.__html__()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cheap.text = "changed"
+    assert EMPTY == Shown(empty=True) and EMPTY.__html__() == Shown(empty=True).__html__()
+
