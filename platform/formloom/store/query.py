@@ -14,6 +14,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 import json
 import math
+import re
+import time
 
 from sqlalchemy import (BigInteger, ColumnElement, Connection, String, and_, any_, bindparam, cast, exists, false, func,
                         literal, literal_column, or_, select, text)
@@ -26,7 +28,7 @@ from ..i18n import N_, translate
 from ..fields import field_type
 from ..ids import MAX_ID, parse_int
 from .access import Reader, read_check, scope_clause
-from .expressions import field_expr, live, raw_value
+from .expressions import field_expr, index_name, live, raw_value
 from .records import Record, record_from_row
 from .slots import ALL_SLOTS, entity_mapping
 from .tables import records
@@ -358,8 +360,13 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
     dialect = conn.dialect.name
     prepared = _prepared_list(conn, app, entity, actor, query)
     where = None
+    mapping = None
     if prepared is not None:
-        rows = conn.execute(prepared.page, prepared.params).all()
+        page_stmt = prepared.page
+        if dialect == "sqlite" and query.filters:
+            mapping = entity_mapping(conn, app.key, entity.key)
+            page_stmt = prepared.page_reading_slots(conn, app, entity, query, mapping)
+        rows = conn.execute(page_stmt, prepared.params).all()
     else:
         where = where_clauses(conn, app, entity, actor, query)
         stmt = (select(*LIST_COLUMNS).where(*where)
@@ -371,7 +378,7 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
         if not page.has_more and (page.items or not query.offset):   # the last page: all before it plus it
             page.total = Total(query.offset + len(page.items), "exact")
         else:
-            slots = count_slots(conn, app, entity, query)
+            slots = count_slots(conn, app, entity, query, mapping)
             narrowed, at_least = _narrowed(app, entity, actor, query), query.offset + len(page.items)
             if prepared is not None and dialect == "sqlite":     # PostgreSQL's estimate reads the clauses
                 page.total = count_total(conn, app, entity, None, narrowed=narrowed, at_least=at_least,
@@ -420,6 +427,8 @@ class _PreparedList:
     params: dict
     shape: tuple
     clauses: Callable[[str, EntityDef, Mapping[str, str]], list]
+    build_page: Callable[[Mapping[str, str]], Any]
+    kinds: tuple
 
     def count(self, dialect: str, entity: EntityDef, query: ListQuery, slots: Mapping[str, str]):
         """The bounded count (count_total's) over the same clauses, filters on `slots` reading them."""
@@ -430,6 +439,57 @@ class _PreparedList:
                        .limit(bindparam("count_limit")).subquery())
             found = _remember(key, (entity, select(func.count()).select_from(bounded)))
         return found[1]
+
+    def page_reading_slots(self, conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
+                           mapping: Mapping[str, str]):
+        """The page's statement (SQLite) with the filters whose index the plan does not walk
+        reading their slot columns (store/slots.py) instead of parsing each walked row's document.
+
+        SQLite walks one index and tests every other condition on each row it reaches; on a
+        JSON field that parses the row's document. A slot holds the same value as a column,
+        but has no index, so giving up an expression could change the plan. SQLite's own plan
+        decides: the filters whose expression index `EXPLAIN QUERY PLAN` names keep it, and the
+        statement with slots is used only if its plan is the same list of steps. The check is
+        kept per (shape, slots), and made again after PLAN_RECHECK_S: new statistics
+        (ANALYZE) can change the plan."""
+        if any(kind == "param" and flt.op == "in" for flt, kind in zip(query.filters, self.kinds)):
+            return self.page          # an expanding parameter: its SQL is only written when run
+        candidates = {flt.field: mapping[flt.field] for flt, kind in zip(query.filters, self.kinds)
+                      if kind == "param" and flt.field in mapping and flt.op in SLOT_OPS}
+        if not candidates:
+            return self.page
+        key = (self.shape, "page slots", tuple(sorted(candidates.items())))
+        found = _LISTS.get(key)
+        now = time.monotonic()
+        if found is None or found[0] is not entity or now - found[2] > PLAN_RECHECK_S:
+            found = _remember(key, (entity, self._checked_page(conn, app, entity, candidates), now))
+        return found[1] if found[1] is not None else self.page
+
+    def _checked_page(self, conn: Connection, app: AppDef, entity: EntityDef, candidates: Mapping[str, str]):
+        plan = _sqlite_plan(conn, self.page, self.params)
+        walked = {name for step in plan for name in _INDEX_IN_STEP.findall(step)}
+        slots = {key: slot for key, slot in candidates.items() if index_name(app.key, entity.key, key) not in walked}
+        if not slots:
+            return None
+        with_slots = self.build_page(slots)
+        return with_slots if _sqlite_plan(conn, with_slots, self.params) == plan else None
+
+
+#: How long a page's plan check is trusted (seconds): statistics change with ANALYZE.
+PLAN_RECHECK_S = 600.0
+_INDEX_IN_STEP = re.compile(r"USING (?:COVERING )?INDEX (\S+)")
+
+
+def _sqlite_plan(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> list[str]:
+    """The steps of SQLite's plan for `stmt` with `params` (EXPLAIN QUERY PLAN through the
+    driver's cursor: SQLAlchemy has no construct for it), each step's text in order."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    values = compiled.construct_params(params)
+    args = []
+    for name in compiled.positiontup:
+        processor = compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        args.append(processor(values[name]) if processor is not None else values[name])
+    return [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", tuple(args))]
 
 
 #: Prebuilt list statements per (dialect, app, entity, filter shape, sort, owner/stage asked):
@@ -513,13 +573,15 @@ def _prepared_list(conn: Connection, app: AppDef, entity: EntityDef, actor: Read
             out.append(records.c.stage == bindparam("stage"))
         return out
 
-    found = _LISTS.get(shape)
-    if found is None or found[0] is not entity:
-        page = (select(*LIST_COLUMNS).where(*clauses(dialect, entity, {}))
+    def build_page(slots: Mapping[str, str]):
+        return (select(*LIST_COLUMNS).where(*clauses(dialect, entity, slots))
                 .order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
                 .limit(bindparam("limit")).offset(bindparam("offset")))
-        found = _remember(shape, (entity, page))
-    return _PreparedList(found[1], params, shape, clauses)
+
+    found = _LISTS.get(shape)
+    if found is None or found[0] is not entity:
+        found = _remember(shape, (entity, build_page({})))
+    return _PreparedList(found[1], params, shape, clauses, build_page, tuple(kinds))
 
 
 def _with_slots(dialect: str, entity: EntityDef, query: ListQuery, where: list, slots: Mapping[str, str]) -> list:
@@ -532,7 +594,8 @@ def _with_slots(dialect: str, entity: EntityDef, query: ListQuery, where: list, 
     return out
 
 
-def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery) -> dict[str, str]:
+def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
+                mapping: Mapping[str, str] | None = None) -> dict[str, str]:
     """The filtered fields a total reads from their typed slot columns (store/slots.py).
 
     SQLite walks one index per table and tests every other condition on each row it
@@ -545,7 +608,7 @@ def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQue
     a select with a money range took 1.5 ms parsing documents, 0.6 ms reading slots."""
     if len(query.filters) < 2:
         return {}
-    mapping = entity_mapping(conn, app.key, entity.key)
+    mapping = entity_mapping(conn, app.key, entity.key) if mapping is None else mapping
     if not mapping:
         return {}
     indexed = [flt for flt in query.filters if _has_index(entity.field(flt.field))]
