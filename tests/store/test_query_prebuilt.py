@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from formloom.auth.users import Actor
 from formloom.store import query as store_query
@@ -177,3 +178,20 @@ def test_the_plan_check_is_kept_and_made_again_after_its_time(db, deals, monkeyp
     now[0] += 2
     later = page()
     assert len(checks) == 2 and later is not first and str(later) == str(first)
+
+
+def test_a_plan_that_cannot_be_asked_leaves_the_page_as_it_was(db, deals, monkeypatch):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+
+    def refused(*args):
+        raise OperationalError("EXPLAIN QUERY PLAN", {}, Exception("no plan"))
+    monkeypatch.setattr(store_query, "_sqlite_plan", refused)
+    query = ListQuery(filters=SLOTTED[:2], sort="amount", limit=5)
+    deal = deals.entity("deal")
+    with db.read() as conn:
+        prepared = _prepared_list(conn, deals, deal, _admin(deals), query)
+        assert prepared.page_reading_slots(conn, deals, deal, query, entity_mapping(conn, "shop", "deal")) is prepared.page
+    read = _read(db, deals, query, _admin(deals))
+    monkeypatch.setattr(store_query, "_prepared_list", lambda *args: None)
+    assert read[0] and read == _read(db, deals, query, _admin(deals))

@@ -20,7 +20,7 @@ import time
 from sqlalchemy import (BigInteger, ColumnElement, Connection, String, and_, any_, bindparam, cast, exists, false, func,
                         literal, literal_column, or_, select, text)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import FormloomError
@@ -466,6 +466,12 @@ class _PreparedList:
         return found[1] if found[1] is not None else self.page
 
     def _checked_page(self, conn: Connection, app: AppDef, entity: EntityDef, candidates: Mapping[str, str]):
+        try:
+            return self._page_if_same_plan(conn, app, entity, candidates)
+        except (SQLAlchemyError, TypeError, ValueError):    # a plan that cannot be asked: the page as it was
+            return None
+
+    def _page_if_same_plan(self, conn: Connection, app: AppDef, entity: EntityDef, candidates: Mapping[str, str]):
         plan = _sqlite_plan(conn, self.page, self.params)
         walked = {name for step in plan for name in _INDEX_IN_STEP.findall(step)}
         slots = {key: slot for key, slot in candidates.items() if index_name(app.key, entity.key, key) not in walked}
