@@ -265,3 +265,44 @@ def test_user_fields_and_owners_are_filtered_by_name_or_email(db, make_user):
         assert find(owner="Bo Chen") == find(owner="bo@example.com") == ["Plant"]
         assert find(owner="me") == ["Office"]
         assert find(host="Nobody") == []
+
+
+def test_titles_take_their_ids_as_one_value_however_many_there_are(db, tickets):
+    """The statement's text is the same for 1 id and for 12 (no placeholder per id), and it
+    answers exactly the readable records of each asked entity."""
+    from sqlalchemy import event
+
+    from formloom.store.query import titles_by_entity, titles_for
+
+    app, client, alice, _ = tickets
+    statements = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        with db.read() as conn:
+            ids = [r.id for r in list_records(conn, app, app.entity("ticket"), _admin(app),
+                                              ListQuery(sort="subject")).items]
+            statements.clear()
+            one = titles_by_entity(conn, app, _admin(app), {"ticket": ids[:1]})
+            many = titles_by_entity(conn, app, _admin(app), {"ticket": ids, "client": [client.id, ids[0], 10**12]})
+            texts = list(statements)
+            mine = titles_for(conn, app, app.entity("ticket"), alice, ids)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert one == {("ticket", ids[0]): "Ticket 00"}
+    assert many == {("client", client.id): "Acme"} | {("ticket", i): f"Ticket {n:02d}" for n, i in enumerate(ids)}
+    assert len(texts) == 2 and texts[0] == texts[1]
+    assert sorted(mine.values()) == [f"Ticket {n:02d}" for n in range(0, 12, 2)]
+
+
+def test_on_sqlite_titles_are_read_by_rowid_per_id(db):
+    from formloom.store.query import _titles_query
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    with db.read() as conn:
+        for every in (True, False):
+            stmt, params = _titles_query("sqlite", every, [1, 2, 3])
+            sql = str(stmt.compile(dialect=conn.dialect))
+            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", (params["ids"],))]
+            assert "SEARCH records USING INTEGER PRIMARY KEY (rowid=?)" in plan

@@ -6,15 +6,19 @@ app version or one holding another request's values."""
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from formloom.auth.users import Actor
 from formloom.store import query as store_query
 from formloom.store.query import (LIST_COLUMNS, Filter, ListQuery, _LISTS, _prepared_list, list_records,
                                   list_records_of)
+from formloom.store.expressions import index_name
 from formloom.store.records import NewRecord, create_records, record_from_row
+from formloom.store.slots import entity_mapping
 from formloom.store.tables import records
 
 from .test_query import _admin
@@ -101,3 +105,93 @@ def test_rows_read_by_position_equal_record_from_row(db, deals):
     assert len(rows) == 90
     assert list_records_of(rows) == [record_from_row(r) for r in rows]
     assert all(r.created_at.tzinfo is not None and r.updated_at.tzinfo is not None for r in list_records_of(rows))
+
+
+SLOTTED = (Filter("channel", "eq", "web"), Filter("amount", "gte", 0), Filter("closed_on", "lt", "2026-09-30"))
+
+
+def _page_with_slots(db, app, query):
+    """(the page's statement as SQLite runs it, the plan without slots, the plan with them)."""
+    deal = app.entity("deal")
+    with db.read() as conn:
+        prepared = _prepared_list(conn, app, deal, _admin(app), query)
+        stmt = prepared.page_reading_slots(conn, app, deal, query, entity_mapping(conn, app.key, deal.key))
+        return (stmt, prepared.page, store_query._sqlite_plan(conn, prepared.page, prepared.params),
+                store_query._sqlite_plan(conn, stmt, prepared.params))
+
+
+@pytest.mark.parametrize("sort", ["amount", "-closed_on", "title"])
+def test_the_page_reads_slots_only_for_filters_whose_index_the_plan_does_not_walk(db, deals, sort):
+    """With the channel's index walked (sorts on a JSON field) the channel keeps its expression
+    and the others read their slots; with another index walked (title) all three read slots.
+    Either way SQLite's plan is the plan it had without slots."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    stmt, plain, plan, plan_with_slots = _page_with_slots(db, deals, ListQuery(filters=SLOTTED, sort=sort, limit=5))
+    with db.read() as conn:
+        where = str(stmt.compile(dialect=conn.dialect)).split("WHERE")[1].split("ORDER BY")[0]
+        slots = entity_mapping(conn, "shop", "deal")
+    walked = {key for key in slots if any(index_name("shop", "deal", key) in step for step in plan)}
+    assert walked == ({"channel"} if sort != "title" else set())
+    for key, slot in slots.items():
+        assert (f"records.{slot} " in where) == (key not in walked)
+        assert (f"'$.{key}')" in where) == (key in walked)
+    assert stmt is not plain and plan_with_slots == plan
+
+
+def test_the_documents_statement_is_kept_when_the_plan_with_slots_would_differ(db, deals, monkeypatch):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    real, asked = store_query._sqlite_plan, []
+
+    def plan(conn, stmt, params):
+        asked.append(stmt)
+        steps = real(conn, stmt, params)
+        return steps if len(asked) % 2 else steps + ["SCAN records"]       # the plan with slots differs
+    monkeypatch.setattr(store_query, "_sqlite_plan", plan)
+    query = ListQuery(filters=SLOTTED, sort="-amount", limit=5)
+    deal = deals.entity("deal")
+    with db.read() as conn:
+        prepared = _prepared_list(conn, deals, deal, _admin(deals), query)
+        mapping = entity_mapping(conn, "shop", "deal")
+        assert prepared.page_reading_slots(conn, deals, deal, query, mapping) is prepared.page
+        assert prepared.page_reading_slots(conn, deals, deal, query, mapping) is prepared.page
+    assert len(asked) == 2                                                  # checked once, then kept
+
+
+def test_the_plan_check_is_kept_and_made_again_after_its_time(db, deals, monkeypatch):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+    deal, now, checks = deals.entity("deal"), [1000.0], []
+    real = store_query._PreparedList._checked_page
+    monkeypatch.setattr(store_query._PreparedList, "_checked_page", lambda *args: checks.append(1) or real(*args))
+    monkeypatch.setattr(store_query, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    query = ListQuery(filters=SLOTTED, sort="-closed_on", limit=5)
+
+    def page():
+        with db.read() as conn:
+            prepared = _prepared_list(conn, deals, deal, _admin(deals), query)
+            return prepared.page_reading_slots(conn, deals, deal, query, entity_mapping(conn, "shop", "deal"))
+    first = page()
+    now[0] += store_query.PLAN_RECHECK_S - 1
+    assert page() is first and len(checks) == 1
+    now[0] += 2
+    later = page()
+    assert len(checks) == 2 and later is not first and str(later) == str(first)
+
+
+def test_a_plan_that_cannot_be_asked_leaves_the_page_as_it_was(db, deals, monkeypatch):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's plan")
+
+    def refused(*args):
+        raise OperationalError("EXPLAIN QUERY PLAN", {}, Exception("no plan"))
+    monkeypatch.setattr(store_query, "_sqlite_plan", refused)
+    query = ListQuery(filters=SLOTTED[:2], sort="amount", limit=5)
+    deal = deals.entity("deal")
+    with db.read() as conn:
+        prepared = _prepared_list(conn, deals, deal, _admin(deals), query)
+        assert prepared.page_reading_slots(conn, deals, deal, query, entity_mapping(conn, "shop", "deal")) is prepared.page
+    read = _read(db, deals, query, _admin(deals))
+    monkeypatch.setattr(store_query, "_prepared_list", lambda *args: None)
+    assert read[0] and read == _read(db, deals, query, _admin(deals))

@@ -70,3 +70,44 @@ def test_a_value_is_shown_once_per_type_not_per_equal_value():
         record_views.show = original
     assert shown == ["int:1", "bool:True", "float:1.0", "int:1", "bool:True", "list:[1]", "list:[1]"]
     assert calls == [1, True, 1.0, [1], [1]]          # lists have no key: shown each time
+
+
+@pytest.mark.parametrize("values", [
+    dict(text="Acme & Sons"),
+    dict(text=""),
+    dict(links=(("/apps/desk/company/1", "Acme"), ("", "#7"))),
+    dict(files=(("/f/1", "a.png", True), ("/f/2", "b.pdf", False)), thumbs=("/t/1", "")),
+])
+def test_a_cheaply_built_shown_is_the_dataclass_shown(values):
+    """`_shown` skips the frozen dataclass's `__init__`: what it makes must be that `Shown`
+    in every way a page or a memo can tell."""
+    import dataclasses
+
+    from formloom.web.display import EMPTY, Shown, _shown
+
+    cheap, made = _shown(**values), Shown(**values)
+    assert type(cheap) is Shown and cheap == made and hash(cheap) == hash(made) and repr(cheap) == repr(made)
+    assert list(vars(cheap).items()) == list(vars(made).items())
+    assert cheap.__html__() == made.__html__()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cheap.text = "changed"
+    assert EMPTY == Shown(empty=True) and EMPTY.__html__() == Shown(empty=True).__html__()
+
+
+def test_url_with_answers_as_the_uncached_builder_cold_and_warm(app):
+    """`url_with` keeps its links per (endpoint, path, query string, changes); the kept link
+    is the one the builder writes, for the first request of a URL and every later one."""
+    from formloom.web import helpers
+
+    changes = [dict(sort="-budget"), dict(sort=None), dict(offset=50), dict(offset="50", limit=2),
+               dict(priority__in="low,high"), dict(cols=None, sort="due")]
+    urls = URLS + ["/apps/desk/case/?_=1&sort=subject&sort=due", "/apps/desk/company/?q=Acme%20%26%20Co"]
+    for _ in ("cold", "warm"):
+        for url in urls:
+            with app.test_request_context(url):
+                for change in changes:
+                    assert helpers.url_with(**change) == helpers._url_with(change), (url, change)
+    kept = [k for k in app.extensions["formloom.url_cache"] if k[0] == "url_with"]
+    assert len(kept) == len(urls) * len(changes)
+    with app.test_request_context("/apps/desk/case/?priority=low&sort=-budget&_=9"):
+        assert helpers.url_with(sort="due", offset=None) == "/apps/desk/case/?priority=low&sort=due"

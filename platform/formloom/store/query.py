@@ -14,11 +14,13 @@ from typing import Any, Callable, Iterable, Mapping
 
 import json
 import math
+import re
+import time
 
-from sqlalchemy import (ColumnElement, Connection, and_, bindparam, cast, exists, false, func, literal, literal_column,
-                        or_, select, text, union_all)
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import (BigInteger, ColumnElement, Connection, String, and_, any_, bindparam, cast, exists, false, func,
+                        literal, literal_column, or_, select, text, union_all)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..errors import FormloomError
@@ -26,7 +28,7 @@ from ..i18n import N_, translate
 from ..fields import field_type
 from ..ids import MAX_ID, parse_int
 from .access import Reader, read_check, scope_clause
-from .expressions import field_expr, live, raw_value
+from .expressions import field_expr, index_name, live, raw_value
 from .records import Record, record_from_row
 from .slots import ALL_SLOTS, entity_mapping
 from .tables import records
@@ -358,8 +360,13 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
     dialect = conn.dialect.name
     prepared = _prepared_list(conn, app, entity, actor, query)
     where = None
+    mapping = None
     if prepared is not None:
-        rows = conn.execute(prepared.page, prepared.params).all()
+        page_stmt = prepared.page
+        if dialect == "sqlite" and query.filters:
+            mapping = entity_mapping(conn, app.key, entity.key)
+            page_stmt = prepared.page_reading_slots(conn, app, entity, query, mapping)
+        rows = conn.execute(page_stmt, prepared.params).all()
     else:
         where = where_clauses(conn, app, entity, actor, query)
         stmt = (select(*LIST_COLUMNS).where(*where)
@@ -371,7 +378,7 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
         if not page.has_more and (page.items or not query.offset):   # the last page: all before it plus it
             page.total = Total(query.offset + len(page.items), "exact")
         else:
-            slots = count_slots(conn, app, entity, query)
+            slots = count_slots(conn, app, entity, query, mapping)
             narrowed, at_least = _narrowed(app, entity, actor, query), query.offset + len(page.items)
             if prepared is not None and dialect == "sqlite":     # PostgreSQL's estimate reads the clauses
                 page.total = count_total(conn, app, entity, None, narrowed=narrowed, at_least=at_least,
@@ -420,6 +427,8 @@ class _PreparedList:
     params: dict
     shape: tuple
     clauses: Callable[[str, EntityDef, Mapping[str, str]], list]
+    build_page: Callable[[Mapping[str, str]], Any]
+    kinds: tuple
 
     def count(self, dialect: str, entity: EntityDef, query: ListQuery, slots: Mapping[str, str]):
         """The bounded count (count_total's) over the same clauses, filters on `slots` reading them."""
@@ -430,6 +439,63 @@ class _PreparedList:
                        .limit(bindparam("count_limit")).subquery())
             found = _remember(key, (entity, select(func.count()).select_from(bounded)))
         return found[1]
+
+    def page_reading_slots(self, conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
+                           mapping: Mapping[str, str]):
+        """The page's statement (SQLite) with the filters whose index the plan does not walk
+        reading their slot columns (store/slots.py) instead of parsing each walked row's document.
+
+        SQLite walks one index and tests every other condition on each row it reaches; on a
+        JSON field that parses the row's document. A slot holds the same value as a column,
+        but has no index, so giving up an expression could change the plan. SQLite's own plan
+        decides: the filters whose expression index `EXPLAIN QUERY PLAN` names keep it, and the
+        statement with slots is used only if its plan is the same list of steps. The check is
+        kept per (shape, slots), and made again after PLAN_RECHECK_S: new statistics
+        (ANALYZE) can change the plan."""
+        if any(kind == "param" and flt.op == "in" for flt, kind in zip(query.filters, self.kinds)):
+            return self.page          # an expanding parameter: its SQL is only written when run
+        candidates = {flt.field: mapping[flt.field] for flt, kind in zip(query.filters, self.kinds)
+                      if kind == "param" and flt.field in mapping and flt.op in SLOT_OPS}
+        if not candidates:
+            return self.page
+        key = (self.shape, "page slots", tuple(sorted(candidates.items())))
+        found = _LISTS.get(key)
+        now = time.monotonic()
+        if found is None or found[0] is not entity or now - found[2] > PLAN_RECHECK_S:
+            found = _remember(key, (entity, self._checked_page(conn, app, entity, candidates), now))
+        return found[1] if found[1] is not None else self.page
+
+    def _checked_page(self, conn: Connection, app: AppDef, entity: EntityDef, candidates: Mapping[str, str]):
+        try:
+            return self._page_if_same_plan(conn, app, entity, candidates)
+        except (SQLAlchemyError, TypeError, ValueError):    # a plan that cannot be asked: the page as it was
+            return None
+
+    def _page_if_same_plan(self, conn: Connection, app: AppDef, entity: EntityDef, candidates: Mapping[str, str]):
+        plan = _sqlite_plan(conn, self.page, self.params)
+        walked = {name for step in plan for name in _INDEX_IN_STEP.findall(step)}
+        slots = {key: slot for key, slot in candidates.items() if index_name(app.key, entity.key, key) not in walked}
+        if not slots:
+            return None
+        with_slots = self.build_page(slots)
+        return with_slots if _sqlite_plan(conn, with_slots, self.params) == plan else None
+
+
+#: How long a page's plan check is trusted (seconds): statistics change with ANALYZE.
+PLAN_RECHECK_S = 600.0
+_INDEX_IN_STEP = re.compile(r"USING (?:COVERING )?INDEX (\S+)")
+
+
+def _sqlite_plan(conn: Connection, stmt: Any, params: Mapping[str, Any]) -> list[str]:
+    """The steps of SQLite's plan for `stmt` with `params` (EXPLAIN QUERY PLAN through the
+    driver's cursor: SQLAlchemy has no construct for it), each step's text in order."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    values = compiled.construct_params(params)
+    args = []
+    for name in compiled.positiontup:
+        processor = compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        args.append(processor(values[name]) if processor is not None else values[name])
+    return [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled.string}", tuple(args))]
 
 
 #: Prebuilt list statements per (dialect, app, entity, filter shape, sort, owner/stage asked):
@@ -513,13 +579,15 @@ def _prepared_list(conn: Connection, app: AppDef, entity: EntityDef, actor: Read
             out.append(records.c.stage == bindparam("stage"))
         return out
 
-    found = _LISTS.get(shape)
-    if found is None or found[0] is not entity:
-        page = (select(*LIST_COLUMNS).where(*clauses(dialect, entity, {}))
+    def build_page(slots: Mapping[str, str]):
+        return (select(*LIST_COLUMNS).where(*clauses(dialect, entity, slots))
                 .order_by(*_order(dialect, entity, query.sort, _never_null(entity, query.filters)))
                 .limit(bindparam("limit")).offset(bindparam("offset")))
-        found = _remember(shape, (entity, page))
-    return _PreparedList(found[1], params, shape, clauses)
+
+    found = _LISTS.get(shape)
+    if found is None or found[0] is not entity:
+        found = _remember(shape, (entity, build_page({})))
+    return _PreparedList(found[1], params, shape, clauses, build_page, tuple(kinds))
 
 
 def _with_slots(dialect: str, entity: EntityDef, query: ListQuery, where: list, slots: Mapping[str, str]) -> list:
@@ -532,7 +600,8 @@ def _with_slots(dialect: str, entity: EntityDef, query: ListQuery, where: list, 
     return out
 
 
-def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery) -> dict[str, str]:
+def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
+                mapping: Mapping[str, str] | None = None) -> dict[str, str]:
     """The filtered fields a total reads from their typed slot columns (store/slots.py).
 
     SQLite walks one index per table and tests every other condition on each row it
@@ -545,7 +614,7 @@ def count_slots(conn: Connection, app: AppDef, entity: EntityDef, query: ListQue
     a select with a money range took 1.5 ms parsing documents, 0.6 ms reading slots."""
     if len(query.filters) < 2:
         return {}
-    mapping = entity_mapping(conn, app.key, entity.key)
+    mapping = entity_mapping(conn, app.key, entity.key) if mapping is None else mapping
     if not mapping:
         return {}
     indexed = [flt for flt in query.filters if _has_index(entity.field(flt.field))]
@@ -872,7 +941,7 @@ def _readable_titles(conn: Connection, app: AppDef, actor: Reader | None, ids: I
     # whole rows: the policy may look at a record's values and stage, not only its owner;
     # unless the reader sees every record of these entities (no row to judge, no JSON to read)
     every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
-    rows = conn.execute(_TITLES if every else _TITLE_ROWS, {"ids": sorted(ids)})
+    rows = conn.execute(*_titles_query(conn.dialect.name, every, sorted(ids)))
     return {r.id: r.title for r in rows if r.app_key == app.key and r.entity_key in readable
             and (every or may_read(readable[r.entity_key], r))}
 
@@ -892,18 +961,38 @@ def titles_by_entity(conn: Connection, app: AppDef, actor: Reader | None,
     every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
     if every:       # by position: a row's attributes are looked up by name, ~1 µs each
         return {(entity_key, ident): title
-                for ident, app_key, entity_key, title in conn.execute(_TITLES, {"ids": ids}).all()
+                for ident, app_key, entity_key, title in conn.execute(*_titles_query(conn.dialect.name, True, ids)).all()
                 if app_key == app.key and entity_key in readable and ident in asked[entity_key]}
-    rows = conn.execute(_TITLE_ROWS, {"ids": ids})
+    rows = conn.execute(*_titles_query(conn.dialect.name, False, ids))
     return {(r.entity_key, r.id): r.title for r in rows
             if r.app_key == app.key and r.entity_key in readable and r.id in asked[r.entity_key]
             and may_read(readable[r.entity_key], r)}
 
 
 #: Built once (every page with references asks): titles only, or whole rows for the policy to judge.
-_TITLES = select(records.c.id, records.c.app_key, records.c.entity_key, records.c.title).where(
-    records.c.id.in_(bindparam("ids", expanding=True)))
+#: The ids travel as one value (a JSON array on SQLite, an array on PostgreSQL): an expanding IN
+#: is written out again by SQLAlchemy on every execution, one placeholder per id, and its SQL
+#: text differs with the number of ids, so neither side could keep it prepared.
+_TITLE_COLUMNS = (records.c.id, records.c.app_key, records.c.entity_key, records.c.title)
+_IDS_IN = {
+    # a rowid search per value (EXPLAIN QUERY PLAN: SEARCH records USING INTEGER PRIMARY KEY)
+    "sqlite": records.c.id.in_(select(func.json_each(bindparam("ids", type_=String)).table_valued("value").c.value)),
+    "postgresql": records.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))),
+}
+_TITLE_STATEMENTS = {
+    (dialect, every): select(*_TITLE_COLUMNS).where(clause) if every else select(records).where(clause)
+    for dialect, clause in _IDS_IN.items() for every in (True, False)}
+_TITLES = select(*_TITLE_COLUMNS).where(records.c.id.in_(bindparam("ids", expanding=True)))
 _TITLE_ROWS = select(records).where(records.c.id.in_(bindparam("ids", expanding=True)))
+
+
+def _titles_query(dialect: str, every: bool, ids: list[int]) -> tuple[Any, dict[str, Any]]:
+    """The statement and parameters reading the rows of `ids` (titles only when `every`):
+    ids as one value where the dialect has a way to take them, else an expanding IN."""
+    found = _TITLE_STATEMENTS.get((dialect, every))
+    if found is None:
+        return (_TITLES if every else _TITLE_ROWS), {"ids": ids}
+    return found, {"ids": json.dumps(ids) if dialect == "sqlite" else ids}
 
 
 def _as_id(value: Any) -> int | None:

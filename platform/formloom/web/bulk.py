@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from jsonschema.exceptions import best_match
@@ -216,9 +216,15 @@ def progress(app_key: str, entity_key: str, job_id: int):
 
 @bp.app_template_global()
 def bulk_actions(place: Place) -> list[tuple[str, str]]:
-    """(action, label) pairs for a list's bulk bar."""
-    labels = action_labels()
-    return [(a, labels[a]) for a in available_actions(place)]
+    """(action, label) pairs for a list's bulk bar, worked out once per request and place:
+    the list page and its rows both ask, and each answer reads the actor's policy."""
+    key = (place.app.key, place.version_id, place.entity.key if place.entity is not None else None)
+    known = g.setdefault("formloom_bulk_actions", {})
+    found = known.get(key)
+    if found is None:
+        labels = action_labels()
+        found = known[key] = [(a, labels[a]) for a in available_actions(place)]
+    return found
 
 
 

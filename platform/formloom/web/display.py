@@ -41,6 +41,28 @@ class Shown:
         return str(escape(self.text))
 
 
+#: One empty value for every empty cell: a Shown is frozen, so sharing it is safe.
+EMPTY = Shown(empty=True)
+
+_new_object = object.__new__
+
+
+def _shown(text: str = "", links: tuple = (), files: tuple = (), thumbs: tuple = ()) -> Shown:
+    """`Shown(text=..., links=..., files=..., thumbs=...)` for a value that is not empty, at a
+    third of the cost: the frozen dataclass's `__init__` sets each field through
+    `object.__setattr__`, and a list page shows some 200 values. The instance dict is filled
+    in the order that `__init__` would, so equality, hashing and repr are the dataclass's own
+    (tests/web/test_list_fast_paths.py holds them equal)."""
+    shown = _new_object(Shown)
+    values = shown.__dict__
+    values["text"] = text
+    values["links"] = links
+    values["empty"] = False
+    values["files"] = files
+    values["thumbs"] = thumbs
+    return shown
+
+
 def _file_html(href: str, name: str, image: bool, thumb: str = "") -> str:
     """An image as its thumbnail (made at upload, files/thumbnails.py) linking to the
     full image, any other file as a link."""
@@ -146,27 +168,27 @@ def page_lookups(conn: Connection, app: AppDef,
 def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> Shown:
     ftype = field_type(f.type)
     if value is None or value == "" or value == [] or value == {}:
-        return Shown(empty=True)
+        return EMPTY
     if f.type == "reference":
         # a record the viewer may not read has no title here, and no link: it would answer 404
         links = tuple((lookups.detail_url(app.key, f.entity, i), lookups.titles[(f.entity, i)] or f"#{i}")
                       if (f.entity, i) in lookups.titles else ("", f"#{i}") for i in _ids(value))
-        return Shown(links=links)
+        return _shown(links=links)
     if f.type == "user":
-        return Shown(text=", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
+        return _shown(", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
     if ftype.holds_files:
         items = [i for i in value if isinstance(i, dict) and isinstance(i.get("id"), str)]
         images = [f.type == "image" or str(i.get("type", "")).startswith("image/") for i in items]
-        return Shown(files=tuple((url_for("files.serve", app_key=app.key, file_id=i["id"]), str(i.get("name", "")),
-                                  image) for i, image in zip(items, images)),
-                     thumbs=tuple(url_for("files.serve_thumbnail", app_key=app.key, file_id=i["id"]) if image else ""
-                                  for i, image in zip(items, images)))
+        return _shown(files=tuple((url_for("files.serve", app_key=app.key, file_id=i["id"]), str(i.get("name", "")),
+                                   image) for i, image in zip(items, images)),
+                      thumbs=tuple(url_for("files.serve_thumbnail", app_key=app.key, file_id=i["id"]) if image else ""
+                                   for i, image in zip(items, images)))
     if f.type in ("date", "datetime"):
         text = format_value(f.type, value, lang, lookups.zone(app))
         if text is not None:
-            return Shown(text=text)
+            return _shown(text)
     try:
         text = ftype.display(f, value, lang)
     except Exception:       # a value an older definition wrote: show it rather than fail the page
         text = str(value)
-    return Shown(text=text) if text else Shown(empty=True)
+    return _shown(text) if text else EMPTY

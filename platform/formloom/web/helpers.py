@@ -266,7 +266,26 @@ def local_time(value: datetime | None, app: AppDef | None = None) -> str:
 
 
 def url_with(**changes: Any) -> str:
-    """The current URL with some query arguments replaced (None removes one)."""
+    """The current URL with some query arguments replaced (None removes one). Kept with
+    cached_url_for's links, keyed by what the answer is made of (the request's endpoint, path
+    and query string, and the changes): a list page asks for the same sort headers and pager
+    links on every request, and copying the arguments costs more than building the link."""
+    try:
+        key = ("url_with", request.script_root, request.scheme, request.endpoint, request.path,
+               request.query_string, tuple(sorted((k, _url_key_part(v)) for k, v in changes.items())))
+    except TypeError:
+        return _url_with(changes)
+    cache = current_app.extensions.setdefault("formloom.url_cache", {})
+    found = cache.get(key)
+    if found is None:
+        found = _url_with(changes)
+        if len(cache) >= URL_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    return found
+
+
+def _url_with(changes: Mapping[str, Any]) -> str:
     args = request.args.copy()
     for key, value in changes.items():
         args.pop(key, None)
