@@ -82,6 +82,7 @@ def test_admin_builds_a_gated_stage_and_a_reminder_and_the_rep_meets_both(crm, p
     page.fill("#add-stage input[name=label-zh]", "技术评审")
     page.click("#add-stage button[type=submit]")
     expect(page.locator("h1")).to_contain_text("Technical review")
+    page.wait_for_load_state()          # the heading is parsed before the deferred script that reloads on change
     with page.expect_navigation():
         page.select_option("select[name=g-related-0-entity]", "follow_up")       # the form reloads with its fields
     via = page.locator("select[name=g-related-0-via]")
