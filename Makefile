@@ -6,6 +6,9 @@ PY      = $(BIN)/python
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+# pytest-xdist workers for `make test` and `make test-postgres` (auto: one per core; 0: in this process)
+TEST_WORKERS ?= auto
+PYTEST  = $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: demo test test-postgres bench bench-quick bench-api100k bench-transfer bench-dashboard soak soak-quick clean
 
@@ -21,10 +24,10 @@ demo: $(VENV)/.installed
 	$(BIN)/formloom demo --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-postgres: $(VENV)/.installed
-	FORMLOOM_TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not browser and not slow" tests/store tests/web tests/auth \
+	FORMLOOM_TEST_DATABASE_URL=$(PG_URL) $(PYTEST) -m "not browser and not slow" tests/store tests/web tests/auth \
 		tests/workflow tests/automation tests/dashboards tests/transfer tests/design tests/test_cli.py \
 		tests/test_cli_tokens.py tests/test_cli_automation.py tests/test_cli_backup.py tests/test_cli_copy.py \
 		tests/test_shutdown.py tests/test_demo.py
