@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Collection, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, cast, delete, exists, func, insert, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
@@ -261,23 +261,29 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
     title = compute_title(entity, data, lang)
-    record_id = conn.execute(_INSERT_RECORD, dict(
-        app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
-        stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
-        created_at=now, updated_at=now, version=1, definition_version_id=version_id,
-        **_slots(conn, app, entity, data),
-    )).inserted_primary_key[0]
+    values = dict(app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
+                  stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
+                  updated_by=actor_id, created_at=now, updated_at=now, version=1, definition_version_id=version_id,
+                  **_slots(conn, app, entity, data))
+    changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
+    logged = {"action": "create", "changes": changes, "user_id": actor_id, "at": now, "record_version": 1,
+              "via": via[:200] if via else None, "type": "record_created",
+              "payload": {"actor": actor_id, "stage": stage, "fields": sorted(changes)}}
+    if conn.dialect.name == "postgresql":
+        record_id = conn.execute(_logged_insert(tuple(values), bool(stage)),
+                                 {**{f"w_{k}": v for k, v in values.items()}, **_logged_params(logged)}).scalar_one()
+    else:
+        record_id = conn.execute(_INSERT_RECORD, values).inserted_primary_key[0]
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, None, lang):
         raise RecordInvalid(unique_problems)
     stored_files.attach(conn, entity, record_id, data)
     search_index.index_new(conn, app.key, entity, [(record_id, data, title)])
-    changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
-    _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
-    if stage:
-        conn.execute(_INSERT_STAGE, {"record_id": record_id, "from_stage": None, "to_stage": stage,
-                                     "user_id": actor_id, "at": now, "seconds_in_previous": None})
-    emit_event(conn, app.key, entity.key, record_id, "record_created",
-               {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
+    if conn.dialect.name != "postgresql":
+        _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
+        if stage:
+            conn.execute(_INSERT_STAGE, {"record_id": record_id, "from_stage": None, "to_stage": stage,
+                                         "user_id": actor_id, "at": now, "seconds_in_previous": None})
+        emit_event(conn, app.key, entity.key, record_id, "record_created", logged["payload"], now)
     rollups.after_write(conn, app, entity, None, data, now)
     return Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(data), title=title, stage=stage,
                   stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
@@ -498,22 +504,31 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
                if current.data.get(k) != data.get(k)}
     if not changes:
         return current
-    _refuse_while_awaiting(conn, current, changes, actor_id, lang)
     title = compute_title(entity, data, lang)
-    result = conn.execute(update(records).where(records.c.id == record_id, records.c.version == current.version)
-                          .values(data=data, title=title, updated_by=actor_id,
-                                  updated_at=now, version=current.version + 1,
-                                  definition_version_id=version_id or current.definition_version_id,
-                                  **_slots(conn, app, entity, data)))
-    if result.rowcount != 1:
-        raise stale(get_record(conn, app, entity, record_id), lang)
+    values = dict(data=data, title=title, updated_by=actor_id, updated_at=now, version=current.version + 1,
+                  definition_version_id=version_id or current.definition_version_id,
+                  **_slots(conn, app, entity, data))
+    payload = {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}
+    logged = None
+    if conn.dialect.name == "postgresql":
+        logged = {"action": "update", "changes": changes, "user_id": actor_id, "at": now,
+                  "record_version": current.version + 1, "via": via[:200] if via else None,
+                  "type": "record_updated", "payload": payload}
+    # A person's edit is refused while an approval waits (automation may write): the UPDATE
+    # itself asks, so the usual write costs no statement of its own for it. When it writes
+    # nothing, _refuse_while_awaiting judges as before, and an edit it allows is written then.
+    guarded = actor_id is not None
+    if not _write_update(conn, record_id, current.version, values, logged, guarded):
+        _refuse_while_awaiting(conn, current, changes, actor_id, lang)
+        if not guarded or not _write_update(conn, record_id, current.version, values, logged, False):
+            raise stale(get_record(conn, app, entity, record_id), lang)
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, current.data, lang):
         raise RecordInvalid(unique_problems)
     stored_files.attach(conn, entity, record_id, data)
     search_index.reindex(conn, app.key, entity, record_id, data, title, before=(current.data, current.title))
-    _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
-    emit_event(conn, app.key, entity.key, record_id, "record_updated",
-               {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
+    if logged is None:
+        _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
+        emit_event(conn, app.key, entity.key, record_id, "record_updated", payload, now)
     rollups.after_write(conn, app, entity, current.data, data, now)      # the parents it counts toward
     return replace(current, data=dict(data), title=title, updated_by=actor_id, updated_at=now,
                    version=current.version + 1, definition_version_id=version_id or current.definition_version_id)
@@ -596,6 +611,93 @@ _INSERT_AUDIT = insert(audit)
 _INSERT_EVENT = insert(events)
 _INSERT_RECORD = insert(records)
 _INSERT_STAGE = insert(stage_history)
+
+#: What a record's UPDATE writes besides its slots.
+_UPDATED = ("data", "title", "updated_by", "updated_at", "version", "definition_version_id")
+#: The audit row's and the event's own values in a logged write (the record's id and keys come from it).
+_LOGGED = {"action": audit.c.action, "changes": audit.c.changes, "user_id": audit.c.user_id, "at": audit.c.at,
+           "record_version": audit.c.record_version, "via": audit.c.via, "type": events.c.type,
+           "payload": events.c.payload}
+#: Each statement shape built once: building a statement and its cache key on every write cost
+#: more than SQLite takes to run it.
+_STATEMENTS: dict[tuple, Any] = {}
+
+
+def _p(name: str, column) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+def _logged_params(logged: Mapping[str, Any]) -> dict:
+    return {f"l_{k}": v for k, v in logged.items()}
+
+
+def _logged_ctes(written, stage: bool) -> list:
+    """The audit row, the first stage (a create's, `stage`) and the event of the record that
+    `written` (a data-modifying CTE returning the record's id and keys) wrote, as CTEs of its
+    statement (PostgreSQL): rows only when it wrote one, in one round trip instead of three."""
+    at = _p("l_at", audit.c.at)
+    out = [insert(audit).from_select(
+        ["record_id", "app_key", "entity_key", "action", "changes", "user_id", "at", "record_version", "via"],
+        select(written.c.id, written.c.app_key, written.c.entity_key, _p("l_action", audit.c.action),
+               _p("l_changes", audit.c.changes), _p("l_user_id", audit.c.user_id), at,
+               _p("l_record_version", audit.c.record_version), _p("l_via", audit.c.via))).cte("logged_audit")]
+    if stage:
+        out.append(insert(stage_history).from_select(
+            ["record_id", "from_stage", "to_stage", "user_id", "at", "seconds_in_previous"],
+            select(written.c.id, _null_of(stage_history.c.from_stage), written.c.stage,
+                   _p("l_user_id", stage_history.c.user_id), at,
+                   _null_of(stage_history.c.seconds_in_previous))).cte("logged_stage"))
+    out.append(insert(events).from_select(
+        ["app_key", "entity_key", "record_id", "type", "payload", "depth", "created_at"],
+        select(written.c.app_key, written.c.entity_key, written.c.id, _p("l_type", events.c.type),
+               _p("l_payload", events.c.payload), literal(0, events.c.depth.type), at)).cte("logged_event"))
+    return out
+
+
+def _null_of(column):
+    return cast(null(), column.type)
+
+
+def _logged_insert(columns: tuple[str, ...], stage: bool):
+    """A create on PostgreSQL: the record's INSERT, its audit row, first stage and event in one
+    statement, returning the record's id."""
+    key = ("insert", columns, stage)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        written = (insert(records).values({c: _p(f"w_{c}", records.c[c]) for c in columns})
+                   .returning(records.c.id, records.c.app_key, records.c.entity_key, records.c.stage).cte("written"))
+        statement = _STATEMENTS[key] = select(written.c.id).add_cte(*_logged_ctes(written, stage))
+    return statement
+
+
+def _update_statement(columns: tuple[str, ...], logged: bool, guarded: bool):
+    """A record's UPDATE (the version it was read at still current; with `guarded`, no approval
+    pending), with, when `logged` (PostgreSQL), its audit row and event in the same statement,
+    returning the record's id when it wrote."""
+    key = ("update", columns, logged, guarded)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        where = [records.c.id == bindparam("w_record_id"), records.c.version == bindparam("w_read_version")]
+        if guarded:
+            where.append(~exists().where(approval_requests.c.record_id == records.c.id,
+                                         approval_requests.c.status == "pending"))
+        written = update(records).where(*where).values({c: _p(f"w_{c}", records.c[c]) for c in columns})
+        if logged:
+            written = written.returning(records.c.id, records.c.app_key, records.c.entity_key,
+                                        records.c.stage).cte("written")
+            written = select(written.c.id).add_cte(*_logged_ctes(written, False))
+        statement = _STATEMENTS[key] = written
+    return statement
+
+
+def _write_update(conn: Connection, record_id: int, read_version: int, values: Mapping[str, Any],
+                  logged: Mapping[str, Any] | None, guarded: bool) -> bool:
+    """Whether the UPDATE wrote the record (with its audit row and event when `logged`)."""
+    params = {"w_record_id": record_id, "w_read_version": read_version, **{f"w_{k}": v for k, v in values.items()}}
+    statement = _update_statement(tuple(values), logged is not None, guarded)
+    if logged is None:
+        return conn.execute(statement, params).rowcount == 1
+    return conn.execute(statement, {**params, **_logged_params(logged)}).first() is not None
 
 
 def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version, via=None) -> None:
