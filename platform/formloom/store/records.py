@@ -636,12 +636,6 @@ _INSERT_RECORD_CHECKED = insert(records).returning(
     records.c.id, select(apps.c.current_version_id).where(apps.c.key == bindparam("v_app_key")).scalar_subquery())
 _INSERT_STAGE = insert(stage_history)
 
-#: What a record's UPDATE writes besides its slots.
-_UPDATED = ("data", "title", "updated_by", "updated_at", "version", "definition_version_id")
-#: The audit row's and the event's own values in a logged write (the record's id and keys come from it).
-_LOGGED = {"action": audit.c.action, "changes": audit.c.changes, "user_id": audit.c.user_id, "at": audit.c.at,
-           "record_version": audit.c.record_version, "via": audit.c.via, "type": events.c.type,
-           "payload": events.c.payload}
 #: Each statement shape built once: building a statement and its cache key on every write cost
 #: more than SQLite takes to run it.
 _STATEMENTS: dict[tuple, Any] = {}
