@@ -4,12 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, insert, select, update
 
 from formloom.auth.tokens import (PREFIX, actor_for_token, create_token, hash_secret, list_tokens, revoke_token,
                                   touch_token)
-from formloom.auth.users import UserError, create_user
-from formloom.store.tables import api_tokens, users
+from formloom.auth.users import UserError, create_user, set_roles
+from formloom.store.tables import api_tokens, apps, users
 
 
 
@@ -107,3 +107,33 @@ def test_list_shows_active_tokens_first(db, user):
         create_token(conn, user, "second")
         revoke_token(conn, user, first.id)
         assert [t.name for t in list_tokens(conn, user)] == ["second", "first"]
+
+
+def test_a_token_carries_its_users_roles_in_every_app_read_with_the_token(db, user):
+    now = datetime.now(timezone.utc)
+    with db.write() as conn:
+        conn.execute(insert(apps), [{"key": key, "installed_at": now, "updated_at": now} for key in ("crm", "desk")])
+        set_roles(conn, user, [("crm", "sales"), ("crm", "manager"), ("desk", "agent")])
+        _token, secret = create_token(conn, user)
+    statements = []
+
+    def note(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        with db.read() as conn:
+            actor, _found = actor_for_token(conn, secret)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert actor.roles == {"crm": frozenset({"sales", "manager"}), "desk": frozenset({"agent"})}
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) == 1 and "api_tokens" in reads[0]
+
+
+def test_a_token_of_a_user_without_roles_stands_for_them_with_none(db, user):
+    with db.write() as conn:
+        _token, secret = create_token(conn, user)
+    with db.read() as conn:
+        actor, _found = actor_for_token(conn, secret)
+    assert actor.id == user and actor.roles == {}

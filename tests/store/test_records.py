@@ -1,11 +1,11 @@
 """Records: create and update with validation, optimistic locking, uniqueness,
 auto numbers, audit rows and outbox events."""
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from formloom.errors import ConflictError, NotFoundError, RecordInvalid
 from formloom.store.records import audit_rows, create_record, delete_record, get_record, restore_record, update_record
-from formloom.store.tables import events, records, stage_history
+from formloom.store.tables import audit, events, records, stage_history
 
 
 def make_client(db, app, name="Acme", **data):
@@ -92,6 +92,19 @@ def test_update_with_stale_version_is_a_conflict_and_changes_nothing(db, install
     assert caught.value.current.data["subject"] == "First"
     with db.read() as conn:
         assert get_record(conn, app, app.entity("ticket"), ticket.id).data["subject"] == "First"
+
+
+def test_a_stale_update_writes_no_audit_row_and_no_event(db, installed):
+    app, _ = installed
+    ticket = make_ticket(db, app, make_client(db, app).id)
+    with db.write() as conn:
+        update_record(conn, app, app.entity("ticket"), ticket.id, {"subject": "First"}, actor_id=None,
+                      expected_version=1)
+    before = (len(table_rows(db, audit)), len(table_rows(db, events)))
+    with pytest.raises(ConflictError), db.write() as conn:     # as read before the first update: its UPDATE matches nothing
+        update_record(conn, app, app.entity("ticket"), ticket.id, {"subject": "Second"}, actor_id=None,
+                      expected_version=1, current=ticket)
+    assert (len(table_rows(db, audit)), len(table_rows(db, events))) == before
 
 
 def test_every_change_writes_an_audit_row_with_old_and_new(db, installed):
@@ -230,3 +243,27 @@ def test_references_are_read_at_once_and_an_id_of_another_entity_is_none(db, ins
     assert len(statements) == 1
     assert known[("client", client.id)].id == client.id
     assert known[("client", ticket.id)] is None and known[("client", 10**9)] is None
+
+
+def test_on_postgresql_a_write_and_its_audit_row_stage_and_event_are_one_statement(db, installed):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL writes the record's log in data-modifying CTEs; SQLite has no INSERT in a WITH")
+    app, _ = installed
+    client = make_client(db, app)
+    statements = []
+
+    def note(_conn, _cursor, statement, *_rest):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        ticket = make_ticket(db, app, client.id)
+        with db.write() as conn:
+            update_record(conn, app, app.entity("ticket"), ticket.id, {"subject": "Second"}, actor_id=None,
+                          expected_version=1)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    logging = [s for s in statements if "INSERT INTO audit" in s or "INSERT INTO events" in s]
+    assert len(logging) == 2
+    assert all("INSERT INTO events" in s and "INSERT INTO audit" in s for s in logging)
+    assert "INSERT INTO records" in logging[0] and "UPDATE records" in logging[1]

@@ -152,3 +152,25 @@ def test_rebuild_since_an_id_leaves_older_rows_alone(db):
         assert rebuild(conn, app, since_id=second) >= 1
         got = dict(conn.execute(select(records.c.id, records.c[slot]).where(records.c.id.in_([first, second]))).all())
     assert got[first] is None and float(got[second]) == 2
+
+
+def test_a_write_with_a_replaced_version_writes_the_slots_of_the_current_one(db):
+    """A single write's slots are kept per app version; an install that frees or assigns slots
+    publishes another version, and writes then follow the new mapping."""
+    app, version_id = install(db, {"board": BOARD})
+    deal = app.entity("deal")
+    with db.write() as conn:           # the writes learn the first version's slots
+        first = create_record(conn, app, deal, {"name": "a", "amount": 1, "channel": "web"}, actor_id=None,
+                              version_id=version_id)
+        update_record(conn, app, deal, first.id, {"amount": 2}, actor_id=None, expected_version=1)
+    for dashboards in ({}, {"board": BOARD}):
+        app, version_id = install(db, dashboards)
+        deal = app.entity("deal")
+        with db.write() as conn:
+            current = conn.execute(select(records.c.version).where(records.c.id == first.id)).scalar_one()
+            update_record(conn, app, deal, first.id, {"amount": current * 10, "channel": ["mail", "phone"][current % 2]},
+                          actor_id=None, expected_version=current)
+            create_record(conn, app, deal, {"name": f"n{current}", "amount": current, "channel": "shop"},
+                          actor_id=None, version_id=version_id)
+        with db.read() as conn:
+            assert mismatches(conn, app) == 0

@@ -292,6 +292,31 @@ def test_fields_are_read_only_while_waiting_except_what_the_step_allows(people, 
         p.move(rec.id, "rejected", u["rec"])
 
 
+def test_an_edit_refused_while_waiting_writes_nothing_and_an_allowed_one_is_logged_once(people, db):
+    p, u = people({"steps": [{"key": "s", "approvers": ["manager"], "editable": ["salary"]}]})
+    rec = at_interviewed(p, u, salary=10)
+    ask(p, rec.id, u["rec"])
+    version = p.get(rec.id).version
+    with db.read() as conn:
+        before = (conn.execute(select(audit.c.id)).all(), conn.execute(select(events.c.id)).all())
+    with pytest.raises(AwaitingApproval), db.write() as conn:
+        update_record(conn, p.app, p.candidates, rec.id, {"score": 95}, actor_id=u["rec"].id, expected_version=None)
+    with db.read() as conn:
+        assert (conn.execute(select(audit.c.id)).all(), conn.execute(select(events.c.id)).all()) == before
+    with db.write() as conn:
+        update_record(conn, p.app, p.candidates, rec.id, {"salary": 20}, actor_id=u["manager"].id,
+                      expected_version=None)
+    with db.read() as conn:
+        logged = conn.execute(select(audit.c.changes, audit.c.record_version)
+                              .where(audit.c.record_id == rec.id, audit.c.id > max(r.id for r in before[0]))).all()
+        updated = conn.execute(select(events.c.payload).where(events.c.record_id == rec.id,
+                                                              events.c.type == "record_updated",
+                                                              events.c.id > max(r.id for r in before[1]))).all()
+    assert [(list(r.changes), r.record_version) for r in logged] == [(["salary"], version + 1)]
+    assert [r.payload["fields"] for r in updated] == [["salary"]]
+    assert p.get(rec.id).version == version + 1
+
+
 def test_requester_withdraws(people, db):
     p, u = people(TWO_STEPS)
     rec = at_interviewed(p, u)

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from ..store.tables import api_tokens, users
+from ..store.tables import api_tokens, memberships, users
 from .users import Actor, UserError, actor_of_row, load_actor
 
 PREFIX = "flm_"                 # recognisable in logs and by secret scanners
@@ -87,9 +87,17 @@ def revoke_all_tokens(conn: Connection, user_id: int, now: datetime | None = Non
     return result.rowcount
 
 
-#: The token and its user in one statement, built once: every API request asks it.
-_TOKEN_AND_USER = (select(api_tokens, *[c.label(f"u__{c.name}") for c in users.c])
+#: The user's columns an Actor is made of (`actor_of_row`): not the password hash.
+_ACTOR_COLUMNS = ("id", "email", "name", "active", "is_superuser", "language", "timezone", "manager_id",
+                  "session_epoch")
+
+#: The token, its user and the user's memberships in one statement (a row per membership, one
+#: row with no role when there is none), built once: every API request asks it, and a second
+#: statement for the roles was a round trip of its own on a server database.
+_TOKEN_AND_USER = (select(api_tokens, *[users.c[name].label(f"u__{name}") for name in _ACTOR_COLUMNS],
+                          memberships.c.app_key.label("m__app_key"), memberships.c.role.label("m__role"))
                    .join(users, users.c.id == api_tokens.c.user_id)
+                   .outerjoin(memberships, memberships.c.user_id == users.c.id)
                    .where(api_tokens.c.token_hash == bindparam("token_hash")))
 
 
@@ -98,16 +106,21 @@ def actor_for_token(conn: Connection, secret: str, *, max_age: timedelta | None 
     """The actor a presented secret stands for, or None (unknown, revoked, expired, user inactive)."""
     if not secret or len(secret) > 200:
         return None
-    found = conn.execute(_TOKEN_AND_USER, {"token_hash": hash_secret(secret)}).first()
-    if found is None or found.revoked_at is not None:
+    rows = conn.execute(_TOKEN_AND_USER, {"token_hash": hash_secret(secret)}).all()
+    if not rows or rows[0].revoked_at is not None:
         return None
+    found = rows[0]
     token = _token(found)
     now = now or datetime.now(timezone.utc)
     if max_age is not None and now - token.created_at > max_age:
         return None
     mapping = found._mapping
-    user = SimpleNamespace(**{c.name: mapping[f"u__{c.name}"] for c in users.c})
-    actor = actor_of_row(conn, user)
+    user = SimpleNamespace(**{name: mapping[f"u__{name}"] for name in _ACTOR_COLUMNS})
+    roles: dict[str, set[str]] = {}
+    for row in rows:
+        if row.m__app_key is not None:
+            roles.setdefault(row.m__app_key, set()).add(row.m__role)
+    actor = actor_of_row(conn, user, roles)
     if actor is None:
         return None
     return actor, token

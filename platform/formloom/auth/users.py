@@ -140,13 +140,15 @@ def _actor(row: Any, roles: Mapping[str, set[str]]) -> Actor:
                  roles={k: frozenset(v) for k, v in roles.items()}, session_epoch=row.session_epoch)
 
 
-def actor_of_row(conn: Connection, row: Any) -> Actor | None:
-    """The actor of a `users` row already read (its roles read now); None when inactive."""
+def actor_of_row(conn: Connection, row: Any, roles: Mapping[str, Iterable[str]] | None = None) -> Actor | None:
+    """The actor of a `users` row already read; None when inactive. Its roles (app key ->
+    roles) are read now unless the caller read them with the row (an API token's statement)."""
     if row is None or not row.active:
         return None
-    roles: dict[str, set[str]] = {}
-    for m in conn.execute(_ROLES_OF, {"user_id": row.id}):
-        roles.setdefault(m.app_key, set()).add(m.role)
+    if roles is None:
+        roles = {}
+        for m in conn.execute(_ROLES_OF, {"user_id": row.id}):
+            roles.setdefault(m.app_key, set()).add(m.role)
     return Actor(id=row.id, email=row.email, name=row.name, language=row.language, timezone=row.timezone,
                  manager_id=row.manager_id, is_superuser=row.is_superuser,
                  roles={k: frozenset(v) for k, v in roles.items()}, session_epoch=row.session_epoch)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Collection, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, cast, delete, exists, func, insert, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
@@ -27,9 +27,9 @@ from .access import Reader, read_check
 from . import files as stored_files
 from . import rollups, search_index
 from .reference_match import match_problems
-from .slots import ALL_SLOTS, entity_mapping, slot_values
-from .tables import (approval_requests, audit, events, memberships, records, sequences, stage_history, unique_values,
-                     users)
+from .slots import ALL_SLOTS, CURRENT_VERSION, entity_mapping, forget, kept_mapping, slot_values
+from .tables import (approval_requests, apps, audit, events, memberships, records, sequences, stage_history,
+                     unique_values, users)
 
 TITLE_MAX = 500
 MAX_RECORD_ID = 2**53          # no record has a larger id (nor could a database column hold any id)
@@ -261,23 +261,33 @@ def create_record(conn: Connection, app: AppDef, entity: EntityDef, incoming: Ma
         raise RecordInvalid(problems)
     _assign_auto_numbers(conn, app, entity, data, now)
     title = compute_title(entity, data, lang)
-    record_id = conn.execute(_INSERT_RECORD, dict(
-        app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
-        stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id, updated_by=actor_id,
-        created_at=now, updated_at=now, version=1, definition_version_id=version_id,
-        **_slots(conn, app, entity, data),
-    )).inserted_primary_key[0]
+    slots_version, slots = _slots(conn, app, entity, data)
+    values = dict(app_key=app.key, entity_key=entity.key, data=data, title=title, stage=stage,
+                  stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
+                  updated_by=actor_id, created_at=now, updated_at=now, version=1, definition_version_id=version_id,
+                  **slots)
+    changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
+    logged = {"action": "create", "changes": changes, "user_id": actor_id, "at": now, "record_version": 1,
+              "via": via[:200] if via else None, "type": "record_created",
+              "payload": {"actor": actor_id, "stage": stage, "fields": sorted(changes)}}
+    if conn.dialect.name == "postgresql":
+        record_id, current_version = conn.execute(
+            _logged_insert(tuple(values), bool(stage)),
+            {**{f"w_{k}": v for k, v in values.items()}, **_logged_params(logged)}).one()
+    else:
+        record_id, current_version = conn.execute(_INSERT_RECORD_CHECKED, {**values, "v_app_key": app.key}).one()
+    if current_version != slots_version:        # an install replaced the version meanwhile
+        _rewrite_slots(conn, app, entity, record_id, data)
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, None, lang):
         raise RecordInvalid(unique_problems)
     stored_files.attach(conn, entity, record_id, data)
     search_index.index_new(conn, app.key, entity, [(record_id, data, title)])
-    changes = {k: [None, v] for k, v in data.items() if v not in (None, "", [])}
-    _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
-    if stage:
-        conn.execute(_INSERT_STAGE, {"record_id": record_id, "from_stage": None, "to_stage": stage,
-                                     "user_id": actor_id, "at": now, "seconds_in_previous": None})
-    emit_event(conn, app.key, entity.key, record_id, "record_created",
-               {"actor": actor_id, "stage": stage, "fields": sorted(changes)}, now)
+    if conn.dialect.name != "postgresql":
+        _audit(conn, app, entity, record_id, "create", changes, actor_id, now, 1, via)
+        if stage:
+            conn.execute(_INSERT_STAGE, {"record_id": record_id, "from_stage": None, "to_stage": stage,
+                                         "user_id": actor_id, "at": now, "seconds_in_previous": None})
+        emit_event(conn, app.key, entity.key, record_id, "record_created", logged["payload"], now)
     rollups.after_write(conn, app, entity, None, data, now)
     return Record(id=record_id, app_key=app.key, entity_key=entity.key, data=dict(data), title=title, stage=stage,
                   stage_entered_at=now if stage else None, owner_id=owner_id, created_by=actor_id,
@@ -498,22 +508,38 @@ def update_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: i
                if current.data.get(k) != data.get(k)}
     if not changes:
         return current
-    _refuse_while_awaiting(conn, current, changes, actor_id, lang)
     title = compute_title(entity, data, lang)
-    result = conn.execute(update(records).where(records.c.id == record_id, records.c.version == current.version)
-                          .values(data=data, title=title, updated_by=actor_id,
-                                  updated_at=now, version=current.version + 1,
-                                  definition_version_id=version_id or current.definition_version_id,
-                                  **_slots(conn, app, entity, data)))
-    if result.rowcount != 1:
-        raise stale(get_record(conn, app, entity, record_id), lang)
+    values = dict(data=data, title=title, updated_by=actor_id, updated_at=now, version=current.version + 1,
+                  definition_version_id=version_id or current.definition_version_id)
+    slots_version, slots = _slots(conn, app, entity, data)
+    values.update(slots)
+    payload = {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}
+    logged = None
+    if conn.dialect.name == "postgresql":
+        logged = {"action": "update", "changes": changes, "user_id": actor_id, "at": now,
+                  "record_version": current.version + 1, "via": via[:200] if via else None,
+                  "type": "record_updated", "payload": payload}
+    # A person's edit is refused while an approval waits (automation may write), and the slots
+    # must be those of the current version: the UPDATE itself asks both, so the usual write
+    # costs no statement of its own for them. When it writes nothing, _refuse_while_awaiting
+    # judges as before, and an edit it allows is written then, with the slots read then.
+    guarded = actor_id is not None
+    if not _write_update(conn, record_id, current.version, values, logged, guarded, slots_version):
+        _refuse_while_awaiting(conn, current, changes, actor_id, lang)
+        if slots_version is not None:
+            forget(conn, app.key, entity.key)
+            values = {k: v for k, v in values.items() if k not in ALL_SLOTS}
+            values.update(slot_values(conn.dialect.name, entity, entity_mapping(conn, app.key, entity.key), data))
+        if not (guarded or slots_version is not None) or not _write_update(
+                conn, record_id, current.version, values, logged, False, None):
+            raise stale(get_record(conn, app, entity, record_id), lang)
     if unique_problems := _claim_unique_values(conn, app, entity, record_id, data, current.data, lang):
         raise RecordInvalid(unique_problems)
     stored_files.attach(conn, entity, record_id, data)
     search_index.reindex(conn, app.key, entity, record_id, data, title, before=(current.data, current.title))
-    _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
-    emit_event(conn, app.key, entity.key, record_id, "record_updated",
-               {"actor": actor_id, "fields": sorted(changes), "stage": current.stage}, now)
+    if logged is None:
+        _audit(conn, app, entity, record_id, "update", changes, actor_id, now, current.version + 1, via)
+        emit_event(conn, app.key, entity.key, record_id, "record_updated", payload, now)
     rollups.after_write(conn, app, entity, current.data, data, now)      # the parents it counts toward
     return replace(current, data=dict(data), title=title, updated_by=actor_id, updated_at=now,
                    version=current.version + 1, definition_version_id=version_id or current.definition_version_id)
@@ -586,16 +612,115 @@ def restore_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: 
     return get_record(conn, app, entity, record_id)
 
 
-def _slots(conn: Connection, app: AppDef, entity: EntityDef, data: Mapping[str, Any]) -> dict:
-    """The record's typed slot columns (store.slots), written in the statement that writes its JSON."""
-    return slot_values(conn.dialect.name, entity, entity_mapping(conn, app.key, entity.key), data)
+def _slots(conn: Connection, app: AppDef, entity: EntityDef, data: Mapping[str, Any]) -> tuple[int | None, dict]:
+    """The record's typed slot columns (store.slots), written in the statement that writes its
+    JSON, and the app version whose slots they are (the statement checks it is still current)."""
+    version_id, slots = kept_mapping(conn, app.key, entity.key)
+    return version_id, slot_values(conn.dialect.name, entity, slots, data)
+
+
+def _rewrite_slots(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, data: Mapping[str, Any]) -> None:
+    """A new record's slots, written with those of a version an install has replaced since:
+    those of the current one, which is what reading them at the write gave before they were kept."""
+    forget(conn, app.key, entity.key)
+    slots = slot_values(conn.dialect.name, entity, entity_mapping(conn, app.key, entity.key), data)
+    conn.execute(update(records).where(records.c.id == record_id).values({**{s: None for s in ALL_SLOTS}, **slots}))
 
 
 #: Built once (every write adds an audit row and an event); the values come as parameters.
 _INSERT_AUDIT = insert(audit)
 _INSERT_EVENT = insert(events)
 _INSERT_RECORD = insert(records)
+#: A record's INSERT returning its id and the app's current version (store.slots.CURRENT_VERSION).
+_INSERT_RECORD_CHECKED = insert(records).returning(
+    records.c.id, select(apps.c.current_version_id).where(apps.c.key == bindparam("v_app_key")).scalar_subquery())
 _INSERT_STAGE = insert(stage_history)
+
+#: Each statement shape built once: building a statement and its cache key on every write cost
+#: more than SQLite takes to run it.
+_STATEMENTS: dict[tuple, Any] = {}
+
+
+def _p(name: str, column) -> Any:
+    return bindparam(name, type_=column.type)
+
+
+def _logged_params(logged: Mapping[str, Any]) -> dict:
+    return {f"l_{k}": v for k, v in logged.items()}
+
+
+def _logged_ctes(written, stage: bool) -> list:
+    """The audit row, the first stage (a create's, `stage`) and the event of the record that
+    `written` (a data-modifying CTE returning the record's id and keys) wrote, as CTEs of its
+    statement (PostgreSQL): rows only when it wrote one, in one round trip instead of three."""
+    at = _p("l_at", audit.c.at)
+    out = [insert(audit).from_select(
+        ["record_id", "app_key", "entity_key", "action", "changes", "user_id", "at", "record_version", "via"],
+        select(written.c.id, written.c.app_key, written.c.entity_key, _p("l_action", audit.c.action),
+               _p("l_changes", audit.c.changes), _p("l_user_id", audit.c.user_id), at,
+               _p("l_record_version", audit.c.record_version), _p("l_via", audit.c.via))).cte("logged_audit")]
+    if stage:
+        out.append(insert(stage_history).from_select(
+            ["record_id", "from_stage", "to_stage", "user_id", "at", "seconds_in_previous"],
+            select(written.c.id, _null_of(stage_history.c.from_stage), written.c.stage,
+                   _p("l_user_id", stage_history.c.user_id), at,
+                   _null_of(stage_history.c.seconds_in_previous))).cte("logged_stage"))
+    out.append(insert(events).from_select(
+        ["app_key", "entity_key", "record_id", "type", "payload", "depth", "created_at"],
+        select(written.c.app_key, written.c.entity_key, written.c.id, _p("l_type", events.c.type),
+               _p("l_payload", events.c.payload), literal(0, events.c.depth.type), at)).cte("logged_event"))
+    return out
+
+
+def _null_of(column):
+    return cast(null(), column.type)
+
+
+def _logged_insert(columns: tuple[str, ...], stage: bool):
+    """A create on PostgreSQL: the record's INSERT, its audit row, first stage and event in one
+    statement, returning the record's id."""
+    key = ("insert", columns, stage)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        written = (insert(records).values({c: _p(f"w_{c}", records.c[c]) for c in columns})
+                   .returning(records.c.id, records.c.app_key, records.c.entity_key, records.c.stage).cte("written"))
+        current_version = select(apps.c.current_version_id).where(apps.c.key == written.c.app_key).scalar_subquery()
+        statement = _STATEMENTS[key] = select(written.c.id, current_version).add_cte(*_logged_ctes(written, stage))
+    return statement
+
+
+def _update_statement(columns: tuple[str, ...], logged: bool, guarded: bool, checked: bool):
+    """A record's UPDATE (the version it was read at still current; with `guarded`, no approval
+    pending; with `checked`, the app version whose slots it writes still current), with, when
+    `logged` (PostgreSQL), its audit row and event in the same statement, returning the
+    record's id when it wrote."""
+    key = ("update", columns, logged, guarded, checked)
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        where = [records.c.id == bindparam("w_record_id"), records.c.version == bindparam("w_read_version")]
+        if guarded:
+            where.append(~exists().where(approval_requests.c.record_id == records.c.id,
+                                         approval_requests.c.status == "pending"))
+        if checked:
+            where.append(CURRENT_VERSION == bindparam("w_slots_version"))
+        written = update(records).where(*where).values({c: _p(f"w_{c}", records.c[c]) for c in columns})
+        if logged:
+            written = written.returning(records.c.id, records.c.app_key, records.c.entity_key,
+                                        records.c.stage).cte("written")
+            written = select(written.c.id).add_cte(*_logged_ctes(written, False))
+        statement = _STATEMENTS[key] = written
+    return statement
+
+
+def _write_update(conn: Connection, record_id: int, read_version: int, values: Mapping[str, Any],
+                  logged: Mapping[str, Any] | None, guarded: bool, slots_version: int | None) -> bool:
+    """Whether the UPDATE wrote the record (with its audit row and event when `logged`)."""
+    params = {"w_record_id": record_id, "w_read_version": read_version, "w_slots_version": slots_version,
+              **{f"w_{k}": v for k, v in values.items()}}
+    statement = _update_statement(tuple(values), logged is not None, guarded, slots_version is not None)
+    if logged is None:
+        return conn.execute(statement, params).rowcount == 1
+    return conn.execute(statement, {**params, **_logged_params(logged)}).first() is not None
 
 
 def _audit(conn, app, entity, record_id, action, changes, actor_id, now, version, via=None) -> None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, null, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, bindparam, delete, func, insert, null, or_, select, update
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..fields import field_type
 from .expressions import _literal_key, field_expr, raw_value
-from .tables import SLOTS_PER_FAMILY, record_slots, records
+from .tables import SLOTS_PER_FAMILY, apps, record_slots, records
 
 FAMILIES = ("num", "txt")
 ALL_SLOTS = tuple(f"{fam}_{i}" for fam in FAMILIES for i in range(1, SLOTS_PER_FAMILY + 1))
@@ -66,6 +67,46 @@ _ENTITY_SLOTS = (select(record_slots.c.field_key, record_slots.c.slot)
 def entity_mapping(conn: Connection, app_key: str, entity_key: str) -> dict[str, str]:
     return {field_key: slot for field_key, slot in
             conn.execute(_ENTITY_SLOTS, {"app_key": app_key, "entity_key": entity_key})}
+
+
+#: An entity's slots with the app version current in the same statement (no slot: one row, NULLs).
+_ENTITY_SLOTS_AT = (select(apps.c.current_version_id, record_slots.c.field_key, record_slots.c.slot)
+                    .select_from(apps.outerjoin(record_slots, and_(
+                        record_slots.c.app_key == apps.c.key, record_slots.c.entity_key == bindparam("entity_key"))))
+                    .where(apps.c.key == bindparam("app_key")))
+
+#: The current version's id, for a write to check in its own statement that the slots it
+#: was given are still the app's.
+CURRENT_VERSION = (select(apps.c.current_version_id).where(apps.c.key == records.c.app_key)
+                   .correlate(records).scalar_subquery())
+
+#: engine -> (app key, entity key) -> (version id, field key -> slot). A version's mapping never
+#: changes: only the install that publishes a version assigns slots, in its transaction.
+_KEPT: "WeakKeyDictionary[Engine, dict[tuple[str, str], tuple[int, dict[str, str]]]]" = WeakKeyDictionary()
+
+
+def kept_mapping(conn: Connection, app_key: str, entity_key: str) -> tuple[int | None, dict[str, str]]:
+    """The entity's slots and the app version they belong to, kept per version so a single
+    write does not read them each time (a statement, a round trip on a server database).
+    They are kept only from a read that saw that version current in the same statement, and
+    a write using them must check that it still is (CURRENT_VERSION): if an install has
+    replaced it, the write takes `forget` and `entity_mapping` instead. None for a version:
+    the app is not installed, and nothing is kept."""
+    kept = _KEPT.get(conn.engine)
+    if kept is not None and (found := kept.get((app_key, entity_key))) is not None:
+        return found
+    rows = conn.execute(_ENTITY_SLOTS_AT, {"app_key": app_key, "entity_key": entity_key}).all()
+    slots = {row.field_key: row.slot for row in rows if row.field_key is not None}
+    version_id = rows[0].current_version_id if rows else None
+    if version_id is None:
+        return None, slots
+    _KEPT.setdefault(conn.engine, {})[(app_key, entity_key)] = (version_id, slots)
+    return version_id, slots
+
+
+def forget(conn: Connection, app_key: str, entity_key: str) -> None:
+    """Drop what `kept_mapping` kept of the entity: its version is no longer current."""
+    _KEPT.get(conn.engine, {}).pop((app_key, entity_key), None)
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
