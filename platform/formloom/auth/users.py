@@ -134,7 +134,7 @@ def load_actor(conn: Connection, user_id: int) -> Actor | None:
     return _actor(rows[0], roles)
 
 
-def _actor(row: Any, roles: Mapping[str, set[str]]) -> Actor:
+def _actor(row: Any, roles: Mapping[str, Iterable[str]]) -> Actor:
     return Actor(id=row.id, email=row.email, name=row.name, language=row.language, timezone=row.timezone,
                  manager_id=row.manager_id, is_superuser=row.is_superuser,
                  roles={k: frozenset(v) for k, v in roles.items()}, session_epoch=row.session_epoch)
@@ -149,9 +149,7 @@ def actor_of_row(conn: Connection, row: Any, roles: Mapping[str, Iterable[str]] 
         roles = {}
         for m in conn.execute(_ROLES_OF, {"user_id": row.id}):
             roles.setdefault(m.app_key, set()).add(m.role)
-    return Actor(id=row.id, email=row.email, name=row.name, language=row.language, timezone=row.timezone,
-                 manager_id=row.manager_id, is_superuser=row.is_superuser,
-                 roles={k: frozenset(v) for k, v in roles.items()}, session_epoch=row.session_epoch)
+    return _actor(row, roles)
 
 
 def user_id_by_email(conn: Connection, email: str) -> int | None:
