@@ -1,7 +1,7 @@
 """Profile one Formloom page with pyinstrument (pip install pyinstrument) on a fresh
 SQLite database of 10,000 opportunities.
 
-    python -m benchmarks.profile [list_filtered|detail_get|form_get|stage_move] [--n 50]
+    python -m benchmarks.profile [list_filtered|detail_get|form_get|create_post|stage_move] [--n 50]
 """
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from pathlib import Path
 
 from . import data as D
 from . import env
-from .run import F_LIST, L0, InProcess
+from .run import F_LIST, L0, InProcess, formloom_side
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("op", choices=["list_filtered", "detail_get", "form_get", "stage_move", "home"])
+    parser.add_argument("op", choices=["list_filtered", "detail_get", "form_get", "create_post", "stage_move", "home"])
     parser.add_argument("--n", type=int, default=50)
     parser.add_argument("--all", action="store_true", help="show library frames too")
     args = parser.parse_args()
@@ -31,6 +31,7 @@ def main() -> None:
         client = InProcess(fapp)
         client.login("/apps/crm/opportunity/new")
         pool = list(range(D.MOVE_START, D.MOVE_END))
+        side = formloom_side(env.MOVE_ADAPTER)
 
         def once(k: int) -> None:
             if args.op == "list_filtered":
@@ -41,6 +42,8 @@ def main() -> None:
                 client.request("GET", "/")
             elif args.op == "form_get":
                 client.request("GET", "/apps/crm/opportunity/new")
+            elif args.op == "create_post":              # the body `make bench` posts
+                client.request("POST", "/apps/crm/opportunity/new", side.create_body(k))
             else:
                 i = pool.pop()
                 rule = env.stage_move_endpoint(fapp) or env.MOVE_ADAPTER

@@ -34,7 +34,7 @@ import re
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, Mapping
 
-from sqlalchemy import Connection, delete, func, insert, select, text
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
 from ..fields import field_type
@@ -163,6 +163,12 @@ def id_range(app_key: str, entity_key: str) -> tuple[int, int]:
     return low, low + (1 << RANGE_BITS) - 1
 
 
+#: Built once, as every record created asks them: building a statement costs more than SQLite's answer.
+_LOWEST_IN_RANGE = select(func.min(search_entries.c.id)).where(
+    search_entries.c.id.between(bindparam("low"), bindparam("high")))
+_INSERT_ENTRIES = insert(search_entries)
+
+
 def _with_ids(conn: Connection, app_key: str, entity_key: str, rows: list[dict]) -> list[dict]:
     """On SQLite, the next ids of the entity's range, counting *down* from its top (the write
     transaction holds the only write lock, so those below the lowest are free): the newest
@@ -172,7 +178,7 @@ def _with_ids(conn: Connection, app_key: str, entity_key: str, rows: list[dict])
     if conn.dialect.name != "sqlite" or not rows:
         return rows
     low, high = id_range(app_key, entity_key)
-    lowest = conn.execute(select(func.min(search_entries.c.id)).where(search_entries.c.id.between(low, high))).scalar()
+    lowest = conn.execute(_LOWEST_IN_RANGE, {"low": low, "high": high}).scalar()
     below = (lowest or high + 1) - 1
     count = len(rows)
     return [{**row, "id": below - (count - 1 - n)} for n, row in enumerate(rows)]
@@ -190,7 +196,7 @@ def index_new(conn: Connection, app_key: str, entity: EntityDef,
     """Entries of records just created: (id, data, title) each, in one statement."""
     rows = [row for record_id, data, title in written for row in _rows(app_key, entity, record_id, data, title)]
     if rows:
-        conn.execute(insert(search_entries), _with_ids(conn, app_key, entity.key, rows))
+        conn.execute(_INSERT_ENTRIES, _with_ids(conn, app_key, entity.key, rows))
 
 
 def reindex(conn: Connection, app_key: str, entity: EntityDef, record_id: int,
@@ -335,7 +341,7 @@ def _index_live(conn: Connection, app_key: str, entity: EntityDef, after_id: int
 def _write(conn: Connection, app_key: str, entity: EntityDef, batch: list) -> int:
     rows = [row for record_id, data, title in batch for row in _rows(app_key, entity, record_id, data, title)]
     if rows:
-        conn.execute(insert(search_entries), _with_ids(conn, app_key, entity.key, rows))
+        conn.execute(_INSERT_ENTRIES, _with_ids(conn, app_key, entity.key, rows))
     return len(rows)
 
 
