@@ -122,6 +122,10 @@ class Lookups:
         return maker(record_id)
 
 
+#: a title not read (the viewer may not read the record): not None, which a title may be
+_UNREADABLE = object()
+
+
 def _ids(value: Any) -> list[int]:
     values = value if isinstance(value, (list, tuple)) else [value]
     return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
@@ -166,15 +170,21 @@ def page_lookups(conn: Connection, app: AppDef,
 
 
 def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> Shown:
-    ftype = field_type(f.type)
-    if value is None or value == "" or value == [] or value == {}:
+    # `not value` first: "", [] and {} (and their subclasses) are the empty values, not 0 or False
+    if value is None or (not value and isinstance(value, (str, list, dict))):
         return EMPTY
-    if f.type == "reference":
+    kind = f.type
+    if kind == "reference":
         # a record the viewer may not read has no title here, and no link: it would answer 404
+        if type(value) is int:          # one reference, the usual case: what _ids would answer
+            title = lookups.titles.get((f.entity, value), _UNREADABLE)
+            return _shown(links=((lookups.detail_url(app.key, f.entity, value), title or f"#{value}")
+                                 if title is not _UNREADABLE else ("", f"#{value}"),))
         links = tuple((lookups.detail_url(app.key, f.entity, i), lookups.titles[(f.entity, i)] or f"#{i}")
                       if (f.entity, i) in lookups.titles else ("", f"#{i}") for i in _ids(value))
         return _shown(links=links)
-    if f.type == "user":
+    ftype = field_type(kind)
+    if kind == "user":
         return _shown(", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
     if ftype.holds_files:
         items = [i for i in value if isinstance(i, dict) and isinstance(i.get("id"), str)]
@@ -183,8 +193,8 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
                                    image) for i, image in zip(items, images)),
                       thumbs=tuple(url_for("files.serve_thumbnail", app_key=app.key, file_id=i["id"]) if image else ""
                                    for i, image in zip(items, images)))
-    if f.type in ("date", "datetime"):
-        text = format_value(f.type, value, lang, lookups.zone(app))
+    if kind in ("date", "datetime"):
+        text = format_value(kind, value, lang, lookups.zone(app))
         if text is not None:
             return _shown(text)
     try:
