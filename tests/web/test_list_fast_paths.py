@@ -139,3 +139,18 @@ def test_one_reference_is_shown_as_a_list_of_one_and_only_empty_values_are_empty
             assert show(desk, number, empty, "en", lookups) is EMPTY
         assert show(desk, number, 0, "en", lookups).text == "0"
         assert show(desk, check, False, "en", lookups) is not EMPTY
+
+
+@pytest.mark.parametrize("value", ["", "plain", "Acme & Sons <b>\"quoted\" 'single'</b>", "&amp; already", "商机 & 客户",
+                                   "a\u00a0b > c", "/apps/desk/case/?q=a&b=<c>"])
+def test_html_text_escapes_as_markupsafe_does(value):
+    """The cells' escaper skips markupsafe's Markup object, not its escaping: same text for plain
+    strings; Markup (already safe), numbers and None go through `escape` itself."""
+    from markupsafe import Markup, escape
+
+    from formloom.web.display import html_text
+
+    assert html_text(value) == str(escape(value)) and type(html_text(value)) is str
+    assert html_text(Markup(value)) == str(escape(Markup(value))) == value
+    for other in (12, 1.5, None, True):
+        assert html_text(other) == str(escape(other))

@@ -16,6 +16,17 @@ from ..store.query import titles_by_entity
 from .datetimes import format_value, reader_zone
 
 
+def html_text(value: Any) -> str:
+    """`str(escape(value))`, for the cells of a list page (some 300 escapes a page): markupsafe
+    wraps each escaped text in a Markup object, which `str()` then copies back, and that cost
+    five times the escaping itself. The same five replacements as markupsafe's, in its order
+    (& first); anything but a plain str (Markup, numbers) goes through `escape` as before."""
+    if type(value) is str:
+        return (value.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+                .replace("'", "&#39;").replace('"', "&#34;"))
+    return str(escape(value))
+
+
 @dataclass(frozen=True)
 class Shown:
     """One value ready for a template: text, or links (references)."""
@@ -36,9 +47,9 @@ class Shown:
             return "".join(_file_html(href, name, image, thumb)
                            for (href, name, image), thumb in zip(self.files, thumbs))
         if self.links:
-            return ", ".join(f'<a href="{escape(href)}">{escape(text)}</a>' if href else str(escape(text))
+            return ", ".join(f'<a href="{html_text(href)}">{html_text(text)}</a>' if href else html_text(text)
                              for href, text in self.links)
-        return str(escape(self.text))
+        return html_text(self.text)
 
 
 #: One empty value for every empty cell: a Shown is frozen, so sharing it is safe.
