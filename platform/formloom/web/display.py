@@ -165,12 +165,15 @@ def page_lookups(conn: Connection, app: AppDef,
         fields = [f for f in fields if f.type in ("reference", "user")]
         if not fields:
             continue
+        wanted = [(f.key, ref_ids.setdefault(f.entity or "", set()) if f.type == "reference" else user_ids)
+                  for f in fields]
         for data in datas:
-            for f in fields:
-                if f.type == "reference":
-                    ref_ids.setdefault(f.entity or "", set()).update(_ids(data.get(f.key)))
-                else:
-                    user_ids.update(_ids(data.get(f.key)))
+            for key, into in wanted:
+                value = data.get(key)
+                if type(value) is int:          # one id, the usual case: what _ids would answer
+                    into.add(value)
+                elif value is not None:
+                    into.update(_ids(value))
     titles = titles_by_entity(conn, app, actor, ref_ids) if any(ref_ids.values()) else {}
     known_names = known_names or {}
     names = {i: known_names[i] for i in user_ids if i in known_names}
