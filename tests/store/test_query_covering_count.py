@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, text
 
 from formloom.store import query as store_query
+from formloom.store.expressions import index_name
 from formloom.store.query import EXACT_COUNT_LIMIT, Filter, ListQuery, list_records
 from formloom.store.records import NewRecord, create_records
 
@@ -141,3 +142,24 @@ def test_a_plan_that_cannot_be_asked_leaves_the_usual_count(db, deals, monkeypat
     totals, counts = _totals(db, deals, COUNTED)
     assert not any("INDEXED BY" in s for s in counts)
     assert totals == _usual(db, deals, COUNTED, monkeypatch)[0]
+
+
+def test_the_walk_gets_the_steps_of_the_rows_the_usual_count_would_read(db, deals, monkeypatch):
+    """COVER_RATIO index entries per row the usual count reads: the driving value's average
+    rows, but at most COUNTED_ROWS_PER_BOUND per counted row, since that count stops at its
+    bound. A rare value of a common field walks the whole index: never longer than that."""
+    _analyze(db)
+    budgets = []
+    real = store_query._within_steps
+    monkeypatch.setattr(store_query, "_within_steps", lambda conn, run, budget, chunk=1_000:
+                        budgets.append(budget) or real(conn, run, budget, chunk))
+    with db.read() as conn:
+        driving = index_name("shop", "deal", "channel")
+        per_value = store_query._stat1(conn, [driving])[driving][1]
+    assert per_value > 12
+    _totals(db, deals, COUNTED[:1])
+    monkeypatch.setattr(store_query.count_total, "__defaults__",
+                        (True, 5) + store_query.count_total.__defaults__[2:])     # exact_up_to = 5
+    _totals(db, deals, COUNTED[:1])
+    unit = store_query.STEPS_PER_ENTRY * store_query.COVER_RATIO
+    assert budgets == [unit * per_value, unit * store_query.COUNTED_ROWS_PER_BOUND * 6]

@@ -478,8 +478,10 @@ class _PreparedList:
         an entry) but walks entries that do not match. SQLite does not choose that index by
         itself, so it is named (`INDEXED BY`) where its statistics (ANALYZE's sqlite_stat1) say
         the whole index is at most COVER_RATIO times the rows the driving value matches on
-        average, and the walk gets the steps of that many entries: a rare value of a common
-        field (statistics are averages) costs at most what the usual count of an average value
+        average, and the walk gets the steps of COVER_RATIO entries per row the usual count would
+        read (the driving value's average rows, at most COUNTED_ROWS_PER_BOUND per counted row: it
+        stops at the bound). So a rare value of a common field (statistics are averages), which
+        walks the whole index, costs at most about what the usual count of an average value
         would, before the usual count runs. Same clauses, slots for every filter: same answer."""
         if not query.filters or any(kind != "param" or flt.op == "in" for flt, kind in zip(query.filters, self.kinds)):
             return None         # a fixed clause, or an expanding parameter (its SQL is only written when run)
@@ -497,15 +499,17 @@ class _PreparedList:
             found = _remember(key, (entity, checked, now))
         if found[1] is None:
             return None
-        sql, binds, fixed, budget = found[1]
+        sql, binds, fixed, per_value = found[1]
         values = {**fixed, **self.params, "count_limit": count_limit}
         args = tuple(processor(values[name]) if processor is not None else values[name] for name, processor in binds)
+        # the usual count reads at most the driving value's rows, and stops at the bound
+        budget = STEPS_PER_ENTRY * COVER_RATIO * min(per_value, COUNTED_ROWS_PER_BOUND * count_limit)
         return _within_steps(conn, lambda: conn.exec_driver_sql(sql, args).scalar_one(), budget)
 
     def _covering_plan(self, conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
                        every: Mapping[str, str], slots: Mapping[str, str]) -> tuple[str, tuple, dict, int] | None:
         """(SQL naming the covering index, its parameters' names and bind processors, the values
-        of its fixed parameters, its step budget) when the statistics make it worth trying and
+        of its fixed parameters, the driving value's average rows) when the statistics make it worth trying and
         SQLite's plan walks that index alone; None otherwise."""
         from ..dashboards.storage import index_name as covering_index
         covering = covering_index(app.key, entity.key)
@@ -538,7 +542,7 @@ class _PreparedList:
             {"stage"} if query.stage else set())
         if not read <= held:
             return None
-        return sql, binds, fixed, STEPS_PER_ENTRY * COVER_RATIO * per_value
+        return sql, binds, fixed, per_value
 
     def _checked_page(self, conn: Connection, app: AppDef, entity: EntityDef, candidates: Mapping[str, str]):
         try:
@@ -563,6 +567,8 @@ PLAN_RECHECK_S = 600.0
 COVER_RATIO = 8
 #: SQLite virtual-machine steps per covering-index entry a count walks (4 measured; 5 for slack)
 STEPS_PER_ENTRY = 5
+#: The usual count stops at its bound; with other filters it reads up to this many rows per row counted.
+COUNTED_ROWS_PER_BOUND = 2
 _COVERING_STEP = re.compile(r"(?:SCAN|SEARCH) records USING (?:COVERING )?INDEX (\S+)(?: \(.*\))?")
 _SEARCH_STEP = re.compile(r"SEARCH records USING (?:COVERING )?INDEX (\S+) \((.*)\)")
 
