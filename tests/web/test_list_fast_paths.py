@@ -111,3 +111,46 @@ def test_url_with_answers_as_the_uncached_builder_cold_and_warm(app):
     assert len(kept) == len(urls) * len(changes)
     with app.test_request_context("/apps/desk/case/?priority=low&sort=-budget&_=9"):
         assert helpers.url_with(sort="due", offset=None) == "/apps/desk/case/?priority=low&sort=due"
+
+
+def test_one_reference_is_shown_as_a_list_of_one_and_only_empty_values_are_empty(app):
+    """`show` reads a single record id without the list walk (`_ids`); the links must be the
+    ones the list walk writes: titled, untitled ("#id") and unreadable (no link). Empty is
+    "", [], {} and None, never 0 or False."""
+    from types import SimpleNamespace
+
+    from formloom.definitions.compile import compile_field
+    from formloom.web.display import EMPTY, Lookups, show
+
+    desk = SimpleNamespace(key="desk")
+    company = compile_field({"key": "company", "type": "reference", "entity": "company"})
+    lookups = Lookups(titles={("company", 1): "Acme & Sons", ("company", 2): "", ("company", 3): None})
+    with app.test_request_context("/"):
+        for ident in (1, 2, 3, 4):
+            one, listed = show(desk, company, ident, "en", lookups), show(desk, company, [ident], "en", lookups)
+            assert one == listed and one.__html__() == listed.__html__()
+        assert show(desk, company, 1, "en", lookups).links == (("/apps/desk/company/1", "Acme & Sons"),)
+        assert show(desk, company, 3, "en", lookups).links == (("/apps/desk/company/3", "#3"),)
+        assert show(desk, company, 4, "en", lookups).links == (("", "#4"),)
+        assert show(desk, company, True, "en", lookups) == show(desk, company, [True], "en", lookups)
+        number = compile_field({"key": "n", "type": "number"})
+        check = compile_field({"key": "ok", "type": "checkbox"})
+        for empty in (None, "", [], {}):
+            assert show(desk, number, empty, "en", lookups) is EMPTY
+        assert show(desk, number, 0, "en", lookups).text == "0"
+        assert show(desk, check, False, "en", lookups) is not EMPTY
+
+
+@pytest.mark.parametrize("value", ["", "plain", "Acme & Sons <b>\"quoted\" 'single'</b>", "&amp; already", "商机 & 客户",
+                                   "a\u00a0b > c", "/apps/desk/case/?q=a&b=<c>"])
+def test_html_text_escapes_as_markupsafe_does(value):
+    """The cells' escaper skips markupsafe's Markup object, not its escaping: same text for plain
+    strings; Markup (already safe), numbers and None go through `escape` itself."""
+    from markupsafe import Markup, escape
+
+    from formloom.web.display import html_text
+
+    assert html_text(value) == str(escape(value)) and type(html_text(value)) is str
+    assert html_text(Markup(value)) == str(escape(Markup(value))) == value
+    for other in (12, 1.5, None, True):
+        assert html_text(other) == str(escape(other))

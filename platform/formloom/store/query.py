@@ -382,7 +382,9 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
             narrowed, at_least = _narrowed(app, entity, actor, query), query.offset + len(page.items)
             if prepared is not None and dialect == "sqlite":     # PostgreSQL's estimate reads the clauses
                 page.total = count_total(conn, app, entity, None, narrowed=narrowed, at_least=at_least,
-                                         counted=(prepared.count(dialect, entity, query, slots), prepared.params))
+                                         counted=(prepared.count(dialect, entity, query, slots), prepared.params),
+                                         first_try=(lambda limit: prepared.covering_count(conn, app, entity, query, mapping,
+                                                                                          slots, limit)) if mapping else None)
             else:
                 where = where if where is not None else where_clauses(conn, app, entity, actor, query)
                 page.total = count_total(conn, app, entity, where, narrowed=narrowed, at_least=at_least,
@@ -465,6 +467,83 @@ class _PreparedList:
             found = _remember(key, (entity, self._checked_page(conn, app, entity, candidates), now))
         return found[1] if found[1] is not None else self.page
 
+    def covering_count(self, conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
+                       mapping: Mapping[str, str], slots: Mapping[str, str], count_limit: int) -> int | None:
+        """The bounded count (SQLite) read from the entity's covering index, or None where it
+        is not worth trying or ran out of its steps (then the caller counts as before).
+
+        The usual count walks the driving filter's expression index and reads a table row per
+        match for the other filters (about 1 µs each); the entity's covering index
+        (dashboards/storage.py) holds the slots, so walking it reads no table row (about 0.1 µs
+        an entry) but walks entries that do not match. SQLite does not choose that index by
+        itself, so it is named (`INDEXED BY`) where its statistics (ANALYZE's sqlite_stat1) say
+        the whole index is at most COVER_RATIO times the rows the driving value matches on
+        average, and the walk gets the steps of COVER_RATIO entries per row the usual count would
+        read (the driving value's average rows, at most COUNTED_ROWS_PER_BOUND per counted row: it
+        stops at the bound). So a rare value of a common field (statistics are averages), which
+        walks the whole index, costs at most about what the usual count of an average value
+        would, before the usual count runs. Same clauses, slots for every filter: same answer."""
+        if not query.filters or any(kind != "param" or flt.op == "in" for flt, kind in zip(query.filters, self.kinds)):
+            return None         # a fixed clause, or an expanding parameter (its SQL is only written when run)
+        every = {flt.field: mapping.get(flt.field) for flt in query.filters}
+        if None in every.values():
+            return None
+        key = (self.shape, "covering count", tuple(sorted(every.items())), tuple(sorted(slots.items())))
+        found = _LISTS.get(key)
+        now = time.monotonic()
+        if found is None or found[0] is not entity or now - found[2] > PLAN_RECHECK_S:
+            try:
+                checked = self._covering_plan(conn, app, entity, query, every, slots)
+            except (SQLAlchemyError, LookupError, TypeError, ValueError):   # a plan that cannot be asked: count as before
+                checked = None
+            found = _remember(key, (entity, checked, now))
+        if found[1] is None:
+            return None
+        sql, binds, fixed, per_value = found[1]
+        values = {**fixed, **self.params, "count_limit": count_limit}
+        args = tuple(processor(values[name]) if processor is not None else values[name] for name, processor in binds)
+        # the usual count reads at most the driving value's rows, and stops at the bound
+        budget = STEPS_PER_ENTRY * COVER_RATIO * min(per_value, COUNTED_ROWS_PER_BOUND * count_limit)
+        return _within_steps(conn, lambda: conn.exec_driver_sql(sql, args).scalar_one(), budget)
+
+    def _covering_plan(self, conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
+                       every: Mapping[str, str], slots: Mapping[str, str]) -> tuple[str, tuple, dict, int] | None:
+        """(SQL naming the covering index, its parameters' names and bind processors, the values
+        of its fixed parameters, the driving value's average rows) when the statistics make it worth trying and
+        SQLite's plan walks that index alone; None otherwise."""
+        from ..dashboards.storage import index_name as covering_index
+        covering = covering_index(app.key, entity.key)
+        usual = _sqlite_plan(conn, self.count("sqlite", entity, query, slots), self.params)
+        driving = next((m for m in map(_SEARCH_STEP.match, usual) if m), None)
+        equal = driving.group(2).count("=?") if driving else 0
+        stats = _stat1(conn, [covering, driving.group(1)] if driving else [])
+        if not equal or covering not in stats or driving.group(1) not in stats:
+            return None
+        entries, per_value = stats[covering][0], stats[driving.group(1)][min(equal, len(stats[driving.group(1)]) - 1)]
+        if entries > COVER_RATIO * per_value:
+            return None
+        bounded = (select(records.c.id).where(*self.clauses("sqlite", entity, every))
+                   .limit(bindparam("count_limit")).subquery())
+        compiled = select(func.count()).select_from(bounded).compile(dialect=conn.dialect)
+        sql = re.sub(r"\bFROM records\b", f"FROM records INDEXED BY {covering}", compiled.string, count=1)
+        binds = tuple((name, compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
+                      for name in compiled.positiontup)
+        fixed = {name: value for name, value in compiled.params.items() if name not in self.params}  # OFFSET 0
+        values = {**fixed, **self.params, "count_limit": EXACT_COUNT_LIMIT + 1}
+        args = tuple(p(values[n]) if p is not None else values[n] for n, p in binds)
+        plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", args)]
+        if not any(_COVERING_STEP.fullmatch(step) and _COVERING_STEP.fullmatch(step).group(1) == covering
+                   for step in plan):
+            return None
+        # SQLite reads a table row only for a column the index lacks (the partial index's own
+        # condition is known to hold), so every column the clauses compare must be in it
+        held = {row[2] for row in conn.exec_driver_sql(f"PRAGMA index_info({covering})")}
+        read = set(every.values()) | ({"owner_id"} if query.owner_id is not None else set()) | (
+            {"stage"} if query.stage else set())
+        if not read <= held:
+            return None
+        return sql, binds, fixed, per_value
+
     def _checked_page(self, conn: Connection, app: AppDef, entity: EntityDef, candidates: Mapping[str, str]):
         try:
             return self._page_if_same_plan(conn, app, entity, candidates)
@@ -483,6 +562,55 @@ class _PreparedList:
 
 #: How long a page's plan check is trusted (seconds): statistics change with ANALYZE.
 PLAN_RECHECK_S = 600.0
+#: A count walks the covering index when it has at most this many entries per row the
+#: driving value matches on average: a table row read costs ~10-13 index entries walked.
+COVER_RATIO = 8
+#: SQLite virtual-machine steps per covering-index entry a count walks (4 measured; 5 for slack)
+STEPS_PER_ENTRY = 5
+#: The usual count stops at its bound; with other filters it reads up to this many rows per row counted.
+COUNTED_ROWS_PER_BOUND = 2
+_COVERING_STEP = re.compile(r"(?:SCAN|SEARCH) records USING (?:COVERING )?INDEX (\S+)(?: \(.*\))?")
+_SEARCH_STEP = re.compile(r"SEARCH records USING (?:COVERING )?INDEX (\S+) \((.*)\)")
+
+
+def _stat1(conn: Connection, names: list[str]) -> dict[str, list[int]]:
+    """ANALYZE's numbers for the indexes `names` (sqlite_stat1): the rows the index holds, then
+    the average rows per distinct value of its first 1, 2, ... columns."""
+    if not names:
+        return {}
+    try:
+        rows = conn.execute(select(literal_column("idx"), literal_column("stat")).select_from(text("sqlite_stat1"))
+                            .where(literal_column("idx").in_(names))).all()
+    except SQLAlchemyError:     # no ANALYZE yet: the statistics table does not exist
+        return {}
+    out = {}
+    for name, stat in rows:
+        numbers = [int(n) for n in (stat or "").split() if n.isdigit()]
+        if len(numbers) >= 2 and numbers[0] > 0:
+            out[name] = numbers
+    return out
+
+
+def _within_steps(conn: Connection, run: Callable[[], Any], budget: int, chunk: int = 1_000) -> Any:
+    """`run()` on SQLite with at most `budget` virtual-machine steps (counted `chunk` at a
+    time); None when they run out."""
+    raw = conn.connection.dbapi_connection
+    steps = {"n": 0}
+    chunk = max(1, min(chunk, budget))
+
+    def spent() -> int:
+        steps["n"] += chunk
+        return 1 if steps["n"] > budget else 0
+
+    raw.set_progress_handler(spent, chunk)
+    try:
+        return run()
+    except OperationalError as exc:
+        if "interrupt" in str(exc.orig).lower():
+            return None
+        raise
+    finally:
+        raw.set_progress_handler(None, 0)
 _INDEX_IN_STEP = re.compile(r"USING (?:COVERING )?INDEX (\S+)")
 
 
@@ -708,7 +836,7 @@ def _narrowed(app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQ
 
 def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list | None, narrowed: bool = True,
                 exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0, count_where: list | None = None,
-                counted: tuple[Any, dict] | None = None) -> Total:
+                counted: tuple[Any, dict] | None = None, first_try: Callable[[int], int | None] | None = None) -> Total:
     """How many records match, without counting a million rows: an exact count when at
     most `exact_up_to` match (a count that stops after exact_up_to + 1 rows), otherwise
     the planner's estimate (PostgreSQL) or the entity's size from ANALYZE statistics
@@ -719,14 +847,16 @@ def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list | 
     `at_least`" (what the caller already knows exists). `count_where`: the same conditions
     written for counting (`count_slots`); the planner's estimate reads `where`. `counted`: instead,
     a prebuilt count (statement, parameters, `count_limit` among them) on SQLite, where `where`
-    is None."""
+    is None. `first_try`: a cheaper way to the same bounded count, given its bound and run first (None:
+    count as usual)."""
     postgres = conn.dialect.name == "postgresql"
     estimate = _planner_estimate(conn, where) if postgres else None
     if estimate is not None and estimate > 10 * exact_up_to:
         return Total(_round_estimate(estimate), "about")
-    if counted is not None:
+    n = first_try(exact_up_to + 1) if first_try is not None else None
+    if n is None and counted is not None:
         n = _bounded_count(conn, counted[0], {**counted[1], "count_limit": exact_up_to + 1})
-    else:
+    elif n is None:
         bounded = select(records.c.id).where(*(count_where or where)).limit(exact_up_to + 1).subquery()
         n = _bounded_count(conn, select(func.count()).select_from(bounded))
     if n is None:
@@ -748,23 +878,7 @@ def _bounded_count(conn: Connection, stmt, params: dict | None = None) -> int | 
     """The count, or None when SQLite ran out of its step budget."""
     if conn.dialect.name != "sqlite":
         return conn.execute(stmt, params).scalar_one()
-    raw = conn.connection.dbapi_connection
-    steps = {"n": 0}
-    chunk = max(1, min(10_000, COUNT_STEP_BUDGET))
-
-    def budget() -> int:
-        steps["n"] += chunk
-        return 1 if steps["n"] > COUNT_STEP_BUDGET else 0
-
-    raw.set_progress_handler(budget, chunk)
-    try:
-        return conn.execute(stmt, params).scalar_one()
-    except OperationalError as exc:
-        if "interrupt" in str(exc.orig).lower():
-            return None
-        raise
-    finally:
-        raw.set_progress_handler(None, 0)
+    return _within_steps(conn, lambda: conn.execute(stmt, params).scalar_one(), COUNT_STEP_BUDGET, 10_000)
 
 
 def _planner_estimate(conn: Connection, where: list) -> int | None:

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from markupsafe import Markup, escape
 
 from ..definitions.model import FieldDef, StageDef
-from .display import Shown
+from .display import Shown, html_text
 
 
 def stage_badge(stage: StageDef | None, code: str) -> str:
@@ -41,12 +41,12 @@ class RowCells:
         parts = []
         for i, shown in enumerate(cells):
             if i == self.title_index:
-                inner = f'<a class="title-link" href="{escape(url)}">{escape(shown.text or f"#{record_id}")}</a>'
+                inner = f'<a class="title-link" href="{html_text(url)}">{html_text(shown.text or f"#{record_id}")}</a>'
             else:
                 inner = shown.__html__()
             parts.append(f"{self.heads[i]}{inner}</td>")
         if self.owner_head is not None:
-            parts.append(f"{self.owner_head}{escape(owner or '')}</td>")
+            parts.append(f"{self.owner_head}{html_text(owner or '')}</td>")
         if self.stage_head is not None:
             parts.append(f"{self.stage_head}{self._badge(stage)}</td>")
         return Markup("".join(parts))
@@ -72,4 +72,4 @@ def rows_html(rows: Sequence[dict], selectable: bool) -> Markup:
         return Markup("".join(f"<tr>{row['html']}</tr>\n" for row in rows))
     return Markup("".join(
         f'<tr><td class="select-col"><input type="checkbox" name="ids" value="{int(row["record"].id)}" '
-        f'form="bulk-form" aria-label="{escape(row["select_label"])}"></td>{row["html"]}</tr>\n' for row in rows))
+        f'form="bulk-form" aria-label="{html_text(row["select_label"])}"></td>{row["html"]}</tr>\n' for row in rows))

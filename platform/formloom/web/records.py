@@ -234,7 +234,8 @@ def _canonical_filter_redirect(place: Place):
 
 @bp.get("/apps/<app_key>/<entity_key>/")
 def list_view(app_key: str, entity_key: str):
-    place = load_entity(app_key, entity_key)
+    with page_read() as conn:       # the request's read (the session user's): no transaction of its own
+        place = load_entity(app_key, entity_key, conn=conn)
     if any(k in request.args for k in FILTER_ARGS):
         return _canonical_filter_redirect(place)
     actor, app, entity = current_actor(), place.app, place.entity
