@@ -87,6 +87,31 @@ def test_batched_creates_are_indexed_like_single_ones(db, installed):
                                  + [(r.id, "email", f"b{n}@example.com") for n, r in enumerate(made)])
 
 
+def test_on_sqlite_each_write_takes_the_ids_just_below_its_entitys_lowest_in_order(db, installed):
+    """FTS5 walks ascending ids: the newest entries come first. A write's entries, in the order
+    entries_for gives them (a batch's records one after the other), take the ids just below the
+    entity's lowest, the first write the very top of its range."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL numbers entries with its sequence")
+    app, _ = installed
+    low, high = search_index.id_range("helpdesk", "client")
+    first = client(db, app, "First", email="first@example.com")
+    second = client(db, app, "Second", email="second@example.com")
+    with db.write() as conn:
+        batch = create_records(conn, app, app.entity("client"),
+                               [NewRecord({"name": f"Batch {n}", "email": f"b{n}@example.com"}) for n in range(2)],
+                               actor_id=None)
+    with db.read() as conn:
+        ids = conn.execute(select(search_entries.c.id, search_entries.c.record_id, search_entries.c.field_key)
+                           .where(search_entries.c.entity_key == "client")
+                           .order_by(search_entries.c.id)).all()
+    assert all(low <= row.id <= high for row in ids)
+    assert [(row.record_id, row.field_key) for row in ids] == [
+        (batch[0].id, "$title"), (batch[0].id, "email"), (batch[1].id, "$title"), (batch[1].id, "email"),
+        (second.id, "$title"), (second.id, "email"), (first.id, "$title"), (first.id, "email")]
+    assert [row.id for row in ids] == list(range(high - 7, high + 1))
+
+
 def test_a_rebuild_writes_exactly_what_the_writes_maintained(db, installed):
     app, _ = installed
     acme = client(db, app, "Acme 北京", email="x@example.com")

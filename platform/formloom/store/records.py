@@ -743,7 +743,7 @@ def emit_events(conn: Connection, app_key: str, entity_key: str, record_id: int 
     follow the order given, which is the order automation reads them."""
     if typed:
         at = now or utcnow()
-        conn.execute(insert(events), [{"app_key": app_key, "entity_key": entity_key, "record_id": record_id,
+        conn.execute(_INSERT_EVENT, [{"app_key": app_key, "entity_key": entity_key, "record_id": record_id,
                                        "type": event_type, "payload": dict(payload), "depth": depth, "created_at": at}
                                       for event_type, payload in typed])
 

@@ -164,24 +164,29 @@ def id_range(app_key: str, entity_key: str) -> tuple[int, int]:
 
 
 #: Built once, as every record created asks them: building a statement costs more than SQLite's answer.
-_LOWEST_IN_RANGE = select(func.min(search_entries.c.id)).where(
-    search_entries.c.id.between(bindparam("low"), bindparam("high")))
 _INSERT_ENTRIES = insert(search_entries)
+#: SQLite: each entry takes the id just below the lowest of its entity's range, which the INSERT
+#: finds itself, row by row: the look-up and the insert in one statement (a record's write pays
+#: per statement more in SQLAlchemy and the driver than SQLite takes to run it).
+_INSERT_ENTRIES_BELOW = insert(search_entries).values(
+    id=select(func.coalesce(func.min(search_entries.c.id), bindparam("high", type_=search_entries.c.id.type) + 1))
+    .where(search_entries.c.id.between(bindparam("low"), bindparam("high"))).scalar_subquery() - 1)
 
 
-def _with_ids(conn: Connection, app_key: str, entity_key: str, rows: list[dict]) -> list[dict]:
-    """On SQLite, the next ids of the entity's range, counting *down* from its top (the write
-    transaction holds the only write lock, so those below the lowest are free): the newest
-    entries have the lowest ids, so FTS5 walks them first in ascending rowid order. (Not
-    descending: SQLite 3.40's FTS5 drops matches of some phrases when walking rowids
-    downwards.) PostgreSQL keeps its sequence."""
-    if conn.dialect.name != "sqlite" or not rows:
-        return rows
+def _insert(conn: Connection, app_key: str, entity_key: str, rows: list[dict]) -> None:
+    """Write `rows`. On SQLite their ids come from the entity's range (`id_range`), counting
+    *down* from its top (the write transaction holds the only write lock, so those below the
+    lowest are free): the newest entries have the lowest ids, so FTS5 walks them first in
+    ascending rowid order. (Not descending: SQLite 3.40's FTS5 drops matches of some phrases
+    when walking rowids downwards.) The rows go in last first, each just below the one before,
+    so `rows` keep ascending ids in their order. PostgreSQL keeps its sequence."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(_INSERT_ENTRIES, rows)
+        return
     low, high = id_range(app_key, entity_key)
-    lowest = conn.execute(_LOWEST_IN_RANGE, {"low": low, "high": high}).scalar()
-    below = (lowest or high + 1) - 1
-    count = len(rows)
-    return [{**row, "id": below - (count - 1 - n)} for n, row in enumerate(rows)]
+    conn.execute(_INSERT_ENTRIES_BELOW, [{**row, "low": low, "high": high} for row in reversed(rows)])
 
 
 # -- keeping it in step with writes ----------------------------------------------------------------------------
@@ -195,8 +200,7 @@ def index_new(conn: Connection, app_key: str, entity: EntityDef,
               written: Iterable[tuple[int, Mapping[str, Any], str]]) -> None:
     """Entries of records just created: (id, data, title) each, in one statement."""
     rows = [row for record_id, data, title in written for row in _rows(app_key, entity, record_id, data, title)]
-    if rows:
-        conn.execute(_INSERT_ENTRIES, _with_ids(conn, app_key, entity.key, rows))
+    _insert(conn, app_key, entity.key, rows)
 
 
 def reindex(conn: Connection, app_key: str, entity: EntityDef, record_id: int,
@@ -340,8 +344,7 @@ def _index_live(conn: Connection, app_key: str, entity: EntityDef, after_id: int
 
 def _write(conn: Connection, app_key: str, entity: EntityDef, batch: list) -> int:
     rows = [row for record_id, data, title in batch for row in _rows(app_key, entity, record_id, data, title)]
-    if rows:
-        conn.execute(_INSERT_ENTRIES, _with_ids(conn, app_key, entity.key, rows))
+    _insert(conn, app_key, entity.key, rows)
     return len(rows)
 
 

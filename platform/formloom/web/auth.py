@@ -22,7 +22,7 @@ from flask_login import LoginManager, UserMixin, login_user, logout_user
 from ..auth.users import Actor, authenticate, end_sessions, load_actor, set_language
 from ..definitions.model import LANGUAGES
 from ..ids import parse_int
-from .helpers import current_actor, db, is_fragment_request, page_read, safe_next
+from .helpers import catalog, current_actor, db, is_fragment_request, page_read, safe_next
 
 bp = Blueprint("auth", __name__)
 MAX_EMAIL = 254
@@ -73,6 +73,9 @@ def _reading():
 
 
 def load_session_user(session_id: str) -> SessionUser | None:
+    """The session's actor, read fresh; with it, in the same transaction, the installed apps'
+    current versions, which nearly every signed-in request looks up next (the menu, the app
+    its URL names): one read transaction instead of two, as the API's token check does."""
     user_part, _sep, epoch_part = session_id.partition(":")
     user_id, epoch = parse_int(user_part), parse_int(epoch_part, low=0)
     if user_id is None or epoch is None:
@@ -83,6 +86,8 @@ def load_session_user(session_id: str) -> SessionUser | None:
         return None
     with _reading() as conn:
         actor = load_actor(conn, user_id)
+        if actor is not None and actor.session_epoch == epoch:
+            catalog().installed(conn)     # the apps this request will look up: same transaction
     if actor is None or actor.session_epoch != epoch:
         g._formloom_session_ended = True
         return None

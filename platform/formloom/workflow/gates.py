@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequenc
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
 
 from ..auth.policy import is_app_admin
-from ..conditions import truthy, variables
+from ..conditions import plain_data, truthy, variables
 from ..definitions.model import AppDef, EntityDef, GateDef, GateRelatedDef, Label, StageDef, WorkflowDef, thaw
 from ..errors import FormloomError
 from ..fields import field_type
@@ -373,13 +373,15 @@ def _required_on_entering(app: AppDef, workflow: WorkflowDef, entity: EntityDef 
     if entity is None:
         return
     listed = {f.field for f in already if f.code == "required"}
-    here = condition_vars(app, workflow, record, data, now)
-    there = {**here, "$stage": stage.key, "$terminal": stage.terminal}
+    here = there = None          # the variables as rules read them, converted once for every field
     for f in entity.fields:
         if f.is_computed or f.archived or f.key in listed or (f.visible_if is None and f.required_if is None):
             continue
         if not _is_empty(entity, f.key, data.get(f.key)):
             continue
+        if here is None:
+            here = plain_data(condition_vars(app, workflow, record, data, now))
+            there = {**here, "$stage": stage.key, "$terminal": stage.terminal}
         if _needed(f, there) and not _needed(f, here):
             yield GateFailure("required", stage.key, f.key,
                               translate(lang, "Fill in %(field)s to enter %(stage)s.",
@@ -388,9 +390,10 @@ def _required_on_entering(app: AppDef, workflow: WorkflowDef, entity: EntityDef 
 
 
 def _needed(f, variables: Mapping) -> bool:
-    if f.visible_if is not None and not truthy(f.visible_if, variables):
+    """`variables` as plain_data made them."""
+    if f.visible_if is not None and not truthy(f.visible_if, variables, plain=True):
         return False
-    return bool(f.required) or (f.required_if is not None and truthy(f.required_if, variables))
+    return bool(f.required) or (f.required_if is not None and truthy(f.required_if, variables, plain=True))
 
 
 def condition_vars(app: AppDef, workflow: WorkflowDef, record: Any, data: Mapping, now: datetime) -> dict:
