@@ -147,8 +147,8 @@ def fire_rule(ctx: RuleContext) -> str:
         return log_run(ctx, "skipped", "the condition does not hold", started)
     # messages change no record and write no event: nothing to re-read or to deepen after them
     messages_only = all(spec.get("type") in MESSAGE_ACTIONS for spec in ctx.rule.actions)
-    last_event = 0 if messages_only else ctx.conn.execute(select(func.max(events.c.id))).scalar() or 0
     batch = current_batch()
+    last_event = 0 if messages_only else _last_event_id(ctx.conn, batch)
     failures = []
     for index, spec in enumerate(ctx.rule.actions):
         kind = spec.get("type")
@@ -175,7 +175,7 @@ def fire_rule(ctx: RuleContext) -> str:
             # later actions see earlier changes
             ctx.record = get_record(ctx.conn, ctx.app, ctx.entity, ctx.record.id, include_deleted=True)
     if not messages_only:
-        _deepen_new_events(ctx, last_event)
+        _deepen_new_events(ctx, last_event, batch)
     if failures:
         return log_run(ctx, "failed", "; ".join(ctx.notes + failures), started)
     return log_run(ctx, "fired", "; ".join(ctx.notes), started)
@@ -192,11 +192,37 @@ def describe_error(exc: Exception) -> str:
     return getattr(exc, "message", None) or str(exc) or type(exc).__name__
 
 
-def _deepen_new_events(ctx: RuleContext, after_id: int) -> None:
+_LAST_EVENT = ("last_event_id",)
+
+
+def _last_event_id(conn: Connection, batch) -> int:
+    """The newest event's id before a firing's actions write theirs. In a worker's batch it is
+    asked once, then kept up to date from the ids `_deepen_new_events` deepens: the batch
+    holds the write lock (SQLite), and the events other transactions write meanwhile
+    (PostgreSQL) are not written at the batch's moment, so the deepening never matches them."""
+    if batch is not None and _LAST_EVENT in batch.memo:
+        return batch.memo[_LAST_EVENT]
+    last = conn.execute(select(func.max(events.c.id))).scalar() or 0
+    if batch is not None:
+        batch.memo[_LAST_EVENT] = last
+    return last
+
+
+def _deepen_new_events(ctx: RuleContext, after_id: int, batch=None) -> None:
     """Events written by this firing's actions are one level deeper than its cause."""
-    ctx.conn.execute(update(events).where(events.c.id > after_id, events.c.processed_at.is_(None),
-                                          events.c.depth == 0, events.c.created_at == ctx.now)
-                     .values(depth=ctx.depth + 1))
+    deepen = (update(events).where(events.c.id > after_id, events.c.processed_at.is_(None),
+                                   events.c.depth == 0, events.c.created_at == ctx.now)
+              .values(depth=ctx.depth + 1))
+    if batch is None:
+        ctx.conn.execute(deepen)
+        return
+    written = ctx.conn.execute(deepen.returning(events.c.id)).scalars().all()
+    if written:
+        before = batch.memo.get(_LAST_EVENT)
+        batch.memo[_LAST_EVENT] = max(written)
+        # should the firing's savepoint be rolled back, its ids may be given out again
+        batch.undo.append(lambda: batch.memo.__setitem__(_LAST_EVENT, before) if before is not None
+                          else batch.memo.pop(_LAST_EVENT, None))
 
 
 def log_run(ctx: RuleContext, outcome: str, message: str, started: float | None = None) -> str:
@@ -584,7 +610,9 @@ def assign(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     if spec.get("strategy") == "none":
         set_owner(ctx, record, None)
         return
-    candidates = sorted(uid for uid, _ in members_of(ctx.conn, ctx.app.key, spec["role"]))
+    members = remembered(("members_of", ctx.app.key, spec["role"]),     # the key recipients.py uses
+                         lambda: members_of(ctx.conn, ctx.app.key, spec["role"]))
+    candidates = sorted(uid for uid, _ in members)
     if not candidates:
         raise ActionError(f"nobody has the role {spec['role']!r}")
     if spec.get("strategy") == "least_loaded":

@@ -22,10 +22,11 @@ from sqlalchemy import Connection, select, update
 from ..definitions.model import AppDef
 from ..store.db import Database
 from ..store.records import record_from_row
+from ..store.rollups import fed_by
 from ..store.tables import events, records
-from .actions import MAX_DEPTH, RuleContext, fire_rule, log_run
+from .actions import MAX_DEPTH, MESSAGE_ACTIONS, RuleContext, fire_rule, log_run
 from .batch import Batch, batch, current as current_batch, flush, remembered
-from .reminders import prefetch_for_events, sync_record
+from .reminders import RELATED_PREFETCHED, prefetch_for_events, sync_record
 from .rules import Event, all_rules, matching_rules, rules_for
 from .settings import Settings
 
@@ -138,6 +139,10 @@ def _handle_rows(conn: Connection, catalog, rows, now: datetime, settings: Setti
                 b.drop_since(mark)
                 _forget_records(b)       # it may have read what its savepoint took back
             log.exception("event %s (%s on record %s) could not be handled", event.id, event.type, event.record_id)
+        if b is not None and b.memo.pop(("forgot",), False):
+            # what was read ahead was dropped (a rule wrote): the next events' records are read
+            # again together, after that write, instead of one by one
+            read_to, chunk = at + 1, PREFETCH_AFTER_WRITE
         if b is None:
             conn.execute(update(events).where(events.c.id == row.id).values(processed_at=now))
         handled.append(row.id)
@@ -185,6 +190,9 @@ def _listened_to(conn: Connection, catalog, event: Event) -> bool:
 #: A batch reads ahead for this many events, then twice as many each time: a batch cut short by
 #: BATCH_SECONDS (a loaded machine) has not read much more than it handled.
 PREFETCH_FIRST = 16
+#: After a rule wrote, the read-ahead starts again this small: writes come every few events
+#: (a rule assigning one new record in four), and what is read ahead of a write is dropped.
+PREFETCH_AFTER_WRITE = 8
 
 
 def _prefetch(conn: Connection, catalog, rows) -> None:
@@ -219,10 +227,68 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
         prefetch_for_events(conn, _app(conn, catalog, app_key), entity_key, present)
 
 
-def _forget_records(b: Batch) -> None:
-    """Drop what the batch read ahead of records and their related clocks: a rule changed records."""
+def _forget_records(b: Batch, clocks: bool = True) -> None:
+    """Drop what the batch read ahead of records (and, unless `clocks` is False, their
+    no_related clocks): a rule changed records."""
     for key in b.memo.pop(("prefetched",), ()):
         b.memo.pop(key, None)
+    if clocks:
+        for key in b.memo.pop(RELATED_PREFETCHED, ()):
+            b.memo.pop(key, None)
+    b.memo[("forgot",)] = True
+
+
+def _forget_written(b: Batch, app: AppDef, entity_key: str, record_id: int, clocks: bool) -> None:
+    """Drop what the batch read ahead that a firing writing only its own record (`record_id`)
+    may have changed: that record, and the records of every entity its rollups count toward
+    (store.rollups rewrites those parents, up the chain); the no_related clocks if `clocks`."""
+    parents = rollup_parents(app, entity_key)
+    kept = []
+    for key in b.memo.get(("prefetched",), ()):
+        value = b.memo.get(key)
+        if key[-1] == record_id or (value is not None and value.entity_key in parents):
+            b.memo.pop(key, None)
+        else:
+            kept.append(key)
+    b.memo[("prefetched",)] = kept
+    if clocks:
+        for key in b.memo.pop(RELATED_PREFETCHED, ()):
+            b.memo.pop(key, None)
+
+
+def rollup_parents(app: AppDef, entity_key: str) -> frozenset[str]:
+    """The entities whose rollups a write to `entity_key` may re-count, directly or up the chain."""
+    found: set[str] = set()
+    todo = [entity_key]
+    while todo:
+        for plan in fed_by(app, todo.pop()):
+            if plan.parent.key not in found:
+                found.add(plan.parent.key)
+                todo.append(plan.parent.key)
+    return frozenset(found)
+
+
+#: Actions that change at most the firing's own record's fields or owner, and only through
+#: the store's writes (which log the change and write its event).
+_OWN_RECORD_ACTIONS = frozenset({"assign", "set_field"})
+
+
+def writes_own_record_only(rule) -> bool:
+    """Whether the rule's actions send messages, assign, or set fields of the record itself
+    (no `on`): then a firing changes no record but its own and that record's rollup parents."""
+    return all(spec.get("type") in MESSAGE_ACTIONS
+               or (spec.get("type") in _OWN_RECORD_ACTIONS and not spec.get("on")) for spec in rule.actions)
+
+
+def keeps_clocks(app: AppDef, entity_key: str, rule) -> bool:
+    """Whether a firing of `rule` on a record of `entity_key` leaves every no_related clock as it
+    was. A clock is the newest live record of the counted entity pointing to a record: only
+    creating, deleting or re-pointing records of a counted entity moves it, which a rule
+    writing its own record only cannot do when `entity_key` is counted by no no_related rule."""
+    if any(other.trigger.get("type") == "no_related" and other.trigger.get("entity") == entity_key
+           for _w, other in all_rules(app)):
+        return False
+    return writes_own_record_only(rule)
 
 
 def handle_event(conn: Connection, catalog, event: Event, now: datetime, settings: Settings) -> None:
@@ -259,9 +325,14 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
         if record is None or (record.deleted_at is not None and event.type != "record_deleted"):
             continue
         fire_rule(ctx)
-        if b is not None and ctx.wrote:
-            _forget_records(b)           # its actions may have changed this record, or others
+        if b is not None and ctx.wrote:       # its actions may have changed this record, or others
+            if writes_own_record_only(rule):
+                _forget_written(b, app, entity.key, record.id, clocks=not keeps_clocks(app, entity.key, rule))
+            else:
+                _forget_records(b)
         if ctx.record is not None:
             record = ctx.record
     if event.record_id is not None:
-        sync_record(conn, app, entity.key, event.record_id, now)
+        # in a batch, the record as the rules left it (re-read after each write), not read again
+        fresh = b is not None and record is not None and record.app_key == app.key and record.entity_key == entity.key
+        sync_record(conn, app, entity.key, record if fresh else event.record_id, now)
