@@ -70,16 +70,27 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
             with db.write() as conn:
                 handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
                                         deadline=started + BATCH_SECONDS, clock=clock)
-        except Exception:
-            log.exception("a batch of events failed as a whole; handling it event by event")
+        except Exception as exc:
+            # taken back whole; handled again event by event, each in its savepoint, up to the
+            # event that failed (which is then logged and marked processed like any other)
+            reached = exc.reached if isinstance(exc, EventFailed) else BATCH
+            log.exception("a batch of events failed as a whole; handling its %s event(s) one by one", reached)
             with db.write() as conn:
-                handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
-                                        deadline=started + BATCH_SECONDS, clock=clock, batched=False)
+                handled = process_batch(conn, catalog, moment, settings, limit=reached, app_key=app_key,
+                                        should_stop=should_stop, clock=clock, batched=False)
         cut_short = clock() - started >= BATCH_SECONDS
         total += handled
         if handled == 0:
             break
     return total
+
+
+class EventFailed(Exception):
+    """An event of a batch failed; `reached`: how many of the batch's events were taken on."""
+
+    def __init__(self, reached: int) -> None:
+        super().__init__(f"event {reached} of the batch failed")
+        self.reached = reached
 
 
 def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, *, limit: int = BATCH,
@@ -93,9 +104,10 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
     the records, their pending reminders and no_related clocks), run logs, in-app
     notifications and new reminders are written with one statement each, and the events are
     marked processed with one. Events of an entity nothing listens to (no rule of the current
-    version reacts to them or keeps reminders from them) are marked processed unread. Each
-    event still runs in its own savepoint; what it queued is dropped with it when it fails.
-    `batched=False` handles event by event (the fallback when a batch fails as a whole)."""
+    version reacts to them or keeps reminders from them) are marked processed unread. An
+    event has no savepoint of its own (two statements per event, half of a batch's): one that
+    fails raises EventFailed and the caller takes the batch back and handles it again with
+    `batched=False`, event by event, each in its savepoint (the fallback)."""
     query = select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id).limit(limit)
     if app_key:
         query = query.where(events.c.app_key == app_key)
@@ -130,15 +142,18 @@ def _handle_rows(conn: Connection, catalog, rows, now: datetime, settings: Setti
         if b is not None and at >= read_to:
             read_to, chunk = at + chunk, min(2 * chunk, len(rows))
             _prefetch(conn, catalog, rows[at:read_to])
-        mark = b.mark() if b is not None else None
-        try:
-            with conn.begin_nested():
+        if b is not None:
+            try:
                 handle_event(conn, catalog, event, now, settings)
-        except Exception:   # one broken event never blocks the outbox
-            if b is not None:
-                b.drop_since(mark)
-                _forget_records(b)       # it may have read what its savepoint took back
-            log.exception("event %s (%s on record %s) could not be handled", event.id, event.type, event.record_id)
+            except Exception as exc:     # the batch is taken back and handled event by event
+                raise EventFailed(at + 1) from exc
+        else:
+            try:
+                with conn.begin_nested():
+                    handle_event(conn, catalog, event, now, settings)
+            except Exception:   # one broken event never blocks the outbox
+                log.exception("event %s (%s on record %s) could not be handled",
+                              event.id, event.type, event.record_id)
         if b is not None and b.memo.pop(("forgot",), False):
             # what was read ahead was dropped (a rule wrote): the next events' records are read
             # again together, after that write, instead of one by one
