@@ -270,3 +270,23 @@ def test_the_events_a_failed_event_took_back_do_not_hide_the_next_firings_events
     written = desk.rows(events, events.c.type == "record_updated")
     assert sorted(e.record_id for e in written) == [t.id for t in tickets[1:]]
     assert {e.depth for e in written} == {1}       # one level below their cause, ids handed out again or not
+
+
+def test_round_robin_in_a_batch_goes_on_from_the_last_pick_and_a_failed_assignment_takes_its_pick_back(
+        desk_factory, monkeypatch):
+    from formloom.automation import actions
+
+    desk = desk_factory([rule("routed", {"type": "record_created"},
+                              {"type": "assign", "strategy": "round_robin", "role": "agent"})])
+    tickets = [desk.create(subject=f"T{i}", owner="boss") for i in range(4)]
+    real = actions.set_owner
+
+    def refuses_the_second(ctx, record, owner_id):
+        if record.id == tickets[1].id:
+            raise actions.ActionError("the record changed while it was being assigned")
+        real(ctx, record, owner_id)
+    monkeypatch.setattr(actions, "set_owner", refuses_the_second)
+    assert process_events(desk.db, desk.catalog, settings=SETTINGS, clock=lambda: 0.0) >= 4
+    owners = [desk.get(t).owner_id for t in tickets]
+    assert owners == [desk.users["ann"], desk.users["boss"], desk.users["bob"], desk.users["cy"]]
+    assert [r.outcome for r in desk.runs("routed")] == ["fired", "failed", "fired", "fired"]

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from ..auth import policy
 from ..auth.users import Actor, load_actor, members_of, reports_of
@@ -27,7 +27,7 @@ from ..ids import MAX_ID, parse_int
 from ..definitions.model import AppDef, EntityDef, Label, RuleDef, WorkflowDef, thaw
 from ..errors import FormloomError, NotFoundError
 from ..i18n import translate
-from ..store.records import Record, create_record, emit_event, get_record, record_from_row, update_record
+from ..store.records import Record, create_record, emit_event, get_record, update_record
 from ..store.tables import audit, events, records, users
 from ..templating import TemplateError, lookup_paths, render
 from .channels.inapp import notify_user
@@ -628,16 +628,31 @@ def assign(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
 
 
 def _next_round_robin(ctx: RuleContext, key: str, candidates: list[int]) -> int:
+    """The next of `candidates` after the last one chosen. In a worker's batch the cursor's row
+    is created and read (locked, on PostgreSQL) once, then followed in the batch: it stays
+    locked (or the database is) until the batch commits, so only the batch moves it."""
     conn = ctx.conn
-    insert_ignore(conn, automation_state, {"key": key, "value": {"last": None}, "updated_at": ctx.now}, "key")
-    query = select(automation_state.c.value).where(automation_state.c.key == key)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    last = (conn.execute(query).scalar() or {}).get("last")
+    batch = current_batch()
+    memo_key = ("round_robin", key)
+    if batch is not None and memo_key in batch.memo:
+        last = batch.memo[memo_key]
+    else:
+        insert_ignore(conn, automation_state, {"key": key, "value": {"last": None}, "updated_at": ctx.now}, "key")
+        query = select(automation_state.c.value).where(automation_state.c.key == key)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        last = (conn.execute(query).scalar() or {}).get("last")
     chosen = next((uid for uid in candidates if last is None or uid > last), candidates[0])
-    conn.execute(update(automation_state).where(automation_state.c.key == key)
-                 .values(value={"last": chosen}, updated_at=ctx.now))
+    conn.execute(_MOVE_CURSOR, {"cursor_key": key, "value": {"last": chosen}, "updated_at": ctx.now})
+    if batch is not None:
+        had, batch.memo[memo_key] = memo_key in batch.memo, chosen
+        # the UPDATE is taken back with a failing action's savepoint: so is what is remembered
+        batch.undo.append(lambda: batch.memo.__setitem__(memo_key, last) if had else batch.memo.pop(memo_key, None))
     return chosen
+
+
+_MOVE_CURSOR = (update(automation_state).where(automation_state.c.key == bindparam("cursor_key"))
+                .values(value=bindparam("value"), updated_at=bindparam("updated_at")))
 
 
 def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
@@ -648,12 +663,16 @@ def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
                               .values(owner_id=owner_id, version=version, updated_at=ctx.now, updated_by=None))
     if result.rowcount != 1:
         raise ActionError("the record changed while it was being assigned")
-    ctx.conn.execute(insert(audit).values(record_id=record.id, app_key=ctx.app.key, entity_key=record.entity_key,
-                                          action="update", changes={"$owner": [record.owner_id, owner_id]},
-                                          user_id=None, at=ctx.now, record_version=version, via=rule_via(ctx)))
+    ctx.conn.execute(_INSERT_AUDIT, dict(record_id=record.id, app_key=ctx.app.key, entity_key=record.entity_key,
+                                         action="update", changes={"$owner": [record.owner_id, owner_id]},
+                                         user_id=None, at=ctx.now, record_version=version, via=rule_via(ctx)))
     emit_event(ctx.conn, ctx.app.key, record.entity_key, record.id, "record_updated",
                {"actor": None, "fields": ["$owner"], "stage": record.stage}, ctx.now)
-    ctx.record = record_from_row(ctx.conn.execute(select(records).where(records.c.id == record.id)).one())
+    # what was written, not read back (fire_rule reads the record again after every action that writes)
+    ctx.record = replace(record, owner_id=owner_id, version=version, updated_at=ctx.now, updated_by=None)
+
+
+_INSERT_AUDIT = insert(audit)
 
 
 @action("move_stage", label={"en": "Move to a stage", "zh": "移到阶段"},
