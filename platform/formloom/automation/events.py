@@ -47,6 +47,13 @@ BATCH_SECONDS = 0.1
 #: starts SQLITE_YIELD_SECONDS later, one poll interval in which a waiting writer gets in.
 #: PostgreSQL locks rows, not the database: no pause there.
 SQLITE_YIELD_SECONDS = 0.1
+#: ... but only while other connections write. Whether one did is seen at the next batch's start
+#: (SQLite's data_version moves with every other connection's commit): a pause in which nobody
+#: wrote means nobody was waiting, and the batches go on back to back, pausing only every
+#: SQLITE_PAUSE_EVERY-th, so that a writer arriving meanwhile waits at most that many batches;
+#: once one got in, every batch pauses again. (Draining a bulk load after it ended, the worker
+#: paused half of the time for nobody.)
+SQLITE_PAUSE_EVERY = 4
 
 
 def process_events(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None,
@@ -59,17 +66,23 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
     settings = settings or Settings.from_env()
     cut_short = False
     total = 0
+    writers = _Writers()
     for _ in range(MAX_BATCHES):
         if should_stop is not None and should_stop():
             break
-        if cut_short and db.is_sqlite:
+        if cut_short and db.is_sqlite and writers.wants_pause():
             pause(SQLITE_YIELD_SECONDS)
+            writers.paused()
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         started = clock()
         try:
             with db.write() as conn:
+                if db.is_sqlite:
+                    writers.look(conn)
                 handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
                                         deadline=started + BATCH_SECONDS, clock=clock)
+                if db.is_sqlite:
+                    writers.seen(conn)
         except Exception as exc:
             # taken back whole; handled again event by event, each in its savepoint, up to the
             # event that failed (which is then logged and marked processed like any other)
@@ -83,6 +96,41 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
         if handled == 0:
             break
     return total
+
+
+class _Writers:
+    """Whether other connections write to the SQLite database while the worker goes through a
+    backlog (SQLITE_PAUSE_EVERY). Until a pause shows otherwise, they are assumed to."""
+
+    def __init__(self) -> None:
+        self.active = True
+        self.after_pause = False
+        self.unpaused = 0               # batches cut short since the last pause
+        self.version: tuple | None = None   # (DBAPI connection, its data_version) at the last batch's end
+
+    def wants_pause(self) -> bool:
+        self.unpaused += 1
+        return self.active or self.unpaused >= SQLITE_PAUSE_EVERY
+
+    def paused(self) -> None:
+        self.after_pause, self.unpaused = True, 0
+
+    def look(self, conn: Connection) -> None:
+        """At a batch's start: did anyone else commit since the last batch ended? Another
+        connection's commit moves data_version; a web thread sharing the worker's pool may
+        have written through this very connection, which moves its total_changes."""
+        now = _version(conn)
+        wrote = self.version is None or self.version[0] is not now[0] or self.version[1:] != now[1:]
+        self.active = wrote if self.after_pause else (self.active or wrote)
+        self.after_pause = False
+
+    def seen(self, conn: Connection) -> None:
+        self.version = _version(conn)
+
+
+def _version(conn: Connection) -> tuple:
+    dbapi = conn.connection.dbapi_connection
+    return dbapi, conn.exec_driver_sql("PRAGMA data_version").scalar(), getattr(dbapi, "total_changes", None)
 
 
 class EventFailed(Exception):
