@@ -53,7 +53,7 @@ SQLITE_YIELD_SECONDS = 0.1
 #: SQLITE_PAUSE_EVERY-th, so that a writer arriving meanwhile waits at most that many batches;
 #: once one got in, every batch pauses again. (Draining a bulk load after it ended, the worker
 #: paused half of the time for nobody.)
-SQLITE_PAUSE_EVERY = 4
+SQLITE_PAUSE_EVERY = 3
 
 
 def process_events(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None,
