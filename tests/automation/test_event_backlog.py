@@ -1,9 +1,11 @@
 """A worker going through a backlog of events leaves room for web writes on SQLite: its
 transactions end after BATCH_SECONDS and the next starts SQLITE_YIELD_SECONDS later
-(a waiting writer's poll interval). Every event is still handled once, in order; on
-PostgreSQL, which locks rows and not the database, nothing is cut or spaced out."""
+(a waiting writer's poll interval) while other connections write; when a pause shows
+nobody does, only every SQLITE_PAUSE_EVERY-th batch pauses. Every event is still handled
+once, in order; on PostgreSQL, which locks rows and not the database, nothing is cut or
+spaced out."""
 from formloom.automation import process_events
-from formloom.automation.events import BATCH_SECONDS, SQLITE_YIELD_SECONDS
+from formloom.automation.events import BATCH_SECONDS, SQLITE_PAUSE_EVERY, SQLITE_YIELD_SECONDS
 from formloom.store.tables import events
 
 from .conftest import SETTINGS, rule
@@ -31,9 +33,61 @@ def test_a_long_backlog_is_handled_in_spaced_out_transactions_on_sqlite_and_in_o
     assert sorted(n.record_id for n in desk.notes_for("ann")) == [t.id for t in tickets]   # each once
     assert desk.rows(events, events.c.processed_at.is_(None)) == []
     if desk.db.is_sqlite:
-        assert len(pauses) >= 2 and set(pauses) == {SQLITE_YIELD_SECONDS}   # cut at least twice
+        assert pauses and set(pauses) == {SQLITE_YIELD_SECONDS}     # cut, and the first cut pauses
     else:
         assert pauses == []
+
+
+class Counting:
+    """A pause that counts the batches before it, and may let another connection write in it."""
+
+    def __init__(self, write=None):
+        self.batches, self.gaps, self.write = 0, [], write
+
+    def batch(self, *args, **kwargs):
+        self.batches += 1
+
+    def __call__(self, seconds: float) -> None:
+        self.gaps.append(self.batches)
+        self.batches = 0
+        if self.write is not None:
+            self.write()
+
+
+def _backlog(desk_factory, n: int):
+    from formloom.automation import events as outbox
+
+    desk = desk_factory([rule("hello", {"type": "record_created"},
+                              {"type": "notify", "to": ["owner"], "message": "{{ record.title }}"})])
+    for i in range(n):
+        desk.create(subject=f"T{i}")
+    return desk, outbox
+
+
+def test_on_sqlite_a_pause_nobody_wrote_in_leaves_the_next_batches_back_to_back(desk_factory, monkeypatch):
+    desk, outbox = _backlog(desk_factory, 60)
+    if not desk.db.is_sqlite:
+        return
+    pause = Counting()
+    real = outbox.process_batch
+    monkeypatch.setattr(outbox, "process_batch", lambda *a, **k: (pause.batch(), real(*a, **k))[1])
+    assert process_events(desk.db, desk.catalog, settings=SETTINGS, clock=Ticking(BATCH_SECONDS / 4),
+                          pause=pause) == 60
+    # writers are assumed until the first pause shows none: then a pause every SQLITE_PAUSE_EVERY batches
+    assert pause.gaps[0] == 1 and pause.gaps[1:] and set(pause.gaps[1:]) == {SQLITE_PAUSE_EVERY}
+    assert len(desk.notes_for("ann")) == 60
+
+
+def test_on_sqlite_once_another_connection_writes_in_a_pause_every_batch_pauses(desk_factory, monkeypatch):
+    desk, outbox = _backlog(desk_factory, 30)
+    if not desk.db.is_sqlite:
+        return
+    pause = Counting(write=lambda: desk.create("note", text="a web write", ticket=1))
+    real = outbox.process_batch
+    monkeypatch.setattr(outbox, "process_batch", lambda *a, **k: (pause.batch(), real(*a, **k))[1])
+    process_events(desk.db, desk.catalog, settings=SETTINGS, clock=Ticking(BATCH_SECONDS / 4), pause=pause)
+    assert len(pause.gaps) >= 3 and set(pause.gaps) == {1}
+    assert len(desk.notes_for("ann")) == 30
 
 
 def test_a_short_backlog_is_one_transaction_without_a_pause(desk_factory):

@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import logging
 import time as _time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator, Mapping
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from ..auth import policy
 from ..auth.users import Actor, load_actor, members_of, reports_of
@@ -27,7 +27,7 @@ from ..ids import MAX_ID, parse_int
 from ..definitions.model import AppDef, EntityDef, Label, RuleDef, WorkflowDef, thaw
 from ..errors import FormloomError, NotFoundError
 from ..i18n import translate
-from ..store.records import Record, create_record, emit_event, get_record, record_from_row, update_record
+from ..store.records import Record, create_record, emit_event, get_record, update_record
 from ..store.tables import audit, events, records, users
 from ..templating import TemplateError, lookup_paths, render
 from .channels.inapp import notify_user
@@ -147,8 +147,8 @@ def fire_rule(ctx: RuleContext) -> str:
         return log_run(ctx, "skipped", "the condition does not hold", started)
     # messages change no record and write no event: nothing to re-read or to deepen after them
     messages_only = all(spec.get("type") in MESSAGE_ACTIONS for spec in ctx.rule.actions)
-    last_event = 0 if messages_only else ctx.conn.execute(select(func.max(events.c.id))).scalar() or 0
     batch = current_batch()
+    last_event = 0 if messages_only else _last_event_id(ctx.conn, batch)
     failures = []
     for index, spec in enumerate(ctx.rule.actions):
         kind = spec.get("type")
@@ -175,7 +175,7 @@ def fire_rule(ctx: RuleContext) -> str:
             # later actions see earlier changes
             ctx.record = get_record(ctx.conn, ctx.app, ctx.entity, ctx.record.id, include_deleted=True)
     if not messages_only:
-        _deepen_new_events(ctx, last_event)
+        _deepen_new_events(ctx, last_event, batch)
     if failures:
         return log_run(ctx, "failed", "; ".join(ctx.notes + failures), started)
     return log_run(ctx, "fired", "; ".join(ctx.notes), started)
@@ -192,11 +192,37 @@ def describe_error(exc: Exception) -> str:
     return getattr(exc, "message", None) or str(exc) or type(exc).__name__
 
 
-def _deepen_new_events(ctx: RuleContext, after_id: int) -> None:
+_LAST_EVENT = ("last_event_id",)
+
+
+def _last_event_id(conn: Connection, batch) -> int:
+    """The newest event's id before a firing's actions write theirs. In a worker's batch it is
+    asked once, then kept up to date from the ids `_deepen_new_events` deepens: the batch
+    holds the write lock (SQLite), and the events other transactions write meanwhile
+    (PostgreSQL) are not written at the batch's moment, so the deepening never matches them."""
+    if batch is not None and _LAST_EVENT in batch.memo:
+        return batch.memo[_LAST_EVENT]
+    last = conn.execute(select(func.max(events.c.id))).scalar() or 0
+    if batch is not None:
+        batch.memo[_LAST_EVENT] = last
+    return last
+
+
+def _deepen_new_events(ctx: RuleContext, after_id: int, batch=None) -> None:
     """Events written by this firing's actions are one level deeper than its cause."""
-    ctx.conn.execute(update(events).where(events.c.id > after_id, events.c.processed_at.is_(None),
-                                          events.c.depth == 0, events.c.created_at == ctx.now)
-                     .values(depth=ctx.depth + 1))
+    deepen = (update(events).where(events.c.id > after_id, events.c.processed_at.is_(None),
+                                   events.c.depth == 0, events.c.created_at == ctx.now)
+              .values(depth=ctx.depth + 1))
+    if batch is None:
+        ctx.conn.execute(deepen)
+        return
+    written = ctx.conn.execute(deepen.returning(events.c.id)).scalars().all()
+    if written:
+        before = batch.memo.get(_LAST_EVENT)
+        batch.memo[_LAST_EVENT] = max(written)
+        # should the firing's savepoint be rolled back, its ids may be given out again
+        batch.undo.append(lambda: batch.memo.__setitem__(_LAST_EVENT, before) if before is not None
+                          else batch.memo.pop(_LAST_EVENT, None))
 
 
 def log_run(ctx: RuleContext, outcome: str, message: str, started: float | None = None) -> str:
@@ -584,7 +610,9 @@ def assign(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
     if spec.get("strategy") == "none":
         set_owner(ctx, record, None)
         return
-    candidates = sorted(uid for uid, _ in members_of(ctx.conn, ctx.app.key, spec["role"]))
+    members = remembered(("members_of", ctx.app.key, spec["role"]),     # the key recipients.py uses
+                         lambda: members_of(ctx.conn, ctx.app.key, spec["role"]))
+    candidates = sorted(uid for uid, _ in members)
     if not candidates:
         raise ActionError(f"nobody has the role {spec['role']!r}")
     if spec.get("strategy") == "least_loaded":
@@ -600,16 +628,31 @@ def assign(ctx: RuleContext, spec: Mapping[str, Any], index: int) -> None:
 
 
 def _next_round_robin(ctx: RuleContext, key: str, candidates: list[int]) -> int:
+    """The next of `candidates` after the last one chosen. In a worker's batch the cursor's row
+    is created and read (locked, on PostgreSQL) once, then followed in the batch: it stays
+    locked (or the database is) until the batch commits, so only the batch moves it."""
     conn = ctx.conn
-    insert_ignore(conn, automation_state, {"key": key, "value": {"last": None}, "updated_at": ctx.now}, "key")
-    query = select(automation_state.c.value).where(automation_state.c.key == key)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    last = (conn.execute(query).scalar() or {}).get("last")
+    batch = current_batch()
+    memo_key = ("round_robin", key)
+    if batch is not None and memo_key in batch.memo:
+        last = batch.memo[memo_key]
+    else:
+        insert_ignore(conn, automation_state, {"key": key, "value": {"last": None}, "updated_at": ctx.now}, "key")
+        query = select(automation_state.c.value).where(automation_state.c.key == key)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        last = (conn.execute(query).scalar() or {}).get("last")
     chosen = next((uid for uid in candidates if last is None or uid > last), candidates[0])
-    conn.execute(update(automation_state).where(automation_state.c.key == key)
-                 .values(value={"last": chosen}, updated_at=ctx.now))
+    conn.execute(_MOVE_CURSOR, {"cursor_key": key, "value": {"last": chosen}, "updated_at": ctx.now})
+    if batch is not None:
+        had, batch.memo[memo_key] = memo_key in batch.memo, chosen
+        # the UPDATE is taken back with a failing action's savepoint: so is what is remembered
+        batch.undo.append(lambda: batch.memo.__setitem__(memo_key, last) if had else batch.memo.pop(memo_key, None))
     return chosen
+
+
+_MOVE_CURSOR = (update(automation_state).where(automation_state.c.key == bindparam("cursor_key"))
+                .values(value=bindparam("value"), updated_at=bindparam("updated_at")))
 
 
 def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
@@ -620,12 +663,16 @@ def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
                               .values(owner_id=owner_id, version=version, updated_at=ctx.now, updated_by=None))
     if result.rowcount != 1:
         raise ActionError("the record changed while it was being assigned")
-    ctx.conn.execute(insert(audit).values(record_id=record.id, app_key=ctx.app.key, entity_key=record.entity_key,
-                                          action="update", changes={"$owner": [record.owner_id, owner_id]},
-                                          user_id=None, at=ctx.now, record_version=version, via=rule_via(ctx)))
+    ctx.conn.execute(_INSERT_AUDIT, dict(record_id=record.id, app_key=ctx.app.key, entity_key=record.entity_key,
+                                         action="update", changes={"$owner": [record.owner_id, owner_id]},
+                                         user_id=None, at=ctx.now, record_version=version, via=rule_via(ctx)))
     emit_event(ctx.conn, ctx.app.key, record.entity_key, record.id, "record_updated",
                {"actor": None, "fields": ["$owner"], "stage": record.stage}, ctx.now)
-    ctx.record = record_from_row(ctx.conn.execute(select(records).where(records.c.id == record.id)).one())
+    # what was written, not read back (fire_rule reads the record again after every action that writes)
+    ctx.record = replace(record, owner_id=owner_id, version=version, updated_at=ctx.now, updated_by=None)
+
+
+_INSERT_AUDIT = insert(audit)
 
 
 @action("move_stage", label={"en": "Move to a stage", "zh": "移到阶段"},

@@ -22,10 +22,11 @@ from sqlalchemy import Connection, select, update
 from ..definitions.model import AppDef
 from ..store.db import Database
 from ..store.records import record_from_row
+from ..store.rollups import fed_by
 from ..store.tables import events, records
-from .actions import MAX_DEPTH, RuleContext, fire_rule, log_run
+from .actions import MAX_DEPTH, MESSAGE_ACTIONS, RuleContext, fire_rule, log_run
 from .batch import Batch, batch, current as current_batch, flush, remembered
-from .reminders import prefetch_for_events, sync_record
+from .reminders import RELATED_PREFETCHED, prefetch_for_events, sync_record
 from .rules import Event, all_rules, matching_rules, rules_for
 from .settings import Settings
 
@@ -46,6 +47,13 @@ BATCH_SECONDS = 0.1
 #: starts SQLITE_YIELD_SECONDS later, one poll interval in which a waiting writer gets in.
 #: PostgreSQL locks rows, not the database: no pause there.
 SQLITE_YIELD_SECONDS = 0.1
+#: ... but only while other connections write. Whether one did is seen at the next batch's start
+#: (SQLite's data_version moves with every other connection's commit): a pause in which nobody
+#: wrote means nobody was waiting, and the batches go on back to back, pausing only every
+#: SQLITE_PAUSE_EVERY-th, so that a writer arriving meanwhile waits at most that many batches;
+#: once one got in, every batch pauses again. (Draining a bulk load after it ended, the worker
+#: paused half of the time for nobody.)
+SQLITE_PAUSE_EVERY = 3
 
 
 def process_events(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None,
@@ -58,27 +66,79 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
     settings = settings or Settings.from_env()
     cut_short = False
     total = 0
+    writers = _Writers()
     for _ in range(MAX_BATCHES):
         if should_stop is not None and should_stop():
             break
-        if cut_short and db.is_sqlite:
+        if cut_short and db.is_sqlite and writers.wants_pause():
             pause(SQLITE_YIELD_SECONDS)
+            writers.paused()
         moment = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
         started = clock()
         try:
             with db.write() as conn:
+                if db.is_sqlite:
+                    writers.look(conn)
                 handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
                                         deadline=started + BATCH_SECONDS, clock=clock)
-        except Exception:
-            log.exception("a batch of events failed as a whole; handling it event by event")
+                if db.is_sqlite:
+                    writers.seen(conn)
+        except Exception as exc:
+            # taken back whole; handled again event by event, each in its savepoint, up to the
+            # event that failed (which is then logged and marked processed like any other)
+            reached = exc.reached if isinstance(exc, EventFailed) else BATCH
+            log.exception("a batch of events failed as a whole; handling its %s event(s) one by one", reached)
             with db.write() as conn:
-                handled = process_batch(conn, catalog, moment, settings, app_key=app_key, should_stop=should_stop,
-                                        deadline=started + BATCH_SECONDS, clock=clock, batched=False)
+                handled = process_batch(conn, catalog, moment, settings, limit=reached, app_key=app_key,
+                                        should_stop=should_stop, clock=clock, batched=False)
         cut_short = clock() - started >= BATCH_SECONDS
         total += handled
         if handled == 0:
             break
     return total
+
+
+class _Writers:
+    """Whether other connections write to the SQLite database while the worker goes through a
+    backlog (SQLITE_PAUSE_EVERY). Until a pause shows otherwise, they are assumed to."""
+
+    def __init__(self) -> None:
+        self.active = True
+        self.after_pause = False
+        self.unpaused = 0               # batches cut short since the last pause
+        self.version: tuple | None = None   # (DBAPI connection, its data_version) at the last batch's end
+
+    def wants_pause(self) -> bool:
+        self.unpaused += 1
+        return self.active or self.unpaused >= SQLITE_PAUSE_EVERY
+
+    def paused(self) -> None:
+        self.after_pause, self.unpaused = True, 0
+
+    def look(self, conn: Connection) -> None:
+        """At a batch's start: did anyone else commit since the last batch ended? Another
+        connection's commit moves data_version; a web thread sharing the worker's pool may
+        have written through this very connection, which moves its total_changes."""
+        now = _version(conn)
+        wrote = self.version is None or self.version[0] is not now[0] or self.version[1:] != now[1:]
+        self.active = wrote if self.after_pause else (self.active or wrote)
+        self.after_pause = False
+
+    def seen(self, conn: Connection) -> None:
+        self.version = _version(conn)
+
+
+def _version(conn: Connection) -> tuple:
+    dbapi = conn.connection.dbapi_connection
+    return dbapi, conn.exec_driver_sql("PRAGMA data_version").scalar(), getattr(dbapi, "total_changes", None)
+
+
+class EventFailed(Exception):
+    """An event of a batch failed; `reached`: how many of the batch's events were taken on."""
+
+    def __init__(self, reached: int) -> None:
+        super().__init__(f"event {reached} of the batch failed")
+        self.reached = reached
 
 
 def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, *, limit: int = BATCH,
@@ -92,9 +152,10 @@ def process_batch(conn: Connection, catalog, now: datetime, settings: Settings, 
     the records, their pending reminders and no_related clocks), run logs, in-app
     notifications and new reminders are written with one statement each, and the events are
     marked processed with one. Events of an entity nothing listens to (no rule of the current
-    version reacts to them or keeps reminders from them) are marked processed unread. Each
-    event still runs in its own savepoint; what it queued is dropped with it when it fails.
-    `batched=False` handles event by event (the fallback when a batch fails as a whole)."""
+    version reacts to them or keeps reminders from them) are marked processed unread. An
+    event has no savepoint of its own (two statements per event, half of a batch's): one that
+    fails raises EventFailed and the caller takes the batch back and handles it again with
+    `batched=False`, event by event, each in its savepoint (the fallback)."""
     query = select(events).where(events.c.processed_at.is_(None)).order_by(events.c.id).limit(limit)
     if app_key:
         query = query.where(events.c.app_key == app_key)
@@ -129,15 +190,22 @@ def _handle_rows(conn: Connection, catalog, rows, now: datetime, settings: Setti
         if b is not None and at >= read_to:
             read_to, chunk = at + chunk, min(2 * chunk, len(rows))
             _prefetch(conn, catalog, rows[at:read_to])
-        mark = b.mark() if b is not None else None
-        try:
-            with conn.begin_nested():
+        if b is not None:
+            try:
                 handle_event(conn, catalog, event, now, settings)
-        except Exception:   # one broken event never blocks the outbox
-            if b is not None:
-                b.drop_since(mark)
-                _forget_records(b)       # it may have read what its savepoint took back
-            log.exception("event %s (%s on record %s) could not be handled", event.id, event.type, event.record_id)
+            except Exception as exc:     # the batch is taken back and handled event by event
+                raise EventFailed(at + 1) from exc
+        else:
+            try:
+                with conn.begin_nested():
+                    handle_event(conn, catalog, event, now, settings)
+            except Exception:   # one broken event never blocks the outbox
+                log.exception("event %s (%s on record %s) could not be handled",
+                              event.id, event.type, event.record_id)
+        if b is not None and b.memo.pop(("forgot",), False):
+            # what was read ahead was dropped (a rule wrote): the next events' records are read
+            # again together, after that write, instead of one by one
+            read_to, chunk = at + 1, PREFETCH_AFTER_WRITE
         if b is None:
             conn.execute(update(events).where(events.c.id == row.id).values(processed_at=now))
         handled.append(row.id)
@@ -185,6 +253,9 @@ def _listened_to(conn: Connection, catalog, event: Event) -> bool:
 #: A batch reads ahead for this many events, then twice as many each time: a batch cut short by
 #: BATCH_SECONDS (a loaded machine) has not read much more than it handled.
 PREFETCH_FIRST = 16
+#: After a rule wrote, the read-ahead starts again this small: writes come every few events
+#: (a rule assigning one new record in four), and what is read ahead of a write is dropped.
+PREFETCH_AFTER_WRITE = 8
 
 
 def _prefetch(conn: Connection, catalog, rows) -> None:
@@ -219,10 +290,68 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
         prefetch_for_events(conn, _app(conn, catalog, app_key), entity_key, present)
 
 
-def _forget_records(b: Batch) -> None:
-    """Drop what the batch read ahead of records and their related clocks: a rule changed records."""
+def _forget_records(b: Batch, clocks: bool = True) -> None:
+    """Drop what the batch read ahead of records (and, unless `clocks` is False, their
+    no_related clocks): a rule changed records."""
     for key in b.memo.pop(("prefetched",), ()):
         b.memo.pop(key, None)
+    if clocks:
+        for key in b.memo.pop(RELATED_PREFETCHED, ()):
+            b.memo.pop(key, None)
+    b.memo[("forgot",)] = True
+
+
+def _forget_written(b: Batch, app: AppDef, entity_key: str, record_id: int, clocks: bool) -> None:
+    """Drop what the batch read ahead that a firing writing only its own record (`record_id`)
+    may have changed: that record, and the records of every entity its rollups count toward
+    (store.rollups rewrites those parents, up the chain); the no_related clocks if `clocks`."""
+    parents = rollup_parents(app, entity_key)
+    kept = []
+    for key in b.memo.get(("prefetched",), ()):
+        value = b.memo.get(key)
+        if key[-1] == record_id or (value is not None and value.entity_key in parents):
+            b.memo.pop(key, None)
+        else:
+            kept.append(key)
+    b.memo[("prefetched",)] = kept
+    if clocks:
+        for key in b.memo.pop(RELATED_PREFETCHED, ()):
+            b.memo.pop(key, None)
+
+
+def rollup_parents(app: AppDef, entity_key: str) -> frozenset[str]:
+    """The entities whose rollups a write to `entity_key` may re-count, directly or up the chain."""
+    found: set[str] = set()
+    todo = [entity_key]
+    while todo:
+        for plan in fed_by(app, todo.pop()):
+            if plan.parent.key not in found:
+                found.add(plan.parent.key)
+                todo.append(plan.parent.key)
+    return frozenset(found)
+
+
+#: Actions that change at most the firing's own record's fields or owner, and only through
+#: the store's writes (which log the change and write its event).
+_OWN_RECORD_ACTIONS = frozenset({"assign", "set_field"})
+
+
+def writes_own_record_only(rule) -> bool:
+    """Whether the rule's actions send messages, assign, or set fields of the record itself
+    (no `on`): then a firing changes no record but its own and that record's rollup parents."""
+    return all(spec.get("type") in MESSAGE_ACTIONS
+               or (spec.get("type") in _OWN_RECORD_ACTIONS and not spec.get("on")) for spec in rule.actions)
+
+
+def keeps_clocks(app: AppDef, entity_key: str, rule) -> bool:
+    """Whether a firing of `rule` on a record of `entity_key` leaves every no_related clock as it
+    was. A clock is the newest live record of the counted entity pointing to a record: only
+    creating, deleting or re-pointing records of a counted entity moves it, which a rule
+    writing its own record only cannot do when `entity_key` is counted by no no_related rule."""
+    if any(other.trigger.get("type") == "no_related" and other.trigger.get("entity") == entity_key
+           for _w, other in all_rules(app)):
+        return False
+    return writes_own_record_only(rule)
 
 
 def handle_event(conn: Connection, catalog, event: Event, now: datetime, settings: Settings) -> None:
@@ -259,9 +388,14 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
         if record is None or (record.deleted_at is not None and event.type != "record_deleted"):
             continue
         fire_rule(ctx)
-        if b is not None and ctx.wrote:
-            _forget_records(b)           # its actions may have changed this record, or others
+        if b is not None and ctx.wrote:       # its actions may have changed this record, or others
+            if writes_own_record_only(rule):
+                _forget_written(b, app, entity.key, record.id, clocks=not keeps_clocks(app, entity.key, rule))
+            else:
+                _forget_records(b)
         if ctx.record is not None:
             record = ctx.record
     if event.record_id is not None:
-        sync_record(conn, app, entity.key, event.record_id, now)
+        # in a batch, the record as the rules left it (re-read after each write), not read again
+        fresh = b is not None and record is not None and record.app_key == app.key and record.entity_key == entity.key
+        sync_record(conn, app, entity.key, record if fresh else event.record_id, now)

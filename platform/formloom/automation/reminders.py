@@ -282,6 +282,10 @@ def _related_keys(app: AppDef, entity_key: str, record_id: int) -> Iterator[tupl
             yield (rule.trigger["entity"], rule.trigger["via"], record_id)
 
 
+#: the batch memo's list of the no_related clocks read ahead (dropped when a rule may have moved them)
+RELATED_PREFETCHED = ("prefetched", "related")
+
+
 def prefetch_related(conn: Connection, app: AppDef, entity_key: str, record_ids: Iterable[int]) -> None:
     """`latest_related` for a batch of events' records, one grouped statement per (entity, via)
     a no_related rule of `entity_key` counts, remembered in the batch for `sync_record`."""
@@ -295,16 +299,17 @@ def prefetch_related(conn: Connection, app: AppDef, entity_key: str, record_ids:
     for entity_key_related, via_key in sorted(pairs):
         entity = app.entity(entity_key_related)
         via = entity.field(via_key) if entity else None
-        if via is None or via.multiple or not ids:
+        missing = [i for i in ids if ("related", app.key, entity_key_related, via_key, i) not in b.memo]
+        if via is None or via.multiple or not missing:
             continue                       # latest_related answers these one by one
         points = field_expr(dialect, via)
         latest = {}
         for value, at in conn.execute(select(points, func.max(records.c.created_at))
-                                      .where(live(app.key, entity.key), points.in_(ids)).group_by(points)):
+                                      .where(live(app.key, entity.key), points.in_(missing)).group_by(points)):
             if value is not None:
                 latest[int(value)] = at.replace(tzinfo=timezone.utc) if at is not None and at.tzinfo is None else at
-        kept = b.memo.setdefault(("prefetched",), [])
-        for record_id in ids:
+        kept = b.memo.setdefault(RELATED_PREFETCHED, [])
+        for record_id in missing:
             b.memo[("related", app.key, entity_key_related, via_key, record_id)] = latest.get(record_id)
             kept.append(("related", app.key, entity_key_related, via_key, record_id))
 
