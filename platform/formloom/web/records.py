@@ -37,12 +37,14 @@ from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
 from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
-                      load_entity, page_read, local_time, nav_apps, render_page_or_fragment, zone_for)
+                      load_entity, page_read, nav_apps, render_page_or_fragment, zone_for)
 from .activity import change_values, read_timeline, timeline_view
+from .approvals import approval_panel
 from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
-from .record_html import activity_html, history_html, path_bar_html, related_html, sections_html, stage_badge_html
+from .record_html import (activity_html, history_html, page_head_html, path_bar_html, record_meta_html, related_html,
+                          sections_html, stage_badge_html)
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -62,7 +64,8 @@ def _require_login():
 def _template_globals(state) -> None:
     state.app.jinja_env.globals.update(activity_html=activity_html, history_html=history_html,
                                        path_bar_html=path_bar_html, related_html=related_html,
-                                       sections_html=sections_html, stage_badge_html=stage_badge_html)
+                                       sections_html=sections_html, stage_badge_html=stage_badge_html,
+                                       page_head_html=page_head_html, record_meta_html=record_meta_html)
 
 
 # -- small pieces ------------------------------------------------------------------
@@ -365,7 +368,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
     return render_template(
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
         related=related, activity=activity, owner=lookups.names.get(record.owner_id), stage_rows=stage_rows,
-        can_update=can_update, local_time=lambda v: local_time(v, app))
+        can_update=can_update, appr=approval_panel(app, entity, record))
 
 
 def _names_read(page, stage_rows) -> dict[int, str]:
