@@ -77,8 +77,10 @@ _SENTINEL_ID = 987654321987
 
 def detail_url_maker(app_key: str, entity_key: str) -> Callable[[int], str]:
     """A function record id -> the record's detail URL: url_for once, then string joins
-    (a page of links costs one URL build instead of one per row)."""
-    sample = url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=_SENTINEL_ID)
+    (a page of links costs one URL build instead of one per row, and that one is kept:
+    helpers.cached_url_for)."""
+    from .helpers import cached_url_for
+    sample = cached_url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=_SENTINEL_ID)
     head, sep, tail = sample.rpartition(str(_SENTINEL_ID))
     if not sep or str(_SENTINEL_ID) in head or str(_SENTINEL_ID) in tail:
         return lambda record_id: url_for("records.detail", app_key=app_key, entity_key=entity_key,
