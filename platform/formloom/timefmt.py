@@ -36,9 +36,15 @@ def format_moment(moment: datetime, lang: str, zone: ZoneInfo | timezone, *, sho
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     local = moment.astimezone(zone)
+    return format_local(local, lang, zone_label(local) if show_zone else None)
+
+
+def format_local(local: datetime, lang: str, label: str | None = None) -> str:
+    """`format_moment` of a moment already in the reader's zone, with ' ' + `label` (its
+    `zone_label`) when given: a page that also writes the zone's title converts once."""
     clock = f"{local.hour:02d}:{local.minute:02d}"
     text = f"{format_day(local.date(), lang)} {clock}" if lang == "zh" else f"{format_day(local.date(), lang)}, {clock}"
-    return f"{text} {zone_label(local)}" if show_zone else text
+    return f"{text} {label}" if label is not None else text
 
 
 def zone_title(moment: datetime, zone: ZoneInfo | timezone) -> str:

@@ -295,6 +295,39 @@ def test_titles_take_their_ids_as_one_value_however_many_there_are(db, tickets):
     assert sorted(mine.values()) == [f"Ticket {n:02d}" for n in range(0, 12, 2)]
 
 
+def test_titles_and_the_names_of_users_are_read_in_one_statement_for_a_reader_who_sees_every_record(
+        db, tickets, make_user):
+    """The same titles as `titles_by_entity` and the same names as `user_names` (name, else
+    email; an unknown id has none), in one statement; a reader whose titles the policy judges
+    row by row gets the titles alone (names None: the caller reads them)."""
+    from sqlalchemy import event
+
+    from formloom.auth.users import user_names
+    from formloom.store.query import titles_and_names, titles_by_entity
+
+    app, client, alice, bob = tickets
+    named = make_user("named@example.com", name="Nora <Named>")
+    statements = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)
+    with db.read() as conn:
+        ids = [r.id for r in list_records(conn, app, app.entity("ticket"), _admin(app), ListQuery(limit=5)).items]
+        wanted = {"ticket": ids, "client": [client.id, 10**12]}
+        people = [alice.id, named.id, 10**9, None]
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            titles, names = titles_and_names(conn, app, _admin(app), wanted, people)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        assert len(statements) == 1
+        assert titles == titles_by_entity(conn, app, _admin(app), wanted) and len(titles) == 6
+        assert names == user_names(conn, people) and set(names) == {alice.id, named.id}
+        assert names[named.id] == "Nora <Named>"
+        assert titles_and_names(conn, app, _admin(app), wanted) == (titles, None)      # no users asked
+        assert titles_and_names(conn, app, _admin(app), {}, people) == ({}, None)       # no titles asked
+        scoped, none = titles_and_names(conn, app, alice, wanted, people)
+        assert none is None and scoped == titles_by_entity(conn, app, alice, wanted) != titles
+
+
 def test_on_sqlite_titles_are_read_by_rowid_per_id(db):
     from formloom.store.query import _titles_query
 

@@ -145,3 +145,16 @@ def test_the_record_page_timeline_equals_the_fragment_read_on_its_own(request, s
         alone = fragment[fragment.index('<ol class="timeline">'):]
         assert on_page[:on_page.index("</ol>")] == alone[:alone.index("</ol>")]
         assert "<li" in alone
+
+
+def test_the_record_page_names_who_created_a_related_record_from_its_one_look_up_of_names(as_admin, story):
+    """The related entries come without names to the record page (collab.activity.NAMES_LATER);
+    their creators are named with the page's other names, even one the page shows nowhere else."""
+    acme, _case, other, mine = story
+    page = as_admin.get(f"/apps/desk/company/{acme.id}").get_data(as_text=True)
+    activity = page[page.index('id="activity-title"'):]
+    olga = activity[:activity.index(f'href="/apps/desk/case/{other.id}"')]
+    assert olga[olga.rindex("<strong>"):].startswith("<strong>Olga Other</strong>")
+    alex = activity[:activity.index(f'href="/apps/desk/case/{mine.id}"')]
+    assert alex[alex.rindex("<strong>"):].startswith("<strong>Alex Agent</strong>")
+    assert page.count("Olga Other") == 1

@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import update
 
 from formloom.auth.tokens import create_token
@@ -94,3 +95,25 @@ def test_token_and_notification_times_are_local_with_their_zone(app, people, as_
 def _visible(html: str) -> str:
     """The text a person reads (attributes such as datetime="…" are for machines)."""
     return re.sub(r"<[^>]*>", " ", html)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Shanghai", "Asia/Kolkata", "America/New_York"])
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_time_element_converts_once_and_reads_as_its_title_and_text_did(app, monkeypatch, zone, language):
+    """`when_html` writes the zone's title and the text from one conversion: the same as
+    `zone_title` and `format_moment` wrote them, with the zone shown or not, in and out of
+    daylight saving time."""
+    from formloom.web import datetimes
+    monkeypatch.setattr(datetimes, "reader_zone", lambda app=None: ZoneInfo(zone))
+    for chosen in (True, False):
+        monkeypatch.setattr(datetimes, "zone_is_chosen", lambda z, chosen=chosen: chosen)
+        with app.test_request_context("/", headers={"Accept-Language": language}):
+            for moment in (datetime(2026, 1, 20, 5, 30, 7, 120, tzinfo=timezone.utc),
+                           datetime(2026, 7, 1, 23, 59, tzinfo=timezone.utc), "2026-03-08T07:00:00Z"):
+                parsed = datetimes.as_moment(moment)
+                for show_zone in (None, True, False):
+                    shown = (not chosen) if show_zone is None else show_zone
+                    text = datetimes.format_moment(parsed, language, ZoneInfo(zone), show_zone=shown)
+                    iso = parsed.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+                    assert str(datetimes.when_html(moment, show_zone=show_zone)) == (
+                        f'<time datetime="{iso}" title="{datetimes.zone_title(parsed, ZoneInfo(zone))}">{text}</time>')

@@ -346,3 +346,19 @@ def test_record_page_gate_refusal_without_htmx_is_a_page(as_agent, make):
 def test_list_and_nav_link_to_the_board(as_agent):
     html = as_agent.get("/apps/desk/case/").get_data(as_text=True)
     assert 'href="/apps/desk/case/board"' in html
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_a_duration_reads_as_its_translation_says(app, language):
+    """duration_text keeps each translation per language and formats it as gettext does."""
+    from flask_babel import gettext
+
+    from formloom.web.stage_panel import duration_text
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        assert duration_text(None) is None
+        assert duration_text(3 * 86400 + 2 * 3600 + 59) == gettext("%(d)sd %(h)sh", d=3, h=2)
+        assert duration_text(5 * 3600 + 7 * 60) == gettext("%(h)sh %(m)sm", h=5, m=7)
+        assert duration_text(9 * 60 + 30) == gettext("%(m)sm", m=9)
+        assert duration_text(59) == gettext("under a minute")
+        if language == "en":
+            assert duration_text(3 * 86400 + 2 * 3600) == "3d 2h"

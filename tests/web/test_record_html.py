@@ -7,6 +7,7 @@ and a chosen kind of activity."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 
 import pytest
@@ -15,12 +16,31 @@ from markupsafe import Markup
 from formloom.definitions.model import Label, SectionDef, StageDef
 from formloom.layout import Group
 from formloom.store.install import install_documents
-from formloom.web.record_html import sections_html, stage_badge_html
+from formloom.web.helpers import local_time
+from formloom.web.record_html import page_head_html, record_meta_html, sections_html, stage_badge_html
 from formloom.store.records import update_record
 
 from .desk import CASE_FLOW, desk_app
 
-WRITERS = ("related_html", "path_bar_html", "history_html", "activity_html", "stage_badge_html", "sections_html")
+WRITERS = ("related_html", "path_bar_html", "history_html", "activity_html", "stage_badge_html", "sections_html",
+           "page_head_html", "record_meta_html")
+#: What records/detail.html wrote before its head and meta line were written in Python.
+PAGE_HEAD = """<div class="page-head">
+  <div>
+    <p class="crumbs"><a href="{{ url_for('records.app_home', app_key=app.key) }}">{{ app.label|label }}</a> /
+      <a href="{{ url_for('records.list_view', app_key=app.key, entity_key=entity.key) }}">{{ (entity.plural or entity.label)|label }}</a></p>
+    <h1>{{ record.title or ('#' ~ record.id) }} {{ stage_badge_html(stage) }}</h1>
+  </div>
+  {% if can_update and not (appr and appr.locked) %}
+  <a class="button primary" href="{{ url_for('records.edit', app_key=app.key, entity_key=entity.key, record_id=record.id) }}">{{ _('Edit') }}</a>
+  {% endif %}
+</div>"""
+META_LINE = """<p class="meta muted">
+    {% if owner %}{{ _('Owner: %(name)s', name=owner) }} · {% endif %}
+    {{ _('Created %(when)s', when=local_time(record.created_at, app)) }} ·
+    {{ _('Updated %(when)s', when=local_time(record.updated_at, app)) }} ·
+    {{ _('Version %(n)s', n=record.version) }}
+  </p>"""
 _TOKEN = re.compile(r'(name="csrf_token" value="|"X-CSRFToken": ")[^"]+')
 
 
@@ -31,6 +51,9 @@ def _templates(flask_app) -> dict:
     def include(name: str, **context) -> Markup:
         return Markup(env.get_template(name).render(**context))
 
+    def snippet(text: str, **context) -> Markup:
+        return Markup(env.from_string(text).render(local_time=local_time, **context))
+
     def macro(name: str, call: str):
         return lambda **context: Markup(env.from_string(f'{{% from "{name}" import {call.split("(")[0]} %}}'
                                                         f'{{{{ {call} }}}}').render(**context))
@@ -39,6 +62,9 @@ def _templates(flask_app) -> dict:
         "stage_badge_html": lambda stage: macro("records/_macros.html", "stage_badge(stage)")(stage=stage),
         "sections_html": lambda groups, tag, cls: macro(
             "records/_sections.html", "sections(groups, tag=tag, cls=cls, written=true)")(groups=groups, tag=tag, cls=cls),
+        "page_head_html": lambda app, entity, record, stage, can_update, appr: snippet(
+            PAGE_HEAD, app=app, entity=entity, record=record, stage=stage, can_update=can_update, appr=appr),
+        "record_meta_html": lambda owner, record, app: snippet(META_LINE, owner=owner, record=record, app=app),
         "related_html": lambda related: include("records/_related.html", related=related),
         "path_bar_html": lambda pipe, record, app, appr: include("pipeline/_path_bar.html", pipe=pipe,
                                                                  record=record, app=app, appr=appr),
@@ -173,3 +199,27 @@ def test_the_stage_badge_equals_its_macro(app, language, stage):
     reference = _templates(app)["stage_badge_html"]
     with app.test_request_context("/", headers={"Accept-Language": language}):
         assert str(stage_badge_html(stage)) == str(reference(stage))
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_page_head_and_meta_line_equal_the_template_for_every_case(app, language, make_record):
+    """Edit shown or not (no update right, an approval that locks, one that does not), a record
+    without a title, an owner or none, a name and a title that need escaping."""
+    titled = make_record("case", {"subject": "<Printer> & 'fire'"})
+    untitled = dataclasses.replace(titled, title=None)
+    reference = _templates(app)
+    desk = app.extensions["formloom.catalog"].get("desk")[0]
+    case = desk.entity("case")
+    stage = StageDef(key="open", label=Label({"en": "Open <1>", "zh": "打开"}))
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        for record in (titled, untitled):
+            for can_update, appr in ((True, None), (False, None), (True, {"locked": True}), (True, {"locked": False})):
+                args = (desk, case, record, stage, can_update, appr)
+                written = str(page_head_html(*args))
+                assert written == str(reference["page_head_html"](*args))
+                assert ('class="button primary"' in written) == (can_update and not (appr and appr["locked"]))
+            for owner in (None, "Ann <the> & Co"):
+                written = str(record_meta_html(owner, record, desk))
+                assert written == str(reference["record_meta_html"](owner, record, desk))
+                assert ("Ann &lt;the&gt; &amp; Co" in written) == (owner is not None)
+        assert "#%d" % titled.id in str(page_head_html(desk, case, untitled, None, True, None))

@@ -69,7 +69,9 @@ class TimelineQuery:
     #: again: "stages" -> every stage-history row of the record (workflow.history.StageChange);
     #: ("related", entity key, field key) -> *every* record of that entity pointing at this one
     #: within the reader's scope (anything with id, title, created_at, created_by). The record
-    #: page reads both for its path bar and its related lists.
+    #: page reads both for its path bar and its related lists. NAMES_LATER -> True: the caller
+    #: names the related records' creators itself (the record page, in its one look-up of
+    #: names); those entries come with `user_name` None.
     known: Mapping[Any, Any] = dc_field(default_factory=dict, compare=False)
 
 
@@ -95,6 +97,9 @@ class SourceDef:
 
 
 SOURCES: dict[str, SourceDef] = {}
+
+#: A key of TimelineQuery.known: the caller names the related records' creators.
+NAMES_LATER = "names later"
 
 
 def register_source(name: str, kinds: Iterable[str], read: Source) -> None:
@@ -224,7 +229,7 @@ def _related_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[A
                             .where(scoped(conn, q.app, rel_entity, q.actor), clause)
                             .order_by(records.c.created_at.desc(), records.c.id.desc()).limit(want))
         found.extend((rel_entity, via, r) for r in rows)
-    names = user_names(conn, [r.created_by for _e, _v, r in found])
+    names = {} if q.known.get(NAMES_LATER) else user_names(conn, [r.created_by for _e, _v, r in found])
     for rel_entity, via, r in found:
         yield Activity("related", at=_aware(r.created_at), user_id=r.created_by, user_name=names.get(r.created_by),
                        sort_id=r.id,

@@ -18,7 +18,7 @@ import re
 import time
 
 from sqlalchemy import (BigInteger, ColumnElement, Connection, String, and_, any_, bindparam, cast, exists, false, func,
-                        literal, literal_column, or_, select, text, union_all)
+                        literal, literal_column, null, or_, select, text, union_all)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -31,7 +31,7 @@ from .access import Reader, read_check, scope_clause
 from .expressions import field_expr, index_name, live, raw_value
 from .records import Record, record_from_row
 from .slots import ALL_SLOTS, entity_mapping
-from .tables import records
+from .tables import records, users
 
 MAX_LIMIT = 500
 DEFAULT_LIMIT = 50
@@ -1065,22 +1065,44 @@ def titles_by_entity(conn: Connection, app: AppDef, actor: Reader | None,
     """`titles_for` for several target entities in one query (a record page references
     records of several entities): (entity key, id) -> title, only for an id that is a record
     of that entity the actor may read."""
+    return titles_and_names(conn, app, actor, wanted)[0]
+
+
+def titles_and_names(conn: Connection, app: AppDef, actor: Reader | None, wanted: Mapping[str, Iterable[int]],
+                     user_ids: Iterable[int] = ()) -> tuple[dict[tuple[str, int], str], dict[int, str] | None]:
+    """`titles_by_entity`, and the names of `user_ids` (name, else email, as auth.users.user_names
+    gives them) read in the same statement when the titles need no row judged by the policy
+    (the reader sees every record of those entities): a record page wants both, and a statement
+    costs more than the rows it reads. The names are None when they were not read (the caller
+    reads them itself)."""
     asked = {key: {n for n in (_as_id(i) for i in ids) if n is not None} for key, ids in wanted.items()}
     asked = {key: ids for key, ids in asked.items() if ids}
     may_read = read_check(conn, actor, app)
     readable = {key: e for key in asked if (e := app.entity(key)) is not None and may_read(e, None)}
     ids = sorted({i for key in readable for i in asked[key]})
     if not ids:
-        return {}
+        return {}, None
     every = actor is not None and all(actor.sees_every(app, e) for e in readable.values())
+    people = sorted({i for i in user_ids if i is not None})
+    dialect = conn.dialect.name
+    if every and people and dialect in _TITLES_AND_NAMES:
+        titles, names = {}, {}
+        encode = json.dumps if dialect == "sqlite" else list
+        for ident, app_key, entity_key, title in conn.execute(_TITLES_AND_NAMES[dialect],
+                                                               {"ids": encode(ids), "user_ids": encode(people)}).all():
+            if app_key is None:                 # a user's row: (id, -, name, email)
+                names[ident] = entity_key or title
+            elif app_key == app.key and entity_key in readable and ident in asked[entity_key]:
+                titles[(entity_key, ident)] = title
+        return titles, names
     if every:       # by position: a row's attributes are looked up by name, ~1 µs each
         return {(entity_key, ident): title
-                for ident, app_key, entity_key, title in conn.execute(*_titles_query(conn.dialect.name, True, ids)).all()
-                if app_key == app.key and entity_key in readable and ident in asked[entity_key]}
-    rows = conn.execute(*_titles_query(conn.dialect.name, False, ids))
+                for ident, app_key, entity_key, title in conn.execute(*_titles_query(dialect, True, ids)).all()
+                if app_key == app.key and entity_key in readable and ident in asked[entity_key]}, None
+    rows = conn.execute(*_titles_query(dialect, False, ids))
     return {(r.entity_key, r.id): r.title for r in rows
             if r.app_key == app.key and r.entity_key in readable and r.id in asked[r.entity_key]
-            and may_read(readable[r.entity_key], r)}
+            and may_read(readable[r.entity_key], r)}, None
 
 
 #: Built once (every page with references asks): titles only, or whole rows for the policy to judge.
@@ -1096,6 +1118,14 @@ _IDS_IN = {
 _TITLE_STATEMENTS = {
     (dialect, every): select(*_TITLE_COLUMNS).where(clause) if every else select(records).where(clause)
     for dialect, clause in _IDS_IN.items() for every in (True, False)}
+#: the titles with the names of some users: a user's row has no app key (records.app_key is never null)
+_TITLES_AND_NAMES = {
+    dialect: union_all(_TITLE_STATEMENTS[(dialect, True)],
+                       select(users.c.id, null(), users.c.name, users.c.email).where(clause))
+    for dialect, clause in {
+        "sqlite": users.c.id.in_(select(func.json_each(bindparam("user_ids", type_=String)).table_valued("value").c.value)),
+        "postgresql": users.c.id == any_(bindparam("user_ids", type_=ARRAY(BigInteger))),
+    }.items()}
 _TITLES = select(*_TITLE_COLUMNS).where(records.c.id.in_(bindparam("ids", expanding=True)))
 _TITLE_ROWS = select(records).where(records.c.id.in_(bindparam("ids", expanding=True)))
 

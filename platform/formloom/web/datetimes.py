@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from ..fields.dates import parse_date, parse_datetime
-from ..timefmt import format_day, format_moment, format_value, zone_label, zone_title  # noqa: F401  (re-exported)
+from ..timefmt import format_day, format_local, format_moment, format_value, zone_label, zone_title  # noqa: F401  (re-exported)
 
 
 def as_moment(value: Any) -> datetime | None:
@@ -62,10 +62,17 @@ def when_html(value: Any, app=None, *, show_zone: bool | None = None) -> Markup:
     moment = as_moment(value)
     if moment is None:
         return Markup('<span class="muted">—</span>') if value in (None, "") else Markup(escape(str(value)))
+    from .helpers import lang
     zone = reader_zone(app)
     iso = moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-    return Markup(f'<time datetime="{escape(iso)}" title="{escape(zone_title(moment, zone))}">'
-                  f'{escape(when(moment, app, show_zone=show_zone))}</time>')
+    # `zone_title` and `when` in one conversion to the reader's zone (a timeline writes one per entry)
+    local = moment.astimezone(zone)
+    label = zone_label(local)
+    name = getattr(zone, "key", None) or "UTC"
+    if show_zone is None:
+        show_zone = not zone_is_chosen(zone)
+    return Markup(f'<time datetime="{escape(iso)}" title="{escape(name if name == label else f"{name}, {label}")}">'
+                  f'{escape(format_local(local, lang(), label if show_zone else None))}</time>')
 
 
 def day(value: Any) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from ..auth.users import Actor, user_names
 from ..definitions.model import AppDef, FieldDef
 from ..fields import field_type
-from ..store.query import titles_by_entity
+from ..store.query import titles_and_names
 from .datetimes import format_value, reader_zone
 
 
@@ -88,8 +88,10 @@ _SENTINEL_ID = 987654321987
 
 def detail_url_maker(app_key: str, entity_key: str) -> Callable[[int], str]:
     """A function record id -> the record's detail URL: url_for once, then string joins
-    (a page of links costs one URL build instead of one per row)."""
-    sample = url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=_SENTINEL_ID)
+    (a page of links costs one URL build instead of one per row, and that one is kept:
+    helpers.cached_url_for)."""
+    from .helpers import cached_url_for
+    sample = cached_url_for("records.detail", app_key=app_key, entity_key=entity_key, record_id=_SENTINEL_ID)
     head, sep, tail = sample.rpartition(str(_SENTINEL_ID))
     if not sep or str(_SENTINEL_ID) in head or str(_SENTINEL_ID) in tail:
         return lambda record_id: url_for("records.detail", app_key=app_key, entity_key=entity_key,
@@ -156,9 +158,10 @@ def page_lookups(conn: Connection, app: AppDef,
                  known_names: Mapping[int, str] | None = None) -> Lookups:
     """One `Lookups` for values of several entities (a record, its related lists, its
     timeline): each group is (fields, values keyed by those fields' keys), and every title
-    on the page is read in one query, every user name in another. `known_names`: names the
-    page has already read in the same transaction (its timeline's entries carry their
-    writers'), as `user_names` gives them; only the others are read, often none."""
+    on the page is read in one query, every user name in another, or in the same one where
+    `titles_and_names` can. `known_names`: names the page has already read in the same
+    transaction (its timeline's entries carry their writers'), as `user_names` gives them;
+    only the others are read, often none."""
     ref_ids: dict[str, set[int]] = {}
     user_ids: set[int] = set(i for i in extra_users if i is not None)
     for fields, datas in groups:
@@ -174,11 +177,13 @@ def page_lookups(conn: Connection, app: AppDef,
                     into.add(value)
                 elif value is not None:
                     into.update(_ids(value))
-    titles = titles_by_entity(conn, app, actor, ref_ids) if any(ref_ids.values()) else {}
     known_names = known_names or {}
     names = {i: known_names[i] for i in user_ids if i in known_names}
     missing = user_ids - names.keys()
-    if missing:
+    titles, read = titles_and_names(conn, app, actor, ref_ids, missing) if any(ref_ids.values()) else ({}, None)
+    if read is not None:                # read with the titles, in one statement
+        names.update(read)
+    elif missing:
         names.update(user_names(conn, missing))
     return Lookups(titles, names)
 

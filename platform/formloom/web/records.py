@@ -7,7 +7,7 @@ only writable fields are taken from a post.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, replace
 from datetime import timedelta
 from typing import Any, Iterable
 
@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 from ..auth import policy
 from ..auth.users import members_of, reports_of, user_names
 from ..automation.actions import RULE_VIA
+from ..collab.activity import NAMES_LATER
 from ..conditions import truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
@@ -37,12 +38,14 @@ from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
 from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
-                      load_entity, page_read, local_time, nav_apps, render_page_or_fragment, zone_for)
+                      load_entity, page_read, nav_apps, render_page_or_fragment, zone_for)
 from .activity import change_values, read_timeline, timeline_view
+from .approvals import approval_panel
 from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
-from .record_html import activity_html, history_html, path_bar_html, related_html, sections_html, stage_badge_html
+from .record_html import (activity_html, history_html, page_head_html, path_bar_html, record_meta_html, related_html,
+                          sections_html, stage_badge_html)
 
 bp = Blueprint("records", __name__)
 PICKER_LIMIT = 20
@@ -62,7 +65,8 @@ def _require_login():
 def _template_globals(state) -> None:
     state.app.jinja_env.globals.update(activity_html=activity_html, history_html=history_html,
                                        path_bar_html=path_bar_html, related_html=related_html,
-                                       sections_html=sections_html, stage_badge_html=stage_badge_html)
+                                       sections_html=sections_html, stage_badge_html=stage_badge_html,
+                                       page_head_html=page_head_html, record_meta_html=record_meta_html)
 
 
 # -- small pieces ------------------------------------------------------------------
@@ -345,15 +349,18 @@ def detail(app_key: str, entity_key: str, record_id: int):
         workflow = app.workflow_for(entity.key)
         stage_rows = stage_history_rows(conn, record.id) if workflow is not None and workflow.stages else None
         known = {("related", rel.entity.key, rel.via.key): rel.items for rel in related if rel.complete}
+        known[NAMES_LATER] = True
         if stage_rows is not None:
             known["stages"] = stage_rows
         read = read_timeline(conn, app, entity, record, known)
         changed, owners = change_values(read[1], entity)
+        creators = [a.user_id for a in read[1].items if a.kind == "related" and a.user_name is None]
         # one look-up of titles and names for the record, its related lists and its timeline
         lookups = page_lookups(conn, app, [(entity.fields, [record.data, *changed]),
                                            *((rel.columns, [r.data for r in rel.items]) for rel in related)],
-                               extra_users=[record.owner_id, record.created_by, record.updated_by, *owners],
+                               extra_users=[record.owner_id, record.created_by, record.updated_by, *owners, *creators],
                                actor=actor, known_names=_names_read(read[1], stage_rows))
+        _name_creators(read[1], lookups.names)
         code = lang()
         pairs = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
         shown = arrange(entity, [(f.key, _pair_html(f, value)) for f, value in pairs], "detail",
@@ -366,7 +373,14 @@ def detail(app_key: str, entity_key: str, record_id: int):
     return render_template(
         "records/detail.html", place=place, app=app, entity=entity, record=record, stage=stage, shown=shown,
         related=related, activity=activity, owner=lookups.names.get(record.owner_id), stage_rows=stage_rows,
-        can_update=can_update, local_time=lambda v: local_time(v, app))
+        can_update=can_update, appr=approval_panel(app, entity, record))
+
+
+def _name_creators(page, names: dict[int, str]) -> None:
+    """The related records' entries of the timeline named from the page's look-up (they were
+    read without names: collab.activity.NAMES_LATER)."""
+    page.items[:] = [replace(a, user_name=names.get(a.user_id)) if a.kind == "related" and a.user_name is None else a
+                     for a in page.items]
 
 
 def _names_read(page, stage_rows) -> dict[int, str]:

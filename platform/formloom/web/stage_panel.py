@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask_babel import gettext as _
 
 from ..definitions.model import EntityDef, StageDef, WorkflowDef
 from ..store.records import Record, utcnow
@@ -38,13 +37,16 @@ def duration_text(seconds: int | None) -> str | None:
     minutes = seconds // 60
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
+    # the translations kept per language (record_html._t): a record page writes one per stage
+    # visited and per move, and flask_babel looks each up anew; `% values` as its gettext does
+    from .record_html import _t
     if days:
-        return _("%(d)sd %(h)sh", d=days, h=hours)
+        return _t("%(d)sd %(h)sh") % {"d": days, "h": hours}
     if hours:
-        return _("%(h)sh %(m)sm", h=hours, m=minutes)
+        return _t("%(h)sh %(m)sm") % {"h": hours, "m": minutes}
     if minutes:
-        return _("%(m)sm", m=minutes)
-    return _("under a minute")
+        return _t("%(m)sm") % {"m": minutes}
+    return _t("under a minute")
 
 
 def _stage_label(workflow: WorkflowDef, key: str | None, retired: dict | None = None) -> str | None:

@@ -15,7 +15,8 @@ from flask import current_app, g, render_template, request
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
-from .helpers import current_actor, lang
+from .bar_counts import bar_counts
+from .helpers import current_actor, lang, page_read
 
 #: Distinct top bars kept per process (one per reader and count, at most).
 TOP_BAR_CACHE_SIZE = 2_000
@@ -30,9 +31,12 @@ def _inputs(actor) -> dict:
         return {"actor": None}
     env = current_app.jinja_env.globals
     automation_url = env["automation_admin_url"]()
-    return {"actor": actor, "menu": env["nav_menu"](), "automation_url": automation_url,
+    menu = env["nav_menu"]()
+    with page_read() as conn:                   # both counts in one statement (web/bar_counts.py)
+        approvals, bell = bar_counts(conn, actor)
+    return {"actor": actor, "menu": menu, "automation_url": automation_url,
             "team_url": None if automation_url else env["automation_team_url"](),
-            "approvals_count": env["approvals_waiting"](), "bell_count": env["unread_notifications"](),
+            "approvals_count": approvals, "bell_count": bell,
             "user_admin": env["user_admin_allowed"]()}
 
 
