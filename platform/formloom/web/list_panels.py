@@ -11,60 +11,26 @@ a new content hash, so a new key: nothing is invalidated by hand.
 """
 from __future__ import annotations
 
-import re
 from typing import Callable, Iterable, Mapping, Sequence
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 from markupsafe import Markup, escape
 
 from ..definitions.model import AppDef, EntityDef, FieldDef
-
-#: Distinct stencils kept per process (readers who see the same fields share one).
-PANEL_CACHE_SIZE = 2_000
-
-#: A hole in a stencil. Only template text can write it: a label or value with "<" in it
-#: is escaped on its way into the markup, so no data can open or fake a hole.
-_HOLE = re.compile(r"<!--hole:([a-z0-9_:]+)-->")
+from .stencils import Stencil, hole, kept_stencil
 
 
-def hole(name: str) -> Markup:
-    return Markup(f"<!--hole:{name}-->")
-
-
-class Stencil:
-    """Rendered markup cut at its holes: filling it is one join."""
-
-    def __init__(self, markup: str):
-        parts = _HOLE.split(markup)
-        self.texts = parts[0::2]
-        self.holes = parts[1::2]
-
-    def fill(self, values: Mapping[str, str] | Callable[[str], str]) -> Markup:
-        get = values if callable(values) else values.get
-        out = [self.texts[0]]
-        for name, text in zip(self.holes, self.texts[1:]):
-            out.append(get(name) or "")
-            out.append(text)
-        return Markup("".join(out))
-
-
-def hidden_inputs(exclude: Sequence[str]) -> str:
-    """The request's query arguments as hidden inputs (what the `hidden_args` macro writes)."""
-    return "".join(f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
-                   for name, value in request.args.items(multi=True) if name not in exclude)
+def hidden_inputs(exclude: Sequence[str] = ()) -> Markup:
+    """The request's query arguments as hidden inputs (what the `hidden_args` macro writes;
+    a template global too: a macro import costs a module look-up per render)."""
+    return Markup("".join(f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+                          for name, value in request.args.items(multi=True) if name not in exclude))
 
 
 def _stencil(kind: str, app: AppDef, entity: EntityDef, visible: Iterable[FieldDef], lang: str,
              render: Callable[[], str]) -> Stencil:
-    key = (kind, app.key, app.content_hash, entity.key, lang, tuple(f.key for f in visible), request.script_root)
-    cache = current_app.extensions.setdefault("formloom.list_panels", {})
-    found = cache.get(key)
-    if found is None:
-        found = Stencil(render())
-        if len(cache) >= PANEL_CACHE_SIZE:
-            cache.clear()
-        cache[key] = found
-    return found
+    key = (app.key, app.content_hash, entity.key, lang, tuple(f.key for f in visible), request.script_root)
+    return kept_stencil(f"list_{kind}_panel", key, render)
 
 
 def filter_panel(app: AppDef, entity: EntityDef, visible: Sequence[FieldDef], lang: str, *,

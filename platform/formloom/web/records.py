@@ -34,16 +34,18 @@ from ..workflow.history import stage_history_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, page_lookups, record_url, show
+from .list_page import list_page
 from .list_panels import columns_panel, filter_panel
 from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
 from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
-                      load_entity, page_read, nav_apps, render_page_or_fragment, zone_for)
+                      load_entity, page_read, nav_apps, zone_for)
 from .activity import change_values, read_timeline, timeline_view
 from .approvals import approval_panel
 from .field_html import field_html, written_here
 from .files import form_with_uploads
 from .pickers import picker_matches, prefill_references, record_id_arg
+from .saved_views import views_panel
 from .record_html import (activity_html, history_html, page_head_html, path_bar_html, record_meta_html, related_html,
                           sections_html, stage_badge_html)
 
@@ -283,21 +285,21 @@ def list_view(app_key: str, entity_key: str):
                              "select_label": select_label(select_pattern, cells, r.id)})
         filters = active_filters(entity, labels, conn, app)
     chosen_cols = [f.key for f in columns] + ([OWNER_COLUMN] if show_owner else [])
-    panels = {}
-    if not is_fragment_request():
-        choices = filter_choices(app, entity, visible)
-        panels = dict(
-            filter_panel=filter_panel(app, entity, visible, lang(), op_labels=labels, owner_column=OWNER_COLUMN,
-                                      **choices),
-            columns_panel=columns_panel(app, entity, visible, lang(), chosen=chosen_cols, owner_column=OWNER_COLUMN))
     context = dict(
         place=place, app=app, entity=entity, columns=columns, rows=rows, page=page, error=error,
         column_labels=column_labels,
         query=query or ListQuery(), workflow=workflow, sort=request.args.get("sort", ""),
         q=request.args.get("q", ""), filters=filters,
-        chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity), **panels,
+        chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity),
     )
-    return render_page_or_fragment("records/list.html", "records/_rows.html", status=status, **context)
+    if is_fragment_request():
+        return render_template("records/_rows.html", **context), status
+    choices = filter_choices(app, entity, visible)
+    context.update(
+        filter_panel=filter_panel(app, entity, visible, lang(), op_labels=labels, owner_column=OWNER_COLUMN, **choices),
+        columns_panel=columns_panel(app, entity, visible, lang(), chosen=chosen_cols, owner_column=OWNER_COLUMN),
+        vp=views_panel(app, entity))
+    return list_page(context), status
 
 
 def _shown_once(before: dict, app, f: FieldDef, value: Any, code: str, lookups) -> Any:

@@ -21,7 +21,7 @@ bp = Blueprint("saved_views", __name__)
 
 @bp.app_template_global()
 def views_panel(app, entity) -> dict:
-    """What the list's view tabs and save form show (a template global, so the list view stays as it is)."""
+    """What the list's view tabs and save form show (the list view passes it to the page as `vp`)."""
     actor = current_actor()
     current = kept_query(request.args.items(multi=True))
     list_url = cached_url_for("records.list_view", app_key=app.key, entity_key=entity.key)
