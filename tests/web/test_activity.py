@@ -158,3 +158,71 @@ def test_the_record_page_names_who_created_a_related_record_from_its_one_look_up
     alex = activity[:activity.index(f'href="/apps/desk/case/{mine.id}"')]
     assert alex[alex.rindex("<strong>"):].startswith("<strong>Alex Agent</strong>")
     assert page.count("Olga Other") == 1
+
+
+# -- the record page reads its stage history and the timeline's audit rows in one statement --------
+
+def _query(desk, case, actor, kinds, limit=20, offset=0):
+    from formloom.collab.activity import TimelineQuery
+    entity = desk.entity("case")
+    return TimelineQuery(desk, entity, case.id, actor, frozenset(f.key for f in entity.fields), frozenset(kinds),
+                         limit=limit, offset=offset)
+
+
+@pytest.mark.parametrize("kinds, limit", [
+    (("comment", "attachment", "change", "stage", "related", "rule", "approval"), 20),
+    (("change",), 20), (("rule",), 20), (("approval",), 20), (("change", "rule", "stage"), 1)])
+def test_stages_and_audit_read_together_equal_what_each_read_gives(app, desk, story, people, actor_of, kinds, limit):
+    from sqlalchemy import event
+
+    from formloom.collab.activity import _audit_statement
+    from formloom.collab.page_reads import stages_and_audit
+    from formloom.workflow import stage_history_rows
+    _acme, case, _other, _mine = story
+    q = _query(desk, case, actor_of(people.agent), kinds, limit=limit)
+    engine, seen = app.extensions["formloom.db"].engine, []
+    with app.extensions["formloom.db"].read() as conn:
+        listen = lambda *args: seen.append(args[2])          # noqa: E731
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            stages, (audit_kinds, want, audited) = stages_and_audit(conn, q)
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        assert len(seen) == 1 and "UNION ALL" in seen[0].upper()
+        assert stages == stage_history_rows(conn, case.id) and [s.to_stage for s in stages] == ["open", "closed"]
+        alone = conn.execute(_audit_statement(audit_kinds), {"record_id": case.id, "want": want}).all()
+    assert audit_kinds == frozenset(kinds) & {"change", "rule", "approval"} and want == limit + 1
+    assert [(a.id, a.action, a.changes, a.user_id, a.via, a.user_name, a.user_email) for a in audited] == [
+        (r.id, r.action, r.changes, r.user_id, r.via, r.user_name, r.user_email) for r in alone]
+    assert [a.at.replace(tzinfo=None) for a in audited] == [r.at.replace(tzinfo=None) for r in alone]
+    if kinds == ("change",):
+        assert [a.action for a in audited] == ["update", "create"]     # the rule's write is "rule"
+        assert audited[0].changes["priority"] == [None, "high"]
+
+
+def test_no_audit_kind_asked_reads_the_stage_history_alone(app, desk, story, people, actor_of):
+    from formloom.collab.page_reads import stages_and_audit
+    _acme, case, _other, _mine = story
+    with app.extensions["formloom.db"].read() as conn:
+        stages, audited = stages_and_audit(conn, _query(desk, case, actor_of(people.agent), ("stage", "comment")))
+    assert audited is None and [s.to_stage for s in stages] == ["open", "closed"]
+
+
+@pytest.mark.parametrize("known_limit", [20, 1])
+def test_a_timeline_given_the_audit_rows_equals_one_that_reads_them(app, desk, story, people, actor_of, known_limit):
+    """Rows read for a smaller page (fewer than the timeline needs) are read again."""
+    from dataclasses import replace
+
+    from formloom.collab.activity import KINDS, timeline
+    from formloom.collab.page_reads import stages_and_audit
+    _acme, case, _other, _mine = story
+    actor = actor_of(people.agent)
+    q = _query(desk, case, actor, KINDS, limit=2)
+    with app.extensions["formloom.db"].read() as conn:
+        stages, audit_rows = stages_and_audit(conn, _query(desk, case, actor, KINDS, limit=known_limit))
+        given = timeline(conn, replace(q, known={"stages": stages, "audit": audit_rows}))
+        alone = timeline(conn, q)
+        stale = timeline(conn, replace(q, kinds=frozenset({"change"}), known={"audit": audit_rows}))
+        change_only = timeline(conn, replace(q, kinds=frozenset({"change"})))
+    assert given == alone and len(given.items) == 2 and given.has_more
+    assert stale == change_only          # other kinds than the rows were read for: read again
