@@ -73,7 +73,8 @@ class TimelineQuery:
     #: names the related records' creators itself (the record page, in its one look-up of
     #: names); those entries come with `user_name` None. "audit" -> (kinds, want, rows): the
     #: newest `want` audit rows of those kinds (collab.page_reads.stages_and_audit), used
-    #: when they are this query's audit kinds and enough.
+    #: when they are this query's audit kinds and enough. "comments" -> (want, rows): the newest
+    #: `want` comments, used when comments are asked for and they are enough.
     known: Mapping[Any, Any] = dc_field(default_factory=dict, compare=False)
 
     @property

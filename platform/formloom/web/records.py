@@ -30,7 +30,7 @@ from ..layout import arrange, shows
 from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_lists, titles_for
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
-from ..collab.page_reads import stages_and_audit
+from ..collab.page_reads import timeline_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, page_lookups, record_url, show
@@ -352,9 +352,9 @@ def detail(app_key: str, entity_key: str, record_id: int):
         known[NAMES_LATER] = True
         stage_rows = None
         if workflow is not None and workflow.stages:
-            # the stage history and the timeline's audit rows in one statement
-            stage_rows, known["audit"] = stages_and_audit(conn, query)
-            known["stages"] = stage_rows
+            # the stage history and the timeline's audit rows and comments in one statement
+            stage_rows, rows = timeline_rows(conn, query)
+            known.update(rows, stages=stage_rows)
         read = read_timeline(conn, app, entity, record, known, query=query)
         changed, owners = change_values(read[1], entity)
         creators = [a.user_id for a in read[1].items if a.kind == "related" and a.user_name is None]
