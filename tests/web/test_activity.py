@@ -158,3 +158,118 @@ def test_the_record_page_names_who_created_a_related_record_from_its_one_look_up
     alex = activity[:activity.index(f'href="/apps/desk/case/{mine.id}"')]
     assert alex[alex.rindex("<strong>"):].startswith("<strong>Alex Agent</strong>")
     assert page.count("Olga Other") == 1
+
+
+# -- the record page reads its stage history, the timeline's audit rows and comments in one statement --
+
+ALL = ("comment", "attachment", "change", "stage", "related", "rule", "approval")
+
+
+def _query(desk, case, actor, kinds, limit=20, offset=0):
+    from formloom.collab.activity import TimelineQuery
+    entity = desk.entity("case")
+    return TimelineQuery(desk, entity, case.id, actor, frozenset(f.key for f in entity.fields), frozenset(kinds),
+                         limit=limit, offset=offset)
+
+
+@pytest.fixture
+def talked(app, desk, story, people, actor_of):
+    """The story's case with three comments: one edited, one deleted."""
+    from formloom.collab.comments import add_comment, delete_comment, edit_comment
+    case, agent, entity = story[1], actor_of(people.agent), desk.entity("case")
+    now = T0 + timedelta(days=5)
+    with app.extensions["formloom.db"].write() as conn:
+        first = add_comment(conn, desk, entity, case, agent, "First word", now)
+        second = add_comment(conn, desk, entity, case, agent, "Second word", now + timedelta(minutes=1))
+        add_comment(conn, desk, entity, case, agent, "Third word", now + timedelta(minutes=2))
+        edit_comment(conn, desk, entity, case, agent, first.id, "First word, edited", now + timedelta(minutes=3))
+        delete_comment(conn, desk, entity, case, agent, second.id, now + timedelta(minutes=4))
+    return story
+
+
+def _one_statement(app, read):
+    from sqlalchemy import event
+    engine, seen = app.extensions["formloom.db"].engine, []
+    listen = lambda *args: seen.append(args[2])          # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        found = read()
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    asked = [sql for sql in seen if sql.strip().upper() not in ("BEGIN", "BEGIN (IMPLICIT)")]
+    assert len(asked) == 1, asked
+    return found, asked[0]
+
+
+@pytest.mark.parametrize("kinds, limit", [
+    (ALL, 20), (("change",), 20), (("rule",), 20), (("approval",), 20), (("change", "rule", "stage"), 1),
+    (("comment", "stage"), 20), (ALL, 1)])
+def test_timeline_rows_read_together_equal_what_each_read_gives(app, desk, talked, people, actor_of, kinds, limit):
+    from formloom.collab.activity import _audit_statement
+    from formloom.collab.comments import _COMMENTS
+    from formloom.collab.page_reads import timeline_rows
+    from formloom.workflow import stage_history_rows
+    case, want = talked[1], limit + 1
+    q = _query(desk, case, actor_of(people.agent), kinds, limit=limit)
+    with app.extensions["formloom.db"].read() as conn:
+        (stages, known), sql = _one_statement(app, lambda: timeline_rows(conn, q))
+        assert "UNION ALL" in sql.upper()
+        assert stages == stage_history_rows(conn, case.id) and [s.to_stage for s in stages] == ["open", "closed"]
+        audit_alone = (conn.execute(_audit_statement(q.audit_kinds), {"record_id": case.id, "want": want}).all()
+                       if q.audit_kinds else [])
+        comments_alone = conn.execute(_COMMENTS, {"record_id": case.id, "want": want}).all()
+
+    def naive(moment):
+        return moment.replace(tzinfo=None) if moment is not None else None
+    if q.audit_kinds:
+        audit_kinds, audit_want, audited = known["audit"]
+        assert audit_kinds == q.audit_kinds and audit_want == want
+        assert [(a.id, a.action, a.changes, a.user_id, a.via, a.user_name, a.user_email, naive(a.at))
+                for a in audited] == [(r.id, r.action, r.changes, r.user_id, r.via, r.user_name, r.user_email,
+                                       naive(r.at)) for r in audit_alone]
+    else:
+        assert "audit" not in known
+    if "comment" in kinds:
+        comment_want, said = known["comments"]
+        assert comment_want == want and len(said) == min(3, want)
+        assert [(c.id, c.author_id, c.body, c.mentions, c.user_name, c.user_email, naive(c.created_at),
+                 naive(c.edited_at), naive(c.deleted_at)) for c in said] == [
+            (r.id, r.author_id, r.body, r.mentions, r.user_name, r.user_email, naive(r.created_at),
+             naive(r.edited_at), naive(r.deleted_at)) for r in comments_alone]
+    else:
+        assert "comments" not in known
+    if kinds == ("change",):
+        # the comments' edit and removal, the person's update and the creation; not the rule's write
+        assert [a.action for a in known["audit"][2]] == ["comment_delete", "comment_edit", "update", "create"]
+        assert known["audit"][2][2].changes["priority"] == [None, "high"]
+    if kinds == ALL and limit == 20:
+        said = known["comments"][1]
+        assert [c.body for c in said] == ["Third word", "Second word", "First word, edited"]
+        assert said[1].deleted_at is not None and said[2].edited_at is not None and said[0].edited_at is None
+
+
+def test_no_audit_kind_nor_comments_asked_reads_the_stage_history_alone(app, desk, talked, people, actor_of):
+    from formloom.collab.page_reads import timeline_rows
+    q = _query(desk, talked[1], actor_of(people.agent), ("stage", "attachment"))
+    with app.extensions["formloom.db"].read() as conn:
+        (stages, known), sql = _one_statement(app, lambda: timeline_rows(conn, q))
+    assert known == {} and [s.to_stage for s in stages] == ["open", "closed"] and "UNION" not in sql.upper()
+
+
+@pytest.mark.parametrize("known_limit", [20, 1])
+def test_a_timeline_given_the_rows_equals_one_that_reads_them(app, desk, talked, people, actor_of, known_limit):
+    """Rows read for a smaller page (fewer than the timeline needs) are read again."""
+    from dataclasses import replace
+
+    from formloom.collab.activity import timeline
+    from formloom.collab.page_reads import timeline_rows
+    case, actor = talked[1], actor_of(people.agent)
+    with app.extensions["formloom.db"].read() as conn:
+        stages, known = timeline_rows(conn, _query(desk, case, actor, ALL, limit=known_limit))
+        for kinds in (ALL, ("comment",), ("attachment",), ("change",)):
+            for limit in (2, 20):
+                q = _query(desk, case, actor, kinds, limit=limit)
+                given = timeline(conn, replace(q, known={"stages": stages, **known}))
+                assert given == timeline(conn, q), (kinds, limit)
+        page = timeline(conn, replace(_query(desk, case, actor, ALL, limit=20), known={"stages": stages, **known}))
+    assert [a.kind for a in page.items].count("comment") == 3 and [a.kind for a in page.items].count("stage") == 2

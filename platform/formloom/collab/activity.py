@@ -71,8 +71,21 @@ class TimelineQuery:
     #: within the reader's scope (anything with id, title, created_at, created_by). The record
     #: page reads both for its path bar and its related lists. NAMES_LATER -> True: the caller
     #: names the related records' creators itself (the record page, in its one look-up of
-    #: names); those entries come with `user_name` None.
+    #: names); those entries come with `user_name` None. "audit" -> (kinds, want, rows): the
+    #: newest `want` audit rows of those kinds (collab.page_reads.stages_and_audit), used
+    #: when they are this query's audit kinds and enough. "comments" -> (want, rows): the newest
+    #: `want` comments, used when comments are asked for and they are enough.
     known: Mapping[Any, Any] = dc_field(default_factory=dict, compare=False)
+
+    @property
+    def want(self) -> int:
+        """The rows each source reads: enough for this page and to know whether one follows."""
+        return self.offset + self.limit + 1
+
+    @property
+    def audit_kinds(self) -> frozenset[str]:
+        """The asked kinds the audit source answers."""
+        return self.kinds & _AUDIT_KINDS
 
 
 @dataclass(frozen=True)
@@ -110,7 +123,7 @@ def register_source(name: str, kinds: Iterable[str], read: Source) -> None:
 
 def timeline(conn: Connection, query: TimelineQuery) -> ActivityPage:
     """One page of the record's activity, newest first."""
-    want = query.offset + query.limit + 1
+    want = query.want
     merged: list[Activity] = []
     for source in SOURCES.values():
         if source.kinds & query.kinds:
@@ -142,23 +155,34 @@ def _audit_statement(kinds: frozenset[str]):
     set of kinds (every record page asks, and building a statement costs more than running it)."""
     found = _AUDIT_STATEMENTS.get(kinds)
     if found is None:
-        by_rule = audit.c.via.startswith(RULE_VIA, autoescape=True)
-        wanted = {"approval": audit.c.action == "approval",
-                  "rule": and_(audit.c.action != "approval", by_rule),
-                  "change": and_(audit.c.action != "approval", or_(audit.c.via.is_(None), ~by_rule))}
         found = _AUDIT_STATEMENTS[kinds] = (
             select(audit, users.c.name.label("user_name"), users.c.email.label("user_email"))
             .select_from(audit.outerjoin(users, users.c.id == audit.c.user_id))
-            .where(audit.c.record_id == bindparam("record_id"), audit.c.action != "stage",
-                   or_(*(clause for kind, clause in wanted.items() if kind in kinds)))
+            .where(*audit_conditions(kinds))
             .order_by(audit.c.at.desc(), audit.c.id.desc()).limit(bindparam("want")))
     return found
+
+
+def audit_conditions(kinds: frozenset[str]) -> list:
+    """The audit rows the timeline shows for `kinds` (of "approval", "rule", "change"), of
+    the record `:record_id`; stage rows are the stage history's."""
+    by_rule = audit.c.via.startswith(RULE_VIA, autoescape=True)
+    wanted = {"approval": audit.c.action == "approval",
+              "rule": and_(audit.c.action != "approval", by_rule),
+              "change": and_(audit.c.action != "approval", or_(audit.c.via.is_(None), ~by_rule))}
+    return [audit.c.record_id == bindparam("record_id"), audit.c.action != "stage",
+            or_(*(clause for kind, clause in wanted.items() if kind in kinds))]
 
 
 def _audit_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Activity]:
     """Field changes, creation/deletion, owner changes, rule writes and approval decisions.
     Stage rows are left to the stage history, which knows how long the record stayed."""
-    rows = conn.execute(_audit_statement(q.kinds & _AUDIT_KINDS), {"record_id": q.record_id, "want": want})
+    kinds = q.kinds & _AUDIT_KINDS
+    known = q.known.get("audit")                # (kinds, want, rows) read with the stage history
+    if known is not None and known[0] == kinds and known[1] >= want:
+        rows = known[2][:want]
+    else:
+        rows = conn.execute(_audit_statement(kinds), {"record_id": q.record_id, "want": want})
     for r in rows:
         changes = r.changes or {}
         base = dict(at=_aware(r.at), user_id=r.user_id, user_name=r.user_name or r.user_email,

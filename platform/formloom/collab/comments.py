@@ -231,8 +231,12 @@ _ATTACHING = _COMMENTS.where(exists().where(files.c.comment_id == comments.c.id,
 def _comment_source(conn: Connection, q: TimelineQuery, want: int) -> Iterable[Activity]:
     """Comments, with the files they carry; only those carrying files when only
     attachments are asked for."""
-    rows = conn.execute(_COMMENTS if "comment" in q.kinds else _ATTACHING,
-                        {"record_id": q.record_id, "want": want}).all()
+    known = q.known.get("comments") if "comment" in q.kinds else None    # (want, rows) read with the history
+    if known is not None and known[0] >= want:
+        rows = known[1][:want]
+    else:
+        rows = conn.execute(_COMMENTS if "comment" in q.kinds else _ATTACHING,
+                            {"record_id": q.record_id, "want": want}).all()
     attached = stored_files.comment_files(conn, [r.id for r in rows if r.deleted_at is None])
     for r in rows:
         deleted = r.deleted_at is not None

@@ -6,6 +6,7 @@ The feed itself is collab/activity.py; here it is checked against the policy
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from flask import Blueprint, g, jsonify, render_template, request, url_for
@@ -60,10 +61,20 @@ def _query(app: AppDef, entity: EntityDef, record: Record, actor, stage_key, kno
                          offset=int_arg("offset", 0, low=0, high=10**9), known=known or {})
 
 
-def read_timeline(conn, app: AppDef, entity: EntityDef, record: Record, known=None) -> tuple[TimelineQuery, ActivityPage]:
+def timeline_query(app: AppDef, entity: EntityDef, record: Record, known=None) -> TimelineQuery:
+    """The asked slice of the record's timeline (the request's kind, limit and offset)."""
+    return _query(app, entity, record, current_actor(), record.stage, known)
+
+
+def read_timeline(conn, app: AppDef, entity: EntityDef, record: Record, known=None, *,
+                  query: TimelineQuery | None = None) -> tuple[TimelineQuery, ActivityPage]:
     """The asked page of the record's timeline (the request's kind, limit and offset).
-    `known`: rows the page has already read in this transaction (collab.activity.TimelineQuery.known)."""
-    query = _query(app, entity, record, current_actor(), record.stage, known)
+    `known`: rows the page has already read in this transaction (collab.activity.TimelineQuery.known);
+    `query`: the slice when the page has worked it out already (`timeline_query`)."""
+    if query is None:
+        query = _query(app, entity, record, current_actor(), record.stage, known)
+    elif known is not None:
+        query = replace(query, known=known)
     return query, timeline(conn, query)
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
+from flask.globals import _cv_app, _cv_request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -25,14 +26,24 @@ from ..store.apps import AppCatalog
 from ..store.db import Database
 
 
+def request_g() -> Any:
+    """The request's `g`, or None outside a request: what `has_request_context()` and the `g`
+    proxy answer, read from Flask's context variables directly. A record page asks a few
+    hundred times (the language, the actor, cached links), and each proxy access costs
+    more than what those callers do with the answer."""
+    if _cv_request.get(None) is None:
+        return None
+    return _cv_app.get().g
+
+
 def current_actor() -> Actor | None:
     """The Actor of this request (loaded fresh by Flask-Login's user loader), or None.
     None too once the request met a database outage: its error page must not load the user.
     A page asks dozens of times: once Flask-Login has loaded the user, it is read from `g`
     directly rather than through the `current_user` proxy."""
-    if not has_request_context():
+    store = request_g()
+    if store is None:
         return None
-    store = g._get_current_object()
     if getattr(store, "_formloom_db_down", False):
         return None
     user = getattr(store, "_login_user", None)
@@ -124,13 +135,16 @@ def _lang_of_locale() -> str:
 
 
 def lang() -> str:
-    """The request's language code; worked out once per request (templates ask per cell)."""
-    if not has_request_context():
+    """The request's language code; worked out once per request (templates ask per cell).
+    Kept with the locale it came from: flask_babel's `force_locale` or `refresh` change
+    the locale within a request, and the code follows. Read without Flask's proxies
+    (`request_g`): a record page asks about a hundred times."""
+    store = request_g()
+    if store is None:
         return _lang_of_locale()
-    store = g._get_current_object()
-    babel_ctx = getattr(store, "_flask_babel", None)
-    locale = getattr(babel_ctx, "babel_locale", None)
-    cached = getattr(store, "_formloom_lang", None)
+    held = store.__dict__
+    locale = getattr(held.get("_flask_babel"), "babel_locale", None)
+    cached = held.get("_formloom_lang")
     if cached is not None and locale is not None and cached[0] is locale:
         return cached[1]
     code = _lang_of_locale()
@@ -232,7 +246,8 @@ def nav_apps() -> list[dict]:
 
 def zone_for(app: AppDef | None = None) -> ZoneInfo:
     """The reader's timezone: their profile's, else the app's, else UTC (once per request)."""
-    cache = g.setdefault("_formloom_zones", {}) if has_request_context() else {}
+    store = request_g()
+    cache = store.setdefault("_formloom_zones", {}) if store is not None else {}
     key = app.key if app is not None else None
     if key in cache:
         return cache[key]
@@ -310,15 +325,17 @@ def cached_url_for(endpoint: str, **values: Any) -> str:
     headers) on every request, and werkzeug's URL building is a noticeable part of
     rendering. The key holds everything a build depends on here (no url_defaults,
     subdomains or host matching are used)."""
-    if not has_request_context():
+    ctx = _cv_request.get(None)              # Flask's proxies cost more than the rest of a cache hit
+    if ctx is None:
         return url_for(endpoint, **values)
+    req = ctx.request
     try:
-        key = (request.script_root, request.scheme,        # relative URLs: the Host header plays no part
-               request.blueprint if endpoint.startswith(".") else None, endpoint,
+        key = (req.script_root, req.scheme,        # relative URLs: the Host header plays no part
+               req.blueprint if endpoint.startswith(".") else None, endpoint,
                tuple(sorted((k, _url_key_part(v)) for k, v in values.items())))
     except TypeError:
         return url_for(endpoint, **values)
-    cache = current_app.extensions.setdefault("formloom.url_cache", {})
+    cache = _cv_app.get().app.extensions.setdefault("formloom.url_cache", {})
     found = cache.get(key)
     if found is None:
         found = url_for(endpoint, **values)

@@ -30,7 +30,7 @@ from ..layout import arrange, shows
 from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_lists, titles_for
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
-from ..workflow.history import stage_history_rows
+from ..collab.page_reads import timeline_rows
 from ..workflow.stages import parse_duration
 from ..ids import parse_int
 from .display import lookups_for, page_lookups, record_url, show
@@ -40,7 +40,7 @@ from .list_rows import RowCells, rows_html, select_label
 from .params import int_arg
 from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
                       load_entity, page_read, nav_apps, zone_for)
-from .activity import change_values, read_timeline, timeline_view
+from .activity import change_values, read_timeline, timeline_query, timeline_view
 from .approvals import approval_panel
 from .field_html import field_html, written_here
 from .files import form_with_uploads
@@ -349,12 +349,15 @@ def detail(app_key: str, entity_key: str, record_id: int):
                    and shows(entity, f.key, "detail")]
         related = _related_reads(conn, place, record)
         workflow = app.workflow_for(entity.key)
-        stage_rows = stage_history_rows(conn, record.id) if workflow is not None and workflow.stages else None
+        query = timeline_query(app, entity, record)
         known = {("related", rel.entity.key, rel.via.key): rel.items for rel in related if rel.complete}
         known[NAMES_LATER] = True
-        if stage_rows is not None:
-            known["stages"] = stage_rows
-        read = read_timeline(conn, app, entity, record, known)
+        stage_rows = None
+        if workflow is not None and workflow.stages:
+            # the stage history and the timeline's audit rows and comments in one statement
+            stage_rows, rows = timeline_rows(conn, query)
+            known.update(rows, stages=stage_rows)
+        read = read_timeline(conn, app, entity, record, known, query=query)
         changed, owners = change_values(read[1], entity)
         creators = [a.user_id for a in read[1].items if a.kind == "related" and a.user_name is None]
         # one look-up of titles and names for the record, its related lists and its timeline
