@@ -11,7 +11,10 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
-from flask.globals import _cv_app, _cv_request
+try:        # the context variables Flask's own proxies read (Flask 2.3 and later)
+    from flask.globals import _cv_app, _cv_request
+except ImportError:     # pragma: no cover - a Flask that renamed them: the public proxies, slower
+    _cv_app = _cv_request = None
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -31,6 +34,8 @@ def request_g() -> Any:
     proxy answer, read from Flask's context variables directly. A record page asks a few
     hundred times (the language, the actor, cached links), and each proxy access costs
     more than what those callers do with the answer."""
+    if _cv_request is None:                 # pragma: no cover - see the import
+        return g._get_current_object() if has_request_context() else None
     if _cv_request.get(None) is None:
         return None
     return _cv_app.get().g
@@ -325,6 +330,8 @@ def cached_url_for(endpoint: str, **values: Any) -> str:
     headers) on every request, and werkzeug's URL building is a noticeable part of
     rendering. The key holds everything a build depends on here (no url_defaults,
     subdomains or host matching are used)."""
+    if _cv_request is None:                 # pragma: no cover - see the import
+        return url_for(endpoint, **values)
     ctx = _cv_request.get(None)              # Flask's proxies cost more than the rest of a cache hit
     if ctx is None:
         return url_for(endpoint, **values)
