@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, cast, delete, func, insert, null, select, text, union_all, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import FormloomError
@@ -123,8 +123,37 @@ _ACTOR_BY_ID = (select(users, memberships.c.app_key.label("member_app"), members
                 .where(users.c.id == bindparam("user_id")))
 
 
+#: The same rows, and after them every installed app's current version (key, version id), in one
+#: statement: a signed-in page asks both first thing (web.auth.load_session_user). The apps'
+#: rows carry no user (their `app_key` is set, their user columns are NULL).
+_ACTOR_AND_APPS = union_all(
+    _ACTOR_BY_ID.add_columns(cast(null(), apps.c.key.type).label("app_key"),
+                             cast(null(), apps.c.current_version_id.type).label("app_version")),
+    select(*[cast(null(), c.type).label(c.name) for c in users.c],
+           cast(null(), memberships.c.app_key.type).label("member_app"),
+           cast(null(), memberships.c.role.type).label("member_role"),
+           apps.c.key.label("app_key"), apps.c.current_version_id.label("app_version"))
+    .where(apps.c.current_version_id.is_not(None))).order_by("app_key")     # the database's order, as the menu's
+
+
 def load_actor(conn: Connection, user_id: int) -> Actor | None:
-    rows = conn.execute(_ACTOR_BY_ID, {"user_id": user_id}).all()
+    return _actor_of_rows(conn.execute(_ACTOR_BY_ID, {"user_id": user_id}).all())
+
+
+def load_actor_and_apps(conn: Connection, user_id: int) -> tuple[Actor | None, list[tuple[str, int]]]:
+    """`load_actor`, and each installed app's (key, current version id) in key order, as
+    `store.apps.AppCatalog.installed_versions` reads them: one statement instead of two."""
+    user_rows, versions = [], []
+    for row in conn.execute(_ACTOR_AND_APPS, {"user_id": user_id}):
+        if row.app_key is None:
+            user_rows.append(row)
+        else:
+            versions.append((row.app_key, row.app_version))
+    return _actor_of_rows(user_rows), versions
+
+
+def _actor_of_rows(rows) -> Actor | None:
+    """The actor of `_ACTOR_BY_ID`'s rows (one per role), None for no row or an inactive user."""
     if not rows or not rows[0].active:
         return None
     roles: dict[str, set[str]] = {}
