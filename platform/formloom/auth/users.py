@@ -123,17 +123,23 @@ _ACTOR_BY_ID = (select(users, memberships.c.app_key.label("member_app"), members
                 .where(users.c.id == bindparam("user_id")))
 
 
+def actor_and_apps_parts(*extra) -> list:
+    """The two parts of `_ACTOR_AND_APPS`: the user with one row per role, and one row per
+    installed app (its `app_key` set, its user columns NULL). `extra` columns (typed NULLs)
+    follow each part's own, for a caller that unions parts of its own after these (the web
+    layer reads the top bar's counts with them)."""
+    return [_ACTOR_BY_ID.add_columns(cast(null(), apps.c.key.type).label("app_key"),
+                                     cast(null(), apps.c.current_version_id.type).label("app_version"), *extra),
+            select(*[cast(null(), c.type).label(c.name) for c in users.c],
+                   cast(null(), memberships.c.app_key.type).label("member_app"),
+                   cast(null(), memberships.c.role.type).label("member_role"),
+                   apps.c.key.label("app_key"), apps.c.current_version_id.label("app_version"), *extra)
+            .where(apps.c.current_version_id.is_not(None))]
+
+
 #: The same rows, and after them every installed app's current version (key, version id), in one
-#: statement: a signed-in page asks both first thing (web.auth.load_session_user). The apps'
-#: rows carry no user (their `app_key` is set, their user columns are NULL).
-_ACTOR_AND_APPS = union_all(
-    _ACTOR_BY_ID.add_columns(cast(null(), apps.c.key.type).label("app_key"),
-                             cast(null(), apps.c.current_version_id.type).label("app_version")),
-    select(*[cast(null(), c.type).label(c.name) for c in users.c],
-           cast(null(), memberships.c.app_key.type).label("member_app"),
-           cast(null(), memberships.c.role.type).label("member_role"),
-           apps.c.key.label("app_key"), apps.c.current_version_id.label("app_version"))
-    .where(apps.c.current_version_id.is_not(None))).order_by("app_key")     # the database's order, as the menu's
+#: statement: a signed-in page asks both first thing (web.auth.load_session_user).
+_ACTOR_AND_APPS = union_all(*actor_and_apps_parts()).order_by("app_key")     # the database's order, as the menu's
 
 
 def load_actor(conn: Connection, user_id: int) -> Actor | None:
@@ -143,12 +149,18 @@ def load_actor(conn: Connection, user_id: int) -> Actor | None:
 def load_actor_and_apps(conn: Connection, user_id: int) -> tuple[Actor | None, list[tuple[str, int]]]:
     """`load_actor`, and each installed app's (key, current version id) in key order, as
     `store.apps.AppCatalog.installed_versions` reads them: one statement instead of two."""
+    return actor_and_apps_of(conn.execute(_ACTOR_AND_APPS, {"user_id": user_id}))
+
+
+def actor_and_apps_of(rows) -> tuple[Actor | None, list[tuple[str, int]]]:
+    """The actor and the apps' (key, version id) of `actor_and_apps_parts`' rows (in their
+    statement's order; rows of other parts, whose `app_key` and `id` are NULL, are skipped)."""
     user_rows, versions = [], []
-    for row in conn.execute(_ACTOR_AND_APPS, {"user_id": user_id}):
-        if row.app_key is None:
-            user_rows.append(row)
-        else:
+    for row in rows:
+        if row.app_key is not None:
             versions.append((row.app_key, row.app_version))
+        elif row.id is not None:
+            user_rows.append(row)
     return _actor_of_rows(user_rows), versions
 
 
