@@ -159,11 +159,13 @@ def lang() -> str:
     return code
 
 
-def label(value: Label | str | None) -> str:
+def label(value: Label | str | None, code: str | None = None) -> str:
+    """A label in the reader's language; `code`: that language, when the caller has it
+    already (a record page asks for dozens of labels)."""
     if value is None:
         return ""
     if isinstance(value, Label):
-        return value.get(lang())
+        return value.get(code or lang())
     return str(value)
 
 

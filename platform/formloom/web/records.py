@@ -382,7 +382,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
         _name_creators(read[1], lookups.names)
         code = lang()
         pairs = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
-        shown = arrange(entity, [(f.key, _pair_html(f, value)) for f, value in pairs], "detail",
+        shown = arrange(entity, [(f.key, _pair_html(f, value, code)) for f, value in pairs], "detail",
                         key_of=lambda pair: pair[0])
         for rel in related:
             rel.fill(app, lookups, code)
@@ -410,10 +410,10 @@ def _names_read(page, stage_rows) -> dict[int, str]:
     return known
 
 
-def _pair_html(f: FieldDef, value) -> Markup:
+def _pair_html(f: FieldDef, value, code: str | None = None) -> Markup:
     """One field of the record page as records/_sections.html shows it: written here rather
     than through a macro call per field."""
-    return Markup(f'    <div class="pair" data-key="{escape(f.key)}"><dt>{escape(label(f.label))}</dt>'
+    return Markup(f'    <div class="pair" data-key="{escape(f.key)}"><dt>{escape(label(f.label, code))}</dt>'
                   f'<dd>{value.__html__()}</dd></div>\n')
 
 
