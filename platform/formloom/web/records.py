@@ -21,7 +21,7 @@ from ..auth import policy
 from ..auth.users import members_of, reports_of, user_names
 from ..automation.actions import RULE_VIA
 from ..collab.activity import NAMES_LATER
-from ..conditions import truthy
+from ..conditions import plain_data, truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
@@ -125,8 +125,11 @@ def special_vars(place: Place, record: Record | None) -> dict:
             "$owner": record.owner_id if record else None}
 
 
-def is_shown(f: FieldDef, data: dict) -> bool:
-    return f.visible_if is None or truthy(thaw(f.visible_if), data)
+def is_shown(f: FieldDef, data: dict, *, plain: bool = False) -> bool:
+    """Whether `f`'s visible_if holds for `data` (`plain=True`: `data` went through
+    `conditions.plain_data`, once for all the fields of a page). The frozen rule is handed
+    over as it is: `conditions` checks and thaws it once per process, not once per call."""
+    return f.visible_if is None or truthy(f.visible_if, data, plain=plain)
 
 
 @bp.app_template_global()
@@ -357,9 +360,11 @@ def detail(app_key: str, entity_key: str, record_id: int):
                                                  limit=RELATED_LIMIT)
         record = judged_record(place, record, conn)
         stage = stage_of(place, record)
-        data = {**record.data, **special_vars(place, record)}
-        visible = [f for f in policy.visible_fields(actor, app, entity, stage)
-                   if (is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key)))
+        readable = policy.visible_fields(actor, app, entity, stage)
+        data = (plain_data({**record.data, **special_vars(place, record)})     # once for every field's rule
+                if any(f.visible_if is not None for f in readable) else {})
+        visible = [f for f in readable
+                   if (is_shown(f, data, plain=True) or not field_type(f.type).is_empty(record.data.get(f.key)))
                    and shows(entity, f.key, "detail")]
         related = _related_views(place, record, shown_lists, items)
         workflow = app.workflow_for(entity.key)
