@@ -139,8 +139,22 @@ def stale_note(stage: StageDef | None, record: Record, app) -> str:
     entered = getattr(record, "stage_entered_at", None)
     if stage is None or entered is None or not stage.rot_after:
         return _("No stage change for longer than this stage allows")
-    return _("In %(stage)s since %(date)s — stale after %(limit)s", stage=label(stage.label),
-             date=entered.astimezone(zone_for(app)).strftime("%Y-%m-%d"), limit=_duration_words(stage.rot_after))
+    code = lang()
+    name, day = label(stage.label, code), entered.astimezone(zone_for(app)).strftime("%Y-%m-%d")
+    key = (code, name, day, stage.rot_after)
+    found = _STALE_NOTES.get(key)
+    if found is None:
+        found = _("In %(stage)s since %(date)s — stale after %(limit)s", stage=name, date=day,
+                  limit=_duration_words(stage.rot_after))
+        if len(_STALE_NOTES) >= 4096:
+            _STALE_NOTES.clear()
+        _STALE_NOTES[key] = found
+    return found
+
+
+#: (language, stage label, day, rot_after) -> the note: its translations are looked up once (the
+#: compiled catalogs do not change while the app runs), not on every record page.
+_STALE_NOTES: dict[tuple, str] = {}
 
 
 def _duration_words(iso: str) -> str:
