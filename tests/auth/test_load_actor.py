@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, update
 
-from formloom.auth.users import create_user, load_actor
+from formloom.auth.users import create_user, load_actor, load_actor_and_apps
+from formloom.store.apps import AppCatalog
 from formloom.store.install import install_documents
 from formloom.store.tables import users
 
@@ -65,3 +66,20 @@ def test_an_inactive_or_unknown_user_is_no_actor(desks):
     with desks.read() as conn:
         assert load_actor(conn, user_id) is None
         assert load_actor(conn, user_id + 1000) is None
+
+
+def test_the_actor_and_the_installed_apps_versions_are_read_in_one_statement(desks):
+    with desks.write() as conn:
+        ann = create_user(conn, "ann@example.com", "long-enough-1",
+                          roles=[("helpdesk", "agent"), ("helpdesk", "viewer"), ("backoffice", "admin")])
+        bob = create_user(conn, "bob@example.com", "long-enough-1")
+        cy = create_user(conn, "cy@example.com", "long-enough-1", roles=[("helpdesk", "agent")])
+        conn.execute(update(users).where(users.c.id == cy).values(active=False))
+    versions = [(app.key, version_id) for app, version_id in AppCatalog(desks).installed_versions()]
+    assert [key for key, _v in versions] == ["backoffice", "helpdesk"]
+    with desks.read() as conn:
+        for user_id in (ann, bob, cy, cy + 1000):
+            (actor, read), statements = statements_of(desks, lambda: load_actor_and_apps(conn, user_id))
+            assert len(statements) == 1
+            assert actor == load_actor(conn, user_id)
+            assert read == versions

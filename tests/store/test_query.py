@@ -3,9 +3,9 @@ import pytest
 
 from formloom.store.apps import AppCatalog
 from formloom.store.install import install_documents
-from formloom.store.query import (Filter, ListQuery, QueryError, list_records, parse_list_args, related_lists,
-                                  related_records, search_titles)
-from formloom.store.records import create_record
+from formloom.store.query import (Filter, ListQuery, QueryError, list_records, parse_list_args,
+                                  record_and_related_lists, related_lists, related_records, search_titles)
+from formloom.store.records import create_record, delete_record, find_record
 
 from ..conftest import helpdesk_app
 
@@ -293,6 +293,39 @@ def test_titles_take_their_ids_as_one_value_however_many_there_are(db, tickets):
     assert many == {("client", client.id): "Acme"} | {("ticket", i): f"Ticket {n:02d}" for n, i in enumerate(ids)}
     assert len(texts) == 2 and texts[0] == texts[1]
     assert sorted(mine.values()) == [f"Ticket {n:02d}" for n in range(0, 12, 2)]
+
+
+@pytest.mark.parametrize("reader", ["admin", "agent"])
+def test_the_record_read_with_its_related_lists_is_the_record_and_the_lists_read_apart(db, referred, reader):
+    """For a reader who sees some list whole (the admin), one statement reads the record and
+    those lists; the record is the live record of that entity or None, whoever reads it (the
+    policy is the caller's)."""
+    from sqlalchemy import event
+
+    app, lists, clients, agent = referred
+    actor = _admin(app) if reader == "admin" else agent
+    client, ticket = app.entity("client"), app.entity("ticket")
+    statements = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)
+    with db.read() as conn:
+        some_ticket = list_records(conn, app, ticket, _admin(app), ListQuery(limit=1)).items[0]
+        for record_id in (clients[0].id, clients[1].id, some_ticket.id, 10**9):
+            statements.clear()
+            event.listen(db.engine, "before_cursor_execute", listener)
+            try:
+                record, together = record_and_related_lists(conn, app, client, actor, lists, record_id, limit=3)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listener)
+            assert record == find_record(conn, app, client, record_id)
+            assert (record is not None) == (record_id in (clients[0].id, clients[1].id))     # a ticket's id: no client
+            assert together == related_lists(conn, app, actor, lists, record_id, limit=3)
+            if reader == "admin":       # two lists whole (one is multiple): the record rides with them
+                assert len(statements) == 2
+    with db.write() as conn:
+        delete_record(conn, app, client, clients[1].id, actor_id=None)
+    with db.read() as conn:
+        record, together = record_and_related_lists(conn, app, client, actor, lists, clients[1].id, limit=3)
+        assert record is None and together == related_lists(conn, app, actor, lists, clients[1].id, limit=3)
 
 
 def test_titles_and_the_names_of_users_are_read_in_one_statement_for_a_reader_who_sees_every_record(

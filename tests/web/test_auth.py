@@ -1,9 +1,10 @@
 """Logging in and out, sessions, CSRF and the language switch."""
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
-from formloom.store.tables import users
+from formloom.auth.users import set_roles
+from formloom.store.tables import memberships, users
 
 
 def test_login_page_renders_with_a_csrf_token(browser):
@@ -88,6 +89,32 @@ def test_a_deactivated_user_is_logged_out_on_the_next_request(app, as_agent, peo
     with app.extensions["formloom.db"].write() as conn:
         conn.execute(update(users).where(users.c.id == people.agent).values(active=False))
     assert as_agent.get("/").status_code == 302
+
+
+def test_a_user_deactivated_between_two_record_pages_is_refused_the_second(app, as_agent, people, make_record):
+    case = make_record("case", {"subject": "Mine"})
+    assert as_agent.get(f"/apps/desk/case/{case.id}").status_code == 200
+    with app.extensions["formloom.db"].write() as conn:
+        conn.execute(update(users).where(users.c.id == people.agent).values(active=False))
+    response = as_agent.get(f"/apps/desk/case/{case.id}")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def test_a_role_given_or_taken_counts_from_the_very_next_request(app, as_agent, people, make_record):
+    theirs = make_record("case", {"subject": "Not mine"}, actor=people.other_agent)
+    page = f"/apps/desk/case/{theirs.id}"
+    assert as_agent.get(page).status_code == 404              # an agent reads its own cases only
+    db = app.extensions["formloom.db"]
+    with db.write() as conn:
+        set_roles(conn, people.agent, [("desk", "viewer")])   # viewers read every case
+    assert as_agent.get(page).status_code == 200
+    with db.write() as conn:
+        conn.execute(delete(memberships).where(memberships.c.user_id == people.agent,
+                                               memberships.c.role == "viewer"))
+    assert as_agent.get(page).status_code == 404
+    with db.write() as conn:
+        conn.execute(delete(memberships).where(memberships.c.user_id == people.agent))
+    assert as_agent.get("/apps/desk/case/").status_code in (403, 404)    # no role in the app at all
 
 
 def test_htmx_requests_without_a_session_are_told_where_to_log_in(browser):

@@ -10,12 +10,16 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import insert
 
-from formloom.auth.users import create_user, load_actor
+from types import SimpleNamespace
+
+from sqlalchemy import event
+
+from formloom.auth.users import create_user, load_actor, load_actor_and_apps
 from formloom.automation.channels.inapp import notify_user
 from formloom.store.install import install_documents
 from formloom.store.tables import approval_requests, notifications
 from formloom.web.approvals import approvals_waiting
-from formloom.web.bar_counts import bar_counts
+from formloom.web.bar_counts import bar_counts, read_session
 from formloom.web.notifications import BELL_CAP, unread_notifications
 
 from .desk import CASE_FLOW, desk_app
@@ -60,6 +64,29 @@ def _counts(app, user_id: int) -> tuple[int, int]:
         return bar_counts(conn, load_actor(conn, user_id))
 
 
+def _with_the_user(app, user_id: int) -> tuple[int, int]:
+    """The counts read with the session's user (`read_session`, one statement) and counted
+    from the rows it kept, without a statement of their own."""
+    db = app.extensions["formloom.db"]
+    store, seen = SimpleNamespace(), []
+
+    def on_execute(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    with db.read() as conn:
+        event.listen(db.engine, "before_cursor_execute", on_execute)
+        try:
+            actor, versions = read_session(conn, user_id, store)
+            assert len(seen) == 1
+            counted = bar_counts(conn, actor, store)
+            assert len(seen) == 1 and store._formloom_bar_rows is None     # counted from the kept rows, once
+            assert bar_counts(conn, actor, store) == counted and len(seen) == 2      # then read again
+        finally:
+            event.remove(db.engine, "before_cursor_execute", on_execute)
+        assert (actor, versions) == load_actor_and_apps(conn, user_id)
+    return counted
+
+
 def _as_before(app, user_id: int) -> tuple[int, int]:
     """What the two template globals counted, one statement each, for the same reader."""
     db = app.extensions["formloom.db"]
@@ -91,8 +118,23 @@ def test_the_counts_equal_the_two_reads_they_replace(app, people, requests_and_n
         assert _counts(app, user_id) == _as_before(app, user_id), user_id
 
 
+def test_the_counts_read_with_the_session_user_equal_the_counts_read_alone(app, people, requests_and_notes):
+    for user_id in (people.agent, people.admin, people.viewer, *requests_and_notes.values()):
+        assert _with_the_user(app, user_id) == _counts(app, user_id), user_id
+
+
+def test_rows_kept_for_another_reader_are_not_counted(app, people, requests_and_notes):
+    db = app.extensions["formloom.db"]
+    store = SimpleNamespace()
+    with db.read() as conn:
+        read_session(conn, people.agent, store)
+        admin = load_actor(conn, people.admin)
+        assert bar_counts(conn, admin, store) == _counts(app, people.admin)
+
+
 def test_the_bell_stops_at_its_cap(app, people):
     with app.extensions["formloom.db"].write() as conn:
         for i in range(BELL_CAP + 5):
             notify_user(conn, people.viewer, f"Note {i}", "", f"bar-cap:{i}", NOW)
     assert _counts(app, people.viewer) == (0, BELL_CAP)
+    assert _with_the_user(app, people.viewer) == (0, BELL_CAP)

@@ -117,3 +117,19 @@ def test_a_time_element_converts_once_and_reads_as_its_title_and_text_did(app, m
                     iso = parsed.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
                     assert str(datetimes.when_html(moment, show_zone=show_zone)) == (
                         f'<time datetime="{iso}" title="{datetimes.zone_title(parsed, ZoneInfo(zone))}">{text}</time>')
+
+
+def test_a_time_element_keeps_each_apps_zone_within_one_request(app, monkeypatch):
+    """The zone is worked out once per request and app (web.datetimes._page_zone): two apps of
+    different zones on one page keep theirs, and a moment outside any app has its own."""
+    from types import SimpleNamespace
+
+    from formloom.web import datetimes
+    zones = {"east": "Asia/Shanghai", "west": "America/New_York", None: "UTC"}
+    monkeypatch.setattr(datetimes, "reader_zone", lambda app=None: ZoneInfo(zones[app.key if app else None]))
+    moment = datetime(2026, 7, 1, 12, 0, tzinfo=timezone.utc)
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        for _round in range(2):
+            for key, label in (("east", "UTC+8"), ("west", "UTC-4"), (None, "UTC")):
+                html = str(datetimes.when_html(moment, SimpleNamespace(key=key) if key else None))
+                assert html.endswith(f" {label}</time>") and f'title="{zones[key]}' in html, html

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, cast, delete, func, insert, null, select, text, union_all, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import FormloomError
@@ -123,8 +123,49 @@ _ACTOR_BY_ID = (select(users, memberships.c.app_key.label("member_app"), members
                 .where(users.c.id == bindparam("user_id")))
 
 
+def actor_and_apps_parts(*extra) -> list:
+    """The two parts of `_ACTOR_AND_APPS`: the user with one row per role, and one row per
+    installed app (its `app_key` set, its user columns NULL). `extra` columns (typed NULLs)
+    follow each part's own, for a caller that unions parts of its own after these (the web
+    layer reads the top bar's counts with them)."""
+    return [_ACTOR_BY_ID.add_columns(cast(null(), apps.c.key.type).label("app_key"),
+                                     cast(null(), apps.c.current_version_id.type).label("app_version"), *extra),
+            select(*[cast(null(), c.type).label(c.name) for c in users.c],
+                   cast(null(), memberships.c.app_key.type).label("member_app"),
+                   cast(null(), memberships.c.role.type).label("member_role"),
+                   apps.c.key.label("app_key"), apps.c.current_version_id.label("app_version"), *extra)
+            .where(apps.c.current_version_id.is_not(None))]
+
+
+#: The same rows, and after them every installed app's current version (key, version id), in one
+#: statement: a signed-in page asks both first thing (web.auth.load_session_user).
+_ACTOR_AND_APPS = union_all(*actor_and_apps_parts()).order_by("app_key")     # the database's order, as the menu's
+
+
 def load_actor(conn: Connection, user_id: int) -> Actor | None:
-    rows = conn.execute(_ACTOR_BY_ID, {"user_id": user_id}).all()
+    return _actor_of_rows(conn.execute(_ACTOR_BY_ID, {"user_id": user_id}).all())
+
+
+def load_actor_and_apps(conn: Connection, user_id: int) -> tuple[Actor | None, list[tuple[str, int]]]:
+    """`load_actor`, and each installed app's (key, current version id) in key order, as
+    `store.apps.AppCatalog.installed_versions` reads them: one statement instead of two."""
+    return actor_and_apps_of(conn.execute(_ACTOR_AND_APPS, {"user_id": user_id}))
+
+
+def actor_and_apps_of(rows) -> tuple[Actor | None, list[tuple[str, int]]]:
+    """The actor and the apps' (key, version id) of `actor_and_apps_parts`' rows (in their
+    statement's order; rows of other parts, whose `app_key` and `id` are NULL, are skipped)."""
+    user_rows, versions = [], []
+    for row in rows:
+        if row.app_key is not None:
+            versions.append((row.app_key, row.app_version))
+        elif row.id is not None:
+            user_rows.append(row)
+    return _actor_of_rows(user_rows), versions
+
+
+def _actor_of_rows(rows) -> Actor | None:
+    """The actor of `_ACTOR_BY_ID`'s rows (one per role), None for no row or an inactive user."""
     if not rows or not rows[0].active:
         return None
     roles: dict[str, set[str]] = {}

@@ -95,14 +95,18 @@ class AppCatalog:
     def installed(self) -> list[AppDef]:
         return [app for app, _version_id in self.installed_versions()]
 
-    def installed_versions(self, conn: Connection | None = None) -> list[tuple[AppDef, int]]:
+    def installed_versions(self, conn: Connection | None = None,
+                           rows: list[tuple[str, int]] | None = None) -> list[tuple[AppDef, int]]:
         """Each installed app's current model and version id, in key order (one query
         unless a version has not been compiled yet). With `conn`, in the caller's
-        transaction (the API asks it in the one that checked the token)."""
+        transaction (the API asks it in the one that checked the token); with `rows`, the
+        (key, current version id) pairs the caller read itself, in key order, in `conn`'s
+        transaction (the session's user is read with them)."""
         if conn is None:
             with self.db.read() as conn:
-                return self.installed_versions(conn)
-        rows = conn.execute(_CURRENT_VERSIONS).all()
+                return self.installed_versions(conn, rows)
+        if rows is None:
+            rows = conn.execute(_CURRENT_VERSIONS).all()
         out = []
         for key, version_id in rows:
             compiled = self._compiled.get(version_id)

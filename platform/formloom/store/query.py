@@ -29,7 +29,7 @@ from ..fields import field_type
 from ..ids import MAX_ID, parse_int
 from .access import Reader, read_check, scope_clause
 from .expressions import field_expr, index_name, live, raw_value
-from .records import Record, record_from_row
+from .records import Record, find_record, record_from_row
 from .slots import ALL_SLOTS, entity_mapping
 from .tables import records, users
 
@@ -973,14 +973,44 @@ def related_lists(conn: Connection, app: AppDef, actor: Reader | None,
             for n, (entity, via) in enumerate(lists)]
 
 
-def _related_union(dialect: str, app_key: str, lists: tuple[tuple[str, FieldDef], ...], limit: int):
+def record_and_related_lists(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader | None,
+                             lists: Iterable[tuple[EntityDef, FieldDef]], record_id: int,
+                             limit: int = 20) -> tuple[Record | None, list[list[Record]]]:
+    """The live record `record_id` of `entity` (None: there is none; the policy is the caller's
+    to ask) and `related_lists(lists)`: the record rides in the UNION ALL of the lists the
+    reader sees whole (numbered -1, first), one statement for the record page's record and
+    related lists instead of two. Without such a list, both are read as before."""
+    lists = list(lists)
+    whole = [n for n, (rel, via) in enumerate(lists)
+             if not via.multiple and actor is not None and actor.sees_every(app, rel)]
+    if not whole:
+        return find_record(conn, app, entity, record_id), related_lists(conn, app, actor, lists, record_id, limit)
+    stmt = _related_union(conn.dialect.name, app.key, tuple((lists[n][0].key, lists[n][1]) for n in whole), limit,
+                          record_of=entity.key)
+    record, found = None, {n: [] for n in whole}
+    for row in conn.execute(stmt, {"record_id": record_id}):
+        if row.list_no < 0:
+            record = record_from_row(row)
+        else:
+            found[whole[row.list_no]].append(record_from_row(row))
+    return record, [found[n] if n in found else related_records(conn, app, actor, rel, via, record_id, limit)
+                    for n, (rel, via) in enumerate(lists)]
+
+
+def _related_union(dialect: str, app_key: str, lists: tuple[tuple[str, FieldDef], ...], limit: int,
+                   record_of: str | None = None):
     """The prebuilt statements of several related lists as one UNION ALL, each row numbered by
     its list (`list_no`) and ordered by list, then as each list is. Each list is a subquery,
-    as SQLite allows no ORDER BY or LIMIT on a member of a compound select."""
-    key = ("union", dialect, app_key, tuple((entity_key, via.key, via.type) for entity_key, via in lists), limit)
+    as SQLite allows no ORDER BY or LIMIT on a member of a compound select. `record_of`: an
+    entity whose live record `:record_id` comes first, numbered -1."""
+    key = ("union", dialect, app_key, tuple((entity_key, via.key, via.type) for entity_key, via in lists), limit,
+           record_of)
     found = _RELATED.get(key)
     if found is None:
         parts = []
+        if record_of is not None:
+            parts.append(select(literal_column("-1").label("list_no"), *records.c)
+                         .where(records.c.id == bindparam("record_id"), live(app_key, record_of)))
         for n, (entity_key, via) in enumerate(lists):
             sub = _related_statement(dialect, app_key, entity_key, via, limit).subquery()
             parts.append(select(literal_column(str(n)).label("list_no"), *sub.c))

@@ -195,6 +195,13 @@ def _get_record_query(include_deleted: bool, for_update: bool):
     return query
 
 
+def find_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int) -> Record | None:
+    """`get_record` of a live record, None when there is none."""
+    row = conn.execute(_get_record_query(False, False),
+                       {"record_id": record_id, "app_key": app.key, "entity_key": entity.key}).first()
+    return record_from_row(row) if row is not None else None
+
+
 def get_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *,
                include_deleted: bool = False, for_update: bool = False) -> Record:
     query = _get_record_query(include_deleted, for_update and conn.dialect.name == "postgresql")

@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, redirect, render_te
 from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 
-from ..auth.users import Actor, authenticate, end_sessions, load_actor, set_language
+from ..auth.users import Actor, authenticate, end_sessions, load_actor_and_apps, set_language
 from ..definitions.model import LANGUAGES
 from ..ids import parse_int
 from .helpers import catalog, current_actor, db, is_fragment_request, page_read, safe_next
@@ -72,10 +72,19 @@ def _reading():
     return page_read() if request.method in ("GET", "HEAD") else db().read()
 
 
+def _shows_top_bar() -> bool:
+    """Whether this request is likely a whole page (a GET that is no htmx fragment and no API
+    call): the pages with the top bar. A guess costs nothing either way: counts read for a
+    request that shows no bar are not used, a bar without them reads them itself."""
+    return request.method in ("GET", "HEAD") and not is_fragment_request() and not request.path.startswith("/api/")
+
+
 def load_session_user(session_id: str) -> SessionUser | None:
-    """The session's actor, read fresh; with it, in the same transaction, the installed apps'
-    current versions, which nearly every signed-in request looks up next (the menu, the app
-    its URL names): one read transaction instead of two, as the API's token check does."""
+    """The session's actor, read fresh on every request (nothing of it is kept between
+    requests: a deactivated user, a bumped epoch, a changed role count from the next request);
+    with it, in the same statement, the installed apps' current versions, which nearly every
+    signed-in request looks up next (the menu, the app its URL names), and on a whole page the
+    top bar's counts (web/bar_counts.py)."""
     user_part, _sep, epoch_part = session_id.partition(":")
     user_id, epoch = parse_int(user_part), parse_int(epoch_part, low=0)
     if user_id is None or epoch is None:
@@ -85,9 +94,13 @@ def load_session_user(session_id: str) -> SessionUser | None:
         g._formloom_session_ended = True
         return None
     with _reading() as conn:
-        actor = load_actor(conn, user_id)
+        if _shows_top_bar():        # one statement: the user, the apps, the top bar's counts
+            from .bar_counts import read_session     # here: bar_counts -> notifications -> api -> auth
+            actor, versions = read_session(conn, user_id, g._get_current_object())
+        else:                       # one statement: the user, the apps
+            actor, versions = load_actor_and_apps(conn, user_id)
         if actor is not None and actor.session_epoch == epoch:
-            catalog().installed(conn)     # the apps this request will look up: same transaction
+            catalog().installed(conn, versions)     # the apps this request will look up
     if actor is None or actor.session_epoch != epoch:
         g._formloom_session_ended = True
         return None

@@ -63,16 +63,44 @@ def when_html(value: Any, app=None, *, show_zone: bool | None = None) -> Markup:
     if moment is None:
         return Markup('<span class="muted">—</span>') if value in (None, "") else Markup(escape(str(value)))
     from .helpers import lang
-    zone = reader_zone(app)
+    zone, name, chosen = _page_zone(app)
     iso = moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     # `zone_title` and `when` in one conversion to the reader's zone (a timeline writes one per entry)
     local = moment.astimezone(zone)
-    label = zone_label(local)
-    name = getattr(zone, "key", None) or "UTC"
+    label = _offset_label(local)
     if show_zone is None:
-        show_zone = not zone_is_chosen(zone)
+        show_zone = not chosen
     return Markup(f'<time datetime="{escape(iso)}" title="{escape(name if name == label else f"{name}, {label}")}">'
                   f'{escape(format_local(local, lang(), label if show_zone else None))}</time>')
+
+
+def _page_zone(app) -> tuple[ZoneInfo | timezone, str, bool]:
+    """The reader's zone for `app`, its name and whether the reader chose it: the same for
+    every moment of a request, so worked out once per request and app (a timeline asks per
+    entry). Outside a request: worked out each time."""
+    from .helpers import request_g
+    store = request_g()
+    kept = store.__dict__.setdefault("_formloom_page_zones", {}) if store is not None else {}
+    key = app.key if app is not None else None
+    found = kept.get(key)
+    if found is None:
+        zone = reader_zone(app)
+        found = kept[key] = (zone, getattr(zone, "key", None) or "UTC", zone_is_chosen(zone))
+    return found
+
+
+_LABELS: dict = {}      # utcoffset -> zone_label: a handful of offsets ever
+
+
+def _offset_label(local: datetime) -> str:
+    """`zone_label(local)`, kept per offset."""
+    offset = local.utcoffset()
+    found = _LABELS.get(offset)
+    if found is None:
+        found = zone_label(local)
+        if len(_LABELS) < 1000:
+            _LABELS[offset] = found
+    return found
 
 
 def day(value: Any) -> str:

@@ -111,9 +111,11 @@ class RequestCatalog:
     def app(self, app_key: str, conn=None) -> AppDef:
         return self.get(app_key, conn)[0]
 
-    def installed(self, conn=None) -> list[AppDef]:
+    def installed(self, conn=None, rows: list[tuple[str, int]] | None = None) -> list[AppDef]:
+        """The installed apps, in key order; `rows`: their (key, current version id), read
+        by the caller in `conn`'s transaction (see `AppCatalog.installed_versions`)."""
         if self._installed is None:
-            pairs = self._catalog.installed_versions(conn)
+            pairs = self._catalog.installed_versions(conn, rows)
             for app, version_id in pairs:
                 self._got.setdefault(app.key, (app, version_id))
             self._installed = [app for app, _version in pairs]
@@ -157,11 +159,13 @@ def lang() -> str:
     return code
 
 
-def label(value: Label | str | None) -> str:
+def label(value: Label | str | None, code: str | None = None) -> str:
+    """A label in the reader's language; `code`: that language, when the caller has it
+    already (a record page asks for dozens of labels)."""
     if value is None:
         return ""
     if isinstance(value, Label):
-        return value.get(lang())
+        return value.get(code or lang())
     return str(value)
 
 

@@ -21,17 +21,19 @@ from ..auth import policy
 from ..auth.users import members_of, reports_of, user_names
 from ..automation.actions import RULE_VIA
 from ..collab.activity import NAMES_LATER
-from ..conditions import truthy
+from ..conditions import plain_data, truthy
 from ..definitions.model import EntityDef, FieldDef, StageDef, thaw
 from ..errors import ConflictError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import field_type
 from ..forms import build_form_class, form_to_data
 from ..layout import arrange, shows
-from ..store.query import link_id, ListQuery, list_records, parse_list_args, related_lists, titles_for
+from ..store.query import (link_id, ListQuery, list_records, parse_list_args, record_and_related_lists,
+                           titles_for)
 from ..store.records import (Record, clean_context, create_record, get_record, stored_references,
                              update_record)
 from ..collab.page_reads import timeline_rows
 from ..workflow.stages import parse_duration
+from ..i18n import translate
 from ..ids import parse_int
 from .display import lookups_for, page_lookups, record_url, show
 from .list_page import list_page
@@ -99,7 +101,14 @@ def stage_of(place: Place, record: Record | None) -> StageDef | None:
 
 
 def readable_record(place: Place, record_id: int, conn) -> Record:
-    record = get_record(conn, place.app, place.entity, record_id)
+    return judged_record(place, get_record(conn, place.app, place.entity, record_id), conn)
+
+
+def judged_record(place: Place, record: Record | None, conn) -> Record:
+    """`record`, read by the caller (None: there was no such live record), if the reader may
+    read it; else the same "no such record" as `readable_record`."""
+    if record is None:
+        raise NotFoundError(translate("en", "There is no such record."))     # what get_record says
     if not policy.can(current_actor(), "read", place.app, place.entity, record,
                       team_of=_team_of(conn)):
         raise NotFoundError(_("There is no such record."))
@@ -116,8 +125,11 @@ def special_vars(place: Place, record: Record | None) -> dict:
             "$owner": record.owner_id if record else None}
 
 
-def is_shown(f: FieldDef, data: dict) -> bool:
-    return f.visible_if is None or truthy(thaw(f.visible_if), data)
+def is_shown(f: FieldDef, data: dict, *, plain: bool = False) -> bool:
+    """Whether `f`'s visible_if holds for `data` (`plain=True`: `data` went through
+    `conditions.plain_data`, once for all the fields of a page). The frozen rule is handed
+    over as it is: `conditions` checks and thaws it once per process, not once per call."""
+    return f.visible_if is None or truthy(f.visible_if, data, plain=plain)
 
 
 @bp.app_template_global()
@@ -127,8 +139,22 @@ def stale_note(stage: StageDef | None, record: Record, app) -> str:
     entered = getattr(record, "stage_entered_at", None)
     if stage is None or entered is None or not stage.rot_after:
         return _("No stage change for longer than this stage allows")
-    return _("In %(stage)s since %(date)s — stale after %(limit)s", stage=label(stage.label),
-             date=entered.astimezone(zone_for(app)).strftime("%Y-%m-%d"), limit=_duration_words(stage.rot_after))
+    code = lang()
+    name, day = label(stage.label, code), entered.astimezone(zone_for(app)).strftime("%Y-%m-%d")
+    key = (code, name, day, stage.rot_after)
+    found = _STALE_NOTES.get(key)
+    if found is None:
+        found = _("In %(stage)s since %(date)s — stale after %(limit)s", stage=name, date=day,
+                  limit=_duration_words(stage.rot_after))
+        if len(_STALE_NOTES) >= 4096:
+            _STALE_NOTES.clear()
+        _STALE_NOTES[key] = found
+    return found
+
+
+#: (language, stage label, day, rot_after) -> the note: its translations are looked up once (the
+#: compiled catalogs do not change while the app runs), not on every record page.
+_STALE_NOTES: dict[tuple, str] = {}
 
 
 def _duration_words(iso: str) -> str:
@@ -341,13 +367,20 @@ def detail(app_key: str, entity_key: str, record_id: int):
     with page_read() as conn:
         place = load_entity(app_key, entity_key, conn=conn)
         actor, app, entity = current_actor(), place.app, place.entity
-        record = readable_record(place, record_id, conn)
+        shown_lists = _related_shown(place)
+        # the record and the related lists the reader sees whole in one statement; the policy then judges the record
+        record, items = record_and_related_lists(conn, app, entity, actor,
+                                                 [(rel, via) for rel, via, _v in shown_lists], record_id,
+                                                 limit=RELATED_LIMIT)
+        record = judged_record(place, record, conn)
         stage = stage_of(place, record)
-        data = {**record.data, **special_vars(place, record)}
-        visible = [f for f in policy.visible_fields(actor, app, entity, stage)
-                   if (is_shown(f, data) or not field_type(f.type).is_empty(record.data.get(f.key)))
+        readable = policy.visible_fields(actor, app, entity, stage)
+        data = (plain_data({**record.data, **special_vars(place, record)})     # once for every field's rule
+                if any(f.visible_if is not None for f in readable) else {})
+        visible = [f for f in readable
+                   if (is_shown(f, data, plain=True) or not field_type(f.type).is_empty(record.data.get(f.key)))
                    and shows(entity, f.key, "detail")]
-        related = _related_reads(conn, place, record)
+        related = _related_views(place, record, shown_lists, items)
         workflow = app.workflow_for(entity.key)
         query = timeline_query(app, entity, record)
         known = {("related", rel.entity.key, rel.via.key): rel.items for rel in related if rel.complete}
@@ -368,7 +401,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
         _name_creators(read[1], lookups.names)
         code = lang()
         pairs = [(f, show(app, f, record.data.get(f.key), code, lookups)) for f in visible]
-        shown = arrange(entity, [(f.key, _pair_html(f, value)) for f, value in pairs], "detail",
+        shown = arrange(entity, [(f.key, _pair_html(f, value, code)) for f, value in pairs], "detail",
                         key_of=lambda pair: pair[0])
         for rel in related:
             rel.fill(app, lookups, code)
@@ -396,10 +429,10 @@ def _names_read(page, stage_rows) -> dict[int, str]:
     return known
 
 
-def _pair_html(f: FieldDef, value) -> Markup:
+def _pair_html(f: FieldDef, value, code: str | None = None) -> Markup:
     """One field of the record page as records/_sections.html shows it: written here rather
     than through a macro call per field."""
-    return Markup(f'    <div class="pair" data-key="{escape(f.key)}"><dt>{escape(label(f.label))}</dt>'
+    return Markup(f'    <div class="pair" data-key="{escape(f.key)}"><dt>{escape(label(f.label, code))}</dt>'
                   f'<dd>{value.__html__()}</dd></div>\n')
 
 
@@ -417,8 +450,9 @@ def _writer(app, via: str | None) -> str:
     return _("Automation: %(rule)s", rule=name)
 
 
-def _related_reads(conn, place: Place, record: Record) -> list[RelatedList]:
-    """The record's related lists, read but not yet shown (the page looks up every title at once)."""
+def _related_shown(place: Place) -> list[tuple[EntityDef, FieldDef, list[FieldDef]]]:
+    """The related lists the reader may see: (entity, its reference to this one, its fields
+    the reader sees). Nothing here depends on the record."""
     actor, app = current_actor(), place.app
     shown = []
     for rel_entity, via in app.referencing(place.entity.key):
@@ -427,8 +461,12 @@ def _related_reads(conn, place: Place, record: Record) -> list[RelatedList]:
         rel_visible = policy.visible_fields(actor, app, rel_entity)
         if via.key in {f.key for f in rel_visible}:
             shown.append((rel_entity, via, rel_visible))
-    read = related_lists(conn, app, actor, [(rel_entity, via) for rel_entity, via, _ in shown], record.id,
-                         limit=RELATED_LIMIT)
+    return shown
+
+
+def _related_views(place: Place, record: Record, shown, read) -> list[RelatedList]:
+    """The related lists `shown` with the records `read` for each, not yet filled."""
+    actor, app = current_actor(), place.app
     out = []
     for (rel_entity, via, rel_visible), items in zip(shown, read):
         columns = [f for f in (rel_visible) if f.key != via.key and f.type not in ("subtable", "textarea")][:4]

@@ -13,7 +13,7 @@ from werkzeug.exceptions import SecurityError
 
 from ..definitions.model import LANGUAGES, DEFAULT_LANGUAGE
 from ..resources import static_dir
-from . import auth, errors, health, helpers, records
+from . import auth, csrf_kept, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, admin_indexes, notifications
 from . import admin_users, api, api_comments, api_dashboards, api_design, params, profile, ratelimit
@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
     params.init_app(app)                            # first: routes bind the int converter when added
     Htmx().init_app(app)
     csrf.init_app(app)
+    csrf_kept.init_app(app)                         # the signed token, signed once a session
     Babel(app, locale_selector=select_locale)
     _memoize_template_gettext(app)
     auth.init_login(app, login_manager)

@@ -33,7 +33,7 @@ def _inputs(actor) -> dict:
     automation_url = env["automation_admin_url"]()
     menu = env["nav_menu"]()
     with page_read() as conn:                   # both counts in one statement (web/bar_counts.py)
-        approvals, bell = bar_counts(conn, actor)
+        approvals, bell = bar_counts(conn, actor, g._get_current_object())    # read with the user, if it was
     return {"actor": actor, "menu": menu, "automation_url": automation_url,
             "team_url": None if automation_url else env["automation_team_url"](),
             "approvals_count": approvals, "bell_count": bell,
