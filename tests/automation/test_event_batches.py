@@ -325,6 +325,15 @@ def _one_by_one(desk) -> tuple[dict, list]:
     return found
 
 
+def _without_event_ids(found):
+    """Idempotency keys name the event they came from: a rolled-back run's events keep their ids
+    on PostgreSQL (a sequence is not taken back), so the events the rules wrote are numbered on."""
+    import re
+    outcome, state = found
+    return {table: sorted(re.sub(r"evt:\d+", "evt:#", repr(row)) for row in rows)
+            for table, rows in outcome.items()}, state
+
+
 def test_assignments_in_a_batch_write_exactly_what_assigning_one_by_one_writes(desk_factory):
     """A batch runs assign without a savepoint, writes its event one level deeper itself, keeps the
     record it wrote instead of reading it back and moves the round-robin cursor once at its end."""
@@ -337,7 +346,7 @@ def test_assignments_in_a_batch_write_exactly_what_assigning_one_by_one_writes(d
     assert desk.process() > 40
     with desk.db.read() as conn:
         batched = (_outcome(conn), _state(conn))
-    assert batched == one_by_one
+    assert _without_event_ids(batched) == _without_event_ids(one_by_one)
     outcome = batched[0]
     assert {r[3] for r in outcome["rule_runs"] if r[0] == "unstaffed"} == {"failed"}
     assert {r[0] for r in outcome["rule_runs"] if r[3] == "fired"} >= {"routed", "balanced", "reassigned"}
