@@ -133,8 +133,9 @@ QUEUED_ACTIONS = frozenset({"notify"})
 #: Actions that write their records' events one level deeper than the firing themselves
 #: (`set_owner`): a rule whose only writes are these needs no deepening UPDATE afterwards.
 SELF_DEEPENING_ACTIONS = frozenset({"assign"})
-#: Actions run without a savepoint of their own in a worker's batch of events (two statements
-#: of the five an assignment took): what they refuse (ActionError), they refuse before writing
+_DEEPENED = MESSAGE_ACTIONS | SELF_DEEPENING_ACTIONS
+#: Actions run without a savepoint of their own in a worker's batch of events (two of the eight
+#: statements an assignment took): what they refuse (ActionError), they refuse before writing
 #: anything, so a refusal has nothing to take back but what the batch queued. Any other failure,
 #: or one after they wrote (`RuleContext.writing`), is raised as UnguardedActionFailed: the batch
 #: is taken back and handled again event by event, each action in its savepoint, as before.
@@ -164,9 +165,10 @@ def fire_rule(ctx: RuleContext) -> str:
     if ctx.rule.condition is not None and not truthy(ctx.rule.condition, condition_vars(ctx)):
         return log_run(ctx, "skipped", "the condition does not hold", started)
     # messages change no record and write no event: nothing to re-read or to deepen after them
-    plan = _plan(ctx.rule)
+    # ... nor after actions writing their events one level deeper themselves
+    deepened = all(spec.get("type") in _DEEPENED for spec in ctx.rule.actions)
     batch = current_batch()
-    last_event = 0 if plan.deepened else _last_event_id(ctx.conn, batch)
+    last_event = 0 if deepened else _last_event_id(ctx.conn, batch)
     events_batch = batch is not None and batch.reminders is not None
     failures = []
     for index, spec in enumerate(ctx.rule.actions):
@@ -205,34 +207,11 @@ def fire_rule(ctx: RuleContext) -> str:
         if ctx.record is not None and ctx.entity is not None and kind not in MESSAGE_ACTIONS and not ctx.exact:
             # later actions see earlier changes
             ctx.record = get_record(ctx.conn, ctx.app, ctx.entity, ctx.record.id, include_deleted=True)
-    if not plan.deepened:
+    if not deepened:
         _deepen_new_events(ctx, last_event, batch)
     if failures:
         return log_run(ctx, "failed", "; ".join(ctx.notes + failures), started)
     return log_run(ctx, "fired", "; ".join(ctx.notes), started)
-
-
-@dataclass(frozen=True)
-class _Plan:
-    #: every event the rule's actions write is written at the right depth already (messages
-    #: write none; SELF_DEEPENING_ACTIONS write theirs one level deeper)
-    deepened: bool
-
-
-_PLANS: dict[int, tuple[RuleDef, _Plan]] = {}
-
-
-def _plan(rule: RuleDef) -> _Plan:
-    """What fire_rule needs to know of a rule's actions, worked out once per rule definition."""
-    kept = _PLANS.get(id(rule))
-    if kept is not None and kept[0] is rule:
-        return kept[1]
-    plan = _Plan(deepened=all(spec.get("type") in MESSAGE_ACTIONS or spec.get("type") in SELF_DEEPENING_ACTIONS
-                              for spec in rule.actions))
-    if len(_PLANS) > 10_000:
-        _PLANS.clear()
-    _PLANS[id(rule)] = (rule, plan)
-    return plan
 
 
 def describe_error(exc: Exception) -> str:
