@@ -10,6 +10,10 @@ per write unprocessed. `process_events` then drains that backlog in this thread:
 CPU second (this process; on PostgreSQL plus the backend's CPU, read from /proc), events per
 wall second, and statements per event (counted by a cursor listener: independent of load).
 
+`--updates 0` leaves the event mix of api_scale's bulk growth (bulk creates of opportunities
+only, the entity it grows, and the events its rules write): iterate on that, then check the
+mixed default.
+
 What the processing wrote (notifications, reminder jobs by status, run logs by outcome) is
 printed as counts, so two code versions run on the same data can be checked to agree.
 Compare base and branch by running this alternately from each tree (PYTHONPATH=platform).

@@ -122,3 +122,35 @@ def test_keeping_a_records_reminders_in_step_reads_its_pending_reminders_once_wh
         sa_event.remove(desk.db.engine, "before_cursor_execute", seen)
     assert len(reads) == 1
     assert sorted(j.due_at.day for j in desk.pending()) == [4, 4, 4]     # all three moved to the new date
+
+
+def test_a_backlog_longer_than_one_rounds_batches_asks_for_the_next_round_at_once(desk_factory, monkeypatch):
+    """After MAX_BATCHES (due jobs get their turn) the worker is told events are left: it goes round
+    again at once instead of idling its poll interval in the middle of a backlog."""
+    desk, outbox = _backlog(desk_factory, 12)
+    monkeypatch.setattr(outbox, "MAX_BATCHES", 2)
+    more: list[bool] = []
+    ticking = dict(settings=SETTINGS, clock=Ticking(BATCH_SECONDS / 2), pause=lambda s: None,
+                   on_more=lambda: more.append(True))
+    first = process_events(desk.db, desk.catalog, **ticking)
+    assert 0 < first < 12 and more == [True]
+    while process_events(desk.db, desk.catalog, **ticking):
+        pass
+    assert desk.rows(events, events.c.processed_at.is_(None)) == []
+    more.clear()
+    assert process_events(desk.db, desk.catalog, **ticking) == 0 and more == []   # nothing left: nothing asked
+    assert len(desk.notes_for("ann")) == 12
+
+
+def test_a_worker_round_that_left_events_wakes_the_worker(desk_factory, monkeypatch):
+    from formloom.automation import Worker
+
+    desk, outbox = _backlog(desk_factory, 3)
+    monkeypatch.setattr(outbox, "MAX_BATCHES", 1)
+    worker = Worker(desk.db, desk.catalog, SETTINGS, interval=60)
+    worker.run_round()
+    assert worker.wake.is_set()
+    worker.wake.clear()
+    worker.run_round()                 # the round found nothing left
+    assert not worker.wake.is_set()
+    assert len(desk.notes_for("ann")) == 3

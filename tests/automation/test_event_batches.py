@@ -290,3 +290,106 @@ def test_round_robin_in_a_batch_goes_on_from_the_last_pick_and_a_failed_assignme
     owners = [desk.get(t).owner_id for t in tickets]
     assert owners == [desk.users["ann"], desk.users["boss"], desk.users["bob"], desk.users["cy"]]
     assert [r.outcome for r in desk.runs("routed")] == ["fired", "failed", "fired", "fired"]
+
+
+ASSIGNING_RULES = [
+    rule("routed", {"type": "record_created"}, {"type": "assign", "strategy": "round_robin", "role": "agent"},
+         {"type": "notify", "to": ["owner"], "message": "{{ record.subject }}"},
+         condition={"==": [{"var": "priority"}, "high"]}),
+    rule("balanced", {"type": "record_created"}, {"type": "assign", "strategy": "least_loaded", "role": "agent"},
+         condition={"==": [{"var": "priority"}, "low"]}),
+    rule("unstaffed", {"type": "field_changed", "field": "score"},          # nobody has the role: refused
+         {"type": "assign", "strategy": "round_robin", "role": "admin"}, {"type": "notify", "to": ["owner"]}),
+    rule("reassigned", {"type": "record_updated"}, {"type": "email", "to": ["owner"]},
+         condition={"==": [{"var": "$owner"}, {"var": "$owner"}]}),
+    rule("due_soon", {"type": "date_field", "field": "due", "offset": "-P1D", "at": "09:00"}),
+]
+
+
+def _state(conn) -> list:
+    from formloom.automation.tables import automation_state
+    return sorted((r.key, str(r.value)) for r in conn.execute(select(automation_state)))
+
+
+def _one_by_one(desk) -> tuple[dict, list]:
+    """What handling the backlog event by event (the fallback path) writes, then taken back."""
+    found = ({}, [])
+    try:
+        with desk.db.write() as conn:
+            while event_processing.process_batch(conn, desk.catalog, desk.now(), SETTINGS, batched=False):
+                pass
+            found = (_outcome(conn), _state(conn))
+            raise _RolledBack()
+    except _RolledBack:
+        pass
+    return found
+
+
+def _without_event_ids(found):
+    """Idempotency keys name the event they came from: a rolled-back run's events keep their ids
+    on PostgreSQL (a sequence is not taken back), so the events the rules wrote are numbered on."""
+    import re
+    outcome, state = found
+    return {table: sorted(re.sub(r"evt:\d+", "evt:#", repr(row)) for row in rows)
+            for table, rows in outcome.items()}, state
+
+
+def test_assignments_in_a_batch_write_exactly_what_assigning_one_by_one_writes(desk_factory):
+    """A batch runs assign without a savepoint, writes its event one level deeper itself, keeps the
+    record it wrote instead of reading it back and moves the round-robin cursor once at its end."""
+    desk = desk_factory(ASSIGNING_RULES)
+    tickets = _writes(desk, 21, [], hour=8)
+    desk.process()
+    _writes(desk, 22, tickets, hour=9)
+    desk.travel("2026-03-02T10:30:00Z")
+    one_by_one = _one_by_one(desk)
+    assert desk.process() > 40
+    with desk.db.read() as conn:
+        batched = (_outcome(conn), _state(conn))
+    assert _without_event_ids(batched) == _without_event_ids(one_by_one)
+    outcome = batched[0]
+    assert {r[3] for r in outcome["rule_runs"] if r[0] == "unstaffed"} == {"failed"}
+    assert {r[0] for r in outcome["rule_runs"] if r[3] == "fired"} >= {"routed", "balanced", "reassigned"}
+    assert {e[4] for e in outcome["events"] if "$owner" in e[3]} == {1}
+
+
+def test_an_assignment_failing_after_it_wrote_takes_its_batch_back_and_is_handled_as_one_by_one(
+        desk_factory, monkeypatch):
+    from formloom.automation import actions
+
+    desk = desk_factory([ASSIGNING_RULES[0]])
+    tickets = [desk.create(subject=f"T{i}", priority="high", owner="boss") for i in range(5)]
+    victim = tickets[2].id
+    real = actions.emit_event
+
+    def breaks_after_the_update(conn, app_key, entity_key, record_id, *args, **kwargs):
+        if record_id == victim:
+            raise RuntimeError("the event could not be written")
+        return real(conn, app_key, entity_key, record_id, *args, **kwargs)
+    monkeypatch.setattr(actions, "emit_event", breaks_after_the_update)
+    one_by_one = _one_by_one(desk)
+    assert process_events(desk.db, desk.catalog, settings=SETTINGS, clock=lambda: 0.0) == 5 + 4
+    with desk.db.read() as conn:
+        assert (_outcome(conn), _state(conn)) == one_by_one
+    assert desk.get(tickets[2]).owner_id == desk.users["boss"]        # its savepoint took the UPDATE back
+    assert [r.outcome for r in desk.runs("routed")] == ["fired", "fired", "failed", "fired", "fired"]
+
+
+def test_an_assignment_in_a_batch_takes_three_statements(desk_factory):
+    """The record's UPDATE, its audit row and its event: no savepoint, no reading the record back,
+    no deepening UPDATE, the cursor written once for the batch."""
+    desk = desk_factory([ASSIGNING_RULES[0]])
+    for i in range(10):
+        desk.create(subject=f"T{i}", priority="high", owner="boss")
+    seen = []
+    listener = lambda conn, cursor, statement, *rest: seen.append(" ".join(statement.split()))    # noqa: E731
+    sa_event.listen(desk.db.engine, "before_cursor_execute", listener)
+    try:
+        assert process_events(desk.db, desk.catalog, settings=SETTINGS, clock=lambda: 0.0) == 10 + 10
+    finally:
+        sa_event.remove(desk.db.engine, "before_cursor_execute", listener)
+    assert sum(s.startswith("UPDATE records") for s in seen) == 10
+    assert sum(s.startswith("SAVEPOINT") for s in seen) == 0
+    assert sum(s.startswith("UPDATE events SET depth") for s in seen) == 0
+    assert sum(s.startswith("UPDATE automation_state") for s in seen) == 1
+    assert sum(s.startswith("SELECT") and "FROM records" in s and "records.id =" in s for s in seen) == 0

@@ -74,6 +74,11 @@ class RuleContext:
     #: an action other than a message completed: records may have changed (a worker's batch of
     #: events then reads records afresh instead of what it read ahead)
     wrote: bool = False
+    #: the running action has written something (an unguarded action failing after that takes
+    #: its whole batch back: see UNGUARDED_ACTIONS)
+    writing: bool = False
+    #: the running action left in `record` exactly the row it wrote: no need to read it back
+    exact: bool = False
 
 
 ActionFn = Callable[[RuleContext, Mapping[str, Any], int], None]
@@ -125,6 +130,20 @@ class ActionError(FormloomError):
 MESSAGE_ACTIONS = frozenset({"notify", "email", "webhook"})
 #: Actions whose every write is queued in a worker's batch (automation.batch) when one runs.
 QUEUED_ACTIONS = frozenset({"notify"})
+#: Actions that write their records' events one level deeper than the firing themselves
+#: (`set_owner`): a rule whose only writes are these needs no deepening UPDATE afterwards.
+SELF_DEEPENING_ACTIONS = frozenset({"assign"})
+_DEEPENED = MESSAGE_ACTIONS | SELF_DEEPENING_ACTIONS
+#: Actions run without a savepoint of their own in a worker's batch of events (two of the eight
+#: statements an assignment took): what they refuse (ActionError), they refuse before writing
+#: anything, so a refusal has nothing to take back but what the batch queued. Any other failure,
+#: or one after they wrote (`RuleContext.writing`), is raised as UnguardedActionFailed: the batch
+#: is taken back and handled again event by event, each action in its savepoint, as before.
+UNGUARDED_ACTIONS = frozenset({"assign"})
+
+
+class UnguardedActionFailed(Exception):
+    """An action running without a savepoint failed after it wrote: only the whole batch can be taken back."""
 
 
 def condition_vars(ctx: RuleContext, record: Record | None = None) -> dict:
@@ -146,24 +165,38 @@ def fire_rule(ctx: RuleContext) -> str:
     if ctx.rule.condition is not None and not truthy(ctx.rule.condition, condition_vars(ctx)):
         return log_run(ctx, "skipped", "the condition does not hold", started)
     # messages change no record and write no event: nothing to re-read or to deepen after them
-    messages_only = all(spec.get("type") in MESSAGE_ACTIONS for spec in ctx.rule.actions)
+    # ... nor after actions writing their events one level deeper themselves
+    deepened = all(spec.get("type") in _DEEPENED for spec in ctx.rule.actions)
     batch = current_batch()
-    last_event = 0 if messages_only else _last_event_id(ctx.conn, batch)
+    last_event = 0 if deepened else _last_event_id(ctx.conn, batch)
+    events_batch = batch is not None and batch.reminders is not None
     failures = []
     for index, spec in enumerate(ctx.rule.actions):
         kind = spec.get("type")
         fn = ACTIONS[kind].run if kind in ACTIONS else None
         mark = batch.mark() if batch is not None else None
+        ctx.writing = ctx.exact = False
         try:
             if fn is None:
                 raise ActionError(f"there is no action type {kind!r}")
             if batch is not None and kind in QUEUED_ACTIONS:    # all it writes is queued: dropped on failure
                 fn(ctx, spec, index)
+            elif events_batch and kind in UNGUARDED_ACTIONS:
+                try:
+                    fn(ctx, spec, index)
+                except ActionError:
+                    if ctx.writing:
+                        raise UnguardedActionFailed(kind)
+                    raise
+                except Exception as exc:
+                    raise UnguardedActionFailed(kind) from exc
             else:
                 with ctx.conn.begin_nested():
                     fn(ctx, spec, index)
             if kind not in MESSAGE_ACTIONS:
                 ctx.wrote = True
+        except UnguardedActionFailed:
+            raise
         except Exception as exc:   # one broken action never stops the others
             if batch is not None:
                 batch.drop_since(mark)
@@ -171,10 +204,10 @@ def fire_rule(ctx: RuleContext) -> str:
             if not isinstance(exc, (FormloomError, TemplateError)):
                 log.exception("rule %s action %s failed for record %s", ctx.rule.key, kind,
                               ctx.record.id if ctx.record else None)
-        if ctx.record is not None and ctx.entity is not None and kind not in MESSAGE_ACTIONS:
+        if ctx.record is not None and ctx.entity is not None and kind not in MESSAGE_ACTIONS and not ctx.exact:
             # later actions see earlier changes
             ctx.record = get_record(ctx.conn, ctx.app, ctx.entity, ctx.record.id, include_deleted=True)
-    if not messages_only:
+    if not deepened:
         _deepen_new_events(ctx, last_event, batch)
     if failures:
         return log_run(ctx, "failed", "; ".join(ctx.notes + failures), started)
@@ -637,13 +670,21 @@ def _next_round_robin(ctx: RuleContext, key: str, candidates: list[int]) -> int:
     if batch is not None and memo_key in batch.memo:
         last = batch.memo[memo_key]
     else:
+        ctx.writing = True
         insert_ignore(conn, automation_state, {"key": key, "value": {"last": None}, "updated_at": ctx.now}, "key")
         query = select(automation_state.c.value).where(automation_state.c.key == key)
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         last = (conn.execute(query).scalar() or {}).get("last")
     chosen = next((uid for uid in candidates if last is None or uid > last), candidates[0])
-    conn.execute(_MOVE_CURSOR, {"cursor_key": key, "value": {"last": chosen}, "updated_at": ctx.now})
+    if batch is not None and batch.reminders is not None:
+        # a batch of events writes the cursor once, where it ended, when the batch is flushed
+        moved = batch.deferred.get(memo_key)
+        batch.deferred[memo_key] = (_MOVE_CURSOR, {"cursor_key": key, "value": {"last": chosen}, "updated_at": ctx.now})
+        batch.undo.append(lambda: batch.deferred.__setitem__(memo_key, moved) if moved is not None
+                          else batch.deferred.pop(memo_key, None))
+    else:
+        conn.execute(_MOVE_CURSOR, {"cursor_key": key, "value": {"last": chosen}, "updated_at": ctx.now})
     if batch is not None:
         had, batch.memo[memo_key] = memo_key in batch.memo, chosen
         # the UPDATE is taken back with a failing action's savepoint: so is what is remembered
@@ -659,20 +700,27 @@ def set_owner(ctx: RuleContext, record: Record, owner_id: int | None) -> None:
     if record.owner_id == owner_id:
         return
     version = record.version + 1
-    result = ctx.conn.execute(update(records).where(records.c.id == record.id, records.c.version == record.version)
-                              .values(owner_id=owner_id, version=version, updated_at=ctx.now, updated_by=None))
+    ctx.writing = True
+    result = ctx.conn.execute(_SET_OWNER, {"record_id": record.id, "read_version": record.version,
+                                           "owner_id": owner_id, "version": version, "updated_at": ctx.now})
     if result.rowcount != 1:
         raise ActionError("the record changed while it was being assigned")
     ctx.conn.execute(_INSERT_AUDIT, dict(record_id=record.id, app_key=ctx.app.key, entity_key=record.entity_key,
                                          action="update", changes={"$owner": [record.owner_id, owner_id]},
                                          user_id=None, at=ctx.now, record_version=version, via=rule_via(ctx)))
+    # one level deeper than the firing's cause, as fire_rule's deepening would make it (SELF_DEEPENING_ACTIONS)
     emit_event(ctx.conn, ctx.app.key, record.entity_key, record.id, "record_updated",
-               {"actor": None, "fields": ["$owner"], "stage": record.stage}, ctx.now)
-    # what was written, not read back (fire_rule reads the record again after every action that writes)
+               {"actor": None, "fields": ["$owner"], "stage": record.stage}, ctx.now, depth=ctx.depth + 1)
+    # what was written (the UPDATE matched the version read: the row is this), not read back
     ctx.record = replace(record, owner_id=owner_id, version=version, updated_at=ctx.now, updated_by=None)
+    ctx.exact = True
 
 
 _INSERT_AUDIT = insert(audit)
+#: Built once: building the statement and its cache key cost more than SQLite takes to run it.
+_SET_OWNER = (update(records).where(records.c.id == bindparam("record_id"), records.c.version == bindparam("read_version"))
+              .values(owner_id=bindparam("owner_id"), version=bindparam("version"), updated_at=bindparam("updated_at"),
+                      updated_by=None))
 
 
 @action("move_stage", label={"en": "Move to a stage", "zh": "移到阶段"},

@@ -40,6 +40,9 @@ class Batch:
         #: (app key, record id) -> that record's pending reminders; None outside a batch of events
         self.reminders: dict[tuple[str, int], list] | None = None
         self.undo: list[Callable[[], None]] = []
+        #: writes kept to the batch's end, the last one per key (a round-robin cursor moved by
+        #: many assignments of a batch of events is written once, where it ended)
+        self.deferred: dict[Any, tuple[Any, dict]] = {}
 
     def mark(self) -> tuple[int, int, int]:
         return len(self.notifications), len(self.rule_runs), len(self.undo)
@@ -88,6 +91,9 @@ def flush(conn: Connection, b: Batch) -> int:
         conn.execute(dialect.insert(jobs).on_conflict_do_nothing(index_elements=["idempotency_key"]), b.jobs)
         b.jobs.clear()
     b.undo.clear()
+    for statement, params in b.deferred.values():
+        conn.execute(statement, params)
+    b.deferred.clear()
     if b.rule_runs:
         conn.execute(insert(rule_runs), b.rule_runs)
         b.rule_runs.clear()

@@ -58,11 +58,14 @@ SQLITE_PAUSE_EVERY = 3
 
 def process_events(db: Database, catalog, now: datetime | None = None, settings: Settings | None = None,
                    *, app_key: str | None = None, should_stop: Callable[[], bool] | None = None,
-                   clock: Callable[[], float] = time.monotonic, pause: Callable[[float], None] = time.sleep) -> int:
+                   clock: Callable[[], float] = time.monotonic, pause: Callable[[float], None] = time.sleep,
+                   on_more: Callable[[], None] | None = None) -> int:
     """Handle every unprocessed event (and the events that handling writes); returns how many.
     `should_stop` is asked before each event: a stopping worker commits what it handled
     and leaves the rest of a backlog for the next worker. A batch commits after BATCH_SECONDS
-    of work, and on SQLite the next one waits SQLITE_YIELD_SECONDS, so web writes are not starved."""
+    of work, and on SQLite the next one waits SQLITE_YIELD_SECONDS, so web writes are not starved.
+    After MAX_BATCHES (due jobs get their turn) events may be left: `on_more` is then called
+    (the worker goes round again at once instead of waiting its poll interval)."""
     settings = settings or Settings.from_env()
     cut_short = False
     total = 0
@@ -95,6 +98,9 @@ def process_events(db: Database, catalog, now: datetime | None = None, settings:
         total += handled
         if handled == 0:
             break
+    else:
+        if on_more is not None:
+            on_more()
     return total
 
 
