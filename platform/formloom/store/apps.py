@@ -57,8 +57,8 @@ def compile_version(documents: dict) -> AppDef:
     return compile_app(documents["app"], documents.get("workflows", {}), archived=documents.get("archived") or None)
 
 
-#: built once: every request asks it
-_CURRENT_VERSIONS = (select(apps.c.key, apps.c.current_version_id)
+#: built once: every request asks it (the API with its token's statement: `installed_versions(rows=)`)
+CURRENT_VERSIONS = (select(apps.c.key, apps.c.current_version_id)
                      .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key))
 
 
@@ -95,14 +95,16 @@ class AppCatalog:
     def installed(self) -> list[AppDef]:
         return [app for app, _version_id in self.installed_versions()]
 
-    def installed_versions(self, conn: Connection | None = None) -> list[tuple[AppDef, int]]:
+    def installed_versions(self, conn: Connection | None = None, rows=None) -> list[tuple[AppDef, int]]:
         """Each installed app's current model and version id, in key order (one query
         unless a version has not been compiled yet). With `conn`, in the caller's
-        transaction (the API asks it in the one that checked the token)."""
+        transaction (the API asks it in the one that checked the token); with `rows`, from
+        what the caller read of CURRENT_VERSIONS in it (the API, along with the token)."""
         if conn is None:
             with self.db.read() as conn:
-                return self.installed_versions(conn)
-        rows = conn.execute(_CURRENT_VERSIONS).all()
+                return self.installed_versions(conn, rows)
+        if rows is None:
+            rows = conn.execute(CURRENT_VERSIONS).all()
         out = []
         for key, version_id in rows:
             compiled = self._compiled.get(version_id)

@@ -31,13 +31,15 @@ from flask_babel import gettext as _
 from sqlalchemy import Connection
 
 from ..auth import policy
-from ..auth.tokens import actor_for_token, token_due_for_touch, touch_token
+from ..auth.tokens import actor_of_token_rows, token_due_for_touch, token_read, touch_token
 from ..auth.users import Actor, reports_of
 from ..definitions.model import AppDef, EntityDef, StageDef
 from ..errors import ConflictError, ForbiddenError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import FieldProblem
 from ..i18n import translate
 from ..record_data import pointer
+from ..store.apps import CURRENT_VERSIONS
+from ..store.db import read_together
 from ..store.query import parse_list_args, list_records
 from ..store.records import (Record, create_record, delete_record, get_record, restore_record, stale,
                              update_record)
@@ -116,9 +118,15 @@ def authenticate() -> None:
 
 
 def _check_token(conn, secret: str, max_age: timedelta | None):
-    found = actor_for_token(conn, secret, max_age=max_age)
+    """The token's actor and the installed apps (the ones this request will look up, in the
+    same transaction), read together: one round trip with the BEGIN on PostgreSQL."""
+    read = token_read(secret)
+    if read is None:
+        return None
+    token_rows, app_rows = read_together(conn, [read, (CURRENT_VERSIONS, {})])
+    found = actor_of_token_rows(conn, token_rows, max_age=max_age)
     if found is not None:
-        catalog().installed(conn)             # the apps this request will look up: same transaction
+        catalog().installed(conn, app_rows)
     return found
 
 

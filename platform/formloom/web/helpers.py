@@ -111,9 +111,10 @@ class RequestCatalog:
     def app(self, app_key: str, conn=None) -> AppDef:
         return self.get(app_key, conn)[0]
 
-    def installed(self, conn=None) -> list[AppDef]:
+    def installed(self, conn=None, rows=None) -> list[AppDef]:
+        """The installed apps; `rows`, when the caller read them (CURRENT_VERSIONS) in `conn`."""
         if self._installed is None:
-            pairs = self._catalog.installed_versions(conn)
+            pairs = self._catalog.installed_versions(conn, rows)
             for app, version_id in pairs:
                 self._got.setdefault(app.key, (app, version_id))
             self._installed = [app for app, _version in pairs]
