@@ -102,6 +102,14 @@ _TOKEN_AND_USER = (select(api_tokens, *[users.c[name].label(f"u__{name}") for na
                    .where(api_tokens.c.token_hash == bindparam("token_hash")))
 
 
+#: Whether a presented secret (its hash, the bind parameter `token_hash`) is a token not revoked:
+#: a condition another statement read with the token's (store.db.read_together) can carry,
+#: so that it does nothing, such as lock a row, for a request whose token is unknown.
+TOKEN_NOT_REVOKED = (select(api_tokens.c.id)
+                     .where(api_tokens.c.token_hash == bindparam("token_hash"), api_tokens.c.revoked_at.is_(None))
+                     .exists())
+
+
 def token_read(secret: str) -> tuple[Select, dict] | None:
     """The statement and parameters that read what `actor_of_token_rows` needs for a presented
     secret, or None for a secret no token can have. Apart so that a caller can send it with
