@@ -4,6 +4,7 @@ before it writes leaves no transaction open and stores nothing, and writes go on
 server ended the pool's connections. On SQLite the token check keeps its own transaction."""
 from __future__ import annotations
 
+import threading
 import uuid
 
 import pytest
@@ -98,3 +99,93 @@ def test_api_writes_go_on_after_the_server_ended_the_pools_connections(app, api_
     assert api.post(CASES, {"data": {"subject": "After"}}).status_code == 201
     changed = api.patch(f"{CASES}/{first.get_json()['id']}", {"version": 1, "data": {"subject": "Again"}})
     assert changed.status_code == 200
+
+
+class Statements:
+    def __init__(self, engine):
+        self.engine, self.seen = engine, []
+
+    def _note(self, _conn, _cursor, statement, *_rest):
+        self.seen.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._note)
+
+    def record_reads(self) -> list[str]:
+        return [s for s in self.seen if s.lstrip().upper().startswith("SELECT RECORDS.")]
+
+
+def test_a_patch_reads_its_record_once_locked_for_its_transaction(app, api_as, make_record):
+    """On PostgreSQL with the token's statements (one round trip), elsewhere in the view."""
+    db = app.extensions["formloom.db"]
+    case = make_record("case", {"subject": "Old"})
+    api = api_as("agent")
+    api.get(CASES)                                      # a token's first use is noted (its own write)
+    with Statements(db.engine) as seen:
+        assert api.patch(f"{CASES}/{case.id}", {"version": 1, "data": {"subject": "A"}}).status_code == 200
+    reads = seen.record_reads()
+    assert len(reads) == 1
+    if db.is_postgres:
+        assert "FOR UPDATE OF records" in reads[0] and "api_tokens" in reads[0]
+
+
+@pytest.mark.parametrize("where, status", [
+    ("{cases}/{id}", 409),                              # stale: the version read with the token
+    ("{cases}/999999", 404),                            # no such record
+    ("/api/v1/desk/comment/{id}", 404),                 # the record of another entity
+    ("{cases}/9007199254740993", 404),                  # past the ids that exist: not read
+])
+def test_a_patch_answers_from_the_record_read_with_its_token(app, api_as, make_record, where, status):
+    case = make_record("case", {"subject": "Old"})
+    api = api_as("agent")
+    assert api.patch(f"{CASES}/{case.id}", {"version": 1, "data": {"subject": "A"}}).status_code == 200
+    path = where.format(cases=CASES, id=case.id)
+    assert api.patch(path, {"version": 1, "data": {"subject": "B"}}).status_code == status
+    assert api.get(f"{CASES}/{case.id}").get_json()["data"]["subject"] == "A"
+    assert app.extensions["formloom.db"].engine.pool.checkedout() == 0
+
+
+def test_a_patch_with_an_unknown_token_locks_nothing(app, make_record):
+    """The record is read with the token's statements, FOR UPDATE only if the token is one."""
+    db = app.extensions["formloom.db"]
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL: row locks")
+    case = make_record("case", {"subject": "Old"})
+    answered = []
+
+    def patch():
+        answered.append(app.test_client().patch(f"{CASES}/{case.id}", json={"version": 1, "data": {"subject": "B"}},
+                                                headers={"Authorization": "Bearer flm_not-a-token"}).status_code)
+
+    with db.write() as holder:                          # holds the row: a PATCH that locks it waits
+        holder.execute(select(records.c.id).where(records.c.id == case.id).with_for_update())
+        request = threading.Thread(target=patch)
+        request.start()
+        request.join(10)
+        waited = request.is_alive()
+    request.join()
+    assert not waited and answered == [401]
+    assert db.engine.pool.checkedout() == 0
+
+
+def test_a_patch_with_a_good_token_waits_for_its_record(app, api_as, make_record):
+    """The other side: the lock is taken (a concurrent change waits for it, as before)."""
+    db = app.extensions["formloom.db"]
+    if not db.is_postgres:
+        pytest.skip("PostgreSQL: row locks (SQLite's writers queue on the database's one lock)")
+    case = make_record("case", {"subject": "Old"})
+    api = api_as("agent")
+    answered = []
+    with db.write() as holder:
+        holder.execute(select(records.c.id).where(records.c.id == case.id).with_for_update())
+        request = threading.Thread(target=lambda: answered.append(
+            api.patch(f"{CASES}/{case.id}", {"version": 1, "data": {"subject": "B"}}).status_code))
+        request.start()
+        request.join(1)
+        waited = request.is_alive()
+    request.join()
+    assert waited and answered == [200]

@@ -11,8 +11,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from typing import Any, Sequence
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, select, update
 
 from ..store.tables import api_tokens, memberships, users
 from .users import Actor, UserError, actor_of_row, load_actor
@@ -101,12 +102,35 @@ _TOKEN_AND_USER = (select(api_tokens, *[users.c[name].label(f"u__{name}") for na
                    .where(api_tokens.c.token_hash == bindparam("token_hash")))
 
 
+#: Whether a presented secret (its hash, the bind parameter `token_hash`) is a token not revoked:
+#: a condition another statement read with the token's (store.db.read_together) can carry,
+#: so that it does nothing, such as lock a row, for a request whose token is unknown.
+TOKEN_NOT_REVOKED = (select(api_tokens.c.id)
+                     .where(api_tokens.c.token_hash == bindparam("token_hash"), api_tokens.c.revoked_at.is_(None))
+                     .exists())
+
+
+def token_read(secret: str) -> tuple[Select, dict] | None:
+    """The statement and parameters that read what `actor_of_token_rows` needs for a presented
+    secret, or None for a secret no token can have. Apart so that a caller can send it with
+    its other first reads (store.db.read_together: one round trip on a server database)."""
+    if not secret or len(secret) > 200:
+        return None
+    return _TOKEN_AND_USER, {"token_hash": hash_secret(secret)}
+
+
 def actor_for_token(conn: Connection, secret: str, *, max_age: timedelta | None = None,
                     now: datetime | None = None) -> tuple[Actor, Token] | None:
     """The actor a presented secret stands for, or None (unknown, revoked, expired, user inactive)."""
-    if not secret or len(secret) > 200:
+    read = token_read(secret)
+    if read is None:
         return None
-    rows = conn.execute(_TOKEN_AND_USER, {"token_hash": hash_secret(secret)}).all()
+    return actor_of_token_rows(conn, conn.execute(*read).all(), max_age=max_age, now=now)
+
+
+def actor_of_token_rows(conn: Connection, rows: Sequence[Any], *, max_age: timedelta | None = None,
+                        now: datetime | None = None) -> tuple[Actor, Token] | None:
+    """The actor and token of the rows `token_read`'s statement answered, or None."""
     if not rows or rows[0].revoked_at is not None:
         return None
     found = rows[0]
@@ -114,8 +138,7 @@ def actor_for_token(conn: Connection, secret: str, *, max_age: timedelta | None 
     now = now or datetime.now(timezone.utc)
     if max_age is not None and now - token.created_at > max_age:
         return None
-    mapping = found._mapping
-    user = SimpleNamespace(**{name: mapping[f"u__{name}"] for name in _ACTOR_COLUMNS})
+    user = SimpleNamespace(**{name: getattr(found, f"u__{name}") for name in _ACTOR_COLUMNS})
     roles: dict[str, set[str]] = {}
     for row in rows:
         if row.m__app_key is not None:

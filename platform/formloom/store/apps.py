@@ -57,8 +57,8 @@ def compile_version(documents: dict) -> AppDef:
     return compile_app(documents["app"], documents.get("workflows", {}), archived=documents.get("archived") or None)
 
 
-#: built once: every request asks it
-_CURRENT_VERSIONS = (select(apps.c.key, apps.c.current_version_id)
+#: built once: every request asks it (the API with its token's statement: `installed_versions(rows=)`)
+CURRENT_VERSIONS = (select(apps.c.key, apps.c.current_version_id)
                      .where(apps.c.current_version_id.is_not(None)).order_by(apps.c.key))
 
 
@@ -101,12 +101,12 @@ class AppCatalog:
         unless a version has not been compiled yet). With `conn`, in the caller's
         transaction (the API asks it in the one that checked the token); with `rows`, the
         (key, current version id) pairs the caller read itself, in key order, in `conn`'s
-        transaction (the session's user is read with them)."""
+        transaction (the session's user is read with them; the API reads them with its token)."""
         if conn is None:
             with self.db.read() as conn:
                 return self.installed_versions(conn, rows)
         if rows is None:
-            rows = conn.execute(_CURRENT_VERSIONS).all()
+            rows = conn.execute(CURRENT_VERSIONS).all()
         out = []
         for key, version_id in rows:
             compiled = self._compiled.get(version_id)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import select
 import time
+from collections import namedtuple
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, Select, create_engine, event, exc
 
 #: seconds a pooled connection may sit unused before its next checkout pings it anyway
 PING_AFTER_IDLE = 5.0
@@ -95,6 +96,98 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection):
         immediate = conn.get_execution_options().get("formloom_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def read_together(conn: Connection, reads: Sequence[tuple[Select, dict]]) -> list[list[Any]]:
+    """The rows of each (SELECT, parameters) in `reads`, read in the connection's transaction.
+
+    On PostgreSQL they are sent as one pipeline, with the BEGIN that opens the transaction
+    when it is its first statement, and answered in one round trip; a request that must read
+    a few independent things first (an API token and the installed apps) pays one wait and
+    one backend wake-up for all of them instead of one each (issue 16). Elsewhere they run
+    one after the other. Rows have the statement's column names as attributes, and values
+    as the columns' types give them, as `conn.execute` would; `before_cursor_execute`
+    listeners hear each statement, so statement counts stay true."""
+    if conn.dialect.name != "postgresql" or len(reads) < 2:
+        return [conn.execute(statement, params).all() for statement, params in reads]
+    dialect = conn.dialect
+    driver = conn.connection.driver_connection
+    prepared = [(_pipelined(statement, dialect), params) for statement, params in reads]
+    cursors: list = []
+    sql = None
+    try:
+        with driver.pipeline(), _begin_in_pipeline(driver) as begin:
+            if begin is not None:
+                cursors.append(begin)
+            for (sql, bind, _shape), params in prepared:
+                values = bind(params)
+                if conn.dispatch.before_cursor_execute:
+                    conn.dispatch.before_cursor_execute(conn, None, sql, values, None, False)
+                cursor = driver.cursor()
+                cursor.execute(sql, values)
+                cursors.append(cursor)
+        if len(cursors) > len(prepared):
+            cursors.pop(0).close()
+        out = []
+        for cursor, ((_sql, _bind, (row_type, processors)), _params) in zip(cursors, prepared):
+            out.append([row_type(*[value if process is None else process(value)
+                                   for value, process in zip(row, processors)]) for row in cursor.fetchall()])
+    except dialect.loaded_dbapi.Error as error:
+        # as conn.execute would: SQLAlchemy's exception, a dead connection invalidated
+        conn._handle_dbapi_exception(error, sql, None, None, None)
+    finally:
+        for cursor in cursors:
+            cursor.close()
+    return out
+
+
+@contextmanager
+def _begin_in_pipeline(driver) -> Iterator[Any]:
+    """Queue the transaction's BEGIN with the pipeline's statements. psycopg sends its own
+    BEGIN in a pipeline as a round trip of its own (it syncs to learn the new transaction
+    status), which is the round trip `read_together` is for; so, for a plain transaction
+    (no isolation level, read-only or deferrable set on the connection) not begun yet, the
+    pipeline sends BEGIN itself while psycopg is told it need not (its `_autocommit`, the
+    attribute its public `autocommit` reads, only for these statements; without it, psycopg
+    begins as usual). Yields the BEGIN's cursor, or None when psycopg begins."""
+    plain = (not driver.autocommit and getattr(driver, "_autocommit", None) is False
+             and driver.isolation_level is None and driver.read_only is None and driver.deferrable is None
+             and driver.info.transaction_status == _IDLE)
+    if not plain:
+        yield None
+        return
+    driver._autocommit = True
+    try:
+        cursor = driver.cursor()
+        cursor.execute("BEGIN")
+        yield cursor
+    finally:
+        driver._autocommit = False
+
+
+_IDLE = 0              # psycopg.pq.TransactionStatus.IDLE: no transaction open
+_PIPELINED: dict[tuple[int, str], tuple] = {}
+
+
+def _pipelined(statement: Select, dialect) -> tuple:
+    """The driver's SQL of `statement`, how to bind its parameters, its row shape and its
+    columns' result processors; worked out once per statement object (they are built once)."""
+    key = (id(statement), dialect.name)
+    found = _PIPELINED.get(key)
+    if found is None or found[0] is not statement:
+        compiled = statement.compile(dialect=dialect)
+        columns = list(statement.selected_columns)
+        row_type = namedtuple("Row", [c.key for c in columns])
+        processors = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+
+        convert = compiled._bind_processors           # what SQLAlchemy applies to parameters itself
+
+        def bind(params: dict, compiled=compiled, convert=convert) -> dict:
+            values = compiled.construct_params(params)
+            return {k: convert[k](v) if k in convert else v for k, v in values.items()}
+
+        found = _PIPELINED[key] = (statement, (compiled.string, bind, (row_type, processors)))
+    return found[1]
 
 
 class Database:

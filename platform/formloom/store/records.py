@@ -202,6 +202,29 @@ def find_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int
     return record_from_row(row) if row is not None else None
 
 
+_LOCKED_IF: dict[int, Any] = {}
+
+
+def record_read_locked_if(condition, app_key: str, entity_key: str, record_id: int) -> tuple[Any, dict]:
+    """The statement and parameters of `get_record(..., for_update=True)` (PostgreSQL), that
+    finds and locks the record only where `condition` (a SQL boolean, built once by the
+    caller, with bind parameters of its own) holds; for a caller that sends it along with
+    other reads (store.db.read_together) before it could know whether it may lock it. The
+    row, or its absence, is then what `record_of_rows` makes a Record of, as `get_record`."""
+    query = _LOCKED_IF.get(id(condition))
+    if query is None or query[0] is not condition:
+        built = _get_record_query(False, False).where(condition).with_for_update(of=records)
+        query = _LOCKED_IF[id(condition)] = (condition, built)
+    return query[1], {"record_id": record_id, "app_key": app_key, "entity_key": entity_key}
+
+
+def record_of_rows(rows: Sequence[Any]) -> Record:
+    """The record of a by-id read's rows; NotFoundError, as `get_record`, when there is none."""
+    if not rows:
+        raise NotFoundError(translate("en", "There is no such record."))
+    return record_from_row(rows[0])
+
+
 def get_record(conn: Connection, app: AppDef, entity: EntityDef, record_id: int, *,
                include_deleted: bool = False, for_update: bool = False) -> Record:
     query = _get_record_query(include_deleted, for_update and conn.dialect.name == "postgresql")

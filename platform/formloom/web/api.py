@@ -31,16 +31,18 @@ from flask_babel import gettext as _
 from sqlalchemy import Connection
 
 from ..auth import policy
-from ..auth.tokens import actor_for_token, token_due_for_touch, touch_token
+from ..auth.tokens import TOKEN_NOT_REVOKED, actor_of_token_rows, token_due_for_touch, token_read, touch_token
 from ..auth.users import Actor, reports_of
 from ..definitions.model import AppDef, EntityDef, StageDef
 from ..errors import ConflictError, ForbiddenError, FormloomError, NotFoundError, RecordInvalid
 from ..fields import FieldProblem
 from ..i18n import translate
 from ..record_data import pointer
+from ..store.apps import CURRENT_VERSIONS
+from ..store.db import read_together
 from ..store.query import parse_list_args, list_records
-from ..store.records import (Record, create_record, delete_record, get_record, restore_record, stale,
-                             update_record)
+from ..store.records import (Record, create_record, delete_record, get_record, record_of_rows,
+                             record_read_locked_if, restore_record, stale, update_record)
 from ..workflow import GateBlocked, OverrideReasonMissing, move_to_stage
 from ..workflow.approvals import ApprovalStarted
 from . import errors as web_errors
@@ -94,7 +96,7 @@ def authenticate() -> None:
             conn = db().engine.connect().execution_options(formloom_write=True)
             g._api_write = conn                   # write_transaction() commits it, teardown closes it
             conn.begin()
-            found = _check_token(conn, secret.strip(), max_age)
+            found = _check_token(conn, secret.strip(), max_age, _record_to_lock())
         else:
             with db().read() as conn:
                 found = _check_token(conn, secret.strip(), max_age)
@@ -115,11 +117,45 @@ def authenticate() -> None:
         csrf.protect()                            # a session cookie alone never authorizes a write
 
 
-def _check_token(conn, secret: str, max_age: timedelta | None):
-    found = actor_for_token(conn, secret, max_age=max_age)
+def _check_token(conn, secret: str, max_age: timedelta | None, record: tuple[str, str, int] | None = None):
+    """The token's actor and the installed apps (the ones this request will look up, in the
+    same transaction), read together: one round trip with the BEGIN on PostgreSQL. With
+    `record` (app, entity, id: a change to one record, see _record_to_lock), that record is
+    read FOR UPDATE in the same round trip, if the token is one (an unknown or revoked token
+    locks nothing), and kept for `readable` to find in this transaction."""
+    read = token_read(secret)
+    if read is None:
+        return None
+    reads = [read, (CURRENT_VERSIONS, {})]
+    if record is not None:
+        statement, params = record_read_locked_if(TOKEN_NOT_REVOKED, *record)
+        reads.append((statement, {**params, **read[1]}))
+    token_rows, app_rows, *record_rows = read_together(conn, reads)
+    found = actor_of_token_rows(conn, token_rows, max_age=max_age)
     if found is not None:
-        catalog().installed(conn)             # the apps this request will look up: same transaction
+        catalog().installed(conn, app_rows)
+        if record is not None:
+            g._api_locked_record = (conn, record, record_rows[0])
     return found
+
+
+def locks_its_record(view):
+    """Mark an API write to one record (/<app>/<entity>/<id>) that reads it FOR UPDATE first
+    thing in its transaction: on PostgreSQL that read is sent with the token's (one round
+    trip fewer). Only with @one_transaction."""
+    view.formloom_locks_record = True
+    return view
+
+
+def _record_to_lock() -> tuple[str, str, int] | None:
+    """The record a @locks_its_record view names, when its read may go with the token's."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    args = request.view_args or {}
+    if not getattr(view, "formloom_locks_record", False) or not isinstance(args.get("record_id"), int):
+        return None
+    if args["record_id"] > MAX_ID:                # no such record (checked_id answers 404)
+        return None
+    return str(args.get("app_key")), str(args.get("entity_key")), args["record_id"]
 
 
 def one_transaction(view):
@@ -257,12 +293,22 @@ def team_of(conn):
 
 def readable(conn, app: AppDef, entity: EntityDef, record_id: int, *, for_update: bool = False) -> Record:
     try:
-        record = get_record(conn, app, entity, checked_id(record_id), for_update=for_update)
+        record = _locked_with_token(conn, app, entity, record_id) if for_update else None
+        if record is None:
+            record = get_record(conn, app, entity, checked_id(record_id), for_update=for_update)
     except NotFoundError:
         raise NotFoundError(_("There is no such record.")) from None
     if not policy.can(actor(), "read", app, entity, record, team_of=team_of(conn)):
         raise NotFoundError(_("There is no such record."))
     return record
+
+
+def _locked_with_token(conn, app: AppDef, entity: EntityDef, record_id: int) -> Record | None:
+    """The record as _check_token read it FOR UPDATE in this transaction, if it did (once)."""
+    held = g.pop("_api_locked_record", None)
+    if held is None or held[0] is not conn or held[1] != (app.key, entity.key, record_id):
+        return None
+    return record_of_rows(held[2])
 
 
 def stage_def(app: AppDef, entity: EntityDef, stage_key: str | None) -> StageDef | None:
@@ -565,6 +611,7 @@ def detail(app_key: str, entity_key: str, record_id: int):
 
 @bp.patch("/<app_key>/<entity_key>/<int:record_id>")
 @one_transaction
+@locks_its_record
 def change(app_key: str, entity_key: str, record_id: int):
     app, version_id, entity = place(app_key, entity_key)
     body = json_body(("data", "version"))
