@@ -37,6 +37,7 @@ from .display import cell_html, lookups_for, page_lookups, record_url, show
 from .list_page import list_page
 from .list_panels import columns_panel, filter_panel
 from .list_rows import RowWriter, rows_html, select_label
+from .rows_head import RowsHead
 from .params import int_arg
 from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
                       load_entity, page_read, nav_apps, zone_for)
@@ -291,6 +292,7 @@ def list_view(app_key: str, entity_key: str):
         q=request.args.get("q", ""), filters=filters,
         chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity),
     )
+    context["rows_head"] = RowsHead(context)      # the table's head, kept as a stencil
     if is_fragment_request():
         return render_template("records/_rows.html", **context), status
     choices = filter_choices(app, entity, visible)
