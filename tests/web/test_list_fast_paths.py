@@ -12,6 +12,7 @@ from flask import render_template
 from markupsafe import Markup
 
 from formloom.store import query as store_query
+from formloom.web import list_rows
 from formloom.web import records as record_views
 
 TOKENS = re.compile(r'(csrf_token" value="|X-CSRFToken": ")[^"]+')
@@ -52,29 +53,74 @@ def test_the_fast_paths_write_the_same_list_pages(browser, cases, reader, monkey
     browser.login(reader)
     fast = _pages(browser)
     monkeypatch.setattr(store_query, "_prepared_list", lambda *args: None)
-    monkeypatch.setattr(record_views, "_shown_once",
-                        lambda before, app, f, value, code, lookups: record_views.show(app, f, value, code, lookups))
+    monkeypatch.setattr(list_rows.RowWriter, "memo", False)           # every cell written afresh,
+    monkeypatch.setattr(record_views, "cell_html", _through_show)     # by `show` and its markup
     monkeypatch.setattr(record_views, "list_page",         # no stencil: the templates written in full
                         lambda context: Markup(render_template("records/list.html", **context)))
     assert fast == _pages(browser)
     assert "Case 3" in fast[0] and "Case 0" in fast[0]
 
 
-def test_a_value_is_shown_once_per_type_not_per_equal_value():
+def _through_show(app, f, value, code, lookups) -> tuple[str, str]:
+    shown = record_views.show(app, f, value, code, lookups)
+    return shown.text, shown.__html__()
+
+
+def test_a_value_is_written_once_per_type_not_per_equal_value():
+    from formloom.definitions.compile import compile_field
+
     calls = []
 
-    def show(app, f, value, code, lookups):
+    def cell(f, value):
         calls.append(value)
-        return f"{type(value).__name__}:{value}"
-    before: dict = {}
-    original = record_views.show
-    record_views.show = show
+        return f"{type(value).__name__}:{value}", f"<{type(value).__name__}:{value}>"
+    field = compile_field({"key": "n", "type": "number"})
+    writer = list_rows.RowWriter([field], ["N"], None, "en", cell, owner_label=None, stage_label=None)
+    written = [writer(7, {"n": v}, "/7", None, None) for v in (1, True, 1.0, 1, True, [1], [1])]
+    assert [first for first, _html in written] == ["int:1", "bool:True", "float:1.0", "int:1", "bool:True",
+                                                   "list:[1]", "list:[1]"]
+    assert written[0][1] == '<td data-label="N"><int:1></td>'
+    assert calls == [1, True, 1.0, [1], [1]]          # lists have no key: written each time
+
+
+def test_a_cell_is_what_show_and_its_markup_write(app):
+    """`cell_html` writes a list page's cell without a `Shown`: its text and markup must be
+    `show`'s for every kind a column may hold, empty, odd and markup-laden values too."""
+    from types import SimpleNamespace
+
+    from formloom.definitions.compile import compile_field
+    from formloom.web.display import Lookups, cell_html, show
+
+    desk = SimpleNamespace(key="desk", settings={}, timezone=None)
+    fields = [compile_field(d) for d in (
+        {"key": "company", "type": "reference", "entity": "company"},
+        {"key": "who", "type": "user"},
+        {"key": "t", "type": "text"}, {"key": "n", "type": "number"}, {"key": "m", "type": "money"},
+        {"key": "d", "type": "date"}, {"key": "dt", "type": "datetime"}, {"key": "ok", "type": "checkbox"},
+        {"key": "s", "type": "select", "options": [{"value": "low", "label": {"en": "Low <1>", "zh": "低"}}]},
+        {"key": "ms", "type": "multiselect", "options": [{"value": "a", "label": {"en": "A & B", "zh": "甲"}}]},
+        {"key": "f", "type": "file"},
+    )]
+    values = [None, "", [], {}, 0, 0.5, False, True, 1, 2, 3, 4, [1, 4], [True], "low", "a<b & 'c'", "商机",
+              ["a"], ["a", "zz"], "120.50", "abc", 1234.5, "2026-02-01", "2026-02-01T08:30:00Z", "not a date",
+              [{"id": "f1", "name": "a<b>.png", "type": "image/png"}, {"id": "f2", "name": "c.pdf"}], {"x": 1}]
+    lookups = Lookups(titles={("company", 1): "Acme & <Sons>", ("company", 2): "", ("company", 3): None},
+                      names={1: "Ann <admin>", 2: "Bo"})
+    with app.test_request_context("/"):
+        for code in ("en", "zh"):
+            for f in fields:
+                for value in values:
+                    assert _outcome(cell_html, desk, f, value, code, lookups) == \
+                        _outcome(_through_show, desk, f, value, code, lookups), (code, f.type, value)
+
+
+def _outcome(write, *args):
+    """What `write` answers, or the type of what it raises (`show` fails on a file field
+    holding a number: the cell must fail alike, not write something else)."""
     try:
-        shown = [record_views._shown_once(before, None, None, v, "en", None) for v in (1, True, 1.0, 1, True, [1], [1])]
-    finally:
-        record_views.show = original
-    assert shown == ["int:1", "bool:True", "float:1.0", "int:1", "bool:True", "list:[1]", "list:[1]"]
-    assert calls == [1, True, 1.0, [1], [1]]          # lists have no key: shown each time
+        return write(*args)
+    except Exception as problem:
+        return type(problem)
 
 
 @pytest.mark.parametrize("values", [

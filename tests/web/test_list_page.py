@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from formloom.store.install import install_documents
 from formloom.web import records as record_views
+from formloom.web import rows_head
 
 from .desk import CASE_FLOW, desk_app
 
@@ -60,14 +61,20 @@ def _every_page(browser) -> list[tuple[int, str]]:
 
 
 def _written_in_full(monkeypatch) -> None:
+    """No stencils: the page, and its table's head, rendered by their templates in full."""
     monkeypatch.setattr(record_views, "list_page",
                         lambda context: Markup(render_template("records/list.html", **context)))
+    monkeypatch.setattr(rows_head.RowsHead, "__call__",
+                        lambda self, bulk: Markup(render_template(rows_head.HEAD, **{**self.context, "bulk": bulk})))
 
 
 def test_the_stencil_writes_the_page_the_templates_write(app, browser, cases, monkeypatch):
     filled = _every_page(browser)
     kept = app.extensions["formloom.stencils.list_page"]
     assert len(kept) == 6         # en and zh for the admin, the agents (alike) and the viewer
+    heads = app.extensions["formloom.stencils.rows_head"]
+    assert {key[-5:-2] for key in heads} >= {(("subject", "company", "priority", "budget", "due"), "", True),
+                                             (("subject", "company", "priority", "budget", "due"), "-budget", True)}
     _written_in_full(monkeypatch)
     assert filled == _every_page(browser)
     statuses = [status for status, _page in filled]
@@ -93,6 +100,8 @@ def test_each_request_writes_its_own_tokens_tabs_query_and_rows(browser, cases):
     assert 'name="q" value="Case 1"' in second and 'name="q" value=""' in first
     assert '<input type="hidden" name="priority" value="low">' in first
     assert "Case 3" not in second and "Case 1" in second
+    assert f'href="{LIST}?priority=low&amp;sort=subject"' in first       # the head's sort links: the
+    assert f'href="{LIST}?q=Case+1&amp;sort=subject"' in second            # request's own arguments
     tokens = re.findall(r'(?:csrf_token" value="|X-CSRFToken": ")([^"]+)', second)
     assert len(tokens) >= 3 and len(set(tokens)) == 1 and "<!--hole" not in second
 
@@ -137,3 +146,23 @@ def test_hidden_inputs_write_what_the_hidden_args_macro_writes(app, query):
             macro = render_template_string('{% from "records/_macros.html" import hidden_args %}'
                                            "{{ hidden_args(exclude=exclude) }}", exclude=exclude)
             assert render_template_string("{{ hidden_inputs(exclude) }}", exclude=exclude) == macro
+
+
+def test_a_kept_table_head_never_shows_one_reader_what_is_anothers(browser, cases):
+    """The head's stencil is kept per columns and per whether the page offers bulk actions:
+    the admin's head (a select-all box, the internal notes column) made first must not be
+    the viewer's, who may not act in bulk and from whom the notes are hidden (both reading
+    English, so the language does not tell their stencils apart)."""
+    urls = ["?cols=subject,notes,priority&sort=-priority", "?cols=subject,priority&sort=-priority"]
+    pages = {}
+    for reader in ("admin@example.com", "viewer@example.com"):
+        browser.login(reader)
+        browser.post("/language", {"lang": "en", "next": "/"})
+        pages[reader] = [re.search(r"<thead>.*?</thead>", _page(browser, url)[1], re.S).group(0) for url in urls]
+        browser.logout()
+    admin, viewer = pages["admin@example.com"], pages["viewer@example.com"]
+    assert all("data-select-all" in head for head in admin)
+    assert "Internal notes" in admin[0] and "Internal notes" not in admin[1]
+    assert not any("data-select-all" in head or "Internal notes" in head for head in viewer)
+    assert all('aria-sort="descending"' in head for head in viewer)
+    assert f'href="{LIST}?cols=subject,priority&amp;sort=priority"' in viewer[1]

@@ -204,7 +204,7 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
         return _shown(links=links)
     ftype = field_type(kind)
     if kind == "user":
-        return _shown(", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value)))
+        return _shown(_user_names(value, lookups))
     if ftype.holds_files:
         items = [i for i in value if isinstance(i, dict) and isinstance(i.get("id"), str)]
         images = [f.type == "image" or str(i.get("type", "")).startswith("image/") for i in items]
@@ -212,12 +212,54 @@ def show(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> S
                                    image) for i, image in zip(items, images)),
                       thumbs=tuple(url_for("files.serve_thumbnail", app_key=app.key, file_id=i["id"]) if image else ""
                                    for i, image in zip(items, images)))
+    text = _plain_text(app, f, ftype, value, lang, lookups)
+    return _shown(text) if text else EMPTY
+
+
+#: The markup of an empty value (`EMPTY.__html__()`).
+EMPTY_HTML = EMPTY.__html__()
+
+
+def cell_html(app: AppDef, f: FieldDef, value: Any, lang: str, lookups: Lookups) -> tuple[str, str]:
+    """`(shown.text, shown.__html__())` of `shown = show(app, f, value, lang, lookups)`, for a
+    list page's cells (some 250 a page, most of them distinct): the text and its markup
+    without a `Shown` in between. One reference and the plain kinds (text, numbers, money,
+    options, dates, users) are written here by `show`'s own steps; several references and
+    files go through `show` itself. tests/web/test_list_fast_paths.py holds the two equal."""
+    if value is None or (not value and isinstance(value, (str, list, dict))):
+        return "", EMPTY_HTML
+    kind = f.type
+    if kind == "reference":
+        if type(value) is int:
+            title = lookups.titles.get((f.entity, value), _UNREADABLE)
+            if title is _UNREADABLE:
+                return "", html_text(f"#{value}")
+            return "", (f'<a href="{html_text(lookups.detail_url(app.key, f.entity, value))}">'
+                        f'{html_text(title or f"#{value}")}</a>')
+    elif kind == "user":
+        text = _user_names(value, lookups)
+        return text, html_text(text)
+    else:
+        ftype = field_type(kind)
+        if not ftype.holds_files:
+            text = _plain_text(app, f, ftype, value, lang, lookups)
+            return (text, html_text(text)) if text else ("", EMPTY_HTML)
+    shown = show(app, f, value, lang, lookups)
+    return shown.text, shown.__html__()
+
+
+def _user_names(value: Any, lookups: Lookups) -> str:
+    return ", ".join(lookups.names.get(i, f"#{i}") for i in _ids(value))
+
+
+def _plain_text(app: AppDef, f: FieldDef, ftype: Any, value: Any, lang: str, lookups: Lookups) -> str:
+    """The text of a value that is not empty and neither a reference, a user nor files."""
+    kind = f.type
     if kind in ("date", "datetime"):
         text = format_value(kind, value, lang, lookups.zone(app))
         if text is not None:
-            return _shown(text)
+            return text
     try:
-        text = ftype.display(f, value, lang)
+        return ftype.display(f, value, lang)
     except Exception:       # a value an older definition wrote: show it rather than fail the page
-        text = str(value)
-    return _shown(text) if text else EMPTY
+        return str(value)

@@ -370,11 +370,13 @@ def init_templates(app: Flask) -> None:
     from .datetimes import init_filters
     from .list_panels import hidden_inputs
     from .nav_menu import nav_menu
+    from .rows_head import sort_link
     from .top_bar import top_bar
     app.teardown_request(_close_page_read)
     app.jinja_env.globals["nav_menu"] = nav_menu
     app.jinja_env.globals["top_bar"] = top_bar
     app.jinja_env.globals["hidden_inputs"] = hidden_inputs      # the `hidden_args` macro without an import
+    app.jinja_env.globals["sort_link"] = sort_link              # a list table's sort links
     app.jinja_env.filters["label"] = label
     app.jinja_env.filters["role_name"] = role_name
     app.jinja_env.filters["field_type"] = lambda f: field_type(f.type)     # its widget_template, validates_live

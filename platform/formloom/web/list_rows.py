@@ -7,12 +7,12 @@ same as the template wrote it; every value and label goes through `escape`.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from markupsafe import Markup, escape
 
 from ..definitions.model import FieldDef, StageDef
-from .display import Shown, html_text
+from .display import html_text
 
 
 def stage_badge(stage: StageDef | None, code: str) -> str:
@@ -24,8 +24,9 @@ def stage_badge(stage: StageDef | None, code: str) -> str:
 
 
 class RowCells:
-    """Builds the `<td>` cells of each row of one page (one instance per page: labels,
-    the title column and stage badges are worked out once, not per row)."""
+    """What the `<td>` cells of every row of one page share (one instance per page: labels,
+    the title column and stage badges are worked out once, not per row); `RowWriter` writes
+    the cells."""
 
     def __init__(self, columns: Sequence[FieldDef], column_labels: Sequence[str], title_key: str | None,
                  code: str, *, owner_label: str | None, stage_label: str | None):
@@ -36,21 +37,6 @@ class RowCells:
         self.code = code
         self.badges: dict[str, str] = {}
 
-    def __call__(self, record_id: int, cells: Sequence[Shown], url: str, owner: str | None,
-                 stage: StageDef | None) -> Markup:
-        parts = []
-        for i, shown in enumerate(cells):
-            if i == self.title_index:
-                inner = f'<a class="title-link" href="{html_text(url)}">{html_text(shown.text or f"#{record_id}")}</a>'
-            else:
-                inner = shown.__html__()
-            parts.append(f"{self.heads[i]}{inner}</td>")
-        if self.owner_head is not None:
-            parts.append(f"{self.owner_head}{html_text(owner or '')}</td>")
-        if self.stage_head is not None:
-            parts.append(f"{self.stage_head}{self._badge(stage)}</td>")
-        return Markup("".join(parts))
-
     def _badge(self, stage: StageDef | None) -> str:
         if stage is None:
             return ""
@@ -60,9 +46,68 @@ class RowCells:
         return found
 
 
-def select_label(pattern: str, cells: Sequence[Shown], record_id: Any) -> str:
-    """The row checkbox's accessible name from the translated pattern "Select %(title)s"."""
-    return pattern % {"title": (cells[0].text if cells else "") or f"#{record_id}"}
+class RowWriter:
+    """Writes each row's `<td>` cells of one page from the records' values (one instance
+    per page), each distinct value of a column formatted and escaped once.
+
+    `cell(field, value)` answers `(text, markup)` of a value as `show` and `Shown.__html__`
+    would (display.cell_html: no `Shown` in between). A page repeats options, dates, formula
+    tiers and references down a column, and what a cell shows depends only on the field, the
+    value, the language and the page's look-ups, so each column keeps its answers per
+    distinct value: a repeated value costs one dictionary look-up. Keyed by the value's type
+    too: True == 1 and 1 == 1.0, but they are not shown alike; lists and dicts (multiselects,
+    files) have no key and are written each time. tests/web/test_list_fast_paths.py compares
+    the pages with kept answers on and off, and each cell with `show`'s markup."""
+
+    #: Off, every cell is written afresh (the plain path the tests compare against).
+    memo = True
+
+    def __init__(self, columns: Sequence[FieldDef], column_labels: Sequence[str], title_key: str | None,
+                 code: str, cell: Callable[[FieldDef, Any], tuple[str, str]], *, owner_label: str | None,
+                 stage_label: str | None):
+        self.columns = list(columns)
+        self.row = RowCells(columns, column_labels, title_key, code, owner_label=owner_label,
+                            stage_label=stage_label)
+        self.cell = cell
+        self.kept: list[dict] = [{} for _f in self.columns]
+
+    def __call__(self, record_id: int, data: dict, url: str, owner: str | None,
+                 stage: StageDef | None) -> tuple[str, Markup]:
+        """The text of the row's first cell (its checkbox's name) and its cells' markup."""
+        row, cell, memo = self.row, self.cell, self.memo
+        heads, title_index = row.heads, row.title_index
+        first, parts = "", []
+        for i, f in enumerate(self.columns):
+            value = data.get(f.key)
+            found = None
+            if memo:
+                kept = self.kept[i]
+                try:
+                    key = (type(value), value)
+                    found = kept.get(key)
+                    if found is None:
+                        found = kept[key] = cell(f, value)
+                except TypeError:           # a list or a dict: no key
+                    pass
+            if found is None:
+                found = cell(f, value)
+            text, inner = found
+            if i == 0:
+                first = text
+            if i == title_index:
+                inner = f'<a class="title-link" href="{html_text(url)}">{html_text(text or f"#{record_id}")}</a>'
+            parts.append(f"{heads[i]}{inner}</td>")
+        if row.owner_head is not None:
+            parts.append(f"{row.owner_head}{html_text(owner or '')}</td>")
+        if row.stage_head is not None:
+            parts.append(f"{row.stage_head}{row._badge(stage)}</td>")
+        return first, Markup("".join(parts))
+
+
+def select_label(pattern: str, first_text: str, record_id: Any) -> str:
+    """The row checkbox's accessible name from the translated pattern "Select %(title)s" and
+    the text of the row's first cell."""
+    return pattern % {"title": first_text or f"#{record_id}"}
 
 
 def rows_html(rows: Sequence[dict], selectable: bool) -> Markup:

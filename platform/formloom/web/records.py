@@ -35,10 +35,11 @@ from ..collab.page_reads import timeline_rows
 from ..workflow.stages import parse_duration
 from ..i18n import translate
 from ..ids import parse_int
-from .display import lookups_for, page_lookups, record_url, show
+from .display import cell_html, lookups_for, page_lookups, record_url, show
 from .list_page import list_page
 from .list_panels import columns_panel, filter_panel
-from .list_rows import RowCells, rows_html, select_label
+from .list_rows import RowWriter, rows_html, select_label
+from .rows_head import RowsHead
 from .params import int_arg
 from .helpers import (Place, cached_url_for, current_actor, db, is_fragment_request, label, lang, load_app,
                       load_entity, page_read, nav_apps, zone_for)
@@ -294,21 +295,20 @@ def list_view(app_key: str, entity_key: str):
                                   extra_users=[r.owner_id for r in page.items] if show_owner else (), actor=actor)
             code = lang()
             staged = bool(workflow and workflow.stages)
-            cells_of = RowCells(columns, column_labels, entity.title, code,
-                                owner_label=_("Owner") if show_owner else None,
-                                stage_label=_("Stage") if staged else None)
+            app_key, entity_key = app.key, entity.key
+            write_row = RowWriter(columns, column_labels, entity.title, code,
+                                  lambda f, value: cell_html(app, f, value, code, lookups),
+                                  owner_label=_("Owner") if show_owner else None,
+                                  stage_label=_("Stage") if staged else None)
             select_pattern = _("Select %(title)s")
             rows = []
-            shown_before: list[dict] = [{} for _f in columns]
             for r in page.items:
-                cells = [_shown_once(shown_before[i], app, f, r.data.get(f.key), code, lookups)
-                         for i, f in enumerate(columns)]
-                url = lookups.detail_url(app.key, entity.key, r.id)
+                url = lookups.detail_url(app_key, entity_key, r.id)
                 owner = lookups.names.get(r.owner_id, "") if show_owner else None
                 stage = workflow.stage(r.stage) if workflow and r.stage else None
-                rows.append({"record": r, "cells": cells, "owner": owner, "stage": stage, "url": url,
-                             "html": cells_of(r.id, cells, url, owner, stage),
-                             "select_label": select_label(select_pattern, cells, r.id)})
+                first, html = write_row(r.id, r.data, url, owner, stage)
+                rows.append({"record": r, "owner": owner, "stage": stage, "url": url,
+                             "html": html, "select_label": select_label(select_pattern, first, r.id)})
         filters = active_filters(entity, labels, conn, app)
     chosen_cols = [f.key for f in columns] + ([OWNER_COLUMN] if show_owner else [])
     context = dict(
@@ -318,6 +318,7 @@ def list_view(app_key: str, entity_key: str):
         q=request.args.get("q", ""), filters=filters,
         chosen_cols=chosen_cols, show_owner=show_owner, rows_html=rows_html, can_create=policy.can(actor, "create", app, entity),
     )
+    context["rows_head"] = RowsHead(context)      # the table's head, kept as a stencil
     if is_fragment_request():
         return render_template("records/_rows.html", **context), status
     choices = filter_choices(app, entity, visible)
@@ -326,21 +327,6 @@ def list_view(app_key: str, entity_key: str):
         columns_panel=columns_panel(app, entity, visible, lang(), chosen=chosen_cols, owner_column=OWNER_COLUMN),
         vp=views_panel(app, entity))
     return list_page(context), status
-
-
-def _shown_once(before: dict, app, f: FieldDef, value: Any, code: str, lookups) -> Any:
-    """`show` of a column's value, once per distinct value on a page: a page repeats options,
-    dates, formula tiers and references, and what `show` answers depends only on the field,
-    the value, the language and the page's look-ups (its result is immutable, so shared).
-    Keyed by the value's type too: True == 1 and 1 == 1.0, but they are not shown alike."""
-    try:
-        key = (type(value), value)
-        return before[key]
-    except KeyError:
-        found = before[key] = show(app, f, value, code, lookups)
-        return found
-    except TypeError:                       # lists and dicts (multiselects, files): no key
-        return show(app, f, value, code, lookups)
 
 
 # -- detail ----------------------------------------------------------------------
