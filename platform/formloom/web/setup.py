@@ -16,7 +16,7 @@ from ..resources import static_dir
 from . import auth, csrf_kept, errors, health, helpers, records
 from . import pipeline
 from . import admin_automation, admin_indexes, notifications
-from . import admin_users, api, api_comments, api_dashboards, api_design, params, profile, ratelimit
+from . import admin_users, api, api_comments, api_dashboards, api_design, params, profile, ratelimit, session_cookie
 from . import (activity, approvals, bulk, comments, dashboard_builder, dashboard_targets, dashboards, designer,
                designer_layout, designer_roles, designer_rules, designer_workflows, exports, files, gallery, imports, pools,
                public_forms, saved_views, search, todos)
@@ -53,6 +53,7 @@ def init_app(app: Flask) -> None:
     Htmx().init_app(app)
     csrf.init_app(app)
     csrf_kept.init_app(app)                         # the signed token, signed once a session
+    session_cookie.init_app(app)                    # the session cookie, opened once per distinct cookie
     Babel(app, locale_selector=select_locale)
     _memoize_template_gettext(app)
     auth.init_login(app, login_manager)
