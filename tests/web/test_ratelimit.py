@@ -34,3 +34,19 @@ def test_without_such_limits_pages_are_not_limited_and_carry_no_limit_headers(da
     assert [r.status_code for r in responses] == [200] * 6
     assert not any(name.startswith("X-RateLimit") for r in responses for name in r.headers.keys())
     flask_app.extensions["formloom.db"].dispose()
+
+
+def test_a_flask_limiter_without_the_attributes_read_keeps_its_check_on_every_request():
+    """Should a Flask-Limiter release rename what the shortcut reads, pages are checked as
+    before rather than fail."""
+    from flask import Flask
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    from formloom.web.ratelimit import _check_only_where_limits_apply
+
+    bare = Flask("bare")
+    limiter = Limiter(get_remote_address, app=bare, storage_uri="memory://")
+    del limiter._meta_limits
+    _check_only_where_limits_apply(bare, limiter)
+    assert limiter._check_request_limit in bare.before_request_funcs[None]

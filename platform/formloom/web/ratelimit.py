@@ -73,6 +73,11 @@ def init_app(app: Flask) -> Limiter:
     return limiter
 
 
+#: what _check_only_where_limits_apply reads of Flask-Limiter (4.x), on its manager and itself
+_MANAGER_KNOWS = ("_application_limits", "_default_limits", "_blueprint_limits", "has_hints")
+_LIMITER_KNOWS = ("_meta_limits", "_storage_dead")
+
+
 def _check_only_where_limits_apply(app: Flask, limiter: Limiter) -> None:
     """Flask-Limiter checks every request before its view (~0.05-0.1 ms: it resolves the limits
     of the endpoint, its blueprint and the application each time). That check only applies limits
@@ -80,10 +85,15 @@ def _check_only_where_limits_apply(app: Flask, limiter: Limiter) -> None:
     endpoint) or the in-memory fallback when the storage is down; the limits above are declared on
     their views and are checked by their own decorators. So the before-request check runs only when
     one of those exists; Formloom declares none, and pages skip it. (Headers and the release of the
-    request's limiter context stay as they were.)"""
+    request's limiter context stay as they were.) It reads Flask-Limiter's own attributes; a
+    release without one of them keeps its check on every request, as before, rather than fail."""
     funcs = app.before_request_funcs.setdefault(None, [])
-    check = limiter._check_request_limit
-    manager = limiter.limit_manager
+    check = getattr(limiter, "_check_request_limit", None)
+    manager = getattr(limiter, "limit_manager", None)
+    if (check is None or check not in funcs or manager is None
+            or not all(hasattr(manager, name) for name in _MANAGER_KNOWS)
+            or not all(hasattr(limiter, name) for name in _LIMITER_KNOWS)):
+        return
 
     def check_where_limits_apply() -> None:
         if (manager._application_limits or manager._default_limits or limiter._meta_limits
