@@ -21,7 +21,7 @@ from sqlalchemy import Connection, select, update
 
 from ..definitions.model import AppDef
 from ..store.db import Database
-from ..store.records import record_from_row
+from ..store.records import RECORD_COLUMNS, record_from_row
 from ..store.rollups import fed_by
 from ..store.tables import events, records
 from .actions import MAX_DEPTH, MESSAGE_ACTIONS, RuleContext, fire_rule, log_run
@@ -286,7 +286,7 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
     kept = b.memo.setdefault(("prefetched",), [])
     found = {}
     for start in range(0, len(ids), 500):
-        for row in conn.execute(select(records).where(records.c.id.in_(ids[start:start + 500]))):
+        for row in conn.execute(select(*RECORD_COLUMNS).where(records.c.id.in_(ids[start:start + 500]))):
             found[row.id] = record_from_row(row)
     for record_id in ids:
         record = found.get(record_id)
@@ -383,7 +383,7 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
         if b is not None and ("event_record", event.record_id) in b.memo:
             record = b.memo[("event_record", event.record_id)]
         else:
-            row = conn.execute(select(records).where(records.c.id == event.record_id)).first()
+            row = conn.execute(select(*RECORD_COLUMNS).where(records.c.id == event.record_id)).first()
             record = record_from_row(row) if row is not None else None
     for workflow, rule in matching_rules(app, event):
         ctx = RuleContext(conn=conn, app=app, rule=rule, workflow=workflow, entity=entity, record=record,

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, or_, select, update
 from ..definitions.model import AppDef, EntityDef, RuleDef, WorkflowDef
 from ..store.expressions import field_expr, live
 from ..store.query import Filter, filter_clause
-from ..store.records import Record, get_record, record_from_row
+from ..store.records import RECORD_COLUMNS, Record, get_record, record_from_row
 from ..store.tables import jobs, records
 from .batch import current as current_batch
 from .jobs import enqueue
@@ -424,7 +424,7 @@ def prefetch_records(conn: Connection, app_of: Any, claimed: Iterable[Any]) -> i
         wanted_ids.setdefault(app.key, set()).add(job.record_id)
     read = 0
     for app_key, ids in wanted_ids.items():
-        rows = conn.execute(select(records).where(records.c.app_key == app_key, records.c.id.in_(sorted(ids))))
+        rows = conn.execute(select(*RECORD_COLUMNS).where(records.c.app_key == app_key, records.c.id.in_(sorted(ids))))
         found_records = {row.id: record_from_row(row) for row in rows}
         read += len(found_records)
         for record_id in ids:
@@ -455,7 +455,7 @@ def _load(conn: Connection, app: AppDef, entity: EntityDef | None, record_id: in
     if b is not None and ("record", app.key, record_id) in b.memo:
         record = b.memo[("record", app.key, record_id)]
         return record if record is not None and record.entity_key == entity.key else None
-    row = conn.execute(select(records).where(records.c.id == record_id, records.c.app_key == app.key,
+    row = conn.execute(select(*RECORD_COLUMNS).where(records.c.id == record_id, records.c.app_key == app.key,
                                              records.c.entity_key == entity.key)).first()
     return record_from_row(row) if row is not None else None
 
