@@ -21,12 +21,12 @@ from sqlalchemy import Connection, select, update
 
 from ..definitions.model import AppDef
 from ..store.db import Database
-from ..store.records import record_from_row
+from ..store.records import RECORD_COLUMNS, record_from_row
 from ..store.rollups import fed_by
 from ..store.tables import events, records
 from .actions import MAX_DEPTH, MESSAGE_ACTIONS, RuleContext, fire_rule, log_run
 from .batch import Batch, batch, current as current_batch, flush, remembered
-from .reminders import RELATED_PREFETCHED, prefetch_for_events, sync_record
+from .reminders import RELATED_PREFETCHED, prefetch_for_events, sync_needed, sync_record
 from .rules import Event, all_rules, matching_rules, rules_for
 from .settings import Settings
 
@@ -268,6 +268,7 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
     """The records of the next events, their pending reminders and no_related clocks, one
     statement each (per app and entity) instead of one per event."""
     wanted: dict[tuple[str, str], set[int]] = {}
+    synced: dict[tuple[str, str], set[int]] = {}     # the records whose reminders an event syncs
     for row in rows:
         if row.record_id is not None and (row.app_key, row.entity_key) not in wanted:
             app = _app(conn, catalog, row.app_key)
@@ -275,6 +276,9 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
                 continue
         if row.record_id is not None:
             wanted.setdefault((row.app_key, row.entity_key), set()).add(row.record_id)
+            app = _app(conn, catalog, row.app_key)
+            if sync_needed(app, row.entity_key, row.type, row.payload):
+                synced.setdefault((row.app_key, row.entity_key), set()).add(row.record_id)
     if not wanted:
         return
     b = current_batch()
@@ -282,7 +286,7 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
     kept = b.memo.setdefault(("prefetched",), [])
     found = {}
     for start in range(0, len(ids), 500):
-        for row in conn.execute(select(records).where(records.c.id.in_(ids[start:start + 500]))):
+        for row in conn.execute(select(*RECORD_COLUMNS).where(records.c.id.in_(ids[start:start + 500]))):
             found[row.id] = record_from_row(row)
     for record_id in ids:
         record = found.get(record_id)
@@ -291,7 +295,7 @@ def _prefetch(conn: Connection, catalog, rows) -> None:
         if record is not None:
             b.memo[("record", record.app_key, record_id)] = record
             kept.append(("record", record.app_key, record_id))
-    for (app_key, entity_key), record_ids in wanted.items():
+    for (app_key, entity_key), record_ids in synced.items():
         present = [i for i in record_ids if b.memo.get(("event_record", i)) is not None]
         prefetch_for_events(conn, _app(conn, catalog, app_key), entity_key, present)
 
@@ -379,7 +383,7 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
         if b is not None and ("event_record", event.record_id) in b.memo:
             record = b.memo[("event_record", event.record_id)]
         else:
-            row = conn.execute(select(records).where(records.c.id == event.record_id)).first()
+            row = conn.execute(select(*RECORD_COLUMNS).where(records.c.id == event.record_id)).first()
             record = record_from_row(row) if row is not None else None
     for workflow, rule in matching_rules(app, event):
         ctx = RuleContext(conn=conn, app=app, rule=rule, workflow=workflow, entity=entity, record=record,
@@ -401,7 +405,7 @@ def handle_event(conn: Connection, catalog, event: Event, now: datetime, setting
                 _forget_records(b)
         if ctx.record is not None:
             record = ctx.record
-    if event.record_id is not None:
+    if event.record_id is not None and sync_needed(app, entity.key, event.type, event.payload):
         # in a batch, the record as the rules left it (re-read after each write), not read again
         fresh = b is not None and record is not None and record.app_key == app.key and record.entity_key == entity.key
         sync_record(conn, app, entity.key, record if fresh else event.record_id, now)

@@ -29,7 +29,7 @@ from sqlalchemy import Connection, func, or_, select, update
 from ..definitions.model import AppDef, EntityDef, RuleDef, WorkflowDef
 from ..store.expressions import field_expr, live
 from ..store.query import Filter, filter_clause
-from ..store.records import Record, get_record, record_from_row
+from ..store.records import RECORD_COLUMNS, Record, get_record, record_from_row
 from ..store.tables import jobs, records
 from .batch import current as current_batch
 from .jobs import enqueue
@@ -180,6 +180,73 @@ def wanted(tc: TimeContext, workflow: WorkflowDef, rule: RuleDef, record: Record
     except Exception:   # one odd value never stops the others
         log.exception("could not compute reminder %s for record %s", rule.key, record.id)
         return {}
+
+
+#: The time triggers whose inputs `reminder_reads` knows: what each reads of the record's data.
+#: A trigger not named here (an extension's) is taken to read every field.
+_KNOWN_READS = frozenset({"date_field", "stage_idle", "no_related", "approval_waiting"})
+#: Keys in an event's changed `fields` that no built-in time trigger reads.
+_UNREAD_KEYS = frozenset({"$owner"})
+#: (app key, content hash, entity key) -> the fields `sync_record` reads of that entity's records
+_READS: dict[tuple[str, str, str], frozenset[str] | None] = {}
+
+
+def reminder_reads(app: AppDef, entity_key: str) -> frozenset[str] | None:
+    """The data fields `sync_record` reads of a record of `entity_key` under this version of the
+    app, or None when it may read any (then nothing is skipped). date_field reads its field
+    (any field when that field is computed: a formula, rollup or lookup moves with others);
+    stage_idle the stage, approval_waiting the approval requests and no_related the creation
+    time and related records: none of them a data field, each moved by an event of its own
+    (stage_entered, approval_requested, the related record's). The no_related rules counting
+    this entity read its `via` field (`_sync_parents`)."""
+    key = (app.key, app.content_hash, entity_key)
+    if app.content_hash and key in _READS:
+        return _READS[key]
+    entity = app.entity(entity_key)
+    reads: set[str] | None = set()
+    for _workflow, rule in _record_rules(app, entity_key):
+        kind = rule.trigger.get("type")
+        if kind not in _KNOWN_READS:
+            reads = None
+            break
+        if kind == "date_field":
+            f = entity.field(rule.trigger.get("field")) if entity else None
+            if f is None or f.is_computed:
+                reads = None
+                break
+            reads.add(f.key)
+    if reads is not None:
+        for _workflow, rule in all_rules(app):
+            if rule.trigger.get("type") == "no_related" and rule.trigger.get("entity") == entity_key:
+                reads.add(rule.trigger.get("via"))
+    found = frozenset(reads) if reads is not None else None
+    if app.content_hash:
+        _READS[key] = found
+    return found
+
+
+def sync_needed(app: AppDef, entity_key: str, event_type: str, payload: Any) -> bool:
+    """Whether handling this event must bring the record's reminders in step. Not for a
+    `record_updated` whose changed fields (all of them named, none computed) no time rule
+    reads, such as an assignment's owner: every input of `sync_record` other than those fields
+    changes with an event of its own, which syncs, so the reminders are already those it would
+    compute. When unsure (another event, an unknown key or trigger), it is needed."""
+    if event_type != "record_updated" or not isinstance(payload, dict):
+        return True
+    changed = payload.get("fields")
+    if not isinstance(changed, list) or not changed:
+        return True
+    reads = reminder_reads(app, entity_key)
+    if reads is None:
+        return True
+    entity = app.entity(entity_key)
+    for key in changed:
+        if key in _UNREAD_KEYS:
+            continue
+        f = entity.field(key) if isinstance(key, str) and entity is not None else None
+        if f is None or f.is_computed or key in reads:
+            return True
+    return False
 
 
 def sync_record(conn: Connection, app: AppDef, entity_key: str, record: Record | int, now: datetime) -> int:
@@ -357,7 +424,7 @@ def prefetch_records(conn: Connection, app_of: Any, claimed: Iterable[Any]) -> i
         wanted_ids.setdefault(app.key, set()).add(job.record_id)
     read = 0
     for app_key, ids in wanted_ids.items():
-        rows = conn.execute(select(records).where(records.c.app_key == app_key, records.c.id.in_(sorted(ids))))
+        rows = conn.execute(select(*RECORD_COLUMNS).where(records.c.app_key == app_key, records.c.id.in_(sorted(ids))))
         found_records = {row.id: record_from_row(row) for row in rows}
         read += len(found_records)
         for record_id in ids:
@@ -388,7 +455,7 @@ def _load(conn: Connection, app: AppDef, entity: EntityDef | None, record_id: in
     if b is not None and ("record", app.key, record_id) in b.memo:
         record = b.memo[("record", app.key, record_id)]
         return record if record is not None and record.entity_key == entity.key else None
-    row = conn.execute(select(records).where(records.c.id == record_id, records.c.app_key == app.key,
+    row = conn.execute(select(*RECORD_COLUMNS).where(records.c.id == record_id, records.c.app_key == app.key,
                                              records.c.entity_key == entity.key)).first()
     return record_from_row(row) if row is not None else None
 
