@@ -7,7 +7,7 @@ One database per kind. 10,000 opportunities are bulk loaded (benchmarks.data, wh
 engine's `refresh_if_moved` like an import), then a waitress server (benchmarks.serve) and a
 `formloom worker` process run against it for the whole measurement, as in production. Nothing
 here runs ANALYZE: whatever statistics the planner has at 100k are the ones the engine took
-(the bulk endpoint asks `refresh_if_moved` after each request; the worker every 30 s).
+(the bulk endpoint asks `refresh_if_moved` after each request; the worker every 10 s).
 
 1. At 10k: api_create, api_list_filtered, api_update over HTTP (keep-alive, Bearer token), in
    `rounds` interleaved rounds of `n` requests each, wall clock per request.

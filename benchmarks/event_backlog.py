@@ -6,7 +6,8 @@ many events per second one worker handles, measured in-process on its own CPU cl
 A fresh database with the CRM and `first` bulk-loaded opportunities; then `records` more are
 created through `POST /api/v1/crm/opportunity/bulk` (1,000 a request, as api_scale grows the
 CRM) and `updates` of them PATCHed through the API (in-process client), which leaves one event
-per write unprocessed. `process_events` then drains that backlog in this thread: events per
+per write unprocessed. `process_events` then drains that backlog in this thread, asking
+`refresh_if_moved` between rounds as the worker's loop does: events per
 CPU second (this process; on PostgreSQL plus the backend's CPU, read from /proc), events per
 wall second, and statements per event (counted by a cursor listener: independent of load).
 
@@ -71,6 +72,8 @@ def outcome(db) -> dict:
 
 def run(kind: str, first: int, records: int, updates: int, pg_database: str, profile: bool = False) -> dict:
     from formloom.automation import Settings, process_events
+    from formloom.automation.worker import STATISTICS_CHECK_SECONDS
+    from formloom.store.statistics import refresh_if_moved
     from formloom.store.tables import events
 
     workdir = Path(tempfile.mkdtemp(prefix="event-backlog-"))
@@ -114,11 +117,15 @@ def run(kind: str, first: int, records: int, updates: int, pg_database: str, pro
         import cProfile
         profiler = cProfile.Profile()
         profiler.enable()
+    statistics_due = 0.0
     while True:
         got = process_events(db, catalog, settings=settings)
         handled += got
         if got == 0:
             break
+        if time.monotonic() >= statistics_due:       # as the worker's loop does (Worker.run_round)
+            statistics_due = time.monotonic() + STATISTICS_CHECK_SECONDS
+            refresh_if_moved(db)
     if profiler is not None:
         import pstats
         profiler.disable()

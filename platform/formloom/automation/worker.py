@@ -391,7 +391,7 @@ def run_once(db: Database, catalog, now: datetime | None = None, settings: Setti
 
 
 #: How often a worker asks whether the planner's statistics went stale (a cheap query).
-STATISTICS_CHECK_SECONDS = 30.0
+STATISTICS_CHECK_SECONDS = 10.0
 
 
 class Worker(threading.Thread):
