@@ -180,7 +180,7 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def make_engine(url: str):
-    """The same connection settings Formloom uses (WAL, busy timeout, foreign keys on SQLite)."""
+    """The same connection settings Formloom uses (WAL, busy timeout, foreign keys, page cache size on SQLite)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -190,6 +190,7 @@ def make_engine(url: str):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA cache_size=-16000")      # formloom.store.db.SQLITE_CACHE_KIB
             cur.close()
         return engine
     return create_engine(url, pool_pre_ping=True)

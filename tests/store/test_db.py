@@ -77,3 +77,33 @@ def test_a_connection_idle_past_the_limit_is_pinged_and_kept_when_alive(pg_engin
     monkeypatch.setattr(store_db.time, "monotonic", lambda: now + store_db.PING_AFTER_IDLE + 1)
     assert backend_pid(pg_engine) == first
     assert pings[0] == 1
+
+
+def _pragmas(engine) -> dict[str, object]:
+    with engine.connect() as conn:
+        return {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("cache_size", "journal_mode", "synchronous", "foreign_keys")}
+
+
+def test_a_sqlite_connection_keeps_a_list_pages_pages_in_its_cache(tmp_path):
+    """SQLite's default page cache (2 MB) is smaller than what a filtered list page with its
+    count reads at 10,000 records, so each request read those pages again from the operating
+    system; each connection is given SQLITE_CACHE_KIB (a negative cache_size is in KiB)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    try:
+        assert _pragmas(engine)["cache_size"] == -store_db.SQLITE_CACHE_KIB
+        assert store_db.SQLITE_CACHE_KIB > 2_000
+    finally:
+        engine.dispose()
+
+
+def test_the_benchmark_baseline_connects_to_sqlite_as_formloom_does(tmp_path):
+    """The baseline app's connection settings are Formloom's (benchmarks/baseline_app.py says
+    so): a setting only one side had would make the comparison unfair."""
+    from benchmarks.baseline_app import make_engine as baseline_engine
+    ours, theirs = make_engine(f"sqlite:///{tmp_path / 'a.db'}"), baseline_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    try:
+        assert _pragmas(ours) == _pragmas(theirs)
+    finally:
+        ours.dispose()
+        theirs.dispose()
