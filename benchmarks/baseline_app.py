@@ -190,7 +190,7 @@ def make_engine(url: str):
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA cache_size=-16000")      # formloom.store.db.SQLITE_CACHE_KIB
+            cur.execute("PRAGMA cache_size=-8000")      # formloom.store.db.SQLITE_CACHE_KIB
             cur.close()
         return engine
     return create_engine(url, pool_pre_ping=True)
