@@ -1,33 +1,29 @@
 """The planner's statistics stay fresh without an operator: the worker's loop, an install
 on a non-empty table and bulk loads analyze `records` once an entity's row count has moved
-by more than a share since the last analyze, and only then. No test here runs ANALYZE."""
+by more than a share since the last analyze, and only then; the reminders, which the worker
+queues after their records were analyzed, once they outgrew what the planner counts. No test
+here runs ANALYZE."""
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 
 from formloom.automation import Worker
+from formloom.automation.reminders import pending_query
 from formloom.automation.settings import Settings
 from formloom.store.apps import AppCatalog
 from formloom.store.install import install_documents
 from formloom.store.records import NewRecord, create_records
-from formloom.automation.reminders import pending_query
 from formloom.store.statistics import planner_rows as planner_rows_of, refresh_if_moved
 from formloom.store.tables import jobs, statistics_marks
 
 from ..conftest import helpdesk_app
 
 
-def planner_rows(db) -> float:
+def planner_rows(db) -> int:
     """How many rows of `records` the planner's statistics know of (0 before any ANALYZE saw them)."""
     with db.read() as conn:
-        if conn.dialect.name == "postgresql":
-            return max(float(conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'records'::regclass"))
-                             .scalar()), 0)
-        if not conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
-            return 0
-        stats = conn.execute(text("SELECT stat FROM sqlite_stat1 WHERE tbl = 'records'")).scalars().all()
-    return max((int(s.split()[0]) for s in stats if s), default=0)
+        return planner_rows_of(conn, "records")
 
 
 def add_clients(db, app, n: int, start: int = 0) -> None:
