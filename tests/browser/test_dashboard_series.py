@@ -73,7 +73,10 @@ def finance_server(database_url, tmp_path):
 
 
 def series_shown(page) -> dict:
-    """The chart's series as Chart.js drew them: label -> {month label: value}."""
+    """The chart's series as Chart.js drew them: label -> {month label: value}. Chart.js and the
+    page's script are deferred, so a heading can be on screen before the chart exists."""
+    page.wait_for_function("selector => window.Chart && Chart.getChart(document.querySelector(selector))",
+                           arg=CHART)
     return page.evaluate("""selector => {
         const chart = Chart.getChart(document.querySelector(selector));
         const out = {};
@@ -141,7 +144,8 @@ def test_finance_and_manager_see_contract_amount_vs_collected_and_drill_into_pay
 
     # in Chinese, on a wide screen and on a phone
     page.goto(f"{base}/apps/crm/dashboards/finance")
-    page.click("button[name=lang][value=zh]")
+    with page.expect_navigation():                                 # the language is a form post
+        page.click("button[name=lang][value=zh]")
     expect(page.locator("#widget-signed_vs_collected h2")).to_have_text("每月签约金额与回款")
     assert list(series_shown(page)) == ["签约金额", "已回款"]
     page.evaluate("window.scrollTo(0, 0)")
@@ -155,7 +159,8 @@ def test_finance_and_manager_see_contract_amount_vs_collected_and_drill_into_pay
         .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
     assert width <= 375, f"the page is {width}px wide on a 375px screen: {wide}"
     page.locator("#widget-signed_vs_collected").screenshot(path=str(SHOTS / "dashboard-series-zh-375.png"))
-    page.click("button[name=lang][value=en]")
+    with page.expect_navigation():
+        page.click("button[name=lang][value=en]")
     page.set_viewport_size({"width": 1440, "height": 900})
 
     # a manager sees the same chart
@@ -164,9 +169,11 @@ def test_finance_and_manager_see_contract_amount_vs_collected_and_drill_into_pay
     login(page, base, "boss@example.com")
     page.goto(f"{base}/apps/crm/dashboards/finance")
     assert series_shown(page) == shown
-    page.click("button[name=lang][value=zh]")
+    with page.expect_navigation():                                 # the language is a form post
+        page.click("button[name=lang][value=zh]")
     assert list(series_shown(page)) == ["签约金额", "已回款"]
-    page.click("button[name=lang][value=en]")
+    with page.expect_navigation():
+        page.click("button[name=lang][value=en]")
     assert page.console_problems == []
 
 
