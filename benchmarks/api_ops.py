@@ -56,6 +56,15 @@ class ApiSide:
                 "version": self.versions.get(rid, 1)}
         return f"{self.collection}/{rid}", body, rid
 
+    def reread_versions(self, client, n: int) -> None:
+        """The current versions of the records the next `n` updates change (the worker's rules
+        may have changed them since this side last wrote them)."""
+        for k in range(n):
+            rid = self.record_id(UPDATE_POOL[(self.counter[0] + k) % len(UPDATE_POOL)])
+            status, payload = client.request("GET", f"{self.collection}/{rid}")
+            if status == 200:
+                self.versions[rid] = json.loads(payload)["version"]
+
     def next_move(self) -> tuple[str, dict]:
         rid = self.record_id(self.move_pool.pop())
         return f"{self.collection}/{rid}/stage", {"to": "needs_confirmed", "version": 1}
