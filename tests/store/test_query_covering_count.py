@@ -11,6 +11,7 @@ from sqlalchemy import event, text
 
 from formloom.store import query as store_query
 from formloom.store.expressions import index_name
+from formloom.store.faster_way import FasterWay
 from formloom.store.query import EXACT_COUNT_LIMIT, Filter, ListQuery, list_records
 from formloom.store.records import NewRecord, create_records
 
@@ -29,6 +30,13 @@ def deals(db):
                        actor_id=None, version_id=version_id)
     store_query._LISTS.clear()
     return app
+
+
+@pytest.fixture(autouse=True)
+def covering_first(monkeypatch):
+    """These tests are about the covering walk itself: it runs whenever it may. Which of the
+    two ways runs once both are timed is the last test's (and test_faster_way's)."""
+    monkeypatch.setattr(store_query.COUNT_WAYS, "pick", lambda key: 0)
 
 
 def _analyze(db):
@@ -163,3 +171,21 @@ def test_the_walk_gets_the_steps_of_the_rows_the_usual_count_would_read(db, deal
     _totals(db, deals, COUNTED[:1])
     unit = store_query.STEPS_PER_ENTRY * store_query.COVER_RATIO
     assert budgets == [unit * per_value, unit * store_query.COUNTED_ROWS_PER_BOUND * 6]
+
+
+def test_once_the_walk_has_been_the_slower_the_usual_count_runs_with_the_same_total(db, deals, monkeypatch):
+    """Which way is cheaper turns on the page cache (store/faster_way.py): each is timed where
+    it runs and the faster by its average is used. Here the walk is made to seem slow."""
+    _analyze(db)
+    monkeypatch.undo()                      # the real chooser, with a clock the walk moves
+    monkeypatch.setattr(store_query, "COUNT_WAYS", FasterWay(clock=lambda: clock["now"]))
+    clock = {"now": 0.0}
+    real = store_query._PreparedList.covering_count
+
+    def slow_walk(*args):
+        clock["now"] += 1.0
+        return real(*args)
+    monkeypatch.setattr(store_query._PreparedList, "covering_count", slow_walk)
+    totals, counts = _totals(db, deals, COUNTED[:1] * 4)
+    assert ["INDEXED BY" in s for s in counts] == [True, False, False, False]
+    assert len(set(totals)) == 1 and totals[0][1].kind == "exact"
