@@ -7,21 +7,24 @@ table row per match. A table row in the connection's page cache costs about 0.25
 cache has to read again from the operating system 1-3 µs: on the benchmark's list of 10,000
 records the covering walk took 0.62 ms warm and 1.3 ms cold, the usual count 0.36 ms warm
 and 3.4 ms cold. A list people open again and again is warm; one opened once in a while is
-not. So each way is timed where it runs, and the faster one by a moving average is used,
-with the other tried again every RECHECK_EVERY calls so a change (a cache grown cold, new
-data) is noticed. The answer is the same either way; only its cost depends on the choice.
+not. So each way is timed where it runs, and the one whose recent times have the lower
+median is used (a median: one request slowed by a collection or another thread does not
+turn the choice), with the other tried again every RECHECK_EVERY calls so a change (a cache
+grown cold, new data) is noticed. The answer is the same either way; only its cost differs.
 """
 from __future__ import annotations
 
 import time
+from collections import deque
+from statistics import median
 from typing import Callable, Hashable, TypeVar
 
 T = TypeVar("T")
 
 #: Every this many calls of a key the slower way runs once more, to see whether it still is.
 RECHECK_EVERY = 32
-#: Weight of the newest time in a way's moving average.
-NEWEST_WEIGHT = 0.25
+#: A way's recent times kept, of which the median counts.
+RECENT = 5
 #: Keys kept at most (then all are forgotten and timed again).
 KEPT_KEYS = 2_000
 
@@ -32,16 +35,16 @@ class FasterWay:
 
     def __init__(self, clock: Callable[[], float] = time.perf_counter):
         self.clock = clock
-        self.kept: dict[Hashable, list] = {}      # key -> [average of way 0, average of way 1, calls]
+        self.kept: dict[Hashable, list] = {}      # key -> [way 0's recent times, way 1's, calls]
 
     def pick(self, key: Hashable) -> int:
         found = self.kept.get(key)
-        if found is None or found[0] is None:
+        if found is None or not found[0]:
             return 0
-        if found[1] is None:
+        if not found[1]:
             return 1
         found[2] += 1
-        faster = 0 if found[0] <= found[1] else 1
+        faster = 0 if median(found[0]) <= median(found[1]) else 1
         return 1 - faster if found[2] % RECHECK_EVERY == 0 else faster
 
     def took(self, key: Hashable, way: int, seconds: float) -> None:
@@ -49,9 +52,8 @@ class FasterWay:
         if found is None:
             if len(self.kept) >= KEPT_KEYS:
                 self.kept.clear()
-            found = self.kept[key] = [None, None, 0]
-        old = found[way]
-        found[way] = seconds if old is None else old + NEWEST_WEIGHT * (seconds - old)
+            found = self.kept[key] = [deque(maxlen=RECENT), deque(maxlen=RECENT), 0]
+        found[way].append(seconds)
 
     def run(self, key: Hashable, ways: tuple[Callable[[], T], Callable[[], T]]) -> T:
         """The answer of the way `pick` chooses, timed for the next choice."""
