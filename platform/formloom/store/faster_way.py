@@ -15,7 +15,6 @@ grown cold, new data) is noticed. The answer is the same either way; only its co
 from __future__ import annotations
 
 import time
-from collections import deque
 from statistics import median
 from typing import Callable, Hashable, TypeVar
 
@@ -52,8 +51,8 @@ class FasterWay:
         if found is None:
             if len(self.kept) >= KEPT_KEYS:
                 self.kept.clear()
-            found = self.kept[key] = [deque(maxlen=RECENT), deque(maxlen=RECENT), 0]
-        found[way].append(seconds)
+            found = self.kept[key] = [(), (), 0]
+        found[way] = (*found[way][1 - RECENT:], seconds)      # a new tuple: a reader never sees one change
 
     def run(self, key: Hashable, ways: tuple[Callable[[], T], Callable[[], T]]) -> T:
         """The answer of the way `pick` chooses, timed for the next choice."""
