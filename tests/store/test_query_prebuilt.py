@@ -9,7 +9,7 @@ import random
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from formloom.auth.users import Actor
@@ -78,6 +78,31 @@ def test_values_are_bound_not_kept_with_the_statement(db, deals, monkeypatch):
     built = [_read(db, deals, q, _admin(deals)) for q in asked]
     assert prebuilt == built
     assert len({tuple(r.id for r in items) for items, *_rest in built}) > 1      # the values made a difference
+
+
+def test_postgresql_asks_the_counts_plans_once_written_with_each_requests_values(db, deals, monkeypatch):
+    """The total's EXPLAINs (the estimate, and the cost of the other way to count) are written
+    once per shape, like the page and the count, and sent with each request's own values."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's plans: SQLite's count asks none")
+    explained = []
+
+    def seen(conn, cursor, statement, params, *args):
+        if statement.startswith("EXPLAIN"):
+            explained.append((statement, dict(params)))
+    asked = [ListQuery(filters=(Filter("channel", "eq", channel), Filter("amount", "gte", low)), limit=2)
+             for channel, low in (("web", 0), ("shop", 1000))]
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        prebuilt = [_read(db, deals, q, _admin(deals)) for q in asked]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert all(has_more for _items, has_more, _total in prebuilt)        # each asked for a total
+    half = len(explained) // 2
+    assert half and [s for s, _p in explained[:half]] == [s for s, _p in explained[half:]]
+    assert {p["f0"] for _s, p in explained[:half]} == {"web"} and {p["f0"] for _s, p in explained[half:]} == {"shop"}
+    monkeypatch.setattr(store_query, "_prepared_list", lambda *args: None)
+    assert prebuilt == [_read(db, deals, q, _admin(deals)) for q in asked]
 
 
 def test_a_new_app_version_gets_its_own_statement(db, deals):

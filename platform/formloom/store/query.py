@@ -396,6 +396,15 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
                                                 (partial(count, covering), count))
                 else:
                     page.total = count()
+            elif prepared is not None and dialect == "postgresql" and prepared.explainable(query):
+                every = count_slots(conn, app, entity, query, mapping, keep_driving=False)
+                other = every if every and every != slots else None
+                page.total = count_total(
+                    conn, app, entity, None, narrowed=narrowed, at_least=at_least,
+                    counted=(prepared.count(dialect, entity, query, slots), prepared.params),
+                    other_counted=(prepared.count(dialect, entity, query, other), prepared.params) if other else None,
+                    explained=(partial(prepared.planned, conn, entity, {}),
+                               partial(prepared.planned, conn, entity, other or {})))
             else:
                 where = where if where is not None else where_clauses(conn, app, entity, actor, query)
                 every = count_slots(conn, app, entity, query, mapping, keep_driving=False) if dialect == "postgresql" else {}
@@ -455,6 +464,28 @@ class _PreparedList:
                        .limit(bindparam("count_limit")).subquery())
             found = _remember(key, (entity, select(func.count()).select_from(bounded)))
         return found[1]
+
+    def explainable(self, query: ListQuery) -> bool:
+        """Whether `planned` can ask: not for an expanding parameter (an `in` filter's list),
+        whose SQL is only written when the statement runs."""
+        return not any(kind == "param" and flt.op == "in" for flt, kind in zip(query.filters, self.kinds))
+
+    def planned(self, conn: Connection, entity: EntityDef, slots: Mapping[str, str]) -> dict:
+        """`_planned` (PostgreSQL's estimate and cost) of the list's conditions, filters on `slots`
+        reading them, with the EXPLAIN written once per shape: compiling it for every request
+        cost about as much as PostgreSQL takes to plan it."""
+        key = (self.shape, "explain", tuple(sorted(slots.items())))
+        found = _LISTS.get(key)
+        if found is None or found[0] is not entity:
+            compiled = select(records.c.id).where(*self.clauses(conn.dialect.name, entity, slots)).compile(
+                dialect=conn.dialect)
+            binds = {name: (value, compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
+                     for name, value in compiled.params.items()}
+            found = _remember(key, (entity, "EXPLAIN (FORMAT JSON) " + compiled.string, binds))
+        _entity, sql, binds = found
+        values = {name: self.params.get(name, value) for name, (value, _processor) in binds.items()}
+        return _plan_of(conn.exec_driver_sql(sql, {name: processor(values[name]) if processor is not None else values[name]
+                                                   for name, (_value, processor) in binds.items()}).scalar_one())
 
     def page_reading_slots(self, conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
                            mapping: Mapping[str, str]):
@@ -865,7 +896,8 @@ def _narrowed(app: AppDef, entity: EntityDef, actor: Reader | None, query: ListQ
 def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list | None, narrowed: bool = True,
                 exact_up_to: int = EXACT_COUNT_LIMIT, at_least: int = 0, count_where: list | None = None,
                 counted: tuple[Any, dict] | None = None, first_try: Callable[[int], int | None] | None = None,
-                other_count_where: list | None = None) -> Total:
+                other_count_where: list | None = None, other_counted: tuple[Any, dict] | None = None,
+                explained: tuple[Callable[[], dict], Callable[[], dict]] | None = None) -> Total:
     """How many records match, without counting a million rows: an exact count when at
     most `exact_up_to` match (a count that stops after exact_up_to + 1 rows), otherwise
     the planner's estimate (PostgreSQL) or the entity's size from ANALYZE statistics
@@ -878,23 +910,29 @@ def count_total(conn: Connection, app: AppDef, entity: EntityDef, where: list | 
     a prebuilt count (statement, parameters, `count_limit` among them) on SQLite, where `where`
     is None. `first_try`: a cheaper way to the same bounded count, given its bound and run first (None:
     count as usual). `other_count_where`: on PostgreSQL, a second way to write the same count
-    (`count_slots(keep_driving=False)`); the one the planner costs lower is counted."""
+    (`count_slots(keep_driving=False)`); the one the planner costs lower is counted.
+    `other_counted` and `explained`: on PostgreSQL with `counted`, the other way prebuilt, and
+    the plans of `where` and of the other way, asked by prebuilt statements (`_PreparedList`)."""
     postgres = conn.dialect.name == "postgresql"
-    planned = _planned(conn, select(records.c.id).where(*where)) if postgres else {}
+    if postgres and explained is None:
+        explained = (lambda: _planned(conn, select(records.c.id).where(*where)),
+                     lambda: _planned(conn, select(records.c.id).where(*other_count_where)))
+    planned = explained[0]() if postgres else {}
     estimate = planned.get("rows")
     if estimate is not None and estimate > 10 * exact_up_to:
         return Total(_round_estimate(estimate), "about")
     n = first_try(exact_up_to + 1) if first_try is not None else None
-    if n is None and counted is not None:
-        n = _bounded_count(conn, counted[0], {**counted[1], "count_limit": exact_up_to + 1})
-    elif n is None:
-        way = count_where or where
-        if postgres and other_count_where is not None:     # the same walk's cost, as the estimate's plan gave it
-            other = _planned(conn, select(records.c.id).where(*other_count_where))
-            if other.get("cost", math.inf) < planned.get("cost", math.inf):
-                way = other_count_where
-        bounded = select(records.c.id).where(*way).limit(exact_up_to + 1).subquery()
-        n = _bounded_count(conn, select(func.count()).select_from(bounded))
+    if n is None:
+        other = other_counted if counted is not None else other_count_where
+        # the same walk's cost, as the estimate's plan gave it
+        use_other = postgres and other is not None and explained[1]().get("cost", math.inf) < planned.get("cost", math.inf)
+        if counted is not None:
+            way = other if use_other else counted
+            n = _bounded_count(conn, way[0], {**way[1], "count_limit": exact_up_to + 1})
+        else:
+            way = other if use_other else (count_where or where)
+            bounded = select(records.c.id).where(*way).limit(exact_up_to + 1).subquery()
+            n = _bounded_count(conn, select(func.count()).select_from(bounded))
     if n is None:
         return Total(at_least, "more")
     if n <= exact_up_to:
@@ -923,7 +961,11 @@ def _planned(conn: Connection, stmt) -> dict:
     # render_postcompile: an `in` filter's list is an expanding parameter, which only the
     # driver-level execution would spell out; EXPLAIN is sent as text
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one()
+    return _plan_of(conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one())
+
+
+def _plan_of(plan: Any) -> dict:
+    """`_planned`'s answer from what EXPLAIN (FORMAT JSON) returned."""
     try:
         node = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
         return {"rows": int(node["Plan Rows"]), "cost": float(node["Total Cost"])}
