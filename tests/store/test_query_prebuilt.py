@@ -99,10 +99,26 @@ def test_postgresql_asks_the_counts_plans_once_written_with_each_requests_values
         event.remove(db.engine, "before_cursor_execute", seen)
     assert all(has_more for _items, has_more, _total in prebuilt)        # each asked for a total
     half = len(explained) // 2
-    assert half and [s for s, _p in explained[:half]] == [s for s, _p in explained[half:]]
+    assert half == 1 and "UNION ALL" in explained[0][0]     # both ways' plans in one EXPLAIN
+    assert [s for s, _p in explained[:half]] == [s for s, _p in explained[half:]]
     assert {p["f0"] for _s, p in explained[:half]} == {"web"} and {p["f0"] for _s, p in explained[half:]} == {"shop"}
     monkeypatch.setattr(store_query, "_prepared_list", lambda *args: None)
     assert prebuilt == [_read(db, deals, q, _admin(deals)) for q in asked]
+
+
+def test_postgresql_plans_both_ways_together_as_each_on_its_own(db, deals):
+    """The UNION ALL's branches are planned as each select would be alone: the same rows and cost."""
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's plans")
+    deal = deals.entity("deal")
+    query = ListQuery(filters=(Filter("channel", "eq", "web"), Filter("amount", "gte", 100)), limit=2)
+    with db.read() as conn:
+        prepared = _prepared_list(conn, deals, deal, _admin(deals), query)
+        every = store_query.count_slots(conn, deals, deal, query, keep_driving=False)
+        assert set(every) == {"channel", "amount"}
+        together = prepared.planned(conn, deal, [{}, every])
+        alone = [prepared.planned(conn, deal, [slots])[0] for slots in ({}, every)]
+    assert together == alone and all(plan["rows"] > 0 and plan["cost"] > 0 for plan in together)
 
 
 def test_a_new_app_version_gets_its_own_statement(db, deals):

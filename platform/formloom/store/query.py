@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import json
 import math
@@ -403,8 +403,7 @@ def list_records(conn: Connection, app: AppDef, entity: EntityDef, actor: Reader
                     conn, app, entity, None, narrowed=narrowed, at_least=at_least,
                     counted=(prepared.count(dialect, entity, query, slots), prepared.params),
                     other_counted=(prepared.count(dialect, entity, query, other), prepared.params) if other else None,
-                    explained=(partial(prepared.planned, conn, entity, {}),
-                               partial(prepared.planned, conn, entity, other or {})))
+                    explained=_both_plans(prepared, conn, entity, other))
             else:
                 where = where if where is not None else where_clauses(conn, app, entity, actor, query)
                 every = count_slots(conn, app, entity, query, mapping, keep_driving=False) if dialect == "postgresql" else {}
@@ -470,22 +469,34 @@ class _PreparedList:
         whose SQL is only written when the statement runs."""
         return not any(kind == "param" and flt.op == "in" for flt, kind in zip(query.filters, self.kinds))
 
-    def planned(self, conn: Connection, entity: EntityDef, slots: Mapping[str, str]) -> dict:
-        """`_planned` (PostgreSQL's estimate and cost) of the list's conditions, filters on `slots`
-        reading them, with the EXPLAIN written once per shape: compiling it for every request
-        cost about as much as PostgreSQL takes to plan it."""
-        key = (self.shape, "explain", tuple(sorted(slots.items())))
+    def planned(self, conn: Connection, entity: EntityDef, ways: Sequence[Mapping[str, str]]) -> list[dict]:
+        """`_planned` (PostgreSQL's estimate and cost) of the list's conditions written each of
+        `ways` (filters on a way's slots reading them), in one EXPLAIN written once per shape.
+        Compiling the EXPLAINs for every request cost about as much as PostgreSQL takes to plan
+        them, and each was a round trip of its own; the ways are asked as the branches of one
+        UNION ALL, whose plan gives each branch's rows and cost as its own EXPLAIN would."""
+        key = (self.shape, "explain", tuple(tuple(sorted(slots.items())) for slots in ways))
         found = _LISTS.get(key)
         if found is None or found[0] is not entity:
-            compiled = select(records.c.id).where(*self.clauses(conn.dialect.name, entity, slots)).compile(
-                dialect=conn.dialect)
+            branches = [select(records.c.id).where(*self.clauses(conn.dialect.name, entity, slots)) for slots in ways]
+            compiled = (branches[0] if len(branches) == 1 else union_all(*branches)).compile(dialect=conn.dialect)
             binds = {name: (value, compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect))
                      for name, value in compiled.params.items()}
             found = _remember(key, (entity, "EXPLAIN (FORMAT JSON) " + compiled.string, binds))
         _entity, sql, binds = found
         values = {name: self.params.get(name, value) for name, (value, _processor) in binds.items()}
-        return _plan_of(conn.exec_driver_sql(sql, {name: processor(values[name]) if processor is not None else values[name]
-                                                   for name, (_value, processor) in binds.items()}).scalar_one())
+        plan = conn.exec_driver_sql(sql, {name: processor(values[name]) if processor is not None else values[name]
+                                          for name, (_value, processor) in binds.items()}).scalar_one()
+        if len(ways) == 1:
+            return [_plan_of(plan)]
+        try:
+            node = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+            parts = node["Plans"] if node["Node Type"] == "Append" else []
+        except (LookupError, TypeError, ValueError):
+            parts = []
+        if len(parts) != len(ways):         # a branch the planner folded away: ask each on its own
+            return [self.planned(conn, entity, [slots])[0] for slots in ways]
+        return [_plan_of([{"Plan": part}]) for part in parts]
 
     def page_reading_slots(self, conn: Connection, app: AppDef, entity: EntityDef, query: ListQuery,
                            mapping: Mapping[str, str]):
@@ -962,6 +973,20 @@ def _planned(conn: Connection, stmt) -> dict:
     # driver-level execution would spell out; EXPLAIN is sent as text
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     return _plan_of(conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params).scalar_one())
+
+
+def _both_plans(prepared: _PreparedList, conn: Connection, entity: EntityDef,
+                other: Mapping[str, str] | None) -> tuple[Callable[[], dict], Callable[[], dict]]:
+    """count_total's `explained` for a prebuilt list: the plan of its conditions and of the other
+    way to count (`other`'s slots), asked together the first time either is wanted."""
+    ways = [{}] + ([other] if other else [])
+    plans: list[dict] = []
+
+    def plan(i: int) -> dict:
+        if not plans:
+            plans.extend(prepared.planned(conn, entity, ways))
+        return plans[i]
+    return partial(plan, 0), partial(plan, len(ways) - 1)
 
 
 def _plan_of(plan: Any) -> dict:
