@@ -484,9 +484,11 @@ class _PreparedList:
                      for name, value in compiled.params.items()}
             found = _remember(key, (entity, "EXPLAIN (FORMAT JSON) " + compiled.string, binds))
         _entity, sql, binds = found
-        values = {name: self.params.get(name, value) for name, (value, _processor) in binds.items()}
-        plan = conn.exec_driver_sql(sql, {name: processor(values[name]) if processor is not None else values[name]
-                                          for name, (_value, processor) in binds.items()}).scalar_one()
+        params = {}
+        for name, (default, processor) in binds.items():        # this request's values, as SQLAlchemy binds them
+            value = self.params.get(name, default)
+            params[name] = processor(value) if processor is not None else value
+        plan = conn.exec_driver_sql(sql, params).scalar_one()
         if len(ways) == 1:
             return [_plan_of(plan)]
         try:
